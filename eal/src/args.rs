@@ -1,0 +1,756 @@
+//! EAL command-line arguments, parsed like DPDK's (`-l 0-3 --proc-type auto -- app args`).
+
+use crate::error::EalError;
+use std::path::PathBuf;
+
+/// Which role this process takes in its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcType {
+    /// Initialises memory and devices; exactly one per group.
+    Primary,
+    /// Attaches to a running primary's memory and devices.
+    Secondary,
+    /// Primary if no primary runs, else secondary.
+    Auto,
+}
+
+/// How device DMA addresses are formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IovaMode {
+    /// IOVA = virtual address (through an IOMMU).
+    Va,
+    /// IOVA = physical address (devices that bypass the IOMMU).
+    Pa,
+}
+
+/// One lcore id and the CPUs its thread may run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LcoreSpec {
+    /// The lcore id (index of per-lcore state such as mempool caches).
+    pub id: u32,
+    /// CPUs the lcore's thread is pinned to.
+    pub cpus: Vec<usize>,
+}
+
+/// Parsed EAL arguments.
+#[derive(Debug, Clone)]
+pub struct EalArgs {
+    /// argv[0].
+    pub program: String,
+    /// The lcores, sorted by id, at least one.
+    pub lcores: Vec<LcoreSpec>,
+    /// The lcore the calling thread becomes.
+    pub main_lcore: u32,
+    /// Requested role.
+    pub proc_type: ProcType,
+    /// Group name: the runtime directory and file names derive from it.
+    pub file_prefix: String,
+    /// Memory to reserve in MB (`-m`), None for the default.
+    pub memory_mb: Option<u64>,
+    /// `--huge-dir`.
+    pub huge_dir: Option<PathBuf>,
+    /// `--no-huge`: shared memory from files in /dev/shm instead of hugepages.
+    pub no_huge: bool,
+    /// `--base-virtaddr`.
+    pub base_virtaddr: Option<u64>,
+    /// `--iova-mode`, None to choose automatically.
+    pub iova_mode: Option<IovaMode>,
+    /// `--log-level`, as `tracing` filter directives.
+    pub log_level: Option<String>,
+    /// `-a/--allow` devargs (`BDF[,key=val...]`).
+    pub allow: Vec<String>,
+    /// `-b/--block` PCI addresses.
+    pub block: Vec<String>,
+    /// `--vdev` devargs (`net_null0,size=64`).
+    pub vdevs: Vec<String>,
+    /// `--no-pci`.
+    pub no_pci: bool,
+    /// Arguments after `--`, for the application.
+    pub app_args: Vec<String>,
+}
+
+/// The default group name, as in DPDK.
+pub const DEFAULT_FILE_PREFIX: &str = "rte";
+
+/// The usage text, DPDK-style.
+pub fn usage(program: &str) -> String {
+    format!(
+        "Usage: {program} [EAL options] -- [application options]\n\
+EAL common options:\n\
+  -c COREMASK              Hexadecimal bitmask of cores to run on\n\
+  -l, --lcores CORELIST    List of cores to run on: '0-3,5', or lcore-to-cpu maps\n\
+                           '0@0,(1-3)@1' (lcore ids must differ between processes of a group)\n\
+  --main-lcore ID          Core ID used as the main lcore (default: the first)\n\
+  -m MB                    Memory to allocate in megabytes (default 128)\n\
+  --proc-type TYPE         primary | secondary | auto (default primary)\n\
+  --file-prefix NAME       Group name; processes with the same prefix share memory (default rte)\n\
+  --huge-dir DIR           hugetlbfs mount to use (default: first mount found)\n\
+  --no-huge                Use shared files in /dev/shm instead of hugepages\n\
+  --base-virtaddr ADDR     Base of the shared memory window (primary only)\n\
+  --iova-mode va|pa        Device addressing mode (default: chosen automatically)\n\
+  --log-level LEVEL        Log level: 1-8, error, warning, info, debug, or COMPONENT:LEVEL\n\
+  -a, --allow BDF[,k=v]    Use only these PCI devices (repeatable)\n\
+  -b, --block BDF          Never use these PCI devices (repeatable; not with -a)\n\
+  --vdev NAME[,k=v]        Add a virtual device, e.g. net_null0 (repeatable)\n\
+  --no-pci                 Disable the PCI bus\n\
+  -h, --help               This help\n"
+    )
+}
+
+struct Opt {
+    short: Option<char>,
+    long: &'static str,
+    value: bool,
+}
+
+const OPTS: &[Opt] = &[
+    Opt {
+        short: Some('c'),
+        long: "coremask",
+        value: true,
+    },
+    Opt {
+        short: Some('l'),
+        long: "lcores",
+        value: true,
+    },
+    Opt {
+        short: None,
+        long: "main-lcore",
+        value: true,
+    },
+    Opt {
+        short: None,
+        long: "master-lcore",
+        value: true,
+    },
+    Opt {
+        short: Some('m'),
+        long: "memory",
+        value: true,
+    },
+    Opt {
+        short: None,
+        long: "socket-mem",
+        value: true,
+    },
+    Opt {
+        short: Some('n'),
+        long: "memory-channels",
+        value: true,
+    },
+    Opt {
+        short: None,
+        long: "proc-type",
+        value: true,
+    },
+    Opt {
+        short: None,
+        long: "file-prefix",
+        value: true,
+    },
+    Opt {
+        short: None,
+        long: "huge-dir",
+        value: true,
+    },
+    Opt {
+        short: None,
+        long: "no-huge",
+        value: false,
+    },
+    Opt {
+        short: None,
+        long: "base-virtaddr",
+        value: true,
+    },
+    Opt {
+        short: None,
+        long: "iova-mode",
+        value: true,
+    },
+    Opt {
+        short: None,
+        long: "log-level",
+        value: true,
+    },
+    Opt {
+        short: Some('a'),
+        long: "allow",
+        value: true,
+    },
+    Opt {
+        short: Some('w'),
+        long: "pci-whitelist",
+        value: true,
+    },
+    Opt {
+        short: Some('b'),
+        long: "block",
+        value: true,
+    },
+    Opt {
+        short: None,
+        long: "pci-blacklist",
+        value: true,
+    },
+    Opt {
+        short: None,
+        long: "vdev",
+        value: true,
+    },
+    Opt {
+        short: None,
+        long: "no-pci",
+        value: false,
+    },
+    Opt {
+        short: Some('h'),
+        long: "help",
+        value: false,
+    },
+];
+
+fn usage_err(msg: impl Into<String>) -> EalError {
+    EalError::Usage(msg.into())
+}
+
+impl EalArgs {
+    /// Parses `args` (argv[0] first). The CPUs that lcores may use are the ones this process
+    /// is allowed to run on.
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<EalArgs, EalError> {
+        Self::parse_with_cpus(args, &crate::lcore::available_cpus())
+    }
+
+    /// As [`EalArgs::parse`], with the set of available CPUs given (for tests).
+    pub fn parse_with_cpus<S: AsRef<str>>(args: &[S], cpus: &[usize]) -> Result<EalArgs, EalError> {
+        let program = args
+            .first()
+            .map(|s| s.as_ref().to_string())
+            .unwrap_or_else(|| "bypass".into());
+        let mut lcores: Option<Vec<LcoreSpec>> = None;
+        let mut main_lcore = None;
+        let mut proc_type = ProcType::Primary;
+        let mut file_prefix = DEFAULT_FILE_PREFIX.to_string();
+        let mut memory_mb = None;
+        let mut huge_dir = None;
+        let mut no_huge = false;
+        let mut base_virtaddr = None;
+        let mut iova_mode = None;
+        let mut log_level = None;
+        let (mut allow, mut block, mut vdevs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut no_pci = false;
+        let mut app_args = Vec::new();
+
+        let mut i = 1;
+        while i < args.len() {
+            let tok = args[i].as_ref();
+            i += 1;
+            if tok == "--" {
+                app_args = args[i..].iter().map(|s| s.as_ref().to_string()).collect();
+                break;
+            }
+            let (opt, inline) = if let Some(long) = tok.strip_prefix("--") {
+                let (name, val) = match long.split_once('=') {
+                    Some((n, v)) => (n, Some(v.to_string())),
+                    None => (long, None),
+                };
+                let opt = OPTS
+                    .iter()
+                    .find(|o| o.long == name)
+                    .ok_or_else(|| usage_err(format!("unknown option '--{name}'")))?;
+                (opt, val)
+            } else if let Some(short) = tok.strip_prefix('-').filter(|s| !s.is_empty()) {
+                let c = short.chars().next().unwrap_or('?');
+                let opt = OPTS
+                    .iter()
+                    .find(|o| o.short == Some(c))
+                    .ok_or_else(|| usage_err(format!("unknown option '-{c}'")))?;
+                let rest = &short[c.len_utf8()..];
+                (
+                    opt,
+                    (!rest.is_empty()).then(|| rest.trim_start_matches('=').to_string()),
+                )
+            } else {
+                return Err(usage_err(format!(
+                    "unexpected argument '{tok}': application arguments go after '--'"
+                )));
+            };
+            let value = if opt.value {
+                match inline {
+                    Some(v) => v,
+                    None => {
+                        let v = args.get(i).map(|s| s.as_ref().to_string()).ok_or_else(|| {
+                            usage_err(format!("option '--{}' needs a value", opt.long))
+                        })?;
+                        i += 1;
+                        v
+                    }
+                }
+            } else {
+                if inline.is_some() {
+                    return Err(usage_err(format!("option '--{}' takes no value", opt.long)));
+                }
+                String::new()
+            };
+            match opt.long {
+                "coremask" => lcores = Some(parse_coremask(&value)?),
+                "lcores" => lcores = Some(parse_lcores(&value)?),
+                "main-lcore" | "master-lcore" => {
+                    main_lcore = Some(parse_num(&value, "--main-lcore")? as u32)
+                }
+                "memory" => memory_mb = Some(parse_num(&value, "-m")?),
+                "socket-mem" => {
+                    let mut total = 0;
+                    for part in value.split(',') {
+                        total += parse_num(part, "--socket-mem")?;
+                    }
+                    memory_mb = Some(total);
+                }
+                "memory-channels" => {
+                    parse_num(&value, "-n")?;
+                }
+                "proc-type" => {
+                    proc_type = match value.as_str() {
+                        "primary" => ProcType::Primary,
+                        "secondary" => ProcType::Secondary,
+                        "auto" => ProcType::Auto,
+                        v => {
+                            return Err(usage_err(format!(
+                                "invalid --proc-type '{v}': use primary, secondary or auto"
+                            )))
+                        }
+                    }
+                }
+                "file-prefix" => {
+                    if value.is_empty() || value.contains('/') || value.len() > 64 {
+                        return Err(usage_err(format!(
+                            "invalid --file-prefix '{value}': 1 to 64 characters, no '/'"
+                        )));
+                    }
+                    file_prefix = value;
+                }
+                "huge-dir" => huge_dir = Some(PathBuf::from(value)),
+                "no-huge" => no_huge = true,
+                "base-virtaddr" => base_virtaddr = Some(parse_addr(&value)?),
+                "iova-mode" => {
+                    iova_mode = Some(match value.as_str() {
+                        "va" => IovaMode::Va,
+                        "pa" => IovaMode::Pa,
+                        v => {
+                            return Err(usage_err(format!(
+                                "invalid --iova-mode '{v}': use va or pa"
+                            )))
+                        }
+                    })
+                }
+                "log-level" => log_level = Some(parse_log_level(&value)?),
+                "allow" | "pci-whitelist" => allow.push(value),
+                "block" | "pci-blacklist" => block.push(value),
+                "vdev" => {
+                    if value.is_empty() || value.starts_with(',') {
+                        return Err(usage_err(
+                            "--vdev needs a device name, e.g. --vdev net_null0",
+                        ));
+                    }
+                    vdevs.push(value)
+                }
+                "no-pci" => no_pci = true,
+                "help" => return Err(EalError::HelpRequested),
+                _ => unreachable!("every option in OPTS is handled"),
+            }
+        }
+
+        if !allow.is_empty() && !block.is_empty() {
+            return Err(usage_err(
+                "options -a/--allow and -b/--block cannot be used together",
+            ));
+        }
+        if no_huge && huge_dir.is_some() {
+            return Err(usage_err(
+                "options --no-huge and --huge-dir cannot be used together",
+            ));
+        }
+        if memory_mb == Some(0) {
+            return Err(usage_err("-m 0: at least 1 MB of memory is needed"));
+        }
+        let lcores = match lcores {
+            Some(l) => l,
+            None => cpus
+                .iter()
+                .map(|&c| LcoreSpec {
+                    id: c as u32,
+                    cpus: vec![c],
+                })
+                .collect(),
+        };
+        for l in &lcores {
+            if l.id as usize >= crate::config::MAX_LCORES {
+                return Err(usage_err(format!(
+                    "lcore id {} is too large (at most {})",
+                    l.id,
+                    crate::config::MAX_LCORES - 1
+                )));
+            }
+            if let Some(c) = l.cpus.iter().find(|c| !cpus.contains(c)) {
+                return Err(usage_err(format!(
+                    "lcore {} wants cpu {c}, which this process may not use (available: {}); map it onto an available cpu with --lcores {}@{}",
+                    l.id,
+                    fmt_list(cpus),
+                    l.id,
+                    cpus.first().copied().unwrap_or(0)
+                )));
+            }
+        }
+        let main_lcore = match main_lcore {
+            Some(m) if lcores.iter().any(|l| l.id == m) => m,
+            Some(m) => {
+                return Err(usage_err(format!(
+                    "--main-lcore {m} is not in the lcore list ({})",
+                    fmt_list(&lcores.iter().map(|l| l.id as usize).collect::<Vec<_>>())
+                )))
+            }
+            None => lcores
+                .first()
+                .map(|l| l.id)
+                .ok_or_else(|| usage_err("no lcore given"))?,
+        };
+        Ok(EalArgs {
+            program,
+            lcores,
+            main_lcore,
+            proc_type,
+            file_prefix,
+            memory_mb,
+            huge_dir,
+            no_huge,
+            base_virtaddr,
+            iova_mode,
+            log_level,
+            allow,
+            block,
+            vdevs,
+            no_pci,
+            app_args,
+        })
+    }
+}
+
+fn fmt_list(v: &[usize]) -> String {
+    v.iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_num(s: &str, what: &str) -> Result<u64, EalError> {
+    s.trim().parse::<u64>().map_err(|_| {
+        usage_err(format!(
+            "invalid value '{s}' for {what}: expected a decimal number"
+        ))
+    })
+}
+
+fn parse_addr(s: &str) -> Result<u64, EalError> {
+    let v = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16)
+    } else {
+        s.parse::<u64>()
+    };
+    match v {
+        Ok(a) if a % (2 << 20) == 0 && a != 0 && a < (1u64 << 47) => Ok(a),
+        _ => Err(usage_err(format!(
+            "invalid --base-virtaddr '{s}': a non-zero, 2 MB aligned user-space address such as 0x200000000000"
+        ))),
+    }
+}
+
+/// Parses a list like `0-3,5` into sorted, distinct numbers.
+pub fn parse_list(s: &str) -> Result<Vec<usize>, EalError> {
+    let bad = || usage_err(format!("invalid core list '{s}': expected e.g. 0-3,5"));
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let part = part.trim();
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (
+                a.parse::<usize>().map_err(|_| bad())?,
+                b.parse::<usize>().map_err(|_| bad())?,
+            ),
+            None => {
+                let a = part.parse::<usize>().map_err(|_| bad())?;
+                (a, a)
+            }
+        };
+        if a > b || b >= 1024 {
+            return Err(bad());
+        }
+        out.extend(a..=b);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+fn parse_coremask(s: &str) -> Result<Vec<LcoreSpec>, EalError> {
+    let h = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    let mask = u128::from_str_radix(h, 16)
+        .ok()
+        .filter(|&m| m != 0)
+        .ok_or_else(|| {
+            usage_err(format!(
+                "invalid coremask '{s}': expected a non-zero hexadecimal mask such as 0x3"
+            ))
+        })?;
+    Ok((0..128u32)
+        .filter(|i| mask & (1u128 << i) != 0)
+        .map(|i| LcoreSpec {
+            id: i,
+            cpus: vec![i as usize],
+        })
+        .collect())
+}
+
+/// Parses `-l`/`--lcores`: a plain list (`0-3,5`: lcore N on cpu N) or DPDK's map form
+/// (`0@0,(1-3)@1,4@(0-1)`).
+pub fn parse_lcores(s: &str) -> Result<Vec<LcoreSpec>, EalError> {
+    if !s.contains('@') && !s.contains('(') {
+        return Ok(parse_list(s)?
+            .into_iter()
+            .map(|c| LcoreSpec {
+                id: c as u32,
+                cpus: vec![c],
+            })
+            .collect());
+    }
+    let bad = || {
+        usage_err(format!(
+            "invalid lcore map '{s}': expected e.g. 0@0,(1-3)@1"
+        ))
+    };
+    // Split on commas that are not inside parentheses.
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, ch) in s.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        if depth < 0 {
+            return Err(bad());
+        }
+    }
+    items.push(&s[start..]);
+    let group = |g: &str| -> Result<Vec<usize>, EalError> {
+        let inner = g
+            .strip_prefix('(')
+            .and_then(|g| g.strip_suffix(')'))
+            .unwrap_or(g);
+        parse_list(inner)
+    };
+    let mut out: Vec<LcoreSpec> = Vec::new();
+    for item in items {
+        let (ids, cpus) = match item.split_once('@') {
+            Some((l, c)) => (group(l)?, Some(group(c)?)),
+            None => (group(item)?, None),
+        };
+        if ids.is_empty() {
+            return Err(bad());
+        }
+        for id in ids {
+            if out.iter().any(|l| l.id as usize == id) {
+                return Err(usage_err(format!("lcore {id} appears twice in '{s}'")));
+            }
+            out.push(LcoreSpec {
+                id: id as u32,
+                cpus: cpus.clone().unwrap_or_else(|| vec![id]),
+            });
+        }
+    }
+    out.sort_by_key(|l| l.id);
+    Ok(out)
+}
+
+/// Turns DPDK log levels (`8`, `debug`, `lib.eal:debug`, `eal,info`) into `tracing` directives.
+pub fn parse_log_level(s: &str) -> Result<String, EalError> {
+    let level = |l: &str| -> Option<&'static str> {
+        Some(match l.to_ascii_lowercase().as_str() {
+            "1" | "emergency" | "2" | "alert" | "3" | "critical" | "4" | "error" | "err" => "error",
+            "5" | "warning" | "warn" => "warn",
+            "6" | "notice" | "7" | "info" => "info",
+            "8" | "debug" => "debug",
+            "9" | "trace" => "trace",
+            _ => return None,
+        })
+    };
+    let bad = || {
+        usage_err(format!(
+            "invalid --log-level '{s}': use 1-8, error, warning, info, debug, or COMPONENT:LEVEL"
+        ))
+    };
+    if let Some(l) = level(s) {
+        return Ok(l.to_string());
+    }
+    let (comp, l) = s
+        .split_once(':')
+        .or_else(|| s.split_once(','))
+        .ok_or_else(bad)?;
+    let l = level(l).ok_or_else(bad)?;
+    let comp = comp
+        .trim_start_matches("lib.")
+        .trim_start_matches("pmd.")
+        .replace('.', "::");
+    if comp.is_empty()
+        || !comp
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    {
+        return Err(bad());
+    }
+    Ok(format!("{comp}={l}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: &[&str]) -> Result<EalArgs, EalError> {
+        let mut all = vec!["app"];
+        all.extend_from_slice(v);
+        EalArgs::parse_with_cpus(&all, &[0, 1, 2, 3])
+    }
+
+    #[test]
+    fn defaults() {
+        let a = parse(&[]).unwrap();
+        assert_eq!(a.lcores.len(), 4);
+        assert_eq!(a.main_lcore, 0);
+        assert_eq!(a.proc_type, ProcType::Primary);
+        assert_eq!(a.file_prefix, "rte");
+        assert!(a.app_args.is_empty());
+    }
+
+    #[test]
+    fn common_flags_both_forms() {
+        let a = parse(&[
+            "-l",
+            "1-2",
+            "--proc-type=secondary",
+            "--file-prefix",
+            "grp",
+            "-m64",
+            "--no-huge",
+            "--base-virtaddr=0x200000000000",
+            "--iova-mode",
+            "pa",
+            "--log-level",
+            "lib.eal:debug",
+            "--vdev",
+            "net_null0",
+            "--vdev=net_ring0",
+            "--no-pci",
+            "--main-lcore=2",
+            "--",
+            "-p",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.lcores.iter().map(|l| l.id).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(a.main_lcore, 2);
+        assert_eq!(a.proc_type, ProcType::Secondary);
+        assert_eq!(a.file_prefix, "grp");
+        assert_eq!(a.memory_mb, Some(64));
+        assert!(a.no_huge && a.no_pci);
+        assert_eq!(a.base_virtaddr, Some(0x2000_0000_0000));
+        assert_eq!(a.iova_mode, Some(IovaMode::Pa));
+        assert_eq!(a.log_level.as_deref(), Some("eal=debug"));
+        assert_eq!(a.vdevs, vec!["net_null0", "net_ring0"]);
+        assert_eq!(a.app_args, vec!["-p", "3"]);
+    }
+
+    #[test]
+    fn coremask_and_lcore_maps() {
+        let a = parse(&["-c", "0xa"]).unwrap();
+        assert_eq!(
+            a.lcores.iter().map(|l| l.id).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
+        let a = parse(&["--lcores", "0@0,(5-6)@(1-2),3"]).unwrap();
+        assert_eq!(
+            a.lcores,
+            vec![
+                LcoreSpec {
+                    id: 0,
+                    cpus: vec![0]
+                },
+                LcoreSpec {
+                    id: 3,
+                    cpus: vec![3]
+                },
+                LcoreSpec {
+                    id: 5,
+                    cpus: vec![1, 2]
+                },
+                LcoreSpec {
+                    id: 6,
+                    cpus: vec![1, 2]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_are_clear() {
+        let msg = |v: &[&str]| parse(v).unwrap_err().to_string();
+        assert!(msg(&["--bogus"]).contains("unknown option '--bogus'"));
+        assert!(msg(&["-x"]).contains("unknown option '-x'"));
+        assert!(msg(&["-a", "00:01.0", "-b", "00:02.0"]).contains("cannot be used together"));
+        assert!(msg(&["--proc-type", "tertiary"]).contains("primary, secondary or auto"));
+        assert!(msg(&["-l"]).contains("needs a value"));
+        assert!(msg(&["-l", "3-1"]).contains("invalid core list"));
+        assert!(msg(&["-l", "7"]).contains("--lcores 7@0"));
+        assert!(msg(&["-c", "zz"]).contains("invalid coremask"));
+        assert!(msg(&["-m", "lots"]).contains("expected a decimal number"));
+        assert!(msg(&["--base-virtaddr", "0x1234"]).contains("2 MB aligned"));
+        assert!(msg(&["--main-lcore", "3", "-l", "0-1"]).contains("not in the lcore list"));
+        assert!(msg(&["stray"]).contains("go after '--'"));
+        assert!(msg(&["--no-pci=1"]).contains("takes no value"));
+        assert!(msg(&["--log-level", "loud"]).contains("invalid --log-level"));
+        assert!(msg(&["--lcores", "1@0,1@1"]).contains("appears twice"));
+        assert!(matches!(parse(&["-h"]), Err(EalError::HelpRequested)));
+    }
+
+    #[test]
+    fn usage_mentions_every_flag() {
+        let u = usage("app");
+        for f in [
+            "-l",
+            "-c",
+            "--main-lcore",
+            "--proc-type",
+            "--file-prefix",
+            "-m",
+            "--huge-dir",
+            "--no-huge",
+            "--base-virtaddr",
+            "--iova-mode",
+            "--log-level",
+            "--allow",
+            "--block",
+            "--vdev",
+            "--no-pci",
+        ] {
+            assert!(u.contains(f), "usage lacks {f}");
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! `Eal::init`: parse arguments, take the primary or secondary role, map the group's shared
+//! memory at the same address as every other process, claim lcores. Dropping the `Eal`
+//! releases everything this process holds; the primary also removes the group's files.
+
+use crate::args::{usage, EalArgs, ProcType};
+use crate::config::{ConfigHeader, SharedConfig, CONFIG_MAGIC};
+use crate::error::EalError;
+use crate::lcore::{self, Lcores};
+use crate::memory::{hugetlbfs, segment, Memory, CONFIG_SPAN};
+use crate::runtime::{self, CONFIG_FILE};
+use crate::shm::{self, VaRange};
+use std::fs::File;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Default base of the shared window: far from the executable, heap, stacks and libraries.
+pub const DEFAULT_BASE: u64 = 0x1000_0000_0000;
+/// Default memory with `-m` absent, in MB.
+pub const DEFAULT_MEMORY_MB: u64 = 128;
+/// How long a secondary waits for a live primary that is still initialising.
+pub const PRIMARY_READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+static INITIALISED: AtomicBool = AtomicBool::new(false);
+
+/// The role this process took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Owns the group's memory and devices.
+    Primary,
+    /// Attached to a primary.
+    Secondary,
+}
+
+/// An initialised EAL. One per process.
+pub struct Eal {
+    args: EalArgs,
+    role: Role,
+    dir: PathBuf,
+    _config_file: File,
+    mem: Memory,
+    lcores: Lcores,
+    heap_path: PathBuf,
+    init_time: Duration,
+}
+
+impl std::fmt::Debug for Eal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Eal")
+            .field("role", &self.role)
+            .field("dir", &self.dir)
+            .field("mem", &self.mem)
+            .finish()
+    }
+}
+
+impl Eal {
+    /// Initialises the EAL from `args` (argv[0] first). On `Err(EalError::Usage)` the caller
+    /// should print the error and [`usage`]; `Err(HelpRequested)` means print usage, exit 0.
+    pub fn init<S: AsRef<str>>(args: &[S]) -> Result<Eal, EalError> {
+        let t0 = Instant::now();
+        let args = EalArgs::parse(args)?;
+        init_logging(args.log_level.as_deref());
+        if INITIALISED.swap(true, Ordering::SeqCst) {
+            return Err(EalError::AlreadyInitialized);
+        }
+        let r = Self::init_parsed(args, t0);
+        if r.is_err() {
+            INITIALISED.store(false, Ordering::SeqCst);
+        }
+        r
+    }
+
+    fn init_parsed(args: EalArgs, t0: Instant) -> Result<Eal, EalError> {
+        let dir = runtime::dir_for(&args.file_prefix);
+        runtime::create(&dir)?;
+        let cfg_path = dir.join(CONFIG_FILE);
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&cfg_path)
+            .map_err(|source| EalError::RuntimeDir {
+                path: cfg_path.clone(),
+                source,
+            })?;
+        let want_primary = matches!(args.proc_type, ProcType::Primary | ProcType::Auto);
+        let locked = want_primary
+            && runtime::try_lock_exclusive(&file)
+                .map_err(|e| EalError::io(format!("locking {}", cfg_path.display()), e))?;
+        let (role, mem, heap_path) = if locked {
+            let (mem, heap) = primary_init(&args, &dir, &file)?;
+            (Role::Primary, mem, heap)
+        } else if args.proc_type == ProcType::Primary {
+            let pid = read_header(&file).map(|h| h.primary_pid).unwrap_or(0);
+            return Err(EalError::PrimaryExists {
+                prefix: args.file_prefix.clone(),
+                pid,
+            });
+        } else {
+            let (mem, heap) = secondary_attach(&args, &cfg_path, &file)?;
+            (Role::Secondary, mem, heap)
+        };
+        let ids: Vec<u32> = args.lcores.iter().map(|l| l.id).collect();
+        if let Err(e) = lcore::claim_lcores(mem.config(), &ids, &args.file_prefix) {
+            if role == Role::Primary {
+                let _ = std::fs::remove_file(&heap_path);
+            }
+            return Err(e);
+        }
+        let main = args
+            .lcores
+            .iter()
+            .find(|l| l.id == args.main_lcore)
+            .cloned();
+        if let Some(main) = &main {
+            if let Err(e) = lcore::pin_current_thread(&main.cpus) {
+                tracing::warn!("cannot pin the main lcore to cpus {:?}: {e}", main.cpus);
+            }
+        }
+        lcore::set_lcore_id(Some(args.main_lcore));
+        let lcores = Lcores::new(args.lcores.clone(), args.main_lcore);
+        if role == Role::Primary {
+            mem.config().magic.store(CONFIG_MAGIC, Ordering::Release);
+        }
+        let init_time = t0.elapsed();
+        tracing::info!(?role, prefix = %args.file_prefix, ?init_time, "EAL initialised");
+        Ok(Eal {
+            args,
+            role,
+            dir,
+            _config_file: file,
+            mem,
+            lcores,
+            heap_path,
+            init_time,
+        })
+    }
+
+    /// The role this process took.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// True in the primary.
+    pub fn is_primary(&self) -> bool {
+        self.role == Role::Primary
+    }
+    /// The group's shared memory.
+    pub fn memory(&self) -> Memory {
+        self.mem
+    }
+    /// The parsed EAL arguments.
+    pub fn args(&self) -> &EalArgs {
+        &self.args
+    }
+    /// The application's arguments (those after `--`), argv[0] first.
+    pub fn app_args(&self) -> Vec<String> {
+        std::iter::once(self.args.program.clone())
+            .chain(self.args.app_args.iter().cloned())
+            .collect()
+    }
+    /// The group's runtime directory.
+    pub fn runtime_dir(&self) -> &Path {
+        &self.dir
+    }
+    /// This process's lcores.
+    pub fn lcores(&self) -> &Lcores {
+        &self.lcores
+    }
+    /// Time `Eal::init` took.
+    pub fn init_time(&self) -> Duration {
+        self.init_time
+    }
+    /// The usage text for this program.
+    pub fn usage(&self) -> String {
+        usage(&self.args.program)
+    }
+}
+
+impl Drop for Eal {
+    fn drop(&mut self) {
+        self.lcores.wait_all();
+        let cfg = self.mem.config();
+        lcore::release_lcores(cfg);
+        if self.role == Role::Primary {
+            cfg.magic.store(0, Ordering::Release);
+            let _ = std::fs::remove_file(&self.heap_path);
+            let _ = std::fs::remove_file(self.dir.join(CONFIG_FILE));
+            runtime::clean_stale(&self.dir);
+            let _ = std::fs::remove_dir(&self.dir);
+        }
+        // The mappings stay until the process exits (handles are 'static); the heap file is
+        // unlinked, so its memory goes back to the system then.
+        tracing::info!(role = ?self.role, "EAL cleaned up");
+    }
+}
+
+fn init_logging(level: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(l) => EnvFilter::new(l),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn read_header(f: &File) -> Option<ConfigHeader> {
+    let mut b = [0u8; crate::config::header::LEN];
+    f.read_exact_at(&mut b, 0).ok()?;
+    ConfigHeader::decode(&b)
+}
+
+fn heap_location(args: &EalArgs) -> Result<(PathBuf, u64, bool), EalError> {
+    if args.no_huge {
+        Ok((segment::no_huge_dir(), 4096, false))
+    } else {
+        let m = hugetlbfs::find_mount(args.huge_dir.as_deref())?;
+        Ok((m.dir, m.page_size, true))
+    }
+}
+
+fn primary_init(args: &EalArgs, dir: &Path, file: &File) -> Result<(Memory, PathBuf), EalError> {
+    // Whatever a crashed primary left: heap files and sockets.
+    if let Some(old) = read_header(file).filter(|h| h.primary_pid != 0) {
+        tracing::warn!(
+            pid = old.primary_pid,
+            "cleaning the state of an earlier primary that did not exit cleanly"
+        );
+    }
+    let stale = runtime::clean_stale(dir);
+    for d in [PathBuf::from("/dev/hugepages"), segment::no_huge_dir()] {
+        let _ = std::fs::remove_file(segment::segment_path(&d, &args.file_prefix));
+    }
+    if !stale.is_empty() {
+        tracing::info!("removed stale files: {}", stale.join(", "));
+    }
+    let (heap_dir, page_size, huge) = heap_location(args)?;
+    let heap_path = segment::segment_path(&heap_dir, &args.file_prefix);
+    let _ = std::fs::remove_file(&heap_path);
+    let mem_len =
+        (args.memory_mb.unwrap_or(DEFAULT_MEMORY_MB) << 20).div_ceil(page_size) * page_size;
+
+    // Never shrink the file: a leftover secondary of a crashed primary may still map it.
+    file.set_len(CONFIG_SPAN)
+        .map_err(|e| EalError::io("sizing the config file", e))?;
+    let window_len = CONFIG_SPAN + mem_len;
+    let window = reserve_primary_window(args.base_virtaddr, window_len)?;
+    shm::map_file_at(window, window.start, CONFIG_SPAN, file, 0, false)
+        .map_err(|e| EalError::io("mapping the config file", e))?;
+    shm::zero(window.start, CONFIG_SPAN);
+    let cfg: &'static SharedConfig = shm::shared_ref(window.start)
+        .ok_or_else(|| EalError::InvalidArgument("misaligned window".into()))?;
+    let mem_start = window.start + CONFIG_SPAN;
+    segment::create_and_map(&heap_path, mem_len, page_size, huge, window, mem_start)?;
+    cfg.layout_version
+        .store(crate::config::layout_version(), Ordering::Relaxed);
+    cfg.base.store(window.start, Ordering::Relaxed);
+    cfg.window_len.store(window.len, Ordering::Relaxed);
+    cfg.primary_pid.store(std::process::id(), Ordering::Relaxed);
+    cfg.no_huge.store(u32::from(!huge), Ordering::Relaxed);
+    cfg.config_len.store(CONFIG_SPAN, Ordering::Relaxed);
+    cfg.mem_start.store(mem_start, Ordering::Relaxed);
+    cfg.mem_len.store(mem_len, Ordering::Relaxed);
+    cfg.page_size.store(page_size, Ordering::Relaxed);
+    if !cfg.mem_file.set(&heap_path.to_string_lossy()) {
+        return Err(EalError::InvalidArgument(format!(
+            "heap path {} is too long",
+            heap_path.display()
+        )));
+    }
+    Ok((Memory::from_config(cfg), heap_path))
+}
+
+fn window_error(range: VaRange) -> EalError {
+    let hits = shm::overlapping_mappings(range);
+    let collisions = if hits.is_empty() {
+        "by a mapping that appeared and went".to_string()
+    } else {
+        hits.iter()
+            .map(|(r, what)| format!("{r} {what}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    EalError::WindowTaken {
+        range: range.to_string(),
+        collisions,
+    }
+}
+
+fn reserve_primary_window(base: Option<u64>, len: u64) -> Result<VaRange, EalError> {
+    let candidates: Vec<u64> = match base {
+        Some(b) => vec![b],
+        None => (0..8)
+            .map(|i| DEFAULT_BASE + i * 0x0400_0000_0000)
+            .collect(),
+    };
+    let mut last = None;
+    for b in candidates {
+        match shm::reserve_window(b, len) {
+            Ok(w) => return Ok(w),
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                last = Some(VaRange { start: b, len })
+            }
+            Err(e) => return Err(EalError::io("reserving the shared window", e)),
+        }
+    }
+    Err(window_error(last.unwrap_or(VaRange {
+        start: DEFAULT_BASE,
+        len,
+    })))
+}
+
+fn secondary_attach(
+    args: &EalArgs,
+    cfg_path: &Path,
+    file: &File,
+) -> Result<(Memory, PathBuf), EalError> {
+    let no_primary = || EalError::NoPrimary {
+        prefix: args.file_prefix.clone(),
+        config: cfg_path.to_path_buf(),
+    };
+    let t0 = Instant::now();
+    let hdr = loop {
+        if !runtime::lock_holder_exists(file)
+            .map_err(|e| EalError::io("checking the primary's lock", e))?
+        {
+            return Err(no_primary());
+        }
+        match read_header(file) {
+            Some(h) if h.magic == CONFIG_MAGIC => break h,
+            h => {
+                if t0.elapsed() > PRIMARY_READY_TIMEOUT {
+                    return Err(EalError::PrimaryNotReady {
+                        prefix: args.file_prefix.clone(),
+                        pid: h.map(|h| h.primary_pid).unwrap_or(0),
+                        secs: PRIMARY_READY_TIMEOUT.as_secs(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    };
+    let ours = crate::config::layout_version();
+    if hdr.layout_version != ours {
+        return Err(EalError::LayoutMismatch {
+            ours,
+            theirs: hdr.layout_version,
+            pid: hdr.primary_pid,
+        });
+    }
+    let range = VaRange {
+        start: hdr.base,
+        len: hdr.window_len,
+    };
+    let window = match shm::reserve_window(hdr.base, hdr.window_len) {
+        Ok(w) => w,
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Err(window_error(range)),
+        Err(e) => return Err(EalError::io("reserving the shared window", e)),
+    };
+    shm::map_file_at(window, window.start, CONFIG_SPAN, file, 0, false)
+        .map_err(|e| EalError::io("mapping the config file", e))?;
+    let cfg: &'static SharedConfig = shm::shared_ref(window.start)
+        .ok_or_else(|| EalError::InvalidArgument("misaligned window".into()))?;
+    let heap_path = PathBuf::from(cfg.mem_file.get());
+    let (start, len) = (
+        cfg.mem_start.load(Ordering::Relaxed),
+        cfg.mem_len.load(Ordering::Relaxed),
+    );
+    segment::map_existing(&heap_path, len, window, start)?;
+    Ok((Memory::from_config(cfg), heap_path))
+}

@@ -1,0 +1,30 @@
+//! Bypass EAL: command-line arguments, the process group's runtime directory and roles,
+//! shared memory mapped at the same address in every process, memzones, rings, mempools,
+//! mbufs, lcores and IPC.
+
+pub mod args;
+pub mod config;
+mod eal;
+pub mod error;
+pub mod lcore;
+pub mod mbuf;
+pub mod mbuf_ring;
+pub mod memory;
+pub mod mempool;
+pub mod memzone;
+pub mod name;
+pub mod process;
+pub mod ring;
+pub mod runtime;
+pub mod shm;
+pub mod spinlock;
+
+pub use args::{EalArgs, IovaMode, ProcType};
+pub use eal::{Eal, Role};
+pub use error::EalError;
+pub use mbuf::{Mbuf, PktMbufPool};
+pub use mbuf_ring::MbufRing;
+pub use memory::Memory;
+pub use mempool::Mempool;
+pub use memzone::Memzone;
+pub use ring::Ring;

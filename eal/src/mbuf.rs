@@ -1,0 +1,491 @@
+//! Packet buffers (`Mbuf`) and their pools. An mbuf is a 128-byte header followed by
+//! headroom and data room, allocated from a [`Mempool`] in shared memory; it can be handed
+//! to another process through a ring and freed there: it goes back to the pool it came from.
+//!
+//! This module is the one place where mbuf memory is read and written through raw pointers.
+
+use crate::error::EalError;
+use crate::memory::Memory;
+use crate::mempool::Mempool;
+use std::ptr::NonNull;
+
+/// Bytes of headroom in front of the packet data, as DPDK's RTE_PKTMBUF_HEADROOM.
+pub const HEADROOM: u16 = 128;
+/// Default data room (headroom included), as DPDK's RTE_MBUF_DEFAULT_BUF_SIZE.
+pub const DEFAULT_BUF_SIZE: u16 = 2048 + HEADROOM;
+/// Size of the mbuf header.
+pub const HDR_SIZE: u32 = 128;
+/// Value of `port` for an mbuf that came from no port.
+pub const NO_PORT: u16 = u16::MAX;
+
+/// The mbuf header, in shared memory. Plain data; `pool` and `next` are shared-memory
+/// addresses, valid in every process.
+#[repr(C, align(64))]
+#[derive(Debug)]
+pub struct MbufHdr {
+    buf_addr: u64,
+    buf_iova: u64,
+    data_off: u16,
+    refcnt: u16,
+    nb_segs: u16,
+    port: u16,
+    ol_flags: u64,
+    packet_type: u32,
+    pkt_len: u32,
+    data_len: u16,
+    vlan_tci: u16,
+    hash_rss: u32,
+    buf_len: u16,
+    _pad0: [u16; 3],
+    pool: u64,
+    next: u64,
+    _pad1: [u64; 7],
+}
+const _: () = assert!(std::mem::size_of::<MbufHdr>() == HDR_SIZE as usize);
+
+/// A pool of mbufs: a mempool whose objects are initialised as mbufs.
+#[derive(Clone, Copy, Debug)]
+pub struct PktMbufPool {
+    pool: Mempool,
+}
+
+/// An owned packet buffer. Dropping it returns it (and its chained segments) to its pool.
+pub struct Mbuf(NonNull<MbufHdr>);
+
+// SAFETY: an Mbuf is the unique owner of its buffer; the buffer is in shared memory that
+// every thread of the process can reach.
+unsafe impl Send for Mbuf {}
+
+impl PktMbufPool {
+    /// Creates a pool of `n` mbufs with `data_room` bytes each (headroom included; use
+    /// [`DEFAULT_BUF_SIZE`]) and a per-lcore cache of `cache_size`.
+    pub fn create(
+        mem: &Memory,
+        name: &str,
+        n: u32,
+        cache_size: u32,
+        data_room: u16,
+    ) -> Result<PktMbufPool, EalError> {
+        if data_room < HEADROOM {
+            return Err(EalError::InvalidArgument(format!(
+                "mbuf pool '{name}': data room {data_room} is smaller than the headroom ({HEADROOM})"
+            )));
+        }
+        let pool = Mempool::create(mem, name, n, HDR_SIZE + data_room as u32, cache_size)?;
+        for i in 0..n {
+            let addr = pool.obj_addr(i).expect("index below the pool size");
+            // SAFETY: the object was just created, is in mapped shared memory, aligned to
+            // 64 bytes and HDR_SIZE + data_room long; no one else knows of it yet.
+            let h = unsafe { &mut *(addr as *mut MbufHdr) };
+            h.buf_addr = addr + HDR_SIZE as u64;
+            h.buf_iova = mem.iova(h.buf_addr);
+            h.buf_len = data_room;
+            h.pool = pool.header_addr();
+            h.refcnt = 1;
+            h.nb_segs = 1;
+            h.port = NO_PORT;
+            h.data_off = HEADROOM;
+        }
+        Ok(PktMbufPool { pool })
+    }
+
+    /// Finds an mbuf pool created by any process of the group.
+    pub fn lookup(mem: &Memory, name: &str) -> Result<PktMbufPool, EalError> {
+        Ok(PktMbufPool {
+            pool: Mempool::lookup(mem, name)?,
+        })
+    }
+
+    /// The underlying mempool (for counts).
+    pub fn mempool(&self) -> &Mempool {
+        &self.pool
+    }
+
+    /// Data room of each mbuf (headroom included).
+    pub fn data_room(&self) -> u16 {
+        (self.pool.elt_size() - HDR_SIZE).min(u16::MAX as u32) as u16
+    }
+
+    /// Allocates one reset mbuf.
+    #[inline]
+    pub fn alloc(&self) -> Option<Mbuf> {
+        let a = self.pool.get()?;
+        // SAFETY: `a` came out of this pool, so it is an initialised mbuf nobody else owns.
+        let m = unsafe { Mbuf::from_raw(a) };
+        m.reset();
+        Some(m)
+    }
+
+    /// Allocates `n` reset mbufs into `out` (all or none); false when the pool is short.
+    #[inline]
+    pub fn alloc_bulk(&self, out: &mut Vec<Mbuf>, n: usize) -> bool {
+        let mut addrs = [0u64; 64];
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(64);
+            if !self.pool.get_bulk(&mut addrs[..k]) {
+                // Give back what this call took.
+                for m in out.drain(out.len() - done..) {
+                    drop(m);
+                }
+                return false;
+            }
+            for &a in &addrs[..k] {
+                // SAFETY: as in `alloc`.
+                let m = unsafe { Mbuf::from_raw(a) };
+                m.reset();
+                out.push(m);
+            }
+            done += k;
+        }
+        true
+    }
+}
+
+impl Mbuf {
+    #[inline(always)]
+    fn h(&self) -> &MbufHdr {
+        // SAFETY: self.0 points to an initialised mbuf header that this handle owns.
+        unsafe { self.0.as_ref() }
+    }
+
+    #[inline(always)]
+    fn h_mut(&mut self) -> &mut MbufHdr {
+        // SAFETY: as above, and `&mut self` makes the access unique.
+        unsafe { self.0.as_mut() }
+    }
+
+    #[inline(always)]
+    fn reset(&self) {
+        // SAFETY: we own the mbuf; resetting plain fields of our own header.
+        let h = unsafe { &mut *self.0.as_ptr() };
+        h.data_off = HEADROOM.min(h.buf_len);
+        h.data_len = 0;
+        h.pkt_len = 0;
+        h.nb_segs = 1;
+        h.next = 0;
+        h.port = NO_PORT;
+        h.ol_flags = 0;
+        h.packet_type = 0;
+        h.hash_rss = 0;
+        h.vlan_tci = 0;
+        h.refcnt = 1;
+    }
+
+    /// Takes ownership of the mbuf at `addr`.
+    ///
+    /// # Safety
+    /// `addr` must be the address of an initialised mbuf that nobody else owns, e.g. one
+    /// produced by [`Mbuf::into_raw`] and passed through a ring.
+    #[inline]
+    pub unsafe fn from_raw(addr: u64) -> Mbuf {
+        // SAFETY: the caller promises a valid, non-null mbuf address.
+        Mbuf(unsafe { NonNull::new_unchecked(addr as *mut MbufHdr) })
+    }
+
+    /// Gives up ownership, returning the mbuf's shared-memory address (for rings).
+    #[inline]
+    pub fn into_raw(self) -> u64 {
+        let a = self.0.as_ptr() as u64;
+        std::mem::forget(self);
+        a
+    }
+
+    /// Address of the mbuf header.
+    #[inline]
+    pub fn addr(&self) -> u64 {
+        self.0.as_ptr() as u64
+    }
+
+    /// Bytes of packet data in this segment.
+    #[inline]
+    pub fn data_len(&self) -> u16 {
+        self.h().data_len
+    }
+    /// Bytes of packet data in all segments.
+    #[inline]
+    pub fn pkt_len(&self) -> u32 {
+        self.h().pkt_len
+    }
+    /// Input port, or [`NO_PORT`].
+    #[inline]
+    pub fn port(&self) -> u16 {
+        self.h().port
+    }
+    /// Sets the input port.
+    #[inline]
+    pub fn set_port(&mut self, p: u16) {
+        self.h_mut().port = p;
+    }
+    /// RSS hash from the NIC.
+    #[inline]
+    pub fn rss_hash(&self) -> u32 {
+        self.h().hash_rss
+    }
+    /// Sets the RSS hash (drivers).
+    #[inline]
+    pub fn set_rss_hash(&mut self, h: u32) {
+        self.h_mut().hash_rss = h;
+    }
+    /// Offload flags.
+    #[inline]
+    pub fn ol_flags(&self) -> u64 {
+        self.h().ol_flags
+    }
+    /// Sets the offload flags (drivers).
+    #[inline]
+    pub fn set_ol_flags(&mut self, f: u64) {
+        self.h_mut().ol_flags = f;
+    }
+    /// Number of chained segments.
+    #[inline]
+    pub fn nb_segs(&self) -> u16 {
+        self.h().nb_segs
+    }
+    /// Bytes free in front of the data.
+    #[inline]
+    pub fn headroom(&self) -> u16 {
+        self.h().data_off
+    }
+    /// Bytes free after the data in this segment.
+    #[inline]
+    pub fn tailroom(&self) -> u16 {
+        let h = self.h();
+        h.buf_len - h.data_off - h.data_len
+    }
+    /// Device address of the first data byte (for descriptors).
+    #[inline]
+    pub fn data_iova(&self) -> u64 {
+        let h = self.h();
+        h.buf_iova + h.data_off as u64
+    }
+    /// Device address of the buffer start plus the headroom (RX descriptors).
+    #[inline]
+    pub fn buf_iova_default(&self) -> u64 {
+        self.h().buf_iova + HEADROOM as u64
+    }
+
+    /// This segment's data.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        let h = self.h();
+        // SAFETY: buf_addr+data_off..+data_len lies inside this mbuf's buffer, which we own.
+        unsafe {
+            std::slice::from_raw_parts(
+                (h.buf_addr + h.data_off as u64) as *const u8,
+                h.data_len as usize,
+            )
+        }
+    }
+
+    /// This segment's data, writable.
+    #[inline]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        let h = self.h();
+        let (p, l) = (h.buf_addr + h.data_off as u64, h.data_len as usize);
+        // SAFETY: as in `data`, and `&mut self` makes the access unique.
+        unsafe { std::slice::from_raw_parts_mut(p as *mut u8, l) }
+    }
+
+    /// Extends the data by `len` bytes at the end; returns the new bytes, or None (nothing
+    /// changed) when the tailroom is too small.
+    #[inline]
+    pub fn append(&mut self, len: u16) -> Option<&mut [u8]> {
+        if len > self.tailroom() {
+            return None;
+        }
+        let h = self.h_mut();
+        let start = h.buf_addr + h.data_off as u64 + h.data_len as u64;
+        h.data_len += len;
+        h.pkt_len += len as u32;
+        // SAFETY: the new bytes lie within the buffer (checked against the tailroom).
+        Some(unsafe { std::slice::from_raw_parts_mut(start as *mut u8, len as usize) })
+    }
+
+    /// Extends the data by `len` bytes at the front (into the headroom).
+    #[inline]
+    pub fn prepend(&mut self, len: u16) -> Option<&mut [u8]> {
+        if len > self.headroom() {
+            return None;
+        }
+        let h = self.h_mut();
+        h.data_off -= len;
+        h.data_len += len;
+        h.pkt_len += len as u32;
+        let start = h.buf_addr + h.data_off as u64;
+        // SAFETY: the bytes lie within the buffer (checked against the headroom).
+        Some(unsafe { std::slice::from_raw_parts_mut(start as *mut u8, len as usize) })
+    }
+
+    /// Removes `len` bytes from the front; false (nothing changed) if there are fewer.
+    #[inline]
+    pub fn adj(&mut self, len: u16) -> bool {
+        if len > self.data_len() {
+            return false;
+        }
+        let h = self.h_mut();
+        h.data_off += len;
+        h.data_len -= len;
+        h.pkt_len -= len as u32;
+        true
+    }
+
+    /// Removes `len` bytes from the end; false (nothing changed) if there are fewer.
+    #[inline]
+    pub fn trim(&mut self, len: u16) -> bool {
+        if len > self.data_len() {
+            return false;
+        }
+        let h = self.h_mut();
+        h.data_len -= len;
+        h.pkt_len -= len as u32;
+        true
+    }
+
+    /// Sets this single segment's data length (drivers, after the device wrote it).
+    #[inline]
+    pub fn set_len(&mut self, len: u16) -> bool {
+        let h = self.h_mut();
+        if h.data_off as u32 + len as u32 > h.buf_len as u32 {
+            return false;
+        }
+        h.data_len = len;
+        h.pkt_len = len as u32;
+        true
+    }
+
+    /// Appends `tail` as the next segment(s) of this packet.
+    pub fn chain(&mut self, tail: Mbuf) {
+        let (tl, ts) = (tail.pkt_len(), tail.nb_segs());
+        let mut last = self.0;
+        // SAFETY: walking our own chain; every `next` is an mbuf we own.
+        unsafe {
+            while last.as_ref().next != 0 {
+                last = NonNull::new_unchecked(last.as_ref().next as *mut MbufHdr);
+            }
+            last.as_mut().next = tail.into_raw();
+        }
+        let h = self.h_mut();
+        h.pkt_len += tl;
+        h.nb_segs += ts;
+    }
+
+    /// Copies the whole packet (all segments) into a new vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.pkt_len() as usize);
+        let mut cur = Some(self.0);
+        while let Some(p) = cur {
+            // SAFETY: walking our own chain.
+            let h = unsafe { p.as_ref() };
+            // SAFETY: each segment's data range lies in its buffer.
+            v.extend_from_slice(unsafe {
+                std::slice::from_raw_parts(
+                    (h.buf_addr + h.data_off as u64) as *const u8,
+                    h.data_len as usize,
+                )
+            });
+            cur = NonNull::new(h.next as *mut MbufHdr);
+        }
+        v
+    }
+
+    /// The pool this mbuf belongs to.
+    pub fn pool(&self) -> Option<PktMbufPool> {
+        Mempool::from_header_addr(self.h().pool)
+            .ok()
+            .map(|pool| PktMbufPool { pool })
+    }
+}
+
+impl Drop for Mbuf {
+    fn drop(&mut self) {
+        let mut cur = Some(self.0);
+        let mut pool: Option<Mempool> = None;
+        while let Some(p) = cur {
+            // SAFETY: we own every segment of the chain.
+            let h = unsafe { &mut *p.as_ptr() };
+            cur = NonNull::new(h.next as *mut MbufHdr);
+            h.next = 0;
+            let pl = match pool {
+                Some(pl) if pl.header_addr() == h.pool => pl,
+                _ => match Mempool::from_header_addr(h.pool) {
+                    Ok(pl) => pl,
+                    Err(e) => {
+                        tracing::error!(
+                            "mbuf at {:#x} has no valid pool ({e}); leaking it",
+                            p.as_ptr() as u64
+                        );
+                        continue;
+                    }
+                },
+            };
+            pool = Some(pl);
+            pl.put(p.as_ptr() as u64);
+        }
+    }
+}
+
+impl std::fmt::Debug for Mbuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Mbuf({:#x}, len {}, port {})",
+            self.addr(),
+            self.pkt_len(),
+            self.port()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alloc_append_free_returns_to_pool() {
+        let m = Memory::anonymous(16 << 20).unwrap();
+        let p = PktMbufPool::create(&m, "mb", 64, 0, DEFAULT_BUF_SIZE).unwrap();
+        let mut a = p.alloc().unwrap();
+        assert_eq!(a.headroom(), HEADROOM);
+        assert_eq!(a.data_len(), 0);
+        a.append(5).unwrap().copy_from_slice(b"hello");
+        a.prepend(2).unwrap().copy_from_slice(b"<<");
+        assert_eq!(a.data(), b"<<hello");
+        assert_eq!(a.pkt_len(), 7);
+        assert!(a.append(4000).is_none());
+        assert!(a.adj(2));
+        assert!(a.trim(1));
+        assert_eq!(a.data(), b"hell");
+        assert_eq!(p.mempool().in_use_count(), 1);
+        let raw = a.into_raw();
+        // SAFETY: raw came from into_raw just above.
+        let a = unsafe { Mbuf::from_raw(raw) };
+        assert_eq!(a.data(), b"hell");
+        drop(a);
+        assert!(p.mempool().is_full());
+    }
+
+    #[test]
+    fn chains_free_every_segment_and_bulk_is_all_or_nothing() {
+        let m = Memory::anonymous(16 << 20).unwrap();
+        let p = PktMbufPool::create(&m, "chain", 8, 0, DEFAULT_BUF_SIZE).unwrap();
+        let mut a = p.alloc().unwrap();
+        a.append(3).unwrap().copy_from_slice(b"abc");
+        let mut b = p.alloc().unwrap();
+        b.append(2).unwrap().copy_from_slice(b"de");
+        a.chain(b);
+        assert_eq!(a.nb_segs(), 2);
+        assert_eq!(a.to_vec(), b"abcde");
+        assert_eq!(p.mempool().in_use_count(), 2);
+        let mut v = Vec::new();
+        assert!(!p.alloc_bulk(&mut v, 7), "only 6 left");
+        assert!(v.is_empty());
+        assert_eq!(p.mempool().in_use_count(), 2);
+        drop(a);
+        assert!(p.alloc_bulk(&mut v, 8));
+        assert_eq!(p.mempool().avail_count(), 0);
+        v.clear();
+        assert!(p.mempool().is_full());
+        assert!(PktMbufPool::create(&m, "tiny", 8, 0, 64).is_err());
+    }
+}

@@ -1,0 +1,356 @@
+//! Mempools: named pools of fixed-size objects in shared memory, with a cache per lcore.
+//!
+//! Free objects live in a multi-producer/multi-consumer [`Ring`]; each lcore keeps a small
+//! stack of objects in front of it so that most gets and puts touch no shared cache line.
+//! An object freed by any process of the group returns to the same pool. Threads that are
+//! not lcores go to the ring directly. Two processes must never use the same lcore id (the
+//! EAL refuses it at start), or they would corrupt each other's cache.
+
+use crate::config::MAX_LCORES;
+use crate::error::EalError;
+use crate::lcore::lcore_id;
+use crate::memory::Memory;
+use crate::name::SharedName;
+use crate::ring::{self, Ring};
+use crate::shm::{self, SharedPlain};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+#[cfg(test)]
+mod tests;
+
+/// Largest per-lcore cache (objects), as in DPDK.
+pub const CACHE_MAX_SIZE: u32 = 512;
+/// Longest mempool name.
+pub const NAME_MAX: usize = 24;
+
+/// The shared header of a pool; lcore caches and objects follow it in its memzone.
+#[repr(C, align(64))]
+pub struct MempoolHeader {
+    name: SharedName<4>,
+    elt_size: AtomicU32,
+    count: AtomicU32,
+    cache_size: AtomicU32,
+    flush_thresh: AtomicU32,
+    cache_cap: AtomicU32,
+    ready: AtomicU32,
+    caches: AtomicU64,
+    cache_stride: AtomicU64,
+    objs: AtomicU64,
+    ring: AtomicU64,
+}
+// SAFETY: repr(C) of atomics and a name; zero is "not ready".
+unsafe impl SharedPlain for MempoolHeader {}
+
+#[repr(C, align(64))]
+struct CacheHeader {
+    len: AtomicU32,
+}
+// SAFETY: one atomic.
+unsafe impl SharedPlain for CacheHeader {}
+
+/// Handle to a pool. Copyable, `Send + Sync`; it names shared state.
+#[derive(Clone, Copy)]
+pub struct Mempool {
+    hdr: &'static MempoolHeader,
+    ring: Ring,
+    caches: u64,
+    cache_stride: u64,
+    cache_size: u32,
+    flush_thresh: u32,
+    elt_size: u32,
+    count: u32,
+    objs: u64,
+}
+
+impl std::fmt::Debug for Mempool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Mempool({:?}, {} x {} B)",
+            self.name(),
+            self.count,
+            self.elt_size
+        )
+    }
+}
+
+struct Cache {
+    hdr: &'static CacheHeader,
+    objs: &'static [AtomicU64],
+}
+
+impl Mempool {
+    /// Creates a pool of `count` objects of `elt_size` bytes (rounded up to 64) with a
+    /// per-lcore cache of `cache_size` objects (0 for none). Objects are zeroed.
+    pub fn create(
+        mem: &Memory,
+        name: &str,
+        count: u32,
+        elt_size: u32,
+        cache_size: u32,
+    ) -> Result<Mempool, EalError> {
+        if name.is_empty() || name.len() > NAME_MAX {
+            return Err(EalError::NameTooLong {
+                name: name.into(),
+                len: name.len(),
+                max: NAME_MAX,
+            });
+        }
+        if count == 0 || count >= ring::MAX_SIZE {
+            return Err(EalError::InvalidArgument(format!(
+                "mempool '{name}': count {count} must be 1..{}",
+                ring::MAX_SIZE
+            )));
+        }
+        if elt_size == 0 {
+            return Err(EalError::InvalidArgument(format!(
+                "mempool '{name}': element size 0"
+            )));
+        }
+        if cache_size > CACHE_MAX_SIZE || cache_size as u64 * 3 / 2 > count as u64 {
+            return Err(EalError::InvalidArgument(format!(
+                "mempool '{name}': cache size {cache_size} must be at most {CACHE_MAX_SIZE} and at most 2/3 of the pool ({count} objects)"
+            )));
+        }
+        let elt = (elt_size as u64).div_ceil(64) * 64;
+        let flush_thresh = cache_size * 3 / 2;
+        let cache_cap = if cache_size == 0 {
+            0
+        } else {
+            flush_thresh + CACHE_MAX_SIZE
+        };
+        let cache_stride = (64 + 8 * cache_cap as u64).div_ceil(64) * 64;
+        let hdr_len = std::mem::size_of::<MempoolHeader>() as u64;
+        let caches_len = if cache_size == 0 {
+            0
+        } else {
+            cache_stride * MAX_LCORES as u64
+        };
+        let total = hdr_len + caches_len + elt * count as u64;
+        let ring = Ring::create_kind(
+            mem,
+            &format!("MP_{name}"),
+            count,
+            ring::flags::EXACT_SZ,
+            ring::RingKind::Mempool,
+        )?;
+        let mz = match mem.memzone_reserve(&format!("MP_{name}"), total, 64) {
+            Ok(mz) => mz,
+            Err(e) => {
+                ring.free(mem);
+                return Err(e);
+            }
+        };
+        let hdr: &'static MempoolHeader = shm::shared_ref(mz.addr())
+            .ok_or_else(|| EalError::InvalidArgument("misaligned memzone".into()))?;
+        let objs = mz.addr() + hdr_len + caches_len;
+        hdr.name.set(name);
+        hdr.elt_size.store(elt as u32, Ordering::Relaxed);
+        hdr.count.store(count, Ordering::Relaxed);
+        hdr.cache_size.store(cache_size, Ordering::Relaxed);
+        hdr.flush_thresh.store(flush_thresh, Ordering::Relaxed);
+        hdr.cache_cap.store(cache_cap, Ordering::Relaxed);
+        hdr.caches.store(mz.addr() + hdr_len, Ordering::Relaxed);
+        hdr.cache_stride.store(cache_stride, Ordering::Relaxed);
+        hdr.objs.store(objs, Ordering::Relaxed);
+        hdr.ring.store(ring.header_addr(), Ordering::Relaxed);
+        let mut batch = Vec::with_capacity(256);
+        for i in 0..count as u64 {
+            batch.push(objs + i * elt);
+            if batch.len() == 256 {
+                ring.enqueue_bulk(&batch);
+                batch.clear();
+            }
+        }
+        ring.enqueue_bulk(&batch);
+        hdr.ready.store(1, Ordering::Release);
+        Self::from_header_addr(mz.addr())
+    }
+
+    /// Finds the pool called `name`.
+    pub fn lookup(mem: &Memory, name: &str) -> Result<Mempool, EalError> {
+        let mz = mem
+            .memzone_lookup(&format!("MP_{name}"))
+            .ok_or_else(|| EalError::NotFound {
+                kind: "mempool",
+                name: name.into(),
+            })?;
+        Self::from_header_addr(mz.addr())
+    }
+
+    /// The handle of the pool whose header is at `addr` (as recorded in an mbuf).
+    pub fn from_header_addr(addr: u64) -> Result<Mempool, EalError> {
+        let bad = || EalError::InvalidArgument(format!("no mempool at {addr:#x}"));
+        let hdr: &'static MempoolHeader = shm::shared_ref(addr).ok_or_else(bad)?;
+        if hdr.ready.load(Ordering::Acquire) != 1 {
+            return Err(bad());
+        }
+        let ring =
+            Ring::from_header_addr(hdr.ring.load(Ordering::Relaxed), ring::RingKind::Mempool)?;
+        Ok(Mempool {
+            hdr,
+            ring,
+            caches: hdr.caches.load(Ordering::Relaxed),
+            cache_stride: hdr.cache_stride.load(Ordering::Relaxed),
+            cache_size: hdr.cache_size.load(Ordering::Relaxed),
+            flush_thresh: hdr.flush_thresh.load(Ordering::Relaxed),
+            elt_size: hdr.elt_size.load(Ordering::Relaxed),
+            count: hdr.count.load(Ordering::Relaxed),
+            objs: hdr.objs.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Address of the pool's shared header (what mbufs record as their pool).
+    pub fn header_addr(&self) -> u64 {
+        self.hdr as *const MempoolHeader as u64
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> String {
+        self.hdr.name.get()
+    }
+    /// Number of objects.
+    pub fn size(&self) -> u32 {
+        self.count
+    }
+    /// Object size in bytes (rounded up to 64).
+    pub fn elt_size(&self) -> u32 {
+        self.elt_size
+    }
+    /// Per-lcore cache size.
+    pub fn cache_size(&self) -> u32 {
+        self.cache_size
+    }
+    /// Address of object `i` (0-based), for initialising objects after creation.
+    pub fn obj_addr(&self, i: u32) -> Option<u64> {
+        (i < self.count).then(|| self.objs + i as u64 * self.elt_size as u64)
+    }
+    /// True when `addr` is the start of one of this pool's objects.
+    pub fn owns(&self, addr: u64) -> bool {
+        addr >= self.objs
+            && addr < self.objs + self.count as u64 * self.elt_size as u64
+            && (addr - self.objs) % self.elt_size as u64 == 0
+    }
+
+    /// Free objects now: in the ring plus in every lcore cache (a snapshot).
+    pub fn avail_count(&self) -> u32 {
+        let mut n = self.ring.count();
+        if self.cache_size > 0 {
+            for id in 0..MAX_LCORES as u32 {
+                n += self.cache(id).hdr.len.load(Ordering::Relaxed);
+            }
+        }
+        n.min(self.count)
+    }
+
+    /// Objects handed out now (a snapshot).
+    pub fn in_use_count(&self) -> u32 {
+        self.count - self.avail_count()
+    }
+
+    /// True when every object is back in the pool.
+    pub fn is_full(&self) -> bool {
+        self.avail_count() == self.count
+    }
+
+    #[inline(always)]
+    fn cache(&self, id: u32) -> Cache {
+        let base = self.caches + id as u64 * self.cache_stride;
+        // The addresses come from the pool's own header, so they are mapped and aligned.
+        let hdr = shm::shared_ref::<CacheHeader>(base).expect("mempool cache address is valid");
+        let objs = shm::shared_slice::<AtomicU64>(
+            base + 64,
+            (self.flush_thresh + CACHE_MAX_SIZE) as usize,
+        )
+        .expect("mempool cache address is valid");
+        Cache { hdr, objs }
+    }
+
+    #[inline(always)]
+    fn lcore_cache(&self) -> Option<Cache> {
+        if self.cache_size == 0 {
+            return None;
+        }
+        lcore_id().map(|id| self.cache(id))
+    }
+
+    /// Takes exactly `out.len()` objects or none; false when the pool cannot supply them.
+    #[inline]
+    pub fn get_bulk(&self, out: &mut [u64]) -> bool {
+        let n = out.len();
+        let Some(c) = self.lcore_cache().filter(|_| n <= self.cache_size as usize) else {
+            return self.ring.mc_dequeue_bulk(out);
+        };
+        let mut len = c.hdr.len.load(Ordering::Relaxed) as usize;
+        if len < n {
+            // Refill the cache up to cache_size + n from the ring.
+            let want = self.cache_size as usize + n - len;
+            if !self.ring.mc_dequeue_bulk_atomic(&c.objs[len..len + want]) {
+                return self.ring.mc_dequeue_bulk(out);
+            }
+            len += want;
+        }
+        // Hand out the most recently freed objects first (warm in cache).
+        for (o, s) in out.iter_mut().zip(c.objs[len - n..len].iter().rev()) {
+            *o = s.load(Ordering::Relaxed);
+        }
+        c.hdr.len.store((len - n) as u32, Ordering::Relaxed);
+        true
+    }
+
+    /// Returns `objs` to the pool. Every address must come from this pool's `get_bulk`.
+    #[inline]
+    pub fn put_bulk(&self, objs: &[u64]) {
+        let n = objs.len();
+        let Some(c) = self.lcore_cache().filter(|_| n <= CACHE_MAX_SIZE as usize) else {
+            let mut done = 0;
+            while done < n {
+                done += self.ring.mp_enqueue_burst(&objs[done..]);
+            }
+            return;
+        };
+        let len = c.hdr.len.load(Ordering::Relaxed) as usize;
+        for (s, &o) in c.objs[len..len + n].iter().zip(objs) {
+            s.store(o, Ordering::Relaxed);
+        }
+        let mut len = len + n;
+        if len >= self.flush_thresh as usize {
+            // Keep cache_size objects, give the rest back to the ring.
+            // The ring holds every object of the pool, so there is always room.
+            let keep = self.cache_size as usize;
+            let flushed = self.ring.mp_enqueue_bulk_atomic(&c.objs[keep..len]);
+            debug_assert!(flushed, "a pool's ring has room for all its objects");
+            len = keep;
+        }
+        c.hdr.len.store(len as u32, Ordering::Relaxed);
+    }
+
+    /// Takes one object.
+    #[inline]
+    pub fn get(&self) -> Option<u64> {
+        let mut o = [0u64];
+        self.get_bulk(&mut o).then_some(o[0])
+    }
+
+    /// Returns one object.
+    #[inline]
+    pub fn put(&self, obj: u64) {
+        self.put_bulk(&[obj])
+    }
+
+    /// Empties this lcore's cache into the ring (e.g. before the lcore stops for good).
+    pub fn flush_cache(&self) {
+        if let Some(c) = self.lcore_cache() {
+            let len = c.hdr.len.load(Ordering::Relaxed) as usize;
+            let objs: Vec<u64> = c.objs[..len]
+                .iter()
+                .map(|s| s.load(Ordering::Relaxed))
+                .collect();
+            let mut done = 0;
+            while done < objs.len() {
+                done += self.ring.mp_enqueue_burst(&objs[done..]);
+            }
+            c.hdr.len.store(0, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+use super::*;
+use crate::lcore::set_lcore_id;
+
+fn mem() -> Memory {
+    Memory::anonymous(32 << 20).unwrap()
+}
+
+#[test]
+fn create_checks_arguments() {
+    let m = mem();
+    let e = |r: Result<Mempool, EalError>| r.unwrap_err().to_string();
+    assert!(e(Mempool::create(&m, "p", 0, 64, 0)).contains("count 0"));
+    assert!(e(Mempool::create(&m, "p", 10, 0, 0)).contains("element size 0"));
+    assert!(e(Mempool::create(&m, "p", 100, 64, 513)).contains("cache size"));
+    assert!(e(Mempool::create(&m, "p", 100, 64, 80)).contains("2/3"));
+    assert!(e(Mempool::create(&m, &"n".repeat(25), 10, 64, 0)).contains("too long"));
+    let p = Mempool::create(&m, "p", 100, 100, 16).unwrap();
+    assert_eq!(p.elt_size(), 128);
+    assert!(matches!(
+        Mempool::create(&m, "p", 100, 64, 0),
+        Err(EalError::Exists(_))
+    ));
+    assert_eq!(Mempool::lookup(&m, "p").unwrap().size(), 100);
+    assert!(matches!(
+        Mempool::lookup(&m, "q"),
+        Err(EalError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn exhaustion_and_return_without_cache() {
+    let m = mem();
+    let p = Mempool::create(&m, "nc", 64, 64, 0).unwrap();
+    let mut objs = vec![0u64; 64];
+    assert!(p.get_bulk(&mut objs));
+    assert!(objs.iter().all(|&o| p.owns(o)));
+    let mut sorted = objs.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 64, "all objects distinct");
+    assert_eq!(p.get(), None, "pool exhausted");
+    assert_eq!(p.avail_count(), 0);
+    p.put_bulk(&objs[..10]);
+    assert_eq!(p.avail_count(), 10);
+    let mut eleven = [0u64; 11];
+    assert!(!p.get_bulk(&mut eleven), "bulk get is all or nothing");
+    assert_eq!(p.avail_count(), 10);
+    p.put_bulk(&objs[10..]);
+    assert!(p.is_full());
+}
+
+#[test]
+fn lcore_cache_fills_and_flushes() {
+    let m = mem();
+    let p = Mempool::create(&m, "c", 1024, 64, 32).unwrap();
+    std::thread::spawn(move || {
+        set_lcore_id(Some(3));
+        let mut objs = vec![0u64; 8];
+        assert!(p.get_bulk(&mut objs));
+        // The first get refills the cache with cache_size + n from the ring.
+        assert_eq!(p.ring.count(), 1024 - 40);
+        assert_eq!(p.cache(3).hdr.len.load(Ordering::Relaxed), 32);
+        assert_eq!(p.in_use_count(), 8);
+        p.put_bulk(&objs);
+        assert_eq!(p.cache(3).hdr.len.load(Ordering::Relaxed), 40);
+        // Over the flush threshold (48) the cache goes back down to cache_size.
+        let mut more = vec![0u64; 16];
+        assert!(p.get_bulk(&mut more));
+        let mut others = vec![0u64; 32];
+        assert!(p.ring.mc_dequeue_bulk(&mut others));
+        p.put_bulk(&more);
+        p.put_bulk(&others);
+        assert_eq!(p.cache(3).hdr.len.load(Ordering::Relaxed), 32);
+        assert!(p.is_full());
+        p.flush_cache();
+        assert_eq!(p.ring.count(), 1024);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn lifo_cache_returns_warm_objects() {
+    let m = mem();
+    let p = Mempool::create(&m, "lifo", 256, 64, 32).unwrap();
+    std::thread::spawn(move || {
+        set_lcore_id(Some(1));
+        let a = p.get().unwrap();
+        p.put(a);
+        assert_eq!(p.get(), Some(a));
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn concurrent_lcores_lose_nothing() {
+    let m = mem();
+    let p = Mempool::create(&m, "conc", 4096, 64, 64).unwrap();
+    let hs: Vec<_> = (0..4u32)
+        .map(|id| {
+            std::thread::spawn(move || {
+                set_lcore_id(if id == 3 { None } else { Some(id) });
+                let mut held = vec![0u64; 32];
+                for round in 0..20_000 {
+                    let n = 1 + round % 32;
+                    if p.get_bulk(&mut held[..n]) {
+                        for &o in &held[..n] {
+                            assert!(p.owns(o));
+                        }
+                        p.put_bulk(&held[..n]);
+                    }
+                }
+                p.flush_cache();
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert!(p.is_full());
+    let mut all = vec![0u64; 4096];
+    assert!(p.get_bulk(&mut all));
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 4096, "no object duplicated");
+}

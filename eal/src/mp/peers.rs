@@ -1,0 +1,182 @@
+//! The peer set: which sockets of the runtime dir a datagram goes to, how it
+//! is delivered to several at once, and how a dead peer's socket is removed.
+//!
+//! The primary's socket is `<dir>/mp_socket`; a secondary's is
+//! `<dir>/mp_socket_<pid>_<n>`. The directory listing *is* the peer set: a
+//! secondary joins by binding its socket and leaves by unlinking it; a peer
+//! that died without unlinking is found out when a send to it is refused.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::sys::{SockAddr, Sock};
+
+/// File name of the primary's socket.
+pub(crate) const PRIMARY_SOCKET: &str = "mp_socket";
+const SECONDARY_PREFIX: &str = "mp_socket_";
+
+/// File name of a secondary's socket.
+pub(crate) fn secondary_socket_name(pid: u32, n: u32) -> String {
+    format!("{SECONDARY_PREFIX}{pid}_{n}")
+}
+
+/// Whether `name` is a secondary socket name (`mp_socket_<digits>_<digits>`).
+pub(crate) fn is_secondary_name(name: &OsStr) -> bool {
+    let Some(name) = name.to_str() else {
+        return false;
+    };
+    let Some(rest) = name.strip_prefix(SECONDARY_PREFIX) else {
+        return false;
+    };
+    let Some((pid, n)) = rest.split_once('_') else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(pid) && digits(n)
+}
+
+/// The identity of a peer for matching replies: its socket's file name.
+pub(crate) fn peer_key(addr: &SockAddr) -> Option<&OsStr> {
+    match addr {
+        SockAddr::Path(p) => p.file_name(),
+        _ => None,
+    }
+}
+
+/// Every secondary socket in `dir` except `own`.
+pub(crate) fn list_secondaries(dir: &Path, own: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if is_secondary_name(&name) {
+            let p = dir.join(&name);
+            if p != own {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a send error means nobody is bound there any more.
+pub(crate) fn is_dead_peer_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNREFUSED) | Some(libc::ENOENT) | Some(libc::ENOTSOCK)
+    )
+}
+
+fn is_busy_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EAGAIN) | Some(libc::ENOBUFS)
+    )
+}
+
+/// Removes the socket of a secondary that refused a datagram. Only secondary
+/// sockets of our own dir are removed; the primary's socket is left alone
+/// (it belongs to whoever holds the config lock).
+pub(crate) fn remove_dead(dir: &Path, addr: &SockAddr) {
+    let SockAddr::Path(p) = addr else { return };
+    let Some(name) = p.file_name() else { return };
+    if p.parent() != Some(dir) || !is_secondary_name(name) {
+        return;
+    }
+    match std::fs::remove_file(p) {
+        Ok(()) => tracing::info!(socket = %p.display(), "IPC peer is gone; removed its socket"),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(socket = %p.display(), error = %e, "cannot remove dead IPC peer's socket"),
+    }
+}
+
+/// Outcome of delivering one datagram to a set of peers.
+pub(crate) struct Delivery {
+    /// Peers that have the datagram in their queue.
+    pub sent: Vec<SockAddr>,
+}
+
+/// Sends `data` (+ `fds`) to every target at once: a first pass that never
+/// blocks, then retries for the peers whose queue was full, with a short
+/// backoff, until `budget` runs out. A full peer therefore delays only
+/// itself. Peers that refuse are dead: their socket is removed.
+pub(crate) fn deliver(
+    sock: &Sock,
+    dir: &Path,
+    targets: Vec<SockAddr>,
+    data: &[u8],
+    fds: &[BorrowedFd<'_>],
+    budget: Duration,
+) -> Delivery {
+    let mut sent = Vec::with_capacity(targets.len());
+    let mut busy = Vec::new();
+    for t in targets {
+        match sock.send_to(&t, data, fds) {
+            Ok(()) => sent.push(t),
+            Err(e) if is_busy_error(&e) => busy.push(t),
+            Err(e) => fail(dir, &t, &e),
+        }
+    }
+    if busy.is_empty() {
+        return Delivery { sent };
+    }
+    let end = Instant::now() + budget;
+    let mut pause = Duration::from_micros(20);
+    while !busy.is_empty() {
+        if Instant::now() >= end {
+            for t in &busy {
+                tracing::warn!(peer = ?t, "IPC peer's queue stayed full; datagram not delivered");
+            }
+            break;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(2));
+        busy.retain(|t| match sock.send_to(t, data, fds) {
+            Ok(()) => {
+                sent.push(t.clone());
+                false
+            }
+            Err(e) if is_busy_error(&e) => true,
+            Err(e) => {
+                fail(dir, t, &e);
+                false
+            }
+        });
+    }
+    Delivery { sent }
+}
+
+fn fail(dir: &Path, t: &SockAddr, e: &io::Error) {
+    if is_dead_peer_error(e) {
+        tracing::debug!(peer = ?t, error = %e, "IPC peer refused a datagram");
+        remove_dead(dir, t);
+    } else {
+        tracing::warn!(peer = ?t, error = %e, "cannot send IPC datagram");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secondary_names() {
+        assert!(is_secondary_name(OsStr::new("mp_socket_12_0")));
+        assert!(is_secondary_name(OsStr::new(&secondary_socket_name(4242, 7))));
+        for bad in [
+            "mp_socket",
+            "mp_socket_",
+            "mp_socket_12",
+            "mp_socket_12_",
+            "mp_socket__1",
+            "mp_socket_1a_2",
+            "mp_socket_1_2_3",
+            "config",
+        ] {
+            assert!(!is_secondary_name(OsStr::new(bad)), "{bad}");
+        }
+    }
+}

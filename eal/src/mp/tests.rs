@@ -1,0 +1,241 @@
+//! In-process tests: a primary and secondaries as separate `Mp` in one
+//! process (each with its own socket and IPC thread). The multi-process
+//! tests live in the `tests` crate.
+
+use super::*;
+use std::io::{Read, Seek, Write};
+use std::os::unix::net::UnixDatagram;
+use std::sync::mpsc;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "bypass-mp-unit-{}-{}-{}",
+            tag,
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn start(dir: &Path, role: MpRole) -> Mp {
+    Mp::start(MpConfig {
+        dir: dir.to_path_buf(),
+        role,
+        primary_pid: None,
+    })
+    .unwrap()
+}
+
+fn echo(mp: &Mp, m: &MpMessage, peer: &MpPeer) -> HandlerResult {
+    let mut r = MpMessage::new(&m.name, &m.param)?;
+    r.param.push(0xee);
+    mp.reply(&r, peer)?;
+    Ok(())
+}
+
+const T: Duration = Duration::from_secs(2);
+
+#[test]
+fn message_both_ways_and_sync_request() {
+    let d = TempDir::new("basic");
+    let p = start(&d.0, MpRole::Primary);
+    let s = start(&d.0, MpRole::Secondary);
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    p.register("hello", move |_, m, peer| {
+        assert!(!peer.is_request());
+        tx.send(("p", m.param.clone())).unwrap();
+        Ok(())
+    })
+    .unwrap();
+    s.register("hello", move |_, m, _| {
+        tx2.send(("s", m.param.clone())).unwrap();
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(s.send(&MpMessage::new("hello", b"up").unwrap()).unwrap(), 1);
+    assert_eq!(rx.recv_timeout(T).unwrap(), ("p", b"up".to_vec()));
+    assert_eq!(p.send(&MpMessage::new("hello", b"down").unwrap()).unwrap(), 1);
+    assert_eq!(rx.recv_timeout(T).unwrap(), ("s", b"down".to_vec()));
+
+    p.register("echo", echo).unwrap();
+    let r = s
+        .request_sync(&MpMessage::new("echo", b"x").unwrap(), T)
+        .unwrap();
+    assert_eq!((r.nb_sent, r.nb_received), (1, 1));
+    assert_eq!(r.msgs[0].param, b"x\xee");
+
+    // unknown action: answered "ignore", not counted, no waiting
+    let t0 = Instant::now();
+    let r = s
+        .request_sync(&MpMessage::new("nobody", b"").unwrap(), T)
+        .unwrap();
+    assert_eq!((r.nb_sent, r.nb_received), (0, 0));
+    assert!(t0.elapsed() < Duration::from_millis(500));
+}
+
+#[test]
+fn registration_rules() {
+    let d = TempDir::new("reg");
+    let p = start(&d.0, MpRole::Primary);
+    p.register("a", |_, _, _| Ok(())).unwrap();
+    assert!(matches!(
+        p.register("a", |_, _, _| Ok(())),
+        Err(MpError::ActionExists(_))
+    ));
+    assert!(matches!(
+        p.register(&"n".repeat(64), |_, _, _| Ok(())),
+        Err(MpError::BadName { len: 64, .. })
+    ));
+    p.register(&"n".repeat(63), |_, _, _| Ok(())).unwrap();
+    assert!(matches!(p.register("", |_, _, _| Ok(())), Err(MpError::BadName { .. })));
+    p.unregister("a").unwrap();
+    assert!(matches!(p.unregister("a"), Err(MpError::ActionNotFound(_))));
+    p.register("a", |_, _, _| Ok(())).unwrap();
+}
+
+#[test]
+fn limits_checked_before_sending() {
+    let d = TempDir::new("limits");
+    let p = start(&d.0, MpRole::Primary);
+    let m = MpMessage {
+        name: "x".into(),
+        param: vec![0; 257],
+        fds: vec![],
+    };
+    let e = p.send(&m).unwrap_err();
+    assert!(matches!(e, MpError::ParamTooLong { len: 257, .. }));
+    assert!(e.to_string().contains("256"), "{e}");
+    let fds = (0..9)
+        .map(|_| std::fs::File::open("/dev/null").unwrap().into())
+        .collect();
+    let m = MpMessage::new("x", &[]).unwrap().with_fds(fds);
+    assert!(matches!(p.send(&m), Err(MpError::TooManyFds { count: 9, .. })));
+    assert!(matches!(
+        p.request_sync(&m, T),
+        Err(MpError::TooManyFds { .. })
+    ));
+}
+
+#[test]
+fn fds_travel_and_sync_in_handler_is_refused() {
+    let d = TempDir::new("fds");
+    let p = start(&d.0, MpRole::Primary);
+    let s = start(&d.0, MpRole::Secondary);
+    p.register("file", |mp, m, peer| {
+        let mut f = std::fs::File::from(m.fds[0].try_clone()?);
+        let mut text = String::new();
+        f.rewind()?;
+        f.read_to_string(&mut text)?;
+        let sync = mp.request_sync(&MpMessage::new("file", b"")?, T);
+        let refused = matches!(sync, Err(MpError::SyncRequestInHandler(_)));
+        let r = MpMessage::new("file", format!("{text}|{refused}").as_bytes())?;
+        mp.reply(&r, peer)?;
+        Ok(())
+    })
+    .unwrap();
+    let path = d.0.join("data.txt");
+    let mut f = std::fs::File::options()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(b"through an fd").unwrap();
+    let m = MpMessage::new("file", &[]).unwrap().with_fds(vec![f.into()]);
+    let r = s.request_sync(&m, T).unwrap();
+    assert_eq!(r.nb_received, 1);
+    assert_eq!(r.msgs[0].param, b"through an fd|true");
+}
+
+#[test]
+fn garbage_is_dropped_and_service_goes_on() {
+    let d = TempDir::new("garbage");
+    let p = start(&d.0, MpRole::Primary);
+    let s = start(&d.0, MpRole::Secondary);
+    p.register("echo", echo).unwrap();
+    let g = UnixDatagram::unbound().unwrap();
+    let target = d.0.join("mp_socket");
+    let mut good = wire::encode(Kind::Request, 5, 1, "echo", b"p", 0)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let mut wrong_version = good.clone();
+    wrong_version[4] = 9;
+    good.truncate(good.len() - 1);
+    let sent: Vec<Vec<u8>> = vec![
+        vec![],
+        b"hello".to_vec(),
+        vec![0xff; 1000],
+        wrong_version,
+        good,
+    ];
+    for m in &sent {
+        g.send_to(m, &target).unwrap();
+    }
+    let r = s
+        .request_sync(&MpMessage::new("echo", b"ok").unwrap(), T)
+        .unwrap();
+    assert_eq!(r.nb_received, 1);
+    let st = p.stats();
+    assert_eq!(st.dropped, sent.len() as u64, "{st:?}");
+}
+
+#[test]
+fn async_request_and_shutdown() {
+    let d = TempDir::new("async");
+    let p = start(&d.0, MpRole::Primary);
+    let s1 = start(&d.0, MpRole::Secondary);
+    let s2 = start(&d.0, MpRole::Secondary);
+    s1.register("echo", echo).unwrap();
+    s2.register("echo", echo).unwrap();
+    let (tx, rx) = mpsc::channel();
+    p.request_async(&MpMessage::new("echo", b"a").unwrap(), T, move |req, rep| {
+        tx.send((req.name.clone(), rep.nb_sent, rep.nb_received))
+            .unwrap();
+    })
+    .unwrap();
+    assert_eq!(rx.recv_timeout(T).unwrap(), ("echo".to_string(), 2, 2));
+
+    // an async request with nobody to send to completes at once
+    let lone = TempDir::new("async-lone");
+    let q = start(&lone.0, MpRole::Primary);
+    let (tx, rx) = mpsc::channel();
+    q.request_async(&MpMessage::new("echo", b"").unwrap(), T, move |_, rep| {
+        tx.send(rep.nb_sent).unwrap();
+    })
+    .unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_millis(500)).unwrap(), 0);
+
+    let path = s2.socket_path().to_path_buf();
+    assert!(path.exists());
+    s2.shutdown();
+    assert!(!path.exists());
+    assert!(matches!(
+        s2.send(&MpMessage::new("echo", b"").unwrap()),
+        Err(MpError::ShutDown)
+    ));
+    let r = p
+        .request_sync(&MpMessage::new("echo", b"").unwrap(), T)
+        .unwrap();
+    assert_eq!((r.nb_sent, r.nb_received), (1, 1));
+    drop(s1);
+    let r = p
+        .request_sync(&MpMessage::new("echo", b"").unwrap(), T)
+        .unwrap();
+    assert_eq!((r.nb_sent, r.nb_received), (0, 0));
+}

@@ -1,0 +1,531 @@
+//! A fixed-size lock-free ring of 64-bit values (object addresses) in shared memory, usable
+//! between threads and processes: single- or multi-producer/consumer, bulk (all or nothing)
+//! and burst (as many as possible) operations, created by name and looked up by name.
+//!
+//! Head/tail indices are free-running `u32`s as in DPDK. Unlike DPDK, each side keeps a
+//! copy of the other side's tail in its own cache line and reads the real one only when the
+//! copy says there is not enough room, which saves a cross-core cache miss per burst.
+
+use crate::error::EalError;
+use crate::memory::Memory;
+use crate::memzone::Memzone;
+use crate::name::SharedName;
+use crate::shm::{self, SharedPlain};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Creation flags.
+pub mod flags {
+    /// Enqueue is single-producer by default.
+    pub const SP_ENQ: u32 = 1;
+    /// Dequeue is single-consumer by default.
+    pub const SC_DEQ: u32 = 2;
+    /// `count` is the exact capacity (otherwise `count` must be a power of two and the
+    /// capacity is `count - 1`, as in DPDK).
+    pub const EXACT_SZ: u32 = 4;
+}
+
+/// What a ring carries; a handle of one kind cannot be made for a ring of another, so
+/// owned objects (mbufs) and raw values never mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum RingKind {
+    /// Plain 64-bit values, for applications.
+    Plain = 0,
+    /// Owned mbufs (see `mbuf::MbufRing`).
+    Mbuf = 1,
+    /// A mempool's free objects.
+    Mempool = 2,
+}
+
+/// Largest ring size (slots).
+pub const MAX_SIZE: u32 = 1 << 28;
+
+#[repr(C, align(64))]
+struct HeadTail {
+    head: AtomicU32,
+    tail: AtomicU32,
+    /// This side's last seen value of the other side's tail.
+    other_tail: AtomicU32,
+    _pad: [u32; 13],
+}
+
+/// The shared part of a ring; the slots follow it in the same memzone.
+#[repr(C)]
+pub struct RingHeader {
+    name: SharedName<4>,
+    size: AtomicU32,
+    capacity: AtomicU32,
+    flags: AtomicU32,
+    ready: AtomicU32,
+    kind: AtomicU32,
+    _pad: [u32; 3],
+    prod: HeadTail,
+    cons: HeadTail,
+}
+// SAFETY: repr(C) of atomics, padding and a SharedName; zero is a valid (unready) ring.
+unsafe impl SharedPlain for RingHeader {}
+
+const HDR: u64 = std::mem::size_of::<RingHeader>() as u64;
+
+/// How many objects an operation moves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Behavior {
+    /// All or nothing.
+    Fixed,
+    /// As many as possible.
+    Variable,
+}
+
+/// Handle to a ring. `Clone`/`Copy` and `Send + Sync`: it only names shared state.
+#[derive(Clone, Copy)]
+pub struct Ring {
+    hdr: &'static RingHeader,
+    slots: &'static [AtomicU64],
+    mask: u32,
+    capacity: u32,
+    sp: bool,
+    sc: bool,
+}
+
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Ring({:?}, {}/{})",
+            self.hdr.name.get(),
+            self.count(),
+            self.capacity
+        )
+    }
+}
+
+fn memzone_name(name: &str) -> String {
+    format!("RG_{name}")
+}
+
+impl Ring {
+    /// Bytes of shared memory a ring of `size` slots takes.
+    pub fn memsize(size: u32) -> u64 {
+        HDR + 8 * size as u64
+    }
+
+    /// Creates a ring called `name` holding `count` objects (see [`flags`]).
+    pub fn create(mem: &Memory, name: &str, count: u32, flags: u32) -> Result<Ring, EalError> {
+        Self::create_kind(mem, name, count, flags, RingKind::Plain)
+    }
+
+    /// Finds the ring called `name` (created by any process of the group).
+    pub fn lookup(mem: &Memory, name: &str) -> Result<Ring, EalError> {
+        Self::lookup_kind(mem, name, RingKind::Plain)
+    }
+
+    pub(crate) fn create_kind(
+        mem: &Memory,
+        name: &str,
+        count: u32,
+        flags: u32,
+        kind: RingKind,
+    ) -> Result<Ring, EalError> {
+        let (size, capacity) = if flags & flags::EXACT_SZ != 0 {
+            if count == 0 || count >= MAX_SIZE {
+                return Err(EalError::InvalidArgument(format!(
+                    "ring '{name}': count {count} must be 1..{MAX_SIZE}"
+                )));
+            }
+            ((count + 1).next_power_of_two(), count)
+        } else {
+            if !count.is_power_of_two() || count < 2 || count > MAX_SIZE {
+                return Err(EalError::InvalidArgument(format!(
+                    "ring '{name}': count {count} must be a power of two between 2 and {MAX_SIZE} (or use flags::EXACT_SZ)"
+                )));
+            }
+            (count, count - 1)
+        };
+        if name.len() > SharedName::<4>::MAX_LEN - 3 {
+            return Err(EalError::NameTooLong {
+                name: name.into(),
+                len: name.len(),
+                max: SharedName::<4>::MAX_LEN - 3,
+            });
+        }
+        let mz = mem.memzone_reserve(&memzone_name(name), Self::memsize(size), 64)?;
+        let hdr: &'static RingHeader = shm::shared_ref(mz.addr())
+            .ok_or_else(|| EalError::InvalidArgument("misaligned memzone".into()))?;
+        hdr.name.set(name);
+        hdr.size.store(size, Ordering::Relaxed);
+        hdr.capacity.store(capacity, Ordering::Relaxed);
+        hdr.flags.store(flags, Ordering::Relaxed);
+        hdr.kind.store(kind as u32, Ordering::Relaxed);
+        hdr.ready.store(1, Ordering::Release);
+        Self::from_memzone(mz, kind)
+    }
+
+    pub(crate) fn lookup_kind(mem: &Memory, name: &str, kind: RingKind) -> Result<Ring, EalError> {
+        let mz = mem
+            .memzone_lookup(&memzone_name(name))
+            .ok_or_else(|| EalError::NotFound {
+                kind: "ring",
+                name: name.into(),
+            })?;
+        Self::from_memzone(mz, kind)
+    }
+
+    fn from_memzone(mz: Memzone, kind: RingKind) -> Result<Ring, EalError> {
+        let r = Self::from_header_addr(mz.addr(), kind)?;
+        if Self::memsize(r.mask + 1) > mz.len() {
+            return Err(EalError::InvalidArgument(format!(
+                "memzone {} does not hold a ring",
+                mz.name()
+            )));
+        }
+        Ok(r)
+    }
+
+    /// Address of the ring's shared header (stable, the same in every process).
+    pub fn header_addr(&self) -> u64 {
+        self.hdr as *const RingHeader as u64
+    }
+
+    /// The ring of `kind` whose header is at `addr` (from [`Ring::header_addr`], possibly
+    /// recorded in shared memory by another process).
+    pub(crate) fn from_header_addr(addr: u64, kind: RingKind) -> Result<Ring, EalError> {
+        let bad = || EalError::InvalidArgument(format!("no ring at {addr:#x}"));
+        let hdr: &'static RingHeader = shm::shared_ref(addr).ok_or_else(bad)?;
+        if hdr.ready.load(Ordering::Acquire) != 1 {
+            return Err(bad());
+        }
+        if hdr.kind.load(Ordering::Relaxed) != kind as u32 {
+            return Err(EalError::InvalidArgument(format!(
+                "ring '{}' carries {:?} objects, not {kind:?}",
+                hdr.name.get(),
+                match hdr.kind.load(Ordering::Relaxed) {
+                    0 => RingKind::Plain,
+                    1 => RingKind::Mbuf,
+                    _ => RingKind::Mempool,
+                }
+            )));
+        }
+        let size = hdr.size.load(Ordering::Relaxed);
+        if !size.is_power_of_two() {
+            return Err(bad());
+        }
+        let slots = shm::shared_slice::<AtomicU64>(addr + HDR, size as usize).ok_or_else(bad)?;
+        let f = hdr.flags.load(Ordering::Relaxed);
+        Ok(Ring {
+            hdr,
+            slots,
+            mask: size - 1,
+            capacity: hdr.capacity.load(Ordering::Relaxed),
+            sp: f & flags::SP_ENQ != 0,
+            sc: f & flags::SC_DEQ != 0,
+        })
+    }
+
+    /// Frees the ring's memory. Every handle to it becomes invalid: call it only once all
+    /// processes are done with the ring.
+    pub fn free(self, mem: &Memory) {
+        if let Some(mz) = mem
+            .memzone_lookup(&memzone_name(&self.name()))
+            .filter(|mz| mz.addr() == self.header_addr())
+        {
+            self.hdr.ready.store(0, Ordering::Release);
+            mem.memzone_free(mz);
+        }
+    }
+
+    /// The ring's name.
+    pub fn name(&self) -> String {
+        self.hdr.name.get()
+    }
+
+    /// How many objects it can hold.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// Objects in the ring now (a snapshot).
+    pub fn count(&self) -> u32 {
+        let p = self.hdr.prod.tail.load(Ordering::Acquire);
+        let c = self.hdr.cons.tail.load(Ordering::Acquire);
+        p.wrapping_sub(c).min(self.capacity)
+    }
+
+    /// Free room now (a snapshot).
+    pub fn free_count(&self) -> u32 {
+        self.capacity - self.count()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
+
+    /// True when full.
+    pub fn is_full(&self) -> bool {
+        self.count() == self.capacity
+    }
+
+    /// Enqueues all of `objs` or nothing, with the ring's default producer mode.
+    #[inline]
+    pub fn enqueue_bulk(&self, objs: &[u64]) -> bool {
+        self.enqueue(objs, Behavior::Fixed, self.sp) == objs.len()
+    }
+    /// Enqueues as many of `objs` as fit; returns how many.
+    #[inline]
+    pub fn enqueue_burst(&self, objs: &[u64]) -> usize {
+        self.enqueue(objs, Behavior::Variable, self.sp)
+    }
+    /// Dequeues exactly `out.len()` objects or nothing.
+    #[inline]
+    pub fn dequeue_bulk(&self, out: &mut [u64]) -> bool {
+        let n = out.len();
+        self.dequeue(out, Behavior::Fixed, self.sc) == n
+    }
+    /// Dequeues up to `out.len()` objects; returns how many.
+    #[inline]
+    pub fn dequeue_burst(&self, out: &mut [u64]) -> usize {
+        self.dequeue(out, Behavior::Variable, self.sc)
+    }
+    /// Enqueues one object; false when full.
+    #[inline]
+    pub fn enqueue_one(&self, obj: u64) -> bool {
+        self.enqueue_bulk(&[obj])
+    }
+    /// Dequeues one object.
+    #[inline]
+    pub fn dequeue_one(&self) -> Option<u64> {
+        let mut o = [0u64];
+        self.dequeue_bulk(&mut o).then_some(o[0])
+    }
+    /// Multi-producer bulk enqueue, whatever the ring's default.
+    #[inline]
+    pub fn mp_enqueue_bulk(&self, objs: &[u64]) -> bool {
+        self.enqueue(objs, Behavior::Fixed, false) == objs.len()
+    }
+    /// Multi-producer burst enqueue.
+    #[inline]
+    pub fn mp_enqueue_burst(&self, objs: &[u64]) -> usize {
+        self.enqueue(objs, Behavior::Variable, false)
+    }
+    /// Multi-consumer bulk dequeue, whatever the ring's default.
+    #[inline]
+    pub fn mc_dequeue_bulk(&self, out: &mut [u64]) -> bool {
+        let n = out.len();
+        self.dequeue(out, Behavior::Fixed, false) == n
+    }
+    /// Multi-consumer burst dequeue.
+    #[inline]
+    pub fn mc_dequeue_burst(&self, out: &mut [u64]) -> usize {
+        self.dequeue(out, Behavior::Variable, false)
+    }
+    /// Single-producer bulk enqueue: the caller guarantees no concurrent producer.
+    #[inline]
+    pub fn sp_enqueue_bulk(&self, objs: &[u64]) -> bool {
+        self.enqueue(objs, Behavior::Fixed, true) == objs.len()
+    }
+    /// Single-producer burst enqueue.
+    #[inline]
+    pub fn sp_enqueue_burst(&self, objs: &[u64]) -> usize {
+        self.enqueue(objs, Behavior::Variable, true)
+    }
+    /// Single-consumer bulk dequeue: the caller guarantees no concurrent consumer.
+    #[inline]
+    pub fn sc_dequeue_bulk(&self, out: &mut [u64]) -> bool {
+        let n = out.len();
+        self.dequeue(out, Behavior::Fixed, true) == n
+    }
+    /// Single-consumer burst dequeue.
+    #[inline]
+    pub fn sc_dequeue_burst(&self, out: &mut [u64]) -> usize {
+        self.dequeue(out, Behavior::Variable, true)
+    }
+
+    /// How many of `want` may move given `avail`, or 0.
+    #[inline(always)]
+    fn grant(want: u32, avail: u32, b: Behavior) -> u32 {
+        if avail >= want {
+            want
+        } else if b == Behavior::Variable {
+            avail
+        } else {
+            0
+        }
+    }
+
+    #[inline(always)]
+    fn enqueue(&self, objs: &[u64], b: Behavior, single: bool) -> usize {
+        self.enqueue_with(objs.len(), b, single, |i| objs[i])
+    }
+
+    #[inline(always)]
+    fn dequeue(&self, out: &mut [u64], b: Behavior, single: bool) -> usize {
+        let len = out.len();
+        self.dequeue_with(len, b, single, |i, v| out[i] = v)
+    }
+
+    /// Multi-producer bulk enqueue of values held in atomics (a mempool cache).
+    #[inline]
+    pub(crate) fn mp_enqueue_bulk_atomic(&self, objs: &[AtomicU64]) -> bool {
+        self.enqueue_with(objs.len(), Behavior::Fixed, false, |i| {
+            objs[i].load(Ordering::Relaxed)
+        }) == objs.len()
+    }
+
+    /// Multi-consumer bulk dequeue into atomics (a mempool cache).
+    #[inline]
+    pub(crate) fn mc_dequeue_bulk_atomic(&self, out: &[AtomicU64]) -> bool {
+        self.dequeue_with(out.len(), Behavior::Fixed, false, |i, v| {
+            out[i].store(v, Ordering::Relaxed)
+        }) == out.len()
+    }
+
+    #[inline(always)]
+    fn enqueue_with(
+        &self,
+        len: usize,
+        b: Behavior,
+        single: bool,
+        obj: impl Fn(usize) -> u64,
+    ) -> usize {
+        let want = len.min(self.capacity as usize) as u32;
+        if want == 0 || (b == Behavior::Fixed && want as usize != len) {
+            return 0;
+        }
+        let prod = &self.hdr.prod;
+        let cons = &self.hdr.cons;
+        let cap = self.capacity;
+        let (head, n) = loop {
+            let head = prod.head.load(Ordering::Acquire);
+            let mut tail = prod.other_tail.load(Ordering::Acquire);
+            let mut used = head.wrapping_sub(tail);
+            if used > cap || cap - used < want {
+                tail = cons.tail.load(Ordering::Acquire);
+                prod.other_tail.store(tail, Ordering::Release);
+                used = head.wrapping_sub(tail);
+                if used > cap {
+                    // Our head is stale (others moved on meanwhile): reload it.
+                    if single {
+                        return 0;
+                    }
+                    continue;
+                }
+            }
+            let n = Self::grant(want, cap - used, b);
+            if n == 0 {
+                return 0;
+            }
+            if single {
+                prod.head.store(head.wrapping_add(n), Ordering::Relaxed);
+                break (head, n);
+            }
+            if prod
+                .head
+                .compare_exchange_weak(
+                    head,
+                    head.wrapping_add(n),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                break (head, n);
+            }
+        };
+        self.write_slots(head, n as usize, obj);
+        if !single {
+            while prod.tail.load(Ordering::Acquire) != head {
+                std::hint::spin_loop();
+            }
+        }
+        prod.tail.store(head.wrapping_add(n), Ordering::Release);
+        n as usize
+    }
+
+    #[inline(always)]
+    fn dequeue_with(
+        &self,
+        len: usize,
+        b: Behavior,
+        single: bool,
+        put: impl FnMut(usize, u64),
+    ) -> usize {
+        let want = len.min(self.capacity as usize) as u32;
+        if want == 0 || (b == Behavior::Fixed && want as usize != len) {
+            return 0;
+        }
+        let prod = &self.hdr.prod;
+        let cons = &self.hdr.cons;
+        let cap = self.capacity;
+        let (head, n) = loop {
+            let head = cons.head.load(Ordering::Acquire);
+            let mut tail = cons.other_tail.load(Ordering::Acquire);
+            let mut avail = tail.wrapping_sub(head);
+            if avail > cap || avail < want {
+                tail = prod.tail.load(Ordering::Acquire);
+                cons.other_tail.store(tail, Ordering::Release);
+                avail = tail.wrapping_sub(head);
+                if avail > cap {
+                    if single {
+                        return 0;
+                    }
+                    continue;
+                }
+            }
+            let n = Self::grant(want, avail, b);
+            if n == 0 {
+                return 0;
+            }
+            if single {
+                cons.head.store(head.wrapping_add(n), Ordering::Relaxed);
+                break (head, n);
+            }
+            if cons
+                .head
+                .compare_exchange_weak(
+                    head,
+                    head.wrapping_add(n),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                break (head, n);
+            }
+        };
+        self.read_slots(head, n as usize, put);
+        if !single {
+            while cons.tail.load(Ordering::Acquire) != head {
+                std::hint::spin_loop();
+            }
+        }
+        cons.tail.store(head.wrapping_add(n), Ordering::Release);
+        n as usize
+    }
+
+    #[inline(always)]
+    fn write_slots(&self, head: u32, n: usize, obj: impl Fn(usize) -> u64) {
+        let idx = (head & self.mask) as usize;
+        let first = n.min(self.slots.len() - idx);
+        for (i, s) in self.slots[idx..idx + first].iter().enumerate() {
+            s.store(obj(i), Ordering::Relaxed);
+        }
+        for (i, s) in self.slots[..n - first].iter().enumerate() {
+            s.store(obj(first + i), Ordering::Relaxed);
+        }
+    }
+
+    #[inline(always)]
+    fn read_slots(&self, head: u32, n: usize, mut put: impl FnMut(usize, u64)) {
+        let idx = (head & self.mask) as usize;
+        let first = n.min(self.slots.len() - idx);
+        for (i, s) in self.slots[idx..idx + first].iter().enumerate() {
+            put(i, s.load(Ordering::Relaxed));
+        }
+        for (i, s) in self.slots[..n - first].iter().enumerate() {
+            put(first + i, s.load(Ordering::Relaxed));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,325 @@
+//! Constants and structure layouts of the Linux VFIO user ABI (`linux/vfio.h`).
+//!
+//! Written from the published ABI: every ioctl is `_IO(';', 100 + n)` and
+//! passes a `repr(C)` structure whose first field, `argsz`, is its size.
+//! Nothing here is `unsafe`; the calls live in `ioctl.rs`.
+
+/// The only VFIO API version there has ever been.
+pub const VFIO_API_VERSION: i32 = 0;
+
+/// `VFIO_TYPE`: the ioctl "magic" character `';'`.
+pub const VFIO_TYPE: u32 = b';' as u32;
+/// `VFIO_BASE`: the first VFIO ioctl number.
+pub const VFIO_BASE: u32 = 100;
+
+/// Encodes `_IO(ty, nr)`: no direction and no size bits, only type and number.
+pub const fn io(ty: u32, nr: u32) -> u64 {
+    ((ty << 8) | nr) as u64
+}
+
+/// `VFIO_GET_API_VERSION` (container).
+pub const VFIO_GET_API_VERSION: u64 = io(VFIO_TYPE, VFIO_BASE);
+/// `VFIO_CHECK_EXTENSION` (container).
+pub const VFIO_CHECK_EXTENSION: u64 = io(VFIO_TYPE, VFIO_BASE + 1);
+/// `VFIO_SET_IOMMU` (container).
+pub const VFIO_SET_IOMMU: u64 = io(VFIO_TYPE, VFIO_BASE + 2);
+/// `VFIO_GROUP_GET_STATUS` (group).
+pub const VFIO_GROUP_GET_STATUS: u64 = io(VFIO_TYPE, VFIO_BASE + 3);
+/// `VFIO_GROUP_SET_CONTAINER` (group).
+pub const VFIO_GROUP_SET_CONTAINER: u64 = io(VFIO_TYPE, VFIO_BASE + 4);
+/// `VFIO_GROUP_UNSET_CONTAINER` (group).
+pub const VFIO_GROUP_UNSET_CONTAINER: u64 = io(VFIO_TYPE, VFIO_BASE + 5);
+/// `VFIO_GROUP_GET_DEVICE_FD` (group).
+pub const VFIO_GROUP_GET_DEVICE_FD: u64 = io(VFIO_TYPE, VFIO_BASE + 6);
+/// `VFIO_DEVICE_GET_INFO` (device).
+pub const VFIO_DEVICE_GET_INFO: u64 = io(VFIO_TYPE, VFIO_BASE + 7);
+/// `VFIO_DEVICE_GET_REGION_INFO` (device).
+pub const VFIO_DEVICE_GET_REGION_INFO: u64 = io(VFIO_TYPE, VFIO_BASE + 8);
+/// `VFIO_DEVICE_GET_IRQ_INFO` (device).
+pub const VFIO_DEVICE_GET_IRQ_INFO: u64 = io(VFIO_TYPE, VFIO_BASE + 9);
+/// `VFIO_DEVICE_SET_IRQS` (device).
+pub const VFIO_DEVICE_SET_IRQS: u64 = io(VFIO_TYPE, VFIO_BASE + 10);
+/// `VFIO_DEVICE_RESET` (device).
+pub const VFIO_DEVICE_RESET: u64 = io(VFIO_TYPE, VFIO_BASE + 11);
+/// `VFIO_IOMMU_GET_INFO` (container, type1).
+pub const VFIO_IOMMU_GET_INFO: u64 = io(VFIO_TYPE, VFIO_BASE + 12);
+/// `VFIO_IOMMU_MAP_DMA` (container, type1).
+pub const VFIO_IOMMU_MAP_DMA: u64 = io(VFIO_TYPE, VFIO_BASE + 13);
+/// `VFIO_IOMMU_UNMAP_DMA` (container, type1).
+pub const VFIO_IOMMU_UNMAP_DMA: u64 = io(VFIO_TYPE, VFIO_BASE + 14);
+
+/// IOMMU backend: type1.
+pub const VFIO_TYPE1_IOMMU: u32 = 1;
+/// IOMMU backend: type1 version 2 (the one to use).
+pub const VFIO_TYPE1V2_IOMMU: u32 = 3;
+/// IOMMU backend: no IOMMU (needs `CONFIG_VFIO_NOIOMMU`).
+pub const VFIO_NOIOMMU_IOMMU: u32 = 8;
+
+/// Group status flag: every device of the group is bound to a VFIO driver or unbound.
+pub const VFIO_GROUP_FLAGS_VIABLE: u32 = 1 << 0;
+/// Group status flag: the group is attached to a container.
+pub const VFIO_GROUP_FLAGS_CONTAINER_SET: u32 = 1 << 1;
+
+/// Device flag: `VFIO_DEVICE_RESET` is supported.
+pub const VFIO_DEVICE_FLAGS_RESET: u32 = 1 << 0;
+/// Device flag: a PCI device.
+pub const VFIO_DEVICE_FLAGS_PCI: u32 = 1 << 1;
+
+/// Region flag: `pread` works.
+pub const VFIO_REGION_INFO_FLAG_READ: u32 = 1 << 0;
+/// Region flag: `pwrite` works.
+pub const VFIO_REGION_INFO_FLAG_WRITE: u32 = 1 << 1;
+/// Region flag: `mmap` works.
+pub const VFIO_REGION_INFO_FLAG_MMAP: u32 = 1 << 2;
+/// Region flag: capability chain present.
+pub const VFIO_REGION_INFO_FLAG_CAPS: u32 = 1 << 3;
+
+/// PCI region index of BAR0 (BAR n is index n, up to 5).
+pub const VFIO_PCI_BAR0_REGION_INDEX: u32 = 0;
+/// PCI region index of BAR5.
+pub const VFIO_PCI_BAR5_REGION_INDEX: u32 = 5;
+/// PCI region index of the expansion ROM.
+pub const VFIO_PCI_ROM_REGION_INDEX: u32 = 6;
+/// PCI region index of configuration space.
+pub const VFIO_PCI_CONFIG_REGION_INDEX: u32 = 7;
+
+/// PCI interrupt index: legacy INTx.
+pub const VFIO_PCI_INTX_IRQ_INDEX: u32 = 0;
+/// PCI interrupt index: MSI.
+pub const VFIO_PCI_MSI_IRQ_INDEX: u32 = 1;
+/// PCI interrupt index: MSI-X.
+pub const VFIO_PCI_MSIX_IRQ_INDEX: u32 = 2;
+/// PCI interrupt index: AER error notification.
+pub const VFIO_PCI_ERR_IRQ_INDEX: u32 = 3;
+/// PCI interrupt index: device release request.
+pub const VFIO_PCI_REQ_IRQ_INDEX: u32 = 4;
+
+/// IRQ info flag: can signal an eventfd.
+pub const VFIO_IRQ_INFO_EVENTFD: u32 = 1 << 0;
+/// IRQ info flag: can be masked.
+pub const VFIO_IRQ_INFO_MASKABLE: u32 = 1 << 1;
+/// IRQ info flag: masked by the kernel when it fires (INTx): unmask after service.
+pub const VFIO_IRQ_INFO_AUTOMASKED: u32 = 1 << 2;
+/// IRQ info flag: the vector count cannot change while enabled.
+pub const VFIO_IRQ_INFO_NORESIZE: u32 = 1 << 3;
+
+/// IRQ set: no data follows.
+pub const VFIO_IRQ_SET_DATA_NONE: u32 = 1 << 0;
+/// IRQ set: a `u8` bool per vector follows.
+pub const VFIO_IRQ_SET_DATA_BOOL: u32 = 1 << 1;
+/// IRQ set: an `i32` eventfd per vector follows (-1 to detach).
+pub const VFIO_IRQ_SET_DATA_EVENTFD: u32 = 1 << 2;
+/// IRQ set action: mask.
+pub const VFIO_IRQ_SET_ACTION_MASK: u32 = 1 << 3;
+/// IRQ set action: unmask.
+pub const VFIO_IRQ_SET_ACTION_UNMASK: u32 = 1 << 4;
+/// IRQ set action: trigger (with eventfds: attach them; with count 0: disable).
+pub const VFIO_IRQ_SET_ACTION_TRIGGER: u32 = 1 << 5;
+
+/// IOMMU info flag: `iova_pgsizes` is valid.
+pub const VFIO_IOMMU_INFO_PGSIZES: u32 = 1 << 0;
+/// IOMMU info flag: a capability chain follows.
+pub const VFIO_IOMMU_INFO_CAPS: u32 = 1 << 1;
+
+/// DMA map flag: the device may read.
+pub const VFIO_DMA_MAP_FLAG_READ: u32 = 1 << 0;
+/// DMA map flag: the device may write.
+pub const VFIO_DMA_MAP_FLAG_WRITE: u32 = 1 << 1;
+
+/// `struct vfio_group_status`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct GroupStatusAbi {
+    pub argsz: u32,
+    pub flags: u32,
+}
+
+/// `struct vfio_device_info` (through `cap_offset`).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct DeviceInfoAbi {
+    pub argsz: u32,
+    pub flags: u32,
+    pub num_regions: u32,
+    pub num_irqs: u32,
+    pub cap_offset: u32,
+}
+
+/// `struct vfio_region_info`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RegionInfoAbi {
+    pub argsz: u32,
+    pub flags: u32,
+    pub index: u32,
+    pub cap_offset: u32,
+    pub size: u64,
+    pub offset: u64,
+}
+
+/// `struct vfio_irq_info`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IrqInfoAbi {
+    pub argsz: u32,
+    pub flags: u32,
+    pub index: u32,
+    pub count: u32,
+}
+
+/// `struct vfio_irq_set` without its trailing `data[]`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IrqSetHeaderAbi {
+    pub argsz: u32,
+    pub flags: u32,
+    pub index: u32,
+    pub start: u32,
+    pub count: u32,
+}
+
+/// `struct vfio_iommu_type1_info`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IommuType1InfoAbi {
+    pub argsz: u32,
+    pub flags: u32,
+    pub iova_pgsizes: u64,
+    pub cap_offset: u32,
+    pub pad: u32,
+}
+
+/// `struct vfio_iommu_type1_dma_map`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct DmaMapAbi {
+    pub argsz: u32,
+    pub flags: u32,
+    pub vaddr: u64,
+    pub iova: u64,
+    pub size: u64,
+}
+
+/// `struct vfio_iommu_type1_dma_unmap` without its trailing `data[]`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct DmaUnmapAbi {
+    pub argsz: u32,
+    pub flags: u32,
+    pub iova: u64,
+    pub size: u64,
+}
+
+/// Marker for the `repr(C)` plain-data structures above: any bit pattern is a
+/// valid value, so the kernel may write into them through a pointer.
+pub(crate) trait AbiStruct: Copy + Default {
+    /// A zeroed structure with `argsz` set to its own size.
+    fn new_sized() -> Self;
+}
+
+macro_rules! abi_struct {
+    ($($t:ty),*) => {$(
+        impl AbiStruct for $t {
+            fn new_sized() -> Self {
+                Self { argsz: std::mem::size_of::<Self>() as u32, ..Default::default() }
+            }
+        }
+    )*};
+}
+abi_struct!(
+    GroupStatusAbi,
+    DeviceInfoAbi,
+    RegionInfoAbi,
+    IrqInfoAbi,
+    IommuType1InfoAbi,
+    DmaMapAbi,
+    DmaUnmapAbi
+);
+
+/// Builds a `struct vfio_irq_set` with its data as 32-bit words (so the
+/// buffer is 4-byte aligned). `fds` are the eventfds (`-1` detaches); pass an
+/// empty slice with `VFIO_IRQ_SET_DATA_NONE` and give `count` explicitly.
+pub(crate) fn irq_set_words(
+    flags: u32,
+    index: u32,
+    start: u32,
+    count: u32,
+    fds: &[i32],
+) -> Vec<u32> {
+    let header_words = std::mem::size_of::<IrqSetHeaderAbi>() / 4;
+    let argsz = ((header_words + fds.len()) * 4) as u32;
+    let mut words = Vec::with_capacity(header_words + fds.len());
+    words.extend_from_slice(&[argsz, flags, index, start, count]);
+    words.extend(fds.iter().map(|&fd| fd as u32));
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn struct_sizes_match_kernel_abi() {
+        // Sizes and offsets as the kernel's uapi header lays them out on x86_64.
+        assert_eq!(size_of::<GroupStatusAbi>(), 8);
+        assert_eq!(size_of::<DeviceInfoAbi>(), 20);
+        assert_eq!(size_of::<RegionInfoAbi>(), 32);
+        assert_eq!(offset_of!(RegionInfoAbi, size), 16);
+        assert_eq!(offset_of!(RegionInfoAbi, offset), 24);
+        assert_eq!(size_of::<IrqInfoAbi>(), 16);
+        assert_eq!(size_of::<IrqSetHeaderAbi>(), 20);
+        assert_eq!(size_of::<IommuType1InfoAbi>(), 24);
+        assert_eq!(offset_of!(IommuType1InfoAbi, iova_pgsizes), 8);
+        assert_eq!(offset_of!(IommuType1InfoAbi, cap_offset), 16);
+        assert_eq!(size_of::<DmaMapAbi>(), 32);
+        assert_eq!(offset_of!(DmaMapAbi, vaddr), 8);
+        assert_eq!(size_of::<DmaUnmapAbi>(), 24);
+    }
+
+    #[test]
+    fn ioctl_numbers_match_kernel_abi() {
+        assert_eq!(VFIO_GET_API_VERSION, 0x3b64);
+        assert_eq!(VFIO_CHECK_EXTENSION, 0x3b65);
+        assert_eq!(VFIO_SET_IOMMU, 0x3b66);
+        assert_eq!(VFIO_GROUP_GET_STATUS, 0x3b67);
+        assert_eq!(VFIO_GROUP_SET_CONTAINER, 0x3b68);
+        assert_eq!(VFIO_GROUP_UNSET_CONTAINER, 0x3b69);
+        assert_eq!(VFIO_GROUP_GET_DEVICE_FD, 0x3b6a);
+        assert_eq!(VFIO_DEVICE_GET_INFO, 0x3b6b);
+        assert_eq!(VFIO_DEVICE_GET_REGION_INFO, 0x3b6c);
+        assert_eq!(VFIO_DEVICE_GET_IRQ_INFO, 0x3b6d);
+        assert_eq!(VFIO_DEVICE_SET_IRQS, 0x3b6e);
+        assert_eq!(VFIO_DEVICE_RESET, 0x3b6f);
+        assert_eq!(VFIO_IOMMU_GET_INFO, 0x3b70);
+        assert_eq!(VFIO_IOMMU_MAP_DMA, 0x3b71);
+        assert_eq!(VFIO_IOMMU_UNMAP_DMA, 0x3b72);
+    }
+
+    #[test]
+    fn new_sized_sets_argsz() {
+        assert_eq!(RegionInfoAbi::new_sized().argsz, 32);
+        assert_eq!(DmaMapAbi::new_sized().argsz, 32);
+        assert_eq!(GroupStatusAbi::new_sized().argsz, 8);
+    }
+
+    #[test]
+    fn irq_set_words_layout() {
+        let w = irq_set_words(
+            VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+            VFIO_PCI_MSIX_IRQ_INDEX,
+            1,
+            2,
+            &[7, -1],
+        );
+        assert_eq!(w, vec![28, 0x24, 2, 1, 2, 7, u32::MAX]);
+        let none = irq_set_words(
+            VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+            VFIO_PCI_INTX_IRQ_INDEX,
+            0,
+            1,
+            &[],
+        );
+        assert_eq!(none, vec![20, 0x11, 0, 0, 1]);
+    }
+}

@@ -1,0 +1,446 @@
+//! Multi-process tests of `eal::mp`: a primary and three secondaries, each a
+//! real `ipc_worker` process driven over stdin/stdout, in a fresh runtime dir
+//! per test.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "bypass-ipc-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Worker {
+    tag: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    backlog: VecDeque<String>,
+    pid: u32,
+    sock: PathBuf,
+}
+
+impl Worker {
+    fn spawn(dir: &Path, role: &str, tag: &str, primary_pid: Option<u32>) -> Worker {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ipc_worker"));
+        cmd.arg(role).arg(dir).arg(tag);
+        if let Some(p) = primary_pid {
+            cmd.arg(p.to_string());
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn ipc_worker");
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut w = Worker {
+            tag: tag.to_owned(),
+            stdin: child.stdin.take(),
+            child,
+            lines: rx,
+            backlog: VecDeque::new(),
+            pid: 0,
+            sock: PathBuf::new(),
+        };
+        let ready = w.expect("READY");
+        w.pid = field(&ready, "pid").parse().unwrap();
+        w.sock = PathBuf::from(field(&ready, "sock"));
+        w
+    }
+
+    fn cmd(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("worker stdin open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Next line starting with `prefix` (other lines are kept for later).
+    fn expect_within(&mut self, prefix: &str, wait: Duration) -> String {
+        if let Some(i) = self.backlog.iter().position(|l| l.starts_with(prefix)) {
+            return self.backlog.remove(i).unwrap();
+        }
+        let end = Instant::now() + wait;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.starts_with(prefix) => return l,
+                Ok(l) => self.backlog.push_back(l),
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "{}: no line starting with {prefix:?} within {wait:?}; seen: {:?}",
+                    self.tag, self.backlog
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "{}: exited while waiting for {prefix:?}; seen: {:?}",
+                    self.tag, self.backlog
+                ),
+            }
+        }
+    }
+
+    fn expect(&mut self, prefix: &str) -> String {
+        self.expect_within(prefix, WAIT)
+    }
+
+    /// Asserts that no line starting with `prefix` comes within `wait`.
+    fn expect_none(&mut self, prefix: &str, wait: Duration) {
+        let end = Instant::now() + wait;
+        while let Ok(l) = self
+            .lines
+            .recv_timeout(end.saturating_duration_since(Instant::now()))
+        {
+            assert!(!l.starts_with(prefix), "{}: unexpected {l:?}", self.tag);
+            self.backlog.push_back(l);
+        }
+        assert!(
+            !self.backlog.iter().any(|l| l.starts_with(prefix)),
+            "{}: unexpected {prefix:?} in {:?}",
+            self.tag,
+            self.backlog
+        );
+    }
+
+    /// Sends a command and returns its one-line answer.
+    fn ask(&mut self, line: &str, prefix: &str) -> String {
+        self.cmd(line);
+        self.expect(prefix)
+    }
+
+    /// SIGKILL: the worker gets no chance to clean up.
+    fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn register(&mut self, name: &str, mode: &str) {
+        let l = self.ask(&format!("register {name} {mode}"), "REGISTERED");
+        assert_eq!(l, format!("REGISTERED {name}"), "{}", self.tag);
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stdin = None; // the worker exits on end of stdin
+        let end = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Value of `key=` in a line of `key=value` words.
+fn field(line: &str, key: &str) -> String {
+    let k = format!("{key}=");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(k.as_str()))
+        .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
+        .to_owned()
+}
+
+fn num(line: &str, key: &str) -> u64 {
+    field(line, key).parse().unwrap()
+}
+
+/// A primary plus `n` secondaries in a fresh dir.
+struct Group {
+    dir: TempDir,
+    p: Worker,
+    s: Vec<Worker>,
+}
+
+fn group(tag: &str, n: usize) -> Group {
+    let dir = TempDir::new(tag);
+    let p = Worker::spawn(&dir.0, "primary", "p", None);
+    let s = (1..=n)
+        .map(|i| Worker::spawn(&dir.0, "secondary", &format!("s{i}"), Some(p.pid)))
+        .collect();
+    Group { dir, p, s }
+}
+
+#[test]
+fn messages_both_ways() {
+    let mut g = group("msg", 3);
+    g.p.register("note", "record");
+    for s in &mut g.s {
+        s.register("note", "record");
+    }
+    assert_eq!(g.s[1].ask("send note up", "SENT"), "SENT 1");
+    assert_eq!(g.p.expect("GOT"), "GOT note up fds=0");
+    assert_eq!(g.p.ask("send note down", "SENT"), "SENT 3");
+    for s in &mut g.s {
+        assert_eq!(s.expect("GOT"), "GOT note down fds=0");
+    }
+    // secondaries never hear each other
+    for s in [0, 2] {
+        g.s[s].expect_none("GOT note up", Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn sync_and_async_requests_unicast_and_broadcast() {
+    let mut g = group("req", 3);
+    // nobody has the action yet: absent, answered at once
+    let l = g.p.ask("sync echo a 2000", "SYNC");
+    assert_eq!((num(&l, "sent"), num(&l, "recv")), (0, 0), "{l}");
+    assert!(num(&l, "ms") < 1000, "{l}");
+
+    g.p.register("echo", "echo");
+    for s in &mut g.s {
+        s.register("echo", "echo");
+    }
+    let l = g.p.ask("sync echo b 2000", "SYNC");
+    assert_eq!(l, format!("SYNC sent=3 recv=3 ms={} params=b:s1,b:s2,b:s3", num(&l, "ms")));
+    let l = g.s[0].ask("sync echo c 2000", "SYNC");
+    assert_eq!(field(&l, "params"), "c:p");
+    assert_eq!((num(&l, "sent"), num(&l, "recv")), (1, 1));
+
+    g.p.ask("async echo d 2000", "ASYNC_STARTED");
+    let l = g.p.expect("ASYNC req=");
+    assert_eq!(field(&l, "req"), "d");
+    assert_eq!((num(&l, "sent"), num(&l, "recv")), (3, 3), "{l}");
+    assert_eq!(field(&l, "params"), "d:s1,d:s2,d:s3");
+
+    g.s[2].ask("async echo e 2000", "ASYNC_STARTED");
+    let l = g.s[2].expect("ASYNC req=");
+    assert_eq!((num(&l, "sent"), num(&l, "recv")), (1, 1), "{l}");
+    assert_eq!(field(&l, "params"), "e:p");
+}
+
+#[test]
+fn hung_secondary_costs_one_timeout() {
+    let mut g = group("hung", 3);
+    g.s[0].register("echo", "echo");
+    g.s[1].register("echo", "echo");
+    g.s[2].register("echo", "silent");
+    let timeout = 400;
+    let l = g.p.ask(&format!("sync echo x {timeout}"), "SYNC");
+    assert_eq!((num(&l, "sent"), num(&l, "recv")), (3, 2), "{l}");
+    assert_eq!(field(&l, "params"), "x:s1,x:s2");
+    let ms = num(&l, "ms");
+    assert!(ms >= timeout - 10 && ms < 2 * timeout, "took {ms} ms: {l}");
+
+    g.p.ask(&format!("async echo y {timeout}"), "ASYNC_STARTED");
+    let l = g.p.expect("ASYNC req=");
+    assert_eq!((num(&l, "sent"), num(&l, "recv")), (3, 2), "{l}");
+    let ms = num(&l, "ms");
+    assert!(ms >= timeout - 10 && ms < 2 * timeout, "took {ms} ms: {l}");
+}
+
+#[test]
+fn fds_are_passed() {
+    let mut g = group("fd", 3);
+    let file = g.dir.0.join("payload.txt");
+    std::fs::write(&file, "hello-through-fd\n").unwrap();
+    let f = file.display().to_string();
+    g.p.register("readfd", "readfd");
+    for s in &mut g.s {
+        s.register("readfd", "readfd");
+    }
+    g.s[0].ask(&format!("sendfd readfd {f}"), "SENT 1");
+    assert_eq!(g.p.expect("GOT"), "GOT readfd - fds=1 fdtext=hello-through-fd");
+    g.p.ask(&format!("sendfd readfd {f}"), "SENT 3");
+    for s in &mut g.s {
+        assert_eq!(s.expect("GOT"), "GOT readfd - fds=1 fdtext=hello-through-fd");
+    }
+    let l = g.s[1].ask(&format!("syncfd readfd {f} 2000"), "SYNC");
+    assert_eq!(field(&l, "params"), "hello-through-fd", "{l}");
+    let l = g.p.ask(&format!("syncfd readfd {f} 2000"), "SYNC");
+    assert_eq!(field(&l, "params"), "hello-through-fd,hello-through-fd,hello-through-fd");
+}
+
+#[test]
+fn limits() {
+    let mut g = group("limits", 1);
+    g.p.register("blob", "record");
+    assert_eq!(g.s[0].ask("sendlen blob 256", "SENT"), "SENT 1");
+    assert!(g.p.expect("GOT blob").starts_with(&format!("GOT blob {}", "z".repeat(256))));
+    let l = g.s[0].ask("sendlen blob 257", "ERR");
+    assert!(l.contains("ParamTooLong") && l.contains("256"), "{l}");
+    assert_eq!(g.s[0].ask("sendfds blob 8", "SENT"), "SENT 1");
+    assert_eq!(g.p.expect("GOT blob"), "GOT blob - fds=8 fdtext=");
+    let l = g.s[0].ask("sendfds blob 9", "ERR");
+    assert!(l.contains("TooManyFds"), "{l}");
+    let l = g.s[0].ask(&format!("send {} x", "n".repeat(64)), "ERR");
+    assert!(l.contains("BadName"), "{l}");
+    g.p.expect_none("GOT", Duration::from_millis(100));
+}
+
+#[test]
+fn inside_a_handler_sync_is_refused_send_and_async_work() {
+    let mut g = group("nested", 2);
+    g.p.register("nested", "nested");
+    for s in &mut g.s {
+        s.register("nested_msg", "record");
+    }
+    let l = g.s[0].ask("sync nested - 2000", "SYNC");
+    assert_eq!(field(&l, "params"), "refused=true,sent=2,async=true", "{l}");
+    assert!(num(&l, "ms") < 1000, "{l}");
+    for s in &mut g.s {
+        assert_eq!(s.expect("GOT"), "GOT nested_msg from_handler fds=0");
+    }
+    // the async request made in the handler completes (nobody has the action)
+    assert_eq!(g.p.expect("NESTED_ASYNC"), "NESTED_ASYNC sent=0 recv=0");
+}
+
+#[test]
+fn unregister_stops_delivery() {
+    let mut g = group("unreg", 1);
+    g.s[0].register("note", "record");
+    g.p.ask("send note one", "SENT 1");
+    assert_eq!(g.s[0].expect("GOT"), "GOT note one fds=0");
+    g.s[0].ask("unregister note", "UNREGISTERED");
+    g.p.ask("send note two", "SENT 1");
+    g.s[0].expect_none("GOT", Duration::from_millis(200));
+    let l = g.p.ask("sync note three 2000", "SYNC");
+    assert_eq!((num(&l, "sent"), num(&l, "recv")), (0, 0), "{l}");
+    assert!(num(&l, "ms") < 1000, "{l}");
+    let l = g.s[0].ask("unregister note", "ERR");
+    assert!(l.contains("ActionNotFound"), "{l}");
+}
+
+#[test]
+fn killed_secondary_is_removed() {
+    let mut g = group("kill", 3);
+    for s in &mut g.s {
+        s.register("echo", "echo");
+    }
+    let l = g.p.ask("sync echo a 2000", "SYNC");
+    assert_eq!(num(&l, "sent"), 3, "{l}");
+    let sock = g.s[2].sock.clone();
+    g.s[2].kill9();
+    assert!(sock.exists(), "socket stays after kill -9");
+    let l = g.p.ask("sync echo b 2000", "SYNC");
+    assert_eq!((num(&l, "sent"), num(&l, "recv")), (2, 2), "{l}");
+    assert!(num(&l, "ms") < 1000, "{l}");
+    assert!(!sock.exists(), "dead peer's socket {sock:?} removed");
+    assert_eq!(g.p.ask("send echo c", "SENT"), "SENT 2");
+}
+
+#[test]
+fn garbage_does_not_disturb_the_primary() {
+    let mut g = group("garbage", 1);
+    g.p.register("echo", "echo");
+    let target = g.dir.0.join("mp_socket");
+    let sender = UnixDatagram::unbound().unwrap();
+    let mut header_ok = b"BYMP\x01\x00\x02\x00".to_vec();
+    header_ok.extend_from_slice(&[0xff; 16]);
+    let garbage: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"x".to_vec(),
+        vec![0u8; 24],
+        b"BYMP\x02\x00\x01\x00".iter().copied().chain([0; 40]).collect(),
+        header_ok,
+        vec![0xab; 4000],
+        b"\x00mp_msg from dpdk".to_vec(),
+    ];
+    for d in &garbage {
+        sender.send_to(d, &target).unwrap();
+    }
+    let l = g.s[0].ask("sync echo still 2000", "SYNC");
+    assert_eq!(field(&l, "params"), "still:p", "{l}");
+    let l = g.p.ask("stats", "STATS");
+    assert_eq!(num(&l, "dropped"), garbage.len() as u64, "{l}");
+    // and with fds attached: they are closed, the primary serves on
+    let l = g.s[0].ask("sendfds nobody 3", "SENT");
+    assert_eq!(l, "SENT 1");
+    let l = g.s[0].ask("sync echo again 2000", "SYNC");
+    assert_eq!(field(&l, "params"), "again:p", "{l}");
+    let fd_dir = format!("/proc/{}/fd", g.p.pid);
+    let before = std::fs::read_dir(&fd_dir).unwrap().count();
+    for _ in 0..20 {
+        g.s[0].ask("sendfds nobody 8", "SENT 1");
+    }
+    g.s[0].ask("sync echo sync 2000", "SYNC");
+    let after = std::fs::read_dir(&fd_dir).unwrap().count();
+    assert!(after <= before, "fds leaked in the primary: {before} -> {after}");
+}
+
+#[test]
+fn two_requests_of_one_name_in_flight() {
+    let mut g = group("inflight", 1);
+    g.p.register("slow", "defer");
+    // the first is answered after 300 ms, the second after 20 ms
+    g.s[0].ask("async slow 300 2000", "ASYNC_STARTED");
+    g.s[0].ask("async slow 20 2000", "ASYNC_STARTED");
+    let first = g.s[0].expect("ASYNC req=");
+    let second = g.s[0].expect("ASYNC req=");
+    assert_eq!(field(&first, "req"), "20", "{first}");
+    assert_eq!(field(&first, "params"), "20:p");
+    assert_eq!(field(&second, "req"), "300", "{second}");
+    assert_eq!(field(&second, "params"), "300:p");
+    assert_eq!(num(&second, "recv"), 1);
+}
+
+#[test]
+fn primary_death_is_noticed() {
+    let mut g = group("death", 2);
+    g.s[0].register("echo", "echo");
+    let t0 = Instant::now();
+    g.p.kill9();
+    for s in &mut g.s {
+        s.expect_within("PRIMARY_EXIT", Duration::from_secs(2));
+    }
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    // requests to a dead primary come back at once, empty
+    let l = g.s[0].ask("sync echo x 2000", "SYNC");
+    assert_eq!((num(&l, "sent"), num(&l, "recv")), (0, 0), "{l}");
+    assert!(num(&l, "ms") < 1000, "{l}");
+}
+
+#[test]
+fn secondary_refuses_a_dead_primary_pid() {
+    let dir = TempDir::new("nopri");
+    let mut c = Command::new("true").spawn().unwrap();
+    let pid = c.id();
+    c.wait().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ipc_worker"))
+        .arg("secondary")
+        .arg(&dir.0)
+        .arg("s")
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("PrimaryGone") && text.contains("start the primary"), "{text}");
+}

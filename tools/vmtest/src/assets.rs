@@ -1,0 +1,190 @@
+//! Guest assets, fetched once and cached: the Debian cloud kernel, the VFIO
+//! (and virtio-net) modules decompressed, and a static busybox.
+
+use crate::apt;
+use crate::error::{Error, Result};
+use crate::host_cmd::run;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// VFIO modules, in load order, as paths under `lib/modules/<ver>/kernel/`.
+pub const VFIO_MODULES: &[&str] = &[
+    "virt/lib/irqbypass",
+    "drivers/vfio/vfio",
+    "drivers/vfio/vfio_iommu_type1",
+    "drivers/vfio/pci/vfio-pci-core",
+    "drivers/vfio/pci/vfio-pci",
+];
+
+/// The kernel's own virtio-net driver, in load order (optional in guests).
+pub const NET_MODULES: &[&str] = &["net/core/failover", "drivers/net/net_failover", "drivers/net/virtio_net"];
+
+const COMPLETE_STAMP: &str = ".complete";
+
+/// Paths of the cached assets of one kernel version.
+#[derive(Debug, Clone)]
+pub struct Assets {
+    /// The kernel package these came from.
+    pub kernel_package: String,
+    /// The kernel image (`vmlinuz`).
+    pub kernel: PathBuf,
+    /// A static busybox.
+    pub busybox: PathBuf,
+    /// Decompressed VFIO modules, in load order.
+    pub vfio_modules: Vec<PathBuf>,
+    /// Decompressed virtio-net modules, in load order.
+    pub net_modules: Vec<PathBuf>,
+}
+
+/// The cache directory: `$VMTEST_CACHE`, else `target/vmtest-assets` of the
+/// workspace this crate lives in.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("VMTEST_CACHE").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/vmtest-assets")
+}
+
+fn module_file(name: &str) -> String {
+    format!("{}.ko", name.rsplit('/').next().unwrap_or(name))
+}
+
+impl Assets {
+    fn layout(dir: &Path, kernel_package: &str) -> Self {
+        let mods = |list: &[&str]| list.iter().map(|m| dir.join("modules").join(module_file(m))).collect();
+        Assets {
+            kernel_package: kernel_package.to_string(),
+            kernel: dir.join("vmlinuz"),
+            busybox: dir.join("busybox"),
+            vfio_modules: mods(VFIO_MODULES),
+            net_modules: mods(NET_MODULES),
+        }
+    }
+
+    /// The cached assets for the current backports kernel, fetching them if
+    /// the cache lacks them. Safe against concurrent callers (each builds in
+    /// its own temporary directory and renames it into place).
+    pub fn ensure(cache_dir: &Path) -> Result<Self> {
+        let pkg = apt::kernel_package()?;
+        let dir = cache_dir.join(&pkg);
+        if dir.join(COMPLETE_STAMP).exists() {
+            return Ok(Self::layout(&dir, &pkg));
+        }
+        fs::create_dir_all(cache_dir).map_err(|e| Error::io("creating", cache_dir, e))?;
+        let tmp = cache_dir.join(format!(".tmp-{}-{}", pkg, std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        let result = fetch_into(&tmp, &pkg);
+        if let Err(e) = result {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        if fs::rename(&tmp, &dir).is_err() {
+            // Another process won the race; its copy is as good as ours.
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        if !dir.join(COMPLETE_STAMP).exists() {
+            return Err(Error::io(
+                "installing",
+                &dir,
+                std::io::Error::other("asset directory incomplete after fetch"),
+            ));
+        }
+        Ok(Self::layout(&dir, &pkg))
+    }
+}
+
+fn fetch_into(tmp: &Path, pkg: &str) -> Result<()> {
+    let dl = tmp.join("download");
+    let root = tmp.join("root");
+    fs::create_dir_all(&dl).map_err(|e| Error::io("creating", &dl, e))?;
+    fs::create_dir_all(tmp.join("modules")).map_err(|e| Error::io("creating", tmp, e))?;
+    let debs = apt::download(&dl, Some(apt::KERNEL_SUITE), &[pkg, "busybox-static"])?;
+    for deb in &debs {
+        apt::extract(deb, &root)?;
+    }
+    let busybox = root.join("bin/busybox");
+    copy(&busybox, &tmp.join("busybox"))?;
+    let boot = root.join("boot");
+    let vmlinuz = find_prefixed(&boot, "vmlinuz-").ok_or_else(|| Error::MissingInPackage {
+        what: "boot/vmlinuz-*".into(),
+        package: pkg.into(),
+    })?;
+    copy(&vmlinuz, &tmp.join("vmlinuz"))?;
+    let moddir = find_prefixed(&root.join("lib/modules"), "")
+        .ok_or_else(|| Error::MissingInPackage {
+            what: "lib/modules/<version>".into(),
+            package: pkg.into(),
+        })?
+        .join("kernel");
+    for m in VFIO_MODULES.iter().chain(NET_MODULES) {
+        let src = moddir.join(format!("{m}.ko.xz"));
+        if !src.exists() {
+            return Err(Error::MissingInPackage {
+                what: format!("kernel/{m}.ko.xz"),
+                package: pkg.into(),
+            });
+        }
+        let out = run(
+            Command::new(&busybox).arg("xzcat").arg(&src),
+            "the busybox from busybox-static decompresses modules",
+        )?;
+        let dst = tmp.join("modules").join(module_file(m));
+        fs::write(&dst, out.stdout).map_err(|e| Error::io("writing", &dst, e))?;
+    }
+    let _ = fs::remove_dir_all(&root);
+    let _ = fs::remove_dir_all(&dl);
+    let stamp = tmp.join(COMPLETE_STAMP);
+    fs::write(&stamp, pkg).map_err(|e| Error::io("writing", &stamp, e))
+}
+
+fn copy(src: &Path, dst: &Path) -> Result<()> {
+    fs::copy(src, dst).map(|_| ()).map_err(|e| Error::io("copying", src, e))
+}
+
+fn find_prefixed(dir: &Path, prefix: &str) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|f| f.to_string_lossy().starts_with(prefix)))
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_file_names() {
+        assert_eq!(module_file("drivers/vfio/pci/vfio-pci"), "vfio-pci.ko");
+        assert_eq!(module_file("virt/lib/irqbypass"), "irqbypass.ko");
+    }
+
+    #[test]
+    fn layout_keeps_load_order() {
+        let a = Assets::layout(Path::new("/c/k"), "k");
+        let names: Vec<String> = a
+            .vfio_modules
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["irqbypass.ko", "vfio.ko", "vfio_iommu_type1.ko", "vfio-pci-core.ko", "vfio-pci.ko"]
+        );
+        assert_eq!(a.kernel, Path::new("/c/k/vmlinuz"));
+    }
+
+    #[test]
+    fn find_prefixed_picks_a_match() {
+        let d = std::env::temp_dir().join(format!("vmtest-fp-{}", std::process::id()));
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("vmlinuz-6.12"), b"").unwrap();
+        fs::write(d.join("config-6.12"), b"").unwrap();
+        assert_eq!(find_prefixed(&d, "vmlinuz-"), Some(d.join("vmlinuz-6.12")));
+        assert_eq!(find_prefixed(&d, "initrd-"), None);
+        fs::remove_dir_all(&d).unwrap();
+    }
+}
