@@ -12,6 +12,7 @@ pub mod mbuf_ring;
 pub mod memory;
 pub mod mempool;
 pub mod memzone;
+pub mod mp;
 pub mod name;
 pub mod process;
 pub mod ring;

@@ -40,12 +40,14 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
     let mut buf = [0u8; RECV_BUF];
     let mut watch_pidfd = core.primary_pidfd.is_some();
     let mut watch_poll = core.primary_pidfd.is_none() && core.primary_pid.is_some();
+    let tspin = Duration::from_micros(std::env::var("XTSPIN").ok().and_then(|v| v.parse().ok()).unwrap_or(0));
     while !core.stopped.load(Ordering::Acquire) {
         // 1. everything queued on the socket
+        let mut spin_end = Instant::now();
         loop {
             match sock.recv(&mut buf, true) {
-                Ok(r) => dispatch(&core, &sock, &owner, &buf, r),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Ok(r) => { dispatch(&core, &sock, &owner, &buf, r); spin_end = Instant::now() + tspin; }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => { if Instant::now() < spin_end { std::hint::spin_loop(); continue; } break },
                 Err(e) => {
                     tracing::warn!(error = %e, "IPC socket receive failed");
                     std::thread::sleep(Duration::from_millis(10));

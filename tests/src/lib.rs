@@ -1,0 +1,141 @@
+//! Helpers for tests that run real processes: spawn a binary, read its output line by line
+//! with a deadline, find the workspace's binaries.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+/// A running child process whose stdout and stderr lines arrive on a channel.
+pub struct Proc {
+    /// The process.
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    /// Every line seen so far (stdout and stderr, interleaved as they arrived).
+    pub seen: Vec<String>,
+}
+
+impl Proc {
+    /// Starts `bin` with `args`.
+    pub fn spawn(bin: &str, args: &[&str]) -> Proc {
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let (tx, rx) = channel();
+        for r in [
+            Box::new(child.stdout.take().expect("piped")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("piped")),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for l in BufReader::new(r).lines().map_while(Result::ok) {
+                    if tx.send(l).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let stdin = child.stdin.take();
+        Proc { child, stdin, lines: rx, seen: Vec::new() }
+    }
+
+    /// Waits up to `timeout` for a line containing `pat`; returns it. Panics with the
+    /// output so far when it does not come.
+    pub fn expect(&mut self, pat: &str, timeout: Duration) -> String {
+        let end = Instant::now() + timeout;
+        if let Some(l) = self.seen.iter().find(|l| l.contains(pat)) {
+            return l.clone();
+        }
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(pat) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!("no line containing {pat:?} within {timeout:?}; output:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Writes a line to the child's stdin.
+    pub fn send(&mut self, line: &str) {
+        if let Some(s) = self.stdin.as_mut() {
+            let _ = writeln!(s, "{line}");
+            let _ = s.flush();
+        }
+    }
+
+    /// Closes stdin (the workers take EOF as "exit cleanly").
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits for exit with a deadline (kills on timeout) and returns the exit code and all
+    /// output lines.
+    pub fn finish(mut self, timeout: Duration) -> (Option<i32>, Vec<String>) {
+        self.stdin = None;
+        let end = Instant::now() + timeout;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s.code();
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("process did not exit within {timeout:?}; output:\n{}", self.seen.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // Collect the rest of the output.
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(l);
+        }
+        (status, self.seen)
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A group name unique to this test run.
+pub fn prefix(tag: &str) -> String {
+    format!("t{}_{tag}", std::process::id())
+}
+
+/// Path of a binary of the `examples` package, built next to the test binaries.
+pub fn example_bin(name: &str) -> String {
+    let mut p: PathBuf = std::env::current_exe().expect("current_exe");
+    p.pop();
+    if p.ends_with("deps") {
+        p.pop();
+    }
+    p.push(name);
+    assert!(p.exists(), "{} is not built: run `cargo build -p examples` (cargo test --workspace does)", p.display());
+    p.to_string_lossy().into_owned()
+}
+
+/// The runtime directory of a group, as the EAL computes it.
+pub fn runtime_dir(prefix: &str) -> PathBuf {
+    eal::runtime::dir_for(prefix)
+}
+
+/// Hugepage heap file of a group in /dev/hugepages or /dev/shm.
+pub fn heap_files(prefix: &str) -> Vec<PathBuf> {
+    ["/dev/hugepages", "/dev/shm"]
+        .iter()
+        .map(|d| PathBuf::from(d).join(format!("bypass_{prefix}_heap")))
+        .filter(|p| p.exists())
+        .collect()
+}

@@ -1,0 +1,119 @@
+//! The QEMU command line for a guest: q35 under TCG, an Intel IOMMU with
+//! interrupt remapping, the serial console on stdio, an HMP monitor socket,
+//! and the NICs.
+
+use crate::nic::Nic;
+use std::path::{Path, PathBuf};
+
+/// The QEMU binary: `$VMTEST_QEMU`, else `qemu-system-x86_64`.
+pub fn qemu_binary() -> PathBuf {
+    std::env::var_os("VMTEST_QEMU")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("qemu-system-x86_64"))
+}
+
+/// Everything the command line depends on.
+#[derive(Debug, Clone)]
+pub struct QemuSpec<'a> {
+    /// Kernel image.
+    pub kernel: &'a Path,
+    /// Initramfs.
+    pub initrd: &'a Path,
+    /// NICs (slots assigned).
+    pub nics: &'a [Nic],
+    /// Directory for the monitor and peer sockets.
+    pub socket_dir: &'a Path,
+    /// Guest memory in MiB.
+    pub memory_mb: u32,
+    /// vCPUs.
+    pub smp: u32,
+    /// 2 MiB hugepages reserved at boot.
+    pub hugepages: u32,
+    /// Extra kernel command-line text.
+    pub extra_append: &'a str,
+}
+
+/// The HMP monitor socket in `dir`.
+pub fn monitor_socket(dir: &Path) -> PathBuf {
+    dir.join("monitor.sock")
+}
+
+/// The peer socket of NIC `netdev` in `dir`.
+pub fn peer_socket(dir: &Path, netdev: &str) -> PathBuf {
+    dir.join(format!("{netdev}.sock"))
+}
+
+/// The kernel command line.
+pub fn kernel_append(spec: &QemuSpec<'_>) -> String {
+    let mut a = format!(
+        "console=ttyS0 quiet panic=-1 intel_iommu=on hugepages={}",
+        spec.hugepages
+    );
+    if !spec.extra_append.is_empty() {
+        a.push(' ');
+        a.push_str(spec.extra_append);
+    }
+    a
+}
+
+/// The arguments after the QEMU binary name.
+pub fn qemu_args(spec: &QemuSpec<'_>) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "-M", "q35", "-accel", "tcg", "-display", "none", "-nodefaults", "-no-user-config",
+        "-no-reboot", "-serial", "stdio",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    a.extend(["-m".into(), spec.memory_mb.to_string(), "-smp".into(), spec.smp.to_string()]);
+    a.extend([
+        "-monitor".into(),
+        format!("unix:{},server=on,wait=off", monitor_socket(spec.socket_dir).display()),
+    ]);
+    a.extend(["-kernel".into(), spec.kernel.display().to_string()]);
+    a.extend(["-initrd".into(), spec.initrd.display().to_string()]);
+    a.extend(["-append".into(), kernel_append(spec)]);
+    a.extend(["-device".into(), "intel-iommu,intremap=on,caching-mode=on".into()]);
+    for nic in spec.nics {
+        let sock = peer_socket(spec.socket_dir, &nic.netdev);
+        // NICs on the default hub get one hub each, numbered after their slot.
+        a.extend(nic.qemu_args(&sock.display().to_string(), 100 + u32::from(nic.slot)));
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nic::{assign_slots, NicModel};
+
+    #[test]
+    fn command_line_has_iommu_monitor_and_nics() {
+        let mut nics = vec![Nic::new(NicModel::E1000, "n1"), Nic::new(NicModel::Igb, "n2").hub(7)];
+        assign_slots(&mut nics).unwrap();
+        let spec = QemuSpec {
+            kernel: Path::new("/k"),
+            initrd: Path::new("/i"),
+            nics: &nics,
+            socket_dir: Path::new("/run/x"),
+            memory_mb: 1024,
+            smp: 2,
+            hugepages: 64,
+            extra_append: "foo=1",
+        };
+        let a = qemu_args(&spec);
+        let joined = a.join(" ");
+        assert!(joined.contains("-M q35 -accel tcg"));
+        assert!(joined.contains("-device intel-iommu,intremap=on,caching-mode=on"));
+        assert!(joined.contains("-monitor unix:/run/x/monitor.sock,server=on,wait=off"));
+        assert!(joined.contains("hubport,id=n1,hubid=103"));
+        assert!(joined.contains("hubport,id=n2,hubid=7"));
+        let append = &a[a.iter().position(|x| x == "-append").unwrap() + 1];
+        assert_eq!(append, "console=ttyS0 quiet panic=-1 intel_iommu=on hugepages=64 foo=1");
+        // The IOMMU must come before the NICs it translates for.
+        let iommu = a.iter().position(|x| x.starts_with("intel-iommu")).unwrap();
+        let nic = a.iter().position(|x| x.starts_with("e1000,")).unwrap();
+        assert!(iommu < nic);
+    }
+}
