@@ -30,11 +30,16 @@ const CHILD_ENV: &str = "IPC_PERF_CHILD";
 const TIMEOUT: Duration = Duration::from_secs(2);
 const WARMUP: usize = 200;
 
+fn env_num(key: &str, default: usize) -> usize {
+    std::env::var(key).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
+}
+
 fn iters() -> usize {
-    std::env::var("IPC_PERF_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    env_num("IPC_PERF_ITERS", 10_000)
+}
+
+fn rounds() -> usize {
+    env_num("IPC_PERF_ROUNDS", 4)
 }
 
 #[derive(Clone, Copy)]
@@ -48,35 +53,16 @@ struct Stats {
 impl Stats {
     fn of(mut v: Vec<f64>) -> Stats {
         v.sort_by(|a, b| a.total_cmp(b));
-        Stats {
-            p50: v[v.len() / 2],
-            p99: v[(v.len() * 99) / 100],
-            min: v[0],
-            n: v.len(),
-        }
+        Stats { p50: v[v.len() / 2], p99: v[(v.len() * 99) / 100], min: v[0], n: v.len() }
     }
 
     fn line(&self) -> String {
         format!("p50={:.2} p99={:.2} min={:.2} n={}", self.p50, self.p99, self.min, self.n)
     }
-
-    fn parse(line: &str) -> Option<Stats> {
-        let get = |k: &str| -> Option<f64> {
-            line.split_whitespace()
-                .find_map(|w| w.strip_prefix(k))
-                .and_then(|v| v.parse().ok())
-        };
-        Some(Stats {
-            p50: get("p50=")?,
-            p99: get("p99=")?,
-            min: get("min=")?,
-            n: get("n=")? as usize,
-        })
-    }
 }
 
 /// Times `n` calls of `f` (after a warm-up), in µs.
-fn measure(n: usize, mut f: impl FnMut()) -> Stats {
+fn measure(n: usize, mut f: impl FnMut()) -> Vec<f64> {
     for _ in 0..WARMUP {
         f();
     }
@@ -86,18 +72,25 @@ fn measure(n: usize, mut f: impl FnMut()) -> Stats {
         f();
         v.push(t.elapsed().as_secs_f64() * 1e6);
     }
-    Stats::of(v)
+    v
+}
+
+fn samples_line(v: &[f64]) -> String {
+    let mut s = String::from("LAT");
+    for x in v {
+        s.push_str(&format!(" {x:.3}"));
+    }
+    s
+}
+
+fn parse_samples(line: &str) -> Vec<f64> {
+    line.split_whitespace().skip(1).filter_map(|w| w.parse().ok()).collect()
 }
 
 // ------------------------------------------------------------ eal::mp ----
 
 fn mp_start(dir: &Path, role: MpRole, primary_pid: Option<u32>) -> Mp {
-    let mp = Mp::start(MpConfig {
-        dir: dir.to_path_buf(),
-        role,
-        primary_pid,
-    })
-    .expect("start eal::mp");
+    let mp = Mp::start(MpConfig { dir: dir.to_path_buf(), role, primary_pid }).expect("start eal::mp");
     mp.register("ping", |mp, m, peer| {
         mp.reply(&MpMessage::new(&m.name, &m.param)?, peer)?;
         Ok(())
@@ -107,9 +100,7 @@ fn mp_start(dir: &Path, role: MpRole, primary_pid: Option<u32>) -> Mp {
 }
 
 fn mp_ping(mp: &Mp, want: usize) {
-    let r = mp
-        .request_sync(&MpMessage::new("ping", &[0xab; 64]).unwrap(), TIMEOUT)
-        .expect("request_sync");
+    let r = mp.request_sync(&MpMessage::new("ping", &[0xab; 64]).unwrap(), TIMEOUT).expect("request_sync");
     assert_eq!(r.nb_received, want, "missing replies");
 }
 
@@ -121,22 +112,22 @@ const DPDK_MSG_LEN: usize = 4 + 64 + 4 + 256 + 4 + 32 + 4;
 const T_REQ: u8 = 1;
 const T_REPLY: u8 = 2;
 
+/// (peer socket, action name): DPDK's key for a pending request.
+type PendingKey = (PathBuf, String);
+
 struct DpdkStyle {
     sock: UnixDatagram,
     dir: PathBuf,
     own: PathBuf,
     /// Pending sync requests by (peer, name), as DPDK keys them.
-    pending: Mutex<HashMap<(PathBuf, String), Option<Vec<u8>>>>,
+    pending: Mutex<HashMap<PendingKey, Option<Vec<u8>>>>,
     cond: Condvar,
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl DpdkStyle {
     fn start(dir: &Path, primary: bool) -> Arc<DpdkStyle> {
-        let own = if primary {
-            dir.join("mp_socket")
-        } else {
-            dir.join(format!("mp_socket_{}", std::process::id()))
-        };
+        let own = if primary { dir.join("mp_socket") } else { dir.join(format!("mp_socket_{}", std::process::id())) };
         let _ = std::fs::remove_file(&own);
         let sock = UnixDatagram::bind(&own).expect("bind");
         let me = Arc::new(DpdkStyle {
@@ -145,10 +136,18 @@ impl DpdkStyle {
             own,
             pending: Mutex::new(HashMap::new()),
             cond: Condvar::new(),
+            stopped: Default::default(),
         });
         let t = me.clone();
         std::thread::spawn(move || t.receiver());
         me
+    }
+
+    /// Ends the receiver thread and removes the socket.
+    fn stop(&self) {
+        self.stopped.store(true, std::sync::atomic::Ordering::Release);
+        let _ = self.sock.shutdown(std::net::Shutdown::Both);
+        let _ = std::fs::remove_file(&self.own);
     }
 
     fn encode(kind: u8, name: &str, param: &[u8]) -> Vec<u8> {
@@ -167,6 +166,9 @@ impl DpdkStyle {
             let Ok((n, from)) = self.sock.recv_from(&mut buf) else {
                 return;
             };
+            if n == 0 && self.stopped.load(std::sync::atomic::Ordering::Acquire) {
+                return;
+            }
             if n != DPDK_MSG_LEN {
                 continue;
             }
@@ -232,17 +234,11 @@ impl DpdkStyle {
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|p| {
-                p != &self.own
-                    && p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("mp_socket_"))
+                p != &self.own && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("mp_socket_"))
             })
             .collect();
         peers.sort();
-        peers
-            .iter()
-            .filter(|peer| self.request_one(peer, "ping", &param))
-            .count()
+        peers.iter().filter(|peer| self.request_one(peer, "ping", &param)).count()
     }
 }
 
@@ -256,14 +252,14 @@ fn child(spec: &str) {
     let dir = PathBuf::from(&args[1]);
     let ppid: u32 = args[2].parse().unwrap();
     let (imp, mode) = spec.split_once(':').unwrap();
-    let n = iters();
+    let n = iters() / rounds();
     let mut out = std::io::stdout();
     let keep: Box<dyn std::any::Any> = match imp {
         "mp" => {
             let mp = mp_start(&dir, MpRole::Secondary, Some(ppid));
             if mode == "measure" {
                 let s = measure(n, || mp_ping(&mp, 1));
-                writeln!(out, "LAT {}", s.line()).unwrap();
+                writeln!(out, "{}", samples_line(&s)).unwrap();
             }
             Box::new(mp)
         }
@@ -271,7 +267,7 @@ fn child(spec: &str) {
             let d = DpdkStyle::start(&dir, false);
             if mode == "measure" {
                 let s = measure(n, || assert_eq!(d.request_sync(false), 1));
-                writeln!(out, "LAT {}", s.line()).unwrap();
+                writeln!(out, "{}", samples_line(&s)).unwrap();
             }
             Box::new(d)
         }
@@ -325,14 +321,17 @@ impl Drop for Sec {
     }
 }
 
+#[derive(Default)]
 struct Results {
-    sec_to_pri: Stats,
-    pri_to_one: Stats,
-    bcast3: Stats,
+    sec_to_pri: Vec<f64>,
+    pri_to_one: Vec<f64>,
+    bcast3: Vec<f64>,
 }
 
-fn run_impl(imp: &str, dir: &Path) -> Results {
-    let n = iters();
+/// One round of one implementation, in a fresh runtime dir, added to `res`.
+fn run_impl(imp: &str, dir: &Path, res: &mut Results) {
+    std::fs::create_dir_all(dir).unwrap();
+    let n = iters() / rounds();
     enum P {
         Mp(Mp),
         Dpdk(Arc<DpdkStyle>),
@@ -346,21 +345,21 @@ fn run_impl(imp: &str, dir: &Path) -> Results {
         P::Dpdk(d) => assert_eq!(d.request_sync(true), want),
     };
     let mut s1 = Sec::spawn(dir, &format!("{imp}:measure"));
-    let sec_to_pri = Stats::parse(&s1.line("LAT")).expect("LAT line");
+    res.sec_to_pri.extend(parse_samples(&s1.line("LAT")));
     s1.line("READY");
-    let pri_to_one = measure(n, || request(1));
+    res.pri_to_one.extend(measure(n, || request(1)));
     let mut more: Vec<Sec> = (0..2).map(|_| Sec::spawn(dir, &format!("{imp}:serve"))).collect();
     for s in &mut more {
         s.line("READY");
     }
-    let bcast3 = measure(n / 2, || request(3));
+    res.bcast3.extend(measure(n / 2, || request(3)));
     drop(more);
     drop(s1);
-    Results {
-        sec_to_pri,
-        pri_to_one,
-        bcast3,
+    if let P::Dpdk(d) = &p {
+        d.stop();
     }
+    drop(p);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 // -------------------------------------------------------- DPDK mpbench ----
@@ -380,9 +379,7 @@ fn mpbench_src() -> Option<PathBuf> {
 
 fn sh(cmd: &str) -> Option<String> {
     let o = Command::new("sh").arg("-c").arg(cmd).output().ok()?;
-    o.status
-        .success()
-        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    o.status.success().then(|| String::from_utf8_lossy(&o.stdout).trim().to_owned())
 }
 
 /// Builds and runs DPDK's mpbench; `Err` says why it was skipped.
@@ -444,11 +441,7 @@ fn dpdk_mpbench() -> Result<(f64, f64), String> {
             .output()
             .map_err(|e| format!("cannot run mpbench secondary: {e}"))?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let get = |k: &str| {
-            text.split_whitespace()
-                .find_map(|w| w.strip_prefix(k))
-                .and_then(|v| v.parse::<f64>().ok())
-        };
+        let get = |k: &str| text.split_whitespace().find_map(|w| w.strip_prefix(k)).and_then(|v| v.parse::<f64>().ok());
         match (get("ipc_rtt_us_median="), get("ipc_rtt_us_p99=")) {
             (Some(a), Some(b)) => Ok((a, b)),
             _ => Err(format!("no figures from the DPDK secondary: {}", text.trim())),
@@ -474,41 +467,48 @@ fn main() {
         return;
     }
     if std::env::args().any(|a| a == "--list") {
-        return; // `cargo bench -- --list` / test harness probing
+        return; // test harness probing
+    }
+    // `cargo bench` passes --bench; anything else (cargo test --all-targets)
+    // gets a quick smoke run without DPDK.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    if smoke && std::env::var_os("IPC_PERF_ITERS").is_none() {
+        // single-threaded here; the children inherit these
+        std::env::set_var("IPC_PERF_ITERS", "100");
+        std::env::set_var("IPC_PERF_ROUNDS", "1");
     }
     let base = std::env::temp_dir().join(format!("bypass-ipc-perf-{}", std::process::id()));
-    let mp_dir = base.join("mp");
-    let dp_dir = base.join("dpdk-style");
-    std::fs::create_dir_all(&mp_dir).unwrap();
-    std::fs::create_dir_all(&dp_dir).unwrap();
     println!(
-        "ipc_perf: {} iterations (+{WARMUP} warm-up), round trips in µs, 64-byte param",
-        iters()
+        "ipc_perf: {} round trips per figure ({} interleaved rounds, +{WARMUP} warm-up each), µs, 64-byte param",
+        iters() / rounds() * rounds(),
+        rounds()
     );
-    let mp = run_impl("mp", &mp_dir);
-    let dp = run_impl("dpdk", &dp_dir);
+    let (mut mp, mut dp) = (Results::default(), Results::default());
+    for r in 0..rounds() {
+        run_impl("mp", &base.join(format!("mp{r}")), &mut mp);
+        run_impl("dpdk", &base.join(format!("dpdk{r}")), &mut dp);
+    }
     let _ = std::fs::remove_dir_all(&base);
+    let mp = (Stats::of(mp.sec_to_pri), Stats::of(mp.pri_to_one), Stats::of(mp.bcast3));
+    let dp = (Stats::of(dp.sec_to_pri), Stats::of(dp.pri_to_one), Stats::of(dp.bcast3));
     let rows = [
-        ("sync secondary->primary", mp.sec_to_pri, dp.sec_to_pri),
-        ("sync primary->1 secondary", mp.pri_to_one, dp.pri_to_one),
-        ("sync broadcast ->3 secondaries", mp.bcast3, dp.bcast3),
+        ("sync secondary->primary", mp.0, dp.0),
+        ("sync primary->1 secondary", mp.1, dp.1),
+        ("sync broadcast ->3 secondaries", mp.2, dp.2),
     ];
     for (what, a, b) in rows {
         println!("eal::mp     {what:<32} {}", a.line());
         println!("dpdk-style  {what:<32} {}", b.line());
-        println!(
-            "ratio       {what:<32} p50 {:.2}x  p99 {:.2}x  (dpdk-style / eal::mp)",
-            b.p50 / a.p50,
-            b.p99 / a.p99
-        );
+        println!("ratio       {what:<32} p50 {:.2}x  p99 {:.2}x  (dpdk-style / eal::mp)", b.p50 / a.p50, b.p99 / a.p99);
     }
-    match dpdk_mpbench() {
+    let dpdk = if smoke { Err("smoke run (not under cargo bench)".to_string()) } else { dpdk_mpbench() };
+    match dpdk {
         Ok((p50, p99)) => {
             println!("dpdk-22.11  rte_mp_request_sync sec->pri      p50={p50:.2} p99={p99:.2} (mpbench; its primary spins on lcore 0)");
             println!(
                 "ratio       rte_mp_request_sync / eal::mp    p50 {:.2}x  p99 {:.2}x",
-                p50 / mp.sec_to_pri.p50,
-                p99 / mp.sec_to_pri.p99
+                p50 / mp.0.p50,
+                p99 / mp.0.p99
             );
         }
         Err(why) => println!("dpdk-22.11  mpbench skipped: {why}"),

@@ -104,111 +104,27 @@ struct Opt {
 }
 
 const OPTS: &[Opt] = &[
-    Opt {
-        short: Some('c'),
-        long: "coremask",
-        value: true,
-    },
-    Opt {
-        short: Some('l'),
-        long: "lcores",
-        value: true,
-    },
-    Opt {
-        short: None,
-        long: "main-lcore",
-        value: true,
-    },
-    Opt {
-        short: None,
-        long: "master-lcore",
-        value: true,
-    },
-    Opt {
-        short: Some('m'),
-        long: "memory",
-        value: true,
-    },
-    Opt {
-        short: None,
-        long: "socket-mem",
-        value: true,
-    },
-    Opt {
-        short: Some('n'),
-        long: "memory-channels",
-        value: true,
-    },
-    Opt {
-        short: None,
-        long: "proc-type",
-        value: true,
-    },
-    Opt {
-        short: None,
-        long: "file-prefix",
-        value: true,
-    },
-    Opt {
-        short: None,
-        long: "huge-dir",
-        value: true,
-    },
-    Opt {
-        short: None,
-        long: "no-huge",
-        value: false,
-    },
-    Opt {
-        short: None,
-        long: "base-virtaddr",
-        value: true,
-    },
-    Opt {
-        short: None,
-        long: "iova-mode",
-        value: true,
-    },
-    Opt {
-        short: None,
-        long: "log-level",
-        value: true,
-    },
-    Opt {
-        short: Some('a'),
-        long: "allow",
-        value: true,
-    },
-    Opt {
-        short: Some('w'),
-        long: "pci-whitelist",
-        value: true,
-    },
-    Opt {
-        short: Some('b'),
-        long: "block",
-        value: true,
-    },
-    Opt {
-        short: None,
-        long: "pci-blacklist",
-        value: true,
-    },
-    Opt {
-        short: None,
-        long: "vdev",
-        value: true,
-    },
-    Opt {
-        short: None,
-        long: "no-pci",
-        value: false,
-    },
-    Opt {
-        short: Some('h'),
-        long: "help",
-        value: false,
-    },
+    Opt { short: Some('c'), long: "coremask", value: true },
+    Opt { short: Some('l'), long: "lcores", value: true },
+    Opt { short: None, long: "main-lcore", value: true },
+    Opt { short: None, long: "master-lcore", value: true },
+    Opt { short: Some('m'), long: "memory", value: true },
+    Opt { short: None, long: "socket-mem", value: true },
+    Opt { short: Some('n'), long: "memory-channels", value: true },
+    Opt { short: None, long: "proc-type", value: true },
+    Opt { short: None, long: "file-prefix", value: true },
+    Opt { short: None, long: "huge-dir", value: true },
+    Opt { short: None, long: "no-huge", value: false },
+    Opt { short: None, long: "base-virtaddr", value: true },
+    Opt { short: None, long: "iova-mode", value: true },
+    Opt { short: None, long: "log-level", value: true },
+    Opt { short: Some('a'), long: "allow", value: true },
+    Opt { short: Some('w'), long: "pci-whitelist", value: true },
+    Opt { short: Some('b'), long: "block", value: true },
+    Opt { short: None, long: "pci-blacklist", value: true },
+    Opt { short: None, long: "vdev", value: true },
+    Opt { short: None, long: "no-pci", value: false },
+    Opt { short: Some('h'), long: "help", value: false },
 ];
 
 fn usage_err(msg: impl Into<String>) -> EalError {
@@ -224,10 +140,7 @@ impl EalArgs {
 
     /// As [`EalArgs::parse`], with the set of available CPUs given (for tests).
     pub fn parse_with_cpus<S: AsRef<str>>(args: &[S], cpus: &[usize]) -> Result<EalArgs, EalError> {
-        let program = args
-            .first()
-            .map(|s| s.as_ref().to_string())
-            .unwrap_or_else(|| "bypass".into());
+        let program = args.first().map(|s| s.as_ref().to_string()).unwrap_or_else(|| "bypass".into());
         let mut lcores: Option<Vec<LcoreSpec>> = None;
         let mut main_lcore = None;
         let mut proc_type = ProcType::Primary;
@@ -267,22 +180,18 @@ impl EalArgs {
                     .find(|o| o.short == Some(c))
                     .ok_or_else(|| usage_err(format!("unknown option '-{c}'")))?;
                 let rest = &short[c.len_utf8()..];
-                (
-                    opt,
-                    (!rest.is_empty()).then(|| rest.trim_start_matches('=').to_string()),
-                )
+                (opt, (!rest.is_empty()).then(|| rest.trim_start_matches('=').to_string()))
             } else {
-                return Err(usage_err(format!(
-                    "unexpected argument '{tok}': application arguments go after '--'"
-                )));
+                return Err(usage_err(format!("unexpected argument '{tok}': application arguments go after '--'")));
             };
             let value = if opt.value {
                 match inline {
                     Some(v) => v,
                     None => {
-                        let v = args.get(i).map(|s| s.as_ref().to_string()).ok_or_else(|| {
-                            usage_err(format!("option '--{}' needs a value", opt.long))
-                        })?;
+                        let v = args
+                            .get(i)
+                            .map(|s| s.as_ref().to_string())
+                            .ok_or_else(|| usage_err(format!("option '--{}' needs a value", opt.long)))?;
                         i += 1;
                         v
                     }
@@ -296,9 +205,7 @@ impl EalArgs {
             match opt.long {
                 "coremask" => lcores = Some(parse_coremask(&value)?),
                 "lcores" => lcores = Some(parse_lcores(&value)?),
-                "main-lcore" | "master-lcore" => {
-                    main_lcore = Some(parse_num(&value, "--main-lcore")? as u32)
-                }
+                "main-lcore" | "master-lcore" => main_lcore = Some(parse_num(&value, "--main-lcore")? as u32),
                 "memory" => memory_mb = Some(parse_num(&value, "-m")?),
                 "socket-mem" => {
                     let mut total = 0;
@@ -316,17 +223,13 @@ impl EalArgs {
                         "secondary" => ProcType::Secondary,
                         "auto" => ProcType::Auto,
                         v => {
-                            return Err(usage_err(format!(
-                                "invalid --proc-type '{v}': use primary, secondary or auto"
-                            )))
+                            return Err(usage_err(format!("invalid --proc-type '{v}': use primary, secondary or auto")))
                         }
                     }
                 }
                 "file-prefix" => {
                     if value.is_empty() || value.contains('/') || value.len() > 64 {
-                        return Err(usage_err(format!(
-                            "invalid --file-prefix '{value}': 1 to 64 characters, no '/'"
-                        )));
+                        return Err(usage_err(format!("invalid --file-prefix '{value}': 1 to 64 characters, no '/'")));
                     }
                     file_prefix = value;
                 }
@@ -337,11 +240,7 @@ impl EalArgs {
                     iova_mode = Some(match value.as_str() {
                         "va" => IovaMode::Va,
                         "pa" => IovaMode::Pa,
-                        v => {
-                            return Err(usage_err(format!(
-                                "invalid --iova-mode '{v}': use va or pa"
-                            )))
-                        }
+                        v => return Err(usage_err(format!("invalid --iova-mode '{v}': use va or pa"))),
                     })
                 }
                 "log-level" => log_level = Some(parse_log_level(&value)?),
@@ -349,9 +248,7 @@ impl EalArgs {
                 "block" | "pci-blacklist" => block.push(value),
                 "vdev" => {
                     if value.is_empty() || value.starts_with(',') {
-                        return Err(usage_err(
-                            "--vdev needs a device name, e.g. --vdev net_null0",
-                        ));
+                        return Err(usage_err("--vdev needs a device name, e.g. --vdev net_null0"));
                     }
                     vdevs.push(value)
                 }
@@ -362,27 +259,17 @@ impl EalArgs {
         }
 
         if !allow.is_empty() && !block.is_empty() {
-            return Err(usage_err(
-                "options -a/--allow and -b/--block cannot be used together",
-            ));
+            return Err(usage_err("options -a/--allow and -b/--block cannot be used together"));
         }
         if no_huge && huge_dir.is_some() {
-            return Err(usage_err(
-                "options --no-huge and --huge-dir cannot be used together",
-            ));
+            return Err(usage_err("options --no-huge and --huge-dir cannot be used together"));
         }
         if memory_mb == Some(0) {
             return Err(usage_err("-m 0: at least 1 MB of memory is needed"));
         }
         let lcores = match lcores {
             Some(l) => l,
-            None => cpus
-                .iter()
-                .map(|&c| LcoreSpec {
-                    id: c as u32,
-                    cpus: vec![c],
-                })
-                .collect(),
+            None => cpus.iter().map(|&c| LcoreSpec { id: c as u32, cpus: vec![c] }).collect(),
         };
         for l in &lcores {
             if l.id as usize >= crate::config::MAX_LCORES {
@@ -410,10 +297,7 @@ impl EalArgs {
                     fmt_list(&lcores.iter().map(|l| l.id as usize).collect::<Vec<_>>())
                 )))
             }
-            None => lcores
-                .first()
-                .map(|l| l.id)
-                .ok_or_else(|| usage_err("no lcore given"))?,
+            None => lcores.first().map(|l| l.id).ok_or_else(|| usage_err("no lcore given"))?,
         };
         Ok(EalArgs {
             program,
@@ -437,18 +321,11 @@ impl EalArgs {
 }
 
 fn fmt_list(v: &[usize]) -> String {
-    v.iter()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    v.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",")
 }
 
 fn parse_num(s: &str, what: &str) -> Result<u64, EalError> {
-    s.trim().parse::<u64>().map_err(|_| {
-        usage_err(format!(
-            "invalid value '{s}' for {what}: expected a decimal number"
-        ))
-    })
+    s.trim().parse::<u64>().map_err(|_| usage_err(format!("invalid value '{s}' for {what}: expected a decimal number")))
 }
 
 fn parse_addr(s: &str) -> Result<u64, EalError> {
@@ -472,10 +349,7 @@ pub fn parse_list(s: &str) -> Result<Vec<usize>, EalError> {
     for part in s.split(',') {
         let part = part.trim();
         let (a, b) = match part.split_once('-') {
-            Some((a, b)) => (
-                a.parse::<usize>().map_err(|_| bad())?,
-                b.parse::<usize>().map_err(|_| bad())?,
-            ),
+            Some((a, b)) => (a.parse::<usize>().map_err(|_| bad())?, b.parse::<usize>().map_err(|_| bad())?),
             None => {
                 let a = part.parse::<usize>().map_err(|_| bad())?;
                 (a, a)
@@ -492,44 +366,20 @@ pub fn parse_list(s: &str) -> Result<Vec<usize>, EalError> {
 }
 
 fn parse_coremask(s: &str) -> Result<Vec<LcoreSpec>, EalError> {
-    let h = s
-        .strip_prefix("0x")
-        .or_else(|| s.strip_prefix("0X"))
-        .unwrap_or(s);
-    let mask = u128::from_str_radix(h, 16)
-        .ok()
-        .filter(|&m| m != 0)
-        .ok_or_else(|| {
-            usage_err(format!(
-                "invalid coremask '{s}': expected a non-zero hexadecimal mask such as 0x3"
-            ))
-        })?;
-    Ok((0..128u32)
-        .filter(|i| mask & (1u128 << i) != 0)
-        .map(|i| LcoreSpec {
-            id: i,
-            cpus: vec![i as usize],
-        })
-        .collect())
+    let h = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    let mask = u128::from_str_radix(h, 16).ok().filter(|&m| m != 0).ok_or_else(|| {
+        usage_err(format!("invalid coremask '{s}': expected a non-zero hexadecimal mask such as 0x3"))
+    })?;
+    Ok((0..128u32).filter(|i| mask & (1u128 << i) != 0).map(|i| LcoreSpec { id: i, cpus: vec![i as usize] }).collect())
 }
 
 /// Parses `-l`/`--lcores`: a plain list (`0-3,5`: lcore N on cpu N) or DPDK's map form
 /// (`0@0,(1-3)@1,4@(0-1)`).
 pub fn parse_lcores(s: &str) -> Result<Vec<LcoreSpec>, EalError> {
     if !s.contains('@') && !s.contains('(') {
-        return Ok(parse_list(s)?
-            .into_iter()
-            .map(|c| LcoreSpec {
-                id: c as u32,
-                cpus: vec![c],
-            })
-            .collect());
+        return Ok(parse_list(s)?.into_iter().map(|c| LcoreSpec { id: c as u32, cpus: vec![c] }).collect());
     }
-    let bad = || {
-        usage_err(format!(
-            "invalid lcore map '{s}': expected e.g. 0@0,(1-3)@1"
-        ))
-    };
+    let bad = || usage_err(format!("invalid lcore map '{s}': expected e.g. 0@0,(1-3)@1"));
     // Split on commas that are not inside parentheses.
     let mut items = Vec::new();
     let (mut depth, mut start) = (0i32, 0);
@@ -549,10 +399,7 @@ pub fn parse_lcores(s: &str) -> Result<Vec<LcoreSpec>, EalError> {
     }
     items.push(&s[start..]);
     let group = |g: &str| -> Result<Vec<usize>, EalError> {
-        let inner = g
-            .strip_prefix('(')
-            .and_then(|g| g.strip_suffix(')'))
-            .unwrap_or(g);
+        let inner = g.strip_prefix('(').and_then(|g| g.strip_suffix(')')).unwrap_or(g);
         parse_list(inner)
     };
     let mut out: Vec<LcoreSpec> = Vec::new();
@@ -568,10 +415,7 @@ pub fn parse_lcores(s: &str) -> Result<Vec<LcoreSpec>, EalError> {
             if out.iter().any(|l| l.id as usize == id) {
                 return Err(usage_err(format!("lcore {id} appears twice in '{s}'")));
             }
-            out.push(LcoreSpec {
-                id: id as u32,
-                cpus: cpus.clone().unwrap_or_else(|| vec![id]),
-            });
+            out.push(LcoreSpec { id: id as u32, cpus: cpus.clone().unwrap_or_else(|| vec![id]) });
         }
     }
     out.sort_by_key(|l| l.id);
@@ -590,28 +434,15 @@ pub fn parse_log_level(s: &str) -> Result<String, EalError> {
             _ => return None,
         })
     };
-    let bad = || {
-        usage_err(format!(
-            "invalid --log-level '{s}': use 1-8, error, warning, info, debug, or COMPONENT:LEVEL"
-        ))
-    };
+    let bad =
+        || usage_err(format!("invalid --log-level '{s}': use 1-8, error, warning, info, debug, or COMPONENT:LEVEL"));
     if let Some(l) = level(s) {
         return Ok(l.to_string());
     }
-    let (comp, l) = s
-        .split_once(':')
-        .or_else(|| s.split_once(','))
-        .ok_or_else(bad)?;
+    let (comp, l) = s.split_once(':').or_else(|| s.split_once(',')).ok_or_else(bad)?;
     let l = level(l).ok_or_else(bad)?;
-    let comp = comp
-        .trim_start_matches("lib.")
-        .trim_start_matches("pmd.")
-        .replace('.', "::");
-    if comp.is_empty()
-        || !comp
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-    {
+    let comp = comp.trim_start_matches("lib.").trim_start_matches("pmd.").replace('.', "::");
+    if comp.is_empty() || !comp.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
         return Err(bad());
     }
     Ok(format!("{comp}={l}"))
@@ -662,10 +493,7 @@ mod tests {
             "3",
         ])
         .unwrap();
-        assert_eq!(
-            a.lcores.iter().map(|l| l.id).collect::<Vec<_>>(),
-            vec![1, 2]
-        );
+        assert_eq!(a.lcores.iter().map(|l| l.id).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(a.main_lcore, 2);
         assert_eq!(a.proc_type, ProcType::Secondary);
         assert_eq!(a.file_prefix, "grp");
@@ -681,30 +509,15 @@ mod tests {
     #[test]
     fn coremask_and_lcore_maps() {
         let a = parse(&["-c", "0xa"]).unwrap();
-        assert_eq!(
-            a.lcores.iter().map(|l| l.id).collect::<Vec<_>>(),
-            vec![1, 3]
-        );
+        assert_eq!(a.lcores.iter().map(|l| l.id).collect::<Vec<_>>(), vec![1, 3]);
         let a = parse(&["--lcores", "0@0,(5-6)@(1-2),3"]).unwrap();
         assert_eq!(
             a.lcores,
             vec![
-                LcoreSpec {
-                    id: 0,
-                    cpus: vec![0]
-                },
-                LcoreSpec {
-                    id: 3,
-                    cpus: vec![3]
-                },
-                LcoreSpec {
-                    id: 5,
-                    cpus: vec![1, 2]
-                },
-                LcoreSpec {
-                    id: 6,
-                    cpus: vec![1, 2]
-                },
+                LcoreSpec { id: 0, cpus: vec![0] },
+                LcoreSpec { id: 3, cpus: vec![3] },
+                LcoreSpec { id: 5, cpus: vec![1, 2] },
+                LcoreSpec { id: 6, cpus: vec![1, 2] },
             ]
         );
     }

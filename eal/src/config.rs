@@ -130,9 +130,7 @@ pub mod header {
     pub const PRIMARY_PID: usize = std::mem::offset_of!(super::SharedConfig, primary_pid);
     /// Bytes to read to see all of the above.
     pub const LEN: usize = 40;
-    const _: () = assert!(
-        MAGIC == 0 && LAYOUT_VERSION == 8 && BASE == 16 && WINDOW_LEN == 24 && PRIMARY_PID == 32
-    );
+    const _: () = assert!(MAGIC == 0 && LAYOUT_VERSION == 8 && BASE == 16 && WINDOW_LEN == 24 && PRIMARY_PID == 32);
 }
 
 /// The header fields of a config file, decoded from its first bytes.
@@ -163,9 +161,7 @@ impl ConfigHeader {
             base: u64_at(header::BASE),
             window_len: u64_at(header::WINDOW_LEN),
             primary_pid: u32::from_le_bytes(
-                b[header::PRIMARY_PID..header::PRIMARY_PID + 4]
-                    .try_into()
-                    .unwrap_or([0; 4]),
+                b[header::PRIMARY_PID..header::PRIMARY_PID + 4].try_into().unwrap_or([0; 4]),
             ),
         })
     }

@@ -47,11 +47,7 @@ pub struct Eal {
 
 impl std::fmt::Debug for Eal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Eal")
-            .field("role", &self.role)
-            .field("dir", &self.dir)
-            .field("mem", &self.mem)
-            .finish()
+        f.debug_struct("Eal").field("role", &self.role).field("dir", &self.dir).field("mem", &self.mem).finish()
     }
 }
 
@@ -83,10 +79,7 @@ impl Eal {
             .truncate(false)
             .mode(0o600)
             .open(&cfg_path)
-            .map_err(|source| EalError::RuntimeDir {
-                path: cfg_path.clone(),
-                source,
-            })?;
+            .map_err(|source| EalError::RuntimeDir { path: cfg_path.clone(), source })?;
         let want_primary = matches!(args.proc_type, ProcType::Primary | ProcType::Auto);
         let locked = want_primary
             && runtime::try_lock_exclusive(&file)
@@ -96,10 +89,7 @@ impl Eal {
             (Role::Primary, mem, heap)
         } else if args.proc_type == ProcType::Primary {
             let pid = read_header(&file).map(|h| h.primary_pid).unwrap_or(0);
-            return Err(EalError::PrimaryExists {
-                prefix: args.file_prefix.clone(),
-                pid,
-            });
+            return Err(EalError::PrimaryExists { prefix: args.file_prefix.clone(), pid });
         } else {
             let (mem, heap) = secondary_attach(&args, &cfg_path, &file)?;
             (Role::Secondary, mem, heap)
@@ -111,11 +101,7 @@ impl Eal {
             }
             return Err(e);
         }
-        let main = args
-            .lcores
-            .iter()
-            .find(|l| l.id == args.main_lcore)
-            .cloned();
+        let main = args.lcores.iter().find(|l| l.id == args.main_lcore).cloned();
         if let Some(main) = &main {
             if let Err(e) = lcore::pin_current_thread(&main.cpus) {
                 tracing::warn!("cannot pin the main lcore to cpus {:?}: {e}", main.cpus);
@@ -128,16 +114,7 @@ impl Eal {
         }
         let init_time = t0.elapsed();
         tracing::info!(?role, prefix = %args.file_prefix, ?init_time, "EAL initialised");
-        Ok(Eal {
-            args,
-            role,
-            dir,
-            _config_file: file,
-            mem,
-            lcores,
-            heap_path,
-            init_time,
-        })
+        Ok(Eal { args, role, dir, _config_file: file, mem, lcores, heap_path, init_time })
     }
 
     /// The role this process took.
@@ -158,9 +135,7 @@ impl Eal {
     }
     /// The application's arguments (those after `--`), argv[0] first.
     pub fn app_args(&self) -> Vec<String> {
-        std::iter::once(self.args.program.clone())
-            .chain(self.args.app_args.iter().cloned())
-            .collect()
+        std::iter::once(self.args.program.clone()).chain(self.args.app_args.iter().cloned()).collect()
     }
     /// The group's runtime directory.
     pub fn runtime_dir(&self) -> &Path {
@@ -204,10 +179,7 @@ fn init_logging(level: Option<&str>) {
         Some(l) => EnvFilter::new(l),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 fn read_header(f: &File) -> Option<ConfigHeader> {
@@ -228,10 +200,7 @@ fn heap_location(args: &EalArgs) -> Result<(PathBuf, u64, bool), EalError> {
 fn primary_init(args: &EalArgs, dir: &Path, file: &File) -> Result<(Memory, PathBuf), EalError> {
     // Whatever a crashed primary left: heap files and sockets.
     if let Some(old) = read_header(file).filter(|h| h.primary_pid != 0) {
-        tracing::warn!(
-            pid = old.primary_pid,
-            "cleaning the state of an earlier primary that did not exit cleanly"
-        );
+        tracing::warn!(pid = old.primary_pid, "cleaning the state of an earlier primary that did not exit cleanly");
     }
     let stale = runtime::clean_stale(dir);
     for d in [PathBuf::from("/dev/hugepages"), segment::no_huge_dir()] {
@@ -243,23 +212,20 @@ fn primary_init(args: &EalArgs, dir: &Path, file: &File) -> Result<(Memory, Path
     let (heap_dir, page_size, huge) = heap_location(args)?;
     let heap_path = segment::segment_path(&heap_dir, &args.file_prefix);
     let _ = std::fs::remove_file(&heap_path);
-    let mem_len =
-        (args.memory_mb.unwrap_or(DEFAULT_MEMORY_MB) << 20).div_ceil(page_size) * page_size;
+    let mem_len = (args.memory_mb.unwrap_or(DEFAULT_MEMORY_MB) << 20).div_ceil(page_size) * page_size;
 
     // Never shrink the file: a leftover secondary of a crashed primary may still map it.
-    file.set_len(CONFIG_SPAN)
-        .map_err(|e| EalError::io("sizing the config file", e))?;
+    file.set_len(CONFIG_SPAN).map_err(|e| EalError::io("sizing the config file", e))?;
     let window_len = CONFIG_SPAN + mem_len;
     let window = reserve_primary_window(args.base_virtaddr, window_len)?;
     shm::map_file_at(window, window.start, CONFIG_SPAN, file, 0, false)
         .map_err(|e| EalError::io("mapping the config file", e))?;
     shm::zero(window.start, CONFIG_SPAN);
-    let cfg: &'static SharedConfig = shm::shared_ref(window.start)
-        .ok_or_else(|| EalError::InvalidArgument("misaligned window".into()))?;
+    let cfg: &'static SharedConfig =
+        shm::shared_ref(window.start).ok_or_else(|| EalError::InvalidArgument("misaligned window".into()))?;
     let mem_start = window.start + CONFIG_SPAN;
     segment::create_and_map(&heap_path, mem_len, page_size, huge, window, mem_start)?;
-    cfg.layout_version
-        .store(crate::config::layout_version(), Ordering::Relaxed);
+    cfg.layout_version.store(crate::config::layout_version(), Ordering::Relaxed);
     cfg.base.store(window.start, Ordering::Relaxed);
     cfg.window_len.store(window.len, Ordering::Relaxed);
     cfg.primary_pid.store(std::process::id(), Ordering::Relaxed);
@@ -269,10 +235,7 @@ fn primary_init(args: &EalArgs, dir: &Path, file: &File) -> Result<(Memory, Path
     cfg.mem_len.store(mem_len, Ordering::Relaxed);
     cfg.page_size.store(page_size, Ordering::Relaxed);
     if !cfg.mem_file.set(&heap_path.to_string_lossy()) {
-        return Err(EalError::InvalidArgument(format!(
-            "heap path {} is too long",
-            heap_path.display()
-        )));
+        return Err(EalError::InvalidArgument(format!("heap path {} is too long", heap_path.display())));
     }
     Ok((Memory::from_config(cfg), heap_path))
 }
@@ -282,54 +245,32 @@ fn window_error(range: VaRange) -> EalError {
     let collisions = if hits.is_empty() {
         "by a mapping that appeared and went".to_string()
     } else {
-        hits.iter()
-            .map(|(r, what)| format!("{r} {what}"))
-            .collect::<Vec<_>>()
-            .join("; ")
+        hits.iter().map(|(r, what)| format!("{r} {what}")).collect::<Vec<_>>().join("; ")
     };
-    EalError::WindowTaken {
-        range: range.to_string(),
-        collisions,
-    }
+    EalError::WindowTaken { range: range.to_string(), collisions }
 }
 
 fn reserve_primary_window(base: Option<u64>, len: u64) -> Result<VaRange, EalError> {
     let candidates: Vec<u64> = match base {
         Some(b) => vec![b],
-        None => (0..8)
-            .map(|i| DEFAULT_BASE + i * 0x0400_0000_0000)
-            .collect(),
+        None => (0..8).map(|i| DEFAULT_BASE + i * 0x0400_0000_0000).collect(),
     };
     let mut last = None;
     for b in candidates {
         match shm::reserve_window(b, len) {
             Ok(w) => return Ok(w),
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-                last = Some(VaRange { start: b, len })
-            }
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => last = Some(VaRange { start: b, len }),
             Err(e) => return Err(EalError::io("reserving the shared window", e)),
         }
     }
-    Err(window_error(last.unwrap_or(VaRange {
-        start: DEFAULT_BASE,
-        len,
-    })))
+    Err(window_error(last.unwrap_or(VaRange { start: DEFAULT_BASE, len })))
 }
 
-fn secondary_attach(
-    args: &EalArgs,
-    cfg_path: &Path,
-    file: &File,
-) -> Result<(Memory, PathBuf), EalError> {
-    let no_primary = || EalError::NoPrimary {
-        prefix: args.file_prefix.clone(),
-        config: cfg_path.to_path_buf(),
-    };
+fn secondary_attach(args: &EalArgs, cfg_path: &Path, file: &File) -> Result<(Memory, PathBuf), EalError> {
+    let no_primary = || EalError::NoPrimary { prefix: args.file_prefix.clone(), config: cfg_path.to_path_buf() };
     let t0 = Instant::now();
     let hdr = loop {
-        if !runtime::lock_holder_exists(file)
-            .map_err(|e| EalError::io("checking the primary's lock", e))?
-        {
+        if !runtime::lock_holder_exists(file).map_err(|e| EalError::io("checking the primary's lock", e))? {
             return Err(no_primary());
         }
         match read_header(file) {
@@ -348,16 +289,9 @@ fn secondary_attach(
     };
     let ours = crate::config::layout_version();
     if hdr.layout_version != ours {
-        return Err(EalError::LayoutMismatch {
-            ours,
-            theirs: hdr.layout_version,
-            pid: hdr.primary_pid,
-        });
+        return Err(EalError::LayoutMismatch { ours, theirs: hdr.layout_version, pid: hdr.primary_pid });
     }
-    let range = VaRange {
-        start: hdr.base,
-        len: hdr.window_len,
-    };
+    let range = VaRange { start: hdr.base, len: hdr.window_len };
     let window = match shm::reserve_window(hdr.base, hdr.window_len) {
         Ok(w) => w,
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Err(window_error(range)),
@@ -365,13 +299,10 @@ fn secondary_attach(
     };
     shm::map_file_at(window, window.start, CONFIG_SPAN, file, 0, false)
         .map_err(|e| EalError::io("mapping the config file", e))?;
-    let cfg: &'static SharedConfig = shm::shared_ref(window.start)
-        .ok_or_else(|| EalError::InvalidArgument("misaligned window".into()))?;
+    let cfg: &'static SharedConfig =
+        shm::shared_ref(window.start).ok_or_else(|| EalError::InvalidArgument("misaligned window".into()))?;
     let heap_path = PathBuf::from(cfg.mem_file.get());
-    let (start, len) = (
-        cfg.mem_start.load(Ordering::Relaxed),
-        cfg.mem_len.load(Ordering::Relaxed),
-    );
+    let (start, len) = (cfg.mem_start.load(Ordering::Relaxed), cfg.mem_len.load(Ordering::Relaxed));
     segment::map_existing(&heap_path, len, window, start)?;
     Ok((Memory::from_config(cfg), heap_path))
 }

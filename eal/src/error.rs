@@ -115,9 +115,7 @@ pub enum EalError {
     #[error("the memzone table is full ({0} memzones)")]
     MemzoneTableFull(usize),
     /// Lookup of a named object failed.
-    #[error(
-        "no {kind} named '{name}' exists in this process group; the primary must create it first"
-    )]
+    #[error("no {kind} named '{name}' exists in this process group; the primary must create it first")]
     NotFound {
         /// "ring", "mempool" or "memzone".
         kind: &'static str,
@@ -145,9 +143,6 @@ pub enum EalError {
 impl EalError {
     /// Wraps an OS error with a description of what was being done.
     pub fn io(what: impl Into<String>, source: std::io::Error) -> EalError {
-        EalError::Io {
-            what: what.into(),
-            source,
-        }
+        EalError::Io { what: what.into(), source }
     }
 }

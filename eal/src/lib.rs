@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod config;
+pub mod cycles;
 mod eal;
 pub mod error;
 pub mod lcore;
@@ -14,6 +15,7 @@ pub mod mempool;
 pub mod memzone;
 pub mod mp;
 pub mod name;
+pub mod pci;
 pub mod process;
 pub mod ring;
 pub mod runtime;

@@ -59,13 +59,7 @@ unsafe impl Send for Mbuf {}
 impl PktMbufPool {
     /// Creates a pool of `n` mbufs with `data_room` bytes each (headroom included; use
     /// [`DEFAULT_BUF_SIZE`]) and a per-lcore cache of `cache_size`.
-    pub fn create(
-        mem: &Memory,
-        name: &str,
-        n: u32,
-        cache_size: u32,
-        data_room: u16,
-    ) -> Result<PktMbufPool, EalError> {
+    pub fn create(mem: &Memory, name: &str, n: u32, cache_size: u32, data_room: u16) -> Result<PktMbufPool, EalError> {
         if data_room < HEADROOM {
             return Err(EalError::InvalidArgument(format!(
                 "mbuf pool '{name}': data room {data_room} is smaller than the headroom ({HEADROOM})"
@@ -91,9 +85,7 @@ impl PktMbufPool {
 
     /// Finds an mbuf pool created by any process of the group.
     pub fn lookup(mem: &Memory, name: &str) -> Result<PktMbufPool, EalError> {
-        Ok(PktMbufPool {
-            pool: Mempool::lookup(mem, name)?,
-        })
+        Ok(PktMbufPool { pool: Mempool::lookup(mem, name)? })
     }
 
     /// The underlying mempool (for counts).
@@ -270,12 +262,7 @@ impl Mbuf {
     pub fn data(&self) -> &[u8] {
         let h = self.h();
         // SAFETY: buf_addr+data_off..+data_len lies inside this mbuf's buffer, which we own.
-        unsafe {
-            std::slice::from_raw_parts(
-                (h.buf_addr + h.data_off as u64) as *const u8,
-                h.data_len as usize,
-            )
-        }
+        unsafe { std::slice::from_raw_parts((h.buf_addr + h.data_off as u64) as *const u8, h.data_len as usize) }
     }
 
     /// This segment's data, writable.
@@ -379,10 +366,7 @@ impl Mbuf {
             let h = unsafe { p.as_ref() };
             // SAFETY: each segment's data range lies in its buffer.
             v.extend_from_slice(unsafe {
-                std::slice::from_raw_parts(
-                    (h.buf_addr + h.data_off as u64) as *const u8,
-                    h.data_len as usize,
-                )
+                std::slice::from_raw_parts((h.buf_addr + h.data_off as u64) as *const u8, h.data_len as usize)
             });
             cur = NonNull::new(h.next as *mut MbufHdr);
         }
@@ -391,49 +375,48 @@ impl Mbuf {
 
     /// The pool this mbuf belongs to.
     pub fn pool(&self) -> Option<PktMbufPool> {
-        Mempool::from_header_addr(self.h().pool)
-            .ok()
-            .map(|pool| PktMbufPool { pool })
+        pool_at(self.h().pool).ok().map(|pool| PktMbufPool { pool })
     }
 }
 
+thread_local! {
+    /// The pool of the last mbuf this thread freed: frees come in runs from one pool.
+    static LAST_POOL: std::cell::Cell<Option<Mempool>> = const { std::cell::Cell::new(None) };
+}
+
+/// The handle of the pool whose shared header is at `addr`, cached per thread.
+#[inline]
+fn pool_at(addr: u64) -> Result<Mempool, EalError> {
+    LAST_POOL.with(|c| match c.get() {
+        Some(p) if p.header_addr() == addr => Ok(p),
+        _ => {
+            let p = Mempool::from_header_addr(addr)?;
+            c.set(Some(p));
+            Ok(p)
+        }
+    })
+}
+
 impl Drop for Mbuf {
+    #[inline]
     fn drop(&mut self) {
         let mut cur = Some(self.0);
-        let mut pool: Option<Mempool> = None;
         while let Some(p) = cur {
             // SAFETY: we own every segment of the chain.
             let h = unsafe { &mut *p.as_ptr() };
             cur = NonNull::new(h.next as *mut MbufHdr);
             h.next = 0;
-            let pl = match pool {
-                Some(pl) if pl.header_addr() == h.pool => pl,
-                _ => match Mempool::from_header_addr(h.pool) {
-                    Ok(pl) => pl,
-                    Err(e) => {
-                        tracing::error!(
-                            "mbuf at {:#x} has no valid pool ({e}); leaking it",
-                            p.as_ptr() as u64
-                        );
-                        continue;
-                    }
-                },
-            };
-            pool = Some(pl);
-            pl.put(p.as_ptr() as u64);
+            match pool_at(h.pool) {
+                Ok(pl) => pl.put(p.as_ptr() as u64),
+                Err(e) => tracing::error!("mbuf at {:#x} has no valid pool ({e}); leaking it", p.as_ptr() as u64),
+            }
         }
     }
 }
 
 impl std::fmt::Debug for Mbuf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Mbuf({:#x}, len {}, port {})",
-            self.addr(),
-            self.pkt_len(),
-            self.port()
-        )
+        write!(f, "Mbuf({:#x}, len {}, port {})", self.addr(), self.pkt_len(), self.port())
     }
 }
 

@@ -19,16 +19,12 @@ pub struct MbufRing {
 impl MbufRing {
     /// Creates an mbuf ring (see [`Ring::create`] for `count` and `flags`).
     pub fn create(mem: &Memory, name: &str, count: u32, flags: u32) -> Result<MbufRing, EalError> {
-        Ok(MbufRing {
-            ring: Ring::create_kind(mem, name, count, flags, RingKind::Mbuf)?,
-        })
+        Ok(MbufRing { ring: Ring::create_kind(mem, name, count, flags, RingKind::Mbuf)? })
     }
 
     /// Finds an mbuf ring created by any process of the group.
     pub fn lookup(mem: &Memory, name: &str) -> Result<MbufRing, EalError> {
-        Ok(MbufRing {
-            ring: Ring::lookup_kind(mem, name, RingKind::Mbuf)?,
-        })
+        Ok(MbufRing { ring: Ring::lookup_kind(mem, name, RingKind::Mbuf)? })
     }
 
     /// The ring's name.
@@ -49,9 +45,7 @@ impl MbufRing {
     }
     /// The mbuf ring whose header is at `addr`.
     pub fn from_header_addr(addr: u64) -> Result<MbufRing, EalError> {
-        Ok(MbufRing {
-            ring: Ring::from_header_addr(addr, RingKind::Mbuf)?,
-        })
+        Ok(MbufRing { ring: Ring::from_header_addr(addr, RingKind::Mbuf)? })
     }
 
     /// Moves as many mbufs from the front of `bufs` into the ring as fit; returns how many.

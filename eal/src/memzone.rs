@@ -18,13 +18,7 @@ pub struct Memzone {
 
 impl std::fmt::Debug for Memzone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Memzone({:?} at {:#x}, {} bytes)",
-            self.name(),
-            self.addr(),
-            self.len()
-        )
+        write!(f, "Memzone({:?} at {:#x}, {} bytes)", self.name(), self.addr(), self.len())
     }
 }
 
@@ -56,16 +50,10 @@ impl Memory {
     /// The memory is zeroed.
     pub fn memzone_reserve(&self, name: &str, len: u64, align: u64) -> Result<Memzone, EalError> {
         if name.is_empty() || name.len() > SharedName::<4>::MAX_LEN {
-            return Err(EalError::NameTooLong {
-                name: name.into(),
-                len: name.len(),
-                max: SharedName::<4>::MAX_LEN,
-            });
+            return Err(EalError::NameTooLong { name: name.into(), len: name.len(), max: SharedName::<4>::MAX_LEN });
         }
         if len == 0 {
-            return Err(EalError::InvalidArgument(format!(
-                "memzone '{name}': length 0"
-            )));
+            return Err(EalError::InvalidArgument(format!("memzone '{name}': length 0")));
         }
         if !align.is_power_of_two() {
             return Err(EalError::InvalidArgument(format!(
@@ -88,12 +76,7 @@ impl Memory {
             .memzones
             .iter()
             .filter(|s| s.in_use.load(Ordering::Relaxed) != 0)
-            .map(|s| {
-                (
-                    s.addr.load(Ordering::Relaxed),
-                    s.len.load(Ordering::Relaxed),
-                )
-            })
+            .map(|s| (s.addr.load(Ordering::Relaxed), s.len.load(Ordering::Relaxed)))
             .collect();
         used.sort_unstable();
         let (start, end) = (self.heap_start(), self.heap_start() + self.heap_len());
@@ -107,10 +90,7 @@ impl Memory {
             }
             cursor = cursor.max(a + l);
         }
-        let addr = found.ok_or_else(|| EalError::NoMemory {
-            name: name.into(),
-            len,
-        })?;
+        let addr = found.ok_or_else(|| EalError::NoMemory { name: name.into(), len })?;
         crate::shm::zero(addr, len);
         free.name.set(name);
         free.len.store(len, Ordering::Relaxed);
@@ -150,9 +130,7 @@ impl Memory {
 }
 
 fn find<'a>(slots: &'a [MemzoneSlot], name: &str) -> Option<&'a MemzoneSlot> {
-    slots
-        .iter()
-        .find(|s| s.in_use.load(Ordering::Acquire) != 0 && s.name.eq_str(name))
+    slots.iter().find(|s| s.in_use.load(Ordering::Acquire) != 0 && s.name.eq_str(name))
 }
 
 #[cfg(test)]
@@ -169,23 +147,11 @@ mod tests {
         assert_eq!(b.addr() % 4096, 0);
         assert!(b.addr() >= a.addr() + a.len());
         assert_eq!(m.memzone_lookup("a").unwrap().addr(), a.addr());
-        assert!(matches!(
-            m.memzone_reserve("a", 1, 64),
-            Err(EalError::Exists(_))
-        ));
+        assert!(matches!(m.memzone_reserve("a", 1, 64), Err(EalError::Exists(_))));
         assert!(m.memzone_lookup("c").is_none());
-        assert!(matches!(
-            m.memzone_reserve("big", 2 << 20, 64),
-            Err(EalError::NoMemory { .. })
-        ));
-        assert!(matches!(
-            m.memzone_reserve("x", 1, 3),
-            Err(EalError::InvalidArgument(_))
-        ));
-        assert!(matches!(
-            m.memzone_reserve(&"n".repeat(32), 1, 64),
-            Err(EalError::NameTooLong { .. })
-        ));
+        assert!(matches!(m.memzone_reserve("big", 2 << 20, 64), Err(EalError::NoMemory { .. })));
+        assert!(matches!(m.memzone_reserve("x", 1, 3), Err(EalError::InvalidArgument(_))));
+        assert!(matches!(m.memzone_reserve(&"n".repeat(32), 1, 64), Err(EalError::NameTooLong { .. })));
         let a_addr = a.addr();
         m.memzone_free(a);
         assert!(m.memzone_lookup("a").is_none());

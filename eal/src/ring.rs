@@ -89,13 +89,7 @@ pub struct Ring {
 
 impl std::fmt::Debug for Ring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Ring({:?}, {}/{})",
-            self.hdr.name.get(),
-            self.count(),
-            self.capacity
-        )
+        write!(f, "Ring({:?}, {}/{})", self.hdr.name.get(), self.count(), self.capacity)
     }
 }
 
@@ -128,9 +122,7 @@ impl Ring {
     ) -> Result<Ring, EalError> {
         let (size, capacity) = if flags & flags::EXACT_SZ != 0 {
             if count == 0 || count >= MAX_SIZE {
-                return Err(EalError::InvalidArgument(format!(
-                    "ring '{name}': count {count} must be 1..{MAX_SIZE}"
-                )));
+                return Err(EalError::InvalidArgument(format!("ring '{name}': count {count} must be 1..{MAX_SIZE}")));
             }
             ((count + 1).next_power_of_two(), count)
         } else {
@@ -149,8 +141,8 @@ impl Ring {
             });
         }
         let mz = mem.memzone_reserve(&memzone_name(name), Self::memsize(size), 64)?;
-        let hdr: &'static RingHeader = shm::shared_ref(mz.addr())
-            .ok_or_else(|| EalError::InvalidArgument("misaligned memzone".into()))?;
+        let hdr: &'static RingHeader =
+            shm::shared_ref(mz.addr()).ok_or_else(|| EalError::InvalidArgument("misaligned memzone".into()))?;
         hdr.name.set(name);
         hdr.size.store(size, Ordering::Relaxed);
         hdr.capacity.store(capacity, Ordering::Relaxed);
@@ -163,20 +155,14 @@ impl Ring {
     pub(crate) fn lookup_kind(mem: &Memory, name: &str, kind: RingKind) -> Result<Ring, EalError> {
         let mz = mem
             .memzone_lookup(&memzone_name(name))
-            .ok_or_else(|| EalError::NotFound {
-                kind: "ring",
-                name: name.into(),
-            })?;
+            .ok_or_else(|| EalError::NotFound { kind: "ring", name: name.into() })?;
         Self::from_memzone(mz, kind)
     }
 
     fn from_memzone(mz: Memzone, kind: RingKind) -> Result<Ring, EalError> {
         let r = Self::from_header_addr(mz.addr(), kind)?;
         if Self::memsize(r.mask + 1) > mz.len() {
-            return Err(EalError::InvalidArgument(format!(
-                "memzone {} does not hold a ring",
-                mz.name()
-            )));
+            return Err(EalError::InvalidArgument(format!("memzone {} does not hold a ring", mz.name())));
         }
         Ok(r)
     }
@@ -224,10 +210,7 @@ impl Ring {
     /// Frees the ring's memory. Every handle to it becomes invalid: call it only once all
     /// processes are done with the ring.
     pub fn free(self, mem: &Memory) {
-        if let Some(mz) = mem
-            .memzone_lookup(&memzone_name(&self.name()))
-            .filter(|mz| mz.addr() == self.header_addr())
-        {
+        if let Some(mz) = mem.memzone_lookup(&memzone_name(&self.name())).filter(|mz| mz.addr() == self.header_addr()) {
             self.hdr.ready.store(0, Ordering::Release);
             mem.memzone_free(mz);
         }
@@ -354,39 +337,31 @@ impl Ring {
 
     #[inline(always)]
     fn enqueue(&self, objs: &[u64], b: Behavior, single: bool) -> usize {
-        self.enqueue_with(objs.len(), b, single, |i| objs[i])
+        self.enqueue_with(objs, b, single)
     }
 
     #[inline(always)]
     fn dequeue(&self, out: &mut [u64], b: Behavior, single: bool) -> usize {
-        let len = out.len();
-        self.dequeue_with(len, b, single, |i, v| out[i] = v)
+        self.dequeue_with(out, b, single)
     }
 
     /// Multi-producer bulk enqueue of values held in atomics (a mempool cache).
     #[inline]
     pub(crate) fn mp_enqueue_bulk_atomic(&self, objs: &[AtomicU64]) -> bool {
-        self.enqueue_with(objs.len(), Behavior::Fixed, false, |i| {
-            objs[i].load(Ordering::Relaxed)
-        }) == objs.len()
+        self.enqueue_with(objs, Behavior::Fixed, false) == objs.len()
     }
 
     /// Multi-consumer bulk dequeue into atomics (a mempool cache).
     #[inline]
     pub(crate) fn mc_dequeue_bulk_atomic(&self, out: &[AtomicU64]) -> bool {
-        self.dequeue_with(out.len(), Behavior::Fixed, false, |i, v| {
-            out[i].store(v, Ordering::Relaxed)
-        }) == out.len()
+        let n = out.len();
+        let mut out = out;
+        self.dequeue_with(&mut out, Behavior::Fixed, false) == n
     }
 
     #[inline(always)]
-    fn enqueue_with(
-        &self,
-        len: usize,
-        b: Behavior,
-        single: bool,
-        obj: impl Fn(usize) -> u64,
-    ) -> usize {
+    fn enqueue_with<S: Source + ?Sized>(&self, objs: &S, b: Behavior, single: bool) -> usize {
+        let len = objs.len();
         let want = len.min(self.capacity as usize) as u32;
         if want == 0 || (b == Behavior::Fixed && want as usize != len) {
             return 0;
@@ -418,20 +393,12 @@ impl Ring {
                 prod.head.store(head.wrapping_add(n), Ordering::Relaxed);
                 break (head, n);
             }
-            if prod
-                .head
-                .compare_exchange_weak(
-                    head,
-                    head.wrapping_add(n),
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
+            if prod.head.compare_exchange_weak(head, head.wrapping_add(n), Ordering::AcqRel, Ordering::Relaxed).is_ok()
             {
                 break (head, n);
             }
         };
-        self.write_slots(head, n as usize, obj);
+        self.write_slots(head, n as usize, objs);
         if !single {
             while prod.tail.load(Ordering::Acquire) != head {
                 std::hint::spin_loop();
@@ -442,13 +409,8 @@ impl Ring {
     }
 
     #[inline(always)]
-    fn dequeue_with(
-        &self,
-        len: usize,
-        b: Behavior,
-        single: bool,
-        put: impl FnMut(usize, u64),
-    ) -> usize {
+    fn dequeue_with<D: Sink + ?Sized>(&self, out: &mut D, b: Behavior, single: bool) -> usize {
+        let len = out.len();
         let want = len.min(self.capacity as usize) as u32;
         if want == 0 || (b == Behavior::Fixed && want as usize != len) {
             return 0;
@@ -479,20 +441,12 @@ impl Ring {
                 cons.head.store(head.wrapping_add(n), Ordering::Relaxed);
                 break (head, n);
             }
-            if cons
-                .head
-                .compare_exchange_weak(
-                    head,
-                    head.wrapping_add(n),
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
+            if cons.head.compare_exchange_weak(head, head.wrapping_add(n), Ordering::AcqRel, Ordering::Relaxed).is_ok()
             {
                 break (head, n);
             }
         };
-        self.read_slots(head, n as usize, put);
+        self.read_slots(head, n as usize, out);
         if !single {
             while cons.tail.load(Ordering::Acquire) != head {
                 std::hint::spin_loop();
@@ -503,26 +457,89 @@ impl Ring {
     }
 
     #[inline(always)]
-    fn write_slots(&self, head: u32, n: usize, obj: impl Fn(usize) -> u64) {
+    fn write_slots<S: Source + ?Sized>(&self, head: u32, n: usize, objs: &S) {
         let idx = (head & self.mask) as usize;
         let first = n.min(self.slots.len() - idx);
-        for (i, s) in self.slots[idx..idx + first].iter().enumerate() {
-            s.store(obj(i), Ordering::Relaxed);
-        }
-        for (i, s) in self.slots[..n - first].iter().enumerate() {
-            s.store(obj(first + i), Ordering::Relaxed);
+        objs.copy_to(0, &self.slots[idx..idx + first]);
+        if first < n {
+            objs.copy_to(first, &self.slots[..n - first]);
         }
     }
 
     #[inline(always)]
-    fn read_slots(&self, head: u32, n: usize, mut put: impl FnMut(usize, u64)) {
+    fn read_slots<D: Sink + ?Sized>(&self, head: u32, n: usize, out: &mut D) {
         let idx = (head & self.mask) as usize;
         let first = n.min(self.slots.len() - idx);
-        for (i, s) in self.slots[idx..idx + first].iter().enumerate() {
-            put(i, s.load(Ordering::Relaxed));
+        out.copy_from(0, &self.slots[idx..idx + first]);
+        if first < n {
+            out.copy_from(first, &self.slots[..n - first]);
         }
-        for (i, s) in self.slots[..n - first].iter().enumerate() {
-            put(first + i, s.load(Ordering::Relaxed));
+    }
+}
+
+/// Where enqueued values come from.
+trait Source {
+    fn len(&self) -> usize;
+    /// Stores values `off..off+dst.len()` into `dst`.
+    fn copy_to(&self, off: usize, dst: &[AtomicU64]);
+}
+
+/// Where dequeued values go.
+trait Sink {
+    fn len(&self) -> usize;
+    /// Loads `src` into positions `off..off+src.len()`.
+    fn copy_from(&mut self, off: usize, src: &[AtomicU64]);
+}
+
+impl Source for [u64] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[u64]>::len(self)
+    }
+    #[inline(always)]
+    fn copy_to(&self, off: usize, dst: &[AtomicU64]) {
+        for (d, &s) in dst.iter().zip(&self[off..off + dst.len()]) {
+            d.store(s, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Source for [AtomicU64] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[AtomicU64]>::len(self)
+    }
+    #[inline(always)]
+    fn copy_to(&self, off: usize, dst: &[AtomicU64]) {
+        for (d, s) in dst.iter().zip(&self[off..off + dst.len()]) {
+            d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+}
+
+impl Sink for [u64] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[u64]>::len(self)
+    }
+    #[inline(always)]
+    fn copy_from(&mut self, off: usize, src: &[AtomicU64]) {
+        let n = src.len();
+        for (d, s) in self[off..off + n].iter_mut().zip(src) {
+            *d = s.load(Ordering::Relaxed);
+        }
+    }
+}
+
+impl Sink for &[AtomicU64] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[AtomicU64]>::len(self)
+    }
+    #[inline(always)]
+    fn copy_from(&mut self, off: usize, src: &[AtomicU64]) {
+        for (d, s) in self[off..off + src.len()].iter().zip(src) {
+            d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
         }
     }
 }

@@ -63,10 +63,7 @@ pub fn reserve_window(base: u64, len: u64) -> io::Result<VaRange> {
             base as *mut libc::c_void,
             len as usize,
             libc::PROT_NONE,
-            libc::MAP_PRIVATE
-                | libc::MAP_ANONYMOUS
-                | libc::MAP_NORESERVE
-                | libc::MAP_FIXED_NOREPLACE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE,
             -1,
             0,
         )
@@ -86,19 +83,9 @@ pub fn reserve_window(base: u64, len: u64) -> io::Result<VaRange> {
 /// Maps `len` bytes of `file` from `offset` read-write and shared at `addr`, which must lie
 /// inside a window this process reserved with [`reserve_window`].
 /// `populate` pre-faults the pages (hugetlbfs reservations fail here rather than later).
-pub fn map_file_at(
-    window: VaRange,
-    addr: u64,
-    len: u64,
-    file: &File,
-    offset: u64,
-    populate: bool,
-) -> io::Result<()> {
+pub fn map_file_at(window: VaRange, addr: u64, len: u64, file: &File, offset: u64, populate: bool) -> io::Result<()> {
     if addr < window.start || addr + len > window.end() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "mapping outside the reserved window",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "mapping outside the reserved window"));
     }
     let mut flags = libc::MAP_SHARED | libc::MAP_FIXED;
     if populate {
@@ -140,10 +127,7 @@ pub fn map_anonymous(len: u64) -> io::Result<VaRange> {
     if p == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
     }
-    Ok(VaRange {
-        start: p as u64,
-        len,
-    })
+    Ok(VaRange { start: p as u64, len })
 }
 
 /// Returns a `'static` reference to a `T` at `addr` in shared memory.
@@ -189,13 +173,7 @@ pub fn overlapping_mappings(r: VaRange) -> Vec<(VaRange, String)> {
         };
         if a < r.end() && b > r.start {
             let what = parts.nth(4).unwrap_or("[anonymous]").to_string();
-            out.push((
-                VaRange {
-                    start: a,
-                    len: b - a,
-                },
-                what,
-            ));
+            out.push((VaRange { start: a, len: b - a }, what));
         }
     }
     out

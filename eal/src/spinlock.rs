@@ -23,11 +23,7 @@ impl SharedSpinlock {
         loop {
             let cur = self.0.load(Ordering::Relaxed);
             if cur == 0 || (spins > 10_000 && !crate::process::pid_alive(cur)) {
-                if self
-                    .0
-                    .compare_exchange(cur, me, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
+                if self.0.compare_exchange(cur, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                     return SpinGuard(self);
                 }
             }

@@ -50,21 +50,9 @@ fn run(eal: &Eal) -> Result<(), EalError> {
         (p2s, s2p, pool)
     } else {
         let pool = PktMbufPool::lookup(&mem, MSG_POOL)?;
-        (
-            MbufRing::lookup(&mem, SEC_2_PRI)?,
-            MbufRing::lookup(&mem, PRI_2_SEC)?,
-            pool,
-        )
+        (MbufRing::lookup(&mem, SEC_2_PRI)?, MbufRing::lookup(&mem, PRI_2_SEC)?, pool)
     };
-    println!(
-        "{} ready (pid {})",
-        if eal.is_primary() {
-            "primary"
-        } else {
-            "secondary"
-        },
-        std::process::id()
-    );
+    println!("{} ready (pid {})", if eal.is_primary() { "primary" } else { "secondary" }, std::process::id());
 
     let stop = Arc::new(AtomicBool::new(false));
     let receiver = {
@@ -132,17 +120,12 @@ fn send_text(pool: &PktMbufPool, ring: &MbufRing, text: &str) {
         println!("message pool is empty: the other side is not reading");
         return;
     };
-    let bytes = &text.as_bytes()[..text
-        .len()
-        .min(pool.data_room() as usize - eal::mbuf::HEADROOM as usize)];
+    let bytes = &text.as_bytes()[..text.len().min(pool.data_room() as usize - eal::mbuf::HEADROOM as usize)];
     if let Some(d) = m.append(bytes.len() as u16) {
         d.copy_from_slice(bytes);
     }
     let mut v = vec![m];
     if ring.enqueue_burst(&mut v) == 0 {
-        println!(
-            "ring {} is full: the other side is not reading",
-            ring.name()
-        );
+        println!("ring {} is full: the other side is not reading", ring.name());
     }
 }

@@ -100,14 +100,12 @@ impl Worker {
             match self.lines.recv_timeout(left) {
                 Ok(l) if l.starts_with(prefix) => return l,
                 Ok(l) => self.backlog.push_back(l),
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "{}: no line starting with {prefix:?} within {wait:?}; seen: {:?}",
-                    self.tag, self.backlog
-                ),
-                Err(RecvTimeoutError::Disconnected) => panic!(
-                    "{}: exited while waiting for {prefix:?}; seen: {:?}",
-                    self.tag, self.backlog
-                ),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("{}: no line starting with {prefix:?} within {wait:?}; seen: {:?}", self.tag, self.backlog)
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("{}: exited while waiting for {prefix:?}; seen: {:?}", self.tag, self.backlog)
+                }
             }
         }
     }
@@ -119,10 +117,7 @@ impl Worker {
     /// Asserts that no line starting with `prefix` comes within `wait`.
     fn expect_none(&mut self, prefix: &str, wait: Duration) {
         let end = Instant::now() + wait;
-        while let Ok(l) = self
-            .lines
-            .recv_timeout(end.saturating_duration_since(Instant::now()))
-        {
+        while let Ok(l) = self.lines.recv_timeout(end.saturating_duration_since(Instant::now())) {
             assert!(!l.starts_with(prefix), "{}: unexpected {l:?}", self.tag);
             self.backlog.push_back(l);
         }
@@ -190,9 +185,7 @@ struct Group {
 fn group(tag: &str, n: usize) -> Group {
     let dir = TempDir::new(tag);
     let p = Worker::spawn(&dir.0, "primary", "p", None);
-    let s = (1..=n)
-        .map(|i| Worker::spawn(&dir.0, "secondary", &format!("s{i}"), Some(p.pid)))
-        .collect();
+    let s = (1..=n).map(|i| Worker::spawn(&dir.0, "secondary", &format!("s{i}"), Some(p.pid))).collect();
     Group { dir, p, s }
 }
 

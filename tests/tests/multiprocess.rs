@@ -29,10 +29,8 @@ fn exchange(no_huge: bool) {
     let n = 5000;
     let mut pri = run(&p, "0@0", "primary", no_huge, &["exchange-primary", &n.to_string(), "3"]);
     pri.expect("READY sent=5000", T);
-    let secs: Vec<Proc> = ["1@1", "2@0", "3@1"]
-        .iter()
-        .map(|l| run(&p, l, "secondary", no_huge, &["exchange-secondary"]))
-        .collect();
+    let secs: Vec<Proc> =
+        ["1@1", "2@0", "3@1"].iter().map(|l| run(&p, l, "secondary", no_huge, &["exchange-secondary"])).collect();
     let result = pri.expect("RESULT", Duration::from_secs(90));
     assert_eq!(result, format!("RESULT received={n} dups=0 bad=0 missing=0"));
     let mut processed = 0;
@@ -70,7 +68,12 @@ fn secondary_without_primary_fails_fast() {
     let (code, out) = run(&p, "1", "secondary", true, &["attach"]).finish(T);
     assert!(t0.elapsed() < Duration::from_secs(1), "took {:?}", t0.elapsed());
     assert_eq!(code, Some(2));
-    assert!(out.iter().any(|l| l.contains("no primary process is running for --file-prefix=") && l.contains("start the primary first")), "{out:?}");
+    assert!(
+        out.iter()
+            .any(|l| l.contains("no primary process is running for --file-prefix=")
+                && l.contains("start the primary first")),
+        "{out:?}"
+    );
     let _ = std::fs::remove_dir_all(runtime_dir(&p));
 }
 

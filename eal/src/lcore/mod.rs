@@ -39,11 +39,7 @@ pub struct Lcores {
 
 impl Lcores {
     pub(crate) fn new(specs: Vec<LcoreSpec>, main: u32) -> Lcores {
-        Lcores {
-            specs,
-            main,
-            running: Mutex::new(HashMap::new()),
-        }
+        Lcores { specs, main, running: Mutex::new(HashMap::new()) }
     }
 
     /// All lcores of this process, sorted by id.
@@ -58,11 +54,7 @@ impl Lcores {
 
     /// The worker lcores' ids (all but the main one).
     pub fn workers(&self) -> Vec<u32> {
-        self.specs
-            .iter()
-            .map(|l| l.id)
-            .filter(|&i| i != self.main)
-            .collect()
+        self.specs.iter().map(|l| l.id).filter(|&i| i != self.main).collect()
     }
 
     /// Runs `f` on worker lcore `id`, in a thread pinned to the lcore's CPUs.
@@ -71,21 +63,13 @@ impl Lcores {
     where
         F: FnOnce() -> i32 + Send + 'static,
     {
-        let spec = self
-            .specs
-            .iter()
-            .find(|l| l.id == id && l.id != self.main)
-            .cloned()
-            .ok_or_else(|| {
-                EalError::InvalidArgument(format!(
-                    "lcore {id} is not a worker lcore of this process"
-                ))
+        let spec =
+            self.specs.iter().find(|l| l.id == id && l.id != self.main).cloned().ok_or_else(|| {
+                EalError::InvalidArgument(format!("lcore {id} is not a worker lcore of this process"))
             })?;
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if running.get(&id).is_some_and(|h| !h.is_finished()) {
-            return Err(EalError::InvalidArgument(format!(
-                "lcore {id} is busy; wait for it first"
-            )));
+            return Err(EalError::InvalidArgument(format!("lcore {id} is busy; wait for it first")));
         }
         if let Some(old) = running.remove(&id) {
             let _ = old.join();
@@ -107,26 +91,14 @@ impl Lcores {
     /// Waits for lcore `id` and returns its function's result (`None` if nothing ran there
     /// or the function panicked).
     pub fn wait(&self, id: u32) -> Option<i32> {
-        let h = self
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id)?;
+        let h = self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id)?;
         h.join().ok()
     }
 
     /// Waits for every worker lcore; returns the results by lcore id.
     pub fn wait_all(&self) -> Vec<(u32, Option<i32>)> {
-        let handles: Vec<_> = self
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .collect();
-        let mut out: Vec<_> = handles
-            .into_iter()
-            .map(|(id, h)| (id, h.join().ok()))
-            .collect();
+        let handles: Vec<_> = self.running.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+        let mut out: Vec<_> = handles.into_iter().map(|(id, h)| (id, h.join().ok())).collect();
         out.sort_by_key(|r| r.0);
         out
     }

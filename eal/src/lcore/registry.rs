@@ -13,11 +13,7 @@ pub fn claim_lcores(cfg: &SharedConfig, ids: &[u32], prefix: &str) -> Result<(),
     for &id in ids {
         let owner = cfg.lcore_owner[id as usize].load(Ordering::Acquire);
         if owner != 0 && owner != me && pid_alive(owner) {
-            return Err(EalError::LcoreInUse {
-                lcore: id,
-                pid: owner,
-                prefix: prefix.to_string(),
-            });
+            return Err(EalError::LcoreInUse { lcore: id, pid: owner, prefix: prefix.to_string() });
         }
     }
     for &id in ids {

@@ -44,15 +44,9 @@ pub fn parse_mounts(mounts: &str, default_page: u64) -> Vec<HugeMount> {
             if f.len() < 4 || f[2] != "hugetlbfs" {
                 return None;
             }
-            let page_size = f[3]
-                .split(',')
-                .find_map(|o| o.strip_prefix("pagesize="))
-                .and_then(parse_size)
-                .unwrap_or(default_page);
-            Some(HugeMount {
-                dir: PathBuf::from(f[1].replace("\\040", " ")),
-                page_size,
-            })
+            let page_size =
+                f[3].split(',').find_map(|o| o.strip_prefix("pagesize=")).and_then(parse_size).unwrap_or(default_page);
+            Some(HugeMount { dir: PathBuf::from(f[1].replace("\\040", " ")), page_size })
         })
         .collect()
 }
@@ -60,34 +54,20 @@ pub fn parse_mounts(mounts: &str, default_page: u64) -> Vec<HugeMount> {
 /// Finds the hugetlbfs to use: `--huge-dir` if given (it must be a hugetlbfs mount), else
 /// the first mount of the default page size, else the first mount.
 pub fn find_mount(huge_dir: Option<&Path>) -> Result<HugeMount, EalError> {
-    let mounts = std::fs::read_to_string("/proc/mounts")
-        .map_err(|e| EalError::io("reading /proc/mounts", e))?;
+    let mounts = std::fs::read_to_string("/proc/mounts").map_err(|e| EalError::io("reading /proc/mounts", e))?;
     let def = default_page_size();
     let all = parse_mounts(&mounts, def);
     if let Some(dir) = huge_dir {
         let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        return all
-            .into_iter()
-            .find(|m| m.dir == canon)
-            .ok_or_else(|| EalError::NotHugetlbfs(dir.to_path_buf()));
+        return all.into_iter().find(|m| m.dir == canon).ok_or_else(|| EalError::NotHugetlbfs(dir.to_path_buf()));
     }
-    all.iter()
-        .find(|m| m.page_size == def)
-        .or_else(|| all.first())
-        .cloned()
-        .ok_or(EalError::NoHugetlbfs)
+    all.iter().find(|m| m.page_size == def).or_else(|| all.first()).cloned().ok_or(EalError::NoHugetlbfs)
 }
 
 /// Free huge pages of `page_size` (system-wide).
 pub fn free_pages(page_size: u64) -> u64 {
-    let p = format!(
-        "/sys/kernel/mm/hugepages/hugepages-{}kB/free_hugepages",
-        page_size / 1024
-    );
-    std::fs::read_to_string(p)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+    let p = format!("/sys/kernel/mm/hugepages/hugepages-{}kB/free_hugepages", page_size / 1024);
+    std::fs::read_to_string(p).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -104,18 +84,9 @@ mod tests {
         assert_eq!(
             v,
             vec![
-                HugeMount {
-                    dir: "/dev/hugepages".into(),
-                    page_size: 2 << 20
-                },
-                HugeMount {
-                    dir: "/mnt/huge1g".into(),
-                    page_size: 1 << 30
-                },
-                HugeMount {
-                    dir: "/mnt/plain".into(),
-                    page_size: 4 << 20
-                },
+                HugeMount { dir: "/dev/hugepages".into(), page_size: 2 << 20 },
+                HugeMount { dir: "/mnt/huge1g".into(), page_size: 1 << 30 },
+                HugeMount { dir: "/mnt/plain".into(), page_size: 4 << 20 },
             ]
         );
         assert!(parse_mounts("proc /proc proc rw 0 0\n", 2 << 20).is_empty());

@@ -51,12 +51,8 @@ pub fn create_and_map(
         .mode(0o600)
         .open(path)
         .map_err(|e| EalError::io(format!("creating the heap file {}", path.display()), e))?;
-    file.set_len(len).map_err(|e| {
-        EalError::io(
-            format!("sizing the heap file {} to {len} bytes", path.display()),
-            e,
-        )
-    })?;
+    file.set_len(len)
+        .map_err(|e| EalError::io(format!("sizing the heap file {} to {len} bytes", path.display()), e))?;
     if let Err(e) = shm::map_file_at(window, addr, len, &file, 0, true) {
         let _ = std::fs::remove_file(path);
         if huge && e.raw_os_error() == Some(libc::ENOMEM) {
@@ -67,10 +63,7 @@ pub fn create_and_map(
                 page_kb: page_size / 1024,
             });
         }
-        return Err(EalError::io(
-            format!("mapping the heap file {}", path.display()),
-            e,
-        ));
+        return Err(EalError::io(format!("mapping the heap file {}", path.display()), e));
     }
     Ok(())
 }
@@ -81,16 +74,7 @@ pub fn map_existing(path: &Path, len: u64, window: VaRange, addr: u64) -> Result
         .read(true)
         .write(true)
         .open(path)
-        .map_err(|e| {
-            EalError::io(
-                format!("opening the primary's heap file {}", path.display()),
-                e,
-            )
-        })?;
-    shm::map_file_at(window, addr, len, &file, 0, false).map_err(|e| {
-        EalError::io(
-            format!("mapping the primary's heap file {}", path.display()),
-            e,
-        )
-    })
+        .map_err(|e| EalError::io(format!("opening the primary's heap file {}", path.display()), e))?;
+    shm::map_file_at(window, addr, len, &file, 0, false)
+        .map_err(|e| EalError::io(format!("mapping the primary's heap file {}", path.display()), e))
 }

@@ -41,20 +41,22 @@ pub struct MempoolHeader {
 // SAFETY: repr(C) of atomics and a name; zero is "not ready".
 unsafe impl SharedPlain for MempoolHeader {}
 
+/// The fill level of one lcore's cache, alone in its cache line.
 #[repr(C, align(64))]
-struct CacheHeader {
-    len: AtomicU32,
-}
+struct CacheLen(AtomicU32);
 // SAFETY: one atomic.
-unsafe impl SharedPlain for CacheHeader {}
+unsafe impl SharedPlain for CacheLen {}
 
 /// Handle to a pool. Copyable, `Send + Sync`; it names shared state.
 #[derive(Clone, Copy)]
 pub struct Mempool {
     hdr: &'static MempoolHeader,
     ring: Ring,
-    caches: u64,
-    cache_stride: u64,
+    /// Per-lcore fill levels (MAX_LCORES entries, empty without a cache).
+    cache_lens: &'static [CacheLen],
+    /// Per-lcore object stacks, `cache_cap` slots each.
+    cache_objs: &'static [AtomicU64],
+    cache_cap: usize,
     cache_size: u32,
     flush_thresh: u32,
     elt_size: u32,
@@ -64,37 +66,23 @@ pub struct Mempool {
 
 impl std::fmt::Debug for Mempool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Mempool({:?}, {} x {} B)",
-            self.name(),
-            self.count,
-            self.elt_size
-        )
+        write!(f, "Mempool({:?}, {} x {} B)", self.name(), self.count, self.elt_size)
     }
 }
 
-struct Cache {
-    hdr: &'static CacheHeader,
+/// One lcore's cache of one pool, looked up once (see [`Mempool::local_cache`]).
+#[derive(Clone, Copy)]
+pub struct Cache {
+    len: &'static AtomicU32,
     objs: &'static [AtomicU64],
 }
 
 impl Mempool {
     /// Creates a pool of `count` objects of `elt_size` bytes (rounded up to 64) with a
     /// per-lcore cache of `cache_size` objects (0 for none). Objects are zeroed.
-    pub fn create(
-        mem: &Memory,
-        name: &str,
-        count: u32,
-        elt_size: u32,
-        cache_size: u32,
-    ) -> Result<Mempool, EalError> {
+    pub fn create(mem: &Memory, name: &str, count: u32, elt_size: u32, cache_size: u32) -> Result<Mempool, EalError> {
         if name.is_empty() || name.len() > NAME_MAX {
-            return Err(EalError::NameTooLong {
-                name: name.into(),
-                len: name.len(),
-                max: NAME_MAX,
-            });
+            return Err(EalError::NameTooLong { name: name.into(), len: name.len(), max: NAME_MAX });
         }
         if count == 0 || count >= ring::MAX_SIZE {
             return Err(EalError::InvalidArgument(format!(
@@ -103,9 +91,7 @@ impl Mempool {
             )));
         }
         if elt_size == 0 {
-            return Err(EalError::InvalidArgument(format!(
-                "mempool '{name}': element size 0"
-            )));
+            return Err(EalError::InvalidArgument(format!("mempool '{name}': element size 0")));
         }
         if cache_size > CACHE_MAX_SIZE || cache_size as u64 * 3 / 2 > count as u64 {
             return Err(EalError::InvalidArgument(format!(
@@ -114,26 +100,13 @@ impl Mempool {
         }
         let elt = (elt_size as u64).div_ceil(64) * 64;
         let flush_thresh = cache_size * 3 / 2;
-        let cache_cap = if cache_size == 0 {
-            0
-        } else {
-            flush_thresh + CACHE_MAX_SIZE
-        };
-        let cache_stride = (64 + 8 * cache_cap as u64).div_ceil(64) * 64;
+        let cache_cap = if cache_size == 0 { 0 } else { flush_thresh + CACHE_MAX_SIZE };
+        let cache_stride = (8 * cache_cap as u64).div_ceil(64) * 64;
         let hdr_len = std::mem::size_of::<MempoolHeader>() as u64;
-        let caches_len = if cache_size == 0 {
-            0
-        } else {
-            cache_stride * MAX_LCORES as u64
-        };
+        let caches_len = if cache_size == 0 { 0 } else { (64 + cache_stride) * MAX_LCORES as u64 };
         let total = hdr_len + caches_len + elt * count as u64;
-        let ring = Ring::create_kind(
-            mem,
-            &format!("MP_{name}"),
-            count,
-            ring::flags::EXACT_SZ,
-            ring::RingKind::Mempool,
-        )?;
+        let ring =
+            Ring::create_kind(mem, &format!("MP_{name}"), count, ring::flags::EXACT_SZ, ring::RingKind::Mempool)?;
         let mz = match mem.memzone_reserve(&format!("MP_{name}"), total, 64) {
             Ok(mz) => mz,
             Err(e) => {
@@ -141,8 +114,8 @@ impl Mempool {
                 return Err(e);
             }
         };
-        let hdr: &'static MempoolHeader = shm::shared_ref(mz.addr())
-            .ok_or_else(|| EalError::InvalidArgument("misaligned memzone".into()))?;
+        let hdr: &'static MempoolHeader =
+            shm::shared_ref(mz.addr()).ok_or_else(|| EalError::InvalidArgument("misaligned memzone".into()))?;
         let objs = mz.addr() + hdr_len + caches_len;
         hdr.name.set(name);
         hdr.elt_size.store(elt as u32, Ordering::Relaxed);
@@ -171,10 +144,7 @@ impl Mempool {
     pub fn lookup(mem: &Memory, name: &str) -> Result<Mempool, EalError> {
         let mz = mem
             .memzone_lookup(&format!("MP_{name}"))
-            .ok_or_else(|| EalError::NotFound {
-                kind: "mempool",
-                name: name.into(),
-            })?;
+            .ok_or_else(|| EalError::NotFound { kind: "mempool", name: name.into() })?;
         Self::from_header_addr(mz.addr())
     }
 
@@ -185,14 +155,26 @@ impl Mempool {
         if hdr.ready.load(Ordering::Acquire) != 1 {
             return Err(bad());
         }
-        let ring =
-            Ring::from_header_addr(hdr.ring.load(Ordering::Relaxed), ring::RingKind::Mempool)?;
+        let ring = Ring::from_header_addr(hdr.ring.load(Ordering::Relaxed), ring::RingKind::Mempool)?;
+        let cache_size = hdr.cache_size.load(Ordering::Relaxed);
+        let caches = hdr.caches.load(Ordering::Relaxed);
+        let cache_cap = (hdr.cache_stride.load(Ordering::Relaxed) / 8) as usize;
+        let (cache_lens, cache_objs) = if cache_size == 0 {
+            (&[][..], &[][..])
+        } else {
+            (
+                shm::shared_slice::<CacheLen>(caches, MAX_LCORES).ok_or_else(bad)?,
+                shm::shared_slice::<AtomicU64>(caches + 64 * MAX_LCORES as u64, cache_cap * MAX_LCORES)
+                    .ok_or_else(bad)?,
+            )
+        };
         Ok(Mempool {
             hdr,
             ring,
-            caches: hdr.caches.load(Ordering::Relaxed),
-            cache_stride: hdr.cache_stride.load(Ordering::Relaxed),
-            cache_size: hdr.cache_size.load(Ordering::Relaxed),
+            cache_lens,
+            cache_objs,
+            cache_cap,
+            cache_size,
             flush_thresh: hdr.flush_thresh.load(Ordering::Relaxed),
             elt_size: hdr.elt_size.load(Ordering::Relaxed),
             count: hdr.count.load(Ordering::Relaxed),
@@ -237,7 +219,7 @@ impl Mempool {
         let mut n = self.ring.count();
         if self.cache_size > 0 {
             for id in 0..MAX_LCORES as u32 {
-                n += self.cache(id).hdr.len.load(Ordering::Relaxed);
+                n += self.cache(id).len.load(Ordering::Relaxed);
             }
         }
         n.min(self.count)
@@ -255,15 +237,8 @@ impl Mempool {
 
     #[inline(always)]
     fn cache(&self, id: u32) -> Cache {
-        let base = self.caches + id as u64 * self.cache_stride;
-        // The addresses come from the pool's own header, so they are mapped and aligned.
-        let hdr = shm::shared_ref::<CacheHeader>(base).expect("mempool cache address is valid");
-        let objs = shm::shared_slice::<AtomicU64>(
-            base + 64,
-            (self.flush_thresh + CACHE_MAX_SIZE) as usize,
-        )
-        .expect("mempool cache address is valid");
-        Cache { hdr, objs }
+        let id = id as usize;
+        Cache { len: &self.cache_lens[id].0, objs: &self.cache_objs[id * self.cache_cap..(id + 1) * self.cache_cap] }
     }
 
     #[inline(always)]
@@ -274,14 +249,34 @@ impl Mempool {
         lcore_id().map(|id| self.cache(id))
     }
 
+    /// The calling lcore's cache of this pool (None on a non-lcore thread or without a
+    /// cache). Hot loops look it up once and pass it to [`Mempool::get_bulk_with`] and
+    /// [`Mempool::put_bulk_with`], as DPDK's `rte_mempool_generic_get/put` take a cache.
+    #[inline]
+    pub fn local_cache(&self) -> Option<Cache> {
+        self.lcore_cache()
+    }
+
     /// Takes exactly `out.len()` objects or none; false when the pool cannot supply them.
     #[inline]
     pub fn get_bulk(&self, out: &mut [u64]) -> bool {
+        self.get_bulk_with(self.lcore_cache(), out)
+    }
+
+    /// Returns `objs` to the pool. Every address must come from this pool's `get_bulk`.
+    #[inline]
+    pub fn put_bulk(&self, objs: &[u64]) {
+        self.put_bulk_with(self.lcore_cache(), objs)
+    }
+
+    /// [`Mempool::get_bulk`] through a cache looked up earlier by this same thread.
+    #[inline]
+    pub fn get_bulk_with(&self, cache: Option<Cache>, out: &mut [u64]) -> bool {
         let n = out.len();
-        let Some(c) = self.lcore_cache().filter(|_| n <= self.cache_size as usize) else {
+        let Some(c) = cache.filter(|_| n <= self.cache_size as usize) else {
             return self.ring.mc_dequeue_bulk(out);
         };
-        let mut len = c.hdr.len.load(Ordering::Relaxed) as usize;
+        let mut len = c.len.load(Ordering::Relaxed) as usize;
         if len < n {
             // Refill the cache up to cache_size + n from the ring.
             let want = self.cache_size as usize + n - len;
@@ -294,22 +289,22 @@ impl Mempool {
         for (o, s) in out.iter_mut().zip(c.objs[len - n..len].iter().rev()) {
             *o = s.load(Ordering::Relaxed);
         }
-        c.hdr.len.store((len - n) as u32, Ordering::Relaxed);
+        c.len.store((len - n) as u32, Ordering::Relaxed);
         true
     }
 
-    /// Returns `objs` to the pool. Every address must come from this pool's `get_bulk`.
+    /// [`Mempool::put_bulk`] through a cache looked up earlier by this same thread.
     #[inline]
-    pub fn put_bulk(&self, objs: &[u64]) {
+    pub fn put_bulk_with(&self, cache: Option<Cache>, objs: &[u64]) {
         let n = objs.len();
-        let Some(c) = self.lcore_cache().filter(|_| n <= CACHE_MAX_SIZE as usize) else {
+        let Some(c) = cache.filter(|_| n <= CACHE_MAX_SIZE as usize) else {
             let mut done = 0;
             while done < n {
                 done += self.ring.mp_enqueue_burst(&objs[done..]);
             }
             return;
         };
-        let len = c.hdr.len.load(Ordering::Relaxed) as usize;
+        let len = c.len.load(Ordering::Relaxed) as usize;
         for (s, &o) in c.objs[len..len + n].iter().zip(objs) {
             s.store(o, Ordering::Relaxed);
         }
@@ -322,7 +317,7 @@ impl Mempool {
             debug_assert!(flushed, "a pool's ring has room for all its objects");
             len = keep;
         }
-        c.hdr.len.store(len as u32, Ordering::Relaxed);
+        c.len.store(len as u32, Ordering::Relaxed);
     }
 
     /// Takes one object.
@@ -341,16 +336,13 @@ impl Mempool {
     /// Empties this lcore's cache into the ring (e.g. before the lcore stops for good).
     pub fn flush_cache(&self) {
         if let Some(c) = self.lcore_cache() {
-            let len = c.hdr.len.load(Ordering::Relaxed) as usize;
-            let objs: Vec<u64> = c.objs[..len]
-                .iter()
-                .map(|s| s.load(Ordering::Relaxed))
-                .collect();
+            let len = c.len.load(Ordering::Relaxed) as usize;
+            let objs: Vec<u64> = c.objs[..len].iter().map(|s| s.load(Ordering::Relaxed)).collect();
             let mut done = 0;
             while done < objs.len() {
                 done += self.ring.mp_enqueue_burst(&objs[done..]);
             }
-            c.hdr.len.store(0, Ordering::Relaxed);
+            c.len.store(0, Ordering::Relaxed);
         }
     }
 }

@@ -16,15 +16,9 @@ fn create_checks_arguments() {
     assert!(e(Mempool::create(&m, &"n".repeat(25), 10, 64, 0)).contains("too long"));
     let p = Mempool::create(&m, "p", 100, 100, 16).unwrap();
     assert_eq!(p.elt_size(), 128);
-    assert!(matches!(
-        Mempool::create(&m, "p", 100, 64, 0),
-        Err(EalError::Exists(_))
-    ));
+    assert!(matches!(Mempool::create(&m, "p", 100, 64, 0), Err(EalError::Exists(_))));
     assert_eq!(Mempool::lookup(&m, "p").unwrap().size(), 100);
-    assert!(matches!(
-        Mempool::lookup(&m, "q"),
-        Err(EalError::NotFound { .. })
-    ));
+    assert!(matches!(Mempool::lookup(&m, "q"), Err(EalError::NotFound { .. })));
 }
 
 #[test]
@@ -59,10 +53,10 @@ fn lcore_cache_fills_and_flushes() {
         assert!(p.get_bulk(&mut objs));
         // The first get refills the cache with cache_size + n from the ring.
         assert_eq!(p.ring.count(), 1024 - 40);
-        assert_eq!(p.cache(3).hdr.len.load(Ordering::Relaxed), 32);
+        assert_eq!(p.cache(3).len.load(Ordering::Relaxed), 32);
         assert_eq!(p.in_use_count(), 8);
         p.put_bulk(&objs);
-        assert_eq!(p.cache(3).hdr.len.load(Ordering::Relaxed), 40);
+        assert_eq!(p.cache(3).len.load(Ordering::Relaxed), 40);
         // Over the flush threshold (48) the cache goes back down to cache_size.
         let mut more = vec![0u64; 16];
         assert!(p.get_bulk(&mut more));
@@ -70,7 +64,7 @@ fn lcore_cache_fills_and_flushes() {
         assert!(p.ring.mc_dequeue_bulk(&mut others));
         p.put_bulk(&more);
         p.put_bulk(&others);
-        assert_eq!(p.cache(3).hdr.len.load(Ordering::Relaxed), 32);
+        assert_eq!(p.cache(3).len.load(Ordering::Relaxed), 32);
         assert!(p.is_full());
         p.flush_cache();
         assert_eq!(p.ring.count(), 1024);

@@ -12,9 +12,7 @@ use super::wire::{MAX_FDS, MAX_NAME_LEN, MAX_PARAM_LEN};
 #[non_exhaustive]
 pub enum MpError {
     /// The action name is empty, too long or contains NUL.
-    #[error(
-        "IPC action name {name:?} is invalid ({len} bytes): use 1..={MAX_NAME_LEN} bytes without NUL"
-    )]
+    #[error("IPC action name {name:?} is invalid ({len} bytes): use 1..={MAX_NAME_LEN} bytes without NUL")]
     BadName {
         /// The offending name (lossy if it was cut).
         name: String,
@@ -32,9 +30,7 @@ pub enum MpError {
         len: usize,
     },
     /// More than [`MAX_FDS`] fds.
-    #[error(
-        "IPC message {name:?} carries {count} fds, the limit is {MAX_FDS}: split it into several messages"
-    )]
+    #[error("IPC message {name:?} carries {count} fds, the limit is {MAX_FDS}: split it into several messages")]
     TooManyFds {
         /// Action name.
         name: String,

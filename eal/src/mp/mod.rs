@@ -23,8 +23,10 @@
 //! thread), which spins briefly before sleeping.
 
 mod error;
+mod message;
 mod peers;
 mod pending;
+mod state;
 mod sys;
 mod thread;
 mod wire;
@@ -32,7 +34,6 @@ mod wire;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -40,11 +41,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use error::MpError;
+pub use message::{HandlerResult, MpMessage, MpPeer, MpReply, MpStats};
 pub use wire::{MAX_FDS, MAX_NAME_LEN, MAX_PARAM_LEN};
 
+use message::check_name;
 use pending::{AsyncTable, Collector};
-use peers::Delivery;
-use sys::{EventFd, SockAddr, Sock};
+use state::{encode, lock, send_one, wait_replies, Core, Counters};
+use sys::{EventFd, Sock, SockAddr};
 use wire::Kind;
 
 /// How long a send keeps retrying a peer whose queue is full.
@@ -81,293 +84,6 @@ pub struct MpConfig {
     pub primary_pid: Option<u32>,
 }
 
-/// One IPC message: an action name, a small param and optional fds.
-#[derive(Debug, Default)]
-pub struct MpMessage {
-    /// Action name, 1..=[`MAX_NAME_LEN`] bytes, no NUL.
-    pub name: String,
-    /// Up to [`MAX_PARAM_LEN`] bytes.
-    pub param: Vec<u8>,
-    /// Up to [`MAX_FDS`] fds. Sending leaves them open in the sender; the
-    /// receiver gets its own copies.
-    pub fds: Vec<OwnedFd>,
-}
-
-impl MpMessage {
-    /// A message with no fds; fails if the name or param breaks the limits.
-    pub fn new(name: &str, param: &[u8]) -> Result<MpMessage, MpError> {
-        let m = MpMessage {
-            name: name.to_owned(),
-            param: param.to_vec(),
-            fds: Vec::new(),
-        };
-        m.check()?;
-        Ok(m)
-    }
-
-    /// The same message carrying `fds` (checked when it is sent).
-    pub fn with_fds(mut self, fds: Vec<OwnedFd>) -> MpMessage {
-        self.fds = fds;
-        self
-    }
-
-    /// A copy, with duplicated fds.
-    pub fn try_clone(&self) -> io::Result<MpMessage> {
-        Ok(MpMessage {
-            name: self.name.clone(),
-            param: self.param.clone(),
-            fds: self
-                .fds
-                .iter()
-                .map(|f| f.try_clone())
-                .collect::<io::Result<_>>()?,
-        })
-    }
-
-    /// Checks the limits: name, param length, fd count.
-    pub fn check(&self) -> Result<(), MpError> {
-        check_name(&self.name)?;
-        if self.param.len() > MAX_PARAM_LEN {
-            return Err(MpError::ParamTooLong {
-                name: self.name.clone(),
-                len: self.param.len(),
-            });
-        }
-        if self.fds.len() > MAX_FDS {
-            return Err(MpError::TooManyFds {
-                name: self.name.clone(),
-                count: self.fds.len(),
-            });
-        }
-        Ok(())
-    }
-
-    fn borrowed_fds(&self) -> Vec<BorrowedFd<'_>> {
-        self.fds.iter().map(|f| f.as_fd()).collect()
-    }
-
-    /// Name and param only (what an async callback gets back as the request).
-    fn header_copy(&self) -> MpMessage {
-        MpMessage {
-            name: self.name.clone(),
-            param: self.param.clone(),
-            fds: Vec::new(),
-        }
-    }
-}
-
-fn check_name(name: &str) -> Result<(), MpError> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN || name.contains('\0') {
-        return Err(MpError::BadName {
-            name: name.chars().take(80).collect(),
-            len: name.len(),
-        });
-    }
-    Ok(())
-}
-
-/// Outcome of a request. `nb_sent != nb_received` after a timeout is a
-/// result, not an error.
-#[derive(Debug, Default)]
-pub struct MpReply {
-    /// Peers that got the request and have the action (a peer that answered
-    /// "ignore" is not counted).
-    pub nb_sent: usize,
-    /// Replies received before the timeout (`== msgs.len()`).
-    pub nb_received: usize,
-    /// The replies, in arrival order.
-    pub msgs: Vec<MpMessage>,
-}
-
-/// The sender of a received message or request; pass it to [`Mp::reply`].
-#[derive(Clone, Debug)]
-pub struct MpPeer {
-    addr: SockAddr,
-    pid: u32,
-    req_id: Option<u64>,
-}
-
-impl MpPeer {
-    /// The pid the sender put in its header (informative only).
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// Whether the datagram was a request, i.e. whether [`Mp::reply`] applies.
-    pub fn is_request(&self) -> bool {
-        self.req_id.is_some()
-    }
-}
-
-/// Counters of one [`Mp`], for tests and diagnostics.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MpStats {
-    /// Datagrams taken off the socket by the IPC thread.
-    pub received: u64,
-    /// Of those, dropped as malformed, truncated or foreign.
-    pub dropped: u64,
-    /// Messages and requests for a name with no handler.
-    pub unhandled: u64,
-}
-
-/// What a handler returns; an `Err` is logged, nothing more (it does not
-/// answer a request: use [`Mp::reply`]).
-pub type HandlerResult = Result<(), Box<dyn std::error::Error + Send + Sync + 'static>>;
-
-type Handler = Arc<dyn Fn(&Mp, &MpMessage, &MpPeer) -> HandlerResult + Send + Sync + 'static>;
-type ExitCallback = Arc<dyn Fn() + Send + Sync + 'static>;
-
-#[derive(Default)]
-struct Counters {
-    received: AtomicU64,
-    dropped: AtomicU64,
-    unhandled: AtomicU64,
-}
-
-/// State shared by the API handles and the IPC thread.
-struct Core {
-    dir: PathBuf,
-    role: MpRole,
-    own_path: PathBuf,
-    pid: u32,
-    sock: RwLock<Option<Arc<Sock>>>,
-    wake: EventFd,
-    primary_pid: Option<u32>,
-    primary_pidfd: Option<OwnedFd>,
-    handlers: RwLock<HashMap<String, Handler>>,
-    pending: AsyncTable,
-    next_id: AtomicU64,
-    reply_socks: Mutex<Vec<(Sock, bool)>>,
-    stopped: AtomicBool,
-    primary_dead: AtomicBool,
-    exit_subs: Mutex<Vec<ExitCallback>>,
-    counters: Counters,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Core {
-    fn sock(&self) -> Result<Arc<Sock>, MpError> {
-        self.sock
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or(MpError::ShutDown)
-    }
-
-    fn next_id(&self) -> u64 {
-        loop {
-            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            if id != 0 {
-                return id;
-            }
-        }
-    }
-
-    /// Where a message or request of ours goes.
-    fn targets(&self) -> Vec<SockAddr> {
-        match self.role {
-            MpRole::Secondary => vec![SockAddr::Path(self.dir.join(peers::PRIMARY_SOCKET))],
-            MpRole::Primary => match peers::list_secondaries(&self.dir, &self.own_path) {
-                Ok(v) => v.into_iter().map(SockAddr::Path).collect(),
-                Err(e) => {
-                    tracing::warn!(dir = %self.dir.display(), error = %e, "cannot list IPC peers");
-                    Vec::new()
-                }
-            },
-        }
-    }
-
-    fn deliver(
-        &self,
-        sock: &Sock,
-        targets: Vec<SockAddr>,
-        data: &[u8],
-        msg: &MpMessage,
-        budget: Duration,
-    ) -> Delivery {
-        peers::deliver(sock, &self.dir, targets, data, &msg.borrowed_fds(), budget)
-    }
-
-    fn take_reply_sock(&self) -> Result<Sock, MpError> {
-        if let Some((s, dirty)) = lock(&self.reply_socks).pop() {
-            if dirty {
-                // late answers to an earlier request that timed out
-                let mut buf = [0u8; RECV_BUF];
-                while s.recv(&mut buf, true).is_ok() {}
-            }
-            return Ok(s);
-        }
-        Sock::bind_auto().map_err(|source| MpError::Io {
-            what: "creating a reply socket",
-            source,
-        })
-    }
-
-    fn put_reply_sock(&self, s: Sock, dirty: bool) {
-        if self.stopped.load(Ordering::Acquire) {
-            return;
-        }
-        let mut pool = lock(&self.reply_socks);
-        if pool.len() < REPLY_POOL {
-            pool.push((s, dirty));
-        }
-    }
-
-    fn primary_died(&self) {
-        let subs = {
-            let subs = lock(&self.exit_subs);
-            if self.primary_dead.swap(true, Ordering::AcqRel) {
-                return;
-            }
-            subs.clone()
-        };
-        tracing::warn!(pid = ?self.primary_pid, "IPC: the primary process has exited");
-        for cb in subs {
-            thread::guarded("on_primary_exit callback", || cb());
-        }
-    }
-
-    /// Stops the IPC thread (joined unless we are on it), unlinks our socket
-    /// and closes it, and drops pending requests, handlers and subscribers.
-    fn stop(&self, thread: Option<JoinHandle<()>>) {
-        if self.stopped.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.wake.signal();
-        if let Some(h) = thread {
-            if h.thread().id() != std::thread::current().id() {
-                if h.join().is_err() {
-                    tracing::error!("IPC thread panicked");
-                }
-            }
-        }
-        match std::fs::remove_file(&self.own_path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::warn!(socket = %self.own_path.display(), error = %e, "cannot remove IPC socket")
-            }
-        }
-        let sock = self.sock.write().unwrap_or_else(|p| p.into_inner()).take();
-        drop(sock);
-        let pool = std::mem::take(&mut *lock(&self.reply_socks));
-        drop(pool);
-        let n = self.pending.clear();
-        if n > 0 {
-            tracing::debug!(count = n, "IPC shut down with async requests pending; their callbacks will not run");
-        }
-        // Taken out first so that dropping a closure that owns an `Mp` runs
-        // no lock-holding code.
-        let handlers = std::mem::take(&mut *self.handlers.write().unwrap_or_else(|p| p.into_inner()));
-        drop(handlers);
-        let subs = std::mem::take(&mut *lock(&self.exit_subs));
-        drop(subs);
-    }
-}
-
 struct Inner {
     core: Arc<Core>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -390,10 +106,7 @@ pub struct Mp {
 impl fmt::Debug for Mp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.inner.core;
-        f.debug_struct("Mp")
-            .field("role", &c.role)
-            .field("socket", &c.own_path)
-            .finish_non_exhaustive()
+        f.debug_struct("Mp").field("role", &c.role).field("socket", &c.own_path).finish_non_exhaustive()
     }
 }
 
@@ -403,10 +116,8 @@ impl Mp {
     /// the IPC thread. A secondary given a `primary_pid` that is not running
     /// fails with [`MpError::PrimaryGone`].
     pub fn start(cfg: MpConfig) -> Result<Mp, MpError> {
-        let dir = std::fs::canonicalize(&cfg.dir).map_err(|source| MpError::RuntimeDir {
-            path: cfg.dir.clone(),
-            source,
-        })?;
+        let dir =
+            std::fs::canonicalize(&cfg.dir).map_err(|source| MpError::RuntimeDir { path: cfg.dir.clone(), source })?;
         if !dir.is_dir() {
             return Err(MpError::RuntimeDir {
                 path: cfg.dir.clone(),
@@ -416,10 +127,9 @@ impl Mp {
         let pid = std::process::id();
         let own_path = match cfg.role {
             MpRole::Primary => dir.join(peers::PRIMARY_SOCKET),
-            MpRole::Secondary => dir.join(peers::secondary_socket_name(
-                pid,
-                NEXT_SOCKET.fetch_add(1, Ordering::Relaxed),
-            )),
+            MpRole::Secondary => {
+                dir.join(peers::secondary_socket_name(pid, NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)))
+            }
         };
         if own_path.as_os_str().len() > SockAddr::MAX_PATH {
             return Err(MpError::PathTooLong(own_path));
@@ -427,9 +137,7 @@ impl Mp {
         let (primary_pid, primary_pidfd) = match (cfg.role, cfg.primary_pid) {
             (MpRole::Secondary, Some(p)) => match sys::pidfd_open(p) {
                 Ok(fd) => (Some(p), Some(fd)),
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
-                    return Err(MpError::PrimaryGone(p))
-                }
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(MpError::PrimaryGone(p)),
                 Err(e) => {
                     if !sys::pid_alive(p) {
                         return Err(MpError::PrimaryGone(p));
@@ -443,21 +151,11 @@ impl Mp {
         match std::fs::remove_file(&own_path) {
             Ok(()) => tracing::debug!(socket = %own_path.display(), "replaced a stale IPC socket"),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(MpError::Bind {
-                    path: own_path,
-                    source,
-                })
-            }
+            Err(source) => return Err(MpError::Bind { path: own_path, source }),
         }
-        let sock = Arc::new(Sock::bind_path(&own_path).map_err(|source| MpError::Bind {
-            path: own_path.clone(),
-            source,
-        })?);
-        let wake = EventFd::new().map_err(|source| MpError::Io {
-            what: "creating an eventfd",
-            source,
-        });
+        let sock =
+            Arc::new(Sock::bind_path(&own_path).map_err(|source| MpError::Bind { path: own_path.clone(), source })?);
+        let wake = EventFd::new().map_err(|source| MpError::Io { what: "creating an eventfd", source });
         let wake = match wake {
             Ok(w) => w,
             Err(e) => {
@@ -481,6 +179,7 @@ impl Mp {
             primary_pidfd,
             handlers: RwLock::new(HashMap::new()),
             pending: AsyncTable::default(),
+            peer_cache: peers::PeerCache::default(),
             next_id: AtomicU64::new(seed),
             reply_socks: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
@@ -488,23 +187,16 @@ impl Mp {
             exit_subs: Mutex::new(Vec::new()),
             counters: Counters::default(),
         });
-        let inner = Arc::new(Inner {
-            core: core.clone(),
-            thread: Mutex::new(None),
-        });
+        let inner = Arc::new(Inner { core: core.clone(), thread: Mutex::new(None) });
         let weak = Arc::downgrade(&inner);
         let thread_core = core.clone();
-        let spawned = std::thread::Builder::new()
-            .name("bypass-mp".into())
-            .spawn(move || thread::run(thread_core, sock, weak));
+        let spawned =
+            std::thread::Builder::new().name("bypass-mp".into()).spawn(move || thread::run(thread_core, sock, weak));
         match spawned {
             Ok(h) => *lock(&inner.thread) = Some(h),
             Err(source) => {
                 core.stop(None);
-                return Err(MpError::Io {
-                    what: "spawning the IPC thread",
-                    source,
-                });
+                return Err(MpError::Io { what: "spawning the IPC thread", source });
             }
         }
         tracing::debug!(socket = %core.own_path.display(), role = ?core.role, "IPC started");
@@ -562,13 +254,7 @@ impl Mp {
     /// delivered (requests get "ignore"). Fails if none is registered.
     pub fn unregister(&self, name: &str) -> Result<(), MpError> {
         check_name(name)?;
-        let removed = self
-            .inner
-            .core
-            .handlers
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
+        let removed = self.inner.core.handlers.write().unwrap_or_else(|p| p.into_inner()).remove(name);
         match removed {
             Some(h) => {
                 drop(h);
@@ -633,8 +319,7 @@ impl Mp {
         let sock = core.sock()?;
         let id = core.next_id();
         let d = encode(core, Kind::Request, id, msg)?;
-        core.pending
-            .insert(id, msg.header_copy(), Instant::now() + timeout, Box::new(cb));
+        core.pending.insert(id, msg.header_copy(), Instant::now() + timeout, Box::new(cb));
         let targets = core.targets();
         let del = core.deliver(&sock, targets, d.as_bytes(), msg, timeout.min(SEND_BUDGET));
         core.pending.mark_sent(id, &del.sent);
@@ -655,12 +340,10 @@ impl Mp {
         let core = &self.inner.core;
         let sock = core.sock()?;
         let d = encode(core, Kind::Reply, id, msg)?;
-        send_one(core, &sock, &peer.addr, d.as_bytes(), &msg.borrowed_fds()).map_err(|source| {
-            MpError::Send {
-                name: msg.name.clone(),
-                peer: format!("{:?}", peer.addr),
-                source,
-            }
+        send_one(core, &sock, &peer.addr, d.as_bytes(), &msg.borrowed_fds()).map_err(|source| MpError::Send {
+            name: msg.name.clone(),
+            peer: format!("{:?}", peer.addr),
+            source,
         })
     }
 
@@ -686,87 +369,6 @@ impl Mp {
         let h = lock(&self.inner.thread).take();
         self.inner.core.stop(h);
     }
-}
-
-fn encode(core: &Core, kind: Kind, id: u64, msg: &MpMessage) -> Result<wire::Datagram, MpError> {
-    wire::encode(kind, id, core.pid, &msg.name, &msg.param, msg.fds.len()).ok_or_else(|| {
-        // unreachable after check(); reported rather than panicking
-        MpError::BadName {
-            name: msg.name.clone(),
-            len: msg.name.len(),
-        }
-    })
-}
-
-/// Sends one datagram to one peer (a reply or an ignore), retrying a full
-/// queue within the send budget; a dead secondary's socket is removed.
-fn send_one(core: &Core, sock: &Sock, to: &SockAddr, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
-    let end = Instant::now() + SEND_BUDGET;
-    let mut pause = Duration::from_micros(20);
-    loop {
-        match sock.send_to(to, data, fds) {
-            Ok(()) => return Ok(()),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ENOBUFS)) => {
-                if Instant::now() >= end {
-                    return Err(e);
-                }
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(2));
-            }
-            Err(e) => {
-                if peers::is_dead_peer_error(&e) {
-                    peers::remove_dead(&core.dir, to);
-                }
-                return Err(e);
-            }
-        }
-    }
-}
-
-/// The requester's side of a sync request: reads its reply socket, first
-/// spinning for [`SPIN`], then sleeping in `ppoll` (which also watches the
-/// primary's pidfd, so a dead primary ends the wait).
-fn wait_replies(core: &Core, rs: &Sock, id: u64, c: &mut Collector, deadline: Instant) -> Result<(), MpError> {
-    let mut buf = [0u8; RECV_BUF];
-    let spin_end = Instant::now() + Duration::from_micros(std::env::var("XSPIN").ok().and_then(|v| v.parse().ok()).unwrap_or(SPIN.as_micros() as u64));
-    let mut last_round = false;
-    while !c.complete() {
-        match rs.recv(&mut buf, true) {
-            Ok(r) => {
-                thread::take_answer(&buf, r, id, c);
-                continue;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "IPC reply socket failed");
-                return Ok(());
-            }
-        }
-        if last_round {
-            break;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        if now < spin_end {
-            std::hint::spin_loop();
-            continue;
-        }
-        let mut fds = vec![rs.as_fd()];
-        if let Some(p) = &core.primary_pidfd {
-            fds.push(p.as_fd());
-        }
-        let ready = sys::wait_readable(&fds, Some(deadline - now)).map_err(|source| MpError::Io {
-            what: "waiting for IPC replies",
-            source,
-        })?;
-        if ready.get(1) == Some(&true) {
-            // the primary is gone: take what is queued, then stop waiting
-            last_round = true;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -10,9 +10,10 @@ use std::ffi::OsStr;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
 
-use super::sys::{SockAddr, Sock};
+use super::sys::{Sock, SockAddr};
 
 /// File name of the primary's socket.
 pub(crate) const PRIMARY_SOCKET: &str = "mp_socket";
@@ -62,19 +63,51 @@ pub(crate) fn list_secondaries(dir: &Path, own: &Path) -> io::Result<Vec<PathBuf
     Ok(out)
 }
 
+/// How long after a directory change its listing is not trusted to a
+/// cached copy: longer than the coarsest timestamp tick of the file systems
+/// a runtime dir lives on (tmpfs, ext4: one jiffy).
+const MTIME_SETTLE: Duration = Duration::from_millis(50);
+
+struct Listing {
+    mtime: SystemTime,
+    listed_at: SystemTime,
+    peers: Vec<PathBuf>,
+}
+
+/// The primary's view of the secondaries, re-read only when the directory
+/// changed. A listing is reused only while the directory's mtime is the one
+/// seen before listing *and* that listing started more than
+/// [`MTIME_SETTLE`] after the mtime: any later bind or unlink then has a
+/// newer mtime even with coarse timestamps (git's "racily clean" rule).
+#[derive(Default)]
+pub(crate) struct PeerCache {
+    last: Mutex<Option<Listing>>,
+}
+
+impl PeerCache {
+    /// Every secondary socket in `dir` except `own`.
+    pub(crate) fn secondaries(&self, dir: &Path, own: &Path) -> io::Result<Vec<PathBuf>> {
+        let mtime = std::fs::metadata(dir)?.modified()?;
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = last.as_ref() {
+            if l.mtime == mtime && l.listed_at > mtime + MTIME_SETTLE {
+                return Ok(l.peers.clone());
+            }
+        }
+        let listed_at = SystemTime::now();
+        let peers = list_secondaries(dir, own)?;
+        *last = Some(Listing { mtime, listed_at, peers: peers.clone() });
+        Ok(peers)
+    }
+}
+
 /// Whether a send error means nobody is bound there any more.
 pub(crate) fn is_dead_peer_error(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::ECONNREFUSED) | Some(libc::ENOENT) | Some(libc::ENOTSOCK)
-    )
+    matches!(e.raw_os_error(), Some(libc::ECONNREFUSED) | Some(libc::ENOENT) | Some(libc::ENOTSOCK))
 }
 
 fn is_busy_error(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EAGAIN) | Some(libc::ENOBUFS)
-    )
+    matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ENOBUFS))
 }
 
 /// Removes the socket of a secondary that refused a datagram. Only secondary
@@ -89,7 +122,9 @@ pub(crate) fn remove_dead(dir: &Path, addr: &SockAddr) {
     match std::fs::remove_file(p) {
         Ok(()) => tracing::info!(socket = %p.display(), "IPC peer is gone; removed its socket"),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(socket = %p.display(), error = %e, "cannot remove dead IPC peer's socket"),
+        Err(e) => {
+            tracing::warn!(socket = %p.display(), error = %e, "cannot remove dead IPC peer's socket")
+        }
     }
 }
 
@@ -161,6 +196,33 @@ fn fail(dir: &Path, t: &SockAddr, e: &io::Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peer_cache_sees_every_change() {
+        let dir = std::env::temp_dir().join(format!("bypass-mp-peers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let own = dir.join(PRIMARY_SOCKET);
+        let cache = PeerCache::default();
+        let mut want = Vec::new();
+        for i in 0..5u32 {
+            // changes in quick succession (within one timestamp tick) ...
+            let p = dir.join(secondary_socket_name(1000, i));
+            std::fs::write(&p, b"").unwrap();
+            want.push(p);
+            let mut got = cache.secondaries(&dir, &own).unwrap();
+            got.sort();
+            assert_eq!(got, want);
+            // ... and after the settle time, when the cache is used
+            if i == 2 {
+                std::thread::sleep(MTIME_SETTLE * 2);
+                assert_eq!(cache.secondaries(&dir, &own).unwrap().len(), 3);
+            }
+        }
+        std::fs::remove_file(&want[0]).unwrap();
+        assert_eq!(cache.secondaries(&dir, &own).unwrap().len(), 4);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn secondary_names() {

@@ -23,15 +23,8 @@ pub(crate) struct Collector {
 impl Collector {
     /// A collector for a request that reached `sent`.
     pub(crate) fn new(sent: &[SockAddr]) -> Collector {
-        let waiting: Vec<OsString> = sent
-            .iter()
-            .filter_map(|a| peer_key(a).map(|k| k.to_os_string()))
-            .collect();
-        Collector {
-            nb_sent: waiting.len(),
-            waiting,
-            replies: Vec::new(),
-        }
+        let waiting: Vec<OsString> = sent.iter().filter_map(|a| peer_key(a).map(|k| k.to_os_string())).collect();
+        Collector { nb_sent: waiting.len(), waiting, replies: Vec::new() }
     }
 
     /// Takes an answer from `from`. Returns false (and drops `msg`, closing
@@ -59,11 +52,7 @@ impl Collector {
 
     /// The result as the caller sees it.
     pub(crate) fn into_reply(self) -> MpReply {
-        MpReply {
-            nb_sent: self.nb_sent,
-            nb_received: self.replies.len(),
-            msgs: self.replies,
-        }
+        MpReply { nb_sent: self.nb_sent, nb_received: self.replies.len(), msgs: self.replies }
     }
 }
 
@@ -111,15 +100,7 @@ impl AsyncTable {
 
     /// Registers a request before it is sent.
     pub(crate) fn insert(&self, id: u64, request: MpMessage, deadline: Instant, cb: AsyncCallback) {
-        self.lock().insert(
-            id,
-            Entry {
-                request,
-                deadline,
-                state: State::Sending(Vec::new()),
-                cb,
-            },
-        );
+        self.lock().insert(id, Entry { request, deadline, state: State::Sending(Vec::new()), cb });
     }
 
     /// Records whom the request reached. Returns true when it is already
@@ -178,16 +159,10 @@ impl AsyncTable {
         let mut map = self.lock();
         let due: Vec<u64> = map
             .iter()
-            .filter(|(_, e)| {
-                e.deadline <= now || matches!(&e.state, State::Waiting(c) if c.complete())
-            })
+            .filter(|(_, e)| e.deadline <= now || matches!(&e.state, State::Waiting(c) if c.complete()))
             .map(|(id, _)| *id)
             .collect();
-        let finished = due
-            .into_iter()
-            .filter_map(|id| map.remove(&id))
-            .map(finish)
-            .collect();
+        let finished = due.into_iter().filter_map(|id| map.remove(&id)).map(finish).collect();
         let next = map.values().map(|e| e.deadline).min();
         (finished, next)
     }
@@ -205,17 +180,9 @@ fn finish(e: Entry) -> Finished {
     let reply = match e.state {
         State::Waiting(c) => c.into_reply(),
         // Timed out while still sending (cannot really happen): nothing counted.
-        State::Sending(_) => MpReply {
-            nb_sent: 0,
-            nb_received: 0,
-            msgs: Vec::new(),
-        },
+        State::Sending(_) => MpReply { nb_sent: 0, nb_received: 0, msgs: Vec::new() },
     };
-    Finished {
-        request: e.request,
-        reply,
-        cb: e.cb,
-    }
+    Finished { request: e.request, reply, cb: e.cb }
 }
 
 #[cfg(test)]

@@ -40,17 +40,11 @@ impl SockAddr {
             SockAddr::Path(p) => (p.as_os_str().as_bytes(), 0),
             SockAddr::Abstract(name) => (name.as_slice(), 1),
             SockAddr::Unnamed => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "peer has no address (unbound socket)",
-                ))
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, "peer has no address (unbound socket)"))
             }
         };
         if bytes.len() + lead > Self::MAX_PATH || (lead == 0 && bytes.contains(&0)) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "socket address too long or contains NUL",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "socket address too long or contains NUL"));
         }
         for (i, b) in bytes.iter().enumerate() {
             sa.sun_path[lead + i] = *b as libc::c_char;
@@ -125,17 +119,9 @@ const _: () = {
 impl Sock {
     fn new() -> io::Result<Sock> {
         // SAFETY: plain syscall with constant arguments; the result is checked.
-        let fd = cvt(unsafe {
-            libc::socket(
-                libc::AF_UNIX,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-                0,
-            )
-        })?;
+        let fd = cvt(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
         // SAFETY: fd was just returned by socket() and is owned by nobody else.
-        Ok(Sock {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        Ok(Sock { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
     }
 
     /// Creates a socket bound to `path` (which must not exist).
@@ -143,13 +129,7 @@ impl Sock {
         let sock = Sock::new()?;
         let (sa, len) = SockAddr::Path(path.to_path_buf()).to_raw()?;
         // SAFETY: sa is a valid sockaddr_un of `len` bytes living across the call.
-        cvt(unsafe {
-            libc::bind(
-                sock.fd.as_raw_fd(),
-                &sa as *const libc::sockaddr_un as *const libc::sockaddr,
-                len,
-            )
-        })?;
+        cvt(unsafe { libc::bind(sock.fd.as_raw_fd(), &sa as *const libc::sockaddr_un as *const libc::sockaddr, len) })?;
         Ok(sock)
     }
 
@@ -162,13 +142,7 @@ impl Sock {
         let len = mem::size_of::<libc::sa_family_t>() as libc::socklen_t;
         // SAFETY: binding with only the family asks Linux to autobind an
         // abstract name; sa outlives the call and len is within it.
-        cvt(unsafe {
-            libc::bind(
-                sock.fd.as_raw_fd(),
-                &sa as *const libc::sockaddr_un as *const libc::sockaddr,
-                len,
-            )
-        })?;
+        cvt(unsafe { libc::bind(sock.fd.as_raw_fd(), &sa as *const libc::sockaddr_un as *const libc::sockaddr, len) })?;
         Ok(sock)
     }
 
@@ -176,10 +150,7 @@ impl Sock {
     /// receiver's queue is full).
     pub(crate) fn send_to(&self, to: &SockAddr, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
         let (mut sa, salen) = to.to_raw()?;
-        let mut iov = libc::iovec {
-            iov_base: data.as_ptr() as *mut libc::c_void,
-            iov_len: data.len(),
-        };
+        let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
         let mut cbuf = CmsgBuf([0; 128]);
         // SAFETY: msghdr is plain old data; all-zero is a valid value.
         let mut msg: libc::msghdr = unsafe { mem::zeroed() };
@@ -214,13 +185,7 @@ impl Sock {
         loop {
             // SAFETY: msg and everything it points to (sa, iov, data, cbuf) live
             // across the call; the kernel only reads them.
-            let r = unsafe {
-                libc::sendmsg(
-                    self.fd.as_raw_fd(),
-                    &msg,
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            };
+            let r = unsafe { libc::sendmsg(self.fd.as_raw_fd(), &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
             match cvt_size(r) {
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -234,10 +199,7 @@ impl Sock {
     pub(crate) fn recv(&self, buf: &mut [u8], nonblock: bool) -> io::Result<Received> {
         // SAFETY: sockaddr_un and msghdr are plain old data; zero is valid.
         let mut sa: libc::sockaddr_un = unsafe { mem::zeroed() };
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-            iov_len: buf.len(),
-        };
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
         let mut cbuf = CmsgBuf([0; 128]);
         // SAFETY: as above.
         let mut msg: libc::msghdr = unsafe { mem::zeroed() };
@@ -295,29 +257,18 @@ impl AsFd for Sock {
 /// Waits until one of `fds` is readable or `timeout` passes (`None`: forever).
 /// Returns, for each fd, whether it is readable (or hung up / in error).
 pub(crate) fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|fd| libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
+    let mut pfds: Vec<libc::pollfd> =
+        fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
     let ts = timeout.map(|t| libc::timespec {
         tv_sec: t.as_secs().min(i32::MAX as u64) as libc::time_t,
         tv_nsec: t.subsec_nanos() as libc::c_long,
     });
-    let tsp = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: pfds is a valid array of pfds.len() pollfd; tsp is null or points
     // at a timespec alive across the call; no signal mask is passed.
     let r = unsafe { libc::ppoll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, tsp, std::ptr::null()) };
     match cvt(r) {
-        Ok(_) => Ok(pfds
-            .iter()
-            .map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
-            .collect()),
+        Ok(_) => Ok(pfds.iter().map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0).collect()),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(vec![false; pfds.len()]),
         Err(e) => Err(e),
     }
@@ -334,9 +285,7 @@ impl EventFd {
         // SAFETY: plain syscall; the result is checked.
         let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
         // SAFETY: fd was just created and is owned by nobody else.
-        Ok(EventFd {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        Ok(EventFd { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
     }
 
     /// Makes the eventfd readable.
@@ -345,11 +294,7 @@ impl EventFd {
         // SAFETY: writes 8 bytes from a live u64 to our own eventfd. A failure
         // (counter saturated) still leaves it readable, which is all we need.
         let _ = unsafe {
-            libc::write(
-                self.fd.as_raw_fd(),
-                &one as *const u64 as *const libc::c_void,
-                mem::size_of::<u64>(),
-            )
+            libc::write(self.fd.as_raw_fd(), &one as *const u64 as *const libc::c_void, mem::size_of::<u64>())
         };
     }
 
@@ -358,13 +303,8 @@ impl EventFd {
         let mut v: u64 = 0;
         // SAFETY: reads 8 bytes into a live u64 from our own non-blocking
         // eventfd; EAGAIN just means it was not signalled.
-        let _ = unsafe {
-            libc::read(
-                self.fd.as_raw_fd(),
-                &mut v as *mut u64 as *mut libc::c_void,
-                mem::size_of::<u64>(),
-            )
-        };
+        let _ =
+            unsafe { libc::read(self.fd.as_raw_fd(), &mut v as *mut u64 as *mut libc::c_void, mem::size_of::<u64>()) };
     }
 }
 
@@ -376,8 +316,8 @@ impl AsFd for EventFd {
 
 /// A pidfd for `pid`: readable once that process has exited.
 pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
-    let pid = libc::pid_t::try_from(pid)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
+    let pid =
+        libc::pid_t::try_from(pid).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
     // SAFETY: pidfd_open(pid, 0) takes no pointers; the result is checked.
     let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
     if r < 0 {

@@ -4,6 +4,7 @@
 
 use super::*;
 use std::io::{Read, Seek, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 use std::sync::mpsc;
 
@@ -31,12 +32,7 @@ impl Drop for TempDir {
 }
 
 fn start(dir: &Path, role: MpRole) -> Mp {
-    Mp::start(MpConfig {
-        dir: dir.to_path_buf(),
-        role,
-        primary_pid: None,
-    })
-    .unwrap()
+    Mp::start(MpConfig { dir: dir.to_path_buf(), role, primary_pid: None }).unwrap()
 }
 
 fn echo(mp: &Mp, m: &MpMessage, peer: &MpPeer) -> HandlerResult {
@@ -72,17 +68,13 @@ fn message_both_ways_and_sync_request() {
     assert_eq!(rx.recv_timeout(T).unwrap(), ("s", b"down".to_vec()));
 
     p.register("echo", echo).unwrap();
-    let r = s
-        .request_sync(&MpMessage::new("echo", b"x").unwrap(), T)
-        .unwrap();
+    let r = s.request_sync(&MpMessage::new("echo", b"x").unwrap(), T).unwrap();
     assert_eq!((r.nb_sent, r.nb_received), (1, 1));
     assert_eq!(r.msgs[0].param, b"x\xee");
 
     // unknown action: answered "ignore", not counted, no waiting
     let t0 = Instant::now();
-    let r = s
-        .request_sync(&MpMessage::new("nobody", b"").unwrap(), T)
-        .unwrap();
+    let r = s.request_sync(&MpMessage::new("nobody", b"").unwrap(), T).unwrap();
     assert_eq!((r.nb_sent, r.nb_received), (0, 0));
     assert!(t0.elapsed() < Duration::from_millis(500));
 }
@@ -92,14 +84,8 @@ fn registration_rules() {
     let d = TempDir::new("reg");
     let p = start(&d.0, MpRole::Primary);
     p.register("a", |_, _, _| Ok(())).unwrap();
-    assert!(matches!(
-        p.register("a", |_, _, _| Ok(())),
-        Err(MpError::ActionExists(_))
-    ));
-    assert!(matches!(
-        p.register(&"n".repeat(64), |_, _, _| Ok(())),
-        Err(MpError::BadName { len: 64, .. })
-    ));
+    assert!(matches!(p.register("a", |_, _, _| Ok(())), Err(MpError::ActionExists(_))));
+    assert!(matches!(p.register(&"n".repeat(64), |_, _, _| Ok(())), Err(MpError::BadName { len: 64, .. })));
     p.register(&"n".repeat(63), |_, _, _| Ok(())).unwrap();
     assert!(matches!(p.register("", |_, _, _| Ok(())), Err(MpError::BadName { .. })));
     p.unregister("a").unwrap();
@@ -111,23 +97,14 @@ fn registration_rules() {
 fn limits_checked_before_sending() {
     let d = TempDir::new("limits");
     let p = start(&d.0, MpRole::Primary);
-    let m = MpMessage {
-        name: "x".into(),
-        param: vec![0; 257],
-        fds: vec![],
-    };
+    let m = MpMessage { name: "x".into(), param: vec![0; 257], fds: vec![] };
     let e = p.send(&m).unwrap_err();
     assert!(matches!(e, MpError::ParamTooLong { len: 257, .. }));
     assert!(e.to_string().contains("256"), "{e}");
-    let fds = (0..9)
-        .map(|_| std::fs::File::open("/dev/null").unwrap().into())
-        .collect();
+    let fds = (0..9).map(|_| std::fs::File::open("/dev/null").unwrap().into()).collect();
     let m = MpMessage::new("x", &[]).unwrap().with_fds(fds);
     assert!(matches!(p.send(&m), Err(MpError::TooManyFds { count: 9, .. })));
-    assert!(matches!(
-        p.request_sync(&m, T),
-        Err(MpError::TooManyFds { .. })
-    ));
+    assert!(matches!(p.request_sync(&m, T), Err(MpError::TooManyFds { .. })));
 }
 
 #[test]
@@ -148,13 +125,7 @@ fn fds_travel_and_sync_in_handler_is_refused() {
     })
     .unwrap();
     let path = d.0.join("data.txt");
-    let mut f = std::fs::File::options()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
+    let mut f = std::fs::File::options().create(true).truncate(true).read(true).write(true).open(&path).unwrap();
     f.write_all(b"through an fd").unwrap();
     let m = MpMessage::new("file", &[]).unwrap().with_fds(vec![f.into()]);
     let r = s.request_sync(&m, T).unwrap();
@@ -170,26 +141,15 @@ fn garbage_is_dropped_and_service_goes_on() {
     p.register("echo", echo).unwrap();
     let g = UnixDatagram::unbound().unwrap();
     let target = d.0.join("mp_socket");
-    let mut good = wire::encode(Kind::Request, 5, 1, "echo", b"p", 0)
-        .unwrap()
-        .as_bytes()
-        .to_vec();
+    let mut good = wire::encode(Kind::Request, 5, 1, "echo", b"p", 0).unwrap().as_bytes().to_vec();
     let mut wrong_version = good.clone();
     wrong_version[4] = 9;
     good.truncate(good.len() - 1);
-    let sent: Vec<Vec<u8>> = vec![
-        vec![],
-        b"hello".to_vec(),
-        vec![0xff; 1000],
-        wrong_version,
-        good,
-    ];
+    let sent: Vec<Vec<u8>> = vec![vec![], b"hello".to_vec(), vec![0xff; 1000], wrong_version, good];
     for m in &sent {
         g.send_to(m, &target).unwrap();
     }
-    let r = s
-        .request_sync(&MpMessage::new("echo", b"ok").unwrap(), T)
-        .unwrap();
+    let r = s.request_sync(&MpMessage::new("echo", b"ok").unwrap(), T).unwrap();
     assert_eq!(r.nb_received, 1);
     let st = p.stats();
     assert_eq!(st.dropped, sent.len() as u64, "{st:?}");
@@ -205,8 +165,7 @@ fn async_request_and_shutdown() {
     s2.register("echo", echo).unwrap();
     let (tx, rx) = mpsc::channel();
     p.request_async(&MpMessage::new("echo", b"a").unwrap(), T, move |req, rep| {
-        tx.send((req.name.clone(), rep.nb_sent, rep.nb_received))
-            .unwrap();
+        tx.send((req.name.clone(), rep.nb_sent, rep.nb_received)).unwrap();
     })
     .unwrap();
     assert_eq!(rx.recv_timeout(T).unwrap(), ("echo".to_string(), 2, 2));
@@ -225,17 +184,46 @@ fn async_request_and_shutdown() {
     assert!(path.exists());
     s2.shutdown();
     assert!(!path.exists());
-    assert!(matches!(
-        s2.send(&MpMessage::new("echo", b"").unwrap()),
-        Err(MpError::ShutDown)
-    ));
-    let r = p
-        .request_sync(&MpMessage::new("echo", b"").unwrap(), T)
-        .unwrap();
+    assert!(matches!(s2.send(&MpMessage::new("echo", b"").unwrap()), Err(MpError::ShutDown)));
+    let r = p.request_sync(&MpMessage::new("echo", b"").unwrap(), T).unwrap();
     assert_eq!((r.nb_sent, r.nb_received), (1, 1));
     drop(s1);
-    let r = p
-        .request_sync(&MpMessage::new("echo", b"").unwrap(), T)
-        .unwrap();
+    let r = p.request_sync(&MpMessage::new("echo", b"").unwrap(), T).unwrap();
     assert_eq!((r.nb_sent, r.nb_received), (0, 0));
+}
+
+/// Fds that arrive with a datagram nobody takes are closed: the peer end of
+/// a socket pair sees end-of-file once every copy is gone.
+#[test]
+fn unclaimed_fds_are_closed() {
+    use std::os::unix::net::UnixStream;
+    let d = TempDir::new("fdclose");
+    let p = start(&d.0, MpRole::Primary);
+    p.register("taken", |_, _, _| Ok(())).unwrap();
+    let to = SockAddr::Path(p.socket_path().to_path_buf());
+    let sender = Sock::bind_auto().unwrap();
+    let good = |kind, id, name: &str, nb| wire::encode(kind, id, 1, name, b"", nb).unwrap().as_bytes().to_vec();
+    let mut bad_magic = good(Kind::Message, 0, "x", 1);
+    bad_magic[0] = b'Z';
+    let cases: Vec<(&str, Vec<u8>, usize)> = vec![
+        ("malformed", bad_magic, 1),
+        ("fd count mismatch", good(Kind::Message, 0, "x", 1), 2),
+        ("message, no handler", good(Kind::Message, 0, "nobody", 3), 3),
+        ("request, no handler", good(Kind::Request, 9, "nobody", 1), 1),
+        ("late reply", good(Kind::Reply, 12345, "x", 1), 1),
+        ("handled", good(Kind::Message, 0, "taken", 2), 2),
+    ];
+    for (what, data, nb) in cases {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let copies: Vec<OwnedFd> = (0..nb).map(|_| OwnedFd::from(a.try_clone().unwrap())).collect();
+        let fds: Vec<BorrowedFd<'_>> = copies.iter().map(|f| f.as_fd()).collect();
+        sender.send_to(&to, &data, &fds).unwrap();
+        drop(copies);
+        drop(a);
+        b.set_read_timeout(Some(T)).unwrap();
+        let mut byte = [0u8; 1];
+        let n = b.read(&mut byte);
+        assert!(matches!(n, Ok(0)), "{what}: fd still open in the receiver ({n:?})");
+    }
+    assert!(p.stats().dropped >= 2);
 }

@@ -11,9 +11,10 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::pending::Collector;
+use super::state::{send_one, Core};
 use super::sys::{self, Received, Sock};
 use super::wire::{self, Kind};
-use super::{Core, Inner, Mp, MpMessage, MpPeer, RECV_BUF};
+use super::{Inner, Mp, MpMessage, MpPeer, RECV_BUF};
 
 /// How often the primary is checked when no pidfd could be had.
 const PID_POLL: Duration = Duration::from_millis(200);
@@ -40,14 +41,12 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
     let mut buf = [0u8; RECV_BUF];
     let mut watch_pidfd = core.primary_pidfd.is_some();
     let mut watch_poll = core.primary_pidfd.is_none() && core.primary_pid.is_some();
-    let tspin = Duration::from_micros(std::env::var("XTSPIN").ok().and_then(|v| v.parse().ok()).unwrap_or(0));
     while !core.stopped.load(Ordering::Acquire) {
         // 1. everything queued on the socket
-        let mut spin_end = Instant::now();
         loop {
             match sock.recv(&mut buf, true) {
-                Ok(r) => { dispatch(&core, &sock, &owner, &buf, r); spin_end = Instant::now() + tspin; }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => { if Instant::now() < spin_end { std::hint::spin_loop(); continue; } break },
+                Ok(r) => dispatch(&core, &sock, &owner, &buf, r),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "IPC socket receive failed");
                     std::thread::sleep(Duration::from_millis(10));
@@ -133,25 +132,16 @@ fn dispatch(core: &Core, sock: &Sock, owner: &Weak<Inner>, buf: &[u8], r: Receiv
     let Some(f) = check(Some(core), buf, &r) else {
         return;
     };
-    let msg = MpMessage {
-        name: f.name.to_owned(),
-        param: f.param.to_vec(),
-        fds: r.fds,
-    };
+    let msg = MpMessage { name: f.name.to_owned(), param: f.param.to_vec(), fds: r.fds };
     match f.kind {
         Kind::Message | Kind::Request => {
-            let handler = core
-                .handlers
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&msg.name)
-                .cloned();
+            let handler = core.handlers.read().unwrap_or_else(|p| p.into_inner()).get(&msg.name).cloned();
             let Some(handler) = handler else {
                 core.counters.unhandled.fetch_add(1, Ordering::Relaxed);
                 if f.kind == Kind::Request {
                     tracing::debug!(action = %msg.name, from = ?r.from, "request for an unregistered action; answering ignore");
                     if let Some(d) = wire::encode(Kind::Ignore, f.id, core.pid, &msg.name, &[], 0) {
-                        if let Err(e) = super::send_one(core, sock, &r.from, d.as_bytes(), &[]) {
+                        if let Err(e) = send_one(core, sock, &r.from, d.as_bytes(), &[]) {
                             tracing::debug!(error = %e, "cannot send ignore");
                         }
                     }
@@ -164,11 +154,7 @@ fn dispatch(core: &Core, sock: &Sock, owner: &Weak<Inner>, buf: &[u8], r: Receiv
                 return;
             };
             let mp = Mp { inner };
-            let peer = MpPeer {
-                addr: r.from,
-                pid: f.pid,
-                req_id: (f.kind == Kind::Request).then_some(f.id),
-            };
+            let peer = MpPeer { addr: r.from, pid: f.pid, req_id: (f.kind == Kind::Request).then_some(f.id) };
             let mut result = Ok(());
             guarded("IPC handler", || result = handler(&mp, &msg, &peer));
             if let Err(e) = result {
@@ -196,10 +182,6 @@ pub(crate) fn take_answer(buf: &[u8], r: Received, id: u64, c: &mut Collector) {
         return;
     }
     let kind = f.kind;
-    let msg = MpMessage {
-        name: f.name.to_owned(),
-        param: f.param.to_vec(),
-        fds: r.fds,
-    };
+    let msg = MpMessage { name: f.name.to_owned(), param: f.param.to_vec(), fds: r.fds };
     c.offer(&r.from, kind, msg);
 }

@@ -116,16 +116,8 @@ impl Datagram {
 /// Encodes a datagram. The caller has validated the limits (see
 /// `check_limits` in the API); this asserts them again cheaply and refuses
 /// out-of-range input instead of writing a bad header.
-pub(crate) fn encode(
-    kind: Kind,
-    id: u64,
-    pid: u32,
-    name: &str,
-    param: &[u8],
-    nb_fds: usize,
-) -> Option<Datagram> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN || param.len() > MAX_PARAM_LEN || nb_fds > MAX_FDS
-    {
+pub(crate) fn encode(kind: Kind, id: u64, pid: u32, name: &str, param: &[u8], nb_fds: usize) -> Option<Datagram> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN || param.len() > MAX_PARAM_LEN || nb_fds > MAX_FDS {
         return None;
     }
     let mut buf = [0u8; MAX_DATAGRAM];
@@ -141,10 +133,7 @@ pub(crate) fn encode(
     let n_end = HEADER_LEN + name.len();
     buf[HEADER_LEN..n_end].copy_from_slice(name.as_bytes());
     buf[n_end..n_end + param.len()].copy_from_slice(param);
-    Some(Datagram {
-        buf,
-        len: n_end + param.len(),
-    })
+    Some(Datagram { buf, len: n_end + param.len() })
 }
 
 /// Checks and decodes a received datagram; `fds_received` is how many fds
@@ -186,10 +175,7 @@ pub(crate) fn decode(d: &[u8], fds_received: usize) -> Result<Frame<'_>, WireErr
         return Err(WireError::Length { got: d.len(), want });
     }
     if fds_received != nb_fds as usize {
-        return Err(WireError::FdCount {
-            declared: nb_fds,
-            got: fds_received,
-        });
+        return Err(WireError::FdCount { declared: nb_fds, got: fds_received });
     }
     let name_end = HEADER_LEN + name_len as usize;
     let name = std::str::from_utf8(&d[HEADER_LEN..name_end]).map_err(|_| WireError::Name)?;
@@ -203,14 +189,7 @@ pub(crate) fn decode(d: &[u8], fds_received: usize) -> Result<Frame<'_>, WireErr
     if !id_ok {
         return Err(WireError::Id);
     }
-    Ok(Frame {
-        kind,
-        id,
-        pid,
-        nb_fds: nb_fds as usize,
-        name,
-        param: &d[name_end..want],
-    })
+    Ok(Frame { kind, id, pid, nb_fds: nb_fds as usize, name, param: &d[name_end..want] })
 }
 
 #[cfg(test)]
@@ -218,35 +197,17 @@ mod tests {
     use super::*;
 
     fn good() -> Vec<u8> {
-        encode(Kind::Request, 42, 1234, "eal_vfio", b"\x01\x02\x03", 2)
-            .unwrap()
-            .as_bytes()
-            .to_vec()
+        encode(Kind::Request, 42, 1234, "eal_vfio", b"\x01\x02\x03", 2).unwrap().as_bytes().to_vec()
     }
 
     #[test]
     fn round_trip_all_kinds() {
-        for (kind, id) in [
-            (Kind::Message, 0),
-            (Kind::Request, 7),
-            (Kind::Reply, u64::MAX),
-            (Kind::Ignore, 1),
-        ] {
+        for (kind, id) in [(Kind::Message, 0), (Kind::Request, 7), (Kind::Reply, u64::MAX), (Kind::Ignore, 1)] {
             let param: Vec<u8> = (0..=255u8).collect();
             let d = encode(kind, id, 99, "x", &param, 8).unwrap();
             assert_eq!(d.as_bytes().len(), HEADER_LEN + 1 + 256);
             let f = decode(d.as_bytes(), 8).unwrap();
-            assert_eq!(
-                f,
-                Frame {
-                    kind,
-                    id,
-                    pid: 99,
-                    nb_fds: 8,
-                    name: "x",
-                    param: &param
-                }
-            );
+            assert_eq!(f, Frame { kind, id, pid: 99, nb_fds: 8, name: "x", param: &param });
         }
         let name = "n".repeat(MAX_NAME_LEN);
         let d = encode(Kind::Message, 0, 1, &name, &[], 0).unwrap();
@@ -285,13 +246,7 @@ mod tests {
         assert_eq!(decode(&[], 0), Err(WireError::Short(0)));
         assert_eq!(decode(&g[..23], 2), Err(WireError::Short(23)));
         // truncated body
-        assert_eq!(
-            decode(&g[..g.len() - 1], 2),
-            Err(WireError::Length {
-                got: g.len() - 1,
-                want: g.len()
-            })
-        );
+        assert_eq!(decode(&g[..g.len() - 1], 2), Err(WireError::Length { got: g.len() - 1, want: g.len() }));
         // trailing garbage
         let mut long = g.clone();
         long.push(0);
@@ -352,9 +307,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let len = (x % 400) as usize;
-            let mut d: Vec<u8> = (0..len)
-                .map(|k| (x.rotate_left(k as u32 % 64) >> 3) as u8)
-                .collect();
+            let mut d: Vec<u8> = (0..len).map(|k| (x.rotate_left(k as u32 % 64) >> 3) as u8).collect();
             if i % 2 == 0 {
                 let n = d.len().min(g.len()).min(8 + (x % 16) as usize);
                 d[..n].copy_from_slice(&g[..n]);

@@ -23,12 +23,7 @@ impl PciAddr {
         if device > 0x1f || function > 7 {
             return None;
         }
-        Some(PciAddr {
-            domain,
-            bus,
-            device,
-            function,
-        })
+        Some(PciAddr { domain, bus, device, function })
     }
 
     /// The PCI domain (segment).
@@ -69,19 +64,12 @@ impl FromStr for PciAddr {
     type Err = PciError;
 
     fn from_str(s: &str) -> Result<Self, PciError> {
-        let bad = |reason| PciError::BadAddress {
-            input: s.to_string(),
-            reason,
-        };
+        let bad = |reason| PciError::BadAddress { input: s.to_string(), reason };
         let (head, function) = s.rsplit_once('.').ok_or_else(|| bad("no '.' before the function"))?;
         let function = hex_field(function, 1).ok_or_else(|| bad("the function is not one hex digit"))?;
         let parts: Vec<&str> = head.split(':').collect();
         let (domain, bus, device) = match parts.as_slice() {
-            [d, b, s] => (
-                hex_field(d, 8).ok_or_else(|| bad("the domain is not 1 to 8 hex digits"))?,
-                *b,
-                *s,
-            ),
+            [d, b, s] => (hex_field(d, 8).ok_or_else(|| bad("the domain is not 1 to 8 hex digits"))?, *b, *s),
             [b, s] => (0, *b, *s),
             _ => return Err(bad("expected 1 or 2 ':' separators")),
         };
@@ -93,22 +81,13 @@ impl FromStr for PciAddr {
         if function > 7 {
             return Err(bad("the function number is above 7"));
         }
-        Ok(PciAddr {
-            domain,
-            bus: bus as u8,
-            device: device as u8,
-            function: function as u8,
-        })
+        Ok(PciAddr { domain, bus: bus as u8, device: device as u8, function: function as u8 })
     }
 }
 
 impl fmt::Display for PciAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:04x}:{:02x}:{:02x}.{:x}",
-            self.domain, self.bus, self.device, self.function
-        )
+        write!(f, "{:04x}:{:02x}:{:02x}.{:x}", self.domain, self.bus, self.device, self.function)
     }
 }
 
@@ -139,8 +118,19 @@ mod tests {
     #[test]
     fn rejects_malformed_addresses() {
         for bad in [
-            "", "eth0", "02:00", "0000:02:00", "0000:02:00.8", "0000:02:20.0", "0000:002:00.0",
-            "0000:02:00.0 ", "x000:02:00.0", "1:2:3:4.0", "0000:02:00.", ":02:00.0", "+2:00.0",
+            "",
+            "eth0",
+            "02:00",
+            "0000:02:00",
+            "0000:02:00.8",
+            "0000:02:20.0",
+            "0000:002:00.0",
+            "0000:02:00.0 ",
+            "x000:02:00.0",
+            "1:2:3:4.0",
+            "0000:02:00.",
+            ":02:00.0",
+            "+2:00.0",
         ] {
             assert!(bad.parse::<PciAddr>().is_err(), "{bad:?} parsed");
         }

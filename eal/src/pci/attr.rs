@@ -17,17 +17,12 @@ pub(crate) fn read_opt(path: &Path) -> Result<Option<String>, PciError> {
 
 /// The trimmed text of `path`, which must exist.
 pub(crate) fn read(path: &Path) -> Result<String, PciError> {
-    fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .map_err(|e| PciError::io("read", path, e))
+    fs::read_to_string(path).map(|s| s.trim().to_string()).map_err(|e| PciError::io("read", path, e))
 }
 
 /// A `0x`-prefixed (or bare) hex number as sysfs prints ids and classes.
 pub(crate) fn parse_hex(path: &Path, what: &'static str, text: &str) -> Result<u32, PciError> {
-    let digits = text
-        .strip_prefix("0x")
-        .or_else(|| text.strip_prefix("0X"))
-        .unwrap_or(text);
+    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
     u32::from_str_radix(digits, 16).map_err(|_| PciError::Parse {
         path: path.to_path_buf(),
         what,
@@ -39,11 +34,7 @@ pub(crate) fn parse_hex(path: &Path, what: &'static str, text: &str) -> Result<u
 pub(crate) fn read_id(path: &Path, what: &'static str) -> Result<u16, PciError> {
     let text = read(path)?;
     let v = parse_hex(path, what, &text)?;
-    u16::try_from(v).map_err(|_| PciError::Parse {
-        path: path.to_path_buf(),
-        what,
-        content: text,
-    })
+    u16::try_from(v).map_err(|_| PciError::Parse { path: path.to_path_buf(), what, content: text })
 }
 
 /// A hex id of 16 bits from `path`, or `None` if the file does not exist.
@@ -57,9 +48,7 @@ pub(crate) fn read_id_opt(path: &Path, what: &'static str) -> Result<Option<u16>
 /// The last component of the target of the symlink `path`, or `None` if there is no link.
 pub(crate) fn link_name(path: &Path) -> Result<Option<String>, PciError> {
     match fs::read_link(path) {
-        Ok(target) => Ok(target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())),
+        Ok(target) => Ok(target.file_name().map(|n| n.to_string_lossy().into_owned())),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(PciError::io("readlink", path, e)),
     }

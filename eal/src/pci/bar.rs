@@ -88,12 +88,7 @@ pub fn parse_resource(path: &Path, text: &str) -> Result<Vec<Bar>, PciError> {
         if flags & (IORESOURCE_IO | IORESOURCE_MEM) == 0 {
             continue;
         }
-        bars.push(Bar {
-            index: index as u8,
-            start,
-            end,
-            flags,
-        });
+        bars.push(Bar { index: index as u8, start, end, flags });
     }
     Ok(bars)
 }

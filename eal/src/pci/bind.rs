@@ -83,11 +83,7 @@ pub struct Binder<'a> {
 impl<'a> Binder<'a> {
     /// A binder on `sysfs` that waits up to [`DEFAULT_SETTLE`] for each step to show.
     pub fn new(sysfs: &'a Sysfs) -> Self {
-        Binder {
-            sysfs,
-            settle: DEFAULT_SETTLE,
-            writes: Vec::new(),
-        }
+        Binder { sysfs, settle: DEFAULT_SETTLE, writes: Vec::new() }
     }
 
     /// The same binder waiting up to `settle` for each step to show in the `driver` link.
@@ -114,13 +110,8 @@ impl<'a> Binder<'a> {
             return Ok(UnbindOutcome::NotBound);
         };
         let path = dir.join("driver").join("unbind");
-        let failed = |reason: String| PciError::UnbindFailed {
-            addr,
-            driver: driver.clone(),
-            reason,
-        };
-        self.write(&path, &addr.to_string())
-            .map_err(|e| failed(format!("write {addr} to {}: {e}", path.display())))?;
+        let failed = |reason: String| PciError::UnbindFailed { addr, driver: driver.clone(), reason };
+        self.write(&path, &addr.to_string()).map_err(|e| failed(format!("write {addr} to {}: {e}", path.display())))?;
         if !self.wait_for_driver(addr, None) {
             return Err(failed(format!(
                 "it is still bound {} ms after writing to {}",
@@ -137,9 +128,7 @@ impl<'a> Binder<'a> {
     pub fn bind(&mut self, addr: PciAddr, driver: &str) -> Result<BindOutcome, PciError> {
         self.existing_device_dir(addr)?;
         if !self.sysfs.driver_loaded(driver) {
-            return Err(PciError::DriverNotLoaded {
-                driver: driver.to_string(),
-            });
+            return Err(PciError::DriverNotLoaded { driver: driver.to_string() });
         }
         let previous = self.sysfs.current_driver(addr)?;
         if previous.as_deref() == Some(driver) {
@@ -155,20 +144,12 @@ impl<'a> Binder<'a> {
                 None => Restore::NothingToRestore,
                 Some(p) => match self.attach(addr, p) {
                     Ok(()) => Restore::Restored(p.clone()),
-                    Err(r) => Restore::Failed {
-                        driver: p.clone(),
-                        reason: r,
-                    },
+                    Err(r) => Restore::Failed { driver: p.clone(), reason: r },
                 },
             };
             self.clear_override(addr);
             warn!(%addr, %driver, %reason, ?restore, "bind failed");
-            return Err(PciError::BindFailed {
-                addr,
-                driver: driver.to_string(),
-                reason,
-                restore,
-            });
+            return Err(PciError::BindFailed { addr, driver: driver.to_string(), reason, restore });
         }
         self.clear_override(addr);
         info!(%addr, %driver, ?previous, "bound");

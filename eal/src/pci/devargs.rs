@@ -18,10 +18,7 @@ pub struct Devargs {
 impl Devargs {
     /// Arguments for `addr` with no key/value pairs.
     pub fn new(addr: PciAddr) -> Self {
-        Devargs {
-            addr,
-            args: Vec::new(),
-        }
+        Devargs { addr, args: Vec::new() }
     }
 
     /// The device these arguments are for.
@@ -36,18 +33,12 @@ impl Devargs {
 
     /// The value of the first `key`, if any (the empty string for a bare `key`).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.args
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.args.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// Every value given for `key`, in order.
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.args
-            .iter()
-            .filter(move |(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.args.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
 
@@ -55,29 +46,17 @@ impl FromStr for Devargs {
     type Err = PciError;
 
     fn from_str(s: &str) -> Result<Self, PciError> {
-        let bad = |reason: String| PciError::BadDevargs {
-            input: s.to_string(),
-            reason,
-        };
+        let bad = |reason: String| PciError::BadDevargs { input: s.to_string(), reason };
         let mut parts = s.split(',');
-        let addr: PciAddr = parts
-            .next()
-            .unwrap_or_default()
-            .parse()
-            .map_err(|e| bad(format!("{e}")))?;
+        let addr: PciAddr = parts.next().unwrap_or_default().parse().map_err(|e| bad(format!("{e}")))?;
         let mut args = Vec::new();
         for part in parts {
             let (key, value) = part.split_once('=').unwrap_or((part, ""));
             if key.is_empty() {
                 return Err(bad(format!("empty key in {part:?}")));
             }
-            if !key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            {
-                return Err(bad(format!(
-                    "key {key:?} has characters other than letters, digits, '_' and '-'"
-                )));
+            if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return Err(bad(format!("key {key:?} has characters other than letters, digits, '_' and '-'")));
             }
             args.push((key.to_string(), value.to_string()));
         }

@@ -116,10 +116,6 @@ impl std::fmt::Display for Restore {
 impl PciError {
     /// An [`PciError::Io`] for `op` on `path`.
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        PciError::Io {
-            op,
-            path: path.into(),
-            source,
-        }
+        PciError::Io { op, path: path.into(), source }
     }
 }

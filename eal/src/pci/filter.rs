@@ -63,11 +63,8 @@ mod tests {
 
     #[test]
     fn allow_selects_only_listed_devices_and_gives_their_args() {
-        let f = PciFilter::from_lists(
-            vec!["0000:00:03.0,rxq=2".parse().unwrap(), "00:04.0".parse().unwrap()],
-            vec![],
-        )
-        .unwrap();
+        let f = PciFilter::from_lists(vec!["0000:00:03.0,rxq=2".parse().unwrap(), "00:04.0".parse().unwrap()], vec![])
+            .unwrap();
         assert!(f.selects(a("0000:00:03.0")));
         assert!(f.selects(a("0000:00:04.0")));
         assert!(!f.selects(a("0000:00:05.0")));

@@ -11,12 +11,7 @@ struct Known {
 }
 
 const fn k(vendor: u16, device: u16, name: &'static str, kernel_driver: &'static str) -> Known {
-    Known {
-        vendor,
-        device,
-        name,
-        kernel_driver,
-    }
+    Known { vendor, device, name, kernel_driver }
 }
 
 /// PCI vendor id of Intel.
@@ -24,10 +19,7 @@ pub const VENDOR_INTEL: u16 = 0x8086;
 /// PCI vendor id of Red Hat (virtio).
 pub const VENDOR_REDHAT: u16 = 0x1af4;
 
-const VENDORS: &[(u16, &str)] = &[
-    (VENDOR_INTEL, "Intel Corporation"),
-    (VENDOR_REDHAT, "Red Hat, Inc."),
-];
+const VENDORS: &[(u16, &str)] = &[(VENDOR_INTEL, "Intel Corporation"), (VENDOR_REDHAT, "Red Hat, Inc.")];
 
 const DEVICES: &[Known] = &[
     k(VENDOR_INTEL, 0x100e, "82540EM Gigabit Ethernet Controller", "e1000"),
@@ -55,9 +47,7 @@ const DEVICES: &[Known] = &[
 ];
 
 fn known(vendor: u16, device: u16) -> Option<&'static Known> {
-    DEVICES
-        .iter()
-        .find(|d| d.vendor == vendor && d.device == device)
+    DEVICES.iter().find(|d| d.vendor == vendor && d.device == device)
 }
 
 /// The vendor's name, if it is in the table.
@@ -90,10 +80,7 @@ mod tests {
 
     #[test]
     fn names_supported_nics() {
-        assert_eq!(
-            describe(0x8086, 0x100e),
-            "82540EM Gigabit Ethernet Controller 100e"
-        );
+        assert_eq!(describe(0x8086, 0x100e), "82540EM Gigabit Ethernet Controller 100e");
         assert_eq!(device_name(0x8086, 0x10d3), Some("82574L Gigabit Network Connection"));
         assert_eq!(device_name(0x1af4, 0x1041), Some("Virtio 1.0 network device"));
         assert_eq!(vendor_name(0x1af4), Some("Red Hat, Inc."));
@@ -119,12 +106,7 @@ mod tests {
     fn table_has_no_duplicate_ids() {
         for (i, a) in DEVICES.iter().enumerate() {
             for b in &DEVICES[i + 1..] {
-                assert!(
-                    (a.vendor, a.device) != (b.vendor, b.device),
-                    "{:04x}:{:04x} twice",
-                    a.vendor,
-                    a.device
-                );
+                assert!((a.vendor, a.device) != (b.vendor, b.device), "{:04x}:{:04x} twice", a.vendor, a.device);
             }
         }
     }

@@ -54,18 +54,12 @@ impl IommuGroup {
 
     /// The members that keep the group from being viable.
     pub fn blockers(&self) -> Vec<&GroupMember> {
-        self.members
-            .iter()
-            .filter(|m| m.blocks_viability())
-            .collect()
+        self.members.iter().filter(|m| m.blocks_viability()).collect()
     }
 
     /// The members other than `addr`.
     pub fn others(&self, addr: PciAddr) -> Vec<&GroupMember> {
-        self.members
-            .iter()
-            .filter(|m| m.addr != Some(addr))
-            .collect()
+        self.members.iter().filter(|m| m.addr != Some(addr)).collect()
     }
 }
 
@@ -102,17 +96,11 @@ impl Sysfs {
 
 fn read_member(dir: &Path, name: String) -> Result<GroupMember, PciError> {
     let addr = name.parse::<PciAddr>().ok();
-    let class = attr::read_opt(&dir.join("class"))?
-        .and_then(|t| attr::parse_hex(dir, "a class code", &t).ok())
-        .map(PciClass);
+    let class =
+        attr::read_opt(&dir.join("class"))?.and_then(|t| attr::parse_hex(dir, "a class code", &t).ok()).map(PciClass);
     let is_bridge = match (addr, read_header_type(&dir.join("config"))) {
         (Some(_), Some(h)) => h != 0,
         _ => class.is_some_and(|c| c.is_pci_bridge()),
     };
-    Ok(GroupMember {
-        driver: attr::link_name(&dir.join("driver"))?,
-        addr,
-        name,
-        is_bridge,
-    })
+    Ok(GroupMember { driver: attr::link_name(&dir.join("driver"))?, addr, name, is_bridge })
 }

@@ -31,8 +31,7 @@ mod sysfs;
 
 pub use address::PciAddr;
 pub use bar::{
-    parse_resource, Bar, BarKind, BAR_COUNT, IORESOURCE_IO, IORESOURCE_MEM, IORESOURCE_MEM_64,
-    IORESOURCE_PREFETCH,
+    parse_resource, Bar, BarKind, BAR_COUNT, IORESOURCE_IO, IORESOURCE_MEM, IORESOURCE_MEM_64, IORESOURCE_PREFETCH,
 };
 pub use bind::{BindOutcome, Binder, SysfsWrite, UnbindOutcome, DEFAULT_SETTLE};
 pub use class::PciClass;

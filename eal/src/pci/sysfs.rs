@@ -66,10 +66,7 @@ impl Sysfs {
 
     /// `kernel/iommu_groups/<group>/devices`.
     pub fn iommu_group_devices_dir(&self, group: u32) -> PathBuf {
-        self.root
-            .join("kernel/iommu_groups")
-            .join(group.to_string())
-            .join("devices")
+        self.root.join("kernel/iommu_groups").join(group.to_string()).join("devices")
     }
 
     /// Whether `driver` is registered with the PCI bus (its module is loaded).
@@ -123,11 +120,7 @@ impl Sysfs {
         let vendor = attr::read_id(&dir.join("vendor"), "a vendor id")?;
         let device = attr::read_id(&dir.join("device"), "a device id")?;
         let class_path = dir.join("class");
-        let class = PciClass(attr::parse_hex(
-            &class_path,
-            "a class code",
-            &attr::read(&class_path)?,
-        )?);
+        let class = PciClass(attr::parse_hex(&class_path, "a class code", &attr::read(&class_path)?)?);
         let resource_path = dir.join("resource");
         let bars = match attr::read_opt(&resource_path)? {
             Some(text) => parse_resource(&resource_path, &text)?,
@@ -146,24 +139,20 @@ impl Sysfs {
             iommu_group: read_iommu_group(&dir)?,
             numa_node: read_numa_node(&dir)?,
             bars,
-            interfaces: attr::list_dir(&dir.join("net"))?,
+            interfaces: read_interfaces(&dir)?,
             sysfs_path: dir,
         })
     }
 
     /// The device that owns network interface `ifname`, if any.
     pub fn find_by_interface(&self, ifname: &str) -> Result<Option<PciDevice>, PciError> {
-        Ok(self
-            .scan()?
-            .into_iter()
-            .find(|d| d.interfaces.iter().any(|i| i == ifname)))
+        Ok(self.scan()?.into_iter().find(|d| d.interfaces.iter().any(|i| i == ifname)))
     }
 }
 
 /// `driver_override`: `None` when absent, empty or the kernel's "(null)".
 pub(crate) fn read_driver_override(dir: &Path) -> Result<Option<String>, PciError> {
-    Ok(attr::read_opt(&dir.join("driver_override"))?
-        .filter(|s| !s.is_empty() && s != "(null)"))
+    Ok(attr::read_opt(&dir.join("driver_override"))?.filter(|s| !s.is_empty() && s != "(null)"))
 }
 
 /// The group number from the `iommu_group` link (`.../kernel/iommu_groups/<n>`).
@@ -171,12 +160,27 @@ pub(crate) fn read_iommu_group(dir: &Path) -> Result<Option<u32>, PciError> {
     let path = dir.join("iommu_group");
     match attr::link_name(&path)? {
         None => Ok(None),
-        Some(name) => name.parse().map(Some).map_err(|_| PciError::Parse {
-            path,
-            what: "an IOMMU group number",
-            content: name,
-        }),
+        Some(name) => {
+            name.parse().map(Some).map_err(|_| PciError::Parse { path, what: "an IOMMU group number", content: name })
+        }
     }
+}
+
+/// Network interface names: `net/*`, and `<child>/net/*` for child devices such as
+/// `virtio0` (virtio-net's interface belongs to the virtio device under the PCI one).
+/// Only real subdirectories are searched, never links such as `driver` or `subsystem`.
+fn read_interfaces(dir: &Path) -> Result<Vec<String>, PciError> {
+    let mut names = attr::list_dir(&dir.join("net"))?;
+    for child in attr::list_dir(dir)? {
+        let path = dir.join(&child);
+        let is_real_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        if is_real_dir && child != "net" {
+            names.extend(attr::list_dir(&path.join("net"))?);
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
 /// `numa_node`: `None` when absent or negative (no NUMA information).
@@ -187,11 +191,7 @@ fn read_numa_node(dir: &Path) -> Result<Option<u32>, PciError> {
         Some(text) => match text.parse::<i64>() {
             Ok(n) if n < 0 => Ok(None),
             Ok(n) => Ok(u32::try_from(n).ok()),
-            Err(_) => Err(PciError::Parse {
-                path,
-                what: "a NUMA node number",
-                content: text,
-            }),
+            Err(_) => Err(PciError::Parse { path, what: "a NUMA node number", content: text }),
         },
     }
 }

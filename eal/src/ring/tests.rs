@@ -9,26 +9,14 @@ fn mem() -> Memory {
 #[test]
 fn create_checks_arguments() {
     let m = mem();
-    assert!(matches!(
-        Ring::create(&m, "r", 100, 0),
-        Err(EalError::InvalidArgument(_))
-    ));
-    assert!(matches!(
-        Ring::create(&m, "r", 0, flags::EXACT_SZ),
-        Err(EalError::InvalidArgument(_))
-    ));
+    assert!(matches!(Ring::create(&m, "r", 100, 0), Err(EalError::InvalidArgument(_))));
+    assert!(matches!(Ring::create(&m, "r", 0, flags::EXACT_SZ), Err(EalError::InvalidArgument(_))));
     let r = Ring::create(&m, "r", 64, 0).unwrap();
     assert_eq!(r.capacity(), 63);
-    assert!(matches!(
-        Ring::create(&m, "r", 64, 0),
-        Err(EalError::Exists(_))
-    ));
+    assert!(matches!(Ring::create(&m, "r", 64, 0), Err(EalError::Exists(_))));
     let e = Ring::create(&m, "e", 100, flags::EXACT_SZ).unwrap();
     assert_eq!(e.capacity(), 100);
-    assert!(matches!(
-        Ring::lookup(&m, "nope"),
-        Err(EalError::NotFound { .. })
-    ));
+    assert!(matches!(Ring::lookup(&m, "nope"), Err(EalError::NotFound { .. })));
     assert_eq!(Ring::lookup(&m, "e").unwrap().capacity(), 100);
 }
 
@@ -38,10 +26,7 @@ fn full_empty_bulk_and_burst() {
     let r = Ring::create(&m, "fe", 8, flags::SP_ENQ | flags::SC_DEQ).unwrap();
     assert!(r.is_empty());
     let v: Vec<u64> = (1..=10).collect();
-    assert!(
-        !r.enqueue_bulk(&v[..8]),
-        "bulk of 8 into capacity 7 must fail"
-    );
+    assert!(!r.enqueue_bulk(&v[..8]), "bulk of 8 into capacity 7 must fail");
     assert_eq!(r.count(), 0, "a failed bulk enqueues nothing");
     assert!(r.enqueue_bulk(&v[..5]));
     assert_eq!(r.enqueue_burst(&v[5..]), 2, "burst fills what is left");
@@ -172,11 +157,7 @@ fn stress(fl: u32, producers: u64, consumers: usize, per_producer: u64, burst: u
             expect = expect.wrapping_add((p << 32) | k);
         }
     }
-    assert_eq!(
-        count,
-        producers * per_producer,
-        "every element dequeued exactly once"
-    );
+    assert_eq!(count, producers * per_producer, "every element dequeued exactly once");
     assert_eq!(sum, expect, "checksum of all elements");
 }
 

@@ -23,17 +23,13 @@ pub fn dir_for(prefix: &str) -> PathBuf {
     }
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(x) if !x.is_empty() => PathBuf::from(x).join("bypass").join(prefix),
-        _ => std::env::temp_dir()
-            .join(format!("bypass-{}", uid()))
-            .join(prefix),
+        _ => std::env::temp_dir().join(format!("bypass-{}", uid())).join(prefix),
     }
 }
 
 fn uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(u32::MAX)
+    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX)
 }
 
 fn is_root() -> bool {
@@ -47,10 +43,7 @@ pub fn create(dir: &Path) -> Result<(), EalError> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|source| EalError::RuntimeDir {
-            path: dir.to_path_buf(),
-            source,
-        })
+        .map_err(|source| EalError::RuntimeDir { path: dir.to_path_buf(), source })
 }
 
 /// Removes everything in `dir` except the config file: what a crashed group left behind.

@@ -63,7 +63,12 @@ fn hold(eal: &Eal, ring: Option<&str>) -> i32 {
 }
 
 fn attach(eal: &Eal, ring: Option<&str>) -> i32 {
-    println!("ATTACHED role={:?} heap={:#x} init_us={}", eal.role(), eal.memory().heap_start(), eal.init_time().as_micros());
+    println!(
+        "ATTACHED role={:?} heap={:#x} init_us={}",
+        eal.role(),
+        eal.memory().heap_start(),
+        eal.init_time().as_micros()
+    );
     if let Some(name) = ring {
         match Ring::lookup(&eal.memory(), name) {
             Ok(_) => println!("RING {name} found"),

@@ -153,11 +153,7 @@ fn run(mp: &Mp, tag: &str, line: &str) -> Result<bool, String> {
     let w: Vec<&str> = line.split_whitespace().collect();
     let arg = |i: usize| w.get(i).copied().ok_or_else(|| format!("missing argument {i} in {line:?}"));
     let num = |i: usize| -> Result<u64, String> { arg(i)?.parse().map_err(|e| format!("{line:?}: {e}")) };
-    let msg = |name: &str, p: Vec<u8>| MpMessage {
-        name: name.to_owned(),
-        param: p,
-        fds: Vec::new(),
-    };
+    let msg = |name: &str, p: Vec<u8>| MpMessage { name: name.to_owned(), param: p, fds: Vec::new() };
     match w.first().copied().unwrap_or("") {
         "" => {}
         "register" => {
@@ -233,11 +229,7 @@ fn main() {
     };
     let tag = args[3].clone();
     let primary_pid = args.get(4).and_then(|p| p.parse().ok());
-    let mp = match Mp::start(MpConfig {
-        dir: PathBuf::from(&args[2]),
-        role,
-        primary_pid,
-    }) {
+    let mp = match Mp::start(MpConfig { dir: PathBuf::from(&args[2]), role, primary_pid }) {
         Ok(mp) => mp,
         Err(e) => {
             println!("{}", err_line(&e));

@@ -1,12 +1,14 @@
 //! Binding and unbinding the devices named on the command line, with the safety checks.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use eal::pci::{BindOutcome, Binder, PciDevice, PciError, Sysfs, UnbindOutcome, VFIO_PCI};
 
 use crate::exit::Exit;
 use crate::routes::{route_of, Route};
 use crate::status::device_line;
+use crate::users::vfio_group_users;
 
 /// What a run needs to act on devices.
 pub struct Ctx<'a> {
@@ -14,6 +16,8 @@ pub struct Ctx<'a> {
     pub sysfs: &'a Sysfs,
     /// Routes, to tell active interfaces.
     pub routes: &'a [Route],
+    /// The procfs root, to find processes using a VFIO group.
+    pub proc_root: &'a Path,
     /// Act on active interfaces too.
     pub force: bool,
     /// Print every sysfs write.
@@ -95,13 +99,15 @@ impl Ctx<'_> {
         worst
     }
 
-    /// False (with a message) if one of the device's interfaces has a route and there is
-    /// no `--force`; with `--force`, warns and returns true.
+    /// False (with a message) if taking the device from its driver would hurt: one of its
+    /// interfaces has a route, or a process has its VFIO group open (the kernel would block
+    /// the unbind until that process exits). With `--force`, warns and returns true.
     fn may_touch(&self, dev: &PciDevice, what: &str) -> bool {
-        let active = dev
-            .interfaces
-            .iter()
-            .find_map(|i| route_of(self.routes, i).map(|r| (i, r)));
+        self.interface_is_free(dev, what) && self.vfio_group_is_free(dev, what)
+    }
+
+    fn interface_is_free(&self, dev: &PciDevice, what: &str) -> bool {
+        let active = dev.interfaces.iter().find_map(|i| route_of(self.routes, i).map(|r| (i, r)));
         let Some((iface, route)) = active else {
             return true;
         };
@@ -117,6 +123,30 @@ impl Ctx<'_> {
              and this host would lose that network. Take {iface} down first (ip link set {iface} down \
              and remove its routes), or give --force.",
             route.desc
+        );
+        false
+    }
+
+    fn vfio_group_is_free(&self, dev: &PciDevice, what: &str) -> bool {
+        let (Some(VFIO_PCI), Some(group)) = (dev.driver.as_deref(), dev.iommu_group) else {
+            return true;
+        };
+        let users = vfio_group_users(self.proc_root, group);
+        if users.is_empty() {
+            return true;
+        }
+        let list = users.iter().map(|u| format!("pid {} ({})", u.pid, u.comm)).collect::<Vec<_>>().join(", ");
+        if self.force {
+            eprintln!(
+                "warning: {}: IOMMU group {group} is open in {list}; the kernel will hold the unbind \
+                 until it is closed; going on because of --force",
+                dev.addr
+            );
+            return true;
+        }
+        eprintln!(
+            "devbind: refusing to {what}: IOMMU group {group} is open in {list}, and the kernel would \
+             block the unbind until that process exits. Stop it first, or give --force."
         );
         false
     }
@@ -169,16 +199,12 @@ impl Ctx<'_> {
                     .addr
                     .and_then(|a| self.sysfs.device(a).ok())
                     .map(|d| device_line(&d, self.routes))
-                    .unwrap_or_else(|| {
-                        format!("{} drv={}", m.name, m.driver.as_deref().unwrap_or("none"))
-                    });
+                    .unwrap_or_else(|| format!("{} drv={}", m.name, m.driver.as_deref().unwrap_or("none")));
                 msg.push_str(&format!("    {line}\n"));
                 names.push(m.name.as_str());
             }
             let names = names.join(" ");
-            msg.push_str(&format!(
-                "  fix: devbind -b vfio-pci {names}   (or leave them unbound: devbind -u {names})"
-            ));
+            msg.push_str(&format!("  fix: devbind -b vfio-pci {names}   (or leave them unbound: devbind -u {names})"));
             eprintln!("{msg}");
         }
     }

@@ -17,17 +17,19 @@ Options:
                           (after binding or unbinding, when given with -b or -u)
   -b, --bind DRIVER       bind the devices to DRIVER (\"none\" is the same as --unbind)
   -u, --unbind            unbind the devices from their drivers
-      --force             also act on devices whose interface has a route (is in use)
+      --force             also act on devices in use: an interface with a route, or a
+                          VFIO group that a process holds open
   -v, --verbose           print every sysfs write
       --sysfs-root PATH   sysfs to use (default /sys, or $BYPASS_SYSFS_ROOT)
-      --proc-root PATH    procfs to read routes from (default /proc, or $BYPASS_PROC_ROOT)
+      --proc-root PATH    procfs for routes and VFIO users (default /proc, or $BYPASS_PROC_ROOT)
   -h, --help              show this help
 
 Exit codes:
   0  success (including nothing to do)
   1  usage error; nothing was changed
   2  a device was not found; nothing was changed
-  3  a device was left alone: its interface is active and --force was not given
+  3  a device was left alone because it is in use (or routes could not be read)
+     and --force was not given
   4  a bind or unbind failed (the message gives the sysfs error), or sysfs is unreadable
 When several devices are given, each is attempted and the highest code is returned.
 ";
@@ -138,20 +140,13 @@ where
         (None, false) => None,
     };
     match (&action, devices.is_empty()) {
-        (None, false) => {
-            return Err(format!(
-                "device {} given without --bind or --unbind",
-                devices[0]
-            ))
-        }
+        (None, false) => return Err(format!("device {} given without --bind or --unbind", devices[0])),
         (None, true) if !status => return Err("nothing to do: give --status, --bind or --unbind".into()),
         (Some(_), true) => return Err("no device given: name PCI addresses or interfaces".into()),
         _ => {}
     }
     let root = |flag: Option<String>, var: &str, default: &str| -> PathBuf {
-        flag.or_else(|| env(var).filter(|v| !v.is_empty()))
-            .unwrap_or_else(|| default.to_string())
-            .into()
+        flag.or_else(|| env(var).filter(|v| !v.is_empty())).unwrap_or_else(|| default.to_string()).into()
     };
     Ok(Parsed::Run(Options {
         status,
@@ -186,10 +181,7 @@ mod tests {
     }
 
     fn run_env(args: &[&str], vars: &[(&str, &str)]) -> Result<Options, String> {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let env = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         match parse(args.iter().map(|s| s.to_string()), env)? {
             Parsed::Run(o) => Ok(o),
@@ -223,8 +215,7 @@ mod tests {
 
     #[test]
     fn roots_from_flags_then_env() {
-        let o = run_env(&["-s"], &[("BYPASS_SYSFS_ROOT", "/x/sys"), ("BYPASS_PROC_ROOT", "/x/proc")])
-            .unwrap();
+        let o = run_env(&["-s"], &[("BYPASS_SYSFS_ROOT", "/x/sys"), ("BYPASS_PROC_ROOT", "/x/proc")]).unwrap();
         assert_eq!(o.sysfs_root, PathBuf::from("/x/sys"));
         assert_eq!(o.proc_root, PathBuf::from("/x/proc"));
         let o = run_env(&["-s", "--sysfs-root", "/y"], &[("BYPASS_SYSFS_ROOT", "/x/sys")]).unwrap();

@@ -11,7 +11,8 @@ pub enum Exit {
     Usage = 1,
     /// A device argument matched no device; nothing was done.
     NotFound = 2,
-    /// A device was left alone because its interface is active and `--force` was not given.
+    /// A device was left alone because it is in use (an active interface, an open VFIO
+    /// group, or routes unknown) and `--force` was not given.
     Refused = 3,
     /// A bind or unbind failed, or sysfs could not be read.
     Failed = 4,

@@ -10,6 +10,7 @@ mod exit;
 mod resolve;
 mod routes;
 mod status;
+mod users;
 
 use std::process::ExitCode;
 
@@ -48,10 +49,7 @@ fn usage_error(msg: &str) -> ExitCode {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 fn run(opts: &Options) -> Exit {
@@ -83,6 +81,7 @@ fn run(opts: &Options) -> Exit {
         let ctx = Ctx {
             sysfs: &sysfs,
             routes: &routes,
+            proc_root: &opts.proc_root,
             force: opts.force,
             verbose: opts.verbose,
         };

@@ -17,20 +17,18 @@ pub fn resolve(devices: &[PciDevice], args: &[String]) -> Result<Vec<PciDevice>,
 
 fn find<'a>(devices: &'a [PciDevice], arg: &str) -> Result<&'a PciDevice, String> {
     match arg.parse::<PciAddr>() {
-        Ok(addr) => devices.iter().find(|d| d.addr == addr).ok_or_else(|| {
-            format!("no PCI device {addr}: list the devices with `devbind --status`")
-        }),
-        Err(e) if arg.contains(':') => Err(e.to_string()),
-        Err(_) => devices
+        Ok(addr) => devices
             .iter()
-            .find(|d| d.interfaces.iter().any(|i| i == arg))
-            .ok_or_else(|| {
-                format!(
-                    "no PCI device has a network interface named {arg:?} (an interface disappears \
+            .find(|d| d.addr == addr)
+            .ok_or_else(|| format!("no PCI device {addr}: list the devices with `devbind --status`")),
+        Err(e) if arg.contains(':') => Err(e.to_string()),
+        Err(_) => devices.iter().find(|d| d.interfaces.iter().any(|i| i == arg)).ok_or_else(|| {
+            format!(
+                "no PCI device has a network interface named {arg:?} (an interface disappears \
                      when its device leaves the kernel driver: name the device by its PCI address, \
                      see `devbind --status`)"
-                )
-            }),
+            )
+        }),
     }
 }
 
@@ -41,10 +39,8 @@ mod tests {
 
     fn scan() -> Vec<PciDevice> {
         let t = FakeSysfs::new().unwrap();
-        t.add_device(&FakeDevice::new("0000:00:03.0", 0x8086, 0x100e).interface("eth0"))
-            .unwrap();
-        t.add_device(&FakeDevice::new("0000:02:00.0", 0x8086, 0x10fb))
-            .unwrap();
+        t.add_device(&FakeDevice::new("0000:00:03.0", 0x8086, 0x100e).interface("eth0")).unwrap();
+        t.add_device(&FakeDevice::new("0000:02:00.0", 0x8086, 0x10fb)).unwrap();
         t.sysfs().scan().unwrap()
     }
 

@@ -28,10 +28,7 @@ pub struct Route {
 pub fn read_routes(proc_root: &Path) -> (Vec<Route>, Vec<String>) {
     let mut routes = Vec::new();
     let mut errors = Vec::new();
-    for (file, parse) in [
-        ("net/route", parse_ipv4 as fn(&str) -> Vec<Route>),
-        ("net/ipv6_route", parse_ipv6),
-    ] {
+    for (file, parse) in [("net/route", parse_ipv4 as fn(&str) -> Vec<Route>), ("net/ipv6_route", parse_ipv6)] {
         let path = proc_root.join(file);
         match fs::read_to_string(&path) {
             Ok(text) => routes.extend(parse(&text)),
@@ -58,9 +55,7 @@ pub fn parse_ipv4(text: &str) -> Vec<Route> {
             continue;
         }
         let hex = |s: &str| u32::from_str_radix(s, 16).ok();
-        let (Some(dest), Some(gw), Some(flags), Some(mask)) =
-            (hex(f[1]), hex(f[2]), hex(f[3]), hex(f[7]))
-        else {
+        let (Some(dest), Some(gw), Some(flags), Some(mask)) = (hex(f[1]), hex(f[2]), hex(f[3]), hex(f[7])) else {
             continue;
         };
         if flags & RTF_UP == 0 || flags & RTF_REJECT != 0 || f[0] == "lo" {
@@ -68,18 +63,11 @@ pub fn parse_ipv4(text: &str) -> Vec<Route> {
         }
         let ip = |v: u32| Ipv4Addr::from(v.to_ne_bytes());
         let plen = mask.count_ones();
-        let mut desc = if plen == 0 {
-            "default".to_string()
-        } else {
-            format!("{}/{plen}", ip(dest))
-        };
+        let mut desc = if plen == 0 { "default".to_string() } else { format!("{}/{plen}", ip(dest)) };
         if flags & RTF_GATEWAY != 0 {
             desc.push_str(&format!(" via {}", ip(gw)));
         }
-        routes.push(Route {
-            iface: f[0].to_string(),
-            desc,
-        });
+        routes.push(Route { iface: f[0].to_string(), desc });
     }
     routes
 }
@@ -93,34 +81,23 @@ pub fn parse_ipv6(text: &str) -> Vec<Route> {
         if f.len() < 10 {
             continue;
         }
-        let (Some(dest), Some(plen), Some(gw), Some(flags)) = (
-            ipv6(f[0]),
-            u8::from_str_radix(f[1], 16).ok(),
-            ipv6(f[4]),
-            u32::from_str_radix(f[8], 16).ok(),
-        ) else {
+        let (Some(dest), Some(plen), Some(gw), Some(flags)) =
+            (ipv6(f[0]), u8::from_str_radix(f[1], 16).ok(), ipv6(f[4]), u32::from_str_radix(f[8], 16).ok())
+        else {
             continue;
         };
         let iface = f[9];
         let seg0 = dest.segments()[0];
         let link_local = seg0 & 0xffc0 == 0xfe80;
         let multicast = seg0 & 0xff00 == 0xff00;
-        if flags & RTF_UP == 0 || flags & RTF_REJECT != 0 || iface == "lo" || link_local || multicast
-        {
+        if flags & RTF_UP == 0 || flags & RTF_REJECT != 0 || iface == "lo" || link_local || multicast {
             continue;
         }
-        let mut desc = if plen == 0 {
-            "default".to_string()
-        } else {
-            format!("{dest}/{plen}")
-        };
+        let mut desc = if plen == 0 { "default".to_string() } else { format!("{dest}/{plen}") };
         if !gw.is_unspecified() {
             desc.push_str(&format!(" via {gw}"));
         }
-        routes.push(Route {
-            iface: iface.to_string(),
-            desc,
-        });
+        routes.push(Route { iface: iface.to_string(), desc });
     }
     routes
 }

@@ -16,22 +16,13 @@ pub fn render(devices: &[PciDevice], routes: &[Route]) -> String {
     let groups: [(&str, Vec<&PciDevice>); 3] = [
         (
             "Network devices using a DPDK-compatible driver",
-            net.iter()
-                .copied()
-                .filter(|d| d.driver.as_deref().is_some_and(is_bypass_driver))
-                .collect(),
+            net.iter().copied().filter(|d| d.driver.as_deref().is_some_and(is_bypass_driver)).collect(),
         ),
         (
             "Network devices using kernel driver",
-            net.iter()
-                .copied()
-                .filter(|d| d.driver.as_deref().is_some_and(|x| !is_bypass_driver(x)))
-                .collect(),
+            net.iter().copied().filter(|d| d.driver.as_deref().is_some_and(|x| !is_bypass_driver(x))).collect(),
         ),
-        (
-            "Other Network devices",
-            net.iter().copied().filter(|d| d.driver.is_none()).collect(),
-        ),
+        ("Other Network devices", net.iter().copied().filter(|d| d.driver.is_none()).collect()),
     ];
     let mut out = String::new();
     for (i, (title, devs)) in groups.iter().enumerate() {
@@ -96,23 +87,10 @@ mod tests {
     #[test]
     fn line_has_every_field_in_order() {
         let t = FakeSysfs::new().unwrap();
-        t.add_device(
-            &FakeDevice::new("0000:00:03.0", 0x8086, 0x100e)
-                .driver("vfio-pci")
-                .iommu_group(5),
-        )
-        .unwrap();
-        t.add_device(
-            &FakeDevice::new("0000:00:04.0", 0x1234, 0xabcd)
-                .driver("foo")
-                .interface("eth0"),
-        )
-        .unwrap();
+        t.add_device(&FakeDevice::new("0000:00:03.0", 0x8086, 0x100e).driver("vfio-pci").iommu_group(5)).unwrap();
+        t.add_device(&FakeDevice::new("0000:00:04.0", 0x1234, 0xabcd).driver("foo").interface("eth0")).unwrap();
         let devs = t.sysfs().scan().unwrap();
-        let routes = [Route {
-            iface: "eth0".into(),
-            desc: "default".into(),
-        }];
+        let routes = [Route { iface: "eth0".into(), desc: "default".into() }];
         assert_eq!(
             device_line(&devs[0], &routes),
             "0000:00:03.0 '82540EM Gigabit Ethernet Controller 100e' drv=vfio-pci unused=e1000 iommu_group=5"

@@ -31,11 +31,8 @@ pub fn kernel_package() -> Result<String> {
             return Ok(p);
         }
     }
-    let out = run(
-        Command::new("apt-cache").args(["depends", "-t", KERNEL_SUITE, KERNEL_META]),
-        APT_HINT,
-    )
-    .map_err(|e| Error::KernelPackage(e.to_string()))?;
+    let out = run(Command::new("apt-cache").args(["depends", "-t", KERNEL_SUITE, KERNEL_META]), APT_HINT)
+        .map_err(|e| Error::KernelPackage(e.to_string()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let pkg = parse_kernel_depends(&text)
         .ok_or_else(|| Error::KernelPackage(format!("no versioned dependency in: {}", text.trim())))?;
@@ -88,10 +85,7 @@ pub fn download(dir: &Path, suite: Option<&str>, packages: &[&str]) -> Result<Ve
 
 /// Unpacks a `.deb`'s files into `dest` with `dpkg-deb -x`.
 pub fn extract(deb: &Path, dest: &Path) -> Result<()> {
-    run(
-        Command::new("dpkg-deb").arg("-x").arg(deb).arg(dest),
-        "dpkg-deb comes with dpkg on Debian",
-    )?;
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(dest), "dpkg-deb comes with dpkg on Debian")?;
     Ok(())
 }
 
@@ -102,10 +96,7 @@ mod tests {
     #[test]
     fn finds_versioned_kernel() {
         let out = "linux-image-cloud-amd64\n  Depends: linux-image-6.12.95+deb12-cloud-amd64\n";
-        assert_eq!(
-            parse_kernel_depends(out).as_deref(),
-            Some("linux-image-6.12.95+deb12-cloud-amd64")
-        );
+        assert_eq!(parse_kernel_depends(out).as_deref(), Some("linux-image-6.12.95+deb12-cloud-amd64"));
     }
 
     #[test]

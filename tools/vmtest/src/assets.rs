@@ -84,11 +84,7 @@ impl Assets {
             let _ = fs::remove_dir_all(&tmp);
         }
         if !dir.join(COMPLETE_STAMP).exists() {
-            return Err(Error::io(
-                "installing",
-                &dir,
-                std::io::Error::other("asset directory incomplete after fetch"),
-            ));
+            return Err(Error::io("installing", &dir, std::io::Error::other("asset directory incomplete after fetch")));
         }
         Ok(Self::layout(&dir, &pkg))
     }
@@ -106,29 +102,19 @@ fn fetch_into(tmp: &Path, pkg: &str) -> Result<()> {
     let busybox = root.join("bin/busybox");
     copy(&busybox, &tmp.join("busybox"))?;
     let boot = root.join("boot");
-    let vmlinuz = find_prefixed(&boot, "vmlinuz-").ok_or_else(|| Error::MissingInPackage {
-        what: "boot/vmlinuz-*".into(),
-        package: pkg.into(),
-    })?;
+    let vmlinuz = find_prefixed(&boot, "vmlinuz-")
+        .ok_or_else(|| Error::MissingInPackage { what: "boot/vmlinuz-*".into(), package: pkg.into() })?;
     copy(&vmlinuz, &tmp.join("vmlinuz"))?;
     let moddir = find_prefixed(&root.join("lib/modules"), "")
-        .ok_or_else(|| Error::MissingInPackage {
-            what: "lib/modules/<version>".into(),
-            package: pkg.into(),
-        })?
+        .ok_or_else(|| Error::MissingInPackage { what: "lib/modules/<version>".into(), package: pkg.into() })?
         .join("kernel");
     for m in VFIO_MODULES.iter().chain(NET_MODULES) {
         let src = moddir.join(format!("{m}.ko.xz"));
         if !src.exists() {
-            return Err(Error::MissingInPackage {
-                what: format!("kernel/{m}.ko.xz"),
-                package: pkg.into(),
-            });
+            return Err(Error::MissingInPackage { what: format!("kernel/{m}.ko.xz"), package: pkg.into() });
         }
-        let out = run(
-            Command::new(&busybox).arg("xzcat").arg(&src),
-            "the busybox from busybox-static decompresses modules",
-        )?;
+        let out =
+            run(Command::new(&busybox).arg("xzcat").arg(&src), "the busybox from busybox-static decompresses modules")?;
         let dst = tmp.join("modules").join(module_file(m));
         fs::write(&dst, out.stdout).map_err(|e| Error::io("writing", &dst, e))?;
     }
@@ -165,15 +151,9 @@ mod tests {
     #[test]
     fn layout_keeps_load_order() {
         let a = Assets::layout(Path::new("/c/k"), "k");
-        let names: Vec<String> = a
-            .vfio_modules
-            .iter()
-            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(
-            names,
-            ["irqbypass.ko", "vfio.ko", "vfio_iommu_type1.ko", "vfio-pci-core.ko", "vfio-pci.ko"]
-        );
+        let names: Vec<String> =
+            a.vfio_modules.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["irqbypass.ko", "vfio.ko", "vfio_iommu_type1.ko", "vfio-pci-core.ko", "vfio-pci.ko"]);
         assert_eq!(a.kernel, Path::new("/c/k/vmlinuz"));
     }
 

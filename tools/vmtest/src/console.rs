@@ -57,12 +57,7 @@ pub fn parse_results(log: &str, commands: &[String]) -> Vec<CommandResult> {
         .enumerate()
         .map(|(index, command)| {
             let (output, exit_code) = parse_one(log, index);
-            CommandResult {
-                index,
-                command: command.clone(),
-                output,
-                exit_code,
-            }
+            CommandResult { index, command: command.clone(), output, exit_code }
         })
         .collect()
 }
@@ -79,9 +74,7 @@ fn parse_one(log: &str, i: usize) -> (String, Option<i32>) {
         return (strip_first_newline(rest).to_string(), None);
     };
     let code_text = &rest[e + end.len()..];
-    let code = code_text
-        .find(CLOSE)
-        .and_then(|c| code_text[..c].trim().parse::<i32>().ok());
+    let code = code_text.find(CLOSE).and_then(|c| code_text[..c].trim().parse::<i32>().ok());
     (strip_first_newline(&rest[..e]).to_string(), code)
 }
 

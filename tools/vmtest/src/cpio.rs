@@ -22,11 +22,7 @@ pub const S_IFCHR: u32 = 0o020000;
 impl<W: Write> CpioWriter<W> {
     /// Starts an archive on `out`.
     pub fn new(out: W) -> Self {
-        Self {
-            out,
-            next_ino: 1,
-            written: 0,
-        }
+        Self { out, next_ino: 1, written: 0 }
     }
 
     fn put(&mut self, b: &[u8]) -> io::Result<()> {

@@ -33,9 +33,7 @@ pub fn check_static(path: &Path) -> Result<()> {
     if is_static_elf(&bytes) {
         Ok(())
     } else {
-        Err(Error::NotStatic {
-            path: path.display().to_string(),
-        })
+        Err(Error::NotStatic { path: path.display().to_string() })
     }
 }
 
@@ -64,16 +62,13 @@ pub fn candidate_dirs() -> Vec<PathBuf> {
 /// Finds the static guest binary `name` (see [`candidate_dirs`]).
 pub fn find_static_bin(name: &str) -> Result<PathBuf> {
     let dirs = candidate_dirs();
-    dirs.iter()
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "static guest binary '{name}' not found (looked in {}); build it first: \
+    dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "static guest binary '{name}' not found (looked in {}); build it first: \
                  RUSTFLAGS='-C target-feature=+crt-static' cargo build --target {GUEST_TARGET} -p vmtest --bin {name}",
-                dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
-            ))
-        })
+            dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -111,10 +111,6 @@ pub enum Error {
 impl Error {
     /// An [`Error::Io`] for `path`.
     pub fn io(op: &'static str, path: impl AsRef<std::path::Path>, source: io::Error) -> Self {
-        Error::Io {
-            op,
-            path: path.as_ref().display().to_string(),
-            source,
-        }
+        Error::Io { op, path: path.as_ref().display().to_string(), source }
     }
 }

@@ -8,11 +8,7 @@ use std::process::{Command, Output};
 /// error carrying the tail of its stderr. `hint` says what provides it.
 pub fn run(cmd: &mut Command, hint: &'static str) -> Result<Output> {
     let program = cmd.get_program().to_string_lossy().into_owned();
-    let out = cmd.output().map_err(|source| Error::Spawn {
-        program: program.clone(),
-        source,
-        hint,
-    })?;
+    let out = cmd.output().map_err(|source| Error::Spawn { program: program.clone(), source, hint })?;
     if out.status.success() {
         return Ok(out);
     }

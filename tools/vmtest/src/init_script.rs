@@ -24,11 +24,7 @@ pub fn init_script(modules: &[String], n_commands: usize, nics: &[Nic]) -> Strin
     s.push_str("/bin/busybox --install -s /bin\n");
     s.push_str("export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root VMTEST=1\n");
     s.push_str(&format!("fail() {{ echo \"{}\"; }}\n", setup_failed_shell()));
-    for (fs, what, dir) in [
-        ("proc", "proc", "/proc"),
-        ("sysfs", "sysfs", "/sys"),
-        ("devtmpfs", "devtmpfs", "/dev"),
-    ] {
+    for (fs, what, dir) in [("proc", "proc", "/proc"), ("sysfs", "sysfs", "/sys"), ("devtmpfs", "devtmpfs", "/dev")] {
         s.push_str(&format!("mount -t {fs} {what} {dir} || fail 'mount {dir}'\n"));
     }
     s.push_str("mkdir -p /dev/shm /dev/pts /dev/hugepages\n");
@@ -43,7 +39,9 @@ pub fn init_script(modules: &[String], n_commands: usize, nics: &[Nic]) -> Strin
     for nic in nics {
         s.push_str(&format!("export {}={}\n", nic_env_name(&nic.netdev), nic.pci_address()));
     }
-    s.push_str("echo \"vmtest: guest ready at $(cut -d' ' -f1 /proc/uptime) s, hugepages $(cat /proc/sys/vm/nr_hugepages)\"\n");
+    s.push_str(
+        "echo \"vmtest: guest ready at $(cut -d' ' -f1 /proc/uptime) s, hugepages $(cat /proc/sys/vm/nr_hugepages)\"\n",
+    );
     s.push_str(&format!("echo '{READY}'\n"));
     for i in 0..n_commands {
         s.push_str(&format!("echo '{}'\n", begin_marker(i)));
@@ -64,10 +62,7 @@ mod tests {
     #[test]
     fn script_loads_modules_in_order_and_marks_commands() {
         let mods = vec!["irqbypass.ko".to_string(), "vfio.ko".to_string()];
-        let nic = Nic {
-            slot: 3,
-            ..Nic::new(NicModel::E1000, "n-1")
-        };
+        let nic = Nic { slot: 3, ..Nic::new(NicModel::E1000, "n-1") };
         let s = init_script(&mods, 2, &[nic]);
         let a = s.find("insmod /lib/modules/irqbypass.ko").unwrap();
         let b = s.find("insmod /lib/modules/vfio.ko").unwrap();

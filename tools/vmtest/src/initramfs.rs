@@ -41,7 +41,25 @@ fn read(p: &Path) -> Result<Vec<u8>> {
 pub fn write_cpio<W: Write>(spec: &InitramfsSpec<'_>, out: W) -> Result<W> {
     let io = |e| Error::io("writing initramfs", "<cpio>", e);
     let mut w = CpioWriter::new(out);
-    for d in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "run", "root", "var", "mnt", "etc", "lib", "lib/modules", "vmtest"] {
+    for d in [
+        "bin",
+        "sbin",
+        "usr",
+        "usr/bin",
+        "usr/sbin",
+        "dev",
+        "proc",
+        "sys",
+        "tmp",
+        "run",
+        "root",
+        "var",
+        "mnt",
+        "etc",
+        "lib",
+        "lib/modules",
+        "vmtest",
+    ] {
         w.dir(d, 0o755).map_err(io)?;
     }
     w.char_dev("dev/console", 0o600, 5, 1).map_err(io)?;
@@ -88,12 +106,9 @@ pub fn build(spec: &InitramfsSpec<'_>, out: &Path) -> Result<()> {
         .stdin(Stdio::piped())
         .stdout(file)
         .spawn()
-        .map_err(|source| Error::Spawn {
-            program: "gzip".into(),
-            source,
-            hint: "install gzip",
-        })?;
-    let stdin = child.stdin.take().ok_or_else(|| Error::io("piping to gzip", out, std::io::Error::other("no stdin")))?;
+        .map_err(|source| Error::Spawn { program: "gzip".into(), source, hint: "install gzip" })?;
+    let stdin =
+        child.stdin.take().ok_or_else(|| Error::io("piping to gzip", out, std::io::Error::other("no stdin")))?;
     let written = write_cpio(spec, std::io::BufWriter::new(stdin));
     // Close the pipe (drop the writer) before waiting, whatever happened.
     let write_result = written.map(drop);
@@ -134,18 +149,9 @@ mod tests {
     fn archive_holds_init_modules_and_commands() {
         let dir = std::env::temp_dir().join(format!("vmtest-initrd-{}", std::process::id()));
         let assets = fake_assets(&dir);
-        let nics = [Nic {
-            slot: 3,
-            ..Nic::new(NicModel::E1000, "n1")
-        }];
+        let nics = [Nic { slot: 3, ..Nic::new(NicModel::E1000, "n1") }];
         let cmds = ["echo hi".to_string()];
-        let spec = InitramfsSpec {
-            assets: &assets,
-            binaries: &[],
-            commands: &cmds,
-            net_modules: false,
-            nics: &nics,
-        };
+        let spec = InitramfsSpec { assets: &assets, binaries: &[], commands: &cmds, net_modules: false, nics: &nics };
         let bytes = write_cpio(&spec, Vec::new()).unwrap();
         let has = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
         assert!(has("init\0"));
@@ -168,13 +174,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("vmtest-initrd-dyn-{}", std::process::id()));
         let assets = fake_assets(&dir);
         let bins = [PathBuf::from("/bin/sh")];
-        let spec = InitramfsSpec {
-            assets: &assets,
-            binaries: &bins,
-            commands: &[],
-            net_modules: false,
-            nics: &[],
-        };
+        let spec = InitramfsSpec { assets: &assets, binaries: &bins, commands: &[], net_modules: false, nics: &[] };
         let err = write_cpio(&spec, Vec::new()).unwrap_err();
         assert!(matches!(err, Error::NotStatic { .. }), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();

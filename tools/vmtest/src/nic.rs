@@ -113,13 +113,7 @@ fn valid_mac(mac: &str) -> bool {
 impl Nic {
     /// A NIC on its own hub (numbered after the slot), QEMU-chosen MAC.
     pub fn new(model: NicModel, netdev: &str) -> Self {
-        Nic {
-            model,
-            netdev: netdev.to_string(),
-            mac: None,
-            backend: Backend::Hub(0),
-            slot: 0,
-        }
+        Nic { model, netdev: netdev.to_string(), mac: None, backend: Backend::Hub(0), slot: 0 }
     }
 
     /// Sets the MAC address.
@@ -142,7 +136,9 @@ impl Nic {
 
     /// Parses `model:netdev[,mac=M][,hub=N][,stream][,slot=S]`.
     pub fn parse(spec: &str) -> Result<Self> {
-        let bad = |why: &str| Error::InvalidArgument(format!("bad --nic '{spec}': {why}; form: model:netdev[,mac=52:54:00:12:34:56][,hub=N|,stream][,slot=N], models e1000 e1000e igb virtio-modern virtio-legacy virtio-transitional"));
+        let bad = |why: &str| {
+            Error::InvalidArgument(format!("bad --nic '{spec}': {why}; form: model:netdev[,mac=52:54:00:12:34:56][,hub=N|,stream][,slot=N], models e1000 e1000e igb virtio-modern virtio-legacy virtio-transitional"))
+        };
         let mut parts = spec.split(',');
         let head = parts.next().unwrap_or_default();
         let (model, netdev) = head.split_once(':').ok_or_else(|| bad("missing ':netdev'"))?;
@@ -186,17 +182,9 @@ impl Nic {
                 let hub = if *n == 0 { hub_default } else { *n };
                 format!("hubport,id={},hubid={hub}", self.netdev)
             }
-            Backend::Stream => format!(
-                "stream,id={},server=on,addr.type=unix,addr.path={socket}",
-                self.netdev
-            ),
+            Backend::Stream => format!("stream,id={},server=on,addr.type=unix,addr.path={socket}", self.netdev),
         };
-        let mut device = format!(
-            "{},netdev={},addr={:#x},romfile=",
-            self.model.device_args(),
-            self.netdev,
-            self.slot
-        );
+        let mut device = format!("{},netdev={},addr={:#x},romfile=", self.model.device_args(), self.netdev, self.slot);
         if let Some(m) = &self.mac {
             device.push_str(&format!(",mac={m}"));
         }
@@ -265,7 +253,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs() {
-        for bad in ["e1000", "rtl8139:n1", "e1000:1n", "e1000:n1,mac=zz", "e1000:n1,hub=x", "e1000:n1,slot=40", "e1000:n1,foo"] {
+        for bad in
+            ["e1000", "rtl8139:n1", "e1000:1n", "e1000:n1,mac=zz", "e1000:n1,hub=x", "e1000:n1,slot=40", "e1000:n1,foo"]
+        {
             let err = Nic::parse(bad).unwrap_err();
             assert!(err.to_string().contains("bad --nic"), "{bad}: {err}");
         }

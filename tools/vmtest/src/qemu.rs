@@ -46,10 +46,7 @@ pub fn peer_socket(dir: &Path, netdev: &str) -> PathBuf {
 
 /// The kernel command line.
 pub fn kernel_append(spec: &QemuSpec<'_>) -> String {
-    let mut a = format!(
-        "console=ttyS0 quiet panic=-1 intel_iommu=on hugepages={}",
-        spec.hugepages
-    );
+    let mut a = format!("console=ttyS0 quiet panic=-1 intel_iommu=on hugepages={}", spec.hugepages);
     if !spec.extra_append.is_empty() {
         a.push(' ');
         a.push_str(spec.extra_append);
@@ -60,17 +57,23 @@ pub fn kernel_append(spec: &QemuSpec<'_>) -> String {
 /// The arguments after the QEMU binary name.
 pub fn qemu_args(spec: &QemuSpec<'_>) -> Vec<String> {
     let mut a: Vec<String> = [
-        "-M", "q35", "-accel", "tcg", "-display", "none", "-nodefaults", "-no-user-config",
-        "-no-reboot", "-serial", "stdio",
+        "-M",
+        "q35",
+        "-accel",
+        "tcg",
+        "-display",
+        "none",
+        "-nodefaults",
+        "-no-user-config",
+        "-no-reboot",
+        "-serial",
+        "stdio",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     a.extend(["-m".into(), spec.memory_mb.to_string(), "-smp".into(), spec.smp.to_string()]);
-    a.extend([
-        "-monitor".into(),
-        format!("unix:{},server=on,wait=off", monitor_socket(spec.socket_dir).display()),
-    ]);
+    a.extend(["-monitor".into(), format!("unix:{},server=on,wait=off", monitor_socket(spec.socket_dir).display())]);
     a.extend(["-kernel".into(), spec.kernel.display().to_string()]);
     a.extend(["-initrd".into(), spec.initrd.display().to_string()]);
     a.extend(["-append".into(), kernel_append(spec)]);

@@ -55,11 +55,7 @@ impl FakeKernel {
                 thread::sleep(TICK);
             }
         });
-        FakeKernel {
-            stop,
-            events,
-            thread: Some(thread),
-        }
+        FakeKernel { stop, events, thread: Some(thread) }
     }
 
     /// What the fake kernel did so far, one line per action, in order: `probe <addr>
@@ -127,10 +123,7 @@ impl Sim {
             (true, Some(d)) => d,
             _ => "no driver".to_string(),
         };
-        self.log(format!(
-            "probe {addr} override={} -> {result}",
-            over.as_deref().unwrap_or("none")
-        ));
+        self.log(format!("probe {addr} override={} -> {result}", over.as_deref().unwrap_or("none")));
     }
 
     fn bind(&self, drv: &str, addr: PciAddr) {
@@ -153,9 +146,7 @@ impl Sim {
 
     fn unbind(&self, drv: &str, addr: PciAddr) {
         let dir = device_dir(&self.root, addr);
-        let result = if current(&dir).as_deref() == Some(drv)
-            && set_driver(&self.root, addr, None).is_ok()
-        {
+        let result = if current(&dir).as_deref() == Some(drv) && set_driver(&self.root, addr, None).is_ok() {
             "ok"
         } else {
             "not bound to it"
@@ -180,15 +171,11 @@ fn take(path: &Path) -> Vec<PciAddr> {
         return Vec::new();
     }
     let _ = fs::write(path, "");
-    text.split_whitespace()
-        .filter_map(|s| s.parse().ok())
-        .collect()
+    text.split_whitespace().filter_map(|s| s.parse().ok()).collect()
 }
 
 fn current(dir: &Path) -> Option<String> {
-    fs::read_link(dir.join("driver"))
-        .ok()
-        .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
+    fs::read_link(dir.join("driver")).ok().and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
 }
 
 fn override_of(dir: &Path) -> Option<String> {

@@ -30,6 +30,7 @@ pub struct FakeDevice {
     iommu_group: Option<u32>,
     numa_node: i32,
     interfaces: Vec<String>,
+    child_interfaces: Vec<(String, String)>,
     resources: Vec<(u64, u64, u64)>,
     header_type: Option<u8>,
     driver_override_file: bool,
@@ -42,9 +43,7 @@ impl FakeDevice {
     /// If `addr` is not a PCI address: this is a test fixture.
     pub fn new(addr: &str, vendor: u16, device: u16) -> Self {
         FakeDevice {
-            addr: addr
-                .parse()
-                .unwrap_or_else(|e| panic!("FakeDevice::new: {e}")),
+            addr: addr.parse().unwrap_or_else(|e| panic!("FakeDevice::new: {e}")),
             vendor,
             device,
             subsystem: (vendor, 0),
@@ -53,6 +52,7 @@ impl FakeDevice {
             iommu_group: None,
             numa_node: -1,
             interfaces: Vec::new(),
+            child_interfaces: Vec::new(),
             resources: Vec::new(),
             header_type: None,
             driver_override_file: true,
@@ -91,6 +91,13 @@ impl FakeDevice {
     /// Adds a network interface `net/<name>`.
     pub fn interface(mut self, name: &str) -> Self {
         self.interfaces.push(name.to_string());
+        self
+    }
+
+    /// Adds a network interface of a child device, `<child>/net/<name>`, as virtio-net
+    /// has (`virtio0/net/eth0`).
+    pub fn child_interface(mut self, child: &str, name: &str) -> Self {
+        self.child_interfaces.push((child.to_string(), name.to_string()));
         self
     }
 
@@ -153,7 +160,7 @@ impl FakeSysfs {
         device_dir(&self.root, addr)
     }
 
-    /// The trimmed-of-nothing content of `<root>/<rel>`, or "" if it cannot be read.
+    /// The content of `<root>/<rel>` as it is, or "" if it cannot be read.
     pub fn read(&self, rel: &str) -> String {
         fs::read_to_string(self.root.join(rel)).unwrap_or_default()
     }
@@ -210,19 +217,16 @@ impl FakeSysfs {
         for ifname in &dev.interfaces {
             fs::create_dir_all(dir.join("net").join(ifname))?;
         }
+        for (child, ifname) in &dev.child_interfaces {
+            fs::create_dir_all(dir.join(child).join("net").join(ifname))?;
+        }
         let bus_link = self.root.join("bus/pci/devices").join(addr.to_string());
         symlink(format!("../../../{}", device_rel(addr)), bus_link)?;
         if let Some(group) = dev.iommu_group {
             let gdir = self.root.join("kernel/iommu_groups").join(group.to_string());
             fs::create_dir_all(gdir.join("devices"))?;
-            symlink(
-                format!("../../../kernel/iommu_groups/{group}"),
-                dir.join("iommu_group"),
-            )?;
-            symlink(
-                format!("../../../../{}", device_rel(addr)),
-                gdir.join("devices").join(addr.to_string()),
-            )?;
+            symlink(format!("../../../kernel/iommu_groups/{group}"), dir.join("iommu_group"))?;
+            symlink(format!("../../../../{}", device_rel(addr)), gdir.join("devices").join(addr.to_string()))?;
         }
         if let Some(drv) = &dev.driver {
             self.add_driver(drv)?;
@@ -257,11 +261,7 @@ pub(super) fn set_driver(root: &Path, addr: PciAddr, driver: Option<&str>) -> io
     let link = dir.join("driver");
     if let Ok(old) = fs::read_link(&link) {
         if let Some(old) = old.file_name() {
-            let _ = fs::remove_file(
-                root.join("bus/pci/drivers")
-                    .join(old)
-                    .join(addr.to_string()),
-            );
+            let _ = fs::remove_file(root.join("bus/pci/drivers").join(old).join(addr.to_string()));
         }
         fs::remove_file(&link)?;
     }

@@ -7,7 +7,7 @@ use super::{addr, qemu_like, FakeDevice, FakeSysfs};
 use crate::pci::fake::FakeKernel;
 use crate::pci::{BindOutcome, Binder, PciError, Restore, UnbindOutcome};
 
-const SETTLE: Duration = Duration::from_millis(300);
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// The write log as (path relative to the sysfs root, value, failed?).
 fn log(t: &FakeSysfs, b: &Binder) -> Vec<(String, String, bool)> {
@@ -40,14 +40,7 @@ fn bind_unbound_device_writes_override_probe_then_clears() {
     let mut b = Binder::new(&s).with_settle(SETTLE);
     let out = b.bind(addr("00:04.0"), "vfio-pci").unwrap();
     assert_eq!(out, BindOutcome::Bound { previous: None });
-    assert_eq!(
-        log(&t, &b),
-        [
-            w(OVERRIDE_04, "vfio-pci"),
-            w(PROBE, "0000:00:04.0"),
-            w(OVERRIDE_04, "\n"),
-        ]
-    );
+    assert_eq!(log(&t, &b), [w(OVERRIDE_04, "vfio-pci"), w(PROBE, "0000:00:04.0"), w(OVERRIDE_04, "\n"),]);
     assert_eq!(
         k.events(),
         ["probe 0000:00:04.0 override=vfio-pci -> vfio-pci"],
@@ -66,12 +59,7 @@ fn bind_bound_device_unbinds_first() {
     let s = t.sysfs();
     let mut b = Binder::new(&s).with_settle(SETTLE);
     let out = b.bind(addr("00:03.0"), "vfio-pci").unwrap();
-    assert_eq!(
-        out,
-        BindOutcome::Bound {
-            previous: Some("e1000".into())
-        }
-    );
+    assert_eq!(out, BindOutcome::Bound { previous: Some("e1000".into()) });
     assert_eq!(
         log(&t, &b),
         [
@@ -83,10 +71,7 @@ fn bind_bound_device_unbinds_first() {
     );
     assert_eq!(
         k.events(),
-        [
-            "unbind 0000:00:03.0 from e1000 -> ok",
-            "probe 0000:00:03.0 override=vfio-pci -> vfio-pci"
-        ]
+        ["unbind 0000:00:03.0 from e1000 -> ok", "probe 0000:00:03.0 override=vfio-pci -> vfio-pci"]
     );
     assert!(!t.root().join("bus/pci/drivers/e1000/0000:00:03.0").exists());
 }
@@ -96,10 +81,7 @@ fn bind_to_current_driver_writes_nothing() {
     let t = qemu_like();
     let s = t.sysfs();
     let mut b = Binder::new(&s);
-    assert_eq!(
-        b.bind(addr("00:05.0"), "vfio-pci").unwrap(),
-        BindOutcome::AlreadyBound
-    );
+    assert_eq!(b.bind(addr("00:05.0"), "vfio-pci").unwrap(), BindOutcome::AlreadyBound);
     assert!(b.writes().is_empty());
 }
 
@@ -120,10 +102,7 @@ fn bind_or_unbind_of_missing_device_is_not_found() {
     let t = qemu_like();
     let s = t.sysfs();
     let mut b = Binder::new(&s);
-    assert!(matches!(
-        b.bind(addr("00:09.0"), "vfio-pci"),
-        Err(PciError::NotFound { .. })
-    ));
+    assert!(matches!(b.bind(addr("00:09.0"), "vfio-pci"), Err(PciError::NotFound { .. })));
     assert!(matches!(b.unbind(addr("00:09.0")), Err(PciError::NotFound { .. })));
 }
 
@@ -202,14 +181,10 @@ fn failed_restore_is_reported() {
 fn vfio_bind_of_device_without_iommu_group_explains_why() {
     let t = FakeSysfs::new().unwrap();
     t.add_driver("vfio-pci").unwrap();
-    t.add_device(&FakeDevice::new("0000:00:06.0", 0x8086, 0x10c9))
-        .unwrap();
+    t.add_device(&FakeDevice::new("0000:00:06.0", 0x8086, 0x10c9)).unwrap();
     let _k = FakeKernel::start_refusing(t.root(), &["vfio-pci"]);
     let s = t.sysfs();
-    let err = Binder::new(&s)
-        .with_settle(Duration::from_millis(20))
-        .bind(addr("00:06.0"), "vfio-pci")
-        .unwrap_err();
+    let err = Binder::new(&s).with_settle(Duration::from_millis(20)).bind(addr("00:06.0"), "vfio-pci").unwrap_err();
     assert!(err.to_string().contains("no IOMMU group"), "{err}");
 }
 
@@ -239,8 +214,7 @@ fn failed_probe_write_falls_back_to_driver_bind_file() {
 fn without_driver_override_the_driver_bind_file_is_used() {
     let t = FakeSysfs::new().unwrap();
     t.add_driver("e1000e").unwrap();
-    t.add_device(&FakeDevice::new("0000:00:04.0", 0x8086, 0x10d3).without_driver_override())
-        .unwrap();
+    t.add_device(&FakeDevice::new("0000:00:04.0", 0x8086, 0x10d3).without_driver_override()).unwrap();
     let _k = FakeKernel::start(t.root());
     let s = t.sysfs();
     let mut b = Binder::new(&s).with_settle(SETTLE);
@@ -255,16 +229,8 @@ fn unbind_writes_address_to_driver_unbind() {
     let k = FakeKernel::start(t.root());
     let s = t.sysfs();
     let mut b = Binder::new(&s).with_settle(SETTLE);
-    assert_eq!(
-        b.unbind(addr("00:05.0")).unwrap(),
-        UnbindOutcome::Unbound {
-            previous: "vfio-pci".into()
-        }
-    );
-    assert_eq!(
-        log(&t, &b),
-        [w("bus/pci/devices/0000:00:05.0/driver/unbind", "0000:00:05.0")]
-    );
+    assert_eq!(b.unbind(addr("00:05.0")).unwrap(), UnbindOutcome::Unbound { previous: "vfio-pci".into() });
+    assert_eq!(log(&t, &b), [w("bus/pci/devices/0000:00:05.0/driver/unbind", "0000:00:05.0")]);
     assert_eq!(k.events(), ["unbind 0000:00:05.0 from vfio-pci -> ok"]);
     assert_eq!(s.current_driver(addr("00:05.0")).unwrap(), None);
 
@@ -277,10 +243,7 @@ fn unbind_writes_address_to_driver_unbind() {
 fn unbind_that_does_not_take_is_an_error() {
     let t = qemu_like();
     let s = t.sysfs();
-    let err = Binder::new(&s)
-        .with_settle(Duration::from_millis(20))
-        .unbind(addr("00:03.0"))
-        .unwrap_err();
+    let err = Binder::new(&s).with_settle(Duration::from_millis(20)).unbind(addr("00:03.0")).unwrap_err();
     assert!(matches!(err, PciError::UnbindFailed { .. }));
     assert!(err.to_string().contains("still bound"), "{err}");
 }

@@ -28,19 +28,8 @@ fn qemu_like() -> FakeSysfs {
             .resource(0xc000, 0xc03f, 0x40101),
     )
     .unwrap();
-    t.add_device(&FakeDevice::new("0000:00:04.0", 0x8086, 0x10d3).iommu_group(6))
-        .unwrap();
-    t.add_device(
-        &FakeDevice::new("0000:00:05.0", 0x1af4, 0x1041)
-            .driver("vfio-pci")
-            .iommu_group(7),
-    )
-    .unwrap();
-    t.add_device(
-        &FakeDevice::new("0000:00:1f.2", 0x8086, 0x2922)
-            .class(0x010601)
-            .driver("ahci"),
-    )
-    .unwrap();
+    t.add_device(&FakeDevice::new("0000:00:04.0", 0x8086, 0x10d3).iommu_group(6)).unwrap();
+    t.add_device(&FakeDevice::new("0000:00:05.0", 0x1af4, 0x1041).driver("vfio-pci").iommu_group(7)).unwrap();
+    t.add_device(&FakeDevice::new("0000:00:1f.2", 0x8086, 0x2922).class(0x010601).driver("ahci")).unwrap();
     t
 }

@@ -62,12 +62,7 @@ fn driver_override_is_read_and_null_means_none() {
 #[test]
 fn header_type_from_config_decides_bridge() {
     let t = qemu_like();
-    t.add_device(
-        &super::FakeDevice::new("0000:00:1c.0", 0x8086, 0x2940)
-            .class(0x060400)
-            .header_type(0x81),
-    )
-    .unwrap();
+    t.add_device(&super::FakeDevice::new("0000:00:1c.0", 0x8086, 0x2940).class(0x060400).header_type(0x81)).unwrap();
     let d = t.sysfs().device(addr("00:1c.0")).unwrap();
     assert_eq!(d.header_type, Some(1), "the multi-function bit is masked off");
     assert!(d.is_bridge());
@@ -105,4 +100,20 @@ fn garbage_ids_are_reported_with_the_file() {
     let err = t.sysfs().scan().unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("vendor") && msg.contains("intel"), "{msg}");
+}
+
+#[test]
+fn virtio_interfaces_under_the_child_device_are_found() {
+    let t = qemu_like();
+    t.add_device(
+        &super::FakeDevice::new("0000:00:07.0", 0x1af4, 0x1041).driver("virtio-pci").child_interface("virtio2", "eth3"),
+    )
+    .unwrap();
+    fs::create_dir_all(t.device_dir(addr("00:07.0")).join("power")).unwrap();
+    let d = t.sysfs().device(addr("00:07.0")).unwrap();
+    assert_eq!(d.interfaces, ["eth3"]);
+    let s = t.sysfs();
+    assert_eq!(s.find_by_interface("eth3").unwrap().unwrap().addr, addr("00:07.0"));
+    let e1000 = s.device(addr("00:03.0")).unwrap();
+    assert_eq!(e1000.interfaces, ["eth0"], "links such as driver/ are not followed");
 }

@@ -1,0 +1,64 @@
+//! Shared pieces of the bench binaries: medians, running a DPDK baseline command.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+/// Figures by key, one value per round.
+pub type Figures = BTreeMap<String, Vec<f64>>;
+
+/// Median of the values (NaN when empty).
+pub fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        (s[m - 1] + s[m]) / 2.0
+    }
+}
+
+/// Runs `cmd args` with `stdin` and returns its stdout, or why it could not.
+pub fn run_baseline(cmd: &str, args: &[&str], stdin: &str) -> Result<String, String> {
+    use std::io::Write;
+    let mut child = Command::new("timeout")
+        .arg("300")
+        .arg(cmd)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    if let Some(mut s) = child.stdin.take() {
+        let _ = s.write_all(stdin.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("{cmd} exited with {}", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// True when `bin` is on PATH.
+pub fn have(bin: &str) -> bool {
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file())).unwrap_or(false)
+}
+
+/// Prints one comparison table: key, ours, baseline, ratio (ours / baseline).
+pub fn print_table(title: &str, unit: &str, ours: &Figures, base: &Figures, lower_is_better: bool) {
+    println!(
+        "\n{title} ({unit}; medians over rounds; ratio = Bypass / DPDK 22.11, goal {})",
+        if lower_is_better { "<= 0.80" } else { ">= 1.20" }
+    );
+    println!("{:<44} {:>12} {:>12} {:>8}", "figure", "Bypass", "DPDK", "ratio");
+    for (k, v) in ours {
+        let o = median(v);
+        let b = base.get(k).map(|b| median(b)).unwrap_or(f64::NAN);
+        let ratio = o / b;
+        println!("{k:<44} {o:>12.2} {b:>12.2} {ratio:>8.2}");
+    }
+}

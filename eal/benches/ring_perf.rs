@@ -1,0 +1,140 @@
+//! Ring cost in cycles per element, Bypass beside DPDK 22.11's `ring_perf_autotest` run in the
+//! same invocation, rounds interleaved. `cargo bench -p eal --bench ring_perf`
+//! (env BENCH_ROUNDS, default 3). Figures follow DPDK's definitions: one core = an
+//! enqueue-N + dequeue-N pair divided by N; two cores = the producer's cycles per element
+//! plus the consumer's.
+
+mod common;
+
+use common::{have, median, print_table, run_baseline, Figures};
+use eal::cycles::rdtsc;
+use eal::ring::{flags, Ring};
+use eal::Memory;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+const ONE_CORE_ITERS: u64 = 1 << 21;
+const TWO_CORE_OBJS: u64 = 1 << 24;
+
+fn one_core(r: &Ring, n: usize, single: bool) -> f64 {
+    let objs: Vec<u64> = (0..n as u64).collect();
+    let mut out = vec![0u64; n];
+    let t0 = rdtsc();
+    for _ in 0..ONE_CORE_ITERS {
+        if single {
+            r.sp_enqueue_bulk(&objs);
+            r.sc_dequeue_bulk(&mut out);
+        } else {
+            r.mp_enqueue_bulk(&objs);
+            r.mc_dequeue_bulk(&mut out);
+        }
+    }
+    (rdtsc() - t0) as f64 / (ONE_CORE_ITERS * n as u64) as f64
+}
+
+fn two_core(r: Ring, n: usize, single: bool) -> f64 {
+    let iters = TWO_CORE_OBJS / n as u64;
+    let go = Arc::new(AtomicU32::new(0));
+    let g2 = go.clone();
+    let consumer = std::thread::spawn(move || {
+        let _ = eal::lcore::pin_current_thread(&[1]);
+        let mut out = vec![0u64; n];
+        g2.fetch_add(1, Ordering::SeqCst);
+        while g2.load(Ordering::SeqCst) < 2 {}
+        let t0 = rdtsc();
+        for _ in 0..iters {
+            loop {
+                let ok = if single { r.sc_dequeue_bulk(&mut out) } else { r.mc_dequeue_bulk(&mut out) };
+                if ok {
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+        }
+        (rdtsc() - t0) as f64 / (iters * n as u64) as f64
+    });
+    let _ = eal::lcore::pin_current_thread(&[0]);
+    let objs: Vec<u64> = (0..n as u64).collect();
+    while go.load(Ordering::SeqCst) < 1 {}
+    go.store(2, Ordering::SeqCst);
+    let t0 = rdtsc();
+    for _ in 0..iters {
+        loop {
+            let ok = if single { r.sp_enqueue_bulk(&objs) } else { r.mp_enqueue_bulk(&objs) };
+            if ok {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+    }
+    let prod = (rdtsc() - t0) as f64 / (iters * n as u64) as f64;
+    prod + consumer.join().expect("consumer thread")
+}
+
+fn bypass_round(mem: &Memory, round: usize, f: &mut Figures) {
+    for (mode, single) in [("spsc", true), ("mpmc", false)] {
+        for n in [8usize, 32] {
+            let r = Ring::create(
+                mem,
+                &format!("b{round}{mode}{n}"),
+                4096,
+                if single { flags::SP_ENQ | flags::SC_DEQ } else { 0 },
+            )
+            .expect("ring");
+            f.entry(format!("1core.{mode}.bulk_{n}")).or_default().push(one_core(&r, n, single));
+            f.entry(format!("2core.{mode}.bulk_{n}")).or_default().push(two_core(r, n, single));
+            r.free(mem);
+        }
+    }
+}
+
+fn dpdk_round(f: &mut Figures) -> Result<(), String> {
+    let out = run_baseline(
+        "dpdk-test",
+        &["-l", "0-1", "--no-pci", "--file-prefix=bypass_bench_ring"],
+        "ring_perf_autotest\n",
+    )?;
+    let mut section = "";
+    for line in out.lines() {
+        if line.contains("### Testing using two physical cores") {
+            section = "2core";
+        } else if line.contains("### Testing bulk enq/deq") {
+            section = "1core";
+        } else if line.starts_with("###") {
+            section = "";
+        }
+        let Some(rest) = line.strip_prefix("legacy APIs: ") else { continue };
+        let mode = if rest.starts_with("SP/SC") { "spsc" } else { "mpmc" };
+        for n in [8, 32] {
+            if rest.contains(&format!("bulk (size: {n}):")) && !section.is_empty() {
+                let v: f64 = rest.rsplit(':').next().and_then(|v| v.trim().parse().ok()).ok_or("unparsable line")?;
+                // 22.11's one-core figure is per enqueue+dequeue pair of N: make it per element.
+                let v = if section == "1core" { v / n as f64 } else { v };
+                f.entry(format!("{section}.{mode}.bulk_{n}")).or_default().push(v);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let mem = Memory::anonymous(64 << 20).expect("arena");
+    let (mut ours, mut base) = (Figures::new(), Figures::new());
+    let dpdk = have("dpdk-test");
+    if !dpdk {
+        println!("DPDK baseline: dpdk-test not found (apt-get install dpdk); printing Bypass figures only");
+    }
+    for round in 0..rounds {
+        bypass_round(&mem, round, &mut ours);
+        if dpdk {
+            if let Err(e) = dpdk_round(&mut base) {
+                println!("DPDK baseline round {round} failed: {e}");
+            }
+        }
+        eprintln!("round {round} done");
+    }
+    print_table("Ring", "cycles per element", &ours, &base, true);
+    let worst = ours.iter().filter_map(|(k, v)| base.get(k).map(|b| median(v) / median(b))).fold(f64::NAN, f64::max);
+    println!("worst ratio: {worst:.2}");
+}

@@ -1,0 +1,246 @@
+//! State shared by the API handles and the IPC thread, and the sending and
+//! reply-waiting steps the API is built from.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::peers::{self, Delivery};
+use super::pending::{AsyncTable, Collector};
+use super::sys::{self, EventFd, Sock, SockAddr};
+use super::thread;
+use super::wire::{self, Kind};
+use super::{HandlerResult, Mp, MpError, MpMessage, MpPeer, MpRole, RECV_BUF, REPLY_POOL, SEND_BUDGET, SPIN};
+
+pub(crate) type Handler = Arc<dyn Fn(&Mp, &MpMessage, &MpPeer) -> HandlerResult + Send + Sync + 'static>;
+pub(crate) type ExitCallback = Arc<dyn Fn() + Send + Sync + 'static>;
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) received: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) unhandled: AtomicU64,
+}
+
+/// State shared by the API handles and the IPC thread.
+pub(crate) struct Core {
+    pub(crate) dir: PathBuf,
+    pub(crate) role: MpRole,
+    pub(crate) own_path: PathBuf,
+    pub(crate) pid: u32,
+    pub(crate) sock: RwLock<Option<Arc<Sock>>>,
+    pub(crate) wake: EventFd,
+    pub(crate) primary_pid: Option<u32>,
+    pub(crate) primary_pidfd: Option<OwnedFd>,
+    pub(crate) handlers: RwLock<HashMap<String, Handler>>,
+    pub(crate) pending: AsyncTable,
+    pub(crate) peer_cache: peers::PeerCache,
+    pub(crate) next_id: AtomicU64,
+    pub(crate) reply_socks: Mutex<Vec<(Sock, bool)>>,
+    pub(crate) stopped: AtomicBool,
+    pub(crate) primary_dead: AtomicBool,
+    pub(crate) exit_subs: Mutex<Vec<ExitCallback>>,
+    pub(crate) counters: Counters,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Core {
+    pub(crate) fn sock(&self) -> Result<Arc<Sock>, MpError> {
+        self.sock.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(MpError::ShutDown)
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        loop {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            if id != 0 {
+                return id;
+            }
+        }
+    }
+
+    /// Where a message or request of ours goes.
+    pub(crate) fn targets(&self) -> Vec<SockAddr> {
+        match self.role {
+            MpRole::Secondary => vec![SockAddr::Path(self.dir.join(peers::PRIMARY_SOCKET))],
+            MpRole::Primary => match self.peer_cache.secondaries(&self.dir, &self.own_path) {
+                Ok(v) => v.into_iter().map(SockAddr::Path).collect(),
+                Err(e) => {
+                    tracing::warn!(dir = %self.dir.display(), error = %e, "cannot list IPC peers");
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    pub(crate) fn deliver(
+        &self,
+        sock: &Sock,
+        targets: Vec<SockAddr>,
+        data: &[u8],
+        msg: &MpMessage,
+        budget: Duration,
+    ) -> Delivery {
+        peers::deliver(sock, &self.dir, targets, data, &msg.borrowed_fds(), budget)
+    }
+
+    pub(crate) fn take_reply_sock(&self) -> Result<Sock, MpError> {
+        if let Some((s, dirty)) = lock(&self.reply_socks).pop() {
+            if dirty {
+                // late answers to an earlier request that timed out
+                let mut buf = [0u8; RECV_BUF];
+                while s.recv(&mut buf, true).is_ok() {}
+            }
+            return Ok(s);
+        }
+        Sock::bind_auto().map_err(|source| MpError::Io { what: "creating a reply socket", source })
+    }
+
+    pub(crate) fn put_reply_sock(&self, s: Sock, dirty: bool) {
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        let mut pool = lock(&self.reply_socks);
+        if pool.len() < REPLY_POOL {
+            pool.push((s, dirty));
+        }
+    }
+
+    pub(crate) fn primary_died(&self) {
+        let subs = {
+            let subs = lock(&self.exit_subs);
+            if self.primary_dead.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            subs.clone()
+        };
+        tracing::warn!(pid = ?self.primary_pid, "IPC: the primary process has exited");
+        for cb in subs {
+            thread::guarded("on_primary_exit callback", || cb());
+        }
+    }
+
+    /// Stops the IPC thread (joined unless we are on it), unlinks our socket
+    /// and closes it, and drops pending requests, handlers and subscribers.
+    pub(crate) fn stop(&self, thread: Option<JoinHandle<()>>) {
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.wake.signal();
+        if let Some(h) = thread {
+            if h.thread().id() != std::thread::current().id() && h.join().is_err() {
+                tracing::error!("IPC thread panicked");
+            }
+        }
+        match std::fs::remove_file(&self.own_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(socket = %self.own_path.display(), error = %e, "cannot remove IPC socket")
+            }
+        }
+        let sock = self.sock.write().unwrap_or_else(|p| p.into_inner()).take();
+        drop(sock);
+        let pool = std::mem::take(&mut *lock(&self.reply_socks));
+        drop(pool);
+        let n = self.pending.clear();
+        if n > 0 {
+            tracing::debug!(count = n, "IPC shut down with async requests pending; their callbacks will not run");
+        }
+        // Taken out first so that dropping a closure that owns an `Mp` runs
+        // no lock-holding code.
+        let handlers = std::mem::take(&mut *self.handlers.write().unwrap_or_else(|p| p.into_inner()));
+        drop(handlers);
+        let subs = std::mem::take(&mut *lock(&self.exit_subs));
+        drop(subs);
+    }
+}
+
+pub(crate) fn encode(core: &Core, kind: Kind, id: u64, msg: &MpMessage) -> Result<wire::Datagram, MpError> {
+    wire::encode(kind, id, core.pid, &msg.name, &msg.param, msg.fds.len()).ok_or_else(|| {
+        // unreachable after check(); reported rather than panicking
+        MpError::BadName { name: msg.name.clone(), len: msg.name.len() }
+    })
+}
+
+/// Sends one datagram to one peer (a reply or an ignore), retrying a full
+/// queue within the send budget; a dead secondary's socket is removed.
+pub(crate) fn send_one(core: &Core, sock: &Sock, to: &SockAddr, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    let end = Instant::now() + SEND_BUDGET;
+    let mut pause = Duration::from_micros(20);
+    loop {
+        match sock.send_to(to, data, fds) {
+            Ok(()) => return Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ENOBUFS)) => {
+                if Instant::now() >= end {
+                    return Err(e);
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(2));
+            }
+            Err(e) => {
+                if peers::is_dead_peer_error(&e) {
+                    peers::remove_dead(&core.dir, to);
+                }
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// The requester's side of a sync request: reads its reply socket, first
+/// spinning for [`SPIN`], then sleeping in `ppoll` (which also watches the
+/// primary's pidfd, so a dead primary ends the wait).
+pub(crate) fn wait_replies(
+    core: &Core,
+    rs: &Sock,
+    id: u64,
+    c: &mut Collector,
+    deadline: Instant,
+) -> Result<(), MpError> {
+    let mut buf = [0u8; RECV_BUF];
+    let spin_end = Instant::now() + SPIN;
+    let mut last_round = false;
+    while !c.complete() {
+        match rs.recv(&mut buf, true) {
+            Ok(r) => {
+                thread::take_answer(&buf, r, id, c);
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "IPC reply socket failed");
+                return Ok(());
+            }
+        }
+        if last_round {
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        if now < spin_end {
+            std::hint::spin_loop();
+            continue;
+        }
+        let mut fds = vec![rs.as_fd()];
+        if let Some(p) = &core.primary_pidfd {
+            fds.push(p.as_fd());
+        }
+        let ready = sys::wait_readable(&fds, Some(deadline - now))
+            .map_err(|source| MpError::Io { what: "waiting for IPC replies", source })?;
+        if ready.get(1) == Some(&true) {
+            // the primary is gone: take what is queued, then stop waiting
+            last_round = true;
+        }
+    }
+    Ok(())
+}

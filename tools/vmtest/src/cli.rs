@@ -1,0 +1,158 @@
+//! Parsing of the `vmtest` command line.
+
+use crate::error::{Error, Result};
+use crate::guest::GuestConfig;
+use crate::nic::Nic;
+use std::time::Duration;
+
+/// Usage text.
+pub const USAGE: &str = "\
+usage: vmtest run [options] [-- guest command words...]
+       vmtest assets
+options of run:
+  --nic MODEL:ID[,mac=M][,hub=N|,stream][,slot=N]
+        models: e1000 e1000e igb virtio-modern virtio-legacy virtio-transitional
+  --bin PATH       static binary to put in the guest's /bin (repeatable)
+  --cmd 'SHELL'    a guest command (repeatable; each gets its own exit code)
+  --hugepages N    2 MiB hugepages to reserve (default 64)
+  --mem MIB        guest memory (default 1024)
+  --timeout SECS   limit for the whole boot (default 180)
+  --net-modules    also load the kernel's virtio-net driver
+  --append TEXT    extra kernel command-line text
+  -v, --verbose    copy the guest console to stderr as it runs
+Exit status: the first non-zero exit code of the guest commands, else 0;
+125 if the guest could not be run or did not finish.";
+
+/// A parsed command line.
+#[derive(Debug)]
+pub enum Cli {
+    /// Boot a guest and run commands.
+    Run(Box<GuestConfig>),
+    /// Fetch the assets into the cache.
+    Assets,
+    /// Print usage.
+    Help,
+}
+
+/// Quotes a word for the guest's shell if it needs it.
+pub fn shell_quote(w: &str) -> String {
+    let plain = !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c));
+    if plain {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    }
+}
+
+/// Parses `args` (without the program name).
+pub fn parse(args: &[String]) -> Result<Cli> {
+    let bad = |m: String| Error::InvalidArgument(format!("{m}\n{USAGE}"));
+    let Some((sub, rest)) = args.split_first() else {
+        return Ok(Cli::Help);
+    };
+    match sub.as_str() {
+        "assets" if rest.is_empty() => return Ok(Cli::Assets),
+        "help" | "-h" | "--help" => return Ok(Cli::Help),
+        "run" => {}
+        other => return Err(bad(format!("unknown subcommand or argument '{other}'"))),
+    }
+    let mut cfg = GuestConfig::default();
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().cloned().ok_or_else(|| bad(format!("{name} needs a value")));
+        match a.as_str() {
+            "--nic" => cfg.nics.push(Nic::parse(&value("--nic")?)?),
+            "--bin" => cfg.binaries.push(value("--bin")?.into()),
+            "--cmd" => cfg.commands.push(value("--cmd")?),
+            "--hugepages" => {
+                cfg.hugepages =
+                    number(&value("--hugepages")?).ok_or_else(|| bad("--hugepages takes a number".into()))?
+            }
+            "--mem" => cfg.memory_mb = number(&value("--mem")?).ok_or_else(|| bad("--mem takes a number".into()))?,
+            "--timeout" => {
+                let secs = number(&value("--timeout")?).ok_or_else(|| bad("--timeout takes seconds".into()))?;
+                cfg.timeout = Duration::from_secs(u64::from(secs));
+            }
+            "--net-modules" => cfg.net_modules = true,
+            "--append" => cfg.extra_append = value("--append")?,
+            "-v" | "--verbose" => cfg.echo_console = true,
+            "--" => {
+                let words: Vec<String> = it.by_ref().map(|w| shell_quote(w)).collect();
+                if !words.is_empty() {
+                    cfg.commands.push(words.join(" "));
+                }
+            }
+            other => return Err(bad(format!("unknown option '{other}'"))),
+        }
+    }
+    if cfg.commands.is_empty() {
+        return Err(bad("no guest command: give --cmd or -- command".into()));
+    }
+    Ok(Cli::Run(Box::new(cfg)))
+}
+
+fn number(s: &str) -> Option<u32> {
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_run_with_nics_bins_and_trailing_command() {
+        let cli = parse(&args(&[
+            "run",
+            "--nic",
+            "e1000:n1,mac=52:54:00:12:34:56",
+            "--nic",
+            "virtio-modern:n2",
+            "--bin",
+            "/x/probe",
+            "--timeout",
+            "60",
+            "--",
+            "probe",
+            "--flag",
+            "a b",
+        ]))
+        .unwrap();
+        let Cli::Run(cfg) = cli else { panic!("not run") };
+        assert_eq!(cfg.nics.len(), 2);
+        assert_eq!(cfg.binaries, vec![std::path::PathBuf::from("/x/probe")]);
+        assert_eq!(cfg.commands, vec!["probe --flag 'a b'".to_string()]);
+        assert_eq!(cfg.timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn errors_are_explained() {
+        for bad in [
+            &["run"][..],
+            &["run", "--nic"],
+            &["run", "--bogus", "x"],
+            &["frobnicate"],
+            &["run", "--mem", "lots", "--cmd", "x"],
+        ] {
+            let err = parse(&args(bad)).unwrap_err();
+            assert!(err.to_string().contains("usage: vmtest"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("plain-word_1"), "plain-word_1");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+    }
+
+    #[test]
+    fn assets_and_help() {
+        assert!(matches!(parse(&args(&["assets"])).unwrap(), Cli::Assets));
+        assert!(matches!(parse(&[]).unwrap(), Cli::Help));
+    }
+}
