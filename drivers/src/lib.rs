@@ -1,1 +1,11 @@
-//! placeholder
+//! Bypass poll-mode drivers. Each implements the `ethdev` driver traits; [`all`] lists them
+//! for `Ethdev::init`.
+
+pub mod net;
+
+use ethdev::Pmd;
+
+/// Every driver of this crate.
+pub fn all() -> Vec<&'static dyn Pmd> {
+    vec![&net::null::NullPmd, &net::ring::RingPmd]
+}

@@ -347,11 +347,16 @@ fn run_impl(imp: &str, dir: &Path, res: &mut Results) {
     let mut s1 = Sec::spawn(dir, &format!("{imp}:measure"));
     res.sec_to_pri.extend(parse_samples(&s1.line("LAT")));
     s1.line("READY");
+    // Let the runtime dir settle: the primary's cached peer list is trusted
+    // only 50 ms after the dir's last change (steady state: peers come and
+    // go rarely). DPDK lists the dir on every request either way.
+    std::thread::sleep(Duration::from_millis(100));
     res.pri_to_one.extend(measure(n, || request(1)));
     let mut more: Vec<Sec> = (0..2).map(|_| Sec::spawn(dir, &format!("{imp}:serve"))).collect();
     for s in &mut more {
         s.line("READY");
     }
+    std::thread::sleep(Duration::from_millis(100));
     res.bcast3.extend(measure(n / 2, || request(3)));
     drop(more);
     drop(s1);
@@ -456,6 +461,14 @@ fn dpdk_mpbench() -> Result<(f64, f64), String> {
     }
     let _ = pri.wait();
     let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+    if let Ok(rd) = std::fs::read_dir("/dev/hugepages") {
+        let stale = format!("{prefix}map_");
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&stale) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     result
 }
 

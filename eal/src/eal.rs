@@ -7,6 +7,7 @@ use crate::config::{ConfigHeader, SharedConfig, CONFIG_MAGIC};
 use crate::error::EalError;
 use crate::lcore::{self, Lcores};
 use crate::memory::{hugetlbfs, segment, Memory, CONFIG_SPAN};
+use crate::mp::{Mp, MpConfig, MpRole};
 use crate::runtime::{self, CONFIG_FILE};
 use crate::shm::{self, VaRange};
 use std::fs::File;
@@ -42,6 +43,7 @@ pub struct Eal {
     mem: Memory,
     lcores: Lcores,
     heap_path: PathBuf,
+    mp: Mp,
     init_time: Duration,
 }
 
@@ -109,12 +111,27 @@ impl Eal {
         }
         lcore::set_lcore_id(Some(args.main_lcore));
         let lcores = Lcores::new(args.lcores.clone(), args.main_lcore);
+        let mp_cfg = MpConfig {
+            dir: dir.clone(),
+            role: if role == Role::Primary { MpRole::Primary } else { MpRole::Secondary },
+            primary_pid: Some(mem.config().primary_pid.load(Ordering::Relaxed)),
+        };
+        let mp = match Mp::start(mp_cfg) {
+            Ok(mp) => mp,
+            Err(e) => {
+                lcore::release_lcores(mem.config());
+                if role == Role::Primary {
+                    let _ = std::fs::remove_file(&heap_path);
+                }
+                return Err(EalError::Mp(e.to_string()));
+            }
+        };
         if role == Role::Primary {
             mem.config().magic.store(CONFIG_MAGIC, Ordering::Release);
         }
         let init_time = t0.elapsed();
         tracing::info!(?role, prefix = %args.file_prefix, ?init_time, "EAL initialised");
-        Ok(Eal { args, role, dir, _config_file: file, mem, lcores, heap_path, init_time })
+        Ok(Eal { args, role, dir, _config_file: file, mem, lcores, heap_path, mp, init_time })
     }
 
     /// The role this process took.
@@ -137,6 +154,10 @@ impl Eal {
     pub fn app_args(&self) -> Vec<String> {
         std::iter::once(self.args.program.clone()).chain(self.args.app_args.iter().cloned()).collect()
     }
+    /// The IPC endpoint of this process (DPDK's `rte_mp_*`).
+    pub fn mp(&self) -> &Mp {
+        &self.mp
+    }
     /// The group's runtime directory.
     pub fn runtime_dir(&self) -> &Path {
         &self.dir
@@ -158,6 +179,7 @@ impl Eal {
 impl Drop for Eal {
     fn drop(&mut self) {
         self.lcores.wait_all();
+        self.mp.shutdown();
         let cfg = self.mem.config();
         lcore::release_lcores(cfg);
         if self.role == Role::Primary {

@@ -20,7 +20,9 @@ pub mod process;
 pub mod ring;
 pub mod runtime;
 pub mod shm;
+pub mod signal;
 pub mod spinlock;
+pub mod vfio;
 
 pub use args::{EalArgs, IovaMode, ProcType};
 pub use eal::{Eal, Role};

@@ -88,6 +88,13 @@ impl PktMbufPool {
         Ok(PktMbufPool { pool: Mempool::lookup(mem, name)? })
     }
 
+    /// The mbuf pool whose mempool header is at `addr` (as recorded in shared tables);
+    /// cached per thread, so cheap to call on every burst.
+    #[inline]
+    pub fn from_header_addr(addr: u64) -> Result<PktMbufPool, EalError> {
+        Ok(PktMbufPool { pool: pool_at(addr)? })
+    }
+
     /// The underlying mempool (for counts).
     pub fn mempool(&self) -> &Mempool {
         &self.pool
@@ -412,6 +419,40 @@ impl Drop for Mbuf {
             }
         }
     }
+}
+
+/// Frees every mbuf in `bufs` (emptying it), returning runs of single-segment mbufs of one
+/// pool to it in bulk.
+#[inline]
+pub fn free_bulk(bufs: &mut Vec<Mbuf>) {
+    const RUN: usize = 64;
+    let mut addrs = [0u64; RUN];
+    let mut n = 0;
+    let mut pool = 0u64;
+    let flush = |pool: u64, addrs: &[u64]| {
+        if addrs.is_empty() {
+            return;
+        }
+        match pool_at(pool) {
+            Ok(p) => p.put_bulk(addrs),
+            Err(e) => tracing::error!("{} mbufs have no valid pool ({e}); leaking them", addrs.len()),
+        }
+    };
+    for m in bufs.drain(..) {
+        let h = m.h();
+        if h.next != 0 {
+            drop(m);
+            continue;
+        }
+        if h.pool != pool || n == RUN {
+            flush(pool, &addrs[..n]);
+            n = 0;
+            pool = h.pool;
+        }
+        addrs[n] = m.into_raw();
+        n += 1;
+    }
+    flush(pool, &addrs[..n]);
 }
 
 impl std::fmt::Debug for Mbuf {

@@ -1,1 +1,22 @@
-//! placeholder
+//! Bypass ethdev: the port table in shared memory (the same port ids in every process),
+//! the driver traits PMDs implement, bursts, link-status events forwarded from the primary
+//! to the secondaries, and statistics.
+
+pub mod devargs;
+pub mod driver;
+pub mod error;
+pub mod ethdev;
+pub mod events;
+pub mod link;
+pub mod port;
+pub mod port_table;
+pub mod stats;
+
+pub use devargs::VdevArgs;
+pub use driver::{capa, Control, DataPath, DescLimits, DevInfo, Pmd, PortConf, PortCtx, Probed};
+pub use error::{BurstError, EthError};
+pub use ethdev::Ethdev;
+pub use link::Link;
+pub use port::{Port, PortControl};
+pub use port_table::{PortSlot, PortState, MAX_PORTS};
+pub use stats::{QueueCounters, Stats, MAX_QUEUES};

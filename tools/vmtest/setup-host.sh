@@ -41,8 +41,15 @@ fi
 # dpkg-deb (dpkg) and gzip are essential packages; xz and cpio are not needed:
 # the harness decompresses modules and writes the cpio itself.
 if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-    apt-get install -y -qq -t bookworm-backports --no-install-recommends \
-        qemu-system-x86 >/dev/null
+    log=$(mktemp)
+    if ! apt-get install -y -q -t bookworm-backports --no-install-recommends \
+        qemu-system-x86 >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        rm -f "$log"
+        echo "setup-host.sh: installing qemu-system-x86 from bookworm-backports failed" >&2
+        exit 1
+    fi
+    rm -f "$log"
 fi
 command -v qemu-system-x86_64 >/dev/null 2>&1 || {
     echo "setup-host.sh: qemu-system-x86_64 still missing after install" >&2

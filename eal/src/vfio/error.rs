@@ -25,7 +25,7 @@ pub enum VfioError {
         want: i32,
     },
     /// `VFIO_CHECK_EXTENSION` failed.
-    #[error("VFIO_CHECK_EXTENSION({ext}) failed: {source}")]
+    #[error("VFIO_CHECK_EXTENSION({ext}) failed: {source}; the descriptor must be an open VFIO container")]
     CheckExtension {
         /// Extension asked about.
         ext: u32,
@@ -135,7 +135,7 @@ pub enum VfioError {
         source: io::Error,
     },
     /// `VFIO_DEVICE_GET_INFO` failed.
-    #[error("VFIO_DEVICE_GET_INFO on {device} failed: {source}")]
+    #[error("VFIO_DEVICE_GET_INFO on {device} failed: {source}; the descriptor must be a VFIO device fd from VFIO_GROUP_GET_DEVICE_FD")]
     DeviceGetInfo {
         /// PCI address.
         device: String,
@@ -171,7 +171,7 @@ pub enum VfioError {
         kind: &'static str,
     },
     /// `mmap` of a region failed.
-    #[error("mmap of region {index} of {device} ({size:#x} bytes at offset {offset:#x}) failed: {source}")]
+    #[error("mmap of region {index} of {device} ({size:#x} bytes at offset {offset:#x}) failed: {source}; check the address-space limit (ulimit -v) and that the BAR is a memory BAR")]
     MmapRegion {
         /// PCI address.
         device: String,
@@ -199,7 +199,7 @@ pub enum VfioError {
         size: u64,
     },
     /// `pread` of a region failed or was short.
-    #[error("read of {len} bytes at {offset:#x} of region {index} of {device} failed: {source}")]
+    #[error("read of {len} bytes at {offset:#x} of region {index} of {device} failed: {source}; the region must be readable (region_info flags) and the access 1, 2 or 4 bytes wide for I/O ports")]
     RegionRead {
         /// PCI address.
         device: String,
@@ -213,7 +213,7 @@ pub enum VfioError {
         source: io::Error,
     },
     /// `pwrite` of a region failed or was short.
-    #[error("write of {len} bytes at {offset:#x} of region {index} of {device} failed: {source}")]
+    #[error("write of {len} bytes at {offset:#x} of region {index} of {device} failed: {source}; the region must be writable (region_info flags) and the access 1, 2 or 4 bytes wide for I/O ports")]
     RegionWrite {
         /// PCI address.
         device: String,
@@ -274,7 +274,7 @@ pub enum VfioError {
     #[error("eventfd creation failed: {0}; check the open-file limit (ulimit -n)")]
     EventFd(#[source] io::Error),
     /// Reading or writing an eventfd failed.
-    #[error("eventfd {op} failed: {source}")]
+    #[error("eventfd {op} failed: {source}; the eventfd may have been closed")]
     EventFdIo {
         /// "read", "write" or "poll".
         op: &'static str,
@@ -282,7 +282,9 @@ pub enum VfioError {
         source: io::Error,
     },
     /// `/proc/self/pagemap` could not be read.
-    #[error("cannot read /proc/self/pagemap for vaddr {vaddr:#x}: {source}")]
+    #[error(
+        "cannot read /proc/self/pagemap for vaddr {vaddr:#x}: {source}; /proc must be mounted"
+    )]
     Pagemap {
         /// Address looked up.
         vaddr: u64,

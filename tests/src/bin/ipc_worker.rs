@@ -26,7 +26,7 @@
 //!
 //! A secondary given PRIMARY_PID prints `PRIMARY_EXIT` when the primary dies.
 
-use std::io::{BufRead, Read, Seek};
+use std::io::BufRead;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -55,12 +55,21 @@ fn params(r: &MpReply) -> String {
     v.join(",")
 }
 
+/// Reads the whole file behind `fd` with pread: a passed fd shares its file
+/// offset with every other copy (the sender's and other receivers').
 fn fd_text(fd: &OwnedFd) -> std::io::Result<String> {
-    let mut f = std::fs::File::from(fd.try_clone()?);
-    f.rewind()?;
-    let mut s = String::new();
-    f.read_to_string(&mut s)?;
-    Ok(s.trim().replace(' ', "_"))
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::from(fd.try_clone()?);
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = f.read_at(&mut chunk, data.len() as u64)?;
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&chunk[..n]);
+    }
+    Ok(String::from_utf8_lossy(&data).trim().replace(' ', "_"))
 }
 
 fn err_line(e: &MpError) -> String {

@@ -66,7 +66,15 @@ impl Assets {
     /// the cache lacks them. Safe against concurrent callers (each builds in
     /// its own temporary directory and renames it into place).
     pub fn ensure(cache_dir: &Path) -> Result<Self> {
-        let pkg = apt::kernel_package()?;
+        let pkg = match apt::kernel_package() {
+            Ok(p) => p,
+            // Without apt lists (offline, fresh container), a cached kernel
+            // still serves.
+            Err(e) => match newest_cached(cache_dir) {
+                Some(p) => p,
+                None => return Err(e),
+            },
+        };
         let dir = cache_dir.join(&pkg);
         if dir.join(COMPLETE_STAMP).exists() {
             return Ok(Self::layout(&dir, &pkg));
@@ -88,6 +96,18 @@ impl Assets {
         }
         Ok(Self::layout(&dir, &pkg))
     }
+}
+
+/// The newest complete kernel directory in the cache, by name.
+fn newest_cached(cache_dir: &Path) -> Option<String> {
+    let mut names: Vec<String> = fs::read_dir(cache_dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join(COMPLETE_STAMP).exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.pop()
 }
 
 fn fetch_into(tmp: &Path, pkg: &str) -> Result<()> {
@@ -155,6 +175,17 @@ mod tests {
             a.vfio_modules.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(names, ["irqbypass.ko", "vfio.ko", "vfio_iommu_type1.ko", "vfio-pci-core.ko", "vfio-pci.ko"]);
         assert_eq!(a.kernel, Path::new("/c/k/vmlinuz"));
+    }
+
+    #[test]
+    fn newest_cached_needs_the_stamp() {
+        let d = std::env::temp_dir().join(format!("vmtest-nc-{}", std::process::id()));
+        fs::create_dir_all(d.join("linux-image-a")).unwrap();
+        fs::create_dir_all(d.join("linux-image-b")).unwrap();
+        assert_eq!(newest_cached(&d), None);
+        fs::write(d.join("linux-image-a").join(COMPLETE_STAMP), "a").unwrap();
+        assert_eq!(newest_cached(&d).as_deref(), Some("linux-image-a"));
+        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub fn candidate_dirs() -> Vec<PathBuf> {
             dirs.push(a.join(GUEST_TARGET).join("debug"));
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    dirs.retain(|d| seen.insert(d.clone()));
     dirs
 }
 

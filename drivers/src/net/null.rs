@@ -1,0 +1,158 @@
+//! `net_null`: RX returns bursts of synthetic packets of a set size, TX frees what it gets.
+//! The reference for the framework's own per-packet cost.
+//!
+//! Devargs: `size=N` (packet length, default 64), `copy=1` (write the packet bytes, not just
+//! the length), `no-rx=1` (RX returns nothing).
+
+use ethdev::{
+    capa, Control, DataPath, DescLimits, DevInfo, EthError, Link, Pmd, PortConf, PortCtx, PortSlot, Probed, VdevArgs,
+    MAX_QUEUES,
+};
+use eal::{Mbuf, PktMbufPool};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The null driver.
+pub struct NullPmd;
+
+const W_SIZE: usize = 0;
+const W_COPY: usize = 1;
+const W_NO_RX: usize = 2;
+
+struct NullData {
+    slot: &'static PortSlot,
+    port: u16,
+    size: u16,
+    copy: bool,
+    no_rx: bool,
+}
+
+impl DataPath for NullData {
+    #[inline]
+    fn rx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>, max: usize) -> usize {
+        if self.no_rx || max == 0 {
+            return 0;
+        }
+        let counters = &self.slot.counters.rx[q as usize];
+        let Ok(pool) = PktMbufPool::from_header_addr(self.slot.rxq_pool[q as usize].load(Ordering::Relaxed)) else {
+            return 0;
+        };
+        let start = bufs.len();
+        if !pool.alloc_bulk(bufs, max) {
+            counters.add_nombuf(max as u64);
+            return 0;
+        }
+        for m in &mut bufs[start..] {
+            m.set_len(self.size);
+            m.set_port(self.port);
+            if self.copy {
+                m.data_mut().fill(0);
+            }
+        }
+        counters.add(max as u64, max as u64 * self.size as u64);
+        max
+    }
+
+    #[inline]
+    fn tx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>) -> usize {
+        let n = bufs.len();
+        let bytes: u64 = bufs.iter().map(|m| m.pkt_len() as u64).sum();
+        eal::mbuf::free_bulk(bufs);
+        self.slot.counters.tx[q as usize].add(n as u64, bytes);
+        n
+    }
+}
+
+struct NullControl {
+    ctx: PortCtx,
+}
+
+impl Control for NullControl {
+    fn info(&self) -> DevInfo {
+        DevInfo {
+            driver_name: "net_null",
+            max_rx_queues: MAX_QUEUES as u16,
+            max_tx_queues: MAX_QUEUES as u16,
+            rx_desc_lim: DescLimits { min: 1, max: u16::MAX, align: 1 },
+            tx_desc_lim: DescLimits { min: 1, max: u16::MAX, align: 1 },
+            max_mtu: 9000,
+            capabilities: capa::PROMISC | capa::MTU,
+        }
+    }
+    fn configure(&self, _conf: &PortConf) -> Result<(), EthError> {
+        Ok(())
+    }
+    fn rx_queue_setup(&self, _q: u16, _nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
+        let size = self.ctx.slot.private[W_SIZE].load(Ordering::Relaxed) as u16;
+        if (pool.data_room() as u32) < eal::mbuf::HEADROOM as u32 + size as u32 {
+            return Err(EthError::Unsupported {
+                port: self.ctx.port,
+                what: format!("mbufs of pool '{}' are too small for {size}-byte packets", pool.mempool().name()),
+            });
+        }
+        Ok(())
+    }
+    fn tx_queue_setup(&self, _q: u16, _nb_desc: u16) -> Result<(), EthError> {
+        Ok(())
+    }
+    fn start(&self) -> Result<(), EthError> {
+        self.ctx.report_link(Link::up(10_000));
+        Ok(())
+    }
+    fn stop(&self) -> Result<(), EthError> {
+        self.ctx.report_link(Link::down());
+        Ok(())
+    }
+    fn close(&self) {}
+    fn link_update(&self) -> Link {
+        if self.ctx.slot.state() == ethdev::PortState::Started {
+            Link::up(10_000)
+        } else {
+            Link::down()
+        }
+    }
+    fn promiscuous(&self, _on: bool) -> Result<(), EthError> {
+        Ok(())
+    }
+    fn mac_set(&self, _mac: [u8; 6]) -> Result<(), EthError> {
+        Ok(())
+    }
+    fn mtu_set(&self, _mtu: u16) -> Result<(), EthError> {
+        Ok(())
+    }
+}
+
+fn data(ctx: &PortCtx) -> Arc<dyn DataPath> {
+    let p = &ctx.slot.private;
+    Arc::new(NullData {
+        slot: ctx.slot,
+        port: ctx.port,
+        size: p[W_SIZE].load(Ordering::Relaxed) as u16,
+        copy: p[W_COPY].load(Ordering::Relaxed) != 0,
+        no_rx: p[W_NO_RX].load(Ordering::Relaxed) != 0,
+    })
+}
+
+impl Pmd for NullPmd {
+    fn name(&self) -> &'static str {
+        "net_null"
+    }
+
+    fn probe_vdev(&self, ctx: &PortCtx, args: &VdevArgs) -> Result<Probed, EthError> {
+        args.check_keys(&["size", "copy", "no-rx"])?;
+        let size: u16 = args.get_num("size", 64)?;
+        if !(14..=9018).contains(&size) {
+            return Err(EthError::BadDevargs { args: args.raw.clone(), why: format!("size={size}: must be 14..=9018") });
+        }
+        let p = &ctx.slot.private;
+        p[W_SIZE].store(size as u64, Ordering::Relaxed);
+        p[W_COPY].store(args.get_num::<u64>("copy", 0)?, Ordering::Relaxed);
+        p[W_NO_RX].store(args.get_num::<u64>("no-rx", 0)?, Ordering::Relaxed);
+        ctx.slot.set_mac(super::virtual_mac(ctx.port));
+        Ok(Probed { control: Box::new(NullControl { ctx: ctx.clone() }), data: data(ctx) })
+    }
+
+    fn attach(&self, ctx: &PortCtx) -> Result<Arc<dyn DataPath>, EthError> {
+        Ok(data(ctx))
+    }
+}

@@ -1,0 +1,158 @@
+//! `net_ring`: a port whose queues are Bypass mbuf rings in shared memory, so two ports (or
+//! two processes) can be the two ends of a link with no device at all.
+//!
+//! Devargs: `rx=NAME` and `tx=NAME` name the rings (queue `q` uses `NAME_q`; a missing ring
+//! is created); both default to the port's own name, which makes the port loop back what
+//! it sends. `size=N` sets the ring size (power of two, default 1024). Each ring has one
+//! producer queue and one consumer queue (single-producer/single-consumer, as DPDK's).
+
+use ethdev::{
+    capa, Control, DataPath, DescLimits, DevInfo, EthError, Link, Pmd, PortConf, PortCtx, PortSlot, Probed, VdevArgs,
+    MAX_QUEUES,
+};
+use eal::ring::flags;
+use eal::{Mbuf, MbufRing, PktMbufPool};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The ring driver.
+pub struct RingPmd;
+
+const W_RX: usize = 0;
+const W_TX: usize = MAX_QUEUES;
+const W_SIZE: usize = 2 * MAX_QUEUES;
+
+struct RingData {
+    slot: &'static PortSlot,
+    port: u16,
+}
+
+impl RingData {
+    #[inline(always)]
+    fn ring(&self, word: usize) -> Option<MbufRing> {
+        MbufRing::from_header_addr(self.slot.private[word].load(Ordering::Relaxed)).ok()
+    }
+}
+
+impl DataPath for RingData {
+    #[inline]
+    fn rx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>, max: usize) -> usize {
+        let Some(r) = self.ring(W_RX + q as usize) else { return 0 };
+        let start = bufs.len();
+        let n = r.dequeue_burst(bufs, max);
+        let mut bytes = 0u64;
+        for m in &mut bufs[start..] {
+            m.set_port(self.port);
+            bytes += m.pkt_len() as u64;
+        }
+        self.slot.counters.rx[q as usize].add(n as u64, bytes);
+        n
+    }
+
+    #[inline]
+    fn tx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>) -> usize {
+        let Some(r) = self.ring(W_TX + q as usize) else { return 0 };
+        let before: u64 = bufs.iter().map(|m| m.pkt_len() as u64).sum();
+        let n = r.enqueue_burst(bufs);
+        let after: u64 = bufs.iter().map(|m| m.pkt_len() as u64).sum();
+        self.slot.counters.tx[q as usize].add(n as u64, before - after);
+        n
+    }
+}
+
+struct RingControl {
+    ctx: PortCtx,
+    rx: String,
+    tx: String,
+}
+
+impl RingControl {
+    fn setup(&self, base: &str, q: u16, word: usize) -> Result<(), EthError> {
+        let name = format!("{base}_{q}");
+        let size = self.ctx.slot.private[W_SIZE].load(Ordering::Relaxed) as u32;
+        let r = match MbufRing::lookup(&self.ctx.mem, &name) {
+            Ok(r) => r,
+            Err(_) => MbufRing::create(&self.ctx.mem, &name, size, flags::SP_ENQ | flags::SC_DEQ)?,
+        };
+        self.ctx.slot.private[word].store(r.header_addr(), Ordering::Release);
+        Ok(())
+    }
+}
+
+impl Control for RingControl {
+    fn info(&self) -> DevInfo {
+        DevInfo {
+            driver_name: "net_ring",
+            max_rx_queues: MAX_QUEUES as u16,
+            max_tx_queues: MAX_QUEUES as u16,
+            rx_desc_lim: DescLimits { min: 1, max: u16::MAX, align: 1 },
+            tx_desc_lim: DescLimits { min: 1, max: u16::MAX, align: 1 },
+            max_mtu: 9000,
+            capabilities: capa::PROMISC | capa::MTU,
+        }
+    }
+    fn configure(&self, _conf: &PortConf) -> Result<(), EthError> {
+        Ok(())
+    }
+    fn rx_queue_setup(&self, q: u16, _nb_desc: u16, _pool: PktMbufPool) -> Result<(), EthError> {
+        self.setup(&self.rx, q, W_RX + q as usize)
+    }
+    fn tx_queue_setup(&self, q: u16, _nb_desc: u16) -> Result<(), EthError> {
+        self.setup(&self.tx, q, W_TX + q as usize)
+    }
+    fn start(&self) -> Result<(), EthError> {
+        self.ctx.report_link(Link::up(10_000));
+        Ok(())
+    }
+    fn stop(&self) -> Result<(), EthError> {
+        self.ctx.report_link(Link::down());
+        Ok(())
+    }
+    fn close(&self) {}
+    fn link_update(&self) -> Link {
+        if self.ctx.slot.state() == ethdev::PortState::Started {
+            Link::up(10_000)
+        } else {
+            Link::down()
+        }
+    }
+    fn promiscuous(&self, _on: bool) -> Result<(), EthError> {
+        Ok(())
+    }
+    fn mac_set(&self, _mac: [u8; 6]) -> Result<(), EthError> {
+        Ok(())
+    }
+    fn mtu_set(&self, _mtu: u16) -> Result<(), EthError> {
+        Ok(())
+    }
+}
+
+impl Pmd for RingPmd {
+    fn name(&self) -> &'static str {
+        "net_ring"
+    }
+
+    fn probe_vdev(&self, ctx: &PortCtx, args: &VdevArgs) -> Result<Probed, EthError> {
+        args.check_keys(&["rx", "tx", "size"])?;
+        let size: u32 = args.get_num("size", 1024)?;
+        if !size.is_power_of_two() || size < 2 {
+            return Err(EthError::BadDevargs { args: args.raw.clone(), why: format!("size={size}: a power of two") });
+        }
+        let name_of = |k: &str| -> Result<String, EthError> {
+            let v = args.get(k).unwrap_or(&args.name).to_string();
+            if v.is_empty() || v.len() > 24 {
+                return Err(EthError::BadDevargs { args: args.raw.clone(), why: format!("{k}= needs a name of 1..=24 bytes") });
+            }
+            Ok(v)
+        };
+        let (rx, tx) = (name_of("rx")?, name_of("tx")?);
+        ctx.slot.private[W_SIZE].store(size as u64, Ordering::Relaxed);
+        ctx.slot.set_mac(super::virtual_mac(ctx.port));
+        let data = Arc::new(RingData { slot: ctx.slot, port: ctx.port });
+        Ok(Probed { control: Box::new(RingControl { ctx: ctx.clone(), rx, tx }), data })
+    }
+
+    fn attach(&self, ctx: &PortCtx) -> Result<Arc<dyn DataPath>, EthError> {
+        Ok(Arc::new(RingData { slot: ctx.slot, port: ctx.port }))
+    }
+}

@@ -1,0 +1,152 @@
+//! What a poll-mode driver implements. A PMD is probed in the primary (it gets the control
+//! operations and the data path) and attached in each secondary (data path only). Its
+//! shared state lives in the port's slot; its process-local state (BAR mappings, fds) in
+//! the objects it returns.
+
+use crate::devargs::VdevArgs;
+use crate::error::EthError;
+use crate::events::EventHub;
+use crate::link::Link;
+use crate::port_table::PortSlot;
+use eal::{Mbuf, Memory, PktMbufPool};
+use std::sync::Arc;
+
+/// Limits on a queue's descriptor count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DescLimits {
+    /// Smallest count.
+    pub min: u16,
+    /// Largest count.
+    pub max: u16,
+    /// The count must be a multiple of this.
+    pub align: u16,
+}
+
+/// Capability bits of [`DevInfo::capabilities`].
+pub mod capa {
+    /// Receive-side scaling over several queues.
+    pub const RSS: u32 = 1;
+    /// Link-status-change interrupts.
+    pub const LSC: u32 = 2;
+    /// Promiscuous mode.
+    pub const PROMISC: u32 = 4;
+    /// MTU can be changed.
+    pub const MTU: u32 = 8;
+}
+
+/// What a device can do, as `rte_eth_dev_info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevInfo {
+    /// Driver name.
+    pub driver_name: &'static str,
+    /// Most RX queues.
+    pub max_rx_queues: u16,
+    /// Most TX queues.
+    pub max_tx_queues: u16,
+    /// RX descriptor limits.
+    pub rx_desc_lim: DescLimits,
+    /// TX descriptor limits.
+    pub tx_desc_lim: DescLimits,
+    /// Largest MTU.
+    pub max_mtu: u16,
+    /// [`capa`] bits.
+    pub capabilities: u32,
+}
+
+/// Port configuration, as `rte_eth_conf` plus the queue counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortConf {
+    /// RX queues.
+    pub nb_rxq: u16,
+    /// TX queues.
+    pub nb_txq: u16,
+    /// Spread received flows over the RX queues.
+    pub rss: bool,
+    /// Ask for link-status interrupts.
+    pub lsc_intr: bool,
+}
+
+impl Default for PortConf {
+    fn default() -> Self {
+        PortConf { nb_rxq: 1, nb_txq: 1, rss: false, lsc_intr: true }
+    }
+}
+
+/// The fast path of a port, bound in every process. A queue is used by one lcore at a time.
+pub trait DataPath: Send + Sync {
+    /// Receives up to `max` packets from queue `q`, appending them to `bufs`.
+    fn rx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>, max: usize) -> usize;
+    /// Sends packets from the front of `bufs` on queue `q`; those sent are removed from
+    /// `bufs` (the device frees them when done), the rest stay with the caller.
+    fn tx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>) -> usize;
+}
+
+/// Control operations, primary only. The ethdev layer checks states and arguments before
+/// calling them and records the results in the port's slot.
+pub trait Control: Send + Sync {
+    /// Capabilities and limits.
+    fn info(&self) -> DevInfo;
+    /// Applies a configuration (port stopped).
+    fn configure(&self, conf: &PortConf) -> Result<(), EthError>;
+    /// Sets up RX queue `q` with `nb_desc` descriptors filled from `pool`.
+    fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError>;
+    /// Sets up TX queue `q`.
+    fn tx_queue_setup(&self, q: u16, nb_desc: u16) -> Result<(), EthError>;
+    /// Starts the device.
+    fn start(&self) -> Result<(), EthError>;
+    /// Stops the device (queues keep their setup).
+    fn stop(&self) -> Result<(), EthError>;
+    /// Releases the device.
+    fn close(&self);
+    /// Reads the link from the device.
+    fn link_update(&self) -> Link;
+    /// Promiscuous mode on or off.
+    fn promiscuous(&self, on: bool) -> Result<(), EthError>;
+    /// Sets the MAC address.
+    fn mac_set(&self, mac: [u8; 6]) -> Result<(), EthError>;
+    /// Sets the MTU.
+    fn mtu_set(&self, mtu: u16) -> Result<(), EthError>;
+    /// Folds device counters into the shared software counters (hardware PMDs).
+    fn stats_update(&self) {}
+    /// Clears device counters.
+    fn stats_reset(&self) {}
+}
+
+/// Everything a driver gets when it probes or attaches a port.
+#[derive(Clone)]
+pub struct PortCtx {
+    /// The port id.
+    pub port: u16,
+    /// The port's shared slot.
+    pub slot: &'static PortSlot,
+    /// The group's shared memory.
+    pub mem: Memory,
+    pub(crate) hub: Arc<EventHub>,
+}
+
+impl PortCtx {
+    /// Reports the device's link (primary: from an interrupt or a poll). When it changed,
+    /// the shared state is updated with a new sequence number, local callbacks run and the
+    /// event is broadcast to the secondaries.
+    pub fn report_link(&self, link: Link) {
+        self.hub.report(self.port, self.slot, link);
+    }
+}
+
+/// What probing a port gives the ethdev layer (primary).
+pub struct Probed {
+    /// Control operations.
+    pub control: Box<dyn Control>,
+    /// Data path.
+    pub data: Arc<dyn DataPath>,
+}
+
+/// A poll-mode driver.
+pub trait Pmd: Sync {
+    /// The driver's name; `--vdev` names start with it (`net_null` for `net_null0`).
+    fn name(&self) -> &'static str;
+    /// Creates a virtual port from `args` (primary).
+    fn probe_vdev(&self, ctx: &PortCtx, args: &VdevArgs) -> Result<Probed, EthError>;
+    /// Binds the data path of a port the primary probed (secondary).
+    fn attach(&self, ctx: &PortCtx) -> Result<Arc<dyn DataPath>, EthError>;
+}

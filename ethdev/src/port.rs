@@ -1,0 +1,288 @@
+//! Port handles. [`Port`] is what every process gets: the data path and read-only calls.
+//! [`PortControl`] exists only in the primary and adds the control operations, so a
+//! secondary cannot configure, start, stop, reset or close a device: it has no such methods.
+
+use crate::driver::{Control, DataPath, DevInfo, PortConf};
+use crate::error::{BurstError, EthError};
+use crate::link::Link;
+use crate::port_table::{PortSlot, PortState};
+use crate::stats::{Stats, MAX_QUEUES};
+use eal::{Mbuf, PktMbufPool};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A port as seen by any process: bursts, link, stats, MAC.
+#[derive(Clone)]
+pub struct Port {
+    id: u16,
+    slot: &'static PortSlot,
+    data: Arc<dyn DataPath>,
+}
+
+impl Port {
+    pub(crate) fn new(id: u16, slot: &'static PortSlot, data: Arc<dyn DataPath>) -> Port {
+        Port { id, slot, data }
+    }
+
+    /// The port id.
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+    /// The port's name (vdev name or PCI address).
+    pub fn name(&self) -> String {
+        self.slot.name.get()
+    }
+    /// The driver's name.
+    pub fn driver_name(&self) -> String {
+        self.slot.driver.get()
+    }
+    /// The MAC address.
+    pub fn mac(&self) -> [u8; 6] {
+        self.slot.mac()
+    }
+    /// Configured RX queues.
+    pub fn nb_rx_queues(&self) -> u16 {
+        self.slot.nb_rxq.load(Ordering::Relaxed) as u16
+    }
+    /// Configured TX queues.
+    pub fn nb_tx_queues(&self) -> u16 {
+        self.slot.nb_txq.load(Ordering::Relaxed) as u16
+    }
+    /// True when started.
+    pub fn is_started(&self) -> bool {
+        self.slot.state() == PortState::Started
+    }
+    /// True in promiscuous mode.
+    pub fn promiscuous(&self) -> bool {
+        self.slot.promisc.load(Ordering::Relaxed) == 1
+    }
+    /// The MTU.
+    pub fn mtu(&self) -> u16 {
+        self.slot.mtu.load(Ordering::Relaxed) as u16
+    }
+
+    /// Receives up to `max` packets from queue `q` into `bufs` (appended).
+    #[inline]
+    pub fn rx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>, max: usize) -> Result<usize, BurstError> {
+        self.check(q, &self.slot.nb_rxq)?;
+        Ok(self.data.rx_burst(q, bufs, max))
+    }
+
+    /// Sends from the front of `bufs` on queue `q`; sent packets leave `bufs`, the rest
+    /// stay the caller's (to retry or drop). Returns how many were sent.
+    #[inline]
+    pub fn tx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>) -> Result<usize, BurstError> {
+        self.check(q, &self.slot.nb_txq)?;
+        Ok(self.data.tx_burst(q, bufs))
+    }
+
+    #[inline(always)]
+    fn check(&self, q: u16, nb: &std::sync::atomic::AtomicU32) -> Result<(), BurstError> {
+        if self.slot.state.load(Ordering::Relaxed) != PortState::Started as u32 {
+            return Err(BurstError::NotStarted(self.id));
+        }
+        let nb = nb.load(Ordering::Relaxed);
+        if q as u32 >= nb {
+            return Err(BurstError::BadQueue { port: self.id, queue: q, nb: nb as u16 });
+        }
+        Ok(())
+    }
+
+    /// The link now, without waiting, and its sequence number (bumped on every change).
+    pub fn link(&self) -> (Link, u32) {
+        self.slot.link.get()
+    }
+
+    /// Waits up to `timeout` for the link to come up; returns the last state seen.
+    pub fn link_wait_up(&self, timeout: Duration) -> Link {
+        let end = Instant::now() + timeout;
+        loop {
+            let (l, _) = self.link();
+            if l.up || Instant::now() >= end {
+                return l;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The port's counters (software counters plus what the primary folded in from the
+    /// device).
+    pub fn stats(&self) -> Stats {
+        self.slot.counters.snapshot(self.nb_rx_queues() as usize, self.nb_tx_queues() as usize)
+    }
+}
+
+/// The primary's handle on a port: everything [`Port`] has, plus control.
+pub struct PortControl<'a> {
+    pub(crate) port: &'a Port,
+    pub(crate) ctl: &'a dyn Control,
+}
+
+impl std::ops::Deref for PortControl<'_> {
+    type Target = Port;
+    fn deref(&self) -> &Port {
+        self.port
+    }
+}
+
+impl PortControl<'_> {
+    fn slot(&self) -> &'static PortSlot {
+        self.port.slot
+    }
+
+    fn bad_state(&self, op: &'static str, fix: &'static str) -> EthError {
+        EthError::BadState { port: self.port.id, op, state: self.slot().state().name(), fix }
+    }
+
+    /// Capabilities and limits.
+    pub fn info(&self) -> DevInfo {
+        self.ctl.info()
+    }
+
+    /// Configures queue counts and RSS; the port must be stopped.
+    pub fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
+        let st = self.slot().state();
+        if !matches!(st, PortState::Probed | PortState::Configured) {
+            return Err(self.bad_state("configure", "stop the port first"));
+        }
+        let info = self.info();
+        if conf.nb_rxq == 0 || conf.nb_txq == 0 {
+            return Err(EthError::Unsupported { port: self.id(), what: "at least one RX and one TX queue".into() });
+        }
+        if conf.nb_rxq > info.max_rx_queues.min(MAX_QUEUES as u16) || conf.nb_txq > info.max_tx_queues.min(MAX_QUEUES as u16) {
+            return Err(EthError::Unsupported {
+                port: self.id(),
+                what: format!(
+                    "{} RX / {} TX queues asked, the device has at most {} / {}",
+                    conf.nb_rxq, conf.nb_txq, info.max_rx_queues, info.max_tx_queues
+                ),
+            });
+        }
+        if conf.rss && conf.nb_rxq > 1 && info.capabilities & crate::driver::capa::RSS == 0 {
+            return Err(EthError::Unsupported { port: self.id(), what: "RSS is not supported by this device".into() });
+        }
+        self.ctl.configure(conf)?;
+        let s = self.slot();
+        s.nb_rxq.store(conf.nb_rxq as u32, Ordering::Relaxed);
+        s.nb_txq.store(conf.nb_txq as u32, Ordering::Relaxed);
+        s.rss.store(u32::from(conf.rss), Ordering::Relaxed);
+        s.rxq_ready.store(0, Ordering::Relaxed);
+        s.txq_ready.store(0, Ordering::Relaxed);
+        s.state.store(PortState::Configured as u32, Ordering::Release);
+        Ok(())
+    }
+
+    fn check_desc(&self, dir: &'static str, q: u16, nb: u16, lim: crate::driver::DescLimits, nbq: u16) -> Result<(), EthError> {
+        if self.slot().state() != PortState::Configured {
+            return Err(self.bad_state("queue setup", "configure the port (and stop it) first"));
+        }
+        if q >= nbq {
+            return Err(EthError::QueueOutOfRange { port: self.id(), dir, queue: q, nb: nbq });
+        }
+        if nb < lim.min || nb > lim.max || nb % lim.align.max(1) != 0 {
+            return Err(EthError::Unsupported {
+                port: self.id(),
+                what: format!("{nb} {dir} descriptors: must be {}..={} and a multiple of {}", lim.min, lim.max, lim.align),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets up RX queue `q` with `nb_desc` descriptors and mbufs from `pool`.
+    pub fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
+        self.check_desc("rx", q, nb_desc, self.info().rx_desc_lim, self.nb_rx_queues())?;
+        self.ctl.rx_queue_setup(q, nb_desc, pool)?;
+        self.slot().rxq_pool[q as usize].store(pool.mempool().header_addr(), Ordering::Relaxed);
+        self.slot().rxq_ready.fetch_or(1 << q, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Sets up TX queue `q` with `nb_desc` descriptors.
+    pub fn tx_queue_setup(&self, q: u16, nb_desc: u16) -> Result<(), EthError> {
+        self.check_desc("tx", q, nb_desc, self.info().tx_desc_lim, self.nb_tx_queues())?;
+        self.ctl.tx_queue_setup(q, nb_desc)?;
+        self.slot().txq_ready.fetch_or(1 << q, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Starts the port; every configured queue must be set up.
+    pub fn start(&self) -> Result<(), EthError> {
+        let s = self.slot();
+        match s.state() {
+            PortState::Started => return Ok(()),
+            PortState::Configured => {}
+            _ => return Err(self.bad_state("start", "configure the port and set up its queues first")),
+        }
+        let all = |n: u32| if n >= 32 { u32::MAX } else { (1u32 << n) - 1 };
+        if s.rxq_ready.load(Ordering::Acquire) != all(s.nb_rxq.load(Ordering::Relaxed))
+            || s.txq_ready.load(Ordering::Acquire) != all(s.nb_txq.load(Ordering::Relaxed))
+        {
+            return Err(self.bad_state("start", "set up every configured RX and TX queue first"));
+        }
+        self.ctl.start()?;
+        s.state.store(PortState::Started as u32, Ordering::Release);
+        Ok(())
+    }
+
+    /// Stops the port; queues keep their setup, bursts fail until the next start.
+    pub fn stop(&self) -> Result<(), EthError> {
+        if self.slot().state() != PortState::Started {
+            return Ok(());
+        }
+        self.slot().state.store(PortState::Configured as u32, Ordering::Release);
+        self.ctl.stop()
+    }
+
+    /// Stops and releases the device.
+    pub fn close(&self) {
+        let _ = self.stop();
+        self.ctl.close();
+        self.slot().state.store(PortState::Closed as u32, Ordering::Release);
+    }
+
+    /// Reads the link from the device now and records it (events fire if it changed).
+    pub fn link_update(&self) -> Link {
+        self.ctl.link_update()
+    }
+
+    /// Promiscuous mode on or off.
+    pub fn set_promiscuous(&self, on: bool) -> Result<(), EthError> {
+        self.ctl.promiscuous(on)?;
+        self.slot().promisc.store(u32::from(on), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Sets the MAC address.
+    pub fn set_mac(&self, mac: [u8; 6]) -> Result<(), EthError> {
+        if mac[0] & 1 != 0 || mac == [0; 6] {
+            return Err(EthError::Unsupported { port: self.id(), what: "a MAC address must be unicast and non-zero".into() });
+        }
+        self.ctl.mac_set(mac)?;
+        self.slot().set_mac(mac);
+        Ok(())
+    }
+
+    /// Sets the MTU.
+    pub fn set_mtu(&self, mtu: u16) -> Result<(), EthError> {
+        let max = self.info().max_mtu;
+        if !(68..=max).contains(&mtu) {
+            return Err(EthError::Unsupported { port: self.id(), what: format!("MTU {mtu}: must be 68..={max}") });
+        }
+        self.ctl.mtu_set(mtu)?;
+        self.slot().mtu.store(mtu as u32, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Refreshes and returns the counters.
+    pub fn stats_get(&self) -> Stats {
+        self.ctl.stats_update();
+        self.port.stats()
+    }
+
+    /// Zeroes the counters.
+    pub fn stats_reset(&self) {
+        self.ctl.stats_reset();
+        self.slot().counters.reset();
+    }
+}

@@ -1,0 +1,159 @@
+//! The port table in shared memory: one slot per port, the same port ids in every process.
+
+use crate::link::SharedLink;
+use crate::stats::{PortCounters, MAX_QUEUES};
+use eal::name::SharedName;
+use eal::shm::{self, SharedPlain};
+use eal::{EalError, Memory};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Most ports in a group.
+pub const MAX_PORTS: usize = 32;
+/// Words of shared state each driver may use as it likes (plain values only).
+pub const PRIVATE_WORDS: usize = 64;
+const TABLE: &str = "ethdev_ports";
+
+/// Life-cycle state of a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum PortState {
+    /// Slot free.
+    Unused = 0,
+    /// Probed, not configured.
+    Probed = 1,
+    /// Configured (queues may be set up).
+    Configured = 2,
+    /// Started: bursts allowed.
+    Started = 3,
+    /// Closed.
+    Closed = 4,
+}
+
+impl PortState {
+    pub(crate) fn from_u32(v: u32) -> PortState {
+        match v {
+            1 => PortState::Probed,
+            2 => PortState::Configured,
+            3 => PortState::Started,
+            4 => PortState::Closed,
+            _ => PortState::Unused,
+        }
+    }
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PortState::Unused => "unused",
+            PortState::Probed => "not configured",
+            PortState::Configured => "stopped",
+            PortState::Started => "started",
+            PortState::Closed => "closed",
+        }
+    }
+}
+
+/// One port's shared state.
+#[repr(C)]
+pub struct PortSlot {
+    /// 1 while the slot holds a port.
+    pub in_use: AtomicU32,
+    /// A [`PortState`].
+    pub state: AtomicU32,
+    /// Port name (the vdev name or PCI address).
+    pub name: SharedName<8>,
+    /// Driver name.
+    pub driver: SharedName<4>,
+    /// The device arguments the port was probed with.
+    pub devargs: SharedName<16>,
+    /// MAC address in the low 48 bits (byte 0 of the address in the lowest byte).
+    pub mac: AtomicU64,
+    /// Configured RX queues.
+    pub nb_rxq: AtomicU32,
+    /// Configured TX queues.
+    pub nb_txq: AtomicU32,
+    /// MTU.
+    pub mtu: AtomicU32,
+    /// 1 in promiscuous mode.
+    pub promisc: AtomicU32,
+    /// 1 with RSS on.
+    pub rss: AtomicU32,
+    /// Index in the EAL's shared device table, or u32::MAX for virtual devices.
+    pub device_slot: AtomicU32,
+    /// Mempool (header address) of each RX queue.
+    pub rxq_pool: [AtomicU64; MAX_QUEUES],
+    /// RX queues that are set up (bit mask).
+    pub rxq_ready: AtomicU32,
+    /// TX queues that are set up (bit mask).
+    pub txq_ready: AtomicU32,
+    /// Link state and its sequence number.
+    pub link: SharedLink,
+    /// The driver's shared state.
+    pub private: [AtomicU64; PRIVATE_WORDS],
+    /// Software counters.
+    pub counters: PortCounters,
+}
+// SAFETY: repr(C) of atomics, names, a SharedLink and counters; zero is an unused slot.
+unsafe impl SharedPlain for PortSlot {}
+
+impl PortSlot {
+    /// Current state.
+    #[inline]
+    pub fn state(&self) -> PortState {
+        PortState::from_u32(self.state.load(Ordering::Acquire))
+    }
+    /// The MAC address.
+    pub fn mac(&self) -> [u8; 6] {
+        let v = self.mac.load(Ordering::Relaxed).to_le_bytes();
+        [v[0], v[1], v[2], v[3], v[4], v[5]]
+    }
+    /// Sets the MAC address.
+    pub fn set_mac(&self, m: [u8; 6]) {
+        let mut b = [0u8; 8];
+        b[..6].copy_from_slice(&m);
+        self.mac.store(u64::from_le_bytes(b), Ordering::Relaxed);
+    }
+}
+
+/// The group's port table.
+#[derive(Clone, Copy)]
+pub struct PortTable {
+    slots: &'static [PortSlot],
+}
+
+impl PortTable {
+    /// Creates the table (primary).
+    pub fn create(mem: &Memory) -> Result<PortTable, EalError> {
+        let mz = mem.memzone_reserve(TABLE, (std::mem::size_of::<PortSlot>() * MAX_PORTS) as u64, 64)?;
+        Self::at(mz.addr())
+    }
+
+    /// Finds the table (secondary).
+    pub fn lookup(mem: &Memory) -> Result<PortTable, EalError> {
+        let mz = mem.memzone_lookup(TABLE).ok_or(EalError::NotFound { kind: "memzone", name: TABLE.into() })?;
+        Self::at(mz.addr())
+    }
+
+    fn at(addr: u64) -> Result<PortTable, EalError> {
+        let slots = shm::shared_slice::<PortSlot>(addr, MAX_PORTS)
+            .ok_or_else(|| EalError::InvalidArgument("misaligned port table".into()))?;
+        Ok(PortTable { slots })
+    }
+
+    /// The slot of port `id`.
+    pub fn slot(&self, id: u16) -> Option<&'static PortSlot> {
+        self.slots.get(id as usize)
+    }
+
+    /// Takes a free slot; returns its port id.
+    pub fn allocate(&self) -> Option<u16> {
+        for (i, s) in self.slots.iter().enumerate() {
+            if s.in_use.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                return Some(i as u16);
+            }
+        }
+        None
+    }
+
+    /// Ids of the ports in use.
+    pub fn ports(&self) -> Vec<u16> {
+        (0..MAX_PORTS as u16).filter(|&i| self.slots[i as usize].in_use.load(Ordering::Acquire) == 1).collect()
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: host unit and integration tests (real processes, real hugepages and
+# --no-huge), then the QEMU guest tests. Prepares the machine first when run as root:
+# hugepages, QEMU and the guest kernel (Debian packages). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ]; then
+    want=${BYPASS_HUGEPAGES:-512}
+    if [ "$(cat /proc/sys/vm/nr_hugepages)" -lt "$want" ]; then
+        echo "$want" > /proc/sys/vm/nr_hugepages
+    fi
+    mkdir -p /dev/hugepages
+    mountpoint -q /dev/hugepages || mount -t hugetlbfs -o pagesize=2M nodev /dev/hugepages
+    if [ -x tools/vmtest/setup-host.sh ] || [ -f tools/vmtest/setup-host.sh ]; then
+        bash tools/vmtest/setup-host.sh
+    fi
+else
+    echo "note: not root: hugepages are not set up here; tests that need them will say so" >&2
+fi
+
+# Binaries that tests start as real processes (examples, workers), then all tests.
+cargo build --workspace --release --bins
+cargo test --workspace --release
