@@ -19,6 +19,8 @@ else
     echo "note: not root: hugepages are not set up here; tests that need them will say so" >&2
 fi
 
-# Binaries that tests start as real processes (examples, workers), then all tests.
+# Binaries that tests start as real processes (examples, workers); static binaries for the
+# QEMU guest; then all tests (host and guest).
 cargo build --workspace --release --bins
+RUSTFLAGS='-C target-feature=+crt-static' cargo build --target x86_64-unknown-linux-gnu -p vmtest --bin vfio_probe
 cargo test --workspace --release

@@ -19,7 +19,10 @@ impl VdevArgs {
         let mut parts = s.split(',');
         let name = parts.next().unwrap_or("").trim().to_string();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(EthError::BadDevargs { args: s.into(), why: "a device name such as net_null0 comes first".into() });
+            return Err(EthError::BadDevargs {
+                args: s.into(),
+                why: "a device name such as net_null0 comes first".into(),
+            });
         }
         let mut kv = Vec::new();
         for p in parts {

@@ -72,14 +72,12 @@ impl Ethdev {
     fn probe_vdev(&mut self, eal: &Eal, pmds: &[&'static dyn Pmd], raw: &str) -> Result<u16, EthError> {
         let args = VdevArgs::parse(raw)?;
         // The longest matching driver name wins (net_ring vs a hypothetical net_r).
-        let pmd = pmds
-            .iter()
-            .filter(|p| args.name.starts_with(p.name()))
-            .max_by_key(|p| p.name().len())
-            .ok_or_else(|| EthError::UnknownDriver {
+        let pmd = pmds.iter().filter(|p| args.name.starts_with(p.name())).max_by_key(|p| p.name().len()).ok_or_else(
+            || EthError::UnknownDriver {
                 name: args.name.clone(),
                 known: pmds.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
-            })?;
+            },
+        )?;
         if self.port_ids().iter().any(|&id| self.ports[id as usize].as_ref().is_some_and(|p| p.name() == args.name)) {
             return Err(EthError::BadDevargs { args: raw.into(), why: "a device of that name exists already".into() });
         }

@@ -94,7 +94,9 @@ mod tests {
 
     #[test]
     fn pack_round_trip_and_sequence() {
-        for l in [Link::up(10_000), Link::down(), Link { up: true, speed_mbps: 1000, full_duplex: false, autoneg: false }] {
+        for l in
+            [Link::up(10_000), Link::down(), Link { up: true, speed_mbps: 1000, full_duplex: false, autoneg: false }]
+        {
             assert_eq!(Link::decode(l.encode(7)), (l, 7));
         }
         let s = SharedLink(AtomicU64::new(0));

@@ -150,7 +150,9 @@ impl PortControl<'_> {
         if conf.nb_rxq == 0 || conf.nb_txq == 0 {
             return Err(EthError::Unsupported { port: self.id(), what: "at least one RX and one TX queue".into() });
         }
-        if conf.nb_rxq > info.max_rx_queues.min(MAX_QUEUES as u16) || conf.nb_txq > info.max_tx_queues.min(MAX_QUEUES as u16) {
+        if conf.nb_rxq > info.max_rx_queues.min(MAX_QUEUES as u16)
+            || conf.nb_txq > info.max_tx_queues.min(MAX_QUEUES as u16)
+        {
             return Err(EthError::Unsupported {
                 port: self.id(),
                 what: format!(
@@ -173,7 +175,14 @@ impl PortControl<'_> {
         Ok(())
     }
 
-    fn check_desc(&self, dir: &'static str, q: u16, nb: u16, lim: crate::driver::DescLimits, nbq: u16) -> Result<(), EthError> {
+    fn check_desc(
+        &self,
+        dir: &'static str,
+        q: u16,
+        nb: u16,
+        lim: crate::driver::DescLimits,
+        nbq: u16,
+    ) -> Result<(), EthError> {
         if self.slot().state() != PortState::Configured {
             return Err(self.bad_state("queue setup", "configure the port (and stop it) first"));
         }
@@ -183,7 +192,10 @@ impl PortControl<'_> {
         if nb < lim.min || nb > lim.max || nb % lim.align.max(1) != 0 {
             return Err(EthError::Unsupported {
                 port: self.id(),
-                what: format!("{nb} {dir} descriptors: must be {}..={} and a multiple of {}", lim.min, lim.max, lim.align),
+                what: format!(
+                    "{nb} {dir} descriptors: must be {}..={} and a multiple of {}",
+                    lim.min, lim.max, lim.align
+                ),
             });
         }
         Ok(())
@@ -256,7 +268,10 @@ impl PortControl<'_> {
     /// Sets the MAC address.
     pub fn set_mac(&self, mac: [u8; 6]) -> Result<(), EthError> {
         if mac[0] & 1 != 0 || mac == [0; 6] {
-            return Err(EthError::Unsupported { port: self.id(), what: "a MAC address must be unicast and non-zero".into() });
+            return Err(EthError::Unsupported {
+                port: self.id(),
+                what: "a MAC address must be unicast and non-zero".into(),
+            });
         }
         self.ctl.mac_set(mac)?;
         self.slot().set_mac(mac);

@@ -4,11 +4,11 @@
 //! Devargs: `size=N` (packet length, default 64), `copy=1` (write the packet bytes, not just
 //! the length), `no-rx=1` (RX returns nothing).
 
+use eal::{Mbuf, PktMbufPool};
 use ethdev::{
     capa, Control, DataPath, DescLimits, DevInfo, EthError, Link, Pmd, PortConf, PortCtx, PortSlot, Probed, VdevArgs,
     MAX_QUEUES,
 };
-use eal::{Mbuf, PktMbufPool};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -142,7 +142,10 @@ impl Pmd for NullPmd {
         args.check_keys(&["size", "copy", "no-rx"])?;
         let size: u16 = args.get_num("size", 64)?;
         if !(14..=9018).contains(&size) {
-            return Err(EthError::BadDevargs { args: args.raw.clone(), why: format!("size={size}: must be 14..=9018") });
+            return Err(EthError::BadDevargs {
+                args: args.raw.clone(),
+                why: format!("size={size}: must be 14..=9018"),
+            });
         }
         let p = &ctx.slot.private;
         p[W_SIZE].store(size as u64, Ordering::Relaxed);

@@ -6,12 +6,12 @@
 //! it sends. `size=N` sets the ring size (power of two, default 1024). Each ring has one
 //! producer queue and one consumer queue (single-producer/single-consumer, as DPDK's).
 
+use eal::ring::flags;
+use eal::{Mbuf, MbufRing, PktMbufPool};
 use ethdev::{
     capa, Control, DataPath, DescLimits, DevInfo, EthError, Link, Pmd, PortConf, PortCtx, PortSlot, Probed, VdevArgs,
     MAX_QUEUES,
 };
-use eal::ring::flags;
-use eal::{Mbuf, MbufRing, PktMbufPool};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -141,7 +141,10 @@ impl Pmd for RingPmd {
         let name_of = |k: &str| -> Result<String, EthError> {
             let v = args.get(k).unwrap_or(&args.name).to_string();
             if v.is_empty() || v.len() > 24 {
-                return Err(EthError::BadDevargs { args: args.raw.clone(), why: format!("{k}= needs a name of 1..=24 bytes") });
+                return Err(EthError::BadDevargs {
+                    args: args.raw.clone(),
+                    why: format!("{k}= needs a name of 1..=24 bytes"),
+                });
             }
             Ok(v)
         };

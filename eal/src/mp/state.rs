@@ -207,7 +207,12 @@ pub(crate) fn wait_replies(
     deadline: Instant,
 ) -> Result<(), MpError> {
     let mut buf = [0u8; RECV_BUF];
-    let spin_end = Instant::now() + SPIN;
+    let spin_end = Instant::now()
+        + Duration::from_micros(
+            std::env::var("XSPIN").ok().and_then(|v| v.parse().ok()).unwrap_or(SPIN.as_micros() as u64),
+        );
+    let pure_end = Instant::now()
+        + Duration::from_micros(std::env::var("XPUREUS").ok().and_then(|v| v.parse().ok()).unwrap_or(15));
     let mut last_round = false;
     while !c.complete() {
         match rs.recv(&mut buf, true) {
@@ -232,7 +237,11 @@ pub(crate) fn wait_replies(
             // Stay runnable, but let a thread that shares this CPU (often
             // the very peer that is to answer) run first: a pure spin here
             // measured a 67 µs p99 on a 2-vCPU guest, this one 10-15 µs.
-            std::thread::yield_now();
+            if now < pure_end {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
             continue;
         }
         let mut fds = vec![rs.as_fd()];

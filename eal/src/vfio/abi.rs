@@ -226,26 +226,12 @@ macro_rules! abi_struct {
         }
     )*};
 }
-abi_struct!(
-    GroupStatusAbi,
-    DeviceInfoAbi,
-    RegionInfoAbi,
-    IrqInfoAbi,
-    IommuType1InfoAbi,
-    DmaMapAbi,
-    DmaUnmapAbi
-);
+abi_struct!(GroupStatusAbi, DeviceInfoAbi, RegionInfoAbi, IrqInfoAbi, IommuType1InfoAbi, DmaMapAbi, DmaUnmapAbi);
 
 /// Builds a `struct vfio_irq_set` with its data as 32-bit words (so the
 /// buffer is 4-byte aligned). `fds` are the eventfds (`-1` detaches); pass an
 /// empty slice with `VFIO_IRQ_SET_DATA_NONE` and give `count` explicitly.
-pub(crate) fn irq_set_words(
-    flags: u32,
-    index: u32,
-    start: u32,
-    count: u32,
-    fds: &[i32],
-) -> Vec<u32> {
+pub(crate) fn irq_set_words(flags: u32, index: u32, start: u32, count: u32, fds: &[i32]) -> Vec<u32> {
     let header_words = std::mem::size_of::<IrqSetHeaderAbi>() / 4;
     let argsz = ((header_words + fds.len()) * 4) as u32;
     let mut words = Vec::with_capacity(header_words + fds.len());
@@ -313,13 +299,8 @@ mod tests {
             &[7, -1],
         );
         assert_eq!(w, vec![28, 0x24, 2, 1, 2, 7, u32::MAX]);
-        let none = irq_set_words(
-            VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
-            VFIO_PCI_INTX_IRQ_INDEX,
-            0,
-            1,
-            &[],
-        );
+        let none =
+            irq_set_words(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &[]);
         assert_eq!(none, vec![20, 0x11, 0, 0, 1]);
     }
 }

@@ -62,10 +62,7 @@ impl Device {
 
     /// `(vendor, device)` IDs.
     pub fn pci_ids(&self) -> Result<(u16, u16)> {
-        Ok((
-            self.config_read_u16(PCI_VENDOR_ID)?,
-            self.config_read_u16(PCI_DEVICE_ID)?,
-        ))
+        Ok((self.config_read_u16(PCI_VENDOR_ID)?, self.config_read_u16(PCI_DEVICE_ID)?))
     }
 
     /// Sets `bits` in the command register; returns the new value.
@@ -138,26 +135,10 @@ mod tests {
 
     #[test]
     fn finds_capabilities_along_the_list() {
-        let s = space(
-            &[
-                (0x40, 0x01, 0x50),
-                (0x50, PCI_CAP_ID_MSI, 0x70),
-                (0x70, PCI_CAP_ID_MSIX, 0),
-            ],
-            0x40,
-        );
-        assert_eq!(
-            find_capability_with(PCI_CAP_ID_MSI, |o| s[o as usize]),
-            Some(0x50)
-        );
-        assert_eq!(
-            find_capability_with(PCI_CAP_ID_MSIX, |o| s[o as usize]),
-            Some(0x70)
-        );
-        assert_eq!(
-            find_capability_with(PCI_CAP_ID_EXP, |o| s[o as usize]),
-            None
-        );
+        let s = space(&[(0x40, 0x01, 0x50), (0x50, PCI_CAP_ID_MSI, 0x70), (0x70, PCI_CAP_ID_MSIX, 0)], 0x40);
+        assert_eq!(find_capability_with(PCI_CAP_ID_MSI, |o| s[o as usize]), Some(0x50));
+        assert_eq!(find_capability_with(PCI_CAP_ID_MSIX, |o| s[o as usize]), Some(0x70));
+        assert_eq!(find_capability_with(PCI_CAP_ID_EXP, |o| s[o as usize]), None);
     }
 
     #[test]
@@ -165,9 +146,6 @@ mod tests {
         let looped = space(&[(0x40, 0x01, 0x48), (0x48, 0x02, 0x40)], 0x40);
         assert_eq!(find_capability_with(0x11, |o| looped[o as usize]), None);
         let into_header = space(&[], 0x10);
-        assert_eq!(
-            find_capability_with(0x11, |o| into_header[o as usize]),
-            None
-        );
+        assert_eq!(find_capability_with(0x11, |o| into_header[o as usize]), None);
     }
 }

@@ -29,9 +29,7 @@ pub struct IommuInfo {
 impl IommuInfo {
     /// The smallest supported IOVA page size, if known.
     pub fn min_page_size(&self) -> Option<u64> {
-        self.iova_pgsizes
-            .filter(|&m| m != 0)
-            .map(|m| 1u64 << m.trailing_zeros())
+        self.iova_pgsizes.filter(|&m| m != 0).map(|m| 1u64 << m.trailing_zeros())
     }
 }
 
@@ -43,11 +41,7 @@ impl Container {
 
     /// Opens a container node at another path (tests, chroots).
     pub fn open_path(path: &Path) -> Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(VfioError::OpenContainer)?;
+        let file = OpenOptions::new().read(true).write(true).open(path).map_err(VfioError::OpenContainer)?;
         Self::from_fd(file.into())
     }
 
@@ -57,10 +51,7 @@ impl Container {
         let c = Self { fd };
         let got = c.api_version()?;
         if got != abi::VFIO_API_VERSION {
-            return Err(VfioError::ApiVersion {
-                got,
-                want: abi::VFIO_API_VERSION,
-            });
+            return Err(VfioError::ApiVersion { got, want: abi::VFIO_API_VERSION });
         }
         tracing::debug!(fd = c.fd.as_raw_fd(), "vfio container ready");
         Ok(c)
@@ -68,8 +59,7 @@ impl Container {
 
     /// `VFIO_GET_API_VERSION`.
     pub fn api_version(&self) -> Result<i32> {
-        ioctl::ioctl_none(self.fd.as_fd(), abi::VFIO_GET_API_VERSION)
-            .map_err(VfioError::GetApiVersion)
+        ioctl::ioctl_none(self.fd.as_fd(), abi::VFIO_GET_API_VERSION).map_err(VfioError::GetApiVersion)
     }
 
     /// `VFIO_CHECK_EXTENSION`: whether the container supports `ext`
@@ -95,13 +85,9 @@ impl Container {
     /// `VFIO_IOMMU_GET_INFO` (type1): flags and IOVA page sizes.
     pub fn iommu_info(&self) -> Result<IommuInfo> {
         let mut info = IommuType1InfoAbi::new_sized();
-        ioctl::ioctl_struct(self.fd.as_fd(), abi::VFIO_IOMMU_GET_INFO, &mut info)
-            .map_err(VfioError::IommuGetInfo)?;
+        ioctl::ioctl_struct(self.fd.as_fd(), abi::VFIO_IOMMU_GET_INFO, &mut info).map_err(VfioError::IommuGetInfo)?;
         let has_sizes = info.flags & abi::VFIO_IOMMU_INFO_PGSIZES != 0;
-        Ok(IommuInfo {
-            flags: info.flags,
-            iova_pgsizes: has_sizes.then_some(info.iova_pgsizes),
-        })
+        Ok(IommuInfo { flags: info.flags, iova_pgsizes: has_sizes.then_some(info.iova_pgsizes) })
     }
 
     /// `VFIO_IOMMU_MAP_DMA`: lets devices read and write `size` bytes of
@@ -113,14 +99,8 @@ impl Container {
         map.vaddr = vaddr;
         map.iova = iova;
         map.size = size;
-        ioctl::ioctl_struct(self.fd.as_fd(), abi::VFIO_IOMMU_MAP_DMA, &mut map).map_err(
-            |source| VfioError::MapDma {
-                vaddr,
-                iova,
-                size,
-                source,
-            },
-        )?;
+        ioctl::ioctl_struct(self.fd.as_fd(), abi::VFIO_IOMMU_MAP_DMA, &mut map)
+            .map_err(|source| VfioError::MapDma { vaddr, iova, size, source })?;
         tracing::debug!(vaddr, iova, size, "vfio dma mapped");
         Ok(())
     }
@@ -175,15 +155,9 @@ mod tests {
 
     #[test]
     fn min_page_size_from_bitmap() {
-        let info = IommuInfo {
-            flags: 1,
-            iova_pgsizes: Some(0x4020_1000),
-        };
+        let info = IommuInfo { flags: 1, iova_pgsizes: Some(0x4020_1000) };
         assert_eq!(info.min_page_size(), Some(4096));
-        let none = IommuInfo {
-            flags: 0,
-            iova_pgsizes: None,
-        };
+        let none = IommuInfo { flags: 0, iova_pgsizes: None };
         assert_eq!(none.min_page_size(), None);
     }
 }

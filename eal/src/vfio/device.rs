@@ -70,10 +70,7 @@ impl RegionInfo {
 impl Device {
     /// Wraps a device fd (e.g. one obtained by `VFIO_GROUP_GET_DEVICE_FD`).
     pub fn from_fd(name: String, fd: OwnedFd) -> Self {
-        Self {
-            name,
-            file: File::from(fd),
-        }
+        Self { name, file: File::from(fd) }
     }
 
     /// The device's name (its PCI address).
@@ -88,46 +85,24 @@ impl Device {
     /// `VFIO_DEVICE_GET_INFO`.
     pub fn info(&self) -> Result<DeviceInfo> {
         let mut info = DeviceInfoAbi::new_sized();
-        ioctl::ioctl_struct(self.as_fd(), abi::VFIO_DEVICE_GET_INFO, &mut info).map_err(
-            |source| VfioError::DeviceGetInfo {
-                device: self.name.clone(),
-                source,
-            },
-        )?;
-        Ok(DeviceInfo {
-            flags: info.flags,
-            num_regions: info.num_regions,
-            num_irqs: info.num_irqs,
-        })
+        ioctl::ioctl_struct(self.as_fd(), abi::VFIO_DEVICE_GET_INFO, &mut info)
+            .map_err(|source| VfioError::DeviceGetInfo { device: self.name.clone(), source })?;
+        Ok(DeviceInfo { flags: info.flags, num_regions: info.num_regions, num_irqs: info.num_irqs })
     }
 
     /// `VFIO_DEVICE_GET_REGION_INFO` for region `index`.
     pub fn region_info(&self, index: u32) -> Result<RegionInfo> {
         let mut info = RegionInfoAbi::new_sized();
         info.index = index;
-        ioctl::ioctl_struct(self.as_fd(), abi::VFIO_DEVICE_GET_REGION_INFO, &mut info).map_err(
-            |source| VfioError::DeviceGetRegionInfo {
-                device: self.name.clone(),
-                index,
-                source,
-            },
-        )?;
-        Ok(RegionInfo {
-            index,
-            flags: info.flags,
-            size: info.size,
-            offset: info.offset,
-        })
+        ioctl::ioctl_struct(self.as_fd(), abi::VFIO_DEVICE_GET_REGION_INFO, &mut info)
+            .map_err(|source| VfioError::DeviceGetRegionInfo { device: self.name.clone(), index, source })?;
+        Ok(RegionInfo { index, flags: info.flags, size: info.size, offset: info.offset })
     }
 
     /// `VFIO_DEVICE_RESET`: a function-level (or equivalent) reset.
     pub fn reset(&self) -> Result<()> {
-        ioctl::ioctl_none(self.as_fd(), abi::VFIO_DEVICE_RESET).map_err(|source| {
-            VfioError::DeviceReset {
-                device: self.name.clone(),
-                source,
-            }
-        })?;
+        ioctl::ioctl_none(self.as_fd(), abi::VFIO_DEVICE_RESET)
+            .map_err(|source| VfioError::DeviceReset { device: self.name.clone(), source })?;
         tracing::debug!(device = %self.name, "vfio device reset");
         Ok(())
     }
@@ -150,38 +125,23 @@ mod tests {
     use super::*;
 
     fn null_device() -> Device {
-        Device::from_fd(
-            "0000:00:03.0".into(),
-            File::open("/dev/null").unwrap().into(),
-        )
+        Device::from_fd("0000:00:03.0".into(), File::open("/dev/null").unwrap().into())
     }
 
     #[test]
     fn ioctl_errors_name_device_and_call() {
         let d = null_device();
         let err = d.info().unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("VFIO_DEVICE_GET_INFO on 0000:00:03.0"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("VFIO_DEVICE_GET_INFO on 0000:00:03.0"), "{err}");
         let err = d.region_info(7).unwrap_err();
-        assert!(
-            matches!(err, VfioError::DeviceGetRegionInfo { index: 7, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, VfioError::DeviceGetRegionInfo { index: 7, .. }), "{err}");
         let err = d.reset().unwrap_err();
         assert!(matches!(err, VfioError::DeviceReset { .. }), "{err}");
     }
 
     #[test]
     fn region_flags_decode() {
-        let r = RegionInfo {
-            index: 0,
-            flags: 0b111,
-            size: 0x20000,
-            offset: 0,
-        };
+        let r = RegionInfo { index: 0, flags: 0b111, size: 0x20000, offset: 0 };
         assert!(r.readable() && r.writable() && r.mmappable());
         let io = RegionInfo { flags: 0b011, ..r };
         assert!(!io.mmappable());

@@ -263,7 +263,9 @@ pub enum VfioError {
         source: io::Error,
     },
     /// `VFIO_DEVICE_RESET` failed.
-    #[error("VFIO_DEVICE_RESET on {device} failed: {source}; the device may offer no reset method (device info flag RESET)")]
+    #[error(
+        "VFIO_DEVICE_RESET on {device} failed: {source}; the device may offer no reset method (device info flag RESET)"
+    )]
     DeviceReset {
         /// PCI address.
         device: String,
@@ -282,9 +284,7 @@ pub enum VfioError {
         source: io::Error,
     },
     /// `/proc/self/pagemap` could not be read.
-    #[error(
-        "cannot read /proc/self/pagemap for vaddr {vaddr:#x}: {source}; /proc must be mounted"
-    )]
+    #[error("cannot read /proc/self/pagemap for vaddr {vaddr:#x}: {source}; /proc must be mounted")]
     Pagemap {
         /// Address looked up.
         vaddr: u64,

@@ -22,9 +22,7 @@ impl EventFd {
         }
         // SAFETY: `fd` is a new descriptor owned by nobody else.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Self {
-            file: File::from(owned),
-        })
+        Ok(Self { file: File::from(owned) })
     }
 
     /// Reads and resets the counter; `Ok(None)` if it was 0.
@@ -39,22 +37,13 @@ impl EventFd {
 
     /// Adds `n` to the counter (wakes a waiter).
     pub fn write(&self, n: u64) -> Result<()> {
-        (&self.file)
-            .write_all(&n.to_ne_bytes())
-            .map_err(|source| VfioError::EventFdIo {
-                op: "write",
-                source,
-            })
+        (&self.file).write_all(&n.to_ne_bytes()).map_err(|source| VfioError::EventFdIo { op: "write", source })
     }
 
     /// Waits up to `timeout` for the counter to become non-zero, then reads
     /// it; `Ok(None)` on timeout.
     pub fn wait(&self, timeout: Duration) -> Result<Option<u64>> {
-        let mut pfd = libc::pollfd {
-            fd: self.file.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
+        let mut pfd = libc::pollfd { fd: self.file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
         loop {
             // SAFETY: `pfd` is one valid pollfd living across the call.
@@ -64,10 +53,7 @@ impl EventFd {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
-                return Err(VfioError::EventFdIo {
-                    op: "poll",
-                    source: e,
-                });
+                return Err(VfioError::EventFdIo { op: "poll", source: e });
             }
             return if rc == 0 { Ok(None) } else { self.try_read() };
         }

@@ -31,7 +31,9 @@ pub struct GroupStatus {
 fn open_hint(err: &io::Error) -> &'static str {
     match err.raw_os_error() {
         Some(libc::ENOENT) => "bind a device of that IOMMU group to vfio-pci first (driver_override + drivers_probe)",
-        Some(libc::EBUSY) => "the group is already open (in this or another process); a secondary must ask the primary for the group fd",
+        Some(libc::EBUSY) => {
+            "the group is already open (in this or another process); a secondary must ask the primary for the group fd"
+        }
         Some(libc::EACCES) | Some(libc::EPERM) => "run as root or give this user access to the group node",
         _ => "check that vfio-pci is loaded and the device is bound to it",
     }
@@ -41,15 +43,11 @@ impl Group {
     /// Opens `/dev/vfio/<number>`.
     pub fn open(number: u32) -> Result<Self> {
         let path = format!("/dev/vfio/{number}");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|source| VfioError::OpenGroup {
-                group: number,
-                hint: open_hint(&source),
-                source,
-            })?;
+        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|source| VfioError::OpenGroup {
+            group: number,
+            hint: open_hint(&source),
+            source,
+        })?;
         Self::from_fd(number, file.into())
     }
 
@@ -69,12 +67,8 @@ impl Group {
     /// `VFIO_GROUP_GET_STATUS`.
     pub fn status(&self) -> Result<GroupStatus> {
         let mut st = GroupStatusAbi::new_sized();
-        ioctl::ioctl_struct(self.fd.as_fd(), abi::VFIO_GROUP_GET_STATUS, &mut st).map_err(
-            |source| VfioError::GroupGetStatus {
-                group: self.number,
-                source,
-            },
-        )?;
+        ioctl::ioctl_struct(self.fd.as_fd(), abi::VFIO_GROUP_GET_STATUS, &mut st)
+            .map_err(|source| VfioError::GroupGetStatus { group: self.number, source })?;
         Ok(GroupStatus {
             viable: st.flags & abi::VFIO_GROUP_FLAGS_VIABLE != 0,
             container_set: st.flags & abi::VFIO_GROUP_FLAGS_CONTAINER_SET != 0,
@@ -95,41 +89,25 @@ impl Group {
     /// (checks viability first, for a clearer error).
     pub fn set_container(&self, container: &Container) -> Result<()> {
         self.check_viable()?;
-        ioctl::ioctl_int_ptr(
-            self.fd.as_fd(),
-            abi::VFIO_GROUP_SET_CONTAINER,
-            container.as_raw_fd(),
-        )
-        .map_err(|source| VfioError::GroupSetContainer {
-            group: self.number,
-            source,
-        })?;
+        ioctl::ioctl_int_ptr(self.fd.as_fd(), abi::VFIO_GROUP_SET_CONTAINER, container.as_raw_fd())
+            .map_err(|source| VfioError::GroupSetContainer { group: self.number, source })?;
         tracing::debug!(group = self.number, "vfio group attached to container");
         Ok(())
     }
 
     /// `VFIO_GROUP_UNSET_CONTAINER`.
     pub fn unset_container(&self) -> Result<()> {
-        ioctl::ioctl_none(self.fd.as_fd(), abi::VFIO_GROUP_UNSET_CONTAINER).map_err(|source| {
-            VfioError::GroupUnsetContainer {
-                group: self.number,
-                source,
-            }
-        })?;
+        ioctl::ioctl_none(self.fd.as_fd(), abi::VFIO_GROUP_UNSET_CONTAINER)
+            .map_err(|source| VfioError::GroupUnsetContainer { group: self.number, source })?;
         Ok(())
     }
 
     /// `VFIO_GROUP_GET_DEVICE_FD` for a PCI address such as `0000:00:03.0`.
     pub fn device(&self, pci_addr: &str) -> Result<Device> {
         let name = normalize_pci_address(pci_addr)?;
-        let cname =
-            CString::new(name.clone()).map_err(|_| VfioError::InvalidPciAddress(name.clone()))?;
+        let cname = CString::new(name.clone()).map_err(|_| VfioError::InvalidPciAddress(name.clone()))?;
         let fd = ioctl::ioctl_cstr_fd(self.fd.as_fd(), abi::VFIO_GROUP_GET_DEVICE_FD, &cname)
-            .map_err(|source| VfioError::GroupGetDeviceFd {
-                device: name.clone(),
-                group: self.number,
-                source,
-            })?;
+            .map_err(|source| VfioError::GroupGetDeviceFd { device: name.clone(), group: self.number, source })?;
         tracing::debug!(device = %name, group = self.number, "vfio device fd opened");
         Ok(Device::from_fd(name, fd))
     }
@@ -161,10 +139,7 @@ mod tests {
     fn open_missing_group_says_to_bind() {
         let err = Group::open(999_999).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            matches!(err, VfioError::OpenGroup { group: 999_999, .. }),
-            "{msg}"
-        );
+        assert!(matches!(err, VfioError::OpenGroup { group: 999_999, .. }), "{msg}");
         assert!(msg.contains("vfio-pci"), "{msg}");
     }
 
@@ -172,19 +147,13 @@ mod tests {
     fn from_fd_rejects_a_non_group() {
         let f = File::open("/dev/null").unwrap();
         let err = Group::from_fd(3, f.into()).unwrap_err();
-        assert!(
-            matches!(err, VfioError::GroupGetStatus { group: 3, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, VfioError::GroupGetStatus { group: 3, .. }), "{err}");
     }
 
     #[test]
     fn not_viable_message_names_the_rule() {
         let msg = VfioError::GroupNotViable { group: 4 }.to_string();
-        assert!(
-            msg.contains("all devices of the group must be bound to vfio-pci"),
-            "{msg}"
-        );
+        assert!(msg.contains("all devices of the group must be bound to vfio-pci"), "{msg}");
         assert!(msg.contains("/sys/kernel/iommu_groups/4/devices"), "{msg}");
     }
 }

@@ -30,11 +30,7 @@ pub(crate) fn ioctl_val(fd: BorrowedFd<'_>, req: u64, arg: libc::c_ulong) -> io:
 }
 
 /// An ioctl that reads and/or writes one `repr(C)` ABI structure in place.
-pub(crate) fn ioctl_struct<T: AbiStruct>(
-    fd: BorrowedFd<'_>,
-    req: u64,
-    arg: &mut T,
-) -> io::Result<i32> {
+pub(crate) fn ioctl_struct<T: AbiStruct>(fd: BorrowedFd<'_>, req: u64, arg: &mut T) -> io::Result<i32> {
     // SAFETY: `arg` is a valid, exclusively borrowed `repr(C)` plain-data
     // structure whose `argsz` field tells the kernel its size, so the kernel
     // never writes past it; any bit pattern the kernel writes is a valid `T`.
@@ -53,10 +49,7 @@ pub(crate) fn ioctl_int_ptr(fd: BorrowedFd<'_>, req: u64, value: i32) -> io::Res
 /// whose first word is the total size in bytes (`VFIO_DEVICE_SET_IRQS`).
 pub(crate) fn ioctl_words(fd: BorrowedFd<'_>, req: u64, words: &mut [u32]) -> io::Result<i32> {
     if words.first().map(|&n| n as usize) != Some(std::mem::size_of_val(words)) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "argsz does not match the buffer",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "argsz does not match the buffer"));
     }
     // SAFETY: the buffer is live, 4-byte aligned and exactly `argsz` bytes
     // long (checked above), so the kernel stays inside it.

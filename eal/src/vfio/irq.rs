@@ -69,28 +69,15 @@ impl Device {
     pub fn irq_info(&self, index: IrqIndex) -> Result<IrqInfo> {
         let mut info = IrqInfoAbi::new_sized();
         info.index = index.raw();
-        ioctl::ioctl_struct(self.as_fd(), abi::VFIO_DEVICE_GET_IRQ_INFO, &mut info).map_err(
-            |source| VfioError::DeviceGetIrqInfo {
-                device: self.name().to_string(),
-                index: index.raw(),
-                source,
-            },
-        )?;
-        Ok(IrqInfo {
-            index,
-            flags: info.flags,
-            count: info.count,
-        })
+        ioctl::ioctl_struct(self.as_fd(), abi::VFIO_DEVICE_GET_IRQ_INFO, &mut info).map_err(|source| {
+            VfioError::DeviceGetIrqInfo { device: self.name().to_string(), index: index.raw(), source }
+        })?;
+        Ok(IrqInfo { index, flags: info.flags, count: info.count })
     }
 
     fn set_irqs(&self, index: IrqIndex, action: &'static str, words: &mut [u32]) -> Result<()> {
         ioctl::ioctl_words(self.as_fd(), abi::VFIO_DEVICE_SET_IRQS, words).map_err(|source| {
-            VfioError::DeviceSetIrqs {
-                device: self.name().to_string(),
-                index: index.raw(),
-                action,
-                source,
-            }
+            VfioError::DeviceSetIrqs { device: self.name().to_string(), index: index.raw(), action, source }
         })?;
         tracing::debug!(device = %self.name(), ?index, action, "vfio irqs set");
         Ok(())
@@ -98,12 +85,7 @@ impl Device {
 
     /// Attaches one eventfd per vector, vectors `start..start + fds.len()`
     /// of `index`, and enables them. For MSI/MSI-X this enables that mode.
-    pub fn enable_irq_eventfds(
-        &self,
-        index: IrqIndex,
-        start: u32,
-        fds: &[BorrowedFd<'_>],
-    ) -> Result<()> {
+    pub fn enable_irq_eventfds(&self, index: IrqIndex, start: u32, fds: &[BorrowedFd<'_>]) -> Result<()> {
         let info = self.irq_info(index)?;
         let end = u64::from(start) + fds.len() as u64;
         if fds.is_empty() || end > u64::from(info.count) {
@@ -128,13 +110,8 @@ impl Device {
 
     /// Disables every vector of `index` and detaches their eventfds.
     pub fn disable_irqs(&self, index: IrqIndex) -> Result<()> {
-        let mut words = abi::irq_set_words(
-            abi::VFIO_IRQ_SET_DATA_NONE | abi::VFIO_IRQ_SET_ACTION_TRIGGER,
-            index.raw(),
-            0,
-            0,
-            &[],
-        );
+        let mut words =
+            abi::irq_set_words(abi::VFIO_IRQ_SET_DATA_NONE | abi::VFIO_IRQ_SET_ACTION_TRIGGER, index.raw(), 0, 0, &[]);
         self.set_irqs(index, "disable", &mut words)
     }
 
@@ -184,36 +161,16 @@ mod tests {
 
     #[test]
     fn irq_calls_on_non_vfio_fd_name_the_call() {
-        let d = Device::from_fd(
-            "0000:00:06.0".into(),
-            File::open("/dev/null").unwrap().into(),
-        );
+        let d = Device::from_fd("0000:00:06.0".into(), File::open("/dev/null").unwrap().into());
         let err = d.irq_info(IrqIndex::Msix).unwrap_err();
-        assert!(
-            matches!(err, VfioError::DeviceGetIrqInfo { index: 2, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, VfioError::DeviceGetIrqInfo { index: 2, .. }), "{err}");
         let err = d.unmask_intx().unwrap_err();
-        assert!(
-            matches!(
-                err,
-                VfioError::DeviceSetIrqs {
-                    index: 0,
-                    action: "unmask INTx",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, VfioError::DeviceSetIrqs { index: 0, action: "unmask INTx", .. }), "{err}");
     }
 
     #[test]
     fn info_flags_decode() {
-        let i = IrqInfo {
-            index: IrqIndex::Intx,
-            flags: 0b111,
-            count: 1,
-        };
+        let i = IrqInfo { index: IrqIndex::Intx, flags: 0b111, count: 1 };
         assert!(i.eventfd() && i.maskable() && i.automasked());
     }
 }

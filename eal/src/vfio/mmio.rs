@@ -31,22 +31,11 @@ impl Device {
     pub fn map_region(&self, index: u32) -> Result<MmioRegion> {
         let info = self.region_info(index)?;
         if info.size == 0 {
-            return Err(VfioError::RegionEmpty {
-                device: self.name().to_string(),
-                index,
-            });
+            return Err(VfioError::RegionEmpty { device: self.name().to_string(), index });
         }
         if !info.mmappable() {
-            let kind = if bar_is_io(self, index).unwrap_or(false) {
-                " (it is an I/O-port BAR)"
-            } else {
-                ""
-            };
-            return Err(VfioError::RegionNotMmappable {
-                device: self.name().to_string(),
-                index,
-                kind,
-            });
+            let kind = if bar_is_io(self, index).unwrap_or(false) { " (it is an I/O-port BAR)" } else { "" };
+            return Err(VfioError::RegionNotMmappable { device: self.name().to_string(), index, kind });
         }
         let mmap_err = |source| VfioError::MmapRegion {
             device: self.name().to_string(),
@@ -55,8 +44,8 @@ impl Device {
             offset: info.offset,
             source,
         };
-        let len = usize::try_from(info.size)
-            .map_err(|_| mmap_err(std::io::Error::from_raw_os_error(libc::EOVERFLOW)))?;
+        let len =
+            usize::try_from(info.size).map_err(|_| mmap_err(std::io::Error::from_raw_os_error(libc::EOVERFLOW)))?;
         let offset = libc::off_t::try_from(info.offset)
             .map_err(|_| mmap_err(std::io::Error::from_raw_os_error(libc::EOVERFLOW)))?;
         // SAFETY: a fresh shared mapping chosen by the kernel (no fixed
@@ -75,8 +64,8 @@ impl Device {
         if p == libc::MAP_FAILED {
             return Err(mmap_err(std::io::Error::last_os_error()));
         }
-        let ptr = NonNull::new(p.cast::<u8>())
-            .ok_or_else(|| mmap_err(std::io::Error::from_raw_os_error(libc::EFAULT)))?;
+        let ptr =
+            NonNull::new(p.cast::<u8>()).ok_or_else(|| mmap_err(std::io::Error::from_raw_os_error(libc::EFAULT)))?;
         tracing::debug!(device = %self.name(), index, len, "vfio region mapped");
         Ok(MmioRegion { ptr, len, index })
     }
@@ -106,8 +95,7 @@ impl MmioRegion {
 
     fn checked(&self, offset: usize, width: usize) -> Option<*mut u8> {
         let end = offset.checked_add(width)?;
-        (end <= self.len && offset & (width - 1) == 0)
-            .then(|| self.ptr.as_ptr().wrapping_add(offset))
+        (end <= self.len && offset & (width - 1) == 0).then(|| self.ptr.as_ptr().wrapping_add(offset))
     }
 
     /// Volatile 32-bit read at `offset`; `None` if out of range or unaligned.
@@ -185,11 +173,7 @@ mod tests {
             )
         };
         assert_ne!(p, libc::MAP_FAILED);
-        MmioRegion {
-            ptr: NonNull::new(p.cast()).unwrap(),
-            len,
-            index: 0,
-        }
+        MmioRegion { ptr: NonNull::new(p.cast()).unwrap(), len, index: 0 }
     }
 
     #[test]
@@ -212,28 +196,16 @@ mod tests {
 
     #[test]
     fn mapping_a_non_vfio_fd_fails_cleanly() {
-        let d = Device::from_fd(
-            "0000:00:05.0".into(),
-            File::open("/dev/null").unwrap().into(),
-        );
+        let d = Device::from_fd("0000:00:05.0".into(), File::open("/dev/null").unwrap().into());
         let err = d.map_region(0).unwrap_err();
-        assert!(
-            matches!(err, VfioError::DeviceGetRegionInfo { index: 0, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, VfioError::DeviceGetRegionInfo { index: 0, .. }), "{err}");
     }
 
     #[test]
     fn not_mmappable_message_points_to_pread() {
-        let msg = VfioError::RegionNotMmappable {
-            device: "0000:00:05.0".into(),
-            index: 0,
-            kind: " (it is an I/O-port BAR)",
-        }
-        .to_string();
-        assert!(
-            msg.contains("I/O-port BAR") && msg.contains("read_region"),
-            "{msg}"
-        );
+        let msg =
+            VfioError::RegionNotMmappable { device: "0000:00:05.0".into(), index: 0, kind: " (it is an I/O-port BAR)" }
+                .to_string();
+        assert!(msg.contains("I/O-port BAR") && msg.contains("read_region"), "{msg}");
     }
 }

@@ -36,8 +36,7 @@ pub fn virt_to_phys(vaddr: u64) -> Result<u64> {
     let pagemap_err = |source| VfioError::Pagemap { vaddr, source };
     let f = File::open("/proc/self/pagemap").map_err(pagemap_err)?;
     let mut b = [0u8; 8];
-    f.read_exact_at(&mut b, (vaddr / ps) * 8)
-        .map_err(pagemap_err)?;
+    f.read_exact_at(&mut b, (vaddr / ps) * 8).map_err(pagemap_err)?;
     decode_entry(u64::from_ne_bytes(b), vaddr, ps)
 }
 
@@ -47,22 +46,10 @@ mod tests {
 
     #[test]
     fn decodes_present_entries() {
-        assert_eq!(
-            decode_entry(PM_PRESENT | 0x1234, 0x7000_0abc, 4096).unwrap(),
-            0x1234abc
-        );
-        assert!(matches!(
-            decode_entry(0x1234, 0x1000, 4096),
-            Err(VfioError::PageNotPresent { .. })
-        ));
-        assert!(matches!(
-            decode_entry(PM_PRESENT | PM_SWAPPED | 1, 0, 4096),
-            Err(VfioError::PageNotPresent { .. })
-        ));
-        assert!(matches!(
-            decode_entry(PM_PRESENT, 0x1000, 4096),
-            Err(VfioError::PfnHidden { .. })
-        ));
+        assert_eq!(decode_entry(PM_PRESENT | 0x1234, 0x7000_0abc, 4096).unwrap(), 0x1234abc);
+        assert!(matches!(decode_entry(0x1234, 0x1000, 4096), Err(VfioError::PageNotPresent { .. })));
+        assert!(matches!(decode_entry(PM_PRESENT | PM_SWAPPED | 1, 0, 4096), Err(VfioError::PageNotPresent { .. })));
+        assert!(matches!(decode_entry(PM_PRESENT, 0x1000, 4096), Err(VfioError::PfnHidden { .. })));
     }
 
     #[test]
@@ -74,10 +61,7 @@ mod tests {
         let locked = unsafe { libc::mlock(buf.as_ptr().cast(), buf.len()) } == 0;
         assert!(locked, "mlock failed: {}", std::io::Error::last_os_error());
         let is_root = std::fs::read_to_string("/proc/self/status")
-            .map(|s| {
-                s.lines()
-                    .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-            })
+            .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")))
             .unwrap_or(false);
         let a = virt_to_phys(base as u64);
         let b = virt_to_phys(base as u64 + 100);
@@ -88,11 +72,7 @@ mod tests {
             return;
         }
         let (a, b) = (a.unwrap(), b.unwrap());
-        assert_eq!(
-            a % page_size(),
-            base as u64 % page_size(),
-            "offset in page is kept"
-        );
+        assert_eq!(a % page_size(), base as u64 % page_size(), "offset in page is kept");
         if (base % 4096) + 100 < 4096 {
             assert_eq!(b - a, 100, "same page, same frame");
         }

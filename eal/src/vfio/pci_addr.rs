@@ -18,9 +18,7 @@ pub fn normalize_pci_address(s: &str) -> Result<String> {
             None
         }
     };
-    let (Some(_), Some(_), Some(sl), Some(fu)) =
-        (hex(domain, 4), hex(bus, 2), hex(slot, 2), hex(func, 1))
-    else {
+    let (Some(_), Some(_), Some(sl), Some(fu)) = (hex(domain, 4), hex(bus, 2), hex(slot, 2), hex(func, 1)) else {
         return Err(bad());
     };
     if sl >= 0x20 || fu >= 8 {
@@ -39,25 +37,15 @@ pub fn iommu_group_of(pci_addr: &str) -> Result<u32> {
 pub fn iommu_group_in(devices_dir: &Path, pci_addr: &str) -> Result<u32> {
     let addr = normalize_pci_address(pci_addr)?;
     let link = devices_dir.join(&addr).join("iommu_group");
-    let lookup_err = |source| VfioError::IommuGroupLookup {
-        device: addr.clone(),
-        path: link.display().to_string(),
-        source,
-    };
+    let lookup_err =
+        |source| VfioError::IommuGroupLookup { device: addr.clone(), path: link.display().to_string(), source };
     let target = std::fs::read_link(&link).map_err(lookup_err)?;
-    target
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| {
-            lookup_err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "link target {} does not end in a group number",
-                    target.display()
-                ),
-            ))
-        })
+    target.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse().ok()).ok_or_else(|| {
+        lookup_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("link target {} does not end in a group number", target.display()),
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -66,27 +54,13 @@ mod tests {
 
     #[test]
     fn accepts_full_addresses() {
-        assert_eq!(
-            normalize_pci_address("0000:00:03.0").unwrap(),
-            "0000:00:03.0"
-        );
-        assert_eq!(
-            normalize_pci_address("0000:AF:1f.7").unwrap(),
-            "0000:af:1f.7"
-        );
+        assert_eq!(normalize_pci_address("0000:00:03.0").unwrap(), "0000:00:03.0");
+        assert_eq!(normalize_pci_address("0000:AF:1f.7").unwrap(), "0000:af:1f.7");
     }
 
     #[test]
     fn rejects_malformed_addresses() {
-        for bad in [
-            "",
-            "00:03.0",
-            "0000:00:03",
-            "0000:00:20.0",
-            "0000:00:03.8",
-            "000g:00:03.0",
-            "0000:00:03.0x",
-        ] {
+        for bad in ["", "00:03.0", "0000:00:03", "0000:00:20.0", "0000:00:03.8", "000g:00:03.0", "0000:00:03.0x"] {
             let err = normalize_pci_address(bad).unwrap_err();
             assert!(matches!(err, VfioError::InvalidPciAddress(_)), "{bad}");
         }
@@ -98,8 +72,7 @@ mod tests {
         let dev = dir.join("0000:00:03.0");
         std::fs::create_dir_all(&dev).unwrap();
         let _ = std::fs::remove_file(dev.join("iommu_group"));
-        std::os::unix::fs::symlink("../../../kernel/iommu_groups/7", dev.join("iommu_group"))
-            .unwrap();
+        std::os::unix::fs::symlink("../../../kernel/iommu_groups/7", dev.join("iommu_group")).unwrap();
         assert_eq!(iommu_group_in(&dir, "0000:00:03.0").unwrap(), 7);
         let err = iommu_group_in(&dir, "0000:00:04.0").unwrap_err();
         assert!(err.to_string().contains("intel_iommu=on"), "{err}");

@@ -30,15 +30,13 @@ impl Device {
     /// [`Device::read_region`] with region info already fetched.
     pub fn read_region_at(&self, info: &RegionInfo, offset: u64, buf: &mut [u8]) -> Result<()> {
         check_bounds(self, info, offset, buf.len())?;
-        self.file()
-            .read_exact_at(buf, info.offset + offset)
-            .map_err(|source| VfioError::RegionRead {
-                device: self.name().to_string(),
-                index: info.index,
-                offset,
-                len: buf.len(),
-                source,
-            })
+        self.file().read_exact_at(buf, info.offset + offset).map_err(|source| VfioError::RegionRead {
+            device: self.name().to_string(),
+            index: info.index,
+            offset,
+            len: buf.len(),
+            source,
+        })
     }
 
     /// Writes `buf` at `offset` inside region `index`.
@@ -50,15 +48,13 @@ impl Device {
     /// [`Device::write_region`] with region info already fetched.
     pub fn write_region_at(&self, info: &RegionInfo, offset: u64, buf: &[u8]) -> Result<()> {
         check_bounds(self, info, offset, buf.len())?;
-        self.file()
-            .write_all_at(buf, info.offset + offset)
-            .map_err(|source| VfioError::RegionWrite {
-                device: self.name().to_string(),
-                index: info.index,
-                offset,
-                len: buf.len(),
-                source,
-            })
+        self.file().write_all_at(buf, info.offset + offset).map_err(|source| VfioError::RegionWrite {
+            device: self.name().to_string(),
+            index: info.index,
+            offset,
+            len: buf.len(),
+            source,
+        })
     }
 
     /// Reads a little-endian `u8` from a region.
@@ -105,29 +101,11 @@ mod tests {
 
     #[test]
     fn out_of_bounds_access_is_refused_before_io() {
-        let d = Device::from_fd(
-            "0000:00:04.0".into(),
-            File::open("/dev/null").unwrap().into(),
-        );
-        let info = RegionInfo {
-            index: 7,
-            flags: 3,
-            size: 256,
-            offset: 0x70000000000,
-        };
+        let d = Device::from_fd("0000:00:04.0".into(), File::open("/dev/null").unwrap().into());
+        let info = RegionInfo { index: 7, flags: 3, size: 256, offset: 0x70000000000 };
         let mut buf = [0u8; 4];
         let err = d.read_region_at(&info, 254, &mut buf).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                VfioError::RegionOutOfBounds {
-                    offset: 254,
-                    len: 4,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, VfioError::RegionOutOfBounds { offset: 254, len: 4, .. }), "{err}");
         let err = d.write_region_at(&info, u64::MAX, &[1]).unwrap_err();
         assert!(matches!(err, VfioError::RegionOutOfBounds { .. }), "{err}");
     }
@@ -135,16 +113,8 @@ mod tests {
     #[test]
     fn in_bounds_read_goes_to_the_fd_at_region_offset() {
         // /dev/zero reads zeros at any offset: the access reaches the fd.
-        let d = Device::from_fd(
-            "0000:00:04.0".into(),
-            File::open("/dev/zero").unwrap().into(),
-        );
-        let info = RegionInfo {
-            index: 7,
-            flags: 3,
-            size: 256,
-            offset: 0x1000,
-        };
+        let d = Device::from_fd("0000:00:04.0".into(), File::open("/dev/zero").unwrap().into());
+        let info = RegionInfo { index: 7, flags: 3, size: 256, offset: 0x1000 };
         let mut buf = [0xffu8; 4];
         d.read_region_at(&info, 252, &mut buf).unwrap();
         assert_eq!(buf, [0; 4]);

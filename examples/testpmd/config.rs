@@ -1,0 +1,169 @@
+//! testpmd's application arguments (those after `--`).
+
+/// How packets are forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FwdMode {
+    /// Received packets go out unchanged on the peer port.
+    Io,
+    /// As io, with the source MAC set to the TX port's and the destination to the peer's.
+    Mac,
+    /// As io, with source and destination MACs swapped.
+    MacSwap,
+    /// Received packets are freed.
+    RxOnly,
+    /// Generated packets are sent; nothing is received.
+    TxOnly,
+}
+
+impl FwdMode {
+    /// Parses a mode name.
+    pub fn parse(s: &str) -> Option<FwdMode> {
+        Some(match s {
+            "io" => FwdMode::Io,
+            "mac" => FwdMode::Mac,
+            "macswap" => FwdMode::MacSwap,
+            "rxonly" => FwdMode::RxOnly,
+            "txonly" => FwdMode::TxOnly,
+            _ => return None,
+        })
+    }
+    /// The mode's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FwdMode::Io => "io",
+            FwdMode::Mac => "mac",
+            FwdMode::MacSwap => "macswap",
+            FwdMode::RxOnly => "rxonly",
+            FwdMode::TxOnly => "txonly",
+        }
+    }
+}
+
+/// testpmd's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Forwarding mode.
+    pub mode: FwdMode,
+    /// Forwarding lcores to use (at most the worker lcores).
+    pub nb_cores: usize,
+    /// RX queues per port.
+    pub rxq: u16,
+    /// TX queues per port.
+    pub txq: u16,
+    /// Descriptors per RX queue.
+    pub rxd: u16,
+    /// Descriptors per TX queue.
+    pub txd: u16,
+    /// Packets per burst.
+    pub burst: usize,
+    /// Seconds between statistics displays (0: none).
+    pub stats_period: u64,
+    /// Start forwarding at once (implied without `-i`).
+    pub auto_start: bool,
+    /// Interactive command line.
+    pub interactive: bool,
+    /// Send a burst on every port before forwarding.
+    pub tx_first: bool,
+    /// Mbufs in the pool (0: computed).
+    pub total_mbufs: u32,
+    /// Packet size for txonly.
+    pub txpkts: u16,
+    /// Stop after this many seconds (0: run until Ctrl-C or Enter).
+    pub duration: u64,
+    /// Turn RSS on when there are several RX queues.
+    pub rss: bool,
+}
+
+/// testpmd's usage text.
+pub const USAGE: &str = "Usage: testpmd [EAL options] -- [options]\n\
+  --forward-mode=MODE   io | mac | macswap | rxonly | txonly (default io)\n\
+  --nb-cores=N          forwarding lcores (default: all worker lcores)\n\
+  --rxq=N --txq=N       queues per port (default 1)\n\
+  --rxd=N --txd=N       descriptors per queue (default 512)\n\
+  --burst=N             packets per burst, 1..=512 (default 32)\n\
+  --stats-period=N      print port statistics every N seconds\n\
+  -a, --auto-start      start forwarding at once in interactive mode\n\
+  -i, --interactive     interactive prompt (start, stop, show port stats all, ...)\n\
+  --tx-first            send one burst on every port first (loops on ring ports)\n\
+  --total-num-mbufs=N   mbufs in the pool\n\
+  --txpkts=N            packet size in txonly mode (default 64)\n\
+  --duration=N          stop after N seconds\n\
+  --rss-udp / --rss-ip  spread flows over the RX queues\n\
+  --no-lsc-interrupt    accepted for DPDK compatibility\n";
+
+impl Config {
+    /// Parses the arguments after `--` (argv[0] first).
+    pub fn parse(args: &[String]) -> Result<Config, String> {
+        let mut c = Config {
+            mode: FwdMode::Io,
+            nb_cores: 0,
+            rxq: 1,
+            txq: 1,
+            rxd: 512,
+            txd: 512,
+            burst: 32,
+            stats_period: 0,
+            auto_start: false,
+            interactive: false,
+            tx_first: false,
+            total_mbufs: 0,
+            txpkts: 64,
+            duration: 0,
+            rss: false,
+        };
+        let mut i = 1;
+        while i < args.len() {
+            let a = args[i].as_str();
+            i += 1;
+            let (name, inline) = match a.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (a, None),
+            };
+            let mut value = || -> Result<String, String> {
+                if let Some(v) = inline.clone() {
+                    return Ok(v);
+                }
+                let v = args.get(i).cloned().ok_or_else(|| format!("option {name} needs a value"))?;
+                i += 1;
+                Ok(v)
+            };
+            fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
+                v.parse().map_err(|_| format!("invalid value '{v}' for {name}"))
+            }
+            match name {
+                "--forward-mode" => {
+                    let v = value()?;
+                    c.mode = FwdMode::parse(&v)
+                        .ok_or_else(|| format!("invalid --forward-mode '{v}': io, mac, macswap, rxonly or txonly"))?;
+                }
+                "--nb-cores" => c.nb_cores = num(name, value()?)?,
+                "--rxq" => c.rxq = num(name, value()?)?,
+                "--txq" => c.txq = num(name, value()?)?,
+                "--rxd" => c.rxd = num(name, value()?)?,
+                "--txd" => c.txd = num(name, value()?)?,
+                "--burst" => c.burst = num(name, value()?)?,
+                "--stats-period" => c.stats_period = num(name, value()?)?,
+                "-a" | "--auto-start" => c.auto_start = true,
+                "-i" | "--interactive" => c.interactive = true,
+                "--tx-first" => c.tx_first = true,
+                "--total-num-mbufs" => c.total_mbufs = num(name, value()?)?,
+                "--txpkts" => c.txpkts = num(name, value()?)?,
+                "--duration" => c.duration = num(name, value()?)?,
+                "--rss-udp" | "--rss-ip" => c.rss = true,
+                "--no-lsc-interrupt" => {}
+                "-h" | "--help" => return Err(String::new()),
+                other => return Err(format!("unknown option '{other}'")),
+            }
+        }
+        if c.burst == 0 || c.burst > 512 {
+            return Err(format!("--burst={}: must be 1..=512", c.burst));
+        }
+        if c.rxq == 0 || c.txq == 0 {
+            return Err("--rxq and --txq must be at least 1".into());
+        }
+        if !(60..=9000).contains(&c.txpkts) {
+            return Err(format!("--txpkts={}: must be 60..=9000", c.txpkts));
+        }
+        Ok(c)
+    }
+}

@@ -1,0 +1,205 @@
+//! Forwarding streams and engines. A stream takes packets from one RX queue and sends them
+//! on one TX queue; each forwarding lcore runs its streams in a loop until told to stop.
+
+use crate::config::FwdMode;
+use eal::{Mbuf, PktMbufPool};
+use ethdev::Port;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// One RX queue feeding one TX queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stream {
+    /// RX port.
+    pub rx_port: u16,
+    /// RX queue.
+    pub rx_q: u16,
+    /// TX port.
+    pub tx_port: u16,
+    /// TX queue.
+    pub tx_q: u16,
+}
+
+/// Counters of one stream, published by its lcore.
+#[derive(Default)]
+pub struct StreamCounters {
+    /// Packets received.
+    pub rx: AtomicU64,
+    /// Packets sent.
+    pub tx: AtomicU64,
+    /// Packets dropped because TX had no room.
+    pub dropped: AtomicU64,
+}
+
+/// Pairs ports 0-1, 2-3, ... (an odd last port forwards to itself) and makes one stream per
+/// RX queue, sending on TX queue `q % nb_txq`.
+pub fn make_streams(ports: &[u16], nb_rxq: u16, nb_txq: u16) -> Vec<Stream> {
+    let mut v = Vec::new();
+    for (i, &p) in ports.iter().enumerate() {
+        let peer = ports.get(i ^ 1).copied().unwrap_or(p);
+        for q in 0..nb_rxq {
+            v.push(Stream { rx_port: p, rx_q: q, tx_port: peer, tx_q: q % nb_txq });
+        }
+    }
+    v
+}
+
+/// Everything a forwarding lcore needs.
+pub struct FwdJob {
+    /// The engine.
+    pub mode: FwdMode,
+    /// Packets per burst.
+    pub burst: usize,
+    /// The streams this lcore runs, with their ports and counters.
+    pub streams: Vec<(Stream, Port, Port, Arc<StreamCounters>)>,
+    /// Set to stop.
+    pub stop: Arc<AtomicBool>,
+    /// Pool for txonly.
+    pub pool: PktMbufPool,
+    /// Packet size for txonly.
+    pub txpkts: u16,
+}
+
+/// A template UDP/IPv4 frame for txonly.
+fn template(size: u16, src: [u8; 6], dst: [u8; 6]) -> Vec<u8> {
+    let mut f = vec![0u8; size as usize];
+    f[0..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&src);
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip_len = size - 14;
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&[198, 18, 0, 1]);
+    ip[16..20].copy_from_slice(&[198, 18, 0, 2]);
+    let mut sum = 0u32;
+    for c in ip.chunks(2) {
+        sum += u16::from_be_bytes([c[0], c[1]]) as u32;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let udp = &mut f[34..42];
+    udp[0..2].copy_from_slice(&9u16.to_be_bytes());
+    udp[2..4].copy_from_slice(&9u16.to_be_bytes());
+    udp[4..6].copy_from_slice(&(ip_len - 20).to_be_bytes());
+    f
+}
+
+/// The default peer address testpmd uses in mac mode: 02:00:00:00:00:<port>.
+pub fn peer_mac(port: u16) -> [u8; 6] {
+    [0x02, 0, 0, 0, (port >> 8) as u8, port as u8]
+}
+
+/// Runs the job until `stop` is set; returns 0.
+pub fn run(job: FwdJob) -> i32 {
+    let mut bufs: Vec<Mbuf> = Vec::with_capacity(job.burst);
+    let mut local: Vec<(u64, u64, u64)> = vec![(0, 0, 0); job.streams.len()];
+    let templates: Vec<Vec<u8>> =
+        job.streams.iter().map(|(s, _, tx, _)| template(job.txpkts, tx.mac(), peer_mac(s.tx_port))).collect();
+    let mut iter = 0u32;
+    while !job.stop.load(Ordering::Relaxed) {
+        for (i, (s, rx, tx, _)) in job.streams.iter().enumerate() {
+            let n = match job.mode {
+                FwdMode::TxOnly => {
+                    if !job.pool.alloc_bulk(&mut bufs, job.burst) {
+                        continue;
+                    }
+                    for m in &mut bufs {
+                        if let Some(d) = m.append(job.txpkts) {
+                            d.copy_from_slice(&templates[i]);
+                        }
+                    }
+                    job.burst
+                }
+                _ => rx.rx_burst(s.rx_q, &mut bufs, job.burst).unwrap_or(0),
+            };
+            if n == 0 {
+                continue;
+            }
+            let l = &mut local[i];
+            if job.mode != FwdMode::TxOnly {
+                l.0 += n as u64;
+            }
+            match job.mode {
+                FwdMode::RxOnly => {
+                    eal::mbuf::free_bulk(&mut bufs);
+                    continue;
+                }
+                FwdMode::Mac => {
+                    let (src, dst) = (tx.mac(), peer_mac(s.tx_port));
+                    for m in &mut bufs {
+                        let d = m.data_mut();
+                        if d.len() >= 12 {
+                            d[0..6].copy_from_slice(&dst);
+                            d[6..12].copy_from_slice(&src);
+                        }
+                    }
+                }
+                FwdMode::MacSwap => {
+                    for m in &mut bufs {
+                        let d = m.data_mut();
+                        if d.len() >= 12 {
+                            for k in 0..6 {
+                                d.swap(k, k + 6);
+                            }
+                        }
+                    }
+                }
+                FwdMode::Io | FwdMode::TxOnly => {}
+            }
+            let sent = tx.tx_burst(s.tx_q, &mut bufs).unwrap_or(0);
+            l.1 += sent as u64;
+            if !bufs.is_empty() {
+                l.2 += bufs.len() as u64;
+                eal::mbuf::free_bulk(&mut bufs);
+            }
+        }
+        iter = iter.wrapping_add(1);
+        if iter % 4096 == 0 {
+            publish(&job, &local);
+        }
+    }
+    publish(&job, &local);
+    job.pool.mempool().flush_cache();
+    0
+}
+
+fn publish(job: &FwdJob, local: &[(u64, u64, u64)]) {
+    for ((_, _, _, c), l) in job.streams.iter().zip(local) {
+        c.rx.store(l.0, Ordering::Relaxed);
+        c.tx.store(l.1, Ordering::Relaxed);
+        c.dropped.store(l.2, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_pair_ports_and_spread_queues() {
+        let s = make_streams(&[0, 1, 2], 2, 1);
+        assert_eq!(s.len(), 6);
+        assert_eq!(s[0], Stream { rx_port: 0, rx_q: 0, tx_port: 1, tx_q: 0 });
+        assert_eq!(s[3], Stream { rx_port: 1, rx_q: 1, tx_port: 0, tx_q: 0 });
+        assert_eq!(s[4].tx_port, 2, "an odd last port forwards to itself");
+    }
+
+    #[test]
+    fn template_has_valid_ip_checksum() {
+        let f = template(64, [2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        let mut sum = 0u32;
+        for c in f[14..34].chunks(2) {
+            sum += u16::from_be_bytes([c[0], c[1]]) as u32;
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        assert_eq!(sum, 0xffff);
+        assert_eq!(&f[0..6], &[2, 0, 0, 0, 0, 2]);
+    }
+}

@@ -1,0 +1,338 @@
+//! testpmd: forwards packets between ports with a choice of engines and prints port
+//! statistics, as DPDK's testpmd. Runs on any port the drivers provide, e.g. two `net_null`
+//! ports with no NIC:
+//!
+//! ```text
+//! testpmd -l 0-1 --no-huge --vdev net_null0 --vdev net_null1 -- --stats-period 1 --duration 5
+//! ```
+
+#[path = "../common/mod.rs"]
+mod common;
+mod config;
+mod fwd;
+mod stats;
+
+use config::{Config, FwdMode, USAGE};
+use eal::{Eal, PktMbufPool};
+use ethdev::Ethdev;
+use fwd::{FwdJob, Stream, StreamCounters};
+use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const APP: &str = "testpmd";
+const MBUF_CACHE: u32 = 250;
+
+/// Forwarding in progress.
+struct Running {
+    stop: Arc<AtomicBool>,
+    lcores: Vec<u32>,
+    streams: Vec<(Stream, Arc<StreamCounters>)>,
+}
+
+struct App<'a> {
+    eal: &'a Eal,
+    eth: &'a Ethdev,
+    cfg: Config,
+    ports: Vec<u16>,
+    pool: PktMbufPool,
+    fwd_lcores: Vec<u32>,
+    running: Option<Running>,
+}
+
+impl App<'_> {
+    fn start(&mut self, tx_first: bool) {
+        if self.running.is_some() {
+            println!("Packet forwarding already started");
+            return;
+        }
+        let streams = fwd::make_streams(&self.ports, self.cfg.rxq, self.cfg.txq);
+        let counters: Vec<(Stream, Arc<StreamCounters>)> =
+            streams.iter().map(|&s| (s, Arc::new(StreamCounters::default()))).collect();
+        if tx_first {
+            self.send_first_burst();
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let n = self.fwd_lcores.len().min(counters.len()).max(1);
+        println!(
+            "{} packet forwarding - ports={} - cores={n} - streams={} - burst={}",
+            self.cfg.mode.name(),
+            self.ports.len(),
+            counters.len(),
+            self.cfg.burst
+        );
+        let mut used = Vec::new();
+        for (k, &lcore) in self.fwd_lcores.iter().take(n).enumerate() {
+            let mine: Vec<_> = counters
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % n == k)
+                .filter_map(|(_, (s, c))| {
+                    Some((
+                        *s,
+                        self.eth.port(s.rx_port).ok()?.clone(),
+                        self.eth.port(s.tx_port).ok()?.clone(),
+                        c.clone(),
+                    ))
+                })
+                .collect();
+            let job = FwdJob {
+                mode: self.cfg.mode,
+                burst: self.cfg.burst,
+                streams: mine,
+                stop: stop.clone(),
+                pool: self.pool,
+                txpkts: self.cfg.txpkts,
+            };
+            if let Err(e) = self.eal.lcores().remote_launch(lcore, move || fwd::run(job)) {
+                println!("cannot start lcore {lcore}: {e}");
+                continue;
+            }
+            used.push(lcore);
+        }
+        self.running = Some(Running { stop, lcores: used, streams: counters });
+    }
+
+    fn send_first_burst(&self) {
+        for &p in &self.ports {
+            let Ok(port) = self.eth.port(p) else { continue };
+            let mut bufs = Vec::new();
+            if !self.pool.alloc_bulk(&mut bufs, self.cfg.burst) {
+                continue;
+            }
+            for m in &mut bufs {
+                if let Some(d) = m.append(64) {
+                    d.fill(0);
+                    d[0..6].copy_from_slice(&fwd::peer_mac(p));
+                    d[6..12].copy_from_slice(&port.mac());
+                }
+            }
+            for q in 0..self.cfg.txq {
+                let _ = port.tx_burst(q, &mut bufs);
+            }
+            eal::mbuf::free_bulk(&mut bufs);
+        }
+    }
+
+    fn stop(&mut self) {
+        let Some(r) = self.running.take() else {
+            println!("Packet forwarding not started");
+            return;
+        };
+        println!("Telling cores to stop...\nWaiting for lcores to finish...");
+        r.stop.store(true, Ordering::SeqCst);
+        for l in r.lcores {
+            self.eal.lcores().wait(l);
+        }
+        stats::show_fwd_stats(&r.streams);
+        println!("\nDone.");
+    }
+
+    fn command(&mut self, line: &str, rates: &mut stats::RateTracker) -> bool {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            [] => {}
+            ["quit"] | ["exit"] => return false,
+            ["start"] => self.start(false),
+            ["start", "tx_first"] => self.start(true),
+            ["stop"] => self.stop(),
+            ["show", "port", "stats", which] => match self.which_ports(which) {
+                Some(ps) => stats::show_port_stats(self.eth, &ps, rates),
+                None => println!("Invalid port {which}"),
+            },
+            ["show", "port", "info", which] => match self.which_ports(which) {
+                Some(ps) => ps.iter().for_each(|&p| stats::show_port_info(self.eth, p)),
+                None => println!("Invalid port {which}"),
+            },
+            ["clear", "port", "stats", which] => match self.which_ports(which) {
+                Some(ps) => {
+                    for p in ps {
+                        if let Ok(c) = self.eth.control(p) {
+                            c.stats_reset();
+                        }
+                    }
+                }
+                None => println!("Invalid port {which}"),
+            },
+            ["set", "promisc", which, onoff @ ("on" | "off")] => match self.which_ports(which) {
+                Some(ps) => {
+                    for p in ps {
+                        match self.eth.control(p).and_then(|c| c.set_promiscuous(*onoff == "on")) {
+                            Ok(()) => {}
+                            Err(e) => println!("set promisc: {e}"),
+                        }
+                    }
+                }
+                None => println!("Invalid port {which}"),
+            },
+            ["set", "fwd", mode] => match (FwdMode::parse(mode), self.running.is_some()) {
+                (Some(_), true) => println!("Please stop forwarding first"),
+                (Some(m), false) => {
+                    self.cfg.mode = m;
+                    println!("Set {mode} packet forwarding mode");
+                }
+                (None, _) => println!("Invalid mode '{mode}': io, mac, macswap, rxonly, txonly"),
+            },
+            ["help"] => println!(
+                "commands: start [tx_first] | stop | show port stats all|N | show port info all|N |\n\
+                 clear port stats all|N | set promisc all|N on|off | set fwd MODE | quit"
+            ),
+            _ => println!("Bad command '{line}': try help"),
+        }
+        true
+    }
+
+    fn which_ports(&self, w: &str) -> Option<Vec<u16>> {
+        if w == "all" {
+            return Some(self.ports.clone());
+        }
+        let p: u16 = w.parse().ok()?;
+        self.ports.contains(&p).then(|| vec![p])
+    }
+}
+
+fn stdin_lines() -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn main() {
+    let eal = common::eal_init_or_exit(APP);
+    let code = run(&eal);
+    drop(eal);
+    std::process::exit(code);
+}
+
+fn run(eal: &Eal) -> i32 {
+    let cfg = match Config::parse(&eal.app_args()) {
+        Ok(c) => c,
+        Err(e) if e.is_empty() => {
+            print!("{USAGE}");
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("{APP}: {e}\n{USAGE}");
+            return 1;
+        }
+    };
+    if let Err(e) = eal::signal::install_quit_handler() {
+        eprintln!("{APP}: cannot install the Ctrl-C handler: {e}");
+    }
+    let eth = match Ethdev::init(eal, &drivers::all()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{APP}: {e}");
+            return 1;
+        }
+    };
+    let ports = eth.port_ids();
+    if ports.is_empty() {
+        eprintln!("{APP}: no ports: add virtual ones (--vdev net_null0 --vdev net_null1) or bind NICs to vfio-pci");
+        return 1;
+    }
+    let mut fwd_lcores = eal.lcores().workers();
+    if fwd_lcores.is_empty() {
+        eprintln!(
+            "{APP}: no forwarding lcore: give at least two lcores (-l 0-1), one for the prompt and one to forward"
+        );
+        return 1;
+    }
+    if cfg.nb_cores > 0 {
+        fwd_lcores.truncate(cfg.nb_cores);
+    }
+    let per_port = (cfg.rxd as u32 + cfg.txd as u32) * cfg.rxq.max(cfg.txq) as u32;
+    let nb_mbufs = if cfg.total_mbufs > 0 {
+        cfg.total_mbufs
+    } else {
+        (per_port * ports.len() as u32 + (fwd_lcores.len() as u32 + 1) * (MBUF_CACHE + cfg.burst as u32) + 4096)
+            .max(8192)
+    };
+    let pool = if eal.is_primary() {
+        PktMbufPool::create(&eal.memory(), "mb_pool_0", nb_mbufs, MBUF_CACHE, eal::mbuf::DEFAULT_BUF_SIZE)
+    } else {
+        PktMbufPool::lookup(&eal.memory(), "mb_pool_0")
+    };
+    let pool = match pool {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{APP}: mbuf pool: {e}");
+            return 1;
+        }
+    };
+    if eal.is_primary() {
+        for &p in &ports {
+            if let Err(e) = common::setup_port(&eth, p, cfg.rxq, cfg.txq, cfg.rxd.max(cfg.txd), cfg.rss, pool) {
+                eprintln!("{APP}: port {p}: {e}");
+                return 1;
+            }
+            let port = eth.port(p).expect("listed port");
+            println!("Port {p}: {} ({}, {})", common::fmt_mac(port.mac()), port.name(), port.driver_name());
+        }
+    }
+    for &p in &ports {
+        if let Ok(port) = eth.port(p) {
+            let (l, _) = port.link();
+            println!("Port {p}: {l}");
+        }
+    }
+    let mut app = App { eal, eth: &eth, cfg: cfg.clone(), ports: ports.clone(), pool, fwd_lcores, running: None };
+    let lines = stdin_lines();
+    let mut rates = stats::RateTracker::default();
+    let t0 = Instant::now();
+    let mut next_stats = Instant::now() + Duration::from_secs(cfg.stats_period.max(1));
+    if !cfg.interactive || cfg.auto_start {
+        app.start(cfg.tx_first);
+    }
+    if !cfg.interactive {
+        println!("Press enter to exit");
+    } else {
+        print!("testpmd> ");
+        let _ = std::io::stdout().flush();
+    }
+    loop {
+        if eal::signal::quit_requested() || (cfg.duration > 0 && t0.elapsed() >= Duration::from_secs(cfg.duration)) {
+            break;
+        }
+        if cfg.stats_period > 0 && Instant::now() >= next_stats {
+            stats::show_port_stats(&eth, &ports, &mut rates);
+            next_stats += Duration::from_secs(cfg.stats_period);
+        }
+        match lines.recv_timeout(Duration::from_millis(50)) {
+            Ok(line) if cfg.interactive => {
+                if !app.command(line.trim(), &mut rates) {
+                    break;
+                }
+                print!("testpmd> ");
+                let _ = std::io::stdout().flush();
+            }
+            Ok(_) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) | Err(mpsc::RecvTimeoutError::Disconnected) => {}
+        }
+    }
+    if app.running.is_some() {
+        app.stop();
+    }
+    if eal.is_primary() {
+        for &p in &ports {
+            println!("Stopping port {p}...");
+            if let Ok(c) = eth.control(p) {
+                c.close();
+            }
+        }
+    }
+    pool.mempool().flush_cache();
+    let m = pool.mempool();
+    println!("Pool mb_pool_0: {} of {} mbufs free", m.avail_count(), m.size());
+    drop(eth);
+    println!("Bye...");
+    0
+}
