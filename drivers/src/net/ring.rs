@@ -108,7 +108,17 @@ impl Control for RingControl {
         self.ctx.report_link(Link::down());
         Ok(())
     }
-    fn close(&self) {}
+    /// Frees the mbufs still waiting in this port's RX rings, so they return to their pools.
+    fn close(&self) {
+        let mut bufs = Vec::new();
+        for q in 0..MAX_QUEUES {
+            if let Ok(r) = MbufRing::from_header_addr(self.ctx.slot.private[W_RX + q].load(Ordering::Acquire)) {
+                while r.dequeue_burst(&mut bufs, 64) > 0 {
+                    eal::mbuf::free_bulk(&mut bufs);
+                }
+            }
+        }
+    }
     fn link_update(&self) -> Link {
         if self.ctx.slot.state() == ethdev::PortState::Started {
             Link::up(10_000)

@@ -1,0 +1,122 @@
+//! testpmd as users run it: io forwarding over net_null and net_ring ports with the counters
+//! checked (every packet received is sent or counted as dropped, the pool full at exit),
+//! the interactive prompt, and clear errors for bad arguments.
+
+use std::time::Duration;
+use tests::{example_bin, prefix, Proc};
+
+const T: Duration = Duration::from_secs(60);
+
+fn testpmd(p: &str, eal: &[&str], app: &[&str]) -> Proc {
+    let mut a = vec!["--file-prefix", p, "-l", "0-1", "-m", "64"];
+    a.extend_from_slice(eal);
+    a.push("--");
+    a.extend_from_slice(app);
+    Proc::spawn(&example_bin("testpmd"), &a)
+}
+
+fn field(line: &str, key: &str) -> u64 {
+    line.split(key)
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+}
+
+fn check_accounting(out: &[String]) -> u64 {
+    let acc = out
+        .iter()
+        .skip_while(|l| !l.contains("Accumulated forward statistics"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no accumulated statistics: {out:#?}"));
+    let (rx, tx, drop) = (field(acc, "RX-packets:"), field(acc, "TX-packets:"), field(acc, "TX-dropped:"));
+    assert!(rx > 0, "packets were forwarded: {acc}");
+    assert_eq!(rx, tx + drop, "every packet received was sent or dropped: {acc}");
+    let pool = out.iter().find(|l| l.starts_with("Pool mb_pool_0:")).expect("pool line");
+    let free: Vec<u64> = pool.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(free[0], free[1], "every mbuf is back in the pool at exit: {pool}");
+    assert!(out.iter().any(|l| l == "Bye..."));
+    rx
+}
+
+fn io_forwarding(vdevs: &[&str], extra: &[&str], no_huge: bool, tag: &str) {
+    let p = prefix(tag);
+    let mut eal: Vec<&str> = Vec::new();
+    for v in vdevs {
+        eal.extend_from_slice(&["--vdev", v]);
+    }
+    if no_huge {
+        eal.push("--no-huge");
+    }
+    let mut app = vec!["--forward-mode=io", "--stats-period", "1", "--duration", "3"];
+    app.extend_from_slice(extra);
+    let (code, out) = testpmd(&p, &eal, &app).finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    let mpps: Vec<&String> = out.iter().filter(|l| l.contains("Mpps: port 0")).collect();
+    assert!(mpps.len() >= 2, "a stats line per period: {out:#?}");
+    check_accounting(&out);
+}
+
+#[test]
+fn io_forwarding_over_two_null_ports() {
+    io_forwarding(&["net_null0", "net_null1"], &[], true, "tp_null");
+}
+
+#[test]
+fn io_forwarding_over_two_null_ports_hugepages() {
+    io_forwarding(&["net_null0", "net_null1"], &[], false, "tp_null_huge");
+}
+
+#[test]
+fn io_forwarding_over_looped_ring_ports_with_tx_first() {
+    io_forwarding(&["net_ring0", "net_ring1"], &["--tx-first"], true, "tp_ring");
+}
+
+#[test]
+fn interactive_prompt() {
+    let p = prefix("tp_inter");
+    let mut t = testpmd(&p, &["--no-huge", "--vdev", "net_null0,size=128", "--vdev", "net_ring0"], &["-i"]);
+    t.send("show port info 0");
+    t.expect("Driver name: net_null", T);
+    t.send("set promisc 0 on");
+    t.send("show port info all");
+    t.expect("Promiscuous mode: enabled", T);
+    t.expect("Driver name: net_ring", T);
+    t.send("set fwd rxonly");
+    t.expect("Set rxonly packet forwarding mode", T);
+    t.send("start");
+    t.expect("rxonly packet forwarding", T);
+    std::thread::sleep(Duration::from_millis(500));
+    t.send("stop");
+    let acc = t.expect("Accumulated forward statistics", T);
+    assert!(!acc.is_empty());
+    t.send("show port stats 0");
+    let rx = t.expect("RX-packets:", T);
+    assert!(field(&rx, "RX-packets:") > 0, "{rx}");
+    t.send("bogus");
+    t.expect("Bad command 'bogus'", T);
+    t.send("quit");
+    let (code, out) = t.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    let pool = out.iter().find(|l| l.starts_with("Pool mb_pool_0:")).expect("pool line");
+    let free: Vec<u64> = pool.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(free[0], free[1], "{pool}");
+}
+
+#[test]
+fn bad_arguments_are_explained() {
+    let p = prefix("tp_bad");
+    let cases: &[(&[&str], &[&str], &str)] = &[
+        (&["--no-huge", "--vdev", "net_null0"], &["--forward-mode=bogus"], "invalid --forward-mode 'bogus'"),
+        (&["--no-huge", "--vdev", "net_null0"], &["--burst=0"], "--burst=0: must be 1..=512"),
+        (&["--no-huge", "--vdev", "net_bogus0"], &[], "unknown device 'net_bogus0'"),
+        (&["--no-huge", "--vdev", "net_null0,sise=64"], &[], "unknown key 'sise'"),
+        (&["--no-huge"], &[], "no ports"),
+        (&["--no-huge", "--vdev", "net_null0"], &["--frobnicate"], "unknown option '--frobnicate'"),
+    ];
+    for (eal, app, msg) in cases {
+        let (code, out) = testpmd(&p, eal, app).finish(T);
+        assert_eq!(code, Some(1), "{eal:?} {app:?}: {out:#?}");
+        assert!(out.iter().any(|l| l.contains(msg)), "{eal:?} {app:?}: expected {msg:?} in {out:#?}");
+    }
+}
