@@ -15,7 +15,9 @@ use super::pending::{AsyncTable, Collector};
 use super::sys::{self, EventFd, Sock, SockAddr};
 use super::thread;
 use super::wire::{self, Kind};
-use super::{HandlerResult, Mp, MpError, MpMessage, MpPeer, MpRole, RECV_BUF, REPLY_POOL, SEND_BUDGET, SPIN};
+use super::{
+    HandlerResult, Mp, MpError, MpMessage, MpPeer, MpRole, RECV_BUF, REPLY_POOL, SEND_BUDGET, SPIN, SPIN_BUSY,
+};
 
 pub(crate) type Handler = Arc<dyn Fn(&Mp, &MpMessage, &MpPeer) -> HandlerResult + Send + Sync + 'static>;
 pub(crate) type ExitCallback = Arc<dyn Fn() + Send + Sync + 'static>;
@@ -195,10 +197,10 @@ pub(crate) fn send_one(core: &Core, sock: &Sock, to: &SockAddr, data: &[u8], fds
     }
 }
 
-/// The requester's side of a sync request: reads its reply socket, first
-/// polling it for [`SPIN`] (yielding the CPU between tries, so no wake-up
-/// is needed for a quick answer), then sleeping in `ppoll` (which also
-/// watches the primary's pidfd, so a dead primary ends the wait).
+/// The requester's side of a sync request: polls its reply socket, busy for
+/// [`SPIN_BUSY`] (when one peer is to answer), then yielding the CPU between tries until [`SPIN`], then
+/// sleeps in `ppoll` (which also watches the primary's pidfd, so a dead
+/// primary ends the wait).
 pub(crate) fn wait_replies(
     core: &Core,
     rs: &Sock,
@@ -207,12 +209,10 @@ pub(crate) fn wait_replies(
     deadline: Instant,
 ) -> Result<(), MpError> {
     let mut buf = [0u8; RECV_BUF];
-    let spin_end = Instant::now()
-        + Duration::from_micros(
-            std::env::var("XSPIN").ok().and_then(|v| v.parse().ok()).unwrap_or(SPIN.as_micros() as u64),
-        );
-    let pure_end = Instant::now()
-        + Duration::from_micros(std::env::var("XPUREUS").ok().and_then(|v| v.parse().ok()).unwrap_or(15));
+    let start = Instant::now();
+    // Several peers must all run, likely on our CPU too: do not hog it.
+    let busy = if c.outstanding() <= 1 { SPIN_BUSY } else { Duration::ZERO };
+    let (busy_end, spin_end) = (start + busy, start + SPIN);
     let mut last_round = false;
     while !c.complete() {
         match rs.recv(&mut buf, true) {
@@ -233,15 +233,16 @@ pub(crate) fn wait_replies(
         if now >= deadline {
             break;
         }
+        if now < busy_end {
+            // A same-host answer usually takes 5-10 µs: wait for it awake,
+            // so no wake-up of this thread is needed.
+            std::hint::spin_loop();
+            continue;
+        }
         if now < spin_end {
-            // Stay runnable, but let a thread that shares this CPU (often
-            // the very peer that is to answer) run first: a pure spin here
-            // measured a 67 µs p99 on a 2-vCPU guest, this one 10-15 µs.
-            if now < pure_end {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            // Still awake, but let a thread that shares this CPU (possibly
+            // the very peer that is to answer) run first.
+            std::thread::yield_now();
             continue;
         }
         let mut fds = vec![rs.as_fd()];

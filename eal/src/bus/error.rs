@@ -1,0 +1,94 @@
+//! Errors of the PCI bus: each names the device or group at fault and the fix.
+
+use crate::pci::{PciAddr, PciError};
+use crate::vfio::VfioError;
+
+/// What probing, attaching or arming a PCI device can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// An `-a`/`-b` argument did not parse, or both lists were given.
+    #[error("PCI allow/block list: {0}")]
+    Filter(#[source] PciError),
+    /// Reading sysfs failed.
+    #[error("scanning the PCI bus: {0}")]
+    Sysfs(#[source] PciError),
+    /// A device on the allow list does not exist.
+    #[error("PCI device {addr} is on the allow list (-a) but does not exist; list the devices with `tools/devbind --status`")]
+    AllowedNotFound {
+        /// The address given.
+        addr: PciAddr,
+    },
+    /// A device on the allow list is not bound to vfio-pci.
+    #[error("PCI device {addr} ({what}) is on the allow list (-a) but is {bound}, not to vfio-pci; bind it with `tools/devbind --bind vfio-pci {addr}`")]
+    AllowedNotBound {
+        /// The device.
+        addr: PciAddr,
+        /// Its description (name and ids).
+        what: String,
+        /// "bound to <driver>" or "not bound to any driver".
+        bound: String,
+    },
+    /// A vfio-pci device has no IOMMU group.
+    #[error("PCI device {addr} is bound to vfio-pci but has no IOMMU group; enable the IOMMU (intel_iommu=on or amd_iommu=on on the kernel command line)")]
+    NoIommuGroup {
+        /// The device.
+        addr: PciAddr,
+    },
+    /// Another device of the group is bound to a host driver.
+    #[error("IOMMU group {group} of PCI device {addr} is not viable: {blockers}; every device of a group must be bound to vfio-pci or unbound: run `tools/devbind --bind vfio-pci <BDF>` for each of them")]
+    GroupNotViable {
+        /// The group.
+        group: u32,
+        /// The device we wanted.
+        addr: PciAddr,
+        /// The devices in the way, with their drivers.
+        blockers: String,
+    },
+    /// More devices than the shared device table holds.
+    #[error("{found} PCI devices are bound to vfio-pci, the shared device table holds {max}; choose the devices with -a <BDF>")]
+    TooManyDevices {
+        /// Devices selected.
+        found: usize,
+        /// Table size.
+        max: usize,
+    },
+    /// A VFIO call failed.
+    #[error("{what}: {source}")]
+    Vfio {
+        /// What was being done, naming the device or group.
+        what: String,
+        /// The VFIO error (its message has the fix).
+        #[source]
+        source: VfioError,
+    },
+    /// A secondary could not get the VFIO fds from the primary.
+    #[error("getting the VFIO {what} from the primary over IPC failed: {reason}; check that the primary is alive and built from the same sources")]
+    FdShare {
+        /// "container fd" or "group N fd".
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// IOVA-as-PA mode could not translate the memory.
+    #[error("--iova-mode pa: {0}")]
+    IovaPa(String),
+    /// Interrupt setup failed.
+    #[error("interrupts: {what}: {source}")]
+    Interrupt {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An operation reserved to the primary process was tried in a secondary.
+    #[error("{0} is done by the primary process only; a secondary never touches device interrupts or configuration")]
+    PrimaryOnly(&'static str),
+}
+
+impl BusError {
+    /// A [`BusError::Vfio`] for `what`.
+    pub(crate) fn vfio(what: impl Into<String>, source: VfioError) -> BusError {
+        BusError::Vfio { what: what.into(), source }
+    }
+}
