@@ -3,6 +3,7 @@
 //! releases everything this process holds; the primary also removes the group's files.
 
 use crate::args::{usage, EalArgs, ProcType};
+use crate::bus::{BusDevice, PciBus};
 use crate::config::{ConfigHeader, SharedConfig, CONFIG_MAGIC};
 use crate::error::EalError;
 use crate::lcore::{self, Lcores};
@@ -44,6 +45,7 @@ pub struct Eal {
     lcores: Lcores,
     heap_path: PathBuf,
     mp: Mp,
+    bus: PciBus,
     init_time: Duration,
 }
 
@@ -126,12 +128,27 @@ impl Eal {
                 return Err(EalError::Mp(e.to_string()));
             }
         };
+        let bus = match role {
+            Role::Primary => PciBus::probe_primary(&args, mem, &mp, &crate::pci::Sysfs::default()),
+            Role::Secondary => PciBus::attach_secondary(&args, mem, &mp),
+        };
+        let bus = match bus {
+            Ok(b) => b,
+            Err(e) => {
+                mp.shutdown();
+                lcore::release_lcores(mem.config());
+                if role == Role::Primary {
+                    let _ = std::fs::remove_file(&heap_path);
+                }
+                return Err(e.into());
+            }
+        };
         if role == Role::Primary {
             mem.config().magic.store(CONFIG_MAGIC, Ordering::Release);
         }
         let init_time = t0.elapsed();
         tracing::info!(?role, prefix = %args.file_prefix, ?init_time, "EAL initialised");
-        Ok(Eal { args, role, dir, _config_file: file, mem, lcores, heap_path, mp, init_time })
+        Ok(Eal { args, role, dir, _config_file: file, mem, lcores, heap_path, mp, bus, init_time })
     }
 
     /// The role this process took.
@@ -174,11 +191,21 @@ impl Eal {
     pub fn usage(&self) -> String {
         usage(&self.args.program)
     }
+    /// The PCI devices this process opened (primary) or attached to (secondary), with
+    /// their VFIO device fds and BAR mappings, in shared device table order.
+    pub fn pci_devices(&self) -> &[std::sync::Arc<BusDevice>] {
+        self.bus.devices()
+    }
+    /// The PCI bus (devices, the primary's interrupt thread).
+    pub fn pci_bus(&self) -> &PciBus {
+        &self.bus
+    }
 }
 
 impl Drop for Eal {
     fn drop(&mut self) {
         self.lcores.wait_all();
+        self.bus.shutdown();
         self.mp.shutdown();
         let cfg = self.mem.config();
         lcore::release_lcores(cfg);

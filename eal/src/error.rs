@@ -138,6 +138,9 @@ pub enum EalError {
     /// An IPC error.
     #[error("IPC: {0}")]
     Mp(String),
+    /// The PCI bus (scan, allow/block list, VFIO, interrupts).
+    #[error(transparent)]
+    Bus(#[from] crate::bus::BusError),
 }
 
 impl EalError {

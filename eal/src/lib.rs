@@ -3,6 +3,7 @@
 //! mbufs, lcores and IPC.
 
 pub mod args;
+pub mod bus;
 pub mod config;
 pub mod cycles;
 mod eal;

@@ -8,6 +8,7 @@ use crate::error::EthError;
 use crate::events::EventHub;
 use crate::link::Link;
 use crate::port_table::PortSlot;
+use eal::bus::BusDevice;
 use eal::{Mbuf, Memory, PktMbufPool};
 use std::sync::Arc;
 
@@ -110,6 +111,10 @@ pub trait Control: Send + Sync {
     fn stats_update(&self) {}
     /// Clears device counters.
     fn stats_reset(&self) {}
+    /// Driver-specific counters (name, value), e.g. the device's own packet counters.
+    fn xstats(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// Everything a driver gets when it probes or attaches a port.
@@ -149,4 +154,21 @@ pub trait Pmd: Sync {
     fn probe_vdev(&self, ctx: &PortCtx, args: &VdevArgs) -> Result<Probed, EthError>;
     /// Binds the data path of a port the primary probed (secondary).
     fn attach(&self, ctx: &PortCtx) -> Result<Arc<dyn DataPath>, EthError>;
+    /// The PCI `(vendor, device)` ids this driver takes; empty for virtual drivers.
+    fn pci_ids(&self) -> &'static [(u16, u16)] {
+        &[]
+    }
+    /// Creates a port from a PCI device the EAL opened (primary): reset, read the MAC, arm
+    /// interrupts. Queue state the data path needs must go to shared memory (the slot's
+    /// `private` words or a memzone) so that secondaries can attach.
+    fn probe_pci(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError> {
+        let _ = dev;
+        Err(EthError::Unsupported { port: ctx.port, what: format!("driver {} has no PCI support", self.name()) })
+    }
+    /// Binds the data path of a PCI port the primary probed (secondary), using this
+    /// process's BAR mappings of `dev`. Must not touch the device's control registers.
+    fn attach_pci(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
+        let _ = dev;
+        Err(EthError::Unsupported { port: ctx.port, what: format!("driver {} has no PCI support", self.name()) })
+    }
 }

@@ -1,5 +1,5 @@
-//! The port layer of one process: probes ports in the primary (from `--vdev` and, later,
-//! the PCI bus), attaches to them in secondaries, and hands out port handles.
+//! The port layer of one process: probes ports in the primary (the EAL's PCI devices
+//! first, then `--vdev`), attaches to them in secondaries, and hands out port handles.
 
 use crate::devargs::VdevArgs;
 use crate::driver::{Control, Pmd, PortCtx};
@@ -8,6 +8,7 @@ use crate::events::{self, EventHub, LinkCallback, LSC_ACTION};
 use crate::link::Link;
 use crate::port::{Port, PortControl};
 use crate::port_table::{PortState, PortTable, MAX_PORTS};
+use eal::bus::BusDevice;
 use eal::mp::Mp;
 use eal::Eal;
 use std::sync::atomic::Ordering;
@@ -40,6 +41,9 @@ impl Ethdev {
             mp: eal.mp().clone(),
         };
         if primary {
+            for dev in eal.pci_devices() {
+                eth.probe_pci(eal, pmds, dev)?;
+            }
             for raw in &eal.args().vdevs {
                 eth.probe_vdev(eal, pmds, raw)?;
             }
@@ -62,11 +66,62 @@ impl Ethdev {
                     known: pmds.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
                 })?;
                 let ctx = PortCtx { port: id, slot, mem, hub: hub.clone() };
-                let data = pmd.attach(&ctx)?;
+                let device_slot = slot.device_slot.load(Ordering::Acquire);
+                let data = if device_slot == u32::MAX {
+                    pmd.attach(&ctx)?
+                } else {
+                    match eal.pci_devices().iter().find(|d| d.table_index() == device_slot) {
+                        Some(dev) => pmd.attach_pci(&ctx, dev)?,
+                        None => {
+                            tracing::warn!(port = id, name = %slot.name.get(), "PCI port not attached: its device is not open in this process (-a/-b/--no-pci)");
+                            continue;
+                        }
+                    }
+                };
                 eth.ports[id as usize] = Some(Port::new(id, slot, data));
             }
         }
         Ok(eth)
+    }
+
+    /// Makes a port of PCI device `dev` if a driver of `pmds` takes its ids (primary).
+    fn probe_pci(
+        &mut self,
+        eal: &Eal,
+        pmds: &[&'static dyn Pmd],
+        dev: &Arc<BusDevice>,
+    ) -> Result<Option<u16>, EthError> {
+        let ids = dev.ids();
+        let Some(pmd) = pmds.iter().find(|p| p.pci_ids().contains(&ids)) else {
+            tracing::debug!(addr = %dev.addr(), "no driver for PCI device {:04x}:{:04x}", ids.0, ids.1);
+            return Ok(None);
+        };
+        let id = self.table.allocate().ok_or(EthError::TooManyPorts(MAX_PORTS))?;
+        let slot = self.table.slot(id).expect("allocated id");
+        let name = dev.addr().to_string();
+        slot.name.set(&name);
+        slot.driver.set(pmd.name());
+        let devargs = dev.devargs().map(|d| d.to_string()).unwrap_or_else(|| name.clone());
+        slot.devargs.set(&devargs[..devargs.len().min(127)]);
+        slot.mtu.store(1500, Ordering::Relaxed);
+        slot.device_slot.store(dev.table_index(), Ordering::Relaxed);
+        slot.state.store(PortState::Probed as u32, Ordering::Release);
+        let ctx = PortCtx { port: id, slot, mem: eal.memory(), hub: self.hub.clone() };
+        let probed = match pmd.probe_pci(&ctx, dev) {
+            Ok(p) => p,
+            Err(e) => {
+                slot.state.store(PortState::Unused as u32, Ordering::Release);
+                slot.in_use.store(0, Ordering::Release);
+                return Err(e);
+            }
+        };
+        dev.record_driver(pmd.name(), u32::from(id));
+        let link = probed.control.link_update();
+        self.hub.report(id, slot, link);
+        self.ports[id as usize] = Some(Port::new(id, slot, probed.data));
+        self.controls[id as usize] = Some(probed.control);
+        tracing::info!(port = id, %name, driver = pmd.name(), "PCI port probed");
+        Ok(Some(id))
     }
 
     fn probe_vdev(&mut self, eal: &Eal, pmds: &[&'static dyn Pmd], raw: &str) -> Result<u16, EthError> {
@@ -134,6 +189,17 @@ impl Ethdev {
         }
         let ctl = self.controls[id as usize].as_deref().ok_or(EthError::NoSuchPort(id))?;
         Ok(PortControl { port, ctl })
+    }
+
+    /// Driver-specific counters of port `id` (primary: read from the device now).
+    pub fn xstats(&self, id: u16) -> Result<Vec<(&'static str, u64)>, EthError> {
+        self.port(id)?;
+        if !self.primary {
+            return Err(EthError::PrimaryOnly("reading device counters"));
+        }
+        let ctl = self.controls[id as usize].as_deref().ok_or(EthError::NoSuchPort(id))?;
+        ctl.stats_update();
+        Ok(ctl.xstats())
     }
 
     /// Calls `cb(port, link, seq)` on every link change of `port` (or of any port with

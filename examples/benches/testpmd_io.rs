@@ -32,9 +32,14 @@ fn run(cmd: &str, args: &[&str], secs: u64) -> Result<f64, String> {
         .filter_map(|l| l.trim().strip_prefix("Rx-pps:"))
         .filter_map(|r| r.split_whitespace().next()?.parse().ok())
         .collect();
-    let mut totals: Vec<f64> = pps.chunks(2).filter(|c| c.len() == 2).map(|c| (c[0] + c[1]) / 1e6).skip(2).filter(|&t| t > 0.0).collect();
+    let mut totals: Vec<f64> =
+        pps.chunks(2).filter(|c| c.len() == 2).map(|c| (c[0] + c[1]) / 1e6).skip(2).filter(|&t| t > 0.0).collect();
     if totals.is_empty() {
-        return Err(format!("{cmd} printed no throughput (exit {:?}): {}", out.status.code(), text.lines().last().unwrap_or("")));
+        return Err(format!(
+            "{cmd} printed no throughput (exit {:?}): {}",
+            out.status.code(),
+            text.lines().last().unwrap_or("")
+        ));
     }
     Ok(median(&mut totals))
 }
@@ -43,15 +48,36 @@ fn main() {
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
     let ours = env!("CARGO_BIN_EXE_testpmd");
-    let huge = std::path::Path::new("/dev/hugepages").exists() && std::fs::read_to_string("/proc/mounts").is_ok_and(|m| m.contains("hugetlbfs"));
+    let huge = std::path::Path::new("/dev/hugepages").exists()
+        && std::fs::read_to_string("/proc/mounts").is_ok_and(|m| m.contains("hugetlbfs"));
     let mem: &[&str] = if huge { &[] } else { &["--no-huge"] };
     let mut ours_args = vec!["-l", "0-1", "--file-prefix", "bench_tp_bypass"];
     ours_args.extend_from_slice(mem);
-    ours_args.extend_from_slice(&["--vdev", "net_null0", "--vdev", "net_null1", "--", "--forward-mode=io", "--stats-period", "1"]);
+    ours_args.extend_from_slice(&[
+        "--vdev",
+        "net_null0",
+        "--vdev",
+        "net_null1",
+        "--",
+        "--forward-mode=io",
+        "--stats-period",
+        "1",
+    ]);
     let mut dpdk_args = vec!["-l", "0-1", "--no-pci", "--file-prefix", "bench_tp_dpdk"];
     dpdk_args.extend_from_slice(mem);
-    dpdk_args.extend_from_slice(&["--vdev", "net_null0", "--vdev", "net_null1", "--", "--forward-mode=io", "--stats-period", "1", "--no-lsc-interrupt"]);
-    let have_dpdk = Command::new("dpdk-testpmd").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    dpdk_args.extend_from_slice(&[
+        "--vdev",
+        "net_null0",
+        "--vdev",
+        "net_null1",
+        "--",
+        "--forward-mode=io",
+        "--stats-period",
+        "1",
+        "--no-lsc-interrupt",
+    ]);
+    let have_dpdk =
+        Command::new("dpdk-testpmd").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
     if !have_dpdk {
         println!("DPDK baseline: dpdk-testpmd not found (apt-get install dpdk); Bypass figures only");
     }
@@ -70,7 +96,10 @@ fn main() {
         eprintln!("round {r} done");
     }
     let (bm, dm) = (median(&mut b), median(&mut d));
-    println!("\ntestpmd io forwarding, 2 x net_null, 1 forwarding core ({}; total Rx Mpps, median of rounds)", if huge { "hugepages" } else { "--no-huge" });
+    println!(
+        "\ntestpmd io forwarding, 2 x net_null, 1 forwarding core ({}; total Rx Mpps, median of rounds)",
+        if huge { "hugepages" } else { "--no-huge" }
+    );
     println!("{:<12} {:>10} {:>10} {:>8}", "", "Bypass", "DPDK", "ratio");
     println!("{:<12} {:>10.2} {:>10.2} {:>8.2}   (goal >= 1.20)", "Mpps", bm, dm, bm / dm);
     println!("rounds: Bypass {b:.2?}  DPDK {d:.2?}");

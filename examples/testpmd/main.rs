@@ -6,8 +6,6 @@
 //! testpmd -l 0-1 --no-huge --vdev net_null0 --vdev net_null1 -- --stats-period 1 --duration 5
 //! ```
 
-#[path = "../common/mod.rs"]
-mod common;
 mod config;
 mod fwd;
 mod stats;
@@ -206,7 +204,7 @@ fn stdin_lines() -> mpsc::Receiver<String> {
 }
 
 fn main() {
-    let eal = common::eal_init_or_exit(APP);
+    let eal = examples_common::eal_init_or_exit(APP);
     let code = run(&eal);
     drop(eal);
     std::process::exit(code);
@@ -270,12 +268,13 @@ fn run(eal: &Eal) -> i32 {
     };
     if eal.is_primary() {
         for &p in &ports {
-            if let Err(e) = common::setup_port(&eth, p, cfg.rxq, cfg.txq, cfg.rxd.max(cfg.txd), cfg.rss, pool) {
+            if let Err(e) = examples_common::setup_port(&eth, p, cfg.rxq, cfg.txq, cfg.rxd.max(cfg.txd), cfg.rss, pool)
+            {
                 eprintln!("{APP}: port {p}: {e}");
                 return 1;
             }
             let port = eth.port(p).expect("listed port");
-            println!("Port {p}: {} ({}, {})", common::fmt_mac(port.mac()), port.name(), port.driver_name());
+            println!("Port {p}: {} ({}, {})", examples_common::fmt_mac(port.mac()), port.name(), port.driver_name());
         }
     }
     for &p in &ports {

@@ -110,7 +110,7 @@ pub fn show_port_info(eth: &Ethdev, p: u16) {
         return;
     };
     println!("\n********************* Infos for port {p:<2} *********************");
-    println!("MAC address: {}", crate::common::fmt_mac(port.mac()));
+    println!("MAC address: {}", examples_common::fmt_mac(port.mac()));
     println!("Device name: {}", port.name());
     println!("Driver name: {}", port.driver_name());
     let (link, seq) = port.link();

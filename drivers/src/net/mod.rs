@@ -1,7 +1,9 @@
 //! Network PMDs: `null` and `ring` (virtual, no hardware needed).
 
+pub mod e1000;
 pub mod null;
 pub mod ring;
+pub mod tap;
 
 /// A locally administered MAC address for virtual port `port`.
 pub fn virtual_mac(port: u16) -> [u8; 6] {

@@ -79,6 +79,10 @@ impl Memory {
 
     /// The device address of `addr` (IOVA as VA unless the group runs in PA mode).
     pub fn iova(&self, addr: u64) -> u64 {
-        addr
+        if self.cfg.iova_pa.load(Ordering::Relaxed) == 0 {
+            addr
+        } else {
+            crate::bus::pa_iova(self, addr)
+        }
     }
 }

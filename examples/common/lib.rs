@@ -1,4 +1,7 @@
-//! Pieces every sample shares: EAL start with DPDK-style error reporting, port setup.
+//! Pieces every sample shares: EAL start with DPDK-style error reporting, port setup,
+//! flow hashing.
+
+pub mod flow;
 
 use eal::{Eal, EalError, PktMbufPool};
 use ethdev::{EthError, Ethdev, PortConf};
@@ -37,6 +40,8 @@ pub fn setup_port(
     pool: PktMbufPool,
 ) -> Result<(), EthError> {
     let c = eth.control(id)?;
+    // RSS only where the device has it (virtual ports spread nothing).
+    let rss = rss && nb_rxq > 1 && c.info().capabilities & ethdev::capa::RSS != 0;
     c.configure(&PortConf { nb_rxq, nb_txq, rss, lsc_intr: true })?;
     let lim = c.info().rx_desc_lim;
     let nb = nb_desc.clamp(lim.min, lim.max) / lim.align.max(1) * lim.align.max(1);

@@ -1,0 +1,224 @@
+//! The primary's control of a port: probe-time bring-up, queue setup, start/stop,
+//! promiscuous mode, MAC, MTU, statistics and link.
+
+use super::init::{self, rd, wr};
+use super::ring::{self, QueueMem};
+use super::{intr, regs, rx_mem, rxq, stats, tx_mem, txq, w, Model, MAX_MTU, NAME};
+use eal::bus::{ArmedIrqs, BusDevice};
+use eal::mbuf::HEADROOM;
+use eal::vfio::MmioRegion;
+use eal::PktMbufPool;
+use ethdev::{capa, Control, DescLimits, DevInfo, EthError, Link, PortConf, PortCtx, PortState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// QEMU's e1000 holds back received frames for 1 s after every RCTL write (its "flush
+/// queue" timer); starting waits this long so that the port receives when `start` returns.
+const RCTL_SETTLE_82540: Duration = Duration::from_millis(1100);
+
+/// Descriptor limits: RDLEN/TDLEN are multiples of 128 bytes (8 descriptors).
+const DESC_LIM: DescLimits = DescLimits { min: 32, max: 4096, align: 8 };
+
+/// Control of one e1000 port (primary).
+pub(crate) struct EmControl {
+    ctx: PortCtx,
+    dev: Arc<BusDevice>,
+    bar: Arc<MmioRegion>,
+    model: Model,
+    irqs: Mutex<Option<ArmedIrqs>>,
+    lsc_count: Arc<AtomicU64>,
+}
+
+impl EmControl {
+    /// Resets the device, reads its MAC address, sets the link up, clears the counters and
+    /// arms the link interrupt.
+    pub(crate) fn probe(
+        ctx: &PortCtx,
+        dev: &Arc<BusDevice>,
+        bar: Arc<MmioRegion>,
+        model: Model,
+    ) -> Result<Self, EthError> {
+        let err = |m: String| EthError::Device { port: ctx.port, msg: format!("{}: {m}", dev.addr()) };
+        init::reset(&bar).map_err(err)?;
+        let layout = match model {
+            Model::E82540 => regs::EERD_82540,
+            Model::E82574 => regs::EERD_82574,
+        };
+        let mac = init::read_mac(&bar, layout).map_err(err)?;
+        ctx.slot.set_mac(mac);
+        init::write_mac(&bar, mac);
+        init::clear_mta(&bar);
+        init::link_setup(&bar);
+        stats::reset(&bar, ctx.slot);
+        let lsc_count = Arc::new(AtomicU64::new(0));
+        let irqs = intr::arm(ctx, dev, bar.clone(), model, lsc_count.clone())?;
+        intr::enable(&bar, model);
+        Ok(EmControl { ctx: ctx.clone(), dev: dev.clone(), bar, model, irqs: Mutex::new(Some(irqs)), lsc_count })
+    }
+
+    fn err(&self, msg: impl Into<String>) -> EthError {
+        EthError::Device { port: self.ctx.port, msg: format!("{}: {}", self.dev.addr(), msg.into()) }
+    }
+
+    fn word(&self, i: usize) -> &AtomicU64 {
+        &self.ctx.slot.private[i]
+    }
+
+    fn started(&self) -> bool {
+        self.ctx.slot.state() == PortState::Started
+    }
+
+    fn rctl(&self, promisc: bool, mtu: u16) -> u32 {
+        rxq::rctl(promisc, mtu > 1500)
+    }
+
+    fn queue_name(&self, dir: &str) -> String {
+        format!("em{}_{dir}q0", self.ctx.port)
+    }
+
+    fn setup_queue(&self, dir: &str, nb: u16, w_addr: usize, w_nb: usize, w_iova: usize) -> Result<(), EthError> {
+        self.word(w_addr).store(0, Ordering::Release);
+        let mz = ring::reserve(&self.ctx.mem, &self.queue_name(dir), nb as usize)?;
+        let q = QueueMem::at(mz.addr(), nb as usize).ok_or_else(|| self.err("misaligned queue memzone"))?;
+        q.release_all();
+        self.word(w_nb).store(u64::from(nb), Ordering::Relaxed);
+        self.word(w_iova).store(mz.iova(), Ordering::Relaxed);
+        self.word(w_addr).store(mz.addr(), Ordering::Release);
+        Ok(())
+    }
+}
+
+impl Control for EmControl {
+    fn info(&self) -> DevInfo {
+        DevInfo {
+            driver_name: NAME,
+            max_rx_queues: 1,
+            max_tx_queues: 1,
+            rx_desc_lim: DESC_LIM,
+            tx_desc_lim: DESC_LIM,
+            max_mtu: MAX_MTU,
+            capabilities: capa::LSC | capa::PROMISC | capa::MTU,
+        }
+    }
+
+    fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
+        self.word(w::LSC).store(u64::from(conf.lsc_intr), Ordering::Relaxed);
+        if conf.lsc_intr {
+            intr::enable(&self.bar, self.model);
+        } else {
+            intr::disable(&self.bar);
+        }
+        Ok(())
+    }
+
+    fn rx_queue_setup(&self, _q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
+        if u32::from(pool.data_room()) < u32::from(HEADROOM) + u32::from(rxq::RX_BUF) {
+            return Err(EthError::Unsupported {
+                port: self.ctx.port,
+                what: format!(
+                    "mbufs of pool '{}' have {} bytes of data room; the e1000 needs {} (headroom + a 2048-byte buffer): create the pool with eal::mbuf::DEFAULT_BUF_SIZE",
+                    pool.mempool().name(),
+                    pool.data_room(),
+                    HEADROOM + rxq::RX_BUF
+                ),
+            });
+        }
+        if (pool.mempool().avail_count() as usize) < nb_desc as usize + 32 {
+            tracing::warn!(
+                port = self.ctx.port,
+                "mempool '{}' has fewer free mbufs than the RX ring needs to run",
+                pool.mempool().name()
+            );
+        }
+        self.setup_queue("rx", nb_desc, w::RXQ, w::RX_NB, w::RX_IOVA)
+    }
+
+    fn tx_queue_setup(&self, _q: u16, nb_desc: u16) -> Result<(), EthError> {
+        self.setup_queue("tx", nb_desc, w::TXQ, w::TX_NB, w::TX_IOVA)
+    }
+
+    fn start(&self) -> Result<(), EthError> {
+        let slot = self.ctx.slot;
+        let (rx, tx) = (rx_mem(slot), tx_mem(slot));
+        let (Some(rx), Some(tx)) = (rx, tx) else {
+            return Err(self.err("set up the RX and TX queues before starting"));
+        };
+        let pool = PktMbufPool::from_header_addr(slot.rxq_pool[0].load(Ordering::Relaxed))?;
+        txq::start(&self.bar, &tx, self.word(w::TX_IOVA).load(Ordering::Relaxed), self.model == Model::E82574);
+        rxq::start(&self.bar, &rx, self.word(w::RX_IOVA).load(Ordering::Relaxed), &pool).map_err(|e| self.err(e))?;
+        let promisc = slot.promisc.load(Ordering::Relaxed) == 1;
+        wr(&self.bar, regs::RCTL, self.rctl(promisc, slot.mtu.load(Ordering::Relaxed) as u16));
+        if self.word(w::LSC).load(Ordering::Relaxed) == 1 {
+            intr::enable(&self.bar, self.model);
+        }
+        if self.model == Model::E82540 {
+            std::thread::sleep(RCTL_SETTLE_82540);
+        }
+        tracing::info!(port = self.ctx.port, rx = rx.nb(), tx = tx.nb(), "e1000 started");
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), EthError> {
+        let slot = self.ctx.slot;
+        rxq::stop(&self.bar, rx_mem(slot).as_ref());
+        txq::stop(&self.bar, tx_mem(slot).as_ref());
+        Ok(())
+    }
+
+    fn close(&self) {
+        let _ = self.stop();
+        intr::disable(&self.bar);
+        drop(self.irqs.lock().unwrap_or_else(|p| p.into_inner()).take());
+        for (dir, wa) in [("rx", w::RXQ), ("tx", w::TXQ)] {
+            self.word(wa).store(0, Ordering::Release);
+            if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(dir)) {
+                self.ctx.mem.memzone_free(mz);
+            }
+        }
+        if let Err(e) = init::reset(&self.bar) {
+            tracing::warn!(port = self.ctx.port, "{e}");
+        }
+    }
+
+    fn link_update(&self) -> Link {
+        let l = init::read_link(&self.bar);
+        self.ctx.report_link(l);
+        l
+    }
+
+    fn promiscuous(&self, on: bool) -> Result<(), EthError> {
+        if self.started() {
+            wr(&self.bar, regs::RCTL, self.rctl(on, self.ctx.slot.mtu.load(Ordering::Relaxed) as u16));
+        }
+        Ok(())
+    }
+
+    fn mac_set(&self, mac: [u8; 6]) -> Result<(), EthError> {
+        init::write_mac(&self.bar, mac);
+        Ok(())
+    }
+
+    fn mtu_set(&self, mtu: u16) -> Result<(), EthError> {
+        if self.started() {
+            let promisc = self.ctx.slot.promisc.load(Ordering::Relaxed) == 1;
+            wr(&self.bar, regs::RCTL, self.rctl(promisc, mtu));
+        }
+        Ok(())
+    }
+
+    fn stats_update(&self) {
+        stats::update(&self.bar, self.ctx.slot);
+    }
+
+    fn stats_reset(&self) {
+        stats::reset(&self.bar, self.ctx.slot);
+    }
+
+    fn xstats(&self) -> Vec<(&'static str, u64)> {
+        let mut v = stats::totals(self.ctx.slot);
+        v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
+        v.push(("rctl", u64::from(rd(&self.bar, regs::RCTL))));
+        v
+    }
+}

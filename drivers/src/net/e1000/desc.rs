@@ -1,0 +1,158 @@
+//! Legacy RX and TX descriptors (16 bytes: the buffer address, then one word of length,
+//! command/status and errors), viewed as pairs of atomic words in shared memory: the device
+//! writes them by DMA, any process of the group reads and writes them, and no `unsafe` is
+//! needed to do so.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bytes per descriptor.
+pub const DESC_SIZE: u64 = 16;
+
+/// RX status: descriptor done.
+pub const RXD_STAT_DD: u64 = 1 << 0;
+/// RX status: end of packet.
+pub const RXD_STAT_EOP: u64 = 1 << 1;
+/// RX errors that make a frame unusable: CRC (CE), symbol (SE), sequence (SEQ), carrier
+/// extension (CXE), RX data error (RXE). Checksum errors (TCPE, IPE) do not.
+pub const RXD_ERR_FRAME: u64 = 0x01 | 0x02 | 0x04 | 0x10 | 0x80;
+
+/// TX command: end of packet.
+pub const TXD_CMD_EOP: u64 = 1 << 0;
+/// TX command: insert the FCS.
+pub const TXD_CMD_IFCS: u64 = 1 << 1;
+/// TX command: report status (write back DD).
+pub const TXD_CMD_RS: u64 = 1 << 3;
+/// TX status: descriptor done.
+pub const TXD_STAT_DD: u64 = 1 << 0;
+
+/// What the device wrote back into an RX descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxWriteBack {
+    /// Bytes in the buffer.
+    pub len: u16,
+    /// Status bits (DD, EOP, ...).
+    pub status: u64,
+    /// Error bits.
+    pub errors: u64,
+}
+
+impl RxWriteBack {
+    /// Decodes the second word of a legacy RX descriptor.
+    pub fn decode(w: u64) -> RxWriteBack {
+        RxWriteBack { len: w as u16, status: (w >> 32) & 0xff, errors: (w >> 40) & 0xff }
+    }
+    /// The device is done with the descriptor.
+    pub fn done(&self) -> bool {
+        self.status & RXD_STAT_DD != 0
+    }
+    /// The last descriptor of a frame.
+    pub fn eop(&self) -> bool {
+        self.status & RXD_STAT_EOP != 0
+    }
+    /// The frame has a receive error.
+    pub fn bad(&self) -> bool {
+        self.errors & RXD_ERR_FRAME != 0
+    }
+}
+
+/// The second word of a legacy TX descriptor: length, command, status 0.
+pub fn tx_word(len: u16, cmd: u64) -> u64 {
+    u64::from(len) | (cmd << 24)
+}
+
+/// A descriptor ring in shared memory: two words per descriptor.
+#[derive(Clone, Copy)]
+pub struct Ring {
+    words: &'static [AtomicU64],
+}
+
+impl Ring {
+    /// Views `words` (2 per descriptor) as a ring.
+    pub fn new(words: &'static [AtomicU64]) -> Ring {
+        Ring { words }
+    }
+
+    /// Number of descriptors.
+    pub fn len(&self) -> usize {
+        self.words.len() / 2
+    }
+
+    /// True for an empty ring (never built).
+    pub fn is_empty(&self) -> bool {
+        self.words.len() < 2
+    }
+
+    /// Gives descriptor `i` a buffer at `iova` and clears its write-back word.
+    #[inline(always)]
+    pub fn rx_arm(&self, i: usize, iova: u64) {
+        self.words[2 * i].store(iova, Ordering::Relaxed);
+        self.words[2 * i + 1].store(0, Ordering::Relaxed);
+    }
+
+    /// Reads RX descriptor `i`'s write-back word (acquire: the buffer it describes is
+    /// complete once DD is seen).
+    #[inline(always)]
+    pub fn rx_read(&self, i: usize) -> RxWriteBack {
+        RxWriteBack::decode(self.words[2 * i + 1].load(Ordering::Acquire))
+    }
+
+    /// Fills TX descriptor `i`.
+    #[inline(always)]
+    pub fn tx_fill(&self, i: usize, iova: u64, len: u16, cmd: u64) {
+        self.words[2 * i].store(iova, Ordering::Relaxed);
+        self.words[2 * i + 1].store(tx_word(len, cmd), Ordering::Relaxed);
+    }
+
+    /// True when the device wrote back DD into TX descriptor `i`.
+    #[inline(always)]
+    pub fn tx_done(&self, i: usize) -> bool {
+        (self.words[2 * i + 1].load(Ordering::Acquire) >> 32) & TXD_STAT_DD != 0
+    }
+
+    /// Zeroes every descriptor.
+    pub fn clear(&self) {
+        for w in self.words {
+            w.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_back_fields_decode() {
+        // length 1514, csum 0xbeef, status DD|EOP|IXSM, errors CE.
+        let w = 1514u64 | (0xbeef << 16) | (0x07 << 32) | (0x01 << 40);
+        let d = RxWriteBack::decode(w);
+        assert_eq!(d.len, 1514);
+        assert!(d.done() && d.eop() && d.bad());
+        let ok = RxWriteBack::decode(60 | (0x03 << 32) | (0x20 << 40));
+        assert!(!ok.bad(), "a TCP checksum error is not a frame error");
+        assert!(!RxWriteBack::decode(0).done());
+    }
+
+    #[test]
+    fn tx_word_puts_cmd_in_byte_11() {
+        let w = tx_word(60, TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS);
+        assert_eq!(w.to_le_bytes(), [60, 0, 0, 0x0b, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn ring_round_trip() {
+        let words: &'static [AtomicU64] =
+            Box::leak((0..8).map(|_| AtomicU64::new(7)).collect::<Vec<_>>().into_boxed_slice());
+        let r = Ring::new(words);
+        assert_eq!(r.len(), 4);
+        r.rx_arm(1, 0x1000);
+        assert_eq!(words[2].load(Ordering::Relaxed), 0x1000);
+        assert!(!r.rx_read(1).done());
+        r.tx_fill(2, 0x2000, 64, TXD_CMD_RS);
+        assert!(!r.tx_done(2));
+        words[5].store(words[5].load(Ordering::Relaxed) | (1 << 32), Ordering::Relaxed);
+        assert!(r.tx_done(2));
+        r.clear();
+        assert!(words.iter().all(|w| w.load(Ordering::Relaxed) == 0));
+    }
+}

@@ -1,0 +1,147 @@
+//! `net_e1000_em`: the e1000-family PMD for the 82540EM (8086:100e, INTx) and the 82574L
+//! (8086:10d3, MSI-X), as QEMU's `e1000` and `e1000e` models emulate them.
+//!
+//! One RX and one TX queue of legacy descriptors in DMA memory (a memzone per queue), CRC
+//! stripping, 2 KiB receive buffers, promiscuous mode (RCTL.UPE|MPE), MTU up to
+//! [`MAX_MTU`], statistics folded by the primary from the clear-on-read registers, and
+//! link-status interrupts. All queue state lives in shared memory (the port slot's driver
+//! words and the queue memzones), so a secondary can poll a queue the application hands it;
+//! a secondary only ever writes the tail registers.
+
+mod control;
+mod data;
+pub mod desc;
+mod init;
+mod intr;
+pub mod regs;
+mod ring;
+mod rxq;
+mod stats;
+mod txq;
+
+use eal::bus::BusDevice;
+use ethdev::{DataPath, EthError, Pmd, PortCtx, PortSlot, Probed, VdevArgs};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The driver's name.
+pub const NAME: &str = "net_e1000_em";
+/// PCI ids taken: 82540EM and 82574L.
+pub const PCI_IDS: &[(u16, u16)] = &[(0x8086, 0x100e), (0x8086, 0x10d3)];
+/// Largest MTU: a frame (MTU + 18) must fit one 2 KiB receive buffer.
+pub const MAX_MTU: u16 = rxq::RX_BUF - 18;
+
+/// The e1000 PMD.
+pub struct EmPmd;
+
+/// The device model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// 82540EM: INTx, EERD done at bit 4.
+    E82540,
+    /// 82574L: MSI-X, TARC0 queue enable, EERD done at bit 1.
+    E82574,
+}
+
+impl Model {
+    /// The model of PCI device id `id`.
+    pub fn from_device_id(id: u16) -> Option<Model> {
+        match id {
+            0x100e => Some(Model::E82540),
+            0x10d3 => Some(Model::E82574),
+            _ => None,
+        }
+    }
+    fn code(self) -> u64 {
+        match self {
+            Model::E82540 => 1,
+            Model::E82574 => 2,
+        }
+    }
+}
+
+/// Driver words of the port slot.
+pub(crate) mod w {
+    /// The model code.
+    pub const MODEL: usize = 0;
+    /// Address of the RX queue memzone (0: not set up).
+    pub const RXQ: usize = 1;
+    /// RX descriptors.
+    pub const RX_NB: usize = 2;
+    /// Address of the TX queue memzone.
+    pub const TXQ: usize = 3;
+    /// TX descriptors.
+    pub const TX_NB: usize = 4;
+    /// 1 when link-status interrupts are wanted.
+    pub const LSC: usize = 5;
+    /// Device address of the RX ring.
+    pub const RX_IOVA: usize = 6;
+    /// Device address of the TX ring.
+    pub const TX_IOVA: usize = 7;
+}
+
+/// The RX queue memory of the port in `slot`, if set up.
+pub(crate) fn rx_mem(slot: &PortSlot) -> Option<ring::QueueMem> {
+    let p = &slot.private;
+    ring::QueueMem::at(p[w::RXQ].load(Ordering::Acquire), p[w::RX_NB].load(Ordering::Acquire) as usize)
+}
+
+/// The TX queue memory of the port in `slot`, if set up.
+pub(crate) fn tx_mem(slot: &PortSlot) -> Option<ring::QueueMem> {
+    let p = &slot.private;
+    ring::QueueMem::at(p[w::TXQ].load(Ordering::Acquire), p[w::TX_NB].load(Ordering::Acquire) as usize)
+}
+
+fn device_err(ctx: &PortCtx, msg: impl Into<String>) -> EthError {
+    EthError::Device { port: ctx.port, msg: msg.into() }
+}
+
+fn bar0(ctx: &PortCtx, dev: &BusDevice) -> Result<Arc<eal::vfio::MmioRegion>, EthError> {
+    dev.bar(0).cloned().ok_or_else(|| {
+        device_err(ctx, format!("{}: BAR0 (the registers) is not mapped; is the device bound to vfio-pci?", dev.addr()))
+    })
+}
+
+impl Pmd for EmPmd {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn probe_vdev(&self, ctx: &PortCtx, args: &VdevArgs) -> Result<Probed, EthError> {
+        Err(EthError::BadDevargs {
+            args: args.raw.clone(),
+            why: format!(
+                "{NAME} drives PCI devices only (port {}): bind the NIC to vfio-pci and use -a <BDF>",
+                ctx.port
+            ),
+        })
+    }
+
+    fn attach(&self, ctx: &PortCtx) -> Result<Arc<dyn DataPath>, EthError> {
+        Err(device_err(ctx, format!("{NAME} ports are PCI devices: the secondary must attach through the PCI bus")))
+    }
+
+    fn pci_ids(&self) -> &'static [(u16, u16)] {
+        PCI_IDS
+    }
+
+    fn probe_pci(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError> {
+        let model = Model::from_device_id(dev.ids().1).ok_or_else(|| {
+            device_err(ctx, format!("{}: device id {:04x} is not an 82540EM or 82574L", dev.addr(), dev.ids().1))
+        })?;
+        let bar = bar0(ctx, dev)?;
+        for word in &ctx.slot.private {
+            word.store(0, Ordering::Relaxed);
+        }
+        ctx.slot.private[w::MODEL].store(model.code(), Ordering::Relaxed);
+        ctx.slot.private[w::LSC].store(1, Ordering::Relaxed);
+        let control = control::EmControl::probe(ctx, dev, bar.clone(), model)?;
+        tracing::info!(port = ctx.port, addr = %dev.addr(), ?model, mac = ?ctx.slot.mac(), "e1000 probed");
+        Ok(Probed { control: Box::new(control), data: Arc::new(data::EmData::new(ctx, bar)) })
+    }
+
+    fn attach_pci(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
+        let bar = bar0(ctx, dev)?;
+        Ok(Arc::new(data::EmData::new(ctx, bar)))
+    }
+}

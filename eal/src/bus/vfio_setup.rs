@@ -1,0 +1,218 @@
+//! Opening devices through VFIO. The primary opens the container and every group, sets
+//! type1v2, maps the heap for DMA, opens each device, maps its BARs and fills the shared
+//! device table. A secondary gets the container and group fds from the primary, then opens
+//! its own device fds and maps the same BARs from the table.
+
+use super::device::{pack_addr, unpack_addr, BusDevice, BARS};
+use super::dma::{self, DmaRange};
+use super::error::BusError;
+use super::fd_share::{self, FdSource};
+use super::interrupts::Interrupts;
+use super::pci_probe::Selected;
+use crate::config::{DeviceSlot, MAX_DEVICES};
+use crate::memory::Memory;
+use crate::mp::Mp;
+use crate::pci::{PciAddr, PciFilter};
+use crate::vfio::{abi::VFIO_TYPE1V2_IOMMU, Container, Device, Group, MmioRegion, VfioError};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// The VFIO objects of this process: the container, the open groups and (primary) the DMA
+/// mappings made in the container.
+#[derive(Debug)]
+pub(crate) struct VfioState {
+    pub(crate) container: Container,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) dma: Mutex<Vec<DmaRange>>,
+}
+
+impl FdSource for VfioState {
+    fn container_fd(&self) -> std::io::Result<OwnedFd> {
+        self.container.try_clone_fd()
+    }
+    fn group_fd(&self, n: u32) -> Option<std::io::Result<OwnedFd>> {
+        self.groups.iter().find(|g| g.number() == n).map(|g| g.try_clone_fd())
+    }
+}
+
+impl VfioState {
+    fn group(&self, n: u32) -> Option<&Group> {
+        self.groups.iter().find(|g| g.number() == n)
+    }
+
+    /// Removes the heap's DMA mappings (primary, at shutdown).
+    pub(crate) fn unmap_all(&self) {
+        let ranges = std::mem::take(&mut *self.dma.lock().unwrap_or_else(|p| p.into_inner()));
+        dma::unmap(&self.container, &ranges);
+    }
+}
+
+/// A device's BAR mappings and BAR sizes.
+type Bars = ([Option<Arc<MmioRegion>>; BARS], [u64; BARS]);
+/// What opening or attaching gives: the VFIO objects and the devices.
+type Opened<S> = (S, Vec<Arc<BusDevice>>);
+
+/// Maps every memory BAR of `dev` that VFIO lets us map; returns the mappings and sizes.
+fn map_bars(dev: &Device) -> Result<Bars, BusError> {
+    let mut maps: [Option<Arc<MmioRegion>>; BARS] = Default::default();
+    let mut lens = [0u64; BARS];
+    for i in 0..BARS {
+        let info = dev.region_info(i as u32).map_err(|e| BusError::vfio(format!("BAR{i} of {}", dev.name()), e))?;
+        lens[i] = info.size;
+        if info.size == 0 || !info.mmappable() {
+            continue;
+        }
+        match dev.map_region(i as u32) {
+            Ok(m) => maps[i] = Some(Arc::new(m)),
+            Err(e) => tracing::debug!(device = dev.name(), bar = i, "BAR not mapped: {e}"),
+        }
+    }
+    Ok((maps, lens))
+}
+
+fn open_group(container: &Container, n: u32) -> Result<Group, VfioError> {
+    let g = Group::open(n)?;
+    g.set_container(container)?;
+    Ok(g)
+}
+
+/// Primary: opens `selected` through VFIO and records them in the shared device table.
+/// Devices of a group that another process holds are skipped (with a warning) unless
+/// they were named with `-a`.
+pub(crate) fn open_primary(
+    selected: Vec<Selected>,
+    filter: &PciFilter,
+    mem: &Memory,
+    intr: &Arc<Interrupts>,
+) -> Result<Opened<Arc<VfioState>>, BusError> {
+    if selected.len() > MAX_DEVICES {
+        return Err(BusError::TooManyDevices { found: selected.len(), max: MAX_DEVICES });
+    }
+    let container = Container::open().map_err(|e| BusError::vfio("opening the VFIO container", e))?;
+    let explicit = matches!(filter, PciFilter::Allow(_));
+    let mut groups: Vec<Group> = Vec::new();
+    let mut usable = Vec::new();
+    for s in selected {
+        if groups.iter().any(|g| g.number() == s.group) {
+            usable.push(s);
+            continue;
+        }
+        match open_group(&container, s.group) {
+            Ok(g) => {
+                groups.push(g);
+                usable.push(s);
+            }
+            Err(VfioError::OpenGroup { source, .. }) if !explicit && source.raw_os_error() == Some(libc::EBUSY) => {
+                tracing::warn!(addr = %s.dev.addr, group = s.group, "skipping a device whose VFIO group another process holds (name the devices you want with -a)");
+            }
+            Err(e) => return Err(BusError::vfio(format!("opening IOMMU group {} of {}", s.group, s.dev.addr), e)),
+        }
+    }
+    if groups.is_empty() {
+        return Ok((Arc::new(VfioState { container, groups, dma: Mutex::new(Vec::new()) }), Vec::new()));
+    }
+    container
+        .set_iommu(VFIO_TYPE1V2_IOMMU)
+        .map_err(|e| BusError::vfio("selecting the type1v2 IOMMU for the VFIO container", e))?;
+    let ranges = dma::map_heap(&container, mem)?;
+    let state = Arc::new(VfioState { container, groups, dma: Mutex::new(ranges) });
+    let table = &mem.config().devices;
+    for slot in table.iter() {
+        slot.in_use.store(0, Ordering::Release);
+    }
+    let mut devices = Vec::new();
+    for (i, s) in usable.into_iter().enumerate() {
+        let group = state.group(s.group).expect("group opened above");
+        let name = s.dev.addr.to_string();
+        let dev = group.device(&name).map_err(|e| BusError::vfio(format!("opening {name}"), e))?;
+        dev.enable_bus_master().map_err(|e| BusError::vfio(format!("enabling bus mastering on {name}"), e))?;
+        let (bars, bar_len) = map_bars(&dev)?;
+        let slot = &table[i];
+        record(slot, s.dev.addr, s.group, &bar_len);
+        tracing::info!(addr = %name, ids = format_args!("{:04x}:{:04x}", s.dev.vendor, s.dev.device), group = s.group, "PCI device opened");
+        devices.push(Arc::new(BusDevice {
+            addr: s.dev.addr,
+            ids: (s.dev.vendor, s.dev.device),
+            index: i as u32,
+            group: s.group,
+            vfio: Arc::new(dev),
+            bars,
+            bar_len,
+            devargs: s.devargs,
+            intr: Some(intr.clone()),
+            slot,
+        }));
+    }
+    Ok((state, devices))
+}
+
+fn record(slot: &DeviceSlot, addr: PciAddr, group: u32, bar_len: &[u64; BARS]) {
+    slot.pci_addr.store(pack_addr(addr), Ordering::Relaxed);
+    slot.iommu_group.store(group, Ordering::Relaxed);
+    for (s, l) in slot.bar_len.iter().zip(bar_len) {
+        s.store(*l, Ordering::Relaxed);
+    }
+    slot.driver.set("");
+    slot.port_id.store(u32::MAX, Ordering::Relaxed);
+    slot.in_use.store(1, Ordering::Release);
+}
+
+/// Secondary: attaches to every device of the shared device table that `filter` selects.
+pub(crate) fn attach_secondary(
+    mem: &Memory,
+    mp: &Mp,
+    filter: &PciFilter,
+) -> Result<Opened<Option<Arc<VfioState>>>, BusError> {
+    let table = &mem.config().devices;
+    let entries: Vec<(u32, PciAddr, u32)> = table
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.in_use.load(Ordering::Acquire) == 1)
+        .filter_map(|(i, s)| {
+            let a = unpack_addr(s.pci_addr.load(Ordering::Relaxed))?;
+            Some((i as u32, a, s.iommu_group.load(Ordering::Relaxed)))
+        })
+        .filter(|(_, a, _)| filter.selects(*a))
+        .collect();
+    if entries.is_empty() {
+        return Ok((None, Vec::new()));
+    }
+    let container = fd_share::request_container(mp)?;
+    let mut groups: Vec<Group> = Vec::new();
+    for &(_, _, g) in &entries {
+        if !groups.iter().any(|x| x.number() == g) {
+            groups.push(fd_share::request_group(mp, g)?);
+        }
+    }
+    let state = Arc::new(VfioState { container, groups, dma: Mutex::new(Vec::new()) });
+    let mut devices = Vec::new();
+    for (i, addr, g) in entries {
+        let slot = &table[i as usize];
+        let name = addr.to_string();
+        let group = state.group(g).expect("group received above");
+        let dev = group.device(&name).map_err(|e| BusError::vfio(format!("opening {name} in a secondary"), e))?;
+        let ids = dev.pci_ids().map_err(|e| BusError::vfio(format!("reading the ids of {name}"), e))?;
+        let (bars, bar_len) = map_bars(&dev)?;
+        for (b, (ours, theirs)) in bar_len.iter().zip(slot.bar_len.iter()).enumerate() {
+            let theirs = theirs.load(Ordering::Relaxed);
+            if *ours != theirs {
+                tracing::warn!(addr = %name, bar = b, ours, theirs, "BAR size differs from the primary's");
+            }
+        }
+        tracing::debug!(addr = %name, group = g, "PCI device attached");
+        devices.push(Arc::new(BusDevice {
+            addr,
+            ids,
+            index: i,
+            group: g,
+            vfio: Arc::new(dev),
+            bars,
+            bar_len,
+            devargs: None,
+            intr: None,
+            slot,
+        }));
+    }
+    Ok((Some(state), devices))
+}

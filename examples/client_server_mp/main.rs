@@ -1,0 +1,261 @@
+//! client_server_mp: a server (the primary) receives from the ports and hands each packet to
+//! a client process (a secondary) through the client's ring, choosing the client by flow
+//! hash so that a flow always goes to the same client. Each client sends what it gets on its
+//! own TX queue of the paired port (0<->1, 2<->3).
+//!
+//! ```text
+//! client_server_mp server -l 0 <EAL...> -- -p 3 -n 2
+//! client_server_mp client -l 1 --proc-type secondary <EAL...> -- -n 0
+//! client_server_mp client -l 2 --proc-type secondary <EAL...> -- -n 1
+//! ```
+//! The server prints per-client counts every `--stats-period` seconds (default 1) and on
+//! exit (Ctrl-C, SIGTERM or Enter); clients print theirs on exit.
+
+use eal::{Eal, Mbuf, MbufRing, PktMbufPool};
+use ethdev::Ethdev;
+use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const APP: &str = "client_server_mp";
+const USAGE: &str =
+    "Usage: client_server_mp server [EAL options] -- -p PORTMASK -n NUM_CLIENTS [--stats-period S]\n       \
+                     client_server_mp client [EAL options] -- -n CLIENT_ID\n";
+const POOL: &str = "MProc_pktmbuf_pool";
+const BURST: usize = 32;
+const MAX_CLIENTS: u16 = 16;
+
+fn client_ring(id: u16) -> String {
+    format!("MProc_Client_RX_{id}")
+}
+
+fn main() {
+    // The first word says which side this process plays; the EAL gets the rest.
+    let mut args: Vec<String> = std::env::args().collect();
+    let role = if args.len() > 1 { args.remove(1) } else { String::new() };
+    if role != "server" && role != "client" {
+        eprintln!("{APP}: first argument must be 'server' or 'client'\n{USAGE}");
+        std::process::exit(1);
+    }
+    let eal = match Eal::init(&args) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{APP}: EAL: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = if role == "server" { server(&eal) } else { client(&eal) };
+    drop(eal);
+    std::process::exit(code);
+}
+
+fn opts(eal: &Eal) -> Result<(Option<u64>, Option<u16>, u64), String> {
+    let (mut mask, mut n, mut period) = (None, None, 1u64);
+    let args = eal.app_args();
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().ok_or_else(|| format!("option {a} needs a value"));
+        match a.as_str() {
+            "-p" => {
+                let s = val()?;
+                mask = Some(
+                    u64::from_str_radix(s.trim_start_matches("0x"), 16)
+                        .map_err(|_| format!("invalid portmask '{s}'"))?,
+                );
+            }
+            "-n" => n = Some(val()?.parse().map_err(|_| "invalid -n".to_string())?),
+            "--stats-period" => period = val()?.parse().map_err(|_| "invalid --stats-period".to_string())?,
+            other => return Err(format!("unknown option '{other}'")),
+        }
+    }
+    Ok((mask, n, period))
+}
+
+fn stdin_stop() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    std::thread::spawn(move || {
+        let mut l = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut l);
+        if !l.is_empty() {
+            s.store(true, Ordering::Relaxed);
+        }
+    });
+    stop
+}
+
+fn server(eal: &Eal) -> i32 {
+    let (mask, n, period) = match opts(eal) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{APP}: {e}\n{USAGE}");
+            return 1;
+        }
+    };
+    if !eal.is_primary() {
+        eprintln!("{APP}: the server must be the primary process");
+        return 1;
+    }
+    let Some(nb_clients) = n.filter(|&n| (1..=MAX_CLIENTS).contains(&n)) else {
+        eprintln!("{APP}: -n NUM_CLIENTS (1..={MAX_CLIENTS}) is required\n{USAGE}");
+        return 1;
+    };
+    let _ = eal::signal::install_quit_handler();
+    let eth = match Ethdev::init(eal, &drivers::all()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{APP}: {e}");
+            return 1;
+        }
+    };
+    let ports: Vec<u16> = eth.port_ids().into_iter().filter(|p| mask.is_none_or(|m| m & (1 << p) != 0)).collect();
+    if ports.is_empty() || ports.len() % 2 != 0 {
+        eprintln!("{APP}: needs an even number of ports (-p), got {}", ports.len());
+        return 1;
+    }
+    let mem = eal.memory();
+    let setup = || -> Result<(PktMbufPool, Vec<MbufRing>), String> {
+        let pool =
+            PktMbufPool::create(&mem, POOL, 16383, 256, eal::mbuf::DEFAULT_BUF_SIZE).map_err(|e| e.to_string())?;
+        let rings = (0..nb_clients)
+            .map(|i| MbufRing::create(&mem, &client_ring(i), 2048, eal::ring::flags::SP_ENQ | eal::ring::flags::SC_DEQ))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        for &p in &ports {
+            examples_common::setup_port(&eth, p, 1, nb_clients, 512, false, pool)
+                .map_err(|e| format!("port {p}: {e}"))?;
+        }
+        Ok((pool, rings))
+    };
+    let (pool, rings) = match setup() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{APP}: {e}");
+            return 1;
+        }
+    };
+    println!("APP: server ready: {} ports, {nb_clients} clients", ports.len());
+    let stop = stdin_stop();
+    let handles: Vec<_> = ports.iter().filter_map(|&p| eth.port(p).ok().cloned()).collect();
+    let mut per_client: Vec<Vec<Mbuf>> = (0..nb_clients).map(|_| Vec::with_capacity(BURST)).collect();
+    let (mut rx, mut sent, mut dropped) =
+        (vec![0u64; nb_clients as usize], vec![0u64; nb_clients as usize], vec![0u64; nb_clients as usize]);
+    let mut bufs: Vec<Mbuf> = Vec::with_capacity(BURST);
+    let mut next = Instant::now() + Duration::from_secs(period.max(1));
+    let print = |rx: &[u64], sent: &[u64], dropped: &[u64]| {
+        for c in 0..rx.len() {
+            println!("Client {c}: rx {} enqueued {} dropped {}", rx[c], sent[c], dropped[c]);
+        }
+    };
+    while !stop.load(Ordering::Relaxed) && !eal::signal::quit_requested() {
+        let mut idle = true;
+        for h in &handles {
+            if h.rx_burst(0, &mut bufs, BURST).unwrap_or(0) == 0 {
+                continue;
+            }
+            idle = false;
+            for m in bufs.drain(..) {
+                let c = (examples_common::flow::flow_hash(m.data()) % nb_clients as u32) as usize;
+                rx[c] += 1;
+                per_client[c].push(m);
+            }
+            for (c, v) in per_client.iter_mut().enumerate() {
+                if v.is_empty() {
+                    continue;
+                }
+                sent[c] += rings[c].enqueue_burst(v) as u64;
+                dropped[c] += v.len() as u64;
+                eal::mbuf::free_bulk(v);
+            }
+        }
+        if Instant::now() >= next {
+            print(&rx, &sent, &dropped);
+            next += Duration::from_secs(period.max(1));
+        }
+        if idle {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+    print(&rx, &sent, &dropped);
+    for &p in &ports {
+        if let Ok(c) = eth.control(p) {
+            c.close();
+        }
+    }
+    let mut left = Vec::new();
+    for r in &rings {
+        while r.dequeue_burst(&mut left, 64) > 0 {
+            eal::mbuf::free_bulk(&mut left);
+        }
+    }
+    pool.mempool().flush_cache();
+    println!("Pool {POOL}: {} of {} mbufs free", pool.mempool().avail_count(), pool.mempool().size());
+    0
+}
+
+fn client(eal: &Eal) -> i32 {
+    let id = match opts(eal) {
+        Ok((_, Some(id), _)) if id < MAX_CLIENTS => id,
+        Ok(_) => {
+            eprintln!("{APP}: -n CLIENT_ID (0..{MAX_CLIENTS}) is required\n{USAGE}");
+            return 1;
+        }
+        Err(e) => {
+            eprintln!("{APP}: {e}\n{USAGE}");
+            return 1;
+        }
+    };
+    if eal.is_primary() {
+        eprintln!("{APP}: a client must be a secondary process (--proc-type secondary); start the server first");
+        return 1;
+    }
+    let _ = eal::signal::install_quit_handler();
+    let eth = match Ethdev::init(eal, &drivers::all()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{APP}: {e}");
+            return 1;
+        }
+    };
+    let ring = match MbufRing::lookup(&eal.memory(), &client_ring(id)) {
+        Ok(r) => r,
+        Err(_) => {
+            eprintln!("{APP}: no ring for client {id}: the server was started with fewer clients (-n)");
+            return 1;
+        }
+    };
+    let ports = eth.port_ids();
+    let handles: Vec<_> = ports.iter().filter_map(|&p| eth.port(p).ok().cloned()).collect();
+    println!("APP: client {id} ready");
+    let stop = stdin_stop();
+    let (mut rx, mut tx, mut drop) = (0u64, 0u64, 0u64);
+    let mut bufs: Vec<Mbuf> = Vec::with_capacity(BURST);
+    let mut out: Vec<Vec<Mbuf>> = handles.iter().map(|_| Vec::with_capacity(BURST)).collect();
+    while !stop.load(Ordering::Relaxed) && !eal::signal::quit_requested() {
+        if ring.dequeue_burst(&mut bufs, BURST) == 0 {
+            std::thread::sleep(Duration::from_micros(50));
+            continue;
+        }
+        rx += bufs.len() as u64;
+        for m in bufs.drain(..) {
+            // Packets go out on the port paired with the one they came in on.
+            let i = ports.iter().position(|&p| p == m.port()).unwrap_or(0) ^ 1;
+            let last = out.len() - 1;
+            out[i.min(last)].push(m);
+        }
+        for (i, v) in out.iter_mut().enumerate() {
+            if v.is_empty() {
+                continue;
+            }
+            tx += handles[i].tx_burst(id, v).unwrap_or(0) as u64;
+            drop += v.len() as u64;
+            eal::mbuf::free_bulk(v);
+        }
+    }
+    if let Ok(p) = PktMbufPool::lookup(&eal.memory(), POOL) {
+        p.mempool().flush_cache();
+    }
+    println!("Client {id}: rx {rx} tx {tx} dropped {drop}");
+    0
+}

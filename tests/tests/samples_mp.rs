@@ -1,0 +1,205 @@
+//! The multi-process samples over `net_ring` ports with real processes: symmetric_mp with two
+//! processes each forwarding its own queue, client_server_mp with a server and two clients.
+//! A `ring_peer` secondary injects numbered frames and checks every one comes out once,
+//! intact, and that a flow always leaves on the same queue.
+
+use std::time::Duration;
+use tests::{example_bin, prefix, Proc};
+
+const T: Duration = Duration::from_secs(60);
+const PEER: &str = env!("CARGO_BIN_EXE_ring_peer");
+
+fn collected(out: &[String]) -> String {
+    out.iter().find(|l| l.starts_with("COLLECTED")).cloned().unwrap_or_else(|| panic!("no result: {out:#?}"))
+}
+
+fn per_queue(line: &str) -> Vec<u64> {
+    let list = line.split("per_queue=[").nth(1).unwrap().trim_end_matches(']');
+    list.split(", ").map(|v| v.parse().unwrap()).collect()
+}
+
+#[test]
+fn symmetric_mp_two_processes_share_the_flows() {
+    let p = prefix("symmp");
+    let eal = |l: &str, role: &str| -> Vec<String> {
+        ["--file-prefix", &p, "--no-huge", "-m", "64", "--lcores", l, "--proc-type", role]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let mut a0 = eal("0@0", "primary");
+    a0.extend(
+        [
+            "--vdev",
+            "net_ring0,rx=sa,tx=sb",
+            "--vdev",
+            "net_ring1,rx=sc,tx=sd",
+            "--",
+            "--num-procs",
+            "2",
+            "--proc-id",
+            "0",
+        ]
+        .map(String::from),
+    );
+    let a0: Vec<&str> = a0.iter().map(String::as_str).collect();
+    let mut pri = Proc::spawn(&example_bin("symmetric_mp"), &a0);
+    pri.expect("APP: proc 0 ready", T);
+    let mut a1 = eal("1@1", "secondary");
+    a1.extend(["--", "--num-procs", "2", "--proc-id", "1"].map(String::from));
+    let a1: Vec<&str> = a1.iter().map(String::as_str).collect();
+    let mut sec = Proc::spawn(&example_bin("symmetric_mp"), &a1);
+    sec.expect("APP: proc 1 ready", T);
+    let peer = Proc::spawn(
+        PEER,
+        &[
+            "--file-prefix",
+            &p,
+            "--no-huge",
+            "--lcores",
+            "2@0",
+            "--proc-type",
+            "secondary",
+            "--",
+            "sa",
+            "2",
+            "sd",
+            "2",
+            "10000",
+            "64",
+            "flow",
+        ],
+    );
+    let (code, out) = peer.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    let line = collected(&out);
+    assert!(line.starts_with("COLLECTED total=10000 dups=0 bad=0 flows_split=0"), "{line}");
+    let q = per_queue(&line);
+    assert!(q[0] > 0 && q[1] > 0, "both processes forwarded: {line}");
+    sec.send("");
+    let (code, out) = sec.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    let rx1: u64 = out
+        .iter()
+        .find(|l| l.starts_with("Port 0: RX - "))
+        .unwrap()
+        .split(' ')
+        .nth(4)
+        .unwrap()
+        .trim_end_matches(',')
+        .parse()
+        .unwrap();
+    assert_eq!(rx1, q[1], "the secondary forwarded queue 1's share");
+    pri.send("");
+    let (code, out) = pri.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    let rx0: u64 = out
+        .iter()
+        .find(|l| l.starts_with("Port 0: RX - "))
+        .unwrap()
+        .split(' ')
+        .nth(4)
+        .unwrap()
+        .trim_end_matches(',')
+        .parse()
+        .unwrap();
+    assert_eq!(rx0, q[0], "the primary forwarded queue 0's share");
+}
+
+#[test]
+fn client_server_mp_server_and_two_clients() {
+    let p = prefix("csmp");
+    let bin = example_bin("client_server_mp");
+    let mut server = Proc::spawn(
+        &bin,
+        &[
+            "server",
+            "--file-prefix",
+            &p,
+            "--no-huge",
+            "-m",
+            "96",
+            "--lcores",
+            "0@0",
+            "--vdev",
+            "net_ring0,rx=ca,tx=cb",
+            "--vdev",
+            "net_ring1,rx=cc,tx=cd",
+            "--",
+            "-p",
+            "3",
+            "-n",
+            "2",
+        ],
+    );
+    server.expect("APP: server ready", T);
+    let clients: Vec<Proc> = (0..2)
+        .map(|i| {
+            let l = format!("{}@{}", i + 1, i % 2);
+            let mut c = Proc::spawn(
+                &bin,
+                &[
+                    "client",
+                    "--file-prefix",
+                    &p,
+                    "--no-huge",
+                    "--lcores",
+                    &l,
+                    "--proc-type",
+                    "secondary",
+                    "--",
+                    "-n",
+                    &i.to_string(),
+                ],
+            );
+            c.expect(&format!("APP: client {i} ready"), T);
+            c
+        })
+        .collect();
+    let peer = Proc::spawn(
+        PEER,
+        &[
+            "--file-prefix",
+            &p,
+            "--no-huge",
+            "--lcores",
+            "3@1",
+            "--proc-type",
+            "secondary",
+            "--",
+            "ca",
+            "1",
+            "cd",
+            "2",
+            "10000",
+            "64",
+            "0",
+        ],
+    );
+    let (code, out) = peer.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    let line = collected(&out);
+    assert!(
+        line.starts_with("COLLECTED total=10000 dups=0 bad=0 flows_split=0"),
+        "every packet once, each flow to one client: {line}"
+    );
+    let q = per_queue(&line);
+    assert!(q[0] > 0 && q[1] > 0, "both clients got flows: {line}");
+    for (i, mut c) in clients.into_iter().enumerate() {
+        c.send("");
+        let (code, out) = c.finish(T);
+        assert_eq!(code, Some(0), "{out:#?}");
+        let l = out.iter().find(|l| l.starts_with(&format!("Client {i}: rx"))).expect("client summary");
+        assert_eq!(l, &format!("Client {i}: rx {} tx {} dropped 0", q[i], q[i]));
+    }
+    server.send("");
+    let (code, out) = server.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    for i in 0..2 {
+        let want = format!("Client {i}: rx {} enqueued {} dropped 0", q[i], q[i]);
+        assert!(out.iter().any(|l| l == &want), "server counts {want:?}: {out:#?}");
+    }
+    let pool = out.iter().find(|l| l.starts_with("Pool ")).expect("pool line");
+    let free: Vec<u64> = pool.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(free[0], free[1], "{pool}");
+}
