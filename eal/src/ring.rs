@@ -126,7 +126,7 @@ impl Ring {
             }
             ((count + 1).next_power_of_two(), count)
         } else {
-            if !count.is_power_of_two() || count < 2 || count > MAX_SIZE {
+            if !count.is_power_of_two() || !(2..=MAX_SIZE).contains(&count) {
                 return Err(EalError::InvalidArgument(format!(
                     "ring '{name}': count {count} must be a power of two between 2 and {MAX_SIZE} (or use flags::EXACT_SZ)"
                 )));

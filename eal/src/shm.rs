@@ -137,7 +137,7 @@ pub fn map_anonymous(len: u64) -> io::Result<VaRange> {
 ///
 /// Panics are impossible: misaligned or null addresses are reported as `None`.
 pub fn shared_ref<T: SharedPlain>(addr: u64) -> Option<&'static T> {
-    if addr == 0 || addr % std::mem::align_of::<T>() as u64 != 0 {
+    if addr == 0 || !addr.is_multiple_of(std::mem::align_of::<T>() as u64) {
         return None;
     }
     // SAFETY: callers pass addresses of mapped shared memory that stays mapped for the rest
@@ -148,7 +148,7 @@ pub fn shared_ref<T: SharedPlain>(addr: u64) -> Option<&'static T> {
 
 /// Returns a `'static` slice of `n` `T`s at `addr` in shared memory (see [`shared_ref`]).
 pub fn shared_slice<T: SharedPlain>(addr: u64, n: usize) -> Option<&'static [T]> {
-    if addr == 0 || addr % std::mem::align_of::<T>() as u64 != 0 {
+    if addr == 0 || !addr.is_multiple_of(std::mem::align_of::<T>() as u64) {
         return None;
     }
     // SAFETY: as for `shared_ref`; the caller sized `n` from the object's own header.

@@ -22,13 +22,13 @@ impl SharedSpinlock {
         let mut spins = 0u32;
         loop {
             let cur = self.0.load(Ordering::Relaxed);
-            if cur == 0 || (spins > 10_000 && !crate::process::pid_alive(cur)) {
-                if self.0.compare_exchange(cur, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-                    return SpinGuard(self);
-                }
+            if (cur == 0 || (spins > 10_000 && !crate::process::pid_alive(cur)))
+                && self.0.compare_exchange(cur, me, Ordering::Acquire, Ordering::Relaxed).is_ok()
+            {
+                return SpinGuard(self);
             }
             spins = spins.wrapping_add(1);
-            if spins % 64 == 0 {
+            if spins.is_multiple_of(64) {
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();

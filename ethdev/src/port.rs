@@ -189,7 +189,7 @@ impl PortControl<'_> {
         if q >= nbq {
             return Err(EthError::QueueOutOfRange { port: self.id(), dir, queue: q, nb: nbq });
         }
-        if nb < lim.min || nb > lim.max || nb % lim.align.max(1) != 0 {
+        if nb < lim.min || nb > lim.max || !nb.is_multiple_of(lim.align.max(1)) {
             return Err(EthError::Unsupported {
                 port: self.id(),
                 what: format!(

@@ -110,7 +110,7 @@ fn server(eal: &Eal) -> i32 {
         }
     };
     let ports: Vec<u16> = eth.port_ids().into_iter().filter(|p| mask.is_none_or(|m| m & (1 << p) != 0)).collect();
-    if ports.is_empty() || ports.len() % 2 != 0 {
+    if ports.is_empty() || !ports.len().is_multiple_of(2) {
         eprintln!("{APP}: needs an even number of ports (-p), got {}", ports.len());
         return 1;
     }

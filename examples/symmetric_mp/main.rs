@@ -83,7 +83,7 @@ fn run(eal: &eal::Eal) -> i32 {
         }
     };
     let ports: Vec<u16> = eth.port_ids().into_iter().filter(|p| a.portmask.is_none_or(|m| m & (1 << p) != 0)).collect();
-    if ports.is_empty() || ports.len() % 2 != 0 {
+    if ports.is_empty() || !ports.len().is_multiple_of(2) {
         eprintln!("{APP}: needs an even number of ports, got {}", ports.len());
         return 1;
     }

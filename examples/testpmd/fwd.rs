@@ -159,7 +159,7 @@ pub fn run(job: FwdJob) -> i32 {
             }
         }
         iter = iter.wrapping_add(1);
-        if iter % 4096 == 0 {
+        if iter.is_multiple_of(4096) {
             publish(&job, &local);
         }
     }

@@ -195,8 +195,8 @@ fn client_server_mp_server_and_two_clients() {
     server.send("");
     let (code, out) = server.finish(T);
     assert_eq!(code, Some(0), "{out:#?}");
-    for i in 0..2 {
-        let want = format!("Client {i}: rx {} enqueued {} dropped 0", q[i], q[i]);
+    for (i, n) in q.iter().enumerate() {
+        let want = format!("Client {i}: rx {n} enqueued {n} dropped 0");
         assert!(out.iter().any(|l| l == &want), "server counts {want:?}: {out:#?}");
     }
     let pool = out.iter().find(|l| l.starts_with("Pool ")).expect("pool line");

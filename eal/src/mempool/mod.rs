@@ -211,7 +211,7 @@ impl Mempool {
     pub fn owns(&self, addr: u64) -> bool {
         addr >= self.objs
             && addr < self.objs + self.count as u64 * self.elt_size as u64
-            && (addr - self.objs) % self.elt_size as u64 == 0
+            && (addr - self.objs).is_multiple_of(self.elt_size as u64)
     }
 
     /// Free objects now: in the ring plus in every lcore cache (a snapshot).

@@ -128,7 +128,7 @@ fn main() {
             std::thread::yield_now();
         }
         injected += 1;
-        if injected % 16 == 0 {
+        if injected.is_multiple_of(16) {
             c.collect();
         }
     }
