@@ -138,6 +138,7 @@ impl Eal {
                 mp.shutdown();
                 lcore::release_lcores(mem.config());
                 if role == Role::Primary {
+                    mem.config().primary_pid.store(0, Ordering::Relaxed);
                     let _ = std::fs::remove_file(&heap_path);
                 }
                 return Err(e.into());

@@ -400,9 +400,7 @@ impl Ring {
         };
         self.write_slots(head, n as usize, objs);
         if !single {
-            while prod.tail.load(Ordering::Acquire) != head {
-                std::hint::spin_loop();
-            }
+            wait_turn(&prod.tail, head);
         }
         prod.tail.store(head.wrapping_add(n), Ordering::Release);
         n as usize
@@ -448,9 +446,7 @@ impl Ring {
         };
         self.read_slots(head, n as usize, out);
         if !single {
-            while cons.tail.load(Ordering::Acquire) != head {
-                std::hint::spin_loop();
-            }
+            wait_turn(&cons.tail, head);
         }
         cons.tail.store(head.wrapping_add(n), Ordering::Release);
         n as usize
@@ -473,6 +469,22 @@ impl Ring {
         out.copy_from(0, &self.slots[idx..idx + first]);
         if first < n {
             out.copy_from(first, &self.slots[..n - first]);
+        }
+    }
+}
+
+/// Waits until `tail` reaches `head`: earlier producers (consumers) must publish first.
+/// Spins briefly, then yields, so a preempted earlier thread on an oversubscribed machine
+/// gets the CPU back instead of being starved by spinners.
+#[inline(always)]
+fn wait_turn(tail: &AtomicU32, head: u32) {
+    let mut spins = 0u32;
+    while tail.load(Ordering::Acquire) != head {
+        spins += 1;
+        if spins < 128 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
         }
     }
 }

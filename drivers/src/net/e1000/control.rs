@@ -146,7 +146,9 @@ impl Control for EmControl {
         };
         let pool = PktMbufPool::from_header_addr(slot.rxq_pool[0].load(Ordering::Relaxed))?;
         txq::start(&self.bar, &tx, self.word(w::TX_IOVA).load(Ordering::Relaxed), self.model == Model::E82574);
-        rxq::start(&self.bar, &rx, self.word(w::RX_IOVA).load(Ordering::Relaxed), &pool).map_err(|e| self.err(e))?;
+        let pa = (self.ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(self.ctx.mem);
+        rxq::start(&self.bar, &rx, self.word(w::RX_IOVA).load(Ordering::Relaxed), &pool, pa.as_ref())
+            .map_err(|e| self.err(e))?;
         let promisc = slot.promisc.load(Ordering::Relaxed) == 1;
         wr(&self.bar, regs::RCTL, self.rctl(promisc, slot.mtu.load(Ordering::Relaxed) as u16));
         if self.word(w::LSC).load(Ordering::Relaxed) == 1 {
@@ -218,7 +220,17 @@ impl Control for EmControl {
     fn xstats(&self) -> Vec<(&'static str, u64)> {
         let mut v = stats::totals(self.ctx.slot);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
-        v.push(("rctl", u64::from(rd(&self.bar, regs::RCTL))));
+        v.push(("rx_retired_mbufs", rx_mem(self.ctx.slot).map_or(0, |q| q.get(rxq::H_RETIRED))));
+        for (name, reg) in [
+            ("reg_rctl", regs::RCTL),
+            ("reg_status", regs::STATUS),
+            ("reg_rdh", regs::RDH),
+            ("reg_rdt", regs::RDT),
+            ("reg_tdh", regs::TDH),
+            ("reg_tdt", regs::TDT),
+        ] {
+            v.push((name, u64::from(rd(&self.bar, reg))));
+        }
         v
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{rx_mem, rxq, tx_mem, txq};
 use eal::vfio::MmioRegion;
-use eal::{Mbuf, PktMbufPool};
+use eal::{Mbuf, Memory, PktMbufPool};
 use ethdev::{DataPath, PortCtx, PortSlot};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -13,11 +13,14 @@ pub(crate) struct EmData {
     port: u16,
     slot: &'static PortSlot,
     bar: Arc<MmioRegion>,
+    /// The group's memory when it runs with IOVA = PA (buffers are checked for contiguity).
+    pa: Option<Memory>,
 }
 
 impl EmData {
     pub(crate) fn new(ctx: &PortCtx, bar: Arc<MmioRegion>) -> EmData {
-        EmData { port: ctx.port, slot: ctx.slot, bar }
+        let pa = (ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(ctx.mem);
+        EmData { port: ctx.port, slot: ctx.slot, bar, pa }
     }
 }
 
@@ -31,7 +34,7 @@ impl DataPath for EmData {
         let Ok(pool) = PktMbufPool::from_header_addr(self.slot.rxq_pool[0].load(Ordering::Relaxed)) else {
             return 0;
         };
-        rxq::burst(&self.bar, &mem, &pool, self.port, &self.slot.counters.rx[0], bufs, max)
+        rxq::burst(&self.bar, &mem, &pool, self.pa.as_ref(), self.port, &self.slot.counters.rx[0], bufs, max)
     }
 
     #[inline]
@@ -40,6 +43,6 @@ impl DataPath for EmData {
             return 0;
         }
         let Some(mem) = tx_mem(self.slot) else { return 0 };
-        txq::burst(&self.bar, &mem, &self.slot.counters.tx[0], bufs)
+        txq::burst(&self.bar, &mem, self.pa.as_ref(), &self.slot.counters.tx[0], bufs)
     }
 }

@@ -13,6 +13,7 @@ mod data;
 pub mod desc;
 mod init;
 mod intr;
+mod iova;
 pub mod regs;
 mod ring;
 mod rxq;

@@ -6,8 +6,11 @@ use eal::{Eal, Mbuf, PktMbufPool};
 use ethdev::{Ethdev, Port, PortConf};
 use std::time::{Duration, Instant};
 
-/// Descriptors per ring.
-pub const RING: u16 = 256;
+/// RX descriptors (QEMU drops what it holds beyond the free descriptors at an RDT write:
+/// a large ring keeps the blocks it frees large).
+pub const RX_RING: u16 = 1024;
+/// TX descriptors.
+pub const TX_RING: u16 = 256;
 /// Burst size.
 pub const BURST: usize = 32;
 
@@ -30,12 +33,21 @@ pub fn pool(eal: &Eal) -> Result<PktMbufPool, String> {
 pub fn start(eth: &Ethdev, id: u16, pool: PktMbufPool) -> Result<(), String> {
     let pc = eth.control(id).map_err(|e| e.to_string())?;
     pc.configure(&PortConf::default()).map_err(|e| e.to_string())?;
-    pc.rx_queue_setup(0, RING, pool).map_err(|e| e.to_string())?;
-    pc.tx_queue_setup(0, RING).map_err(|e| e.to_string())?;
+    pc.rx_queue_setup(0, RX_RING, pool).map_err(|e| e.to_string())?;
+    pc.tx_queue_setup(0, TX_RING).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     pc.start().map_err(|e| e.to_string())?;
     let link = pc.link_wait_up(Duration::from_secs(10));
-    say(&format!("port{id}"), format!("{} driver={} mac={} start={:?} {link}", pc.name(), pc.driver_name(), frames::mac_str(pc.mac()), t0.elapsed()));
+    say(
+        &format!("port{id}"),
+        format!(
+            "{} driver={} mac={} start={:?} {link}",
+            pc.name(),
+            pc.driver_name(),
+            frames::mac_str(pc.mac()),
+            t0.elapsed()
+        ),
+    );
     if !link.up {
         return Err(format!("port {id}: link still down 10 s after start"));
     }
@@ -64,11 +76,17 @@ impl Run {
 /// Receives `n` frames on queue 0 of `port`, checking each against the test pattern
 /// (sequence numbers from `first`, in order, from the host to this port).
 pub fn receive(port: &Port, n: u32, first: u32, tag: u8, src: [u8; 6], timeout: Duration) -> Run {
+    receive_with(port, n, first, tag, src, timeout, &|| {})
+}
+
+/// [`receive`], calling `idle` after every 2 s without a frame (to print diagnostics).
+pub fn receive_with(port: &Port, n: u32, first: u32, tag: u8, src: [u8; 6], timeout: Duration, idle: &dyn Fn()) -> Run {
     let dst = port.mac();
     let mut bufs: Vec<Mbuf> = Vec::with_capacity(BURST);
     let (mut got, mut bytes, mut error) = (0u32, 0u64, None);
     let deadline = Instant::now() + timeout;
     let mut t0 = None;
+    let mut last = Instant::now();
     while got < n {
         bufs.clear();
         match port.rx_burst(0, &mut bufs, BURST) {
@@ -77,10 +95,15 @@ pub fn receive(port: &Port, n: u32, first: u32, tag: u8, src: [u8; 6], timeout: 
                     error.get_or_insert(format!("timeout: {got} of {n} frames received"));
                     break;
                 }
+                if last.elapsed() > Duration::from_secs(2) {
+                    say("rx_idle", format!("{got} of {n} frames so far; {:?}", port.stats()));
+                    idle();
+                    last = Instant::now();
+                }
                 std::hint::spin_loop();
                 continue;
             }
-            Ok(_) => {}
+            Ok(_) => last = Instant::now(),
             Err(e) => {
                 error = Some(e.to_string());
                 break;
@@ -113,7 +136,14 @@ pub fn send(port: &Port, pool: &PktMbufPool, n: u32, first: u32, tag: u8, dst: [
             let len = frames::len_of(seq);
             match m.append(len as u16) {
                 Some(d) => frames::fill(d, seq, tag, dst, src),
-                None => return Run { frames: u64::from(next), bytes, error: Some("mbuf too small".into()), elapsed: t0.elapsed() },
+                None => {
+                    return Run {
+                        frames: u64::from(next),
+                        bytes,
+                        error: Some("mbuf too small".into()),
+                        elapsed: t0.elapsed(),
+                    }
+                }
             }
             bytes += len as u64;
             bufs.push(m);
@@ -124,7 +154,12 @@ pub fn send(port: &Port, pool: &PktMbufPool, n: u32, first: u32, tag: u8, dst: [
         }
         if Instant::now() > deadline {
             let left = bufs.len();
-            return Run { frames: u64::from(next), bytes, error: Some(format!("timeout with {left} frames unsent")), elapsed: t0.elapsed() };
+            return Run {
+                frames: u64::from(next),
+                bytes,
+                error: Some(format!("timeout with {left} frames unsent")),
+                elapsed: t0.elapsed(),
+            };
         }
     }
     Run { frames: u64::from(n), bytes, error: None, elapsed: t0.elapsed() }

@@ -1,0 +1,228 @@
+//! l2fwd: forwards between port pairs (0<->1, 2<->3), rewriting MAC addresses (destination
+//! 02:00:00:00:00:<dest port>, source = the TX port's address) unless `--no-mac-updating`,
+//! printing per-port statistics every `-T` seconds; Ctrl-C prints the totals and exits
+//! cleanly with every mbuf back in the pool.
+//!
+//! ```text
+//! l2fwd -l 0-1 --vdev net_tap0 --vdev net_tap1 -- -p 0x3 -T 1
+//! ```
+
+use eal::{Eal, Mbuf, PktMbufPool};
+use ethdev::{Ethdev, Port};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const APP: &str = "l2fwd";
+const USAGE: &str = "Usage: l2fwd [EAL options] -- -p PORTMASK [-q NQ] [-T PERIOD] [--[no-]mac-updating]\n\
+  -p PORTMASK   hexadecimal bitmask of the ports to use\n\
+  -q NQ         ports (RX queues) per lcore (default 1)\n\
+  -T PERIOD     statistics period in seconds (default 10, 0 to disable)\n\
+  --no-mac-updating  forward frames unchanged\n";
+const BURST: usize = 32;
+
+#[derive(Default)]
+struct PortCounters {
+    tx: AtomicU64,
+    rx: AtomicU64,
+    dropped: AtomicU64,
+}
+
+struct Opts {
+    mask: u64,
+    per_lcore: usize,
+    period: u64,
+    mac_updating: bool,
+}
+
+fn parse(args: &[String]) -> Result<Opts, String> {
+    let mut o = Opts { mask: 0, per_lcore: 1, period: 10, mac_updating: true };
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().ok_or_else(|| format!("option {a} needs a value"));
+        match a.as_str() {
+            "-p" => {
+                let s = val()?;
+                o.mask = u64::from_str_radix(s.trim_start_matches("0x"), 16)
+                    .ok()
+                    .filter(|&m| m != 0)
+                    .ok_or_else(|| format!("invalid portmask '{s}'"))?;
+            }
+            "-q" => o.per_lcore = val()?.parse().ok().filter(|&n| n > 0).ok_or("invalid -q")?,
+            "-T" => o.period = val()?.parse().map_err(|_| "invalid -T".to_string())?,
+            "--mac-updating" => o.mac_updating = true,
+            "--no-mac-updating" => o.mac_updating = false,
+            other => return Err(format!("unknown option '{other}'")),
+        }
+    }
+    if o.mask == 0 {
+        return Err("-p PORTMASK is required".into());
+    }
+    Ok(o)
+}
+
+struct Job {
+    rx: Vec<(Port, Port, Arc<PortCounters>, Arc<PortCounters>)>,
+    mac_updating: bool,
+    stop: Arc<AtomicBool>,
+}
+
+fn forward(job: Job) -> i32 {
+    let mut bufs: Vec<Mbuf> = Vec::with_capacity(BURST);
+    while !job.stop.load(Ordering::Relaxed) {
+        let mut idle = true;
+        for (rx, tx, rc, tc) in &job.rx {
+            let n = rx.rx_burst(0, &mut bufs, BURST).unwrap_or(0);
+            if n == 0 {
+                continue;
+            }
+            idle = false;
+            rc.rx.fetch_add(n as u64, Ordering::Relaxed);
+            if job.mac_updating {
+                let (src, dst) = (tx.mac(), [0x02, 0, 0, 0, (tx.id() >> 8) as u8, tx.id() as u8]);
+                for m in &mut bufs {
+                    let d = m.data_mut();
+                    if d.len() >= 12 {
+                        d[0..6].copy_from_slice(&dst);
+                        d[6..12].copy_from_slice(&src);
+                    }
+                }
+            }
+            let sent = tx.tx_burst(0, &mut bufs).unwrap_or(0);
+            tc.tx.fetch_add(sent as u64, Ordering::Relaxed);
+            tc.dropped.fetch_add(bufs.len() as u64, Ordering::Relaxed);
+            eal::mbuf::free_bulk(&mut bufs);
+        }
+        if idle {
+            std::thread::sleep(Duration::from_micros(20));
+        }
+    }
+    0
+}
+
+fn print_stats(ports: &[u16], c: &[Arc<PortCounters>]) {
+    println!("\nPort statistics ====================================");
+    let (mut t, mut r, mut d) = (0, 0, 0);
+    for (i, p) in ports.iter().enumerate() {
+        let (tx, rx, dr) =
+            (c[i].tx.load(Ordering::Relaxed), c[i].rx.load(Ordering::Relaxed), c[i].dropped.load(Ordering::Relaxed));
+        println!("Statistics for port {p} ------------------------------");
+        println!("Packets sent: {tx:>24}\nPackets received: {rx:>20}\nPackets dropped: {dr:>21}");
+        t += tx;
+        r += rx;
+        d += dr;
+    }
+    println!("Aggregate statistics ===============================");
+    println!("Total packets sent: {t:>18}\nTotal packets received: {r:>14}\nTotal packets dropped: {d:>15}");
+    println!("====================================================");
+}
+
+fn main() {
+    let eal = examples_common::eal_init_or_exit(APP);
+    let code = run(&eal);
+    drop(eal);
+    std::process::exit(code);
+}
+
+fn run(eal: &Eal) -> i32 {
+    let o = match parse(&eal.app_args()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{APP}: {e}\n{USAGE}");
+            return 1;
+        }
+    };
+    if !eal.is_primary() {
+        eprintln!("{APP}: l2fwd configures its ports: run it as the primary process");
+        return 1;
+    }
+    let _ = eal::signal::install_quit_handler();
+    let eth = match Ethdev::init(eal, &drivers::all()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{APP}: {e}");
+            return 1;
+        }
+    };
+    let ports: Vec<u16> = eth.port_ids().into_iter().filter(|p| o.mask & (1 << p) != 0).collect();
+    if ports.is_empty() || !ports.len().is_multiple_of(2) {
+        eprintln!("{APP}: the portmask must select an even number of existing ports ({} found)", ports.len());
+        return 1;
+    }
+    let pool = match PktMbufPool::create(&eal.memory(), "mbuf_pool", 8191, 256, eal::mbuf::DEFAULT_BUF_SIZE) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{APP}: mbuf pool: {e}");
+            return 1;
+        }
+    };
+    for &p in &ports {
+        if let Err(e) = examples_common::setup_port(&eth, p, 1, 1, 512, false, pool) {
+            eprintln!("{APP}: port {p}: {e}");
+            return 1;
+        }
+        let port = eth.port(p).expect("listed port");
+        println!("Port {p}, MAC address: {}", examples_common::fmt_mac(port.mac()));
+    }
+    let counters: Vec<Arc<PortCounters>> = ports.iter().map(|_| Arc::default()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut lcores = eal.lcores().workers();
+    let on_main = lcores.is_empty();
+    if on_main {
+        lcores.push(eal.lcores().main());
+    }
+    let mut jobs: Vec<Job> = Vec::new();
+    for (i, &p) in ports.iter().enumerate() {
+        let peer = i ^ 1;
+        let k = (i / o.per_lcore) % lcores.len();
+        while jobs.len() <= k {
+            jobs.push(Job { rx: Vec::new(), mac_updating: o.mac_updating, stop: stop.clone() });
+        }
+        let (rx, tx) = (eth.port(p).expect("port").clone(), eth.port(ports[peer]).expect("port").clone());
+        jobs[k].rx.push((rx, tx, counters[i].clone(), counters[peer].clone()));
+        println!("Lcore {}: RX port {p} -> TX port {}", lcores[k], ports[peer]);
+    }
+    let stats_loop = |stop: &AtomicBool| {
+        let mut next = Instant::now() + Duration::from_secs(o.period.max(1));
+        while !eal::signal::quit_requested() && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+            if o.period > 0 && Instant::now() >= next {
+                print_stats(&ports, &counters);
+                next += Duration::from_secs(o.period);
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    };
+    if on_main {
+        // One lcore: forward on a plain thread, statistics here.
+        let job = jobs.remove(0);
+        let h = std::thread::spawn(move || forward(job));
+        stats_loop(&stop);
+        let _ = h.join();
+    } else {
+        let used: Vec<u32> = lcores.iter().take(jobs.len()).copied().collect();
+        for (job, &l) in jobs.into_iter().zip(&used) {
+            if let Err(e) = eal.lcores().remote_launch(l, move || forward(job)) {
+                eprintln!("{APP}: lcore {l}: {e}");
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+        stats_loop(&stop);
+        for l in used {
+            eal.lcores().wait(l);
+        }
+    }
+    println!("\nSignal received, preparing to exit...");
+    print_stats(&ports, &counters);
+    for &p in &ports {
+        println!("Closing port {p}...");
+        if let Ok(c) = eth.control(p) {
+            c.close();
+        }
+    }
+    drop(eth);
+    pool.mempool().flush_cache();
+    println!("Pool mbuf_pool: {} of {} mbufs free", pool.mempool().avail_count(), pool.mempool().size());
+    println!("Bye...");
+    0
+}

@@ -1,0 +1,116 @@
+//! Exercises the ethdev API in a real process: `ethdev_worker <EAL args> -- SCENARIO`.
+//!
+//! - `api`: every misuse of the control and data path API gives the documented error;
+//!   prints `CHECK <name> ok` or `CHECK <name> FAILED: ...`, then waits for stdin EOF with
+//!   the port started, then checks the port still works (`AFTER ok`).
+//! - `secondary`: attaches, checks it cannot control the port, receives and sends a burst.
+
+use eal::{Eal, Mbuf, PktMbufPool};
+use ethdev::{BurstError, EthError, Ethdev, PortConf};
+use std::io::Read;
+
+fn check(name: &str, ok: bool, detail: impl std::fmt::Debug) {
+    if ok {
+        println!("CHECK {name} ok");
+    } else {
+        println!("CHECK {name} FAILED: {detail:?}");
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let eal = match Eal::init(&args) {
+        Ok(e) => e,
+        Err(e) => {
+            println!("ERROR: {e}");
+            std::process::exit(2);
+        }
+    };
+    let eth = match Ethdev::init(&eal, &drivers::all()) {
+        Ok(e) => e,
+        Err(e) => {
+            println!("ERROR: {e}");
+            std::process::exit(2);
+        }
+    };
+    match eal.app_args().get(1).map(String::as_str) {
+        Some("api") => api(&eal, &eth),
+        Some("secondary") => secondary(&eth),
+        other => println!("ERROR: unknown scenario {other:?}"),
+    }
+}
+
+fn api(eal: &Eal, eth: &Ethdev) {
+    let pool = PktMbufPool::create(&eal.memory(), "api_pool", 2047, 32, eal::mbuf::DEFAULT_BUF_SIZE).expect("pool");
+    check("no_such_port", matches!(eth.port(9), Err(EthError::NoSuchPort(9))), eth.port(9).err());
+    let port = eth.port(0).expect("port 0").clone();
+    let c = eth.control(0).expect("control");
+    let mut bufs: Vec<Mbuf> = Vec::new();
+    check(
+        "burst_before_start",
+        port.rx_burst(0, &mut bufs, 32) == Err(BurstError::NotStarted(0)),
+        port.rx_burst(0, &mut bufs, 32),
+    );
+    let r = c.rx_queue_setup(0, 512, pool);
+    check("queue_setup_before_configure", matches!(&r, Err(EthError::BadState { .. })), &r);
+    let r = c.configure(&PortConf { nb_rxq: 0, nb_txq: 1, ..Default::default() });
+    check("zero_queues", matches!(&r, Err(EthError::Unsupported { .. })), &r);
+    let r = c.configure(&PortConf { nb_rxq: 17, nb_txq: 1, ..Default::default() });
+    check("too_many_queues", matches!(&r, Err(EthError::Unsupported { .. })), &r);
+    check("configure", c.configure(&PortConf { nb_rxq: 2, nb_txq: 2, ..Default::default() }).is_ok(), ());
+    let r = c.start();
+    check("start_without_queues", matches!(&r, Err(EthError::BadState { .. })), &r);
+    let r = c.rx_queue_setup(2, 512, pool);
+    check("queue_out_of_range", matches!(&r, Err(EthError::QueueOutOfRange { queue: 2, nb: 2, .. })), &r);
+    let r = c.tx_queue_setup(0, 0);
+    check("zero_descriptors", matches!(&r, Err(EthError::Unsupported { .. })), &r);
+    for q in 0..2 {
+        c.rx_queue_setup(q, 512, pool).expect("rx setup");
+        c.tx_queue_setup(q, 512).expect("tx setup");
+    }
+    check("start", c.start().is_ok(), ());
+    check("link_up_after_start", port.link().0.up, port.link());
+    check(
+        "bad_queue_burst",
+        port.rx_burst(5, &mut bufs, 32) == Err(BurstError::BadQueue { port: 0, queue: 5, nb: 2 }),
+        (),
+    );
+    let n = port.rx_burst(1, &mut bufs, 32).unwrap_or(0);
+    check("rx_burst", n == 32 && bufs.len() == 32, n);
+    let sent = port.tx_burst(0, &mut bufs).unwrap_or(0);
+    check("tx_burst", sent == 32 && bufs.is_empty(), sent);
+    let s = c.stats_get();
+    check("stats", s.ipackets == 32 && s.opackets == 32 && s.q_ipackets == vec![0, 32] && s.ibytes == 32 * 64, &s);
+    let r = c.configure(&PortConf::default());
+    check("configure_while_started", matches!(&r, Err(EthError::BadState { .. })), &r);
+    let r = c.set_mtu(10);
+    check("bad_mtu", matches!(&r, Err(EthError::Unsupported { .. })), &r);
+    let r = c.set_mac([1, 0, 0, 0, 0, 1]);
+    check("multicast_mac", matches!(&r, Err(EthError::Unsupported { .. })), &r);
+    check("mac_set", c.set_mac([2, 0, 0, 0, 0, 0x42]).is_ok() && port.mac() == [2, 0, 0, 0, 0, 0x42], port.mac());
+    c.stats_reset();
+    check("stats_reset", c.stats_get().ipackets == 0, ());
+    println!("READY");
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    // A secondary has come and gone: the port must still be started and working.
+    let n = port.rx_burst(0, &mut bufs, 8).unwrap_or(0);
+    let ok = c.is_started() && n == 8 && port.tx_burst(1, &mut bufs) == Ok(8);
+    println!("AFTER {}", if ok { "ok" } else { "FAILED" });
+    c.stop().expect("stop");
+    check("burst_after_stop", port.rx_burst(0, &mut bufs, 8) == Err(BurstError::NotStarted(0)), ());
+    eal::mbuf::free_bulk(&mut bufs);
+    pool.mempool().flush_cache();
+    check("pool_full", pool.mempool().is_full(), pool.mempool().in_use_count());
+}
+
+fn secondary(eth: &Ethdev) {
+    check("secondary_cannot_control", matches!(eth.control(0), Err(EthError::PrimaryOnly(_))), ());
+    let port = eth.port(0).expect("port 0");
+    check("secondary_sees_link", port.link().0.up, port.link());
+    let mut bufs = Vec::new();
+    let n = port.rx_burst(1, &mut bufs, 16).unwrap_or(0);
+    let sent = port.tx_burst(1, &mut bufs).unwrap_or(0);
+    check("secondary_bursts", n == 16 && sent == 16, (n, sent));
+    check("secondary_sees_stats", port.stats().q_ipackets[1] >= 16, port.stats());
+}

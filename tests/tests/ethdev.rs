@@ -1,0 +1,57 @@
+//! The ethdev API in real processes: misuse gives the documented errors (never a panic), a
+//! secondary cannot control a port but can use its queues, and a secondary's exit leaves the
+//! port working.
+
+use std::time::Duration;
+use tests::{prefix, Proc};
+
+const W: &str = env!("CARGO_BIN_EXE_ethdev_worker");
+const T: Duration = Duration::from_secs(30);
+
+fn failures(out: &[String]) -> Vec<&String> {
+    out.iter().filter(|l| l.contains("FAILED") || l.starts_with("ERROR")).collect()
+}
+
+#[test]
+fn api_misuse_is_an_error_and_secondaries_cannot_control_ports() {
+    let p = prefix("ethdev_api");
+    let mut pri = Proc::spawn(W, &["--file-prefix", &p, "--no-huge", "-l", "0", "--vdev", "net_null0", "--", "api"]);
+    pri.expect("READY", T);
+    let (code, out) =
+        Proc::spawn(W, &["--file-prefix", &p, "--no-huge", "-l", "1", "--proc-type", "secondary", "--", "secondary"])
+            .finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    assert!(failures(&out).is_empty(), "{out:#?}");
+    assert_eq!(out.iter().filter(|l| l.starts_with("CHECK") && l.ends_with(" ok")).count(), 4, "{out:#?}");
+    pri.close_stdin();
+    let (code, out) = pri.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    assert!(failures(&out).is_empty(), "{out:#?}");
+    assert!(out.iter().any(|l| l == "AFTER ok"), "the port works after the secondary left: {out:#?}");
+    for name in [
+        "no_such_port",
+        "burst_before_start",
+        "queue_setup_before_configure",
+        "zero_queues",
+        "too_many_queues",
+        "configure",
+        "start_without_queues",
+        "queue_out_of_range",
+        "zero_descriptors",
+        "start",
+        "link_up_after_start",
+        "bad_queue_burst",
+        "rx_burst",
+        "tx_burst",
+        "stats",
+        "configure_while_started",
+        "bad_mtu",
+        "multicast_mac",
+        "mac_set",
+        "stats_reset",
+        "burst_after_stop",
+        "pool_full",
+    ] {
+        assert!(out.iter().any(|l| l == &format!("CHECK {name} ok")), "check {name} missing: {out:#?}");
+    }
+}
