@@ -13,6 +13,40 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A port as seen by any process: bursts, link, stats, MAC.
+///
+/// This is the only handle a secondary gets, and it has no control operations: reading
+/// compiles,
+/// ```
+/// fn look(port: &ethdev::Port) -> bool {
+///     port.is_started() && port.link().0.up
+/// }
+/// ```
+/// but configuring, starting, stopping, closing or resetting a device does not:
+/// ```compile_fail
+/// fn stop_it(port: &ethdev::Port) {
+///     let _ = port.stop();
+/// }
+/// ```
+/// ```compile_fail
+/// fn start_it(port: &ethdev::Port) {
+///     let _ = port.start();
+/// }
+/// ```
+/// ```compile_fail
+/// fn configure_it(port: &ethdev::Port) {
+///     let _ = port.configure(&ethdev::PortConf::default());
+/// }
+/// ```
+/// ```compile_fail
+/// fn close_it(port: &ethdev::Port) {
+///     port.close();
+/// }
+/// ```
+/// ```compile_fail
+/// fn reset_counters(port: &ethdev::Port) {
+///     port.stats_reset();
+/// }
+/// ```
 #[derive(Clone)]
 pub struct Port {
     id: u16,

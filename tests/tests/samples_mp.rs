@@ -203,3 +203,74 @@ fn client_server_mp_server_and_two_clients() {
     let free: Vec<u64> = pool.split_whitespace().filter_map(|w| w.parse().ok()).collect();
     assert_eq!(free[0], free[1], "{pool}");
 }
+
+fn rx_of(out: &[String]) -> u64 {
+    let l = out.iter().find(|l| l.starts_with("Port 0: RX - ")).unwrap_or_else(|| panic!("no stats: {out:#?}"));
+    l.split(' ').nth(4).unwrap().trim_end_matches(',').parse().unwrap()
+}
+
+/// A primary and two secondaries on their own queues of two `net_ring` ports: every packet
+/// accounted for, mbufs freed in other processes back in their pool, and the primary's port
+/// still forwarding after a secondary is killed with SIGKILL.
+#[test]
+fn three_processes_on_their_own_queues_and_a_killed_secondary() {
+    let p = prefix("mp3");
+    let sym = example_bin("symmetric_mp");
+    let start = |l: &str, role: &str, id: &str, vdevs: &[&str]| -> Proc {
+        let mut a = vec!["--file-prefix", &p, "--no-huge", "-m", "64", "--lcores", l, "--proc-type", role];
+        a.extend_from_slice(vdevs);
+        a.extend_from_slice(&["--", "--num-procs", "3", "--proc-id", id]);
+        let mut pr = Proc::spawn(&sym, &a);
+        pr.expect(&format!("APP: proc {id} ready"), T);
+        pr
+    };
+    let mut pri = start("0@0", "primary", "0", &["--vdev", "net_ring0,rx=ta,tx=tb", "--vdev", "net_ring1,rx=tc,tx=td"]);
+    let mut s1 = start("1@1", "secondary", "1", &[]);
+    let s2 = start("2@0", "secondary", "2", &[]);
+    let peer = |lcore: &str, spread: &str, n: &str| -> Vec<String> {
+        let args = [
+            "--file-prefix",
+            &p,
+            "--no-huge",
+            "--lcores",
+            lcore,
+            "--proc-type",
+            "secondary",
+            "--",
+            "ta",
+            "3",
+            "td",
+            "3",
+            n,
+            "48",
+            spread,
+        ];
+        let (code, out) = Proc::spawn(PEER, &args).finish(T);
+        assert_eq!(code, Some(0), "{out:#?}");
+        out
+    };
+    let out = peer("3@1", "flow", "9000");
+    let line = collected(&out);
+    assert!(line.starts_with("COLLECTED total=9000 dups=0 bad=0 flows_split=0"), "{line}");
+    let q = per_queue(&line);
+    assert!(q.iter().all(|&n| n == 3000), "each process forwarded its queue's third: {line}");
+    assert!(
+        out.iter().any(|l| l == "POOL full=true in_use=0"),
+        "mbufs freed by the other processes came back: {out:#?}"
+    );
+
+    s2.kill9();
+    let out = peer("4@1", "0", "2000");
+    let line = collected(&out);
+    assert!(line.starts_with("COLLECTED total=2000 dups=0 bad=0"), "the primary's queue still forwards: {line}");
+    assert_eq!(per_queue(&line), vec![2000, 0, 0]);
+
+    s1.send("");
+    let (code, out) = s1.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    assert_eq!(rx_of(&out), 3000);
+    pri.send("");
+    let (code, out) = pri.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    assert_eq!(rx_of(&out), 5000, "3000 before the kill, 2000 after");
+}

@@ -273,9 +273,19 @@ impl Rig {
             .iter()
             .filter_map(|l| l.strip_prefix("LINK port=0 up="))
             .map(|l| {
-                let (up, seq) = l.split_once(" seq=").expect("seq");
+                let (up, rest) = l.split_once(" seq=").expect("seq");
+                let seq = rest.split_whitespace().next().expect("seq number");
                 (up == "true", seq.parse().expect("seq number"))
             })
+            .collect()
+    }
+    /// When each link event of process `i` ran its callback (µs since the epoch).
+    fn event_times(&self, i: usize) -> Vec<u128> {
+        let p = self.procs[i].as_ref().expect("running");
+        p.seen
+            .iter()
+            .filter(|l| l.starts_with("LINK port=0 up="))
+            .filter_map(|l| l.split(" t_us=").nth(1)?.trim().parse().ok())
             .collect()
     }
 }
@@ -352,11 +362,23 @@ fn link_events_reach_the_primary_and_the_secondaries_in_order() {
     let iface = g.iface.clone();
     let all = [pri, secs[0], secs[1]];
     let steps = [true, false, true];
+    let mut toggled_at = Vec::new();
     for (i, &up) in steps.iter().enumerate() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_micros();
+        toggled_at.push(now);
         g.ip(&["link", "set", &iface, if up { "up" } else { "down" }]);
         // Every process sees this event before the next toggle.
         for &p in &all {
             g.wait_events(p, i + 1);
+        }
+    }
+    // Each process ran its callback within 100 ms of the change.
+    for &p in &all {
+        let times = g.event_times(p);
+        assert_eq!(times.len(), steps.len(), "process {p}: {times:?}");
+        for (k, (&t, &t0)) in times.iter().zip(&toggled_at).enumerate() {
+            let delay = t.saturating_sub(t0);
+            assert!(delay < 100_000, "process {p}, event {k}: callback {delay} µs after `ip link set`");
         }
     }
     let reference = g.links(pri);

@@ -86,7 +86,9 @@ fn main() {
     let (count, flows) = (a[5].parse::<u32>().unwrap_or(1000), a[6].parse::<u32>().unwrap_or(64));
     let spread = a[7] == "flow";
     let mem = eal.memory();
-    let pool = PktMbufPool::create(&mem, "ring_peer_pool", 4095, 64, eal::mbuf::DEFAULT_BUF_SIZE).expect("pool");
+    let pool = PktMbufPool::lookup(&mem, "ring_peer_pool")
+        .or_else(|_| PktMbufPool::create(&mem, "ring_peer_pool", 4095, 64, eal::mbuf::DEFAULT_BUF_SIZE))
+        .expect("pool");
     let lookup = |base: &str, n: u32| -> Vec<MbufRing> {
         (0..n)
             .map(|q| MbufRing::lookup(&mem, &format!("{base}_{q}")).unwrap_or_else(|e| panic!("ring {base}_{q}: {e}")))
@@ -143,4 +145,5 @@ fn main() {
         c.total, c.dups, c.bad, c.per_queue
     );
     pool.mempool().flush_cache();
+    println!("POOL full={} in_use={}", pool.mempool().is_full(), pool.mempool().in_use_count());
 }

@@ -130,7 +130,11 @@ fn run(eal: &Eal, queues: u16) -> i32 {
 
 fn serve(eal: &Eal, eth: &Ethdev, queues: u16) -> Result<(), String> {
     let id = *eth.port_ids().first().ok_or("no port")?;
-    eth.on_link_change(Some(id), |p, l, seq| println!("LINK port={p} up={} seq={seq}", l.up));
+    eth.on_link_change(Some(id), |p, l, seq| {
+        let t_us =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
+        println!("LINK port={p} up={} seq={seq} t_us={t_us}", l.up)
+    });
     let mem = eal.memory();
     let pool = if eth.is_primary() {
         let pool =

@@ -61,7 +61,9 @@ pub fn arm(
                         count.fetch_add(1, Ordering::Relaxed);
                         ctx.report_link(read_link(&bar));
                     }
-                    wr(&bar, regs::IMS, causes(Model::E82574));
+                    if ctx.slot.private[super::w::LSC].load(Ordering::Relaxed) == 1 {
+                        wr(&bar, regs::IMS, causes(Model::E82574));
+                    }
                 }),
             )
         }
