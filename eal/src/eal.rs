@@ -74,22 +74,43 @@ impl Eal {
 
     fn init_parsed(args: EalArgs, t0: Instant) -> Result<Eal, EalError> {
         let dir = runtime::dir_for(&args.file_prefix);
+        let dir_existed = dir.exists();
         runtime::create(&dir)?;
+        let r = Self::init_in_dir(args, t0, dir.clone());
+        if r.is_err() && !dir_existed {
+            // Leave nothing behind: the directory goes if this attempt made it (and it is empty).
+            let _ = std::fs::remove_dir(&dir);
+        }
+        r
+    }
+
+    fn init_in_dir(args: EalArgs, t0: Instant, dir: PathBuf) -> Result<Eal, EalError> {
         let cfg_path = dir.join(CONFIG_FILE);
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&cfg_path)
-            .map_err(|source| EalError::RuntimeDir { path: cfg_path.clone(), source })?;
+        let file = if args.proc_type == ProcType::Secondary {
+            // A secondary never creates the config: no file means no primary.
+            File::options().read(true).write(true).open(&cfg_path).map_err(|source| {
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    EalError::NoPrimary { prefix: args.file_prefix.clone(), config: cfg_path.clone() }
+                } else {
+                    EalError::RuntimeDir { path: cfg_path.clone(), source }
+                }
+            })?
+        } else {
+            File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&cfg_path)
+                .map_err(|source| EalError::RuntimeDir { path: cfg_path.clone(), source })?
+        };
         let want_primary = matches!(args.proc_type, ProcType::Primary | ProcType::Auto);
         let locked = want_primary
             && runtime::try_lock_exclusive(&file)
                 .map_err(|e| EalError::io(format!("locking {}", cfg_path.display()), e))?;
         let (role, mem, heap_path) = if locked {
-            let (mem, heap) = primary_init(&args, &dir, &file)?;
+            let (mem, heap) = primary_init(&args, &dir, &file).inspect_err(|_| abandon_primary(&dir, None))?;
             (Role::Primary, mem, heap)
         } else if args.proc_type == ProcType::Primary {
             let pid = read_header(&file).map(|h| h.primary_pid).unwrap_or(0);
@@ -101,7 +122,7 @@ impl Eal {
         let ids: Vec<u32> = args.lcores.iter().map(|l| l.id).collect();
         if let Err(e) = lcore::claim_lcores(mem.config(), &ids, &args.file_prefix) {
             if role == Role::Primary {
-                let _ = std::fs::remove_file(&heap_path);
+                abandon_primary(&dir, Some(&heap_path));
             }
             return Err(e);
         }
@@ -123,7 +144,7 @@ impl Eal {
             Err(e) => {
                 lcore::release_lcores(mem.config());
                 if role == Role::Primary {
-                    let _ = std::fs::remove_file(&heap_path);
+                    abandon_primary(&dir, Some(&heap_path));
                 }
                 return Err(EalError::Mp(e.to_string()));
             }
@@ -139,7 +160,7 @@ impl Eal {
                 lcore::release_lcores(mem.config());
                 if role == Role::Primary {
                     mem.config().primary_pid.store(0, Ordering::Relaxed);
-                    let _ = std::fs::remove_file(&heap_path);
+                    abandon_primary(&dir, Some(&heap_path));
                 }
                 return Err(e.into());
             }
@@ -221,6 +242,16 @@ impl Drop for Eal {
         // unlinked, so its memory goes back to the system then.
         tracing::info!(role = ?self.role, "EAL cleaned up");
     }
+}
+
+/// Removes what a primary that failed to start had created: its heap file, the sockets
+/// and the config (the lock goes with the file descriptor when the caller returns).
+fn abandon_primary(dir: &Path, heap: Option<&Path>) {
+    if let Some(h) = heap {
+        let _ = std::fs::remove_file(h);
+    }
+    runtime::clean_stale(dir);
+    let _ = std::fs::remove_file(dir.join(CONFIG_FILE));
 }
 
 fn init_logging(level: Option<&str>) {

@@ -99,13 +99,22 @@ impl Proc {
         while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
             self.seen.push(l);
         }
-        (status, self.seen)
+        (status, std::mem::take(&mut self.seen))
     }
 
     /// Kills the process with SIGKILL and reaps it.
-    pub fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill9(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Proc {
+    /// A test that fails midway must not leave its processes running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

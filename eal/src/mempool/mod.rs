@@ -273,19 +273,34 @@ impl Mempool {
     #[inline]
     pub fn get_bulk_with(&self, cache: Option<Cache>, out: &mut [u64]) -> bool {
         let n = out.len();
-        let Some(c) = cache.filter(|_| n <= self.cache_size as usize) else {
-            return self.ring.mc_dequeue_bulk(out);
-        };
-        let mut len = c.len.load(Ordering::Relaxed) as usize;
-        if len < n {
-            // Refill the cache up to cache_size + n from the ring.
-            let want = self.cache_size as usize + n - len;
-            if !self.ring.mc_dequeue_bulk_atomic(&c.objs[len..len + want]) {
-                return self.ring.mc_dequeue_bulk(out);
+        if let Some(c) = cache {
+            let len = c.len.load(Ordering::Relaxed) as usize;
+            if n <= len {
+                // Hand out the most recently freed objects first (warm in the CPU cache).
+                let src = &c.objs[len - n..len];
+                for (o, s) in out.iter_mut().zip(src.iter().rev()) {
+                    *o = s.load(Ordering::Relaxed);
+                }
+                c.len.store((len - n) as u32, Ordering::Relaxed);
+                return true;
             }
-            len += want;
+            if n <= self.cache_size as usize {
+                return self.get_refill(c, len, out);
+            }
         }
-        // Hand out the most recently freed objects first (warm in cache).
+        self.ring.mc_dequeue_bulk(out)
+    }
+
+    /// The cache holds fewer than `out.len()`: refill it to `cache_size + n` from the ring,
+    /// then serve from it.
+    #[cold]
+    fn get_refill(&self, c: Cache, len: usize, out: &mut [u64]) -> bool {
+        let n = out.len();
+        let want = self.cache_size as usize + n - len;
+        if !self.ring.mc_dequeue_bulk_atomic(&c.objs[len..len + want]) {
+            return self.ring.mc_dequeue_bulk(out);
+        }
+        let len = len + want;
         for (o, s) in out.iter_mut().zip(c.objs[len - n..len].iter().rev()) {
             *o = s.load(Ordering::Relaxed);
         }
@@ -297,27 +312,38 @@ impl Mempool {
     #[inline]
     pub fn put_bulk_with(&self, cache: Option<Cache>, objs: &[u64]) {
         let n = objs.len();
-        let Some(c) = cache.filter(|_| n <= CACHE_MAX_SIZE as usize) else {
-            let mut done = 0;
-            while done < n {
-                done += self.ring.mp_enqueue_burst(&objs[done..]);
+        if let Some(c) = cache {
+            let len = c.len.load(Ordering::Relaxed) as usize;
+            let end = len + n;
+            if end < self.flush_thresh as usize {
+                for (s, &o) in c.objs[len..end].iter().zip(objs) {
+                    s.store(o, Ordering::Relaxed);
+                }
+                c.len.store(end as u32, Ordering::Relaxed);
+                return;
             }
-            return;
-        };
-        let len = c.len.load(Ordering::Relaxed) as usize;
-        for (s, &o) in c.objs[len..len + n].iter().zip(objs) {
+            if n <= CACHE_MAX_SIZE as usize {
+                return self.put_flush(c, len, objs);
+            }
+        }
+        let mut done = 0;
+        while done < n {
+            done += self.ring.mp_enqueue_burst(&objs[done..]);
+        }
+    }
+
+    /// The cache reaches its flush threshold: add `objs`, then give everything above
+    /// `cache_size` back to the ring (which holds every object of the pool, so has room).
+    #[cold]
+    fn put_flush(&self, c: Cache, len: usize, objs: &[u64]) {
+        let end = len + objs.len();
+        for (s, &o) in c.objs[len..end].iter().zip(objs) {
             s.store(o, Ordering::Relaxed);
         }
-        let mut len = len + n;
-        if len >= self.flush_thresh as usize {
-            // Keep cache_size objects, give the rest back to the ring.
-            // The ring holds every object of the pool, so there is always room.
-            let keep = self.cache_size as usize;
-            let flushed = self.ring.mp_enqueue_bulk_atomic(&c.objs[keep..len]);
-            debug_assert!(flushed, "a pool's ring has room for all its objects");
-            len = keep;
-        }
-        c.len.store(len as u32, Ordering::Relaxed);
+        let keep = self.cache_size as usize;
+        let flushed = self.ring.mp_enqueue_bulk_atomic(&c.objs[keep..end]);
+        debug_assert!(flushed, "a pool's ring has room for all its objects");
+        c.len.store(keep as u32, Ordering::Relaxed);
     }
 
     /// Takes one object.

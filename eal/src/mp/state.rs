@@ -102,7 +102,10 @@ impl Core {
             }
             return Ok(s);
         }
-        Sock::bind_auto().map_err(|source| MpError::Io { what: "creating a reply socket", source })
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.join(format!("mp_reply_{}_{n}", std::process::id()));
+        Sock::bind_temp(&path).map_err(|source| MpError::Io { what: "creating a reply socket", source })
     }
 
     pub(crate) fn put_reply_sock(&self, s: Sock, dirty: bool) {

@@ -89,6 +89,16 @@ pub(crate) struct Received {
 #[derive(Debug)]
 pub(crate) struct Sock {
     fd: OwnedFd,
+    /// A socket file to remove when the socket closes (reply sockets).
+    unlink_on_drop: Option<std::path::PathBuf>,
+}
+
+impl Drop for Sock {
+    fn drop(&mut self) {
+        if let Some(p) = self.unlink_on_drop.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -121,7 +131,7 @@ impl Sock {
         // SAFETY: plain syscall with constant arguments; the result is checked.
         let fd = cvt(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
         // SAFETY: fd was just returned by socket() and is owned by nobody else.
-        Ok(Sock { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        Ok(Sock { fd: unsafe { OwnedFd::from_raw_fd(fd) }, unlink_on_drop: None })
     }
 
     /// Creates a socket bound to `path` (which must not exist).
@@ -133,7 +143,18 @@ impl Sock {
         Ok(sock)
     }
 
+    /// Creates a socket bound to the file `path` (replacing a stale one), removed again
+    /// when the socket closes. Unlike abstract names, a file reaches across network
+    /// namespaces, so processes of one group may live in different namespaces.
+    pub(crate) fn bind_temp(path: &Path) -> io::Result<Sock> {
+        let _ = std::fs::remove_file(path);
+        let mut s = Sock::bind_path(path)?;
+        s.unlink_on_drop = Some(path.to_path_buf());
+        Ok(s)
+    }
+
     /// Creates a socket bound to a kernel-chosen abstract name, released on close.
+    #[cfg(test)]
     pub(crate) fn bind_auto() -> io::Result<Sock> {
         let sock = Sock::new()?;
         // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.

@@ -131,17 +131,23 @@ fn two_e1000_ports_on_one_hub_forward_through_a_bypass_program() {
     if !common::qemu_available_or_skip("two_e1000_ports_on_one_hub_forward_through_a_bypass_program") {
         return;
     }
+    // The same with a pair of e1000e on a second hub, for the model's rate.
     let cfg = base_config()
         .nic(Nic::new(NicModel::E1000, "n1").mac(MAC1).hub(1))
         .nic(Nic::new(NicModel::E1000, "n2").mac(MAC2).hub(1))
-        .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2")
-        .command("guest_e1000 -l 0 -m 64 --file-prefix fw -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- fwd 10000");
+        .nic(Nic::new(NicModel::E1000e, "n3").mac("52:54:00:12:34:58").hub(2))
+        .nic(Nic::new(NicModel::E1000e, "n4").mac("52:54:00:12:34:59").hub(2))
+        .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2 $VMTEST_NIC_n3 $VMTEST_NIC_n4")
+        .command("guest_e1000 -l 0 -m 64 --file-prefix fw -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- fwd 10000")
+        .command("guest_e1000 -l 0 -m 64 --file-prefix fw2 -a $VMTEST_NIC_n3 -a $VMTEST_NIC_n4 -- fwd 10000");
     let o = vmtest::run(&cfg).unwrap_or_else(|e| panic!("{e}"));
     assert_ok(&o, 0);
-    let out = assert_ok(&o, 1);
-    assert!(out.contains("guest_e1000: fwd_0to1=round_trips=10000"), "{out}");
-    assert!(out.contains("guest_e1000: fwd_1to0=round_trips=10000"), "{out}");
-    eprintln!("RATES hub forwarding: {:?}", rates(&out));
+    for (i, model) in [(1, "e1000"), (2, "e1000e")] {
+        let out = assert_ok(&o, i);
+        assert!(out.contains("guest_e1000: fwd_0to1=round_trips=10000"), "{out}");
+        assert!(out.contains("guest_e1000: fwd_1to0=round_trips=10000"), "{out}");
+        eprintln!("RATES hub forwarding {model}: {:?}", rates(&out));
+    }
 }
 
 /// The guest script of the multi-process test: primary, then a secondary that is killed.

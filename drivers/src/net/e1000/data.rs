@@ -13,14 +13,16 @@ pub(crate) struct EmData {
     port: u16,
     slot: &'static PortSlot,
     bar: Arc<MmioRegion>,
-    /// The group's memory when it runs with IOVA = PA (buffers are checked for contiguity).
+    /// The group's memory (device addresses, page size).
+    mem: Memory,
+    /// The same when the group runs with IOVA = PA (RX buffers are checked for contiguity).
     pa: Option<Memory>,
 }
 
 impl EmData {
     pub(crate) fn new(ctx: &PortCtx, bar: Arc<MmioRegion>) -> EmData {
         let pa = (ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(ctx.mem);
-        EmData { port: ctx.port, slot: ctx.slot, bar, pa }
+        EmData { port: ctx.port, slot: ctx.slot, bar, mem: ctx.mem, pa }
     }
 }
 
@@ -30,11 +32,11 @@ impl DataPath for EmData {
         if q != 0 || max == 0 {
             return 0;
         }
-        let Some(mem) = rx_mem(self.slot) else { return 0 };
+        let Some(ring) = rx_mem(self.slot) else { return 0 };
         let Ok(pool) = PktMbufPool::from_header_addr(self.slot.rxq_pool[0].load(Ordering::Relaxed)) else {
             return 0;
         };
-        rxq::burst(&self.bar, &mem, &pool, self.pa.as_ref(), self.port, &self.slot.counters.rx[0], bufs, max)
+        rxq::burst(&self.bar, &ring, &pool, self.pa.as_ref(), self.port, &self.slot.counters.rx[0], bufs, max)
     }
 
     #[inline]
@@ -42,7 +44,7 @@ impl DataPath for EmData {
         if q != 0 || bufs.is_empty() {
             return 0;
         }
-        let Some(mem) = tx_mem(self.slot) else { return 0 };
-        txq::burst(&self.bar, &mem, self.pa.as_ref(), &self.slot.counters.tx[0], bufs)
+        let Some(ring) = tx_mem(self.slot) else { return 0 };
+        txq::burst(&self.bar, &ring, &self.mem, &self.slot.counters.tx[0], bufs)
     }
 }

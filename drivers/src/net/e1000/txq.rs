@@ -58,69 +58,67 @@ fn reclaim(q: &QueueMem) -> usize {
     n
 }
 
+/// Descriptors `m` needs: one per heap page its data touches (see [`iova`]); 0 for a
+/// chained mbuf, which this queue does not send.
+#[inline(always)]
+fn descs_for(m: &Mbuf, page: u64) -> usize {
+    if m.nb_segs() != 1 {
+        return 0;
+    }
+    let len = u64::from(m.data_len());
+    if iova::in_page(page, m.data().as_ptr() as u64, len) < len {
+        2
+    } else {
+        1
+    }
+}
+
 /// Sends from the front of `bufs`: as many as there are free descriptors. Sent mbufs leave
-/// `bufs` (the ring frees them once transmitted). In IOVA-as-PA mode (`pa`) a buffer that
-/// is not contiguous for the device takes two descriptors, split at the page boundary. A
-/// chained (multi-segment) mbuf is not supported by this queue: it is dropped and counted
-/// as an error.
+/// `bufs` (the ring frees them once transmitted). A buffer that crosses a page boundary of
+/// the heap takes two descriptors, split at the boundary. A chained (multi-segment) mbuf is
+/// not supported by this queue: it is dropped and counted as an error.
 #[inline]
-pub fn burst(bar: &MmioRegion, q: &QueueMem, pa: Option<&Memory>, c: &QueueCounters, bufs: &mut Vec<Mbuf>) -> usize {
+pub fn burst(bar: &MmioRegion, q: &QueueMem, mem: &Memory, c: &QueueCounters, bufs: &mut Vec<Mbuf>) -> usize {
     reclaim(q);
     let nb = q.nb();
+    let page = mem.page_size();
     let (mut tail, clean) = (q.get(H_TAIL) as usize, q.get(H_CLEAN) as usize);
-    let mut free = nb - 1 - (tail + nb - clean) % nb;
+    let free = nb - 1 - (tail + nb - clean) % nb;
     let next = |i: usize| if i + 1 == nb { 0 } else { i + 1 };
-    let (mut taken, mut sent, mut bytes, mut errors) = (0usize, 0u64, 0u64, 0u64);
+    let (mut taken, mut used) = (0usize, 0usize);
     for m in bufs.iter() {
-        if m.nb_segs() != 1 {
-            errors += 1;
-            taken += 1;
-            continue;
-        }
-        let len = m.data_len();
-        let (iova, first) = match pa {
-            None => (m.data_iova(), u64::from(len)),
-            Some(mem) => iova::contiguous_prefix(mem, m.data().as_ptr() as u64, u64::from(len)),
-        };
-        let need = if first < u64::from(len) { 2 } else { 1 };
-        if free < need {
+        let need = descs_for(m, page);
+        if used + need > free {
             break;
         }
-        if need == 2 {
-            let rest_va = m.data().as_ptr() as u64 + first;
-            q.ring.tx_fill(tail, iova, first as u16, TXD_CMD_IFCS | TXD_CMD_RS);
-            tail = next(tail);
-            let rest_iova = pa.map_or(rest_va, |mem| mem.iova(rest_va));
-            q.ring.tx_fill(tail, rest_iova, len - first as u16, TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS);
-        } else {
-            q.ring.tx_fill(tail, iova, len, TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS);
-        }
-        // The mbuf is stored at its last descriptor: freed once that one is done.
-        tail = next(tail);
-        free -= need;
+        used += need;
         taken += 1;
-        sent += 1;
-        bytes += u64::from(len);
     }
     if taken == 0 {
         return 0;
     }
-    // Second pass: hand the taken mbufs to the software ring (or drop the refused ones).
-    let mut slot = q.get(H_TAIL) as usize;
+    let (mut sent, mut bytes, mut errors) = (0u64, 0u64, 0u64);
     for m in bufs.drain(..taken) {
         if m.nb_segs() != 1 {
+            errors += 1;
             drop(m);
             continue;
         }
-        let len = u64::from(m.data_len());
-        let two = pa.is_some_and(|mem| iova::contiguous_prefix(mem, m.data().as_ptr() as u64, len).1 < len);
-        if two {
-            slot = next(slot);
+        let (va, len) = (m.data().as_ptr() as u64, u64::from(m.data_len()));
+        let first = iova::in_page(page, va, len);
+        if first < len {
+            q.ring.tx_fill(tail, mem.iova(va), first as u16, TXD_CMD_IFCS | TXD_CMD_RS);
+            tail = next(tail);
+            q.ring.tx_fill(tail, mem.iova(va + first), (len - first) as u16, TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS);
+        } else {
+            q.ring.tx_fill(tail, mem.iova(va), len as u16, TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS);
         }
-        q.put(slot, m);
-        slot = next(slot);
+        // The mbuf is kept at its last descriptor: freed once that one is done.
+        q.put(tail, m);
+        tail = next(tail);
+        sent += 1;
+        bytes += len;
     }
-    debug_assert_eq!(slot, tail);
     q.set(H_TAIL, tail as u64);
     fence(Ordering::Release);
     wr(bar, regs::TDT, tail as u32);

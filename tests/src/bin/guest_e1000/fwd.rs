@@ -72,8 +72,18 @@ pub fn run(eal: &Eal, eth: &Ethdev, n: u32) -> Result<(), String> {
     port::start(eth, 0, pool)?;
     port::start(eth, 1, pool)?;
     let (p0, p1) = (eth.port(0).map_err(|e| e.to_string())?, eth.port(1).map_err(|e| e.to_string())?);
+    let dump = || {
+        for id in [0u16, 1] {
+            if let Ok(x) = eth.xstats(id) {
+                say(&format!("xstats{id}"), x.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
+            }
+            if let Ok(p) = eth.port(id) {
+                say(&format!("stats{id}"), format!("{:?}", p.stats()));
+            }
+        }
+    };
     for (name, a, b, tag) in [("fwd_0to1", p0, p1, 0xa1u8), ("fwd_1to0", p1, p0, 0xb1u8)] {
-        let (frames, t) = direction(a, b, &pool, n, tag)?;
+        let (frames, t) = direction(a, b, &pool, n, tag).inspect_err(|_| dump())?;
         let rate = frames as f64 / t.as_secs_f64();
         say(
             name,
