@@ -74,7 +74,7 @@ fn secondary_without_primary_fails_fast() {
                 && l.contains("start the primary first")),
         "{out:?}"
     );
-    let _ = std::fs::remove_dir_all(runtime_dir(&p));
+    assert!(!runtime_dir(&p).exists(), "a failed secondary leaves no runtime directory behind");
 }
 
 #[test]
@@ -196,5 +196,5 @@ fn bad_memory_options_are_explained() {
     assert_eq!(code, Some(2));
     assert!(out.iter().any(|l| l.contains("cannot be used together")), "{out:?}");
     assert!(heap_files(&p).is_empty(), "failed starts leave no heap file");
-    let _ = std::fs::remove_dir_all(runtime_dir(&p));
+    assert!(!runtime_dir(&p).exists(), "failed starts leave no runtime directory");
 }
