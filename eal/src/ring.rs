@@ -44,9 +44,11 @@ pub const MAX_SIZE: u32 = 1 << 28;
 struct HeadTail {
     head: AtomicU32,
     tail: AtomicU32,
-    /// This side's last seen value of the other side's tail.
+    _pad: [u32; 14],
+    /// This side's last seen value of the other side's tail, in a cache line of its own so
+    /// that refreshing it never disturbs the other side reading `tail`.
     other_tail: AtomicU32,
-    _pad: [u32; 13],
+    _pad2: [u32; 15],
 }
 
 /// The shared part of a ring; the slots follow it in the same memzone.
@@ -374,8 +376,11 @@ impl Ring {
             let mut tail = prod.other_tail.load(Ordering::Acquire);
             let mut used = head.wrapping_sub(tail);
             if used > cap || cap - used < want {
-                tail = cons.tail.load(Ordering::Acquire);
-                prod.other_tail.store(tail, Ordering::Release);
+                let fresh = cons.tail.load(Ordering::Acquire);
+                if fresh != tail {
+                    prod.other_tail.store(fresh, Ordering::Release);
+                    tail = fresh;
+                }
                 used = head.wrapping_sub(tail);
                 if used > cap {
                     // Our head is stale (others moved on meanwhile): reload it.
@@ -421,8 +426,11 @@ impl Ring {
             let mut tail = cons.other_tail.load(Ordering::Acquire);
             let mut avail = tail.wrapping_sub(head);
             if avail > cap || avail < want {
-                tail = prod.tail.load(Ordering::Acquire);
-                cons.other_tail.store(tail, Ordering::Release);
+                let fresh = prod.tail.load(Ordering::Acquire);
+                if fresh != tail {
+                    cons.other_tail.store(fresh, Ordering::Release);
+                    tail = fresh;
+                }
                 avail = tail.wrapping_sub(head);
                 if avail > cap {
                     if single {

@@ -12,10 +12,7 @@
 //! exit (Ctrl-C, SIGTERM or Enter); clients print theirs on exit.
 
 use eal::{Eal, Mbuf, MbufRing, PktMbufPool};
-use ethdev::Ethdev;
-use std::io::BufRead;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use examples_common::{exit_after, port_pairs, ports, setup_port, shared_pool, should_stop, stop_on_enter};
 use std::time::{Duration, Instant};
 
 const APP: &str = "client_server_mp";
@@ -38,16 +35,8 @@ fn main() {
         eprintln!("{APP}: first argument must be 'server' or 'client'\n{USAGE}");
         std::process::exit(1);
     }
-    let eal = match Eal::init(&args) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("{APP}: EAL: {e}");
-            std::process::exit(1);
-        }
-    };
-    let code = if role == "server" { server(&eal) } else { client(&eal) };
-    drop(eal);
-    std::process::exit(code);
+    let eal = examples_common::eal_init_args_or_exit(APP, &args);
+    exit_after(APP, eal, if role == "server" { server } else { client })
 }
 
 fn opts(eal: &Eal) -> Result<(Option<u64>, Option<u16>, u64), String> {
@@ -57,13 +46,7 @@ fn opts(eal: &Eal) -> Result<(Option<u64>, Option<u16>, u64), String> {
     while let Some(a) = it.next() {
         let mut val = || it.next().cloned().ok_or_else(|| format!("option {a} needs a value"));
         match a.as_str() {
-            "-p" => {
-                let s = val()?;
-                mask = Some(
-                    u64::from_str_radix(s.trim_start_matches("0x"), 16)
-                        .map_err(|_| format!("invalid portmask '{s}'"))?,
-                );
-            }
+            "-p" => mask = Some(examples_common::parse_portmask(&val()?)?),
             "-n" => n = Some(val()?.parse().map_err(|_| "invalid -n".to_string())?),
             "--stats-period" => period = val()?.parse().map_err(|_| "invalid --stats-period".to_string())?,
             other => return Err(format!("unknown option '{other}'")),
@@ -72,75 +55,31 @@ fn opts(eal: &Eal) -> Result<(Option<u64>, Option<u16>, u64), String> {
     Ok((mask, n, period))
 }
 
-fn stdin_stop() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    std::thread::spawn(move || {
-        let mut l = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut l);
-        if !l.is_empty() {
-            s.store(true, Ordering::Relaxed);
-        }
-    });
-    stop
-}
-
-fn server(eal: &Eal) -> i32 {
-    let (mask, n, period) = match opts(eal) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{APP}: {e}\n{USAGE}");
-            return 1;
-        }
-    };
+fn server(eal: &Eal) -> Result<(), String> {
+    let (mask, n, period) = opts(eal).map_err(|e| format!("{e}\n{USAGE}"))?;
     if !eal.is_primary() {
-        eprintln!("{APP}: the server must be the primary process");
-        return 1;
+        return Err("the server must be the primary process".into());
     }
-    let Some(nb_clients) = n.filter(|&n| (1..=MAX_CLIENTS).contains(&n)) else {
-        eprintln!("{APP}: -n NUM_CLIENTS (1..={MAX_CLIENTS}) is required\n{USAGE}");
-        return 1;
-    };
-    let _ = eal::signal::install_quit_handler();
-    let eth = match Ethdev::init(eal, &drivers::all()) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("{APP}: {e}");
-            return 1;
-        }
-    };
-    let ports: Vec<u16> = eth.port_ids().into_iter().filter(|p| mask.is_none_or(|m| m & (1 << p) != 0)).collect();
-    if ports.is_empty() || !ports.len().is_multiple_of(2) {
-        eprintln!("{APP}: needs an even number of ports (-p), got {}", ports.len());
-        return 1;
-    }
+    let nb_clients = n
+        .filter(|&n| (1..=MAX_CLIENTS).contains(&n))
+        .ok_or_else(|| format!("-n NUM_CLIENTS (1..={MAX_CLIENTS}) is required\n{USAGE}"))?;
+    let eth = ports(eal)?;
+    let ports = port_pairs(&eth, mask)?;
     let mem = eal.memory();
-    let setup = || -> Result<(PktMbufPool, Vec<MbufRing>), String> {
-        let pool =
-            PktMbufPool::create(&mem, POOL, 16383, 256, eal::mbuf::DEFAULT_BUF_SIZE).map_err(|e| e.to_string())?;
-        let rings = (0..nb_clients)
-            .map(|i| MbufRing::create(&mem, &client_ring(i), 2048, eal::ring::flags::SP_ENQ | eal::ring::flags::SC_DEQ))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        for &p in &ports {
-            examples_common::setup_port(&eth, p, 1, nb_clients, 512, false, pool)
-                .map_err(|e| format!("port {p}: {e}"))?;
-        }
-        Ok((pool, rings))
-    };
-    let (pool, rings) = match setup() {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("{APP}: {e}");
-            return 1;
-        }
-    };
+    let pool = shared_pool(eal, POOL, 16383)?;
+    let rings = (0..nb_clients)
+        .map(|i| MbufRing::create(&mem, &client_ring(i), 2048, eal::ring::flags::SP_ENQ | eal::ring::flags::SC_DEQ))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    for &p in &ports {
+        setup_port(&eth, p, 1, nb_clients, 512, false, pool).map_err(|e| format!("port {p}: {e}"))?;
+    }
     println!("APP: server ready: {} ports, {nb_clients} clients", ports.len());
-    let stop = stdin_stop();
+    let stop = stop_on_enter();
     let handles: Vec<_> = ports.iter().filter_map(|&p| eth.port(p).ok().cloned()).collect();
     let mut per_client: Vec<Vec<Mbuf>> = (0..nb_clients).map(|_| Vec::with_capacity(BURST)).collect();
-    let (mut rx, mut sent, mut dropped) =
-        (vec![0u64; nb_clients as usize], vec![0u64; nb_clients as usize], vec![0u64; nb_clients as usize]);
+    let nc = nb_clients as usize;
+    let (mut rx, mut sent, mut dropped) = (vec![0u64; nc], vec![0u64; nc], vec![0u64; nc]);
     let mut bufs: Vec<Mbuf> = Vec::with_capacity(BURST);
     let mut next = Instant::now() + Duration::from_secs(period.max(1));
     let print = |rx: &[u64], sent: &[u64], dropped: &[u64]| {
@@ -148,7 +87,7 @@ fn server(eal: &Eal) -> i32 {
             println!("Client {c}: rx {} enqueued {} dropped {}", rx[c], sent[c], dropped[c]);
         }
     };
-    while !stop.load(Ordering::Relaxed) && !eal::signal::quit_requested() {
+    while !should_stop(&stop) {
         let mut idle = true;
         for h in &handles {
             if h.rx_burst(0, &mut bufs, BURST).unwrap_or(0) == 0 {
@@ -191,48 +130,28 @@ fn server(eal: &Eal) -> i32 {
     }
     pool.mempool().flush_cache();
     println!("Pool {POOL}: {} of {} mbufs free", pool.mempool().avail_count(), pool.mempool().size());
-    0
+    Ok(())
 }
 
-fn client(eal: &Eal) -> i32 {
-    let id = match opts(eal) {
-        Ok((_, Some(id), _)) if id < MAX_CLIENTS => id,
-        Ok(_) => {
-            eprintln!("{APP}: -n CLIENT_ID (0..{MAX_CLIENTS}) is required\n{USAGE}");
-            return 1;
-        }
-        Err(e) => {
-            eprintln!("{APP}: {e}\n{USAGE}");
-            return 1;
-        }
+fn client(eal: &Eal) -> Result<(), String> {
+    let id = match opts(eal).map_err(|e| format!("{e}\n{USAGE}"))? {
+        (_, Some(id), _) if id < MAX_CLIENTS => id,
+        _ => return Err(format!("-n CLIENT_ID (0..{MAX_CLIENTS}) is required\n{USAGE}")),
     };
     if eal.is_primary() {
-        eprintln!("{APP}: a client must be a secondary process (--proc-type secondary); start the server first");
-        return 1;
+        return Err("a client must be a secondary process (--proc-type secondary); start the server first".into());
     }
-    let _ = eal::signal::install_quit_handler();
-    let eth = match Ethdev::init(eal, &drivers::all()) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("{APP}: {e}");
-            return 1;
-        }
-    };
-    let ring = match MbufRing::lookup(&eal.memory(), &client_ring(id)) {
-        Ok(r) => r,
-        Err(_) => {
-            eprintln!("{APP}: no ring for client {id}: the server was started with fewer clients (-n)");
-            return 1;
-        }
-    };
+    let eth = ports(eal)?;
+    let ring = MbufRing::lookup(&eal.memory(), &client_ring(id))
+        .map_err(|_| format!("no ring for client {id}: the server was started with fewer clients (-n)"))?;
     let ports = eth.port_ids();
     let handles: Vec<_> = ports.iter().filter_map(|&p| eth.port(p).ok().cloned()).collect();
     println!("APP: client {id} ready");
-    let stop = stdin_stop();
+    let stop = stop_on_enter();
     let (mut rx, mut tx, mut drop) = (0u64, 0u64, 0u64);
     let mut bufs: Vec<Mbuf> = Vec::with_capacity(BURST);
     let mut out: Vec<Vec<Mbuf>> = handles.iter().map(|_| Vec::with_capacity(BURST)).collect();
-    while !stop.load(Ordering::Relaxed) && !eal::signal::quit_requested() {
+    while !should_stop(&stop) {
         if ring.dequeue_burst(&mut bufs, BURST) == 0 {
             std::thread::sleep(Duration::from_micros(50));
             continue;
@@ -257,5 +176,5 @@ fn client(eal: &Eal) -> i32 {
         p.mempool().flush_cache();
     }
     println!("Client {id}: rx {rx} tx {tx} dropped {drop}");
-    0
+    Ok(())
 }

@@ -5,13 +5,21 @@ pub mod flow;
 
 use eal::{Eal, EalError, PktMbufPool};
 use ethdev::{EthError, Ethdev, PortConf};
+use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Initialises the EAL from the process arguments, or prints why not and exits:
 /// usage and exit 0 for `-h`, the error plus usage and exit 1 for bad flags, the error and
 /// exit 1 otherwise.
 pub fn eal_init_or_exit(app: &str) -> Eal {
     let args: Vec<String> = std::env::args().collect();
-    match Eal::init(&args) {
+    eal_init_args_or_exit(app, &args)
+}
+
+/// As [`eal_init_or_exit`], with the arguments given (argv[0] first).
+pub fn eal_init_args_or_exit(app: &str, args: &[String]) -> Eal {
+    match Eal::init(args) {
         Ok(e) => e,
         Err(EalError::HelpRequested) => {
             print!("{}", eal::args::usage(&args[0]));
@@ -59,4 +67,76 @@ pub fn setup_port(
 /// Formats a MAC address.
 pub fn fmt_mac(m: [u8; 6]) -> String {
     format!("{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+/// Runs a sample: `run` gets the EAL; on `Err(reason)` the process prints `APP: reason` and
+/// exits 1, else 0. The EAL is dropped first either way, so its files are cleaned up.
+pub fn exit_after(app: &str, eal: Eal, run: impl FnOnce(&Eal) -> Result<(), String>) -> ! {
+    let code = match run(&eal) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{app}: {e}");
+            1
+        }
+    };
+    drop(eal);
+    std::process::exit(code)
+}
+
+/// Installs the Ctrl-C handler and probes (primary) or attaches (secondary) every port
+/// with all of Bypass's drivers.
+pub fn ports(eal: &Eal) -> Result<Ethdev, String> {
+    if let Err(e) = eal::signal::install_quit_handler() {
+        eprintln!("warning: cannot install the Ctrl-C handler: {e}");
+    }
+    Ethdev::init(eal, &drivers::all()).map_err(|e| e.to_string())
+}
+
+/// The ports selected by `mask` (all when `None`), which must be a non-empty, even number
+/// (the samples forward between pairs 0<->1, 2<->3, ...).
+pub fn port_pairs(eth: &Ethdev, mask: Option<u64>) -> Result<Vec<u16>, String> {
+    let ports: Vec<u16> = eth.port_ids().into_iter().filter(|p| mask.is_none_or(|m| m & (1 << p) != 0)).collect();
+    if ports.is_empty() || !ports.len().is_multiple_of(2) {
+        return Err(format!("needs an even number of ports (check -p and --vdev), found {}", ports.len()));
+    }
+    Ok(ports)
+}
+
+/// The group's mbuf pool `name` of `n` mbufs: created by the primary, looked up by the
+/// secondaries.
+pub fn shared_pool(eal: &Eal, name: &str, n: u32) -> Result<PktMbufPool, String> {
+    let r = if eal.is_primary() {
+        PktMbufPool::create(&eal.memory(), name, n, 256, eal::mbuf::DEFAULT_BUF_SIZE)
+    } else {
+        PktMbufPool::lookup(&eal.memory(), name)
+    };
+    r.map_err(|e| format!("mbuf pool: {e}"))
+}
+
+/// Parses a hexadecimal port mask (`3`, `0x3`); zero is refused.
+pub fn parse_portmask(s: &str) -> Result<u64, String> {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16)
+        .ok()
+        .filter(|&m| m != 0)
+        .ok_or_else(|| format!("invalid portmask '{s}': a non-zero hexadecimal mask such as 0x3"))
+}
+
+/// A flag that becomes true when a line (Enter) arrives on stdin; end of input is ignored,
+/// so a sample started with no terminal keeps running until signalled.
+pub fn stop_on_enter() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    std::thread::spawn(move || {
+        let mut l = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut l);
+        if !l.is_empty() {
+            s.store(true, Ordering::Relaxed);
+        }
+    });
+    stop
+}
+
+/// True when the sample should stop: Enter on stdin (`stop`), Ctrl-C or SIGTERM.
+pub fn should_stop(stop: &AtomicBool) -> bool {
+    stop.load(Ordering::Relaxed) || eal::signal::quit_requested()
 }

@@ -7,8 +7,9 @@
 //! l2fwd -l 0-1 --vdev net_tap0 --vdev net_tap1 -- -p 0x3 -T 1
 //! ```
 
-use eal::{Eal, Mbuf, PktMbufPool};
-use ethdev::{Ethdev, Port};
+use eal::{Eal, Mbuf};
+use ethdev::Port;
+use examples_common::{exit_after, parse_portmask, port_pairs, ports, setup_port, shared_pool};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,13 +42,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
     while let Some(a) = it.next() {
         let mut val = || it.next().cloned().ok_or_else(|| format!("option {a} needs a value"));
         match a.as_str() {
-            "-p" => {
-                let s = val()?;
-                o.mask = u64::from_str_radix(s.trim_start_matches("0x"), 16)
-                    .ok()
-                    .filter(|&m| m != 0)
-                    .ok_or_else(|| format!("invalid portmask '{s}'"))?;
-            }
+            "-p" => o.mask = parse_portmask(&val()?)?,
             "-q" => o.per_lcore = val()?.parse().ok().filter(|&n| n > 0).ok_or("invalid -q")?,
             "-T" => o.period = val()?.parse().map_err(|_| "invalid -T".to_string())?,
             "--mac-updating" => o.mac_updating = true,
@@ -119,49 +114,20 @@ fn print_stats(ports: &[u16], c: &[Arc<PortCounters>]) {
 
 fn main() {
     let eal = examples_common::eal_init_or_exit(APP);
-    let code = run(&eal);
-    drop(eal);
-    std::process::exit(code);
+    exit_after(APP, eal, run)
 }
 
-fn run(eal: &Eal) -> i32 {
-    let o = match parse(&eal.app_args()) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{APP}: {e}\n{USAGE}");
-            return 1;
-        }
-    };
+fn run(eal: &Eal) -> Result<(), String> {
+    let o = parse(&eal.app_args()).map_err(|e| format!("{e}\n{USAGE}"))?;
     if !eal.is_primary() {
-        eprintln!("{APP}: l2fwd configures its ports: run it as the primary process");
-        return 1;
+        return Err("l2fwd configures its ports: run it as the primary process".into());
     }
-    let _ = eal::signal::install_quit_handler();
-    let eth = match Ethdev::init(eal, &drivers::all()) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("{APP}: {e}");
-            return 1;
-        }
-    };
-    let ports: Vec<u16> = eth.port_ids().into_iter().filter(|p| o.mask & (1 << p) != 0).collect();
-    if ports.is_empty() || !ports.len().is_multiple_of(2) {
-        eprintln!("{APP}: the portmask must select an even number of existing ports ({} found)", ports.len());
-        return 1;
-    }
-    let pool = match PktMbufPool::create(&eal.memory(), "mbuf_pool", 8191, 256, eal::mbuf::DEFAULT_BUF_SIZE) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{APP}: mbuf pool: {e}");
-            return 1;
-        }
-    };
+    let eth = ports(eal)?;
+    let ports = port_pairs(&eth, Some(o.mask))?;
+    let pool = shared_pool(eal, "mbuf_pool", 8191)?;
     for &p in &ports {
-        if let Err(e) = examples_common::setup_port(&eth, p, 1, 1, 512, false, pool) {
-            eprintln!("{APP}: port {p}: {e}");
-            return 1;
-        }
-        let port = eth.port(p).expect("listed port");
+        setup_port(&eth, p, 1, 1, 512, false, pool).map_err(|e| format!("port {p}: {e}"))?;
+        let port = eth.port(p).map_err(|e| e.to_string())?;
         println!("Port {p}, MAC address: {}", examples_common::fmt_mac(port.mac()));
     }
     let counters: Vec<Arc<PortCounters>> = ports.iter().map(|_| Arc::default()).collect();
@@ -224,5 +190,5 @@ fn run(eal: &Eal) -> i32 {
     pool.mempool().flush_cache();
     println!("Pool mbuf_pool: {} of {} mbufs free", pool.mempool().avail_count(), pool.mempool().size());
     println!("Bye...");
-    0
+    Ok(())
 }

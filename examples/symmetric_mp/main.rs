@@ -9,11 +9,8 @@
 //! ```
 //! Statistics are printed on exit (Ctrl-C, SIGTERM or Enter).
 
-use eal::{Mbuf, PktMbufPool};
-use ethdev::Ethdev;
-use std::io::BufRead;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use eal::Mbuf;
+use examples_common::{exit_after, port_pairs, ports, setup_port, shared_pool, should_stop, stop_on_enter};
 
 const APP: &str = "symmetric_mp";
 const USAGE: &str = "Usage: symmetric_mp [EAL options] -- --num-procs N --proc-id ID [-p PORTMASK]\n";
@@ -37,13 +34,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         match k.as_str() {
             "--num-procs" => n = Some(val()?.parse::<u16>().map_err(|_| "invalid --num-procs".to_string())?),
             "--proc-id" => id = Some(val()?.parse::<u16>().map_err(|_| "invalid --proc-id".to_string())?),
-            "-p" => {
-                let s = val()?;
-                mask = Some(
-                    u64::from_str_radix(s.trim_start_matches("0x"), 16)
-                        .map_err(|_| format!("invalid portmask '{s}'"))?,
-                )
-            }
+            "-p" => mask = Some(examples_common::parse_portmask(&val()?)?),
             other => return Err(format!("unknown option '{other}'")),
         }
     }
@@ -57,54 +48,21 @@ fn parse(args: &[String]) -> Result<Args, String> {
 
 fn main() {
     let eal = examples_common::eal_init_or_exit(APP);
-    let code = run(&eal);
-    drop(eal);
-    std::process::exit(code);
+    exit_after(APP, eal, run)
 }
 
-fn run(eal: &eal::Eal) -> i32 {
-    let a = match parse(&eal.app_args()) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{APP}: {e}\n{USAGE}");
-            return 1;
-        }
-    };
+fn run(eal: &eal::Eal) -> Result<(), String> {
+    let a = parse(&eal.app_args()).map_err(|e| format!("{e}\n{USAGE}"))?;
     if (a.proc_id == 0) != eal.is_primary() {
-        eprintln!("{APP}: --proc-id 0 must be the primary process and the others secondaries (use --proc-type)");
-        return 1;
+        return Err("--proc-id 0 must be the primary process and the others secondaries (use --proc-type)".into());
     }
-    let _ = eal::signal::install_quit_handler();
-    let eth = match Ethdev::init(eal, &drivers::all()) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("{APP}: {e}");
-            return 1;
-        }
-    };
-    let ports: Vec<u16> = eth.port_ids().into_iter().filter(|p| a.portmask.is_none_or(|m| m & (1 << p) != 0)).collect();
-    if ports.is_empty() || !ports.len().is_multiple_of(2) {
-        eprintln!("{APP}: needs an even number of ports, got {}", ports.len());
-        return 1;
-    }
-    let pool = if eal.is_primary() {
-        PktMbufPool::create(&eal.memory(), "MProc_pktmbuf_pool", 8191, 256, eal::mbuf::DEFAULT_BUF_SIZE)
-    } else {
-        PktMbufPool::lookup(&eal.memory(), "MProc_pktmbuf_pool")
-    };
-    let pool = match pool {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{APP}: mbuf pool: {e}");
-            return 1;
-        }
-    };
+    let eth = ports(eal)?;
+    let ports = port_pairs(&eth, a.portmask)?;
+    let pool = shared_pool(eal, "MProc_pktmbuf_pool", 8191)?;
     if eal.is_primary() {
         for &p in &ports {
-            if let Err(e) = examples_common::setup_port(&eth, p, a.num_procs, a.num_procs, 512, a.num_procs > 1, pool) {
-                eprintln!("{APP}: port {p}: {e}");
-                return 1;
-            }
+            setup_port(&eth, p, a.num_procs, a.num_procs, 512, a.num_procs > 1, pool)
+                .map_err(|e| format!("port {p}: {e}"))?;
         }
     }
     let q = a.proc_id;
@@ -112,21 +70,11 @@ fn run(eal: &eal::Eal) -> i32 {
         println!("APP: proc {q}: port {p} queue {q} -> port {} queue {q}", ports[i ^ 1]);
     }
     println!("APP: proc {q} ready");
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut l = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut l);
-            if !l.is_empty() {
-                stop.store(true, Ordering::Relaxed);
-            }
-        });
-    }
+    let stop = stop_on_enter();
     let handles: Vec<_> = ports.iter().filter_map(|&p| eth.port(p).ok().cloned()).collect();
     let mut counts = vec![(0u64, 0u64, 0u64); handles.len()];
     let mut bufs: Vec<Mbuf> = Vec::with_capacity(BURST);
-    while !stop.load(Ordering::Relaxed) && !eal::signal::quit_requested() {
+    while !should_stop(&stop) {
         let mut idle = true;
         for i in 0..handles.len() {
             let n = handles[i].rx_burst(q, &mut bufs, BURST).unwrap_or(0);
@@ -150,5 +98,5 @@ fn run(eal: &eal::Eal) -> i32 {
     }
     pool.mempool().flush_cache();
     println!("APP: proc {q} exiting");
-    0
+    Ok(())
 }

@@ -1,9 +1,11 @@
-//! Network PMDs: `null` and `ring` (virtual, no hardware needed).
+//! Network PMDs: `null`, `ring` and `tap` (virtual, no hardware needed) and the hardware
+//! PMDs.
 
 pub mod e1000;
 pub mod null;
 pub mod ring;
 pub mod tap;
+pub mod virtual_port;
 
 /// A locally administered MAC address for virtual port `port`.
 pub fn virtual_mac(port: u16) -> [u8; 6] {

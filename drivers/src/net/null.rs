@@ -4,11 +4,9 @@
 //! Devargs: `size=N` (packet length, default 64), `copy=1` (write the packet bytes, not just
 //! the length), `no-rx=1` (RX returns nothing).
 
+use super::virtual_port::{VirtualControl, VirtualQueues};
 use eal::{Mbuf, PktMbufPool};
-use ethdev::{
-    capa, Control, DataPath, DescLimits, DevInfo, EthError, Link, Pmd, PortConf, PortCtx, PortSlot, Probed, VdevArgs,
-    MAX_QUEUES,
-};
+use ethdev::{DataPath, EthError, Pmd, PortCtx, PortSlot, Probed, VdevArgs};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -63,61 +61,20 @@ impl DataPath for NullData {
     }
 }
 
-struct NullControl {
-    ctx: PortCtx,
-}
+struct NullQueues;
 
-impl Control for NullControl {
-    fn info(&self) -> DevInfo {
-        DevInfo {
-            driver_name: "net_null",
-            max_rx_queues: MAX_QUEUES as u16,
-            max_tx_queues: MAX_QUEUES as u16,
-            rx_desc_lim: DescLimits { min: 1, max: u16::MAX, align: 1 },
-            tx_desc_lim: DescLimits { min: 1, max: u16::MAX, align: 1 },
-            max_mtu: 9000,
-            capabilities: capa::PROMISC | capa::MTU,
-        }
-    }
-    fn configure(&self, _conf: &PortConf) -> Result<(), EthError> {
-        Ok(())
-    }
-    fn rx_queue_setup(&self, _q: u16, _nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
-        let size = self.ctx.slot.private[W_SIZE].load(Ordering::Relaxed) as u16;
+impl VirtualQueues for NullQueues {
+    fn rx_queue_setup(&self, ctx: &PortCtx, _q: u16, pool: PktMbufPool) -> Result<(), EthError> {
+        let size = ctx.slot.private[W_SIZE].load(Ordering::Relaxed) as u16;
         if (pool.data_room() as u32) < eal::mbuf::HEADROOM as u32 + size as u32 {
             return Err(EthError::Unsupported {
-                port: self.ctx.port,
+                port: ctx.port,
                 what: format!("mbufs of pool '{}' are too small for {size}-byte packets", pool.mempool().name()),
             });
         }
         Ok(())
     }
-    fn tx_queue_setup(&self, _q: u16, _nb_desc: u16) -> Result<(), EthError> {
-        Ok(())
-    }
-    fn start(&self) -> Result<(), EthError> {
-        self.ctx.report_link(Link::up(10_000));
-        Ok(())
-    }
-    fn stop(&self) -> Result<(), EthError> {
-        self.ctx.report_link(Link::down());
-        Ok(())
-    }
-    fn close(&self) {}
-    fn link_update(&self) -> Link {
-        if self.ctx.slot.state() == ethdev::PortState::Started {
-            Link::up(10_000)
-        } else {
-            Link::down()
-        }
-    }
-    fn promiscuous(&self, _on: bool) -> Result<(), EthError> {
-        Ok(())
-    }
-    fn mac_set(&self, _mac: [u8; 6]) -> Result<(), EthError> {
-        Ok(())
-    }
-    fn mtu_set(&self, _mtu: u16) -> Result<(), EthError> {
+    fn tx_queue_setup(&self, _ctx: &PortCtx, _q: u16) -> Result<(), EthError> {
         Ok(())
     }
 }
@@ -152,7 +109,8 @@ impl Pmd for NullPmd {
         p[W_COPY].store(args.get_num::<u64>("copy", 0)?, Ordering::Relaxed);
         p[W_NO_RX].store(args.get_num::<u64>("no-rx", 0)?, Ordering::Relaxed);
         ctx.slot.set_mac(super::virtual_mac(ctx.port));
-        Ok(Probed { control: Box::new(NullControl { ctx: ctx.clone() }), data: data(ctx) })
+        let control = VirtualControl { ctx: ctx.clone(), driver_name: self.name(), queues: NullQueues };
+        Ok(Probed { control: Box::new(control), data: data(ctx) })
     }
 
     fn attach(&self, ctx: &PortCtx) -> Result<Arc<dyn DataPath>, EthError> {

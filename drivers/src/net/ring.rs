@@ -6,12 +6,10 @@
 //! it sends. `size=N` sets the ring size (power of two, default 1024). Each ring has one
 //! producer queue and one consumer queue (single-producer/single-consumer, as DPDK's).
 
+use super::virtual_port::{VirtualControl, VirtualQueues};
 use eal::ring::flags;
 use eal::{Mbuf, MbufRing, PktMbufPool};
-use ethdev::{
-    capa, Control, DataPath, DescLimits, DevInfo, EthError, Link, Pmd, PortConf, PortCtx, PortSlot, Probed, VdevArgs,
-    MAX_QUEUES,
-};
+use ethdev::{DataPath, EthError, Pmd, PortCtx, PortSlot, Probed, VdevArgs, MAX_QUEUES};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -60,80 +58,41 @@ impl DataPath for RingData {
     }
 }
 
-struct RingControl {
-    ctx: PortCtx,
+struct RingQueues {
     rx: String,
     tx: String,
 }
 
-impl RingControl {
-    fn setup(&self, base: &str, q: u16, word: usize) -> Result<(), EthError> {
+impl RingQueues {
+    fn setup(&self, ctx: &PortCtx, base: &str, q: u16, word: usize) -> Result<(), EthError> {
         let name = format!("{base}_{q}");
-        let size = self.ctx.slot.private[W_SIZE].load(Ordering::Relaxed) as u32;
-        let r = match MbufRing::lookup(&self.ctx.mem, &name) {
+        let size = ctx.slot.private[W_SIZE].load(Ordering::Relaxed) as u32;
+        let r = match MbufRing::lookup(&ctx.mem, &name) {
             Ok(r) => r,
-            Err(_) => MbufRing::create(&self.ctx.mem, &name, size, flags::SP_ENQ | flags::SC_DEQ)?,
+            Err(_) => MbufRing::create(&ctx.mem, &name, size, flags::SP_ENQ | flags::SC_DEQ)?,
         };
-        self.ctx.slot.private[word].store(r.header_addr(), Ordering::Release);
+        ctx.slot.private[word].store(r.header_addr(), Ordering::Release);
         Ok(())
     }
 }
 
-impl Control for RingControl {
-    fn info(&self) -> DevInfo {
-        DevInfo {
-            driver_name: "net_ring",
-            max_rx_queues: MAX_QUEUES as u16,
-            max_tx_queues: MAX_QUEUES as u16,
-            rx_desc_lim: DescLimits { min: 1, max: u16::MAX, align: 1 },
-            tx_desc_lim: DescLimits { min: 1, max: u16::MAX, align: 1 },
-            max_mtu: 9000,
-            capabilities: capa::PROMISC | capa::MTU,
-        }
+impl VirtualQueues for RingQueues {
+    fn rx_queue_setup(&self, ctx: &PortCtx, q: u16, _pool: PktMbufPool) -> Result<(), EthError> {
+        self.setup(ctx, &self.rx, q, W_RX + q as usize)
     }
-    fn configure(&self, _conf: &PortConf) -> Result<(), EthError> {
-        Ok(())
-    }
-    fn rx_queue_setup(&self, q: u16, _nb_desc: u16, _pool: PktMbufPool) -> Result<(), EthError> {
-        self.setup(&self.rx, q, W_RX + q as usize)
-    }
-    fn tx_queue_setup(&self, q: u16, _nb_desc: u16) -> Result<(), EthError> {
-        self.setup(&self.tx, q, W_TX + q as usize)
-    }
-    fn start(&self) -> Result<(), EthError> {
-        self.ctx.report_link(Link::up(10_000));
-        Ok(())
-    }
-    fn stop(&self) -> Result<(), EthError> {
-        self.ctx.report_link(Link::down());
-        Ok(())
+    fn tx_queue_setup(&self, ctx: &PortCtx, q: u16) -> Result<(), EthError> {
+        self.setup(ctx, &self.tx, q, W_TX + q as usize)
     }
     /// Frees the mbufs still waiting in this port's RX rings, so they return to their pools.
-    fn close(&self) {
+    fn close(&self, ctx: &PortCtx) {
         let mut bufs = Vec::new();
         for q in 0..MAX_QUEUES {
-            if let Ok(r) = MbufRing::from_header_addr(self.ctx.slot.private[W_RX + q].load(Ordering::Acquire)) {
+            if let Ok(r) = MbufRing::from_header_addr(ctx.slot.private[W_RX + q].load(Ordering::Acquire)) {
                 while r.dequeue_burst(&mut bufs, 64) > 0 {
                     eal::mbuf::free_bulk(&mut bufs);
                 }
             }
         }
-    }
-    fn link_update(&self) -> Link {
-        if self.ctx.slot.state() == ethdev::PortState::Started {
-            Link::up(10_000)
-        } else {
-            Link::down()
-        }
-    }
-    fn promiscuous(&self, _on: bool) -> Result<(), EthError> {
-        Ok(())
-    }
-    fn mac_set(&self, _mac: [u8; 6]) -> Result<(), EthError> {
-        Ok(())
-    }
-    fn mtu_set(&self, _mtu: u16) -> Result<(), EthError> {
-        Ok(())
     }
 }
 
@@ -162,7 +121,8 @@ impl Pmd for RingPmd {
         ctx.slot.private[W_SIZE].store(size as u64, Ordering::Relaxed);
         ctx.slot.set_mac(super::virtual_mac(ctx.port));
         let data = Arc::new(RingData { slot: ctx.slot, port: ctx.port });
-        Ok(Probed { control: Box::new(RingControl { ctx: ctx.clone(), rx, tx }), data })
+        let control = VirtualControl { ctx: ctx.clone(), driver_name: self.name(), queues: RingQueues { rx, tx } };
+        Ok(Probed { control: Box::new(control), data })
     }
 
     fn attach(&self, ctx: &PortCtx) -> Result<Arc<dyn DataPath>, EthError> {
