@@ -37,6 +37,10 @@ pub struct MempoolHeader {
     cache_stride: AtomicU64,
     objs: AtomicU64,
     ring: AtomicU64,
+    /// Objects per page when objects must not cross page boundaries (0: packed).
+    per_page: AtomicU64,
+    /// The page size objects are laid out by.
+    page: AtomicU64,
 }
 // SAFETY: repr(C) of atomics and a name; zero is "not ready".
 unsafe impl SharedPlain for MempoolHeader {}
@@ -62,11 +66,44 @@ pub struct Mempool {
     elt_size: u32,
     count: u32,
     objs: u64,
+    per_page: u64,
+    page: u64,
 }
 
 impl std::fmt::Debug for Mempool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Mempool({:?}, {} x {} B)", self.name(), self.count, self.elt_size)
+    }
+}
+
+/// Where object `i` of a pool lives.
+#[derive(Clone, Copy)]
+struct Layout {
+    objs: u64,
+    elt: u64,
+    /// Objects per page, 0 when packed.
+    per_page: u64,
+    page: u64,
+}
+
+impl Layout {
+    fn addr(&self, i: u64) -> u64 {
+        if self.per_page == 0 {
+            self.objs + i * self.elt
+        } else {
+            self.objs + (i / self.per_page) * self.page + (i % self.per_page) * self.elt
+        }
+    }
+
+    /// The index of the object starting at `addr`, if one could.
+    fn index(&self, addr: u64) -> Option<u64> {
+        let off = addr.checked_sub(self.objs)?;
+        if self.per_page == 0 {
+            return off.is_multiple_of(self.elt).then_some(off / self.elt);
+        }
+        let (page, within) = (off / self.page, off % self.page);
+        (within.is_multiple_of(self.elt) && within / self.elt < self.per_page)
+            .then_some(page * self.per_page + within / self.elt)
     }
 }
 
@@ -104,19 +141,37 @@ impl Mempool {
         let cache_stride = (8 * cache_cap as u64).div_ceil(64) * 64;
         let hdr_len = std::mem::size_of::<MempoolHeader>() as u64;
         let caches_len = if cache_size == 0 { 0 } else { (64 + cache_stride) * MAX_LCORES as u64 };
-        let total = hdr_len + caches_len + elt * count as u64;
+        // On huge pages no object crosses a page boundary, so each is contiguous in device
+        // (IOVA) space too, as DPDK guarantees: devices see physical pages in PA mode, and
+        // some emulated ones split DMA at IOMMU page boundaries.
+        let page = mem.page_size();
+        let per_page = if page >= (2 << 20) && elt <= page { page / elt } else { 0 };
+        let (objs_len, objs_align) = if per_page > 0 {
+            let full = count as u64 / per_page;
+            (full * page + (count as u64 % per_page) * elt, page)
+        } else {
+            (elt * count as u64, 64)
+        };
         let ring =
             Ring::create_kind(mem, &format!("MP_{name}"), count, ring::flags::EXACT_SZ, ring::RingKind::Mempool)?;
-        let mz = match mem.memzone_reserve(&format!("MP_{name}"), total, 64) {
+        let mz = match mem.memzone_reserve(&format!("MP_{name}"), hdr_len + caches_len, 64) {
             Ok(mz) => mz,
             Err(e) => {
                 ring.free(mem);
                 return Err(e);
             }
         };
+        let omz = match mem.memzone_reserve(&format!("MO_{name}"), objs_len, objs_align) {
+            Ok(m) => m,
+            Err(e) => {
+                mem.memzone_free(mz);
+                ring.free(mem);
+                return Err(e);
+            }
+        };
         let hdr: &'static MempoolHeader =
             shm::shared_ref(mz.addr()).ok_or_else(|| EalError::InvalidArgument("misaligned memzone".into()))?;
-        let objs = mz.addr() + hdr_len + caches_len;
+        let objs = omz.addr();
         hdr.name.set(name);
         hdr.elt_size.store(elt as u32, Ordering::Relaxed);
         hdr.count.store(count, Ordering::Relaxed);
@@ -127,9 +182,12 @@ impl Mempool {
         hdr.cache_stride.store(cache_stride, Ordering::Relaxed);
         hdr.objs.store(objs, Ordering::Relaxed);
         hdr.ring.store(ring.header_addr(), Ordering::Relaxed);
+        hdr.per_page.store(per_page, Ordering::Relaxed);
+        hdr.page.store(page, Ordering::Relaxed);
+        let layout = Layout { objs, elt, per_page, page };
         let mut batch = Vec::with_capacity(256);
         for i in 0..count as u64 {
-            batch.push(objs + i * elt);
+            batch.push(layout.addr(i));
             if batch.len() == 256 {
                 ring.enqueue_bulk(&batch);
                 batch.clear();
@@ -179,6 +237,8 @@ impl Mempool {
             elt_size: hdr.elt_size.load(Ordering::Relaxed),
             count: hdr.count.load(Ordering::Relaxed),
             objs: hdr.objs.load(Ordering::Relaxed),
+            per_page: hdr.per_page.load(Ordering::Relaxed),
+            page: hdr.page.load(Ordering::Relaxed),
         })
     }
 
@@ -205,13 +265,15 @@ impl Mempool {
     }
     /// Address of object `i` (0-based), for initialising objects after creation.
     pub fn obj_addr(&self, i: u32) -> Option<u64> {
-        (i < self.count).then(|| self.objs + i as u64 * self.elt_size as u64)
+        (i < self.count).then(|| self.layout().addr(i as u64))
     }
     /// True when `addr` is the start of one of this pool's objects.
     pub fn owns(&self, addr: u64) -> bool {
-        addr >= self.objs
-            && addr < self.objs + self.count as u64 * self.elt_size as u64
-            && (addr - self.objs).is_multiple_of(self.elt_size as u64)
+        self.layout().index(addr).is_some_and(|i| i < self.count as u64)
+    }
+
+    fn layout(&self) -> Layout {
+        Layout { objs: self.objs, elt: self.elt_size as u64, per_page: self.per_page, page: self.page }
     }
 
     /// Free objects now: in the ring plus in every lcore cache (a snapshot).

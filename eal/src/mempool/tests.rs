@@ -119,3 +119,19 @@ fn concurrent_lcores_lose_nothing() {
     all.dedup();
     assert_eq!(all.len(), 4096, "no object duplicated");
 }
+
+#[test]
+fn layout_keeps_objects_inside_pages_when_asked() {
+    let l = Layout { objs: 0x20_0000, elt: 2304, per_page: (2 << 20) / 2304, page: 2 << 20 };
+    for i in [0u64, 1, 909, 910, 911, 5000] {
+        let a = l.addr(i);
+        assert_eq!(a / l.page, (a + l.elt - 1) / l.page, "object {i} stays in one page");
+        assert_eq!(l.index(a), Some(i));
+    }
+    assert_eq!(l.addr(910), 0x40_0000, "a new page starts a new run");
+    assert_eq!(l.index(0x20_0000 + 910 * 2304), None, "the page tail holds no object");
+    let packed = Layout { objs: 0x1000, elt: 128, per_page: 0, page: 4096 };
+    assert_eq!(packed.addr(3), 0x1000 + 384);
+    assert_eq!(packed.index(0x1000 + 384), Some(3));
+    assert_eq!(packed.index(0x1000 + 385), None);
+}

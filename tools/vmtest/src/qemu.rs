@@ -46,7 +46,9 @@ pub fn peer_socket(dir: &Path, netdev: &str) -> PathBuf {
 
 /// The kernel command line.
 pub fn kernel_append(spec: &QemuSpec<'_>) -> String {
-    let mut a = format!("console=ttyS0 quiet panic=-1 intel_iommu=on hugepages={}", spec.hugepages);
+    // no_timer_check: under TCG on a loaded host the kernel may otherwise decide the timer
+    // does not work through the interrupt-remapped IO-APIC and panic at boot.
+    let mut a = format!("console=ttyS0 quiet panic=-1 intel_iommu=on no_timer_check hugepages={}", spec.hugepages);
     if !spec.extra_append.is_empty() {
         a.push(' ');
         a.push_str(spec.extra_append);
@@ -113,7 +115,7 @@ mod tests {
         assert!(joined.contains("hubport,id=n1,hubid=103"));
         assert!(joined.contains("hubport,id=n2,hubid=7"));
         let append = &a[a.iter().position(|x| x == "-append").unwrap() + 1];
-        assert_eq!(append, "console=ttyS0 quiet panic=-1 intel_iommu=on hugepages=64 foo=1");
+        assert_eq!(append, "console=ttyS0 quiet panic=-1 intel_iommu=on no_timer_check hugepages=64 foo=1");
         // The IOMMU must come before the NICs it translates for.
         let iommu = a.iter().position(|x| x.starts_with("intel-iommu")).unwrap();
         let nic = a.iter().position(|x| x.starts_with("e1000,")).unwrap();

@@ -43,7 +43,6 @@ fn base_config() -> GuestConfig {
         .timeout(Duration::from_secs(400));
     // On a loaded host TCG can miss the kernel's IO-APIC timer check, which panics the
     // boot ("timer doesn't work through Interrupt-remapped IO-APIC"): skip the check.
-    cfg.extra_append = "no_timer_check".into();
     cfg
 }
 
