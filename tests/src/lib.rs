@@ -118,6 +118,18 @@ impl Drop for Proc {
     }
 }
 
+/// Initialises the EAL of a worker process from `args`, or prints `ERROR: <why>` (which the
+/// tests look for) and exits with 2.
+pub fn worker_eal(args: &[String]) -> eal::Eal {
+    match eal::Eal::init(args) {
+        Ok(e) => e,
+        Err(e) => {
+            println!("ERROR: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
 /// A group name unique to this test run.
 pub fn prefix(tag: &str) -> String {
     format!("t{}_{tag}", std::process::id())

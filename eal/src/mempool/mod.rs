@@ -88,10 +88,9 @@ struct Layout {
 
 impl Layout {
     fn addr(&self, i: u64) -> u64 {
-        if self.per_page == 0 {
-            self.objs + i * self.elt
-        } else {
-            self.objs + (i / self.per_page) * self.page + (i % self.per_page) * self.elt
+        match (i.checked_div(self.per_page), i.checked_rem(self.per_page)) {
+            (Some(page), Some(slot)) => self.objs + page * self.page + slot * self.elt,
+            _ => self.objs + i * self.elt,
         }
     }
 
@@ -146,11 +145,10 @@ impl Mempool {
         // some emulated ones split DMA at IOMMU page boundaries.
         let page = mem.page_size();
         let per_page = if page >= (2 << 20) && elt <= page { page / elt } else { 0 };
-        let (objs_len, objs_align) = if per_page > 0 {
-            let full = count as u64 / per_page;
-            (full * page + (count as u64 % per_page) * elt, page)
-        } else {
-            (elt * count as u64, 64)
+        let (objs_len, objs_align) = match ((count as u64).checked_div(per_page), (count as u64).checked_rem(per_page))
+        {
+            (Some(full), Some(rest)) => (full * page + rest * elt, page),
+            _ => (elt * count as u64, 64),
         };
         let ring =
             Ring::create_kind(mem, &format!("MP_{name}"), count, ring::flags::EXACT_SZ, ring::RingKind::Mempool)?;

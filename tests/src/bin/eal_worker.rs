@@ -17,13 +17,7 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let eal = match Eal::init(&args) {
-        Ok(e) => e,
-        Err(e) => {
-            println!("ERROR: {e}");
-            std::process::exit(2);
-        }
-    };
+    let eal = tests::worker_eal(&args);
     let app = eal.app_args();
     let scenario = app.get(1).map(String::as_str).unwrap_or("");
     let rest: Vec<&str> = app.iter().skip(2).map(String::as_str).collect();

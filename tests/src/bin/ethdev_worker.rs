@@ -19,13 +19,7 @@ fn check(name: &str, ok: bool, detail: impl std::fmt::Debug) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let eal = match Eal::init(&args) {
-        Ok(e) => e,
-        Err(e) => {
-            println!("ERROR: {e}");
-            std::process::exit(2);
-        }
-    };
+    let eal = tests::worker_eal(&args);
     let eth = match Ethdev::init(&eal, &drivers::all()) {
         Ok(e) => e,
         Err(e) => {

@@ -8,7 +8,7 @@
 //! Prints `INJECTED n` and then `COLLECTED total=.. dups=.. bad=.. flows_split=.. per_queue=[..]`
 //! where `flows_split` counts flows seen on more than one output queue.
 
-use eal::{Eal, MbufRing, PktMbufPool};
+use eal::{MbufRing, PktMbufPool};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -70,13 +70,7 @@ impl Collector {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let eal = match Eal::init(&args) {
-        Ok(e) => e,
-        Err(e) => {
-            println!("ERROR: {e}");
-            std::process::exit(2);
-        }
-    };
+    let eal = tests::worker_eal(&args);
     let a = eal.app_args();
     if a.len() < 8 {
         println!("ERROR: usage: ring_peer <EAL> -- INJECT_BASE NQ_IN COLLECT_BASE NQ_OUT COUNT FLOWS SPREAD");

@@ -35,13 +35,7 @@ fn main() {
         Some("udp-recv") => std::process::exit(udp_recv(&args[2..])),
         _ => {}
     }
-    let eal = match Eal::init(&args) {
-        Ok(e) => e,
-        Err(e) => {
-            println!("ERROR: {e}");
-            std::process::exit(2);
-        }
-    };
+    let eal = tests::worker_eal(&args);
     let app = eal.app_args();
     let code = match app.get(1).map(String::as_str) {
         Some("run") => run(&eal, app.get(2).and_then(|s| s.parse().ok()).unwrap_or(1)),
