@@ -39,7 +39,10 @@ fn guest_bin(name: &str) -> PathBuf {
 fn base_config() -> GuestConfig {
     // vmtest boots with no_timer_check: on a loaded host TCG can miss the kernel's IO-APIC
     // timer check, which panics the boot.
-    GuestConfig::default().binary(guest_bin("guest_e1000")).binary(guest_bin("devbind")).timeout(Duration::from_secs(400))
+    GuestConfig::default()
+        .binary(guest_bin("guest_e1000"))
+        .binary(guest_bin("devbind"))
+        .timeout(Duration::from_secs(400))
 }
 
 fn mac(s: &str) -> [u8; 6] {
