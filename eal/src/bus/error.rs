@@ -28,6 +28,12 @@ pub enum BusError {
         /// "bound to <driver>" or "not bound to any driver".
         bound: String,
     },
+    /// A secondary's allow list names a device the primary did not probe.
+    #[error("PCI device {addr} is on this secondary's allow list (-a) but the primary did not probe it; give secondaries the same -a/-b lists as the primary")]
+    NotInPrimary {
+        /// The device.
+        addr: PciAddr,
+    },
     /// A vfio-pci device has no IOMMU group.
     #[error("PCI device {addr} is bound to vfio-pci but has no IOMMU group; enable the IOMMU (intel_iommu=on or amd_iommu=on on the kernel command line)")]
     NoIommuGroup {

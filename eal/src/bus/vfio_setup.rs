@@ -175,6 +175,12 @@ pub(crate) fn attach_secondary(
         })
         .filter(|(_, a, _)| filter.selects(*a))
         .collect();
+    // A device the secondary asks for by name must be one the primary probed.
+    if let PciFilter::Allow(list) = filter {
+        if let Some(d) = list.iter().find(|d| !entries.iter().any(|(_, a, _)| *a == d.addr())) {
+            return Err(BusError::NotInPrimary { addr: d.addr() });
+        }
+    }
     if entries.is_empty() {
         return Ok((None, Vec::new()));
     }
