@@ -51,31 +51,26 @@ fn main() {
     let huge = std::path::Path::new("/dev/hugepages").exists()
         && std::fs::read_to_string("/proc/mounts").is_ok_and(|m| m.contains("hugetlbfs"));
     let mem: &[&str] = if huge { &[] } else { &["--no-huge"] };
-    let mut ours_args = vec!["-l", "0-1", "--file-prefix", "bench_tp_bypass"];
-    ours_args.extend_from_slice(mem);
-    ours_args.extend_from_slice(&[
-        "--vdev",
-        "net_null0",
-        "--vdev",
-        "net_null1",
-        "--",
-        "--forward-mode=io",
-        "--stats-period",
-        "1",
-    ]);
-    let mut dpdk_args = vec!["-l", "0-1", "--no-pci", "--file-prefix", "bench_tp_dpdk"];
-    dpdk_args.extend_from_slice(mem);
-    dpdk_args.extend_from_slice(&[
-        "--vdev",
-        "net_null0",
-        "--vdev",
-        "net_null1",
-        "--",
-        "--forward-mode=io",
-        "--stats-period",
-        "1",
-        "--no-lsc-interrupt",
-    ]);
+    // The same command line for both, but for DPDK's --no-pci and --no-lsc-interrupt.
+    let args = |prefix: &'static str, eal_extra: &[&'static str], app_extra: &[&'static str]| -> Vec<&'static str> {
+        let mut v = vec!["-l", "0-1", "--file-prefix", prefix];
+        v.extend_from_slice(mem);
+        v.extend_from_slice(eal_extra);
+        v.extend_from_slice(&[
+            "--vdev",
+            "net_null0",
+            "--vdev",
+            "net_null1",
+            "--",
+            "--forward-mode=io",
+            "--stats-period",
+            "1",
+        ]);
+        v.extend_from_slice(app_extra);
+        v
+    };
+    let ours_args = args("bench_tp_bypass", &[], &[]);
+    let dpdk_args = args("bench_tp_dpdk", &["--no-pci"], &["--no-lsc-interrupt"]);
     let have_dpdk =
         Command::new("dpdk-testpmd").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
     if !have_dpdk {

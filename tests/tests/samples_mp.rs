@@ -79,30 +79,12 @@ fn symmetric_mp_two_processes_share_the_flows() {
     sec.send("");
     let (code, out) = sec.finish(T);
     assert_eq!(code, Some(0), "{out:#?}");
-    let rx1: u64 = out
-        .iter()
-        .find(|l| l.starts_with("Port 0: RX - "))
-        .unwrap()
-        .split(' ')
-        .nth(4)
-        .unwrap()
-        .trim_end_matches(',')
-        .parse()
-        .unwrap();
+    let rx1 = rx_of(&out);
     assert_eq!(rx1, q[1], "the secondary forwarded queue 1's share");
     pri.send("");
     let (code, out) = pri.finish(T);
     assert_eq!(code, Some(0), "{out:#?}");
-    let rx0: u64 = out
-        .iter()
-        .find(|l| l.starts_with("Port 0: RX - "))
-        .unwrap()
-        .split(' ')
-        .nth(4)
-        .unwrap()
-        .trim_end_matches(',')
-        .parse()
-        .unwrap();
+    let rx0 = rx_of(&out);
     assert_eq!(rx0, q[0], "the primary forwarded queue 0's share");
 }
 
