@@ -26,4 +26,6 @@ RUSTFLAGS='-C target-feature=+crt-static' cargo build --target x86_64-unknown-li
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --target x86_64-unknown-linux-gnu -p devbind --bin devbind
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p tests --bin guest_e1000
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p tests --bin guest_pci
+# The guest kernel and busybox, fetched once before the guest tests start guests in parallel.
+target/release/vmtest assets
 cargo test --workspace --release

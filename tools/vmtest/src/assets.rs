@@ -63,8 +63,9 @@ impl Assets {
     }
 
     /// The cached assets for the current backports kernel, fetching them if
-    /// the cache lacks them. Safe against concurrent callers (each builds in
-    /// its own temporary directory and renames it into place).
+    /// the cache lacks them. Safe against concurrent callers, threads or
+    /// processes: an exclusive lock on `.fetch.lock` lets one fetch while the
+    /// others wait, and the result is renamed into place complete.
     pub fn ensure(cache_dir: &Path) -> Result<Self> {
         let pkg = match apt::kernel_package() {
             Ok(p) => p,
@@ -80,6 +81,15 @@ impl Assets {
             return Ok(Self::layout(&dir, &pkg));
         }
         fs::create_dir_all(cache_dir).map_err(|e| Error::io("creating", cache_dir, e))?;
+        // One fetch at a time across threads and processes: tests of one
+        // binary start guests in parallel on a fresh machine, and a second
+        // fetcher would only repeat the download. Waiters find the stamp.
+        let lock_path = cache_dir.join(".fetch.lock");
+        let lock = fs::File::create(&lock_path).map_err(|e| Error::io("creating", &lock_path, e))?;
+        lock.lock().map_err(|e| Error::io("locking", &lock_path, e))?;
+        if dir.join(COMPLETE_STAMP).exists() {
+            return Ok(Self::layout(&dir, &pkg));
+        }
         let tmp = cache_dir.join(format!(".tmp-{}-{}", pkg, std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         let result = fetch_into(&tmp, &pkg);
