@@ -8,6 +8,7 @@ use crate::error::EthError;
 use crate::events::EventHub;
 use crate::link::Link;
 use crate::port_table::PortSlot;
+use crate::rss::RssConf;
 use eal::bus::BusDevice;
 use eal::{Mbuf, Memory, PktMbufPool};
 use std::sync::Arc;
@@ -52,6 +53,10 @@ pub struct DevInfo {
     pub max_mtu: u16,
     /// [`capa`] bits.
     pub capabilities: u32,
+    /// Entries of the RSS redirection table (0: no RSS).
+    pub reta_size: u16,
+    /// [`crate::rss::hash`] bits the device can hash on.
+    pub rss_hash_types: u64,
 }
 
 /// Port configuration, as `rte_eth_conf` plus the queue counts.
@@ -63,13 +68,15 @@ pub struct PortConf {
     pub nb_txq: u16,
     /// Spread received flows over the RX queues.
     pub rss: bool,
+    /// The key and hash types used when `rss` is on.
+    pub rss_conf: RssConf,
     /// Ask for link-status interrupts.
     pub lsc_intr: bool,
 }
 
 impl Default for PortConf {
     fn default() -> Self {
-        PortConf { nb_rxq: 1, nb_txq: 1, rss: false, lsc_intr: true }
+        PortConf { nb_rxq: 1, nb_txq: 1, rss: false, rss_conf: RssConf::default(), lsc_intr: true }
     }
 }
 
@@ -109,6 +116,22 @@ pub trait Control: Send + Sync {
     fn mtu_set(&self, mtu: u16) -> Result<(), EthError>;
     /// Folds device counters into the shared software counters (hardware PMDs).
     fn stats_update(&self) {}
+    /// Changes the RSS key and hash types of a configured port (the ethdev layer has
+    /// checked that RSS is on and the types are supported).
+    fn rss_hash_update(&self, conf: &RssConf) -> Result<(), EthError> {
+        let _ = conf;
+        Err(EthError::Unsupported { port: u16::MAX, what: "RSS hash update".into() })
+    }
+    /// Programs the redirection table (one queue per entry, `reta_size` entries, each
+    /// below the RX queue count: checked by the ethdev layer).
+    fn reta_update(&self, reta: &[u16]) -> Result<(), EthError> {
+        let _ = reta;
+        Err(EthError::Unsupported { port: u16::MAX, what: "RSS redirection table".into() })
+    }
+    /// The redirection table as the device holds it.
+    fn reta_query(&self) -> Result<Vec<u16>, EthError> {
+        Err(EthError::Unsupported { port: u16::MAX, what: "RSS redirection table".into() })
+    }
     /// Clears device counters.
     fn stats_reset(&self) {}
     /// Driver-specific counters (name, value), e.g. the device's own packet counters.

@@ -10,6 +10,7 @@ pub mod events;
 pub mod link;
 pub mod port;
 pub mod port_table;
+pub mod rss;
 pub mod stats;
 
 pub use devargs::VdevArgs;
@@ -19,4 +20,5 @@ pub use ethdev::Ethdev;
 pub use link::Link;
 pub use port::{Port, PortControl};
 pub use port_table::{PortSlot, PortState, MAX_PORTS};
+pub use rss::RssConf;
 pub use stats::{QueueCounters, Stats, MAX_QUEUES};

@@ -6,6 +6,7 @@ use crate::driver::{Control, DataPath, DevInfo, PortConf};
 use crate::error::{BurstError, EthError};
 use crate::link::Link;
 use crate::port_table::{PortSlot, PortState};
+use crate::rss::RssConf;
 use crate::stats::{Stats, MAX_QUEUES};
 use eal::{Mbuf, PktMbufPool};
 use std::sync::atomic::Ordering;
@@ -198,6 +199,15 @@ impl PortControl<'_> {
         if conf.rss && conf.nb_rxq > 1 && info.capabilities & crate::driver::capa::RSS == 0 {
             return Err(EthError::Unsupported { port: self.id(), what: "RSS is not supported by this device".into() });
         }
+        if conf.rss && conf.nb_rxq > 1 && conf.rss_conf.hash_types & !info.rss_hash_types != 0 {
+            return Err(EthError::Unsupported {
+                port: self.id(),
+                what: format!(
+                    "RSS hash types {:#x}: the device hashes only {:#x} (see ethdev::rss::hash)",
+                    conf.rss_conf.hash_types, info.rss_hash_types
+                ),
+            });
+        }
         self.ctl.configure(conf)?;
         let s = self.slot();
         s.nb_rxq.store(conf.nb_rxq as u32, Ordering::Relaxed);
@@ -321,6 +331,63 @@ impl PortControl<'_> {
         self.ctl.mtu_set(mtu)?;
         self.slot().mtu.store(mtu as u32, Ordering::Relaxed);
         Ok(())
+    }
+
+    fn rss_checks(&self, op: &'static str) -> Result<DevInfo, EthError> {
+        let info = self.info();
+        if info.reta_size == 0 {
+            return Err(EthError::Unsupported { port: self.id(), what: format!("{op}: the device has no RSS") });
+        }
+        if self.slot().state() == PortState::Probed {
+            return Err(self.bad_state(op, "configure the port first"));
+        }
+        Ok(info)
+    }
+
+    /// Changes the RSS key and hash types (as `rte_eth_dev_rss_hash_update`); the port must
+    /// be configured and the device must hash on every type asked.
+    pub fn rss_hash_update(&self, conf: &RssConf) -> Result<(), EthError> {
+        let info = self.rss_checks("RSS hash update")?;
+        let missing = conf.hash_types & !info.rss_hash_types;
+        if missing != 0 {
+            return Err(EthError::Unsupported {
+                port: self.id(),
+                what: format!(
+                    "RSS hash types {missing:#x}: the device hashes only {:#x} (see ethdev::rss::hash)",
+                    info.rss_hash_types
+                ),
+            });
+        }
+        self.ctl.rss_hash_update(conf)
+    }
+
+    /// Programs the RSS redirection table (as `rte_eth_dev_rss_reta_update`): exactly
+    /// `info().reta_size` entries, each an RX queue of the port.
+    pub fn reta_update(&self, reta: &[u16]) -> Result<(), EthError> {
+        let info = self.rss_checks("RSS redirection table update")?;
+        if reta.len() != usize::from(info.reta_size) {
+            return Err(EthError::Unsupported {
+                port: self.id(),
+                what: format!("a redirection table of {} entries: the device has {}", reta.len(), info.reta_size),
+            });
+        }
+        let nbq = self.nb_rx_queues();
+        if let Some((i, q)) = reta.iter().enumerate().find(|(_, &q)| q >= nbq) {
+            return Err(EthError::QueueOutOfRange {
+                port: self.id(),
+                dir: "rx (redirection table entry)",
+                queue: *q,
+                nb: nbq,
+            })
+            .inspect_err(|_| tracing::debug!(entry = i, "bad redirection table entry"));
+        }
+        self.ctl.reta_update(reta)
+    }
+
+    /// The RSS redirection table the device holds.
+    pub fn reta_query(&self) -> Result<Vec<u16>, EthError> {
+        self.rss_checks("RSS redirection table query")?;
+        self.ctl.reta_query()
     }
 
     /// Refreshes and returns the counters.

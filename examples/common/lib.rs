@@ -50,7 +50,7 @@ pub fn setup_port(
     let c = eth.control(id)?;
     // RSS only where the device has it (virtual ports spread nothing).
     let rss = rss && nb_rxq > 1 && c.info().capabilities & ethdev::capa::RSS != 0;
-    c.configure(&PortConf { nb_rxq, nb_txq, rss, lsc_intr: true })?;
+    c.configure(&PortConf { nb_rxq, nb_txq, rss, lsc_intr: true, ..Default::default() })?;
     let lim = c.info().rx_desc_lim;
     let nb = nb_desc.clamp(lim.min, lim.max) / lim.align.max(1) * lim.align.max(1);
     for q in 0..nb_rxq {

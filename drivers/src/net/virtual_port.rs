@@ -40,6 +40,8 @@ impl<Q: VirtualQueues> Control for VirtualControl<Q> {
             tx_desc_lim: lim,
             max_mtu: 9000,
             capabilities: capa::PROMISC | capa::MTU,
+            reta_size: 0,
+            rss_hash_types: 0,
         }
     }
     fn configure(&self, _conf: &PortConf) -> Result<(), EthError> {

@@ -99,6 +99,8 @@ impl Control for EmControl {
             tx_desc_lim: DESC_LIM,
             max_mtu: MAX_MTU,
             capabilities: capa::LSC | capa::PROMISC | capa::MTU,
+            reta_size: 0,
+            rss_hash_types: 0,
         }
     }
 
