@@ -24,8 +24,8 @@ fi
 cargo build --workspace --release --bins
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --target x86_64-unknown-linux-gnu -p vmtest --bin vfio_probe
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --target x86_64-unknown-linux-gnu -p devbind --bin devbind
-RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p tests --bin guest_e1000
-RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p tests --bin guest_pci
+RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p tests \
+    --bin guest_e1000 --bin guest_pci --bin guest_igb --bin guest_virtio
 # The guest kernel and busybox, fetched once before the guest tests start guests in parallel.
 target/release/vmtest assets
 cargo test --workspace --release

@@ -7,5 +7,13 @@ use ethdev::Pmd;
 
 /// Every driver of this crate.
 pub fn all() -> Vec<&'static dyn Pmd> {
-    vec![&net::null::NullPmd, &net::ring::RingPmd, &net::tap::TapPmd, &net::e1000::EmPmd]
+    vec![
+        &net::null::NullPmd,
+        &net::ring::RingPmd,
+        &net::tap::TapPmd,
+        &net::e1000::EmPmd,
+        &net::igb::IgbPmd,
+        &net::ixgbe::IxgbePmd,
+        &net::virtio::VirtioPmd,
+    ]
 }

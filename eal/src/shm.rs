@@ -25,6 +25,8 @@ unsafe impl SharedPlain for u32 {}
 // SAFETY: as above.
 unsafe impl SharedPlain for u64 {}
 // SAFETY: as above.
+unsafe impl SharedPlain for std::sync::atomic::AtomicU16 {}
+// SAFETY: as above.
 unsafe impl SharedPlain for std::sync::atomic::AtomicU32 {}
 // SAFETY: as above.
 unsafe impl SharedPlain for std::sync::atomic::AtomicU64 {}

@@ -92,7 +92,9 @@ mod tests {
     /// the 82576 and 82599 datasheets reproduce.
     #[test]
     fn toeplitz_matches_the_published_verification_values() {
-        let cases: [([u8; 4], u16, [u8; 4], u16, u32, u32); 3] = [
+        // (source, source port, destination, destination port, hash of IPs, hash with ports)
+        type Case = ([u8; 4], u16, [u8; 4], u16, u32, u32);
+        let cases: [Case; 3] = [
             ([66, 9, 149, 187], 2794, [161, 142, 100, 80], 1766, 0x323e8fc2, 0x51ccc178),
             ([199, 92, 111, 2], 14230, [65, 69, 140, 83], 4739, 0xd718262a, 0xc626b0ea),
             ([24, 19, 198, 95], 12898, [12, 22, 207, 184], 38024, 0xd2d0a5de, 0x5c2b394a),

@@ -2,9 +2,13 @@
 //! PMDs.
 
 pub mod e1000;
+pub mod igb;
+pub mod intel;
+pub mod ixgbe;
 pub mod null;
 pub mod ring;
 pub mod tap;
+pub mod virtio;
 pub mod virtual_port;
 
 /// A locally administered MAC address for virtual port `port`.

@@ -34,6 +34,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use vfio_setup::VfioState;
 
+/// True for a device known to bypass the IOMMU, whose DMA addresses must be physical
+/// addresses: legacy and transitional virtio devices (1af4:1000-103f) never offer
+/// VIRTIO_F_ACCESS_PLATFORM. `--iova-mode` unset selects IOVA-as-PA when one is present.
+pub fn bypasses_iommu(vendor: u16, device: u16) -> bool {
+    vendor == 0x1af4 && (0x1000..=0x103f).contains(&device)
+}
+
 /// The PCI devices of this process and the VFIO objects behind them.
 pub struct PciBus {
     primary: bool,
@@ -71,6 +78,17 @@ impl PciBus {
         if selected.is_empty() {
             tracing::debug!("no PCI device bound to vfio-pci");
             return Ok(bus);
+        }
+        if args.iova_mode.is_none() {
+            if let Some(s) = selected.iter().find(|s| bypasses_iommu(s.dev.vendor, s.dev.device)) {
+                let (addr, ids) = (s.dev.addr, format!("{:04x}:{:04x}", s.dev.vendor, s.dev.device));
+                tracing::info!(%addr, %ids, "a legacy/transitional virtio device bypasses the IOMMU: IOVA as PA");
+                dma::enable_pa_mode(&bus.mem).map_err(|e| {
+                    BusError::IovaPa(format!(
+                        "{addr} ({ids}) is a legacy or transitional virtio device, which bypasses the IOMMU, so the group needs IOVA = physical address, and that failed: {e}"
+                    ))
+                })?;
+            }
         }
         let intr = Arc::new(Interrupts::start()?);
         bus.intr = Some(intr.clone());
@@ -136,5 +154,18 @@ impl PciBus {
 impl Drop for PciBus {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bypasses_iommu;
+
+    #[test]
+    fn legacy_and_transitional_virtio_bypass_the_iommu() {
+        assert!(bypasses_iommu(0x1af4, 0x1000), "transitional virtio-net");
+        assert!(bypasses_iommu(0x1af4, 0x103f));
+        assert!(!bypasses_iommu(0x1af4, 0x1041), "modern virtio-net may use the IOMMU");
+        assert!(!bypasses_iommu(0x8086, 0x1000));
     }
 }

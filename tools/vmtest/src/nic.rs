@@ -78,6 +78,15 @@ pub enum Backend {
     Hub(u32),
     /// A unix stream socket served by QEMU for a host [`crate::Peer`].
     Stream,
+    /// A host TAP interface `ifname` that QEMU creates with `queues` queues (root on the
+    /// host; multiqueue virtio-net needs a multiqueue backend). The host side talks to it
+    /// through the interface (e.g. an AF_PACKET socket).
+    Tap {
+        /// Host interface name (at most 15 bytes).
+        ifname: String,
+        /// Queues (one per virtio-net queue pair).
+        queues: u16,
+    },
 }
 
 /// One guest NIC.
@@ -93,6 +102,8 @@ pub struct Nic {
     pub backend: Backend,
     /// PCI slot on bus 0 (the guest address is `0000:00:<slot>.0`).
     pub slot: u8,
+    /// Extra `-device` properties, e.g. `mq=on,vectors=6`.
+    pub props: Option<String>,
 }
 
 /// The first slot assigned to NICs without an explicit one.
@@ -113,7 +124,7 @@ fn valid_mac(mac: &str) -> bool {
 impl Nic {
     /// A NIC on its own hub (numbered after the slot), QEMU-chosen MAC.
     pub fn new(model: NicModel, netdev: &str) -> Self {
-        Nic { model, netdev: netdev.to_string(), mac: None, backend: Backend::Hub(0), slot: 0 }
+        Nic { model, netdev: netdev.to_string(), mac: None, backend: Backend::Hub(0), slot: 0, props: None }
     }
 
     /// Sets the MAC address.
@@ -131,6 +142,18 @@ impl Nic {
     /// Connects the NIC to a host peer over a unix stream socket.
     pub fn stream(mut self) -> Self {
         self.backend = Backend::Stream;
+        self
+    }
+
+    /// Connects the NIC to a host TAP interface `ifname` with `queues` queues.
+    pub fn tap(mut self, ifname: &str, queues: u16) -> Self {
+        self.backend = Backend::Tap { ifname: ifname.to_string(), queues: queues.max(1) };
+        self
+    }
+
+    /// Adds `-device` properties (comma-separated `key=value`), e.g. `mq=on,vectors=6`.
+    pub fn props(mut self, props: &str) -> Self {
+        self.props = Some(props.to_string());
         self
     }
 
@@ -166,6 +189,16 @@ impl Nic {
                 return Err(format!("bad mac '{m}'"));
             }
         }
+        if let Backend::Tap { ifname, .. } = &self.backend {
+            if ifname.is_empty() || ifname.len() > 15 || !ifname.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!("bad tap interface name '{ifname}' (1-15 letters or digits)"));
+            }
+        }
+        if let Some(p) = &self.props {
+            if p.split(',').any(|kv| !kv.contains('=') || kv.starts_with("netdev=") || kv.starts_with("addr=")) {
+                return Err(format!("bad device properties '{p}' (key=value list, not netdev or addr)"));
+            }
+        }
         Ok(())
     }
 
@@ -183,10 +216,17 @@ impl Nic {
                 format!("hubport,id={},hubid={hub}", self.netdev)
             }
             Backend::Stream => format!("stream,id={},server=on,addr.type=unix,addr.path={socket}", self.netdev),
+            Backend::Tap { ifname, queues } => {
+                format!("tap,id={},ifname={ifname},script=no,downscript=no,queues={queues},vhost=off", self.netdev)
+            }
         };
         let mut device = format!("{},netdev={},addr={:#x},romfile=", self.model.device_args(), self.netdev, self.slot);
         if let Some(m) = &self.mac {
             device.push_str(&format!(",mac={m}"));
+        }
+        if let Some(p) = &self.props {
+            device.push(',');
+            device.push_str(p);
         }
         vec!["-netdev".into(), netdev, "-device".into(), device]
     }
@@ -275,6 +315,21 @@ mod tests {
         let a = nics[1].qemu_args("/tmp/s0.sock", 1);
         assert_eq!(a[1], "stream,id=s0,server=on,addr.type=unix,addr.path=/tmp/s0.sock");
         assert_eq!(a[3], "virtio-net-pci,disable-legacy=on,iommu_platform=on,netdev=s0,addr=0x4,romfile=");
+    }
+
+    #[test]
+    fn tap_backend_and_device_properties() {
+        let mut nics = vec![Nic::new(NicModel::VirtioModern, "q").tap("bvq0", 2).props("mq=on,vectors=6")];
+        assign_slots(&mut nics).unwrap();
+        let a = nics[0].qemu_args("", 1);
+        assert_eq!(a[1], "tap,id=q,ifname=bvq0,script=no,downscript=no,queues=2,vhost=off");
+        assert_eq!(
+            a[3],
+            "virtio-net-pci,disable-legacy=on,iommu_platform=on,netdev=q,addr=0x3,romfile=,mq=on,vectors=6"
+        );
+        assert!(Nic::new(NicModel::VirtioModern, "q").tap("a-very-long-name0", 2).validate().is_err());
+        assert!(Nic::new(NicModel::VirtioModern, "q").props("netdev=x").validate().is_err());
+        assert!(Nic::new(NicModel::VirtioModern, "q").props("mq").validate().is_err());
     }
 
     #[test]

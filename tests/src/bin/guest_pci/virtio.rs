@@ -4,12 +4,10 @@
 //! Facts from the virtio 1.x specification: capability layout, register offsets and bits.
 
 use eal::bus::BusDevice;
-use eal::vfio::{EventFd, IrqIndex, PCI_CAPABILITY_LIST, PCI_STATUS, PCI_STATUS_CAP_LIST};
+use eal::vfio::{EventFd, IrqIndex};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-/// PCI capability id of a vendor-specific capability (every virtio structure is one).
-pub const PCI_CAP_ID_VNDR: u8 = 0x09;
 /// `cfg_type` of the common configuration structure.
 pub const VIRTIO_PCI_CAP_COMMON_CFG: u8 = 1;
 /// `cfg_type` of the device-specific configuration structure.
@@ -61,34 +59,16 @@ pub struct CapLoc {
     pub length: u32,
 }
 
-/// Finds the vendor capability with `cfg_type` by walking the capability list in config
-/// space (through the VFIO device fd). Stops after 48 entries so a looped list cannot hang.
+/// Finds the vendor capability with `cfg_type` with the PMD's walk of the capability list
+/// (config space through the VFIO device fd; a virtio device has several vendor
+/// capabilities, the EAL's `find_capability` gives only the first).
 pub fn find_virtio_cap(dev: &BusDevice, cfg_type: u8) -> Result<Option<CapLoc>, String> {
-    let v = dev.vfio();
-    let e = |e: eal::vfio::VfioError| e.to_string();
-    if v.config_read_u16(PCI_STATUS).map_err(e)? & PCI_STATUS_CAP_LIST == 0 {
-        return Ok(None);
-    }
-    // The bus's own walker finds the first vendor capability: a virtio device has several.
-    if v.find_capability(PCI_CAP_ID_VNDR).map_err(e)?.is_none() {
-        return Ok(None);
-    }
-    let mut pos = v.config_read_u8(PCI_CAPABILITY_LIST).map_err(e)? & !3;
-    for _ in 0..48 {
-        if pos < 0x40 {
-            break;
-        }
-        let p = u64::from(pos);
-        if v.config_read_u8(p).map_err(e)? == PCI_CAP_ID_VNDR && v.config_read_u8(p + 3).map_err(e)? == cfg_type {
-            return Ok(Some(CapLoc {
-                bar: v.config_read_u8(p + 4).map_err(e)?,
-                offset: v.config_read_u32(p + 8).map_err(e)?,
-                length: v.config_read_u32(p + 12).map_err(e)?,
-            }));
-        }
-        pos = v.config_read_u8(p + 1).map_err(e)? & !3;
-    }
-    Ok(None)
+    let caps = drivers::net::virtio::pci::virtio_caps(dev.vfio())?;
+    Ok(drivers::net::virtio::pci::find_cap(&caps, cfg_type).map(|c| CapLoc {
+        bar: c.bar,
+        offset: c.offset,
+        length: c.length,
+    }))
 }
 
 /// Register access to one virtio structure: through the bus's BAR mapping, or through the

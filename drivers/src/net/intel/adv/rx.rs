@@ -1,0 +1,214 @@
+//! The RX queue logic: filling the ring with mbufs, and the burst (any process). Refilled
+//! descriptors go back to the device by one tail write per batch.
+
+use super::desc::RxWriteBack;
+use super::queue::QueueMem;
+use crate::net::intel::iova;
+use crate::net::intel::RegIo;
+use eal::mbuf::HEADROOM;
+use eal::{Mbuf, Memory, PktMbufPool};
+use ethdev::QueueCounters;
+use std::sync::atomic::{fence, Ordering};
+
+/// Header word: the next descriptor to look at.
+pub const H_NEXT: usize = 0;
+/// Header word: 1 while dropping the rest of a frame that spans several descriptors.
+pub const H_DISCARD: usize = 1;
+/// Header word: descriptors refilled but not yet handed back to the device (tail).
+pub const H_HOLD: usize = 2;
+/// Header word: mbufs retired because their buffer is not contiguous for the device.
+pub const H_RETIRED: usize = 3;
+
+/// Most buffers one allocation may retire before it gives up.
+const MAX_RETIRE: usize = 8;
+
+/// What the RX burst needs to know about the device and the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxParams {
+    /// Byte offset of the queue's tail register (igb: RDT(n); ixgbe: its RDT(n)).
+    pub tail_reg: usize,
+    /// Error bits of the write-back's status/error word that make a frame unusable (they
+    /// differ between the 82576 and the 82599); such frames are dropped and counted as
+    /// errors. Checksum errors should not be in it.
+    pub frame_errors: u32,
+    /// Receive buffer size the device was told (SRRCTL.BSIZEPKT); every RX mbuf must have
+    /// that much data room after the headroom. A frame longer than this spans several
+    /// descriptors and is dropped.
+    pub buf_len: u16,
+    /// The port id stamped on received mbufs.
+    pub port: u16,
+}
+
+impl RxParams {
+    /// Checks that mbufs of `pool` can hold `buf_len` bytes after the headroom.
+    pub fn check_pool(&self, pool: &PktMbufPool) -> Result<(), String> {
+        if u32::from(pool.data_room()) < u32::from(HEADROOM) + u32::from(self.buf_len) {
+            return Err(format!(
+                "mbufs of pool '{}' have {} bytes of data room; the queue needs {} (headroom {} + a {}-byte \
+                 buffer): create the pool with a larger data room (eal::mbuf::DEFAULT_BUF_SIZE for 2048)",
+                pool.mempool().name(),
+                pool.data_room(),
+                u32::from(HEADROOM) + u32::from(self.buf_len),
+                HEADROOM,
+                self.buf_len
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Refilled descriptors go back to the device in batches of at least this many (a quarter
+/// of the ring, at least 32), or as soon as the burst has caught up with the device. Few
+/// tail writes save MMIO exits, and on QEMU every tail write lets the model deliver all the
+/// frames it holds, so a large freed block matters.
+pub fn free_threshold(nb: usize) -> usize {
+    (nb / 4).max(32).min(nb - 1)
+}
+
+/// An mbuf whose receive buffer of `buf_len` bytes the device can write, and that
+/// buffer's device address. In IOVA-as-PA mode (`pa`) buffers that are not contiguous for
+/// the device are retired (leaked on purpose, a handful per pool) and counted in `retired`.
+#[inline]
+fn alloc_rx(pool: &PktMbufPool, pa: Option<&Memory>, buf_len: u16, retired: &mut u64) -> Option<(Mbuf, u64)> {
+    let Some(mem) = pa else {
+        return pool.alloc().map(|m| {
+            let iova = m.buf_iova_default();
+            (m, iova)
+        });
+    };
+    for _ in 0..MAX_RETIRE {
+        let m = pool.alloc()?;
+        let va = m.data().as_ptr() as u64;
+        let (iova, n) = iova::contiguous_prefix(mem, va, u64::from(buf_len));
+        if n == u64::from(buf_len) {
+            return Some((m, iova));
+        }
+        *retired += 1;
+        tracing::debug!(mbuf = format_args!("{:#x}", m.addr()), "RX buffer crosses a physical page boundary: retired");
+        let _ = m.into_raw();
+    }
+    None
+}
+
+/// Frees what the queue held, then gives every descriptor an mbuf of `pool` and resets the
+/// indices. The caller then programs the ring registers and, once the queue is enabled,
+/// writes [`initial_tail`] to the tail register (all descriptors but one belong to the
+/// device).
+pub fn fill(q: &QueueMem, p: &RxParams, pool: &PktMbufPool, pa: Option<&Memory>) -> Result<(), String> {
+    p.check_pool(pool)?;
+    q.release_all();
+    let mut retired = 0;
+    for i in 0..q.nb() {
+        let Some((m, buf)) = alloc_rx(pool, pa, p.buf_len, &mut retired) else {
+            q.release_all();
+            return Err(format!(
+                "mempool '{}' ran out filling an RX ring of {} descriptors: make the pool larger than the sum \
+                 of the RX rings (plus the mbufs in flight)",
+                pool.mempool().name(),
+                q.nb()
+            ));
+        };
+        q.ring.rx_arm(i, buf);
+        q.put(i, m);
+    }
+    q.set(H_RETIRED, retired);
+    q.set(H_NEXT, 0);
+    q.set(H_DISCARD, 0);
+    q.set(H_HOLD, 0);
+    fence(Ordering::Release);
+    Ok(())
+}
+
+/// The tail value that hands a freshly [`fill`]ed ring to the device: `nb - 1`.
+pub fn initial_tail(q: &QueueMem) -> u32 {
+    (q.nb() - 1) as u32
+}
+
+/// Receives up to `max` frames into `bufs` (appended); refills each used descriptor with a
+/// new mbuf from `pool` and hands refilled descriptors back through `regs` at
+/// `p.tail_reg` per [`free_threshold`]. Each received mbuf gets its length, the port and
+/// the RSS hash (0 when the device computed none). Frames spanning descriptors and frames
+/// with a `p.frame_errors` bit are dropped and counted as errors; a failed allocation stops
+/// the burst (the frame stays in the ring) and is counted as `nombuf`.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn burst<R: RegIo + ?Sized>(
+    regs: &R,
+    q: &QueueMem,
+    p: &RxParams,
+    pool: &PktMbufPool,
+    pa: Option<&Memory>,
+    c: &QueueCounters,
+    bufs: &mut Vec<Mbuf>,
+    max: usize,
+) -> usize {
+    let nb = q.nb();
+    let mut next = q.get(H_NEXT) as usize;
+    let mut discard = q.get(H_DISCARD) != 0;
+    let (mut got, mut bytes, mut errors, mut used) = (0usize, 0u64, 0u64, 0usize);
+    let mut caught_up = false;
+    while got < max {
+        let Some(wb) = q.ring.rx_read(next) else {
+            caught_up = true;
+            break;
+        };
+        let mut retired = 0;
+        let fresh = alloc_rx(pool, pa, p.buf_len, &mut retired);
+        if retired > 0 {
+            q.set(H_RETIRED, q.get(H_RETIRED) + retired);
+        }
+        let Some((fresh, buf)) = fresh else {
+            c.add_nombuf(1);
+            break;
+        };
+        let old = q.take(next);
+        q.ring.rx_arm(next, buf);
+        q.put(next, fresh);
+        used += 1;
+        next = if next + 1 == nb { 0 } else { next + 1 };
+        let Some(m) = old else { continue };
+        if discard || !wb.eop() || wb.has_error(p.frame_errors) {
+            // The tail of a multi-descriptor frame ends the discarding.
+            discard = !wb.eop();
+            errors += 1;
+            drop(m);
+            continue;
+        }
+        let Some(m) = deliver(m, &wb, p.port) else {
+            errors += 1;
+            continue;
+        };
+        bytes += u64::from(wb.len);
+        bufs.push(m);
+        got += 1;
+    }
+    let hold = q.get(H_HOLD) as usize + used;
+    if used > 0 {
+        q.set(H_NEXT, next as u64);
+        q.set(H_DISCARD, u64::from(discard));
+        c.add(got as u64, bytes);
+        if errors > 0 {
+            c.add_errors(errors);
+        }
+    }
+    if hold > 0 && (hold >= free_threshold(nb) || caught_up) {
+        q.set(H_HOLD, 0);
+        fence(Ordering::Release);
+        regs.write32(p.tail_reg, (if next == 0 { nb - 1 } else { next - 1 }) as u32);
+    } else if used > 0 {
+        q.set(H_HOLD, hold as u64);
+    }
+    got
+}
+
+/// Stamps a received mbuf; None (the mbuf is freed) if the length the device reported does
+/// not fit its buffer.
+#[inline(always)]
+fn deliver(mut m: Mbuf, wb: &RxWriteBack, port: u16) -> Option<Mbuf> {
+    if !m.set_len(wb.len) {
+        return None;
+    }
+    m.set_port(port);
+    m.set_rss_hash(wb.hash().unwrap_or(0));
+    Some(m)
+}

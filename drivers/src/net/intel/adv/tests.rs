@@ -1,0 +1,237 @@
+//! Host test of the RX/TX queue logic: descriptors in real memory (an anonymous arena, IOVA
+//! = VA), a software register file, and a tiny fake device that plays the NIC's part:
+//! it consumes armed RX descriptors up to the tail, writes frames and write-backs, and
+//! transmits TX descriptors up to the tail, writing back DD.
+
+use super::desc::{RxWriteBack, TxData, RSS_TYPE_IPV4_UDP, RXD_STAT_DD, RXD_STAT_EOP, TXD_DCMD_DEXT, TXD_DCMD_EOP};
+use super::desc::{TXD_DCMD_IFCS, TXD_DCMD_RS, TXD_STAT_DD};
+use super::queue::{self, QueueMem};
+use super::ring::{self, RingRegs};
+use super::{rx, tx, RxParams, RX_FRAME_ERRORS_82576};
+use crate::net::intel::reg_io::SoftRegs;
+use crate::net::intel::RegIo;
+use eal::{shm, Mbuf, Memory, PktMbufPool};
+use ethdev::QueueCounters;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const RX_BLOCK: usize = 0x100;
+const TX_BLOCK: usize = 0x200;
+
+fn counters() -> QueueCounters {
+    QueueCounters {
+        packets: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        nombuf: AtomicU64::new(0),
+    }
+}
+
+/// The device's side of one RX and one TX queue.
+struct FakeDev<'a> {
+    regs: &'a SoftRegs,
+    rx: QueueMem,
+    rx_rr: RingRegs,
+    tx: QueueMem,
+    tx_rr: RingRegs,
+    rx_head: usize,
+    tx_head: usize,
+    tx_descs: usize,
+}
+
+impl FakeDev<'_> {
+    /// Writes `frame` into the next armed RX descriptor with write-back status `status`;
+    /// false when the software has given no free descriptor (the tail is reached).
+    fn receive(&mut self, frame: &[u8], hash: u32, status: u32) -> bool {
+        let nb = self.rx.nb();
+        assert_eq!(self.regs.read32(self.rx_rr.len) as usize, nb * 16, "RDLEN programmed");
+        if self.rx_head == self.regs.read32(self.rx_rr.tail) as usize {
+            return false;
+        }
+        let [pkt, hdr] = self.rx.ring.raw(self.rx_head);
+        assert_eq!(hdr, 0, "read format: no header buffer, DD clear");
+        assert_eq!(pkt % 8, 0);
+        let words = shm::shared_slice::<AtomicU64>(pkt, frame.len().div_ceil(8)).unwrap();
+        for (w, chunk) in words.iter().zip(frame.chunks(8)) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            w.store(u64::from_le_bytes(b), Ordering::Relaxed);
+        }
+        let wb = RxWriteBack {
+            rss_type: RSS_TYPE_IPV4_UDP,
+            pkt_type: 0x11,
+            rss_hash: hash,
+            status_error: status,
+            len: frame.len() as u16,
+            vlan: 0,
+        };
+        let (w0, w1) = wb.encode();
+        self.rx.ring.set_raw(self.rx_head, [w0, w1]);
+        self.rx_head = (self.rx_head + 1) % nb;
+        self.regs.set(self.rx_rr.head, self.rx_head as u32);
+        true
+    }
+
+    /// Transmits every descriptor up to the tail; returns the frames (EOP-delimited).
+    fn transmit(&mut self) -> Vec<Vec<u8>> {
+        let nb = self.tx.nb();
+        let mut out = Vec::new();
+        let mut cur = Vec::new();
+        while self.tx_head != self.regs.read32(self.tx_rr.tail) as usize {
+            let [w0, w1] = self.tx.ring.raw(self.tx_head);
+            let d = TxData::decode(w0, w1);
+            assert_eq!(d.dtyp, 3, "advanced data descriptor");
+            assert_eq!(
+                d.dcmd & (TXD_DCMD_DEXT | TXD_DCMD_IFCS | TXD_DCMD_RS),
+                TXD_DCMD_DEXT | TXD_DCMD_IFCS | TXD_DCMD_RS
+            );
+            cur.extend_from_slice(shm::shared_slice::<u8>(d.addr, d.len as usize).unwrap());
+            if d.dcmd & TXD_DCMD_EOP != 0 {
+                assert_eq!(d.paylen as usize, cur.len(), "PAYLEN is the packet length");
+                out.push(std::mem::take(&mut cur));
+            }
+            self.tx.ring.set_raw(self.tx_head, [w0, w1 | (u64::from(TXD_STAT_DD) << 32)]);
+            self.tx_head = (self.tx_head + 1) % nb;
+            self.tx_descs += 1;
+            self.regs.set(self.tx_rr.head, self.tx_head as u32);
+        }
+        assert!(cur.is_empty(), "a packet's descriptors were all handed over at once");
+        out
+    }
+}
+
+fn frame(i: usize) -> Vec<u8> {
+    let len = [60usize, 64, 128, 333, 1000, 1514, 2048][i % 7];
+    (0..len).map(|k| (i * 7 + k) as u8).collect()
+}
+
+fn mbuf_of(pool: &PktMbufPool, data: &[u8]) -> Mbuf {
+    let mut m = pool.alloc().unwrap();
+    m.append(data.len() as u16).unwrap().copy_from_slice(data);
+    m
+}
+
+#[test]
+fn rx_and_tx_bursts_against_a_fake_device() {
+    let mem = Memory::anonymous(32 << 20).unwrap();
+    let pool = PktMbufPool::create(&mem, "adv_pool", 2048, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
+    let regs = SoftRegs::new(0x1000);
+    let (rx_rr, tx_rr) = (RingRegs::block(RX_BLOCK), RingRegs::block(TX_BLOCK));
+    let (rx_mz, rxq) = queue::reserve(&mem, "adv_rxq", 64).unwrap();
+    let (tx_mz, txq) = queue::reserve(&mem, "adv_txq", 64).unwrap();
+    let p = RxParams { tail_reg: rx_rr.tail, frame_errors: RX_FRAME_ERRORS_82576, buf_len: 2048, port: 3 };
+
+    // Bring-up as a driver does it.
+    rx::fill(&rxq, &p, &pool, None).unwrap();
+    ring::program(&regs, &rx_rr, &rxq, rx_mz.iova());
+    regs.write32(rx_rr.tail, rx::initial_tail(&rxq));
+    tx::reset(&txq);
+    ring::program(&regs, &tx_rr, &txq, tx_mz.iova());
+    let w = regs.take_writes();
+    assert!(w.contains(&(rx_rr.bal, rx_mz.iova() as u32)) && w.contains(&(rx_rr.bah, (rx_mz.iova() >> 32) as u32)));
+    assert!(w.contains(&(tx_rr.len, 64 * 16)));
+    assert_eq!(w.last(), Some(&(tx_rr.tail, 0)));
+    assert_eq!(pool.mempool().in_use_count(), 64, "every RX descriptor holds an mbuf");
+
+    let mut dev = FakeDev { regs: &regs, rx: rxq, rx_rr, tx: txq, tx_rr, rx_head: 0, tx_head: 0, tx_descs: 0 };
+    let (rc, tc) = (counters(), counters());
+
+    // RX: 1000 frames of mixed sizes, delivered while the ring has room, bursts of 32; a
+    // second view of the queue memory (what a secondary builds) polls every other burst.
+    let rx_view2 = QueueMem::at(rx_mz.addr(), 64).unwrap();
+    let (mut sent, mut got) = (0usize, Vec::new());
+    let mut round = 0;
+    while got.len() < 1000 {
+        while sent < 1000 && dev.receive(&frame(sent), sent as u32, RXD_STAT_DD | RXD_STAT_EOP) {
+            sent += 1;
+        }
+        let q = if round % 2 == 0 { &rxq } else { &rx_view2 };
+        let n = rx::burst(&regs, q, &p, &pool, None, &rc, &mut got, 32);
+        assert!(n <= 32);
+        round += 1;
+        assert!(round < 10_000, "RX stalled at {} of 1000 frames", got.len());
+    }
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(m.to_vec(), frame(i), "frame {i} intact");
+        assert_eq!((m.port(), m.rss_hash()), (3, i as u32));
+    }
+    assert_eq!(rc.packets.load(Ordering::Relaxed), 1000);
+    assert_eq!(rc.bytes.load(Ordering::Relaxed), (0..1000).map(|i| frame(i).len() as u64).sum::<u64>());
+    let tails: Vec<_> = regs.take_writes().into_iter().filter(|(o, _)| *o == rx_rr.tail).collect();
+    assert!(!tails.is_empty() && tails.len() < 1000 / 8, "tail written in batches ({} writes)", tails.len());
+    assert_eq!(pool.mempool().in_use_count(), 64 + 1000, "the ring is refilled");
+    drop(got);
+
+    // RX errors: a frame with a CRC error, and a frame over two descriptors, are dropped.
+    let mut got = Vec::new();
+    rx::burst(&regs, &rxq, &p, &pool, None, &rc, &mut got, 32); // hand back held descriptors
+    assert!(dev.receive(&frame(1), 1, RXD_STAT_DD | RXD_STAT_EOP | 0x0100_0000));
+    assert!(dev.receive(&frame(2), 2, RXD_STAT_DD));
+    assert!(dev.receive(&frame(3), 3, RXD_STAT_DD | RXD_STAT_EOP));
+    assert!(dev.receive(&frame(4), 4, RXD_STAT_DD | RXD_STAT_EOP | 0x2000_0000)); // checksum error only
+    assert_eq!(rx::burst(&regs, &rxq, &p, &pool, None, &rc, &mut got, 32), 1);
+    assert_eq!(got[0].to_vec(), frame(4));
+    assert_eq!(rc.errors.load(Ordering::Relaxed), 3);
+    drop(got);
+
+    // TX: 1000 mbufs of mixed sizes (some cross a 4 KiB page of the arena and take two
+    // descriptors), sent in bursts of 32 while the device drains the ring now and then.
+    let frames: Vec<Vec<u8>> = (0..1000).map(frame).collect();
+    let mut pending: Vec<Mbuf> = Vec::new();
+    let (mut queued, mut out) = (0usize, Vec::new());
+    let mut round = 0;
+    while out.len() < 1000 {
+        while pending.len() < 32 && queued < 1000 {
+            pending.push(mbuf_of(&pool, &frames[queued]));
+            queued += 1;
+        }
+        let before = pending.len();
+        let n = tx::burst(&regs, tx_rr.tail, &txq, &mem, &tc, &mut pending);
+        assert_eq!(before - pending.len(), n);
+        if round % 3 == 2 || n == 0 {
+            out.extend(dev.transmit());
+        }
+        round += 1;
+        assert!(round < 10_000, "TX stalled at {} of 1000 frames", out.len());
+    }
+    assert_eq!(out, frames, "every frame sent once, intact, in order");
+    assert!(dev.tx_descs > 1000, "buffers crossing a page were split ({} descriptors)", dev.tx_descs);
+    assert_eq!(tc.packets.load(Ordering::Relaxed), 1000);
+    assert!(tx::free_descs(&txq) < 63, "written-back descriptors are reclaimed lazily");
+    tx::reclaim(&txq);
+    assert_eq!(tx::free_descs(&txq), 63);
+    assert_eq!(pool.mempool().in_use_count(), 64, "sent mbufs went back to the pool");
+
+    // A chained or empty mbuf is dropped and counted, the rest sent.
+    let mut chained = mbuf_of(&pool, &frames[0]);
+    chained.chain(mbuf_of(&pool, &frames[1]));
+    let mut bufs = vec![chained, pool.alloc().unwrap(), mbuf_of(&pool, &frames[2])];
+    assert_eq!(tx::burst(&regs, tx_rr.tail, &txq, &mem, &tc, &mut bufs), 3);
+    assert_eq!(dev.transmit(), vec![frames[2].clone()]);
+    assert_eq!(tc.errors.load(Ordering::Relaxed), 2);
+
+    // A full ring refuses what does not fit and leaves it with the caller.
+    let mut many: Vec<Mbuf> = (0..100).map(|i| mbuf_of(&pool, &frames[i % 3])).collect();
+    let n = tx::burst(&regs, tx_rr.tail, &txq, &mem, &tc, &mut many);
+    assert!(n > 0 && n <= 63 && many.len() == 100 - n);
+    assert_eq!(dev.transmit().len(), n);
+    drop(many);
+
+    // Stop: the queues give back every mbuf.
+    rxq.release_all();
+    txq.release_all();
+    assert!(pool.mempool().is_full());
+}
+
+#[test]
+fn rx_fill_reports_a_small_pool() {
+    let mem = Memory::anonymous(8 << 20).unwrap();
+    let pool = PktMbufPool::create(&mem, "adv_small", 16, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
+    let (_mz, q) = queue::reserve(&mem, "adv_q", 64).unwrap();
+    let p = RxParams { tail_reg: 0x18, frame_errors: 0, buf_len: 2048, port: 0 };
+    let e = rx::fill(&q, &p, &pool, None).unwrap_err();
+    assert!(e.contains("ran out") && e.contains("adv_small"), "{e}");
+    assert!(pool.mempool().is_full(), "a failed fill gives the mbufs back");
+    let tiny = PktMbufPool::create(&mem, "adv_tiny", 128, 0, 1024).unwrap();
+    let e = rx::fill(&q, &p, &tiny, None).unwrap_err();
+    assert!(e.contains("data room"), "{e}");
+}

@@ -1,0 +1,139 @@
+//! The TX queue logic (any process): a burst first frees the mbufs of descriptors the
+//! device has written back, then fills free descriptors with advanced data descriptors and
+//! writes the tail register once. Every descriptor asks for a write-back (RS), so cleanup
+//! needs no other bookkeeping.
+
+use super::desc::{TXD_DCMD_EOP, TXD_DCMD_IFCS, TXD_DCMD_RS};
+use super::queue::QueueMem;
+use crate::net::intel::iova;
+use crate::net::intel::RegIo;
+use eal::{Mbuf, Memory};
+use ethdev::QueueCounters;
+use std::sync::atomic::{fence, Ordering};
+
+/// Header word: the next descriptor to fill (the software copy of the tail).
+pub const H_TAIL: usize = 0;
+/// Header word: the oldest descriptor not yet reclaimed.
+pub const H_CLEAN: usize = 1;
+
+/// Empties the ring (frees the mbufs it still holds) and resets the indices. The caller
+/// programs the ring registers with head = tail = 0.
+pub fn reset(q: &QueueMem) {
+    q.release_all();
+    fence(Ordering::Release);
+}
+
+/// Frees the mbufs of the descriptors the device has written back; returns how many
+/// descriptors were reclaimed.
+#[inline]
+pub fn reclaim(q: &QueueMem) -> usize {
+    let nb = q.nb();
+    let (tail, mut clean) = (q.get(H_TAIL) as usize, q.get(H_CLEAN) as usize);
+    let mut n = 0;
+    while clean != tail && q.ring.tx_done(clean) {
+        drop(q.take(clean));
+        clean = if clean + 1 == nb { 0 } else { clean + 1 };
+        n += 1;
+    }
+    if n > 0 {
+        q.set(H_CLEAN, clean as u64);
+    }
+    n
+}
+
+/// Descriptors free for the software (one is always left empty: head == tail means empty).
+#[inline]
+pub fn free_descs(q: &QueueMem) -> usize {
+    let nb = q.nb();
+    let (tail, clean) = (q.get(H_TAIL) as usize, q.get(H_CLEAN) as usize);
+    nb - 1 - (tail + nb - clean) % nb
+}
+
+/// True for an mbuf this queue cannot send: chained (multi-segment) or empty.
+#[inline(always)]
+fn unsendable(m: &Mbuf) -> bool {
+    m.nb_segs() != 1 || m.data_len() == 0
+}
+
+/// Descriptors `m` needs: one per heap page its data touches (see [`iova`]); 0 for an
+/// mbuf that is not sent (see [`unsendable`]).
+#[inline(always)]
+fn descs_for(m: &Mbuf, page: u64) -> usize {
+    if unsendable(m) {
+        return 0;
+    }
+    let len = u64::from(m.data_len());
+    if iova::in_page(page, m.data().as_ptr() as u64, len) < len {
+        2
+    } else {
+        1
+    }
+}
+
+/// Sends from the front of `bufs` as many packets as there are free descriptors, writing
+/// the tail through `regs` at `tail_reg` (igb: TDT(n); ixgbe: its TDT(n)). Sent mbufs leave
+/// `bufs` (the ring frees them once transmitted); the rest stay the caller's. A buffer that
+/// crosses a page of the heap takes two descriptors, split at the boundary. A chained
+/// (multi-segment) or empty mbuf is not supported: it leaves `bufs`, is dropped and
+/// counted as an error. Returns how many mbufs left `bufs`.
+#[inline]
+pub fn burst<R: RegIo + ?Sized>(
+    regs: &R,
+    tail_reg: usize,
+    q: &QueueMem,
+    mem: &Memory,
+    c: &QueueCounters,
+    bufs: &mut Vec<Mbuf>,
+) -> usize {
+    reclaim(q);
+    let nb = q.nb();
+    let page = mem.page_size();
+    let free = free_descs(q);
+    let mut tail = q.get(H_TAIL) as usize;
+    let next = |i: usize| if i + 1 == nb { 0 } else { i + 1 };
+    let (mut taken, mut used) = (0usize, 0usize);
+    for m in bufs.iter() {
+        let need = descs_for(m, page);
+        if used + need > free {
+            break;
+        }
+        used += need;
+        taken += 1;
+    }
+    if taken == 0 {
+        return 0;
+    }
+    let (mut sent, mut bytes, mut errors) = (0u64, 0u64, 0u64);
+    for m in bufs.drain(..taken) {
+        if unsendable(&m) {
+            errors += 1;
+            drop(m);
+            continue;
+        }
+        let (va, len) = (m.data().as_ptr() as u64, u64::from(m.data_len()));
+        let first = iova::in_page(page, va, len);
+        let cmd = TXD_DCMD_IFCS | TXD_DCMD_RS;
+        if first < len {
+            q.ring.tx_fill(tail, mem.iova(va), first as u16, cmd, len as u32);
+            tail = next(tail);
+            q.ring.tx_fill(tail, mem.iova(va + first), (len - first) as u16, cmd | TXD_DCMD_EOP, len as u32);
+        } else {
+            q.ring.tx_fill(tail, mem.iova(va), len as u16, cmd | TXD_DCMD_EOP, len as u32);
+        }
+        // The mbuf is kept at its last descriptor: freed once that one is done.
+        q.put(tail, m);
+        tail = next(tail);
+        sent += 1;
+        bytes += len;
+    }
+    if sent > 0 {
+        q.set(H_TAIL, tail as u64);
+        fence(Ordering::Release);
+        regs.write32(tail_reg, tail as u32);
+        c.add(sent, bytes);
+    }
+    if errors > 0 {
+        c.add_errors(errors);
+    }
+    taken
+}

@@ -1,0 +1,322 @@
+//! The primary's control of a port: probe-time bring-up, configuration (queues, RSS),
+//! queue setup, start/stop, promiscuous mode, MAC, MTU, statistics and link. Generic over
+//! the register access so that the host tests drive it against the 82599 model.
+
+use super::queues::{self, rx_mem, tx_mem};
+use super::{hw, intr, regs, rss, stats, w, MacType, MAX_MTU, NAME};
+use crate::net::intel::adv::{queue, rx::H_RETIRED, QueueMem};
+use crate::net::intel::RegIo;
+use eal::bus::ArmedIrqs;
+use eal::{Memory, PktMbufPool};
+use ethdev::rss::{default_reta, RssConf};
+use ethdev::{capa, Control, DescLimits, DevInfo, EthError, Link, PortConf, PortSlot};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Descriptor limits: RDLEN/TDLEN are multiples of 128 bytes (8 descriptors).
+const DESC_LIM: DescLimits = DescLimits { min: 32, max: 4096, align: queue::DESC_ALIGN };
+
+/// Queues per direction offered (the RSS limit of 16; the device has 128).
+pub const MAX_QUEUES: u16 = rss::MAX_RSS_QUEUES;
+
+/// Where link changes go (the ethdev port context in the PMD; a recorder in tests).
+pub type LinkReport = Arc<dyn Fn(Link) + Send + Sync>;
+
+/// Control of one ixgbe port (primary).
+pub struct IxgbeControl<R: RegIo> {
+    port: u16,
+    /// Names the device in errors (its PCI address).
+    label: String,
+    slot: &'static PortSlot,
+    mem: Memory,
+    regs: R,
+    report: LinkReport,
+    irqs: Mutex<Option<ArmedIrqs>>,
+    lsc_count: Arc<AtomicU64>,
+}
+
+impl<R: RegIo> IxgbeControl<R> {
+    /// Brings the device up (primary, at probe): reset and the datasheet's waits, the MAC
+    /// address from RAL0/RAH0, general configuration, link start, counters cleared, MSI-X
+    /// routing of the link interrupt (armed with VFIO by the caller, see [`Self::set_irqs`])
+    /// and the link interrupt enabled.
+    pub fn probe(
+        port: u16,
+        label: String,
+        slot: &'static PortSlot,
+        mem: Memory,
+        regs: R,
+        mac_type: MacType,
+        report: LinkReport,
+    ) -> Result<Self, EthError> {
+        let err = |m: String| EthError::Device { port, msg: format!("{label}: {m}") };
+        hw::reset(&regs).map_err(err)?;
+        let mac = hw::read_mac(&regs).map_err(err)?;
+        for word in &slot.private {
+            word.store(0, Ordering::Relaxed);
+        }
+        slot.private[w::MAC_TYPE].store(mac_type.code(), Ordering::Relaxed);
+        slot.private[w::LSC].store(1, Ordering::Relaxed);
+        slot.set_mac(mac);
+        hw::write_mac(&regs, mac);
+        hw::general_config(&regs);
+        hw::set_max_frame(&regs, 1500);
+        if mac_type.autoc_link() {
+            hw::link_setup(&regs);
+        }
+        stats::reset(&regs, slot);
+        intr::configure(&regs);
+        intr::enable(&regs);
+        Ok(IxgbeControl {
+            port,
+            label,
+            slot,
+            mem,
+            regs,
+            report,
+            irqs: Mutex::new(None),
+            lsc_count: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Keeps the armed interrupt vectors (dropping them disarms).
+    pub fn set_irqs(&self, irqs: ArmedIrqs) {
+        *self.irqs.lock().unwrap_or_else(|p| p.into_inner()) = Some(irqs);
+    }
+
+    /// The counter of handled link interrupts (shared with the interrupt handler).
+    pub fn lsc_counter(&self) -> Arc<AtomicU64> {
+        self.lsc_count.clone()
+    }
+
+    /// The register access.
+    pub fn regs(&self) -> &R {
+        &self.regs
+    }
+
+    /// Runs the other-causes interrupt handler (what the interrupt thread calls in the
+    /// primary): a link change is counted and reported.
+    pub fn on_other_interrupt(&self) {
+        on_other_interrupt(&self.regs, self.slot, &self.lsc_count, &self.report);
+    }
+
+    fn err(&self, msg: impl Into<String>) -> EthError {
+        EthError::Device { port: self.port, msg: format!("{}: {}", self.label, msg.into()) }
+    }
+
+    fn word(&self, i: usize) -> &AtomicU64 {
+        &self.slot.private[i]
+    }
+
+    fn queue_name(&self, dir: &str, q: u16) -> String {
+        format!("ixgbe{}_{dir}q{q}", self.port)
+    }
+
+    fn setup_queue(&self, dir: &str, q: u16, nb: u16, base: usize) -> Result<(), EthError> {
+        let wq = self.word(base + usize::from(q));
+        if let Some(old) = queues::unpack(wq.load(Ordering::Acquire)) {
+            old.release_all();
+        }
+        wq.store(0, Ordering::Release);
+        let (mz, _) = queue::reserve(&self.mem, &self.queue_name(dir, q), usize::from(nb))?;
+        wq.store(queues::pack(mz.addr(), usize::from(nb)), Ordering::Release);
+        Ok(())
+    }
+
+    fn nb_queues(&self) -> (usize, usize) {
+        (self.slot.nb_rxq.load(Ordering::Relaxed) as usize, self.slot.nb_txq.load(Ordering::Relaxed) as usize)
+    }
+
+    fn all_queues(&self, base: usize) -> impl Iterator<Item = (usize, Option<QueueMem>)> + '_ {
+        (0..usize::from(MAX_QUEUES)).map(move |q| (q, queues::unpack(self.word(base + q).load(Ordering::Acquire))))
+    }
+}
+
+/// The body of the other-causes handler, shared by [`IxgbeControl::on_other_interrupt`] and
+/// the closure given to the interrupt thread.
+pub fn on_other_interrupt<R: RegIo + ?Sized>(r: &R, slot: &PortSlot, count: &AtomicU64, report: &LinkReport) {
+    let rearm = slot.private[w::LSC].load(Ordering::Relaxed) == 1;
+    if let Some(link) = intr::handle_other(r, rearm) {
+        count.fetch_add(1, Ordering::Relaxed);
+        report(link);
+    }
+}
+
+impl<R: RegIo> Control for IxgbeControl<R> {
+    fn info(&self) -> DevInfo {
+        DevInfo {
+            driver_name: NAME,
+            max_rx_queues: MAX_QUEUES,
+            max_tx_queues: MAX_QUEUES,
+            rx_desc_lim: DESC_LIM,
+            tx_desc_lim: DESC_LIM,
+            max_mtu: MAX_MTU,
+            capabilities: capa::RSS | capa::LSC | capa::PROMISC | capa::MTU,
+            reta_size: regs::RETA_ENTRIES as u16,
+            rss_hash_types: rss::HASH_TYPES,
+        }
+    }
+
+    fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
+        self.word(w::LSC).store(u64::from(conf.lsc_intr), Ordering::Relaxed);
+        if conf.lsc_intr {
+            intr::enable(&self.regs);
+        } else {
+            intr::disable(&self.regs);
+        }
+        if conf.rss && conf.nb_rxq > 1 {
+            rss::write_key(&self.regs, &conf.rss_conf.key);
+            rss::write_reta(&self.regs, &default_reta(regs::RETA_ENTRIES, conf.nb_rxq));
+            rss::enable(&self.regs, conf.rss_conf.hash_types);
+        } else {
+            rss::disable(&self.regs);
+        }
+        Ok(())
+    }
+
+    fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
+        queues::rx_params(usize::from(q), self.port)
+            .check_pool(&pool)
+            .map_err(|what| EthError::Unsupported { port: self.port, what })?;
+        if (pool.mempool().avail_count() as usize) < usize::from(nb_desc) + 32 {
+            tracing::warn!(
+                port = self.port,
+                "mempool '{}' has fewer free mbufs than RX queue {q} needs to run",
+                pool.mempool().name()
+            );
+        }
+        self.setup_queue("rx", q, nb_desc, w::RXQ)
+    }
+
+    fn tx_queue_setup(&self, q: u16, nb_desc: u16) -> Result<(), EthError> {
+        self.setup_queue("tx", q, nb_desc, w::TXQ)
+    }
+
+    fn start(&self) -> Result<(), EthError> {
+        let (nb_rx, nb_tx) = self.nb_queues();
+        let pa = (self.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(self.mem);
+        queues::tx_enable(&self.regs);
+        for q in 0..nb_tx {
+            let m = tx_mem(self.slot, q).ok_or_else(|| self.err(format!("set up TX queue {q} before starting")))?;
+            let iova = self.mem.iova(queues::addr_of(self.word(w::TXQ + q).load(Ordering::Acquire)));
+            queues::tx_start(&self.regs, q, &m, iova).map_err(|e| self.err(e))?;
+        }
+        for q in 0..nb_rx {
+            let m = rx_mem(self.slot, q).ok_or_else(|| self.err(format!("set up RX queue {q} before starting")))?;
+            let pool = PktMbufPool::from_header_addr(self.slot.rxq_pool[q].load(Ordering::Relaxed))?;
+            let iova = self.mem.iova(queues::addr_of(self.word(w::RXQ + q).load(Ordering::Acquire)));
+            queues::rx_start(&self.regs, q, &m, iova, &pool, pa.as_ref(), self.port).map_err(|e| self.err(e))?;
+        }
+        hw::set_promiscuous(&self.regs, self.slot.promisc.load(Ordering::Relaxed) == 1);
+        hw::set_max_frame(&self.regs, self.slot.mtu.load(Ordering::Relaxed) as u16);
+        queues::rx_enable(&self.regs).map_err(|e| self.err(e))?;
+        if self.word(w::LSC).load(Ordering::Relaxed) == 1 {
+            intr::enable(&self.regs);
+        }
+        tracing::info!(port = self.port, nb_rx, nb_tx, "ixgbe started");
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), EthError> {
+        hw::clear_bits(&self.regs, regs::RXCTRL, regs::RXCTRL_RXEN);
+        for (q, m) in self.all_queues(w::RXQ) {
+            if m.is_some() {
+                queues::rx_stop(&self.regs, q, m.as_ref());
+            }
+        }
+        for (q, m) in self.all_queues(w::TXQ) {
+            if m.is_some() {
+                queues::tx_stop(&self.regs, q, m.as_ref());
+            }
+        }
+        Ok(())
+    }
+
+    fn close(&self) {
+        let _ = self.stop();
+        intr::disable(&self.regs);
+        drop(self.irqs.lock().unwrap_or_else(|p| p.into_inner()).take());
+        for (base, dir) in [(w::RXQ, "rx"), (w::TXQ, "tx")] {
+            for q in 0..MAX_QUEUES {
+                self.word(base + usize::from(q)).store(0, Ordering::Release);
+                if let Some(mz) = self.mem.memzone_lookup(&self.queue_name(dir, q)) {
+                    self.mem.memzone_free(mz);
+                }
+            }
+        }
+        hw::clear_bits(&self.regs, regs::CTRL_EXT, regs::CTRL_EXT_DRV_LOAD);
+        if let Err(e) = hw::reset(&self.regs) {
+            tracing::warn!(port = self.port, "{e}");
+        }
+    }
+
+    fn link_update(&self) -> Link {
+        let l = hw::read_link(&self.regs);
+        (self.report)(l);
+        l
+    }
+
+    fn promiscuous(&self, on: bool) -> Result<(), EthError> {
+        hw::set_promiscuous(&self.regs, on);
+        Ok(())
+    }
+
+    fn mac_set(&self, mac: [u8; 6]) -> Result<(), EthError> {
+        hw::write_mac(&self.regs, mac);
+        Ok(())
+    }
+
+    fn mtu_set(&self, mtu: u16) -> Result<(), EthError> {
+        hw::set_max_frame(&self.regs, mtu);
+        Ok(())
+    }
+
+    fn stats_update(&self) {
+        stats::update(&self.regs, self.slot);
+    }
+
+    fn stats_reset(&self) {
+        stats::reset(&self.regs, self.slot);
+    }
+
+    fn rss_hash_update(&self, conf: &RssConf) -> Result<(), EthError> {
+        rss::write_key(&self.regs, &conf.key);
+        rss::enable(&self.regs, conf.hash_types);
+        Ok(())
+    }
+
+    fn reta_update(&self, reta: &[u16]) -> Result<(), EthError> {
+        if reta.len() != regs::RETA_ENTRIES || reta.iter().any(|&q| q >= MAX_QUEUES) {
+            return Err(EthError::Unsupported {
+                port: self.port,
+                what: format!("a redirection table of {} entries, each a queue below {MAX_QUEUES}", regs::RETA_ENTRIES),
+            });
+        }
+        rss::write_reta(&self.regs, reta);
+        Ok(())
+    }
+
+    fn reta_query(&self) -> Result<Vec<u16>, EthError> {
+        Ok(rss::read_reta(&self.regs))
+    }
+
+    fn xstats(&self) -> Vec<(&'static str, u64)> {
+        let mut v = stats::totals(self.slot);
+        v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
+        let retired: u64 =
+            (0..usize::from(MAX_QUEUES)).filter_map(|q| rx_mem(self.slot, q)).map(|m| m.get(H_RETIRED)).sum();
+        v.push(("rx_retired_mbufs", retired));
+        for (name, reg) in [
+            ("reg_rxctrl", regs::RXCTRL),
+            ("reg_fctrl", regs::FCTRL),
+            ("reg_links", regs::LINKS),
+            ("reg_rdh0", regs::rdh(0)),
+            ("reg_rdt0", regs::rdt(0)),
+            ("reg_tdh0", regs::tdh(0)),
+            ("reg_tdt0", regs::tdt(0)),
+        ] {
+            v.push((name, u64::from(self.regs.read32(reg))));
+        }
+        v
+    }
+}

@@ -1,0 +1,502 @@
+//! The primary's control of a port: probe (features, MAC, link, interrupt), queue setup,
+//! start (the full device initialisation: reset, features, queues, DRIVER_OK, then the
+//! queue pairs and RX mode through the control queue), stop (a reset, which stops all DMA),
+//! promiscuous mode, MAC, statistics and link.
+
+use super::ctrl::CtrlQueue;
+use super::net::{self, f};
+use super::pci::{Notifier, Transport, NO_VECTOR, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK};
+use super::pci::{STATUS_FAILED, STATUS_FEATURES_OK};
+use super::vring::{self, Layout, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_RETIRED};
+use super::{intr, pack_queue, rx_ring, rxq, tx_ring, txq, unpack_queue, w, MAX_MTU, MAX_PAIRS, NAME};
+use eal::bus::{ArmedIrqs, BusDevice};
+use eal::mbuf::HEADROOM;
+use eal::PktMbufPool;
+use ethdev::{capa, Control, DescLimits, DevInfo, EthError, Link, PortConf, PortCtx, PortState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Descriptor limits the ethdev layer checks; the queue gets the largest power of two not
+/// above the request and the device's maximum (legacy queues: always the device's size).
+const DESC_LIM: DescLimits = DescLimits { min: 16, max: 32768, align: 1 };
+/// Smallest receive room (after the headroom) an RX mbuf must have: a full frame.
+const RX_ROOM: u16 = MAX_MTU + 18;
+/// How long stopping waits for the device to send what the TX queues hold.
+const TX_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Control of one virtio-net port (primary).
+pub(crate) struct VirtioControl {
+    ctx: PortCtx,
+    dev: Arc<BusDevice>,
+    t: Arc<Transport>,
+    features: u64,
+    kick: Notifier,
+    /// The MAC address of the device configuration.
+    dev_mac: [u8; 6],
+    ctrl: Mutex<Option<CtrlQueue>>,
+    irqs: Mutex<Option<ArmedIrqs>>,
+    lsc_count: Arc<AtomicU64>,
+}
+
+impl VirtioControl {
+    /// Resets the device, negotiates the features, reads the MAC address and the number of
+    /// queue pairs, and arms the configuration interrupt. The device stays short of
+    /// DRIVER_OK until the port starts.
+    pub(crate) fn probe(ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Self, EthError> {
+        let err = |m: String| EthError::Device { port: ctx.port, msg: format!("{}: {m}", dev.addr()) };
+        let t = Arc::new(Transport::probe(dev).map_err(&err)?);
+        let iova_pa = ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1;
+        let offered = {
+            t.reset().map_err(&err)?;
+            t.set_status(STATUS_ACKNOWLEDGE).map_err(&err)?;
+            t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER).map_err(&err)?;
+            t.device_features().map_err(&err)?
+        };
+        let features = match net::negotiate(offered, t.is_modern(), iova_pa) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = t.set_status(STATUS_FAILED);
+                return Err(err(format!("feature negotiation failed: {e} (offered {offered:#x})")));
+            }
+        };
+        negotiate_on_device(&t, features).map_err(&err)?;
+        let kick = t.notifier(dev).map_err(&err)?;
+        let p = &ctx.slot.private;
+        let (nb, nbase, nmult) = t.notify_params();
+        p[w::KIND].store(t.kind(), Ordering::Relaxed);
+        p[w::FEATURES].store(features, Ordering::Relaxed);
+        p[w::HDR_LEN].store(u64::from(net::hdr_len(features)), Ordering::Relaxed);
+        p[w::NOTIFY_BAR].store(nb, Ordering::Relaxed);
+        p[w::NOTIFY_BASE].store(nbase, Ordering::Relaxed);
+        p[w::NOTIFY_MULT].store(nmult, Ordering::Relaxed);
+        p[w::LSC].store(1, Ordering::Relaxed);
+        let lsc_count = Arc::new(AtomicU64::new(0));
+        // Arm MSI-X first: on the legacy interface the device configuration moves once it
+        // is enabled.
+        let irqs = intr::arm(ctx, dev, t.clone(), features, lsc_count.clone()).map_err(&err)?;
+        if irqs.is_some() {
+            set_config_vector(&t).map_err(&err)?;
+        }
+        let dev_mac = if features & f::MAC != 0 {
+            let mut m = [0u8; 6];
+            for (i, b) in m.iter_mut().enumerate() {
+                *b = t.cfg_r8(net::CFG_MAC + i as u64).map_err(&err)?;
+            }
+            m
+        } else {
+            let m = super::super::virtual_mac(ctx.port);
+            tracing::warn!(port = ctx.port, "the device offers no VIRTIO_NET_F_MAC: using {m:02x?}");
+            m
+        };
+        ctx.slot.set_mac(dev_mac);
+        let max_pairs = if features & f::MQ != 0 { t.cfg_r16(net::CFG_MAX_PAIRS).map_err(&err)?.max(1) } else { 1 };
+        let max_pairs = usize::from(max_pairs).min(MAX_PAIRS);
+        p[w::MAX_PAIRS].store(max_pairs as u64, Ordering::Relaxed);
+        p[w::RX_MAX].store(u64::from(t.queue_max(0).map_err(&err)?), Ordering::Relaxed);
+        p[w::TX_MAX].store(u64::from(t.queue_max(1).map_err(&err)?), Ordering::Relaxed);
+        tracing::info!(
+            port = ctx.port,
+            addr = %dev.addr(),
+            transport = if t.is_modern() { "modern" } else { "legacy" },
+            features = %net::feature_names(features),
+            max_pairs,
+            mac = ?dev_mac,
+            "virtio-net probed"
+        );
+        Ok(VirtioControl {
+            ctx: ctx.clone(),
+            dev: dev.clone(),
+            t,
+            features,
+            kick,
+            dev_mac,
+            ctrl: Mutex::new(None),
+            irqs: Mutex::new(irqs),
+            lsc_count,
+        })
+    }
+
+    /// The doorbell, for the primary's data path.
+    pub(crate) fn notifier(&self) -> Notifier {
+        self.kick.clone()
+    }
+
+    fn err(&self, msg: impl std::fmt::Display) -> EthError {
+        EthError::Device { port: self.ctx.port, msg: format!("{}: {msg}", self.dev.addr()) }
+    }
+
+    fn word(&self, i: usize) -> &AtomicU64 {
+        &self.ctx.slot.private[i]
+    }
+
+    fn started(&self) -> bool {
+        self.ctx.slot.state() == PortState::Started
+    }
+
+    fn has(&self, bit: u64) -> bool {
+        self.features & bit != 0
+    }
+
+    fn max_pairs(&self) -> usize {
+        self.word(w::MAX_PAIRS).load(Ordering::Relaxed) as usize
+    }
+
+    fn unsupported(&self, what: String) -> EthError {
+        EthError::Unsupported { port: self.ctx.port, what }
+    }
+
+    /// The device's index of the control queue.
+    fn ctrl_index(&self) -> u16 {
+        if self.has(f::MQ) {
+            2 * self.max_pairs() as u16
+        } else {
+            2
+        }
+    }
+
+    fn queue_name(&self, what: &str) -> String {
+        format!("vio{}_{what}", self.ctx.port)
+    }
+
+    /// Queue size for a request of `nb` on a queue whose device maximum is `max`.
+    fn queue_size(&self, nb: u16, max: u64) -> Result<u16, EthError> {
+        let max = u16::try_from(max).unwrap_or(0);
+        if max == 0 || !max.is_power_of_two() {
+            return Err(self.err(format!("the device reports a queue size of {max}")));
+        }
+        if !self.t.is_modern() {
+            if nb != max {
+                tracing::info!(port = self.ctx.port, "legacy virtio queues have the device's size {max}, not {nb}");
+            }
+            return Ok(max);
+        }
+        let want = if nb.is_power_of_two() { nb } else { 1 << (15 - nb.leading_zeros()) };
+        Ok(want.min(max))
+    }
+
+    fn setup_queue(&self, what: &str, word: usize, nb: u16) -> Result<(), EthError> {
+        self.word(word).store(0, Ordering::Release);
+        let mz = vring::reserve(&self.ctx.mem, &self.queue_name(what), nb)?;
+        let q = vring::Vring::at(mz.addr(), u64::from(nb)).ok_or_else(|| self.err("misaligned queue memzone"))?;
+        q.release_all();
+        self.word(word).store(pack_queue(mz.addr(), nb), Ordering::Release);
+        Ok(())
+    }
+
+    /// Gives the device queue `index` the rings of `q`; records its doorbell offset.
+    fn enable_queue(&self, q: &vring::Vring, index: u16) -> Result<(), String> {
+        let base = self.ring_iova(q);
+        let l = Layout::of(q.nb());
+        let noff = self.t.setup_queue(index, q.nb(), base, base + l.avail, base + l.used)?;
+        q.set(H_INDEX, u64::from(index));
+        q.set(H_NOTIFY_OFF, u64::from(noff));
+        Ok(())
+    }
+
+    fn ring_iova(&self, q: &vring::Vring) -> u64 {
+        // The descriptor table is at the start of the memzone; the `desc` view's address is
+        // that start.
+        self.ctx.mem.iova(q_addr(q))
+    }
+
+    /// Frees the mbufs of every data queue.
+    fn release_queues(&self) {
+        for i in 0..MAX_PAIRS {
+            if let Some(q) = rx_ring(self.ctx.slot, i) {
+                q.release_all();
+            }
+            if let Some(q) = tx_ring(self.ctx.slot, i) {
+                q.release_all();
+            }
+        }
+    }
+
+    fn ctrl_cmd(&self, class: u8, cmd: u8, data: &[u8]) -> Result<(), EthError> {
+        let mut g = self.ctrl.lock().unwrap_or_else(|p| p.into_inner());
+        let c = g.as_mut().ok_or_else(|| self.err("the control queue is not set up (port not started)"))?;
+        c.command(class, cmd, data).map_err(|e| self.err(e))
+    }
+
+    /// The full device initialisation of `start`.
+    fn init_device(&self, pairs: usize) -> Result<(), String> {
+        let t = &self.t;
+        t.reset()?;
+        t.set_status(STATUS_ACKNOWLEDGE)?;
+        t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER)?;
+        negotiate_on_device(t, self.features)?;
+        if self.irqs.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            set_config_vector(t)?;
+        }
+        let slot = self.ctx.slot;
+        let pa = (self.ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(self.ctx.mem);
+        let hdr = net::hdr_len(self.features);
+        for i in 0..pairs {
+            if let Some(q) = rx_ring(slot, i) {
+                let pool = PktMbufPool::from_header_addr(slot.rxq_pool[i].load(Ordering::Relaxed))
+                    .map_err(|e| format!("RX queue {i}: {e}"))?;
+                rxq::fill(&q, &pool, pa.as_ref(), hdr)?;
+                self.enable_queue(&q, 2 * i as u16)?;
+            }
+            if let Some(q) = tx_ring(slot, i) {
+                txq::reset(&q);
+                self.enable_queue(&q, 2 * i as u16 + 1)?;
+            }
+        }
+        let mut ctrl = self.ctrl.lock().unwrap_or_else(|p| p.into_inner());
+        *ctrl = None;
+        if self.has(f::CTRL_VQ) {
+            let q = unpack_queue(self.word(w::CTRLQ).load(Ordering::Acquire))
+                .ok_or("the control queue memory is missing")?;
+            q.release_all();
+            self.enable_queue(&q, self.ctrl_index())?;
+            *ctrl = Some(CtrlQueue::new(
+                q,
+                &self.ctx.mem,
+                self.ctrl_index(),
+                q.get(H_NOTIFY_OFF) as u16,
+                self.kick.clone(),
+            ));
+        }
+        t.add_status(STATUS_DRIVER_OK)?;
+        let s = t.status()?;
+        if s & STATUS_DRIVER_OK == 0 || s & super::pci::STATUS_NEEDS_RESET != 0 {
+            return Err(format!("the device did not take DRIVER_OK: device_status {s:#x}"));
+        }
+        if let Some(c) = ctrl.as_mut() {
+            if self.has(f::MQ) {
+                c.command(net::CTRL_MQ, net::CTRL_MQ_VQ_PAIRS_SET, &(pairs as u16).to_le_bytes())
+                    .map_err(|e| format!("enabling {pairs} queue pair(s) (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET): {e}"))?;
+            }
+            if self.has(f::CTRL_RX) {
+                let on = slot.promisc.load(Ordering::Relaxed) == 1;
+                c.command(net::CTRL_RX, net::CTRL_RX_PROMISC, &[u8::from(on)])
+                    .map_err(|e| format!("promiscuous {on} (VIRTIO_NET_CTRL_RX_PROMISC): {e}"))?;
+            }
+            let mac = slot.mac();
+            if self.has(f::CTRL_MAC_ADDR) && mac != self.dev_mac {
+                c.command(net::CTRL_MAC, net::CTRL_MAC_ADDR_SET, &mac)
+                    .map_err(|e| format!("MAC address (VIRTIO_NET_CTRL_MAC_ADDR_SET): {e}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Address of a queue's memory (its descriptor table).
+fn q_addr(q: &vring::Vring) -> u64 {
+    q.desc_addr()
+}
+
+/// Writes the negotiated features and, on the modern interface, completes the negotiation
+/// with FEATURES_OK (checking that the device kept it).
+fn negotiate_on_device(t: &Transport, features: u64) -> Result<(), String> {
+    t.set_driver_features(features)?;
+    if t.is_modern() {
+        t.add_status(STATUS_FEATURES_OK)?;
+        let s = t.status()?;
+        if s & STATUS_FEATURES_OK == 0 {
+            let _ = t.set_status(STATUS_FAILED);
+            return Err(format!(
+                "the device refused the features {} ({features:#x}): device_status {s:#x} after FEATURES_OK",
+                net::feature_names(features)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Points configuration changes at MSI-X vector 0 and checks the device took it.
+fn set_config_vector(t: &Transport) -> Result<(), String> {
+    let back = t.set_config_vector(0)?;
+    if back == NO_VECTOR {
+        return Err("the device refused MSI-X vector 0 for configuration changes (reads back NO_VECTOR)".into());
+    }
+    Ok(())
+}
+
+impl Control for VirtioControl {
+    fn info(&self) -> DevInfo {
+        let pairs = self.max_pairs() as u16;
+        let mut capabilities = capa::MTU;
+        if self.irqs.lock().unwrap_or_else(|p| p.into_inner()).is_some() && self.has(f::STATUS) {
+            capabilities |= capa::LSC;
+        }
+        if self.has(f::CTRL_RX) {
+            capabilities |= capa::PROMISC;
+        }
+        DevInfo {
+            driver_name: NAME,
+            max_rx_queues: pairs,
+            max_tx_queues: pairs,
+            rx_desc_lim: DESC_LIM,
+            tx_desc_lim: DESC_LIM,
+            max_mtu: MAX_MTU,
+            capabilities,
+            reta_size: 0,
+            rss_hash_types: 0,
+        }
+    }
+
+    fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
+        if conf.rss && conf.nb_rxq > 1 {
+            return Err(self.unsupported(
+                "RSS: this driver does not negotiate VIRTIO_NET_F_RSS; with several queue pairs the device spreads flows itself (configure with rss off)".into(),
+            ));
+        }
+        let pairs = usize::from(conf.nb_rxq.max(conf.nb_txq));
+        if pairs > 1 && !self.has(f::MQ) {
+            return Err(self.unsupported(format!(
+                "{pairs} queue pairs: the device does not offer VIRTIO_NET_F_MQ (with its control queue, VIRTIO_NET_F_CTRL_VQ)"
+            )));
+        }
+        self.word(w::PAIRS).store(pairs as u64, Ordering::Relaxed);
+        self.word(w::LSC).store(u64::from(conf.lsc_intr), Ordering::Relaxed);
+        if self.has(f::CTRL_VQ) && self.word(w::CTRLQ).load(Ordering::Acquire) == 0 {
+            let nb = self.t.queue_max(self.ctrl_index()).map_err(|e| self.err(e))?;
+            let nb = if nb.is_power_of_two() { nb.min(64) } else { 0 };
+            if nb == 0 {
+                return Err(self.err(format!("the control queue {} has no valid size", self.ctrl_index())));
+            }
+            self.setup_queue("ctrlq", w::CTRLQ, nb)?;
+        }
+        Ok(())
+    }
+
+    fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
+        if usize::from(q) >= MAX_PAIRS {
+            return Err(self.unsupported(format!("RX queue {q}: at most {MAX_PAIRS} queue pairs")));
+        }
+        if u32::from(pool.data_room()) < u32::from(HEADROOM) + u32::from(RX_ROOM) {
+            return Err(self.unsupported(format!(
+                "mbufs of pool '{}' have {} bytes of data room; virtio needs {} (headroom + a {RX_ROOM}-byte frame): create the pool with eal::mbuf::DEFAULT_BUF_SIZE",
+                pool.mempool().name(),
+                pool.data_room(),
+                HEADROOM + RX_ROOM
+            )));
+        }
+        let nb = self.queue_size(nb_desc, self.word(w::RX_MAX).load(Ordering::Relaxed))?;
+        if (pool.mempool().avail_count() as usize) < usize::from(nb) + 32 {
+            tracing::warn!(
+                port = self.ctx.port,
+                "mempool '{}' has fewer free mbufs than the RX ring needs",
+                pool.mempool().name()
+            );
+        }
+        self.setup_queue(&format!("rxq{q}"), w::RXQ + usize::from(q), nb)
+    }
+
+    fn tx_queue_setup(&self, q: u16, nb_desc: u16) -> Result<(), EthError> {
+        if usize::from(q) >= MAX_PAIRS {
+            return Err(self.unsupported(format!("TX queue {q}: at most {MAX_PAIRS} queue pairs")));
+        }
+        let nb = self.queue_size(nb_desc, self.word(w::TX_MAX).load(Ordering::Relaxed))?;
+        self.setup_queue(&format!("txq{q}"), w::TXQ + usize::from(q), nb)
+    }
+
+    fn start(&self) -> Result<(), EthError> {
+        let pairs = (self.word(w::PAIRS).load(Ordering::Relaxed) as usize).max(1);
+        if let Err(e) = self.init_device(pairs) {
+            let _ = self.t.set_status(STATUS_FAILED);
+            self.release_queues();
+            return Err(self.err(e));
+        }
+        let link = intr::read_link(&self.t, self.features);
+        self.ctx.report_link(link);
+        tracing::info!(port = self.ctx.port, pairs, %link, "virtio-net started");
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), EthError> {
+        // Frames handed to the device go out before the reset (QEMU sends them from a
+        // bottom half after the notification), for up to TX_DRAIN.
+        let t0 = std::time::Instant::now();
+        for i in 0..MAX_PAIRS {
+            if let Some(q) = tx_ring(self.ctx.slot, i) {
+                while q.used_idx() != q.get(vring::H_AVAIL) as u16 && t0.elapsed() < TX_DRAIN {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }
+        // A reset stops all DMA before the mbufs go back to their pools.
+        let r = self.t.reset();
+        *self.ctrl.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.release_queues();
+        r.map_err(|e| self.err(e))
+    }
+
+    fn close(&self) {
+        let _ = self.stop();
+        drop(self.irqs.lock().unwrap_or_else(|p| p.into_inner()).take());
+        let mut names = vec![(w::CTRLQ, "ctrlq".to_string())];
+        for i in 0..MAX_PAIRS {
+            names.push((w::RXQ + i, format!("rxq{i}")));
+            names.push((w::TXQ + i, format!("txq{i}")));
+        }
+        for (word, name) in names {
+            self.word(word).store(0, Ordering::Release);
+            if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(&name)) {
+                self.ctx.mem.memzone_free(mz);
+            }
+        }
+    }
+
+    fn link_update(&self) -> Link {
+        let l = intr::read_link(&self.t, self.features);
+        self.ctx.report_link(l);
+        l
+    }
+
+    fn promiscuous(&self, on: bool) -> Result<(), EthError> {
+        if !self.has(f::CTRL_RX) {
+            return Err(self.unsupported(
+                "promiscuous mode: the device does not offer VIRTIO_NET_F_CTRL_RX (and VIRTIO_NET_F_CTRL_VQ)".into(),
+            ));
+        }
+        if self.started() {
+            self.ctrl_cmd(net::CTRL_RX, net::CTRL_RX_PROMISC, &[u8::from(on)])?;
+        }
+        Ok(())
+    }
+
+    fn mac_set(&self, mac: [u8; 6]) -> Result<(), EthError> {
+        if !self.has(f::CTRL_MAC_ADDR) {
+            return Err(self
+                .unsupported("setting the MAC address: the device does not offer VIRTIO_NET_F_CTRL_MAC_ADDR".into()));
+        }
+        if self.started() {
+            self.ctrl_cmd(net::CTRL_MAC, net::CTRL_MAC_ADDR_SET, &mac)?;
+        }
+        Ok(())
+    }
+
+    fn mtu_set(&self, _mtu: u16) -> Result<(), EthError> {
+        Ok(())
+    }
+
+    fn xstats(&self) -> Vec<(&'static str, u64)> {
+        let slot = self.ctx.slot;
+        let (mut rx_kicks, mut tx_kicks, mut retired) = (0, 0, 0);
+        for i in 0..MAX_PAIRS {
+            if let Some(q) = rx_ring(slot, i) {
+                rx_kicks += q.get(H_KICKS);
+                retired += q.get(H_RETIRED);
+            }
+            if let Some(q) = tx_ring(slot, i) {
+                tx_kicks += q.get(H_KICKS);
+            }
+        }
+        let ctrl_cmds = self.ctrl.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(0, |c| c.done);
+        vec![
+            ("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)),
+            ("ctrl_commands", ctrl_cmds),
+            ("rx_kicks", rx_kicks),
+            ("tx_kicks", tx_kicks),
+            ("rx_retired_mbufs", retired),
+            ("queue_pairs", self.word(w::PAIRS).load(Ordering::Relaxed)),
+            ("max_queue_pairs", self.max_pairs() as u64),
+            ("features", self.features),
+            ("modern", u64::from(self.t.is_modern())),
+            ("device_status", u64::from(self.t.status().unwrap_or(0xff))),
+        ]
+    }
+}

@@ -1,0 +1,63 @@
+//! The data path of a port, the same in every process: it finds the queues in shared memory
+//! on each burst and only rings doorbells (an MMIO write, or a write to the legacy I/O
+//! port through the device fd).
+
+use super::pci::Notifier;
+use super::{rx_ring, rxq, tx_ring, txq, w};
+use eal::{Mbuf, Memory, PktMbufPool};
+use ethdev::{DataPath, PortCtx, PortSlot, MAX_QUEUES};
+use std::sync::atomic::Ordering;
+
+/// One process's data path of a port.
+pub(crate) struct VirtioData {
+    port: u16,
+    slot: &'static PortSlot,
+    kick: Notifier,
+    mem: Memory,
+    /// The same when the group runs with IOVA = PA (RX buffers are checked for contiguity).
+    pa: Option<Memory>,
+    hdr: u16,
+}
+
+impl VirtioData {
+    pub(crate) fn new(ctx: &PortCtx, kick: Notifier) -> VirtioData {
+        let pa = (ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(ctx.mem);
+        let hdr = ctx.slot.private[w::HDR_LEN].load(Ordering::Acquire) as u16;
+        VirtioData { port: ctx.port, slot: ctx.slot, kick, mem: ctx.mem, pa, hdr }
+    }
+}
+
+impl DataPath for VirtioData {
+    #[inline]
+    fn rx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>, max: usize) -> usize {
+        let qi = usize::from(q);
+        if max == 0 || qi >= MAX_QUEUES {
+            return 0;
+        }
+        let Some(ring) = rx_ring(self.slot, qi) else { return 0 };
+        let Ok(pool) = PktMbufPool::from_header_addr(self.slot.rxq_pool[qi].load(Ordering::Relaxed)) else {
+            return 0;
+        };
+        rxq::burst(
+            &ring,
+            &self.kick,
+            &pool,
+            self.pa.as_ref(),
+            self.hdr,
+            self.port,
+            &self.slot.counters.rx[qi],
+            bufs,
+            max,
+        )
+    }
+
+    #[inline]
+    fn tx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>) -> usize {
+        let qi = usize::from(q);
+        if bufs.is_empty() || qi >= MAX_QUEUES {
+            return 0;
+        }
+        let Some(ring) = tx_ring(self.slot, qi) else { return 0 };
+        txq::burst(&ring, &self.kick, &self.mem, self.hdr, &self.slot.counters.tx[qi], bufs)
+    }
+}

@@ -1,0 +1,153 @@
+//! virtio-net facts: feature bits, the device configuration layout, the header before each
+//! frame, control-queue commands, and the feature negotiation of this driver.
+
+/// Feature bits (virtio 1.x, 5.1.3 and 6).
+pub mod f {
+    /// The device has a MAC address in its configuration.
+    pub const MAC: u64 = 1 << 5;
+    /// Receive buffers can be merged (the header has `num_buffers`).
+    pub const MRG_RXBUF: u64 = 1 << 15;
+    /// The configuration has a link `status` field.
+    pub const STATUS: u64 = 1 << 16;
+    /// A control queue exists.
+    pub const CTRL_VQ: u64 = 1 << 17;
+    /// RX mode (promiscuous, all-multicast) through the control queue.
+    pub const CTRL_RX: u64 = 1 << 18;
+    /// Several queue pairs (set through the control queue).
+    pub const MQ: u64 = 1 << 22;
+    /// The MAC address can be set through the control queue.
+    pub const CTRL_MAC_ADDR: u64 = 1 << 23;
+    /// virtio 1.x device (modern interface, little-endian).
+    pub const VERSION_1: u64 = 1 << 32;
+    /// The device accesses memory through the platform's IOMMU.
+    pub const ACCESS_PLATFORM: u64 = 1 << 33;
+}
+
+/// Names of the feature bits this driver knows, for messages.
+pub const FEATURE_NAMES: [(u64, &str); 9] = [
+    (f::MAC, "VIRTIO_NET_F_MAC"),
+    (f::MRG_RXBUF, "VIRTIO_NET_F_MRG_RXBUF"),
+    (f::STATUS, "VIRTIO_NET_F_STATUS"),
+    (f::CTRL_VQ, "VIRTIO_NET_F_CTRL_VQ"),
+    (f::CTRL_RX, "VIRTIO_NET_F_CTRL_RX"),
+    (f::MQ, "VIRTIO_NET_F_MQ"),
+    (f::CTRL_MAC_ADDR, "VIRTIO_NET_F_CTRL_MAC_ADDR"),
+    (f::VERSION_1, "VIRTIO_F_VERSION_1"),
+    (f::ACCESS_PLATFORM, "VIRTIO_F_ACCESS_PLATFORM"),
+];
+
+/// The names of the bits of `bits` this driver knows.
+pub fn feature_names(bits: u64) -> String {
+    let v: Vec<&str> = FEATURE_NAMES.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| *n).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join("|")
+    }
+}
+
+/// Device configuration: the MAC address (6 bytes).
+pub const CFG_MAC: u64 = 0;
+/// Device configuration: `status` (u16, with `VIRTIO_NET_F_STATUS`).
+pub const CFG_STATUS: u64 = 6;
+/// Device configuration: `max_virtqueue_pairs` (u16, with `VIRTIO_NET_F_MQ`).
+pub const CFG_MAX_PAIRS: u64 = 8;
+/// `status` bit: the link is up.
+pub const S_LINK_UP: u16 = 1;
+
+/// The header before each frame: 12 bytes with VERSION_1 or MRG_RXBUF (`num_buffers`
+/// included), else 10 (legacy).
+pub fn hdr_len(features: u64) -> u16 {
+    if features & (f::VERSION_1 | f::MRG_RXBUF) != 0 {
+        12
+    } else {
+        10
+    }
+}
+
+/// Control class: RX mode.
+pub const CTRL_RX: u8 = 0;
+/// RX mode command: promiscuous on/off (one byte).
+pub const CTRL_RX_PROMISC: u8 = 0;
+/// Control class: MAC.
+pub const CTRL_MAC: u8 = 1;
+/// MAC command: set the address (six bytes).
+pub const CTRL_MAC_ADDR_SET: u8 = 1;
+/// Control class: multiqueue.
+pub const CTRL_MQ: u8 = 4;
+/// Multiqueue command: number of queue pairs to use (u16).
+pub const CTRL_MQ_VQ_PAIRS_SET: u8 = 0;
+/// Control acknowledgement: done.
+pub const CTRL_OK: u8 = 0;
+
+/// What the driver asks for on a device with the modern (`modern`) or legacy interface,
+/// given what it offers. VERSION_1 is required on the modern interface; ACCESS_PLATFORM is
+/// taken when offered (the device then goes through the IOMMU); without it (or on the
+/// legacy interface) the device uses physical addresses and `iova_pa` must be true.
+pub fn negotiate(offered: u64, modern: bool, iova_pa: bool) -> Result<u64, String> {
+    let mut want = f::MAC | f::STATUS | f::CTRL_VQ | f::CTRL_RX | f::MQ | f::CTRL_MAC_ADDR;
+    if modern {
+        if offered & f::VERSION_1 == 0 {
+            return Err(
+                "the device does not offer VIRTIO_F_VERSION_1 on its modern interface: it is not a virtio 1.x device"
+                    .into(),
+            );
+        }
+        want |= f::VERSION_1 | f::ACCESS_PLATFORM;
+    }
+    let mut got = offered & want;
+    if got & f::CTRL_VQ == 0 {
+        got &= !(f::CTRL_RX | f::MQ | f::CTRL_MAC_ADDR);
+    }
+    if got & f::ACCESS_PLATFORM == 0 && !iova_pa {
+        let why = if modern {
+            "does not offer VIRTIO_F_ACCESS_PLATFORM"
+        } else {
+            "is driven through its legacy interface, which has no VIRTIO_F_ACCESS_PLATFORM"
+        };
+        return Err(format!(
+            "the device {why}: it bypasses the IOMMU and needs IOVA = physical address; run with --iova-mode pa (for QEMU: or give a modern device iommu_platform=on,disable-legacy=on)"
+        ));
+    }
+    Ok(got)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QEMU_MODERN: u64 =
+        f::MAC | f::STATUS | f::CTRL_VQ | f::CTRL_RX | f::MQ | f::CTRL_MAC_ADDR | f::VERSION_1 | f::ACCESS_PLATFORM | 1;
+
+    #[test]
+    fn modern_takes_access_platform_and_version_1() {
+        let got = negotiate(QEMU_MODERN, true, false).unwrap();
+        assert_eq!(got, QEMU_MODERN & !1);
+        assert_eq!(hdr_len(got), 12);
+    }
+
+    #[test]
+    fn missing_features_are_named() {
+        let e = negotiate(QEMU_MODERN & !f::VERSION_1, true, false).unwrap_err();
+        assert!(e.contains("VIRTIO_F_VERSION_1"), "{e}");
+        let e = negotiate(QEMU_MODERN & !f::ACCESS_PLATFORM, true, false).unwrap_err();
+        assert!(e.contains("VIRTIO_F_ACCESS_PLATFORM") && e.contains("--iova-mode pa"), "{e}");
+        assert!(negotiate(QEMU_MODERN & !f::ACCESS_PLATFORM, true, true).is_ok());
+    }
+
+    #[test]
+    fn legacy_needs_pa_and_has_a_10_byte_header() {
+        let offered = (QEMU_MODERN & 0xffff_ffff) | f::MRG_RXBUF;
+        assert!(negotiate(offered, false, false).unwrap_err().contains("--iova-mode pa"));
+        let got = negotiate(offered, false, true).unwrap();
+        assert_eq!(got & (f::VERSION_1 | f::ACCESS_PLATFORM | f::MRG_RXBUF), 0);
+        assert_eq!(hdr_len(got), 10);
+    }
+
+    #[test]
+    fn no_control_queue_means_no_control_features() {
+        let got = negotiate(QEMU_MODERN & !f::CTRL_VQ, true, false).unwrap();
+        assert_eq!(got & (f::CTRL_RX | f::MQ | f::CTRL_MAC_ADDR), 0);
+        assert_eq!(feature_names(f::MQ | f::STATUS), "VIRTIO_NET_F_STATUS|VIRTIO_NET_F_MQ");
+    }
+}

@@ -1,0 +1,145 @@
+//! The receive queue: filling it (primary, at start) and the burst (any process).
+//! Descriptor `i` always belongs to software slot `i`: a used element names the descriptor,
+//! the burst takes its mbuf, gives the descriptor a fresh buffer and puts it back on the
+//! available ring. The virtio-net header lands in the mbuf's headroom, the frame at the
+//! usual data offset. Refilled descriptors are published once per burst, and the device is
+//! notified only when it asks (it does when it ran out of buffers).
+
+use super::pci::Notifier;
+use super::vring::{
+    Vring, AVAIL_F_NO_INTERRUPT, DESC_F_WRITE, H_AVAIL, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_RETIRED, H_USED,
+};
+use eal::{Mbuf, Memory, PktMbufPool};
+use ethdev::QueueCounters;
+
+/// Most buffers one allocation may retire before it gives up.
+const MAX_RETIRE: usize = 8;
+/// Shortest frame accepted (an Ethernet header).
+const MIN_FRAME: u32 = 14;
+
+/// An mbuf for the device to write, with the device address and length of its buffer
+/// (header room included). In IOVA-as-PA mode (`pa`) a buffer that is not contiguous for
+/// the device is retired (leaked on purpose, counted in `retired`).
+#[inline]
+fn alloc_rx(pool: &PktMbufPool, pa: Option<&Memory>, hdr: u16, retired: &mut u64) -> Option<(Mbuf, u64, u32)> {
+    for _ in 0..MAX_RETIRE {
+        let m = pool.alloc()?;
+        let len = u32::from(hdr) + u32::from(m.tailroom());
+        let Some(mem) = pa else {
+            let iova = m.data_iova() - u64::from(hdr);
+            return Some((m, iova, len));
+        };
+        let va = m.data().as_ptr() as u64 - u64::from(hdr);
+        let iova = mem.iova(va);
+        if mem.iova(va + u64::from(len) - 1) == iova + u64::from(len) - 1 {
+            return Some((m, iova, len));
+        }
+        *retired += 1;
+        tracing::debug!(mbuf = format_args!("{:#x}", m.addr()), "RX buffer crosses a physical page boundary: retired");
+        let _ = m.into_raw();
+    }
+    None
+}
+
+/// Fills every descriptor with an mbuf of `pool`, puts them all on the available ring and
+/// asks for no interrupts (the queue is polled).
+pub fn fill(q: &Vring, pool: &PktMbufPool, pa: Option<&Memory>, hdr: u16) -> Result<(), String> {
+    let (index, noff) = (q.get(H_INDEX), q.get(H_NOTIFY_OFF));
+    q.release_all();
+    q.set(H_INDEX, index);
+    q.set(H_NOTIFY_OFF, noff);
+    let mut retired = 0;
+    for i in 0..q.nb() {
+        let (m, iova, len) = alloc_rx(pool, pa, hdr, &mut retired).ok_or_else(|| {
+            format!(
+                "mempool '{}' ran out filling an RX queue of {} descriptors: make the pool larger than the rings",
+                pool.mempool().name(),
+                q.nb()
+            )
+        })?;
+        q.set_desc(usize::from(i), iova, len, DESC_F_WRITE, 0);
+        q.put(usize::from(i), m);
+        q.avail_put(i, i);
+    }
+    q.set(H_RETIRED, retired);
+    q.set_avail_flags(AVAIL_F_NO_INTERRUPT);
+    q.set(H_AVAIL, u64::from(q.nb()));
+    q.avail_publish(q.nb());
+    Ok(())
+}
+
+/// Receives up to `max` frames into `bufs`. Each used descriptor gets a fresh mbuf; a
+/// failed allocation stops the burst (the frame stays in the ring) and counts as `nombuf`;
+/// a used element shorter than the header plus an Ethernet header counts as an error.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn burst(
+    q: &Vring,
+    kick: &Notifier,
+    pool: &PktMbufPool,
+    pa: Option<&Memory>,
+    hdr: u16,
+    port: u16,
+    c: &QueueCounters,
+    bufs: &mut Vec<Mbuf>,
+    max: usize,
+) -> usize {
+    let used_idx = q.used_idx();
+    let mut last = q.get(H_USED) as u16;
+    if last == used_idx {
+        return 0;
+    }
+    let mut avail = q.get(H_AVAIL) as u16;
+    let (mut got, mut bytes, mut errors, mut refilled) = (0usize, 0u64, 0u64, 0u16);
+    let mut retired = 0;
+    while got < max && last != used_idx {
+        let e = q.used_elem(last);
+        let id = e.id as usize;
+        if id >= usize::from(q.nb()) {
+            // A device bug: skip the element rather than index out of the ring.
+            errors += 1;
+            last = last.wrapping_add(1);
+            continue;
+        }
+        let Some((fresh, iova, len)) = alloc_rx(pool, pa, hdr, &mut retired) else {
+            c.add_nombuf(1);
+            break;
+        };
+        let old = q.take(id);
+        q.set_desc(id, iova, len, DESC_F_WRITE, 0);
+        q.put(id, fresh);
+        q.avail_put(avail, id as u16);
+        avail = avail.wrapping_add(1);
+        refilled += 1;
+        last = last.wrapping_add(1);
+        let Some(mut m) = old else { continue };
+        if e.len < u32::from(hdr) + MIN_FRAME || e.len - u32::from(hdr) > u32::from(m.tailroom()) {
+            errors += 1;
+            drop(m);
+            continue;
+        }
+        let flen = (e.len - u32::from(hdr)) as u16;
+        m.set_len(flen);
+        m.set_port(port);
+        bytes += u64::from(flen);
+        bufs.push(m);
+        got += 1;
+    }
+    q.set(H_USED, u64::from(last));
+    if retired > 0 {
+        q.set(H_RETIRED, q.get(H_RETIRED) + retired);
+    }
+    if refilled > 0 {
+        q.set(H_AVAIL, u64::from(avail));
+        q.avail_publish(avail);
+        if q.needs_kick() {
+            q.set(H_KICKS, q.get(H_KICKS) + 1);
+            kick.notify(q.get(H_INDEX) as u16, q.get(H_NOTIFY_OFF) as u16);
+        }
+    }
+    c.add(got as u64, bytes);
+    if errors > 0 {
+        c.add_errors(errors);
+    }
+    got
+}
