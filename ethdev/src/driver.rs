@@ -59,6 +59,25 @@ pub struct DevInfo {
     pub rss_hash_types: u64,
 }
 
+/// A queue direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// Receive.
+    Rx,
+    /// Transmit.
+    Tx,
+}
+
+impl Dir {
+    /// "rx" or "tx".
+    pub fn name(self) -> &'static str {
+        match self {
+            Dir::Rx => "rx",
+            Dir::Tx => "tx",
+        }
+    }
+}
+
 /// Port configuration, as `rte_eth_conf` plus the queue counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortConf {
@@ -127,6 +146,14 @@ pub trait Control: Send + Sync {
     fn reta_update(&self, reta: &[u16]) -> Result<(), EthError> {
         let _ = reta;
         Err(EthError::Unsupported { port: u16::MAX, what: "RSS redirection table".into() })
+    }
+    /// Stops (`on == false`) or starts again one queue of a started port, as
+    /// `rte_eth_dev_{rx,tx}_queue_{stop,start}`. The ethdev layer has checked the queue
+    /// and gates bursts on a stopped queue in every process. The default does nothing more:
+    /// a driver that can disable a queue in hardware (igb, ixgbe) overrides it.
+    fn queue_state(&self, dir: Dir, q: u16, on: bool) -> Result<(), EthError> {
+        let _ = (dir, q, on);
+        Ok(())
     }
     /// The redirection table as the device holds it.
     fn reta_query(&self) -> Result<Vec<u16>, EthError> {

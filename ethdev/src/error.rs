@@ -89,4 +89,12 @@ pub enum BurstError {
         /// Queues configured.
         nb: u16,
     },
+    /// The queue was stopped on its own (`rx_queue_stop` / `tx_queue_stop`).
+    #[error("port {port}: queue {queue} is stopped (start it again with the queue start call)")]
+    QueueStopped {
+        /// Port id.
+        port: u16,
+        /// The queue.
+        queue: u16,
+    },
 }

@@ -14,7 +14,7 @@ pub mod rss;
 pub mod stats;
 
 pub use devargs::VdevArgs;
-pub use driver::{capa, Control, DataPath, DescLimits, DevInfo, Pmd, PortConf, PortCtx, Probed};
+pub use driver::{capa, Control, DataPath, DescLimits, DevInfo, Dir, Pmd, PortConf, PortCtx, Probed};
 pub use error::{BurstError, EthError};
 pub use ethdev::Ethdev;
 pub use link::Link;

@@ -2,14 +2,14 @@
 //! [`PortControl`] exists only in the primary and adds the control operations, so a
 //! secondary cannot configure, start, stop, reset or close a device: it has no such methods.
 
-use crate::driver::{Control, DataPath, DevInfo, PortConf};
+use crate::driver::{Control, DataPath, DevInfo, Dir, PortConf};
 use crate::error::{BurstError, EthError};
 use crate::link::Link;
 use crate::port_table::{PortSlot, PortState};
 use crate::rss::RssConf;
 use crate::stats::{Stats, MAX_QUEUES};
 use eal::{Mbuf, PktMbufPool};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -100,7 +100,7 @@ impl Port {
     /// Receives up to `max` packets from queue `q` into `bufs` (appended).
     #[inline]
     pub fn rx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>, max: usize) -> Result<usize, BurstError> {
-        self.check(q, &self.slot.nb_rxq)?;
+        self.check(q, &self.slot.nb_rxq, &self.slot.rxq_stopped)?;
         Ok(self.data.rx_burst(q, bufs, max))
     }
 
@@ -108,12 +108,12 @@ impl Port {
     /// stay the caller's (to retry or drop). Returns how many were sent.
     #[inline]
     pub fn tx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>) -> Result<usize, BurstError> {
-        self.check(q, &self.slot.nb_txq)?;
+        self.check(q, &self.slot.nb_txq, &self.slot.txq_stopped)?;
         Ok(self.data.tx_burst(q, bufs))
     }
 
     #[inline(always)]
-    fn check(&self, q: u16, nb: &std::sync::atomic::AtomicU32) -> Result<(), BurstError> {
+    fn check(&self, q: u16, nb: &AtomicU32, stopped: &AtomicU32) -> Result<(), BurstError> {
         if self.slot.state.load(Ordering::Relaxed) != PortState::Started as u32 {
             return Err(BurstError::NotStarted(self.id));
         }
@@ -121,7 +121,20 @@ impl Port {
         if q as u32 >= nb {
             return Err(BurstError::BadQueue { port: self.id, queue: q, nb: nb as u16 });
         }
+        if stopped.load(Ordering::Relaxed) & (1 << q) != 0 {
+            return Err(BurstError::QueueStopped { port: self.id, queue: q });
+        }
         Ok(())
+    }
+
+    /// True while queue `q` of direction `dir` ("rx" or "tx") is stopped on its own
+    /// (`rx_queue_stop` / `tx_queue_stop`) in a started port.
+    pub fn queue_stopped(&self, dir: Dir, q: u16) -> bool {
+        let m = match dir {
+            Dir::Rx => &self.slot.rxq_stopped,
+            Dir::Tx => &self.slot.txq_stopped,
+        };
+        q < 32 && m.load(Ordering::Acquire) & (1 << q) != 0
     }
 
     /// The link now, without waiting, and its sequence number (bumped on every change).
@@ -277,6 +290,8 @@ impl PortControl<'_> {
             return Err(self.bad_state("start", "set up every configured RX and TX queue first"));
         }
         self.ctl.start()?;
+        s.rxq_stopped.store(0, Ordering::Relaxed);
+        s.txq_stopped.store(0, Ordering::Relaxed);
         s.state.store(PortState::Started as u32, Ordering::Release);
         Ok(())
     }
@@ -382,6 +397,50 @@ impl PortControl<'_> {
             .inspect_err(|_| tracing::debug!(entry = i, "bad redirection table entry"));
         }
         self.ctl.reta_update(reta)
+    }
+
+    /// Stops (`on == false`) or starts again queue `q` of a started port; bursts on a stopped
+    /// queue fail with [`BurstError::QueueStopped`] in every process. A port start starts
+    /// every queue. Stopping a queue another lcore is polling is the application's race to
+    /// avoid, as in DPDK.
+    pub fn set_queue_state(&self, dir: Dir, q: u16, on: bool) -> Result<(), EthError> {
+        let s = self.slot();
+        if s.state() != PortState::Started {
+            return Err(self.bad_state("queue start/stop", "start the port first"));
+        }
+        let (nb, mask) = match dir {
+            Dir::Rx => (self.nb_rx_queues(), &s.rxq_stopped),
+            Dir::Tx => (self.nb_tx_queues(), &s.txq_stopped),
+        };
+        if q >= nb {
+            return Err(EthError::QueueOutOfRange { port: self.id(), dir: dir.name(), queue: q, nb });
+        }
+        if on {
+            self.ctl.queue_state(dir, q, true)?;
+            mask.fetch_and(!(1 << q), Ordering::AcqRel);
+        } else {
+            // Gate the bursts first, then let the driver take the queue down.
+            mask.fetch_or(1 << q, Ordering::AcqRel);
+            self.ctl.queue_state(dir, q, false)?;
+        }
+        Ok(())
+    }
+
+    /// Stops RX queue `q` (as `rte_eth_dev_rx_queue_stop`).
+    pub fn rx_queue_stop(&self, q: u16) -> Result<(), EthError> {
+        self.set_queue_state(Dir::Rx, q, false)
+    }
+    /// Starts RX queue `q` again (as `rte_eth_dev_rx_queue_start`).
+    pub fn rx_queue_start(&self, q: u16) -> Result<(), EthError> {
+        self.set_queue_state(Dir::Rx, q, true)
+    }
+    /// Stops TX queue `q` (as `rte_eth_dev_tx_queue_stop`).
+    pub fn tx_queue_stop(&self, q: u16) -> Result<(), EthError> {
+        self.set_queue_state(Dir::Tx, q, false)
+    }
+    /// Starts TX queue `q` again (as `rte_eth_dev_tx_queue_start`).
+    pub fn tx_queue_start(&self, q: u16) -> Result<(), EthError> {
+        self.set_queue_state(Dir::Tx, q, true)
     }
 
     /// The RSS redirection table the device holds.

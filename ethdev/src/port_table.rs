@@ -83,6 +83,10 @@ pub struct PortSlot {
     pub rxq_ready: AtomicU32,
     /// TX queues that are set up (bit mask).
     pub txq_ready: AtomicU32,
+    /// RX queues stopped while the port runs (bit mask; bursts on them are refused).
+    pub rxq_stopped: AtomicU32,
+    /// TX queues stopped while the port runs (bit mask).
+    pub txq_stopped: AtomicU32,
     /// Link state and its sequence number.
     pub link: SharedLink,
     /// The driver's shared state.
@@ -128,6 +132,14 @@ impl PortTable {
     /// Finds the table (secondary).
     pub fn lookup(mem: &Memory) -> Result<PortTable, EalError> {
         let mz = mem.memzone_lookup(TABLE).ok_or(EalError::NotFound { kind: "memzone", name: TABLE.into() })?;
+        let want = (std::mem::size_of::<PortSlot>() * MAX_PORTS) as u64;
+        if mz.len() != want {
+            return Err(EalError::InvalidArgument(format!(
+                "the primary's port table is {} bytes, this build's is {want}: the primary runs another build; \
+                 start every process of the group from the same build",
+                mz.len()
+            )));
+        }
         Self::at(mz.addr())
     }
 

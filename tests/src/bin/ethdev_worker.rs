@@ -6,7 +6,7 @@
 //! - `secondary`: attaches, checks it cannot control the port, receives and sends a burst.
 
 use eal::{Eal, Mbuf, PktMbufPool};
-use ethdev::{BurstError, EthError, Ethdev, PortConf};
+use ethdev::{BurstError, Dir, EthError, Ethdev, PortConf};
 use std::io::Read;
 
 fn check(name: &str, ok: bool, detail: impl std::fmt::Debug) {
@@ -75,6 +75,17 @@ fn api(eal: &Eal, eth: &Ethdev) {
     check("tx_burst", sent == 32 && bufs.is_empty(), sent);
     let s = c.stats_get();
     check("stats", s.ipackets == 32 && s.opackets == 32 && s.q_ipackets == vec![0, 32] && s.ibytes == 32 * 64, &s);
+    check("rx_queue_stop", c.rx_queue_stop(1).is_ok() && port.queue_stopped(Dir::Rx, 1), ());
+    let r = port.rx_burst(1, &mut bufs, 8);
+    check("burst_on_stopped_queue", r == Err(BurstError::QueueStopped { port: 0, queue: 1 }), r);
+    let r = port.rx_burst(0, &mut bufs, 8);
+    check("other_queue_runs", r == Ok(8), r);
+    let r = c.tx_queue_stop(2);
+    check("queue_stop_out_of_range", matches!(&r, Err(EthError::QueueOutOfRange { queue: 2, .. })), &r);
+    let ok = c.rx_queue_start(1).is_ok() && port.rx_burst(1, &mut bufs, 8) == Ok(8);
+    check("rx_queue_start", ok && !port.queue_stopped(Dir::Rx, 1), ());
+    let sent = port.tx_burst(0, &mut bufs).unwrap_or(0);
+    check("tx_after_queue_restart", sent == 16 && bufs.is_empty(), sent);
     let r = c.configure(&PortConf::default());
     check("configure_while_started", matches!(&r, Err(EthError::BadState { .. })), &r);
     let r = c.set_mtu(10);

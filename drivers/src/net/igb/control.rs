@@ -10,7 +10,7 @@ use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
 use eal::PktMbufPool;
 use ethdev::rss::{default_reta, RssConf};
-use ethdev::{capa, Control, DescLimits, DevInfo, EthError, Link, PortConf, PortCtx, PortState};
+use ethdev::{capa, Control, DescLimits, DevInfo, Dir, EthError, Link, PortConf, PortCtx, PortState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -303,6 +303,16 @@ impl Control for IgbControl {
         }
         tracing::info!(port = self.ctx.port, rxq = cfg.nb_rxq, txq = cfg.nb_txq, rss = cfg.rss, "igb started");
         Ok(())
+    }
+
+    fn queue_state(&self, dir: Dir, q: u16, on: bool) -> Result<(), EthError> {
+        let q = usize::from(q);
+        match (dir, on) {
+            (Dir::Rx, true) => self.rx_queue_start(q),
+            (Dir::Rx, false) => self.rx_queue_stop(q),
+            (Dir::Tx, true) => self.tx_queue_start(q),
+            (Dir::Tx, false) => self.tx_queue_stop(q),
+        }
     }
 
     fn stop(&self) -> Result<(), EthError> {

@@ -9,7 +9,7 @@ use crate::net::intel::RegIo;
 use eal::bus::ArmedIrqs;
 use eal::{Memory, PktMbufPool};
 use ethdev::rss::{default_reta, RssConf};
-use ethdev::{capa, Control, DescLimits, DevInfo, EthError, Link, PortConf, PortSlot};
+use ethdev::{capa, Control, DescLimits, DevInfo, Dir, EthError, Link, PortConf, PortSlot};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -123,6 +123,22 @@ impl<R: RegIo> IxgbeControl<R> {
         Ok(())
     }
 
+    /// Fills RX queue `q` with mbufs, programs and enables it.
+    fn rx_queue_start(&self, q: usize) -> Result<(), EthError> {
+        let m = rx_mem(self.slot, q).ok_or_else(|| self.err(format!("set up RX queue {q} before starting")))?;
+        let pool = PktMbufPool::from_header_addr(self.slot.rxq_pool[q].load(Ordering::Relaxed))?;
+        let iova = self.mem.iova(queues::addr_of(self.word(w::RXQ + q).load(Ordering::Acquire)));
+        let pa = (self.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(self.mem);
+        queues::rx_start(&self.regs, q, &m, iova, &pool, pa.as_ref(), self.port).map_err(|e| self.err(e))
+    }
+
+    /// Empties TX queue `q`, programs and enables it.
+    fn tx_queue_start(&self, q: usize) -> Result<(), EthError> {
+        let m = tx_mem(self.slot, q).ok_or_else(|| self.err(format!("set up TX queue {q} before starting")))?;
+        let iova = self.mem.iova(queues::addr_of(self.word(w::TXQ + q).load(Ordering::Acquire)));
+        queues::tx_start(&self.regs, q, &m, iova).map_err(|e| self.err(e))
+    }
+
     fn nb_queues(&self) -> (usize, usize) {
         (self.slot.nb_rxq.load(Ordering::Relaxed) as usize, self.slot.nb_txq.load(Ordering::Relaxed) as usize)
     }
@@ -194,18 +210,12 @@ impl<R: RegIo> Control for IxgbeControl<R> {
 
     fn start(&self) -> Result<(), EthError> {
         let (nb_rx, nb_tx) = self.nb_queues();
-        let pa = (self.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(self.mem);
         queues::tx_enable(&self.regs);
         for q in 0..nb_tx {
-            let m = tx_mem(self.slot, q).ok_or_else(|| self.err(format!("set up TX queue {q} before starting")))?;
-            let iova = self.mem.iova(queues::addr_of(self.word(w::TXQ + q).load(Ordering::Acquire)));
-            queues::tx_start(&self.regs, q, &m, iova).map_err(|e| self.err(e))?;
+            self.tx_queue_start(q)?;
         }
         for q in 0..nb_rx {
-            let m = rx_mem(self.slot, q).ok_or_else(|| self.err(format!("set up RX queue {q} before starting")))?;
-            let pool = PktMbufPool::from_header_addr(self.slot.rxq_pool[q].load(Ordering::Relaxed))?;
-            let iova = self.mem.iova(queues::addr_of(self.word(w::RXQ + q).load(Ordering::Acquire)));
-            queues::rx_start(&self.regs, q, &m, iova, &pool, pa.as_ref(), self.port).map_err(|e| self.err(e))?;
+            self.rx_queue_start(q)?;
         }
         hw::set_promiscuous(&self.regs, self.slot.promisc.load(Ordering::Relaxed) == 1);
         hw::set_max_frame(&self.regs, self.slot.mtu.load(Ordering::Relaxed) as u16);
@@ -230,6 +240,22 @@ impl<R: RegIo> Control for IxgbeControl<R> {
             }
         }
         Ok(())
+    }
+
+    fn queue_state(&self, dir: Dir, q: u16, on: bool) -> Result<(), EthError> {
+        let q = usize::from(q);
+        match (dir, on) {
+            (Dir::Rx, true) => self.rx_queue_start(q),
+            (Dir::Tx, true) => self.tx_queue_start(q),
+            (Dir::Rx, false) => {
+                queues::rx_stop(&self.regs, q, rx_mem(self.slot, q).as_ref());
+                Ok(())
+            }
+            (Dir::Tx, false) => {
+                queues::tx_stop(&self.regs, q, tx_mem(self.slot, q).as_ref());
+                Ok(())
+            }
+        }
     }
 
     fn close(&self) {

@@ -85,6 +85,32 @@ fn batch(p: &Port, reta: &[u16], flows: u16, seqs: std::ops::Range<u32>, q: Opti
         .collect()
 }
 
+/// Stops RX and TX queue 1 (disabled in the device, its mbufs back in the pool, bursts on
+/// it refused) and starts them again before the secondary polls them: the secondary's
+/// traffic then runs through the restarted queues.
+fn queue_stop_start(pc: &ethdev::PortControl<'_>, p: &Port, pool: &PktMbufPool) -> Result<(), String> {
+    let pool = pool.mempool();
+    let before = pool.in_use_count();
+    pc.rx_queue_stop(1).map_err(|e| e.to_string())?;
+    pc.tx_queue_stop(1).map_err(|e| e.to_string())?;
+    let mut bufs = Vec::new();
+    let refused = p.rx_burst(1, &mut bufs, 8);
+    if refused != Err(ethdev::BurstError::QueueStopped { port: p.id(), queue: 1 }) {
+        return Err(format!("a burst on stopped RX queue 1 gave {refused:?}"));
+    }
+    let freed = before - pool.in_use_count();
+    pc.rx_queue_start(1).map_err(|e| e.to_string())?;
+    pc.tx_queue_start(1).map_err(|e| e.to_string())?;
+    if pool.in_use_count() != before || freed == 0 {
+        return Err(format!(
+            "queue 1 stop freed {freed} mbufs, restart left {} in use (was {before})",
+            pool.in_use_count()
+        ));
+    }
+    say("queue_stop_start", format!("queue=1 freed={freed} ok"));
+    Ok(())
+}
+
 /// The primary.
 pub fn primary(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(), String> {
     let pool = port::pool(eal)?;
@@ -93,6 +119,7 @@ pub fn primary(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(),
     let p = eth.port(0).map_err(|e| e.to_string())?;
     let reta = pc.reta_query().map_err(|e| e.to_string())?;
     let mine = batch(p, &reta, flows, 0..per_flow, Some(0));
+    queue_stop_start(&pc, p, &pool)?;
     say("primary_share", format!("{} of {} frames", mine.len(), u32::from(flows) * per_flow));
     touch("/tmp/mp_primary_ready", "");
     serve(p, &pool, 0, &mine, "primary")?;

@@ -13,7 +13,7 @@ use crate::net::ixgbe::{regs, IxgbeControl, IxgbeData, MacType};
 use eal::{Eal, Mbuf, Memory, PktMbufPool};
 use ethdev::port_table::PortTable;
 use ethdev::rss::{default_reta, toeplitz, RssConf, DEFAULT_RSS_KEY};
-use ethdev::{Control, DataPath, Link, PortConf, PortSlot};
+use ethdev::{Control, DataPath, Dir, Link, PortConf, PortSlot};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -521,5 +521,38 @@ fn promiscuous_mode_and_mac_filtering() {
     r.ctl.mtu_set(1900).unwrap();
     assert_eq!(r.model.peek(regs::MAXFRS) >> 16, 1918);
     assert_ne!(r.model.peek(regs::HLREG0) & regs::HLREG0_JUMBOEN, 0);
+    r.ctl.close();
+}
+
+#[test]
+fn one_queue_stops_and_starts_again_while_the_port_runs() {
+    use crate::net::intel::RegIo;
+    let f = need_fixture!();
+    let r = rig(f);
+    let pool = r.pool("qss");
+    r.start(1, 1, false, &pool);
+    let in_ring = pool.mempool().in_use_count();
+    assert!(in_ring > 0, "the RX ring holds mbufs");
+    // Stop (4.6.7.1): RXDCTL.ENABLE reads back clear, the ring's mbufs are back in the pool,
+    // and the device drops what it would have put in that queue.
+    r.ctl.queue_state(Dir::Rx, 0, false).unwrap();
+    assert_eq!(r.model.read32(regs::rxdctl(0)) & regs::RXDCTL_ENABLE, 0);
+    assert_eq!(pool.mempool().in_use_count(), 0, "a stopped queue holds no mbufs");
+    assert_eq!(r.model.deliver(&udp_frame(MAC, 1, 2, 64)), Err(Dropped::QueueOff(0)));
+    r.ctl.queue_state(Dir::Tx, 0, false).unwrap();
+    assert_eq!(r.model.read32(regs::txdctl(0)) & regs::TXDCTL_ENABLE, 0);
+    // Start again: the queue is enabled, refilled and receives.
+    r.ctl.queue_state(Dir::Rx, 0, true).unwrap();
+    r.ctl.queue_state(Dir::Tx, 0, true).unwrap();
+    assert_ne!(r.model.read32(regs::rxdctl(0)) & regs::RXDCTL_ENABLE, 0);
+    assert_eq!(pool.mempool().in_use_count(), in_ring);
+    let fr = udp_frame(MAC, 3, 4, 200);
+    assert_eq!(r.model.deliver(&fr), Ok(0));
+    let mut got = Vec::new();
+    assert_eq!(r.data.rx_burst(0, &mut got, 32), 1);
+    assert_eq!(got[0].to_vec(), fr);
+    assert_eq!(r.data.tx_burst(0, &mut got), 1);
+    assert_eq!(r.model.take_tx()[0].data, fr);
+    assert!(r.model.faults().is_empty(), "{:?}", r.model.faults());
     r.ctl.close();
 }
