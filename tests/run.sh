@@ -26,6 +26,10 @@ RUSTFLAGS='-C target-feature=+crt-static' cargo build --target x86_64-unknown-li
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --target x86_64-unknown-linux-gnu -p devbind --bin devbind
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p tests \
     --bin guest_e1000 --bin guest_pci --bin guest_igb --bin guest_virtio
-# The guest kernel and busybox, fetched once before the guest tests start guests in parallel.
+RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p examples \
+    --bin l2fwd --bin client_server_mp --bin symmetric_mp
+# Host tests first (minutes), then the QEMU guest tests one guest at a time: two TCG guests on
+# a two-core host starve each other's vCPUs. The guest kernel and busybox are fetched first.
+cargo test --workspace --release --exclude vmtest
 target/release/vmtest assets
-cargo test --workspace --release
+cargo test --release -p vmtest -- --test-threads=1

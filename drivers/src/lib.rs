@@ -4,6 +4,7 @@
 pub mod net;
 
 use ethdev::Pmd;
+use net::common::pci_pmd::PciPmd;
 
 /// Every driver of this crate.
 pub fn all() -> Vec<&'static dyn Pmd> {
@@ -11,9 +12,9 @@ pub fn all() -> Vec<&'static dyn Pmd> {
         &net::null::NullPmd,
         &net::ring::RingPmd,
         &net::tap::TapPmd,
-        &net::e1000::EmPmd,
-        &net::igb::IgbPmd,
-        &net::ixgbe::IxgbePmd,
-        &net::virtio::VirtioPmd,
+        &PciPmd(net::e1000::EmPmd),
+        &PciPmd(net::igb::IgbPmd),
+        &PciPmd(net::ixgbe::IxgbePmd),
+        &PciPmd(net::virtio::VirtioPmd),
     ]
 }

@@ -3,6 +3,10 @@
 //! hash so that a flow always goes to the same client. Each client sends what it gets on its
 //! own TX queue of the paired port (0<->1, 2<->3).
 //!
+//! A port with fewer TX queues than there are clients (QEMU's e1000e has one) gets as many
+//! as it has; client `n` then uses queue `n % queues`, and the clients sharing a queue take
+//! turns through a lock in shared memory (`MProc_tx_locks`) around each burst.
+//!
 //! ```text
 //! client_server_mp server -l 0 <EAL...> -- -p 3 -n 2
 //! client_server_mp client -l 1 --proc-type secondary <EAL...> -- -n 0
@@ -11,6 +15,7 @@
 //! The server prints per-client counts every `--stats-period` seconds (default 1) and on
 //! exit (Ctrl-C, SIGTERM or Enter); clients print theirs on exit.
 
+use eal::spinlock::SharedSpinlock;
 use eal::{Eal, Mbuf, MbufRing, PktMbufPool};
 use examples_common::{exit_after, port_pairs, ports, setup_port, shared_pool, should_stop, stop_on_enter};
 use std::time::{Duration, Instant};
@@ -22,6 +27,10 @@ const USAGE: &str =
 const POOL: &str = "MProc_pktmbuf_pool";
 const BURST: usize = 32;
 const MAX_CLIENTS: u16 = 16;
+/// Memzone of the per-(port, TX queue) locks for clients sharing a queue.
+const TX_LOCKS: &str = "MProc_tx_locks";
+/// Most ports the lock table covers.
+const MAX_PORTS: usize = 32;
 
 fn client_ring(id: u16) -> String {
     format!("MProc_Client_RX_{id}")
@@ -71,8 +80,17 @@ fn server(eal: &Eal) -> Result<(), String> {
         .map(|i| MbufRing::create(&mem, &client_ring(i), 2048, eal::ring::flags::SP_ENQ | eal::ring::flags::SC_DEQ))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
+    if ports.len() > MAX_PORTS {
+        return Err(format!("at most {MAX_PORTS} ports (use -p to select fewer)"));
+    }
+    mem.memzone_reserve(TX_LOCKS, (MAX_PORTS * MAX_CLIENTS as usize * 4) as u64, 64).map_err(|e| e.to_string())?;
     for &p in &ports {
-        setup_port(&eth, p, 1, nb_clients, 512, false, pool).map_err(|e| format!("port {p}: {e}"))?;
+        let max_txq = eth.control(p).map_err(|e| format!("port {p}: {e}"))?.info().max_tx_queues.max(1);
+        let nb_txq = nb_clients.min(max_txq);
+        if nb_txq < nb_clients {
+            println!("APP: port {p} has {max_txq} TX queue(s) for {nb_clients} clients: clients share them");
+        }
+        setup_port(&eth, p, 1, nb_txq, 512, false, pool).map_err(|e| format!("port {p}: {e}"))?;
     }
     println!("APP: server ready: {} ports, {nb_clients} clients", ports.len());
     let stop = stop_on_enter();
@@ -146,6 +164,28 @@ fn client(eal: &Eal) -> Result<(), String> {
         .map_err(|_| format!("no ring for client {id}: the server was started with fewer clients (-n)"))?;
     let ports = eth.port_ids();
     let handles: Vec<_> = ports.iter().filter_map(|&p| eth.port(p).ok().cloned()).collect();
+    // The server made one ring per client: their count says who else may share a TX queue.
+    let nb_clients = (0..MAX_CLIENTS).take_while(|&i| MbufRing::lookup(&eal.memory(), &client_ring(i)).is_ok()).count();
+    let locks = eal
+        .memory()
+        .memzone_lookup(TX_LOCKS)
+        .and_then(|mz| eal::shm::shared_slice::<SharedSpinlock>(mz.addr(), MAX_PORTS * MAX_CLIENTS as usize))
+        .ok_or_else(|| format!("no {TX_LOCKS} memzone: start the server of this version first"))?;
+    // Per port: the TX queue this client uses, and the lock to take if others share it.
+    let txq: Vec<(u16, Option<&SharedSpinlock>)> = handles
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let n = h.nb_tx_queues().max(1);
+            let q = id % n;
+            let shared = (n as usize) < nb_clients;
+            (q, shared.then(|| &locks[(i % MAX_PORTS) * MAX_CLIENTS as usize + q as usize]))
+        })
+        .collect();
+    for (i, &(q, l)) in txq.iter().enumerate() {
+        let how = if l.is_some() { "shared with other clients" } else { "its own" };
+        println!("APP: client {id}: port {} TX queue {q} ({how})", ports[i]);
+    }
     println!("APP: client {id} ready");
     let stop = stop_on_enter();
     let (mut rx, mut tx, mut drop) = (0u64, 0u64, 0u64);
@@ -167,7 +207,12 @@ fn client(eal: &Eal) -> Result<(), String> {
             if v.is_empty() {
                 continue;
             }
-            tx += handles[i].tx_burst(id, v).unwrap_or(0) as u64;
+            let (q, lock) = txq[i];
+            let sent = {
+                let _turn = lock.map(|l| l.lock());
+                handles[i].tx_burst(q, v).unwrap_or(0)
+            };
+            tx += sent as u64;
             drop += v.len() as u64;
             eal::mbuf::free_bulk(v);
         }

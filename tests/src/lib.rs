@@ -1,5 +1,8 @@
 //! Helpers for tests that run real processes: spawn a binary, read its output line by line
-//! with a deadline, find the workspace's binaries.
+//! with a deadline, find the workspace's binaries; and [`guest`], what the QEMU guest
+//! programs (`src/bin/guest_*`) share.
+
+pub mod guest;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
 //! Network PMDs: `null`, `ring` and `tap` (virtual, no hardware needed) and the hardware
 //! PMDs.
 
+pub mod common;
 pub mod e1000;
 pub mod igb;
 pub mod intel;

@@ -13,9 +13,9 @@
 
 mod common;
 
-use std::path::PathBuf;
+use common::base_config;
 use std::time::{Duration, Instant};
-use vmtest::{find_static_bin, Guest, GuestConfig, Nic, NicModel};
+use vmtest::{Guest, Nic, NicModel};
 
 const CONSOLE_WAIT: Duration = Duration::from_secs(90);
 
@@ -36,16 +36,6 @@ const CHECKS: &[&str] = &[
     "virtio_config_irq",
 ];
 
-/// A static guest binary: the release build if there is one, else the debug build.
-fn guest_bin(name: &str) -> PathBuf {
-    for d in vmtest::elf::candidate_dirs() {
-        if let Some(r) = d.parent().map(|p| p.join("release").join(name)).filter(|p| p.is_file()) {
-            return r;
-        }
-    }
-    find_static_bin(name).unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// Flips the virtio link off then on when the guest says it is ready for each step.
 fn flap_virtio_link(guest: &Guest) -> Result<(), String> {
     guest.wait_for_console("VIRTIO_LSC_READY", CONSOLE_WAIT).map_err(|e| e.to_string())?;
@@ -65,15 +55,12 @@ fn pci_bus_devbind_allow_block_secondary_and_virtio_config_irq_in_one_boot() {
     if !common::qemu_available_or_skip("pci_bus_devbind_allow_block_secondary_and_virtio_config_irq_in_one_boot") {
         return;
     }
-    let cfg = GuestConfig::default()
+    let cfg = base_config("guest_pci", Duration::from_secs(150))
         .nic(Nic::new(NicModel::E1000, "n1"))
         .nic(Nic::new(NicModel::E1000e, "n2"))
         .nic(Nic::new(NicModel::Igb, "n3"))
         .nic(Nic::new(NicModel::VirtioModern, "n4"))
-        .binary(guest_bin("guest_pci"))
-        .binary(guest_bin("devbind"))
-        .command("guest_pci run $VMTEST_NIC_n1 $VMTEST_NIC_n2 $VMTEST_NIC_n3 $VMTEST_NIC_n4")
-        .timeout(Duration::from_secs(150));
+        .command("guest_pci run $VMTEST_NIC_n1 $VMTEST_NIC_n2 $VMTEST_NIC_n3 $VMTEST_NIC_n4");
     let guest = Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
     let flap = flap_virtio_link(&guest);
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));

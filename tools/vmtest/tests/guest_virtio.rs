@@ -15,84 +15,26 @@
 mod common;
 
 #[allow(dead_code)] // the guest program uses the rest
-#[path = "../../../tests/src/bin/guest_e1000/frames.rs"]
-mod frames;
-#[allow(dead_code)]
 #[path = "../../../tests/src/bin/guest_virtio/mqframes.rs"]
 mod mqframes;
 
+/// At the crate root for `mqframes`.
+use common::frames;
+use common::{assert_ok, base_config, exchange, lsc_script, mac, output, rates, toggle_link, wait_console};
+use frames::{HOST_MAC, TAG_G2H, TAG_H2G};
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use vmtest::{find_static_bin, CommandResult, Guest, GuestConfig, GuestOutcome, Nic, NicModel, Peer};
+use vmtest::{Guest, GuestConfig, Nic, NicModel};
 
 const MAC_M: &str = "52:54:00:12:35:01";
 const MAC_L: &str = "52:54:00:12:35:02";
 const MAC_T: &str = "52:54:00:12:35:03";
 const MAC_Q: &str = "52:54:00:12:35:04";
-const TAG_H2G: u8 = 0x11;
-const TAG_G2H: u8 = 0x22;
-const CONSOLE_WAIT: Duration = Duration::from_secs(180);
+const PROGRAM: &str = "guest_virtio";
 
-/// A static guest binary: the release build if there is one, else the debug build.
-fn guest_bin(name: &str) -> PathBuf {
-    for d in vmtest::elf::candidate_dirs() {
-        if let Some(r) = d.parent().map(|p| p.join("release").join(name)).filter(|p| p.is_file()) {
-            return r;
-        }
-    }
-    find_static_bin(name).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn base_config() -> GuestConfig {
-    GuestConfig::default()
-        .binary(guest_bin("guest_virtio"))
-        .binary(guest_bin("devbind"))
-        .timeout(Duration::from_secs(600))
-}
-
-fn mac(s: &str) -> [u8; 6] {
-    frames::parse_mac(s).expect("valid MAC")
-}
-
-/// Waits for the guest to be ready for run `ready`, then sends `n` frames to the port and
-/// receives and checks the `n` frames it sends back.
-fn exchange(guest: &Guest, peer: &mut Peer, ready: &str, n: u32, port_mac: [u8; 6]) {
-    guest.wait_for_console(ready, CONSOLE_WAIT).unwrap_or_else(|e| panic!("{e}"));
-    let t0 = Instant::now();
-    for seq in 0..n {
-        peer.send(&frames::build(seq, TAG_H2G, port_mac, frames::HOST_MAC)).unwrap_or_else(|e| panic!("{e}"));
-    }
-    let sent = t0.elapsed();
-    let t1 = Instant::now();
-    for seq in 0..n {
-        let f = peer
-            .recv_matching(Duration::from_secs(120), |f| frames::seq_of(f).is_some() && f[18] == TAG_G2H)
-            .unwrap_or_else(|e| panic!("peer: {e}"))
-            .unwrap_or_else(|| panic!("{ready}: frame {seq} of {n} from the guest never arrived"));
-        if let Err(e) = frames::check(&f, seq, TAG_G2H, frames::HOST_MAC, port_mac) {
-            panic!("{ready}: {e}");
-        }
-    }
-    eprintln!("{ready}: host sent {n} frames in {sent:?}, received and checked {n} in {:?}", t1.elapsed());
-}
-
-fn output(o: &GuestOutcome, i: usize) -> &CommandResult {
-    let r = &o.results[i];
-    eprintln!("--- [{i}] {} (exit {:?})\n{}", r.command, r.exit_code, r.output);
-    r
-}
-
-fn assert_ok(o: &GuestOutcome, i: usize) -> String {
-    let r = output(o, i);
-    assert_eq!(r.exit_code, Some(0), "`{}` failed:\n{}", r.command, r.output);
-    assert!(r.output.contains("guest_virtio: result=OK") || !r.command.contains("guest_virtio"), "{}", r.output);
-    r.output.clone()
-}
-
-fn rates(out: &str) -> Vec<&str> {
-    out.lines().filter(|l| l.contains("pps=") || l.contains("frames_per_s=")).collect()
+fn config() -> GuestConfig {
+    base_config(PROGRAM, Duration::from_secs(600))
 }
 
 #[test]
@@ -101,7 +43,7 @@ fn modern_legacy_and_transitional_move_10000_checked_frames_each_way_and_count_t
     if !common::qemu_available_or_skip(name) {
         return;
     }
-    let cfg = base_config()
+    let cfg = config()
         .nic(Nic::new(NicModel::VirtioModern, "m").mac(MAC_M).stream())
         .nic(Nic::new(NicModel::VirtioLegacy, "l").mac(MAC_L).stream())
         .nic(Nic::new(NicModel::VirtioTransitional, "t").mac(MAC_T).stream())
@@ -119,15 +61,30 @@ fn modern_legacy_and_transitional_move_10000_checked_frames_each_way_and_count_t
     exchange(&guest, &mut pt, "READY=rxtx-transitional 0000:00:05.0", 10_000, mac(MAC_T));
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
     assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
-    assert_ok(&o, 0);
+    assert_ok(&o, 0, PROGRAM);
     let va = output(&o, 1);
     assert_eq!(va.exit_code, Some(2), "a legacy device with --iova-mode va must be refused:\n{}", va.output);
     assert!(va.output.contains("--iova-mode pa"), "the error must name the fix:\n{}", va.output);
     for (i, label, modern, pa) in [(2, "modern", 1, false), (3, "legacy", 0, true), (4, "transitional", 1, true)] {
-        let out = assert_ok(&o, i);
+        let out = assert_ok(&o, i, PROGRAM);
         assert!(out.contains("guest_virtio: STATS_OK="), "{out}");
         assert!(out.contains(&format!("transport={label} modern={modern} iova_pa={pa}")), "{out}");
         eprintln!("RATES {label}: {:?}", rates(&out));
+    }
+}
+
+/// Sets socket option `opt` (level SOL_SOCKET) of `fd` to `value`, a plain C value; a
+/// failure only costs performance, so it is ignored.
+fn set_opt<T>(fd: &OwnedFd, opt: libc::c_int, value: T) {
+    // SAFETY: `value` is valid for `size_of::<T>()` bytes for the duration of the call.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            (&value as *const T).cast(),
+            std::mem::size_of::<T>() as u32,
+        );
     }
 }
 
@@ -173,25 +130,8 @@ impl TapPeer {
             )
         };
         assert_eq!(r, 0, "bind to {ifname}: {}", std::io::Error::last_os_error());
-        let tv = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
-        let buf: libc::c_int = 8 << 20;
-        // SAFETY: setsockopt with properly sized values.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as u32,
-            );
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&buf as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as u32,
-            );
-        }
+        set_opt(&fd, libc::SO_RCVTIMEO, libc::timeval { tv_sec: 0, tv_usec: 100_000 });
+        set_opt::<libc::c_int>(&fd, libc::SO_RCVBUF, 8 << 20);
         TapPeer { fd }
     }
 
@@ -240,13 +180,13 @@ fn mq_exchange(tap: &TapPeer, n: u32, flows: u16, window: u32, port_mac: [u8; 6]
     let mut last = Instant::now();
     let take = |f: Vec<u8>, back: &mut HashMap<u32, u32>| -> bool {
         let Some((seq, flow, TAG_G2H)) = mqframes::parse(&f) else { return false };
-        assert_eq!(f, mqframes::build(seq, flow, TAG_G2H, frames::HOST_MAC, port_mac), "frame {seq} came back changed");
+        assert_eq!(f, mqframes::build(seq, flow, TAG_G2H, HOST_MAC, port_mac), "frame {seq} came back changed");
         *back.entry(seq).or_default() += 1;
         true
     };
     while got < n {
         while sent < n && sent - got < window {
-            tap.send(&mqframes::build(sent, (sent % u32::from(flows)) as u16, TAG_H2G, port_mac, frames::HOST_MAC));
+            tap.send(&mqframes::build(sent, (sent % u32::from(flows)) as u16, TAG_H2G, port_mac, HOST_MAC));
             sent += 1;
         }
         match tap.recv() {
@@ -283,32 +223,6 @@ i=0; while [ ! -e /tmp/mq_p_ready ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1));
 guest_virtio -l 1 --proc-type=secondary --file-prefix mq -- mq s 1; rs=$?; touch /tmp/mq_s_exited; \
 wait $P; rp=$?; echo \"mq exit codes: primary $rp secondary $rs\"; [ $rp -eq 0 ] && [ $rs -eq 0 ]";
 
-/// The guest script of a link-event run on NIC `nic`: a primary and a secondary.
-fn lsc_script(nic: &str) -> String {
-    format!(
-        "rm -f /tmp/lsc_*; export LSC_WAIT='{nic}-s1'; \
-guest_virtio -l 0 -m 64 --file-prefix l{nic} -a $VMTEST_NIC_{nic} -- lsc {nic}-primary & P=$!; \
-i=0; while [ ! -e /tmp/lsc_{nic}-primary_ready ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done; \
-guest_virtio -l 1 --proc-type=secondary --file-prefix l{nic} -- lsc {nic}-s1 & A=$!; \
-wait $A; ra=$?; wait $P; rp=$?; echo \"lsc exit codes: primary $rp s1 $ra\"; \
-[ $rp -eq 0 ] && [ $ra -eq 0 ]"
-    )
-}
-
-/// Waits for both processes of a link run, then toggles the link off and on.
-fn toggle_link(guest: &Guest, nic: &str) {
-    for who in ["primary", "s1"] {
-        guest.wait_for_console(&format!("LSC_READY={nic}-{who}"), CONSOLE_WAIT).unwrap_or_else(|e| panic!("{e}"));
-    }
-    let mut mon = guest.monitor().unwrap_or_else(|e| panic!("{e}"));
-    mon.set_link(nic, false).unwrap_or_else(|e| panic!("{e}"));
-    std::thread::sleep(Duration::from_millis(1500));
-    mon.set_link(nic, true).unwrap_or_else(|e| panic!("{e}"));
-    for who in ["primary", "s1"] {
-        guest.wait_for_console(&format!("LSC_OK={nic}-{who}"), CONSOLE_WAIT).unwrap_or_else(|e| panic!("{e}"));
-    }
-}
-
 #[test]
 fn two_queue_pairs_split_between_processes_and_link_events_reach_primary_and_secondary() {
     let name = "two_queue_pairs_split_between_processes_and_link_events_reach_primary_and_secondary";
@@ -316,26 +230,26 @@ fn two_queue_pairs_split_between_processes_and_link_events_reach_primary_and_sec
         return;
     }
     let ifname = format!("bvq{}", std::process::id() % 1_000_000);
-    let cfg = base_config()
+    let cfg = config()
         .nic(Nic::new(NicModel::VirtioModern, "q").mac(MAC_Q).tap(&ifname, 2).props("mq=on,vectors=6"))
         .nic(Nic::new(NicModel::VirtioModern, "m").mac(MAC_M))
         .nic(Nic::new(NicModel::VirtioLegacy, "l").mac(MAC_L))
         .command("devbind --bind vfio-pci $VMTEST_NIC_q $VMTEST_NIC_m $VMTEST_NIC_l")
         .command(MQ_SCRIPT)
-        .command(lsc_script("m"))
-        .command(lsc_script("l"));
+        .command(lsc_script(PROGRAM, "m", 1))
+        .command(lsc_script(PROGRAM, "l", 1));
     let guest = Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
     let tap = TapPeer::open(&ifname, Duration::from_secs(30));
     for who in ["p q=0", "s q=1"] {
-        guest.wait_for_console(&format!("MQ_READY={who}"), CONSOLE_WAIT).unwrap_or_else(|e| panic!("{e}"));
+        wait_console(&guest, &format!("MQ_READY={who}"));
     }
     mq_exchange(&tap, 2000, 16, 128, mac(MAC_Q));
-    guest.wait_for_console("MQ_STATS_OK=", CONSOLE_WAIT).unwrap_or_else(|e| panic!("{e}"));
-    toggle_link(&guest, "m");
-    toggle_link(&guest, "l");
+    wait_console(&guest, "MQ_STATS_OK=");
+    toggle_link(&guest, "m", 1);
+    toggle_link(&guest, "l", 1);
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
     assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
-    assert_ok(&o, 0);
+    assert_ok(&o, 0, PROGRAM);
     let mq = output(&o, 1);
     assert_eq!(mq.exit_code, Some(0), "{}", mq.output);
     for who in ["p q=0", "s q=1"] {

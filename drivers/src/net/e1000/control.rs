@@ -1,11 +1,12 @@
 //! The primary's control of a port: probe-time bring-up, queue setup, start/stop,
 //! promiscuous mode, MAC, MTU, statistics and link.
 
+use super::desc::Ring;
 use super::init::{self, rd, wr};
-use super::ring::{self, QueueMem};
+use super::ring;
 use super::{intr, regs, rx_mem, rxq, stats, tx_mem, txq, w, Model, MAX_MTU, NAME};
+use crate::net::common::queue_mem;
 use eal::bus::{ArmedIrqs, BusDevice};
-use eal::mbuf::HEADROOM;
 use eal::vfio::MmioRegion;
 use eal::PktMbufPool;
 use ethdev::{capa, Control, DescLimits, DevInfo, EthError, Link, PortConf, PortCtx, PortState};
@@ -50,7 +51,7 @@ impl EmControl {
         init::write_mac(&bar, mac);
         init::clear_mta(&bar);
         init::link_setup(&bar);
-        stats::reset(&bar, ctx.slot);
+        stats::STATS.reset(&bar, ctx.slot);
         let lsc_count = Arc::new(AtomicU64::new(0));
         let irqs = intr::arm(ctx, dev, bar.clone(), model, lsc_count.clone())?;
         intr::enable(&bar, model);
@@ -77,14 +78,11 @@ impl EmControl {
         format!("em{}_{dir}q0", self.ctx.port)
     }
 
-    fn setup_queue(&self, dir: &str, nb: u16, w_addr: usize, w_nb: usize, w_iova: usize) -> Result<(), EthError> {
-        self.word(w_addr).store(0, Ordering::Release);
-        let mz = ring::reserve(&self.ctx.mem, &self.queue_name(dir), nb as usize)?;
-        let q = QueueMem::at(mz.addr(), nb as usize).ok_or_else(|| self.err("misaligned queue memzone"))?;
-        q.release_all();
-        self.word(w_nb).store(u64::from(nb), Ordering::Relaxed);
+    fn setup_queue(&self, dir: &str, nb: u16, w_queue: usize, w_iova: usize) -> Result<(), EthError> {
+        self.word(w_queue).store(0, Ordering::Release);
+        let (mz, _) = ring::reserve::<Ring>(&self.ctx.mem, &self.queue_name(dir), nb as usize)?;
         self.word(w_iova).store(mz.iova(), Ordering::Relaxed);
-        self.word(w_addr).store(mz.addr(), Ordering::Release);
+        self.word(w_queue).store(queue_mem::pack(mz.addr(), usize::from(nb)), Ordering::Release);
         Ok(())
     }
 }
@@ -114,30 +112,13 @@ impl Control for EmControl {
         Ok(())
     }
 
-    fn rx_queue_setup(&self, _q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
-        if u32::from(pool.data_room()) < u32::from(HEADROOM) + u32::from(rxq::RX_BUF) {
-            return Err(EthError::Unsupported {
-                port: self.ctx.port,
-                what: format!(
-                    "mbufs of pool '{}' have {} bytes of data room; the e1000 needs {} (headroom + a 2048-byte buffer): create the pool with eal::mbuf::DEFAULT_BUF_SIZE",
-                    pool.mempool().name(),
-                    pool.data_room(),
-                    HEADROOM + rxq::RX_BUF
-                ),
-            });
-        }
-        if (pool.mempool().avail_count() as usize) < nb_desc as usize + 32 {
-            tracing::warn!(
-                port = self.ctx.port,
-                "mempool '{}' has fewer free mbufs than the RX ring needs to run",
-                pool.mempool().name()
-            );
-        }
-        self.setup_queue("rx", nb_desc, w::RXQ, w::RX_NB, w::RX_IOVA)
+    fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
+        rxq::params(self.ctx.port).check_setup(q, nb_desc, &pool)?;
+        self.setup_queue("rx", nb_desc, w::RXQ, w::RX_IOVA)
     }
 
     fn tx_queue_setup(&self, _q: u16, nb_desc: u16) -> Result<(), EthError> {
-        self.setup_queue("tx", nb_desc, w::TXQ, w::TX_NB, w::TX_IOVA)
+        self.setup_queue("tx", nb_desc, w::TXQ, w::TX_IOVA)
     }
 
     fn start(&self) -> Result<(), EthError> {
@@ -148,7 +129,7 @@ impl Control for EmControl {
         };
         let pool = PktMbufPool::from_header_addr(slot.rxq_pool[0].load(Ordering::Relaxed))?;
         txq::start(&self.bar, &tx, self.word(w::TX_IOVA).load(Ordering::Relaxed), self.model == Model::E82574);
-        let pa = (self.ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(self.ctx.mem);
+        let pa = crate::net::common::iova::pa_mode(self.ctx.mem);
         rxq::start(&self.bar, &rx, self.word(w::RX_IOVA).load(Ordering::Relaxed), &pool, pa.as_ref())
             .map_err(|e| self.err(e))?;
         let promisc = slot.promisc.load(Ordering::Relaxed) == 1;
@@ -212,15 +193,15 @@ impl Control for EmControl {
     }
 
     fn stats_update(&self) {
-        stats::update(&self.bar, self.ctx.slot);
+        stats::STATS.update(&self.bar, self.ctx.slot);
     }
 
     fn stats_reset(&self) {
-        stats::reset(&self.bar, self.ctx.slot);
+        stats::STATS.reset(&self.bar, self.ctx.slot);
     }
 
     fn xstats(&self) -> Vec<(&'static str, u64)> {
-        let mut v = stats::totals(self.ctx.slot);
+        let mut v = stats::STATS.totals(self.ctx.slot);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
         v.push(("rx_retired_mbufs", rx_mem(self.ctx.slot).map_or(0, |q| q.get(rxq::H_RETIRED))));
         for (name, reg) in [

@@ -1,50 +1,28 @@
-//! The data path of a port, the same in every process: it finds the queues in shared memory
-//! on each burst and writes only the RDT/TDT tail registers.
+//! The data path of a port: the shared Intel one ([`IntelData`]) over the legacy ring of
+//! the one RX and one TX queue.
 
-use super::{rx_mem, rxq, tx_mem, txq};
+use super::desc::Ring;
+use super::{regs, rxq, w};
+use crate::net::intel::data::{IntelData, QueueMap};
+use crate::net::intel::rxq::RxParams;
 use eal::vfio::MmioRegion;
-use eal::{Mbuf, Memory, PktMbufPool};
-use ethdev::{DataPath, PortCtx, PortSlot};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// Where the e1000's queues are.
+pub(crate) struct EmQueues;
+
+impl QueueMap for EmQueues {
+    type Ring = Ring;
+    const MAX_QUEUES: usize = 1;
+    const RXQ_WORD: usize = w::RXQ;
+    const TXQ_WORD: usize = w::TXQ;
+    fn rx_params(port: u16, _q: usize) -> RxParams {
+        rxq::params(port)
+    }
+    fn tx_tail(_q: usize) -> usize {
+        regs::TDT
+    }
+}
+
 /// One process's data path of a port: its own BAR0 mapping and the shared slot.
-pub(crate) struct EmData {
-    port: u16,
-    slot: &'static PortSlot,
-    bar: Arc<MmioRegion>,
-    /// The group's memory (device addresses, page size).
-    mem: Memory,
-    /// The same when the group runs with IOVA = PA (RX buffers are checked for contiguity).
-    pa: Option<Memory>,
-}
-
-impl EmData {
-    pub(crate) fn new(ctx: &PortCtx, bar: Arc<MmioRegion>) -> EmData {
-        let pa = (ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(ctx.mem);
-        EmData { port: ctx.port, slot: ctx.slot, bar, mem: ctx.mem, pa }
-    }
-}
-
-impl DataPath for EmData {
-    #[inline]
-    fn rx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>, max: usize) -> usize {
-        if q != 0 || max == 0 {
-            return 0;
-        }
-        let Some(ring) = rx_mem(self.slot) else { return 0 };
-        let Ok(pool) = PktMbufPool::from_header_addr(self.slot.rxq_pool[0].load(Ordering::Relaxed)) else {
-            return 0;
-        };
-        rxq::burst(&self.bar, &ring, &pool, self.pa.as_ref(), self.port, &self.slot.counters.rx[0], bufs, max)
-    }
-
-    #[inline]
-    fn tx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>) -> usize {
-        if q != 0 || bufs.is_empty() {
-            return 0;
-        }
-        let Some(ring) = tx_mem(self.slot) else { return 0 };
-        txq::burst(&self.bar, &ring, &self.mem, &self.slot.counters.tx[0], bufs)
-    }
-}
+pub(crate) type EmData = IntelData<Arc<MmioRegion>, EmQueues>;

@@ -3,10 +3,13 @@
 //! writes them by DMA, any process of the group reads and writes them, and no `unsafe` is
 //! needed to do so.
 
+use crate::net::common::queue_mem::{Desc16, DescWords};
+use crate::net::intel::rxq::{RxDone, RxRing};
+use crate::net::intel::txq::TxRing;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes per descriptor.
-pub const DESC_SIZE: u64 = 16;
+pub const DESC_SIZE: u64 = crate::net::common::queue_mem::DESC16_SIZE;
 
 /// RX status: descriptor done.
 pub const RXD_STAT_DD: u64 = 1 << 0;
@@ -60,60 +63,60 @@ pub fn tx_word(len: u16, cmd: u64) -> u64 {
     u64::from(len) | (cmd << 24)
 }
 
-/// A descriptor ring in shared memory: two words per descriptor.
+/// A ring of legacy descriptors: a view of the queue memory's descriptor words.
 #[derive(Clone, Copy)]
-pub struct Ring {
-    words: &'static [AtomicU64],
+pub struct Ring(DescWords);
+
+impl Desc16 for Ring {
+    fn from_words(w: DescWords) -> Ring {
+        Ring(w)
+    }
+    fn words(&self) -> &DescWords {
+        &self.0
+    }
 }
 
 impl Ring {
     /// Views `words` (2 per descriptor) as a ring.
     pub fn new(words: &'static [AtomicU64]) -> Ring {
-        Ring { words }
-    }
-
-    /// Number of descriptors.
-    pub fn len(&self) -> usize {
-        self.words.len() / 2
-    }
-
-    /// True for an empty ring (never built).
-    pub fn is_empty(&self) -> bool {
-        self.words.len() < 2
+        Ring(DescWords::new(words))
     }
 
     /// Gives descriptor `i` a buffer at `iova` and clears its write-back word.
     #[inline(always)]
     pub fn rx_arm(&self, i: usize, iova: u64) {
-        self.words[2 * i].store(iova, Ordering::Relaxed);
-        self.words[2 * i + 1].store(0, Ordering::Relaxed);
+        self.0.rx_arm(i, iova)
     }
 
     /// Reads RX descriptor `i`'s write-back word (acquire: the buffer it describes is
     /// complete once DD is seen).
     #[inline(always)]
     pub fn rx_read(&self, i: usize) -> RxWriteBack {
-        RxWriteBack::decode(self.words[2 * i + 1].load(Ordering::Acquire))
+        RxWriteBack::decode(self.0.load(i, 1, Ordering::Acquire))
     }
 
     /// Fills TX descriptor `i`.
     #[inline(always)]
     pub fn tx_fill(&self, i: usize, iova: u64, len: u16, cmd: u64) {
-        self.words[2 * i].store(iova, Ordering::Relaxed);
-        self.words[2 * i + 1].store(tx_word(len, cmd), Ordering::Relaxed);
+        self.0.store(i, iova, tx_word(len, cmd), Ordering::Relaxed);
     }
+}
 
-    /// True when the device wrote back DD into TX descriptor `i`.
+impl RxRing for Ring {
     #[inline(always)]
-    pub fn tx_done(&self, i: usize) -> bool {
-        (self.words[2 * i + 1].load(Ordering::Acquire) >> 32) & TXD_STAT_DD != 0
+    fn rx_done(&self, i: usize) -> Option<RxDone> {
+        let wb = self.rx_read(i);
+        wb.done().then_some(RxDone { len: wb.len, eop: wb.eop(), errors: wb.errors as u32, hash: 0 })
     }
+}
 
-    /// Zeroes every descriptor.
-    pub fn clear(&self) {
-        for w in self.words {
-            w.store(0, Ordering::Relaxed);
-        }
+impl TxRing for Ring {
+    /// The e1000 PMD always sent an empty mbuf as a zero-length descriptor.
+    const SENDS_EMPTY: bool = true;
+    #[inline(always)]
+    fn tx_put(&self, i: usize, iova: u64, len: u16, eop: bool, _pkt_len: u32) {
+        let cmd = TXD_CMD_IFCS | TXD_CMD_RS | if eop { TXD_CMD_EOP } else { 0 };
+        self.tx_fill(i, iova, len, cmd);
     }
 }
 
@@ -144,7 +147,7 @@ mod tests {
         let words: &'static [AtomicU64] =
             Box::leak((0..8).map(|_| AtomicU64::new(7)).collect::<Vec<_>>().into_boxed_slice());
         let r = Ring::new(words);
-        assert_eq!(r.len(), 4);
+        assert_eq!(r.words().len(), 4);
         r.rx_arm(1, 0x1000);
         assert_eq!(words[2].load(Ordering::Relaxed), 0x1000);
         assert!(!r.rx_read(1).done());
@@ -152,7 +155,7 @@ mod tests {
         assert!(!r.tx_done(2));
         words[5].store(words[5].load(Ordering::Relaxed) | (1 << 32), Ordering::Relaxed);
         assert!(r.tx_done(2));
-        r.clear();
+        r.words().clear();
         assert!(words.iter().all(|w| w.load(Ordering::Relaxed) == 0));
     }
 }

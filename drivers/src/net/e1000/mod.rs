@@ -13,15 +13,16 @@ mod data;
 pub mod desc;
 mod init;
 mod intr;
-mod iova;
 pub mod regs;
 mod ring;
 mod rxq;
 mod stats;
 mod txq;
 
+use crate::net::common::pci_pmd::{bar0, device_err, PciDriver};
+use crate::net::intel::data::QueueMap;
 use eal::bus::BusDevice;
-use ethdev::{DataPath, EthError, Pmd, PortCtx, PortSlot, Probed, VdevArgs};
+use ethdev::{DataPath, EthError, PortCtx, PortSlot, Probed};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -32,7 +33,7 @@ pub const PCI_IDS: &[(u16, u16)] = &[(0x8086, 0x100e), (0x8086, 0x10d3)];
 /// Largest MTU: a frame (MTU + 18) must fit one 2 KiB receive buffer.
 pub const MAX_MTU: u16 = rxq::RX_BUF - 18;
 
-/// The e1000 PMD.
+/// The e1000 PMD (registered as a [`PciPmd`](crate::net::common::pci_pmd::PciPmd)).
 pub struct EmPmd;
 
 /// The device model.
@@ -65,14 +66,11 @@ impl Model {
 pub(crate) mod w {
     /// The model code.
     pub const MODEL: usize = 0;
-    /// Address of the RX queue memzone (0: not set up).
+    /// The RX queue memzone's address and descriptor count (`queue_mem::pack`; 0: not set
+    /// up).
     pub const RXQ: usize = 1;
-    /// RX descriptors.
-    pub const RX_NB: usize = 2;
-    /// Address of the TX queue memzone.
+    /// The TX queue memzone's, likewise.
     pub const TXQ: usize = 3;
-    /// TX descriptors.
-    pub const TX_NB: usize = 4;
     /// 1 when link-status interrupts are wanted.
     pub const LSC: usize = 5;
     /// Device address of the RX ring.
@@ -83,66 +81,31 @@ pub(crate) mod w {
 
 /// The RX queue memory of the port in `slot`, if set up.
 pub(crate) fn rx_mem(slot: &PortSlot) -> Option<ring::QueueMem> {
-    let p = &slot.private;
-    ring::QueueMem::at(p[w::RXQ].load(Ordering::Acquire), p[w::RX_NB].load(Ordering::Acquire) as usize)
+    data::EmQueues::rx_mem(slot, 0)
 }
 
 /// The TX queue memory of the port in `slot`, if set up.
 pub(crate) fn tx_mem(slot: &PortSlot) -> Option<ring::QueueMem> {
-    let p = &slot.private;
-    ring::QueueMem::at(p[w::TXQ].load(Ordering::Acquire), p[w::TX_NB].load(Ordering::Acquire) as usize)
+    data::EmQueues::tx_mem(slot, 0)
 }
 
-fn device_err(ctx: &PortCtx, msg: impl Into<String>) -> EthError {
-    EthError::Device { port: ctx.port, msg: msg.into() }
-}
+impl PciDriver for EmPmd {
+    const NAME: &'static str = NAME;
+    const PCI_IDS: &'static [(u16, u16)] = PCI_IDS;
 
-fn bar0(ctx: &PortCtx, dev: &BusDevice) -> Result<Arc<eal::vfio::MmioRegion>, EthError> {
-    dev.bar(0).cloned().ok_or_else(|| {
-        device_err(ctx, format!("{}: BAR0 (the registers) is not mapped; is the device bound to vfio-pci?", dev.addr()))
-    })
-}
-
-impl Pmd for EmPmd {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn probe_vdev(&self, ctx: &PortCtx, args: &VdevArgs) -> Result<Probed, EthError> {
-        Err(EthError::BadDevargs {
-            args: args.raw.clone(),
-            why: format!(
-                "{NAME} drives PCI devices only (port {}): bind the NIC to vfio-pci and use -a <BDF>",
-                ctx.port
-            ),
-        })
-    }
-
-    fn attach(&self, ctx: &PortCtx) -> Result<Arc<dyn DataPath>, EthError> {
-        Err(device_err(ctx, format!("{NAME} ports are PCI devices: the secondary must attach through the PCI bus")))
-    }
-
-    fn pci_ids(&self) -> &'static [(u16, u16)] {
-        PCI_IDS
-    }
-
-    fn probe_pci(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError> {
+    fn probe(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError> {
         let model = Model::from_device_id(dev.ids().1).ok_or_else(|| {
             device_err(ctx, format!("{}: device id {:04x} is not an 82540EM or 82574L", dev.addr(), dev.ids().1))
         })?;
         let bar = bar0(ctx, dev)?;
-        for word in &ctx.slot.private {
-            word.store(0, Ordering::Relaxed);
-        }
         ctx.slot.private[w::MODEL].store(model.code(), Ordering::Relaxed);
         ctx.slot.private[w::LSC].store(1, Ordering::Relaxed);
         let control = control::EmControl::probe(ctx, dev, bar.clone(), model)?;
         tracing::info!(port = ctx.port, addr = %dev.addr(), ?model, mac = ?ctx.slot.mac(), "e1000 probed");
-        Ok(Probed { control: Box::new(control), data: Arc::new(data::EmData::new(ctx, bar)) })
+        Ok(Probed { control: Box::new(control), data: Arc::new(data::EmData::new(ctx.port, ctx.slot, ctx.mem, bar)) })
     }
 
-    fn attach_pci(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
-        let bar = bar0(ctx, dev)?;
-        Ok(Arc::new(data::EmData::new(ctx, bar)))
+    fn attach(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
+        Ok(Arc::new(data::EmData::new(ctx.port, ctx.slot, ctx.mem, bar0(ctx, dev)?)))
     }
 }

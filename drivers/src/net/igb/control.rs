@@ -4,6 +4,7 @@
 
 use super::data::rx_params;
 use super::{init, intr, regs, rss, rx_mem, stats, tx_mem, w, MAX_MTU, MAX_QUEUES, NAME, RX_BUF};
+use crate::net::common::queue_mem;
 use crate::net::intel::adv::{queue, ring, rx, tx, QueueMem, RingRegs};
 use crate::net::intel::RegIo;
 use eal::bus::{ArmedIrqs, BusDevice};
@@ -64,7 +65,7 @@ impl IgbControl {
             r.write32(regs::rxdctl(q), 0);
             r.write32(regs::txdctl(q), 0);
         }
-        stats::reset(r, ctx.slot);
+        stats::STATS.reset(r, ctx.slot);
         let lsc_count = Arc::new(AtomicU64::new(0));
         let irqs = intr::arm(ctx, dev, bar.clone(), lsc_count.clone())?;
         intr::enable(r);
@@ -146,12 +147,12 @@ impl IgbControl {
     }
 
     fn setup_queue(&self, dir: &str, q: usize, nb: u16, word: usize) -> Result<QueueMem, EthError> {
-        if let Some(old) = super::unpack_queue(self.word(word).load(Ordering::Acquire)) {
+        if let Some(old) = QueueMem::unpack(self.word(word).load(Ordering::Acquire)) {
             old.release_all();
         }
         self.word(word).store(0, Ordering::Release);
         let (mz, qm) = queue::reserve(&self.ctx.mem, &self.queue_name(dir, q), nb as usize)?;
-        self.word(word).store(super::pack_queue(mz.addr(), nb), Ordering::Release);
+        self.word(word).store(queue_mem::pack(mz.addr(), usize::from(nb)), Ordering::Release);
         Ok(qm)
     }
 
@@ -160,7 +161,7 @@ impl IgbControl {
         let slot = self.ctx.slot;
         let qm = rx_mem(slot, q).ok_or_else(|| self.err(format!("RX queue {q} is not set up")))?;
         let pool = PktMbufPool::from_header_addr(slot.rxq_pool[q].load(Ordering::Relaxed))?;
-        let pa = (self.ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(self.ctx.mem);
+        let pa = crate::net::common::iova::pa_mode(self.ctx.mem);
         let what = format!("RX queue {q}");
         self.set_queue_ctl(regs::rxdctl(q), 0, &what)?;
         self.r().write32(
@@ -236,7 +237,7 @@ impl Control for IgbControl {
         // Queues beyond the new counts are forgotten (their memory freed).
         for (first, base, dir) in [(cfg.nb_rxq, w::RXQ, "rx"), (cfg.nb_txq, w::TXQ, "tx")] {
             for q in first..MAX_QUEUES {
-                if let Some(old) = super::unpack_queue(self.word(base + q).swap(0, Ordering::AcqRel)) {
+                if let Some(old) = QueueMem::unpack(self.word(base + q).swap(0, Ordering::AcqRel)) {
                     old.release_all();
                 }
                 if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(dir, q)) {
@@ -257,18 +258,8 @@ impl Control for IgbControl {
     }
 
     fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
+        rx_params(self.ctx.port, usize::from(q)).check_setup(q, nb_desc, &pool)?;
         let q = usize::from(q);
-        rx_params(self.ctx.port, q)
-            .check_pool(&pool)
-            .map_err(|what| EthError::Unsupported { port: self.ctx.port, what })?;
-        if (pool.mempool().avail_count() as usize) < nb_desc as usize + 32 {
-            tracing::warn!(
-                port = self.ctx.port,
-                queue = q,
-                "mempool '{}' has fewer free mbufs than the RX ring needs to run",
-                pool.mempool().name()
-            );
-        }
         self.setup_queue("rx", q, nb_desc, w::RXQ + q).map(|_| ())
     }
 
@@ -380,7 +371,7 @@ impl Control for IgbControl {
     }
 
     fn stats_update(&self) {
-        stats::update(self.r(), self.ctx.slot);
+        stats::STATS.update(self.r(), self.ctx.slot);
     }
 
     fn rss_hash_update(&self, conf: &RssConf) -> Result<(), EthError> {
@@ -406,11 +397,11 @@ impl Control for IgbControl {
     }
 
     fn stats_reset(&self) {
-        stats::reset(self.r(), self.ctx.slot);
+        stats::STATS.reset(self.r(), self.ctx.slot);
     }
 
     fn xstats(&self) -> Vec<(&'static str, u64)> {
-        let mut v = stats::totals(self.ctx.slot);
+        let mut v = stats::STATS.totals(self.ctx.slot);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
         let retired: u64 = (0..MAX_QUEUES).filter_map(|q| rx_mem(self.ctx.slot, q)).map(|q| q.get(rx::H_RETIRED)).sum();
         v.push(("rx_retired_mbufs", retired));

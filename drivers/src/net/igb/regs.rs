@@ -1,22 +1,8 @@
 //! 82576 register offsets and bits used by the driver (from the 82576 datasheet; QEMU's
 //! `igb` model implements the same map).
 
-/// Device control.
-pub const CTRL: usize = 0x0000;
-/// Device status.
-pub const STATUS: usize = 0x0008;
-/// Extended device control.
-pub const CTRL_EXT: usize = 0x0018;
-/// Interrupt cause read (clear on read with GPIE.NSICR).
-pub const ICR: usize = 0x00c0;
-/// Interrupt mask set.
-pub const IMS: usize = 0x00d0;
-/// Interrupt mask clear.
-pub const IMC: usize = 0x00d8;
-/// Receive control.
-pub const RCTL: usize = 0x0100;
-/// Transmit control.
-pub const TCTL: usize = 0x0400;
+pub use crate::net::intel::e1000_family::*;
+
 /// General purpose interrupt enable.
 pub const GPIE: usize = 0x1514;
 /// Extended interrupt cause read.
@@ -37,12 +23,6 @@ pub const IVAR_MISC: usize = 0x1740;
 pub const RXCSUM: usize = 0x5000;
 /// Long packet maximum length.
 pub const RLPML: usize = 0x5004;
-/// Multicast table array (128 registers).
-pub const MTA: usize = 0x5200;
-/// Receive address low/high 0.
-pub const RAL0: usize = 0x5400;
-/// Receive address high 0.
-pub const RAH0: usize = 0x5404;
 /// Multiple receive queues control.
 pub const MRQC: usize = 0x5818;
 /// Redirection table (32 registers, one byte per entry).
@@ -87,21 +67,8 @@ pub const fn txdctl(n: usize) -> usize {
     tx_block(n) + 0x28
 }
 
-/// CTRL: set link up.
-pub const CTRL_SLU: u32 = 1 << 6;
-/// CTRL: device reset (self-clearing).
-pub const CTRL_RST: u32 = 1 << 26;
-/// STATUS: full duplex.
-pub const STATUS_FD: u32 = 1 << 0;
-/// STATUS: link up.
-pub const STATUS_LU: u32 = 1 << 1;
-/// STATUS: speed field shift (bits 7:6).
-pub const STATUS_SPEED_SHIFT: u32 = 6;
 /// CTRL_EXT: driver loaded (firmware hand-off).
 pub const CTRL_EXT_DRV_LOAD: u32 = 1 << 28;
-
-/// ICR/IMS: link status change.
-pub const INT_LSC: u32 = 1 << 2;
 
 /// GPIE: non-selective interrupt clear on read of ICR.
 pub const GPIE_NSICR: u32 = 1 << 0;
@@ -114,27 +81,6 @@ pub const GPIE_PBA: u32 = 1 << 31;
 /// IVAR entry: valid.
 pub const IVAR_VALID: u32 = 0x80;
 
-/// RCTL: receiver enable.
-pub const RCTL_EN: u32 = 1 << 1;
-/// RCTL: unicast promiscuous.
-pub const RCTL_UPE: u32 = 1 << 3;
-/// RCTL: multicast promiscuous.
-pub const RCTL_MPE: u32 = 1 << 4;
-/// RCTL: long packet enable (frames up to RLPML).
-pub const RCTL_LPE: u32 = 1 << 5;
-/// RCTL: accept broadcast.
-pub const RCTL_BAM: u32 = 1 << 15;
-/// RCTL: strip the Ethernet CRC.
-pub const RCTL_SECRC: u32 = 1 << 26;
-
-/// TCTL: transmitter enable.
-pub const TCTL_EN: u32 = 1 << 1;
-/// TCTL: pad short packets.
-pub const TCTL_PSP: u32 = 1 << 3;
-/// TCTL: collision threshold 15.
-pub const TCTL_CT: u32 = 15 << 4;
-/// TCTL: collision distance 63 (full duplex).
-pub const TCTL_COLD: u32 = 63 << 12;
 /// TCTL: retransmit on late collision.
 pub const TCTL_RTLC: u32 = 1 << 24;
 
@@ -172,41 +118,3 @@ pub const MRQC_UDP_IPV4: u32 = 1 << 22;
 pub const MRQC_UDP_IPV6: u32 = 1 << 23;
 /// MRQC hash field: UDP over IPv6 with extension headers.
 pub const MRQC_UDP_IPV6_EX: u32 = 1 << 24;
-
-/// RAH: address valid.
-pub const RAH_AV: u32 = 1 << 31;
-
-/// Statistics registers (clear on read on the 82576; QEMU keeps some of the error
-/// counters sticky).
-pub mod stat {
-    /// CRC errors.
-    pub const CRCERRS: usize = 0x4000;
-    /// RX errors.
-    pub const RXERRC: usize = 0x400c;
-    /// Missed packets.
-    pub const MPC: usize = 0x4010;
-    /// RX length errors.
-    pub const RLEC: usize = 0x4040;
-    /// Good packets received.
-    pub const GPRC: usize = 0x4074;
-    /// Broadcast packets received.
-    pub const BPRC: usize = 0x4078;
-    /// Multicast packets received.
-    pub const MPRC: usize = 0x407c;
-    /// Good packets sent.
-    pub const GPTC: usize = 0x4080;
-    /// Good octets received (low; high at +4, read high last).
-    pub const GORCL: usize = 0x4088;
-    /// Good octets sent (low).
-    pub const GOTCL: usize = 0x4090;
-    /// RX no buffers.
-    pub const RNBC: usize = 0x40a0;
-    /// RX undersize.
-    pub const RUC: usize = 0x40a4;
-    /// RX oversize.
-    pub const ROC: usize = 0x40ac;
-    /// Total packets received.
-    pub const TPR: usize = 0x40d0;
-    /// Total packets sent.
-    pub const TPT: usize = 0x40d4;
-}

@@ -1,16 +1,21 @@
-//! Code shared by the Intel PMDs whose queues use *advanced* descriptors: the igb PMD
-//! (82576) and the ixgbe PMD (82599).
+//! Code shared by the Intel PMDs: e1000 (82540EM/82574L), igb (82576) and ixgbe (82599).
 //!
+//! - [`e1000_family`]: registers and statistics counters the e1000 and igb PMDs share;
+//! - [`data`]: the data path (RX/TX bursts in any process) of every Intel PMD;
+//! - [`rxq`], [`txq`]: the RX and TX queue logic (refill, bursts, reclaim, tail writes) of
+//!   rings of 16-byte descriptors, for the legacy format (e1000) and the advanced one;
 //! - [`reg_io`]: the [`RegIo`] trait through which every register access of the shared code
 //!   goes (implemented for a mapped BAR, [`eal::vfio::MmioRegion`], and for a software
 //!   register file, [`reg_io::SoftRegs`], for host tests);
-//! - [`iova`]: device addresses of packet buffers that may cross a page of the heap;
 //! - [`adv`]: advanced RX/TX descriptors and the RX/TX queues built on them (queue memory in
 //!   a memzone, refill, bursts, tail writes). Its module documentation says how a driver
 //!   uses it.
 
 pub mod adv;
-pub mod iova;
-pub mod reg_io;
+pub mod data;
+pub mod e1000_family;
+pub mod rxq;
+pub mod txq;
+pub use crate::net::common::reg_io;
 
 pub use reg_io::RegIo;

@@ -4,6 +4,7 @@
 
 use super::queues::{self, rx_mem, tx_mem};
 use super::{hw, intr, regs, rss, stats, w, MacType, MAX_MTU, NAME};
+use crate::net::common::queue_mem;
 use crate::net::intel::adv::{queue, rx::H_RETIRED, QueueMem};
 use crate::net::intel::RegIo;
 use eal::bus::ArmedIrqs;
@@ -64,7 +65,7 @@ impl<R: RegIo> IxgbeControl<R> {
         if mac_type.autoc_link() {
             hw::link_setup(&regs);
         }
-        stats::reset(&regs, slot);
+        stats::STATS.reset(&regs, slot);
         intr::configure(&regs);
         intr::enable(&regs);
         Ok(IxgbeControl {
@@ -114,12 +115,12 @@ impl<R: RegIo> IxgbeControl<R> {
 
     fn setup_queue(&self, dir: &str, q: u16, nb: u16, base: usize) -> Result<(), EthError> {
         let wq = self.word(base + usize::from(q));
-        if let Some(old) = queues::unpack(wq.load(Ordering::Acquire)) {
+        if let Some(old) = QueueMem::unpack(wq.load(Ordering::Acquire)) {
             old.release_all();
         }
         wq.store(0, Ordering::Release);
         let (mz, _) = queue::reserve(&self.mem, &self.queue_name(dir, q), usize::from(nb))?;
-        wq.store(queues::pack(mz.addr(), usize::from(nb)), Ordering::Release);
+        wq.store(queue_mem::pack(mz.addr(), usize::from(nb)), Ordering::Release);
         Ok(())
     }
 
@@ -127,15 +128,15 @@ impl<R: RegIo> IxgbeControl<R> {
     fn rx_queue_start(&self, q: usize) -> Result<(), EthError> {
         let m = rx_mem(self.slot, q).ok_or_else(|| self.err(format!("set up RX queue {q} before starting")))?;
         let pool = PktMbufPool::from_header_addr(self.slot.rxq_pool[q].load(Ordering::Relaxed))?;
-        let iova = self.mem.iova(queues::addr_of(self.word(w::RXQ + q).load(Ordering::Acquire)));
-        let pa = (self.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(self.mem);
+        let iova = self.mem.iova(queue_mem::packed_addr(self.word(w::RXQ + q).load(Ordering::Acquire)));
+        let pa = crate::net::common::iova::pa_mode(self.mem);
         queues::rx_start(&self.regs, q, &m, iova, &pool, pa.as_ref(), self.port).map_err(|e| self.err(e))
     }
 
     /// Empties TX queue `q`, programs and enables it.
     fn tx_queue_start(&self, q: usize) -> Result<(), EthError> {
         let m = tx_mem(self.slot, q).ok_or_else(|| self.err(format!("set up TX queue {q} before starting")))?;
-        let iova = self.mem.iova(queues::addr_of(self.word(w::TXQ + q).load(Ordering::Acquire)));
+        let iova = self.mem.iova(queue_mem::packed_addr(self.word(w::TXQ + q).load(Ordering::Acquire)));
         queues::tx_start(&self.regs, q, &m, iova).map_err(|e| self.err(e))
     }
 
@@ -144,7 +145,7 @@ impl<R: RegIo> IxgbeControl<R> {
     }
 
     fn all_queues(&self, base: usize) -> impl Iterator<Item = (usize, Option<QueueMem>)> + '_ {
-        (0..usize::from(MAX_QUEUES)).map(move |q| (q, queues::unpack(self.word(base + q).load(Ordering::Acquire))))
+        (0..usize::from(MAX_QUEUES)).map(move |q| (q, QueueMem::unpack(self.word(base + q).load(Ordering::Acquire))))
     }
 }
 
@@ -191,16 +192,7 @@ impl<R: RegIo> Control for IxgbeControl<R> {
     }
 
     fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
-        queues::rx_params(usize::from(q), self.port)
-            .check_pool(&pool)
-            .map_err(|what| EthError::Unsupported { port: self.port, what })?;
-        if (pool.mempool().avail_count() as usize) < usize::from(nb_desc) + 32 {
-            tracing::warn!(
-                port = self.port,
-                "mempool '{}' has fewer free mbufs than RX queue {q} needs to run",
-                pool.mempool().name()
-            );
-        }
+        queues::rx_params(usize::from(q), self.port).check_setup(q, nb_desc, &pool)?;
         self.setup_queue("rx", q, nb_desc, w::RXQ)
     }
 
@@ -298,11 +290,11 @@ impl<R: RegIo> Control for IxgbeControl<R> {
     }
 
     fn stats_update(&self) {
-        stats::update(&self.regs, self.slot);
+        stats::STATS.update(&self.regs, self.slot);
     }
 
     fn stats_reset(&self) {
-        stats::reset(&self.regs, self.slot);
+        stats::STATS.reset(&self.regs, self.slot);
     }
 
     fn rss_hash_update(&self, conf: &RssConf) -> Result<(), EthError> {
@@ -327,7 +319,7 @@ impl<R: RegIo> Control for IxgbeControl<R> {
     }
 
     fn xstats(&self) -> Vec<(&'static str, u64)> {
-        let mut v = stats::totals(self.slot);
+        let mut v = stats::STATS.totals(self.slot);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
         let retired: u64 =
             (0..usize::from(MAX_QUEUES)).filter_map(|q| rx_mem(self.slot, q)).map(|m| m.get(H_RETIRED)).sum();

@@ -37,9 +37,10 @@ mod model;
 pub use control::IxgbeControl;
 pub use data::IxgbeData;
 
+use crate::net::common::pci_pmd::{bar0, device_err, PciDriver};
 use eal::bus::{BusDevice, IrqHandler};
-use eal::vfio::{IrqIndex, MmioRegion};
-use ethdev::{DataPath, EthError, Pmd, PortCtx, Probed, VdevArgs};
+use eal::vfio::IrqIndex;
+use ethdev::{DataPath, EthError, PortCtx, Probed};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -119,7 +120,7 @@ pub(crate) mod w {
     pub const MAC_TYPE: usize = 0;
     /// 1 when link-status interrupts are wanted.
     pub const LSC: usize = 1;
-    /// RX queue words (memzone address and descriptor count, see `queues::pack`), one per
+    /// RX queue words (memzone address and descriptor count, see `queue_mem::pack`), one per
     /// queue from here.
     pub const RXQ: usize = 4;
     /// TX queue words, likewise.
@@ -128,43 +129,14 @@ pub(crate) mod w {
     pub const STATS: usize = TXQ + ethdev::MAX_QUEUES + 4;
 }
 
-/// The ixgbe PMD.
+/// The ixgbe PMD (registered as a [`PciPmd`](crate::net::common::pci_pmd::PciPmd)).
 pub struct IxgbePmd;
 
-fn device_err(ctx: &PortCtx, msg: impl Into<String>) -> EthError {
-    EthError::Device { port: ctx.port, msg: msg.into() }
-}
+impl PciDriver for IxgbePmd {
+    const NAME: &'static str = NAME;
+    const PCI_IDS: &'static [(u16, u16)] = PCI_IDS;
 
-fn bar0(ctx: &PortCtx, dev: &BusDevice) -> Result<Arc<MmioRegion>, EthError> {
-    dev.bar(0).cloned().ok_or_else(|| {
-        device_err(ctx, format!("{}: BAR0 (the registers) is not mapped; is the device bound to vfio-pci?", dev.addr()))
-    })
-}
-
-impl Pmd for IxgbePmd {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn probe_vdev(&self, ctx: &PortCtx, args: &VdevArgs) -> Result<Probed, EthError> {
-        Err(EthError::BadDevargs {
-            args: args.raw.clone(),
-            why: format!(
-                "{NAME} drives PCI devices only (port {}): bind the NIC to vfio-pci and use -a <BDF>",
-                ctx.port
-            ),
-        })
-    }
-
-    fn attach(&self, ctx: &PortCtx) -> Result<Arc<dyn DataPath>, EthError> {
-        Err(device_err(ctx, format!("{NAME} ports are PCI devices: the secondary must attach through the PCI bus")))
-    }
-
-    fn pci_ids(&self) -> &'static [(u16, u16)] {
-        PCI_IDS
-    }
-
-    fn probe_pci(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError> {
+    fn probe(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError> {
         let mac_type = MacType::from_device_id(dev.ids().1).ok_or_else(|| {
             device_err(ctx, format!("{}: device id {:04x} is not an 82599/X540/X550", dev.addr(), dev.ids().1))
         })?;
@@ -192,8 +164,7 @@ impl Pmd for IxgbePmd {
         Ok(Probed { control: Box::new(control), data: Arc::new(IxgbeData::new(ctx.port, ctx.slot, ctx.mem, bar)) })
     }
 
-    fn attach_pci(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
-        let bar = bar0(ctx, dev)?;
-        Ok(Arc::new(IxgbeData::new(ctx.port, ctx.slot, ctx.mem, bar)))
+    fn attach(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
+        Ok(Arc::new(IxgbeData::new(ctx.port, ctx.slot, ctx.mem, bar0(ctx, dev)?)))
     }
 }

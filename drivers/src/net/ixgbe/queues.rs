@@ -3,13 +3,14 @@
 //! programming and the enable/disable handshakes of the datasheet (4.6.7 receive, 4.6.8
 //! transmit initialisation), and where a queue's memory is recorded in the port slot.
 
+use super::data::IxgbeQueues;
 use super::hw::{self, clear_bits, poll, set_bits};
-use super::{regs, w};
+use super::regs;
 use crate::net::intel::adv::{ring, rx, tx, QueueMem, RingRegs, RxParams};
+use crate::net::intel::data::QueueMap;
 use crate::net::intel::RegIo;
 use eal::{Memory, PktMbufPool};
 use ethdev::PortSlot;
-use std::sync::atomic::Ordering;
 
 /// Receive buffer size (SRRCTL.BSIZEPACKET in KiB units): one 2 KiB buffer per frame.
 pub const RX_BUF: u16 = 2048;
@@ -33,33 +34,16 @@ pub fn rx_params(q: usize, port: u16) -> RxParams {
     RxParams { tail_reg: regs::rdt(q), frame_errors: RX_FRAME_ERRORS_82599, buf_len: RX_BUF, port }
 }
 
-/// Packs a queue memzone address (below 2^48, as every address of the VA window) and its
-/// descriptor count into one slot word.
-pub fn pack(addr: u64, nb: usize) -> u64 {
-    debug_assert!(addr < 1 << 48);
-    addr | ((nb as u64) << 48)
-}
-
-/// The memzone address (= the ring's address) in a slot word made by [`pack`].
-pub fn addr_of(v: u64) -> u64 {
-    v & ((1 << 48) - 1)
-}
-
-/// The queue memory a slot word points to.
-pub fn unpack(v: u64) -> Option<QueueMem> {
-    QueueMem::at(addr_of(v), (v >> 48) as usize)
-}
-
 /// RX queue `q` of the port in `slot`, if set up.
 #[inline]
 pub fn rx_mem(slot: &PortSlot, q: usize) -> Option<QueueMem> {
-    unpack(slot.private.get(w::RXQ + q)?.load(Ordering::Acquire))
+    IxgbeQueues::rx_mem(slot, q)
 }
 
 /// TX queue `q` of the port in `slot`, if set up.
 #[inline]
 pub fn tx_mem(slot: &PortSlot, q: usize) -> Option<QueueMem> {
-    unpack(slot.private.get(w::TXQ + q)?.load(Ordering::Acquire))
+    IxgbeQueues::tx_mem(slot, q)
 }
 
 /// Brings up RX queue `q` (4.6.7, per queue): SRRCTL for advanced one-buffer descriptors

@@ -8,7 +8,8 @@ use super::net::{self, f};
 use super::pci::{Notifier, Transport, NO_VECTOR, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK};
 use super::pci::{STATUS_FAILED, STATUS_FEATURES_OK};
 use super::vring::{self, Layout, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_RETIRED};
-use super::{intr, pack_queue, rx_ring, rxq, tx_ring, txq, unpack_queue, w, MAX_MTU, MAX_PAIRS, NAME};
+use super::{intr, rx_ring, rxq, tx_ring, txq, w, MAX_MTU, MAX_PAIRS, NAME};
+use crate::net::common::queue_mem;
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::mbuf::HEADROOM;
 use eal::PktMbufPool;
@@ -176,18 +177,16 @@ impl VirtioControl {
 
     fn setup_queue(&self, what: &str, word: usize, nb: u16) -> Result<(), EthError> {
         self.word(word).store(0, Ordering::Release);
-        let mz = vring::reserve(&self.ctx.mem, &self.queue_name(what), nb)?;
-        let q = vring::Vring::at(mz.addr(), u64::from(nb)).ok_or_else(|| self.err("misaligned queue memzone"))?;
-        q.release_all();
-        self.word(word).store(pack_queue(mz.addr(), nb), Ordering::Release);
+        let (mz, _) = vring::reserve(&self.ctx.mem, &self.queue_name(what), nb)?;
+        self.word(word).store(queue_mem::pack(mz.addr(), usize::from(nb)), Ordering::Release);
         Ok(())
     }
 
     /// Gives the device queue `index` the rings of `q`; records its doorbell offset.
     fn enable_queue(&self, q: &vring::Vring, index: u16) -> Result<(), String> {
         let base = self.ring_iova(q);
-        let l = Layout::of(q.nb());
-        let noff = self.t.setup_queue(index, q.nb(), base, base + l.avail, base + l.used)?;
+        let l = Layout::of(q.size());
+        let noff = self.t.setup_queue(index, q.size(), base, base + l.avail, base + l.used)?;
         q.set(H_INDEX, u64::from(index));
         q.set(H_NOTIFY_OFF, u64::from(noff));
         Ok(())
@@ -228,7 +227,7 @@ impl VirtioControl {
             set_config_vector(t)?;
         }
         let slot = self.ctx.slot;
-        let pa = (self.ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(self.ctx.mem);
+        let pa = crate::net::common::iova::pa_mode(self.ctx.mem);
         let hdr = net::hdr_len(self.features);
         for i in 0..pairs {
             if let Some(q) = rx_ring(slot, i) {
@@ -245,7 +244,7 @@ impl VirtioControl {
         let mut ctrl = self.ctrl.lock().unwrap_or_else(|p| p.into_inner());
         *ctrl = None;
         if self.has(f::CTRL_VQ) {
-            let q = unpack_queue(self.word(w::CTRLQ).load(Ordering::Acquire))
+            let q = vring::Vring::unpack(self.word(w::CTRLQ).load(Ordering::Acquire))
                 .ok_or("the control queue memory is missing")?;
             q.release_all();
             self.enable_queue(&q, self.ctrl_index())?;
@@ -284,7 +283,7 @@ impl VirtioControl {
 
 /// Address of a queue's memory (its descriptor table).
 fn q_addr(q: &vring::Vring) -> u64 {
-    q.desc_addr()
+    q.addr()
 }
 
 /// Writes the negotiated features and, on the modern interface, completes the negotiation

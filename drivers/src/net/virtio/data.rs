@@ -21,7 +21,7 @@ pub(crate) struct VirtioData {
 
 impl VirtioData {
     pub(crate) fn new(ctx: &PortCtx, kick: Notifier) -> VirtioData {
-        let pa = (ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1).then_some(ctx.mem);
+        let pa = crate::net::common::iova::pa_mode(ctx.mem);
         let hdr = ctx.slot.private[w::HDR_LEN].load(Ordering::Acquire) as u16;
         VirtioData { port: ctx.port, slot: ctx.slot, kick, mem: ctx.mem, pa, hdr }
     }

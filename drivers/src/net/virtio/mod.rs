@@ -29,8 +29,9 @@ mod rxq;
 mod txq;
 pub mod vring;
 
+use crate::net::common::pci_pmd::PciDriver;
 use eal::bus::BusDevice;
-use ethdev::{DataPath, EthError, Pmd, PortCtx, PortSlot, Probed, VdevArgs};
+use ethdev::{DataPath, EthError, PortCtx, PortSlot, Probed};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -67,100 +68,49 @@ pub(crate) mod w {
     pub const RX_MAX: usize = 9;
     /// Largest TX queue size.
     pub const TX_MAX: usize = 10;
-    /// Control queue memzone | log2(size).
+    /// Control queue memzone and size (`queue_mem::pack`).
     pub const CTRLQ: usize = 11;
-    /// RX queue `q` memzone | log2(size), from this word.
+    /// RX queue `q` memzone and size (`queue_mem::pack`), from this word.
     pub const RXQ: usize = 16;
-    /// TX queue `q` memzone | log2(size), from this word.
+    /// TX queue `q` memzone and size, from this word.
     pub const TXQ: usize = RXQ + super::MAX_PAIRS;
     const _: () = assert!(TXQ + super::MAX_PAIRS <= ethdev::port_table::PRIVATE_WORDS);
-}
-
-/// Packs a queue memzone address (4 KiB aligned) with its size (a power of two).
-pub(crate) fn pack_queue(addr: u64, nb: u16) -> u64 {
-    addr | u64::from(nb.trailing_zeros())
-}
-
-/// The queue of a packed word, if set.
-pub(crate) fn unpack_queue(word: u64) -> Option<vring::Vring> {
-    vring::Vring::at(word & !0xfff, 1 << (word & 0xf))
 }
 
 /// RX queue `q` of the port in `slot`, if set up.
 #[inline]
 pub(crate) fn rx_ring(slot: &PortSlot, q: usize) -> Option<vring::Vring> {
-    (q < MAX_PAIRS).then(|| unpack_queue(slot.private[w::RXQ + q].load(Ordering::Acquire))).flatten()
+    (q < MAX_PAIRS).then(|| vring::Vring::unpack(slot.private[w::RXQ + q].load(Ordering::Acquire))).flatten()
 }
 
 /// TX queue `q` of the port in `slot`, if set up.
 #[inline]
 pub(crate) fn tx_ring(slot: &PortSlot, q: usize) -> Option<vring::Vring> {
-    (q < MAX_PAIRS).then(|| unpack_queue(slot.private[w::TXQ + q].load(Ordering::Acquire))).flatten()
+    (q < MAX_PAIRS).then(|| vring::Vring::unpack(slot.private[w::TXQ + q].load(Ordering::Acquire))).flatten()
 }
 
 fn device_err(ctx: &PortCtx, dev: &BusDevice, msg: impl std::fmt::Display) -> EthError {
     EthError::Device { port: ctx.port, msg: format!("{}: {msg}", dev.addr()) }
 }
 
-/// The virtio-net PMD.
+/// The virtio-net PMD (registered as a [`PciPmd`](crate::net::common::pci_pmd::PciPmd)).
 pub struct VirtioPmd;
 
-impl Pmd for VirtioPmd {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+impl PciDriver for VirtioPmd {
+    const NAME: &'static str = NAME;
+    const PCI_IDS: &'static [(u16, u16)] = PCI_IDS;
 
-    fn probe_vdev(&self, ctx: &PortCtx, args: &VdevArgs) -> Result<Probed, EthError> {
-        Err(EthError::BadDevargs {
-            args: args.raw.clone(),
-            why: format!(
-                "{NAME} drives PCI devices only (port {}): bind the NIC to vfio-pci and use -a <BDF>",
-                ctx.port
-            ),
-        })
-    }
-
-    fn attach(&self, ctx: &PortCtx) -> Result<Arc<dyn DataPath>, EthError> {
-        Err(EthError::Device {
-            port: ctx.port,
-            msg: format!("{NAME} ports are PCI devices: the secondary must attach through the PCI bus"),
-        })
-    }
-
-    fn pci_ids(&self) -> &'static [(u16, u16)] {
-        PCI_IDS
-    }
-
-    fn probe_pci(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError> {
-        for word in &ctx.slot.private {
-            word.store(0, Ordering::Relaxed);
-        }
+    fn probe(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError> {
         let control = control::VirtioControl::probe(ctx, dev)?;
         let data = Arc::new(data::VirtioData::new(ctx, control.notifier()));
         Ok(Probed { control: Box::new(control), data })
     }
 
-    fn attach_pci(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
+    fn attach(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
         let p = &ctx.slot.private;
         let get = |i: usize| p[i].load(Ordering::Acquire);
         let kick = pci::notifier(dev, get(w::KIND), get(w::NOTIFY_BAR), get(w::NOTIFY_BASE), get(w::NOTIFY_MULT))
             .map_err(|e| device_err(ctx, dev, e))?;
         Ok(Arc::new(data::VirtioData::new(ctx, kick)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn queue_words_pack_address_and_size() {
-        let mem = eal::Memory::anonymous(4 << 20).unwrap();
-        let mz = vring::reserve(&mem, "vq_pack", 256).unwrap();
-        let word = pack_queue(mz.addr(), 256);
-        assert_eq!(word & 0xfff, 8);
-        let q = unpack_queue(word).unwrap();
-        assert_eq!(q.nb(), 256);
-        assert!(unpack_queue(0).is_none());
     }
 }

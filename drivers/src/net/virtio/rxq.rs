@@ -9,36 +9,19 @@ use super::pci::Notifier;
 use super::vring::{
     Vring, AVAIL_F_NO_INTERRUPT, DESC_F_WRITE, H_AVAIL, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_RETIRED, H_USED,
 };
+use crate::net::common::iova;
 use eal::{Mbuf, Memory, PktMbufPool};
 use ethdev::QueueCounters;
 
-/// Most buffers one allocation may retire before it gives up.
-const MAX_RETIRE: usize = 8;
 /// Shortest frame accepted (an Ethernet header).
 const MIN_FRAME: u32 = 14;
 
 /// An mbuf for the device to write, with the device address and length of its buffer
-/// (header room included). In IOVA-as-PA mode (`pa`) a buffer that is not contiguous for
-/// the device is retired (leaked on purpose, counted in `retired`).
+/// (header room included; see [`iova::alloc_rx`]).
 #[inline]
 fn alloc_rx(pool: &PktMbufPool, pa: Option<&Memory>, hdr: u16, retired: &mut u64) -> Option<(Mbuf, u64, u32)> {
-    for _ in 0..MAX_RETIRE {
-        let m = pool.alloc()?;
-        let len = u32::from(hdr) + u32::from(m.tailroom());
-        let Some(mem) = pa else {
-            let iova = m.data_iova() - u64::from(hdr);
-            return Some((m, iova, len));
-        };
-        let va = m.data().as_ptr() as u64 - u64::from(hdr);
-        let iova = mem.iova(va);
-        if mem.iova(va + u64::from(len) - 1) == iova + u64::from(len) - 1 {
-            return Some((m, iova, len));
-        }
-        *retired += 1;
-        tracing::debug!(mbuf = format_args!("{:#x}", m.addr()), "RX buffer crosses a physical page boundary: retired");
-        let _ = m.into_raw();
-    }
-    None
+    let len = |m: &Mbuf| u64::from(hdr) + u64::from(m.tailroom());
+    iova::alloc_rx(pool, pa, hdr, len, retired).map(|(m, iova, len)| (m, iova, len as u32))
 }
 
 /// Fills every descriptor with an mbuf of `pool`, puts them all on the available ring and
@@ -49,12 +32,12 @@ pub fn fill(q: &Vring, pool: &PktMbufPool, pa: Option<&Memory>, hdr: u16) -> Res
     q.set(H_INDEX, index);
     q.set(H_NOTIFY_OFF, noff);
     let mut retired = 0;
-    for i in 0..q.nb() {
+    for i in 0..q.size() {
         let (m, iova, len) = alloc_rx(pool, pa, hdr, &mut retired).ok_or_else(|| {
             format!(
                 "mempool '{}' ran out filling an RX queue of {} descriptors: make the pool larger than the rings",
                 pool.mempool().name(),
-                q.nb()
+                q.size()
             )
         })?;
         q.set_desc(usize::from(i), iova, len, DESC_F_WRITE, 0);
@@ -63,8 +46,8 @@ pub fn fill(q: &Vring, pool: &PktMbufPool, pa: Option<&Memory>, hdr: u16) -> Res
     }
     q.set(H_RETIRED, retired);
     q.set_avail_flags(AVAIL_F_NO_INTERRUPT);
-    q.set(H_AVAIL, u64::from(q.nb()));
-    q.avail_publish(q.nb());
+    q.set(H_AVAIL, u64::from(q.size()));
+    q.avail_publish(q.size());
     Ok(())
 }
 
@@ -95,7 +78,7 @@ pub fn burst(
     while got < max && last != used_idx {
         let e = q.used_elem(last);
         let id = e.id as usize;
-        if id >= usize::from(q.nb()) {
+        if id >= usize::from(q.size()) {
             // A device bug: skip the element rather than index out of the ring.
             errors += 1;
             last = last.wrapping_add(1);

@@ -37,12 +37,12 @@ pub fn reclaim(q: &Vring) -> usize {
     while last != used_idx {
         let mut id = q.used_elem(last).id as usize;
         last = last.wrapping_add(1);
-        if id >= usize::from(q.nb()) {
+        if id >= usize::from(q.size()) {
             continue;
         }
         drop(q.take(id));
         // Walk the chain (at most a few descriptors), pushing each on the free list.
-        for _ in 0..q.nb() {
+        for _ in 0..q.size() {
             let (_, _, flags, next) = q.desc(id);
             q.set_desc(id, 0, 0, 0, head);
             head = id as u16;
@@ -50,7 +50,7 @@ pub fn reclaim(q: &Vring) -> usize {
             if flags & DESC_F_NEXT == 0 {
                 break;
             }
-            id = usize::from(next) & (usize::from(q.nb()) - 1);
+            id = usize::from(next) & (usize::from(q.size()) - 1);
         }
         n += 1;
     }

@@ -10,8 +10,10 @@
 //! `unsafe` is needed beyond turning a software-ring entry back into its mbuf.
 
 use super::pci::legacy_used_offset;
+use crate::net::common::queue_mem;
+use crate::net::common::queue_mem::{DescArea, QueueMem};
 use eal::shm;
-use eal::{EalError, Mbuf, Memory, Memzone};
+use eal::{EalError, Memory, Memzone};
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 /// Descriptor flag: the chain goes on at `next`.
@@ -76,19 +78,10 @@ impl Layout {
     }
 }
 
-/// Alignment that keeps the device part of a queue inside one page of any size from 4 KiB
-/// up (a power of two at least that large), so it is contiguous for the device in
-/// IOVA-as-PA mode too.
-pub fn ring_align(nb: u16) -> u64 {
-    Layout::of(nb).ring_bytes().next_power_of_two().max(4096)
-}
-
-/// Reserves (replacing a previous one of the same name) the memzone of a queue.
-pub fn reserve(mem: &Memory, name: &str, nb: u16) -> Result<Memzone, EalError> {
-    if let Some(old) = mem.memzone_lookup(name) {
-        mem.memzone_free(old);
-    }
-    mem.memzone_reserve(name, Layout::of(nb).total, ring_align(nb))
+/// Reserves the memzone of a queue of `nb` entries (replacing a previous one of the same
+/// name) and returns it with the queue zeroed.
+pub fn reserve(mem: &Memory, name: &str, nb: u16) -> Result<(Memzone, Vring), EalError> {
+    queue_mem::reserve(mem, name, usize::from(nb))
 }
 
 /// One used-ring element.
@@ -100,121 +93,120 @@ pub struct UsedElem {
     pub len: u32,
 }
 
-/// A view of one queue's shared memory.
+/// The device's part of a virtqueue: descriptor table, available and used rings.
 #[derive(Clone, Copy)]
-pub struct Vring {
+pub struct SplitRing {
     desc: &'static [AtomicU64],
     avail: &'static [AtomicU16],
     used: &'static [AtomicU32],
-    sw: &'static [AtomicU64],
-    hdr: &'static [AtomicU64],
     nb: u16,
 }
 
-impl Vring {
-    /// Views the queue memory at `addr` with `nb` entries; None if misaligned, empty or not
-    /// a power of two.
-    pub fn at(addr: u64, nb: u64) -> Option<Vring> {
-        if addr == 0 || nb == 0 || nb > 32768 || !nb.is_power_of_two() {
+impl DescArea for SplitRing {
+    const HDR_WORDS: usize = HDR_WORDS;
+
+    fn bytes(nb: usize) -> u64 {
+        u16::try_from(nb).map_or(u64::MAX, |nb| Layout::of(nb).ring_bytes())
+    }
+
+    /// None unless `nb` is a power of two of at most 32768.
+    fn at(addr: u64, nb: usize) -> Option<SplitRing> {
+        if nb > 32768 || !nb.is_power_of_two() {
             return None;
         }
-        let nb = nb as u16;
-        let l = Layout::of(nb);
-        let n = usize::from(nb);
-        Some(Vring {
-            desc: shm::shared_slice::<AtomicU64>(addr, 2 * n)?,
-            avail: shm::shared_slice::<AtomicU16>(addr + l.avail, 3 + n)?,
-            used: shm::shared_slice::<AtomicU32>(addr + l.used, 1 + 2 * n)?,
-            sw: shm::shared_slice::<AtomicU64>(addr + l.sw, n)?,
-            hdr: shm::shared_slice::<AtomicU64>(addr + l.hdr, HDR_WORDS)?,
-            nb,
+        let l = Layout::of(nb as u16);
+        Some(SplitRing {
+            desc: shm::shared_slice::<AtomicU64>(addr, 2 * nb)?,
+            avail: shm::shared_slice::<AtomicU16>(addr + l.avail, 3 + nb)?,
+            used: shm::shared_slice::<AtomicU32>(addr + l.used, 1 + 2 * nb)?,
+            nb: nb as u16,
         })
     }
 
-    /// Address of the queue's memory (the descriptor table is at its start).
-    pub fn desc_addr(&self) -> u64 {
-        self.desc.as_ptr() as u64
+    fn clear(&self) {
+        for w in self.desc {
+            w.store(0, Ordering::Relaxed);
+        }
+        for w in self.avail {
+            w.store(0, Ordering::Relaxed);
+        }
+        for w in self.used {
+            w.store(0, Ordering::Relaxed);
+        }
     }
+}
 
-    /// Entries.
+/// A view of one virtqueue's shared memory.
+pub type Vring = QueueMem<SplitRing>;
+
+impl QueueMem<SplitRing> {
+    /// Entries, as the device counts them.
     #[inline(always)]
-    pub fn nb(&self) -> u16 {
-        self.nb
+    pub fn size(&self) -> u16 {
+        self.ring.nb
     }
 
     /// `i mod nb`.
     #[inline(always)]
     pub fn wrap(&self, i: u16) -> usize {
-        usize::from(i & (self.nb - 1))
-    }
-
-    /// Header word `i`.
-    #[inline(always)]
-    pub fn get(&self, i: usize) -> u64 {
-        self.hdr[i].load(Ordering::Relaxed)
-    }
-
-    /// Sets header word `i`.
-    #[inline(always)]
-    pub fn set(&self, i: usize, v: u64) {
-        self.hdr[i].store(v, Ordering::Release)
+        usize::from(i & (self.ring.nb - 1))
     }
 
     /// Writes descriptor `i`.
     #[inline(always)]
     pub fn set_desc(&self, i: usize, addr: u64, len: u32, flags: u16, next: u16) {
-        self.desc[2 * i].store(addr, Ordering::Relaxed);
-        self.desc[2 * i + 1]
+        self.ring.desc[2 * i].store(addr, Ordering::Relaxed);
+        self.ring.desc[2 * i + 1]
             .store(u64::from(len) | (u64::from(flags) << 32) | (u64::from(next) << 48), Ordering::Relaxed);
     }
 
     /// Changes only the address of descriptor `i`.
     #[inline(always)]
     pub fn set_desc_addr(&self, i: usize, addr: u64) {
-        self.desc[2 * i].store(addr, Ordering::Relaxed);
+        self.ring.desc[2 * i].store(addr, Ordering::Relaxed);
     }
 
     /// Descriptor `i`: (address, length, flags, next).
     #[inline(always)]
     pub fn desc(&self, i: usize) -> (u64, u32, u16, u16) {
-        let w = self.desc[2 * i + 1].load(Ordering::Relaxed);
-        (self.desc[2 * i].load(Ordering::Relaxed), w as u32, (w >> 32) as u16, (w >> 48) as u16)
+        let w = self.ring.desc[2 * i + 1].load(Ordering::Relaxed);
+        (self.ring.desc[2 * i].load(Ordering::Relaxed), w as u32, (w >> 32) as u16, (w >> 48) as u16)
     }
 
     /// Puts descriptor chain `head` at available position `pos` (not yet published).
     #[inline(always)]
     pub fn avail_put(&self, pos: u16, head: u16) {
-        self.avail[2 + self.wrap(pos)].store(head, Ordering::Relaxed);
+        self.ring.avail[2 + self.wrap(pos)].store(head, Ordering::Relaxed);
     }
 
     /// Publishes the available index (release: the device sees every entry before it).
     #[inline(always)]
     pub fn avail_publish(&self, idx: u16) {
-        self.avail[1].store(idx, Ordering::Release);
+        self.ring.avail[1].store(idx, Ordering::Release);
     }
 
     /// Sets the available ring's flags.
     pub fn set_avail_flags(&self, f: u16) {
-        self.avail[0].store(f, Ordering::Relaxed);
+        self.ring.avail[0].store(f, Ordering::Relaxed);
     }
 
     /// The device's used index (acquire: the elements before it are complete).
     #[inline(always)]
     pub fn used_idx(&self) -> u16 {
-        (self.used[0].load(Ordering::Acquire) >> 16) as u16
+        (self.ring.used[0].load(Ordering::Acquire) >> 16) as u16
     }
 
     /// The used ring's flags.
     #[inline(always)]
     pub fn used_flags(&self) -> u16 {
-        self.used[0].load(Ordering::Relaxed) as u16
+        self.ring.used[0].load(Ordering::Relaxed) as u16
     }
 
     /// Used element at used position `pos`.
     #[inline(always)]
     pub fn used_elem(&self, pos: u16) -> UsedElem {
         let i = 1 + 2 * self.wrap(pos);
-        UsedElem { id: self.used[i].load(Ordering::Relaxed), len: self.used[i + 1].load(Ordering::Relaxed) }
+        UsedElem { id: self.ring.used[i].load(Ordering::Relaxed), len: self.ring.used[i + 1].load(Ordering::Relaxed) }
     }
 
     /// After publishing: true when the device asks to be notified. The full fence orders
@@ -226,30 +218,9 @@ impl Vring {
         self.used_flags() & USED_F_NO_NOTIFY == 0
     }
 
-    /// Hands `m` to software slot `i` (the queue owns it from now on).
-    #[inline(always)]
-    pub fn put(&self, i: usize, m: Mbuf) {
-        let old = self.sw[i].swap(m.into_raw(), Ordering::Relaxed);
-        debug_assert_eq!(old, 0, "software ring slot {i} was not empty");
-    }
-
-    /// Takes the mbuf software slot `i` holds, if any.
-    #[inline(always)]
-    pub fn take(&self, i: usize) -> Option<Mbuf> {
-        let a = self.sw[i].swap(0, Ordering::Relaxed);
-        // SAFETY: a non-zero entry was stored by `put` from `Mbuf::into_raw`, and the atomic
-        // swap to 0 makes this call its only taker, so ownership moves back exactly once.
-        (a != 0).then(|| unsafe { Mbuf::from_raw(a) })
-    }
-
-    /// Raw software word `i` (the control queue keeps its command bytes there).
-    pub fn sw_word(&self, i: usize) -> &'static AtomicU64 {
-        &self.sw[i]
-    }
-
     /// Links every descriptor into the free list (TX and control queues).
     pub fn init_free_list(&self) {
-        let n = usize::from(self.nb);
+        let n = self.nb();
         for i in 0..n {
             self.set_desc(i, 0, 0, 0, ((i + 1) % n) as u16);
         }
@@ -264,27 +235,6 @@ impl Vring {
         *head = self.desc(usize::from(id)).3;
         id
     }
-
-    /// Frees every mbuf the queue holds and zeroes the rings and the header.
-    pub fn release_all(&self) {
-        for i in 0..usize::from(self.nb) {
-            if self.sw[i].load(Ordering::Relaxed) != 0 {
-                drop(self.take(i));
-            }
-        }
-        for w in self.desc {
-            w.store(0, Ordering::Relaxed);
-        }
-        for w in self.avail {
-            w.store(0, Ordering::Relaxed);
-        }
-        for w in self.used {
-            w.store(0, Ordering::Relaxed);
-        }
-        for h in self.hdr {
-            h.store(0, Ordering::Relaxed);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -297,17 +247,18 @@ mod tests {
         let l = Layout::of(256);
         assert_eq!((l.avail, l.used), (4096, 8192));
         assert_eq!(l.sw, (8192u64 + 6 + 2048).next_multiple_of(64));
-        assert_eq!(ring_align(256), 16384);
-        assert_eq!(ring_align(16), 8192, "the used ring starts on a 4 KiB boundary");
+        assert_eq!(queue_mem::ring_align::<SplitRing>(256), 16384);
+        assert_eq!(queue_mem::ring_align::<SplitRing>(16), 8192, "the used ring starts on a 4 KiB boundary");
+        assert_eq!(queue_mem::bytes::<SplitRing>(256), l.hdr + HDR_WORDS as u64 * 8);
     }
 
     #[test]
     fn rings_free_list_and_mbuf_ownership() {
         let mem = Memory::anonymous(8 << 20).unwrap();
         let pool = PktMbufPool::create(&mem, "vq_pool", 16, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
-        let mz = reserve(&mem, "vq_test", 64).unwrap();
+        let (mz, q) = reserve(&mem, "vq_test", 64).unwrap();
         assert!(mz.addr().is_multiple_of(4096));
-        let q = Vring::at(mz.addr(), 64).unwrap();
+        assert_eq!((q.size(), q.addr()), (64, mz.addr()));
         assert!(Vring::at(mz.addr(), 48).is_none(), "not a power of two");
         q.release_all();
         q.init_free_list();

@@ -2,11 +2,12 @@
 //! frames to the other, which reflects each back (MAC addresses swapped) through this
 //! program; the sender checks every frame that returns, in order.
 
-use crate::frames;
-use crate::port::{self, say, BURST};
 use eal::{Eal, Mbuf, PktMbufPool};
 use ethdev::{Ethdev, Port};
 use std::time::{Duration, Instant};
+use tests::guest::frames;
+use tests::guest::port::{self, push, BURST};
+use tests::guest::say;
 
 const WINDOW: u32 = 128;
 
@@ -15,17 +16,6 @@ fn swap_macs(m: &mut Mbuf) {
     for i in 0..6 {
         d.swap(i, 6 + i);
     }
-}
-
-/// Sends `bufs` completely (retrying), or fails after `deadline`.
-fn push(p: &Port, bufs: &mut Vec<Mbuf>, deadline: Instant) -> Result<(), String> {
-    while !bufs.is_empty() {
-        p.tx_burst(0, bufs).map_err(|e| e.to_string())?;
-        if Instant::now() > deadline {
-            return Err(format!("port {}: TX stuck with {} frames", p.id(), bufs.len()));
-        }
-    }
-    Ok(())
 }
 
 /// One direction: `a` originates, `b` reflects.
@@ -44,12 +34,12 @@ fn direction(a: &Port, b: &Port, pool: &PktMbufPool, n: u32, tag: u8) -> Result<
             out.push(m);
             sent += 1;
         }
-        push(a, &mut out, deadline)?;
+        push(a, 0, &mut out, deadline)?;
         b.rx_burst(0, &mut refl, BURST).map_err(|e| e.to_string())?;
         for m in refl.iter_mut() {
             swap_macs(m);
         }
-        push(b, &mut refl, deadline)?;
+        push(b, 0, &mut refl, deadline)?;
         rx.clear();
         a.rx_burst(0, &mut rx, BURST).map_err(|e| e.to_string())?;
         for m in rx.drain(..) {
@@ -69,14 +59,12 @@ pub fn run(eal: &Eal, eth: &Ethdev, n: u32) -> Result<(), String> {
         return Err(format!("fwd needs two ports, found {}", eth.count()));
     }
     let pool = port::pool(eal)?;
-    port::start(eth, 0, pool)?;
-    port::start(eth, 1, pool)?;
+    port::start(eth, 0, pool, crate::LAYOUT)?;
+    port::start(eth, 1, pool, crate::LAYOUT)?;
     let (p0, p1) = (eth.port(0).map_err(|e| e.to_string())?, eth.port(1).map_err(|e| e.to_string())?);
     let dump = || {
         for id in [0u16, 1] {
-            if let Ok(x) = eth.xstats(id) {
-                say(&format!("xstats{id}"), x.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
-            }
+            port::dump_xstats(eth, id, &format!("xstats{id}"));
             if let Ok(p) = eth.port(id) {
                 say(&format!("stats{id}"), format!("{:?}", p.stats()));
             }

@@ -14,72 +14,32 @@
 //!   it saw the link go down and come back up.
 //!
 //! Findings are printed as `guest_e1000: key=value`; failures as `guest_e1000: FAILED: ...`
-//! with exit code 1 (2 for EAL or ethdev initialisation errors).
+//! with exit code 1 (2 for EAL or ethdev initialisation errors). The parts every guest
+//! program shares are in `tests::guest`.
 
-#[allow(dead_code)] // shared with the host-side test, which uses other parts
-mod frames;
 mod fwd;
-mod lsc;
 mod mp;
-mod port;
-mod rxtx;
 
-use port::say;
+use std::time::Duration;
+use tests::guest::port::{self, Layout};
+use tests::guest::{self, lsc, rxtx};
 
-/// Tag of frames from the host to the guest.
-pub const TAG_H2G: u8 = 0x11;
-/// Tag of frames from the guest to the host.
-pub const TAG_G2H: u8 = 0x22;
+/// One queue each way. QEMU drops what it holds beyond the free RX descriptors at an RDT
+/// write: a large RX ring keeps the blocks it frees large.
+pub const LAYOUT: Layout = Layout::single(1024, 256);
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let eal = match eal::Eal::init(&args) {
-        Ok(e) => e,
-        Err(e) => {
-            println!("guest_e1000: EAL_ERROR: {e}");
-            std::process::exit(2);
-        }
-    };
-    let app = eal.app_args();
-    let scenario = app.get(1).cloned().unwrap_or_default();
-    let num = |i: usize, d: u32| app.get(i).and_then(|s| s.parse::<u32>().ok()).unwrap_or(d);
-    say(
-        "init",
-        format!(
-            "role={:?} pci_devices={} iova_pa={} init={:?}",
-            eal.role(),
-            eal.pci_devices().len(),
-            eal.pci_bus().iova_pa(),
-            eal.init_time()
-        ),
-    );
-    let eth = match ethdev::Ethdev::init(&eal, &drivers::all()) {
-        Ok(e) => e,
-        Err(e) => {
-            println!("guest_e1000: ETH_ERROR: {e}");
-            std::process::exit(2);
-        }
-    };
-    let r = match scenario.as_str() {
-        "noop" => Ok(()),
-        "rxtx" => rxtx::run(&eal, &eth, num(2, 10_000), app.get(3).map(String::as_str).unwrap_or("va")),
-        "fwd" => fwd::run(&eal, &eth, num(2, 10_000)),
-        "mp-primary" => mp::primary(&eal, &eth, num(2, 1000), num(3, 1000)),
-        "mp-secondary" => mp::secondary(&eal, &eth, num(2, 1000)),
-        "lsc" => lsc::run(&eal, &eth, app.get(2).map(String::as_str).unwrap_or("x")),
-        other => Err(format!("unknown scenario '{other}'")),
-    };
-    let code = match r {
-        Ok(()) => {
-            say("result", "OK");
-            0
-        }
-        Err(e) => {
-            println!("guest_e1000: FAILED: {e}");
-            1
-        }
-    };
-    drop(eth);
-    drop(eal);
-    std::process::exit(code);
+    guest::main("guest_e1000", |eal, eth, args| match args.scenario() {
+        "rxtx" => rxtx::run(eal, eth, args.num(2, 10_000), args.str(3, "va"), LAYOUT, Duration::from_secs(120), &|m| {
+            Ok(vec![
+                ("device rx_good_packets", port::xstat(eth, 0, "rx_good_packets")?, m.n),
+                ("device tx_good_packets", port::xstat(eth, 0, "tx_good_packets")?, m.n),
+            ])
+        }),
+        "fwd" => fwd::run(eal, eth, args.num(2, 10_000)),
+        "mp-primary" => mp::primary(eal, eth, args.num(2, 1000), args.num(3, 1000)),
+        "mp-secondary" => mp::secondary(eal, eth, args.num(2, 1000)),
+        "lsc" => lsc::run(eal, eth, args.str(2, "x"), LAYOUT),
+        other => guest::unknown(other),
+    })
 }

@@ -3,36 +3,18 @@
 //! SIGKILL and the primary then uses the port itself. Files in /tmp pace the three
 //! parties: `mp_primary_ready`, `mp_secondary_done`, `mp_secondary_killed`.
 
-use crate::frames::HOST_MAC;
-use crate::port::{self, report, say};
-use crate::{TAG_G2H, TAG_H2G};
 use eal::Eal;
 use ethdev::Ethdev;
-use std::path::Path;
-use std::time::{Duration, Instant};
-
-fn wait_file(path: &str, timeout: Duration) -> Result<(), String> {
-    let t0 = Instant::now();
-    while !Path::new(path).exists() {
-        if t0.elapsed() > timeout {
-            return Err(format!("{path} did not appear within {timeout:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
-}
-
-fn touch(path: &str, content: &str) {
-    if let Err(e) = std::fs::write(path, content) {
-        say("warning", format!("cannot write {path}: {e}"));
-    }
-}
+use std::time::Duration;
+use tests::guest::frames::{HOST_MAC, TAG_G2H, TAG_H2G};
+use tests::guest::port::{self, report};
+use tests::guest::{say, secondary_done, touch, wait_file};
 
 /// The primary: starts port 0, waits for the secondary to be killed, then moves NP frames
 /// each way itself and checks that the shared counters hold both processes' traffic.
 pub fn primary(eal: &Eal, eth: &Ethdev, ns: u32, np: u32) -> Result<(), String> {
     let pool = port::pool(eal)?;
-    port::start(eth, 0, pool)?;
+    port::start(eth, 0, pool, crate::LAYOUT)?;
     let p = eth.port(0).map_err(|e| e.to_string())?;
     touch("/tmp/mp_primary_ready", "");
     say("PRIMARY_WAITING", p.name());
@@ -40,7 +22,7 @@ pub fn primary(eal: &Eal, eth: &Ethdev, ns: u32, np: u32) -> Result<(), String> 
     let s = p.stats();
     say("after_secondary", format!("ipackets={} opackets={}", s.ipackets, s.opackets));
     say("PRIMARY_RESUMED", p.name());
-    let rx = port::receive(p, np, ns, TAG_H2G, HOST_MAC, Duration::from_secs(60));
+    let rx = port::receive(p, np, ns, TAG_H2G, HOST_MAC, Duration::from_secs(60), &|| {});
     report("primary_rx", &rx)?;
     let tx = port::send(p, &pool, np, ns, TAG_G2H, HOST_MAC, Duration::from_secs(60));
     report("primary_tx", &tx)?;
@@ -56,7 +38,7 @@ pub fn primary(eal: &Eal, eth: &Ethdev, ns: u32, np: u32) -> Result<(), String> 
 /// The secondary: receives and sends NS frames on queue 0 of port 0, then waits to be
 /// killed.
 pub fn secondary(eal: &Eal, eth: &Ethdev, ns: u32) -> Result<(), String> {
-    let r = (|| {
+    secondary_done((|| {
         let pool = port::pool(eal)?;
         let p = eth.port(0).map_err(|e| e.to_string())?;
         if !p.is_started() {
@@ -64,19 +46,12 @@ pub fn secondary(eal: &Eal, eth: &Ethdev, ns: u32) -> Result<(), String> {
         }
         let (link, seq) = p.link();
         say("SECONDARY_READY", format!("{} {link} seq={seq}", p.name()));
-        let rx = port::receive(p, ns, 0, TAG_H2G, HOST_MAC, Duration::from_secs(120));
+        let rx = port::receive(p, ns, 0, TAG_H2G, HOST_MAC, Duration::from_secs(120), &|| {});
         report("secondary_rx", &rx)?;
         let tx = port::send(p, &pool, ns, 0, TAG_G2H, HOST_MAC, Duration::from_secs(120));
         report("secondary_tx", &tx)?;
         let s = p.stats();
         say("secondary_stats", format!("ipackets={} opackets={}", s.ipackets, s.opackets));
         Ok(())
-    })();
-    say("SECONDARY_DONE", if r.is_ok() { "ok" } else { "failed" });
-    touch("/tmp/mp_secondary_done", if r.is_ok() { "ok" } else { "failed" });
-    r?;
-    // Wait to be killed: a crash-like end must leave the port usable.
-    loop {
-        std::thread::sleep(Duration::from_secs(60));
-    }
+    })())
 }

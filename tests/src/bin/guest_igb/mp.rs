@@ -7,32 +7,16 @@
 //! (sequence numbers from PER_FLOW) alone. Files in /tmp pace the parties:
 //! `mp_primary_ready`, `mp_secondary_done`, `mp_secondary_killed`.
 
-use crate::frames::{self, HOST_MAC};
-use crate::port::{self, say};
-use crate::{TAG_G2H, TAG_H2G};
+use crate::flows;
+use crate::rss::flow_queue;
 use eal::{Eal, Mbuf, PktMbufPool};
 use ethdev::rss::RssConf;
 use ethdev::{Ethdev, Port};
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn wait_file(path: &str, timeout: Duration) -> Result<(), String> {
-    let t0 = Instant::now();
-    while !Path::new(path).exists() {
-        if t0.elapsed() > timeout {
-            return Err(format!("{path} did not appear within {timeout:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
-}
-
-fn touch(path: &str, content: &str) {
-    if let Err(e) = std::fs::write(path, content) {
-        say("warning", format!("cannot write {path}: {e}"));
-    }
-}
+use tests::guest::frames::{HOST_MAC, TAG_G2H, TAG_H2G};
+use tests::guest::port;
+use tests::guest::{say, secondary_done, touch, wait_file};
 
 /// Receives on RX queue `q` until every frame of `want` (flow, seq) arrived once, echoing
 /// each on TX queue `q`. Frames of flows the table does not send to `q` are errors.
@@ -53,7 +37,7 @@ fn serve(p: &Port, pool: &PktMbufPool, q: u16, want: &HashSet<(u16, u32)>, who: 
         }
         t0.get_or_insert_with(Instant::now);
         for m in bufs.drain(..) {
-            let (flow, seq, tag) = frames::parse_udp(m.data(), me, HOST_MAC).map_err(|e| format!("{who}: {e}"))?;
+            let (flow, seq, tag) = flows::parse_udp(m.data(), me, HOST_MAC).map_err(|e| format!("{who}: {e}"))?;
             if tag != TAG_H2G || !want.contains(&(flow, seq)) {
                 return Err(format!("{who}: queue {q} got flow {flow} frame {seq}, which is not one of its flows"));
             }
@@ -61,7 +45,7 @@ fn serve(p: &Port, pool: &PktMbufPool, q: u16, want: &HashSet<(u16, u32)>, who: 
                 return Err(format!("{who}: flow {flow} frame {seq} arrived twice"));
             }
             drop(m);
-            port::send_one(p, pool, q, &frames::udp(flow, seq, TAG_G2H, HOST_MAC, me))?;
+            port::send_one(p, pool, q, &flows::udp(flow, seq, TAG_G2H, HOST_MAC, me))?;
         }
     }
     let el = t0.map(|t| t.elapsed()).unwrap_or_default();
@@ -80,7 +64,7 @@ fn batch(p: &Port, reta: &[u16], flows: u16, seqs: std::ops::Range<u32>, q: Opti
     let _ = p;
     let conf = RssConf::default();
     (0..flows)
-        .filter(|&f| q.is_none_or(|q| port::flow_queue(&conf, reta, f) == q))
+        .filter(|&f| q.is_none_or(|q| flow_queue(&conf, reta, f) == q))
         .flat_map(|f| seqs.clone().map(move |s| (f, s)))
         .collect()
 }
@@ -114,7 +98,7 @@ fn queue_stop_start(pc: &ethdev::PortControl<'_>, p: &Port, pool: &PktMbufPool) 
 /// The primary.
 pub fn primary(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(), String> {
     let pool = port::pool(eal)?;
-    port::start(eth, 0, pool, 2, 2)?;
+    port::start(eth, 0, pool, crate::LAYOUT.queues(2, 2))?;
     let pc = eth.control(0).map_err(|e| e.to_string())?;
     let p = eth.port(0).map_err(|e| e.to_string())?;
     let reta = pc.reta_query().map_err(|e| e.to_string())?;
@@ -145,7 +129,7 @@ pub fn primary(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(),
 
 /// The secondary: serves queue 1 and waits to be killed.
 pub fn secondary(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(), String> {
-    let r = (|| {
+    secondary_done((|| {
         let pool = port::pool(eal)?;
         let p = eth.port(0).map_err(|e| e.to_string())?;
         if !p.is_started() || p.nb_rx_queues() != 2 {
@@ -158,11 +142,5 @@ pub fn secondary(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(
         let (link, seq) = p.link();
         say("SECONDARY_READY", format!("{} {link} seq={seq} share={}", p.name(), mine.len()));
         serve(p, &pool, 1, &mine, "secondary")
-    })();
-    say("SECONDARY_DONE", if r.is_ok() { "ok" } else { "failed" });
-    touch("/tmp/mp_secondary_done", if r.is_ok() { "ok" } else { "failed" });
-    r?;
-    loop {
-        std::thread::sleep(Duration::from_secs(60));
-    }
+    })())
 }

@@ -4,22 +4,34 @@
 //! mbuf's RSS hash must be what ethdev's software Toeplitz hash and the redirection table
 //! the device holds predict.
 
-use crate::frames::{self, HOST_MAC};
-use crate::port::{self, say};
-use crate::TAG_H2G;
+use crate::flows;
 use eal::{Eal, Mbuf};
-use ethdev::rss::{default_reta, RssConf};
+use ethdev::rss::{default_reta, ipv4_l4_input, toeplitz, RssConf};
 use ethdev::Ethdev;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use tests::guest::frames::{HOST_MAC, TAG_H2G};
+use tests::guest::port;
+use tests::guest::say;
 
 /// RX queues used.
 pub const QUEUES: u16 = 4;
 
+/// The RSS hash the device should compute for flow `flow` under `conf` (UDP over IPv4).
+pub fn flow_hash(conf: &RssConf, flow: u16) -> u32 {
+    let (sp, dp) = flows::flow_ports(flow);
+    toeplitz(&conf.key, &ipv4_l4_input(flows::SRC_IP, flows::DST_IP, sp, dp))
+}
+
+/// The queue the redirection table `reta` sends flow `flow` to.
+pub fn flow_queue(conf: &RssConf, reta: &[u16], flow: u16) -> u16 {
+    reta[flow_hash(conf, flow) as usize % reta.len()]
+}
+
 /// Runs the scenario on port 0.
 pub fn run(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(), String> {
     let pool = port::pool(eal)?;
-    port::start(eth, 0, pool, QUEUES, 1)?;
+    port::start(eth, 0, pool, crate::LAYOUT.queues(QUEUES, 1))?;
     let pc = eth.control(0).map_err(|e| e.to_string())?;
     let reta = pc.reta_query().map_err(|e| e.to_string())?;
     let info = pc.info();
@@ -50,7 +62,7 @@ pub fn run(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(), Str
                 t0.get_or_insert_with(Instant::now);
                 got += 1;
                 per_q[usize::from(q)] += 1;
-                let (flow, seq, tag) = match frames::parse_udp(m.data(), me, HOST_MAC) {
+                let (flow, seq, tag) = match flows::parse_udp(m.data(), me, HOST_MAC) {
                     Ok(v) => v,
                     Err(e) => {
                         errors.push(format!("queue {q}: {e}"));
@@ -65,14 +77,14 @@ pub fn run(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(), Str
                 if first != q {
                     errors.push(format!("flow {flow} arrived on queue {first} and on queue {q}"));
                 }
-                let want_hash = port::flow_hash(&conf, flow);
+                let want_hash = flow_hash(&conf, flow);
                 if m.rss_hash() != want_hash {
                     errors.push(format!(
                         "flow {flow}: mbuf RSS hash {:#010x}, Toeplitz gives {want_hash:#010x}",
                         m.rss_hash()
                     ));
                 }
-                let want_q = port::flow_queue(&conf, &reta, flow);
+                let want_q = flow_queue(&conf, &reta, flow);
                 if want_q != q {
                     errors.push(format!("flow {flow} landed on queue {q}; hash and RETA predict queue {want_q}"));
                 }

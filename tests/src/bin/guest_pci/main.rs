@@ -22,6 +22,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tests::guest::{self, say, wait_file};
 
 /// e1000 STATUS register offset in BAR0.
 const E1000_STATUS: usize = 0x8;
@@ -48,23 +49,13 @@ fn check(name: &str, r: Result<String, String>) -> bool {
     }
 }
 
-/// Prints one finding.
-fn say(key: &str, value: impl std::fmt::Display) {
-    println!("guest_pci: {key}={value}");
-}
-
 fn main() {
+    guest::set_name("guest_pci");
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("run") {
         std::process::exit(orchestrate(&args[2..]));
     }
-    let eal = match Eal::init(&args) {
-        Ok(e) => e,
-        Err(e) => {
-            println!("guest_pci: EAL_ERROR: {e}");
-            std::process::exit(2);
-        }
-    };
+    let eal = guest::init_eal();
     let app = eal.app_args();
     let scenario = app.get(1).cloned().unwrap_or_default();
     let bdfs: Vec<String> = app.iter().skip(2).cloned().collect();
@@ -96,17 +87,6 @@ fn e1000_status(dev: &BusDevice) -> Result<u32, String> {
     bar.read32(E1000_STATUS).ok_or_else(|| format!("STATUS read outside BAR0 ({} bytes)", bar.len()))
 }
 
-fn wait_file(path: &str, timeout: Duration) -> bool {
-    let t0 = Instant::now();
-    while !Path::new(path).exists() {
-        if t0.elapsed() > timeout {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    true
-}
-
 /// Primary with `-a E1000`: only the e1000 is probed; STATUS through BAR0 has link up.
 fn allow_primary(eal: &Eal, bdfs: &[String]) -> bool {
     let want = bdfs.first().cloned().unwrap_or_default();
@@ -130,7 +110,7 @@ fn allow_primary(eal: &Eal, bdfs: &[String]) -> bool {
     );
     let _ = std::fs::write(STATUS_FILE, format!("{:#x}", status.unwrap_or(0)));
     let _ = std::fs::write(READY_FILE, "");
-    if !wait_file(RELEASE_FILE, Duration::from_secs(60)) {
+    if wait_file(RELEASE_FILE, Duration::from_secs(60)).is_err() {
         println!("guest_pci: FAILED: {RELEASE_FILE} never appeared");
         ok = false;
     }
@@ -308,7 +288,7 @@ fn bind_one(model: &str, bdf: &str) -> Result<String, String> {
     }
     let group = group_of(bdf).ok_or_else(|| format!("{bdf} has no iommu_group"))?;
     let node = format!("/dev/vfio/{group}");
-    if !wait_file(&node, Duration::from_secs(3)) {
+    if wait_file(&node, Duration::from_secs(3)).is_err() {
         return Err(format!("{node} does not exist after binding {bdf}"));
     }
     Ok(format!("{bdf} {before} -> vfio-pci, {node} exists"))

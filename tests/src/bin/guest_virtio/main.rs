@@ -12,72 +12,37 @@
 //!   it saw the link go down and come back up.
 //!
 //! Findings are printed as `guest_virtio: key=value`; failures as `guest_virtio: FAILED: ...`
-//! with exit code 1 (2 for EAL or ethdev initialisation errors).
+//! with exit code 1 (2 for EAL or ethdev initialisation errors). The parts every guest
+//! program shares are in `tests::guest`.
 
-#[allow(dead_code)] // shared with the host-side test, which uses other parts
-#[path = "../guest_e1000/frames.rs"]
-mod frames;
-mod lsc;
 mod mq;
 #[allow(dead_code)] // shared with the host-side test, which uses other parts
 mod mqframes;
-mod port;
-mod rxtx;
 
-use port::say;
+use std::time::Duration;
+/// At the crate root for `mqframes`, which the host-side test includes next to its own copy.
+use tests::guest::frames;
+use tests::guest::port::{xstat, Layout};
+use tests::guest::{self, lsc, rxtx, say};
 
-/// Tag of frames from the host to the guest.
-pub const TAG_H2G: u8 = 0x11;
-/// Tag of frames from the guest to the host.
-pub const TAG_G2H: u8 = 0x22;
+/// One queue pair; QEMU's virtio-net queues hold 256 descriptors by default.
+pub const LAYOUT: Layout = Layout::single(256, 256);
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let eal = match eal::Eal::init(&args) {
-        Ok(e) => e,
-        Err(e) => {
-            println!("guest_virtio: EAL_ERROR: {e}");
-            std::process::exit(2);
+    guest::main("guest_virtio", |eal, eth, args| match args.scenario() {
+        "rxtx" => {
+            let label = args.str(3, "x");
+            rxtx::run(eal, eth, args.num(2, 10_000), label, LAYOUT, Duration::from_secs(180), &|m| {
+                let modern = xstat(eth, 0, "modern")?;
+                say("transport", format!("{label} modern={modern} iova_pa={}", eal.pci_bus().iova_pa()));
+                Ok(vec![
+                    ("q_ipackets[0]", m.stats.q_ipackets.first().copied().unwrap_or(0), m.n),
+                    ("q_opackets[0]", m.stats.q_opackets.first().copied().unwrap_or(0), m.n),
+                ])
+            })
         }
-    };
-    let app = eal.app_args();
-    let scenario = app.get(1).cloned().unwrap_or_default();
-    let num = |i: usize, d: u32| app.get(i).and_then(|s| s.parse::<u32>().ok()).unwrap_or(d);
-    say(
-        "init",
-        format!(
-            "role={:?} pci_devices={} iova_pa={} init={:?}",
-            eal.role(),
-            eal.pci_devices().len(),
-            eal.pci_bus().iova_pa(),
-            eal.init_time()
-        ),
-    );
-    let eth = match ethdev::Ethdev::init(&eal, &drivers::all()) {
-        Ok(e) => e,
-        Err(e) => {
-            println!("guest_virtio: ETH_ERROR: {e}");
-            std::process::exit(2);
-        }
-    };
-    let r = match scenario.as_str() {
-        "noop" => Ok(()),
-        "rxtx" => rxtx::run(&eal, &eth, num(2, 10_000), app.get(3).map(String::as_str).unwrap_or("x")),
-        "mq" => mq::run(&eal, &eth, app.get(2).map(String::as_str).unwrap_or("x"), num(3, 0) as u16),
-        "lsc" => lsc::run(&eal, &eth, app.get(2).map(String::as_str).unwrap_or("x")),
-        other => Err(format!("unknown scenario '{other}'")),
-    };
-    let code = match r {
-        Ok(()) => {
-            say("result", "OK");
-            0
-        }
-        Err(e) => {
-            println!("guest_virtio: FAILED: {e}");
-            1
-        }
-    };
-    drop(eth);
-    drop(eal);
-    std::process::exit(code);
+        "mq" => mq::run(eal, eth, args.str(2, "x"), args.num(3, 0) as u16),
+        "lsc" => lsc::run(eal, eth, args.str(2, "x"), LAYOUT),
+        other => guest::unknown(other),
+    })
 }

@@ -7,30 +7,25 @@
 //! the per-queue counters hold each process's traffic (counts in `/tmp/mq_<name>_count`).
 
 use crate::mqframes;
-use crate::port::{self, say, BURST};
-use crate::{TAG_G2H, TAG_H2G};
 use eal::{Eal, Mbuf};
 use ethdev::Ethdev;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
+use tests::guest::frames::{HOST_MAC, TAG_G2H, TAG_H2G};
+use tests::guest::port::{self, push, BURST};
+use tests::guest::{say, touch, wait_file};
 
 /// Quiet time that ends the run.
 const IDLE_END: Duration = Duration::from_secs(8);
 /// DRIVER_OK in `device_status`.
 const DRIVER_OK: u64 = 4;
 
-fn touch(path: &str, content: &str) {
-    if let Err(e) = std::fs::write(path, content) {
-        say("warning", format!("cannot write {path}: {e}"));
-    }
-}
-
 /// Runs the scenario as `name` on queue `q`.
 pub fn run(eal: &Eal, eth: &Ethdev, name: &str, q: u16) -> Result<(), String> {
     let pool = port::pool(eal)?;
     if eal.is_primary() {
-        port::start_pairs(eth, 0, pool, 2)?;
-        port::dump_xstats(eth, 0);
+        port::start(eth, 0, pool, crate::LAYOUT.pairs(2))?;
+        port::dump_xstats(eth, 0, "xstats");
     }
     let p = eth.port(0).map_err(|e| e.to_string())?;
     let mac = p.mac();
@@ -62,19 +57,14 @@ pub fn run(eal: &Eal, eth: &Ethdev, name: &str, q: u16) -> Result<(), String> {
                         continue;
                     }
                     flows.insert(flow);
-                    mqframes::reflect(m.data_mut(), TAG_G2H, crate::frames::HOST_MAC, mac);
+                    mqframes::reflect(m.data_mut(), TAG_G2H, HOST_MAC, mac);
                     out.push(m);
                 }
                 _ => drop(m),
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !out.is_empty() {
-            p.tx_burst(q, &mut out).map_err(|e| e.to_string())?;
-            if Instant::now() > deadline {
-                return Err(format!("{name}: {} reflected frames could not be sent", out.len()));
-            }
-        }
+        push(p, q, &mut out, Instant::now() + Duration::from_secs(10))
+            .map_err(|e| format!("{name}: reflecting: {e}"))?;
     }
     let active = started.map(|s| last.duration_since(s)).unwrap_or_default();
     let pps = (seen.len() as f64 / active.as_secs_f64().max(1e-3)) as u64;
@@ -90,14 +80,7 @@ pub fn run(eal: &Eal, eth: &Ethdev, name: &str, q: u16) -> Result<(), String> {
         let mut counts = vec![(q, seen.len() as u64)];
         for other in std::env::var("MQ_WAIT").unwrap_or_default().split_whitespace() {
             let (who, oq) = other.split_once(':').ok_or("MQ_WAIT holds name:queue entries")?;
-            let path = format!("/tmp/mq_{who}_exited");
-            let t = Instant::now();
-            while !std::path::Path::new(&path).exists() {
-                if t.elapsed() > Duration::from_secs(60) {
-                    return Err(format!("{path} did not appear"));
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            wait_file(&format!("/tmp/mq_{who}_exited"), Duration::from_secs(60))?;
             let c = std::fs::read_to_string(format!("/tmp/mq_{who}_count")).unwrap_or_default();
             counts.push((oq.parse().map_err(|_| "bad queue in MQ_WAIT")?, c.trim().parse().unwrap_or(0)));
         }
@@ -108,7 +91,7 @@ pub fn run(eal: &Eal, eth: &Ethdev, name: &str, q: u16) -> Result<(), String> {
         }
         let s = eth.control(0).map_err(|e| e.to_string())?.stats_get();
         say("stats", format!("{s:?}"));
-        port::dump_xstats(eth, 0);
+        port::dump_xstats(eth, 0, "xstats");
         for (cq, c) in counts {
             let i = usize::from(cq);
             let (qi, qo) = (s.q_ipackets.get(i).copied().unwrap_or(0), s.q_opackets.get(i).copied().unwrap_or(0));

@@ -1,7 +1,10 @@
 //! The multiqueue test frames: IPv4/UDP frames of one fixed size whose UDP source port
 //! names a flow (the host's TAP device picks a queue by a hash of the flow), carrying a
 //! sequence number and a direction tag after a magic word. Shared by the guest program and
-//! the host-side test (which includes this file by path).
+//! the host-side test (which includes this file by path, next to the shared `frames`
+//! module at its crate root).
+
+use crate::frames::ip_checksum;
 
 /// Frame length (without FCS).
 pub const LEN: usize = 128;
@@ -11,14 +14,6 @@ pub const MAGIC: [u8; 4] = *b"BPMQ";
 const PAYLOAD: usize = 14 + 20 + 8;
 /// Offset of the tag byte.
 pub const TAG_AT: usize = PAYLOAD + 8;
-
-fn ip_checksum(h: &[u8]) -> u16 {
-    let mut sum: u32 = h.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
 
 /// Frame `seq` of `flow` from `src` to `dst`, tagged `tag`.
 pub fn build(seq: u32, flow: u16, tag: u8, dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {

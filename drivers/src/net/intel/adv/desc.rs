@@ -13,10 +13,13 @@
 //! 0x3 = data), DCMD (31:24: EOP, IFCS, RS, DEXT, VLE, TSE), then the "olinfo" dword: STA
 //! (35:32, DD written back by the device), IDX/CC (39:36), POPTS (45:40), PAYLEN (63:46).
 
+use crate::net::common::queue_mem::{Desc16, DescWords};
+use crate::net::intel::rxq::{RxDone, RxRing};
+use crate::net::intel::txq::TxRing;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes per descriptor.
-pub const DESC_SIZE: u64 = 16;
+pub const DESC_SIZE: u64 = crate::net::common::queue_mem::DESC16_SIZE;
 
 /// RX extended status: descriptor done.
 pub const RXD_STAT_DD: u32 = 1 << 0;
@@ -187,47 +190,41 @@ impl TxData {
     }
 }
 
-/// A descriptor ring in shared memory: two words per descriptor.
+/// A ring of advanced descriptors: a view of the queue memory's descriptor words.
 #[derive(Clone, Copy)]
-pub struct AdvRing {
-    words: &'static [AtomicU64],
+pub struct AdvRing(DescWords);
+
+impl Desc16 for AdvRing {
+    fn from_words(w: DescWords) -> AdvRing {
+        AdvRing(w)
+    }
+    fn words(&self) -> &DescWords {
+        &self.0
+    }
 }
 
 impl AdvRing {
     /// Views `words` (2 per descriptor) as a ring.
     pub fn new(words: &'static [AtomicU64]) -> AdvRing {
-        AdvRing { words }
-    }
-
-    /// Number of descriptors.
-    #[inline(always)]
-    pub fn len(&self) -> usize {
-        self.words.len() / 2
-    }
-
-    /// True for a ring without descriptors.
-    pub fn is_empty(&self) -> bool {
-        self.words.len() < 2
+        AdvRing(DescWords::new(words))
     }
 
     /// The raw words of descriptor `i` (for fake devices and debugging).
     pub fn raw(&self, i: usize) -> [u64; 2] {
-        [self.words[2 * i].load(Ordering::Acquire), self.words[2 * i + 1].load(Ordering::Acquire)]
+        [self.0.load(i, 0, Ordering::Acquire), self.0.load(i, 1, Ordering::Acquire)]
     }
 
     /// Writes the raw words of descriptor `i` (word 1 last, with release ordering: what a
     /// device's write-back looks like to a reader that checks DD in word 1).
     pub fn set_raw(&self, i: usize, w: [u64; 2]) {
-        self.words[2 * i].store(w[0], Ordering::Relaxed);
-        self.words[2 * i + 1].store(w[1], Ordering::Release);
+        self.0.store(i, w[0], w[1], Ordering::Release);
     }
 
     /// Gives RX descriptor `i` a packet buffer at `iova` (read format, no header buffer;
     /// this also clears DD).
     #[inline(always)]
     pub fn rx_arm(&self, i: usize, iova: u64) {
-        self.words[2 * i].store(iova, Ordering::Relaxed);
-        self.words[2 * i + 1].store(0, Ordering::Relaxed);
+        self.0.rx_arm(i, iova)
     }
 
     /// Reads RX descriptor `i`: None while the device has not written it back (no DD).
@@ -235,31 +232,34 @@ impl AdvRing {
     /// buffer are complete once DD is seen.
     #[inline(always)]
     pub fn rx_read(&self, i: usize) -> Option<RxWriteBack> {
-        let w1 = self.words[2 * i + 1].load(Ordering::Acquire);
+        let w1 = self.0.load(i, 1, Ordering::Acquire);
         if (w1 as u32) & RXD_STAT_DD == 0 {
             return None;
         }
-        Some(RxWriteBack::decode(self.words[2 * i].load(Ordering::Relaxed), w1))
+        Some(RxWriteBack::decode(self.0.load(i, 0, Ordering::Relaxed), w1))
     }
 
     /// Fills TX descriptor `i` as a data descriptor (see [`tx_data_word`]).
     #[inline(always)]
     pub fn tx_fill(&self, i: usize, iova: u64, len: u16, dcmd: u32, paylen: u32) {
-        self.words[2 * i].store(iova, Ordering::Relaxed);
-        self.words[2 * i + 1].store(tx_data_word(len, dcmd, paylen), Ordering::Relaxed);
+        self.0.store(i, iova, tx_data_word(len, dcmd, paylen), Ordering::Relaxed);
     }
+}
 
-    /// True when the device wrote back DD into TX descriptor `i`.
+impl RxRing for AdvRing {
     #[inline(always)]
-    pub fn tx_done(&self, i: usize) -> bool {
-        (self.words[2 * i + 1].load(Ordering::Acquire) >> 32) as u32 & TXD_STAT_DD != 0
+    fn rx_done(&self, i: usize) -> Option<RxDone> {
+        let wb = self.rx_read(i)?;
+        Some(RxDone { len: wb.len, eop: wb.eop(), errors: wb.status_error, hash: wb.hash().unwrap_or(0) })
     }
+}
 
-    /// Zeroes every descriptor.
-    pub fn clear(&self) {
-        for w in self.words {
-            w.store(0, Ordering::Relaxed);
-        }
+impl TxRing for AdvRing {
+    const SENDS_EMPTY: bool = false;
+    #[inline(always)]
+    fn tx_put(&self, i: usize, iova: u64, len: u16, eop: bool, pkt_len: u32) {
+        let dcmd = TXD_DCMD_IFCS | TXD_DCMD_RS | if eop { TXD_DCMD_EOP } else { 0 };
+        self.tx_fill(i, iova, len, dcmd, pkt_len);
     }
 }
 
@@ -321,7 +321,7 @@ mod tests {
     fn ring_round_trip() {
         let words = leak_words(8, 7);
         let r = AdvRing::new(words);
-        assert_eq!(r.len(), 4);
+        assert_eq!(r.words().len(), 4);
         r.rx_arm(1, 0x1000);
         assert_eq!(r.raw(1), [0x1000, 0]);
         assert!(r.rx_read(1).is_none());
@@ -340,7 +340,7 @@ mod tests {
         let [_, w] = r.raw(2);
         r.set_raw(2, [0, w | (u64::from(TXD_STAT_DD) << 32)]);
         assert!(r.tx_done(2));
-        r.clear();
+        r.words().clear();
         assert!(words.iter().all(|w| w.load(Ordering::Relaxed) == 0));
     }
 }

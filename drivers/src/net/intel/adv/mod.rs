@@ -1,5 +1,6 @@
 //! Advanced descriptors and the queues built on them, shared by the igb (82576) and ixgbe
-//! (82599) PMDs: both devices lay out advanced RX/TX descriptors the same way.
+//! (82599) PMDs: both devices lay out advanced RX/TX descriptors the same way. The RX/TX
+//! queue logic itself ([`rx`], [`tx`]) is the e1000 PMD's too, over its legacy descriptors.
 //!
 //! # How a driver uses it
 //!
@@ -14,10 +15,14 @@
 //!
 //! **Queue memory.** Each queue is one memzone: [`queue::reserve`]`(mem, name, nb)` returns
 //! the `Memzone` and a [`QueueMem`] view (descriptors at offset 0, so the ring's device
-//! address is `Memzone::iova()`; then the software ring of mbufs, then header words). Keep
-//! the memzone address and `nb` in the port slot's `private` words; every process (primary
-//! or secondary) rebuilds the view with [`QueueMem::at`]`(addr, nb)` and polls the queue.
-//! Descriptor counts must be multiples of [`queue::DESC_ALIGN`] (8).
+//! address is `Memzone::iova()`; then the software ring of mbufs, then header words: the
+//! layout of [`crate::net::common::queue_mem`]). Keep the memzone address and `nb` in one
+//! of the port slot's `private` words ([`queue_mem::pack`](crate::net::common::queue_mem::pack));
+//! every process (primary or secondary) rebuilds the view with [`QueueMem::unpack`] and
+//! polls the queue. Descriptor counts must be multiples of [`queue::DESC_ALIGN`] (8). The
+//! data path of every Intel PMD is [`IntelData`](crate::net::intel::data::IntelData): a
+//! driver describes its queue words and registers in a
+//! [`QueueMap`](crate::net::intel::data::QueueMap).
 //!
 //! **RX (primary, at start).** Program SRRCTL (one buffer per descriptor, advanced
 //! one-buffer type, BSIZEPKT = `buf_len / 1024`) and the rest yourself; then
@@ -43,8 +48,11 @@
 pub mod desc;
 pub mod queue;
 pub mod ring;
-pub mod rx;
-pub mod tx;
+
+/// The RX queue logic, shared with the e1000 PMD's legacy rings.
+pub use super::rxq as rx;
+/// The TX queue logic, shared with the e1000 PMD's legacy rings.
+pub use super::txq as tx;
 
 #[cfg(test)]
 mod tests;

@@ -1,19 +1,20 @@
 //! `lsc NAME`: every process of the group (the primary, which starts port 0, and the
-//! secondaries) records the link events of port 0 and exits once it has seen the link go
-//! down and then come up again, in that order. The primary waits for the secondaries
-//! (`/tmp/lsc_<name>_ok` files listed in `LSC_WAIT`) before it exits.
+//! secondaries) prints the link events of port 0 as it gets them and exits once it has
+//! seen the link go down and then come up again, in that order. The primary waits for the
+//! secondaries (`/tmp/lsc_<name>_ok` files listed in `LSC_WAIT`) before it exits.
 
-use crate::port::{self, say};
+use super::port::{self, Layout};
+use super::{say, wait_file};
 use eal::Eal;
 use ethdev::{Ethdev, Link};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Runs the scenario under `name`.
-pub fn run(eal: &Eal, eth: &Ethdev, name: &str) -> Result<(), String> {
+/// Runs the scenario under `name`; the primary starts port 0 with `layout`.
+pub fn run(eal: &Eal, eth: &Ethdev, name: &str, layout: Layout) -> Result<(), String> {
     if eal.is_primary() {
         let pool = port::pool(eal)?;
-        port::start(eth, 0, pool, 1, 1)?;
+        port::start(eth, 0, pool, layout)?;
     }
     let events: Arc<Mutex<Vec<(bool, u32)>>> = Arc::default();
     let ev = events.clone();
@@ -46,11 +47,8 @@ pub fn run(eal: &Eal, eth: &Ethdev, name: &str) -> Result<(), String> {
     let _ = std::fs::write(format!("/tmp/lsc_{name}_ok"), "");
     if eal.is_primary() {
         for other in std::env::var("LSC_WAIT").unwrap_or_default().split_whitespace() {
-            let path = format!("/tmp/lsc_{other}_ok");
-            let t = Instant::now();
-            while !std::path::Path::new(&path).exists() && t.elapsed() < Duration::from_secs(30) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            // Best effort: a secondary that failed has said so itself.
+            let _ = wait_file(&format!("/tmp/lsc_{other}_ok"), Duration::from_secs(30));
         }
     }
     Ok(())

@@ -1,10 +1,11 @@
-//! The RX queue logic: filling the ring with mbufs, and the burst (any process). Refilled
-//! descriptors go back to the device by one tail write per batch.
+//! The RX queue logic of the Intel rings of 16-byte descriptors, legacy (e1000) or
+//! advanced (igb, ixgbe): filling the ring with mbufs, and the burst (any process).
+//! Refilled descriptors go back to the device by one tail write per batch. A ring format
+//! plugs in through [`RxRing`].
 
-use super::desc::RxWriteBack;
-use super::queue::QueueMem;
-use crate::net::intel::iova;
-use crate::net::intel::RegIo;
+use crate::net::common::iova;
+use crate::net::common::queue_mem::{Desc16, QueueMem};
+use crate::net::common::RegIo;
 use eal::mbuf::HEADROOM;
 use eal::{Mbuf, Memory, PktMbufPool};
 use ethdev::QueueCounters;
@@ -19,19 +20,38 @@ pub const H_HOLD: usize = 2;
 /// Header word: mbufs retired because their buffer is not contiguous for the device.
 pub const H_RETIRED: usize = 3;
 
-/// Most buffers one allocation may retire before it gives up.
-const MAX_RETIRE: usize = 8;
+/// What the device wrote back into a receive descriptor, as the burst needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxDone {
+    /// Bytes in the buffer.
+    pub len: u16,
+    /// The last descriptor of a frame.
+    pub eop: bool,
+    /// The error bits, to be matched against [`RxParams::frame_errors`].
+    pub errors: u32,
+    /// The RSS hash (0 when the device computed none).
+    pub hash: u32,
+}
+
+/// A ring of 16-byte descriptors the RX logic runs on (arming is the same for every
+/// format: [`DescWords::rx_arm`](crate::net::common::queue_mem::DescWords::rx_arm)).
+pub trait RxRing: Desc16 {
+    /// Descriptor `i`'s write-back; None while the device has not written it back (no DD).
+    /// Read with acquire ordering: the buffer is complete once DD is seen.
+    fn rx_done(&self, i: usize) -> Option<RxDone>;
+}
 
 /// What the RX burst needs to know about the device and the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RxParams {
-    /// Byte offset of the queue's tail register (igb: RDT(n); ixgbe: its RDT(n)).
+    /// Byte offset of the queue's tail register (e1000: RDT; igb: RDT(n); ixgbe: its
+    /// RDT(n)).
     pub tail_reg: usize,
-    /// Error bits of the write-back's status/error word that make a frame unusable (they
-    /// differ between the 82576 and the 82599); such frames are dropped and counted as
-    /// errors. Checksum errors should not be in it.
+    /// Error bits of the write-back ([`RxDone::errors`]) that make a frame unusable (they
+    /// differ between the 8254x, the 82576 and the 82599); such frames are dropped and
+    /// counted as errors. Checksum errors should not be in it.
     pub frame_errors: u32,
-    /// Receive buffer size the device was told (SRRCTL.BSIZEPKT); every RX mbuf must have
+    /// Receive buffer size the device was told (RCTL.BSIZE, SRRCTL.BSIZEPKT); every RX mbuf must have
     /// that much data room after the headroom. A frame longer than this spans several
     /// descriptors and is dropped.
     pub buf_len: u16,
@@ -55,6 +75,29 @@ impl RxParams {
         }
         Ok(())
     }
+
+    /// The checks of an RX queue setup (primary): mbufs of `pool` must hold `buf_len`
+    /// bytes after the headroom (else an error naming the fix); a pool with fewer free
+    /// mbufs than the ring of `nb_desc` descriptors needs to run (plus 32 in flight) is
+    /// worth a warning.
+    pub fn check_setup(&self, q: u16, nb_desc: u16, pool: &PktMbufPool) -> Result<(), ethdev::EthError> {
+        self.check_pool(pool).map_err(|what| ethdev::EthError::Unsupported { port: self.port, what })?;
+        if (pool.mempool().avail_count() as usize) < usize::from(nb_desc) + 32 {
+            tracing::warn!(
+                port = self.port,
+                "mempool '{}' has fewer free mbufs than RX queue {q} needs to run",
+                pool.mempool().name()
+            );
+        }
+        Ok(())
+    }
+
+    /// An mbuf with a receive buffer of `buf_len` bytes the device can write (see
+    /// [`iova::alloc_rx`]).
+    #[inline(always)]
+    fn alloc(&self, pool: &PktMbufPool, pa: Option<&Memory>, retired: &mut u64) -> Option<(Mbuf, u64, u64)> {
+        iova::alloc_rx(pool, pa, 0, |_| u64::from(self.buf_len), retired)
+    }
 }
 
 /// Refilled descriptors go back to the device in batches of at least this many (a quarter
@@ -65,41 +108,16 @@ pub fn free_threshold(nb: usize) -> usize {
     (nb / 4).max(32).min(nb - 1)
 }
 
-/// An mbuf whose receive buffer of `buf_len` bytes the device can write, and that
-/// buffer's device address. In IOVA-as-PA mode (`pa`) buffers that are not contiguous for
-/// the device are retired (leaked on purpose, a handful per pool) and counted in `retired`.
-#[inline]
-fn alloc_rx(pool: &PktMbufPool, pa: Option<&Memory>, buf_len: u16, retired: &mut u64) -> Option<(Mbuf, u64)> {
-    let Some(mem) = pa else {
-        return pool.alloc().map(|m| {
-            let iova = m.buf_iova_default();
-            (m, iova)
-        });
-    };
-    for _ in 0..MAX_RETIRE {
-        let m = pool.alloc()?;
-        let va = m.data().as_ptr() as u64;
-        let (iova, n) = iova::contiguous_prefix(mem, va, u64::from(buf_len));
-        if n == u64::from(buf_len) {
-            return Some((m, iova));
-        }
-        *retired += 1;
-        tracing::debug!(mbuf = format_args!("{:#x}", m.addr()), "RX buffer crosses a physical page boundary: retired");
-        let _ = m.into_raw();
-    }
-    None
-}
-
 /// Frees what the queue held, then gives every descriptor an mbuf of `pool` and resets the
 /// indices. The caller then programs the ring registers and, once the queue is enabled,
 /// writes [`initial_tail`] to the tail register (all descriptors but one belong to the
 /// device).
-pub fn fill(q: &QueueMem, p: &RxParams, pool: &PktMbufPool, pa: Option<&Memory>) -> Result<(), String> {
+pub fn fill<D: RxRing>(q: &QueueMem<D>, p: &RxParams, pool: &PktMbufPool, pa: Option<&Memory>) -> Result<(), String> {
     p.check_pool(pool)?;
     q.release_all();
     let mut retired = 0;
     for i in 0..q.nb() {
-        let Some((m, buf)) = alloc_rx(pool, pa, p.buf_len, &mut retired) else {
+        let Some((m, buf, _)) = p.alloc(pool, pa, &mut retired) else {
             q.release_all();
             return Err(format!(
                 "mempool '{}' ran out filling an RX ring of {} descriptors: make the pool larger than the sum \
@@ -108,7 +126,7 @@ pub fn fill(q: &QueueMem, p: &RxParams, pool: &PktMbufPool, pa: Option<&Memory>)
                 q.nb()
             ));
         };
-        q.ring.rx_arm(i, buf);
+        q.ring.words().rx_arm(i, buf);
         q.put(i, m);
     }
     q.set(H_RETIRED, retired);
@@ -120,7 +138,7 @@ pub fn fill(q: &QueueMem, p: &RxParams, pool: &PktMbufPool, pa: Option<&Memory>)
 }
 
 /// The tail value that hands a freshly [`fill`]ed ring to the device: `nb - 1`.
-pub fn initial_tail(q: &QueueMem) -> u32 {
+pub fn initial_tail<D: RxRing>(q: &QueueMem<D>) -> u32 {
     (q.nb() - 1) as u32
 }
 
@@ -132,9 +150,9 @@ pub fn initial_tail(q: &QueueMem) -> u32 {
 /// the burst (the frame stays in the ring) and is counted as `nombuf`.
 #[inline]
 #[allow(clippy::too_many_arguments)]
-pub fn burst<R: RegIo + ?Sized>(
+pub fn burst<D: RxRing, R: RegIo + ?Sized>(
     regs: &R,
-    q: &QueueMem,
+    q: &QueueMem<D>,
     p: &RxParams,
     pool: &PktMbufPool,
     pa: Option<&Memory>,
@@ -148,28 +166,28 @@ pub fn burst<R: RegIo + ?Sized>(
     let (mut got, mut bytes, mut errors, mut used) = (0usize, 0u64, 0u64, 0usize);
     let mut caught_up = false;
     while got < max {
-        let Some(wb) = q.ring.rx_read(next) else {
+        let Some(wb) = q.ring.rx_done(next) else {
             caught_up = true;
             break;
         };
         let mut retired = 0;
-        let fresh = alloc_rx(pool, pa, p.buf_len, &mut retired);
+        let fresh = p.alloc(pool, pa, &mut retired);
         if retired > 0 {
             q.set(H_RETIRED, q.get(H_RETIRED) + retired);
         }
-        let Some((fresh, buf)) = fresh else {
+        let Some((fresh, buf, _)) = fresh else {
             c.add_nombuf(1);
             break;
         };
         let old = q.take(next);
-        q.ring.rx_arm(next, buf);
+        q.ring.words().rx_arm(next, buf);
         q.put(next, fresh);
         used += 1;
         next = if next + 1 == nb { 0 } else { next + 1 };
         let Some(m) = old else { continue };
-        if discard || !wb.eop() || wb.has_error(p.frame_errors) {
+        if discard || !wb.eop || wb.errors & p.frame_errors != 0 {
             // The tail of a multi-descriptor frame ends the discarding.
-            discard = !wb.eop();
+            discard = !wb.eop;
             errors += 1;
             drop(m);
             continue;
@@ -204,11 +222,11 @@ pub fn burst<R: RegIo + ?Sized>(
 /// Stamps a received mbuf; None (the mbuf is freed) if the length the device reported does
 /// not fit its buffer.
 #[inline(always)]
-fn deliver(mut m: Mbuf, wb: &RxWriteBack, port: u16) -> Option<Mbuf> {
+fn deliver(mut m: Mbuf, wb: &RxDone, port: u16) -> Option<Mbuf> {
     if !m.set_len(wb.len) {
         return None;
     }
     m.set_port(port);
-    m.set_rss_hash(wb.hash().unwrap_or(0));
+    m.set_rss_hash(wb.hash);
     Some(m)
 }

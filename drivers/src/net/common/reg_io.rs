@@ -30,27 +30,22 @@ impl RegIo for MmioRegion {
     }
 }
 
-impl<R: RegIo + ?Sized> RegIo for &R {
-    #[inline(always)]
-    fn read32(&self, off: usize) -> u32 {
-        (**self).read32(off)
-    }
-    #[inline(always)]
-    fn write32(&self, off: usize, v: u32) {
-        (**self).write32(off, v)
-    }
+/// References and `Arc`s of a register access are register accesses too.
+macro_rules! forward_reg_io {
+    ($($t:ty),*) => {$(
+        impl<R: RegIo + ?Sized> RegIo for $t {
+            #[inline(always)]
+            fn read32(&self, off: usize) -> u32 {
+                (**self).read32(off)
+            }
+            #[inline(always)]
+            fn write32(&self, off: usize, v: u32) {
+                (**self).write32(off, v)
+            }
+        }
+    )*};
 }
-
-impl<R: RegIo + ?Sized> RegIo for Arc<R> {
-    #[inline(always)]
-    fn read32(&self, off: usize) -> u32 {
-        (**self).read32(off)
-    }
-    #[inline(always)]
-    fn write32(&self, off: usize, v: u32) {
-        (**self).write32(off, v)
-    }
-}
+forward_reg_io!(&R, Arc<R>);
 
 /// A software register file: `len` bytes of 32-bit registers that read back what was
 /// written, with a log of every write. For host tests of register-touching code (a fake

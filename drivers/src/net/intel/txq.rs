@@ -1,12 +1,12 @@
-//! The TX queue logic (any process): a burst first frees the mbufs of descriptors the
-//! device has written back, then fills free descriptors with advanced data descriptors and
-//! writes the tail register once. Every descriptor asks for a write-back (RS), so cleanup
-//! needs no other bookkeeping.
+//! The TX queue logic of the Intel rings of 16-byte descriptors, legacy (e1000) or
+//! advanced (igb, ixgbe), in any process: a burst first frees the mbufs of descriptors the
+//! device has written back, then fills free descriptors and writes the tail register once.
+//! Every descriptor asks for a write-back (RS), so cleanup needs no other bookkeeping. A
+//! ring format plugs in through [`TxRing`].
 
-use super::desc::{TXD_DCMD_EOP, TXD_DCMD_IFCS, TXD_DCMD_RS};
-use super::queue::QueueMem;
-use crate::net::intel::iova;
-use crate::net::intel::RegIo;
+use crate::net::common::iova;
+use crate::net::common::queue_mem::{Desc16, QueueMem};
+use crate::net::common::RegIo;
 use eal::{Mbuf, Memory};
 use ethdev::QueueCounters;
 use std::sync::atomic::{fence, Ordering};
@@ -16,9 +16,25 @@ pub const H_TAIL: usize = 0;
 /// Header word: the oldest descriptor not yet reclaimed.
 pub const H_CLEAN: usize = 1;
 
+/// A ring of 16-byte descriptors the TX logic runs on.
+pub trait TxRing: Desc16 {
+    /// True when the format sends an empty mbuf (one zero-length descriptor) rather than
+    /// dropping it as an error.
+    const SENDS_EMPTY: bool;
+    /// Fills TX descriptor `i` with `len` bytes at `iova` of a packet of `pkt_len` bytes,
+    /// asking for the FCS and a write-back; `eop` on the packet's last descriptor.
+    fn tx_put(&self, i: usize, iova: u64, len: u16, eop: bool, pkt_len: u32);
+    /// True when the device wrote back DD (status bit 0, the same in every format) into TX
+    /// descriptor `i`.
+    #[inline(always)]
+    fn tx_done(&self, i: usize) -> bool {
+        self.words().tx_status(i) & 1 != 0
+    }
+}
+
 /// Empties the ring (frees the mbufs it still holds) and resets the indices. The caller
 /// programs the ring registers with head = tail = 0.
-pub fn reset(q: &QueueMem) {
+pub fn reset<D: TxRing>(q: &QueueMem<D>) {
     q.release_all();
     fence(Ordering::Release);
 }
@@ -26,7 +42,7 @@ pub fn reset(q: &QueueMem) {
 /// Frees the mbufs of the descriptors the device has written back; returns how many
 /// descriptors were reclaimed.
 #[inline]
-pub fn reclaim(q: &QueueMem) -> usize {
+pub fn reclaim<D: TxRing>(q: &QueueMem<D>) -> usize {
     let nb = q.nb();
     let (tail, mut clean) = (q.get(H_TAIL) as usize, q.get(H_CLEAN) as usize);
     let mut n = 0;
@@ -43,23 +59,24 @@ pub fn reclaim(q: &QueueMem) -> usize {
 
 /// Descriptors free for the software (one is always left empty: head == tail means empty).
 #[inline]
-pub fn free_descs(q: &QueueMem) -> usize {
+pub fn free_descs<D: TxRing>(q: &QueueMem<D>) -> usize {
     let nb = q.nb();
     let (tail, clean) = (q.get(H_TAIL) as usize, q.get(H_CLEAN) as usize);
     nb - 1 - (tail + nb - clean) % nb
 }
 
-/// True for an mbuf this queue cannot send: chained (multi-segment) or empty.
+/// True for an mbuf a queue of `D` cannot send: chained (multi-segment), or empty unless
+/// the format sends empty ones.
 #[inline(always)]
-fn unsendable(m: &Mbuf) -> bool {
-    m.nb_segs() != 1 || m.data_len() == 0
+fn unsendable<D: TxRing>(m: &Mbuf) -> bool {
+    m.nb_segs() != 1 || (m.data_len() == 0 && !D::SENDS_EMPTY)
 }
 
 /// Descriptors `m` needs: one per heap page its data touches (see [`iova`]); 0 for an
 /// mbuf that is not sent (see [`unsendable`]).
 #[inline(always)]
-fn descs_for(m: &Mbuf, page: u64) -> usize {
-    if unsendable(m) {
+fn descs_for<D: TxRing>(m: &Mbuf, page: u64) -> usize {
+    if unsendable::<D>(m) {
         return 0;
     }
     let len = u64::from(m.data_len());
@@ -71,16 +88,16 @@ fn descs_for(m: &Mbuf, page: u64) -> usize {
 }
 
 /// Sends from the front of `bufs` as many packets as there are free descriptors, writing
-/// the tail through `regs` at `tail_reg` (igb: TDT(n); ixgbe: its TDT(n)). Sent mbufs leave
+/// the tail through `regs` at `tail_reg` (e1000: TDT; igb: TDT(n); ixgbe: its TDT(n)). Sent mbufs leave
 /// `bufs` (the ring frees them once transmitted); the rest stay the caller's. A buffer that
 /// crosses a page of the heap takes two descriptors, split at the boundary. A chained
-/// (multi-segment) or empty mbuf is not supported: it leaves `bufs`, is dropped and
+/// (multi-segment) or (unless `D::SENDS_EMPTY`) empty mbuf is not supported: it leaves `bufs`, is dropped and
 /// counted as an error. Returns how many mbufs left `bufs`.
 #[inline]
-pub fn burst<R: RegIo + ?Sized>(
+pub fn burst<D: TxRing, R: RegIo + ?Sized>(
     regs: &R,
     tail_reg: usize,
-    q: &QueueMem,
+    q: &QueueMem<D>,
     mem: &Memory,
     c: &QueueCounters,
     bufs: &mut Vec<Mbuf>,
@@ -93,7 +110,7 @@ pub fn burst<R: RegIo + ?Sized>(
     let next = |i: usize| if i + 1 == nb { 0 } else { i + 1 };
     let (mut taken, mut used) = (0usize, 0usize);
     for m in bufs.iter() {
-        let need = descs_for(m, page);
+        let need = descs_for::<D>(m, page);
         if used + need > free {
             break;
         }
@@ -105,20 +122,19 @@ pub fn burst<R: RegIo + ?Sized>(
     }
     let (mut sent, mut bytes, mut errors) = (0u64, 0u64, 0u64);
     for m in bufs.drain(..taken) {
-        if unsendable(&m) {
+        if unsendable::<D>(&m) {
             errors += 1;
             drop(m);
             continue;
         }
         let (va, len) = (m.data().as_ptr() as u64, u64::from(m.data_len()));
         let first = iova::in_page(page, va, len);
-        let cmd = TXD_DCMD_IFCS | TXD_DCMD_RS;
         if first < len {
-            q.ring.tx_fill(tail, mem.iova(va), first as u16, cmd, len as u32);
+            q.ring.tx_put(tail, mem.iova(va), first as u16, false, len as u32);
             tail = next(tail);
-            q.ring.tx_fill(tail, mem.iova(va + first), (len - first) as u16, cmd | TXD_DCMD_EOP, len as u32);
+            q.ring.tx_put(tail, mem.iova(va + first), (len - first) as u16, true, len as u32);
         } else {
-            q.ring.tx_fill(tail, mem.iova(va), len as u16, cmd | TXD_DCMD_EOP, len as u32);
+            q.ring.tx_put(tail, mem.iova(va), len as u16, true, len as u32);
         }
         // The mbuf is kept at its last descriptor: freed once that one is done.
         q.put(tail, m);

@@ -1,7 +1,13 @@
 //! The test frames both sides agree on: numbered frames of mixed sizes (60..=1514 bytes)
-//! whose every byte follows from the sequence number. Shared by the guest program and the
-//! host-side test (which includes this file by path).
+//! whose every byte follows from the sequence number, the direction tags, MAC address
+//! helpers and the IPv4 header checksum of the drivers' own frame formats. Shared by the
+//! guest programs (as `tests::guest::frames`) and the host-side tests (which include this
+//! file by path), so it uses nothing but `std`.
 
+/// Tag of frames from the host to the guest.
+pub const TAG_H2G: u8 = 0x11;
+/// Tag of frames from the guest to the host.
+pub const TAG_G2H: u8 = 0x22;
 /// The IEEE local experimental ethertype the test frames carry.
 pub const ETHERTYPE: [u8; 2] = [0x88, 0xb5];
 /// Smallest frame (without FCS).
@@ -16,24 +22,15 @@ pub fn len_of(seq: u32) -> usize {
     MIN_LEN + (seq as usize * 389) % (MAX_LEN - MIN_LEN + 1)
 }
 
-/// Byte `i` (from 18 on) of frame `seq`.
+/// Byte `i` (from 20 on) of frame `seq`.
 fn byte(seq: u32, i: usize) -> u8 {
     (seq as usize).wrapping_mul(31).wrapping_add(i * 7) as u8
 }
 
 /// Frame `seq` from `src` to `dst`, tagged with `tag` (which direction or test sent it).
 pub fn build(seq: u32, tag: u8, dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
-    let len = len_of(seq);
-    let mut f = Vec::with_capacity(len);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&ETHERTYPE);
-    f.extend_from_slice(&seq.to_be_bytes());
-    f.push(tag);
-    f.push(!tag);
-    while f.len() < len {
-        f.push(byte(seq, f.len()));
-    }
+    let mut f = vec![0u8; len_of(seq)];
+    fill(&mut f, seq, tag, dst, src);
     f
 }
 
@@ -55,6 +52,11 @@ pub fn seq_of(f: &[u8]) -> Option<u32> {
     (f.len() >= 20 && f[12..14] == ETHERTYPE).then(|| u32::from_be_bytes([f[14], f[15], f[16], f[17]]))
 }
 
+/// The tag of a test frame, or None if `f` is not one.
+pub fn tag_of(f: &[u8]) -> Option<u8> {
+    seq_of(f).map(|_| f[18])
+}
+
 /// Checks `f` against frame `seq` with `tag` from `src` to `dst`; the first difference.
 pub fn check(f: &[u8], seq: u32, tag: u8, dst: [u8; 6], src: [u8; 6]) -> Result<(), String> {
     let want = build(seq, tag, dst, src);
@@ -65,6 +67,16 @@ pub fn check(f: &[u8], seq: u32, tag: u8, dst: [u8; 6], src: [u8; 6]) -> Result<
         None => Ok(()),
         Some(i) => Err(format!("frame {seq}: byte {i} is {:#04x}, expected {:#04x}", f[i], want[i])),
     }
+}
+
+/// The checksum of IPv4 header `h` (with its checksum field zero, the value to put there;
+/// over a header with its checksum filled in, 0).
+pub fn ip_checksum(h: &[u8]) -> u16 {
+    let mut sum: u32 = h.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
 }
 
 /// Parses `aa:bb:cc:dd:ee:ff`.
