@@ -90,7 +90,7 @@ fn server(eal: &Eal) -> Result<(), String> {
         if nb_txq < nb_clients {
             println!("APP: port {p} has {max_txq} TX queue(s) for {nb_clients} clients: clients share them");
         }
-        setup_port(&eth, p, 1, nb_txq, 512, false, pool).map_err(|e| format!("port {p}: {e}"))?;
+        setup_port(&eth, p, 1, nb_txq, 512, 0, pool).map_err(|e| format!("port {p}: {e}"))?;
     }
     println!("APP: server ready: {} ports, {nb_clients} clients", ports.len());
     let stop = stop_on_enter();

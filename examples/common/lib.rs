@@ -37,20 +37,28 @@ pub fn eal_init_args_or_exit(app: &str, args: &[String]) -> Eal {
 }
 
 /// Configures port `id` with `nb_rxq`/`nb_txq` queues of `nb_desc` descriptors fed by
-/// `pool`, and starts it (primary only).
+/// `pool`, and starts it (primary only). With several RX queues, RSS hashes the types of
+/// `rss_hf` (`ethdev::rss::hash` bits; 0 for no RSS) that the device supports, as DPDK's
+/// samples mask `rss_hf` with the device's `flow_type_rss_offloads`.
 pub fn setup_port(
     eth: &Ethdev,
     id: u16,
     nb_rxq: u16,
     nb_txq: u16,
     nb_desc: u16,
-    rss: bool,
+    rss_hf: u64,
     pool: PktMbufPool,
 ) -> Result<(), EthError> {
     let c = eth.control(id)?;
+    let info = c.info();
+    let hash_types = rss_hf & info.rss_hash_types;
     // RSS only where the device has it (virtual ports spread nothing).
-    let rss = rss && nb_rxq > 1 && c.info().capabilities & ethdev::capa::RSS != 0;
-    c.configure(&PortConf { nb_rxq, nb_txq, rss, lsc_intr: true, ..Default::default() })?;
+    let rss = hash_types != 0 && nb_rxq > 1 && info.capabilities & ethdev::capa::RSS != 0;
+    if rss_hf != 0 && nb_rxq > 1 && !rss {
+        tracing::info!(port = id, "the device has no RSS for hash types {rss_hf:#x}: flows are not spread");
+    }
+    let rss_conf = ethdev::RssConf { hash_types, ..Default::default() };
+    c.configure(&PortConf { nb_rxq, nb_txq, rss, rss_conf, lsc_intr: true })?;
     let lim = c.info().rx_desc_lim;
     let nb = nb_desc.clamp(lim.min, lim.max) / lim.align.max(1) * lim.align.max(1);
     for q in 0..nb_rxq {

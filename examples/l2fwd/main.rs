@@ -126,7 +126,7 @@ fn run(eal: &Eal) -> Result<(), String> {
     let ports = port_pairs(&eth, Some(o.mask))?;
     let pool = shared_pool(eal, "mbuf_pool", 8191)?;
     for &p in &ports {
-        setup_port(&eth, p, 1, 1, 512, false, pool).map_err(|e| format!("port {p}: {e}"))?;
+        setup_port(&eth, p, 1, 1, 512, 0, pool).map_err(|e| format!("port {p}: {e}"))?;
         let port = eth.port(p).map_err(|e| e.to_string())?;
         println!("Port {p}, MAC address: {}", examples_common::fmt_mac(port.mac()));
     }

@@ -61,7 +61,7 @@ fn run(eal: &eal::Eal) -> Result<(), String> {
     let pool = shared_pool(eal, "MProc_pktmbuf_pool", 8191)?;
     if eal.is_primary() {
         for &p in &ports {
-            setup_port(&eth, p, a.num_procs, a.num_procs, 512, a.num_procs > 1, pool)
+            setup_port(&eth, p, a.num_procs, a.num_procs, 512, ethdev::rss::hash::ALL, pool)
                 .map_err(|e| format!("port {p}: {e}"))?;
         }
     }

@@ -70,8 +70,9 @@ pub struct Config {
     pub txpkts: u16,
     /// Stop after this many seconds (0: run until Ctrl-C or Enter).
     pub duration: u64,
-    /// Turn RSS on when there are several RX queues.
-    pub rss: bool,
+    /// RSS hash types (`ethdev::rss::hash` bits) used when there are several RX queues;
+    /// as DPDK's testpmd, IP addresses unless `--rss-udp` asks for UDP ports too.
+    pub rss_hf: u64,
 }
 
 /// testpmd's usage text.
@@ -88,7 +89,8 @@ pub const USAGE: &str = "Usage: testpmd [EAL options] -- [options]\n\
   --total-num-mbufs=N   mbufs in the pool\n\
   --txpkts=N            packet size in txonly mode (default 64)\n\
   --duration=N          stop after N seconds\n\
-  --rss-udp / --rss-ip  spread flows over the RX queues\n\
+  --rss-ip              with several RX queues, hash IP addresses (the default)\n\
+  --rss-udp             with several RX queues, hash IP addresses and UDP ports\n\
   --no-lsc-interrupt    accepted for DPDK compatibility\n";
 
 impl Config {
@@ -109,7 +111,7 @@ impl Config {
             total_mbufs: 0,
             txpkts: 64,
             duration: 0,
-            rss: false,
+            rss_hf: ethdev::rss::hash::IPV4 | ethdev::rss::hash::IPV6,
         };
         let mut i = 1;
         while i < args.len() {
@@ -149,7 +151,8 @@ impl Config {
                 "--total-num-mbufs" => c.total_mbufs = num(name, value()?)?,
                 "--txpkts" => c.txpkts = num(name, value()?)?,
                 "--duration" => c.duration = num(name, value()?)?,
-                "--rss-udp" | "--rss-ip" => c.rss = true,
+                "--rss-ip" => c.rss_hf = ethdev::rss::hash::IPV4 | ethdev::rss::hash::IPV6,
+                "--rss-udp" => c.rss_hf = ethdev::rss::hash::UDP_IPV4 | ethdev::rss::hash::UDP_IPV6,
                 "--no-lsc-interrupt" => {}
                 "-h" | "--help" => return Err(String::new()),
                 other => return Err(format!("unknown option '{other}'")),
@@ -165,5 +168,24 @@ impl Config {
             return Err(format!("--txpkts={}: must be 60..=9000", c.txpkts));
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ethdev::rss::hash;
+
+    fn parse(a: &[&str]) -> Result<Config, String> {
+        let v: Vec<String> = std::iter::once("testpmd").chain(a.iter().copied()).map(String::from).collect();
+        Config::parse(&v)
+    }
+
+    #[test]
+    fn rss_flags_choose_the_hash_types() {
+        assert_eq!(parse(&[]).unwrap().rss_hf, hash::IPV4 | hash::IPV6, "DPDK's default: IP addresses");
+        assert_eq!(parse(&["--rss-udp"]).unwrap().rss_hf, hash::UDP_IPV4 | hash::UDP_IPV6);
+        assert_eq!(parse(&["--rss-udp", "--rss-ip"]).unwrap().rss_hf, hash::IPV4 | hash::IPV6, "the last wins");
+        assert!(parse(&["--rxq=0"]).is_err());
     }
 }

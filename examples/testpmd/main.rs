@@ -268,7 +268,8 @@ fn run(eal: &Eal) -> i32 {
     };
     if eal.is_primary() {
         for &p in &ports {
-            if let Err(e) = examples_common::setup_port(&eth, p, cfg.rxq, cfg.txq, cfg.rxd.max(cfg.txd), cfg.rss, pool)
+            if let Err(e) =
+                examples_common::setup_port(&eth, p, cfg.rxq, cfg.txq, cfg.rxd.max(cfg.txd), cfg.rss_hf, pool)
             {
                 eprintln!("{APP}: port {p}: {e}");
                 return 1;

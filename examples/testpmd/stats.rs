@@ -124,5 +124,23 @@ pub fn show_port_info(eth: &Ethdev, p: u16) {
         let i = c.info();
         println!("Max possible RX queues: {}", i.max_rx_queues);
         println!("Max possible TX queues: {}", i.max_tx_queues);
+        if i.reta_size > 0 {
+            println!("Redirection table size: {}", i.reta_size);
+            println!("Supported RSS offload flow types: {}", rss_types(i.rss_hash_types));
+        }
     }
+}
+
+/// Names of the `ethdev::rss::hash` bits in `hf`, DPDK style.
+fn rss_types(hf: u64) -> String {
+    use ethdev::rss::hash;
+    let names = [
+        (hash::IPV4, "ipv4"),
+        (hash::TCP_IPV4, "ipv4-tcp"),
+        (hash::UDP_IPV4, "ipv4-udp"),
+        (hash::IPV6, "ipv6"),
+        (hash::TCP_IPV6, "ipv6-tcp"),
+        (hash::UDP_IPV6, "ipv6-udp"),
+    ];
+    names.iter().filter(|(b, _)| hf & b != 0).map(|(_, n)| *n).collect::<Vec<_>>().join(" ")
 }
