@@ -19,6 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// Console lines printed when a test fails while its guest is still running.
+const FAIL_CONSOLE_LINES: usize = 150;
+
 /// How a guest is built and booted.
 #[derive(Debug, Clone)]
 pub struct GuestConfig {
@@ -121,6 +124,7 @@ pub struct Guest {
     commands: Vec<String>,
     started: Instant,
     timeout: Duration,
+    smp: u32,
 }
 
 fn new_work_dir() -> Result<PathBuf> {
@@ -207,6 +211,7 @@ impl Guest {
             commands: cfg.commands.clone(),
             started,
             timeout: cfg.timeout,
+            smp: cfg.smp,
         })
     }
 
@@ -254,6 +259,31 @@ impl Guest {
         t
     }
 
+    /// The state of every vCPU from the monitor, for the report of a guest that hangs:
+    /// `info cpus`, each CPU's instruction pointer, flags and halt state (`info registers
+    /// -a`), and its local APIC (`info lapic`: IRR, ISR, TPR/PPR and timer show an interrupt
+    /// that cannot be delivered). Empty when the monitor does not answer.
+    pub fn cpu_report(&self) -> String {
+        let Ok(mut m) = Monitor::connect(&monitor_socket(&self.work_dir), Duration::from_secs(2)) else {
+            return String::new();
+        };
+        let mut out = String::new();
+        if let Ok(r) = m.command("info cpus") {
+            out += &format!("--- info cpus ---\n{r}\n");
+        }
+        if let Ok(r) = m.command("info registers -a") {
+            let keep = |l: &&str| l.starts_with("CPU#") || l.starts_with("RIP=") || l.starts_with("EFER=");
+            out += "--- info registers -a (CPU, RIP, EFER lines) ---\n";
+            out += &r.lines().filter(keep).map(|l| format!("{l}\n")).collect::<String>();
+        }
+        for cpu in 0..self.smp {
+            if let Ok(r) = m.command(&format!("info lapic {cpu}")) {
+                out += &format!("--- info lapic {cpu} ---\n{r}\n");
+            }
+        }
+        out
+    }
+
     /// Waits for the guest to power off (or the time limit) and returns the
     /// results. Errors if the limit passed or the guest died early.
     pub fn wait(mut self) -> Result<GuestOutcome> {
@@ -262,12 +292,18 @@ impl Guest {
             match self.child.try_wait() {
                 Ok(Some(st)) => break st,
                 Ok(None) if Instant::now() >= deadline => {
+                    let cpus = self.cpu_report();
                     let _ = self.child.kill();
                     let _ = self.child.wait();
                     // Readers are not joined: a child of QEMU's could hold
                     // the pipes open. Give them a moment to drain.
                     std::thread::sleep(Duration::from_millis(100));
-                    return Err(Error::Timeout { secs: self.timeout.as_secs(), tail: self.log_tail() });
+                    let mut tail = self.log_tail();
+                    if !cpus.is_empty() {
+                        tail.push_str("\n--- vCPU state before QEMU was killed ---\n");
+                        tail.push_str(&cpus);
+                    }
+                    return Err(Error::Timeout { secs: self.timeout.as_secs(), tail });
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(50)),
                 Err(e) => return Err(Error::io("waiting for", "qemu", e)),
@@ -297,6 +333,15 @@ impl Guest {
 
 impl Drop for Guest {
     fn drop(&mut self) {
+        // A test that fails while the guest runs (a frame that never came back, a console
+        // line that never appeared) would otherwise lose what the guest printed.
+        if std::thread::panicking() {
+            let cpus = if let Ok(None) = self.child.try_wait() { self.cpu_report() } else { String::new() };
+            eprintln!(
+                "--- the test failed with the guest running; its console (last {FAIL_CONSOLE_LINES} lines) ---\n{}\n{cpus}",
+                tail(&self.log.text(), FAIL_CONSOLE_LINES)
+            );
+        }
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();

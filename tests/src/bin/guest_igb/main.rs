@@ -5,6 +5,8 @@
 //! - `noop`: initialise and exit.
 //! - `rxtx N [LABEL]`: one queue each way; N pattern frames from the host peer checked, N
 //!   sent back, the counters checked.
+//! - `promisc N OTHER_MAC`: N frames to another unicast address dropped with promiscuous
+//!   mode off, all received with it on (see [`promisc`]).
 //! - `rss FLOWS PER_FLOW`: four RX queues with RSS; the host's UDP flows must spread over
 //!   all queues, once each, each flow on the queue the Toeplitz hash and RETA predict.
 //! - `mp-primary FLOWS PER_FLOW` / `mp-secondary FLOWS PER_FLOW`: the primary polls queue 0
@@ -18,6 +20,7 @@
 
 mod flows;
 mod mp;
+mod promisc;
 mod rss;
 
 use std::time::Duration;
@@ -45,6 +48,7 @@ fn main() {
                     ])
                 })
             }
+            "promisc" => promisc::run(eal, eth, args.num(2, 100), args.str(3, "")),
             "rss" => rss::run(eal, eth, flows, args.num(3, 16)),
             "mp-primary" => mp::primary(eal, eth, flows, args.num(3, 8)),
             "mp-secondary" => mp::secondary(eal, eth, flows, args.num(3, 8)),
