@@ -387,14 +387,13 @@ impl PortControl<'_> {
             });
         }
         let nbq = self.nb_rx_queues();
-        if let Some((i, q)) = reta.iter().enumerate().find(|(_, &q)| q >= nbq) {
+        if let Some(&q) = reta.iter().find(|&&q| q >= nbq) {
             return Err(EthError::QueueOutOfRange {
                 port: self.id(),
                 dir: "rx (redirection table entry)",
-                queue: *q,
+                queue: q,
                 nb: nbq,
-            })
-            .inspect_err(|_| tracing::debug!(entry = i, "bad redirection table entry"));
+            });
         }
         self.ctl.reta_update(reta)
     }

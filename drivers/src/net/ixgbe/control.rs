@@ -192,7 +192,7 @@ impl<R: RegIo> Control for IxgbeControl<R> {
     }
 
     fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
-        queues::rx_params(usize::from(q), self.port).check_setup(q, nb_desc, &pool)?;
+        queues::rx_params(self.port, usize::from(q)).check_setup(q, nb_desc, &pool)?;
         self.setup_queue("rx", q, nb_desc, w::RXQ)
     }
 

@@ -16,7 +16,7 @@ impl QueueMap for IxgbeQueues {
     const RXQ_WORD: usize = w::RXQ;
     const TXQ_WORD: usize = w::TXQ;
     fn rx_params(port: u16, q: usize) -> RxParams {
-        rx_params(q, port)
+        rx_params(port, q)
     }
     fn tx_tail(q: usize) -> usize {
         regs::tdt(q)

@@ -30,7 +30,7 @@ pub fn tx_ring_regs(q: usize) -> RingRegs {
 }
 
 /// What the shared RX burst needs for queue `q` of `port`.
-pub fn rx_params(q: usize, port: u16) -> RxParams {
+pub fn rx_params(port: u16, q: usize) -> RxParams {
     RxParams { tail_reg: regs::rdt(q), frame_errors: RX_FRAME_ERRORS_82599, buf_len: RX_BUF, port }
 }
 
@@ -65,7 +65,7 @@ pub fn rx_start<R: RegIo + ?Sized>(
         regs::srrctl(q),
         srrctl | regs::SRRCTL_DESCTYPE_ADV_ONEBUF | regs::SRRCTL_DROP_EN | u32::from(RX_BUF / 1024),
     );
-    rx::fill(mem, &rx_params(q, port), pool, pa)?;
+    rx::fill(mem, &rx_params(port, q), pool, pa)?;
     ring::program(r, &rx_ring_regs(q), mem, iova);
     clear_bits(r, regs::dca_rxctrl(q), regs::DCA_RXCTRL_DESC_WRO_EN);
     set_bits(r, regs::rxdctl(q), regs::RXDCTL_ENABLE);

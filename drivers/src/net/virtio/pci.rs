@@ -332,6 +332,23 @@ pub enum Transport {
     },
 }
 
+/// A device reset as the virtio spec asks (4.1.4.3.2): write 0 to `device_status`, then
+/// wait until it reads back 0 (2 s at most), through the given accessors of any transport.
+pub fn reset_device(
+    status: impl Fn() -> Result<u8, String>,
+    set_status: impl Fn(u8) -> Result<(), String>,
+) -> Result<(), String> {
+    set_status(0)?;
+    let t0 = Instant::now();
+    while status()? != 0 {
+        if t0.elapsed() > Duration::from_secs(2) {
+            return Err("device_status did not read 0 within 2 s of a reset".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
 /// Transport codes kept in the port's shared words.
 pub const KIND_MODERN: u64 = 1;
 /// See [`KIND_MODERN`].
@@ -422,15 +439,7 @@ impl Transport {
 
     /// Resets the device (status 0) and waits until it reads back 0.
     pub fn reset(&self) -> Result<(), String> {
-        self.set_status(0)?;
-        let t0 = Instant::now();
-        while self.status()? != 0 {
-            if t0.elapsed() > Duration::from_secs(2) {
-                return Err("device_status did not read 0 within 2 s of a reset".into());
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        Ok(())
+        reset_device(|| self.status(), |s| self.set_status(s))
     }
 
     /// The device's feature bits (legacy: 32).

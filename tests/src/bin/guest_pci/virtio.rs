@@ -6,7 +6,7 @@
 use eal::bus::BusDevice;
 use eal::vfio::{EventFd, IrqIndex};
 use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `cfg_type` of the common configuration structure.
 pub const VIRTIO_PCI_CAP_COMMON_CFG: u8 = 1;
@@ -207,15 +207,7 @@ impl<'a> Virtio<'a> {
 
     /// Resets the device (status 0) and waits until it reads back 0.
     pub fn reset(&self) -> Result<(), String> {
-        self.set_status(0)?;
-        let t0 = Instant::now();
-        while self.status()? != 0 {
-            if t0.elapsed() > Duration::from_secs(2) {
-                return Err("device_status did not read 0 within 2 s of a reset".into());
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        Ok(())
+        drivers::net::virtio::pci::reset_device(|| self.status(), |s| self.set_status(s))
     }
 
     /// The net config `status` field (bit 0: link up).
