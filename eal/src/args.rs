@@ -35,7 +35,7 @@ pub struct LcoreSpec {
 /// Parsed EAL arguments.
 #[derive(Debug, Clone)]
 pub struct EalArgs {
-    /// argv[0].
+    /// `argv[0]`.
     pub program: String,
     /// The lcores, sorted by id, at least one.
     pub lcores: Vec<LcoreSpec>,
@@ -132,7 +132,7 @@ fn usage_err(msg: impl Into<String>) -> EalError {
 }
 
 impl EalArgs {
-    /// Parses `args` (argv[0] first). The CPUs that lcores may use are the ones this process
+    /// Parses `args` (`argv[0]` first). The CPUs that lcores may use are the ones this process
     /// is allowed to run on.
     pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<EalArgs, EalError> {
         Self::parse_with_cpus(args, &crate::lcore::available_cpus())

@@ -56,7 +56,7 @@ impl std::fmt::Debug for Eal {
 }
 
 impl Eal {
-    /// Initialises the EAL from `args` (argv[0] first). On `Err(EalError::Usage)` the caller
+    /// Initialises the EAL from `args` (`argv[0]` first). On `Err(EalError::Usage)` the caller
     /// should print the error and [`usage`]; `Err(HelpRequested)` means print usage, exit 0.
     pub fn init<S: AsRef<str>>(args: &[S]) -> Result<Eal, EalError> {
         let t0 = Instant::now();
@@ -189,7 +189,7 @@ impl Eal {
     pub fn args(&self) -> &EalArgs {
         &self.args
     }
-    /// The application's arguments (those after `--`), argv[0] first.
+    /// The application's arguments (those after `--`), `argv[0]` first.
     pub fn app_args(&self) -> Vec<String> {
         std::iter::once(self.args.program.clone()).chain(self.args.app_args.iter().cloned()).collect()
     }

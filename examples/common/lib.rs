@@ -17,7 +17,7 @@ pub fn eal_init_or_exit(app: &str) -> Eal {
     eal_init_args_or_exit(app, &args)
 }
 
-/// As [`eal_init_or_exit`], with the arguments given (argv[0] first).
+/// As [`eal_init_or_exit`], with the arguments given (`argv[0]` first).
 pub fn eal_init_args_or_exit(app: &str, args: &[String]) -> Eal {
     match Eal::init(args) {
         Ok(e) => e,

@@ -1,5 +1,5 @@
 //! l2fwd: forwards between port pairs (0<->1, 2<->3), rewriting MAC addresses (destination
-//! 02:00:00:00:00:<dest port>, source = the TX port's address) unless `--no-mac-updating`,
+//! `02:00:00:00:00:<dest port>`, source = the TX port's address) unless `--no-mac-updating`,
 //! printing per-port statistics every `-T` seconds; Ctrl-C prints the totals and exits
 //! cleanly with every mbuf back in the pool.
 //!

@@ -94,7 +94,7 @@ pub const USAGE: &str = "Usage: testpmd [EAL options] -- [options]\n\
   --no-lsc-interrupt    accepted for DPDK compatibility\n";
 
 impl Config {
-    /// Parses the arguments after `--` (argv[0] first).
+    /// Parses the arguments after `--` (`argv[0]` first).
     pub fn parse(args: &[String]) -> Result<Config, String> {
         let mut c = Config {
             mode: FwdMode::Io,

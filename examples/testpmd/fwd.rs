@@ -89,7 +89,7 @@ fn template(size: u16, src: [u8; 6], dst: [u8; 6]) -> Vec<u8> {
     f
 }
 
-/// The default peer address testpmd uses in mac mode: 02:00:00:00:00:<port>.
+/// The default peer address testpmd uses in mac mode: `02:00:00:00:00:<port>`.
 pub fn peer_mac(port: u16) -> [u8; 6] {
     [0x02, 0, 0, 0, (port >> 8) as u8, port as u8]
 }

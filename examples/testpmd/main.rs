@@ -315,7 +315,10 @@ fn run(eal: &Eal) -> i32 {
                 let _ = std::io::stdout().flush();
             }
             Ok(_) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) | Err(mpsc::RecvTimeoutError::Disconnected) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // Standard input is at its end (`</dev/null`, a closed pipe): run on until the
+            // duration or a signal, waking as often as with a terminal instead of spinning.
+            Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(Duration::from_millis(50)),
         }
     }
     if app.running.is_some() {

@@ -449,14 +449,24 @@ fn expect_init_error(tag: &str, wrapper: &[&str], want: &[&str]) {
     }
 }
 
-#[test]
-fn without_root_the_error_says_so_and_how_to_fix() {
-    need_root!();
-    let dir = "/tmp/bypass_tap_noroot";
-    let _ = std::fs::create_dir_all(dir);
-    ok("chmod", &["1777", dir]);
+/// Runs the worker as `nobody` with no capabilities, in a private mount namespace whose
+/// `/dev/net/tun` is a fresh device node of mode `mode`: the test sets up the device state it
+/// needs itself instead of depending on the host's (a fresh machine has `0600`, others `0666`).
+fn expect_unprivileged_error(tag: &str, mode: &str, want: &[&str]) {
+    let dir = format!("/tmp/bypass_tap_{tag}");
+    let _ = std::fs::create_dir_all(&dir);
+    ok("chmod", &["1777", &dir]);
     let env = format!("BYPASS_RUNTIME_DIR={dir}");
+    let script =
+        format!("mount -t tmpfs tmpfs /dev/net && mknod -m {mode} /dev/net/tun c 10 200 && exec \"$0\" \"$@\"");
     let wrapper = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
         "env",
         "-u",
         "XDG_RUNTIME_DIR",
@@ -468,7 +478,29 @@ fn without_root_the_error_says_so_and_how_to_fix() {
         "--inh-caps=-all",
         "--bounding-set=-all",
     ];
-    expect_init_error("noroot", &wrapper, &["port 0", "not permitted", "needs root (CAP_NET_ADMIN)", "ip tuntap add"]);
+    expect_init_error(tag, &wrapper, want);
+}
+
+#[test]
+fn without_root_and_an_open_tun_device_creating_the_tap_is_refused_with_the_fix() {
+    need_root!();
+    // /dev/net/tun readable by all: open() succeeds, TUNSETIFF fails with EPERM.
+    expect_unprivileged_error(
+        "noroot",
+        "0666",
+        &["port 0", "not permitted", "needs root (CAP_NET_ADMIN)", "ip tuntap add"],
+    );
+}
+
+#[test]
+fn without_root_and_a_private_tun_device_opening_it_is_refused_with_the_fix() {
+    need_root!();
+    // /dev/net/tun root-only (a fresh machine's mode): open() fails with EACCES.
+    expect_unprivileged_error(
+        "noaccess",
+        "0600",
+        &["port 0", "cannot open /dev/net/tun", "Permission denied", "run as root", "CAP_NET_ADMIN"],
+    );
 }
 
 #[test]

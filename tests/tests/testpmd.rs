@@ -120,3 +120,36 @@ fn bad_arguments_are_explained() {
         assert!(out.iter().any(|l| l.contains(msg)), "{eal:?} {app:?}: expected {msg:?} in {out:#?}");
     }
 }
+
+/// CPU time (user + system) the thread `tid` of process `pid` has used so far.
+fn thread_cpu_time(pid: u32, tid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).expect("thread stat");
+    // Fields after the command name (which is in parentheses and may hold spaces): state is
+    // field 3, utime field 14, stime field 15.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).map(|v| v.parse().expect("ticks")).collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis((f[0] + f[1]) * 1000 / hz)
+}
+
+#[test]
+fn with_stdin_at_its_end_the_main_thread_sleeps_instead_of_spinning() {
+    let p = prefix("tp_eof");
+    let mut t = testpmd(
+        &p,
+        &["--no-huge", "--vdev", "net_null0", "--vdev", "net_null1"],
+        &["--forward-mode=io", "--duration", "4"],
+    );
+    t.expect("Press enter to exit", T);
+    t.close_stdin();
+    let pid = t.child.id();
+    let before = thread_cpu_time(pid, pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = thread_cpu_time(pid, pid) - before;
+    let (code, out) = t.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    // A spinning prompt thread burns the whole 2 s; a sleeping one a few milliseconds.
+    assert!(used < Duration::from_millis(200), "the main thread used {used:?} of CPU in 2 s with stdin at EOF");
+    check_accounting(&out);
+}

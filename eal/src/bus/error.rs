@@ -25,7 +25,7 @@ pub enum BusError {
         addr: PciAddr,
         /// Its description (name and ids).
         what: String,
-        /// "bound to <driver>" or "not bound to any driver".
+        /// "bound to `<driver>`" or "not bound to any driver".
         bound: String,
     },
     /// A secondary's allow list names a device the primary did not probe.

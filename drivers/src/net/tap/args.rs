@@ -1,5 +1,5 @@
 //! Devargs of `net_tap`, as DPDK's: `iface=NAME` (default `dtap%d`: the kernel picks the
-//! first free `dtapN`) and `mac=xx:xx:xx:xx:xx:xx`, `mac=fixed` (02:64:74:61:70:<port>, i.e.
+//! first free `dtapN`) and `mac=xx:xx:xx:xx:xx:xx`, `mac=fixed` (`02:64:74:61:70:<port>`, i.e.
 //! "dtap") or, by default, a random locally administered address.
 
 use super::tun;
@@ -16,7 +16,7 @@ pub const DEFAULT_IFACE: &str = "dtap%d";
 pub enum MacChoice {
     /// A random locally administered unicast address.
     Random,
-    /// 02:64:74:61:70:<port>.
+    /// `02:64:74:61:70:<port>`.
     Fixed,
     /// This address.
     Given([u8; 6]),
