@@ -61,7 +61,7 @@ impl Eal {
     pub fn init<S: AsRef<str>>(args: &[S]) -> Result<Eal, EalError> {
         let t0 = Instant::now();
         let args = EalArgs::parse(args)?;
-        init_logging(args.log_level.as_deref());
+        crate::logging::init(args.log_level.as_deref());
         if INITIALISED.swap(true, Ordering::SeqCst) {
             return Err(EalError::AlreadyInitialized);
         }
@@ -252,15 +252,6 @@ fn abandon_primary(dir: &Path, heap: Option<&Path>) {
     }
     runtime::clean_stale(dir);
     let _ = std::fs::remove_file(dir.join(CONFIG_FILE));
-}
-
-fn init_logging(level: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
-    let filter = match level {
-        Some(l) => EnvFilter::new(l),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-    };
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 fn read_header(f: &File) -> Option<ConfigHeader> {
