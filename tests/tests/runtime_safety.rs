@@ -295,3 +295,59 @@ fn dpdk_launch_script_flags_are_handled() {
     assert!(tests::heap_files(&p).is_empty());
     sb.assert_victims_untouched();
 }
+
+/// Starts the worker as uid/gid 65534 without XDG_RUNTIME_DIR, so its base is
+/// `$TMPDIR/bypass-65534` with `TMPDIR=tmp`.
+fn spawn_as_nobody(tmp: &Path, args: &[&str]) -> Proc {
+    let tmpdir = format!("TMPDIR={}", tmp.display());
+    let mut a = vec![
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "env",
+        "-u",
+        "XDG_RUNTIME_DIR",
+        "-u",
+        "BYPASS_RUNTIME_DIR",
+        tmpdir.as_str(),
+        W,
+    ];
+    a.extend_from_slice(args);
+    Proc::spawn("setpriv", &a)
+}
+
+#[test]
+fn non_root_tmp_fallback_is_private_and_checked() {
+    need_root!();
+    let sb = Sandbox::new("tmpfallback");
+    let tmp = sb.outer.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let p = prefix("tmpfb");
+    let args = ["--file-prefix", p.as_str(), "-l", "0", "--no-huge", "-m", "16", "--", "hold"];
+    // Another user planted the base and a config symlink in the group directory.
+    let base = tmp.join(format!("bypass-{NOBODY}"));
+    std::fs::create_dir_all(base.join(&p)).unwrap();
+    std::os::unix::fs::symlink(sb.outer.join("victim"), base.join(&p).join("config")).unwrap();
+    for d in [&base, &base.join(&p)] {
+        std::os::unix::fs::chown(d, Some(NOBODY - 1), Some(NOBODY - 1)).unwrap();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let (code, out) = spawn_as_nobody(&tmp, &args).finish(T);
+    assert_eq!(code, Some(2), "{out:?}");
+    assert!(
+        any(&out, &format!("refusing runtime directory {} (owner uid 65533, mode 0777)", base.display())),
+        "{out:?}"
+    );
+    sb.assert_victims_untouched();
+    // Without the plant, the base is made private and the primary runs.
+    std::fs::remove_dir_all(&base).unwrap();
+    let mut pri = spawn_as_nobody(&tmp, &args);
+    pri.expect("READY role=Primary", T);
+    let m = std::fs::metadata(&base).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o777), (NOBODY, 0o700));
+    let m = std::fs::metadata(base.join(&p)).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o777), (NOBODY, 0o700));
+    assert_eq!(pri.finish(T).0, Some(0));
+    assert!(!base.join(&p).exists(), "clean exit removes the group directory");
+}
