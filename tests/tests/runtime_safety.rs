@@ -351,3 +351,39 @@ fn non_root_tmp_fallback_is_private_and_checked() {
     assert_eq!(pri.finish(T).0, Some(0));
     assert!(!base.join(&p).exists(), "clean exit removes the group directory");
 }
+
+/// The worker's output with `--log-level info`, run under `script` (stderr a terminal) or
+/// with plain pipes, optionally with `NO_COLOR=1`.
+fn log_output(sb: &Sandbox, tag: &str, tty: bool, no_color: bool) -> String {
+    let p = prefix(tag);
+    let worker = format!("{W} --file-prefix {p} -l 0 --no-huge -m 16 --log-level info -- attach");
+    let mut cmd = if tty {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &worker, "/dev/null"]);
+        c
+    } else {
+        let mut c = std::process::Command::new("sh");
+        c.args(["-c", &worker]);
+        c
+    };
+    cmd.env("BYPASS_RUNTIME_DIR", sb.base()).env_remove("NO_COLOR").stdin(std::process::Stdio::null());
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    let out = cmd.output().expect("run the worker");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("EAL initialised"), "{text}");
+    text
+}
+
+#[test]
+fn log_colour_only_on_a_terminal_and_never_with_no_color() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: needs script(1) for a terminal");
+        return;
+    }
+    let sb = Sandbox::new("colour");
+    assert!(log_output(&sb, "col_tty", true, false).contains("\u{1b}["), "a terminal gets colour");
+    assert!(!log_output(&sb, "col_nocolor", true, true).contains('\u{1b}'), "NO_COLOR is honoured");
+    assert!(!log_output(&sb, "col_pipe", false, false).contains('\u{1b}'), "a pipe gets plain text");
+}

@@ -18,7 +18,7 @@ use nix::fcntl::{open, openat, OFlag};
 use nix::sys::stat::{fstat, mkdirat, FileStat, Mode};
 use nix::unistd::{unlinkat, UnlinkatFlags};
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Name of the shared config file in the runtime directory.
@@ -237,7 +237,9 @@ impl RuntimeDir {
     /// and never a file of another name. Returns the names removed.
     pub fn clean_stale(&self) -> Vec<String> {
         let mut removed = Vec::new();
-        let Ok(rd) = std::fs::read_dir(&self.path) else {
+        // List the directory we hold open (through /proc, where there is one).
+        let via_fd = PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()));
+        let Ok(rd) = std::fs::read_dir(&via_fd).or_else(|_| std::fs::read_dir(&self.path)) else {
             return removed;
         };
         for e in rd.flatten() {
