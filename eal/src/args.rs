@@ -753,6 +753,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// An accepted prefix is always one plain path component: joined to a base it names
+        /// a child of that base, never the base, its parent or a hidden entry.
+        #[test]
+        fn accepted_prefixes_stay_inside_the_base(p in "\\PC{0,70}|[a-z.]{0,6}") {
+            if check_file_prefix(&p).is_ok() {
+                let joined = std::path::Path::new("/base").join(&p);
+                let comps: Vec<_> = joined.components().collect();
+                proptest::prop_assert_eq!(comps.len(), 3);
+                proptest::prop_assert!(matches!(comps[2], std::path::Component::Normal(_)));
+                proptest::prop_assert!(!p.starts_with('.') && !p.contains(".."));
+                proptest::prop_assert!(p.bytes().all(|b| b.is_ascii_graphic()));
+            }
+        }
+    }
+
     #[test]
     fn usage_mentions_every_flag() {
         let u = usage("app");
