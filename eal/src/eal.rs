@@ -463,7 +463,8 @@ fn check_secondary_args(args: &EalArgs, cfg: &SharedConfig, heap: &Path) -> Resu
 /// Refuses a `--no-huge` heap larger than the free space of the file system that backs it
 /// (the pages are touched at start, so a heap that does not fit would fail there, or later).
 fn check_fits(mb: u64, len: u64, dir: &Path) -> Result<(), EalError> {
-    let Ok(st) = nix::sys::statvfs::statvfs(dir) else {
+    // A file system without size accounting (ramfs reports 0 blocks) cannot be checked.
+    let Some(st) = nix::sys::statvfs::statvfs(dir).ok().filter(|st| st.blocks() > 0) else {
         return Ok(());
     };
     let free = st.blocks_available().saturating_mul(st.fragment_size());
