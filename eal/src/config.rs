@@ -170,3 +170,6 @@ impl ConfigHeader {
         })
     }
 }
+
+// The config must fit the span of the window reserved for it.
+const _: () = assert!(std::mem::size_of::<SharedConfig>() as u64 <= crate::memory::CONFIG_SPAN);
