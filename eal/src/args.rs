@@ -96,7 +96,7 @@ EAL common options:\n\
   -h, --help               This help\n\
 Accepted for DPDK launch scripts:\n\
   --socket-mem MB[,MB...]  Like -m with the per-node amounts added up (one heap for all nodes)\n\
-  --socket-limit MB[,...]  Checked, no effect: the heap never grows beyond -m\n\
+  --socket-limit MB[,...]  Must allow the memory asked for (0: no limit); the heap never grows\n\
   --legacy-mem, --single-file-segments\n\
                            No effect: the heap is always one file mapped at start\n\
   --huge-unlink[=existing] No effect: a primary removes stale heap files anyway\n\
@@ -174,6 +174,7 @@ impl EalArgs {
         let mut file_prefix = DEFAULT_FILE_PREFIX.to_string();
         let mut memory_mb = None;
         let mut socket_mem = false;
+        let mut socket_limit: Option<u64> = None;
         let mut huge_dir = None;
         let mut no_huge = false;
         let mut base_virtaddr = None;
@@ -261,10 +262,15 @@ impl EalArgs {
                 }
                 "socket-limit" => {
                     // Bypass reserves all its memory at start and never grows it: the limit
-                    // is -m itself; the values are still checked.
+                    // only has to allow what is reserved (0 on a node: no limit).
+                    let mut total: u64 = 0;
+                    let mut unlimited = false;
                     for part in value.split(',') {
-                        parse_mb(part, "--socket-limit")?;
+                        let v = parse_mb(part, "--socket-limit")?;
+                        unlimited |= v == 0;
+                        total = total.saturating_add(v);
                     }
+                    socket_limit = (!unlimited).then_some(total);
                 }
                 // Bypass's heap is always one file mapped at start and never resized: what
                 // these two ask for is what it does anyway.
@@ -334,6 +340,14 @@ impl EalArgs {
         }
         if no_huge && huge_dir.is_some() {
             return Err(usage_err("options --no-huge and --huge-dir cannot be used together"));
+        }
+        if let Some(limit) = socket_limit {
+            let want = memory_mb.unwrap_or(crate::eal::DEFAULT_MEMORY_MB);
+            if limit < want {
+                return Err(usage_err(format!(
+                    "--socket-limit allows {limit} MB but {want} MB are asked for: Bypass reserves all its memory at start; raise the limit or lower -m/--socket-mem"
+                )));
+            }
         }
         if memory_mb == Some(0) {
             return Err(usage_err("-m 0: at least 1 MB of memory is needed"));
@@ -705,6 +719,9 @@ mod tests {
         assert!(msg(&["-m", "64", "--socket-mem", "64"]).contains("cannot be used together"));
         assert!(msg(&["--socket-mem", "64", "-m", "64"]).contains("cannot be used together"));
         assert!(msg(&["--socket-limit", "x"]).contains("expected a decimal number"));
+        assert!(msg(&["--socket-limit", "16,16", "-m", "64"]).contains("--socket-limit allows 32 MB but 64 MB"));
+        assert!(msg(&["--socket-limit", "64"]).contains("but 128 MB are asked for"), "the default -m counts");
+        assert!(parse(&["--socket-limit", "0,16", "-m", "64"]).is_ok(), "0 is no limit");
         assert!(msg(&["--legacy-mem=1"]).contains("takes no value"));
     }
 
