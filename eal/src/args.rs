@@ -93,38 +93,65 @@ EAL common options:\n\
   -b, --block BDF          Never use these PCI devices (repeatable; not with -a)\n\
   --vdev NAME[,k=v]        Add a virtual device, e.g. net_null0 (repeatable)\n\
   --no-pci                 Disable the PCI bus\n\
-  -h, --help               This help\n"
+  -h, --help               This help\n\
+Accepted for DPDK launch scripts:\n\
+  --socket-mem MB[,MB...]  Like -m with the per-node amounts added up (one heap for all nodes)\n\
+  --socket-limit MB[,...]  Must allow the memory asked for (0: no limit); the heap never grows\n\
+  --legacy-mem, --single-file-segments\n\
+                           No effect: the heap is always one file mapped at start\n\
+  --huge-unlink[=existing] No effect: a primary removes stale heap files anyway\n\
+  --no-telemetry           No effect: there is no telemetry socket\n\
+  -n CHANNELS              Checked, no effect\n\
+Refused with a reason: --in-memory, --no-shconf, --huge-unlink=always|never\n"
     )
+}
+
+/// Whether an option takes a value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Val {
+    /// A flag: `--no-pci`.
+    No,
+    /// A value, inline (`--x=v`, `-xv`) or as the next argument.
+    Yes,
+    /// A flag with an optional inline value only (`--huge-unlink`, `--huge-unlink=existing`).
+    Inline,
 }
 
 struct Opt {
     short: Option<char>,
     long: &'static str,
-    value: bool,
+    value: Val,
 }
 
 const OPTS: &[Opt] = &[
-    Opt { short: Some('c'), long: "coremask", value: true },
-    Opt { short: Some('l'), long: "lcores", value: true },
-    Opt { short: None, long: "main-lcore", value: true },
-    Opt { short: None, long: "master-lcore", value: true },
-    Opt { short: Some('m'), long: "memory", value: true },
-    Opt { short: None, long: "socket-mem", value: true },
-    Opt { short: Some('n'), long: "memory-channels", value: true },
-    Opt { short: None, long: "proc-type", value: true },
-    Opt { short: None, long: "file-prefix", value: true },
-    Opt { short: None, long: "huge-dir", value: true },
-    Opt { short: None, long: "no-huge", value: false },
-    Opt { short: None, long: "base-virtaddr", value: true },
-    Opt { short: None, long: "iova-mode", value: true },
-    Opt { short: None, long: "log-level", value: true },
-    Opt { short: Some('a'), long: "allow", value: true },
-    Opt { short: Some('w'), long: "pci-whitelist", value: true },
-    Opt { short: Some('b'), long: "block", value: true },
-    Opt { short: None, long: "pci-blacklist", value: true },
-    Opt { short: None, long: "vdev", value: true },
-    Opt { short: None, long: "no-pci", value: false },
-    Opt { short: Some('h'), long: "help", value: false },
+    Opt { short: Some('c'), long: "coremask", value: Val::Yes },
+    Opt { short: Some('l'), long: "lcores", value: Val::Yes },
+    Opt { short: None, long: "main-lcore", value: Val::Yes },
+    Opt { short: None, long: "master-lcore", value: Val::Yes },
+    Opt { short: Some('m'), long: "memory", value: Val::Yes },
+    Opt { short: None, long: "socket-mem", value: Val::Yes },
+    Opt { short: Some('n'), long: "memory-channels", value: Val::Yes },
+    Opt { short: None, long: "proc-type", value: Val::Yes },
+    Opt { short: None, long: "file-prefix", value: Val::Yes },
+    Opt { short: None, long: "huge-dir", value: Val::Yes },
+    Opt { short: None, long: "no-huge", value: Val::No },
+    Opt { short: None, long: "base-virtaddr", value: Val::Yes },
+    Opt { short: None, long: "iova-mode", value: Val::Yes },
+    Opt { short: None, long: "log-level", value: Val::Yes },
+    Opt { short: Some('a'), long: "allow", value: Val::Yes },
+    Opt { short: Some('w'), long: "pci-whitelist", value: Val::Yes },
+    Opt { short: Some('b'), long: "block", value: Val::Yes },
+    Opt { short: None, long: "pci-blacklist", value: Val::Yes },
+    Opt { short: None, long: "vdev", value: Val::Yes },
+    Opt { short: None, long: "no-pci", value: Val::No },
+    Opt { short: Some('h'), long: "help", value: Val::No },
+    Opt { short: None, long: "legacy-mem", value: Val::No },
+    Opt { short: None, long: "single-file-segments", value: Val::No },
+    Opt { short: None, long: "in-memory", value: Val::No },
+    Opt { short: None, long: "no-shconf", value: Val::No },
+    Opt { short: None, long: "socket-limit", value: Val::Yes },
+    Opt { short: None, long: "huge-unlink", value: Val::Inline },
+    Opt { short: None, long: "no-telemetry", value: Val::No },
 ];
 
 fn usage_err(msg: impl Into<String>) -> EalError {
@@ -146,6 +173,8 @@ impl EalArgs {
         let mut proc_type = ProcType::Primary;
         let mut file_prefix = DEFAULT_FILE_PREFIX.to_string();
         let mut memory_mb = None;
+        let mut socket_mem = false;
+        let mut socket_limit: Option<u64> = None;
         let mut huge_dir = None;
         let mut no_huge = false;
         let mut base_virtaddr = None;
@@ -184,7 +213,9 @@ impl EalArgs {
             } else {
                 return Err(usage_err(format!("unexpected argument '{tok}': application arguments go after '--'")));
             };
-            let value = if opt.value {
+            let value = if opt.value == Val::Inline {
+                inline.unwrap_or_default()
+            } else if opt.value == Val::Yes {
                 match inline {
                     Some(v) => v,
                     None => {
@@ -205,14 +236,62 @@ impl EalArgs {
             match opt.long {
                 "coremask" => lcores = Some(parse_coremask(&value)?),
                 "lcores" => lcores = Some(parse_lcores(&value)?),
-                "main-lcore" | "master-lcore" => main_lcore = Some(parse_num(&value, "--main-lcore")? as u32),
-                "memory" => memory_mb = Some(parse_num(&value, "-m")?),
+                "main-lcore" | "master-lcore" => {
+                    let m = parse_num(&value, "--main-lcore")?;
+                    main_lcore = Some(u32::try_from(m).map_err(|_| {
+                        usage_err(format!("--main-lcore {m} is too large: give an lcore id from the lcore list"))
+                    })?)
+                }
+                "memory" => {
+                    if socket_mem {
+                        return Err(usage_err("options -m and --socket-mem cannot be used together: give the memory once"));
+                    }
+                    memory_mb = Some(parse_mb(&value, "-m")?);
+                }
                 "socket-mem" => {
-                    let mut total = 0;
+                    // Bypass has one heap for all NUMA nodes: the per-node amounts add up.
+                    if memory_mb.is_some() {
+                        return Err(usage_err("options -m and --socket-mem cannot be used together: give the memory once"));
+                    }
+                    let mut total: u64 = 0;
                     for part in value.split(',') {
-                        total += parse_num(part, "--socket-mem")?;
+                        total = total.saturating_add(parse_mb(part, "--socket-mem")?);
                     }
                     memory_mb = Some(total);
+                    socket_mem = true;
+                }
+                "socket-limit" => {
+                    // Bypass reserves all its memory at start and never grows it: the limit
+                    // only has to allow what is reserved (0 on a node: no limit).
+                    let mut total: u64 = 0;
+                    let mut unlimited = false;
+                    for part in value.split(',') {
+                        let v = parse_mb(part, "--socket-limit")?;
+                        unlimited |= v == 0;
+                        total = total.saturating_add(v);
+                    }
+                    socket_limit = (!unlimited).then_some(total);
+                }
+                // Bypass's heap is always one file mapped at start and never resized: what
+                // these two ask for is what it does anyway.
+                "legacy-mem" | "single-file-segments" => {}
+                // Bypass has no telemetry socket.
+                "no-telemetry" => {}
+                "huge-unlink" => match value.as_str() {
+                    // DPDK's default and `existing`: stale files are removed at start, which
+                    // Bypass's primary always does.
+                    "" | "existing" => {}
+                    v => {
+                        return Err(usage_err(format!(
+                            "--huge-unlink={v} is not supported: secondaries open the heap file by name, so it stays while the primary runs (a primary removes a crashed one's file at start and its own at exit); drop the option"
+                        )))
+                    }
+                },
+                "in-memory" | "no-shconf" => {
+                    return Err(usage_err(format!(
+                        "--{} is not supported: a Bypass primary always keeps its shared config and IPC socket in the runtime directory so that secondaries can attach, and removes them at exit; for a private instance use a --file-prefix of its own",
+                        opt.long
+                    )))
                 }
                 "memory-channels" => {
                     parse_num(&value, "-n")?;
@@ -228,9 +307,7 @@ impl EalArgs {
                     }
                 }
                 "file-prefix" => {
-                    if value.is_empty() || value.contains('/') || value.len() > 64 {
-                        return Err(usage_err(format!("invalid --file-prefix '{value}': 1 to 64 characters, no '/'")));
-                    }
+                    check_file_prefix(&value)?;
                     file_prefix = value;
                 }
                 "huge-dir" => huge_dir = Some(PathBuf::from(value)),
@@ -263,6 +340,14 @@ impl EalArgs {
         }
         if no_huge && huge_dir.is_some() {
             return Err(usage_err("options --no-huge and --huge-dir cannot be used together"));
+        }
+        if let Some(limit) = socket_limit {
+            let want = memory_mb.unwrap_or(crate::eal::DEFAULT_MEMORY_MB);
+            if limit < want {
+                return Err(usage_err(format!(
+                    "--socket-limit allows {limit} MB but {want} MB are asked for: Bypass reserves all its memory at start; raise the limit or lower -m/--socket-mem"
+                )));
+            }
         }
         if memory_mb == Some(0) {
             return Err(usage_err("-m 0: at least 1 MB of memory is needed"));
@@ -326,6 +411,52 @@ fn fmt_list(v: &[usize]) -> String {
 
 fn parse_num(s: &str, what: &str) -> Result<u64, EalError> {
     s.trim().parse::<u64>().map_err(|_| usage_err(format!("invalid value '{s}' for {what}: expected a decimal number")))
+}
+
+/// Largest `-m` accepted: 64 TB of heap still fits the 47-bit user address space with room
+/// for the program; the OS may refuse less (see the error of `Eal::init`).
+pub const MAX_MEMORY_MB: u64 = 64 << 20;
+
+fn parse_mb(s: &str, what: &str) -> Result<u64, EalError> {
+    let v = parse_num(s, what)?;
+    if v > MAX_MEMORY_MB {
+        return Err(usage_err(format!(
+            "{what} {v}: more memory than a process can map (at most {MAX_MEMORY_MB} MB, 64 TB); give a smaller amount in megabytes"
+        )));
+    }
+    Ok(v)
+}
+
+/// Longest `--file-prefix` accepted.
+pub const MAX_FILE_PREFIX_LEN: usize = 64;
+
+/// Checks a `--file-prefix`: it names a directory and files, so it must be a plain, safe
+/// file name: ASCII letters, digits, `-`, `_` and `.`, not starting with `.` and without
+/// `..`, at most [`MAX_FILE_PREFIX_LEN`] characters.
+pub fn check_file_prefix(p: &str) -> Result<(), EalError> {
+    let fix = "use ASCII letters, digits, '-', '_' and '.' (not first, no '..'), e.g. --file-prefix app1";
+    let shown = p.escape_default().to_string();
+    let problem = if p.is_empty() {
+        Some("it is empty".to_string())
+    } else if p.len() > MAX_FILE_PREFIX_LEN {
+        Some(format!("it is {} bytes long (at most {MAX_FILE_PREFIX_LEN})", p.len()))
+    } else if let Some(c) = p.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+        Some(if c.is_control() {
+            format!("it contains the control character {}", c.escape_default())
+        } else {
+            format!("it contains '{c}'")
+        })
+    } else if p.starts_with('.') {
+        Some("it starts with '.' (it would name a hidden or parent directory)".to_string())
+    } else if p.contains("..") {
+        Some("it contains '..'".to_string())
+    } else {
+        None
+    };
+    match problem {
+        Some(why) => Err(usage_err(format!("invalid --file-prefix '{shown}': {why}; {fix}"))),
+        None => Ok(()),
+    }
 }
 
 fn parse_addr(s: &str) -> Result<u64, EalError> {
@@ -541,6 +672,118 @@ mod tests {
         assert!(msg(&["--log-level", "loud"]).contains("invalid --log-level"));
         assert!(msg(&["--lcores", "1@0,1@1"]).contains("appears twice"));
         assert!(matches!(parse(&["-h"]), Err(EalError::HelpRequested)));
+    }
+
+    #[test]
+    fn file_prefix_must_be_a_safe_name() {
+        for ok in ["rte", "app1", "a.b", "a-b_c", "A.1.x", &"x".repeat(64)] {
+            assert_eq!(parse(&["--file-prefix", ok]).unwrap().file_prefix, ok);
+        }
+        let msg = |p: &str| parse(&["--file-prefix", p]).unwrap_err().to_string();
+        assert!(msg("..").contains("starts with '.'"), "{}", msg(".."));
+        assert!(msg(".").contains("starts with '.'"));
+        assert!(msg(".hidden").contains("starts with '.'"));
+        assert!(msg("a..b").contains("contains '..'"));
+        assert!(msg("a/b").contains("contains '/'"));
+        assert!(msg("a\nb").contains("control character \\n"), "{}", msg("a\nb"));
+        assert!(msg("a\nb").contains("'a\\nb'"), "the prefix is shown escaped: {}", msg("a\nb"));
+        assert!(msg("").contains("it is empty"));
+        assert!(msg(&"x".repeat(65)).contains("at most 64"));
+        assert!(msg("caf\u{e9}").contains("contains '\u{e9}'"));
+        for p in ["..", "a b", "a\u{1b}[31m"] {
+            assert!(msg(p).contains("e.g. --file-prefix app1"), "the fix is named: {}", msg(p));
+        }
+    }
+
+    #[test]
+    fn dpdk_launch_script_flags() {
+        let a = parse(&[
+            "--legacy-mem",
+            "--single-file-segments",
+            "--no-telemetry",
+            "--huge-unlink",
+            "--socket-limit",
+            "512,512",
+            "--socket-mem",
+            "64,32",
+            "-n",
+            "4",
+        ])
+        .unwrap();
+        assert_eq!(a.memory_mb, Some(96));
+        assert!(parse(&["--huge-unlink=existing"]).is_ok());
+        let msg = |v: &[&str]| parse(v).unwrap_err().to_string();
+        assert!(msg(&["--huge-unlink=always"]).contains("secondaries open the heap file by name"));
+        assert!(msg(&["--in-memory"]).contains("--in-memory is not supported"));
+        assert!(msg(&["--no-shconf"]).contains("--no-shconf is not supported"));
+        assert!(msg(&["-m", "64", "--socket-mem", "64"]).contains("cannot be used together"));
+        assert!(msg(&["--socket-mem", "64", "-m", "64"]).contains("cannot be used together"));
+        assert!(msg(&["--socket-limit", "x"]).contains("expected a decimal number"));
+        assert!(msg(&["--socket-limit", "16,16", "-m", "64"]).contains("--socket-limit allows 32 MB but 64 MB"));
+        assert!(msg(&["--socket-limit", "64"]).contains("but 128 MB are asked for"), "the default -m counts");
+        assert!(parse(&["--socket-limit", "0,16", "-m", "64"]).is_ok(), "0 is no limit");
+        assert!(msg(&["--legacy-mem=1"]).contains("takes no value"));
+    }
+
+    #[test]
+    fn impossible_memory_is_refused_in_words() {
+        let m = parse(&["-m", "999999999999"]).unwrap_err().to_string();
+        assert!(m.contains("more memory than a process can map"), "{m}");
+        let m = parse(&["--socket-mem", "99999999999999,1"]).unwrap_err().to_string();
+        assert!(m.contains("more memory than a process can map"), "{m}");
+        let m = parse(&["--main-lcore", "4294967296"]).unwrap_err().to_string();
+        assert!(m.contains("too large"), "{m}");
+    }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Any argv parses or fails with a usage message; it never panics.
+        #[test]
+        fn arbitrary_argv_never_panics(v in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::sample::select(vec![
+                    "-l", "-c", "-m", "-n", "-a", "-b", "-w", "-h", "--lcores", "--main-lcore", "--proc-type",
+                    "--file-prefix", "--huge-dir", "--no-huge", "--base-virtaddr", "--iova-mode", "--log-level",
+                    "--vdev", "--no-pci", "--socket-mem", "--socket-limit", "--huge-unlink", "--in-memory",
+                    "--legacy-mem", "--", "0-3", "0@0,(1-2)@1", "0x3", "..", "secondary", "auto", "64", "0",
+                    "-1", "18446744073709551615", "1-1024", "((", "@", ",", "=", "",
+                ]).prop_map(str::to_string),
+                ".{0,12}",
+                "-[a-z]{1,2}[0-9=,@()-]{0,6}",
+                "--[a-z-]{1,14}(=.{0,8})?",
+            ],
+            0..12,
+        )) {
+            let mut all = vec!["app".to_string()];
+            all.extend(v);
+            match EalArgs::parse_with_cpus(&all, &[0, 1, 2, 3]) {
+                Ok(a) => {
+                    proptest::prop_assert!(!a.lcores.is_empty());
+                    proptest::prop_assert!(check_file_prefix(&a.file_prefix).is_ok());
+                }
+                Err(EalError::Usage(m)) => proptest::prop_assert!(!m.is_empty()),
+                Err(EalError::HelpRequested) => {}
+                Err(e) => proptest::prop_assert!(false, "unexpected error kind: {e}"),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// An accepted prefix is always one plain path component: joined to a base it names
+        /// a child of that base, never the base, its parent or a hidden entry.
+        #[test]
+        fn accepted_prefixes_stay_inside_the_base(p in "\\PC{0,70}|[a-z.]{0,6}") {
+            if check_file_prefix(&p).is_ok() {
+                let joined = std::path::Path::new("/base").join(&p);
+                let comps: Vec<_> = joined.components().collect();
+                proptest::prop_assert_eq!(comps.len(), 3);
+                proptest::prop_assert!(matches!(comps[2], std::path::Component::Normal(_)));
+                proptest::prop_assert!(!p.starts_with('.') && !p.contains(".."));
+                proptest::prop_assert!(p.bytes().all(|b| b.is_ascii_graphic()));
+            }
+        }
     }
 
     #[test]

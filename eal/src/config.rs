@@ -34,7 +34,7 @@ pub const fn layout_version() -> u64 {
 }
 
 /// Bumped by hand whenever a shared structure changes meaning without changing size.
-const LAYOUT_REVISION: u64 = 1;
+const LAYOUT_REVISION: u64 = 2;
 
 /// One memzone slot.
 #[repr(C)]
@@ -112,6 +112,10 @@ pub struct SharedConfig {
     pub lcore_owner: [AtomicU32; MAX_LCORES],
     /// The shared device table.
     pub devices: [DeviceSlot; MAX_DEVICES],
+    /// The memory the primary was asked for, in MB (`-m`, or the default).
+    pub memory_mb: AtomicU64,
+    /// The primary's `--vdev` arguments, separated by spaces (cut with `...` if too long).
+    pub vdevs: SharedName<32>,
 }
 // SAFETY: repr(C) of plain atomics, names, slots and a spinlock; all valid when zeroed.
 unsafe impl SharedPlain for SharedConfig {}
@@ -166,3 +170,6 @@ impl ConfigHeader {
         })
     }
 }
+
+// The config must fit the span of the window reserved for it.
+const _: () = assert!(std::mem::size_of::<SharedConfig>() as u64 <= crate::memory::CONFIG_SPAN);

@@ -9,10 +9,10 @@ use crate::error::EalError;
 use crate::lcore::{self, Lcores};
 use crate::memory::{hugetlbfs, segment, Memory, CONFIG_SPAN};
 use crate::mp::{Mp, MpConfig, MpRole};
-use crate::runtime::{self, CONFIG_FILE};
+use crate::runtime::{self, RuntimeDir, CONFIG_FILE};
 use crate::shm::{self, VaRange};
 use std::fs::File;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ pub enum Role {
 pub struct Eal {
     args: EalArgs,
     role: Role,
-    dir: PathBuf,
+    dir: RuntimeDir,
     _config_file: File,
     mem: Memory,
     lcores: Lcores,
@@ -61,7 +61,7 @@ impl Eal {
     pub fn init<S: AsRef<str>>(args: &[S]) -> Result<Eal, EalError> {
         let t0 = Instant::now();
         let args = EalArgs::parse(args)?;
-        init_logging(args.log_level.as_deref());
+        crate::logging::init(args.log_level.as_deref());
         if INITIALISED.swap(true, Ordering::SeqCst) {
             return Err(EalError::AlreadyInitialized);
         }
@@ -73,37 +73,39 @@ impl Eal {
     }
 
     fn init_parsed(args: EalArgs, t0: Instant) -> Result<Eal, EalError> {
-        let dir = runtime::dir_for(&args.file_prefix);
-        let dir_existed = dir.exists();
-        runtime::create(&dir)?;
-        let r = Self::init_in_dir(args, t0, dir.clone());
-        if r.is_err() && !dir_existed {
+        // A secondary never creates anything: no directory or config means no primary.
+        let secondary = args.proc_type == ProcType::Secondary;
+        let no_primary = |args: &EalArgs| EalError::NoPrimary {
+            prefix: args.file_prefix.clone(),
+            config: runtime::dir_for(&args.file_prefix).join(CONFIG_FILE),
+        };
+        let dir = match RuntimeDir::open(&args.file_prefix, !secondary) {
+            Ok(d) => d,
+            Err(EalError::Io { source, .. }) if secondary && source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(no_primary(&args))
+            }
+            Err(e) => return Err(e),
+        };
+        let (created, path) = (dir.created(), dir.path().to_path_buf());
+        let r = Self::init_in_dir(args, t0, dir);
+        if r.is_err() && created {
             // Leave nothing behind: the directory goes if this attempt made it (and it is empty).
-            let _ = std::fs::remove_dir(&dir);
+            let _ = std::fs::remove_dir(&path);
         }
         r
     }
 
-    fn init_in_dir(args: EalArgs, t0: Instant, dir: PathBuf) -> Result<Eal, EalError> {
-        let cfg_path = dir.join(CONFIG_FILE);
+    fn init_in_dir(args: EalArgs, t0: Instant, dir: RuntimeDir) -> Result<Eal, EalError> {
+        let cfg_path = dir.path().join(CONFIG_FILE);
         let file = if args.proc_type == ProcType::Secondary {
-            // A secondary never creates the config: no file means no primary.
-            File::options().read(true).write(true).open(&cfg_path).map_err(|source| {
-                if source.kind() == std::io::ErrorKind::NotFound {
+            dir.open_config(false).map_err(|e| match e {
+                EalError::RuntimeDir { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                     EalError::NoPrimary { prefix: args.file_prefix.clone(), config: cfg_path.clone() }
-                } else {
-                    EalError::RuntimeDir { path: cfg_path.clone(), source }
                 }
+                e => e,
             })?
         } else {
-            File::options()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&cfg_path)
-                .map_err(|source| EalError::RuntimeDir { path: cfg_path.clone(), source })?
+            dir.open_config(true)?
         };
         let want_primary = matches!(args.proc_type, ProcType::Primary | ProcType::Auto);
         let locked = want_primary
@@ -135,7 +137,7 @@ impl Eal {
         lcore::set_lcore_id(Some(args.main_lcore));
         let lcores = Lcores::new(args.lcores.clone(), args.main_lcore);
         let mp_cfg = MpConfig {
-            dir: dir.clone(),
+            dir: dir.path().to_path_buf(),
             role: if role == Role::Primary { MpRole::Primary } else { MpRole::Secondary },
             primary_pid: Some(mem.config().primary_pid.load(Ordering::Relaxed)),
         };
@@ -199,7 +201,7 @@ impl Eal {
     }
     /// The group's runtime directory.
     pub fn runtime_dir(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
     /// This process's lcores.
     pub fn lcores(&self) -> &Lcores {
@@ -234,9 +236,9 @@ impl Drop for Eal {
         if self.role == Role::Primary {
             cfg.magic.store(0, Ordering::Release);
             let _ = std::fs::remove_file(&self.heap_path);
-            let _ = std::fs::remove_file(self.dir.join(CONFIG_FILE));
-            runtime::clean_stale(&self.dir);
-            let _ = std::fs::remove_dir(&self.dir);
+            self.dir.remove(CONFIG_FILE);
+            self.dir.clean_stale();
+            self.dir.remove_if_empty();
         }
         // The mappings stay until the process exits (handles are 'static); the heap file is
         // unlinked, so its memory goes back to the system then.
@@ -246,21 +248,12 @@ impl Drop for Eal {
 
 /// Removes what a primary that failed to start had created: its heap file, the sockets
 /// and the config (the lock goes with the file descriptor when the caller returns).
-fn abandon_primary(dir: &Path, heap: Option<&Path>) {
+fn abandon_primary(dir: &RuntimeDir, heap: Option<&Path>) {
     if let Some(h) = heap {
         let _ = std::fs::remove_file(h);
     }
-    runtime::clean_stale(dir);
-    let _ = std::fs::remove_file(dir.join(CONFIG_FILE));
-}
-
-fn init_logging(level: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
-    let filter = match level {
-        Some(l) => EnvFilter::new(l),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-    };
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    dir.clean_stale();
+    dir.remove(CONFIG_FILE);
 }
 
 fn read_header(f: &File) -> Option<ConfigHeader> {
@@ -278,12 +271,12 @@ fn heap_location(args: &EalArgs) -> Result<(PathBuf, u64, bool), EalError> {
     }
 }
 
-fn primary_init(args: &EalArgs, dir: &Path, file: &File) -> Result<(Memory, PathBuf), EalError> {
+fn primary_init(args: &EalArgs, dir: &RuntimeDir, file: &File) -> Result<(Memory, PathBuf), EalError> {
     // Whatever a crashed primary left: heap files and sockets.
     if let Some(old) = read_header(file).filter(|h| h.primary_pid != 0) {
         tracing::warn!(pid = old.primary_pid, "cleaning the state of an earlier primary that did not exit cleanly");
     }
-    let stale = runtime::clean_stale(dir);
+    let stale = dir.clean_stale();
     for d in [PathBuf::from("/dev/hugepages"), segment::no_huge_dir()] {
         let _ = std::fs::remove_file(segment::segment_path(&d, &args.file_prefix));
     }
@@ -293,12 +286,22 @@ fn primary_init(args: &EalArgs, dir: &Path, file: &File) -> Result<(Memory, Path
     let (heap_dir, page_size, huge) = heap_location(args)?;
     let heap_path = segment::segment_path(&heap_dir, &args.file_prefix);
     let _ = std::fs::remove_file(&heap_path);
-    let mem_len = (args.memory_mb.unwrap_or(DEFAULT_MEMORY_MB) << 20).div_ceil(page_size) * page_size;
+    let mem_mb = args.memory_mb.unwrap_or(DEFAULT_MEMORY_MB);
+    let mem_len = (mem_mb << 20).div_ceil(page_size) * page_size;
+    if !huge {
+        check_fits(mem_mb, mem_len, &heap_dir)?;
+    }
 
     // Never shrink the file: a leftover secondary of a crashed primary may still map it.
     file.set_len(CONFIG_SPAN).map_err(|e| EalError::io("sizing the config file", e))?;
     let window_len = CONFIG_SPAN + mem_len;
-    let window = reserve_primary_window(args.base_virtaddr, window_len)?;
+    let window = reserve_primary_window(args.base_virtaddr, window_len).map_err(|e| match e {
+        EalError::Io { source, .. } if source.raw_os_error() == Some(libc::ENOMEM) => EalError::MemoryTooLarge {
+            mb: mem_mb,
+            why: format!("the system refused to reserve {} MB of address space", window_len >> 20),
+        },
+        e => e,
+    })?;
     shm::map_file_at(window, window.start, CONFIG_SPAN, file, 0, false)
         .map_err(|e| EalError::io("mapping the config file", e))?;
     shm::zero(window.start, CONFIG_SPAN);
@@ -315,6 +318,8 @@ fn primary_init(args: &EalArgs, dir: &Path, file: &File) -> Result<(Memory, Path
     cfg.mem_start.store(mem_start, Ordering::Relaxed);
     cfg.mem_len.store(mem_len, Ordering::Relaxed);
     cfg.page_size.store(page_size, Ordering::Relaxed);
+    cfg.memory_mb.store(args.memory_mb.unwrap_or(DEFAULT_MEMORY_MB), Ordering::Relaxed);
+    cfg.vdevs.set(&fit_name(&args.vdevs.join(" "), crate::name::SharedName::<32>::MAX_LEN));
     if !cfg.mem_file.set(&heap_path.to_string_lossy()) {
         return Err(EalError::InvalidArgument(format!("heap path {} is too long", heap_path.display())));
     }
@@ -383,7 +388,91 @@ fn secondary_attach(args: &EalArgs, cfg_path: &Path, file: &File) -> Result<(Mem
     let cfg: &'static SharedConfig =
         shm::shared_ref(window.start).ok_or_else(|| EalError::InvalidArgument("misaligned window".into()))?;
     let heap_path = PathBuf::from(cfg.mem_file.get());
+    check_secondary_args(args, cfg, &heap_path)?;
     let (start, len) = (cfg.mem_start.load(Ordering::Relaxed), cfg.mem_len.load(Ordering::Relaxed));
     segment::map_existing(&heap_path, len, window, start)?;
     Ok((Memory::from_config(cfg), heap_path))
+}
+
+/// `s`, cut at a character boundary to at most `max` bytes, ending in `...` when cut.
+fn fit_name(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// A secondary takes the group's memory and devices as the primary set them up. Flags of
+/// its own that would change them are ignored with a warning naming the primary's value;
+/// one that changes how the secondary must address memory (`--iova-mode`) is refused.
+fn check_secondary_args(args: &EalArgs, cfg: &SharedConfig, heap: &Path) -> Result<(), EalError> {
+    let pid = cfg.primary_pid.load(Ordering::Relaxed);
+    let primary_pa = cfg.iova_pa.load(Ordering::Acquire) == 1;
+    if let Some(mode) = args.iova_mode {
+        let want_pa = mode == crate::args::IovaMode::Pa;
+        if want_pa != primary_pa {
+            let (ours, theirs) = if want_pa { ("pa", "va") } else { ("va", "pa") };
+            return Err(EalError::SecondaryMismatch(format!(
+                "--iova-mode {ours} differs from the group's IOVA mode ({theirs}, set by the primary, pid {pid}); \
+                 every process of a group uses the primary's mode: drop --iova-mode or give --iova-mode {theirs}"
+            )));
+        }
+    }
+    let primary_mb = cfg.memory_mb.load(Ordering::Relaxed);
+    if let Some(mb) = args.memory_mb.filter(|&mb| mb != primary_mb) {
+        tracing::warn!(
+            "-m {mb} is ignored: a secondary uses the primary's memory (-m {primary_mb}, pid {pid}); drop -m here, or start the primary with -m {mb}"
+        );
+    }
+    let primary_no_huge = cfg.no_huge.load(Ordering::Relaxed) == 1;
+    if args.no_huge != primary_no_huge {
+        let (ours, theirs) = if args.no_huge { ("with", "without") } else { ("without", "with") };
+        tracing::warn!(
+            "this secondary runs {ours} --no-huge but the primary (pid {pid}) runs {theirs} it: the secondary maps the primary's memory ({}) either way; give the primary's flags",
+            heap.display()
+        );
+    }
+    if let Some(d) = args.huge_dir.as_deref().filter(|d| !heap.starts_with(d)) {
+        tracing::warn!(
+            "--huge-dir {} is ignored: a secondary maps the primary's memory from {}",
+            d.display(),
+            heap.display()
+        );
+    }
+    let base = cfg.base.load(Ordering::Relaxed);
+    if let Some(b) = args.base_virtaddr.filter(|&b| b != base) {
+        tracing::warn!(
+            "--base-virtaddr {b:#x} is ignored: a secondary maps the group's memory where the primary did ({base:#x})"
+        );
+    }
+    if !args.vdevs.is_empty() {
+        let theirs = cfg.vdevs.get();
+        let theirs = if theirs.is_empty() { "none".to_string() } else { theirs };
+        tracing::warn!(
+            "--vdev {} is ignored: virtual devices are created by the primary (its --vdev: {theirs}); give --vdev to the primary",
+            args.vdevs.join(" --vdev ")
+        );
+    }
+    Ok(())
+}
+
+/// Refuses a `--no-huge` heap larger than the free space of the file system that backs it
+/// (the pages are touched at start, so a heap that does not fit would fail there, or later).
+fn check_fits(mb: u64, len: u64, dir: &Path) -> Result<(), EalError> {
+    // A file system without size accounting (ramfs reports 0 blocks) cannot be checked.
+    let Some(st) = nix::sys::statvfs::statvfs(dir).ok().filter(|st| st.blocks() > 0) else {
+        return Ok(());
+    };
+    let free = st.blocks_available().saturating_mul(st.fragment_size());
+    if len > free {
+        return Err(EalError::MemoryTooLarge {
+            mb,
+            why: format!("{} has only {} MB free (the --no-huge heap lives there)", dir.display(), free >> 20),
+        });
+    }
+    Ok(())
 }

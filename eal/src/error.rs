@@ -22,6 +22,41 @@ pub enum EalError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A runtime directory exists but another user could change what is in it.
+    #[error("refusing runtime directory {path} (owner uid {owner}, mode {mode:04o}): {why}; {fix}")]
+    UnsafeRuntimeDir {
+        /// The directory.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// Its permission bits (0 when it could not be read).
+        mode: u32,
+        /// What is wrong.
+        why: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// A file in the runtime directory is not one Bypass can safely open.
+    #[error("refusing {path}: {why}; {fix}")]
+    UnsafeRuntimeFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// A secondary asked for a setting that must match the primary's and does not.
+    #[error("{0}")]
+    SecondaryMismatch(String),
+    /// `-m` asks for more memory than this machine can map.
+    #[error("-m {mb} MB cannot be mapped: {why}; lower -m")]
+    MemoryTooLarge {
+        /// The memory asked for, in MB.
+        mb: u64,
+        /// What is short.
+        why: String,
+    },
     /// `--proc-type=primary` while another primary of the same prefix is alive.
     #[error("another primary process (pid {pid}) is running with --file-prefix={prefix}; start this one with --proc-type=secondary, or use another --file-prefix")]
     PrimaryExists {

@@ -9,6 +9,7 @@ pub mod cycles;
 mod eal;
 pub mod error;
 pub mod lcore;
+pub mod logging;
 pub mod mbuf;
 pub mod mbuf_ring;
 pub mod memory;

@@ -49,8 +49,9 @@ pub fn create_and_map(
         .write(true)
         .create_new(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
-        .map_err(|e| EalError::io(format!("creating the heap file {}", path.display()), e))?;
+        .map_err(|e| heap_create_error(path, e))?;
     file.set_len(len)
         .map_err(|e| EalError::io(format!("sizing the heap file {} to {len} bytes", path.display()), e))?;
     if let Err(e) = shm::map_file_at(window, addr, len, &file, 0, true) {
@@ -68,11 +69,31 @@ pub fn create_and_map(
     Ok(())
 }
 
+/// Explains a failure to create the heap file; one left by another user (in a shared
+/// directory such as /dev/shm) is named with its owner.
+fn heap_create_error(path: &Path, e: std::io::Error) -> EalError {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if e.kind() == std::io::ErrorKind::AlreadyExists => EalError::UnsafeRuntimeFile {
+            path: path.to_path_buf(),
+            why: format!(
+                "it exists, belongs to uid {} (mode {:o}) and cannot be removed by this process",
+                m.uid(),
+                m.mode()
+            ),
+            fix: "remove it if no group uses it, or use another --file-prefix".into(),
+        },
+        _ => EalError::io(format!("creating the heap file {}", path.display()), e),
+    }
+}
+
 /// Maps an existing heap file (a secondary's view of the primary's heap).
 pub fn map_existing(path: &Path, len: u64, window: VaRange, addr: u64) -> Result<(), EalError> {
+    // Never through a symlink: the path comes from the shared config.
     let file = File::options()
         .read(true)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
         .map_err(|e| EalError::io(format!("opening the primary's heap file {}", path.display()), e))?;
     shm::map_file_at(window, addr, len, &file, 0, false)
