@@ -212,14 +212,21 @@ pub(crate) struct DmaUnmapAbi {
 
 /// Marker for the `repr(C)` plain-data structures above: any bit pattern is a
 /// valid value, so the kernel may write into them through a pointer.
-pub(crate) trait AbiStruct: Copy + Default {
+///
+/// # Safety
+/// An implementor must be `repr(C)`, contain only integers (any bit pattern valid), start
+/// with the `u32 argsz` that VFIO reads to know how many bytes it may write, and
+/// `new_sized` must set `argsz` to at most `size_of::<Self>()`.
+pub(crate) unsafe trait AbiStruct: Copy + Default {
     /// A zeroed structure with `argsz` set to its own size.
     fn new_sized() -> Self;
 }
 
 macro_rules! abi_struct {
     ($($t:ty),*) => {$(
-        impl AbiStruct for $t {
+        // SAFETY: repr(C) integer-only VFIO structures starting with `argsz`, which
+        // `new_sized` sets to their own size.
+        unsafe impl AbiStruct for $t {
             fn new_sized() -> Self {
                 Self { argsz: std::mem::size_of::<Self>() as u32, ..Default::default() }
             }
