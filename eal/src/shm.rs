@@ -49,6 +49,9 @@ unsafe impl SharedPlain for std::sync::atomic::AtomicU32 {}
 unsafe impl SharedPlain for std::sync::atomic::AtomicU64 {}
 // SAFETY: an array of plain values is plain.
 unsafe impl<T: SharedPlain, const N: usize> SharedPlain for [T; N] {}
+// SAFETY: since crossbeam-utils 0.8.22 `CachePadded<T>` is `repr(C)` with `T` at offset 0
+// followed by padding only (the workspace requires >= 0.8.22); zero is valid when T's is.
+unsafe impl<T: SharedPlain> SharedPlain for crossbeam_utils::CachePadded<T> {}
 
 /// A range of virtual addresses `[start, start+len)`; it never wraps around.
 ///
@@ -325,5 +328,12 @@ mod tests {
         let e = map_file_at(forged, anon.start(), 4096, &f, 0, false).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
         assert!(VaRange::new(u64::MAX, 2).is_none());
+    }
+
+    #[test]
+    fn cache_padded_keeps_its_value_at_offset_zero() {
+        let p = crossbeam_utils::CachePadded::new(AtomicU64::new(7));
+        assert_eq!(&*p as *const AtomicU64 as usize, &p as *const _ as usize);
+        assert!(std::mem::size_of_val(&p).is_multiple_of(64));
     }
 }

@@ -2,6 +2,7 @@
 //! (memzone table, lcore table) across processes.
 
 use crate::shm::SharedPlain;
+use crossbeam_utils::Backoff;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Cross-process lock word: 0 = free, otherwise the holder's pid.
@@ -20,6 +21,7 @@ impl SharedSpinlock {
     pub fn lock(&self) -> SpinGuard<'_> {
         let me = std::process::id();
         let mut spins = 0u32;
+        let backoff = Backoff::new();
         loop {
             let cur = self.0.load(Ordering::Relaxed);
             if (cur == 0 || (spins > 10_000 && !crate::process::pid_alive(cur)))
@@ -27,12 +29,9 @@ impl SharedSpinlock {
             {
                 return SpinGuard(self);
             }
-            spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(64) {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
+            spins = spins.saturating_add(1);
+            // Spins with exponential backoff, then yields the CPU on every round.
+            backoff.snooze();
         }
     }
 }

@@ -73,11 +73,11 @@ fn free_count_tracks_ops_and_indices_wrap_u32() {
     let m = mem();
     let r = Ring::create(&m, "u32", 4, flags::SP_ENQ | flags::SC_DEQ).unwrap();
     // Push the free-running indices past u32::MAX.
-    r.hdr.prod.head.store(u32::MAX - 1, Ordering::Relaxed);
-    r.hdr.prod.tail.store(u32::MAX - 1, Ordering::Relaxed);
+    r.hdr.prod.ht.head.store(u32::MAX - 1, Ordering::Relaxed);
+    r.hdr.prod.ht.tail.store(u32::MAX - 1, Ordering::Relaxed);
     r.hdr.prod.other_tail.store(u32::MAX - 1, Ordering::Relaxed);
-    r.hdr.cons.head.store(u32::MAX - 1, Ordering::Relaxed);
-    r.hdr.cons.tail.store(u32::MAX - 1, Ordering::Relaxed);
+    r.hdr.cons.ht.head.store(u32::MAX - 1, Ordering::Relaxed);
+    r.hdr.cons.ht.tail.store(u32::MAX - 1, Ordering::Relaxed);
     r.hdr.cons.other_tail.store(u32::MAX - 1, Ordering::Relaxed);
     assert!(r.enqueue_bulk(&[1, 2, 3]));
     assert_eq!(r.free_count(), 0);
