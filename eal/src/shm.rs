@@ -212,6 +212,10 @@ pub fn map_file_at(window: VaRange, addr: u64, len: u64, file: &File, offset: u6
 
 /// Maps `len` bytes of fresh zeroed anonymous shared memory anywhere and leaks it for the
 /// life of the process. Used for process-local arenas (tests, `--in-memory` style use).
+///
+/// Hand-written rather than `memmap2`: memmap2's anonymous maps are `MAP_PRIVATE` and
+/// unmapped on drop, while this one is `MAP_SHARED` (a forked child shares it) and must
+/// never be unmapped (views into it are `'static`).
 pub fn map_anonymous(len: u64) -> io::Result<VaRange> {
     // SAFETY: a fresh anonymous mapping chosen by the kernel aliases nothing.
     let p = unsafe {

@@ -2,7 +2,8 @@
 //! binding them to drivers, IOMMU group viability, and the EAL's allow/block list.
 //!
 //! Everything works on a [`Sysfs`] root (`/sys` by default) so that tests and tools can
-//! point it at a fake tree ([`fake`]). Nothing here loads modules or needs other EAL parts.
+//! point it at a fake tree (`fake`, with the `test-util` feature or in tests). Nothing here
+//! loads modules or needs other EAL parts.
 //!
 //! ```no_run
 //! use eal::pci::{Binder, Sysfs};
@@ -23,6 +24,7 @@ mod class;
 mod devargs;
 mod device;
 mod error;
+#[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 mod filter;
 pub mod ids;
