@@ -9,7 +9,7 @@
 //! use eal::pci::{Binder, Sysfs};
 //! let sysfs = Sysfs::default();
 //! for dev in sysfs.scan()?.iter().filter(|d| d.is_network()) {
-//!     println!("{} {} drv={:?}", dev.addr, dev.description(), dev.driver);
+//!     println!("{} {:04x}:{:04x} drv={:?}", dev.addr, dev.vendor, dev.device, dev.driver);
 //! }
 //! let addr = "0000:00:03.0".parse()?;
 //! Binder::new(&sysfs).bind(addr, "vfio-pci")?;
@@ -27,7 +27,6 @@ mod error;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 mod filter;
-pub mod ids;
 mod iommu;
 mod sysfs;
 
