@@ -1,7 +1,7 @@
 //! The Linux VFIO user ABI (`linux/vfio.h`): flags, indices and structures come from the
 //! `vfio-bindings` crate (bindgen output of the kernel header); this module adds what that
 //! crate lacks: the ioctl request numbers (bindgen cannot expand `_IO()`), the API version
-//! as the `i32` the kernel returns, and the `argsz` discipline ([`AbiStruct`]).
+//! as the `i32` the kernel returns, and the `argsz` discipline (`AbiStruct`).
 //!
 //! Every ioctl is `_IO(';', 100 + n)` and passes a `repr(C)` structure whose first field,
 //! `argsz`, is its size. Nothing here is `unsafe` to call; the calls live in `ioctl.rs`.
