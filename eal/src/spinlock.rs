@@ -12,6 +12,9 @@ pub struct SharedSpinlock(AtomicU32);
 // SAFETY: a single atomic; zero means unlocked.
 unsafe impl SharedPlain for SharedSpinlock {}
 
+/// Rounds of waiting (most of them yields) before checking that the holder is alive.
+const STALE_ROUNDS: u32 = 500;
+
 /// Held lock; released on drop.
 pub struct SpinGuard<'a>(&'a SharedSpinlock);
 
@@ -24,7 +27,9 @@ impl SharedSpinlock {
         let backoff = Backoff::new();
         loop {
             let cur = self.0.load(Ordering::Relaxed);
-            if (cur == 0 || (spins > 10_000 && !crate::process::pid_alive(cur)))
+            // After the backoff's spinning phase every round yields, so a few hundred rounds
+            // already mean the holder kept the lock for a long time: check it still exists.
+            if (cur == 0 || (spins > STALE_ROUNDS && !crate::process::pid_alive(cur)))
                 && self.0.compare_exchange(cur, me, Ordering::Acquire, Ordering::Relaxed).is_ok()
             {
                 return SpinGuard(self);
@@ -39,5 +44,19 @@ impl SharedSpinlock {
 impl Drop for SpinGuard<'_> {
     fn drop(&mut self) {
         self.0 .0.store(0, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_holder_is_taken_over() {
+        let l = SharedSpinlock(AtomicU32::new(i32::MAX as u32 - 1));
+        let g = l.lock();
+        assert_eq!(l.0.load(Ordering::Relaxed), std::process::id());
+        drop(g);
+        assert_eq!(l.0.load(Ordering::Relaxed), 0);
     }
 }

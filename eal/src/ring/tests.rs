@@ -175,3 +175,16 @@ fn mpmc_stress_checksum() {
 fn mpsc_stress_keeps_per_producer_order() {
     stress(flags::SC_DEQ, 3, 1, 100_000, 13);
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn header_lines_are_cache_padded() {
+    use std::mem::{align_of, offset_of, size_of};
+    // 128-byte lines on x86-64 (adjacent-line prefetch): the index words and the cached
+    // copies of the other side's tail each own one, and the producer and consumer never share.
+    assert_eq!(align_of::<RingHeader>(), 128);
+    assert_eq!(offset_of!(RingHeader, prod), 128);
+    assert_eq!(offset_of!(RingHeader, cons), 384);
+    assert_eq!(offset_of!(HeadTail, other_tail), 128);
+    assert_eq!(size_of::<RingHeader>(), 640);
+}
