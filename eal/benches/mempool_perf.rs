@@ -3,7 +3,8 @@
 //! (reduced matrix, as the baseline kit's mempool_mini: get n_keep objects in bulks of
 //! n_get_bulk, put them back in bulks of n_put_bulk, objects per second summed over cores).
 //! `cargo bench -p eal --bench mempool_perf` (env BENCH_ROUNDS, BENCH_SECS).
-//! Needs root and hugepages for the DPDK side (compiled from ../shared/baseline).
+//! Needs root and hugepages for the DPDK side (compiled from the baseline kit: env
+//! BYPASS_BASELINE_DIR, else `shared/baseline` beside the repository).
 
 mod common;
 
@@ -85,8 +86,20 @@ fn bypass_round(eal: &Eal, pools: &[Mempool; 2], secs: f64, f: &mut Figures) {
     }
 }
 
+/// The baseline kit: `$BYPASS_BASELINE_DIR`, else `shared/baseline` next to the repository
+/// (found from this crate's manifest directory, not from the current directory).
+fn baseline_dir() -> std::path::PathBuf {
+    match std::env::var_os("BYPASS_BASELINE_DIR") {
+        Some(d) => d.into(),
+        None => {
+            let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(std::path::Path::new("."));
+            repo.join("../shared/baseline")
+        }
+    }
+}
+
 fn build_dpdk_mini() -> Result<String, String> {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/baseline/bench/mempool_mini.c");
+    let src = baseline_dir().join("bench/mempool_mini.c");
     if !src.exists() {
         return Err(format!("{} not found", src.display()));
     }

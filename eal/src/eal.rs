@@ -302,16 +302,18 @@ fn primary_init(args: &EalArgs, dir: &RuntimeDir, file: &File) -> Result<(Memory
         },
         e => e,
     })?;
-    shm::map_file_at(window, window.start, CONFIG_SPAN, file, 0, false)
+    shm::map_file_at(window, window.start(), CONFIG_SPAN, file, 0, false)
         .map_err(|e| EalError::io("mapping the config file", e))?;
-    shm::zero(window.start, CONFIG_SPAN);
+    // SAFETY: the config file was just mapped there by this primary, which holds the group
+    // lock; no secondary can attach before the magic is written, so nobody else accesses it.
+    unsafe { shm::zero(window.start(), CONFIG_SPAN) };
     let cfg: &'static SharedConfig =
-        shm::shared_ref(window.start).ok_or_else(|| EalError::InvalidArgument("misaligned window".into()))?;
-    let mem_start = window.start + CONFIG_SPAN;
+        shm::shared_ref(window.start()).ok_or_else(|| EalError::InvalidArgument("misaligned window".into()))?;
+    let mem_start = window.start() + CONFIG_SPAN;
     segment::create_and_map(&heap_path, mem_len, page_size, huge, window, mem_start)?;
     cfg.layout_version.store(crate::config::layout_version(), Ordering::Relaxed);
-    cfg.base.store(window.start, Ordering::Relaxed);
-    cfg.window_len.store(window.len, Ordering::Relaxed);
+    cfg.base.store(window.start(), Ordering::Relaxed);
+    cfg.window_len.store(window.len(), Ordering::Relaxed);
     cfg.primary_pid.store(std::process::id(), Ordering::Relaxed);
     cfg.no_huge.store(u32::from(!huge), Ordering::Relaxed);
     cfg.config_len.store(CONFIG_SPAN, Ordering::Relaxed);
@@ -345,11 +347,12 @@ fn reserve_primary_window(base: Option<u64>, len: u64) -> Result<VaRange, EalErr
     for b in candidates {
         match shm::reserve_window(b, len) {
             Ok(w) => return Ok(w),
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => last = Some(VaRange { start: b, len }),
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => last = VaRange::new(b, len),
             Err(e) => return Err(EalError::io("reserving the shared window", e)),
         }
     }
-    Err(window_error(last.unwrap_or(VaRange { start: DEFAULT_BASE, len })))
+    let range = last.or_else(|| VaRange::new(DEFAULT_BASE, len));
+    Err(range.map(window_error).unwrap_or_else(|| EalError::InvalidArgument(format!("window of {len} bytes"))))
 }
 
 fn secondary_attach(args: &EalArgs, cfg_path: &Path, file: &File) -> Result<(Memory, PathBuf), EalError> {
@@ -377,16 +380,17 @@ fn secondary_attach(args: &EalArgs, cfg_path: &Path, file: &File) -> Result<(Mem
     if hdr.layout_version != ours {
         return Err(EalError::LayoutMismatch { ours, theirs: hdr.layout_version, pid: hdr.primary_pid });
     }
-    let range = VaRange { start: hdr.base, len: hdr.window_len };
+    let range = VaRange::new(hdr.base, hdr.window_len)
+        .ok_or_else(|| EalError::InvalidArgument(format!("primary's window {:#x}+{:#x}", hdr.base, hdr.window_len)))?;
     let window = match shm::reserve_window(hdr.base, hdr.window_len) {
         Ok(w) => w,
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Err(window_error(range)),
         Err(e) => return Err(EalError::io("reserving the shared window", e)),
     };
-    shm::map_file_at(window, window.start, CONFIG_SPAN, file, 0, false)
+    shm::map_file_at(window, window.start(), CONFIG_SPAN, file, 0, false)
         .map_err(|e| EalError::io("mapping the config file", e))?;
     let cfg: &'static SharedConfig =
-        shm::shared_ref(window.start).ok_or_else(|| EalError::InvalidArgument("misaligned window".into()))?;
+        shm::shared_ref(window.start()).ok_or_else(|| EalError::InvalidArgument("misaligned window".into()))?;
     let heap_path = PathBuf::from(cfg.mem_file.get());
     check_secondary_args(args, cfg, &heap_path)?;
     let (start, len) = (cfg.mem_start.load(Ordering::Relaxed), cfg.mem_len.load(Ordering::Relaxed));

@@ -80,16 +80,26 @@ impl PktMbufPool {
             h.port = NO_PORT;
             h.data_off = HEADROOM;
         }
+        pool.mark_mbuf_pool();
         Ok(PktMbufPool { pool })
     }
 
-    /// Finds an mbuf pool created by any process of the group.
+    /// Finds an mbuf pool created by any process of the group (a plain mempool of that
+    /// name is an error: its objects are not mbufs).
     pub fn lookup(mem: &Memory, name: &str) -> Result<PktMbufPool, EalError> {
-        Ok(PktMbufPool { pool: Mempool::lookup(mem, name)? })
+        let pool = Mempool::lookup(mem, name)?;
+        if !pool.is_mbuf_pool() {
+            return Err(EalError::InvalidArgument(format!("mempool '{name}' is not an mbuf pool")));
+        }
+        Ok(PktMbufPool { pool })
     }
 
     /// The mbuf pool whose mempool header is at `addr` (as recorded in shared tables);
     /// cached per thread, so cheap to call on every burst.
+    ///
+    /// Checked: `addr` must be the header of a pool in shared memory that
+    /// [`PktMbufPool::create`] initialised (see [`Mempool::from_header_addr`]); anything
+    /// else is an error.
     #[inline]
     pub fn from_header_addr(addr: u64) -> Result<PktMbufPool, EalError> {
         Ok(PktMbufPool { pool: pool_at(addr)? })
@@ -110,7 +120,7 @@ impl PktMbufPool {
     pub fn alloc(&self) -> Option<Mbuf> {
         let a = self.pool.get()?;
         // SAFETY: `a` came out of this pool, so it is an initialised mbuf nobody else owns.
-        let m = unsafe { Mbuf::from_raw(a) };
+        let mut m = unsafe { Mbuf::from_raw(a) };
         m.reset();
         Some(m)
     }
@@ -131,7 +141,7 @@ impl PktMbufPool {
             }
             for &a in &addrs[..k] {
                 // SAFETY: as in `alloc`.
-                let m = unsafe { Mbuf::from_raw(a) };
+                let mut m = unsafe { Mbuf::from_raw(a) };
                 m.reset();
                 out.push(m);
             }
@@ -155,9 +165,8 @@ impl Mbuf {
     }
 
     #[inline(always)]
-    fn reset(&self) {
-        // SAFETY: we own the mbuf; resetting plain fields of our own header.
-        let h = unsafe { &mut *self.0.as_ptr() };
+    fn reset(&mut self) {
+        let h = self.h_mut();
         h.data_off = HEADROOM.min(h.buf_len);
         h.data_len = 0;
         h.pkt_len = 0;
@@ -398,6 +407,9 @@ fn pool_at(addr: u64) -> Result<Mempool, EalError> {
         Some(p) if p.header_addr() == addr => Ok(p),
         _ => {
             let p = Mempool::from_header_addr(addr)?;
+            if !p.is_mbuf_pool() {
+                return Err(EalError::InvalidArgument(format!("the mempool at {addr:#x} is not an mbuf pool")));
+            }
             c.set(Some(p));
             Ok(p)
         }
@@ -511,5 +523,17 @@ mod tests {
         v.clear();
         assert!(p.mempool().is_full());
         assert!(PktMbufPool::create(&m, "tiny", 8, 0, 64).is_err());
+    }
+
+    #[test]
+    fn a_plain_mempool_is_not_an_mbuf_pool() {
+        let m = Memory::anonymous(4 << 20).unwrap();
+        let plain = Mempool::create(&m, "plain", 8, 256, 0).unwrap();
+        assert!(PktMbufPool::from_header_addr(plain.header_addr()).is_err());
+        assert!(PktMbufPool::lookup(&m, "plain").is_err());
+        let p = PktMbufPool::create(&m, "real", 8, 0, DEFAULT_BUF_SIZE).unwrap();
+        assert!(PktMbufPool::from_header_addr(p.mempool().header_addr()).is_ok());
+        let local = [0u64; 32];
+        assert!(PktMbufPool::from_header_addr(local.as_ptr() as u64).is_err());
     }
 }

@@ -44,6 +44,10 @@ impl MbufRing {
         self.ring.header_addr()
     }
     /// The mbuf ring whose header is at `addr`.
+    ///
+    /// Checked: `addr` must be the header of a ready ring in shared memory that was created
+    /// as an mbuf ring (its kind is recorded in the header), else an error; its contents
+    /// are trusted as the group's other shared structures are (see `eal::shm`).
     pub fn from_header_addr(addr: u64) -> Result<MbufRing, EalError> {
         Ok(MbufRing { ring: Ring::from_header_addr(addr, RingKind::Mbuf)? })
     }

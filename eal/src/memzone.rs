@@ -91,7 +91,9 @@ impl Memory {
             cursor = cursor.max(a + l);
         }
         let addr = found.ok_or_else(|| EalError::NoMemory { name: name.into(), len })?;
-        crate::shm::zero(addr, len);
+        // SAFETY: [addr, addr+len) is free heap (shared memory) found under the memzone lock;
+        // it is published below, so no one else can be accessing it yet.
+        unsafe { crate::shm::zero(addr, len) };
         free.name.set(name);
         free.len.store(len, Ordering::Relaxed);
         free.iova.store(self.iova(addr), Ordering::Relaxed);

@@ -2,6 +2,7 @@
 //! exit through their normal clean-up path (ports stopped, mbufs back in their pools, files
 //! removed).
 
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static QUIT: AtomicBool = AtomicBool::new(false);
@@ -13,16 +14,11 @@ extern "C" fn on_signal(_sig: libc::c_int) {
 
 /// Installs handlers for SIGINT and SIGTERM that set the quit flag.
 pub fn install_quit_handler() -> std::io::Result<()> {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: sigaction is plain data; zeroed is a valid empty mask and no flags.
-        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
-        sa.sa_sigaction = on_signal as *const () as usize;
+    let sa = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
         // SAFETY: installs a handler that only performs an atomic store, which is
         // async-signal-safe; the old action is not needed.
-        let rc = unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        unsafe { sigaction(sig, &sa) }?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! (memzone table, lcore table) across processes.
 
 use crate::shm::SharedPlain;
+use crossbeam_utils::Backoff;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Cross-process lock word: 0 = free, otherwise the holder's pid.
@@ -10,6 +11,9 @@ pub struct SharedSpinlock(AtomicU32);
 
 // SAFETY: a single atomic; zero means unlocked.
 unsafe impl SharedPlain for SharedSpinlock {}
+
+/// Rounds of waiting (most of them yields) before checking that the holder is alive.
+const STALE_ROUNDS: u32 = 500;
 
 /// Held lock; released on drop.
 pub struct SpinGuard<'a>(&'a SharedSpinlock);
@@ -20,19 +24,19 @@ impl SharedSpinlock {
     pub fn lock(&self) -> SpinGuard<'_> {
         let me = std::process::id();
         let mut spins = 0u32;
+        let backoff = Backoff::new();
         loop {
             let cur = self.0.load(Ordering::Relaxed);
-            if (cur == 0 || (spins > 10_000 && !crate::process::pid_alive(cur)))
+            // After the backoff's spinning phase every round yields, so a few hundred rounds
+            // already mean the holder kept the lock for a long time: check it still exists.
+            if (cur == 0 || (spins > STALE_ROUNDS && !crate::process::pid_alive(cur)))
                 && self.0.compare_exchange(cur, me, Ordering::Acquire, Ordering::Relaxed).is_ok()
             {
                 return SpinGuard(self);
             }
-            spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(64) {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
+            spins = spins.saturating_add(1);
+            // Spins with exponential backoff, then yields the CPU on every round.
+            backoff.snooze();
         }
     }
 }
@@ -40,5 +44,19 @@ impl SharedSpinlock {
 impl Drop for SpinGuard<'_> {
     fn drop(&mut self) {
         self.0 .0.store(0, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_holder_is_taken_over() {
+        let l = SharedSpinlock(AtomicU32::new(i32::MAX as u32 - 1));
+        let g = l.lock();
+        assert_eq!(l.0.load(Ordering::Relaxed), std::process::id());
+        drop(g);
+        assert_eq!(l.0.load(Ordering::Relaxed), 0);
     }
 }

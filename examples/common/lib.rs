@@ -19,6 +19,7 @@ pub fn eal_init_or_exit(app: &str) -> Eal {
 
 /// As [`eal_init_or_exit`], with the arguments given (`argv[0]` first).
 pub fn eal_init_args_or_exit(app: &str, args: &[String]) -> Eal {
+    drivers::declare_to_eal();
     match Eal::init(args) {
         Ok(e) => e,
         Err(EalError::HelpRequested) => {

@@ -19,6 +19,7 @@ const PROMPT: &str = "simple_mp > ";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    drivers::declare_to_eal();
     let eal = match Eal::init(&args) {
         Ok(e) => e,
         Err(EalError::HelpRequested) => {

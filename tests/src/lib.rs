@@ -124,6 +124,7 @@ impl Drop for Proc {
 /// Initialises the EAL of a worker process from `args`, or prints `ERROR: <why>` (which the
 /// tests look for) and exits with 2.
 pub fn worker_eal(args: &[String]) -> eal::Eal {
+    drivers::declare_to_eal();
     match eal::Eal::init(args) {
         Ok(e) => e,
         Err(e) => {

@@ -121,7 +121,10 @@ pub(crate) fn map_heap(container: &Container, mem: &Memory) -> Result<Vec<DmaRan
     };
     let mut done = Vec::new();
     for (va, iova, l) in runs {
-        if let Err(e) = container.map_dma(va, iova, l) {
+        // SAFETY: the range is part of the EAL heap, shared memory that stays mapped for the
+        // life of the process (unmapped from the container by `unmap` first); it holds only
+        // SharedPlain data and packet buffers, which a device may write at any time.
+        if let Err(e) = unsafe { container.map_dma(va, iova, l) } {
             unmap(container, &done);
             return Err(BusError::vfio("mapping the EAL heap for DMA", e));
         }
@@ -169,7 +172,8 @@ mod tests {
     #[test]
     fn pagemap_needs_present_pages_and_root_for_frames() {
         let m = Memory::anonymous(64 << 10).unwrap();
-        crate::shm::zero(m.heap_start(), 64 << 10);
+        // SAFETY: the arena's heap was just mapped and is this test's alone.
+        unsafe { crate::shm::zero(m.heap_start(), 64 << 10) };
         let r = physical_pages(m.heap_start(), 64 << 10, 4096);
         let root = std::fs::read_to_string("/proc/self/status")
             .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")))

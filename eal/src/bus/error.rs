@@ -23,7 +23,7 @@ pub enum BusError {
     AllowedNotBound {
         /// The device.
         addr: PciAddr,
-        /// Its description (name and ids).
+        /// Its `vendor:device` ids.
         what: String,
         /// "bound to `<driver>`" or "not bound to any driver".
         bound: String,

@@ -66,8 +66,10 @@ impl Drop for IrqRegistration {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.upgrade() {
             // Leave the epoll set while the fd is still open (the entry holds it).
-            let _ = inner.epoll.delete(self.raw);
-            inner.entries().remove(&self.token);
+            let entry = inner.entries().remove(&self.token);
+            if let Some(entry) = entry {
+                let _ = inner.epoll.delete(entry.efd.as_fd());
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ mod epoll;
 mod error;
 mod fd_share;
 mod interrupts;
+mod needs;
 mod pci_probe;
 mod vfio_setup;
 
@@ -22,6 +23,7 @@ pub use dma::{contiguous_runs, physical_pages, PA_TABLE_MEMZONE};
 pub use error::BusError;
 pub use fd_share::{FD_SHARE_TIMEOUT, VFIO_SYNC_ACTION};
 pub use interrupts::{Interrupts, IrqHandler, IrqRegistration};
+pub use needs::{declare_pci_driver, iommu_bypassed_by, PciDriverNeeds};
 pub use pci_probe::{check_viable, parse_filter, select, Selected};
 
 pub(crate) use dma::pa_iova;
@@ -33,13 +35,6 @@ use crate::pci::Sysfs;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use vfio_setup::VfioState;
-
-/// True for a device known to bypass the IOMMU, whose DMA addresses must be physical
-/// addresses: legacy and transitional virtio devices (1af4:1000-103f) never offer
-/// VIRTIO_F_ACCESS_PLATFORM. `--iova-mode` unset selects IOVA-as-PA when one is present.
-pub fn bypasses_iommu(vendor: u16, device: u16) -> bool {
-    vendor == 0x1af4 && (0x1000..=0x103f).contains(&device)
-}
 
 /// The PCI devices of this process and the VFIO objects behind them.
 pub struct PciBus {
@@ -80,12 +75,15 @@ impl PciBus {
             return Ok(bus);
         }
         if args.iova_mode.is_none() {
-            if let Some(s) = selected.iter().find(|s| bypasses_iommu(s.dev.vendor, s.dev.device)) {
-                let (addr, ids) = (s.dev.addr, format!("{:04x}:{:04x}", s.dev.vendor, s.dev.device));
-                tracing::info!(%addr, %ids, "a legacy/transitional virtio device bypasses the IOMMU: IOVA as PA");
+            // `--iova-mode` unset: IOVA as PA when a driver declared a selected device as
+            // bypassing the IOMMU (see `needs`).
+            let bypass = selected.iter().find_map(|s| Some((s, iommu_bypassed_by(s.dev.vendor, s.dev.device)?)));
+            if let Some((s, driver)) = bypass {
+                let (addr, ids) = (s.dev.addr, s.dev.ids());
+                tracing::info!(%addr, %ids, driver, "the device bypasses the IOMMU: IOVA as PA");
                 dma::enable_pa_mode(&bus.mem).map_err(|e| {
                     BusError::IovaPa(format!(
-                        "{addr} ({ids}) is a legacy or transitional virtio device, which bypasses the IOMMU, so the group needs IOVA = physical address, and that failed: {e}"
+                        "{addr} ({ids}) bypasses the IOMMU (driver {driver} says so), so the group needs IOVA = physical address, and that failed: {e}"
                     ))
                 })?;
             }
@@ -154,18 +152,5 @@ impl PciBus {
 impl Drop for PciBus {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::bypasses_iommu;
-
-    #[test]
-    fn legacy_and_transitional_virtio_bypass_the_iommu() {
-        assert!(bypasses_iommu(0x1af4, 0x1000), "transitional virtio-net");
-        assert!(bypasses_iommu(0x1af4, 0x103f));
-        assert!(!bypasses_iommu(0x1af4, 0x1041), "modern virtio-net may use the IOMMU");
-        assert!(!bypasses_iommu(0x8086, 0x1000));
     }
 }

@@ -51,7 +51,7 @@ pub fn select(sysfs: &Sysfs, filter: &PciFilter) -> Result<Vec<Selected>, BusErr
                     Some(d) => format!("bound to {d}"),
                     None => "not bound to any driver".to_string(),
                 };
-                return Err(BusError::AllowedNotBound { addr: dev.addr, what: dev.description(), bound });
+                return Err(BusError::AllowedNotBound { addr: dev.addr, what: dev.ids(), bound });
             }
             tracing::debug!(addr = %dev.addr, driver = ?dev.driver, "skipping a PCI device not bound to vfio-pci");
             continue;

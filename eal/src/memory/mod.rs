@@ -41,11 +41,11 @@ impl Memory {
         let r =
             shm::map_anonymous(CONFIG_SPAN + heap_len).map_err(|e| EalError::io("mapping an anonymous arena", e))?;
         let cfg: &'static SharedConfig =
-            shm::shared_ref(r.start).ok_or_else(|| EalError::InvalidArgument("misaligned arena".into()))?;
-        cfg.base.store(r.start, Ordering::Relaxed);
-        cfg.window_len.store(r.len, Ordering::Relaxed);
+            shm::shared_ref(r.start()).ok_or_else(|| EalError::InvalidArgument("misaligned arena".into()))?;
+        cfg.base.store(r.start(), Ordering::Relaxed);
+        cfg.window_len.store(r.len(), Ordering::Relaxed);
         cfg.config_len.store(CONFIG_SPAN, Ordering::Relaxed);
-        cfg.mem_start.store(r.start + CONFIG_SPAN, Ordering::Relaxed);
+        cfg.mem_start.store(r.start() + CONFIG_SPAN, Ordering::Relaxed);
         cfg.mem_len.store(heap_len, Ordering::Relaxed);
         cfg.page_size.store(4096, Ordering::Relaxed);
         cfg.primary_pid.store(std::process::id(), Ordering::Relaxed);

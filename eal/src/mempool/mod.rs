@@ -41,6 +41,8 @@ pub struct MempoolHeader {
     per_page: AtomicU64,
     /// The page size objects are laid out by.
     page: AtomicU64,
+    /// 1 once every object has been initialised as an mbuf (set by `PktMbufPool::create`).
+    mbuf: AtomicU32,
 }
 // SAFETY: repr(C) of atomics and a name; zero is "not ready".
 unsafe impl SharedPlain for MempoolHeader {}
@@ -87,6 +89,14 @@ struct Layout {
 }
 
 impl Layout {
+    /// Bytes from the first object to the end of the last of `count` objects.
+    fn span(&self, count: u64) -> Option<u64> {
+        match (count.checked_div(self.per_page), count.checked_rem(self.per_page)) {
+            (Some(full), Some(rest)) => full.checked_mul(self.page)?.checked_add(rest.checked_mul(self.elt)?),
+            _ => count.checked_mul(self.elt),
+        }
+    }
+
     fn addr(&self, i: u64) -> u64 {
         match (i.checked_div(self.per_page), i.checked_rem(self.per_page)) {
             (Some(page), Some(slot)) => self.objs + page * self.page + slot * self.elt,
@@ -205,10 +215,24 @@ impl Mempool {
     }
 
     /// The handle of the pool whose header is at `addr` (as recorded in an mbuf).
+    ///
+    /// Checked: an address that is not a ready pool header in shared memory, or a header
+    /// whose objects do not lie in shared memory, is an error. A pool hands out object
+    /// addresses only (`u64`); nothing here dereferences them.
     pub fn from_header_addr(addr: u64) -> Result<Mempool, EalError> {
         let bad = || EalError::InvalidArgument(format!("no mempool at {addr:#x}"));
         let hdr: &'static MempoolHeader = shm::shared_ref(addr).ok_or_else(bad)?;
         if hdr.ready.load(Ordering::Acquire) != 1 {
+            return Err(bad());
+        }
+        let layout = Layout {
+            objs: hdr.objs.load(Ordering::Relaxed),
+            elt: hdr.elt_size.load(Ordering::Relaxed) as u64,
+            per_page: hdr.per_page.load(Ordering::Relaxed),
+            page: hdr.page.load(Ordering::Relaxed),
+        };
+        let span = layout.span(hdr.count.load(Ordering::Relaxed) as u64).ok_or_else(bad)?;
+        if layout.elt == 0 || !shm::is_shared(layout.objs, span) {
             return Err(bad());
         }
         let ring = Ring::from_header_addr(hdr.ring.load(Ordering::Relaxed), ring::RingKind::Mempool)?;
@@ -238,6 +262,16 @@ impl Mempool {
             per_page: hdr.per_page.load(Ordering::Relaxed),
             page: hdr.page.load(Ordering::Relaxed),
         })
+    }
+
+    /// Marks every object of the pool as an initialised mbuf (see [`Mempool::is_mbuf_pool`]).
+    pub(crate) fn mark_mbuf_pool(&self) {
+        self.hdr.mbuf.store(1, Ordering::Release);
+    }
+
+    /// True when `PktMbufPool::create` initialised every object as an mbuf.
+    pub fn is_mbuf_pool(&self) -> bool {
+        self.hdr.mbuf.load(Ordering::Acquire) == 1
     }
 
     /// Address of the pool's shared header (what mbufs record as their pool).

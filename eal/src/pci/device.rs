@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use super::address::PciAddr;
 use super::bar::Bar;
 use super::class::PciClass;
-use super::ids;
 
 /// Name of the VFIO PCI driver.
 pub const VFIO_PCI: &str = "vfio-pci";
@@ -71,14 +70,9 @@ impl PciDevice {
         self.driver.as_deref() == Some(VFIO_PCI)
     }
 
-    /// The description devbind prints: name and device id, or the hex ids when unknown.
-    pub fn description(&self) -> String {
-        ids::describe(self.vendor, self.device)
-    }
-
-    /// The kernel driver that normally drives this device, if the id table knows it.
-    pub fn kernel_driver(&self) -> Option<&'static str> {
-        ids::kernel_driver(self.vendor, self.device)
+    /// The ids as `vendor:device` in hex (`8086:100e`): the EAL names no NIC.
+    pub fn ids(&self) -> String {
+        format!("{:04x}:{:04x}", self.vendor, self.device)
     }
 
     /// The BAR with index `index`, if populated.

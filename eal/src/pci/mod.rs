@@ -2,13 +2,14 @@
 //! binding them to drivers, IOMMU group viability, and the EAL's allow/block list.
 //!
 //! Everything works on a [`Sysfs`] root (`/sys` by default) so that tests and tools can
-//! point it at a fake tree ([`fake`]). Nothing here loads modules or needs other EAL parts.
+//! point it at a fake tree (`fake`, with the `test-util` feature or in tests). Nothing here
+//! loads modules or needs other EAL parts.
 //!
 //! ```no_run
 //! use eal::pci::{Binder, Sysfs};
 //! let sysfs = Sysfs::default();
 //! for dev in sysfs.scan()?.iter().filter(|d| d.is_network()) {
-//!     println!("{} {} drv={:?}", dev.addr, dev.description(), dev.driver);
+//!     println!("{} {:04x}:{:04x} drv={:?}", dev.addr, dev.vendor, dev.device, dev.driver);
 //! }
 //! let addr = "0000:00:03.0".parse()?;
 //! Binder::new(&sysfs).bind(addr, "vfio-pci")?;
@@ -23,9 +24,9 @@ mod class;
 mod devargs;
 mod device;
 mod error;
+#[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 mod filter;
-pub mod ids;
 mod iommu;
 mod sysfs;
 

@@ -1,16 +1,20 @@
-//! Constants and structure layouts of the Linux VFIO user ABI (`linux/vfio.h`).
+//! The Linux VFIO user ABI (`linux/vfio.h`): flags, indices and structures come from the
+//! `vfio-bindings` crate (bindgen output of the kernel header); this module adds what that
+//! crate lacks: the ioctl request numbers (bindgen cannot expand `_IO()`), the API version
+//! as the `i32` the kernel returns, and the `argsz` discipline (`AbiStruct`).
 //!
-//! Written from the published ABI: every ioctl is `_IO(';', 100 + n)` and
-//! passes a `repr(C)` structure whose first field, `argsz`, is its size.
-//! Nothing here is `unsafe`; the calls live in `ioctl.rs`.
+//! Every ioctl is `_IO(';', 100 + n)` and passes a `repr(C)` structure whose first field,
+//! `argsz`, is its size. Nothing here is `unsafe` to call; the calls live in `ioctl.rs`.
+
+use vfio_bindings::bindings::vfio as sys;
 
 /// The only VFIO API version there has ever been.
-pub const VFIO_API_VERSION: i32 = 0;
+pub const VFIO_API_VERSION: i32 = sys::VFIO_API_VERSION as i32;
 
 /// `VFIO_TYPE`: the ioctl "magic" character `';'`.
-pub const VFIO_TYPE: u32 = b';' as u32;
+pub const VFIO_TYPE: u32 = sys::VFIO_TYPE as u32;
 /// `VFIO_BASE`: the first VFIO ioctl number.
-pub const VFIO_BASE: u32 = 100;
+pub const VFIO_BASE: u32 = sys::VFIO_BASE;
 
 /// Encodes `_IO(ty, nr)`: no direction and no size bits, only type and number.
 pub const fn io(ty: u32, nr: u32) -> u64 {
@@ -48,178 +52,56 @@ pub const VFIO_IOMMU_MAP_DMA: u64 = io(VFIO_TYPE, VFIO_BASE + 13);
 /// `VFIO_IOMMU_UNMAP_DMA` (container, type1).
 pub const VFIO_IOMMU_UNMAP_DMA: u64 = io(VFIO_TYPE, VFIO_BASE + 14);
 
-/// IOMMU backend: type1.
-pub const VFIO_TYPE1_IOMMU: u32 = 1;
-/// IOMMU backend: type1 version 2 (the one to use).
-pub const VFIO_TYPE1V2_IOMMU: u32 = 3;
-/// IOMMU backend: no IOMMU (needs `CONFIG_VFIO_NOIOMMU`).
-pub const VFIO_NOIOMMU_IOMMU: u32 = 8;
-
-/// Group status flag: every device of the group is bound to a VFIO driver or unbound.
-pub const VFIO_GROUP_FLAGS_VIABLE: u32 = 1 << 0;
-/// Group status flag: the group is attached to a container.
-pub const VFIO_GROUP_FLAGS_CONTAINER_SET: u32 = 1 << 1;
-
-/// Device flag: `VFIO_DEVICE_RESET` is supported.
-pub const VFIO_DEVICE_FLAGS_RESET: u32 = 1 << 0;
-/// Device flag: a PCI device.
-pub const VFIO_DEVICE_FLAGS_PCI: u32 = 1 << 1;
-
-/// Region flag: `pread` works.
-pub const VFIO_REGION_INFO_FLAG_READ: u32 = 1 << 0;
-/// Region flag: `pwrite` works.
-pub const VFIO_REGION_INFO_FLAG_WRITE: u32 = 1 << 1;
-/// Region flag: `mmap` works.
-pub const VFIO_REGION_INFO_FLAG_MMAP: u32 = 1 << 2;
-/// Region flag: capability chain present.
-pub const VFIO_REGION_INFO_FLAG_CAPS: u32 = 1 << 3;
-
-/// PCI region index of BAR0 (BAR n is index n, up to 5).
-pub const VFIO_PCI_BAR0_REGION_INDEX: u32 = 0;
-/// PCI region index of BAR5.
-pub const VFIO_PCI_BAR5_REGION_INDEX: u32 = 5;
-/// PCI region index of the expansion ROM.
-pub const VFIO_PCI_ROM_REGION_INDEX: u32 = 6;
-/// PCI region index of configuration space.
-pub const VFIO_PCI_CONFIG_REGION_INDEX: u32 = 7;
-
-/// PCI interrupt index: legacy INTx.
-pub const VFIO_PCI_INTX_IRQ_INDEX: u32 = 0;
-/// PCI interrupt index: MSI.
-pub const VFIO_PCI_MSI_IRQ_INDEX: u32 = 1;
-/// PCI interrupt index: MSI-X.
-pub const VFIO_PCI_MSIX_IRQ_INDEX: u32 = 2;
-/// PCI interrupt index: AER error notification.
-pub const VFIO_PCI_ERR_IRQ_INDEX: u32 = 3;
-/// PCI interrupt index: device release request.
-pub const VFIO_PCI_REQ_IRQ_INDEX: u32 = 4;
-
-/// IRQ info flag: can signal an eventfd.
-pub const VFIO_IRQ_INFO_EVENTFD: u32 = 1 << 0;
-/// IRQ info flag: can be masked.
-pub const VFIO_IRQ_INFO_MASKABLE: u32 = 1 << 1;
-/// IRQ info flag: masked by the kernel when it fires (INTx): unmask after service.
-pub const VFIO_IRQ_INFO_AUTOMASKED: u32 = 1 << 2;
-/// IRQ info flag: the vector count cannot change while enabled.
-pub const VFIO_IRQ_INFO_NORESIZE: u32 = 1 << 3;
-
-/// IRQ set: no data follows.
-pub const VFIO_IRQ_SET_DATA_NONE: u32 = 1 << 0;
-/// IRQ set: a `u8` bool per vector follows.
-pub const VFIO_IRQ_SET_DATA_BOOL: u32 = 1 << 1;
-/// IRQ set: an `i32` eventfd per vector follows (-1 to detach).
-pub const VFIO_IRQ_SET_DATA_EVENTFD: u32 = 1 << 2;
-/// IRQ set action: mask.
-pub const VFIO_IRQ_SET_ACTION_MASK: u32 = 1 << 3;
-/// IRQ set action: unmask.
-pub const VFIO_IRQ_SET_ACTION_UNMASK: u32 = 1 << 4;
-/// IRQ set action: trigger (with eventfds: attach them; with count 0: disable).
-pub const VFIO_IRQ_SET_ACTION_TRIGGER: u32 = 1 << 5;
-
-/// IOMMU info flag: `iova_pgsizes` is valid.
-pub const VFIO_IOMMU_INFO_PGSIZES: u32 = 1 << 0;
-/// IOMMU info flag: a capability chain follows.
-pub const VFIO_IOMMU_INFO_CAPS: u32 = 1 << 1;
-
-/// DMA map flag: the device may read.
-pub const VFIO_DMA_MAP_FLAG_READ: u32 = 1 << 0;
-/// DMA map flag: the device may write.
-pub const VFIO_DMA_MAP_FLAG_WRITE: u32 = 1 << 1;
+/// IOMMU backends, group/device/region/IRQ/IOMMU/DMA flags and PCI region and interrupt
+/// indices, as `vfio-bindings` names them (`VFIO_TYPE1v2_IOMMU` is re-exported as
+/// `VFIO_TYPE1V2_IOMMU`).
+pub use sys::{
+    VFIO_TYPE1v2_IOMMU as VFIO_TYPE1V2_IOMMU, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_DMA_MAP_FLAG_READ,
+    VFIO_DMA_MAP_FLAG_WRITE, VFIO_GROUP_FLAGS_CONTAINER_SET, VFIO_GROUP_FLAGS_VIABLE, VFIO_IOMMU_INFO_CAPS,
+    VFIO_IOMMU_INFO_PGSIZES, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
+    VFIO_IRQ_INFO_NORESIZE, VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_ACTION_UNMASK,
+    VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE, VFIO_NOIOMMU_IOMMU,
+    VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR5_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_ERR_IRQ_INDEX,
+    VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX,
+    VFIO_PCI_ROM_REGION_INDEX, VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ,
+    VFIO_REGION_INFO_FLAG_WRITE, VFIO_TYPE1_IOMMU,
+};
 
 /// `struct vfio_group_status`.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct GroupStatusAbi {
-    pub argsz: u32,
-    pub flags: u32,
-}
-
-/// `struct vfio_device_info` (through `cap_offset`).
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct DeviceInfoAbi {
-    pub argsz: u32,
-    pub flags: u32,
-    pub num_regions: u32,
-    pub num_irqs: u32,
-    pub cap_offset: u32,
-}
-
+pub(crate) type GroupStatusAbi = sys::vfio_group_status;
+/// `struct vfio_device_info`.
+pub(crate) type DeviceInfoAbi = sys::vfio_device_info;
 /// `struct vfio_region_info`.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct RegionInfoAbi {
-    pub argsz: u32,
-    pub flags: u32,
-    pub index: u32,
-    pub cap_offset: u32,
-    pub size: u64,
-    pub offset: u64,
-}
-
+pub(crate) type RegionInfoAbi = sys::vfio_region_info;
 /// `struct vfio_irq_info`.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IrqInfoAbi {
-    pub argsz: u32,
-    pub flags: u32,
-    pub index: u32,
-    pub count: u32,
-}
-
-/// `struct vfio_irq_set` without its trailing `data[]`.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IrqSetHeaderAbi {
-    pub argsz: u32,
-    pub flags: u32,
-    pub index: u32,
-    pub start: u32,
-    pub count: u32,
-}
-
+pub(crate) type IrqInfoAbi = sys::vfio_irq_info;
+/// `struct vfio_irq_set` (its trailing `data[]` takes no room).
+pub(crate) type IrqSetHeaderAbi = sys::vfio_irq_set;
 /// `struct vfio_iommu_type1_info`.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IommuType1InfoAbi {
-    pub argsz: u32,
-    pub flags: u32,
-    pub iova_pgsizes: u64,
-    pub cap_offset: u32,
-    pub pad: u32,
-}
-
+pub(crate) type IommuType1InfoAbi = sys::vfio_iommu_type1_info;
 /// `struct vfio_iommu_type1_dma_map`.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct DmaMapAbi {
-    pub argsz: u32,
-    pub flags: u32,
-    pub vaddr: u64,
-    pub iova: u64,
-    pub size: u64,
-}
-
-/// `struct vfio_iommu_type1_dma_unmap` without its trailing `data[]`.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct DmaUnmapAbi {
-    pub argsz: u32,
-    pub flags: u32,
-    pub iova: u64,
-    pub size: u64,
-}
+pub(crate) type DmaMapAbi = sys::vfio_iommu_type1_dma_map;
+/// `struct vfio_iommu_type1_dma_unmap` (its trailing `data[]` takes no room).
+pub(crate) type DmaUnmapAbi = sys::vfio_iommu_type1_dma_unmap;
 
 /// Marker for the `repr(C)` plain-data structures above: any bit pattern is a
 /// valid value, so the kernel may write into them through a pointer.
-pub(crate) trait AbiStruct: Copy + Default {
+///
+/// # Safety
+/// An implementor must be `repr(C)`, contain only integers (any bit pattern valid), start
+/// with the `u32 argsz` that VFIO reads to know how many bytes it may write, and
+/// `new_sized` must set `argsz` to at most `size_of::<Self>()`.
+pub(crate) unsafe trait AbiStruct: Default {
     /// A zeroed structure with `argsz` set to its own size.
     fn new_sized() -> Self;
 }
 
 macro_rules! abi_struct {
     ($($t:ty),*) => {$(
-        impl AbiStruct for $t {
+        // SAFETY: repr(C) VFIO structures of integers (and zero-sized `data[]` tails) starting
+        // with `argsz`, which
+        // `new_sized` sets to their own size.
+        unsafe impl AbiStruct for $t {
             fn new_sized() -> Self {
                 Self { argsz: std::mem::size_of::<Self>() as u32, ..Default::default() }
             }
@@ -249,7 +131,8 @@ mod tests {
     fn struct_sizes_match_kernel_abi() {
         // Sizes and offsets as the kernel's uapi header lays them out on x86_64.
         assert_eq!(size_of::<GroupStatusAbi>(), 8);
-        assert_eq!(size_of::<DeviceInfoAbi>(), 20);
+        assert_eq!(size_of::<DeviceInfoAbi>(), 24);
+        assert_eq!(offset_of!(DeviceInfoAbi, cap_offset), 16);
         assert_eq!(size_of::<RegionInfoAbi>(), 32);
         assert_eq!(offset_of!(RegionInfoAbi, size), 16);
         assert_eq!(offset_of!(RegionInfoAbi, offset), 24);

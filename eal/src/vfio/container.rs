@@ -93,7 +93,14 @@ impl Container {
     /// `VFIO_IOMMU_MAP_DMA`: lets devices read and write `size` bytes of
     /// this process's memory at `vaddr` through device address `iova`.
     /// The memory must stay mapped until [`Container::unmap_dma`].
-    pub fn map_dma(&self, vaddr: u64, iova: u64, size: u64) -> Result<()> {
+    ///
+    /// # Safety
+    /// `[vaddr, vaddr+size)` must be memory of this process that stays mapped, and is not
+    /// reused for anything else, until it is unmapped with [`Container::unmap_dma`] (or the
+    /// container is closed): devices of the container may read and write it at any time,
+    /// so it must not back Rust values whose validity depends on its contents (shared
+    /// memory of `SharedPlain` data and packet buffers are fine).
+    pub unsafe fn map_dma(&self, vaddr: u64, iova: u64, size: u64) -> Result<()> {
         let mut map = DmaMapAbi::new_sized();
         map.flags = abi::VFIO_DMA_MAP_FLAG_READ | abi::VFIO_DMA_MAP_FLAG_WRITE;
         map.vaddr = vaddr;

@@ -7,12 +7,9 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
+/// The call's result, or `errno` as an `io::Error` (through nix's `Errno`).
 fn check(ret: libc::c_int) -> io::Result<i32> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+    Ok(nix::errno::Errno::result(ret)?)
 }
 
 /// An ioctl that takes no argument.

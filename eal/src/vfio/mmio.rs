@@ -1,27 +1,18 @@
-//! Memory-mapped BARs: `mmap` of a region of the device fd and volatile
-//! register access. The only `unsafe` of BAR access lives here.
+//! Memory-mapped BARs: a `memmap2::MmapRaw` of a region of the device fd (a raw mapping:
+//! no `&[u8]` over device memory ever exists) and volatile register access. The only
+//! `unsafe` of BAR access lives here.
 
 use super::config::bar_is_io;
 use super::device::Device;
 use super::error::{Result, VfioError};
-use std::os::fd::AsRawFd;
-use std::ptr::NonNull;
+use memmap2::{MmapOptions, MmapRaw};
 
 /// A BAR mapped into this process. Unmapped on drop.
 #[derive(Debug)]
 pub struct MmioRegion {
-    ptr: NonNull<u8>,
-    len: usize,
+    map: MmapRaw,
     index: u32,
 }
-
-// SAFETY: the mapping is plain device memory owned by this value; accessing
-// it from another thread is as valid as from this one (all access is
-// volatile and bounds-checked), and it is unmapped exactly once on drop.
-unsafe impl Send for MmioRegion {}
-// SAFETY: shared access only performs volatile reads/writes of MMIO, which
-// is no data race in Rust's sense (the device serialises register access).
-unsafe impl Sync for MmioRegion {}
 
 impl Device {
     /// Maps region `index` (a memory BAR) read-write. Fails with
@@ -46,40 +37,23 @@ impl Device {
         };
         let len =
             usize::try_from(info.size).map_err(|_| mmap_err(std::io::Error::from_raw_os_error(libc::EOVERFLOW)))?;
-        let offset = libc::off_t::try_from(info.offset)
-            .map_err(|_| mmap_err(std::io::Error::from_raw_os_error(libc::EOVERFLOW)))?;
-        // SAFETY: a fresh shared mapping chosen by the kernel (no fixed
-        // address), so no existing memory is replaced; the fd is live for
-        // the call and the mapping keeps its own reference to the file.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                self.as_raw_fd(),
-                offset,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(mmap_err(std::io::Error::last_os_error()));
-        }
-        let ptr =
-            NonNull::new(p.cast::<u8>()).ok_or_else(|| mmap_err(std::io::Error::from_raw_os_error(libc::EFAULT)))?;
+        // A shared read-write mapping placed by the kernel; MmapRaw hands out raw pointers
+        // only, which is what device memory needs (no reference may point at MMIO).
+        let map = MmapOptions::new().offset(info.offset).len(len).map_raw(self).map_err(mmap_err)?;
         tracing::debug!(device = %self.name(), index, len, "vfio region mapped");
-        Ok(MmioRegion { ptr, len, index })
+        Ok(MmioRegion { map, index })
     }
 }
 
 impl MmioRegion {
     /// Length of the mapping in bytes.
     pub fn len(&self) -> usize {
-        self.len
+        self.map.len()
     }
 
     /// Whether the mapping is empty (never: empty BARs are refused).
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.map.len() == 0
     }
 
     /// The region index this maps.
@@ -90,12 +64,12 @@ impl MmioRegion {
     /// Base address of the mapping (for drivers that keep raw pointers;
     /// valid only while `self` lives).
     pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
+        self.map.as_mut_ptr()
     }
 
     fn checked(&self, offset: usize, width: usize) -> Option<*mut u8> {
         let end = offset.checked_add(width)?;
-        (end <= self.len && offset & (width - 1) == 0).then(|| self.ptr.as_ptr().wrapping_add(offset))
+        (end <= self.map.len() && offset & (width - 1) == 0).then(|| self.map.as_mut_ptr().wrapping_add(offset))
     }
 
     /// Volatile 32-bit read at `offset`; `None` if out of range or unaligned.
@@ -144,36 +118,13 @@ impl MmioRegion {
     }
 }
 
-impl Drop for MmioRegion {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` describe a mapping made by `map_region` that
-        // nothing else unmaps; after this the value is gone.
-        let rc = unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
-        if rc != 0 {
-            tracing::warn!(index = self.index, err = %std::io::Error::last_os_error(), "munmap of a vfio region failed");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::fs::File;
 
     fn anonymous(len: usize) -> MmioRegion {
-        // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED);
-        MmioRegion { ptr: NonNull::new(p.cast()).unwrap(), len, index: 0 }
+        MmioRegion { map: MmapRaw::from(MmapOptions::new().len(len).map_anon().unwrap()), index: 0 }
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub fn say(key: &str, value: impl std::fmt::Display) {
 /// exits with 2.
 pub fn init_eal() -> Eal {
     let args: Vec<String> = std::env::args().collect();
+    drivers::declare_to_eal();
     match Eal::init(&args) {
         Ok(e) => e,
         Err(e) => {

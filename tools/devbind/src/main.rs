@@ -7,6 +7,7 @@
 mod actions;
 mod cli;
 mod exit;
+mod ids;
 mod resolve;
 mod routes;
 mod status;

@@ -47,7 +47,7 @@ pub fn render(devices: &[PciDevice], routes: &[Route]) -> String {
 /// `0000:00:03.0 '82540EM Gigabit Ethernet Controller 100e' drv=e1000 unused=vfio-pci
 /// if=eth0 iommu_group=5 *Active*`; fields without a value are left out.
 pub fn device_line(d: &PciDevice, routes: &[Route]) -> String {
-    let mut line = format!("{} '{}'", d.addr, d.description());
+    let mut line = format!("{} '{}'", d.addr, crate::ids::describe(d.vendor, d.device));
     if let Some(drv) = &d.driver {
         line.push_str(&format!(" drv={drv}"));
     }
@@ -71,7 +71,7 @@ pub fn device_line(d: &PciDevice, routes: &[Route]) -> String {
 /// and vfio-pci, less the current one.
 fn unused_drivers(d: &PciDevice) -> Vec<&str> {
     let mut v: Vec<&str> = Vec::new();
-    for cand in d.kernel_driver().into_iter().chain([VFIO_PCI]) {
+    for cand in crate::ids::kernel_driver(d.vendor, d.device).into_iter().chain([VFIO_PCI]) {
         if d.driver.as_deref() != Some(cand) && !v.contains(&cand) {
             v.push(cand);
         }

@@ -170,8 +170,9 @@ impl<D: DescArea> QueueMem<D> {
         QueueMem::at(packed_addr(word), (word >> 48) as usize)
     }
 
-    /// Views the queue memory at `addr` with `nb` entries; None if misaligned, empty or a
-    /// size `D` refuses.
+    /// Views the queue memory at `addr` with `nb` entries; None if misaligned, empty, not
+    /// in shared memory (the views are checked, see `eal::shm::shared_slice`) or a size `D`
+    /// refuses.
     pub fn at(addr: u64, nb: usize) -> Option<QueueMem<D>> {
         if addr == 0 || nb == 0 {
             return None;

@@ -11,9 +11,9 @@
 //! the software per-queue counters.
 //!
 //! A device that bypasses the IOMMU (legacy interface, or modern without
-//! `VIRTIO_F_ACCESS_PLATFORM`) needs IOVA = physical address: the EAL chooses it by itself
-//! for legacy and transitional devices; for a modern one without ACCESS_PLATFORM probing
-//! fails and says to pass `--iova-mode pa`.
+//! `VIRTIO_F_ACCESS_PLATFORM`) needs IOVA = physical address: the driver declares legacy
+//! and transitional devices to the EAL ([`EAL_NEEDS`]), which then chooses it by itself;
+//! for a modern one without ACCESS_PLATFORM probing fails and says to pass `--iova-mode pa`.
 //!
 //! All queue state lives in shared memory (the port slot's driver words and the queue
 //! memzones), so a secondary can poll the queues the application gives it; a secondary
@@ -39,6 +39,15 @@ use std::sync::Arc;
 pub const NAME: &str = "net_virtio";
 /// PCI ids taken: the transitional (or legacy) and the modern network device.
 pub const PCI_IDS: &[(u16, u16)] = &[(0x1af4, 0x1000), (0x1af4, 0x1041)];
+/// True for legacy and transitional virtio devices (1af4:1000-103f): they never offer
+/// `VIRTIO_F_ACCESS_PLATFORM`, so their DMA bypasses the IOMMU.
+pub fn bypasses_iommu(vendor: u16, device: u16) -> bool {
+    vendor == 0x1af4 && (0x1000..=0x103f).contains(&device)
+}
+
+/// What this driver needs of the EAL's bus (see `drivers::declare_to_eal`).
+pub const EAL_NEEDS: eal::bus::PciDriverNeeds = eal::bus::PciDriverNeeds { driver: NAME, bypasses_iommu };
+
 /// Largest MTU: one receive buffer holds a whole frame (no mergeable buffers).
 pub const MAX_MTU: u16 = 1500;
 /// Most queue pairs this driver drives.
@@ -112,5 +121,25 @@ impl PciDriver for VirtioPmd {
         let kick = pci::notifier(dev, get(w::KIND), get(w::NOTIFY_BAR), get(w::NOTIFY_BASE), get(w::NOTIFY_MULT))
             .map_err(|e| device_err(ctx, dev, e))?;
         Ok(Arc::new(data::VirtioData::new(ctx, kick)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bypasses_iommu;
+
+    #[test]
+    fn legacy_and_transitional_virtio_bypass_the_iommu() {
+        assert!(bypasses_iommu(0x1af4, 0x1000), "transitional virtio-net");
+        assert!(bypasses_iommu(0x1af4, 0x103f));
+        assert!(!bypasses_iommu(0x1af4, 0x1041), "modern virtio-net may use the IOMMU");
+        assert!(!bypasses_iommu(0x8086, 0x1000));
+    }
+
+    #[test]
+    fn the_declaration_reaches_the_bus() {
+        crate::declare_to_eal();
+        assert_eq!(eal::bus::iommu_bypassed_by(0x1af4, 0x1000), Some(super::NAME));
+        assert_eq!(eal::bus::iommu_bypassed_by(0x1af4, 0x1041), None);
     }
 }

@@ -22,8 +22,7 @@ fn scan_reads_every_attribute() {
     assert_eq!(e.iommu_group, Some(5));
     assert_eq!(e.numa_node, Some(0));
     assert_eq!(e.interfaces, ["eth0"]);
-    assert_eq!(e.description(), "82540EM Gigabit Ethernet Controller 100e");
-    assert_eq!(e.kernel_driver(), Some("e1000"));
+    assert_eq!(e.ids(), "8086:100e");
     assert_eq!(e.bars.len(), 2);
     assert_eq!(e.bar(0).unwrap().size(), 0x20000);
     assert_eq!(e.bar(0).unwrap().kind(), BarKind::Mem);

@@ -69,7 +69,9 @@ fn open(bdf: &str) -> Res<Session> {
 
     let mem = HugePage::new()?;
     let iova = mem.addr();
-    vfio(container.map_dma(mem.addr(), iova, HUGE as u64))?;
+    // SAFETY: `mem` is a private huge page that the Session owns and drops last, after the
+    // device and the container (see `Session`), so it stays mapped while devices can reach it.
+    vfio(unsafe { container.map_dma(mem.addr(), iova, HUGE as u64) })?;
     let phys = virt_to_phys(mem.addr()).map(|p| format!("{p:#x}")).unwrap_or_else(|e| e.to_string());
     say("dma_map", format!("vaddr={:#x} iova={iova:#x} size={HUGE:#x} phys={phys}", mem.addr()));
 

@@ -1,4 +1,5 @@
-//! Names of the PCI vendors and NICs the project supports, and their Linux kernel drivers.
+//! Names of the PCI vendors and NICs the project supports, and their Linux kernel drivers:
+//! what devbind prints (moved out of the EAL, which names no NIC).
 //!
 //! A small table, not a copy of pci.ids: devices not in it are described by their hex ids.
 
@@ -15,11 +16,9 @@ const fn k(vendor: u16, device: u16, name: &'static str, kernel_driver: &'static
 }
 
 /// PCI vendor id of Intel.
-pub const VENDOR_INTEL: u16 = 0x8086;
+const VENDOR_INTEL: u16 = 0x8086;
 /// PCI vendor id of Red Hat (virtio).
-pub const VENDOR_REDHAT: u16 = 0x1af4;
-
-const VENDORS: &[(u16, &str)] = &[(VENDOR_INTEL, "Intel Corporation"), (VENDOR_REDHAT, "Red Hat, Inc.")];
+const VENDOR_REDHAT: u16 = 0x1af4;
 
 const DEVICES: &[Known] = &[
     k(VENDOR_INTEL, 0x100e, "82540EM Gigabit Ethernet Controller", "e1000"),
@@ -50,11 +49,6 @@ fn known(vendor: u16, device: u16) -> Option<&'static Known> {
     DEVICES.iter().find(|d| d.vendor == vendor && d.device == device)
 }
 
-/// The vendor's name, if it is in the table.
-pub fn vendor_name(vendor: u16) -> Option<&'static str> {
-    VENDORS.iter().find(|(v, _)| *v == vendor).map(|(_, n)| *n)
-}
-
 /// The device's name as pci.ids spells it, if it is in the table.
 pub fn device_name(vendor: u16, device: u16) -> Option<&'static str> {
     known(vendor, device).map(|d| d.name)
@@ -83,7 +77,6 @@ mod tests {
         assert_eq!(describe(0x8086, 0x100e), "82540EM Gigabit Ethernet Controller 100e");
         assert_eq!(device_name(0x8086, 0x10d3), Some("82574L Gigabit Network Connection"));
         assert_eq!(device_name(0x1af4, 0x1041), Some("Virtio 1.0 network device"));
-        assert_eq!(vendor_name(0x1af4), Some("Red Hat, Inc."));
     }
 
     #[test]
@@ -99,7 +92,6 @@ mod tests {
     fn unknown_devices_print_hex_ids() {
         assert_eq!(describe(0x10ec, 0x8168), "Device 10ec:8168");
         assert_eq!(device_name(0x8086, 0xffff), None);
-        assert_eq!(vendor_name(0x10ec), None);
     }
 
     #[test]
