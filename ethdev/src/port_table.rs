@@ -1,5 +1,6 @@
 //! The port table in shared memory: one slot per port, the same port ids in every process.
 
+use crate::driver_state::{PRIVATE_ALIGN, PRIVATE_BYTES};
 use crate::link::SharedLink;
 use crate::stats::{PortCounters, MAX_QUEUES};
 use eal::name::SharedName;
@@ -9,8 +10,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Most ports in a group.
 pub const MAX_PORTS: usize = 32;
-/// Words of shared state each driver may use as it likes (plain values only).
-pub const PRIVATE_WORDS: usize = 64;
+/// Words backing the driver state area of a slot ([`PRIVATE_BYTES`] bytes).
+const PRIVATE_WORDS: usize = PRIVATE_BYTES / 8;
 const TABLE: &str = "ethdev_ports";
 
 /// Life-cycle state of a port.
@@ -89,8 +90,8 @@ pub struct PortSlot {
     pub txq_stopped: AtomicU32,
     /// Link state and its sequence number.
     pub link: SharedLink,
-    /// The driver's shared state.
-    pub private: [AtomicU64; PRIVATE_WORDS],
+    /// The driver's shared state (see [`PortSlot::driver_state`]).
+    private: [AtomicU64; PRIVATE_WORDS],
     /// Software counters.
     pub counters: PortCounters,
 }
@@ -113,6 +114,33 @@ impl PortSlot {
         let mut b = [0u8; 8];
         b[..6].copy_from_slice(&m);
         self.mac.store(u64::from_le_bytes(b), Ordering::Relaxed);
+    }
+
+    /// The driver's shared state of this port, typed: the driver's [`shared_state!`]
+    /// struct viewed over the slot's driver area. A `T` larger than [`PRIVATE_BYTES`] or
+    /// aligned to more than [`PRIVATE_ALIGN`] does not compile.
+    ///
+    /// [`shared_state!`]: crate::shared_state
+    #[inline(always)]
+    pub fn driver_state<T: SharedPlain>(&self) -> &T {
+        const {
+            assert!(std::mem::size_of::<T>() <= PRIVATE_BYTES, "the driver state does not fit the port slot");
+            assert!(std::mem::align_of::<T>() <= PRIVATE_ALIGN, "the driver state is aligned beyond the port slot");
+        }
+        // SAFETY: the area is PRIVATE_BYTES long and 8-byte aligned (an array of AtomicU64
+        // in a repr(C) struct), T fits it and needs no more alignment (checked above). T is
+        // SharedPlain: plain data that is valid for any bytes another process wrote through
+        // its atomics and for all-zero; its writable fields are atomics (interior
+        // mutability), as are the words behind them, so a shared reference is enough.
+        unsafe { &*(self.private.as_ptr() as *const T) }
+    }
+
+    /// Zeroes the driver's shared state (before a driver probes the port, so that every
+    /// driver starts from its all-zero "nothing set up" state).
+    pub fn clear_driver_state(&self) {
+        for word in &self.private {
+            word.store(0, Ordering::Relaxed);
+        }
     }
 }
 

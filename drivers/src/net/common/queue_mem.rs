@@ -152,21 +152,59 @@ pub fn reserve<D: DescArea>(mem: &Memory, name: &str, nb: usize) -> Result<(Memz
 }
 
 /// Packs a queue memzone's address (below 2^48, as every address of the heap's VA window)
-/// and its number of entries (below 2^16) into one port-slot word, so that a queue is
-/// published or withdrawn by a single atomic store.
-pub fn pack(addr: u64, nb: usize) -> u64 {
+/// and its number of entries (below 2^16) into one word, so that a queue is published or
+/// withdrawn by a single atomic store (see [`QueueSlot`]).
+fn pack(addr: u64, nb: usize) -> u64 {
     debug_assert!(addr < 1 << 48 && nb < 1 << 16);
     addr | ((nb as u64) << 48)
 }
 
 /// The memzone address in a word made by [`pack`].
-pub fn packed_addr(word: u64) -> u64 {
+fn packed_addr(word: u64) -> u64 {
     word & ((1 << 48) - 1)
+}
+
+ethdev::shared_state! {
+    /// Where a driver's state records one queue: its memzone's address and entry count,
+    /// published or withdrawn by one atomic store, so a process polling the queue sees
+    /// either the whole queue or none. All-zero: no queue.
+    pub struct QueueSlot {
+        /// The memzone address (low 48 bits) and entry count (high 16 bits); 0: none.
+        word: AtomicU64,
+    }
+}
+
+impl QueueSlot {
+    /// Publishes the queue at `addr` with `nb` entries (release: its memory is ready).
+    pub fn publish(&self, addr: u64, nb: usize) {
+        self.word.store(pack(addr, nb), Ordering::Release);
+    }
+
+    /// Withdraws the queue; returns the one it recorded, if any.
+    pub fn withdraw<D: DescArea>(&self) -> Option<QueueMem<D>> {
+        QueueMem::unpack(self.word.swap(0, Ordering::AcqRel))
+    }
+
+    /// The queue recorded, if any.
+    #[inline(always)]
+    pub fn get<D: DescArea>(&self) -> Option<QueueMem<D>> {
+        QueueMem::unpack(self.word.load(Ordering::Acquire))
+    }
+
+    /// True when a queue is recorded.
+    pub fn is_set(&self) -> bool {
+        self.word.load(Ordering::Acquire) != 0
+    }
+
+    /// The recorded queue memzone's address (0: none).
+    pub fn addr(&self) -> u64 {
+        packed_addr(self.word.load(Ordering::Acquire))
+    }
 }
 
 impl<D: DescArea> QueueMem<D> {
     /// The queue a word made by [`pack`] records; None for 0 (no queue).
-    pub fn unpack(word: u64) -> Option<QueueMem<D>> {
+    fn unpack(word: u64) -> Option<QueueMem<D>> {
         QueueMem::at(packed_addr(word), (word >> 48) as usize)
     }
 
@@ -309,13 +347,16 @@ mod tests {
     }
 
     #[test]
-    fn slot_words_pack_address_and_count() {
+    fn queue_slot_packs_address_and_count() {
         let mem = Memory::anonymous(4 << 20).unwrap();
         let (mz, _) = reserve::<Plain>(&mem, "qm_pack", 4096).unwrap();
-        let word = pack(mz.addr(), 4096);
-        assert_eq!(packed_addr(word), mz.addr());
-        let q = QueueMem::<Plain>::unpack(word).unwrap();
+        let slot = QueueSlot { word: AtomicU64::new(0) };
+        assert!(!slot.is_set() && slot.get::<Plain>().is_none());
+        slot.publish(mz.addr(), 4096);
+        assert_eq!(slot.addr(), mz.addr());
+        let q = slot.get::<Plain>().unwrap();
         assert_eq!((q.nb(), q.addr()), (4096, mz.addr()));
-        assert!(QueueMem::<Plain>::unpack(0).is_none());
+        assert_eq!(slot.withdraw::<Plain>().map(|q| q.addr()), Some(mz.addr()));
+        assert!(!slot.is_set() && slot.withdraw::<Plain>().is_none());
     }
 }

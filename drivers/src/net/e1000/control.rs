@@ -4,8 +4,8 @@
 use super::desc::Ring;
 use super::init::{self, rd, wr};
 use super::ring;
-use super::{intr, regs, rx_mem, rxq, stats, tx_mem, txq, w, Model, MAX_MTU, NAME};
-use crate::net::common::queue_mem;
+use super::{intr, regs, rx_mem, rxq, state, stats, tx_mem, txq, EmState, Model, MAX_MTU, NAME};
+use crate::net::common::queue_mem::QueueSlot;
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
 use eal::PktMbufPool;
@@ -51,7 +51,7 @@ impl EmControl {
         init::write_mac(&bar, mac);
         init::clear_mta(&bar);
         init::link_setup(&bar);
-        stats::STATS.reset(&bar, ctx.slot);
+        stats::STATS.reset(&bar, ctx.slot, &state(ctx.slot).stats);
         let lsc_count = Arc::new(AtomicU64::new(0));
         let irqs = intr::arm(ctx, dev, bar.clone(), model, lsc_count.clone())?;
         intr::enable(&bar, model);
@@ -62,8 +62,8 @@ impl EmControl {
         EthError::Device { port: self.ctx.port, msg: format!("{}: {}", self.dev.addr(), msg.into()) }
     }
 
-    fn word(&self, i: usize) -> &AtomicU64 {
-        &self.ctx.slot.private[i]
+    fn state(&self) -> &'static EmState {
+        state(self.ctx.slot)
     }
 
     fn started(&self) -> bool {
@@ -78,11 +78,11 @@ impl EmControl {
         format!("em{}_{dir}q0", self.ctx.port)
     }
 
-    fn setup_queue(&self, dir: &str, nb: u16, w_queue: usize, w_iova: usize) -> Result<(), EthError> {
-        self.word(w_queue).store(0, Ordering::Release);
+    fn setup_queue(&self, dir: &str, nb: u16, queue: &QueueSlot, iova: &AtomicU64) -> Result<(), EthError> {
+        let _ = queue.withdraw::<Ring>();
         let (mz, _) = ring::reserve::<Ring>(&self.ctx.mem, &self.queue_name(dir), nb as usize)?;
-        self.word(w_iova).store(mz.iova(), Ordering::Relaxed);
-        self.word(w_queue).store(queue_mem::pack(mz.addr(), usize::from(nb)), Ordering::Release);
+        iova.store(mz.iova(), Ordering::Relaxed);
+        queue.publish(mz.addr(), usize::from(nb));
         Ok(())
     }
 }
@@ -103,7 +103,7 @@ impl Control for EmControl {
     }
 
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
-        self.word(w::LSC).store(u64::from(conf.lsc_intr), Ordering::Relaxed);
+        self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if conf.lsc_intr {
             intr::enable(&self.bar, self.model);
         } else {
@@ -114,11 +114,11 @@ impl Control for EmControl {
 
     fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
         rxq::params(self.ctx.port).check_setup(q, nb_desc, &pool)?;
-        self.setup_queue("rx", nb_desc, w::RXQ, w::RX_IOVA)
+        self.setup_queue("rx", nb_desc, &self.state().rxq, &self.state().rx_iova)
     }
 
     fn tx_queue_setup(&self, _q: u16, nb_desc: u16) -> Result<(), EthError> {
-        self.setup_queue("tx", nb_desc, w::TXQ, w::TX_IOVA)
+        self.setup_queue("tx", nb_desc, &self.state().txq, &self.state().tx_iova)
     }
 
     fn start(&self) -> Result<(), EthError> {
@@ -128,13 +128,13 @@ impl Control for EmControl {
             return Err(self.err("set up the RX and TX queues before starting"));
         };
         let pool = PktMbufPool::from_header_addr(slot.rxq_pool[0].load(Ordering::Relaxed))?;
-        txq::start(&self.bar, &tx, self.word(w::TX_IOVA).load(Ordering::Relaxed), self.model == Model::E82574);
+        txq::start(&self.bar, &tx, self.state().tx_iova.load(Ordering::Relaxed), self.model == Model::E82574);
         let pa = crate::net::common::iova::pa_mode(self.ctx.mem);
-        rxq::start(&self.bar, &rx, self.word(w::RX_IOVA).load(Ordering::Relaxed), &pool, pa.as_ref())
+        rxq::start(&self.bar, &rx, self.state().rx_iova.load(Ordering::Relaxed), &pool, pa.as_ref())
             .map_err(|e| self.err(e))?;
         let promisc = slot.promisc.load(Ordering::Relaxed) == 1;
         wr(&self.bar, regs::RCTL, self.rctl(promisc, slot.mtu.load(Ordering::Relaxed) as u16));
-        if self.word(w::LSC).load(Ordering::Relaxed) == 1 {
+        if self.state().lsc.load(Ordering::Relaxed) == 1 {
             intr::enable(&self.bar, self.model);
         }
         if self.model == Model::E82540 {
@@ -155,8 +155,8 @@ impl Control for EmControl {
         let _ = self.stop();
         intr::disable(&self.bar);
         drop(self.irqs.lock().unwrap_or_else(|p| p.into_inner()).take());
-        for (dir, wa) in [("rx", w::RXQ), ("tx", w::TXQ)] {
-            self.word(wa).store(0, Ordering::Release);
+        for (dir, queue) in [("rx", &self.state().rxq), ("tx", &self.state().txq)] {
+            let _ = queue.withdraw::<Ring>();
             if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(dir)) {
                 self.ctx.mem.memzone_free(mz);
             }
@@ -193,15 +193,15 @@ impl Control for EmControl {
     }
 
     fn stats_update(&self) {
-        stats::STATS.update(&self.bar, self.ctx.slot);
+        stats::STATS.update(&self.bar, self.ctx.slot, &self.state().stats);
     }
 
     fn stats_reset(&self) {
-        stats::STATS.reset(&self.bar, self.ctx.slot);
+        stats::STATS.reset(&self.bar, self.ctx.slot, &self.state().stats);
     }
 
     fn xstats(&self) -> Vec<(&'static str, u64)> {
-        let mut v = stats::STATS.totals(self.ctx.slot);
+        let mut v = stats::STATS.totals(&self.state().stats);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
         v.push(("rx_retired_mbufs", rx_mem(self.ctx.slot).map_or(0, |q| q.get(rxq::H_RETIRED))));
         for (name, reg) in [

@@ -61,7 +61,7 @@ pub fn arm(
                         count.fetch_add(1, Ordering::Relaxed);
                         ctx.report_link(read_link(&bar));
                     }
-                    if ctx.slot.private[super::w::LSC].load(Ordering::Relaxed) == 1 {
+                    if super::state(ctx.slot).lsc.load(Ordering::Relaxed) == 1 {
                         wr(&bar, regs::IMS, causes(Model::E82574));
                     }
                 }),

@@ -5,9 +5,6 @@
 use crate::net::common::hw_stats::HwStats;
 use crate::net::intel::e1000_family;
 
-/// First driver word used for the totals.
-pub const FIRST_WORD: usize = 16;
-
 /// The counters and their totals.
-pub const STATS: HwStats = HwStats { first_word: FIRST_WORD, counters: e1000_family::STATS };
-const _: () = assert!(STATS.end_word() <= ethdev::port_table::PRIVATE_WORDS);
+pub const STATS: HwStats = HwStats { counters: e1000_family::STATS };
+const _: () = assert!(STATS.fits());

@@ -3,9 +3,9 @@
 //! statistics and link.
 
 use super::data::rx_params;
-use super::{init, intr, regs, rss, rx_mem, stats, tx_mem, w, MAX_MTU, MAX_QUEUES, NAME, RX_BUF};
-use crate::net::common::queue_mem;
-use crate::net::intel::adv::{queue, ring, rx, tx, QueueMem, RingRegs};
+use super::{init, intr, regs, rss, rx_mem, state, stats, tx_mem, IgbState, MAX_MTU, MAX_QUEUES, NAME, RX_BUF};
+use crate::net::common::queue_mem::QueueSlot;
+use crate::net::intel::adv::{queue, ring, rx, tx, AdvRing, QueueMem, RingRegs};
 use crate::net::intel::RegIo;
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
@@ -65,7 +65,7 @@ impl IgbControl {
             r.write32(regs::rxdctl(q), 0);
             r.write32(regs::txdctl(q), 0);
         }
-        stats::STATS.reset(r, ctx.slot);
+        stats::STATS.reset(r, ctx.slot, &state(ctx.slot).stats);
         let lsc_count = Arc::new(AtomicU64::new(0));
         let irqs = intr::arm(ctx, dev, bar.clone(), lsc_count.clone())?;
         intr::enable(r);
@@ -90,8 +90,17 @@ impl IgbControl {
         EthError::Device { port: self.ctx.port, msg: format!("{}: {}", self.dev.addr(), msg.into()) }
     }
 
-    fn word(&self, i: usize) -> &AtomicU64 {
-        &self.ctx.slot.private[i]
+    fn state(&self) -> &'static IgbState {
+        state(self.ctx.slot)
+    }
+
+    /// The record of queue `q` in direction `dir` ("rx" or "tx").
+    fn queue_slot(&self, dir: &str, q: usize) -> &'static QueueSlot {
+        if dir == "rx" {
+            &self.state().rxq[q]
+        } else {
+            &self.state().txq[q]
+        }
     }
 
     fn cfg(&self) -> Cfg {
@@ -146,13 +155,13 @@ impl IgbControl {
             .ok_or_else(|| self.err(format!("{dir} queue {q}: its memzone is gone; set the queue up again")))
     }
 
-    fn setup_queue(&self, dir: &str, q: usize, nb: u16, word: usize) -> Result<QueueMem, EthError> {
-        if let Some(old) = QueueMem::unpack(self.word(word).load(Ordering::Acquire)) {
+    fn setup_queue(&self, dir: &str, q: usize, nb: u16) -> Result<QueueMem, EthError> {
+        let slot = self.queue_slot(dir, q);
+        if let Some(old) = slot.withdraw::<AdvRing>() {
             old.release_all();
         }
-        self.word(word).store(0, Ordering::Release);
         let (mz, qm) = queue::reserve(&self.ctx.mem, &self.queue_name(dir, q), nb as usize)?;
-        self.word(word).store(queue_mem::pack(mz.addr(), usize::from(nb)), Ordering::Release);
+        slot.publish(mz.addr(), usize::from(nb));
         Ok(qm)
     }
 
@@ -235,9 +244,9 @@ impl Control for IgbControl {
             rss_conf: conf.rss_conf,
         };
         // Queues beyond the new counts are forgotten (their memory freed).
-        for (first, base, dir) in [(cfg.nb_rxq, w::RXQ, "rx"), (cfg.nb_txq, w::TXQ, "tx")] {
+        for (first, dir) in [(cfg.nb_rxq, "rx"), (cfg.nb_txq, "tx")] {
             for q in first..MAX_QUEUES {
-                if let Some(old) = QueueMem::unpack(self.word(base + q).swap(0, Ordering::AcqRel)) {
+                if let Some(old) = self.queue_slot(dir, q).withdraw::<AdvRing>() {
                     old.release_all();
                 }
                 if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(dir, q)) {
@@ -248,7 +257,7 @@ impl Control for IgbControl {
         self.program_rss(&cfg);
         rss::write_reta(self.r(), &default_reta(rss::RETA_SIZE, conf.nb_rxq));
         *self.cfg.lock().unwrap_or_else(|p| p.into_inner()) = cfg;
-        self.word(w::LSC).store(u64::from(conf.lsc_intr), Ordering::Relaxed);
+        self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if conf.lsc_intr {
             intr::enable(self.r());
         } else {
@@ -260,12 +269,12 @@ impl Control for IgbControl {
     fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
         rx_params(self.ctx.port, usize::from(q)).check_setup(q, nb_desc, &pool)?;
         let q = usize::from(q);
-        self.setup_queue("rx", q, nb_desc, w::RXQ + q).map(|_| ())
+        self.setup_queue("rx", q, nb_desc).map(|_| ())
     }
 
     fn tx_queue_setup(&self, q: u16, nb_desc: u16) -> Result<(), EthError> {
         let q = usize::from(q);
-        self.setup_queue("tx", q, nb_desc, w::TXQ + q).map(|_| ())
+        self.setup_queue("tx", q, nb_desc).map(|_| ())
     }
 
     fn start(&self) -> Result<(), EthError> {
@@ -289,7 +298,7 @@ impl Control for IgbControl {
         self.program_rss(&cfg);
         self.program_mtu(self.ctx.slot.mtu.load(Ordering::Relaxed) as u16);
         r.write32(regs::RCTL, self.rctl());
-        if self.word(w::LSC).load(Ordering::Relaxed) == 1 {
+        if self.state().lsc.load(Ordering::Relaxed) == 1 {
             intr::enable(r);
         }
         tracing::info!(port = self.ctx.port, rxq = cfg.nb_rxq, txq = cfg.nb_txq, rss = cfg.rss, "igb started");
@@ -329,8 +338,8 @@ impl Control for IgbControl {
         intr::disable(self.r());
         drop(self.irqs.lock().unwrap_or_else(|p| p.into_inner()).take());
         for q in 0..MAX_QUEUES {
-            for (dir, base) in [("rx", w::RXQ), ("tx", w::TXQ)] {
-                self.word(base + q).store(0, Ordering::Release);
+            for dir in ["rx", "tx"] {
+                let _ = self.queue_slot(dir, q).withdraw::<AdvRing>();
                 if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(dir, q)) {
                     self.ctx.mem.memzone_free(mz);
                 }
@@ -371,7 +380,7 @@ impl Control for IgbControl {
     }
 
     fn stats_update(&self) {
-        stats::STATS.update(self.r(), self.ctx.slot);
+        stats::STATS.update(self.r(), self.ctx.slot, &self.state().stats);
     }
 
     fn rss_hash_update(&self, conf: &RssConf) -> Result<(), EthError> {
@@ -397,11 +406,11 @@ impl Control for IgbControl {
     }
 
     fn stats_reset(&self) {
-        stats::STATS.reset(self.r(), self.ctx.slot);
+        stats::STATS.reset(self.r(), self.ctx.slot, &self.state().stats);
     }
 
     fn xstats(&self) -> Vec<(&'static str, u64)> {
-        let mut v = stats::STATS.totals(self.ctx.slot);
+        let mut v = stats::STATS.totals(&self.state().stats);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
         let retired: u64 = (0..MAX_QUEUES).filter_map(|q| rx_mem(self.ctx.slot, q)).map(|q| q.get(rx::H_RETIRED)).sum();
         v.push(("rx_retired_mbufs", retired));

@@ -8,7 +8,7 @@
 //! runtime directory, whose path it records in the port's slot; a secondary starts a
 //! short-lived secondary endpoint there for the one request.
 
-use super::shared::{load_str, store_str, DIR_WORDS, W_DIR};
+use super::shared;
 use eal::mp::{Mp, MpConfig, MpMessage, MpRole};
 use eal::Memory;
 use ethdev::PortSlot;
@@ -37,7 +37,7 @@ impl FdServer {
     /// in the port's slot.
     pub fn start(mem: &Memory, slot: &PortSlot, port: u16, queues: Arc<Vec<File>>) -> Result<FdServer, String> {
         let dir = endpoint_dir(mem, port);
-        if !store_str(&slot.private[W_DIR..W_DIR + DIR_WORDS], &dir.to_string_lossy()) {
+        if !shared::state(slot).fd_dir.set(&dir.to_string_lossy()) {
             return Err(format!("the fd endpoint path {} is too long for the port's slot", dir.display()));
         }
         let _ = std::fs::remove_dir_all(&dir);
@@ -86,7 +86,7 @@ impl Drop for FdServer {
 /// The secondary's side: asks the primary (pid `primary_pid`) for the queue fds of `port`,
 /// expecting `expected` of them.
 pub fn fetch(slot: &PortSlot, primary_pid: u32, port: u16, expected: usize) -> Result<Vec<File>, String> {
-    let dir = PathBuf::from(load_str(&slot.private[W_DIR..W_DIR + DIR_WORDS]));
+    let dir = PathBuf::from(shared::state(slot).fd_dir.get());
     if dir.as_os_str().is_empty() {
         return Err("the primary recorded no fd endpoint for this port".into());
     }

@@ -7,9 +7,9 @@ use super::ctrl::CtrlQueue;
 use super::net::{self, f};
 use super::pci::{Notifier, Transport, NO_VECTOR, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK};
 use super::pci::{STATUS_FAILED, STATUS_FEATURES_OK};
-use super::vring::{self, Layout, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_RETIRED};
-use super::{intr, rx_ring, rxq, tx_ring, txq, w, MAX_MTU, MAX_PAIRS, NAME};
-use crate::net::common::queue_mem;
+use super::vring::{self, Layout, SplitRing, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_RETIRED};
+use super::{intr, rx_ring, rxq, state, tx_ring, txq, VirtioState, MAX_MTU, MAX_PAIRS, NAME};
+use crate::net::common::queue_mem::QueueSlot;
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::mbuf::HEADROOM;
 use eal::PktMbufPool;
@@ -62,15 +62,15 @@ impl VirtioControl {
         };
         negotiate_on_device(&t, features).map_err(&err)?;
         let kick = t.notifier(dev).map_err(&err)?;
-        let p = &ctx.slot.private;
+        let st = state(ctx.slot);
         let (nb, nbase, nmult) = t.notify_params();
-        p[w::KIND].store(t.kind(), Ordering::Relaxed);
-        p[w::FEATURES].store(features, Ordering::Relaxed);
-        p[w::HDR_LEN].store(u64::from(net::hdr_len(features)), Ordering::Relaxed);
-        p[w::NOTIFY_BAR].store(nb, Ordering::Relaxed);
-        p[w::NOTIFY_BASE].store(nbase, Ordering::Relaxed);
-        p[w::NOTIFY_MULT].store(nmult, Ordering::Relaxed);
-        p[w::LSC].store(1, Ordering::Relaxed);
+        st.kind.store(t.kind(), Ordering::Relaxed);
+        st.features.store(features, Ordering::Relaxed);
+        st.hdr_len.store(u32::from(net::hdr_len(features)), Ordering::Relaxed);
+        st.notify_bar.store(nb, Ordering::Relaxed);
+        st.notify_base.store(nbase, Ordering::Relaxed);
+        st.notify_mult.store(nmult, Ordering::Relaxed);
+        st.lsc.store(1, Ordering::Relaxed);
         let lsc_count = Arc::new(AtomicU64::new(0));
         // Arm MSI-X first: on the legacy interface the device configuration moves once it
         // is enabled.
@@ -92,9 +92,9 @@ impl VirtioControl {
         ctx.slot.set_mac(dev_mac);
         let max_pairs = if features & f::MQ != 0 { t.cfg_r16(net::CFG_MAX_PAIRS).map_err(&err)?.max(1) } else { 1 };
         let max_pairs = usize::from(max_pairs).min(MAX_PAIRS);
-        p[w::MAX_PAIRS].store(max_pairs as u64, Ordering::Relaxed);
-        p[w::RX_MAX].store(u64::from(t.queue_max(0).map_err(&err)?), Ordering::Relaxed);
-        p[w::TX_MAX].store(u64::from(t.queue_max(1).map_err(&err)?), Ordering::Relaxed);
+        st.max_pairs.store(max_pairs as u32, Ordering::Relaxed);
+        st.rx_max.store(u32::from(t.queue_max(0).map_err(&err)?), Ordering::Relaxed);
+        st.tx_max.store(u32::from(t.queue_max(1).map_err(&err)?), Ordering::Relaxed);
         tracing::info!(
             port = ctx.port,
             addr = %dev.addr(),
@@ -126,8 +126,8 @@ impl VirtioControl {
         EthError::Device { port: self.ctx.port, msg: format!("{}: {msg}", self.dev.addr()) }
     }
 
-    fn word(&self, i: usize) -> &AtomicU64 {
-        &self.ctx.slot.private[i]
+    fn state(&self) -> &'static VirtioState {
+        state(self.ctx.slot)
     }
 
     fn started(&self) -> bool {
@@ -139,7 +139,7 @@ impl VirtioControl {
     }
 
     fn max_pairs(&self) -> usize {
-        self.word(w::MAX_PAIRS).load(Ordering::Relaxed) as usize
+        self.state().max_pairs.load(Ordering::Relaxed) as usize
     }
 
     fn unsupported(&self, what: String) -> EthError {
@@ -160,7 +160,7 @@ impl VirtioControl {
     }
 
     /// Queue size for a request of `nb` on a queue whose device maximum is `max`.
-    fn queue_size(&self, nb: u16, max: u64) -> Result<u16, EthError> {
+    fn queue_size(&self, nb: u16, max: u32) -> Result<u16, EthError> {
         let max = u16::try_from(max).unwrap_or(0);
         if max == 0 || !max.is_power_of_two() {
             return Err(self.err(format!("the device reports a queue size of {max}")));
@@ -175,10 +175,10 @@ impl VirtioControl {
         Ok(want.min(max))
     }
 
-    fn setup_queue(&self, what: &str, word: usize, nb: u16) -> Result<(), EthError> {
-        self.word(word).store(0, Ordering::Release);
+    fn setup_queue(&self, what: &str, queue: &QueueSlot, nb: u16) -> Result<(), EthError> {
+        let _ = queue.withdraw::<SplitRing>();
         let (mz, _) = vring::reserve(&self.ctx.mem, &self.queue_name(what), nb)?;
-        self.word(word).store(queue_mem::pack(mz.addr(), usize::from(nb)), Ordering::Release);
+        queue.publish(mz.addr(), usize::from(nb));
         Ok(())
     }
 
@@ -244,8 +244,7 @@ impl VirtioControl {
         let mut ctrl = self.ctrl.lock().unwrap_or_else(|p| p.into_inner());
         *ctrl = None;
         if self.has(f::CTRL_VQ) {
-            let q = vring::Vring::unpack(self.word(w::CTRLQ).load(Ordering::Acquire))
-                .ok_or("the control queue memory is missing")?;
+            let q = self.state().ctrlq.get::<SplitRing>().ok_or("the control queue memory is missing")?;
             q.release_all();
             self.enable_queue(&q, self.ctrl_index())?;
             *ctrl = Some(CtrlQueue::new(
@@ -348,15 +347,15 @@ impl Control for VirtioControl {
                 "{pairs} queue pairs: the device does not offer VIRTIO_NET_F_MQ (with its control queue, VIRTIO_NET_F_CTRL_VQ)"
             )));
         }
-        self.word(w::PAIRS).store(pairs as u64, Ordering::Relaxed);
-        self.word(w::LSC).store(u64::from(conf.lsc_intr), Ordering::Relaxed);
-        if self.has(f::CTRL_VQ) && self.word(w::CTRLQ).load(Ordering::Acquire) == 0 {
+        self.state().pairs.store(pairs as u32, Ordering::Relaxed);
+        self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
+        if self.has(f::CTRL_VQ) && !self.state().ctrlq.is_set() {
             let nb = self.t.queue_max(self.ctrl_index()).map_err(|e| self.err(e))?;
             let nb = if nb.is_power_of_two() { nb.min(64) } else { 0 };
             if nb == 0 {
                 return Err(self.err(format!("the control queue {} has no valid size", self.ctrl_index())));
             }
-            self.setup_queue("ctrlq", w::CTRLQ, nb)?;
+            self.setup_queue("ctrlq", &self.state().ctrlq, nb)?;
         }
         Ok(())
     }
@@ -373,7 +372,7 @@ impl Control for VirtioControl {
                 HEADROOM + RX_ROOM
             )));
         }
-        let nb = self.queue_size(nb_desc, self.word(w::RX_MAX).load(Ordering::Relaxed))?;
+        let nb = self.queue_size(nb_desc, self.state().rx_max.load(Ordering::Relaxed))?;
         if (pool.mempool().avail_count() as usize) < usize::from(nb) + 32 {
             tracing::warn!(
                 port = self.ctx.port,
@@ -381,19 +380,19 @@ impl Control for VirtioControl {
                 pool.mempool().name()
             );
         }
-        self.setup_queue(&format!("rxq{q}"), w::RXQ + usize::from(q), nb)
+        self.setup_queue(&format!("rxq{q}"), &self.state().rxq[usize::from(q)], nb)
     }
 
     fn tx_queue_setup(&self, q: u16, nb_desc: u16) -> Result<(), EthError> {
         if usize::from(q) >= MAX_PAIRS {
             return Err(self.unsupported(format!("TX queue {q}: at most {MAX_PAIRS} queue pairs")));
         }
-        let nb = self.queue_size(nb_desc, self.word(w::TX_MAX).load(Ordering::Relaxed))?;
-        self.setup_queue(&format!("txq{q}"), w::TXQ + usize::from(q), nb)
+        let nb = self.queue_size(nb_desc, self.state().tx_max.load(Ordering::Relaxed))?;
+        self.setup_queue(&format!("txq{q}"), &self.state().txq[usize::from(q)], nb)
     }
 
     fn start(&self) -> Result<(), EthError> {
-        let pairs = (self.word(w::PAIRS).load(Ordering::Relaxed) as usize).max(1);
+        let pairs = (self.state().pairs.load(Ordering::Relaxed) as usize).max(1);
         if let Err(e) = self.init_device(pairs) {
             let _ = self.t.set_status(STATUS_FAILED);
             self.release_queues();
@@ -426,13 +425,14 @@ impl Control for VirtioControl {
     fn close(&self) {
         let _ = self.stop();
         drop(self.irqs.lock().unwrap_or_else(|p| p.into_inner()).take());
-        let mut names = vec![(w::CTRLQ, "ctrlq".to_string())];
+        let st = self.state();
+        let mut names = vec![(&st.ctrlq, "ctrlq".to_string())];
         for i in 0..MAX_PAIRS {
-            names.push((w::RXQ + i, format!("rxq{i}")));
-            names.push((w::TXQ + i, format!("txq{i}")));
+            names.push((&st.rxq[i], format!("rxq{i}")));
+            names.push((&st.txq[i], format!("txq{i}")));
         }
-        for (word, name) in names {
-            self.word(word).store(0, Ordering::Release);
+        for (queue, name) in names {
+            let _ = queue.withdraw::<SplitRing>();
             if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(&name)) {
                 self.ctx.mem.memzone_free(mz);
             }
@@ -491,7 +491,7 @@ impl Control for VirtioControl {
             ("rx_kicks", rx_kicks),
             ("tx_kicks", tx_kicks),
             ("rx_retired_mbufs", retired),
-            ("queue_pairs", self.word(w::PAIRS).load(Ordering::Relaxed)),
+            ("queue_pairs", u64::from(self.state().pairs.load(Ordering::Relaxed))),
             ("max_queue_pairs", self.max_pairs() as u64),
             ("features", self.features),
             ("modern", u64::from(self.t.is_modern())),

@@ -6,7 +6,6 @@
 
 use super::net::{self, f};
 use super::pci::Transport;
-use super::w;
 use eal::bus::{ArmedIrqs, BusDevice, IrqHandler};
 use eal::vfio::IrqIndex;
 use ethdev::{Link, PortCtx};
@@ -50,7 +49,7 @@ pub fn arm(
     let handler: IrqHandler = Box::new(move |_n| {
         let _ = t.read_isr();
         count.fetch_add(1, Ordering::Relaxed);
-        if ctx.slot.private[w::LSC].load(Ordering::Relaxed) == 1 {
+        if super::state(ctx.slot).lsc.load(Ordering::Relaxed) == 1 {
             ctx.report_link(read_link(&t, features));
         }
     });
