@@ -4,6 +4,7 @@
 //! promiscuous mode, MAC, statistics and link.
 
 use super::ctrl::CtrlQueue;
+use super::error::VirtioError;
 use super::net::{self, f};
 use super::pci::{Notifier, Transport, NO_VECTOR, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK};
 use super::pci::{STATUS_FAILED, STATUS_FEATURES_OK};
@@ -44,7 +45,8 @@ impl VirtioControl {
     /// queue pairs, and arms the configuration interrupt. The device stays short of
     /// DRIVER_OK until the port starts.
     pub(crate) fn probe(ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Self, EthError> {
-        let err = |m: String| EthError::Device { port: ctx.port, msg: format!("{}: {m}", dev.addr()) };
+        let msg = |m: String| EthError::Device { port: ctx.port, msg: format!("{}: {m}", dev.addr()) };
+        let err = |e: VirtioError| msg(e.to_string());
         let t = Arc::new(Transport::probe(dev).map_err(&err)?);
         let iova_pa = ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1;
         let offered = {
@@ -57,7 +59,7 @@ impl VirtioControl {
             Ok(f) => f,
             Err(e) => {
                 let _ = t.set_status(STATUS_FAILED);
-                return Err(err(format!("feature negotiation failed: {e} (offered {offered:#x})")));
+                return Err(msg(format!("feature negotiation failed: {e} (offered {offered:#x})")));
             }
         };
         negotiate_on_device(&t, features).map_err(&err)?;
@@ -183,7 +185,7 @@ impl VirtioControl {
     }
 
     /// Gives the device queue `index` the rings of `q`; records its doorbell offset.
-    fn enable_queue(&self, q: &vring::Vring, index: u16) -> Result<(), String> {
+    fn enable_queue(&self, q: &vring::Vring, index: u16) -> Result<(), VirtioError> {
         let base = self.ring_iova(q);
         let l = Layout::of(q.size());
         let noff = self.t.setup_queue(index, q.size(), base, base + l.avail, base + l.used)?;
@@ -217,7 +219,7 @@ impl VirtioControl {
     }
 
     /// The full device initialisation of `start`.
-    fn init_device(&self, pairs: usize) -> Result<(), String> {
+    fn init_device(&self, pairs: usize) -> Result<(), VirtioError> {
         let t = &self.t;
         t.reset()?;
         t.set_status(STATUS_ACKNOWLEDGE)?;
@@ -232,7 +234,7 @@ impl VirtioControl {
         for i in 0..pairs {
             if let Some(q) = rx_ring(slot, i) {
                 let pool = PktMbufPool::from_header_addr(slot.rxq_pool[i].load(Ordering::Relaxed))
-                    .map_err(|e| format!("RX queue {i}: {e}"))?;
+                    .map_err(|source| VirtioError::RxPool { q: i, source })?;
                 rxq::fill(&q, &pool, pa.as_ref(), hdr)?;
                 self.enable_queue(&q, 2 * i as u16)?;
             }
@@ -244,7 +246,7 @@ impl VirtioControl {
         let mut ctrl = self.ctrl.lock().unwrap_or_else(|p| p.into_inner());
         *ctrl = None;
         if self.has(f::CTRL_VQ) {
-            let q = self.state().ctrlq.get::<SplitRing>().ok_or("the control queue memory is missing")?;
+            let q = self.state().ctrlq.get::<SplitRing>().ok_or(VirtioError::CtrlQueueMissing)?;
             q.release_all();
             self.enable_queue(&q, self.ctrl_index())?;
             *ctrl = Some(CtrlQueue::new(
@@ -258,26 +260,32 @@ impl VirtioControl {
         t.add_status(STATUS_DRIVER_OK)?;
         let s = t.status()?;
         if s & STATUS_DRIVER_OK == 0 || s & super::pci::STATUS_NEEDS_RESET != 0 {
-            return Err(format!("the device did not take DRIVER_OK: device_status {s:#x}"));
+            return Err(VirtioError::DriverOkRefused(s));
         }
         if let Some(c) = ctrl.as_mut() {
             if self.has(f::MQ) {
-                c.command(net::CTRL_MQ, net::CTRL_MQ_VQ_PAIRS_SET, &(pairs as u16).to_le_bytes())
-                    .map_err(|e| format!("enabling {pairs} queue pair(s) (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET): {e}"))?;
+                c.command(net::CTRL_MQ, net::CTRL_MQ_VQ_PAIRS_SET, &(pairs as u16).to_le_bytes()).map_err(|e| {
+                    start_command(format!("enabling {pairs} queue pair(s) (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET)"), e)
+                })?;
             }
             if self.has(f::CTRL_RX) {
                 let on = slot.promisc.load(Ordering::Relaxed) == 1;
                 c.command(net::CTRL_RX, net::CTRL_RX_PROMISC, &[u8::from(on)])
-                    .map_err(|e| format!("promiscuous {on} (VIRTIO_NET_CTRL_RX_PROMISC): {e}"))?;
+                    .map_err(|e| start_command(format!("promiscuous {on} (VIRTIO_NET_CTRL_RX_PROMISC)"), e))?;
             }
             let mac = slot.mac();
             if self.has(f::CTRL_MAC_ADDR) && mac != self.dev_mac {
                 c.command(net::CTRL_MAC, net::CTRL_MAC_ADDR_SET, &mac)
-                    .map_err(|e| format!("MAC address (VIRTIO_NET_CTRL_MAC_ADDR_SET): {e}"))?;
+                    .map_err(|e| start_command("MAC address (VIRTIO_NET_CTRL_MAC_ADDR_SET)".into(), e))?;
             }
         }
         Ok(())
     }
+}
+
+/// A control command of `start` that failed.
+fn start_command(what: String, e: VirtioError) -> VirtioError {
+    VirtioError::StartCommand { what, source: Box::new(e) }
 }
 
 /// Address of a queue's memory (its descriptor table).
@@ -287,27 +295,24 @@ fn q_addr(q: &vring::Vring) -> u64 {
 
 /// Writes the negotiated features and, on the modern interface, completes the negotiation
 /// with FEATURES_OK (checking that the device kept it).
-fn negotiate_on_device(t: &Transport, features: u64) -> Result<(), String> {
+fn negotiate_on_device(t: &Transport, features: u64) -> Result<(), VirtioError> {
     t.set_driver_features(features)?;
     if t.is_modern() {
         t.add_status(STATUS_FEATURES_OK)?;
         let s = t.status()?;
         if s & STATUS_FEATURES_OK == 0 {
             let _ = t.set_status(STATUS_FAILED);
-            return Err(format!(
-                "the device refused the features {} ({features:#x}): device_status {s:#x} after FEATURES_OK",
-                net::feature_names(features)
-            ));
+            return Err(VirtioError::FeaturesRefused { names: net::feature_names(features), features, status: s });
         }
     }
     Ok(())
 }
 
 /// Points configuration changes at MSI-X vector 0 and checks the device took it.
-fn set_config_vector(t: &Transport) -> Result<(), String> {
+fn set_config_vector(t: &Transport) -> Result<(), VirtioError> {
     let back = t.set_config_vector(0)?;
     if back == NO_VECTOR {
-        return Err("the device refused MSI-X vector 0 for configuration changes (reads back NO_VECTOR)".into());
+        return Err(VirtioError::ConfigVectorRefused);
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! writes), polled to completion. The command bytes live in the queue's own memzone (its
 //! software-ring words), so nothing else needs DMA memory.
 
+use super::error::VirtioError;
 use super::net::CTRL_OK;
 use super::pci::Notifier;
 use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_NEXT, DESC_F_WRITE, H_AVAIL, H_USED};
@@ -37,9 +38,9 @@ impl CtrlQueue {
 
     /// Runs command `cmd` of `class` with `data` (up to 8 bytes); Err with the reason when
     /// the device does not acknowledge it.
-    pub fn command(&mut self, class: u8, cmd: u8, data: &[u8]) -> Result<(), String> {
+    pub fn command(&mut self, class: u8, cmd: u8, data: &[u8]) -> Result<(), VirtioError> {
         if data.is_empty() || data.len() > 8 {
-            return Err(format!("control command data of {} bytes (1 to 8 supported)", data.len()));
+            return Err(VirtioError::CtrlDataLen(data.len()));
         }
         let mut d = [0u8; 8];
         d[..data.len()].copy_from_slice(data);
@@ -59,9 +60,7 @@ impl CtrlQueue {
         let t0 = Instant::now();
         while self.q.used_idx() != next {
             if t0.elapsed() > TIMEOUT {
-                return Err(format!(
-                    "control command class {class} cmd {cmd}: no answer from the device within {TIMEOUT:?}"
-                ));
+                return Err(VirtioError::CtrlTimeout { class, cmd, timeout: TIMEOUT });
             }
             std::thread::sleep(Duration::from_micros(200));
         }
@@ -69,7 +68,7 @@ impl CtrlQueue {
         self.done += 1;
         let ack = self.q.sw_word(2).load(Ordering::Acquire) as u8;
         if ack != CTRL_OK {
-            return Err(format!("control command class {class} cmd {cmd}: the device answered {ack} (error)"));
+            return Err(VirtioError::CtrlRefused { class, cmd, ack });
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! device configuration and reports it to ethdev, which updates the shared state and tells
 //! the secondaries.
 
+use super::error::VirtioError;
 use super::net::{self, f};
 use super::pci::Transport;
 use eal::bus::{ArmedIrqs, BusDevice, IrqHandler};
@@ -39,8 +40,8 @@ pub fn arm(
     t: Arc<Transport>,
     features: u64,
     count: Arc<AtomicU64>,
-) -> Result<Option<ArmedIrqs>, String> {
-    let info = dev.vfio().irq_info(IrqIndex::Msix).map_err(|e| e.to_string())?;
+) -> Result<Option<ArmedIrqs>, VirtioError> {
+    let info = dev.vfio().irq_info(IrqIndex::Msix).map_err(VirtioError::vfio("MSI-X information"))?;
     if info.count == 0 {
         tracing::warn!(port = ctx.port, addr = %dev.addr(), "no MSI-X: link changes are not signalled (poll link_update)");
         return Ok(None);
@@ -53,5 +54,5 @@ pub fn arm(
             ctx.report_link(read_link(&t, features));
         }
     });
-    dev.arm_irqs(IrqIndex::Msix, vec![handler]).map(Some).map_err(|e| e.to_string())
+    dev.arm_irqs(IrqIndex::Msix, vec![handler]).map(Some).map_err(VirtioError::ArmIrqs)
 }

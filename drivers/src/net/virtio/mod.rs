@@ -22,6 +22,7 @@
 mod control;
 mod ctrl;
 mod data;
+pub mod error;
 mod intr;
 pub mod net;
 pub mod pci;

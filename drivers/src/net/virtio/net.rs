@@ -1,6 +1,7 @@
 //! virtio-net facts: feature bits, the device configuration layout, the header before each
 //! frame, control-queue commands, and the feature negotiation of this driver.
 
+use super::error::VirtioError;
 /// Feature bits (virtio 1.x, 5.1.3 and 6).
 pub mod f {
     /// The device has a MAC address in its configuration.
@@ -84,14 +85,11 @@ pub const CTRL_OK: u8 = 0;
 /// given what it offers. VERSION_1 is required on the modern interface; ACCESS_PLATFORM is
 /// taken when offered (the device then goes through the IOMMU); without it (or on the
 /// legacy interface) the device uses physical addresses and `iova_pa` must be true.
-pub fn negotiate(offered: u64, modern: bool, iova_pa: bool) -> Result<u64, String> {
+pub fn negotiate(offered: u64, modern: bool, iova_pa: bool) -> Result<u64, VirtioError> {
     let mut want = f::MAC | f::STATUS | f::CTRL_VQ | f::CTRL_RX | f::MQ | f::CTRL_MAC_ADDR;
     if modern {
         if offered & f::VERSION_1 == 0 {
-            return Err(
-                "the device does not offer VIRTIO_F_VERSION_1 on its modern interface: it is not a virtio 1.x device"
-                    .into(),
-            );
+            return Err(VirtioError::NoVersion1);
         }
         want |= f::VERSION_1 | f::ACCESS_PLATFORM;
     }
@@ -105,9 +103,7 @@ pub fn negotiate(offered: u64, modern: bool, iova_pa: bool) -> Result<u64, Strin
         } else {
             "is driven through its legacy interface, which has no VIRTIO_F_ACCESS_PLATFORM"
         };
-        return Err(format!(
-            "the device {why}: it bypasses the IOMMU and needs IOVA = physical address; run with --iova-mode pa (for QEMU: or give a modern device iommu_platform=on,disable-legacy=on)"
-        ));
+        return Err(VirtioError::NeedsIovaPa { why });
     }
     Ok(got)
 }
@@ -128,9 +124,9 @@ mod tests {
 
     #[test]
     fn missing_features_are_named() {
-        let e = negotiate(QEMU_MODERN & !f::VERSION_1, true, false).unwrap_err();
+        let e = negotiate(QEMU_MODERN & !f::VERSION_1, true, false).unwrap_err().to_string();
         assert!(e.contains("VIRTIO_F_VERSION_1"), "{e}");
-        let e = negotiate(QEMU_MODERN & !f::ACCESS_PLATFORM, true, false).unwrap_err();
+        let e = negotiate(QEMU_MODERN & !f::ACCESS_PLATFORM, true, false).unwrap_err().to_string();
         assert!(e.contains("VIRTIO_F_ACCESS_PLATFORM") && e.contains("--iova-mode pa"), "{e}");
         assert!(negotiate(QEMU_MODERN & !f::ACCESS_PLATFORM, true, true).is_ok());
     }
@@ -138,7 +134,7 @@ mod tests {
     #[test]
     fn legacy_needs_pa_and_has_a_10_byte_header() {
         let offered = (QEMU_MODERN & 0xffff_ffff) | f::MRG_RXBUF;
-        assert!(negotiate(offered, false, false).unwrap_err().contains("--iova-mode pa"));
+        assert!(negotiate(offered, false, false).unwrap_err().to_string().contains("--iova-mode pa"));
         let got = negotiate(offered, false, true).unwrap();
         assert_eq!(got & (f::VERSION_1 | f::ACCESS_PLATFORM | f::MRG_RXBUF), 0);
         assert_eq!(hdr_len(got), 10);

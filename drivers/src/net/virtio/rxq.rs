@@ -5,6 +5,7 @@
 //! usual data offset. Refilled descriptors are published once per burst, and the device is
 //! notified only when it asks (it does when it ran out of buffers).
 
+use super::error::VirtioError;
 use super::pci::Notifier;
 use super::vring::{
     Vring, AVAIL_F_NO_INTERRUPT, DESC_F_WRITE, H_AVAIL, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_RETIRED, H_USED,
@@ -26,20 +27,15 @@ fn alloc_rx(pool: &PktMbufPool, pa: Option<&Memory>, hdr: u16, retired: &mut u64
 
 /// Fills every descriptor with an mbuf of `pool`, puts them all on the available ring and
 /// asks for no interrupts (the queue is polled).
-pub fn fill(q: &Vring, pool: &PktMbufPool, pa: Option<&Memory>, hdr: u16) -> Result<(), String> {
+pub fn fill(q: &Vring, pool: &PktMbufPool, pa: Option<&Memory>, hdr: u16) -> Result<(), VirtioError> {
     let (index, noff) = (q.get(H_INDEX), q.get(H_NOTIFY_OFF));
     q.release_all();
     q.set(H_INDEX, index);
     q.set(H_NOTIFY_OFF, noff);
     let mut retired = 0;
     for i in 0..q.size() {
-        let (m, iova, len) = alloc_rx(pool, pa, hdr, &mut retired).ok_or_else(|| {
-            format!(
-                "mempool '{}' ran out filling an RX queue of {} descriptors: make the pool larger than the rings",
-                pool.mempool().name(),
-                q.size()
-            )
-        })?;
+        let (m, iova, len) = alloc_rx(pool, pa, hdr, &mut retired)
+            .ok_or_else(|| VirtioError::PoolExhausted { pool: pool.mempool().name().to_string(), size: q.size() })?;
         q.set_desc(usize::from(i), iova, len, DESC_F_WRITE, 0);
         q.put(usize::from(i), m);
         q.avail_put(i, i);
