@@ -151,6 +151,27 @@ pub fn reserve<D: DescArea>(mem: &Memory, name: &str, nb: usize) -> Result<(Memz
     Ok((mz, q))
 }
 
+/// Sets up a queue, the same way for every PMD: withdraws the queue `slot` records (freeing
+/// the mbufs it holds), reserves a fresh memzone `name` for `nb` entries (replacing one of
+/// that name) and publishes it in `slot`. Returns the memzone (its IOVA is the device
+/// address of the queue) and the queue.
+///
+/// Only for queues whose software ring holds mbufs: the virtio control queue keeps other
+/// data there and is set up once, while its slot is empty.
+pub fn setup_queue<D: DescArea>(
+    mem: &Memory,
+    name: &str,
+    slot: &QueueSlot,
+    nb: usize,
+) -> Result<(Memzone, QueueMem<D>), EalError> {
+    if let Some(old) = slot.withdraw::<D>() {
+        old.release_all();
+    }
+    let (mz, q) = reserve::<D>(mem, name, nb)?;
+    slot.publish(mz.addr(), nb);
+    Ok((mz, q))
+}
+
 /// Packs a queue memzone's address (below 2^48, as every address of the heap's VA window)
 /// and its number of entries (below 2^16) into one word, so that a queue is published or
 /// withdrawn by a single atomic store (see [`QueueSlot`]).
@@ -285,9 +306,11 @@ impl<D: DescArea> QueueMem<D> {
         self.zero();
     }
 
-    /// Zeroes the device's part, software ring and header without freeing anything (fresh
-    /// memory).
-    fn zero(&self) {
+    /// Zeroes the device's part, software ring and header without freeing anything: for
+    /// fresh memory, and for a queue whose software words hold no mbufs (the virtio control
+    /// queue keeps its command bytes there, which [`Self::release_all`] would take for
+    /// mbufs).
+    pub fn zero(&self) {
         self.ring.clear();
         for w in self.sw.iter().chain(self.hdr) {
             w.store(0, Ordering::Relaxed);

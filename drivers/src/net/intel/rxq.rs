@@ -3,6 +3,7 @@
 //! Refilled descriptors go back to the device by one tail write per batch. A ring format
 //! plugs in through [`RxRing`].
 
+use super::error::IntelError;
 use crate::net::common::iova;
 use crate::net::common::queue_mem::{Desc16, QueueMem};
 use crate::net::common::RegIo;
@@ -61,17 +62,16 @@ pub struct RxParams {
 
 impl RxParams {
     /// Checks that mbufs of `pool` can hold `buf_len` bytes after the headroom.
-    pub fn check_pool(&self, pool: &PktMbufPool) -> Result<(), String> {
-        if u32::from(pool.data_room()) < u32::from(HEADROOM) + u32::from(self.buf_len) {
-            return Err(format!(
-                "mbufs of pool '{}' have {} bytes of data room; the queue needs {} (headroom {} + a {}-byte \
-                 buffer): create the pool with a larger data room (eal::mbuf::DEFAULT_BUF_SIZE for 2048)",
-                pool.mempool().name(),
-                pool.data_room(),
-                u32::from(HEADROOM) + u32::from(self.buf_len),
-                HEADROOM,
-                self.buf_len
-            ));
+    pub fn check_pool(&self, pool: &PktMbufPool) -> Result<(), IntelError> {
+        let need = u32::from(HEADROOM) + u32::from(self.buf_len);
+        if u32::from(pool.data_room()) < need {
+            return Err(IntelError::PoolTooSmall {
+                pool: pool.mempool().name().to_string(),
+                room: pool.data_room(),
+                need,
+                headroom: HEADROOM,
+                buf_len: self.buf_len,
+            });
         }
         Ok(())
     }
@@ -81,7 +81,7 @@ impl RxParams {
     /// mbufs than the ring of `nb_desc` descriptors needs to run (plus 32 in flight) is
     /// worth a warning.
     pub fn check_setup(&self, q: u16, nb_desc: u16, pool: &PktMbufPool) -> Result<(), ethdev::EthError> {
-        self.check_pool(pool).map_err(|what| ethdev::EthError::Unsupported { port: self.port, what })?;
+        self.check_pool(pool).map_err(|e| ethdev::EthError::Unsupported { port: self.port, what: e.to_string() })?;
         if (pool.mempool().avail_count() as usize) < usize::from(nb_desc) + 32 {
             tracing::warn!(
                 port = self.port,
@@ -116,19 +116,19 @@ pub fn free_threshold(nb: usize) -> usize {
 /// indices. The caller then programs the ring registers and, once the queue is enabled,
 /// writes [`initial_tail`] to the tail register (all descriptors but one belong to the
 /// device).
-pub fn fill<D: RxRing>(q: &QueueMem<D>, p: &RxParams, pool: &PktMbufPool, pa: Option<&Memory>) -> Result<(), String> {
+pub fn fill<D: RxRing>(
+    q: &QueueMem<D>,
+    p: &RxParams,
+    pool: &PktMbufPool,
+    pa: Option<&Memory>,
+) -> Result<(), IntelError> {
     p.check_pool(pool)?;
     q.release_all();
     let mut retired = 0;
     for i in 0..q.nb() {
         let Some((m, buf, _)) = p.alloc(pool, pa, &mut retired) else {
             q.release_all();
-            return Err(format!(
-                "mempool '{}' ran out filling an RX ring of {} descriptors: make the pool larger than the sum \
-                 of the RX rings (plus the mbufs in flight)",
-                pool.mempool().name(),
-                q.nb()
-            ));
+            return Err(IntelError::PoolExhausted { pool: pool.mempool().name().to_string(), nb: q.nb() });
         };
         q.ring.words().rx_arm(i, buf);
         q.put(i, m);

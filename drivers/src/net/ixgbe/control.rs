@@ -4,8 +4,9 @@
 
 use super::queues::{self, rx_mem, tx_mem};
 use super::{hw, intr, regs, rss, state, stats, IxgbeState, MacType, MAX_MTU, NAME};
-use crate::net::common::queue_mem::QueueSlot;
+use crate::net::common::queue_mem::{self, QueueSlot};
 use crate::net::intel::adv::{queue, rx::H_RETIRED, AdvRing, QueueMem};
+use crate::net::intel::error::IntelError;
 use crate::net::intel::RegIo;
 use eal::bus::ArmedIrqs;
 use eal::{Memory, PktMbufPool};
@@ -50,7 +51,7 @@ impl<R: RegIo> IxgbeControl<R> {
         mac_type: MacType,
         report: LinkReport,
     ) -> Result<Self, EthError> {
-        let err = |m: String| EthError::Device { port, msg: format!("{label}: {m}") };
+        let err = |e: IntelError| EthError::Device { port, msg: format!("{label}: {e}") };
         hw::reset(&regs).map_err(err)?;
         let mac = hw::read_mac(&regs).map_err(err)?;
         slot.clear_driver_state();
@@ -99,8 +100,8 @@ impl<R: RegIo> IxgbeControl<R> {
         on_other_interrupt(&self.regs, self.slot, &self.lsc_count, &self.report);
     }
 
-    fn err(&self, msg: impl Into<String>) -> EthError {
-        EthError::Device { port: self.port, msg: format!("{}: {}", self.label, msg.into()) }
+    fn err(&self, msg: impl std::fmt::Display) -> EthError {
+        EthError::Device { port: self.port, msg: format!("{}: {msg}", self.label) }
     }
 
     fn state(&self) -> &'static IxgbeState {
@@ -120,13 +121,11 @@ impl<R: RegIo> IxgbeControl<R> {
         format!("ixgbe{}_{dir}q{q}", self.port)
     }
 
-    fn setup_queue(&self, dir: &str, q: u16, nb: u16) -> Result<(), EthError> {
-        let slot = &self.queue_slots(dir)[usize::from(q)];
-        if let Some(old) = slot.withdraw::<AdvRing>() {
-            old.release_all();
-        }
-        let (mz, _) = queue::reserve(&self.mem, &self.queue_name(dir, q), usize::from(nb))?;
-        slot.publish(mz.addr(), usize::from(nb));
+    /// Sets up queue `q` of direction `dir` with `nb` descriptors.
+    fn setup_queue(&self, dir: Dir, q: usize, nb: u16) -> Result<(), EthError> {
+        let slot = &self.queue_slots(dir.name())[q];
+        let name = self.queue_name(dir.name(), q as u16);
+        queue_mem::setup_queue::<AdvRing>(&self.mem, &name, slot, usize::from(nb))?;
         Ok(())
     }
 
@@ -199,11 +198,11 @@ impl<R: RegIo> Control for IxgbeControl<R> {
 
     fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
         queues::rx_params(self.port, usize::from(q)).check_setup(q, nb_desc, &pool)?;
-        self.setup_queue("rx", q, nb_desc)
+        self.setup_queue(Dir::Rx, usize::from(q), nb_desc)
     }
 
     fn tx_queue_setup(&self, q: u16, nb_desc: u16) -> Result<(), EthError> {
-        self.setup_queue("tx", q, nb_desc)
+        self.setup_queue(Dir::Tx, usize::from(q), nb_desc)
     }
 
     fn start(&self) -> Result<(), EthError> {

@@ -10,11 +10,11 @@ use super::pci::{Notifier, Transport, NO_VECTOR, STATUS_ACKNOWLEDGE, STATUS_DRIV
 use super::pci::{STATUS_FAILED, STATUS_FEATURES_OK};
 use super::vring::{self, Layout, SplitRing, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_RETIRED};
 use super::{intr, rx_ring, rxq, state, tx_ring, txq, VirtioState, MAX_MTU, MAX_PAIRS, NAME};
-use crate::net::common::queue_mem::QueueSlot;
+use crate::net::common::queue_mem;
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::mbuf::HEADROOM;
 use eal::PktMbufPool;
-use ethdev::{capa, Control, DescLimits, DevInfo, EthError, Link, PortConf, PortCtx, PortState};
+use ethdev::{capa, Control, DescLimits, DevInfo, Dir, EthError, Link, PortConf, PortCtx, PortState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -177,10 +177,23 @@ impl VirtioControl {
         Ok(want.min(max))
     }
 
-    fn setup_queue(&self, what: &str, queue: &QueueSlot, nb: u16) -> Result<(), EthError> {
-        let _ = queue.withdraw::<SplitRing>();
-        let (mz, _) = vring::reserve(&self.ctx.mem, &self.queue_name(what), nb)?;
-        queue.publish(mz.addr(), usize::from(nb));
+    /// Sets up data queue `q` of direction `dir` with `nb` entries.
+    fn setup_queue(&self, dir: Dir, q: usize, nb: u16) -> Result<(), EthError> {
+        let st = self.state();
+        let slot = match dir {
+            Dir::Rx => &st.rxq[q],
+            Dir::Tx => &st.txq[q],
+        };
+        let name = self.queue_name(&format!("{}q{q}", dir.name()));
+        queue_mem::setup_queue::<SplitRing>(&self.ctx.mem, &name, slot, usize::from(nb))?;
+        Ok(())
+    }
+
+    /// Sets up the control queue with `nb` entries (once: its software words hold command
+    /// bytes, not mbufs).
+    fn setup_ctrl_queue(&self, nb: u16) -> Result<(), EthError> {
+        let (mz, _) = vring::reserve(&self.ctx.mem, &self.queue_name("ctrlq"), nb)?;
+        self.state().ctrlq.publish(mz.addr(), usize::from(nb));
         Ok(())
     }
 
@@ -247,7 +260,8 @@ impl VirtioControl {
         *ctrl = None;
         if self.has(f::CTRL_VQ) {
             let q = self.state().ctrlq.get::<SplitRing>().ok_or(VirtioError::CtrlQueueMissing)?;
-            q.release_all();
+            // Its software words hold the last command's bytes, not mbufs.
+            q.zero();
             self.enable_queue(&q, self.ctrl_index())?;
             *ctrl = Some(CtrlQueue::new(
                 q,
@@ -360,7 +374,7 @@ impl Control for VirtioControl {
             if nb == 0 {
                 return Err(self.err(format!("the control queue {} has no valid size", self.ctrl_index())));
             }
-            self.setup_queue("ctrlq", &self.state().ctrlq, nb)?;
+            self.setup_ctrl_queue(nb)?;
         }
         Ok(())
     }
@@ -385,7 +399,7 @@ impl Control for VirtioControl {
                 pool.mempool().name()
             );
         }
-        self.setup_queue(&format!("rxq{q}"), &self.state().rxq[usize::from(q)], nb)
+        self.setup_queue(Dir::Rx, usize::from(q), nb)
     }
 
     fn tx_queue_setup(&self, q: u16, nb_desc: u16) -> Result<(), EthError> {
@@ -393,7 +407,7 @@ impl Control for VirtioControl {
             return Err(self.unsupported(format!("TX queue {q}: at most {MAX_PAIRS} queue pairs")));
         }
         let nb = self.queue_size(nb_desc, self.state().tx_max.load(Ordering::Relaxed))?;
-        self.setup_queue(&format!("txq{q}"), &self.state().txq[usize::from(q)], nb)
+        self.setup_queue(Dir::Tx, usize::from(q), nb)
     }
 
     fn start(&self) -> Result<(), EthError> {

@@ -30,7 +30,8 @@ impl CtrlQueue {
     /// The control queue in `q` (memory at `addr`), queue `index` of the device with
     /// doorbell offset `noff`; resets its rings.
     pub fn new(q: Vring, mem: &Memory, index: u16, noff: u16, kick: Notifier) -> CtrlQueue {
-        q.release_all();
+        // Not `release_all`: the software words hold command bytes, not mbufs.
+        q.zero();
         q.set_avail_flags(AVAIL_F_NO_INTERRUPT);
         let word = |i: usize| mem.iova(q.sw_word(i) as *const _ as u64);
         CtrlQueue { q, iova: [word(0), word(1), word(2)], index, noff, kick, done: 0 }

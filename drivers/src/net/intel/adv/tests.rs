@@ -228,10 +228,10 @@ fn rx_fill_reports_a_small_pool() {
     let pool = PktMbufPool::create(&mem, "adv_small", 16, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
     let (_mz, q) = queue::reserve(&mem, "adv_q", 64).unwrap();
     let p = RxParams { tail_reg: 0x18, frame_errors: 0, buf_len: 2048, port: 0 };
-    let e = rx::fill(&q, &p, &pool, None).unwrap_err();
+    let e = rx::fill(&q, &p, &pool, None).unwrap_err().to_string();
     assert!(e.contains("ran out") && e.contains("adv_small"), "{e}");
     assert!(pool.mempool().is_full(), "a failed fill gives the mbufs back");
     let tiny = PktMbufPool::create(&mem, "adv_tiny", 128, 0, 1024).unwrap();
-    let e = rx::fill(&q, &p, &tiny, None).unwrap_err();
+    let e = rx::fill(&q, &p, &tiny, None).unwrap_err().to_string();
     assert!(e.contains("data room"), "{e}");
 }
