@@ -2,14 +2,17 @@
 //! against a software register model in host tests.
 
 use eal::vfio::MmioRegion;
+#[cfg(test)]
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+#[cfg(test)]
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Access to a device's 32-bit registers by byte offset.
 ///
-/// Implemented for [`MmioRegion`] (a mapped BAR), for [`SoftRegs`] (a software register
-/// file for tests), and for references and `Arc`s of any implementor.
+/// Implemented for [`MmioRegion`] (a mapped BAR), for `SoftRegs` (a software register file,
+/// in test builds only), and for references and `Arc`s of any implementor.
 pub trait RegIo: Send + Sync {
     /// Reads the register at byte offset `off`.
     fn read32(&self, off: usize) -> u32;
@@ -112,12 +115,14 @@ forward_reg_io!(&R, Arc<R>);
 
 /// A software register file: `len` bytes of 32-bit registers that read back what was
 /// written, with a log of every write. For host tests of register-touching code (a fake
-/// device reads the tail registers the queue code writes).
+/// device reads the tail registers the queue code writes). Test builds only.
+#[cfg(test)]
 pub struct SoftRegs {
     regs: Vec<AtomicU32>,
     log: Mutex<Vec<(usize, u32)>>,
 }
 
+#[cfg(test)]
 impl SoftRegs {
     /// A register file of `len` bytes, all registers 0.
     pub fn new(len: usize) -> SoftRegs {
@@ -137,6 +142,7 @@ impl SoftRegs {
     }
 }
 
+#[cfg(test)]
 impl RegIo for SoftRegs {
     /// The value last written (0 at first, and outside the file).
     fn read32(&self, off: usize) -> u32 {

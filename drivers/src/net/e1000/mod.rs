@@ -5,8 +5,8 @@
 //! stripping, 2 KiB receive buffers, promiscuous mode (RCTL.UPE|MPE), MTU up to
 //! [`MAX_MTU`], statistics folded by the primary from the clear-on-read registers, and
 //! link-status interrupts. All queue state lives in shared memory (the driver's state in the
-//! port slot, [`EmState`], and the queue memzones), so a secondary can poll a queue the application hands it;
-//! a secondary only ever writes the tail registers.
+//! port slot, `EmState`, and the queue memzones), so a secondary can poll a queue the
+//! application hands it; a secondary only ever writes the tail registers.
 
 mod control;
 mod data;

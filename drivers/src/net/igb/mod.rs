@@ -6,7 +6,7 @@
 //! promiscuous mode, statistics folded by the primary from the clear-on-read registers,
 //! and link-status interrupts on their own MSI-X vector (GPIE in MSI-X mode, the "other"
 //! causes routed by IVAR_MISC). All queue state lives in shared memory (the driver's state
-//! in the port slot, [`IgbState`], and the queue memzones), so a secondary can poll the queues the
+//! in the port slot, `IgbState`, and the queue memzones), so a secondary can poll the queues the
 //! application gives it; a secondary only ever writes the tail registers (RDT/TDT) of its
 //! queues and never reads interrupt causes.
 

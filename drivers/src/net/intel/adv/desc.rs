@@ -103,6 +103,7 @@ impl RxWriteBack {
     }
 
     /// Encodes a write-back (what a device writes; for fake devices in tests).
+    #[cfg(test)]
     pub fn encode(&self) -> (u64, u64) {
         let w0 = u64::from(self.rss_type & 0xf)
             | (u64::from(self.pkt_type & 0x1fff) << 4)
@@ -159,7 +160,8 @@ pub fn tx_data_words(addr: u64, len: u16, dcmd: u32, paylen: u32) -> [u64; 2] {
     [addr, tx_data_word(len, dcmd, paylen)]
 }
 
-/// A decoded TX data descriptor (for fake devices in tests).
+/// A decoded TX data descriptor (for fake devices in tests; test builds only).
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxData {
     /// Buffer address.
@@ -176,6 +178,7 @@ pub struct TxData {
     pub sta: u8,
 }
 
+#[cfg(test)]
 impl TxData {
     /// Decodes a TX descriptor's two words.
     pub fn decode(w0: u64, w1: u64) -> TxData {

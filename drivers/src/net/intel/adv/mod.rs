@@ -7,7 +7,7 @@
 //! **Registers.** Everything that touches registers is generic over
 //! [`RegIo`](crate::net::intel::RegIo) (`read32`/`write32` by byte offset), implemented for
 //! `eal::vfio::MmioRegion` (pass the BAR0 mapping, or an `Arc` of it) and for
-//! [`SoftRegs`](crate::net::intel::reg_io::SoftRegs) in host tests. The shared code writes
+//! `reg_io::SoftRegs` in unit tests. The shared code writes
 //! only the registers the driver names: the ring registers in a [`RingRegs`] and the tail
 //! offset in the burst calls. Tail offsets are device specific: igb RDT(n) = 0xC018 +
 //! 0x40·n, TDT(n) = 0xE018 + 0x40·n; ixgbe RDT(n) = 0x1018 + 0x40·n (n < 64), TDT(n) =
