@@ -51,52 +51,51 @@ impl PortState {
     }
 }
 
-/// One port's shared state.
-#[repr(C)]
-pub struct PortSlot {
-    /// 1 while the slot holds a port.
-    pub in_use: AtomicU32,
-    /// A [`PortState`].
-    pub state: AtomicU32,
-    /// Port name (the vdev name or PCI address).
-    pub name: SharedName<8>,
-    /// Driver name.
-    pub driver: SharedName<4>,
-    /// The device arguments the port was probed with.
-    pub devargs: SharedName<16>,
-    /// MAC address in the low 48 bits (byte 0 of the address in the lowest byte).
-    pub mac: AtomicU64,
-    /// Configured RX queues.
-    pub nb_rxq: AtomicU32,
-    /// Configured TX queues.
-    pub nb_txq: AtomicU32,
-    /// MTU.
-    pub mtu: AtomicU32,
-    /// 1 in promiscuous mode.
-    pub promisc: AtomicU32,
-    /// 1 with RSS on.
-    pub rss: AtomicU32,
-    /// Index in the EAL's shared device table, or u32::MAX for virtual devices.
-    pub device_slot: AtomicU32,
-    /// Mempool (header address) of each RX queue.
-    pub rxq_pool: [AtomicU64; MAX_QUEUES],
-    /// RX queues that are set up (bit mask).
-    pub rxq_ready: AtomicU32,
-    /// TX queues that are set up (bit mask).
-    pub txq_ready: AtomicU32,
-    /// RX queues stopped while the port runs (bit mask; bursts on them are refused).
-    pub rxq_stopped: AtomicU32,
-    /// TX queues stopped while the port runs (bit mask).
-    pub txq_stopped: AtomicU32,
-    /// Link state and its sequence number.
-    pub link: SharedLink,
-    /// The driver's shared state (see [`PortSlot::driver_state`]).
-    private: [AtomicU64; PRIVATE_WORDS],
-    /// Software counters.
-    pub counters: PortCounters,
+crate::shared_state! {
+    /// One port's shared state; all-zero is an unused slot.
+    pub struct PortSlot {
+        /// 1 while the slot holds a port.
+        pub in_use: AtomicU32,
+        /// A [`PortState`].
+        pub state: AtomicU32,
+        /// Port name (the vdev name or PCI address).
+        pub name: SharedName<8>,
+        /// Driver name.
+        pub driver: SharedName<4>,
+        /// The device arguments the port was probed with.
+        pub devargs: SharedName<16>,
+        /// MAC address in the low 48 bits (byte 0 of the address in the lowest byte).
+        pub mac: AtomicU64,
+        /// Configured RX queues.
+        pub nb_rxq: AtomicU32,
+        /// Configured TX queues.
+        pub nb_txq: AtomicU32,
+        /// MTU.
+        pub mtu: AtomicU32,
+        /// 1 in promiscuous mode.
+        pub promisc: AtomicU32,
+        /// 1 with RSS on.
+        pub rss: AtomicU32,
+        /// Index in the EAL's shared device table, or u32::MAX for virtual devices.
+        pub device_slot: AtomicU32,
+        /// Mempool (header address) of each RX queue.
+        pub rxq_pool: [AtomicU64; MAX_QUEUES],
+        /// RX queues that are set up (bit mask).
+        pub rxq_ready: AtomicU32,
+        /// TX queues that are set up (bit mask).
+        pub txq_ready: AtomicU32,
+        /// RX queues stopped while the port runs (bit mask; bursts on them are refused).
+        pub rxq_stopped: AtomicU32,
+        /// TX queues stopped while the port runs (bit mask).
+        pub txq_stopped: AtomicU32,
+        /// Link state and its sequence number.
+        pub link: SharedLink,
+        /// The driver's shared state (see [`PortSlot::driver_state`]).
+        private: [AtomicU64; PRIVATE_WORDS],
+        /// Software counters.
+        pub counters: PortCounters,
+    }
 }
-// SAFETY: repr(C) of atomics, names, a SharedLink and counters; zero is an unused slot.
-unsafe impl SharedPlain for PortSlot {}
 
 impl PortSlot {
     /// Current state.
