@@ -5,9 +5,8 @@
 
 use super::ctrl::CtrlQueue;
 use super::error::VirtioError;
-use super::net::{self, f};
-use super::pci::{Notifier, Transport, NO_VECTOR, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK};
-use super::pci::{STATUS_FAILED, STATUS_FEATURES_OK};
+use super::net::{self, Features};
+use super::pci::{DeviceStatus, Notifier, Transport, NO_VECTOR};
 use super::vring::{self, Layout, SplitRing, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_RETIRED};
 use super::{intr, rx_ring, rxq, state, tx_ring, txq, VirtioState, MAX_MTU, MAX_PAIRS, NAME};
 use crate::net::common::queue_mem;
@@ -31,7 +30,7 @@ pub(crate) struct VirtioControl {
     ctx: PortCtx,
     dev: Arc<BusDevice>,
     t: Arc<Transport>,
-    features: u64,
+    features: Features,
     kick: Notifier,
     /// The MAC address of the device configuration.
     dev_mac: [u8; 6],
@@ -51,15 +50,15 @@ impl VirtioControl {
         let iova_pa = ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1;
         let offered = {
             t.reset().map_err(&err)?;
-            t.set_status(STATUS_ACKNOWLEDGE).map_err(&err)?;
-            t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER).map_err(&err)?;
+            t.set_status(DeviceStatus::ACKNOWLEDGE).map_err(&err)?;
+            t.set_status(DeviceStatus::ACKNOWLEDGE | DeviceStatus::DRIVER).map_err(&err)?;
             t.device_features().map_err(&err)?
         };
         let features = match net::negotiate(offered, t.is_modern(), iova_pa) {
             Ok(f) => f,
             Err(e) => {
-                let _ = t.set_status(STATUS_FAILED);
-                return Err(msg(format!("feature negotiation failed: {e} (offered {offered:#x})")));
+                let _ = t.set_status(DeviceStatus::FAILED);
+                return Err(msg(format!("feature negotiation failed: {e} (offered {:#x})", offered.bits())));
             }
         };
         negotiate_on_device(&t, features).map_err(&err)?;
@@ -67,7 +66,7 @@ impl VirtioControl {
         let st = state(ctx.slot);
         let (nb, nbase, nmult) = t.notify_params();
         st.kind.store(t.kind(), Ordering::Relaxed);
-        st.features.store(features, Ordering::Relaxed);
+        st.features.store(features.bits(), Ordering::Relaxed);
         st.hdr_len.store(u32::from(net::hdr_len(features)), Ordering::Relaxed);
         st.notify_bar.store(nb, Ordering::Relaxed);
         st.notify_base.store(nbase, Ordering::Relaxed);
@@ -80,7 +79,7 @@ impl VirtioControl {
         if irqs.is_some() {
             set_config_vector(&t).map_err(&err)?;
         }
-        let dev_mac = if features & f::MAC != 0 {
+        let dev_mac = if features.contains(Features::MAC) {
             let mut m = [0u8; 6];
             for (i, b) in m.iter_mut().enumerate() {
                 *b = t.cfg_r8(net::CFG_MAC + i as u64).map_err(&err)?;
@@ -92,7 +91,8 @@ impl VirtioControl {
             m
         };
         ctx.slot.set_mac(dev_mac);
-        let max_pairs = if features & f::MQ != 0 { t.cfg_r16(net::CFG_MAX_PAIRS).map_err(&err)?.max(1) } else { 1 };
+        let max_pairs =
+            if features.contains(Features::MQ) { t.cfg_r16(net::CFG_MAX_PAIRS).map_err(&err)?.max(1) } else { 1 };
         let max_pairs = usize::from(max_pairs).min(MAX_PAIRS);
         st.max_pairs.store(max_pairs as u32, Ordering::Relaxed);
         st.rx_max.store(u32::from(t.queue_max(0).map_err(&err)?), Ordering::Relaxed);
@@ -136,8 +136,8 @@ impl VirtioControl {
         self.ctx.slot.state() == PortState::Started
     }
 
-    fn has(&self, bit: u64) -> bool {
-        self.features & bit != 0
+    fn has(&self, bit: Features) -> bool {
+        self.features.contains(bit)
     }
 
     fn max_pairs(&self) -> usize {
@@ -150,7 +150,7 @@ impl VirtioControl {
 
     /// The device's index of the control queue.
     fn ctrl_index(&self) -> u16 {
-        if self.has(f::MQ) {
+        if self.has(Features::MQ) {
             2 * self.max_pairs() as u16
         } else {
             2
@@ -235,8 +235,8 @@ impl VirtioControl {
     fn init_device(&self, pairs: usize) -> Result<(), VirtioError> {
         let t = &self.t;
         t.reset()?;
-        t.set_status(STATUS_ACKNOWLEDGE)?;
-        t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER)?;
+        t.set_status(DeviceStatus::ACKNOWLEDGE)?;
+        t.set_status(DeviceStatus::ACKNOWLEDGE | DeviceStatus::DRIVER)?;
         negotiate_on_device(t, self.features)?;
         if self.irqs.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
             set_config_vector(t)?;
@@ -258,7 +258,7 @@ impl VirtioControl {
         }
         let mut ctrl = self.ctrl.lock().unwrap_or_else(|p| p.into_inner());
         *ctrl = None;
-        if self.has(f::CTRL_VQ) {
+        if self.has(Features::CTRL_VQ) {
             let q = self.state().ctrlq.get::<SplitRing>().ok_or(VirtioError::CtrlQueueMissing)?;
             // Its software words hold the last command's bytes, not mbufs.
             q.zero();
@@ -271,24 +271,24 @@ impl VirtioControl {
                 self.kick.clone(),
             ));
         }
-        t.add_status(STATUS_DRIVER_OK)?;
+        t.add_status(DeviceStatus::DRIVER_OK)?;
         let s = t.status()?;
-        if s & STATUS_DRIVER_OK == 0 || s & super::pci::STATUS_NEEDS_RESET != 0 {
+        if !s.contains(DeviceStatus::DRIVER_OK) || s.contains(DeviceStatus::NEEDS_RESET) {
             return Err(VirtioError::DriverOkRefused(s));
         }
         if let Some(c) = ctrl.as_mut() {
-            if self.has(f::MQ) {
+            if self.has(Features::MQ) {
                 c.command(net::CTRL_MQ, net::CTRL_MQ_VQ_PAIRS_SET, &(pairs as u16).to_le_bytes()).map_err(|e| {
                     start_command(format!("enabling {pairs} queue pair(s) (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET)"), e)
                 })?;
             }
-            if self.has(f::CTRL_RX) {
+            if self.has(Features::CTRL_RX) {
                 let on = slot.promisc.load(Ordering::Relaxed) == 1;
                 c.command(net::CTRL_RX, net::CTRL_RX_PROMISC, &[u8::from(on)])
                     .map_err(|e| start_command(format!("promiscuous {on} (VIRTIO_NET_CTRL_RX_PROMISC)"), e))?;
             }
             let mac = slot.mac();
-            if self.has(f::CTRL_MAC_ADDR) && mac != self.dev_mac {
+            if self.has(Features::CTRL_MAC_ADDR) && mac != self.dev_mac {
                 c.command(net::CTRL_MAC, net::CTRL_MAC_ADDR_SET, &mac)
                     .map_err(|e| start_command("MAC address (VIRTIO_NET_CTRL_MAC_ADDR_SET)".into(), e))?;
             }
@@ -309,13 +309,13 @@ fn q_addr(q: &vring::Vring) -> u64 {
 
 /// Writes the negotiated features and, on the modern interface, completes the negotiation
 /// with FEATURES_OK (checking that the device kept it).
-fn negotiate_on_device(t: &Transport, features: u64) -> Result<(), VirtioError> {
+fn negotiate_on_device(t: &Transport, features: Features) -> Result<(), VirtioError> {
     t.set_driver_features(features)?;
     if t.is_modern() {
-        t.add_status(STATUS_FEATURES_OK)?;
+        t.add_status(DeviceStatus::FEATURES_OK)?;
         let s = t.status()?;
-        if s & STATUS_FEATURES_OK == 0 {
-            let _ = t.set_status(STATUS_FAILED);
+        if !s.contains(DeviceStatus::FEATURES_OK) {
+            let _ = t.set_status(DeviceStatus::FAILED);
             return Err(VirtioError::FeaturesRefused { names: net::feature_names(features), features, status: s });
         }
     }
@@ -335,10 +335,10 @@ impl Control for VirtioControl {
     fn info(&self) -> DevInfo {
         let pairs = self.max_pairs() as u16;
         let mut capabilities = capa::MTU;
-        if self.irqs.lock().unwrap_or_else(|p| p.into_inner()).is_some() && self.has(f::STATUS) {
+        if self.irqs.lock().unwrap_or_else(|p| p.into_inner()).is_some() && self.has(Features::STATUS) {
             capabilities |= capa::LSC;
         }
-        if self.has(f::CTRL_RX) {
+        if self.has(Features::CTRL_RX) {
             capabilities |= capa::PROMISC;
         }
         DevInfo {
@@ -361,14 +361,14 @@ impl Control for VirtioControl {
             ));
         }
         let pairs = usize::from(conf.nb_rxq.max(conf.nb_txq));
-        if pairs > 1 && !self.has(f::MQ) {
+        if pairs > 1 && !self.has(Features::MQ) {
             return Err(self.unsupported(format!(
                 "{pairs} queue pairs: the device does not offer VIRTIO_NET_F_MQ (with its control queue, VIRTIO_NET_F_CTRL_VQ)"
             )));
         }
         self.state().pairs.store(pairs as u32, Ordering::Relaxed);
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
-        if self.has(f::CTRL_VQ) && !self.state().ctrlq.is_set() {
+        if self.has(Features::CTRL_VQ) && !self.state().ctrlq.is_set() {
             let nb = self.t.queue_max(self.ctrl_index()).map_err(|e| self.err(e))?;
             let nb = if nb.is_power_of_two() { nb.min(64) } else { 0 };
             if nb == 0 {
@@ -413,7 +413,7 @@ impl Control for VirtioControl {
     fn start(&self) -> Result<(), EthError> {
         let pairs = (self.state().pairs.load(Ordering::Relaxed) as usize).max(1);
         if let Err(e) = self.init_device(pairs) {
-            let _ = self.t.set_status(STATUS_FAILED);
+            let _ = self.t.set_status(DeviceStatus::FAILED);
             self.release_queues();
             return Err(self.err(e));
         }
@@ -465,7 +465,7 @@ impl Control for VirtioControl {
     }
 
     fn promiscuous(&self, on: bool) -> Result<(), EthError> {
-        if !self.has(f::CTRL_RX) {
+        if !self.has(Features::CTRL_RX) {
             return Err(self.unsupported(
                 "promiscuous mode: the device does not offer VIRTIO_NET_F_CTRL_RX (and VIRTIO_NET_F_CTRL_VQ)".into(),
             ));
@@ -477,7 +477,7 @@ impl Control for VirtioControl {
     }
 
     fn mac_set(&self, mac: [u8; 6]) -> Result<(), EthError> {
-        if !self.has(f::CTRL_MAC_ADDR) {
+        if !self.has(Features::CTRL_MAC_ADDR) {
             return Err(self
                 .unsupported("setting the MAC address: the device does not offer VIRTIO_NET_F_CTRL_MAC_ADDR".into()));
         }
@@ -512,9 +512,9 @@ impl Control for VirtioControl {
             ("rx_retired_mbufs", retired),
             ("queue_pairs", u64::from(self.state().pairs.load(Ordering::Relaxed))),
             ("max_queue_pairs", self.max_pairs() as u64),
-            ("features", self.features),
+            ("features", self.features.bits()),
             ("modern", u64::from(self.t.is_modern())),
-            ("device_status", u64::from(self.t.status().unwrap_or(0xff))),
+            ("device_status", u64::from(self.t.status().map_or(0xff, |s| s.bits()))),
         ]
     }
 }

@@ -1,6 +1,8 @@
 //! What can go wrong driving a virtio-net device: each variant names the problem and, where
 //! there is one, what to do about it.
 
+use super::net::Features;
+use super::pci::DeviceStatus;
 use eal::bus::BusError;
 use eal::vfio::VfioError;
 use std::time::Duration;
@@ -109,21 +111,21 @@ pub enum VirtioError {
         why: &'static str,
     },
     /// The device cleared FEATURES_OK.
-    #[error("the device refused the features {names} ({features:#x}): device_status {status:#x} after FEATURES_OK")]
+    #[error("the device refused the features {names} ({:#x}): device_status {:#x} after FEATURES_OK", .features.bits(), .status.bits())]
     FeaturesRefused {
         /// Feature names.
         names: String,
         /// Feature bits.
-        features: u64,
+        features: Features,
         /// `device_status` read back.
-        status: u8,
+        status: DeviceStatus,
     },
     /// The device refused the configuration-change vector.
     #[error("the device refused MSI-X vector 0 for configuration changes (reads back NO_VECTOR)")]
     ConfigVectorRefused,
     /// The device did not take DRIVER_OK.
-    #[error("the device did not take DRIVER_OK: device_status {0:#x}")]
-    DriverOkRefused(u8),
+    #[error("the device did not take DRIVER_OK: device_status {:#x}", .0.bits())]
+    DriverOkRefused(DeviceStatus),
     /// The control queue's memory is gone.
     #[error("the control queue memory is missing: configure the port again")]
     CtrlQueueMissing,

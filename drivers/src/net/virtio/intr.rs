@@ -5,7 +5,7 @@
 //! the secondaries.
 
 use super::error::VirtioError;
-use super::net::{self, f};
+use super::net::{self, Features};
 use super::pci::Transport;
 use eal::bus::{ArmedIrqs, BusDevice, IrqHandler};
 use eal::vfio::IrqIndex;
@@ -18,8 +18,8 @@ use std::sync::Arc;
 pub const SPEED_MBPS: u32 = 10_000;
 
 /// The link as the device configuration says (always up without `VIRTIO_NET_F_STATUS`).
-pub fn read_link(t: &Transport, features: u64) -> Link {
-    if features & f::STATUS == 0 {
+pub fn read_link(t: &Transport, features: Features) -> Link {
+    if !features.contains(Features::STATUS) {
         return Link::up(SPEED_MBPS);
     }
     match t.cfg_r16(net::CFG_STATUS) {
@@ -38,7 +38,7 @@ pub fn arm(
     ctx: &PortCtx,
     dev: &Arc<BusDevice>,
     t: Arc<Transport>,
-    features: u64,
+    features: Features,
     count: Arc<AtomicU64>,
 ) -> Result<Option<ArmedIrqs>, VirtioError> {
     let info = dev.vfio().irq_info(IrqIndex::Msix).map_err(VirtioError::vfio("MSI-X information"))?;

@@ -8,6 +8,7 @@
 //! register offsets and bits.
 
 use super::error::VirtioError;
+use super::net::Features;
 use eal::bus::BusDevice;
 use eal::vfio::{self, MmioRegion, RegionInfo, PCI_CAPABILITY_LIST, PCI_STATUS, PCI_STATUS_CAP_LIST};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,18 +92,24 @@ pub mod legacy {
     pub const PFN_SHIFT: u32 = 12;
 }
 
-/// Status bit: the guest noticed the device.
-pub const STATUS_ACKNOWLEDGE: u8 = 1;
-/// Status bit: the guest knows how to drive it.
-pub const STATUS_DRIVER: u8 = 2;
-/// Status bit: the driver is ready.
-pub const STATUS_DRIVER_OK: u8 = 4;
-/// Status bit: feature negotiation is complete (modern).
-pub const STATUS_FEATURES_OK: u8 = 8;
-/// Status bit: the device hit an error and needs a reset.
-pub const STATUS_NEEDS_RESET: u8 = 0x40;
-/// Status bit: the driver gave up.
-pub const STATUS_FAILED: u8 = 0x80;
+bitflags::bitflags! {
+    /// `device_status` bits (virtio 1.x, 2.1).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct DeviceStatus: u8 {
+        /// The guest noticed the device.
+        const ACKNOWLEDGE = 1;
+        /// The guest knows how to drive it.
+        const DRIVER = 2;
+        /// The driver is ready.
+        const DRIVER_OK = 4;
+        /// Feature negotiation is complete (modern).
+        const FEATURES_OK = 8;
+        /// The device hit an error and needs a reset.
+        const NEEDS_RESET = 0x40;
+        /// The driver gave up.
+        const FAILED = 0x80;
+    }
+}
 /// "No vector" for the MSI-X vector registers.
 pub const NO_VECTOR: u16 = 0xffff;
 
@@ -430,49 +437,61 @@ impl Transport {
         }
     }
 
-    /// `device_status`.
-    pub fn status(&self) -> Result<u8, VirtioError> {
+    /// The raw `device_status` register.
+    fn status_raw(&self) -> Result<u8, VirtioError> {
         match self {
             Transport::Modern { common, .. } => common.r8(common::STATUS),
             Transport::Legacy { io, .. } => io.r8(legacy::STATUS),
         }
     }
 
-    /// Writes `device_status`.
-    pub fn set_status(&self, s: u8) -> Result<(), VirtioError> {
+    /// Writes the raw `device_status` register.
+    fn set_status_raw(&self, s: u8) -> Result<(), VirtioError> {
         match self {
             Transport::Modern { common, .. } => common.w8(common::STATUS, s),
             Transport::Legacy { io, .. } => io.w8(legacy::STATUS, s),
         }
     }
 
+    /// `device_status` (bits this driver does not know are kept).
+    pub fn status(&self) -> Result<DeviceStatus, VirtioError> {
+        self.status_raw().map(DeviceStatus::from_bits_retain)
+    }
+
+    /// Writes `device_status`.
+    pub fn set_status(&self, s: DeviceStatus) -> Result<(), VirtioError> {
+        self.set_status_raw(s.bits())
+    }
+
     /// Adds `bits` to `device_status`.
-    pub fn add_status(&self, bits: u8) -> Result<(), VirtioError> {
+    pub fn add_status(&self, bits: DeviceStatus) -> Result<(), VirtioError> {
         let s = self.status()?;
         self.set_status(s | bits)
     }
 
     /// Resets the device (status 0) and waits until it reads back 0.
     pub fn reset(&self) -> Result<(), VirtioError> {
-        reset_device(|| self.status(), |s| self.set_status(s))
+        reset_device(|| self.status_raw(), |s| self.set_status_raw(s))
     }
 
-    /// The device's feature bits (legacy: 32).
-    pub fn device_features(&self) -> Result<u64, VirtioError> {
-        match self {
+    /// The device's feature bits (legacy: 32), unknown ones included.
+    pub fn device_features(&self) -> Result<Features, VirtioError> {
+        let bits = match self {
             Transport::Modern { common, .. } => {
                 common.w32(common::DFSELECT, 0)?;
                 let lo = common.r32(common::DF)?;
                 common.w32(common::DFSELECT, 1)?;
                 let hi = common.r32(common::DF)?;
-                Ok(u64::from(lo) | (u64::from(hi) << 32))
+                u64::from(lo) | (u64::from(hi) << 32)
             }
-            Transport::Legacy { io, .. } => Ok(u64::from(io.r32(legacy::HOST_FEATURES)?)),
-        }
+            Transport::Legacy { io, .. } => u64::from(io.r32(legacy::HOST_FEATURES)?),
+        };
+        Ok(Features::from_bits_retain(bits))
     }
 
     /// Writes the driver's feature bits.
-    pub fn set_driver_features(&self, f: u64) -> Result<(), VirtioError> {
+    pub fn set_driver_features(&self, features: Features) -> Result<(), VirtioError> {
+        let f = features.bits();
         match self {
             Transport::Modern { common, .. } => {
                 common.w32(common::GFSELECT, 0)?;
