@@ -216,7 +216,7 @@ impl Control for EmControl {
     fn xstats(&self) -> Vec<(&'static str, u64)> {
         let mut v = stats::STATS.totals(&self.state().stats);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
-        v.push(("rx_retired_mbufs", rx_mem(self.ctx.slot).map_or(0, |q| q.get(rxq::H_RETIRED))));
+        v.push(("rx_retired_mbufs", rx_mem(self.ctx.slot).map_or(0, |q| q.hdr().retired.load(Ordering::Relaxed))));
         for (name, reg) in [
             ("reg_rctl", regs::RCTL),
             ("reg_status", regs::STATUS),

@@ -68,6 +68,7 @@ pub fn tx_word(len: u16, cmd: u64) -> u64 {
 pub struct Ring(DescWords);
 
 impl Desc16 for Ring {
+    type Header = crate::net::intel::queue_header::DescQueueHeader;
     fn from_words(w: DescWords) -> Ring {
         Ring(w)
     }

@@ -12,8 +12,6 @@ use crate::net::intel::error::IntelError;
 use crate::net::intel::rxq::{self, RxParams};
 use eal::{Memory, PktMbufPool};
 
-pub use crate::net::intel::rxq::H_RETIRED;
-
 /// Buffer size the device is told (RCTL.BSIZE) and that every RX mbuf must have after the
 /// headroom.
 pub const RX_BUF: u16 = 2048;

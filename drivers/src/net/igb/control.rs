@@ -405,7 +405,10 @@ impl Control for IgbControl {
     fn xstats(&self) -> Vec<(&'static str, u64)> {
         let mut v = stats::STATS.totals(&self.state().stats);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
-        let retired: u64 = (0..MAX_QUEUES).filter_map(|q| rx_mem(self.ctx.slot, q)).map(|q| q.get(rx::H_RETIRED)).sum();
+        let retired: u64 = (0..MAX_QUEUES)
+            .filter_map(|q| rx_mem(self.ctx.slot, q))
+            .map(|q| q.hdr().retired.load(Ordering::Relaxed))
+            .sum();
         v.push(("rx_retired_mbufs", retired));
         let r = self.r();
         for (name, reg) in [

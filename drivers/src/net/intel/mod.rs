@@ -15,6 +15,7 @@ pub mod adv;
 pub mod data;
 pub mod e1000_family;
 pub mod error;
+pub mod queue_header;
 pub mod rxq;
 pub mod txq;
 pub use crate::net::common::reg_io;

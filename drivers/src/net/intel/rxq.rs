@@ -4,6 +4,7 @@
 //! plugs in through [`RxRing`].
 
 use super::error::IntelError;
+use super::queue_header::DescQueueHeader;
 use crate::net::common::iova;
 use crate::net::common::queue_mem::{Desc16, QueueMem};
 use crate::net::common::RegIo;
@@ -11,15 +12,6 @@ use eal::mbuf::HEADROOM;
 use eal::{Mbuf, Memory, PktMbufPool};
 use ethdev::QueueCounters;
 use std::sync::atomic::{fence, Ordering};
-
-/// Header word: the next descriptor to look at.
-pub const H_NEXT: usize = 0;
-/// Header word: 1 while dropping the rest of a frame that spans several descriptors.
-pub const H_DISCARD: usize = 1;
-/// Header word: descriptors refilled but not yet handed back to the device (tail).
-pub const H_HOLD: usize = 2;
-/// Header word: mbufs retired because their buffer is not contiguous for the device.
-pub const H_RETIRED: usize = 3;
 
 /// What the device wrote back into a receive descriptor, as the burst needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +28,7 @@ pub struct RxDone {
 
 /// A ring of 16-byte descriptors the RX logic runs on (arming is the same for every
 /// format: [`DescWords::rx_arm`](crate::net::common::queue_mem::DescWords::rx_arm)).
-pub trait RxRing: Desc16 {
+pub trait RxRing: Desc16<Header = DescQueueHeader> {
     /// Descriptor `i`'s write-back; None while the device has not written it back (no DD).
     /// Read with acquire ordering: the buffer is complete once DD is seen.
     fn rx_done(&self, i: usize) -> Option<RxDone>;
@@ -133,10 +125,10 @@ pub fn fill<D: RxRing>(
         q.ring.words().rx_arm(i, buf);
         q.put(i, m);
     }
-    q.set(H_RETIRED, retired);
-    q.set(H_NEXT, 0);
-    q.set(H_DISCARD, 0);
-    q.set(H_HOLD, 0);
+    q.hdr().retired.store(retired, Ordering::Release);
+    q.hdr().next.store(0, Ordering::Release);
+    q.hdr().discard.store(0, Ordering::Release);
+    q.hdr().hold.store(0, Ordering::Release);
     fence(Ordering::Release);
     Ok(())
 }
@@ -165,15 +157,15 @@ pub fn burst<D: RxRing, R: RegIo + ?Sized>(
     max: usize,
 ) -> usize {
     let nb = q.nb();
-    let mut next = q.get(H_NEXT) as usize;
-    let mut discard = q.get(H_DISCARD) != 0;
+    let mut next = q.hdr().next.load(Ordering::Relaxed) as usize;
+    let mut discard = q.hdr().discard.load(Ordering::Relaxed) != 0;
     let (mut got, mut bytes, mut errors, mut used) = (0usize, 0u64, 0u64, 0usize);
     while got < max {
         let Some(wb) = q.ring.rx_done(next) else { break };
         let mut retired = 0;
         let fresh = p.alloc(pool, pa, &mut retired);
         if retired > 0 {
-            q.set(H_RETIRED, q.get(H_RETIRED) + retired);
+            q.hdr().retired.store(q.hdr().retired.load(Ordering::Relaxed) + retired, Ordering::Release);
         }
         let Some((fresh, buf, _)) = fresh else {
             c.add_nombuf(1);
@@ -200,21 +192,21 @@ pub fn burst<D: RxRing, R: RegIo + ?Sized>(
         bufs.push(m);
         got += 1;
     }
-    let hold = q.get(H_HOLD) as usize + used;
+    let hold = q.hdr().hold.load(Ordering::Relaxed) as usize + used;
     if used > 0 {
-        q.set(H_NEXT, next as u64);
-        q.set(H_DISCARD, u64::from(discard));
+        q.hdr().next.store(next as u64, Ordering::Release);
+        q.hdr().discard.store(u64::from(discard), Ordering::Release);
         c.add(got as u64, bytes);
         if errors > 0 {
             c.add_errors(errors);
         }
     }
     if hold >= free_threshold(nb) {
-        q.set(H_HOLD, 0);
+        q.hdr().hold.store(0, Ordering::Release);
         fence(Ordering::Release);
         regs.write32(p.tail_reg, (if next == 0 { nb - 1 } else { next - 1 }) as u32);
     } else if used > 0 {
-        q.set(H_HOLD, hold as u64);
+        q.hdr().hold.store(hold as u64, Ordering::Release);
     }
     got
 }

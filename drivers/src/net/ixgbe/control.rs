@@ -5,7 +5,7 @@
 use super::queues::{self, rx_mem, tx_mem};
 use super::{hw, intr, regs, rss, state, stats, IxgbeState, MacType, MAX_MTU, NAME};
 use crate::net::common::queue_mem::{self, QueueSlot};
-use crate::net::intel::adv::{queue, rx::H_RETIRED, AdvRing, QueueMem};
+use crate::net::intel::adv::{queue, AdvRing, QueueMem};
 use crate::net::intel::error::IntelError;
 use crate::net::intel::RegIo;
 use eal::bus::ArmedIrqs;
@@ -326,8 +326,10 @@ impl<R: RegIo> Control for IxgbeControl<R> {
     fn xstats(&self) -> Vec<(&'static str, u64)> {
         let mut v = stats::STATS.totals(&self.state().stats);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
-        let retired: u64 =
-            (0..usize::from(MAX_QUEUES)).filter_map(|q| rx_mem(self.slot, q)).map(|m| m.get(H_RETIRED)).sum();
+        let retired: u64 = (0..usize::from(MAX_QUEUES))
+            .filter_map(|q| rx_mem(self.slot, q))
+            .map(|m| m.hdr().retired.load(Ordering::Relaxed))
+            .sum();
         v.push(("rx_retired_mbufs", retired));
         for (name, reg) in [
             ("reg_rxctrl", regs::RXCTRL),

@@ -7,7 +7,7 @@ use super::ctrl::CtrlQueue;
 use super::error::VirtioError;
 use super::net::{self, Features};
 use super::pci::{DeviceStatus, Notifier, Transport, NO_VECTOR};
-use super::vring::{self, Layout, SplitRing, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_RETIRED};
+use super::vring::{self, Layout, SplitRing};
 use super::{intr, rx_ring, rxq, state, tx_ring, txq, VirtioState, MAX_MTU, MAX_PAIRS, NAME};
 use crate::net::common::queue_mem;
 use eal::bus::{ArmedIrqs, BusDevice};
@@ -202,8 +202,8 @@ impl VirtioControl {
         let base = self.ring_iova(q);
         let l = Layout::of(q.size());
         let noff = self.t.setup_queue(index, q.size(), base, base + l.avail, base + l.used)?;
-        q.set(H_INDEX, u64::from(index));
-        q.set(H_NOTIFY_OFF, u64::from(noff));
+        q.hdr().index.store(u64::from(index), Ordering::Release);
+        q.hdr().notify_off.store(u64::from(noff), Ordering::Release);
         Ok(())
     }
 
@@ -267,7 +267,7 @@ impl VirtioControl {
                 q,
                 &self.ctx.mem,
                 self.ctrl_index(),
-                q.get(H_NOTIFY_OFF) as u16,
+                q.hdr().notify_off.load(Ordering::Relaxed) as u16,
                 self.kick.clone(),
             ));
         }
@@ -429,7 +429,7 @@ impl Control for VirtioControl {
         let t0 = std::time::Instant::now();
         for i in 0..MAX_PAIRS {
             if let Some(q) = tx_ring(self.ctx.slot, i) {
-                while q.used_idx() != q.get(vring::H_AVAIL) as u16 && t0.elapsed() < TX_DRAIN {
+                while q.used_idx() != q.hdr().avail.load(Ordering::Relaxed) as u16 && t0.elapsed() < TX_DRAIN {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
             }
@@ -496,11 +496,11 @@ impl Control for VirtioControl {
         let (mut rx_kicks, mut tx_kicks, mut retired) = (0, 0, 0);
         for i in 0..MAX_PAIRS {
             if let Some(q) = rx_ring(slot, i) {
-                rx_kicks += q.get(H_KICKS);
-                retired += q.get(H_RETIRED);
+                rx_kicks += q.hdr().kicks.load(Ordering::Relaxed);
+                retired += q.hdr().retired.load(Ordering::Relaxed);
             }
             if let Some(q) = tx_ring(slot, i) {
-                tx_kicks += q.get(H_KICKS);
+                tx_kicks += q.hdr().kicks.load(Ordering::Relaxed);
             }
         }
         let ctrl_cmds = self.ctrl.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(0, |c| c.done);

@@ -6,7 +6,7 @@
 use super::error::VirtioError;
 use super::net::CTRL_OK;
 use super::pci::Notifier;
-use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_NEXT, DESC_F_WRITE, H_AVAIL, H_USED};
+use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_NEXT, DESC_F_WRITE};
 use eal::Memory;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -51,10 +51,10 @@ impl CtrlQueue {
         self.q.set_desc(0, self.iova[0], 2, DESC_F_NEXT, 1);
         self.q.set_desc(1, self.iova[1], data.len() as u32, DESC_F_NEXT, 2);
         self.q.set_desc(2, self.iova[2], 1, DESC_F_WRITE, 0);
-        let avail = self.q.get(H_AVAIL) as u16;
+        let avail = self.q.hdr().avail.load(Ordering::Relaxed) as u16;
         self.q.avail_put(avail, 0);
         let next = avail.wrapping_add(1);
-        self.q.set(H_AVAIL, u64::from(next));
+        self.q.hdr().avail.store(u64::from(next), Ordering::Release);
         self.q.avail_publish(next);
         std::sync::atomic::fence(Ordering::SeqCst);
         self.kick.notify(self.index, self.noff);
@@ -65,7 +65,7 @@ impl CtrlQueue {
             }
             std::thread::sleep(Duration::from_micros(200));
         }
-        self.q.set(H_USED, u64::from(next));
+        self.q.hdr().used.store(u64::from(next), Ordering::Release);
         self.done += 1;
         let ack = self.q.sw_word(2).load(Ordering::Acquire) as u8;
         if ack != CTRL_OK {

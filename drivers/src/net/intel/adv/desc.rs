@@ -198,6 +198,7 @@ impl TxData {
 pub struct AdvRing(DescWords);
 
 impl Desc16 for AdvRing {
+    type Header = crate::net::intel::queue_header::DescQueueHeader;
     fn from_words(w: DescWords) -> AdvRing {
         AdvRing(w)
     }
