@@ -89,6 +89,40 @@ macro_rules! shared_state {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU32, AtomicU64};
+
+    crate::shared_state! {
+        /// A driver state for the test.
+        struct TestState {
+            /// A counter.
+            count: AtomicU64,
+            /// A flag.
+            flag: AtomicU32,
+            /// A name.
+            name: SharedStr<16>,
+        }
+    }
+
+    #[test]
+    fn driver_state_is_shared_by_every_view_and_cleared_before_a_probe() {
+        let mem = eal::Memory::anonymous(8 << 20).unwrap();
+        let table = crate::port_table::PortTable::create(&mem).unwrap();
+        let slot = table.slot(3).unwrap();
+        let a = slot.driver_state::<TestState>();
+        assert_eq!((a.count.load(Ordering::Relaxed), a.flag.load(Ordering::Relaxed), a.name.get()), (0, 0, "".into()));
+        a.count.store(7, Ordering::Relaxed);
+        a.flag.store(1, Ordering::Relaxed);
+        assert!(a.name.set("dtap0"));
+        // Another view (what a secondary builds from the same slot) sees the same state.
+        let b = table.slot(3).unwrap().driver_state::<TestState>();
+        assert_eq!(
+            (b.count.load(Ordering::Relaxed), b.flag.load(Ordering::Relaxed), b.name.get()),
+            (7, 1, "dtap0".into())
+        );
+        assert_eq!(table.slot(4).unwrap().driver_state::<TestState>().count.load(Ordering::Relaxed), 0);
+        slot.clear_driver_state();
+        assert_eq!((a.count.load(Ordering::Relaxed), a.name.get()), (0, "".into()));
+    }
 
     #[test]
     fn strings_round_trip_and_overflow_is_refused() {

@@ -1,7 +1,7 @@
 //! The `ethdev::Pmd` glue every PCI driver needs: a PCI driver implements [`PciDriver`]
 //! (its name, its ids, probe and attach) and is registered as a [`PciPmd`], which refuses
 //! `--vdev` ports and non-PCI secondaries with the same messages for every driver, and hands
-//! the driver a port slot whose driver words are zeroed. [`bar0`] gets the register BAR with
+//! the driver a port slot whose driver state is zeroed. [`bar0`] gets the register BAR with
 //! an error that says what to check.
 
 use eal::bus::BusDevice;

@@ -1,6 +1,6 @@
 //! The device's statistics registers (primary only): the e1000 family's counters
 //! ([`e1000_family::STATS`]), folded by the shared [`HwStats`] code into totals kept in the
-//! port slot's driver words from [`FIRST_WORD`] and into the port counters.
+//! driver's state (`EmState::stats`) and into the port counters.
 
 use crate::net::common::hw_stats::HwStats;
 use crate::net::intel::e1000_family;

@@ -15,8 +15,8 @@
 //! for legacy and transitional devices; for a modern one without ACCESS_PLATFORM probing
 //! fails and says to pass `--iova-mode pa`.
 //!
-//! All queue state lives in shared memory (the port slot's driver words and the queue
-//! memzones), so a secondary can poll the queues the application gives it; a secondary
+//! All queue state lives in shared memory (the driver's state in the port slot,
+//! `VirtioState`, and the queue memzones), so a secondary can poll the queues the application gives it; a secondary
 //! only rings doorbells, and never resets or configures the device (not even at exit).
 
 mod control;

@@ -281,7 +281,7 @@ impl Window {
     }
 }
 
-/// How a process rings a queue's doorbell. Built from the port's shared words, so that a
+/// How a process rings a queue's doorbell. Built from the port's shared state, so that a
 /// secondary rings exactly as the primary does.
 #[derive(Clone)]
 pub enum Notifier {
@@ -368,7 +368,7 @@ pub fn reset_device<E: From<VirtioError>>(
     Ok(())
 }
 
-/// Transport codes kept in the port's shared words.
+/// Transport codes kept in the port's shared state.
 pub const KIND_MODERN: u64 = 1;
 /// See [`KIND_MODERN`].
 pub const KIND_LEGACY: u64 = 2;
@@ -427,7 +427,7 @@ impl Transport {
         matches!(self, Transport::Modern { .. })
     }
 
-    /// The notification BAR, its offset and multiplier (modern), for the shared words.
+    /// The notification BAR, its offset and multiplier (modern), for the shared state.
     pub fn notify_params(&self) -> (u64, u64, u64) {
         match self {
             Transport::Modern { notify_bar, notify_base, notify_mult, .. } => {
