@@ -54,16 +54,23 @@ pub const RSS_TYPE_IPV6_UDP: u8 = 8;
 
 /// TX descriptor type: advanced data descriptor (DTYP = 0x3, bits 23:20 of word 1).
 pub const TXD_DTYP_DATA: u32 = 0x3 << 20;
-/// TX command: end of packet.
-pub const TXD_DCMD_EOP: u32 = 1 << 24;
-/// TX command: insert the FCS.
-pub const TXD_DCMD_IFCS: u32 = 1 << 25;
-/// TX command: report status (write back DD).
-pub const TXD_DCMD_RS: u32 = 1 << 27;
-/// TX command: descriptor extension (advanced format). Always set by [`tx_data_words`].
-pub const TXD_DCMD_DEXT: u32 = 1 << 29;
-/// TX command: insert the VLAN tag of the context.
-pub const TXD_DCMD_VLE: u32 = 1 << 30;
+bitflags::bitflags! {
+    /// DCMD, the command bits of an advanced TX data descriptor, in place (bits 31:24 of
+    /// word 1's low dword).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct TxCmd: u32 {
+        /// End of packet.
+        const EOP = 1 << 24;
+        /// Insert the FCS.
+        const IFCS = 1 << 25;
+        /// Report status (write back DD).
+        const RS = 1 << 27;
+        /// Descriptor extension (advanced format). Always set by [`tx_data_words`].
+        const DEXT = 1 << 29;
+        /// Insert the VLAN tag of the context.
+        const VLE = 1 << 30;
+    }
+}
 /// Shift of PAYLEN in the olinfo dword.
 pub const TXD_PAYLEN_SHIFT: u32 = 14;
 /// Largest PAYLEN (18 bits).
@@ -145,18 +152,18 @@ impl RxWriteBack {
 }
 
 /// Word 1 of an advanced TX data descriptor: `len` bytes in this buffer, the commands
-/// `dcmd` (`TXD_DCMD_*`; DEXT and the data type are added), and `paylen`, the whole
+/// `dcmd` ([`TxCmd`]; DEXT and the data type are added), and `paylen`, the whole
 /// packet's length (every descriptor of a packet carries it).
 #[inline(always)]
-pub fn tx_data_word(len: u16, dcmd: u32, paylen: u32) -> u64 {
-    let cmd_type_len = u32::from(len) | TXD_DTYP_DATA | TXD_DCMD_DEXT | (dcmd & 0xff00_0000);
+pub fn tx_data_word(len: u16, dcmd: TxCmd, paylen: u32) -> u64 {
+    let cmd_type_len = u32::from(len) | TXD_DTYP_DATA | ((dcmd | TxCmd::DEXT).bits() & 0xff00_0000);
     let olinfo = (paylen & TXD_PAYLEN_MAX) << TXD_PAYLEN_SHIFT;
     u64::from(cmd_type_len) | (u64::from(olinfo) << 32)
 }
 
 /// Both words of an advanced TX data descriptor (see [`tx_data_word`]).
 #[inline(always)]
-pub fn tx_data_words(addr: u64, len: u16, dcmd: u32, paylen: u32) -> [u64; 2] {
+pub fn tx_data_words(addr: u64, len: u16, dcmd: TxCmd, paylen: u32) -> [u64; 2] {
     [addr, tx_data_word(len, dcmd, paylen)]
 }
 
@@ -171,7 +178,7 @@ pub struct TxData {
     /// DTYP field (3 for data).
     pub dtyp: u8,
     /// DCMD bits (in their place, bits 31:24).
-    pub dcmd: u32,
+    pub dcmd: TxCmd,
     /// PAYLEN.
     pub paylen: u32,
     /// Status bits (DD after write-back).
@@ -186,7 +193,7 @@ impl TxData {
             addr: w0,
             len: w1 as u16,
             dtyp: ((w1 >> 20) & 0xf) as u8,
-            dcmd: (w1 as u32) & 0xff00_0000,
+            dcmd: TxCmd::from_bits_retain((w1 as u32) & 0xff00_0000),
             paylen: (w1 >> (32 + TXD_PAYLEN_SHIFT)) as u32,
             sta: ((w1 >> 32) & 0xf) as u8,
         }
@@ -245,7 +252,7 @@ impl AdvRing {
 
     /// Fills TX descriptor `i` as a data descriptor (see [`tx_data_word`]).
     #[inline(always)]
-    pub fn tx_fill(&self, i: usize, iova: u64, len: u16, dcmd: u32, paylen: u32) {
+    pub fn tx_fill(&self, i: usize, iova: u64, len: u16, dcmd: TxCmd, paylen: u32) {
         self.0.store(i, iova, tx_data_word(len, dcmd, paylen), Ordering::Relaxed);
     }
 }
@@ -262,7 +269,7 @@ impl TxRing for AdvRing {
     const SENDS_EMPTY: bool = false;
     #[inline(always)]
     fn tx_put(&self, i: usize, iova: u64, len: u16, eop: bool, pkt_len: u32) {
-        let dcmd = TXD_DCMD_IFCS | TXD_DCMD_RS | if eop { TXD_DCMD_EOP } else { 0 };
+        let dcmd = TxCmd::IFCS | TxCmd::RS | if eop { TxCmd::EOP } else { TxCmd::empty() };
         self.tx_fill(i, iova, len, dcmd, pkt_len);
     }
 }
@@ -298,7 +305,7 @@ mod tests {
 
     #[test]
     fn tx_data_descriptor_layout() {
-        let [a, w] = tx_data_words(0x1234_5678_9000, 60, TXD_DCMD_EOP | TXD_DCMD_IFCS | TXD_DCMD_RS, 60);
+        let [a, w] = tx_data_words(0x1234_5678_9000, 60, TxCmd::EOP | TxCmd::IFCS | TxCmd::RS, 60);
         assert_eq!(a, 0x1234_5678_9000);
         // bytes: len 60, 0, DTYP 3 in the high nibble of byte 2, DCMD = EOP|IFCS|RS|DEXT
         // (0x2b) in byte 3; PAYLEN 60 << 14 in the olinfo dword.
@@ -311,14 +318,14 @@ mod tests {
                 addr: a,
                 len: 60,
                 dtyp: 3,
-                dcmd: TXD_DCMD_EOP | TXD_DCMD_IFCS | TXD_DCMD_RS | TXD_DCMD_DEXT,
+                dcmd: TxCmd::EOP | TxCmd::IFCS | TxCmd::RS | TxCmd::DEXT,
                 paylen: 60,
                 sta: 0
             }
         );
-        // Lower bits of dcmd are not allowed to leak into the type or length fields.
-        assert_eq!(tx_data_word(1, 0xffff_ffff, 0) as u16, 1);
-        assert_eq!(TxData::decode(0, tx_data_word(9000, 0, 9000)).paylen, 9000);
+        // Only command bits reach the command byte: the type and length fields stay theirs.
+        assert_eq!(tx_data_word(1, TxCmd::all(), 0) as u16, 1);
+        assert_eq!(TxData::decode(0, tx_data_word(9000, TxCmd::empty(), 9000)).paylen, 9000);
     }
 
     #[test]
@@ -339,7 +346,7 @@ mod tests {
         let (w0, w1) = wb.encode();
         r.set_raw(1, [w0, w1]);
         assert_eq!(r.rx_read(1), Some(wb));
-        r.tx_fill(2, 0x2000, 64, TXD_DCMD_RS, 64);
+        r.tx_fill(2, 0x2000, 64, TxCmd::RS, 64);
         assert!(!r.tx_done(2));
         let [_, w] = r.raw(2);
         r.set_raw(2, [0, w | (u64::from(TXD_STAT_DD) << 32)]);

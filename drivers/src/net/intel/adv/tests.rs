@@ -3,8 +3,7 @@
 //! it consumes armed RX descriptors up to the tail, writes frames and write-backs, and
 //! transmits TX descriptors up to the tail, writing back DD.
 
-use super::desc::{RxWriteBack, TxData, RSS_TYPE_IPV4_UDP, RXD_STAT_DD, RXD_STAT_EOP, TXD_DCMD_DEXT, TXD_DCMD_EOP};
-use super::desc::{TXD_DCMD_IFCS, TXD_DCMD_RS, TXD_STAT_DD};
+use super::desc::{RxWriteBack, TxCmd, TxData, RSS_TYPE_IPV4_UDP, RXD_STAT_DD, RXD_STAT_EOP, TXD_STAT_DD};
 use super::queue::{self, QueueMem};
 use super::ring::{self, RingRegs};
 use super::{rx, tx, RxParams, RX_FRAME_ERRORS_82576};
@@ -80,12 +79,9 @@ impl FakeDev<'_> {
             let [w0, w1] = self.tx.ring.raw(self.tx_head);
             let d = TxData::decode(w0, w1);
             assert_eq!(d.dtyp, 3, "advanced data descriptor");
-            assert_eq!(
-                d.dcmd & (TXD_DCMD_DEXT | TXD_DCMD_IFCS | TXD_DCMD_RS),
-                TXD_DCMD_DEXT | TXD_DCMD_IFCS | TXD_DCMD_RS
-            );
+            assert_eq!(d.dcmd & (TxCmd::DEXT | TxCmd::IFCS | TxCmd::RS), TxCmd::DEXT | TxCmd::IFCS | TxCmd::RS);
             cur.extend_from_slice(shm::shared_slice::<u8>(d.addr, d.len as usize).unwrap());
-            if d.dcmd & TXD_DCMD_EOP != 0 {
+            if d.dcmd.contains(TxCmd::EOP) {
                 assert_eq!(d.paylen as usize, cur.len(), "PAYLEN is the packet length");
                 out.push(std::mem::take(&mut cur));
             }
