@@ -21,19 +21,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Bytes per descriptor.
 pub const DESC_SIZE: u64 = crate::net::common::queue_mem::DESC16_SIZE;
 
-/// RX extended status: descriptor done.
-pub const RXD_STAT_DD: u32 = 1 << 0;
-/// RX extended status: end of packet.
-pub const RXD_STAT_EOP: u32 = 1 << 1;
-/// RX extended status: the frame carried an 802.1Q tag (stripped into the VLAN field when
-/// VLAN stripping is on).
-pub const RXD_STAT_VP: u32 = 1 << 3;
-/// RX extended status: UDP checksum computed.
-pub const RXD_STAT_UDPCS: u32 = 1 << 4;
-/// RX extended status: L4 integrity checked.
-pub const RXD_STAT_L4I: u32 = 1 << 5;
-/// RX extended status: IPv4 checksum computed.
-pub const RXD_STAT_IPCS: u32 = 1 << 6;
+bitflags::bitflags! {
+    /// The extended status bits (19:0) of an advanced RX write-back this driver knows.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct RxStatus: u32 {
+        /// Descriptor done.
+        const DD = 1 << 0;
+        /// End of packet.
+        const EOP = 1 << 1;
+        /// The frame carried an 802.1Q tag (stripped into the VLAN field when VLAN
+        /// stripping is on).
+        const VP = 1 << 3;
+        /// UDP checksum computed.
+        const UDPCS = 1 << 4;
+        /// L4 integrity checked.
+        const L4I = 1 << 5;
+        /// IPv4 checksum computed.
+        const IPCS = 1 << 6;
+    }
+}
 /// RX extended errors: the bits 31:20 of the status/error word.
 pub const RXD_ERR_MASK: u32 = 0xfff0_0000;
 
@@ -91,7 +97,7 @@ pub struct RxWriteBack {
     pub status_error: u32,
     /// Bytes written to the packet buffer.
     pub len: u16,
-    /// The VLAN tag (valid with [`RXD_STAT_VP`] when stripping is on).
+    /// The VLAN tag (valid with [`RxStatus::VP`] when stripping is on).
     pub vlan: u16,
 }
 
@@ -119,16 +125,22 @@ impl RxWriteBack {
         (w0, w1)
     }
 
+    /// The extended status bits (the error bits 31:20 left out).
+    #[inline(always)]
+    pub fn status(&self) -> RxStatus {
+        RxStatus::from_bits_retain(self.status_error & !RXD_ERR_MASK)
+    }
+
     /// The device is done with the descriptor.
     #[inline(always)]
     pub fn done(&self) -> bool {
-        self.status_error & RXD_STAT_DD != 0
+        self.status().contains(RxStatus::DD)
     }
 
     /// The last descriptor of a frame.
     #[inline(always)]
     pub fn eop(&self) -> bool {
-        self.status_error & RXD_STAT_EOP != 0
+        self.status().contains(RxStatus::EOP)
     }
 
     /// The error bits (31:20) of the status/error word.
@@ -244,7 +256,7 @@ impl AdvRing {
     #[inline(always)]
     pub fn rx_read(&self, i: usize) -> Option<RxWriteBack> {
         let w1 = self.0.load(i, 1, Ordering::Acquire);
-        if (w1 as u32) & RXD_STAT_DD == 0 {
+        if (w1 as u32) & RxStatus::DD.bits() == 0 {
             return None;
         }
         Some(RxWriteBack::decode(self.0.load(i, 0, Ordering::Relaxed), w1))
@@ -293,7 +305,7 @@ mod tests {
         assert_eq!(d.pkt_type, 0x11);
         assert_eq!(d.hash(), Some(0xdead_beef));
         assert!(d.done() && d.eop());
-        assert_eq!(d.status_error & RXD_STAT_VP, RXD_STAT_VP);
+        assert!(d.status().contains(RxStatus::VP));
         assert_eq!((d.len, d.vlan), (1514, 0x0123));
         assert_eq!(d.errors(), 0x8000_0000);
         assert!(d.has_error(0x8000_0000) && !d.has_error(0x0100_0000));
@@ -339,7 +351,7 @@ mod tests {
         let wb = RxWriteBack {
             rss_type: 2,
             rss_hash: 5,
-            status_error: RXD_STAT_DD | RXD_STAT_EOP,
+            status_error: (RxStatus::DD | RxStatus::EOP).bits(),
             len: 64,
             ..Default::default()
         };

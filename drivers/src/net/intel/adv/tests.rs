@@ -3,7 +3,10 @@
 //! it consumes armed RX descriptors up to the tail, writes frames and write-backs, and
 //! transmits TX descriptors up to the tail, writing back DD.
 
-use super::desc::{RxWriteBack, TxCmd, TxData, RSS_TYPE_IPV4_UDP, RXD_STAT_DD, RXD_STAT_EOP, TXD_STAT_DD};
+use super::desc::{RxStatus, RxWriteBack, TxCmd, TxData, RSS_TYPE_IPV4_UDP, TXD_STAT_DD};
+
+/// DD|EOP: a whole frame in one descriptor.
+const DD_EOP: u32 = RxStatus::DD.bits() | RxStatus::EOP.bits();
 use super::queue::{self, QueueMem};
 use super::ring::{self, RingRegs};
 use super::{rx, tx, RxParams, RX_FRAME_ERRORS_82576};
@@ -137,7 +140,7 @@ fn rx_and_tx_bursts_against_a_fake_device() {
     let (mut sent, mut got) = (0usize, Vec::new());
     let mut round = 0;
     while got.len() < 1000 {
-        while sent < 1000 && dev.receive(&frame(sent), sent as u32, RXD_STAT_DD | RXD_STAT_EOP) {
+        while sent < 1000 && dev.receive(&frame(sent), sent as u32, DD_EOP) {
             sent += 1;
         }
         let q = if round % 2 == 0 { &rxq } else { &rx_view2 };
@@ -160,10 +163,10 @@ fn rx_and_tx_bursts_against_a_fake_device() {
     // RX errors: a frame with a CRC error, and a frame over two descriptors, are dropped.
     let mut got = Vec::new();
     rx::burst(&regs, &rxq, &p, &pool, None, &rc, &mut got, 32); // hand back held descriptors
-    assert!(dev.receive(&frame(1), 1, RXD_STAT_DD | RXD_STAT_EOP | 0x0100_0000));
-    assert!(dev.receive(&frame(2), 2, RXD_STAT_DD));
-    assert!(dev.receive(&frame(3), 3, RXD_STAT_DD | RXD_STAT_EOP));
-    assert!(dev.receive(&frame(4), 4, RXD_STAT_DD | RXD_STAT_EOP | 0x2000_0000)); // checksum error only
+    assert!(dev.receive(&frame(1), 1, DD_EOP | 0x0100_0000));
+    assert!(dev.receive(&frame(2), 2, RxStatus::DD.bits()));
+    assert!(dev.receive(&frame(3), 3, DD_EOP));
+    assert!(dev.receive(&frame(4), 4, DD_EOP | 0x2000_0000)); // checksum error only
     assert_eq!(rx::burst(&regs, &rxq, &p, &pool, None, &rc, &mut got, 32), 1);
     assert_eq!(got[0].to_vec(), frame(4));
     assert_eq!(rc.errors.load(Ordering::Relaxed), 3);

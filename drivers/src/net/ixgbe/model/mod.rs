@@ -15,7 +15,7 @@
 //! writes and that a process never read a register it must not read.
 
 use super::regs::{self, stat};
-use crate::net::intel::adv::desc::{RxWriteBack, TxCmd, TxData, RXD_STAT_DD, RXD_STAT_EOP};
+use crate::net::intel::adv::desc::{RxStatus, RxWriteBack, TxCmd, TxData};
 use crate::net::intel::adv::desc::{RSS_TYPE_IPV4, RSS_TYPE_IPV4_TCP, RSS_TYPE_IPV4_UDP, TXD_STAT_DD};
 use crate::net::intel::RegIo;
 use eal::{shm, Memory};
@@ -656,7 +656,7 @@ impl State {
                 rss_type: if hashed { rss_type } else { 0 },
                 pkt_type: 0,
                 rss_hash: if hashed { hash } else { 0 },
-                status_error: RXD_STAT_DD | if last { RXD_STAT_EOP } else { 0 },
+                status_error: (RxStatus::DD | if last { RxStatus::EOP } else { RxStatus::empty() }).bits(),
                 len: chunk.len() as u16,
                 vlan: 0,
             };
