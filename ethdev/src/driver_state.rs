@@ -51,7 +51,9 @@ impl<const N: usize> SharedStr<N> {
 /// Declares a driver's shared state (or a part of it): a `#[repr(C)]` struct whose fields
 /// are all [`SharedPlain`] (checked at compile time), which makes the struct `SharedPlain`
 /// without a hand-written `unsafe impl`. View it with
-/// [`PortSlot::driver_state`](crate::PortSlot::driver_state).
+/// [`PortSlot::driver_state`](crate::PortSlot::driver_state). A driver state is written
+/// through shared references by every process: make its fields atomics (or types made of
+/// them, such as [`SharedStr`] or another `shared_state!` struct).
 ///
 /// ```
 /// use std::sync::atomic::AtomicU64;

@@ -119,6 +119,11 @@ impl PortSlot {
     /// struct viewed over the slot's driver area. A `T` larger than [`PRIVATE_BYTES`] or
     /// aligned to more than [`PRIVATE_ALIGN`] does not compile.
     ///
+    /// The state is shared by every process and written through shared references, so its
+    /// fields are atomics (or types made of atomics: [`SharedStr`](crate::SharedStr),
+    /// arrays), as every driver state of this workspace is; each driver views the area as
+    /// its one type only.
+    ///
     /// [`shared_state!`]: crate::shared_state
     #[inline(always)]
     pub fn driver_state<T: SharedPlain>(&self) -> &T {
@@ -128,14 +133,16 @@ impl PortSlot {
         }
         // SAFETY: the area is PRIVATE_BYTES long and 8-byte aligned (an array of AtomicU64
         // in a repr(C) struct), T fits it and needs no more alignment (checked above). T is
-        // SharedPlain: plain data that is valid for any bytes another process wrote through
-        // its atomics and for all-zero; its writable fields are atomics (interior
-        // mutability), as are the words behind them, so a shared reference is enough.
+        // SharedPlain: no process-local address inside, valid for all-zero and for any bytes
+        // another process wrote. The words behind it are atomics (UnsafeCell), and a driver
+        // state's fields are atomics too (see above), so writes through this shared
+        // reference, or by other processes, are interior mutation, not aliasing violations.
         unsafe { &*(self.private.as_ptr() as *const T) }
     }
 
     /// Zeroes the driver's shared state (before a driver probes the port, so that every
-    /// driver starts from its all-zero "nothing set up" state).
+    /// driver starts from its all-zero "nothing set up" state). Only while no data path or
+    /// control of the port uses the state.
     pub fn clear_driver_state(&self) {
         for word in &self.private {
             word.store(0, Ordering::Relaxed);
