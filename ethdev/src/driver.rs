@@ -210,7 +210,8 @@ pub trait Pmd: Sync {
     }
     /// Creates a port from a PCI device the EAL opened (primary): reset, read the MAC, arm
     /// interrupts. Queue state the data path needs must go to shared memory (the slot's
-    /// `private` words or a memzone) so that secondaries can attach.
+    /// driver state, [`PortSlot::driver_state`](crate::PortSlot::driver_state), or a memzone)
+    /// so that secondaries can attach.
     fn probe_pci(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError> {
         let _ = dev;
         Err(EthError::Unsupported { port: ctx.port, what: format!("driver {} has no PCI support", self.name()) })

@@ -4,6 +4,7 @@
 
 pub mod devargs;
 pub mod driver;
+pub mod driver_state;
 pub mod error;
 pub mod ethdev;
 pub mod events;
@@ -15,6 +16,7 @@ pub mod stats;
 
 pub use devargs::VdevArgs;
 pub use driver::{capa, Control, DataPath, DescLimits, DevInfo, Dir, Pmd, PortConf, PortCtx, Probed};
+pub use driver_state::{SharedStr, PRIVATE_BYTES};
 pub use error::{BurstError, EthError};
 pub use ethdev::Ethdev;
 pub use link::Link;

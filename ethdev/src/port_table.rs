@@ -1,5 +1,6 @@
 //! The port table in shared memory: one slot per port, the same port ids in every process.
 
+use crate::driver_state::{PRIVATE_ALIGN, PRIVATE_BYTES};
 use crate::link::SharedLink;
 use crate::stats::{PortCounters, MAX_QUEUES};
 use eal::name::SharedName;
@@ -9,8 +10,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Most ports in a group.
 pub const MAX_PORTS: usize = 32;
-/// Words of shared state each driver may use as it likes (plain values only).
-pub const PRIVATE_WORDS: usize = 64;
+/// Words backing the driver state area of a slot ([`PRIVATE_BYTES`] bytes).
+const PRIVATE_WORDS: usize = PRIVATE_BYTES / 8;
 const TABLE: &str = "ethdev_ports";
 
 /// Life-cycle state of a port.
@@ -50,52 +51,51 @@ impl PortState {
     }
 }
 
-/// One port's shared state.
-#[repr(C)]
-pub struct PortSlot {
-    /// 1 while the slot holds a port.
-    pub in_use: AtomicU32,
-    /// A [`PortState`].
-    pub state: AtomicU32,
-    /// Port name (the vdev name or PCI address).
-    pub name: SharedName<8>,
-    /// Driver name.
-    pub driver: SharedName<4>,
-    /// The device arguments the port was probed with.
-    pub devargs: SharedName<16>,
-    /// MAC address in the low 48 bits (byte 0 of the address in the lowest byte).
-    pub mac: AtomicU64,
-    /// Configured RX queues.
-    pub nb_rxq: AtomicU32,
-    /// Configured TX queues.
-    pub nb_txq: AtomicU32,
-    /// MTU.
-    pub mtu: AtomicU32,
-    /// 1 in promiscuous mode.
-    pub promisc: AtomicU32,
-    /// 1 with RSS on.
-    pub rss: AtomicU32,
-    /// Index in the EAL's shared device table, or u32::MAX for virtual devices.
-    pub device_slot: AtomicU32,
-    /// Mempool (header address) of each RX queue.
-    pub rxq_pool: [AtomicU64; MAX_QUEUES],
-    /// RX queues that are set up (bit mask).
-    pub rxq_ready: AtomicU32,
-    /// TX queues that are set up (bit mask).
-    pub txq_ready: AtomicU32,
-    /// RX queues stopped while the port runs (bit mask; bursts on them are refused).
-    pub rxq_stopped: AtomicU32,
-    /// TX queues stopped while the port runs (bit mask).
-    pub txq_stopped: AtomicU32,
-    /// Link state and its sequence number.
-    pub link: SharedLink,
-    /// The driver's shared state.
-    pub private: [AtomicU64; PRIVATE_WORDS],
-    /// Software counters.
-    pub counters: PortCounters,
+crate::shared_state! {
+    /// One port's shared state; all-zero is an unused slot.
+    pub struct PortSlot {
+        /// 1 while the slot holds a port.
+        pub in_use: AtomicU32,
+        /// A [`PortState`].
+        pub state: AtomicU32,
+        /// Port name (the vdev name or PCI address).
+        pub name: SharedName<8>,
+        /// Driver name.
+        pub driver: SharedName<4>,
+        /// The device arguments the port was probed with.
+        pub devargs: SharedName<16>,
+        /// MAC address in the low 48 bits (byte 0 of the address in the lowest byte).
+        pub mac: AtomicU64,
+        /// Configured RX queues.
+        pub nb_rxq: AtomicU32,
+        /// Configured TX queues.
+        pub nb_txq: AtomicU32,
+        /// MTU.
+        pub mtu: AtomicU32,
+        /// 1 in promiscuous mode.
+        pub promisc: AtomicU32,
+        /// 1 with RSS on.
+        pub rss: AtomicU32,
+        /// Index in the EAL's shared device table, or u32::MAX for virtual devices.
+        pub device_slot: AtomicU32,
+        /// Mempool (header address) of each RX queue.
+        pub rxq_pool: [AtomicU64; MAX_QUEUES],
+        /// RX queues that are set up (bit mask).
+        pub rxq_ready: AtomicU32,
+        /// TX queues that are set up (bit mask).
+        pub txq_ready: AtomicU32,
+        /// RX queues stopped while the port runs (bit mask; bursts on them are refused).
+        pub rxq_stopped: AtomicU32,
+        /// TX queues stopped while the port runs (bit mask).
+        pub txq_stopped: AtomicU32,
+        /// Link state and its sequence number.
+        pub link: SharedLink,
+        /// The driver's shared state (see [`PortSlot::driver_state`]).
+        private: [AtomicU64; PRIVATE_WORDS],
+        /// Software counters.
+        pub counters: PortCounters,
+    }
 }
-// SAFETY: repr(C) of atomics, names, a SharedLink and counters; zero is an unused slot.
-unsafe impl SharedPlain for PortSlot {}
 
 impl PortSlot {
     /// Current state.
@@ -113,6 +113,40 @@ impl PortSlot {
         let mut b = [0u8; 8];
         b[..6].copy_from_slice(&m);
         self.mac.store(u64::from_le_bytes(b), Ordering::Relaxed);
+    }
+
+    /// The driver's shared state of this port, typed: the driver's [`shared_state!`]
+    /// struct viewed over the slot's driver area. A `T` larger than [`PRIVATE_BYTES`] or
+    /// aligned to more than [`PRIVATE_ALIGN`] does not compile.
+    ///
+    /// The state is shared by every process and written through shared references, so its
+    /// fields are atomics (or types made of atomics: [`SharedStr`](crate::SharedStr),
+    /// arrays), as every driver state of this workspace is; each driver views the area as
+    /// its one type only.
+    ///
+    /// [`shared_state!`]: crate::shared_state
+    #[inline(always)]
+    pub fn driver_state<T: SharedPlain>(&self) -> &T {
+        const {
+            assert!(std::mem::size_of::<T>() <= PRIVATE_BYTES, "the driver state does not fit the port slot");
+            assert!(std::mem::align_of::<T>() <= PRIVATE_ALIGN, "the driver state is aligned beyond the port slot");
+        }
+        // SAFETY: the area is PRIVATE_BYTES long and 8-byte aligned (an array of AtomicU64
+        // in a repr(C) struct), T fits it and needs no more alignment (checked above). T is
+        // SharedPlain: no process-local address inside, valid for all-zero and for any bytes
+        // another process wrote. The words behind it are atomics (UnsafeCell), and a driver
+        // state's fields are atomics too (see above), so writes through this shared
+        // reference, or by other processes, are interior mutation, not aliasing violations.
+        unsafe { &*(self.private.as_ptr() as *const T) }
+    }
+
+    /// Zeroes the driver's shared state (before a driver probes the port, so that every
+    /// driver starts from its all-zero "nothing set up" state). Only while no data path or
+    /// control of the port uses the state.
+    pub fn clear_driver_state(&self) {
+        for word in &self.private {
+            word.store(0, Ordering::Relaxed);
+        }
     }
 }
 

@@ -2,23 +2,23 @@
 //! are written only by the lcore that polls the queue (a load and a store, no locked
 //! instruction); any process reads them.
 
-use eal::shm::SharedPlain;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Counters of one queue.
-#[repr(C, align(64))]
-pub struct QueueCounters {
-    /// Packets.
-    pub packets: AtomicU64,
-    /// Bytes.
-    pub bytes: AtomicU64,
-    /// Errors (RX: bad frames; TX: frames the device refused).
-    pub errors: AtomicU64,
-    /// RX: frames dropped for want of an mbuf.
-    pub nombuf: AtomicU64,
+crate::shared_state! {
+    /// Counters of one queue (one cache line).
+    #[repr(align(64))]
+    pub struct QueueCounters {
+        /// Packets.
+        pub packets: AtomicU64,
+        /// Bytes.
+        pub bytes: AtomicU64,
+        /// Errors (RX: bad frames; TX: frames the device refused).
+        pub errors: AtomicU64,
+        /// RX: frames dropped for want of an mbuf.
+        pub nombuf: AtomicU64,
+    }
 }
-// SAFETY: repr(C) of atomics.
-unsafe impl SharedPlain for QueueCounters {}
+const _: () = assert!(std::mem::size_of::<QueueCounters>() == 64 && std::mem::align_of::<QueueCounters>() == 64);
 
 impl QueueCounters {
     /// Adds to the counters. Only the queue's owner calls it, so a plain read-modify-write
@@ -73,24 +73,23 @@ pub struct Stats {
 /// Maximum queues per direction per port.
 pub const MAX_QUEUES: usize = 16;
 
-/// All software counters of a port, in shared memory.
-#[repr(C)]
-pub struct PortCounters {
-    /// Per RX queue.
-    pub rx: [QueueCounters; MAX_QUEUES],
-    /// Per TX queue.
-    pub tx: [QueueCounters; MAX_QUEUES],
-    /// Device-level drops (hardware PMDs fold their registers in here).
-    pub imissed: AtomicU64,
-    /// Device-level RX errors.
-    pub ierrors: AtomicU64,
-    /// Device-level packets received that the software counters do not see (hardware).
-    pub hw_ipackets: AtomicU64,
-    /// Device-level packets sent, likewise.
-    pub hw_opackets: AtomicU64,
+crate::shared_state! {
+    /// All software counters of a port, in shared memory.
+    pub struct PortCounters {
+        /// Per RX queue.
+        pub rx: [QueueCounters; MAX_QUEUES],
+        /// Per TX queue.
+        pub tx: [QueueCounters; MAX_QUEUES],
+        /// Device-level drops (hardware PMDs fold their registers in here).
+        pub imissed: AtomicU64,
+        /// Device-level RX errors.
+        pub ierrors: AtomicU64,
+        /// Device-level packets received that the software counters do not see (hardware).
+        pub hw_ipackets: AtomicU64,
+        /// Device-level packets sent, likewise.
+        pub hw_opackets: AtomicU64,
+    }
 }
-// SAFETY: repr(C) of atomics and plain arrays.
-unsafe impl SharedPlain for PortCounters {}
 
 impl PortCounters {
     /// Sums the counters into a snapshot over the first `nb_rx`/`nb_tx` queues.

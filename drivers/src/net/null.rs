@@ -7,15 +7,23 @@
 use super::virtual_port::{VirtualControl, VirtualQueues};
 use eal::{Mbuf, PktMbufPool};
 use ethdev::{DataPath, EthError, Pmd, PortCtx, PortSlot, Probed, VdevArgs};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// The null driver.
 pub struct NullPmd;
 
-const W_SIZE: usize = 0;
-const W_COPY: usize = 1;
-const W_NO_RX: usize = 2;
+ethdev::shared_state! {
+    /// What a null port was probed with (its driver state in the port slot).
+    struct NullState {
+        /// Packet length.
+        size: AtomicU32,
+        /// 1: write the packet bytes.
+        copy: AtomicU32,
+        /// 1: RX returns nothing.
+        no_rx: AtomicU32,
+    }
+}
 
 struct NullData {
     slot: &'static PortSlot,
@@ -65,7 +73,7 @@ struct NullQueues;
 
 impl VirtualQueues for NullQueues {
     fn rx_queue_setup(&self, ctx: &PortCtx, _q: u16, pool: PktMbufPool) -> Result<(), EthError> {
-        let size = ctx.slot.private[W_SIZE].load(Ordering::Relaxed) as u16;
+        let size = ctx.slot.driver_state::<NullState>().size.load(Ordering::Relaxed) as u16;
         if (pool.data_room() as u32) < eal::mbuf::HEADROOM as u32 + size as u32 {
             return Err(EthError::Unsupported {
                 port: ctx.port,
@@ -80,13 +88,13 @@ impl VirtualQueues for NullQueues {
 }
 
 fn data(ctx: &PortCtx) -> Arc<dyn DataPath> {
-    let p = &ctx.slot.private;
+    let st = ctx.slot.driver_state::<NullState>();
     Arc::new(NullData {
         slot: ctx.slot,
         port: ctx.port,
-        size: p[W_SIZE].load(Ordering::Relaxed) as u16,
-        copy: p[W_COPY].load(Ordering::Relaxed) != 0,
-        no_rx: p[W_NO_RX].load(Ordering::Relaxed) != 0,
+        size: st.size.load(Ordering::Relaxed) as u16,
+        copy: st.copy.load(Ordering::Relaxed) != 0,
+        no_rx: st.no_rx.load(Ordering::Relaxed) != 0,
     })
 }
 
@@ -104,10 +112,10 @@ impl Pmd for NullPmd {
                 why: format!("size={size}: must be 14..=9018"),
             });
         }
-        let p = &ctx.slot.private;
-        p[W_SIZE].store(size as u64, Ordering::Relaxed);
-        p[W_COPY].store(args.get_num::<u64>("copy", 0)?, Ordering::Relaxed);
-        p[W_NO_RX].store(args.get_num::<u64>("no-rx", 0)?, Ordering::Relaxed);
+        let st = ctx.slot.driver_state::<NullState>();
+        st.size.store(u32::from(size), Ordering::Relaxed);
+        st.copy.store(u32::from(args.get_num::<u64>("copy", 0)? != 0), Ordering::Relaxed);
+        st.no_rx.store(u32::from(args.get_num::<u64>("no-rx", 0)? != 0), Ordering::Relaxed);
         ctx.slot.set_mac(super::virtual_mac(ctx.port));
         let control = VirtualControl { ctx: ctx.clone(), driver_name: self.name(), queues: NullQueues };
         Ok(Probed { control: Box::new(control), data: data(ctx) })

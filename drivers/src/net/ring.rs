@@ -10,15 +10,27 @@ use super::virtual_port::{VirtualControl, VirtualQueues};
 use eal::ring::flags;
 use eal::{Mbuf, MbufRing, PktMbufPool};
 use ethdev::{DataPath, EthError, Pmd, PortCtx, PortSlot, Probed, VdevArgs, MAX_QUEUES};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The ring driver.
 pub struct RingPmd;
 
-const W_RX: usize = 0;
-const W_TX: usize = MAX_QUEUES;
-const W_SIZE: usize = 2 * MAX_QUEUES;
+ethdev::shared_state! {
+    /// A ring port's rings (its driver state in the port slot).
+    struct RingState {
+        /// Header address of RX queue `q`'s ring at index `q` (0: not set up).
+        rx: [AtomicU64; MAX_QUEUES],
+        /// Header address of TX queue `q`'s ring.
+        tx: [AtomicU64; MAX_QUEUES],
+        /// Size of the rings the port creates.
+        size: AtomicU32,
+    }
+}
+
+fn state(slot: &PortSlot) -> &RingState {
+    slot.driver_state()
+}
 
 struct RingData {
     slot: &'static PortSlot,
@@ -27,15 +39,15 @@ struct RingData {
 
 impl RingData {
     #[inline(always)]
-    fn ring(&self, word: usize) -> Option<MbufRing> {
-        MbufRing::from_header_addr(self.slot.private[word].load(Ordering::Relaxed)).ok()
+    fn ring(&self, header: Option<&AtomicU64>) -> Option<MbufRing> {
+        MbufRing::from_header_addr(header?.load(Ordering::Relaxed)).ok()
     }
 }
 
 impl DataPath for RingData {
     #[inline]
     fn rx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>, max: usize) -> usize {
-        let Some(r) = self.ring(W_RX + q as usize) else { return 0 };
+        let Some(r) = self.ring(state(self.slot).rx.get(usize::from(q))) else { return 0 };
         let start = bufs.len();
         let n = r.dequeue_burst(bufs, max);
         let mut bytes = 0u64;
@@ -49,7 +61,7 @@ impl DataPath for RingData {
 
     #[inline]
     fn tx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>) -> usize {
-        let Some(r) = self.ring(W_TX + q as usize) else { return 0 };
+        let Some(r) = self.ring(state(self.slot).tx.get(usize::from(q))) else { return 0 };
         let before: u64 = bufs.iter().map(|m| m.pkt_len() as u64).sum();
         let n = r.enqueue_burst(bufs);
         let after: u64 = bufs.iter().map(|m| m.pkt_len() as u64).sum();
@@ -64,30 +76,30 @@ struct RingQueues {
 }
 
 impl RingQueues {
-    fn setup(&self, ctx: &PortCtx, base: &str, q: u16, word: usize) -> Result<(), EthError> {
+    fn setup(&self, ctx: &PortCtx, base: &str, q: u16, header: &AtomicU64) -> Result<(), EthError> {
         let name = format!("{base}_{q}");
-        let size = ctx.slot.private[W_SIZE].load(Ordering::Relaxed) as u32;
+        let size = state(ctx.slot).size.load(Ordering::Relaxed);
         let r = match MbufRing::lookup(&ctx.mem, &name) {
             Ok(r) => r,
             Err(_) => MbufRing::create(&ctx.mem, &name, size, flags::SP_ENQ | flags::SC_DEQ)?,
         };
-        ctx.slot.private[word].store(r.header_addr(), Ordering::Release);
+        header.store(r.header_addr(), Ordering::Release);
         Ok(())
     }
 }
 
 impl VirtualQueues for RingQueues {
     fn rx_queue_setup(&self, ctx: &PortCtx, q: u16, _pool: PktMbufPool) -> Result<(), EthError> {
-        self.setup(ctx, &self.rx, q, W_RX + q as usize)
+        self.setup(ctx, &self.rx, q, &state(ctx.slot).rx[usize::from(q)])
     }
     fn tx_queue_setup(&self, ctx: &PortCtx, q: u16) -> Result<(), EthError> {
-        self.setup(ctx, &self.tx, q, W_TX + q as usize)
+        self.setup(ctx, &self.tx, q, &state(ctx.slot).tx[usize::from(q)])
     }
     /// Frees the mbufs still waiting in this port's RX rings, so they return to their pools.
     fn close(&self, ctx: &PortCtx) {
         let mut bufs = Vec::new();
-        for q in 0..MAX_QUEUES {
-            if let Ok(r) = MbufRing::from_header_addr(ctx.slot.private[W_RX + q].load(Ordering::Acquire)) {
+        for header in &state(ctx.slot).rx {
+            if let Ok(r) = MbufRing::from_header_addr(header.load(Ordering::Acquire)) {
                 while r.dequeue_burst(&mut bufs, 64) > 0 {
                     eal::mbuf::free_bulk(&mut bufs);
                 }
@@ -118,7 +130,7 @@ impl Pmd for RingPmd {
             Ok(v)
         };
         let (rx, tx) = (name_of("rx")?, name_of("tx")?);
-        ctx.slot.private[W_SIZE].store(size as u64, Ordering::Relaxed);
+        state(ctx.slot).size.store(size, Ordering::Relaxed);
         ctx.slot.set_mac(super::virtual_mac(ctx.port));
         let data = Arc::new(RingData { slot: ctx.slot, port: ctx.port });
         let control = VirtualControl { ctx: ctx.clone(), driver_name: self.name(), queues: RingQueues { rx, tx } };

@@ -206,7 +206,7 @@ fn serve(eal: &Eal, eth: &Ethdev, queues: u16) -> Result<(), String> {
                     "promisc" => c.set_promiscuous(w[2] == "on").map_err(|e| e.to_string()),
                     "mtu" => c.set_mtu(w[2].parse().unwrap_or(0)).map_err(|e| e.to_string()),
                     _ => {
-                        let m = drivers::net::tap::args::parse_mac(w[2])?;
+                        let m = drivers::net::tap::args::parse_mac(w[2]).map_err(|e| e.to_string())?;
                         c.set_mac(m).map_err(|e| e.to_string())
                     }
                 });

@@ -1,6 +1,6 @@
 //! Folding a device's clear-on-read statistics registers into totals (primary only). Every
-//! read is added to a total kept in the port slot's driver words (so secondaries can read
-//! them) and, for the counters that have one, to the port's ethdev counter (packets the
+//! read is added to a total kept in the driver's shared state ([`HwTotals`], so secondaries
+//! can read them) and, for the counters that have one, to the port's ethdev counter (packets the
 //! device received or sent, missed packets, receive errors). A driver describes its
 //! registers in a [`HwStats`] table; the folding is the same for all.
 //!
@@ -55,12 +55,27 @@ pub struct Counter {
     pub fold: Fold,
 }
 
-/// A device's counters and where their totals live in the port slot.
+/// Most counters a [`HwTotals`] keeps.
+pub const MAX_HW_COUNTERS: usize = 16;
+/// Most counters of a [`HwTotals`] that may be sticky ([`Read::MaybeSticky`]).
+pub const MAX_STICKY: usize = 6;
+
+ethdev::shared_state! {
+    /// The totals of a device's counters, in its driver's shared state: one per counter of
+    /// its [`HwStats`], in order, and what the sticky-counter detection remembers.
+    pub struct HwTotals {
+        /// Total of counter `i`.
+        totals: [AtomicU64; MAX_HW_COUNTERS],
+        /// Bit `k`: sticky candidate `k` was found sticky.
+        sticky: AtomicU64,
+        /// The last value read of sticky candidate `k`.
+        last: [AtomicU64; MAX_STICKY],
+    }
+}
+
+/// A device's counters (their totals live in a [`HwTotals`]).
 #[derive(Debug, Clone, Copy)]
 pub struct HwStats {
-    /// First driver word of the totals (one per counter, in order; then, if any counter may
-    /// be sticky, a word of sticky bits and one word per such counter for its last value).
-    pub first_word: usize,
     /// The counters, in the order the registers are read.
     pub counters: &'static [Counter],
 }
@@ -78,19 +93,14 @@ impl HwStats {
         n
     }
 
-    /// One past the last driver word used (check it against `PRIVATE_WORDS` at compile
-    /// time).
-    pub const fn end_word(&self) -> usize {
-        let n = self.sticky_count();
-        self.first_word + self.counters.len() + if n > 0 { 1 + n } else { 0 }
+    /// True when the totals of these counters fit a [`HwTotals`] (check it at compile time).
+    pub const fn fits(&self) -> bool {
+        self.counters.len() <= MAX_HW_COUNTERS && self.sticky_count() <= MAX_STICKY
     }
 
-    fn total(&self, slot: &'static PortSlot, i: usize) -> &'static AtomicU64 {
-        &slot.private[self.first_word + i]
-    }
-
-    /// Reads every counter register once, adds each to its total and to its ethdev counter.
-    pub fn update<R: RegIo + ?Sized>(&self, r: &R, slot: &'static PortSlot) {
+    /// Reads every counter register once, adds each to its total in `t` and to its ethdev
+    /// counter in `slot`.
+    pub fn update<R: RegIo + ?Sized>(&self, r: &R, slot: &PortSlot, t: &HwTotals) {
         let rd = |off: usize| u64::from(r.read32(off));
         let (mut fold, mut sticky_k) = ([0u64; 4], 0);
         for (i, c) in self.counters.iter().enumerate() {
@@ -107,10 +117,10 @@ impl HwStats {
                 }
                 Read::MaybeSticky(off) => {
                     sticky_k += 1;
-                    self.read_maybe_sticky(r, slot, sticky_k - 1, off)
+                    self.read_maybe_sticky(r, t, sticky_k - 1, off)
                 }
             };
-            self.total(slot, i).fetch_add(v, Ordering::Relaxed);
+            t.totals[i].fetch_add(v, Ordering::Relaxed);
             match c.fold {
                 Fold::No => {}
                 Fold::RxPackets => fold[0] += v,
@@ -127,11 +137,9 @@ impl HwStats {
     }
 
     /// The increment of sticky candidate `k` (register `reg`).
-    fn read_maybe_sticky<R: RegIo + ?Sized>(&self, r: &R, slot: &PortSlot, k: usize, reg: usize) -> u64 {
+    fn read_maybe_sticky<R: RegIo + ?Sized>(&self, r: &R, t: &HwTotals, k: usize, reg: usize) -> u64 {
         let bit = 1u64 << k;
-        let w_sticky = self.first_word + self.counters.len();
-        let sticky = &slot.private[w_sticky];
-        let last = &slot.private[w_sticky + 1 + k];
+        let (sticky, last) = (&t.sticky, &t.last[k]);
         let v = u64::from(r.read32(reg));
         if sticky.load(Ordering::Relaxed) & bit != 0 {
             let prev = last.swap(v, Ordering::Relaxed);
@@ -151,16 +159,16 @@ impl HwStats {
     }
 
     /// Clears the registers (by reading them) and the totals.
-    pub fn reset<R: RegIo + ?Sized>(&self, r: &R, slot: &'static PortSlot) {
-        self.update(r, slot);
-        for i in 0..self.counters.len() {
-            self.total(slot, i).store(0, Ordering::Relaxed);
+    pub fn reset<R: RegIo + ?Sized>(&self, r: &R, slot: &PortSlot, t: &HwTotals) {
+        self.update(r, slot, t);
+        for total in &t.totals[..self.counters.len()] {
+            total.store(0, Ordering::Relaxed);
         }
     }
 
-    /// The totals by name.
-    pub fn totals(&self, slot: &'static PortSlot) -> Vec<(&'static str, u64)> {
-        self.counters.iter().enumerate().map(|(i, c)| (c.name, self.total(slot, i).load(Ordering::Relaxed))).collect()
+    /// The totals in `t` by name.
+    pub fn totals(&self, t: &HwTotals) -> Vec<(&'static str, u64)> {
+        self.counters.iter().zip(&t.totals).map(|(c, total)| (c.name, total.load(Ordering::Relaxed))).collect()
     }
 }
 
@@ -176,7 +184,8 @@ mod tests {
         Counter { name: "missed", read: Read::Sum(&[0x40, 0x44]), fold: Fold::Missed },
         Counter { name: "crc", read: Read::MaybeSticky(0x50), fold: Fold::Errors },
     ];
-    const STATS: HwStats = HwStats { first_word: 3, counters: COUNTERS };
+    const STATS: HwStats = HwStats { counters: COUNTERS };
+    const _: () = assert!(STATS.fits());
 
     fn slot() -> &'static PortSlot {
         let mem = eal::Memory::anonymous(8 << 20).unwrap();
@@ -186,8 +195,8 @@ mod tests {
 
     #[test]
     fn folds_totals_and_port_counters() {
-        assert_eq!(STATS.end_word(), 3 + 5 + 2);
         let (r, s) = (SoftRegs::new(0x100), slot());
+        let t = s.driver_state::<HwTotals>();
         r.write32(0x10, 7);
         r.write32(0x20, 5);
         r.write32(0x24, 1);
@@ -195,23 +204,23 @@ mod tests {
         r.write32(0x34, 0x12);
         r.write32(0x40, 2);
         r.write32(0x44, 3);
-        STATS.update(&r, s);
-        let t = STATS.totals(s);
-        assert_eq!(t[0], ("rx", 7));
-        assert_eq!(t[1], ("bytes", (1 << 32) | 5));
-        assert_eq!(t[2], ("bytes36", (2 << 32) | 9), "only bits 3:0 of the high register count");
-        assert_eq!(t[3], ("missed", 5));
+        STATS.update(&r, s, t);
+        let v = STATS.totals(t);
+        assert_eq!(v[0], ("rx", 7));
+        assert_eq!(v[1], ("bytes", (1 << 32) | 5));
+        assert_eq!(v[2], ("bytes36", (2 << 32) | 9), "only bits 3:0 of the high register count");
+        assert_eq!(v[3], ("missed", 5));
         assert_eq!(s.counters.hw_ipackets.load(Ordering::Relaxed), 7);
         assert_eq!(s.counters.imissed.load(Ordering::Relaxed), 5);
         // The soft registers do not clear on read: a non-zero CRC count read twice is
         // sticky, and from then on only its growth counts.
         r.write32(0x50, 4);
-        STATS.update(&r, s);
+        STATS.update(&r, s, t);
         r.write32(0x50, 6);
-        STATS.update(&r, s);
-        assert_eq!(STATS.totals(s)[4], ("crc", 6));
+        STATS.update(&r, s, t);
+        assert_eq!(STATS.totals(t)[4], ("crc", 6));
         assert_eq!(s.counters.ierrors.load(Ordering::Relaxed), 6);
-        STATS.reset(&r, s);
-        assert!(STATS.totals(s).iter().all(|&(_, v)| v == 0));
+        STATS.reset(&r, s, t);
+        assert!(STATS.totals(t).iter().all(|&(_, v)| v == 0));
     }
 }

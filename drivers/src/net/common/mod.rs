@@ -8,9 +8,10 @@
 //! - [`hw_stats`]: folding clear-on-read hardware counters into totals in the port slot
 //!   and into the ethdev counters (each driver gives its register list);
 //! - [`reg_io`]: the [`RegIo`] trait through which shared code reads and writes registers
-//!   (a mapped BAR, or a software register file in host tests);
+//!   (a mapped BAR, or a software register file in unit tests), with [`reg_io::poll_until`],
+//!   the one register-polling loop;
 //! - [`pci_pmd`]: the `ethdev::Pmd` glue of a PCI driver (refusing vdevs, BAR mapping,
-//!   the port slot's driver words).
+//!   the port slot's driver state zeroed before probing).
 //!
 //! Code shared by the Intel drivers only is in [`crate::net::intel`].
 

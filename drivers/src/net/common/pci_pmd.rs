@@ -1,13 +1,12 @@
 //! The `ethdev::Pmd` glue every PCI driver needs: a PCI driver implements [`PciDriver`]
 //! (its name, its ids, probe and attach) and is registered as a [`PciPmd`], which refuses
 //! `--vdev` ports and non-PCI secondaries with the same messages for every driver, and hands
-//! the driver a port slot whose driver words are zeroed. [`bar0`] gets the register BAR with
+//! the driver a port slot whose driver state is zeroed. [`bar0`] gets the register BAR with
 //! an error that says what to check.
 
 use eal::bus::BusDevice;
 use eal::vfio::MmioRegion;
 use ethdev::{DataPath, EthError, Pmd, PortCtx, Probed, VdevArgs};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// A driver of PCI devices.
@@ -16,7 +15,7 @@ pub trait PciDriver: Sync {
     const NAME: &'static str;
     /// The PCI `(vendor, device)` ids it takes.
     const PCI_IDS: &'static [(u16, u16)];
-    /// Creates a port from `dev` (primary); the slot's driver words are zero.
+    /// Creates a port from `dev` (primary); the slot's driver state is zero.
     fn probe(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError>;
     /// Binds the data path of a port the primary probed (secondary).
     fn attach(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError>;
@@ -53,9 +52,7 @@ impl<D: PciDriver> Pmd for PciPmd<D> {
     }
 
     fn probe_pci(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError> {
-        for word in &ctx.slot.private {
-            word.store(0, Ordering::Relaxed);
-        }
+        ctx.slot.clear_driver_state();
         self.0.probe(ctx, dev)
     }
 

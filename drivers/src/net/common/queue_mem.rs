@@ -1,8 +1,8 @@
 //! A queue's shared memory, the same for every PMD with DMA queues (e1000, igb, ixgbe,
 //! virtio): one memzone holding the device's part of the queue at offset 0 (so its device
 //! address is the memzone's IOVA), then the software ring of mbuf addresses (which mbuf each
-//! descriptor holds), then a few header words (indices, counters; their meaning is the
-//! queue's). Everything a process needs to poll the queue is there, so a secondary can poll
+//! descriptor holds), then the queue's header (indices, counters: a typed
+//! [`DescArea::Header`] struct). Everything a process needs to poll the queue is there, so a secondary can poll
 //! a queue the primary set up.
 //!
 //! The device's part is a [`DescArea`]: [`DescWords`] for rings of 16-byte descriptors
@@ -12,13 +12,15 @@
 //! The one `unsafe` of the queue code lives here: turning a software-ring entry back into
 //! the owned `Mbuf` it was made from.
 
-use eal::shm;
+use eal::shm::{self, SharedPlain};
 use eal::{EalError, Mbuf, Memory, Memzone};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The device's part of a queue's memory, at the start of the memzone.
 pub trait DescArea: Copy {
-    /// Header words the queue keeps after the software ring.
+    /// The queue's header after the software ring: its indices and counters, named.
+    type Header: SharedPlain;
+    /// 8-byte words reserved for the header (at least `size_of::<Header>()` bytes).
     const HDR_WORDS: usize;
     /// Bytes the device's part of a queue of `nb` entries takes (the software ring follows;
     /// a multiple of 8).
@@ -95,6 +97,8 @@ impl DescWords {
 
 /// A ring of 16-byte descriptors of some device's format: a view of [`DescWords`].
 pub trait Desc16: Copy {
+    /// The queue header of this descriptor format (at most 8 words).
+    type Header: SharedPlain;
     /// The ring over `w`.
     fn from_words(w: DescWords) -> Self;
     /// The words under the ring.
@@ -102,6 +106,7 @@ pub trait Desc16: Copy {
 }
 
 impl<T: Desc16> DescArea for T {
+    type Header = T::Header;
     const HDR_WORDS: usize = 8;
     fn bytes(nb: usize) -> u64 {
         nb as u64 * DESC16_SIZE
@@ -115,15 +120,25 @@ impl<T: Desc16> DescArea for T {
 }
 
 /// The shared memory of one queue whose device part is a `D`.
-#[derive(Clone, Copy)]
-pub struct QueueMem<D> {
+pub struct QueueMem<D: DescArea> {
     /// The device's part (descriptors, rings).
     pub ring: D,
     /// One mbuf address (or 0) per entry.
     sw: &'static [AtomicU64],
-    /// Indices and flags; their meaning is the queue's.
-    hdr: &'static [AtomicU64],
+    /// The header words (all of them, for zeroing).
+    hdr_words: &'static [AtomicU64],
+    /// The same words, as the queue's header.
+    hdr: &'static D::Header,
 }
+
+// Not derived: a derive would ask `D::Header: Copy`, which atomics are not; the fields are
+// a copyable `D` and shared references.
+impl<D: DescArea> Clone for QueueMem<D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<D: DescArea> Copy for QueueMem<D> {}
 
 /// Bytes a queue of `nb` entries takes.
 pub fn bytes<D: DescArea>(nb: usize) -> u64 {
@@ -151,22 +166,81 @@ pub fn reserve<D: DescArea>(mem: &Memory, name: &str, nb: usize) -> Result<(Memz
     Ok((mz, q))
 }
 
+/// Sets up a queue, the same way for every PMD: withdraws the queue `slot` records (freeing
+/// the mbufs it holds), reserves a fresh memzone `name` for `nb` entries (replacing one of
+/// that name) and publishes it in `slot`. Returns the memzone (its IOVA is the device
+/// address of the queue) and the queue.
+///
+/// Only for queues whose software ring holds mbufs: the virtio control queue keeps other
+/// data there and is set up once, while its slot is empty.
+pub fn setup_queue<D: DescArea>(
+    mem: &Memory,
+    name: &str,
+    slot: &QueueSlot,
+    nb: usize,
+) -> Result<(Memzone, QueueMem<D>), EalError> {
+    if let Some(old) = slot.withdraw::<D>() {
+        old.release_all();
+    }
+    let (mz, q) = reserve::<D>(mem, name, nb)?;
+    slot.publish(mz.addr(), nb);
+    Ok((mz, q))
+}
+
 /// Packs a queue memzone's address (below 2^48, as every address of the heap's VA window)
-/// and its number of entries (below 2^16) into one port-slot word, so that a queue is
-/// published or withdrawn by a single atomic store.
-pub fn pack(addr: u64, nb: usize) -> u64 {
+/// and its number of entries (below 2^16) into one word, so that a queue is published or
+/// withdrawn by a single atomic store (see [`QueueSlot`]).
+fn pack(addr: u64, nb: usize) -> u64 {
     debug_assert!(addr < 1 << 48 && nb < 1 << 16);
     addr | ((nb as u64) << 48)
 }
 
 /// The memzone address in a word made by [`pack`].
-pub fn packed_addr(word: u64) -> u64 {
+fn packed_addr(word: u64) -> u64 {
     word & ((1 << 48) - 1)
+}
+
+ethdev::shared_state! {
+    /// Where a driver's state records one queue: its memzone's address and entry count,
+    /// published or withdrawn by one atomic store, so a process polling the queue sees
+    /// either the whole queue or none. All-zero: no queue.
+    pub struct QueueSlot {
+        /// The memzone address (low 48 bits) and entry count (high 16 bits); 0: none.
+        word: AtomicU64,
+    }
+}
+
+impl QueueSlot {
+    /// Publishes the queue at `addr` with `nb` entries (release: its memory is ready).
+    pub fn publish(&self, addr: u64, nb: usize) {
+        self.word.store(pack(addr, nb), Ordering::Release);
+    }
+
+    /// Withdraws the queue; returns the one it recorded, if any.
+    pub fn withdraw<D: DescArea>(&self) -> Option<QueueMem<D>> {
+        QueueMem::unpack(self.word.swap(0, Ordering::AcqRel))
+    }
+
+    /// The queue recorded, if any.
+    #[inline(always)]
+    pub fn get<D: DescArea>(&self) -> Option<QueueMem<D>> {
+        QueueMem::unpack(self.word.load(Ordering::Acquire))
+    }
+
+    /// True when a queue is recorded.
+    pub fn is_set(&self) -> bool {
+        self.word.load(Ordering::Acquire) != 0
+    }
+
+    /// The recorded queue memzone's address (0: none).
+    pub fn addr(&self) -> u64 {
+        packed_addr(self.word.load(Ordering::Acquire))
+    }
 }
 
 impl<D: DescArea> QueueMem<D> {
     /// The queue a word made by [`pack`] records; None for 0 (no queue).
-    pub fn unpack(word: u64) -> Option<QueueMem<D>> {
+    fn unpack(word: u64) -> Option<QueueMem<D>> {
         QueueMem::at(packed_addr(word), (word >> 48) as usize)
     }
 
@@ -180,8 +254,11 @@ impl<D: DescArea> QueueMem<D> {
         let ring = D::at(addr, nb)?;
         let sw_at = addr + D::bytes(nb);
         let sw = shm::shared_slice::<AtomicU64>(sw_at, nb)?;
-        let hdr = shm::shared_slice::<AtomicU64>(sw_at + nb as u64 * 8, D::HDR_WORDS)?;
-        Some(QueueMem { ring, sw, hdr })
+        const { assert!(size_of::<D::Header>() <= D::HDR_WORDS * 8 && align_of::<D::Header>() <= 8) };
+        let hdr_at = sw_at + nb as u64 * 8;
+        let hdr_words = shm::shared_slice::<AtomicU64>(hdr_at, D::HDR_WORDS)?;
+        let hdr = shm::shared_ref::<D::Header>(hdr_at)?;
+        Some(QueueMem { ring, sw, hdr_words, hdr })
     }
 
     /// Number of entries.
@@ -195,16 +272,10 @@ impl<D: DescArea> QueueMem<D> {
         self.sw.as_ptr() as u64 - D::bytes(self.nb())
     }
 
-    /// Header word `i` (`i < D::HDR_WORDS`).
+    /// The queue's header (indices and counters in shared memory).
     #[inline(always)]
-    pub fn get(&self, i: usize) -> u64 {
-        self.hdr[i].load(Ordering::Relaxed)
-    }
-
-    /// Sets header word `i`.
-    #[inline(always)]
-    pub fn set(&self, i: usize, v: u64) {
-        self.hdr[i].store(v, Ordering::Release)
+    pub fn hdr(&self) -> &'static D::Header {
+        self.hdr
     }
 
     /// Hands `m` to slot `i` of the software ring (the queue owns it from now on). An mbuf
@@ -248,11 +319,13 @@ impl<D: DescArea> QueueMem<D> {
         self.zero();
     }
 
-    /// Zeroes the device's part, software ring and header without freeing anything (fresh
-    /// memory).
-    fn zero(&self) {
+    /// Zeroes the device's part, software ring and header without freeing anything: for
+    /// fresh memory, and for a queue whose software words hold no mbufs (the virtio control
+    /// queue keeps its command bytes there, which [`Self::release_all`] would take for
+    /// mbufs).
+    pub fn zero(&self) {
         self.ring.clear();
-        for w in self.sw.iter().chain(self.hdr) {
+        for w in self.sw.iter().chain(self.hdr_words) {
             w.store(0, Ordering::Relaxed);
         }
     }
@@ -266,6 +339,7 @@ mod tests {
     #[derive(Clone, Copy)]
     struct Plain(DescWords);
     impl Desc16 for Plain {
+        type Header = [AtomicU64; 8];
         fn from_words(w: DescWords) -> Plain {
             Plain(w)
         }
@@ -290,17 +364,17 @@ mod tests {
         let m = q.take(3).unwrap();
         assert!(q.take(3).is_none(), "taken once");
         drop(m);
-        q.set(1, 42);
-        assert_eq!(q.get(1), 42);
+        q.hdr()[1].store(42, Ordering::Release);
+        assert_eq!(q.hdr()[1].load(Ordering::Relaxed), 42);
         q.ring.0.rx_arm(5, 0x1000);
         assert_eq!(q.ring.0.load(5, 0, Ordering::Relaxed), 0x1000);
         // Another view of the same memory (what a secondary builds) sees the same state.
         let q2 = QueueMem::<Plain>::at(mz.addr(), 64).unwrap();
-        assert_eq!(q2.get(1), 42);
+        assert_eq!(q2.hdr()[1].load(Ordering::Relaxed), 42);
         assert!(q2.holds(9));
         q2.release_all();
         assert!(pool.mempool().is_full());
-        assert_eq!(q.get(1), 0);
+        assert_eq!(q.hdr()[1].load(Ordering::Relaxed), 0);
         assert_eq!(q.ring.0.load(5, 0, Ordering::Relaxed), 0);
         // Reserving again replaces the old memzone.
         assert!(reserve::<Plain>(&mem, "qm_test", 128).is_ok());
@@ -310,13 +384,16 @@ mod tests {
     }
 
     #[test]
-    fn slot_words_pack_address_and_count() {
+    fn queue_slot_packs_address_and_count() {
         let mem = Memory::anonymous(4 << 20).unwrap();
         let (mz, _) = reserve::<Plain>(&mem, "qm_pack", 4096).unwrap();
-        let word = pack(mz.addr(), 4096);
-        assert_eq!(packed_addr(word), mz.addr());
-        let q = QueueMem::<Plain>::unpack(word).unwrap();
+        let slot = QueueSlot { word: AtomicU64::new(0) };
+        assert!(!slot.is_set() && slot.get::<Plain>().is_none());
+        slot.publish(mz.addr(), 4096);
+        assert_eq!(slot.addr(), mz.addr());
+        let q = slot.get::<Plain>().unwrap();
         assert_eq!((q.nb(), q.addr()), (4096, mz.addr()));
-        assert!(QueueMem::<Plain>::unpack(0).is_none());
+        assert_eq!(slot.withdraw::<Plain>().map(|q| q.addr()), Some(mz.addr()));
+        assert!(!slot.is_set() && slot.withdraw::<Plain>().is_none());
     }
 }

@@ -2,14 +2,15 @@
 //! promiscuous mode, MAC, MTU, statistics and link.
 
 use super::desc::Ring;
-use super::init::{self, rd, wr};
-use super::ring;
-use super::{intr, regs, rx_mem, rxq, stats, tx_mem, txq, w, Model, MAX_MTU, NAME};
+use super::init;
+use super::{intr, regs, rx_mem, rxq, state, stats, tx_mem, txq, EmState, Model, MAX_MTU, NAME};
 use crate::net::common::queue_mem;
+use crate::net::common::RegIo;
+use crate::net::intel::error::IntelError;
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
 use eal::PktMbufPool;
-use ethdev::{capa, Control, DescLimits, DevInfo, EthError, Link, PortConf, PortCtx, PortState};
+use ethdev::{capa, Control, DescLimits, DevInfo, Dir, EthError, Link, PortConf, PortCtx, PortState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -40,30 +41,36 @@ impl EmControl {
         bar: Arc<MmioRegion>,
         model: Model,
     ) -> Result<Self, EthError> {
-        let err = |m: String| EthError::Device { port: ctx.port, msg: format!("{}: {m}", dev.addr()) };
-        init::reset(&bar).map_err(err)?;
+        let err = |e: IntelError| EthError::Device { port: ctx.port, msg: format!("{}: {e}", dev.addr()) };
+        let r: &dyn RegIo = &*bar;
+        init::reset(r).map_err(err)?;
         let layout = match model {
             Model::E82540 => regs::EERD_82540,
             Model::E82574 => regs::EERD_82574,
         };
-        let mac = init::read_mac(&bar, layout).map_err(err)?;
+        let mac = init::read_mac(r, layout).map_err(err)?;
         ctx.slot.set_mac(mac);
-        init::write_mac(&bar, mac);
-        init::clear_mta(&bar);
-        init::link_setup(&bar);
-        stats::STATS.reset(&bar, ctx.slot);
+        init::write_mac(r, mac);
+        init::clear_mta(r);
+        init::link_setup(r);
+        stats::STATS.reset(r, ctx.slot, &state(ctx.slot).stats);
         let lsc_count = Arc::new(AtomicU64::new(0));
         let irqs = intr::arm(ctx, dev, bar.clone(), model, lsc_count.clone())?;
-        intr::enable(&bar, model);
+        intr::enable(r, model);
         Ok(EmControl { ctx: ctx.clone(), dev: dev.clone(), bar, model, irqs: Mutex::new(Some(irqs)), lsc_count })
     }
 
-    fn err(&self, msg: impl Into<String>) -> EthError {
-        EthError::Device { port: self.ctx.port, msg: format!("{}: {}", self.dev.addr(), msg.into()) }
+    /// The registers, through [`RegIo`] (MmioRegion's own `read32` returns an Option).
+    fn r(&self) -> &dyn RegIo {
+        &*self.bar
     }
 
-    fn word(&self, i: usize) -> &AtomicU64 {
-        &self.ctx.slot.private[i]
+    fn err(&self, msg: impl std::fmt::Display) -> EthError {
+        EthError::Device { port: self.ctx.port, msg: format!("{}: {msg}", self.dev.addr()) }
+    }
+
+    fn state(&self) -> &'static EmState {
+        state(self.ctx.slot)
     }
 
     fn started(&self) -> bool {
@@ -78,11 +85,17 @@ impl EmControl {
         format!("em{}_{dir}q0", self.ctx.port)
     }
 
-    fn setup_queue(&self, dir: &str, nb: u16, w_queue: usize, w_iova: usize) -> Result<(), EthError> {
-        self.word(w_queue).store(0, Ordering::Release);
-        let (mz, _) = ring::reserve::<Ring>(&self.ctx.mem, &self.queue_name(dir), nb as usize)?;
-        self.word(w_iova).store(mz.iova(), Ordering::Relaxed);
-        self.word(w_queue).store(queue_mem::pack(mz.addr(), usize::from(nb)), Ordering::Release);
+    /// Sets up queue `q` (0, the only one) of direction `dir` with `nb` descriptors.
+    fn setup_queue(&self, dir: Dir, q: usize, nb: u16) -> Result<(), EthError> {
+        debug_assert_eq!(q, 0, "the e1000 has one queue per direction");
+        let st = self.state();
+        let (slot, iova) = match dir {
+            Dir::Rx => (&st.rxq, &st.rx_iova),
+            Dir::Tx => (&st.txq, &st.tx_iova),
+        };
+        let name = self.queue_name(dir.name());
+        let (mz, _) = queue_mem::setup_queue::<Ring>(&self.ctx.mem, &name, slot, usize::from(nb))?;
+        iova.store(mz.iova(), Ordering::Relaxed);
         Ok(())
     }
 }
@@ -103,22 +116,22 @@ impl Control for EmControl {
     }
 
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
-        self.word(w::LSC).store(u64::from(conf.lsc_intr), Ordering::Relaxed);
+        self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if conf.lsc_intr {
-            intr::enable(&self.bar, self.model);
+            intr::enable(self.r(), self.model);
         } else {
-            intr::disable(&self.bar);
+            intr::disable(self.r());
         }
         Ok(())
     }
 
     fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
         rxq::params(self.ctx.port).check_setup(q, nb_desc, &pool)?;
-        self.setup_queue("rx", nb_desc, w::RXQ, w::RX_IOVA)
+        self.setup_queue(Dir::Rx, usize::from(q), nb_desc)
     }
 
-    fn tx_queue_setup(&self, _q: u16, nb_desc: u16) -> Result<(), EthError> {
-        self.setup_queue("tx", nb_desc, w::TXQ, w::TX_IOVA)
+    fn tx_queue_setup(&self, q: u16, nb_desc: u16) -> Result<(), EthError> {
+        self.setup_queue(Dir::Tx, usize::from(q), nb_desc)
     }
 
     fn start(&self) -> Result<(), EthError> {
@@ -128,14 +141,14 @@ impl Control for EmControl {
             return Err(self.err("set up the RX and TX queues before starting"));
         };
         let pool = PktMbufPool::from_header_addr(slot.rxq_pool[0].load(Ordering::Relaxed))?;
-        txq::start(&self.bar, &tx, self.word(w::TX_IOVA).load(Ordering::Relaxed), self.model == Model::E82574);
+        txq::start(self.r(), &tx, self.state().tx_iova.load(Ordering::Relaxed), self.model == Model::E82574);
         let pa = crate::net::common::iova::pa_mode(self.ctx.mem);
-        rxq::start(&self.bar, &rx, self.word(w::RX_IOVA).load(Ordering::Relaxed), &pool, pa.as_ref())
+        rxq::start(self.r(), &rx, self.state().rx_iova.load(Ordering::Relaxed), &pool, pa.as_ref())
             .map_err(|e| self.err(e))?;
         let promisc = slot.promisc.load(Ordering::Relaxed) == 1;
-        wr(&self.bar, regs::RCTL, self.rctl(promisc, slot.mtu.load(Ordering::Relaxed) as u16));
-        if self.word(w::LSC).load(Ordering::Relaxed) == 1 {
-            intr::enable(&self.bar, self.model);
+        self.r().write32(regs::RCTL, self.rctl(promisc, slot.mtu.load(Ordering::Relaxed) as u16));
+        if self.state().lsc.load(Ordering::Relaxed) == 1 {
+            intr::enable(self.r(), self.model);
         }
         if self.model == Model::E82540 {
             std::thread::sleep(RCTL_SETTLE_82540);
@@ -146,64 +159,64 @@ impl Control for EmControl {
 
     fn stop(&self) -> Result<(), EthError> {
         let slot = self.ctx.slot;
-        rxq::stop(&self.bar, rx_mem(slot).as_ref());
-        txq::stop(&self.bar, tx_mem(slot).as_ref());
+        rxq::stop(self.r(), rx_mem(slot).as_ref());
+        txq::stop(self.r(), tx_mem(slot).as_ref());
         Ok(())
     }
 
     fn close(&self) {
         let _ = self.stop();
-        intr::disable(&self.bar);
+        intr::disable(self.r());
         drop(self.irqs.lock().unwrap_or_else(|p| p.into_inner()).take());
-        for (dir, wa) in [("rx", w::RXQ), ("tx", w::TXQ)] {
-            self.word(wa).store(0, Ordering::Release);
+        for (dir, queue) in [("rx", &self.state().rxq), ("tx", &self.state().txq)] {
+            let _ = queue.withdraw::<Ring>();
             if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(dir)) {
                 self.ctx.mem.memzone_free(mz);
             }
         }
-        if let Err(e) = init::reset(&self.bar) {
+        if let Err(e) = init::reset(self.r()) {
             tracing::warn!(port = self.ctx.port, "{e}");
         }
     }
 
     fn link_update(&self) -> Link {
-        let l = init::read_link(&self.bar);
+        let l = init::read_link(self.r());
         self.ctx.report_link(l);
         l
     }
 
     fn promiscuous(&self, on: bool) -> Result<(), EthError> {
         if self.started() {
-            wr(&self.bar, regs::RCTL, self.rctl(on, self.ctx.slot.mtu.load(Ordering::Relaxed) as u16));
+            self.r().write32(regs::RCTL, self.rctl(on, self.ctx.slot.mtu.load(Ordering::Relaxed) as u16));
         }
         Ok(())
     }
 
     fn mac_set(&self, mac: [u8; 6]) -> Result<(), EthError> {
-        init::write_mac(&self.bar, mac);
+        init::write_mac(self.r(), mac);
         Ok(())
     }
 
     fn mtu_set(&self, mtu: u16) -> Result<(), EthError> {
         if self.started() {
             let promisc = self.ctx.slot.promisc.load(Ordering::Relaxed) == 1;
-            wr(&self.bar, regs::RCTL, self.rctl(promisc, mtu));
+            self.r().write32(regs::RCTL, self.rctl(promisc, mtu));
         }
         Ok(())
     }
 
     fn stats_update(&self) {
-        stats::STATS.update(&self.bar, self.ctx.slot);
+        stats::STATS.update(self.r(), self.ctx.slot, &self.state().stats);
     }
 
     fn stats_reset(&self) {
-        stats::STATS.reset(&self.bar, self.ctx.slot);
+        stats::STATS.reset(self.r(), self.ctx.slot, &self.state().stats);
     }
 
     fn xstats(&self) -> Vec<(&'static str, u64)> {
-        let mut v = stats::STATS.totals(self.ctx.slot);
+        let mut v = stats::STATS.totals(&self.state().stats);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
-        v.push(("rx_retired_mbufs", rx_mem(self.ctx.slot).map_or(0, |q| q.get(rxq::H_RETIRED))));
+        v.push(("rx_retired_mbufs", rx_mem(self.ctx.slot).map_or(0, |q| q.hdr().retired.load(Ordering::Relaxed))));
         for (name, reg) in [
             ("reg_rctl", regs::RCTL),
             ("reg_status", regs::STATUS),
@@ -212,7 +225,7 @@ impl Control for EmControl {
             ("reg_tdh", regs::TDH),
             ("reg_tdt", regs::TDT),
         ] {
-            v.push((name, u64::from(rd(&self.bar, reg))));
+            v.push((name, u64::from(self.r().read32(reg))));
         }
         v
     }

@@ -2,7 +2,8 @@
 //! the one RX and one TX queue.
 
 use super::desc::Ring;
-use super::{regs, rxq, w};
+use super::{regs, rxq, EmState};
+use crate::net::common::queue_mem::QueueSlot;
 use crate::net::intel::data::{IntelData, QueueMap};
 use crate::net::intel::rxq::RxParams;
 use eal::vfio::MmioRegion;
@@ -14,8 +15,13 @@ pub(crate) struct EmQueues;
 impl QueueMap for EmQueues {
     type Ring = Ring;
     const MAX_QUEUES: usize = 1;
-    const RXQ_WORD: usize = w::RXQ;
-    const TXQ_WORD: usize = w::TXQ;
+    type State = EmState;
+    fn rx_slots(state: &EmState) -> &[QueueSlot] {
+        std::slice::from_ref(&state.rxq)
+    }
+    fn tx_slots(state: &EmState) -> &[QueueSlot] {
+        std::slice::from_ref(&state.txq)
+    }
     fn rx_params(port: u16, _q: usize) -> RxParams {
         rxq::params(port)
     }

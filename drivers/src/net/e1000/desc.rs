@@ -11,30 +11,41 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Bytes per descriptor.
 pub const DESC_SIZE: u64 = crate::net::common::queue_mem::DESC16_SIZE;
 
-/// RX status: descriptor done.
-pub const RXD_STAT_DD: u64 = 1 << 0;
-/// RX status: end of packet.
-pub const RXD_STAT_EOP: u64 = 1 << 1;
+bitflags::bitflags! {
+    /// The status byte of a legacy RX write-back (bits 39:32 of word 1) this driver reads.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct RxStatus: u8 {
+        /// Descriptor done.
+        const DD = 1 << 0;
+        /// End of packet.
+        const EOP = 1 << 1;
+    }
+}
+
 /// RX errors that make a frame unusable: CRC (CE), symbol (SE), sequence (SEQ), carrier
 /// extension (CXE), RX data error (RXE). Checksum errors (TCPE, IPE) do not.
 pub const RXD_ERR_FRAME: u64 = 0x01 | 0x02 | 0x04 | 0x10 | 0x80;
 
-/// TX command: end of packet.
-pub const TXD_CMD_EOP: u64 = 1 << 0;
-/// TX command: insert the FCS.
-pub const TXD_CMD_IFCS: u64 = 1 << 1;
-/// TX command: report status (write back DD).
-pub const TXD_CMD_RS: u64 = 1 << 3;
-/// TX status: descriptor done.
-pub const TXD_STAT_DD: u64 = 1 << 0;
+bitflags::bitflags! {
+    /// The command byte of a legacy TX descriptor (bits 31:24 of word 1).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct TxCmd: u8 {
+        /// End of packet.
+        const EOP = 1 << 0;
+        /// Insert the FCS.
+        const IFCS = 1 << 1;
+        /// Report status (write back DD).
+        const RS = 1 << 3;
+    }
+}
 
 /// What the device wrote back into an RX descriptor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RxWriteBack {
     /// Bytes in the buffer.
     pub len: u16,
-    /// Status bits (DD, EOP, ...).
-    pub status: u64,
+    /// Status bits (DD, EOP, ...; unknown ones kept).
+    pub status: RxStatus,
     /// Error bits.
     pub errors: u64,
 }
@@ -42,15 +53,15 @@ pub struct RxWriteBack {
 impl RxWriteBack {
     /// Decodes the second word of a legacy RX descriptor.
     pub fn decode(w: u64) -> RxWriteBack {
-        RxWriteBack { len: w as u16, status: (w >> 32) & 0xff, errors: (w >> 40) & 0xff }
+        RxWriteBack { len: w as u16, status: RxStatus::from_bits_retain((w >> 32) as u8), errors: (w >> 40) & 0xff }
     }
     /// The device is done with the descriptor.
     pub fn done(&self) -> bool {
-        self.status & RXD_STAT_DD != 0
+        self.status.contains(RxStatus::DD)
     }
     /// The last descriptor of a frame.
     pub fn eop(&self) -> bool {
-        self.status & RXD_STAT_EOP != 0
+        self.status.contains(RxStatus::EOP)
     }
     /// The frame has a receive error.
     pub fn bad(&self) -> bool {
@@ -59,8 +70,8 @@ impl RxWriteBack {
 }
 
 /// The second word of a legacy TX descriptor: length, command, status 0.
-pub fn tx_word(len: u16, cmd: u64) -> u64 {
-    u64::from(len) | (cmd << 24)
+pub fn tx_word(len: u16, cmd: TxCmd) -> u64 {
+    u64::from(len) | (u64::from(cmd.bits()) << 24)
 }
 
 /// A ring of legacy descriptors: a view of the queue memory's descriptor words.
@@ -68,6 +79,7 @@ pub fn tx_word(len: u16, cmd: u64) -> u64 {
 pub struct Ring(DescWords);
 
 impl Desc16 for Ring {
+    type Header = crate::net::intel::queue_header::DescQueueHeader;
     fn from_words(w: DescWords) -> Ring {
         Ring(w)
     }
@@ -97,7 +109,7 @@ impl Ring {
 
     /// Fills TX descriptor `i`.
     #[inline(always)]
-    pub fn tx_fill(&self, i: usize, iova: u64, len: u16, cmd: u64) {
+    pub fn tx_fill(&self, i: usize, iova: u64, len: u16, cmd: TxCmd) {
         self.0.store(i, iova, tx_word(len, cmd), Ordering::Relaxed);
     }
 }
@@ -115,7 +127,7 @@ impl TxRing for Ring {
     const SENDS_EMPTY: bool = true;
     #[inline(always)]
     fn tx_put(&self, i: usize, iova: u64, len: u16, eop: bool, _pkt_len: u32) {
-        let cmd = TXD_CMD_IFCS | TXD_CMD_RS | if eop { TXD_CMD_EOP } else { 0 };
+        let cmd = TxCmd::IFCS | TxCmd::RS | if eop { TxCmd::EOP } else { TxCmd::empty() };
         self.tx_fill(i, iova, len, cmd);
     }
 }
@@ -138,7 +150,7 @@ mod tests {
 
     #[test]
     fn tx_word_puts_cmd_in_byte_11() {
-        let w = tx_word(60, TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS);
+        let w = tx_word(60, TxCmd::EOP | TxCmd::IFCS | TxCmd::RS);
         assert_eq!(w.to_le_bytes(), [60, 0, 0, 0x0b, 0, 0, 0, 0]);
     }
 
@@ -151,7 +163,7 @@ mod tests {
         r.rx_arm(1, 0x1000);
         assert_eq!(words[2].load(Ordering::Relaxed), 0x1000);
         assert!(!r.rx_read(1).done());
-        r.tx_fill(2, 0x2000, 64, TXD_CMD_RS);
+        r.tx_fill(2, 0x2000, 64, TxCmd::RS);
         assert!(!r.tx_done(2));
         words[5].store(words[5].load(Ordering::Relaxed) | (1 << 32), Ordering::Relaxed);
         assert!(r.tx_done(2));

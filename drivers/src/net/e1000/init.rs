@@ -3,33 +3,22 @@
 //! reading; all but the link setup are the e1000 family's ([`e1000_family`]).
 
 use super::regs;
-use crate::net::intel::e1000_family;
-use eal::vfio::MmioRegion;
+use crate::net::intel::error::IntelError;
+use crate::net::intel::reg_io::set_bits;
+use crate::net::intel::{e1000_family, RegIo};
 
 pub use e1000_family::{clear_mta, read_link, read_mac, write_mac};
 
-/// Reads register `off` (0 if outside BAR0, which the register map never is).
-#[inline(always)]
-pub fn rd(bar: &MmioRegion, off: usize) -> u32 {
-    bar.read32(off).unwrap_or(0)
-}
-
-/// Writes register `off`.
-#[inline(always)]
-pub fn wr(bar: &MmioRegion, off: usize, v: u32) {
-    let _ = bar.write32(off, v);
-}
-
 /// Masks every interrupt and disables RX and TX, then resets the MAC (CTRL.RST) and waits
 /// for the reset to finish (see [`e1000_family::reset`]).
-pub fn reset(bar: &MmioRegion) -> Result<(), String> {
-    e1000_family::reset(bar, |bar| {
-        wr(bar, regs::IMC, u32::MAX);
-        let _ = rd(bar, regs::ICR);
+pub fn reset<R: RegIo + ?Sized>(r: &R) -> Result<(), IntelError> {
+    e1000_family::reset(r, |r| {
+        r.write32(regs::IMC, u32::MAX);
+        let _ = r.read32(regs::ICR);
     })
 }
 
 /// Sets the link up with auto-speed detection (copper, autonegotiated by the PHY).
-pub fn link_setup(bar: &MmioRegion) {
-    wr(bar, regs::CTRL, rd(bar, regs::CTRL) | regs::CTRL_SLU | regs::CTRL_ASDE);
+pub fn link_setup<R: RegIo + ?Sized>(r: &R) {
+    set_bits(r, regs::CTRL, regs::CTRL_SLU | regs::CTRL_ASDE);
 }

@@ -5,9 +5,10 @@
 //! re-enables the causes. Either way it reads the link and reports it to ethdev, which
 //! updates the shared state and tells the secondaries.
 
-use super::init::{rd, read_link, wr};
+use super::init::read_link;
 use super::regs;
 use super::Model;
+use crate::net::common::RegIo;
 use eal::bus::{ArmedIrqs, BusDevice, IrqHandler};
 use eal::vfio::{IrqIndex, MmioRegion};
 use ethdev::{EthError, PortCtx};
@@ -31,6 +32,7 @@ pub fn arm(
     model: Model,
     count: Arc<AtomicU64>,
 ) -> Result<ArmedIrqs, EthError> {
+    let bar: Arc<dyn RegIo> = bar;
     let ctx = ctx.clone();
     let port = ctx.port;
     let (index, handler): (IrqIndex, IrqHandler) = match model {
@@ -39,7 +41,7 @@ pub fn arm(
             (
                 IrqIndex::Intx,
                 Box::new(move |_n| {
-                    let icr = rd(&bar, regs::ICR);
+                    let icr = bar.read32(regs::ICR);
                     if icr & regs::INT_LSC != 0 {
                         count.fetch_add(1, Ordering::Relaxed);
                         ctx.report_link(read_link(&bar));
@@ -51,18 +53,18 @@ pub fn arm(
             )
         }
         Model::E82574 => {
-            wr(&bar, regs::IVAR, regs::IVAR_OTHER_VEC0);
+            bar.write32(regs::IVAR, regs::IVAR_OTHER_VEC0);
             (
                 IrqIndex::Msix,
                 Box::new(move |_n| {
-                    let icr = rd(&bar, regs::ICR);
-                    wr(&bar, regs::ICR, icr);
+                    let icr = bar.read32(regs::ICR);
+                    bar.write32(regs::ICR, icr);
                     if icr & regs::INT_LSC != 0 {
                         count.fetch_add(1, Ordering::Relaxed);
                         ctx.report_link(read_link(&bar));
                     }
-                    if ctx.slot.private[super::w::LSC].load(Ordering::Relaxed) == 1 {
-                        wr(&bar, regs::IMS, causes(Model::E82574));
+                    if super::state(ctx.slot).lsc.load(Ordering::Relaxed) == 1 {
+                        bar.write32(regs::IMS, causes(Model::E82574));
                     }
                 }),
             )
@@ -72,15 +74,15 @@ pub fn arm(
 }
 
 /// Clears stale causes and enables the link interrupt.
-pub fn enable(bar: &MmioRegion, model: Model) {
-    let icr = rd(bar, regs::ICR);
+pub fn enable<R: RegIo + ?Sized>(bar: &R, model: Model) {
+    let icr = bar.read32(regs::ICR);
     if model == Model::E82574 {
-        wr(bar, regs::ICR, icr);
+        bar.write32(regs::ICR, icr);
     }
-    wr(bar, regs::IMS, causes(model));
+    bar.write32(regs::IMS, causes(model));
 }
 
 /// Masks every cause.
-pub fn disable(bar: &MmioRegion) {
-    wr(bar, regs::IMC, u32::MAX);
+pub fn disable<R: RegIo + ?Sized>(bar: &R) {
+    bar.write32(regs::IMC, u32::MAX);
 }

@@ -4,9 +4,9 @@
 //! One RX and one TX queue of legacy descriptors in DMA memory (a memzone per queue), CRC
 //! stripping, 2 KiB receive buffers, promiscuous mode (RCTL.UPE|MPE), MTU up to
 //! [`MAX_MTU`], statistics folded by the primary from the clear-on-read registers, and
-//! link-status interrupts. All queue state lives in shared memory (the port slot's driver
-//! words and the queue memzones), so a secondary can poll a queue the application hands it;
-//! a secondary only ever writes the tail registers.
+//! link-status interrupts. All queue state lives in shared memory (the driver's state in the
+//! port slot, `EmState`, and the queue memzones), so a secondary can poll a queue the
+//! application hands it; a secondary only ever writes the tail registers.
 
 mod control;
 mod data;
@@ -19,11 +19,13 @@ mod rxq;
 mod stats;
 mod txq;
 
+use crate::net::common::hw_stats::HwTotals;
 use crate::net::common::pci_pmd::{bar0, device_err, PciDriver};
+use crate::net::common::queue_mem::QueueSlot;
 use crate::net::intel::data::QueueMap;
 use eal::bus::BusDevice;
 use ethdev::{DataPath, EthError, PortCtx, PortSlot, Probed};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The driver's name.
@@ -54,7 +56,7 @@ impl Model {
             _ => None,
         }
     }
-    fn code(self) -> u64 {
+    fn code(self) -> u32 {
         match self {
             Model::E82540 => 1,
             Model::E82574 => 2,
@@ -62,21 +64,30 @@ impl Model {
     }
 }
 
-/// Driver words of the port slot.
-pub(crate) mod w {
-    /// The model code.
-    pub const MODEL: usize = 0;
-    /// The RX queue memzone's address and descriptor count (`queue_mem::pack`; 0: not set
-    /// up).
-    pub const RXQ: usize = 1;
-    /// The TX queue memzone's, likewise.
-    pub const TXQ: usize = 3;
-    /// 1 when link-status interrupts are wanted.
-    pub const LSC: usize = 5;
-    /// Device address of the RX ring.
-    pub const RX_IOVA: usize = 6;
-    /// Device address of the TX ring.
-    pub const TX_IOVA: usize = 7;
+ethdev::shared_state! {
+    /// The e1000 driver's shared state in the port slot.
+    pub(crate) struct EmState {
+        /// The model code ([`Model::code`]).
+        pub model: AtomicU32,
+        /// 1 when link-status interrupts are wanted.
+        pub lsc: AtomicU32,
+        /// The RX queue (0: not set up).
+        pub rxq: QueueSlot,
+        /// The TX queue, likewise.
+        pub txq: QueueSlot,
+        /// Device address of the RX ring.
+        pub rx_iova: AtomicU64,
+        /// Device address of the TX ring.
+        pub tx_iova: AtomicU64,
+        /// Totals of the statistics registers.
+        pub stats: HwTotals,
+    }
+}
+
+/// The e1000 state of the port in `slot`.
+#[inline(always)]
+pub(crate) fn state(slot: &PortSlot) -> &EmState {
+    slot.driver_state()
 }
 
 /// The RX queue memory of the port in `slot`, if set up.
@@ -98,8 +109,8 @@ impl PciDriver for EmPmd {
             device_err(ctx, format!("{}: device id {:04x} is not an 82540EM or 82574L", dev.addr(), dev.ids().1))
         })?;
         let bar = bar0(ctx, dev)?;
-        ctx.slot.private[w::MODEL].store(model.code(), Ordering::Relaxed);
-        ctx.slot.private[w::LSC].store(1, Ordering::Relaxed);
+        state(ctx.slot).model.store(model.code(), Ordering::Relaxed);
+        state(ctx.slot).lsc.store(1, Ordering::Relaxed);
         let control = control::EmControl::probe(ctx, dev, bar.clone(), model)?;
         tracing::info!(port = ctx.port, addr = %dev.addr(), ?model, mac = ?ctx.slot.mac(), "e1000 probed");
         Ok(Probed { control: Box::new(control), data: Arc::new(data::EmData::new(ctx.port, ctx.slot, ctx.mem, bar)) })

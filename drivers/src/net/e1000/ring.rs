@@ -8,5 +8,3 @@ use crate::net::common::queue_mem;
 
 /// The shared memory of one queue of legacy descriptors.
 pub type QueueMem = queue_mem::QueueMem<Ring>;
-
-pub use queue_mem::reserve;

@@ -5,14 +5,12 @@
 //! descriptors the software has refilled are handed to the device by one RDT write per
 //! batch.
 
-use super::init::{rd, wr};
 use super::regs;
 use super::ring::QueueMem;
+use crate::net::common::RegIo;
+use crate::net::intel::error::IntelError;
 use crate::net::intel::rxq::{self, RxParams};
-use eal::vfio::MmioRegion;
 use eal::{Memory, PktMbufPool};
-
-pub use crate::net::intel::rxq::H_RETIRED;
 
 /// Buffer size the device is told (RCTL.BSIZE) and that every RX mbuf must have after the
 /// headroom.
@@ -25,14 +23,20 @@ pub fn params(port: u16) -> RxParams {
 
 /// Fills every descriptor with an mbuf of `pool` and programs the ring registers (RDT
 /// one behind the head: all but one descriptor belong to the device).
-pub fn start(bar: &MmioRegion, q: &QueueMem, iova: u64, pool: &PktMbufPool, pa: Option<&Memory>) -> Result<(), String> {
+pub fn start<R: RegIo + ?Sized>(
+    bar: &R,
+    q: &QueueMem,
+    iova: u64,
+    pool: &PktMbufPool,
+    pa: Option<&Memory>,
+) -> Result<(), IntelError> {
     rxq::fill(q, &params(0), pool, pa)?;
-    wr(bar, regs::RDBAL, iova as u32);
-    wr(bar, regs::RDBAH, (iova >> 32) as u32);
-    wr(bar, regs::RDLEN, (q.nb() * 16) as u32);
-    wr(bar, regs::RDH, 0);
-    wr(bar, regs::RDT, rxq::initial_tail(q));
-    wr(bar, regs::RDTR, 0);
+    bar.write32(regs::RDBAL, iova as u32);
+    bar.write32(regs::RDBAH, (iova >> 32) as u32);
+    bar.write32(regs::RDLEN, (q.nb() * 16) as u32);
+    bar.write32(regs::RDH, 0);
+    bar.write32(regs::RDT, rxq::initial_tail(q));
+    bar.write32(regs::RDTR, 0);
     Ok(())
 }
 
@@ -49,8 +53,8 @@ pub fn rctl(promisc: bool, jumbo: bool) -> u32 {
 }
 
 /// Stops the receiver and frees the mbufs of the ring.
-pub fn stop(bar: &MmioRegion, q: Option<&QueueMem>) {
-    wr(bar, regs::RCTL, rd(bar, regs::RCTL) & !regs::RCTL_EN);
+pub fn stop<R: RegIo + ?Sized>(bar: &R, q: Option<&QueueMem>) {
+    bar.write32(regs::RCTL, bar.read32(regs::RCTL) & !regs::RCTL_EN);
     if let Some(q) = q {
         q.release_all();
     }

@@ -3,30 +3,29 @@
 //! [`IntelData`](crate::net::intel::data::IntelData)); a buffer that crosses a page of the
 //! heap takes two descriptors.
 
-use super::init::{rd, wr};
 use super::regs;
 use super::ring::QueueMem;
+use crate::net::common::RegIo;
 use crate::net::intel::txq;
-use eal::vfio::MmioRegion;
 
 /// Empties the ring and programs its registers and the transmitter.
-pub fn start(bar: &MmioRegion, q: &QueueMem, iova: u64, tarc_enable: bool) {
+pub fn start<R: RegIo + ?Sized>(bar: &R, q: &QueueMem, iova: u64, tarc_enable: bool) {
     txq::reset(q);
-    wr(bar, regs::TDBAL, iova as u32);
-    wr(bar, regs::TDBAH, (iova >> 32) as u32);
-    wr(bar, regs::TDLEN, (q.nb() * 16) as u32);
-    wr(bar, regs::TDH, 0);
-    wr(bar, regs::TDT, 0);
-    wr(bar, regs::TIPG, regs::TIPG_COPPER);
+    bar.write32(regs::TDBAL, iova as u32);
+    bar.write32(regs::TDBAH, (iova >> 32) as u32);
+    bar.write32(regs::TDLEN, (q.nb() * 16) as u32);
+    bar.write32(regs::TDH, 0);
+    bar.write32(regs::TDT, 0);
+    bar.write32(regs::TIPG, regs::TIPG_COPPER);
     if tarc_enable {
-        wr(bar, regs::TARC0, rd(bar, regs::TARC0) | regs::TARC0_ENABLE);
+        bar.write32(regs::TARC0, bar.read32(regs::TARC0) | regs::TARC0_ENABLE);
     }
-    wr(bar, regs::TCTL, regs::TCTL_EN | regs::TCTL_PSP | regs::TCTL_CT | regs::TCTL_COLD);
+    bar.write32(regs::TCTL, regs::TCTL_EN | regs::TCTL_PSP | regs::TCTL_CT | regs::TCTL_COLD);
 }
 
 /// Stops the transmitter and frees the mbufs still in the ring.
-pub fn stop(bar: &MmioRegion, q: Option<&QueueMem>) {
-    wr(bar, regs::TCTL, rd(bar, regs::TCTL) & !regs::TCTL_EN);
+pub fn stop<R: RegIo + ?Sized>(bar: &R, q: Option<&QueueMem>) {
+    bar.write32(regs::TCTL, bar.read32(regs::TCTL) & !regs::TCTL_EN);
     if let Some(q) = q {
         q.release_all();
     }

@@ -3,9 +3,11 @@
 //! statistics and link.
 
 use super::data::rx_params;
-use super::{init, intr, regs, rss, rx_mem, stats, tx_mem, w, MAX_MTU, MAX_QUEUES, NAME, RX_BUF};
-use crate::net::common::queue_mem;
-use crate::net::intel::adv::{queue, ring, rx, tx, QueueMem, RingRegs};
+use super::{init, intr, regs, rss, rx_mem, state, stats, tx_mem, IgbState, MAX_MTU, MAX_QUEUES, NAME, RX_BUF};
+use crate::net::common::queue_mem::{self, QueueSlot};
+use crate::net::intel::adv::{queue, ring, rx, tx, AdvRing, RingRegs};
+use crate::net::intel::error::IntelError;
+use crate::net::intel::reg_io::poll_until;
 use crate::net::intel::RegIo;
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
@@ -14,7 +16,7 @@ use ethdev::rss::{default_reta, RssConf};
 use ethdev::{capa, Control, DescLimits, DevInfo, Dir, EthError, Link, PortConf, PortCtx, PortState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Descriptor limits: ring lengths are multiples of 128 bytes (8 descriptors).
 const DESC_LIM: DescLimits = DescLimits { min: 32, max: 4096, align: queue::DESC_ALIGN };
@@ -51,7 +53,7 @@ impl IgbControl {
     /// Resets the device, reads its MAC address, sets the link up, clears the counters and
     /// arms the link interrupt.
     pub(crate) fn probe(ctx: &PortCtx, dev: &Arc<BusDevice>, bar: Arc<MmioRegion>) -> Result<Self, EthError> {
-        let err = |m: String| EthError::Device { port: ctx.port, msg: format!("{}: {m}", dev.addr()) };
+        let err = |e: IntelError| EthError::Device { port: ctx.port, msg: format!("{}: {e}", dev.addr()) };
         let r: &dyn RegIo = &*bar;
         init::reset(r).map_err(err)?;
         let mac = init::read_mac(r).map_err(err)?;
@@ -65,7 +67,7 @@ impl IgbControl {
             r.write32(regs::rxdctl(q), 0);
             r.write32(regs::txdctl(q), 0);
         }
-        stats::STATS.reset(r, ctx.slot);
+        stats::STATS.reset(r, ctx.slot, &state(ctx.slot).stats);
         let lsc_count = Arc::new(AtomicU64::new(0));
         let irqs = intr::arm(ctx, dev, bar.clone(), lsc_count.clone())?;
         intr::enable(r);
@@ -86,12 +88,21 @@ impl IgbControl {
         &*self.bar
     }
 
-    fn err(&self, msg: impl Into<String>) -> EthError {
-        EthError::Device { port: self.ctx.port, msg: format!("{}: {}", self.dev.addr(), msg.into()) }
+    fn err(&self, msg: impl std::fmt::Display) -> EthError {
+        EthError::Device { port: self.ctx.port, msg: format!("{}: {msg}", self.dev.addr()) }
     }
 
-    fn word(&self, i: usize) -> &AtomicU64 {
-        &self.ctx.slot.private[i]
+    fn state(&self) -> &'static IgbState {
+        state(self.ctx.slot)
+    }
+
+    /// The record of queue `q` in direction `dir` ("rx" or "tx").
+    fn queue_slot(&self, dir: &str, q: usize) -> &'static QueueSlot {
+        if dir == "rx" {
+            &self.state().rxq[q]
+        } else {
+            &self.state().txq[q]
+        }
     }
 
     fn cfg(&self) -> Cfg {
@@ -123,19 +134,15 @@ impl IgbControl {
         self.r().write32(regs::RLPML, u32::from(mtu) + 14 + 4 + 4);
     }
 
-    /// Sets RXDCTL/TXDCTL register `reg` to `v` and waits until its enable bit reads back
-    /// as `v`'s.
-    fn set_queue_ctl(&self, reg: usize, v: u32, what: &str) -> Result<(), EthError> {
+    /// Sets RXDCTL/TXDCTL register `reg` of `dir` ("RX" or "TX") queue `q` to `v` and
+    /// waits until its enable bit reads back as `v`'s.
+    fn set_queue_ctl(&self, reg: usize, v: u32, dir: &'static str, q: usize) -> Result<(), EthError> {
         self.r().write32(reg, v);
-        let t0 = Instant::now();
-        while self.r().read32(reg) & regs::XDCTL_ENABLE != v & regs::XDCTL_ENABLE {
-            if t0.elapsed() > QUEUE_ENABLE_TIMEOUT {
-                let on = if v & regs::XDCTL_ENABLE != 0 { "enable" } else { "disable" };
-                return Err(self.err(format!("{what}: the queue did not {on} within {QUEUE_ENABLE_TIMEOUT:?}")));
-            }
-            std::thread::sleep(Duration::from_micros(100));
-        }
-        Ok(())
+        let want = v & regs::XDCTL_ENABLE;
+        let what = if want != 0 { "queue enable (XDCTL.ENABLE)" } else { "queue disable (XDCTL.ENABLE)" };
+        poll_until(self.r(), reg, regs::XDCTL_ENABLE, want, QUEUE_ENABLE_TIMEOUT, what)
+            .map(|_| ())
+            .map_err(|source| self.err(IntelError::Queue { dir, q, source }))
     }
 
     fn queue_iova(&self, dir: &str, q: usize) -> Result<u64, EthError> {
@@ -146,14 +153,11 @@ impl IgbControl {
             .ok_or_else(|| self.err(format!("{dir} queue {q}: its memzone is gone; set the queue up again")))
     }
 
-    fn setup_queue(&self, dir: &str, q: usize, nb: u16, word: usize) -> Result<QueueMem, EthError> {
-        if let Some(old) = QueueMem::unpack(self.word(word).load(Ordering::Acquire)) {
-            old.release_all();
-        }
-        self.word(word).store(0, Ordering::Release);
-        let (mz, qm) = queue::reserve(&self.ctx.mem, &self.queue_name(dir, q), nb as usize)?;
-        self.word(word).store(queue_mem::pack(mz.addr(), usize::from(nb)), Ordering::Release);
-        Ok(qm)
+    /// Sets up queue `q` of direction `dir` with `nb` descriptors.
+    fn setup_queue(&self, dir: Dir, q: usize, nb: u16) -> Result<(), EthError> {
+        let (slot, name) = (self.queue_slot(dir.name(), q), self.queue_name(dir.name(), q));
+        queue_mem::setup_queue::<AdvRing>(&self.ctx.mem, &name, slot, usize::from(nb))?;
+        Ok(())
     }
 
     /// Fills RX queue `q` with mbufs, programs its ring and enables it.
@@ -162,8 +166,7 @@ impl IgbControl {
         let qm = rx_mem(slot, q).ok_or_else(|| self.err(format!("RX queue {q} is not set up")))?;
         let pool = PktMbufPool::from_header_addr(slot.rxq_pool[q].load(Ordering::Relaxed))?;
         let pa = crate::net::common::iova::pa_mode(self.ctx.mem);
-        let what = format!("RX queue {q}");
-        self.set_queue_ctl(regs::rxdctl(q), 0, &what)?;
+        self.set_queue_ctl(regs::rxdctl(q), 0, "RX", q)?;
         self.r().write32(
             regs::srrctl(q),
             (u32::from(RX_BUF) >> regs::SRRCTL_BSIZEPKT_SHIFT)
@@ -172,14 +175,14 @@ impl IgbControl {
         );
         rx::fill(&qm, &rx_params(self.ctx.port, q), &pool, pa.as_ref()).map_err(|e| self.err(e))?;
         ring::program(self.r(), &RingRegs::block(regs::rx_block(q)), &qm, self.queue_iova("rx", q)?);
-        self.set_queue_ctl(regs::rxdctl(q), RXDCTL_RUN, &what)?;
+        self.set_queue_ctl(regs::rxdctl(q), RXDCTL_RUN, "RX", q)?;
         self.r().write32(regs::rdt(q), rx::initial_tail(&qm));
         Ok(())
     }
 
     /// Disables RX queue `q` and frees the mbufs of its ring.
     fn rx_queue_stop(&self, q: usize) -> Result<(), EthError> {
-        let r = self.set_queue_ctl(regs::rxdctl(q), 0, &format!("RX queue {q}"));
+        let r = self.set_queue_ctl(regs::rxdctl(q), 0, "RX", q);
         if let Some(qm) = rx_mem(self.ctx.slot, q) {
             qm.release_all();
         }
@@ -189,16 +192,15 @@ impl IgbControl {
     /// Empties TX queue `q`, programs its ring and enables it.
     fn tx_queue_start(&self, q: usize) -> Result<(), EthError> {
         let qm = tx_mem(self.ctx.slot, q).ok_or_else(|| self.err(format!("TX queue {q} is not set up")))?;
-        let what = format!("TX queue {q}");
-        self.set_queue_ctl(regs::txdctl(q), 0, &what)?;
+        self.set_queue_ctl(regs::txdctl(q), 0, "TX", q)?;
         tx::reset(&qm);
         ring::program(self.r(), &RingRegs::block(regs::tx_block(q)), &qm, self.queue_iova("tx", q)?);
-        self.set_queue_ctl(regs::txdctl(q), TXDCTL_RUN, &what)
+        self.set_queue_ctl(regs::txdctl(q), TXDCTL_RUN, "TX", q)
     }
 
     /// Disables TX queue `q` and frees the mbufs still in its ring.
     fn tx_queue_stop(&self, q: usize) -> Result<(), EthError> {
-        let r = self.set_queue_ctl(regs::txdctl(q), 0, &format!("TX queue {q}"));
+        let r = self.set_queue_ctl(regs::txdctl(q), 0, "TX", q);
         if let Some(qm) = tx_mem(self.ctx.slot, q) {
             qm.release_all();
         }
@@ -235,9 +237,9 @@ impl Control for IgbControl {
             rss_conf: conf.rss_conf,
         };
         // Queues beyond the new counts are forgotten (their memory freed).
-        for (first, base, dir) in [(cfg.nb_rxq, w::RXQ, "rx"), (cfg.nb_txq, w::TXQ, "tx")] {
+        for (first, dir) in [(cfg.nb_rxq, "rx"), (cfg.nb_txq, "tx")] {
             for q in first..MAX_QUEUES {
-                if let Some(old) = QueueMem::unpack(self.word(base + q).swap(0, Ordering::AcqRel)) {
+                if let Some(old) = self.queue_slot(dir, q).withdraw::<AdvRing>() {
                     old.release_all();
                 }
                 if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(dir, q)) {
@@ -248,7 +250,7 @@ impl Control for IgbControl {
         self.program_rss(&cfg);
         rss::write_reta(self.r(), &default_reta(rss::RETA_SIZE, conf.nb_rxq));
         *self.cfg.lock().unwrap_or_else(|p| p.into_inner()) = cfg;
-        self.word(w::LSC).store(u64::from(conf.lsc_intr), Ordering::Relaxed);
+        self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if conf.lsc_intr {
             intr::enable(self.r());
         } else {
@@ -260,12 +262,12 @@ impl Control for IgbControl {
     fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
         rx_params(self.ctx.port, usize::from(q)).check_setup(q, nb_desc, &pool)?;
         let q = usize::from(q);
-        self.setup_queue("rx", q, nb_desc, w::RXQ + q).map(|_| ())
+        self.setup_queue(Dir::Rx, q, nb_desc)
     }
 
     fn tx_queue_setup(&self, q: u16, nb_desc: u16) -> Result<(), EthError> {
         let q = usize::from(q);
-        self.setup_queue("tx", q, nb_desc, w::TXQ + q).map(|_| ())
+        self.setup_queue(Dir::Tx, q, nb_desc)
     }
 
     fn start(&self) -> Result<(), EthError> {
@@ -289,7 +291,7 @@ impl Control for IgbControl {
         self.program_rss(&cfg);
         self.program_mtu(self.ctx.slot.mtu.load(Ordering::Relaxed) as u16);
         r.write32(regs::RCTL, self.rctl());
-        if self.word(w::LSC).load(Ordering::Relaxed) == 1 {
+        if self.state().lsc.load(Ordering::Relaxed) == 1 {
             intr::enable(r);
         }
         tracing::info!(port = self.ctx.port, rxq = cfg.nb_rxq, txq = cfg.nb_txq, rss = cfg.rss, "igb started");
@@ -329,8 +331,8 @@ impl Control for IgbControl {
         intr::disable(self.r());
         drop(self.irqs.lock().unwrap_or_else(|p| p.into_inner()).take());
         for q in 0..MAX_QUEUES {
-            for (dir, base) in [("rx", w::RXQ), ("tx", w::TXQ)] {
-                self.word(base + q).store(0, Ordering::Release);
+            for dir in ["rx", "tx"] {
+                let _ = self.queue_slot(dir, q).withdraw::<AdvRing>();
                 if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(dir, q)) {
                     self.ctx.mem.memzone_free(mz);
                 }
@@ -371,7 +373,7 @@ impl Control for IgbControl {
     }
 
     fn stats_update(&self) {
-        stats::STATS.update(self.r(), self.ctx.slot);
+        stats::STATS.update(self.r(), self.ctx.slot, &self.state().stats);
     }
 
     fn rss_hash_update(&self, conf: &RssConf) -> Result<(), EthError> {
@@ -397,13 +399,16 @@ impl Control for IgbControl {
     }
 
     fn stats_reset(&self) {
-        stats::STATS.reset(self.r(), self.ctx.slot);
+        stats::STATS.reset(self.r(), self.ctx.slot, &self.state().stats);
     }
 
     fn xstats(&self) -> Vec<(&'static str, u64)> {
-        let mut v = stats::STATS.totals(self.ctx.slot);
+        let mut v = stats::STATS.totals(&self.state().stats);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
-        let retired: u64 = (0..MAX_QUEUES).filter_map(|q| rx_mem(self.ctx.slot, q)).map(|q| q.get(rx::H_RETIRED)).sum();
+        let retired: u64 = (0..MAX_QUEUES)
+            .filter_map(|q| rx_mem(self.ctx.slot, q))
+            .map(|q| q.hdr().retired.load(Ordering::Relaxed))
+            .sum();
         v.push(("rx_retired_mbufs", retired));
         let r = self.r();
         for (name, reg) in [

@@ -1,7 +1,8 @@
 //! The data path of a port: the shared Intel one ([`IntelData`]) over the advanced rings of
 //! up to [`MAX_QUEUES`] queues per direction.
 
-use super::{regs, w, MAX_QUEUES, RX_BUF};
+use super::{regs, IgbState, MAX_QUEUES, RX_BUF};
+use crate::net::common::queue_mem::QueueSlot;
 use crate::net::intel::adv::{AdvRing, RxParams, RX_FRAME_ERRORS_82576};
 use crate::net::intel::data::{IntelData, QueueMap};
 use eal::vfio::MmioRegion;
@@ -18,8 +19,13 @@ pub(crate) struct IgbQueues;
 impl QueueMap for IgbQueues {
     type Ring = AdvRing;
     const MAX_QUEUES: usize = MAX_QUEUES;
-    const RXQ_WORD: usize = w::RXQ;
-    const TXQ_WORD: usize = w::TXQ;
+    type State = IgbState;
+    fn rx_slots(state: &IgbState) -> &[QueueSlot] {
+        &state.rxq
+    }
+    fn tx_slots(state: &IgbState) -> &[QueueSlot] {
+        &state.txq
+    }
     fn rx_params(port: u16, q: usize) -> RxParams {
         rx_params(port, q)
     }

@@ -60,7 +60,7 @@ pub fn arm(
             count.fetch_add(1, Ordering::Relaxed);
             ctx.report_link(read_link(r));
         }
-        if ctx.slot.private[super::w::LSC].load(Ordering::Relaxed) == 1 {
+        if super::state(ctx.slot).lsc.load(Ordering::Relaxed) == 1 {
             r.write32(regs::EIMS, LINK_BIT);
         }
     });

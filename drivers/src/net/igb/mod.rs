@@ -5,8 +5,8 @@
 //! hash types and the 128-entry redirection table), CRC stripping, 2 KiB receive buffers,
 //! promiscuous mode, statistics folded by the primary from the clear-on-read registers,
 //! and link-status interrupts on their own MSI-X vector (GPIE in MSI-X mode, the "other"
-//! causes routed by IVAR_MISC). All queue state lives in shared memory (the port slot's
-//! driver words and the queue memzones), so a secondary can poll the queues the
+//! causes routed by IVAR_MISC). All queue state lives in shared memory (the driver's state
+//! in the port slot, `IgbState`, and the queue memzones), so a secondary can poll the queues the
 //! application gives it; a secondary only ever writes the tail registers (RDT/TDT) of its
 //! queues and never reads interrupt causes.
 
@@ -18,12 +18,14 @@ pub mod regs;
 pub mod rss;
 mod stats;
 
+use crate::net::common::hw_stats::HwTotals;
 use crate::net::common::pci_pmd::{bar0, PciDriver};
+use crate::net::common::queue_mem::QueueSlot;
 use crate::net::intel::adv::QueueMem;
 use crate::net::intel::data::QueueMap;
 use eal::bus::BusDevice;
 use ethdev::{DataPath, EthError, PortCtx, PortSlot, Probed};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// The driver's name.
@@ -40,19 +42,25 @@ pub const MAX_MTU: u16 = RX_BUF - 18;
 /// The igb PMD (registered as a [`PciPmd`](crate::net::common::pci_pmd::PciPmd)).
 pub struct IgbPmd;
 
-/// Driver words of the port slot.
-pub(crate) mod w {
-    /// 1 when link-status interrupts are wanted.
-    pub const LSC: usize = 0;
-    /// RX queue `q`'s memzone: `RXQ + q` holds its address and descriptor count
-    /// (`queue_mem::pack`).
-    pub const RXQ: usize = 2;
-    /// TX queue `q`'s memzone: `TXQ + q`, packed as for RX.
-    pub const TXQ: usize = RXQ + super::MAX_QUEUES;
-    /// One past the queue words.
-    pub const END: usize = TXQ + super::MAX_QUEUES;
+ethdev::shared_state! {
+    /// The igb driver's shared state in the port slot.
+    pub(crate) struct IgbState {
+        /// 1 when link-status interrupts are wanted.
+        pub lsc: AtomicU32,
+        /// RX queue `q` at index `q` (0: not set up).
+        pub rxq: [QueueSlot; MAX_QUEUES],
+        /// TX queue `q` at index `q`.
+        pub txq: [QueueSlot; MAX_QUEUES],
+        /// Totals of the statistics registers.
+        pub stats: HwTotals,
+    }
 }
-const _: () = assert!(w::END <= stats::FIRST_WORD);
+
+/// The igb state of the port in `slot`.
+#[inline(always)]
+pub(crate) fn state(slot: &PortSlot) -> &IgbState {
+    slot.driver_state()
+}
 
 /// RX queue `q` of the port in `slot`, if set up.
 #[inline]
@@ -72,7 +80,7 @@ impl PciDriver for IgbPmd {
 
     fn probe(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError> {
         let bar = bar0(ctx, dev)?;
-        ctx.slot.private[w::LSC].store(1, Ordering::Relaxed);
+        state(ctx.slot).lsc.store(1, Ordering::Relaxed);
         let control = control::IgbControl::probe(ctx, dev, bar.clone())?;
         tracing::info!(port = ctx.port, addr = %dev.addr(), mac = ?ctx.slot.mac(), "igb probed");
         Ok(Probed { control: Box::new(control), data: Arc::new(data::IgbData::new(ctx.port, ctx.slot, ctx.mem, bar)) })

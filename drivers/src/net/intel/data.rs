@@ -6,8 +6,9 @@
 use super::rxq::{self, RxParams, RxRing};
 use super::txq::{self, TxRing};
 use crate::net::common::iova;
-use crate::net::common::queue_mem::{DescArea, QueueMem};
+use crate::net::common::queue_mem::{DescArea, QueueMem, QueueSlot};
 use crate::net::common::RegIo;
+use eal::shm::SharedPlain;
 use eal::{Mbuf, Memory, PktMbufPool};
 use ethdev::{DataPath, PortSlot};
 use std::marker::PhantomData;
@@ -19,12 +20,12 @@ pub trait QueueMap: Send + Sync + 'static {
     type Ring: RxRing + TxRing;
     /// Queues per direction.
     const MAX_QUEUES: usize;
-    /// The port-slot word of RX queue 0; queue `q`'s is `q` words on. Each holds the queue
-    /// memzone's address and size
-    /// ([`queue_mem::pack`](crate::net::common::queue_mem::pack)), 0 when the queue is not set up.
-    const RXQ_WORD: usize;
-    /// The same for the TX queues.
-    const TXQ_WORD: usize;
+    /// The driver's shared state (in the port slot), which records the queues.
+    type State: SharedPlain;
+    /// The RX queue records of `state`, queue `q` at index `q`.
+    fn rx_slots(state: &Self::State) -> &[QueueSlot];
+    /// The TX queue records of `state`, likewise.
+    fn tx_slots(state: &Self::State) -> &[QueueSlot];
     /// The RX burst parameters of queue `q` of `port`.
     fn rx_params(port: u16, q: usize) -> RxParams;
     /// The tail register of TX queue `q`.
@@ -33,22 +34,22 @@ pub trait QueueMap: Send + Sync + 'static {
     /// RX queue `q` of the port in `slot`, if set up.
     #[inline]
     fn rx_mem(slot: &PortSlot, q: usize) -> Option<QueueMem<Self::Ring>> {
-        queue_at(slot, Self::RXQ_WORD, q, Self::MAX_QUEUES)
+        queue_at(Self::rx_slots(slot.driver_state()), q, Self::MAX_QUEUES)
     }
     /// TX queue `q` of the port in `slot`, if set up.
     #[inline]
     fn tx_mem(slot: &PortSlot, q: usize) -> Option<QueueMem<Self::Ring>> {
-        queue_at(slot, Self::TXQ_WORD, q, Self::MAX_QUEUES)
+        queue_at(Self::tx_slots(slot.driver_state()), q, Self::MAX_QUEUES)
     }
 }
 
-/// Queue `q` (of `max`) recorded from slot word `first` on.
+/// Queue `q` (of `max`) recorded in `slots`.
 #[inline(always)]
-fn queue_at<D: DescArea>(slot: &PortSlot, first: usize, q: usize, max: usize) -> Option<QueueMem<D>> {
+fn queue_at<D: DescArea>(slots: &[QueueSlot], q: usize, max: usize) -> Option<QueueMem<D>> {
     if q >= max {
         return None;
     }
-    QueueMem::unpack(slot.private.get(first + q)?.load(Ordering::Acquire))
+    slots.get(q)?.get()
 }
 
 /// One process's data path of a port: its register access (its own BAR0 mapping) and the

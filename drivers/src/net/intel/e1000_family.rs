@@ -6,10 +6,17 @@
 //! bring-up steps they share (reset, MAC address, multicast table, link reading). Each
 //! driver's `regs` module re-exports the registers and adds its own.
 
+use super::error::IntelError;
 use crate::net::common::hw_stats::{Counter, Fold, Read};
+use crate::net::common::reg_io::poll_until;
 use crate::net::common::RegIo;
 use ethdev::Link;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// How long CTRL.RST may stay set after a reset.
+pub const RESET_TIMEOUT: Duration = Duration::from_millis(100);
+/// How long an EEPROM word read (EERD) may take.
+pub const EEPROM_READ_TIMEOUT: Duration = Duration::from_millis(10);
 
 /// Device Control.
 pub const CTRL: usize = 0x0000;
@@ -150,7 +157,7 @@ pub const EERD_82574: EerdLayout = EerdLayout { start: 1, done: 1 << 1, addr_shi
 /// Runs `mask_all` (mask every interrupt, read stale causes away) and disables RX and TX,
 /// then resets the MAC (CTRL.RST) and waits for the reset to finish; `mask_all` runs again
 /// afterwards.
-pub fn reset<R: RegIo + ?Sized>(r: &R, mask_all: impl Fn(&R)) -> Result<(), String> {
+pub fn reset<R: RegIo + ?Sized>(r: &R, mask_all: impl Fn(&R)) -> Result<(), IntelError> {
     mask_all(r);
     r.write32(RCTL, 0);
     r.write32(TCTL, 0);
@@ -160,13 +167,7 @@ pub fn reset<R: RegIo + ?Sized>(r: &R, mask_all: impl Fn(&R)) -> Result<(), Stri
     // The datasheets ask for a wait of at least 1 µs before the next access; the bit
     // clears itself when the reset is done.
     std::thread::sleep(Duration::from_millis(1));
-    let t0 = Instant::now();
-    while r.read32(CTRL) & CTRL_RST != 0 {
-        if t0.elapsed() > Duration::from_millis(100) {
-            return Err("the device did not come out of reset within 100 ms (CTRL.RST stays set)".into());
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    poll_until(r, CTRL, CTRL_RST, 0, RESET_TIMEOUT, "device reset (CTRL.RST)").map_err(IntelError::ResetStuck)?;
     mask_all(r);
     Ok(())
 }
@@ -174,22 +175,13 @@ pub fn reset<R: RegIo + ?Sized>(r: &R, mask_all: impl Fn(&R)) -> Result<(), Stri
 /// Reads one 16-bit EEPROM word through EERD; None on timeout.
 pub fn eeprom_read<R: RegIo + ?Sized>(r: &R, l: EerdLayout, word: u32) -> Option<u16> {
     r.write32(EERD, (word << l.addr_shift) | l.start);
-    let t0 = Instant::now();
-    loop {
-        let v = r.read32(EERD);
-        if v & l.done != 0 {
-            return Some((v >> 16) as u16);
-        }
-        if t0.elapsed() > Duration::from_millis(10) {
-            return None;
-        }
-        std::hint::spin_loop();
-    }
+    let v = poll_until(r, EERD, l.done, l.done, EEPROM_READ_TIMEOUT, "EEPROM read (EERD)").ok()?;
+    Some((v >> 16) as u16)
 }
 
 /// The MAC address: receive address 0 if the device marked it valid (the hardware loads it
 /// from the EEPROM at reset), else EEPROM words 0-2.
-pub fn read_mac<R: RegIo + ?Sized>(r: &R, l: EerdLayout) -> Result<[u8; 6], String> {
+pub fn read_mac<R: RegIo + ?Sized>(r: &R, l: EerdLayout) -> Result<[u8; 6], IntelError> {
     let (ral, rah) = (r.read32(RAL0), r.read32(RAH0));
     if rah & RAH_AV != 0 {
         let (a, b) = (ral.to_le_bytes(), rah.to_le_bytes());
@@ -197,7 +189,7 @@ pub fn read_mac<R: RegIo + ?Sized>(r: &R, l: EerdLayout) -> Result<[u8; 6], Stri
     }
     let mut mac = [0u8; 6];
     for w in 0..3u32 {
-        let v = eeprom_read(r, l, w).ok_or("RAH0 has no valid address and the EEPROM does not answer (EERD)")?;
+        let v = eeprom_read(r, l, w).ok_or(IntelError::EepromSilent)?;
         mac[2 * w as usize..2 * w as usize + 2].copy_from_slice(&v.to_le_bytes());
     }
     Ok(mac)
@@ -265,7 +257,7 @@ mod tests {
         // The register file echoes the EERD write back, whose done bit stays clear: the
         // EEPROM read times out and the error names the registers to check.
         let r = SoftRegs::new(0x6000);
-        let e = read_mac(&r, EERD_82540).unwrap_err();
+        let e = read_mac(&r, EERD_82540).unwrap_err().to_string();
         assert!(e.contains("RAH0") && e.contains("EERD"), "{e}");
     }
 }

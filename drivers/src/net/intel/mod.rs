@@ -6,7 +6,7 @@
 //!   rings of 16-byte descriptors, for the legacy format (e1000) and the advanced one;
 //! - [`reg_io`]: the [`RegIo`] trait through which every register access of the shared code
 //!   goes (implemented for a mapped BAR, [`eal::vfio::MmioRegion`], and for a software
-//!   register file, [`reg_io::SoftRegs`], for host tests);
+//!   register file, `reg_io::SoftRegs`, in unit tests);
 //! - [`adv`]: advanced RX/TX descriptors and the RX/TX queues built on them (queue memory in
 //!   a memzone, refill, bursts, tail writes). Its module documentation says how a driver
 //!   uses it.
@@ -14,6 +14,8 @@
 pub mod adv;
 pub mod data;
 pub mod e1000_family;
+pub mod error;
+pub mod queue_header;
 pub mod rxq;
 pub mod txq;
 pub use crate::net::common::reg_io;

@@ -3,6 +3,8 @@
 //! Refilled descriptors go back to the device by one tail write per batch. A ring format
 //! plugs in through [`RxRing`].
 
+use super::error::IntelError;
+use super::queue_header::DescQueueHeader;
 use crate::net::common::iova;
 use crate::net::common::queue_mem::{Desc16, QueueMem};
 use crate::net::common::RegIo;
@@ -10,15 +12,6 @@ use eal::mbuf::HEADROOM;
 use eal::{Mbuf, Memory, PktMbufPool};
 use ethdev::QueueCounters;
 use std::sync::atomic::{fence, Ordering};
-
-/// Header word: the next descriptor to look at.
-pub const H_NEXT: usize = 0;
-/// Header word: 1 while dropping the rest of a frame that spans several descriptors.
-pub const H_DISCARD: usize = 1;
-/// Header word: descriptors refilled but not yet handed back to the device (tail).
-pub const H_HOLD: usize = 2;
-/// Header word: mbufs retired because their buffer is not contiguous for the device.
-pub const H_RETIRED: usize = 3;
 
 /// What the device wrote back into a receive descriptor, as the burst needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +28,7 @@ pub struct RxDone {
 
 /// A ring of 16-byte descriptors the RX logic runs on (arming is the same for every
 /// format: [`DescWords::rx_arm`](crate::net::common::queue_mem::DescWords::rx_arm)).
-pub trait RxRing: Desc16 {
+pub trait RxRing: Desc16<Header = DescQueueHeader> {
     /// Descriptor `i`'s write-back; None while the device has not written it back (no DD).
     /// Read with acquire ordering: the buffer is complete once DD is seen.
     fn rx_done(&self, i: usize) -> Option<RxDone>;
@@ -61,17 +54,16 @@ pub struct RxParams {
 
 impl RxParams {
     /// Checks that mbufs of `pool` can hold `buf_len` bytes after the headroom.
-    pub fn check_pool(&self, pool: &PktMbufPool) -> Result<(), String> {
-        if u32::from(pool.data_room()) < u32::from(HEADROOM) + u32::from(self.buf_len) {
-            return Err(format!(
-                "mbufs of pool '{}' have {} bytes of data room; the queue needs {} (headroom {} + a {}-byte \
-                 buffer): create the pool with a larger data room (eal::mbuf::DEFAULT_BUF_SIZE for 2048)",
-                pool.mempool().name(),
-                pool.data_room(),
-                u32::from(HEADROOM) + u32::from(self.buf_len),
-                HEADROOM,
-                self.buf_len
-            ));
+    pub fn check_pool(&self, pool: &PktMbufPool) -> Result<(), IntelError> {
+        let need = u32::from(HEADROOM) + u32::from(self.buf_len);
+        if u32::from(pool.data_room()) < need {
+            return Err(IntelError::PoolTooSmall {
+                pool: pool.mempool().name().to_string(),
+                room: pool.data_room(),
+                need,
+                headroom: HEADROOM,
+                buf_len: self.buf_len,
+            });
         }
         Ok(())
     }
@@ -81,7 +73,7 @@ impl RxParams {
     /// mbufs than the ring of `nb_desc` descriptors needs to run (plus 32 in flight) is
     /// worth a warning.
     pub fn check_setup(&self, q: u16, nb_desc: u16, pool: &PktMbufPool) -> Result<(), ethdev::EthError> {
-        self.check_pool(pool).map_err(|what| ethdev::EthError::Unsupported { port: self.port, what })?;
+        self.check_pool(pool).map_err(|e| ethdev::EthError::Unsupported { port: self.port, what: e.to_string() })?;
         if (pool.mempool().avail_count() as usize) < usize::from(nb_desc) + 32 {
             tracing::warn!(
                 port = self.port,
@@ -116,27 +108,27 @@ pub fn free_threshold(nb: usize) -> usize {
 /// indices. The caller then programs the ring registers and, once the queue is enabled,
 /// writes [`initial_tail`] to the tail register (all descriptors but one belong to the
 /// device).
-pub fn fill<D: RxRing>(q: &QueueMem<D>, p: &RxParams, pool: &PktMbufPool, pa: Option<&Memory>) -> Result<(), String> {
+pub fn fill<D: RxRing>(
+    q: &QueueMem<D>,
+    p: &RxParams,
+    pool: &PktMbufPool,
+    pa: Option<&Memory>,
+) -> Result<(), IntelError> {
     p.check_pool(pool)?;
     q.release_all();
     let mut retired = 0;
     for i in 0..q.nb() {
         let Some((m, buf, _)) = p.alloc(pool, pa, &mut retired) else {
             q.release_all();
-            return Err(format!(
-                "mempool '{}' ran out filling an RX ring of {} descriptors: make the pool larger than the sum \
-                 of the RX rings (plus the mbufs in flight)",
-                pool.mempool().name(),
-                q.nb()
-            ));
+            return Err(IntelError::PoolExhausted { pool: pool.mempool().name().to_string(), nb: q.nb() });
         };
         q.ring.words().rx_arm(i, buf);
         q.put(i, m);
     }
-    q.set(H_RETIRED, retired);
-    q.set(H_NEXT, 0);
-    q.set(H_DISCARD, 0);
-    q.set(H_HOLD, 0);
+    q.hdr().retired.store(retired, Ordering::Release);
+    q.hdr().next.store(0, Ordering::Release);
+    q.hdr().discard.store(0, Ordering::Release);
+    q.hdr().hold.store(0, Ordering::Release);
     fence(Ordering::Release);
     Ok(())
 }
@@ -165,15 +157,15 @@ pub fn burst<D: RxRing, R: RegIo + ?Sized>(
     max: usize,
 ) -> usize {
     let nb = q.nb();
-    let mut next = q.get(H_NEXT) as usize;
-    let mut discard = q.get(H_DISCARD) != 0;
+    let mut next = q.hdr().next.load(Ordering::Relaxed) as usize;
+    let mut discard = q.hdr().discard.load(Ordering::Relaxed) != 0;
     let (mut got, mut bytes, mut errors, mut used) = (0usize, 0u64, 0u64, 0usize);
     while got < max {
         let Some(wb) = q.ring.rx_done(next) else { break };
         let mut retired = 0;
         let fresh = p.alloc(pool, pa, &mut retired);
         if retired > 0 {
-            q.set(H_RETIRED, q.get(H_RETIRED) + retired);
+            q.hdr().retired.store(q.hdr().retired.load(Ordering::Relaxed) + retired, Ordering::Release);
         }
         let Some((fresh, buf, _)) = fresh else {
             c.add_nombuf(1);
@@ -200,21 +192,21 @@ pub fn burst<D: RxRing, R: RegIo + ?Sized>(
         bufs.push(m);
         got += 1;
     }
-    let hold = q.get(H_HOLD) as usize + used;
+    let hold = q.hdr().hold.load(Ordering::Relaxed) as usize + used;
     if used > 0 {
-        q.set(H_NEXT, next as u64);
-        q.set(H_DISCARD, u64::from(discard));
+        q.hdr().next.store(next as u64, Ordering::Release);
+        q.hdr().discard.store(u64::from(discard), Ordering::Release);
         c.add(got as u64, bytes);
         if errors > 0 {
             c.add_errors(errors);
         }
     }
     if hold >= free_threshold(nb) {
-        q.set(H_HOLD, 0);
+        q.hdr().hold.store(0, Ordering::Release);
         fence(Ordering::Release);
         regs.write32(p.tail_reg, (if next == 0 { nb - 1 } else { next - 1 }) as u32);
     } else if used > 0 {
-        q.set(H_HOLD, hold as u64);
+        q.hdr().hold.store(hold as u64, Ordering::Release);
     }
     got
 }

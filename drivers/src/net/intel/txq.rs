@@ -4,6 +4,7 @@
 //! Every descriptor asks for a write-back (RS), so cleanup needs no other bookkeeping. A
 //! ring format plugs in through [`TxRing`].
 
+use super::queue_header::DescQueueHeader;
 use crate::net::common::iova;
 use crate::net::common::queue_mem::{Desc16, QueueMem};
 use crate::net::common::RegIo;
@@ -11,13 +12,8 @@ use eal::{Mbuf, Memory};
 use ethdev::QueueCounters;
 use std::sync::atomic::{fence, Ordering};
 
-/// Header word: the next descriptor to fill (the software copy of the tail).
-pub const H_TAIL: usize = 0;
-/// Header word: the oldest descriptor not yet reclaimed.
-pub const H_CLEAN: usize = 1;
-
 /// A ring of 16-byte descriptors the TX logic runs on.
-pub trait TxRing: Desc16 {
+pub trait TxRing: Desc16<Header = DescQueueHeader> {
     /// True when the format sends an empty mbuf (one zero-length descriptor) rather than
     /// dropping it as an error.
     const SENDS_EMPTY: bool;
@@ -44,7 +40,8 @@ pub fn reset<D: TxRing>(q: &QueueMem<D>) {
 #[inline]
 pub fn reclaim<D: TxRing>(q: &QueueMem<D>) -> usize {
     let nb = q.nb();
-    let (tail, mut clean) = (q.get(H_TAIL) as usize, q.get(H_CLEAN) as usize);
+    let (tail, mut clean) =
+        (q.hdr().tail.load(Ordering::Relaxed) as usize, q.hdr().clean.load(Ordering::Relaxed) as usize);
     let mut n = 0;
     while clean != tail && q.ring.tx_done(clean) {
         drop(q.take(clean));
@@ -52,7 +49,7 @@ pub fn reclaim<D: TxRing>(q: &QueueMem<D>) -> usize {
         n += 1;
     }
     if n > 0 {
-        q.set(H_CLEAN, clean as u64);
+        q.hdr().clean.store(clean as u64, Ordering::Release);
     }
     n
 }
@@ -61,7 +58,7 @@ pub fn reclaim<D: TxRing>(q: &QueueMem<D>) -> usize {
 #[inline]
 pub fn free_descs<D: TxRing>(q: &QueueMem<D>) -> usize {
     let nb = q.nb();
-    let (tail, clean) = (q.get(H_TAIL) as usize, q.get(H_CLEAN) as usize);
+    let (tail, clean) = (q.hdr().tail.load(Ordering::Relaxed) as usize, q.hdr().clean.load(Ordering::Relaxed) as usize);
     nb - 1 - (tail + nb - clean) % nb
 }
 
@@ -106,7 +103,7 @@ pub fn burst<D: TxRing, R: RegIo + ?Sized>(
     let nb = q.nb();
     let page = mem.page_size();
     let free = free_descs(q);
-    let mut tail = q.get(H_TAIL) as usize;
+    let mut tail = q.hdr().tail.load(Ordering::Relaxed) as usize;
     let next = |i: usize| if i + 1 == nb { 0 } else { i + 1 };
     let (mut taken, mut used) = (0usize, 0usize);
     for m in bufs.iter() {
@@ -143,7 +140,7 @@ pub fn burst<D: TxRing, R: RegIo + ?Sized>(
         bytes += len;
     }
     if sent > 0 {
-        q.set(H_TAIL, tail as u64);
+        q.hdr().tail.store(tail as u64, Ordering::Release);
         fence(Ordering::Release);
         regs.write32(tail_reg, tail as u32);
         c.add(sent, bytes);

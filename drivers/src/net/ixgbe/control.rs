@@ -3,9 +3,10 @@
 //! the register access so that the host tests drive it against the 82599 model.
 
 use super::queues::{self, rx_mem, tx_mem};
-use super::{hw, intr, regs, rss, stats, w, MacType, MAX_MTU, NAME};
-use crate::net::common::queue_mem;
-use crate::net::intel::adv::{queue, rx::H_RETIRED, QueueMem};
+use super::{hw, intr, regs, rss, state, stats, IxgbeState, MacType, MAX_MTU, NAME};
+use crate::net::common::queue_mem::{self, QueueSlot};
+use crate::net::intel::adv::{queue, AdvRing, QueueMem};
+use crate::net::intel::error::IntelError;
 use crate::net::intel::RegIo;
 use eal::bus::ArmedIrqs;
 use eal::{Memory, PktMbufPool};
@@ -50,14 +51,12 @@ impl<R: RegIo> IxgbeControl<R> {
         mac_type: MacType,
         report: LinkReport,
     ) -> Result<Self, EthError> {
-        let err = |m: String| EthError::Device { port, msg: format!("{label}: {m}") };
+        let err = |e: IntelError| EthError::Device { port, msg: format!("{label}: {e}") };
         hw::reset(&regs).map_err(err)?;
         let mac = hw::read_mac(&regs).map_err(err)?;
-        for word in &slot.private {
-            word.store(0, Ordering::Relaxed);
-        }
-        slot.private[w::MAC_TYPE].store(mac_type.code(), Ordering::Relaxed);
-        slot.private[w::LSC].store(1, Ordering::Relaxed);
+        slot.clear_driver_state();
+        state(slot).mac_type.store(mac_type.code(), Ordering::Relaxed);
+        state(slot).lsc.store(1, Ordering::Relaxed);
         slot.set_mac(mac);
         hw::write_mac(&regs, mac);
         hw::general_config(&regs);
@@ -65,7 +64,7 @@ impl<R: RegIo> IxgbeControl<R> {
         if mac_type.autoc_link() {
             hw::link_setup(&regs);
         }
-        stats::STATS.reset(&regs, slot);
+        stats::STATS.reset(&regs, slot, &state(slot).stats);
         intr::configure(&regs);
         intr::enable(&regs);
         Ok(IxgbeControl {
@@ -101,26 +100,32 @@ impl<R: RegIo> IxgbeControl<R> {
         on_other_interrupt(&self.regs, self.slot, &self.lsc_count, &self.report);
     }
 
-    fn err(&self, msg: impl Into<String>) -> EthError {
-        EthError::Device { port: self.port, msg: format!("{}: {}", self.label, msg.into()) }
+    fn err(&self, msg: impl std::fmt::Display) -> EthError {
+        EthError::Device { port: self.port, msg: format!("{}: {msg}", self.label) }
     }
 
-    fn word(&self, i: usize) -> &AtomicU64 {
-        &self.slot.private[i]
+    fn state(&self) -> &'static IxgbeState {
+        state(self.slot)
+    }
+
+    /// The records of the queues in direction `dir` ("rx" or "tx").
+    fn queue_slots(&self, dir: &str) -> &'static [QueueSlot] {
+        if dir == "rx" {
+            &self.state().rxq
+        } else {
+            &self.state().txq
+        }
     }
 
     fn queue_name(&self, dir: &str, q: u16) -> String {
         format!("ixgbe{}_{dir}q{q}", self.port)
     }
 
-    fn setup_queue(&self, dir: &str, q: u16, nb: u16, base: usize) -> Result<(), EthError> {
-        let wq = self.word(base + usize::from(q));
-        if let Some(old) = QueueMem::unpack(wq.load(Ordering::Acquire)) {
-            old.release_all();
-        }
-        wq.store(0, Ordering::Release);
-        let (mz, _) = queue::reserve(&self.mem, &self.queue_name(dir, q), usize::from(nb))?;
-        wq.store(queue_mem::pack(mz.addr(), usize::from(nb)), Ordering::Release);
+    /// Sets up queue `q` of direction `dir` with `nb` descriptors.
+    fn setup_queue(&self, dir: Dir, q: usize, nb: u16) -> Result<(), EthError> {
+        let slot = &self.queue_slots(dir.name())[q];
+        let name = self.queue_name(dir.name(), q as u16);
+        queue_mem::setup_queue::<AdvRing>(&self.mem, &name, slot, usize::from(nb))?;
         Ok(())
     }
 
@@ -128,7 +133,7 @@ impl<R: RegIo> IxgbeControl<R> {
     fn rx_queue_start(&self, q: usize) -> Result<(), EthError> {
         let m = rx_mem(self.slot, q).ok_or_else(|| self.err(format!("set up RX queue {q} before starting")))?;
         let pool = PktMbufPool::from_header_addr(self.slot.rxq_pool[q].load(Ordering::Relaxed))?;
-        let iova = self.mem.iova(queue_mem::packed_addr(self.word(w::RXQ + q).load(Ordering::Acquire)));
+        let iova = self.mem.iova(self.state().rxq[q].addr());
         let pa = crate::net::common::iova::pa_mode(self.mem);
         queues::rx_start(&self.regs, q, &m, iova, &pool, pa.as_ref(), self.port).map_err(|e| self.err(e))
     }
@@ -136,7 +141,7 @@ impl<R: RegIo> IxgbeControl<R> {
     /// Empties TX queue `q`, programs and enables it.
     fn tx_queue_start(&self, q: usize) -> Result<(), EthError> {
         let m = tx_mem(self.slot, q).ok_or_else(|| self.err(format!("set up TX queue {q} before starting")))?;
-        let iova = self.mem.iova(queue_mem::packed_addr(self.word(w::TXQ + q).load(Ordering::Acquire)));
+        let iova = self.mem.iova(self.state().txq[q].addr());
         queues::tx_start(&self.regs, q, &m, iova).map_err(|e| self.err(e))
     }
 
@@ -144,15 +149,15 @@ impl<R: RegIo> IxgbeControl<R> {
         (self.slot.nb_rxq.load(Ordering::Relaxed) as usize, self.slot.nb_txq.load(Ordering::Relaxed) as usize)
     }
 
-    fn all_queues(&self, base: usize) -> impl Iterator<Item = (usize, Option<QueueMem>)> + '_ {
-        (0..usize::from(MAX_QUEUES)).map(move |q| (q, QueueMem::unpack(self.word(base + q).load(Ordering::Acquire))))
+    fn all_queues(&self, dir: &str) -> impl Iterator<Item = (usize, Option<QueueMem>)> + '_ {
+        self.queue_slots(dir)[..usize::from(MAX_QUEUES)].iter().map(|s| s.get::<AdvRing>()).enumerate()
     }
 }
 
 /// The body of the other-causes handler, shared by [`IxgbeControl::on_other_interrupt`] and
 /// the closure given to the interrupt thread.
 pub fn on_other_interrupt<R: RegIo + ?Sized>(r: &R, slot: &PortSlot, count: &AtomicU64, report: &LinkReport) {
-    let rearm = slot.private[w::LSC].load(Ordering::Relaxed) == 1;
+    let rearm = state(slot).lsc.load(Ordering::Relaxed) == 1;
     if let Some(link) = intr::handle_other(r, rearm) {
         count.fetch_add(1, Ordering::Relaxed);
         report(link);
@@ -175,7 +180,7 @@ impl<R: RegIo> Control for IxgbeControl<R> {
     }
 
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
-        self.word(w::LSC).store(u64::from(conf.lsc_intr), Ordering::Relaxed);
+        self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if conf.lsc_intr {
             intr::enable(&self.regs);
         } else {
@@ -193,11 +198,11 @@ impl<R: RegIo> Control for IxgbeControl<R> {
 
     fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
         queues::rx_params(self.port, usize::from(q)).check_setup(q, nb_desc, &pool)?;
-        self.setup_queue("rx", q, nb_desc, w::RXQ)
+        self.setup_queue(Dir::Rx, usize::from(q), nb_desc)
     }
 
     fn tx_queue_setup(&self, q: u16, nb_desc: u16) -> Result<(), EthError> {
-        self.setup_queue("tx", q, nb_desc, w::TXQ)
+        self.setup_queue(Dir::Tx, usize::from(q), nb_desc)
     }
 
     fn start(&self) -> Result<(), EthError> {
@@ -212,7 +217,7 @@ impl<R: RegIo> Control for IxgbeControl<R> {
         hw::set_promiscuous(&self.regs, self.slot.promisc.load(Ordering::Relaxed) == 1);
         hw::set_max_frame(&self.regs, self.slot.mtu.load(Ordering::Relaxed) as u16);
         queues::rx_enable(&self.regs).map_err(|e| self.err(e))?;
-        if self.word(w::LSC).load(Ordering::Relaxed) == 1 {
+        if self.state().lsc.load(Ordering::Relaxed) == 1 {
             intr::enable(&self.regs);
         }
         tracing::info!(port = self.port, nb_rx, nb_tx, "ixgbe started");
@@ -221,12 +226,12 @@ impl<R: RegIo> Control for IxgbeControl<R> {
 
     fn stop(&self) -> Result<(), EthError> {
         hw::clear_bits(&self.regs, regs::RXCTRL, regs::RXCTRL_RXEN);
-        for (q, m) in self.all_queues(w::RXQ) {
+        for (q, m) in self.all_queues("rx") {
             if m.is_some() {
                 queues::rx_stop(&self.regs, q, m.as_ref());
             }
         }
-        for (q, m) in self.all_queues(w::TXQ) {
+        for (q, m) in self.all_queues("tx") {
             if m.is_some() {
                 queues::tx_stop(&self.regs, q, m.as_ref());
             }
@@ -254,9 +259,9 @@ impl<R: RegIo> Control for IxgbeControl<R> {
         let _ = self.stop();
         intr::disable(&self.regs);
         drop(self.irqs.lock().unwrap_or_else(|p| p.into_inner()).take());
-        for (base, dir) in [(w::RXQ, "rx"), (w::TXQ, "tx")] {
+        for dir in ["rx", "tx"] {
             for q in 0..MAX_QUEUES {
-                self.word(base + usize::from(q)).store(0, Ordering::Release);
+                let _ = self.queue_slots(dir)[usize::from(q)].withdraw::<AdvRing>();
                 if let Some(mz) = self.mem.memzone_lookup(&self.queue_name(dir, q)) {
                     self.mem.memzone_free(mz);
                 }
@@ -290,11 +295,11 @@ impl<R: RegIo> Control for IxgbeControl<R> {
     }
 
     fn stats_update(&self) {
-        stats::STATS.update(&self.regs, self.slot);
+        stats::STATS.update(&self.regs, self.slot, &self.state().stats);
     }
 
     fn stats_reset(&self) {
-        stats::STATS.reset(&self.regs, self.slot);
+        stats::STATS.reset(&self.regs, self.slot, &self.state().stats);
     }
 
     fn rss_hash_update(&self, conf: &RssConf) -> Result<(), EthError> {
@@ -319,10 +324,12 @@ impl<R: RegIo> Control for IxgbeControl<R> {
     }
 
     fn xstats(&self) -> Vec<(&'static str, u64)> {
-        let mut v = stats::STATS.totals(self.slot);
+        let mut v = stats::STATS.totals(&self.state().stats);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
-        let retired: u64 =
-            (0..usize::from(MAX_QUEUES)).filter_map(|q| rx_mem(self.slot, q)).map(|m| m.get(H_RETIRED)).sum();
+        let retired: u64 = (0..usize::from(MAX_QUEUES))
+            .filter_map(|q| rx_mem(self.slot, q))
+            .map(|m| m.hdr().retired.load(Ordering::Relaxed))
+            .sum();
         v.push(("rx_retired_mbufs", retired));
         for (name, reg) in [
             ("reg_rxctrl", regs::RXCTRL),

@@ -2,7 +2,8 @@
 //! the same code the igb PMD runs.
 
 use super::queues::rx_params;
-use super::{regs, w};
+use super::{regs, IxgbeState};
+use crate::net::common::queue_mem::QueueSlot;
 use crate::net::intel::adv::{AdvRing, RxParams};
 use crate::net::intel::data::{IntelData, QueueMap};
 use ethdev::MAX_QUEUES;
@@ -13,8 +14,13 @@ pub struct IxgbeQueues;
 impl QueueMap for IxgbeQueues {
     type Ring = AdvRing;
     const MAX_QUEUES: usize = MAX_QUEUES;
-    const RXQ_WORD: usize = w::RXQ;
-    const TXQ_WORD: usize = w::TXQ;
+    type State = IxgbeState;
+    fn rx_slots(state: &IxgbeState) -> &[QueueSlot] {
+        &state.rxq
+    }
+    fn tx_slots(state: &IxgbeState) -> &[QueueSlot] {
+        &state.txq
+    }
     fn rx_params(port: u16, q: usize) -> RxParams {
         rx_params(port, q)
     }

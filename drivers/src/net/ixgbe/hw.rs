@@ -8,9 +8,10 @@
 //! the register model of the host tests.
 
 use super::regs;
+use crate::net::intel::error::IntelError;
 use crate::net::intel::RegIo;
 use ethdev::Link;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long the device may take to clear STATUS.GIO_MASTER_ENABLE after master disable.
 pub const MASTER_DISABLE_TIMEOUT: Duration = Duration::from_millis(100);
@@ -24,49 +25,7 @@ pub const AUTOLOAD_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long a queue enable bit (RXDCTL/TXDCTL.ENABLE) may take to read back set.
 pub const QUEUE_ENABLE_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// Reads register `off` until `(value & mask) == want` or `timeout` passes; returns the
-/// last value read, or an error naming `what`.
-pub fn poll<R: RegIo + ?Sized>(
-    r: &R,
-    off: usize,
-    mask: u32,
-    want: u32,
-    timeout: Duration,
-    what: &str,
-) -> Result<u32, String> {
-    let t0 = Instant::now();
-    let mut spins = 0u32;
-    loop {
-        let v = r.read32(off);
-        if v & mask == want {
-            return Ok(v);
-        }
-        if t0.elapsed() > timeout {
-            return Err(format!(
-                "{what}: register {off:#07x} reads {v:#010x} after {} ms (bits {mask:#010x} should be {want:#010x})",
-                timeout.as_millis()
-            ));
-        }
-        // A few quick re-reads first (a model or a fast device answers at once), then
-        // sleep between reads.
-        spins += 1;
-        if spins < 16 {
-            std::hint::spin_loop();
-        } else {
-            std::thread::sleep(Duration::from_micros(200));
-        }
-    }
-}
-
-/// Sets bits `set` of register `off` (read-modify-write).
-pub fn set_bits<R: RegIo + ?Sized>(r: &R, off: usize, set: u32) {
-    r.write32(off, r.read32(off) | set);
-}
-
-/// Clears bits `clear` of register `off` (read-modify-write).
-pub fn clear_bits<R: RegIo + ?Sized>(r: &R, off: usize, clear: u32) {
-    r.write32(off, r.read32(off) & !clear);
-}
+pub use crate::net::common::reg_io::{clear_bits, poll_until, set_bits};
 
 /// Masks every interrupt cause (EIMC) and clears pending causes (EICR read). Primary only:
 /// reading EICR clears it.
@@ -83,11 +42,11 @@ pub fn mask_interrupts<R: RegIo + ?Sized>(r: &R) {
 /// When the master enable status does not clear (a known case with flow control or a
 /// down link, per the 82599 specification update), the reset is issued twice, as the
 /// specification update recommends.
-pub fn reset<R: RegIo + ?Sized>(r: &R) -> Result<(), String> {
+pub fn reset<R: RegIo + ?Sized>(r: &R) -> Result<(), IntelError> {
     mask_interrupts(r);
     clear_bits(r, regs::RXCTRL, regs::RXCTRL_RXEN);
     set_bits(r, regs::CTRL, regs::CTRL_PCIE_MASTER_DISABLE);
-    let double_reset = match poll(
+    let double_reset = match poll_until(
         r,
         regs::STATUS,
         regs::STATUS_GIO_MASTER_ENABLE,
@@ -105,14 +64,14 @@ pub fn reset<R: RegIo + ?Sized>(r: &R) -> Result<(), String> {
         set_bits(r, regs::CTRL, regs::CTRL_RST);
         // At least 1 µs before the next access (4.6.3.2).
         std::thread::sleep(Duration::from_micros(10));
-        poll(r, regs::CTRL, regs::CTRL_RST, 0, RESET_TIMEOUT, "device reset (CTRL.RST)")
-            .map_err(|e| format!("{e}: the device did not come out of reset"))?;
+        poll_until(r, regs::CTRL, regs::CTRL_RST, 0, RESET_TIMEOUT, "device reset (CTRL.RST)")
+            .map_err(IntelError::ResetStuck)?;
     }
     std::thread::sleep(POST_RESET_WAIT);
     mask_interrupts(r);
-    poll(r, regs::EEC, regs::EEC_ARD, regs::EEC_ARD, AUTOLOAD_TIMEOUT, "EEPROM auto-read (EEC.ARD)")
-        .map_err(|e| format!("{e}: is the NVM image valid?"))?;
-    poll(
+    poll_until(r, regs::EEC, regs::EEC_ARD, regs::EEC_ARD, AUTOLOAD_TIMEOUT, "EEPROM auto-read (EEC.ARD)")
+        .map_err(IntelError::NvmAutoRead)?;
+    poll_until(
         r,
         regs::RDRXCTL,
         regs::RDRXCTL_DMAIDONE,
@@ -124,12 +83,10 @@ pub fn reset<R: RegIo + ?Sized>(r: &R) -> Result<(), String> {
 }
 
 /// The MAC address the EEPROM loaded into receive address 0 (RAL0/RAH0 with AV set).
-pub fn read_mac<R: RegIo + ?Sized>(r: &R) -> Result<[u8; 6], String> {
+pub fn read_mac<R: RegIo + ?Sized>(r: &R) -> Result<[u8; 6], IntelError> {
     let (ral, rah) = (r.read32(regs::ral(0)), r.read32(regs::rah(0)));
     if rah & regs::RAH_AV == 0 {
-        return Err(format!(
-            "receive address 0 is not valid after the EEPROM load (RAH0 = {rah:#010x}): the NVM holds no MAC address; set one with set_mac"
-        ));
+        return Err(IntelError::NoMacAddress { rah });
     }
     let (a, b) = (ral.to_le_bytes(), rah.to_le_bytes());
     Ok([a[0], a[1], a[2], a[3], b[0], b[1]])

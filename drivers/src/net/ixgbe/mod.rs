@@ -8,8 +8,8 @@
 //! (`crate::net::intel::adv`), 2 KiB receive buffers, CRC stripping, promiscuous mode
 //! (FCTRL.UPE|MPE), MTU up to [`MAX_MTU`], statistics folded by the primary from the
 //! clear-on-read registers, and the link-status interrupt on its own MSI-X vector. All
-//! queue state lives in shared memory (the port slot's driver words and one memzone per
-//! queue), so a secondary can poll a queue the application hands it; a secondary only ever
+//! queue state lives in shared memory (the driver's state in the port slot, `IxgbeState`,
+//! and one memzone per queue), so a secondary can poll a queue the application hands it; a secondary only ever
 //! writes tail registers and never reads an interrupt-cause register.
 //!
 //! # Devices
@@ -37,11 +37,13 @@ mod model;
 pub use control::IxgbeControl;
 pub use data::IxgbeData;
 
+use crate::net::common::hw_stats::HwTotals;
 use crate::net::common::pci_pmd::{bar0, device_err, PciDriver};
+use crate::net::common::queue_mem::QueueSlot;
 use eal::bus::{BusDevice, IrqHandler};
 use eal::vfio::IrqIndex;
-use ethdev::{DataPath, EthError, PortCtx, Probed};
-use std::sync::atomic::AtomicU64;
+use ethdev::{DataPath, EthError, PortCtx, PortSlot, Probed};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 
 /// The driver's name.
@@ -114,19 +116,26 @@ impl MacType {
     }
 }
 
-/// Driver words of the port slot.
-pub(crate) mod w {
-    /// The MAC type code.
-    pub const MAC_TYPE: usize = 0;
-    /// 1 when link-status interrupts are wanted.
-    pub const LSC: usize = 1;
-    /// RX queue words (memzone address and descriptor count, see `queue_mem::pack`), one per
-    /// queue from here.
-    pub const RXQ: usize = 4;
-    /// TX queue words, likewise.
-    pub const TXQ: usize = RXQ + ethdev::MAX_QUEUES;
-    /// First word of the statistics totals.
-    pub const STATS: usize = TXQ + ethdev::MAX_QUEUES + 4;
+ethdev::shared_state! {
+    /// The ixgbe driver's shared state in the port slot.
+    pub struct IxgbeState {
+        /// The MAC type code ([`MacType::code`]).
+        pub mac_type: AtomicU64,
+        /// 1 when link-status interrupts are wanted.
+        pub lsc: AtomicU32,
+        /// RX queue `q` at index `q` (0: not set up).
+        pub rxq: [QueueSlot; ethdev::MAX_QUEUES],
+        /// TX queue `q` at index `q`.
+        pub txq: [QueueSlot; ethdev::MAX_QUEUES],
+        /// Totals of the statistics registers.
+        pub stats: HwTotals,
+    }
+}
+
+/// The ixgbe state of the port in `slot`.
+#[inline(always)]
+pub fn state(slot: &PortSlot) -> &IxgbeState {
+    slot.driver_state()
 }
 
 /// The ixgbe PMD (registered as a [`PciPmd`](crate::net::common::pci_pmd::PciPmd)).

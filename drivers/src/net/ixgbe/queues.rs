@@ -4,10 +4,11 @@
 //! transmit initialisation), and where a queue's memory is recorded in the port slot.
 
 use super::data::IxgbeQueues;
-use super::hw::{self, clear_bits, poll, set_bits};
+use super::hw::{self, clear_bits, poll_until, set_bits};
 use super::regs;
 use crate::net::intel::adv::{ring, rx, tx, QueueMem, RingRegs, RxParams};
 use crate::net::intel::data::QueueMap;
+use crate::net::intel::error::IntelError;
 use crate::net::intel::RegIo;
 use eal::{Memory, PktMbufPool};
 use ethdev::PortSlot;
@@ -59,7 +60,7 @@ pub fn rx_start<R: RegIo + ?Sized>(
     pool: &PktMbufPool,
     pa: Option<&Memory>,
     port: u16,
-) -> Result<(), String> {
+) -> Result<(), IntelError> {
     let srrctl = r.read32(regs::srrctl(q)) & !(regs::SRRCTL_DESCTYPE_MASK | regs::SRRCTL_BSIZEPKT_MASK | 0x3f00);
     r.write32(
         regs::srrctl(q),
@@ -69,8 +70,15 @@ pub fn rx_start<R: RegIo + ?Sized>(
     ring::program(r, &rx_ring_regs(q), mem, iova);
     clear_bits(r, regs::dca_rxctrl(q), regs::DCA_RXCTRL_DESC_WRO_EN);
     set_bits(r, regs::rxdctl(q), regs::RXDCTL_ENABLE);
-    poll(r, regs::rxdctl(q), regs::RXDCTL_ENABLE, regs::RXDCTL_ENABLE, hw::QUEUE_ENABLE_TIMEOUT, "RX queue enable")
-        .map_err(|e| format!("RX queue {q}: {e}"))?;
+    poll_until(
+        r,
+        regs::rxdctl(q),
+        regs::RXDCTL_ENABLE,
+        regs::RXDCTL_ENABLE,
+        hw::QUEUE_ENABLE_TIMEOUT,
+        "RX queue enable",
+    )
+    .map_err(|source| IntelError::Queue { dir: "RX", q, source })?;
     r.write32(regs::rdt(q), rx::initial_tail(mem));
     Ok(())
 }
@@ -78,13 +86,20 @@ pub fn rx_start<R: RegIo + ?Sized>(
 /// Brings up TX queue `q` (4.6.8, per queue): the ring emptied, TDBAL/TDBAH/TDLEN, head
 /// and tail 0, thresholds 0 (every descriptor asks for a write-back), TXDCTL.ENABLE set
 /// and polled until it reads back set. DMATXCTL.TE must be set before ([`tx_enable`]).
-pub fn tx_start<R: RegIo + ?Sized>(r: &R, q: usize, mem: &QueueMem, iova: u64) -> Result<(), String> {
+pub fn tx_start<R: RegIo + ?Sized>(r: &R, q: usize, mem: &QueueMem, iova: u64) -> Result<(), IntelError> {
     tx::reset(mem);
     ring::program(r, &tx_ring_regs(q), mem, iova);
     r.write32(regs::txdctl(q), 0);
     set_bits(r, regs::txdctl(q), regs::TXDCTL_ENABLE);
-    poll(r, regs::txdctl(q), regs::TXDCTL_ENABLE, regs::TXDCTL_ENABLE, hw::QUEUE_ENABLE_TIMEOUT, "TX queue enable")
-        .map_err(|e| format!("TX queue {q}: {e}"))?;
+    poll_until(
+        r,
+        regs::txdctl(q),
+        regs::TXDCTL_ENABLE,
+        regs::TXDCTL_ENABLE,
+        hw::QUEUE_ENABLE_TIMEOUT,
+        "TX queue enable",
+    )
+    .map_err(|source| IntelError::Queue { dir: "TX", q, source })?;
     Ok(())
 }
 
@@ -100,9 +115,9 @@ pub fn tx_enable<R: RegIo + ?Sized>(r: &R) {
 
 /// Enables the receive path (4.6.7, last step): with the security RX path halted
 /// (SECRXCTRL.RX_DIS, then SECRXSTAT.SECRX_RDY), RXCTRL.RXEN set, then the path resumed.
-pub fn rx_enable<R: RegIo + ?Sized>(r: &R) -> Result<(), String> {
+pub fn rx_enable<R: RegIo + ?Sized>(r: &R) -> Result<(), IntelError> {
     set_bits(r, regs::SECRXCTRL, regs::SECRXCTRL_RX_DIS);
-    let ready = poll(
+    let ready = poll_until(
         r,
         regs::SECRXSTAT,
         regs::SECRXSTAT_SECRX_RDY,
@@ -112,14 +127,15 @@ pub fn rx_enable<R: RegIo + ?Sized>(r: &R) -> Result<(), String> {
     );
     set_bits(r, regs::RXCTRL, regs::RXCTRL_RXEN);
     clear_bits(r, regs::SECRXCTRL, regs::SECRXCTRL_RX_DIS);
-    ready.map(|_| ())
+    ready.map(|_| ()).map_err(IntelError::from)
 }
 
 /// Disables RX queue `q` (4.6.7.1): RXDCTL.ENABLE cleared and polled until it reads back
 /// clear; then frees the mbufs of its ring.
 pub fn rx_stop<R: RegIo + ?Sized>(r: &R, q: usize, mem: Option<&QueueMem>) {
     clear_bits(r, regs::rxdctl(q), regs::RXDCTL_ENABLE);
-    if let Err(e) = poll(r, regs::rxdctl(q), regs::RXDCTL_ENABLE, 0, hw::QUEUE_ENABLE_TIMEOUT, "RX queue disable") {
+    if let Err(e) = poll_until(r, regs::rxdctl(q), regs::RXDCTL_ENABLE, 0, hw::QUEUE_ENABLE_TIMEOUT, "RX queue disable")
+    {
         tracing::warn!("RX queue {q}: {e}");
     }
     if let Some(m) = mem {
@@ -130,9 +146,10 @@ pub fn rx_stop<R: RegIo + ?Sized>(r: &R, q: usize, mem: Option<&QueueMem>) {
 /// Disables TX queue `q` (4.6.8.1): waits a little for the head to reach the tail, clears
 /// TXDCTL.ENABLE, polls it clear; then frees the mbufs of its ring.
 pub fn tx_stop<R: RegIo + ?Sized>(r: &R, q: usize, mem: Option<&QueueMem>) {
-    let _ = poll(r, regs::tdh(q), u32::MAX, r.read32(regs::tdt(q)), hw::QUEUE_ENABLE_TIMEOUT, "TX queue drain");
+    let _ = poll_until(r, regs::tdh(q), u32::MAX, r.read32(regs::tdt(q)), hw::QUEUE_ENABLE_TIMEOUT, "TX queue drain");
     clear_bits(r, regs::txdctl(q), regs::TXDCTL_ENABLE);
-    if let Err(e) = poll(r, regs::txdctl(q), regs::TXDCTL_ENABLE, 0, hw::QUEUE_ENABLE_TIMEOUT, "TX queue disable") {
+    if let Err(e) = poll_until(r, regs::txdctl(q), regs::TXDCTL_ENABLE, 0, hw::QUEUE_ENABLE_TIMEOUT, "TX queue disable")
+    {
         tracing::warn!("TX queue {q}: {e}");
     }
     if let Some(m) = mem {

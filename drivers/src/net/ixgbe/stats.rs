@@ -5,7 +5,6 @@
 //! register must be read first, then the high one (bits 3:0).
 
 use super::regs::stat;
-use super::w;
 use crate::net::common::hw_stats::{Counter, Fold, HwStats, Read};
 
 /// The counters, in the order they are read, with the ethdev counters they feed.
@@ -34,6 +33,6 @@ const COUNTERS: &[Counter] = &[
 const MPC: [usize; 8] =
     [stat::mpc(0), stat::mpc(1), stat::mpc(2), stat::mpc(3), stat::mpc(4), stat::mpc(5), stat::mpc(6), stat::mpc(7)];
 
-/// The counters and their totals, from driver word [`w::STATS`].
-pub const STATS: HwStats = HwStats { first_word: w::STATS, counters: COUNTERS };
-const _: () = assert!(STATS.end_word() <= ethdev::port_table::PRIVATE_WORDS);
+/// The counters (their totals are `IxgbeState::stats`).
+pub const STATS: HwStats = HwStats { counters: COUNTERS };
+const _: () = assert!(STATS.fits());

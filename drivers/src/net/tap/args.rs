@@ -2,6 +2,7 @@
 //! first free `dtapN`) and `mac=xx:xx:xx:xx:xx:xx`, `mac=fixed` (`02:64:74:61:70:<port>`, i.e.
 //! "dtap") or, by default, a random locally administered address.
 
+use super::errors::MacParseError;
 use super::tun;
 use ethdev::{EthError, VdevArgs};
 use std::io::Read;
@@ -57,20 +58,21 @@ impl TapArgs {
 }
 
 /// Parses `xx:xx:xx:xx:xx:xx`; the address must be unicast and non-zero.
-pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+pub fn parse_mac(s: &str) -> Result<[u8; 6], MacParseError> {
     let parts: Vec<&str> = s.split(':').collect();
     if parts.len() != 6 {
-        return Err("expected six hex bytes separated by ':', or 'fixed'".into());
+        return Err(MacParseError::NotSixBytes);
     }
     let mut m = [0u8; 6];
     for (b, p) in m.iter_mut().zip(&parts) {
+        let not_hex = || MacParseError::NotHexByte(p.to_string());
         if p.is_empty() || p.len() > 2 {
-            return Err(format!("'{p}' is not a hex byte"));
+            return Err(not_hex());
         }
-        *b = u8::from_str_radix(p, 16).map_err(|_| format!("'{p}' is not a hex byte"))?;
+        *b = u8::from_str_radix(p, 16).map_err(|_| not_hex())?;
     }
     if m[0] & 1 != 0 || m == [0; 6] {
-        return Err("the address must be unicast and non-zero".into());
+        return Err(MacParseError::NotUnicast);
     }
     Ok(m)
 }

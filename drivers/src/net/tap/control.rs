@@ -4,7 +4,7 @@
 use super::fds::FdServer;
 use super::link::LinkReporter;
 use super::netlink::LinkWatcher;
-use super::shared::W_ATTACHED;
+use super::shared;
 use super::tun::{self, IfCtl};
 use eal::PktMbufPool;
 use ethdev::{capa, Control, DescLimits, DevInfo, EthError, Link, PortConf, PortCtx};
@@ -80,7 +80,7 @@ impl TapControl {
                 }
             }
         }
-        self.ctx.slot.private[W_ATTACHED].store(n as u64, Ordering::Relaxed);
+        shared::state(self.ctx.slot).attached.store(n as u32, Ordering::Relaxed);
         Ok(())
     }
 

@@ -2,7 +2,10 @@
 //! (not root, no `/dev/net/tun`, a name taken by another kind of interface...).
 
 use super::tun::{OpenStep, TUN_PATH};
+use eal::mp::MpError;
 use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Explains why opening a queue of interface `iface` failed at `step` with `e`.
 pub fn open_error(iface: &str, step: OpenStep, e: &io::Error) -> String {
@@ -36,6 +39,110 @@ pub fn open_error(iface: &str, step: OpenStep, e: &io::Error) -> String {
             _ => format!("TUNSETIFF on TAP interface '{iface}' failed: {e}"),
         },
     }
+}
+
+/// A `mac=` devarg that is not a usable address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MacParseError {
+    /// Not six `:`-separated parts.
+    #[error("expected six hex bytes separated by ':', or 'fixed'")]
+    NotSixBytes,
+    /// A part is not a hex byte.
+    #[error("'{0}' is not a hex byte")]
+    NotHexByte(String),
+    /// A multicast or all-zero address.
+    #[error("the address must be unicast and non-zero")]
+    NotUnicast,
+}
+
+/// Sharing the queue fds of a TAP port between the primary and a secondary failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FdShareError {
+    /// The endpoint directory does not fit the port's slot.
+    #[error("the fd endpoint path {} is too long for the port's slot; use a shorter runtime directory", .0.display())]
+    PathTooLong(PathBuf),
+    /// The endpoint directory cannot be created.
+    #[error("cannot create the fd endpoint directory {}: {source}", .dir.display())]
+    CreateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The primary's endpoint cannot start.
+    #[error("cannot start the fd endpoint in {}: {source}", .dir.display())]
+    StartEndpoint {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: MpError,
+    },
+    /// The request handler cannot be registered.
+    #[error("cannot register {action}: {source}")]
+    Register {
+        /// The action name.
+        action: &'static str,
+        /// Why.
+        #[source]
+        source: MpError,
+    },
+    /// The primary recorded no endpoint.
+    #[error("the primary recorded no fd endpoint for this port; is the primary a build of this version?")]
+    NoEndpoint,
+    /// The secondary cannot reach the primary's endpoint.
+    #[error("cannot reach the primary's fd endpoint in {}: {source}", .dir.display())]
+    Reach {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: MpError,
+    },
+    /// The request could not be made.
+    #[error("{action} request failed: {source}")]
+    Request {
+        /// The action name.
+        action: &'static str,
+        /// Why.
+        #[source]
+        source: MpError,
+    },
+    /// No reply came back, not even an empty one.
+    #[error("{action} request failed: no answer at all")]
+    NoReply {
+        /// The action name.
+        action: &'static str,
+    },
+    /// The primary did not answer in time.
+    #[error("the primary did not answer {action} within {timeout:?} ({asked} asked); is it still running?")]
+    NoAnswer {
+        /// The action name.
+        action: &'static str,
+        /// How long the secondary waited.
+        timeout: Duration,
+        /// Requests sent.
+        asked: usize,
+    },
+    /// The reply carries another number of fds than announced or expected.
+    #[error("the primary sent {sent} fds (announced {announced}), the port has {queues} queues")]
+    FdCount {
+        /// Fds received.
+        sent: usize,
+        /// Fds the reply announced.
+        announced: u8,
+        /// Queues the port records.
+        queues: usize,
+    },
+    /// The reply is not in this version's format.
+    #[error("malformed {action} reply ({len} bytes): is the primary a build of this version?")]
+    Malformed {
+        /// The action name.
+        action: &'static str,
+        /// Its param length.
+        len: usize,
+    },
 }
 
 #[cfg(test)]

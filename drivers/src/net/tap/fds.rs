@@ -8,7 +8,8 @@
 //! runtime directory, whose path it records in the port's slot; a secondary starts a
 //! short-lived secondary endpoint there for the one request.
 
-use super::shared::{load_str, store_str, DIR_WORDS, W_DIR};
+use super::errors::FdShareError;
+use super::shared;
 use eal::mp::{Mp, MpConfig, MpMessage, MpRole};
 use eal::Memory;
 use ethdev::PortSlot;
@@ -35,21 +36,21 @@ pub struct FdServer {
 impl FdServer {
     /// Starts serving `queues` of `port` from a private endpoint, and records its directory
     /// in the port's slot.
-    pub fn start(mem: &Memory, slot: &PortSlot, port: u16, queues: Arc<Vec<File>>) -> Result<FdServer, String> {
+    pub fn start(mem: &Memory, slot: &PortSlot, port: u16, queues: Arc<Vec<File>>) -> Result<FdServer, FdShareError> {
         let dir = endpoint_dir(mem, port);
-        if !store_str(&slot.private[W_DIR..W_DIR + DIR_WORDS], &dir.to_string_lossy()) {
-            return Err(format!("the fd endpoint path {} is too long for the port's slot", dir.display()));
+        if !shared::state(slot).fd_dir.set(&dir.to_string_lossy()) {
+            return Err(FdShareError::PathTooLong(dir));
         }
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
-            .map_err(|e| format!("cannot create the fd endpoint directory {}: {e}", dir.display()))?;
+            .map_err(|source| FdShareError::CreateDir { dir: dir.clone(), source })?;
         let mp = match Mp::start(MpConfig { dir: dir.clone(), role: MpRole::Primary, primary_pid: None }) {
             Ok(mp) => mp,
-            Err(e) => {
+            Err(source) => {
                 let _ = std::fs::remove_dir_all(&dir);
-                return Err(format!("cannot start the fd endpoint in {}: {e}", dir.display()));
+                return Err(FdShareError::StartEndpoint { dir, source });
             }
         };
         let registered = mp.register(ACTION, move |mp, msg, peer| {
@@ -64,10 +65,10 @@ impl FdServer {
             tracing::debug!(port, pid = peer.pid(), "TAP queue fds sent to a secondary");
             Ok(())
         });
-        if let Err(e) = registered {
+        if let Err(source) = registered {
             mp.shutdown();
             let _ = std::fs::remove_dir_all(&dir);
-            return Err(format!("cannot register {ACTION}: {e}"));
+            return Err(FdShareError::Register { action: ACTION, source });
         }
         Ok(FdServer { mp, dir })
     }
@@ -85,14 +86,15 @@ impl Drop for FdServer {
 
 /// The secondary's side: asks the primary (pid `primary_pid`) for the queue fds of `port`,
 /// expecting `expected` of them.
-pub fn fetch(slot: &PortSlot, primary_pid: u32, port: u16, expected: usize) -> Result<Vec<File>, String> {
-    let dir = PathBuf::from(load_str(&slot.private[W_DIR..W_DIR + DIR_WORDS]));
+pub fn fetch(slot: &PortSlot, primary_pid: u32, port: u16, expected: usize) -> Result<Vec<File>, FdShareError> {
+    let dir = PathBuf::from(shared::state(slot).fd_dir.get());
     if dir.as_os_str().is_empty() {
-        return Err("the primary recorded no fd endpoint for this port".into());
+        return Err(FdShareError::NoEndpoint);
     }
     let mp = Mp::start(MpConfig { dir: dir.clone(), role: MpRole::Secondary, primary_pid: Some(primary_pid) })
-        .map_err(|e| format!("cannot reach the primary's fd endpoint in {}: {e}", dir.display()))?;
-    let req = MpMessage::new(ACTION, &port.to_le_bytes()).map_err(|e| e.to_string())?;
+        .map_err(|source| FdShareError::Reach { dir: dir.clone(), source })?;
+    let request = |source| FdShareError::Request { action: ACTION, source };
+    let req = MpMessage::new(ACTION, &port.to_le_bytes()).map_err(request)?;
     // An async request: its answer comes to the endpoint's socket file, which works even when
     // the primary runs in another network namespace (a sync request's reply socket is an
     // abstract one, which does not cross namespaces).
@@ -100,27 +102,24 @@ pub fn fetch(slot: &PortSlot, primary_pid: u32, port: u16, expected: usize) -> R
     let sent = mp.request_async(&req, REQUEST_TIMEOUT, move |_req, reply| {
         let _ = tx.send(reply);
     });
-    let res = sent.map_err(|e| e.to_string()).and_then(|()| {
-        rx.recv_timeout(REQUEST_TIMEOUT + Duration::from_secs(1)).map_err(|_| "no answer at all".to_string())
+    let res = sent.map_err(request).and_then(|()| {
+        rx.recv_timeout(REQUEST_TIMEOUT + Duration::from_secs(1)).map_err(|_| FdShareError::NoReply { action: ACTION })
     });
     mp.shutdown();
-    let mut reply = res.map_err(|e| format!("{ACTION} request failed: {e}"))?;
+    let mut reply = res?;
     let Some(msg) = reply.msgs.pop() else {
-        return Err(format!(
-            "the primary did not answer {ACTION} within {REQUEST_TIMEOUT:?} ({} asked)",
-            reply.nb_sent
-        ));
+        return Err(FdShareError::NoAnswer { action: ACTION, timeout: REQUEST_TIMEOUT, asked: reply.nb_sent });
     };
     check_reply(&msg.param, msg.fds.len(), expected)?;
     Ok(msg.fds.into_iter().map(File::from).collect())
 }
 
 /// Checks a reply's param against the fds it carried and the count the slot records.
-pub fn check_reply(param: &[u8], nb_fds: usize, expected: usize) -> Result<(), String> {
+pub fn check_reply(param: &[u8], nb_fds: usize, expected: usize) -> Result<(), FdShareError> {
     match param {
         [VERSION, n] if *n as usize == nb_fds && nb_fds == expected && nb_fds > 0 => Ok(()),
-        [VERSION, n] => Err(format!("the primary sent {nb_fds} fds (announced {n}), the port has {expected} queues")),
-        _ => Err(format!("malformed {ACTION} reply ({} bytes)", param.len())),
+        [VERSION, n] => Err(FdShareError::FdCount { sent: nb_fds, announced: *n, queues: expected }),
+        _ => Err(FdShareError::Malformed { action: ACTION, len: param.len() }),
     }
 }
 
@@ -148,10 +147,10 @@ mod tests {
     #[test]
     fn replies_are_checked() {
         check_reply(&[VERSION, 2], 2, 2).unwrap();
-        assert!(check_reply(&[VERSION, 2], 1, 2).unwrap_err().contains("sent 1 fds"));
-        assert!(check_reply(&[VERSION, 1], 1, 2).unwrap_err().contains("has 2 queues"));
+        assert!(check_reply(&[VERSION, 2], 1, 2).unwrap_err().to_string().contains("sent 1 fds"));
+        assert!(check_reply(&[VERSION, 1], 1, 2).unwrap_err().to_string().contains("has 2 queues"));
         assert!(check_reply(&[VERSION, 0], 0, 0).is_err());
-        assert!(check_reply(&[9, 1], 1, 1).unwrap_err().contains("malformed"));
+        assert!(check_reply(&[9, 1], 1, 1).unwrap_err().to_string().contains("malformed"));
         assert!(check_reply(&[], 0, 1).is_err());
     }
 }

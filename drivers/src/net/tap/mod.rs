@@ -26,7 +26,6 @@ pub mod tun;
 use args::{fmt_mac, TapArgs};
 use control::{Parts, TapControl};
 use ethdev::{Control, DataPath, EthError, Pmd, PortConf, PortCtx, Probed, VdevArgs};
-use shared::{store_str, W_IFINDEX, W_IFNAME, W_NB_QUEUES};
 use std::fs::File;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -81,10 +80,12 @@ impl Pmd for TapPmd {
         let mac = a.mac_for(ctx.port);
         ifctl.set_mac(&iface, mac).map_err(|e| io("SIOCSIFHWADDR", e))?;
         let mtu = ifctl.mtu(&iface).map_err(|e| io("SIOCGIFMTU", e))?;
-        let p = &ctx.slot.private;
-        p[W_IFINDEX].store(ifindex as u64, Ordering::Relaxed);
-        p[W_NB_QUEUES].store(nb as u64, Ordering::Relaxed);
-        store_str(&p[W_IFNAME..W_IFNAME + 2], &iface);
+        let st = shared::state(ctx.slot);
+        st.ifindex.store(ifindex as u32, Ordering::Relaxed);
+        st.nb_queues.store(nb as u32, Ordering::Relaxed);
+        if !st.ifname.set(&iface) {
+            return Err(dev_err(ctx, format!("TAP interface name '{iface}' is longer than IFNAMSIZ - 1")));
+        }
         ctx.slot.set_mac(mac);
         ctx.slot.mtu.store(mtu, Ordering::Relaxed);
         let queues = Arc::new(queues);
@@ -112,8 +113,7 @@ impl Pmd for TapPmd {
     }
 
     fn attach(&self, ctx: &PortCtx) -> Result<Arc<dyn DataPath>, EthError> {
-        let p = &ctx.slot.private;
-        let nb = p[W_NB_QUEUES].load(Ordering::Relaxed) as usize;
+        let nb = shared::state(ctx.slot).nb_queues.load(Ordering::Relaxed) as usize;
         let primary = ctx.mem.config().primary_pid.load(Ordering::Relaxed);
         let queues = fds::fetch(ctx.slot, primary, ctx.port, nb).map_err(|m| {
             dev_err(ctx, format!("TAP interface '{}': cannot get the queue fds from the primary: {m}", iface_of(ctx)))
@@ -125,5 +125,5 @@ impl Pmd for TapPmd {
 
 /// The interface name recorded in the slot of a TAP port.
 pub fn iface_of(ctx: &PortCtx) -> String {
-    shared::load_str(&ctx.slot.private[W_IFNAME..W_IFNAME + 2])
+    shared::state(ctx.slot).ifname.get()
 }

@@ -2,7 +2,7 @@
 //! pool, one `write` per sent frame. A system call per packet: TAP is for tests and slow
 //! paths, not the fast path of the project.
 
-use super::shared::W_ATTACHED;
+use super::shared;
 use eal::{Mbuf, PktMbufPool};
 use ethdev::{DataPath, PortSlot};
 use std::fs::File;
@@ -26,7 +26,7 @@ impl TapData {
 
     fn tx_file(&self, q: u16) -> Option<&File> {
         let attached =
-            (self.slot.private[W_ATTACHED].load(Ordering::Relaxed) as usize).clamp(1, self.queues.len().max(1));
+            (shared::state(self.slot).attached.load(Ordering::Relaxed) as usize).clamp(1, self.queues.len().max(1));
         self.queues.get(q as usize % attached)
     }
 }

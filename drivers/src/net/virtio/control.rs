@@ -4,16 +4,16 @@
 //! promiscuous mode, MAC, statistics and link.
 
 use super::ctrl::CtrlQueue;
-use super::net::{self, f};
-use super::pci::{Notifier, Transport, NO_VECTOR, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK};
-use super::pci::{STATUS_FAILED, STATUS_FEATURES_OK};
-use super::vring::{self, Layout, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_RETIRED};
-use super::{intr, rx_ring, rxq, tx_ring, txq, w, MAX_MTU, MAX_PAIRS, NAME};
+use super::error::VirtioError;
+use super::net::{self, Features};
+use super::pci::{DeviceStatus, Notifier, Transport, NO_VECTOR};
+use super::vring::{self, Layout, SplitRing};
+use super::{intr, rx_ring, rxq, state, tx_ring, txq, VirtioState, MAX_MTU, MAX_PAIRS, NAME};
 use crate::net::common::queue_mem;
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::mbuf::HEADROOM;
 use eal::PktMbufPool;
-use ethdev::{capa, Control, DescLimits, DevInfo, EthError, Link, PortConf, PortCtx, PortState};
+use ethdev::{capa, Control, DescLimits, DevInfo, Dir, EthError, Link, PortConf, PortCtx, PortState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -30,7 +30,7 @@ pub(crate) struct VirtioControl {
     ctx: PortCtx,
     dev: Arc<BusDevice>,
     t: Arc<Transport>,
-    features: u64,
+    features: Features,
     kick: Notifier,
     /// The MAC address of the device configuration.
     dev_mac: [u8; 6],
@@ -44,33 +44,34 @@ impl VirtioControl {
     /// queue pairs, and arms the configuration interrupt. The device stays short of
     /// DRIVER_OK until the port starts.
     pub(crate) fn probe(ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Self, EthError> {
-        let err = |m: String| EthError::Device { port: ctx.port, msg: format!("{}: {m}", dev.addr()) };
+        let msg = |m: String| EthError::Device { port: ctx.port, msg: format!("{}: {m}", dev.addr()) };
+        let err = |e: VirtioError| msg(e.to_string());
         let t = Arc::new(Transport::probe(dev).map_err(&err)?);
         let iova_pa = ctx.mem.config().iova_pa.load(Ordering::Acquire) == 1;
         let offered = {
             t.reset().map_err(&err)?;
-            t.set_status(STATUS_ACKNOWLEDGE).map_err(&err)?;
-            t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER).map_err(&err)?;
+            t.set_status(DeviceStatus::ACKNOWLEDGE).map_err(&err)?;
+            t.set_status(DeviceStatus::ACKNOWLEDGE | DeviceStatus::DRIVER).map_err(&err)?;
             t.device_features().map_err(&err)?
         };
         let features = match net::negotiate(offered, t.is_modern(), iova_pa) {
             Ok(f) => f,
             Err(e) => {
-                let _ = t.set_status(STATUS_FAILED);
-                return Err(err(format!("feature negotiation failed: {e} (offered {offered:#x})")));
+                let _ = t.set_status(DeviceStatus::FAILED);
+                return Err(msg(format!("feature negotiation failed: {e} (offered {:#x})", offered.bits())));
             }
         };
         negotiate_on_device(&t, features).map_err(&err)?;
         let kick = t.notifier(dev).map_err(&err)?;
-        let p = &ctx.slot.private;
+        let st = state(ctx.slot);
         let (nb, nbase, nmult) = t.notify_params();
-        p[w::KIND].store(t.kind(), Ordering::Relaxed);
-        p[w::FEATURES].store(features, Ordering::Relaxed);
-        p[w::HDR_LEN].store(u64::from(net::hdr_len(features)), Ordering::Relaxed);
-        p[w::NOTIFY_BAR].store(nb, Ordering::Relaxed);
-        p[w::NOTIFY_BASE].store(nbase, Ordering::Relaxed);
-        p[w::NOTIFY_MULT].store(nmult, Ordering::Relaxed);
-        p[w::LSC].store(1, Ordering::Relaxed);
+        st.kind.store(t.kind(), Ordering::Relaxed);
+        st.features.store(features.bits(), Ordering::Relaxed);
+        st.hdr_len.store(u32::from(net::hdr_len(features)), Ordering::Relaxed);
+        st.notify_bar.store(nb, Ordering::Relaxed);
+        st.notify_base.store(nbase, Ordering::Relaxed);
+        st.notify_mult.store(nmult, Ordering::Relaxed);
+        st.lsc.store(1, Ordering::Relaxed);
         let lsc_count = Arc::new(AtomicU64::new(0));
         // Arm MSI-X first: on the legacy interface the device configuration moves once it
         // is enabled.
@@ -78,7 +79,7 @@ impl VirtioControl {
         if irqs.is_some() {
             set_config_vector(&t).map_err(&err)?;
         }
-        let dev_mac = if features & f::MAC != 0 {
+        let dev_mac = if features.contains(Features::MAC) {
             let mut m = [0u8; 6];
             for (i, b) in m.iter_mut().enumerate() {
                 *b = t.cfg_r8(net::CFG_MAC + i as u64).map_err(&err)?;
@@ -90,11 +91,12 @@ impl VirtioControl {
             m
         };
         ctx.slot.set_mac(dev_mac);
-        let max_pairs = if features & f::MQ != 0 { t.cfg_r16(net::CFG_MAX_PAIRS).map_err(&err)?.max(1) } else { 1 };
+        let max_pairs =
+            if features.contains(Features::MQ) { t.cfg_r16(net::CFG_MAX_PAIRS).map_err(&err)?.max(1) } else { 1 };
         let max_pairs = usize::from(max_pairs).min(MAX_PAIRS);
-        p[w::MAX_PAIRS].store(max_pairs as u64, Ordering::Relaxed);
-        p[w::RX_MAX].store(u64::from(t.queue_max(0).map_err(&err)?), Ordering::Relaxed);
-        p[w::TX_MAX].store(u64::from(t.queue_max(1).map_err(&err)?), Ordering::Relaxed);
+        st.max_pairs.store(max_pairs as u32, Ordering::Relaxed);
+        st.rx_max.store(u32::from(t.queue_max(0).map_err(&err)?), Ordering::Relaxed);
+        st.tx_max.store(u32::from(t.queue_max(1).map_err(&err)?), Ordering::Relaxed);
         tracing::info!(
             port = ctx.port,
             addr = %dev.addr(),
@@ -126,20 +128,20 @@ impl VirtioControl {
         EthError::Device { port: self.ctx.port, msg: format!("{}: {msg}", self.dev.addr()) }
     }
 
-    fn word(&self, i: usize) -> &AtomicU64 {
-        &self.ctx.slot.private[i]
+    fn state(&self) -> &'static VirtioState {
+        state(self.ctx.slot)
     }
 
     fn started(&self) -> bool {
         self.ctx.slot.state() == PortState::Started
     }
 
-    fn has(&self, bit: u64) -> bool {
-        self.features & bit != 0
+    fn has(&self, bit: Features) -> bool {
+        self.features.contains(bit)
     }
 
     fn max_pairs(&self) -> usize {
-        self.word(w::MAX_PAIRS).load(Ordering::Relaxed) as usize
+        self.state().max_pairs.load(Ordering::Relaxed) as usize
     }
 
     fn unsupported(&self, what: String) -> EthError {
@@ -148,7 +150,7 @@ impl VirtioControl {
 
     /// The device's index of the control queue.
     fn ctrl_index(&self) -> u16 {
-        if self.has(f::MQ) {
+        if self.has(Features::MQ) {
             2 * self.max_pairs() as u16
         } else {
             2
@@ -160,7 +162,7 @@ impl VirtioControl {
     }
 
     /// Queue size for a request of `nb` on a queue whose device maximum is `max`.
-    fn queue_size(&self, nb: u16, max: u64) -> Result<u16, EthError> {
+    fn queue_size(&self, nb: u16, max: u32) -> Result<u16, EthError> {
         let max = u16::try_from(max).unwrap_or(0);
         if max == 0 || !max.is_power_of_two() {
             return Err(self.err(format!("the device reports a queue size of {max}")));
@@ -175,20 +177,33 @@ impl VirtioControl {
         Ok(want.min(max))
     }
 
-    fn setup_queue(&self, what: &str, word: usize, nb: u16) -> Result<(), EthError> {
-        self.word(word).store(0, Ordering::Release);
-        let (mz, _) = vring::reserve(&self.ctx.mem, &self.queue_name(what), nb)?;
-        self.word(word).store(queue_mem::pack(mz.addr(), usize::from(nb)), Ordering::Release);
+    /// Sets up data queue `q` of direction `dir` with `nb` entries.
+    fn setup_queue(&self, dir: Dir, q: usize, nb: u16) -> Result<(), EthError> {
+        let st = self.state();
+        let slot = match dir {
+            Dir::Rx => &st.rxq[q],
+            Dir::Tx => &st.txq[q],
+        };
+        let name = self.queue_name(&format!("{}q{q}", dir.name()));
+        queue_mem::setup_queue::<SplitRing>(&self.ctx.mem, &name, slot, usize::from(nb))?;
+        Ok(())
+    }
+
+    /// Sets up the control queue with `nb` entries (once: its software words hold command
+    /// bytes, not mbufs).
+    fn setup_ctrl_queue(&self, nb: u16) -> Result<(), EthError> {
+        let (mz, _) = vring::reserve(&self.ctx.mem, &self.queue_name("ctrlq"), nb)?;
+        self.state().ctrlq.publish(mz.addr(), usize::from(nb));
         Ok(())
     }
 
     /// Gives the device queue `index` the rings of `q`; records its doorbell offset.
-    fn enable_queue(&self, q: &vring::Vring, index: u16) -> Result<(), String> {
+    fn enable_queue(&self, q: &vring::Vring, index: u16) -> Result<(), VirtioError> {
         let base = self.ring_iova(q);
         let l = Layout::of(q.size());
         let noff = self.t.setup_queue(index, q.size(), base, base + l.avail, base + l.used)?;
-        q.set(H_INDEX, u64::from(index));
-        q.set(H_NOTIFY_OFF, u64::from(noff));
+        q.hdr().index.store(u64::from(index), Ordering::Release);
+        q.hdr().notify_off.store(u64::from(noff), Ordering::Release);
         Ok(())
     }
 
@@ -217,11 +232,11 @@ impl VirtioControl {
     }
 
     /// The full device initialisation of `start`.
-    fn init_device(&self, pairs: usize) -> Result<(), String> {
+    fn init_device(&self, pairs: usize) -> Result<(), VirtioError> {
         let t = &self.t;
         t.reset()?;
-        t.set_status(STATUS_ACKNOWLEDGE)?;
-        t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER)?;
+        t.set_status(DeviceStatus::ACKNOWLEDGE)?;
+        t.set_status(DeviceStatus::ACKNOWLEDGE | DeviceStatus::DRIVER)?;
         negotiate_on_device(t, self.features)?;
         if self.irqs.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
             set_config_vector(t)?;
@@ -232,7 +247,7 @@ impl VirtioControl {
         for i in 0..pairs {
             if let Some(q) = rx_ring(slot, i) {
                 let pool = PktMbufPool::from_header_addr(slot.rxq_pool[i].load(Ordering::Relaxed))
-                    .map_err(|e| format!("RX queue {i}: {e}"))?;
+                    .map_err(|source| VirtioError::RxPool { q: i, source })?;
                 rxq::fill(&q, &pool, pa.as_ref(), hdr)?;
                 self.enable_queue(&q, 2 * i as u16)?;
             }
@@ -243,42 +258,48 @@ impl VirtioControl {
         }
         let mut ctrl = self.ctrl.lock().unwrap_or_else(|p| p.into_inner());
         *ctrl = None;
-        if self.has(f::CTRL_VQ) {
-            let q = vring::Vring::unpack(self.word(w::CTRLQ).load(Ordering::Acquire))
-                .ok_or("the control queue memory is missing")?;
-            q.release_all();
+        if self.has(Features::CTRL_VQ) {
+            let q = self.state().ctrlq.get::<SplitRing>().ok_or(VirtioError::CtrlQueueMissing)?;
+            // Its software words hold the last command's bytes, not mbufs.
+            q.zero();
             self.enable_queue(&q, self.ctrl_index())?;
             *ctrl = Some(CtrlQueue::new(
                 q,
                 &self.ctx.mem,
                 self.ctrl_index(),
-                q.get(H_NOTIFY_OFF) as u16,
+                q.hdr().notify_off.load(Ordering::Relaxed) as u16,
                 self.kick.clone(),
             ));
         }
-        t.add_status(STATUS_DRIVER_OK)?;
+        t.add_status(DeviceStatus::DRIVER_OK)?;
         let s = t.status()?;
-        if s & STATUS_DRIVER_OK == 0 || s & super::pci::STATUS_NEEDS_RESET != 0 {
-            return Err(format!("the device did not take DRIVER_OK: device_status {s:#x}"));
+        if !s.contains(DeviceStatus::DRIVER_OK) || s.contains(DeviceStatus::NEEDS_RESET) {
+            return Err(VirtioError::DriverOkRefused(s));
         }
         if let Some(c) = ctrl.as_mut() {
-            if self.has(f::MQ) {
-                c.command(net::CTRL_MQ, net::CTRL_MQ_VQ_PAIRS_SET, &(pairs as u16).to_le_bytes())
-                    .map_err(|e| format!("enabling {pairs} queue pair(s) (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET): {e}"))?;
+            if self.has(Features::MQ) {
+                c.command(net::CTRL_MQ, net::CTRL_MQ_VQ_PAIRS_SET, &(pairs as u16).to_le_bytes()).map_err(|e| {
+                    start_command(format!("enabling {pairs} queue pair(s) (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET)"), e)
+                })?;
             }
-            if self.has(f::CTRL_RX) {
+            if self.has(Features::CTRL_RX) {
                 let on = slot.promisc.load(Ordering::Relaxed) == 1;
                 c.command(net::CTRL_RX, net::CTRL_RX_PROMISC, &[u8::from(on)])
-                    .map_err(|e| format!("promiscuous {on} (VIRTIO_NET_CTRL_RX_PROMISC): {e}"))?;
+                    .map_err(|e| start_command(format!("promiscuous {on} (VIRTIO_NET_CTRL_RX_PROMISC)"), e))?;
             }
             let mac = slot.mac();
-            if self.has(f::CTRL_MAC_ADDR) && mac != self.dev_mac {
+            if self.has(Features::CTRL_MAC_ADDR) && mac != self.dev_mac {
                 c.command(net::CTRL_MAC, net::CTRL_MAC_ADDR_SET, &mac)
-                    .map_err(|e| format!("MAC address (VIRTIO_NET_CTRL_MAC_ADDR_SET): {e}"))?;
+                    .map_err(|e| start_command("MAC address (VIRTIO_NET_CTRL_MAC_ADDR_SET)".into(), e))?;
             }
         }
         Ok(())
     }
+}
+
+/// A control command of `start` that failed.
+fn start_command(what: String, e: VirtioError) -> VirtioError {
+    VirtioError::StartCommand { what, source: Box::new(e) }
 }
 
 /// Address of a queue's memory (its descriptor table).
@@ -288,27 +309,24 @@ fn q_addr(q: &vring::Vring) -> u64 {
 
 /// Writes the negotiated features and, on the modern interface, completes the negotiation
 /// with FEATURES_OK (checking that the device kept it).
-fn negotiate_on_device(t: &Transport, features: u64) -> Result<(), String> {
+fn negotiate_on_device(t: &Transport, features: Features) -> Result<(), VirtioError> {
     t.set_driver_features(features)?;
     if t.is_modern() {
-        t.add_status(STATUS_FEATURES_OK)?;
+        t.add_status(DeviceStatus::FEATURES_OK)?;
         let s = t.status()?;
-        if s & STATUS_FEATURES_OK == 0 {
-            let _ = t.set_status(STATUS_FAILED);
-            return Err(format!(
-                "the device refused the features {} ({features:#x}): device_status {s:#x} after FEATURES_OK",
-                net::feature_names(features)
-            ));
+        if !s.contains(DeviceStatus::FEATURES_OK) {
+            let _ = t.set_status(DeviceStatus::FAILED);
+            return Err(VirtioError::FeaturesRefused { names: net::feature_names(features), features, status: s });
         }
     }
     Ok(())
 }
 
 /// Points configuration changes at MSI-X vector 0 and checks the device took it.
-fn set_config_vector(t: &Transport) -> Result<(), String> {
+fn set_config_vector(t: &Transport) -> Result<(), VirtioError> {
     let back = t.set_config_vector(0)?;
     if back == NO_VECTOR {
-        return Err("the device refused MSI-X vector 0 for configuration changes (reads back NO_VECTOR)".into());
+        return Err(VirtioError::ConfigVectorRefused);
     }
     Ok(())
 }
@@ -317,10 +335,10 @@ impl Control for VirtioControl {
     fn info(&self) -> DevInfo {
         let pairs = self.max_pairs() as u16;
         let mut capabilities = capa::MTU;
-        if self.irqs.lock().unwrap_or_else(|p| p.into_inner()).is_some() && self.has(f::STATUS) {
+        if self.irqs.lock().unwrap_or_else(|p| p.into_inner()).is_some() && self.has(Features::STATUS) {
             capabilities |= capa::LSC;
         }
-        if self.has(f::CTRL_RX) {
+        if self.has(Features::CTRL_RX) {
             capabilities |= capa::PROMISC;
         }
         DevInfo {
@@ -343,20 +361,20 @@ impl Control for VirtioControl {
             ));
         }
         let pairs = usize::from(conf.nb_rxq.max(conf.nb_txq));
-        if pairs > 1 && !self.has(f::MQ) {
+        if pairs > 1 && !self.has(Features::MQ) {
             return Err(self.unsupported(format!(
                 "{pairs} queue pairs: the device does not offer VIRTIO_NET_F_MQ (with its control queue, VIRTIO_NET_F_CTRL_VQ)"
             )));
         }
-        self.word(w::PAIRS).store(pairs as u64, Ordering::Relaxed);
-        self.word(w::LSC).store(u64::from(conf.lsc_intr), Ordering::Relaxed);
-        if self.has(f::CTRL_VQ) && self.word(w::CTRLQ).load(Ordering::Acquire) == 0 {
+        self.state().pairs.store(pairs as u32, Ordering::Relaxed);
+        self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
+        if self.has(Features::CTRL_VQ) && !self.state().ctrlq.is_set() {
             let nb = self.t.queue_max(self.ctrl_index()).map_err(|e| self.err(e))?;
             let nb = if nb.is_power_of_two() { nb.min(64) } else { 0 };
             if nb == 0 {
                 return Err(self.err(format!("the control queue {} has no valid size", self.ctrl_index())));
             }
-            self.setup_queue("ctrlq", w::CTRLQ, nb)?;
+            self.setup_ctrl_queue(nb)?;
         }
         Ok(())
     }
@@ -373,7 +391,7 @@ impl Control for VirtioControl {
                 HEADROOM + RX_ROOM
             )));
         }
-        let nb = self.queue_size(nb_desc, self.word(w::RX_MAX).load(Ordering::Relaxed))?;
+        let nb = self.queue_size(nb_desc, self.state().rx_max.load(Ordering::Relaxed))?;
         if (pool.mempool().avail_count() as usize) < usize::from(nb) + 32 {
             tracing::warn!(
                 port = self.ctx.port,
@@ -381,21 +399,21 @@ impl Control for VirtioControl {
                 pool.mempool().name()
             );
         }
-        self.setup_queue(&format!("rxq{q}"), w::RXQ + usize::from(q), nb)
+        self.setup_queue(Dir::Rx, usize::from(q), nb)
     }
 
     fn tx_queue_setup(&self, q: u16, nb_desc: u16) -> Result<(), EthError> {
         if usize::from(q) >= MAX_PAIRS {
             return Err(self.unsupported(format!("TX queue {q}: at most {MAX_PAIRS} queue pairs")));
         }
-        let nb = self.queue_size(nb_desc, self.word(w::TX_MAX).load(Ordering::Relaxed))?;
-        self.setup_queue(&format!("txq{q}"), w::TXQ + usize::from(q), nb)
+        let nb = self.queue_size(nb_desc, self.state().tx_max.load(Ordering::Relaxed))?;
+        self.setup_queue(Dir::Tx, usize::from(q), nb)
     }
 
     fn start(&self) -> Result<(), EthError> {
-        let pairs = (self.word(w::PAIRS).load(Ordering::Relaxed) as usize).max(1);
+        let pairs = (self.state().pairs.load(Ordering::Relaxed) as usize).max(1);
         if let Err(e) = self.init_device(pairs) {
-            let _ = self.t.set_status(STATUS_FAILED);
+            let _ = self.t.set_status(DeviceStatus::FAILED);
             self.release_queues();
             return Err(self.err(e));
         }
@@ -411,7 +429,7 @@ impl Control for VirtioControl {
         let t0 = std::time::Instant::now();
         for i in 0..MAX_PAIRS {
             if let Some(q) = tx_ring(self.ctx.slot, i) {
-                while q.used_idx() != q.get(vring::H_AVAIL) as u16 && t0.elapsed() < TX_DRAIN {
+                while q.used_idx() != q.hdr().avail.load(Ordering::Relaxed) as u16 && t0.elapsed() < TX_DRAIN {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
             }
@@ -426,13 +444,14 @@ impl Control for VirtioControl {
     fn close(&self) {
         let _ = self.stop();
         drop(self.irqs.lock().unwrap_or_else(|p| p.into_inner()).take());
-        let mut names = vec![(w::CTRLQ, "ctrlq".to_string())];
+        let st = self.state();
+        let mut names = vec![(&st.ctrlq, "ctrlq".to_string())];
         for i in 0..MAX_PAIRS {
-            names.push((w::RXQ + i, format!("rxq{i}")));
-            names.push((w::TXQ + i, format!("txq{i}")));
+            names.push((&st.rxq[i], format!("rxq{i}")));
+            names.push((&st.txq[i], format!("txq{i}")));
         }
-        for (word, name) in names {
-            self.word(word).store(0, Ordering::Release);
+        for (queue, name) in names {
+            let _ = queue.withdraw::<SplitRing>();
             if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(&name)) {
                 self.ctx.mem.memzone_free(mz);
             }
@@ -446,7 +465,7 @@ impl Control for VirtioControl {
     }
 
     fn promiscuous(&self, on: bool) -> Result<(), EthError> {
-        if !self.has(f::CTRL_RX) {
+        if !self.has(Features::CTRL_RX) {
             return Err(self.unsupported(
                 "promiscuous mode: the device does not offer VIRTIO_NET_F_CTRL_RX (and VIRTIO_NET_F_CTRL_VQ)".into(),
             ));
@@ -458,7 +477,7 @@ impl Control for VirtioControl {
     }
 
     fn mac_set(&self, mac: [u8; 6]) -> Result<(), EthError> {
-        if !self.has(f::CTRL_MAC_ADDR) {
+        if !self.has(Features::CTRL_MAC_ADDR) {
             return Err(self
                 .unsupported("setting the MAC address: the device does not offer VIRTIO_NET_F_CTRL_MAC_ADDR".into()));
         }
@@ -477,11 +496,11 @@ impl Control for VirtioControl {
         let (mut rx_kicks, mut tx_kicks, mut retired) = (0, 0, 0);
         for i in 0..MAX_PAIRS {
             if let Some(q) = rx_ring(slot, i) {
-                rx_kicks += q.get(H_KICKS);
-                retired += q.get(H_RETIRED);
+                rx_kicks += q.hdr().kicks.load(Ordering::Relaxed);
+                retired += q.hdr().retired.load(Ordering::Relaxed);
             }
             if let Some(q) = tx_ring(slot, i) {
-                tx_kicks += q.get(H_KICKS);
+                tx_kicks += q.hdr().kicks.load(Ordering::Relaxed);
             }
         }
         let ctrl_cmds = self.ctrl.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(0, |c| c.done);
@@ -491,11 +510,11 @@ impl Control for VirtioControl {
             ("rx_kicks", rx_kicks),
             ("tx_kicks", tx_kicks),
             ("rx_retired_mbufs", retired),
-            ("queue_pairs", self.word(w::PAIRS).load(Ordering::Relaxed)),
+            ("queue_pairs", u64::from(self.state().pairs.load(Ordering::Relaxed))),
             ("max_queue_pairs", self.max_pairs() as u64),
-            ("features", self.features),
+            ("features", self.features.bits()),
             ("modern", u64::from(self.t.is_modern())),
-            ("device_status", u64::from(self.t.status().unwrap_or(0xff))),
+            ("device_status", u64::from(self.t.status().map_or(0xff, |s| s.bits()))),
         ]
     }
 }

@@ -3,9 +3,10 @@
 //! writes), polled to completion. The command bytes live in the queue's own memzone (its
 //! software-ring words), so nothing else needs DMA memory.
 
+use super::error::VirtioError;
 use super::net::CTRL_OK;
 use super::pci::Notifier;
-use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_NEXT, DESC_F_WRITE, H_AVAIL, H_USED};
+use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_NEXT, DESC_F_WRITE};
 use eal::Memory;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -29,7 +30,8 @@ impl CtrlQueue {
     /// The control queue in `q` (memory at `addr`), queue `index` of the device with
     /// doorbell offset `noff`; resets its rings.
     pub fn new(q: Vring, mem: &Memory, index: u16, noff: u16, kick: Notifier) -> CtrlQueue {
-        q.release_all();
+        // Not `release_all`: the software words hold command bytes, not mbufs.
+        q.zero();
         q.set_avail_flags(AVAIL_F_NO_INTERRUPT);
         let word = |i: usize| mem.iova(q.sw_word(i) as *const _ as u64);
         CtrlQueue { q, iova: [word(0), word(1), word(2)], index, noff, kick, done: 0 }
@@ -37,9 +39,9 @@ impl CtrlQueue {
 
     /// Runs command `cmd` of `class` with `data` (up to 8 bytes); Err with the reason when
     /// the device does not acknowledge it.
-    pub fn command(&mut self, class: u8, cmd: u8, data: &[u8]) -> Result<(), String> {
+    pub fn command(&mut self, class: u8, cmd: u8, data: &[u8]) -> Result<(), VirtioError> {
         if data.is_empty() || data.len() > 8 {
-            return Err(format!("control command data of {} bytes (1 to 8 supported)", data.len()));
+            return Err(VirtioError::CtrlDataLen(data.len()));
         }
         let mut d = [0u8; 8];
         d[..data.len()].copy_from_slice(data);
@@ -49,27 +51,25 @@ impl CtrlQueue {
         self.q.set_desc(0, self.iova[0], 2, DESC_F_NEXT, 1);
         self.q.set_desc(1, self.iova[1], data.len() as u32, DESC_F_NEXT, 2);
         self.q.set_desc(2, self.iova[2], 1, DESC_F_WRITE, 0);
-        let avail = self.q.get(H_AVAIL) as u16;
+        let avail = self.q.hdr().avail.load(Ordering::Relaxed) as u16;
         self.q.avail_put(avail, 0);
         let next = avail.wrapping_add(1);
-        self.q.set(H_AVAIL, u64::from(next));
+        self.q.hdr().avail.store(u64::from(next), Ordering::Release);
         self.q.avail_publish(next);
         std::sync::atomic::fence(Ordering::SeqCst);
         self.kick.notify(self.index, self.noff);
         let t0 = Instant::now();
         while self.q.used_idx() != next {
             if t0.elapsed() > TIMEOUT {
-                return Err(format!(
-                    "control command class {class} cmd {cmd}: no answer from the device within {TIMEOUT:?}"
-                ));
+                return Err(VirtioError::CtrlTimeout { class, cmd, timeout: TIMEOUT });
             }
             std::thread::sleep(Duration::from_micros(200));
         }
-        self.q.set(H_USED, u64::from(next));
+        self.q.hdr().used.store(u64::from(next), Ordering::Release);
         self.done += 1;
         let ack = self.q.sw_word(2).load(Ordering::Acquire) as u8;
         if ack != CTRL_OK {
-            return Err(format!("control command class {class} cmd {cmd}: the device answered {ack} (error)"));
+            return Err(VirtioError::CtrlRefused { class, cmd, ack });
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! port through the device fd).
 
 use super::pci::Notifier;
-use super::{rx_ring, rxq, tx_ring, txq, w};
+use super::{rx_ring, rxq, state, tx_ring, txq};
 use eal::{Mbuf, Memory, PktMbufPool};
 use ethdev::{DataPath, PortCtx, PortSlot, MAX_QUEUES};
 use std::sync::atomic::Ordering;
@@ -22,7 +22,7 @@ pub(crate) struct VirtioData {
 impl VirtioData {
     pub(crate) fn new(ctx: &PortCtx, kick: Notifier) -> VirtioData {
         let pa = crate::net::common::iova::pa_mode(ctx.mem);
-        let hdr = ctx.slot.private[w::HDR_LEN].load(Ordering::Acquire) as u16;
+        let hdr = state(ctx.slot).hdr_len.load(Ordering::Acquire) as u16;
         VirtioData { port: ctx.port, slot: ctx.slot, kick, mem: ctx.mem, pa, hdr }
     }
 }

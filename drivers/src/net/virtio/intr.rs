@@ -4,9 +4,9 @@
 //! device configuration and reports it to ethdev, which updates the shared state and tells
 //! the secondaries.
 
-use super::net::{self, f};
+use super::error::VirtioError;
+use super::net::{self, Features};
 use super::pci::Transport;
-use super::w;
 use eal::bus::{ArmedIrqs, BusDevice, IrqHandler};
 use eal::vfio::IrqIndex;
 use ethdev::{Link, PortCtx};
@@ -18,8 +18,8 @@ use std::sync::Arc;
 pub const SPEED_MBPS: u32 = 10_000;
 
 /// The link as the device configuration says (always up without `VIRTIO_NET_F_STATUS`).
-pub fn read_link(t: &Transport, features: u64) -> Link {
-    if features & f::STATUS == 0 {
+pub fn read_link(t: &Transport, features: Features) -> Link {
+    if !features.contains(Features::STATUS) {
         return Link::up(SPEED_MBPS);
     }
     match t.cfg_r16(net::CFG_STATUS) {
@@ -38,10 +38,10 @@ pub fn arm(
     ctx: &PortCtx,
     dev: &Arc<BusDevice>,
     t: Arc<Transport>,
-    features: u64,
+    features: Features,
     count: Arc<AtomicU64>,
-) -> Result<Option<ArmedIrqs>, String> {
-    let info = dev.vfio().irq_info(IrqIndex::Msix).map_err(|e| e.to_string())?;
+) -> Result<Option<ArmedIrqs>, VirtioError> {
+    let info = dev.vfio().irq_info(IrqIndex::Msix).map_err(VirtioError::vfio("MSI-X information"))?;
     if info.count == 0 {
         tracing::warn!(port = ctx.port, addr = %dev.addr(), "no MSI-X: link changes are not signalled (poll link_update)");
         return Ok(None);
@@ -50,9 +50,9 @@ pub fn arm(
     let handler: IrqHandler = Box::new(move |_n| {
         let _ = t.read_isr();
         count.fetch_add(1, Ordering::Relaxed);
-        if ctx.slot.private[w::LSC].load(Ordering::Relaxed) == 1 {
+        if super::state(ctx.slot).lsc.load(Ordering::Relaxed) == 1 {
             ctx.report_link(read_link(&t, features));
         }
     });
-    dev.arm_irqs(IrqIndex::Msix, vec![handler]).map(Some).map_err(|e| e.to_string())
+    dev.arm_irqs(IrqIndex::Msix, vec![handler]).map(Some).map_err(VirtioError::ArmIrqs)
 }

@@ -15,13 +15,14 @@
 //! and transitional devices to the EAL ([`EAL_NEEDS`]), which then chooses it by itself;
 //! for a modern one without ACCESS_PLATFORM probing fails and says to pass `--iova-mode pa`.
 //!
-//! All queue state lives in shared memory (the port slot's driver words and the queue
-//! memzones), so a secondary can poll the queues the application gives it; a secondary
+//! All queue state lives in shared memory (the driver's state in the port slot,
+//! `VirtioState`, and the queue memzones), so a secondary can poll the queues the application gives it; a secondary
 //! only rings doorbells, and never resets or configures the device (not even at exit).
 
 mod control;
 mod ctrl;
 mod data;
+pub mod error;
 mod intr;
 pub mod net;
 pub mod pci;
@@ -30,9 +31,10 @@ mod txq;
 pub mod vring;
 
 use crate::net::common::pci_pmd::PciDriver;
+use crate::net::common::queue_mem::QueueSlot;
 use eal::bus::BusDevice;
 use ethdev::{DataPath, EthError, PortCtx, PortSlot, Probed};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The driver's name.
@@ -53,49 +55,56 @@ pub const MAX_MTU: u16 = 1500;
 /// Most queue pairs this driver drives.
 pub const MAX_PAIRS: usize = 8;
 
-/// Driver words of the port slot.
-pub(crate) mod w {
-    /// Transport code ([`super::pci::KIND_MODERN`] or [`super::pci::KIND_LEGACY`]).
-    pub const KIND: usize = 0;
-    /// Negotiated features.
-    pub const FEATURES: usize = 1;
-    /// virtio-net header length.
-    pub const HDR_LEN: usize = 2;
-    /// Notification BAR (modern).
-    pub const NOTIFY_BAR: usize = 3;
-    /// Offset of the notification structure in its BAR.
-    pub const NOTIFY_BASE: usize = 4;
-    /// `notify_off_multiplier`.
-    pub const NOTIFY_MULT: usize = 5;
-    /// 1 when link interrupts are wanted.
-    pub const LSC: usize = 6;
-    /// Queue pairs the device offers.
-    pub const MAX_PAIRS: usize = 7;
-    /// Queue pairs in use.
-    pub const PAIRS: usize = 8;
-    /// Largest RX queue size.
-    pub const RX_MAX: usize = 9;
-    /// Largest TX queue size.
-    pub const TX_MAX: usize = 10;
-    /// Control queue memzone and size (`queue_mem::pack`).
-    pub const CTRLQ: usize = 11;
-    /// RX queue `q` memzone and size (`queue_mem::pack`), from this word.
-    pub const RXQ: usize = 16;
-    /// TX queue `q` memzone and size, from this word.
-    pub const TXQ: usize = RXQ + super::MAX_PAIRS;
-    const _: () = assert!(TXQ + super::MAX_PAIRS <= ethdev::port_table::PRIVATE_WORDS);
+ethdev::shared_state! {
+    /// The virtio driver's shared state in the port slot.
+    pub(crate) struct VirtioState {
+        /// Transport code ([`pci::KIND_MODERN`] or [`pci::KIND_LEGACY`]).
+        pub kind: AtomicU64,
+        /// Negotiated features.
+        pub features: AtomicU64,
+        /// Notification BAR (modern).
+        pub notify_bar: AtomicU64,
+        /// Offset of the notification structure in its BAR.
+        pub notify_base: AtomicU64,
+        /// `notify_off_multiplier`.
+        pub notify_mult: AtomicU64,
+        /// virtio-net header length.
+        pub hdr_len: AtomicU32,
+        /// 1 when link interrupts are wanted.
+        pub lsc: AtomicU32,
+        /// Queue pairs the device offers (at most [`MAX_PAIRS`]).
+        pub max_pairs: AtomicU32,
+        /// Queue pairs in use.
+        pub pairs: AtomicU32,
+        /// Largest RX queue size.
+        pub rx_max: AtomicU32,
+        /// Largest TX queue size.
+        pub tx_max: AtomicU32,
+        /// The control queue (0: not set up).
+        pub ctrlq: QueueSlot,
+        /// RX queue `q` at index `q`.
+        pub rxq: [QueueSlot; MAX_PAIRS],
+        /// TX queue `q` at index `q`.
+        pub txq: [QueueSlot; MAX_PAIRS],
+    }
+}
+
+/// The virtio state of the port in `slot`.
+#[inline(always)]
+pub(crate) fn state(slot: &PortSlot) -> &VirtioState {
+    slot.driver_state()
 }
 
 /// RX queue `q` of the port in `slot`, if set up.
 #[inline]
 pub(crate) fn rx_ring(slot: &PortSlot, q: usize) -> Option<vring::Vring> {
-    (q < MAX_PAIRS).then(|| vring::Vring::unpack(slot.private[w::RXQ + q].load(Ordering::Acquire))).flatten()
+    state(slot).rxq.get(q)?.get()
 }
 
 /// TX queue `q` of the port in `slot`, if set up.
 #[inline]
 pub(crate) fn tx_ring(slot: &PortSlot, q: usize) -> Option<vring::Vring> {
-    (q < MAX_PAIRS).then(|| vring::Vring::unpack(slot.private[w::TXQ + q].load(Ordering::Acquire))).flatten()
+    state(slot).txq.get(q)?.get()
 }
 
 fn device_err(ctx: &PortCtx, dev: &BusDevice, msg: impl std::fmt::Display) -> EthError {
@@ -116,9 +125,9 @@ impl PciDriver for VirtioPmd {
     }
 
     fn attach(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
-        let p = &ctx.slot.private;
-        let get = |i: usize| p[i].load(Ordering::Acquire);
-        let kick = pci::notifier(dev, get(w::KIND), get(w::NOTIFY_BAR), get(w::NOTIFY_BASE), get(w::NOTIFY_MULT))
+        let st = state(ctx.slot);
+        let get = |v: &AtomicU64| v.load(Ordering::Acquire);
+        let kick = pci::notifier(dev, get(&st.kind), get(&st.notify_bar), get(&st.notify_base), get(&st.notify_mult))
             .map_err(|e| device_err(ctx, dev, e))?;
         Ok(Arc::new(data::VirtioData::new(ctx, kick)))
     }

@@ -1,44 +1,50 @@
 //! virtio-net facts: feature bits, the device configuration layout, the header before each
 //! frame, control-queue commands, and the feature negotiation of this driver.
 
-/// Feature bits (virtio 1.x, 5.1.3 and 6).
-pub mod f {
-    /// The device has a MAC address in its configuration.
-    pub const MAC: u64 = 1 << 5;
-    /// Receive buffers can be merged (the header has `num_buffers`).
-    pub const MRG_RXBUF: u64 = 1 << 15;
-    /// The configuration has a link `status` field.
-    pub const STATUS: u64 = 1 << 16;
-    /// A control queue exists.
-    pub const CTRL_VQ: u64 = 1 << 17;
-    /// RX mode (promiscuous, all-multicast) through the control queue.
-    pub const CTRL_RX: u64 = 1 << 18;
-    /// Several queue pairs (set through the control queue).
-    pub const MQ: u64 = 1 << 22;
-    /// The MAC address can be set through the control queue.
-    pub const CTRL_MAC_ADDR: u64 = 1 << 23;
-    /// virtio 1.x device (modern interface, little-endian).
-    pub const VERSION_1: u64 = 1 << 32;
-    /// The device accesses memory through the platform's IOMMU.
-    pub const ACCESS_PLATFORM: u64 = 1 << 33;
+use super::error::VirtioError;
+
+bitflags::bitflags! {
+    /// Feature bits (virtio 1.x, 5.1.3 and 6): those this driver knows by name; a device's
+    /// other bits are kept as they are ([`Features::from_bits_retain`]).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct Features: u64 {
+        /// The device has a MAC address in its configuration.
+        const MAC = 1 << 5;
+        /// Receive buffers can be merged (the header has `num_buffers`).
+        const MRG_RXBUF = 1 << 15;
+        /// The configuration has a link `status` field.
+        const STATUS = 1 << 16;
+        /// A control queue exists.
+        const CTRL_VQ = 1 << 17;
+        /// RX mode (promiscuous, all-multicast) through the control queue.
+        const CTRL_RX = 1 << 18;
+        /// Several queue pairs (set through the control queue).
+        const MQ = 1 << 22;
+        /// The MAC address can be set through the control queue.
+        const CTRL_MAC_ADDR = 1 << 23;
+        /// virtio 1.x device (modern interface, little-endian).
+        const VERSION_1 = 1 << 32;
+        /// The device accesses memory through the platform's IOMMU.
+        const ACCESS_PLATFORM = 1 << 33;
+    }
 }
 
-/// Names of the feature bits this driver knows, for messages.
-pub const FEATURE_NAMES: [(u64, &str); 9] = [
-    (f::MAC, "VIRTIO_NET_F_MAC"),
-    (f::MRG_RXBUF, "VIRTIO_NET_F_MRG_RXBUF"),
-    (f::STATUS, "VIRTIO_NET_F_STATUS"),
-    (f::CTRL_VQ, "VIRTIO_NET_F_CTRL_VQ"),
-    (f::CTRL_RX, "VIRTIO_NET_F_CTRL_RX"),
-    (f::MQ, "VIRTIO_NET_F_MQ"),
-    (f::CTRL_MAC_ADDR, "VIRTIO_NET_F_CTRL_MAC_ADDR"),
-    (f::VERSION_1, "VIRTIO_F_VERSION_1"),
-    (f::ACCESS_PLATFORM, "VIRTIO_F_ACCESS_PLATFORM"),
+/// Names of the feature bits this driver knows, as the specification spells them.
+pub const FEATURE_NAMES: [(Features, &str); 9] = [
+    (Features::MAC, "VIRTIO_NET_F_MAC"),
+    (Features::MRG_RXBUF, "VIRTIO_NET_F_MRG_RXBUF"),
+    (Features::STATUS, "VIRTIO_NET_F_STATUS"),
+    (Features::CTRL_VQ, "VIRTIO_NET_F_CTRL_VQ"),
+    (Features::CTRL_RX, "VIRTIO_NET_F_CTRL_RX"),
+    (Features::MQ, "VIRTIO_NET_F_MQ"),
+    (Features::CTRL_MAC_ADDR, "VIRTIO_NET_F_CTRL_MAC_ADDR"),
+    (Features::VERSION_1, "VIRTIO_F_VERSION_1"),
+    (Features::ACCESS_PLATFORM, "VIRTIO_F_ACCESS_PLATFORM"),
 ];
 
 /// The names of the bits of `bits` this driver knows.
-pub fn feature_names(bits: u64) -> String {
-    let v: Vec<&str> = FEATURE_NAMES.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| *n).collect();
+pub fn feature_names(bits: Features) -> String {
+    let v: Vec<&str> = FEATURE_NAMES.iter().filter(|(b, _)| bits.contains(*b)).map(|(_, n)| *n).collect();
     if v.is_empty() {
         "none".into()
     } else {
@@ -57,8 +63,8 @@ pub const S_LINK_UP: u16 = 1;
 
 /// The header before each frame: 12 bytes with VERSION_1 or MRG_RXBUF (`num_buffers`
 /// included), else 10 (legacy).
-pub fn hdr_len(features: u64) -> u16 {
-    if features & (f::VERSION_1 | f::MRG_RXBUF) != 0 {
+pub fn hdr_len(features: Features) -> u16 {
+    if features.intersects(Features::VERSION_1 | Features::MRG_RXBUF) {
         12
     } else {
         10
@@ -84,30 +90,30 @@ pub const CTRL_OK: u8 = 0;
 /// given what it offers. VERSION_1 is required on the modern interface; ACCESS_PLATFORM is
 /// taken when offered (the device then goes through the IOMMU); without it (or on the
 /// legacy interface) the device uses physical addresses and `iova_pa` must be true.
-pub fn negotiate(offered: u64, modern: bool, iova_pa: bool) -> Result<u64, String> {
-    let mut want = f::MAC | f::STATUS | f::CTRL_VQ | f::CTRL_RX | f::MQ | f::CTRL_MAC_ADDR;
+pub fn negotiate(offered: Features, modern: bool, iova_pa: bool) -> Result<Features, VirtioError> {
+    let mut want = Features::MAC
+        | Features::STATUS
+        | Features::CTRL_VQ
+        | Features::CTRL_RX
+        | Features::MQ
+        | Features::CTRL_MAC_ADDR;
     if modern {
-        if offered & f::VERSION_1 == 0 {
-            return Err(
-                "the device does not offer VIRTIO_F_VERSION_1 on its modern interface: it is not a virtio 1.x device"
-                    .into(),
-            );
+        if !offered.contains(Features::VERSION_1) {
+            return Err(VirtioError::NoVersion1);
         }
-        want |= f::VERSION_1 | f::ACCESS_PLATFORM;
+        want |= Features::VERSION_1 | Features::ACCESS_PLATFORM;
     }
     let mut got = offered & want;
-    if got & f::CTRL_VQ == 0 {
-        got &= !(f::CTRL_RX | f::MQ | f::CTRL_MAC_ADDR);
+    if !got.contains(Features::CTRL_VQ) {
+        got.remove(Features::CTRL_RX | Features::MQ | Features::CTRL_MAC_ADDR);
     }
-    if got & f::ACCESS_PLATFORM == 0 && !iova_pa {
+    if !got.contains(Features::ACCESS_PLATFORM) && !iova_pa {
         let why = if modern {
             "does not offer VIRTIO_F_ACCESS_PLATFORM"
         } else {
             "is driven through its legacy interface, which has no VIRTIO_F_ACCESS_PLATFORM"
         };
-        return Err(format!(
-            "the device {why}: it bypasses the IOMMU and needs IOVA = physical address; run with --iova-mode pa (for QEMU: or give a modern device iommu_platform=on,disable-legacy=on)"
-        ));
+        return Err(VirtioError::NeedsIovaPa { why });
     }
     Ok(got)
 }
@@ -116,38 +122,45 @@ pub fn negotiate(offered: u64, modern: bool, iova_pa: bool) -> Result<u64, Strin
 mod tests {
     use super::*;
 
-    const QEMU_MODERN: u64 =
-        f::MAC | f::STATUS | f::CTRL_VQ | f::CTRL_RX | f::MQ | f::CTRL_MAC_ADDR | f::VERSION_1 | f::ACCESS_PLATFORM | 1;
+    const QEMU_MODERN: Features = Features::MAC
+        .union(Features::STATUS)
+        .union(Features::CTRL_VQ)
+        .union(Features::CTRL_RX)
+        .union(Features::MQ)
+        .union(Features::CTRL_MAC_ADDR)
+        .union(Features::VERSION_1)
+        .union(Features::ACCESS_PLATFORM)
+        .union(Features::from_bits_retain(1));
 
     #[test]
     fn modern_takes_access_platform_and_version_1() {
         let got = negotiate(QEMU_MODERN, true, false).unwrap();
-        assert_eq!(got, QEMU_MODERN & !1);
+        assert_eq!(got, QEMU_MODERN.difference(Features::from_bits_retain(1)));
         assert_eq!(hdr_len(got), 12);
     }
 
     #[test]
     fn missing_features_are_named() {
-        let e = negotiate(QEMU_MODERN & !f::VERSION_1, true, false).unwrap_err();
+        let e = negotiate(QEMU_MODERN.difference(Features::VERSION_1), true, false).unwrap_err().to_string();
         assert!(e.contains("VIRTIO_F_VERSION_1"), "{e}");
-        let e = negotiate(QEMU_MODERN & !f::ACCESS_PLATFORM, true, false).unwrap_err();
+        let e = negotiate(QEMU_MODERN.difference(Features::ACCESS_PLATFORM), true, false).unwrap_err().to_string();
         assert!(e.contains("VIRTIO_F_ACCESS_PLATFORM") && e.contains("--iova-mode pa"), "{e}");
-        assert!(negotiate(QEMU_MODERN & !f::ACCESS_PLATFORM, true, true).is_ok());
+        assert!(negotiate(QEMU_MODERN.difference(Features::ACCESS_PLATFORM), true, true).is_ok());
     }
 
     #[test]
     fn legacy_needs_pa_and_has_a_10_byte_header() {
-        let offered = (QEMU_MODERN & 0xffff_ffff) | f::MRG_RXBUF;
-        assert!(negotiate(offered, false, false).unwrap_err().contains("--iova-mode pa"));
+        let offered = Features::from_bits_retain(QEMU_MODERN.bits() & 0xffff_ffff) | Features::MRG_RXBUF;
+        assert!(negotiate(offered, false, false).unwrap_err().to_string().contains("--iova-mode pa"));
         let got = negotiate(offered, false, true).unwrap();
-        assert_eq!(got & (f::VERSION_1 | f::ACCESS_PLATFORM | f::MRG_RXBUF), 0);
+        assert!(!got.intersects(Features::VERSION_1 | Features::ACCESS_PLATFORM | Features::MRG_RXBUF));
         assert_eq!(hdr_len(got), 10);
     }
 
     #[test]
     fn no_control_queue_means_no_control_features() {
-        let got = negotiate(QEMU_MODERN & !f::CTRL_VQ, true, false).unwrap();
-        assert_eq!(got & (f::CTRL_RX | f::MQ | f::CTRL_MAC_ADDR), 0);
-        assert_eq!(feature_names(f::MQ | f::STATUS), "VIRTIO_NET_F_STATUS|VIRTIO_NET_F_MQ");
+        let got = negotiate(QEMU_MODERN.difference(Features::CTRL_VQ), true, false).unwrap();
+        assert!(!got.intersects(Features::CTRL_RX | Features::MQ | Features::CTRL_MAC_ADDR));
+        assert_eq!(feature_names(Features::MQ | Features::STATUS), "VIRTIO_NET_F_STATUS|VIRTIO_NET_F_MQ");
     }
 }

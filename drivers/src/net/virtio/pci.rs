@@ -7,6 +7,8 @@
 //! Facts from the virtio 1.x specification (4.1 "Virtio Over PCI Bus"): capability layout,
 //! register offsets and bits.
 
+use super::error::VirtioError;
+use super::net::Features;
 use eal::bus::BusDevice;
 use eal::vfio::{self, MmioRegion, RegionInfo, PCI_CAPABILITY_LIST, PCI_STATUS, PCI_STATUS_CAP_LIST};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -90,18 +92,24 @@ pub mod legacy {
     pub const PFN_SHIFT: u32 = 12;
 }
 
-/// Status bit: the guest noticed the device.
-pub const STATUS_ACKNOWLEDGE: u8 = 1;
-/// Status bit: the guest knows how to drive it.
-pub const STATUS_DRIVER: u8 = 2;
-/// Status bit: the driver is ready.
-pub const STATUS_DRIVER_OK: u8 = 4;
-/// Status bit: feature negotiation is complete (modern).
-pub const STATUS_FEATURES_OK: u8 = 8;
-/// Status bit: the device hit an error and needs a reset.
-pub const STATUS_NEEDS_RESET: u8 = 0x40;
-/// Status bit: the driver gave up.
-pub const STATUS_FAILED: u8 = 0x80;
+bitflags::bitflags! {
+    /// `device_status` bits (virtio 1.x, 2.1).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct DeviceStatus: u8 {
+        /// The guest noticed the device.
+        const ACKNOWLEDGE = 1;
+        /// The guest knows how to drive it.
+        const DRIVER = 2;
+        /// The driver is ready.
+        const DRIVER_OK = 4;
+        /// Feature negotiation is complete (modern).
+        const FEATURES_OK = 8;
+        /// The device hit an error and needs a reset.
+        const NEEDS_RESET = 0x40;
+        /// The driver gave up.
+        const FAILED = 0x80;
+    }
+}
 /// "No vector" for the MSI-X vector registers.
 pub const NO_VECTOR: u16 = 0xffff;
 
@@ -123,8 +131,8 @@ pub struct CapLoc {
 /// Every virtio vendor capability of `dev`, in list order (the EAL's `find_capability`
 /// gives only the first capability of an id; a virtio device has several). Stops after 48
 /// entries so that a looped list cannot hang.
-pub fn virtio_caps(dev: &vfio::Device) -> Result<Vec<CapLoc>, String> {
-    let e = |e: vfio::VfioError| e.to_string();
+pub fn virtio_caps(dev: &vfio::Device) -> Result<Vec<CapLoc>, VirtioError> {
+    let e = VirtioError::vfio("reading the capability list in config space");
     let mut caps = Vec::new();
     if dev.config_read_u16(PCI_STATUS).map_err(e)? & PCI_STATUS_CAP_LIST == 0 {
         return Ok(caps);
@@ -169,29 +177,30 @@ pub struct Window {
 
 impl Window {
     /// The window `[base, base+len)` of BAR `bar` of `dev`.
-    pub fn new(dev: &BusDevice, bar: u8, base: u64, len: u64) -> Result<Window, String> {
+    pub fn new(dev: &BusDevice, bar: u8, base: u64, len: u64) -> Result<Window, VirtioError> {
         let map = dev.bar(usize::from(bar)).cloned();
         let info = match map {
             Some(_) => None,
-            None => Some(dev.vfio().region_info(u32::from(bar)).map_err(|e| e.to_string())?),
+            None => Some(dev.vfio().region_info(u32::from(bar)).map_err(VirtioError::vfio("region info of a BAR"))?),
         };
         if let Some(m) = &map {
             if base + len > m.len() as u64 {
-                return Err(format!("BAR{bar} is {} bytes, the structure ends at {:#x}", m.len(), base + len));
+                return Err(VirtioError::BarTooSmall { bar, len: m.len() as u64, end: base + len });
             }
         }
         Ok(Window { map, dev: dev.vfio().clone(), info, bar, base, len })
     }
 
-    fn at(&self, off: u64, width: u64) -> Result<u64, String> {
+    fn at(&self, off: u64, width: u64) -> Result<u64, VirtioError> {
         if off + width > self.len {
-            return Err(format!("offset {off:#x} outside the {}-byte structure in BAR{}", self.len, self.bar));
+            debug_assert!(false, "offset {off:#x} outside the {}-byte structure in BAR{}", self.len, self.bar);
+            return Err(VirtioError::OutsideStructure { off, len: self.len, bar: self.bar });
         }
         Ok(self.base + off)
     }
 
-    fn bad(&self, what: &str, a: u64) -> String {
-        format!("{what} at BAR{} offset {a:#x} failed", self.bar)
+    fn bad(&self, access: &'static str, addr: u64) -> VirtioError {
+        VirtioError::Mmio { access, bar: self.bar, addr }
     }
 
     fn region(&self) -> &RegionInfo {
@@ -200,73 +209,79 @@ impl Window {
     }
 
     /// Reads a byte.
-    pub fn r8(&self, off: u64) -> Result<u8, String> {
+    pub fn r8(&self, off: u64) -> Result<u8, VirtioError> {
         let a = self.at(off, 1)?;
         match &self.map {
             Some(m) => m.read8(a as usize).ok_or_else(|| self.bad("read8", a)),
             None => {
                 let mut b = [0u8; 1];
-                self.dev.read_region_at(self.region(), a, &mut b).map_err(|e| e.to_string())?;
+                self.dev.read_region_at(self.region(), a, &mut b).map_err(VirtioError::vfio("reading an I/O BAR"))?;
                 Ok(b[0])
             }
         }
     }
 
     /// Reads a 16-bit register.
-    pub fn r16(&self, off: u64) -> Result<u16, String> {
+    pub fn r16(&self, off: u64) -> Result<u16, VirtioError> {
         let a = self.at(off, 2)?;
         match &self.map {
             Some(m) => m.read16(a as usize).ok_or_else(|| self.bad("read16", a)),
             None => {
                 let mut b = [0u8; 2];
-                self.dev.read_region_at(self.region(), a, &mut b).map_err(|e| e.to_string())?;
+                self.dev.read_region_at(self.region(), a, &mut b).map_err(VirtioError::vfio("reading an I/O BAR"))?;
                 Ok(u16::from_le_bytes(b))
             }
         }
     }
 
     /// Reads a 32-bit register.
-    pub fn r32(&self, off: u64) -> Result<u32, String> {
+    pub fn r32(&self, off: u64) -> Result<u32, VirtioError> {
         let a = self.at(off, 4)?;
         match &self.map {
             Some(m) => m.read32(a as usize).ok_or_else(|| self.bad("read32", a)),
             None => {
                 let mut b = [0u8; 4];
-                self.dev.read_region_at(self.region(), a, &mut b).map_err(|e| e.to_string())?;
+                self.dev.read_region_at(self.region(), a, &mut b).map_err(VirtioError::vfio("reading an I/O BAR"))?;
                 Ok(u32::from_le_bytes(b))
             }
         }
     }
 
     /// Writes a byte.
-    pub fn w8(&self, off: u64, v: u8) -> Result<(), String> {
+    pub fn w8(&self, off: u64, v: u8) -> Result<(), VirtioError> {
         let a = self.at(off, 1)?;
         match &self.map {
             Some(m) => m.write8(a as usize, v).ok_or_else(|| self.bad("write8", a)),
-            None => self.dev.write_region_at(self.region(), a, &[v]).map_err(|e| e.to_string()),
+            None => self.dev.write_region_at(self.region(), a, &[v]).map_err(VirtioError::vfio("writing an I/O BAR")),
         }
     }
 
     /// Writes a 16-bit register.
-    pub fn w16(&self, off: u64, v: u16) -> Result<(), String> {
+    pub fn w16(&self, off: u64, v: u16) -> Result<(), VirtioError> {
         let a = self.at(off, 2)?;
         match &self.map {
             Some(m) => m.write16(a as usize, v).ok_or_else(|| self.bad("write16", a)),
-            None => self.dev.write_region_at(self.region(), a, &v.to_le_bytes()).map_err(|e| e.to_string()),
+            None => self
+                .dev
+                .write_region_at(self.region(), a, &v.to_le_bytes())
+                .map_err(VirtioError::vfio("writing an I/O BAR")),
         }
     }
 
     /// Writes a 32-bit register.
-    pub fn w32(&self, off: u64, v: u32) -> Result<(), String> {
+    pub fn w32(&self, off: u64, v: u32) -> Result<(), VirtioError> {
         let a = self.at(off, 4)?;
         match &self.map {
             Some(m) => m.write32(a as usize, v).ok_or_else(|| self.bad("write32", a)),
-            None => self.dev.write_region_at(self.region(), a, &v.to_le_bytes()).map_err(|e| e.to_string()),
+            None => self
+                .dev
+                .write_region_at(self.region(), a, &v.to_le_bytes())
+                .map_err(VirtioError::vfio("writing an I/O BAR")),
         }
     }
 }
 
-/// How a process rings a queue's doorbell. Built from the port's shared words, so that a
+/// How a process rings a queue's doorbell. Built from the port's shared state, so that a
 /// secondary rings exactly as the primary does.
 #[derive(Clone)]
 pub enum Notifier {
@@ -332,24 +347,28 @@ pub enum Transport {
     },
 }
 
+/// How long a reset may take to read back 0.
+pub const RESET_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A device reset as the virtio spec asks (4.1.4.3.2): write 0 to `device_status`, then
-/// wait until it reads back 0 (2 s at most), through the given accessors of any transport.
-pub fn reset_device(
-    status: impl Fn() -> Result<u8, String>,
-    set_status: impl Fn(u8) -> Result<(), String>,
-) -> Result<(), String> {
+/// wait until it reads back 0 ([`RESET_TIMEOUT`] at most), through the given accessors of
+/// any transport (whose error type takes a [`VirtioError`]).
+pub fn reset_device<E: From<VirtioError>>(
+    status: impl Fn() -> Result<u8, E>,
+    set_status: impl Fn(u8) -> Result<(), E>,
+) -> Result<(), E> {
     set_status(0)?;
     let t0 = Instant::now();
     while status()? != 0 {
-        if t0.elapsed() > Duration::from_secs(2) {
-            return Err("device_status did not read 0 within 2 s of a reset".into());
+        if t0.elapsed() > RESET_TIMEOUT {
+            return Err(VirtioError::ResetTimeout(RESET_TIMEOUT).into());
         }
         std::thread::sleep(Duration::from_millis(1));
     }
     Ok(())
 }
 
-/// Transport codes kept in the port's shared words.
+/// Transport codes kept in the port's shared state.
 pub const KIND_MODERN: u64 = 1;
 /// See [`KIND_MODERN`].
 pub const KIND_LEGACY: u64 = 2;
@@ -357,7 +376,7 @@ pub const KIND_LEGACY: u64 = 2;
 impl Transport {
     /// Finds the transport of `dev`: modern when its modern capabilities are present
     /// (modern and transitional devices), else legacy through I/O-port BAR0.
-    pub fn probe(dev: &BusDevice) -> Result<Transport, String> {
+    pub fn probe(dev: &BusDevice) -> Result<Transport, VirtioError> {
         let caps = virtio_caps(dev.vfio())?;
         let (c, n, i, d) = (
             find_cap(&caps, CAP_COMMON),
@@ -367,9 +386,12 @@ impl Transport {
         );
         if let (Some(c), Some(n), Some(i), Some(d)) = (c, n, i, d) {
             let win = |l: CapLoc| Window::new(dev, l.bar, u64::from(l.offset), u64::from(l.length));
-            let mult = dev.vfio().config_read_u32(u64::from(n.pos) + 16).map_err(|e| e.to_string())?;
+            let mult = dev
+                .vfio()
+                .config_read_u32(u64::from(n.pos) + 16)
+                .map_err(VirtioError::vfio("reading notify_off_multiplier"))?;
             if dev.bar(usize::from(n.bar)).is_none() {
-                return Err(format!("the notification BAR{} is not mapped", n.bar));
+                return Err(VirtioError::NotifyBarUnmapped { bar: u64::from(n.bar) });
             }
             return Ok(Transport::Modern {
                 common: win(c)?,
@@ -381,13 +403,13 @@ impl Transport {
             });
         }
         if dev.ids().1 >= 0x1040 {
-            return Err(format!(
-                "a modern-only virtio device without its capabilities (common {c:?}, notify {n:?}, isr {i:?}, device {d:?})"
-            ));
+            return Err(VirtioError::MissingCapabilities {
+                found: format!("common {c:?}, notify {n:?}, isr {i:?}, device {d:?}"),
+            });
         }
         let len = dev.bar_len(0);
         if len < legacy::CONFIG_MSIX + 8 {
-            return Err(format!("legacy virtio BAR0 is {len} bytes: not an I/O-port virtio BAR"));
+            return Err(VirtioError::NotLegacyBar { len });
         }
         Ok(Transport::Legacy { io: Window::new(dev, 0, 0, len)?, msix: AtomicBool::new(false) })
     }
@@ -405,7 +427,7 @@ impl Transport {
         matches!(self, Transport::Modern { .. })
     }
 
-    /// The notification BAR, its offset and multiplier (modern), for the shared words.
+    /// The notification BAR, its offset and multiplier (modern), for the shared state.
     pub fn notify_params(&self) -> (u64, u64, u64) {
         match self {
             Transport::Modern { notify_bar, notify_base, notify_mult, .. } => {
@@ -415,49 +437,61 @@ impl Transport {
         }
     }
 
-    /// `device_status`.
-    pub fn status(&self) -> Result<u8, String> {
+    /// The raw `device_status` register.
+    fn status_raw(&self) -> Result<u8, VirtioError> {
         match self {
             Transport::Modern { common, .. } => common.r8(common::STATUS),
             Transport::Legacy { io, .. } => io.r8(legacy::STATUS),
         }
     }
 
-    /// Writes `device_status`.
-    pub fn set_status(&self, s: u8) -> Result<(), String> {
+    /// Writes the raw `device_status` register.
+    fn set_status_raw(&self, s: u8) -> Result<(), VirtioError> {
         match self {
             Transport::Modern { common, .. } => common.w8(common::STATUS, s),
             Transport::Legacy { io, .. } => io.w8(legacy::STATUS, s),
         }
     }
 
+    /// `device_status` (bits this driver does not know are kept).
+    pub fn status(&self) -> Result<DeviceStatus, VirtioError> {
+        self.status_raw().map(DeviceStatus::from_bits_retain)
+    }
+
+    /// Writes `device_status`.
+    pub fn set_status(&self, s: DeviceStatus) -> Result<(), VirtioError> {
+        self.set_status_raw(s.bits())
+    }
+
     /// Adds `bits` to `device_status`.
-    pub fn add_status(&self, bits: u8) -> Result<(), String> {
+    pub fn add_status(&self, bits: DeviceStatus) -> Result<(), VirtioError> {
         let s = self.status()?;
         self.set_status(s | bits)
     }
 
     /// Resets the device (status 0) and waits until it reads back 0.
-    pub fn reset(&self) -> Result<(), String> {
-        reset_device(|| self.status(), |s| self.set_status(s))
+    pub fn reset(&self) -> Result<(), VirtioError> {
+        reset_device(|| self.status_raw(), |s| self.set_status_raw(s))
     }
 
-    /// The device's feature bits (legacy: 32).
-    pub fn device_features(&self) -> Result<u64, String> {
-        match self {
+    /// The device's feature bits (legacy: 32), unknown ones included.
+    pub fn device_features(&self) -> Result<Features, VirtioError> {
+        let bits = match self {
             Transport::Modern { common, .. } => {
                 common.w32(common::DFSELECT, 0)?;
                 let lo = common.r32(common::DF)?;
                 common.w32(common::DFSELECT, 1)?;
                 let hi = common.r32(common::DF)?;
-                Ok(u64::from(lo) | (u64::from(hi) << 32))
+                u64::from(lo) | (u64::from(hi) << 32)
             }
-            Transport::Legacy { io, .. } => Ok(u64::from(io.r32(legacy::HOST_FEATURES)?)),
-        }
+            Transport::Legacy { io, .. } => u64::from(io.r32(legacy::HOST_FEATURES)?),
+        };
+        Ok(Features::from_bits_retain(bits))
     }
 
     /// Writes the driver's feature bits.
-    pub fn set_driver_features(&self, f: u64) -> Result<(), String> {
+    pub fn set_driver_features(&self, features: Features) -> Result<(), VirtioError> {
+        let f = features.bits();
         match self {
             Transport::Modern { common, .. } => {
                 common.w32(common::GFSELECT, 0)?;
@@ -470,7 +504,7 @@ impl Transport {
     }
 
     /// Largest size of queue `q` (legacy: its only size); 0 when the queue does not exist.
-    pub fn queue_max(&self, q: u16) -> Result<u16, String> {
+    pub fn queue_max(&self, q: u16) -> Result<u16, VirtioError> {
         match self {
             Transport::Modern { common, .. } => {
                 common.w16(common::Q_SELECT, q)?;
@@ -484,7 +518,7 @@ impl Transport {
     }
 
     /// `num_queues` (modern); None for legacy, which does not say.
-    pub fn num_queues(&self) -> Result<Option<u16>, String> {
+    pub fn num_queues(&self) -> Result<Option<u16>, VirtioError> {
         match self {
             Transport::Modern { common, .. } => Ok(Some(common.r16(common::NUMQ)?)),
             Transport::Legacy { .. } => Ok(None),
@@ -494,7 +528,7 @@ impl Transport {
     /// Gives queue `q` its rings (`size` entries; descriptor table, available and used ring
     /// device addresses), no interrupt vector, and enables it. Returns its
     /// `queue_notify_off` (0 for legacy).
-    pub fn setup_queue(&self, q: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<u16, String> {
+    pub fn setup_queue(&self, q: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<u16, VirtioError> {
         match self {
             Transport::Modern { common, .. } => {
                 common.w16(common::Q_SELECT, q)?;
@@ -512,16 +546,16 @@ impl Transport {
                 io.w16(legacy::QUEUE_SEL, q)?;
                 let num = io.r16(legacy::QUEUE_NUM)?;
                 if num != size {
-                    return Err(format!("legacy queue {q} has {num} entries, not {size}"));
+                    return Err(VirtioError::LegacyQueueSize { q, num, size });
                 }
                 if !desc.is_multiple_of(legacy::VRING_ALIGN)
                     || used != legacy_used_offset(size) + desc
                     || avail != desc + 16 * u64::from(size)
                 {
-                    return Err(format!("queue {q}: rings not in the legacy layout"));
+                    return Err(VirtioError::LegacyLayout { q });
                 }
                 let pfn = desc >> legacy::PFN_SHIFT;
-                let pfn = u32::try_from(pfn).map_err(|_| format!("queue {q}: ring address {desc:#x} above 16 TiB"))?;
+                let pfn = u32::try_from(pfn).map_err(|_| VirtioError::RingTooHigh { q, addr: desc })?;
                 if msix.load(Ordering::Relaxed) {
                     io.w16(legacy::QUEUE_VECTOR, NO_VECTOR)?;
                 }
@@ -534,7 +568,7 @@ impl Transport {
     /// Sets the configuration-change MSI-X vector; returns what the device reads back
     /// ([`NO_VECTOR`] when it refused). For legacy, tells the transport that MSI-X is on
     /// (the device configuration moves).
-    pub fn set_config_vector(&self, v: u16) -> Result<u16, String> {
+    pub fn set_config_vector(&self, v: u16) -> Result<u16, VirtioError> {
         match self {
             Transport::Modern { common, .. } => {
                 common.w16(common::MSIX, v)?;
@@ -558,7 +592,7 @@ impl Transport {
     }
 
     /// A byte of the device configuration.
-    pub fn cfg_r8(&self, off: u64) -> Result<u8, String> {
+    pub fn cfg_r8(&self, off: u64) -> Result<u8, VirtioError> {
         match self {
             Transport::Modern { device, .. } => device.r8(off),
             Transport::Legacy { io, .. } => io.r8(self.cfg_off(off)),
@@ -566,7 +600,7 @@ impl Transport {
     }
 
     /// A 16-bit field of the device configuration.
-    pub fn cfg_r16(&self, off: u64) -> Result<u16, String> {
+    pub fn cfg_r16(&self, off: u64) -> Result<u16, VirtioError> {
         match self {
             Transport::Modern { device, .. } => device.r16(off),
             Transport::Legacy { io, .. } => io.r16(self.cfg_off(off)),
@@ -574,7 +608,7 @@ impl Transport {
     }
 
     /// Reads (and so clears) the ISR status.
-    pub fn read_isr(&self) -> Result<u8, String> {
+    pub fn read_isr(&self) -> Result<u8, VirtioError> {
         match self {
             Transport::Modern { isr, .. } => isr.r8(0),
             Transport::Legacy { io, .. } => io.r8(legacy::ISR),
@@ -582,7 +616,7 @@ impl Transport {
     }
 
     /// The doorbell of this transport in this process.
-    pub fn notifier(&self, dev: &BusDevice) -> Result<Notifier, String> {
+    pub fn notifier(&self, dev: &BusDevice) -> Result<Notifier, VirtioError> {
         let (bar, base, mult) = self.notify_params();
         notifier(dev, self.kind(), bar, base, mult)
     }
@@ -590,20 +624,17 @@ impl Transport {
 
 /// Builds the doorbell of `dev` from the transport `kind` and the notify parameters the
 /// primary recorded.
-pub fn notifier(dev: &BusDevice, kind: u64, bar: u64, base: u64, mult: u64) -> Result<Notifier, String> {
+pub fn notifier(dev: &BusDevice, kind: u64, bar: u64, base: u64, mult: u64) -> Result<Notifier, VirtioError> {
     match kind {
         KIND_MODERN => {
-            let m = dev
-                .bar(bar as usize)
-                .cloned()
-                .ok_or_else(|| format!("{}: the notification BAR{bar} is not mapped in this process", dev.addr()))?;
+            let m = dev.bar(bar as usize).cloned().ok_or(VirtioError::NotifyBarUnmapped { bar })?;
             Ok(Notifier::Mmio { bar: m, base, mult })
         }
         KIND_LEGACY => {
-            let info = dev.vfio().region_info(0).map_err(|e| e.to_string())?;
+            let info = dev.vfio().region_info(0).map_err(VirtioError::vfio("region info of the legacy BAR0"))?;
             Ok(Notifier::Io { dev: dev.vfio().clone(), info })
         }
-        k => Err(format!("{}: unknown virtio transport code {k} in the port's shared state", dev.addr())),
+        k => Err(VirtioError::UnknownTransport(k)),
     }
 }
 

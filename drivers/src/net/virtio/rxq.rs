@@ -5,13 +5,13 @@
 //! usual data offset. Refilled descriptors are published once per burst, and the device is
 //! notified only when it asks (it does when it ran out of buffers).
 
+use super::error::VirtioError;
 use super::pci::Notifier;
-use super::vring::{
-    Vring, AVAIL_F_NO_INTERRUPT, DESC_F_WRITE, H_AVAIL, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_RETIRED, H_USED,
-};
+use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_WRITE};
 use crate::net::common::iova;
 use eal::{Mbuf, Memory, PktMbufPool};
 use ethdev::QueueCounters;
+use std::sync::atomic::Ordering;
 
 /// Shortest frame accepted (an Ethernet header).
 const MIN_FRAME: u32 = 14;
@@ -26,27 +26,22 @@ fn alloc_rx(pool: &PktMbufPool, pa: Option<&Memory>, hdr: u16, retired: &mut u64
 
 /// Fills every descriptor with an mbuf of `pool`, puts them all on the available ring and
 /// asks for no interrupts (the queue is polled).
-pub fn fill(q: &Vring, pool: &PktMbufPool, pa: Option<&Memory>, hdr: u16) -> Result<(), String> {
-    let (index, noff) = (q.get(H_INDEX), q.get(H_NOTIFY_OFF));
+pub fn fill(q: &Vring, pool: &PktMbufPool, pa: Option<&Memory>, hdr: u16) -> Result<(), VirtioError> {
+    let (index, noff) = (q.hdr().index.load(Ordering::Relaxed), q.hdr().notify_off.load(Ordering::Relaxed));
     q.release_all();
-    q.set(H_INDEX, index);
-    q.set(H_NOTIFY_OFF, noff);
+    q.hdr().index.store(index, Ordering::Release);
+    q.hdr().notify_off.store(noff, Ordering::Release);
     let mut retired = 0;
     for i in 0..q.size() {
-        let (m, iova, len) = alloc_rx(pool, pa, hdr, &mut retired).ok_or_else(|| {
-            format!(
-                "mempool '{}' ran out filling an RX queue of {} descriptors: make the pool larger than the rings",
-                pool.mempool().name(),
-                q.size()
-            )
-        })?;
+        let (m, iova, len) = alloc_rx(pool, pa, hdr, &mut retired)
+            .ok_or_else(|| VirtioError::PoolExhausted { pool: pool.mempool().name().to_string(), size: q.size() })?;
         q.set_desc(usize::from(i), iova, len, DESC_F_WRITE, 0);
         q.put(usize::from(i), m);
         q.avail_put(i, i);
     }
-    q.set(H_RETIRED, retired);
+    q.hdr().retired.store(retired, Ordering::Release);
     q.set_avail_flags(AVAIL_F_NO_INTERRUPT);
-    q.set(H_AVAIL, u64::from(q.size()));
+    q.hdr().avail.store(u64::from(q.size()), Ordering::Release);
     q.avail_publish(q.size());
     Ok(())
 }
@@ -68,11 +63,11 @@ pub fn burst(
     max: usize,
 ) -> usize {
     let used_idx = q.used_idx();
-    let mut last = q.get(H_USED) as u16;
+    let mut last = q.hdr().used.load(Ordering::Relaxed) as u16;
     if last == used_idx {
         return 0;
     }
-    let mut avail = q.get(H_AVAIL) as u16;
+    let mut avail = q.hdr().avail.load(Ordering::Relaxed) as u16;
     let (mut got, mut bytes, mut errors, mut refilled) = (0usize, 0u64, 0u64, 0u16);
     let mut retired = 0;
     while got < max && last != used_idx {
@@ -108,16 +103,19 @@ pub fn burst(
         bufs.push(m);
         got += 1;
     }
-    q.set(H_USED, u64::from(last));
+    q.hdr().used.store(u64::from(last), Ordering::Release);
     if retired > 0 {
-        q.set(H_RETIRED, q.get(H_RETIRED) + retired);
+        q.hdr().retired.store(q.hdr().retired.load(Ordering::Relaxed) + retired, Ordering::Release);
     }
     if refilled > 0 {
-        q.set(H_AVAIL, u64::from(avail));
+        q.hdr().avail.store(u64::from(avail), Ordering::Release);
         q.avail_publish(avail);
         if q.needs_kick() {
-            q.set(H_KICKS, q.get(H_KICKS) + 1);
-            kick.notify(q.get(H_INDEX) as u16, q.get(H_NOTIFY_OFF) as u16);
+            q.hdr().kicks.store(q.hdr().kicks.load(Ordering::Relaxed) + 1, Ordering::Release);
+            kick.notify(
+                q.hdr().index.load(Ordering::Relaxed) as u16,
+                q.hdr().notify_off.load(Ordering::Relaxed) as u16,
+            );
         }
     }
     c.add(got as u64, bytes);

@@ -6,18 +6,17 @@
 //! when it asks.
 
 use super::pci::Notifier;
-use super::vring::{
-    Vring, AVAIL_F_NO_INTERRUPT, DESC_F_NEXT, H_AVAIL, H_FREE_CNT, H_FREE_HEAD, H_INDEX, H_KICKS, H_NOTIFY_OFF, H_USED,
-};
+use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_NEXT};
 use eal::{Mbuf, Memory};
 use ethdev::QueueCounters;
+use std::sync::atomic::Ordering;
 
 /// Empties the queue and links every descriptor into the free list.
 pub fn reset(q: &Vring) {
-    let (index, noff) = (q.get(H_INDEX), q.get(H_NOTIFY_OFF));
+    let (index, noff) = (q.hdr().index.load(Ordering::Relaxed), q.hdr().notify_off.load(Ordering::Relaxed));
     q.release_all();
-    q.set(H_INDEX, index);
-    q.set(H_NOTIFY_OFF, noff);
+    q.hdr().index.store(index, Ordering::Release);
+    q.hdr().notify_off.store(noff, Ordering::Release);
     q.init_free_list();
     q.set_avail_flags(AVAIL_F_NO_INTERRUPT);
 }
@@ -27,12 +26,12 @@ pub fn reset(q: &Vring) {
 #[inline]
 pub fn reclaim(q: &Vring) -> usize {
     let used_idx = q.used_idx();
-    let mut last = q.get(H_USED) as u16;
+    let mut last = q.hdr().used.load(Ordering::Relaxed) as u16;
     if last == used_idx {
         return 0;
     }
-    let mut head = q.get(H_FREE_HEAD) as u16;
-    let mut cnt = q.get(H_FREE_CNT);
+    let mut head = q.hdr().free_head.load(Ordering::Relaxed) as u16;
+    let mut cnt = q.hdr().free_cnt.load(Ordering::Relaxed);
     let mut n = 0;
     while last != used_idx {
         let mut id = q.used_elem(last).id as usize;
@@ -54,9 +53,9 @@ pub fn reclaim(q: &Vring) -> usize {
         }
         n += 1;
     }
-    q.set(H_USED, u64::from(last));
-    q.set(H_FREE_HEAD, u64::from(head));
-    q.set(H_FREE_CNT, cnt);
+    q.hdr().used.store(u64::from(last), Ordering::Release);
+    q.hdr().free_head.store(u64::from(head), Ordering::Release);
+    q.hdr().free_cnt.store(cnt, Ordering::Release);
     n
 }
 
@@ -83,7 +82,7 @@ fn descs_for(m: &Mbuf, mem: &Memory, hdr: u16) -> u64 {
 #[inline]
 pub fn burst(q: &Vring, kick: &Notifier, mem: &Memory, hdr: u16, c: &QueueCounters, bufs: &mut Vec<Mbuf>) -> usize {
     reclaim(q);
-    let free = q.get(H_FREE_CNT);
+    let free = q.hdr().free_cnt.load(Ordering::Relaxed);
     let (mut taken, mut need) = (0usize, 0u64);
     for m in bufs.iter() {
         let n = descs_for(m, mem, hdr);
@@ -96,8 +95,8 @@ pub fn burst(q: &Vring, kick: &Notifier, mem: &Memory, hdr: u16, c: &QueueCounte
     if taken == 0 {
         return 0;
     }
-    let mut head = q.get(H_FREE_HEAD) as u16;
-    let mut avail = q.get(H_AVAIL) as u16;
+    let mut head = q.hdr().free_head.load(Ordering::Relaxed) as u16;
+    let mut avail = q.hdr().avail.load(Ordering::Relaxed) as u16;
     let page = mem.page_size();
     let (mut sent, mut bytes, mut errors) = (0u64, 0u64, 0u64);
     for mut m in bufs.drain(..taken) {
@@ -132,13 +131,16 @@ pub fn burst(q: &Vring, kick: &Notifier, mem: &Memory, hdr: u16, c: &QueueCounte
         bytes += flen;
     }
     if sent > 0 {
-        q.set(H_FREE_HEAD, u64::from(head));
-        q.set(H_FREE_CNT, q.get(H_FREE_CNT) - need);
-        q.set(H_AVAIL, u64::from(avail));
+        q.hdr().free_head.store(u64::from(head), Ordering::Release);
+        q.hdr().free_cnt.store(q.hdr().free_cnt.load(Ordering::Relaxed) - need, Ordering::Release);
+        q.hdr().avail.store(u64::from(avail), Ordering::Release);
         q.avail_publish(avail);
         if q.needs_kick() {
-            q.set(H_KICKS, q.get(H_KICKS) + 1);
-            kick.notify(q.get(H_INDEX) as u16, q.get(H_NOTIFY_OFF) as u16);
+            q.hdr().kicks.store(q.hdr().kicks.load(Ordering::Relaxed) + 1, Ordering::Release);
+            kick.notify(
+                q.hdr().index.load(Ordering::Relaxed) as u16,
+                q.hdr().notify_off.load(Ordering::Relaxed) as u16,
+            );
         }
         c.add(sent, bytes);
     }

@@ -27,24 +27,30 @@ pub const USED_F_NO_NOTIFY: u16 = 1;
 
 /// Header words after the software ring.
 pub const HDR_WORDS: usize = 16;
-/// Header word: the driver's next available index (free-running 16 bits).
-pub const H_AVAIL: usize = 0;
-/// Header word: the next used index to look at.
-pub const H_USED: usize = 1;
-/// Header word: head of the free descriptor list (TX and control).
-pub const H_FREE_HEAD: usize = 2;
-/// Header word: free descriptors.
-pub const H_FREE_CNT: usize = 3;
-/// Header word: the queue's `queue_notify_off`.
-pub const H_NOTIFY_OFF: usize = 4;
-/// Header word: the queue's index on the device.
-pub const H_INDEX: usize = 5;
-/// Header word: mbufs retired because their buffer is not contiguous for the device.
-pub const H_RETIRED: usize = 6;
-/// Header word: notifications sent.
-pub const H_KICKS: usize = 7;
-/// Header word: device address of the memzone (the descriptor table).
-pub const H_IOVA: usize = 8;
+
+ethdev::shared_state! {
+    /// The header of a virtqueue (after its software ring in the queue memzone).
+    pub struct VringHeader {
+        /// The driver's next available index (free-running 16 bits).
+        pub avail: AtomicU64,
+        /// The next used index to look at.
+        pub used: AtomicU64,
+        /// Head of the free descriptor list (TX and control).
+        pub free_head: AtomicU64,
+        /// Free descriptors.
+        pub free_cnt: AtomicU64,
+        /// The queue's `queue_notify_off`.
+        pub notify_off: AtomicU64,
+        /// The queue's index on the device.
+        pub index: AtomicU64,
+        /// Mbufs retired because their buffer is not contiguous for the device.
+        pub retired: AtomicU64,
+        /// Notifications sent.
+        pub kicks: AtomicU64,
+        /// Device address of the memzone (the descriptor table).
+        pub iova: AtomicU64,
+    }
+}
 
 /// Byte offsets of the parts of a queue of `nb` entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +109,7 @@ pub struct SplitRing {
 }
 
 impl DescArea for SplitRing {
+    type Header = VringHeader;
     const HDR_WORDS: usize = HDR_WORDS;
 
     fn bytes(nb: usize) -> u64 {
@@ -224,8 +231,8 @@ impl QueueMem<SplitRing> {
         for i in 0..n {
             self.set_desc(i, 0, 0, 0, ((i + 1) % n) as u16);
         }
-        self.set(H_FREE_HEAD, 0);
-        self.set(H_FREE_CNT, n as u64);
+        self.hdr().free_head.store(0, Ordering::Release);
+        self.hdr().free_cnt.store(n as u64, Ordering::Release);
     }
 
     /// Takes a descriptor off the free list (the caller checked the count).
@@ -262,7 +269,7 @@ mod tests {
         assert!(Vring::at(mz.addr(), 48).is_none(), "not a power of two");
         q.release_all();
         q.init_free_list();
-        let mut head = q.get(H_FREE_HEAD) as u16;
+        let mut head = q.hdr().free_head.load(Ordering::Relaxed) as u16;
         assert_eq!((q.free_pop(&mut head), q.free_pop(&mut head)), (0, 1));
         q.set_desc(5, 0x1234_5678, 1514, DESC_F_WRITE | DESC_F_NEXT, 9);
         assert_eq!(q.desc(5), (0x1234_5678, 1514, 3, 9));

@@ -21,19 +21,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Bytes per descriptor.
 pub const DESC_SIZE: u64 = crate::net::common::queue_mem::DESC16_SIZE;
 
-/// RX extended status: descriptor done.
-pub const RXD_STAT_DD: u32 = 1 << 0;
-/// RX extended status: end of packet.
-pub const RXD_STAT_EOP: u32 = 1 << 1;
-/// RX extended status: the frame carried an 802.1Q tag (stripped into the VLAN field when
-/// VLAN stripping is on).
-pub const RXD_STAT_VP: u32 = 1 << 3;
-/// RX extended status: UDP checksum computed.
-pub const RXD_STAT_UDPCS: u32 = 1 << 4;
-/// RX extended status: L4 integrity checked.
-pub const RXD_STAT_L4I: u32 = 1 << 5;
-/// RX extended status: IPv4 checksum computed.
-pub const RXD_STAT_IPCS: u32 = 1 << 6;
+bitflags::bitflags! {
+    /// The extended status bits (19:0) of an advanced RX write-back this driver knows.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct RxStatus: u32 {
+        /// Descriptor done.
+        const DD = 1 << 0;
+        /// End of packet.
+        const EOP = 1 << 1;
+        /// The frame carried an 802.1Q tag (stripped into the VLAN field when VLAN
+        /// stripping is on).
+        const VP = 1 << 3;
+        /// UDP checksum computed.
+        const UDPCS = 1 << 4;
+        /// L4 integrity checked.
+        const L4I = 1 << 5;
+        /// IPv4 checksum computed.
+        const IPCS = 1 << 6;
+    }
+}
 /// RX extended errors: the bits 31:20 of the status/error word.
 pub const RXD_ERR_MASK: u32 = 0xfff0_0000;
 
@@ -54,16 +60,23 @@ pub const RSS_TYPE_IPV6_UDP: u8 = 8;
 
 /// TX descriptor type: advanced data descriptor (DTYP = 0x3, bits 23:20 of word 1).
 pub const TXD_DTYP_DATA: u32 = 0x3 << 20;
-/// TX command: end of packet.
-pub const TXD_DCMD_EOP: u32 = 1 << 24;
-/// TX command: insert the FCS.
-pub const TXD_DCMD_IFCS: u32 = 1 << 25;
-/// TX command: report status (write back DD).
-pub const TXD_DCMD_RS: u32 = 1 << 27;
-/// TX command: descriptor extension (advanced format). Always set by [`tx_data_words`].
-pub const TXD_DCMD_DEXT: u32 = 1 << 29;
-/// TX command: insert the VLAN tag of the context.
-pub const TXD_DCMD_VLE: u32 = 1 << 30;
+bitflags::bitflags! {
+    /// DCMD, the command bits of an advanced TX data descriptor, in place (bits 31:24 of
+    /// word 1's low dword).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct TxCmd: u32 {
+        /// End of packet.
+        const EOP = 1 << 24;
+        /// Insert the FCS.
+        const IFCS = 1 << 25;
+        /// Report status (write back DD).
+        const RS = 1 << 27;
+        /// Descriptor extension (advanced format). Always set by [`tx_data_words`].
+        const DEXT = 1 << 29;
+        /// Insert the VLAN tag of the context.
+        const VLE = 1 << 30;
+    }
+}
 /// Shift of PAYLEN in the olinfo dword.
 pub const TXD_PAYLEN_SHIFT: u32 = 14;
 /// Largest PAYLEN (18 bits).
@@ -84,7 +97,7 @@ pub struct RxWriteBack {
     pub status_error: u32,
     /// Bytes written to the packet buffer.
     pub len: u16,
-    /// The VLAN tag (valid with [`RXD_STAT_VP`] when stripping is on).
+    /// The VLAN tag (valid with [`RxStatus::VP`] when stripping is on).
     pub vlan: u16,
 }
 
@@ -103,6 +116,7 @@ impl RxWriteBack {
     }
 
     /// Encodes a write-back (what a device writes; for fake devices in tests).
+    #[cfg(test)]
     pub fn encode(&self) -> (u64, u64) {
         let w0 = u64::from(self.rss_type & 0xf)
             | (u64::from(self.pkt_type & 0x1fff) << 4)
@@ -111,16 +125,22 @@ impl RxWriteBack {
         (w0, w1)
     }
 
+    /// The extended status bits (the error bits 31:20 left out).
+    #[inline(always)]
+    pub fn status(&self) -> RxStatus {
+        RxStatus::from_bits_retain(self.status_error & !RXD_ERR_MASK)
+    }
+
     /// The device is done with the descriptor.
     #[inline(always)]
     pub fn done(&self) -> bool {
-        self.status_error & RXD_STAT_DD != 0
+        self.status().contains(RxStatus::DD)
     }
 
     /// The last descriptor of a frame.
     #[inline(always)]
     pub fn eop(&self) -> bool {
-        self.status_error & RXD_STAT_EOP != 0
+        self.status().contains(RxStatus::EOP)
     }
 
     /// The error bits (31:20) of the status/error word.
@@ -144,22 +164,23 @@ impl RxWriteBack {
 }
 
 /// Word 1 of an advanced TX data descriptor: `len` bytes in this buffer, the commands
-/// `dcmd` (`TXD_DCMD_*`; DEXT and the data type are added), and `paylen`, the whole
+/// `dcmd` ([`TxCmd`]; DEXT and the data type are added), and `paylen`, the whole
 /// packet's length (every descriptor of a packet carries it).
 #[inline(always)]
-pub fn tx_data_word(len: u16, dcmd: u32, paylen: u32) -> u64 {
-    let cmd_type_len = u32::from(len) | TXD_DTYP_DATA | TXD_DCMD_DEXT | (dcmd & 0xff00_0000);
+pub fn tx_data_word(len: u16, dcmd: TxCmd, paylen: u32) -> u64 {
+    let cmd_type_len = u32::from(len) | TXD_DTYP_DATA | ((dcmd | TxCmd::DEXT).bits() & 0xff00_0000);
     let olinfo = (paylen & TXD_PAYLEN_MAX) << TXD_PAYLEN_SHIFT;
     u64::from(cmd_type_len) | (u64::from(olinfo) << 32)
 }
 
 /// Both words of an advanced TX data descriptor (see [`tx_data_word`]).
 #[inline(always)]
-pub fn tx_data_words(addr: u64, len: u16, dcmd: u32, paylen: u32) -> [u64; 2] {
+pub fn tx_data_words(addr: u64, len: u16, dcmd: TxCmd, paylen: u32) -> [u64; 2] {
     [addr, tx_data_word(len, dcmd, paylen)]
 }
 
-/// A decoded TX data descriptor (for fake devices in tests).
+/// A decoded TX data descriptor (for fake devices in tests; test builds only).
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxData {
     /// Buffer address.
@@ -169,13 +190,14 @@ pub struct TxData {
     /// DTYP field (3 for data).
     pub dtyp: u8,
     /// DCMD bits (in their place, bits 31:24).
-    pub dcmd: u32,
+    pub dcmd: TxCmd,
     /// PAYLEN.
     pub paylen: u32,
     /// Status bits (DD after write-back).
     pub sta: u8,
 }
 
+#[cfg(test)]
 impl TxData {
     /// Decodes a TX descriptor's two words.
     pub fn decode(w0: u64, w1: u64) -> TxData {
@@ -183,7 +205,7 @@ impl TxData {
             addr: w0,
             len: w1 as u16,
             dtyp: ((w1 >> 20) & 0xf) as u8,
-            dcmd: (w1 as u32) & 0xff00_0000,
+            dcmd: TxCmd::from_bits_retain((w1 as u32) & 0xff00_0000),
             paylen: (w1 >> (32 + TXD_PAYLEN_SHIFT)) as u32,
             sta: ((w1 >> 32) & 0xf) as u8,
         }
@@ -195,6 +217,7 @@ impl TxData {
 pub struct AdvRing(DescWords);
 
 impl Desc16 for AdvRing {
+    type Header = crate::net::intel::queue_header::DescQueueHeader;
     fn from_words(w: DescWords) -> AdvRing {
         AdvRing(w)
     }
@@ -233,7 +256,7 @@ impl AdvRing {
     #[inline(always)]
     pub fn rx_read(&self, i: usize) -> Option<RxWriteBack> {
         let w1 = self.0.load(i, 1, Ordering::Acquire);
-        if (w1 as u32) & RXD_STAT_DD == 0 {
+        if (w1 as u32) & RxStatus::DD.bits() == 0 {
             return None;
         }
         Some(RxWriteBack::decode(self.0.load(i, 0, Ordering::Relaxed), w1))
@@ -241,7 +264,7 @@ impl AdvRing {
 
     /// Fills TX descriptor `i` as a data descriptor (see [`tx_data_word`]).
     #[inline(always)]
-    pub fn tx_fill(&self, i: usize, iova: u64, len: u16, dcmd: u32, paylen: u32) {
+    pub fn tx_fill(&self, i: usize, iova: u64, len: u16, dcmd: TxCmd, paylen: u32) {
         self.0.store(i, iova, tx_data_word(len, dcmd, paylen), Ordering::Relaxed);
     }
 }
@@ -258,7 +281,7 @@ impl TxRing for AdvRing {
     const SENDS_EMPTY: bool = false;
     #[inline(always)]
     fn tx_put(&self, i: usize, iova: u64, len: u16, eop: bool, pkt_len: u32) {
-        let dcmd = TXD_DCMD_IFCS | TXD_DCMD_RS | if eop { TXD_DCMD_EOP } else { 0 };
+        let dcmd = TxCmd::IFCS | TxCmd::RS | if eop { TxCmd::EOP } else { TxCmd::empty() };
         self.tx_fill(i, iova, len, dcmd, pkt_len);
     }
 }
@@ -282,7 +305,7 @@ mod tests {
         assert_eq!(d.pkt_type, 0x11);
         assert_eq!(d.hash(), Some(0xdead_beef));
         assert!(d.done() && d.eop());
-        assert_eq!(d.status_error & RXD_STAT_VP, RXD_STAT_VP);
+        assert!(d.status().contains(RxStatus::VP));
         assert_eq!((d.len, d.vlan), (1514, 0x0123));
         assert_eq!(d.errors(), 0x8000_0000);
         assert!(d.has_error(0x8000_0000) && !d.has_error(0x0100_0000));
@@ -294,7 +317,7 @@ mod tests {
 
     #[test]
     fn tx_data_descriptor_layout() {
-        let [a, w] = tx_data_words(0x1234_5678_9000, 60, TXD_DCMD_EOP | TXD_DCMD_IFCS | TXD_DCMD_RS, 60);
+        let [a, w] = tx_data_words(0x1234_5678_9000, 60, TxCmd::EOP | TxCmd::IFCS | TxCmd::RS, 60);
         assert_eq!(a, 0x1234_5678_9000);
         // bytes: len 60, 0, DTYP 3 in the high nibble of byte 2, DCMD = EOP|IFCS|RS|DEXT
         // (0x2b) in byte 3; PAYLEN 60 << 14 in the olinfo dword.
@@ -307,14 +330,14 @@ mod tests {
                 addr: a,
                 len: 60,
                 dtyp: 3,
-                dcmd: TXD_DCMD_EOP | TXD_DCMD_IFCS | TXD_DCMD_RS | TXD_DCMD_DEXT,
+                dcmd: TxCmd::EOP | TxCmd::IFCS | TxCmd::RS | TxCmd::DEXT,
                 paylen: 60,
                 sta: 0
             }
         );
-        // Lower bits of dcmd are not allowed to leak into the type or length fields.
-        assert_eq!(tx_data_word(1, 0xffff_ffff, 0) as u16, 1);
-        assert_eq!(TxData::decode(0, tx_data_word(9000, 0, 9000)).paylen, 9000);
+        // Only command bits reach the command byte: the type and length fields stay theirs.
+        assert_eq!(tx_data_word(1, TxCmd::all(), 0) as u16, 1);
+        assert_eq!(TxData::decode(0, tx_data_word(9000, TxCmd::empty(), 9000)).paylen, 9000);
     }
 
     #[test]
@@ -328,14 +351,14 @@ mod tests {
         let wb = RxWriteBack {
             rss_type: 2,
             rss_hash: 5,
-            status_error: RXD_STAT_DD | RXD_STAT_EOP,
+            status_error: (RxStatus::DD | RxStatus::EOP).bits(),
             len: 64,
             ..Default::default()
         };
         let (w0, w1) = wb.encode();
         r.set_raw(1, [w0, w1]);
         assert_eq!(r.rx_read(1), Some(wb));
-        r.tx_fill(2, 0x2000, 64, TXD_DCMD_RS, 64);
+        r.tx_fill(2, 0x2000, 64, TxCmd::RS, 64);
         assert!(!r.tx_done(2));
         let [_, w] = r.raw(2);
         r.set_raw(2, [0, w | (u64::from(TXD_STAT_DD) << 32)]);

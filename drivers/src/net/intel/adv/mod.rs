@@ -7,7 +7,7 @@
 //! **Registers.** Everything that touches registers is generic over
 //! [`RegIo`](crate::net::intel::RegIo) (`read32`/`write32` by byte offset), implemented for
 //! `eal::vfio::MmioRegion` (pass the BAR0 mapping, or an `Arc` of it) and for
-//! [`SoftRegs`](crate::net::intel::reg_io::SoftRegs) in host tests. The shared code writes
+//! `reg_io::SoftRegs` in unit tests. The shared code writes
 //! only the registers the driver names: the ring registers in a [`RingRegs`] and the tail
 //! offset in the burst calls. Tail offsets are device specific: igb RDT(n) = 0xC018 +
 //! 0x40·n, TDT(n) = 0xE018 + 0x40·n; ixgbe RDT(n) = 0x1018 + 0x40·n (n < 64), TDT(n) =
@@ -16,12 +16,12 @@
 //! **Queue memory.** Each queue is one memzone: [`queue::reserve`]`(mem, name, nb)` returns
 //! the `Memzone` and a [`QueueMem`] view (descriptors at offset 0, so the ring's device
 //! address is `Memzone::iova()`; then the software ring of mbufs, then header words: the
-//! layout of [`crate::net::common::queue_mem`]). Keep the memzone address and `nb` in one
-//! of the port slot's `private` words ([`queue_mem::pack`](crate::net::common::queue_mem::pack));
-//! every process (primary or secondary) rebuilds the view with [`QueueMem::unpack`] and
-//! polls the queue. Descriptor counts must be multiples of [`queue::DESC_ALIGN`] (8). The
+//! layout of [`crate::net::common::queue_mem`]). Record the memzone address and `nb` in a
+//! [`QueueSlot`](crate::net::common::queue_mem::QueueSlot) of the driver's shared state;
+//! every process (primary or secondary) rebuilds the view with
+//! [`QueueSlot::get`](crate::net::common::queue_mem::QueueSlot::get) and polls the queue. Descriptor counts must be multiples of [`queue::DESC_ALIGN`] (8). The
 //! data path of every Intel PMD is [`IntelData`](crate::net::intel::data::IntelData): a
-//! driver describes its queue words and registers in a
+//! driver describes its queue records and registers in a
 //! [`QueueMap`](crate::net::intel::data::QueueMap).
 //!
 //! **RX (primary, at start).** Program SRRCTL (one buffer per descriptor, advanced

@@ -3,8 +3,10 @@
 //! it consumes armed RX descriptors up to the tail, writes frames and write-backs, and
 //! transmits TX descriptors up to the tail, writing back DD.
 
-use super::desc::{RxWriteBack, TxData, RSS_TYPE_IPV4_UDP, RXD_STAT_DD, RXD_STAT_EOP, TXD_DCMD_DEXT, TXD_DCMD_EOP};
-use super::desc::{TXD_DCMD_IFCS, TXD_DCMD_RS, TXD_STAT_DD};
+use super::desc::{RxStatus, RxWriteBack, TxCmd, TxData, RSS_TYPE_IPV4_UDP, TXD_STAT_DD};
+
+/// DD|EOP: a whole frame in one descriptor.
+const DD_EOP: u32 = RxStatus::DD.bits() | RxStatus::EOP.bits();
 use super::queue::{self, QueueMem};
 use super::ring::{self, RingRegs};
 use super::{rx, tx, RxParams, RX_FRAME_ERRORS_82576};
@@ -80,12 +82,9 @@ impl FakeDev<'_> {
             let [w0, w1] = self.tx.ring.raw(self.tx_head);
             let d = TxData::decode(w0, w1);
             assert_eq!(d.dtyp, 3, "advanced data descriptor");
-            assert_eq!(
-                d.dcmd & (TXD_DCMD_DEXT | TXD_DCMD_IFCS | TXD_DCMD_RS),
-                TXD_DCMD_DEXT | TXD_DCMD_IFCS | TXD_DCMD_RS
-            );
+            assert_eq!(d.dcmd & (TxCmd::DEXT | TxCmd::IFCS | TxCmd::RS), TxCmd::DEXT | TxCmd::IFCS | TxCmd::RS);
             cur.extend_from_slice(shm::shared_slice::<u8>(d.addr, d.len as usize).unwrap());
-            if d.dcmd & TXD_DCMD_EOP != 0 {
+            if d.dcmd.contains(TxCmd::EOP) {
                 assert_eq!(d.paylen as usize, cur.len(), "PAYLEN is the packet length");
                 out.push(std::mem::take(&mut cur));
             }
@@ -141,7 +140,7 @@ fn rx_and_tx_bursts_against_a_fake_device() {
     let (mut sent, mut got) = (0usize, Vec::new());
     let mut round = 0;
     while got.len() < 1000 {
-        while sent < 1000 && dev.receive(&frame(sent), sent as u32, RXD_STAT_DD | RXD_STAT_EOP) {
+        while sent < 1000 && dev.receive(&frame(sent), sent as u32, DD_EOP) {
             sent += 1;
         }
         let q = if round % 2 == 0 { &rxq } else { &rx_view2 };
@@ -164,10 +163,10 @@ fn rx_and_tx_bursts_against_a_fake_device() {
     // RX errors: a frame with a CRC error, and a frame over two descriptors, are dropped.
     let mut got = Vec::new();
     rx::burst(&regs, &rxq, &p, &pool, None, &rc, &mut got, 32); // hand back held descriptors
-    assert!(dev.receive(&frame(1), 1, RXD_STAT_DD | RXD_STAT_EOP | 0x0100_0000));
-    assert!(dev.receive(&frame(2), 2, RXD_STAT_DD));
-    assert!(dev.receive(&frame(3), 3, RXD_STAT_DD | RXD_STAT_EOP));
-    assert!(dev.receive(&frame(4), 4, RXD_STAT_DD | RXD_STAT_EOP | 0x2000_0000)); // checksum error only
+    assert!(dev.receive(&frame(1), 1, DD_EOP | 0x0100_0000));
+    assert!(dev.receive(&frame(2), 2, RxStatus::DD.bits()));
+    assert!(dev.receive(&frame(3), 3, DD_EOP));
+    assert!(dev.receive(&frame(4), 4, DD_EOP | 0x2000_0000)); // checksum error only
     assert_eq!(rx::burst(&regs, &rxq, &p, &pool, None, &rc, &mut got, 32), 1);
     assert_eq!(got[0].to_vec(), frame(4));
     assert_eq!(rc.errors.load(Ordering::Relaxed), 3);
@@ -228,10 +227,10 @@ fn rx_fill_reports_a_small_pool() {
     let pool = PktMbufPool::create(&mem, "adv_small", 16, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
     let (_mz, q) = queue::reserve(&mem, "adv_q", 64).unwrap();
     let p = RxParams { tail_reg: 0x18, frame_errors: 0, buf_len: 2048, port: 0 };
-    let e = rx::fill(&q, &p, &pool, None).unwrap_err();
+    let e = rx::fill(&q, &p, &pool, None).unwrap_err().to_string();
     assert!(e.contains("ran out") && e.contains("adv_small"), "{e}");
     assert!(pool.mempool().is_full(), "a failed fill gives the mbufs back");
     let tiny = PktMbufPool::create(&mem, "adv_tiny", 128, 0, 1024).unwrap();
-    let e = rx::fill(&q, &p, &tiny, None).unwrap_err();
+    let e = rx::fill(&q, &p, &tiny, None).unwrap_err().to_string();
     assert!(e.contains("data room"), "{e}");
 }

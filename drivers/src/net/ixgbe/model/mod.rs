@@ -15,8 +15,8 @@
 //! writes and that a process never read a register it must not read.
 
 use super::regs::{self, stat};
-use crate::net::intel::adv::desc::{RxWriteBack, TxData, RXD_STAT_DD, RXD_STAT_EOP, TXD_DCMD_DEXT, TXD_DCMD_EOP};
-use crate::net::intel::adv::desc::{RSS_TYPE_IPV4, RSS_TYPE_IPV4_TCP, RSS_TYPE_IPV4_UDP, TXD_DCMD_RS, TXD_STAT_DD};
+use crate::net::intel::adv::desc::{RxStatus, RxWriteBack, TxCmd, TxData};
+use crate::net::intel::adv::desc::{RSS_TYPE_IPV4, RSS_TYPE_IPV4_TCP, RSS_TYPE_IPV4_UDP, TXD_STAT_DD};
 use crate::net::intel::RegIo;
 use eal::{shm, Memory};
 use ethdev::Link;
@@ -523,7 +523,7 @@ impl State {
                 return;
             };
             let t = TxData::decode(d[0].load(Ordering::Acquire), d[1].load(Ordering::Acquire));
-            if t.dtyp != 3 || t.dcmd & TXD_DCMD_DEXT == 0 {
+            if t.dtyp != 3 || !t.dcmd.contains(TxCmd::DEXT) {
                 self.fault(format!("TX queue {q}: descriptor {head} is not an advanced data descriptor: {t:?}"));
                 return;
             }
@@ -534,11 +534,11 @@ impl State {
                     return;
                 }
             }
-            if t.dcmd & TXD_DCMD_RS != 0 {
+            if t.dcmd.contains(TxCmd::RS) {
                 let w1 = d[1].load(Ordering::Relaxed);
                 d[1].store(w1 | (u64::from(TXD_STAT_DD) << 32), Ordering::Release);
             }
-            if t.dcmd & TXD_DCMD_EOP != 0 {
+            if t.dcmd.contains(TxCmd::EOP) {
                 if t.paylen as usize != frame.len() {
                     self.faults.push(format!("TX queue {q}: PAYLEN {} for a frame of {}", t.paylen, frame.len()));
                 }
@@ -656,7 +656,7 @@ impl State {
                 rss_type: if hashed { rss_type } else { 0 },
                 pkt_type: 0,
                 rss_hash: if hashed { hash } else { 0 },
-                status_error: RXD_STAT_DD | if last { RXD_STAT_EOP } else { 0 },
+                status_error: (RxStatus::DD | if last { RxStatus::EOP } else { RxStatus::empty() }).bits(),
                 len: chunk.len() as u16,
                 vlan: 0,
             };

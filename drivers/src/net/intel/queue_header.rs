@@ -1,0 +1,23 @@
+//! The header of an Intel descriptor queue (after its software ring in the queue memzone):
+//! the indices and counters the shared RX and TX logic keep, the same in every process.
+
+use std::sync::atomic::AtomicU64;
+
+ethdev::shared_state! {
+    /// The header of an RX or TX queue of 16-byte descriptors (e1000 legacy or advanced).
+    /// An RX queue uses the first four fields, a TX queue the last two.
+    pub struct DescQueueHeader {
+        /// RX: the next descriptor to look at.
+        pub next: AtomicU64,
+        /// RX: 1 while dropping the rest of a frame that spans several descriptors.
+        pub discard: AtomicU64,
+        /// RX: descriptors refilled but not yet handed back to the device (tail).
+        pub hold: AtomicU64,
+        /// RX: mbufs retired because their buffer is not contiguous for the device.
+        pub retired: AtomicU64,
+        /// TX: the next descriptor to fill (the software copy of the tail).
+        pub tail: AtomicU64,
+        /// TX: the oldest descriptor not yet reclaimed.
+        pub clean: AtomicU64,
+    }
+}
