@@ -74,12 +74,11 @@ fn info(id: u16, s: &PortSlot) -> Value {
         "dev_configured": u32::from(matches!(s.state(), PortState::Configured | PortState::Started)),
         "rxq_state": q_state(nr, s.rxq_stopped.load(Ordering::Relaxed)),
         "txq_state": q_state(nt, s.txq_stopped.load(Ordering::Relaxed)),
-        "numa_node": -1,
+        "numa_node": 0,
         "dev_flags": 0,
         "rx_offloads": 0,
         "tx_offloads": 0,
         "ethdev_rss_hf": 0,
-        "driver_name": s.driver.get(),
     })
 }
 

@@ -82,8 +82,6 @@ fn mempool_info(mem: Memory, name: &str) -> Result<Value, String> {
         "mz_hugepage_sz": mem.page_size(),
         "mz_socket_id": 0,
         "mz_flags": 0,
-        "avail_count": mp.avail_count(),
-        "in_use_count": mp.in_use_count(),
     }))
 }
 
