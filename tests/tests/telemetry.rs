@@ -362,6 +362,8 @@ fn dpdk_client_reads_bypass_like_a_real_dpdk_testpmd() {
     );
     d.send("quit");
     let _ = d.finish(T);
+    // DPDK leaves its config and memory files; they are this test's own prefix's.
+    let _ = std::fs::remove_dir_all(dpdk_dir(&dp));
 
     let p = prefix("tel_ours");
     let mut t = bypass_testpmd(&p, &[]);
