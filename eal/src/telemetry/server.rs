@@ -56,12 +56,14 @@ fn bind(fd: &OwnedFd, path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// True when a process accepts connections on the socket at `path`.
+/// True when a process listens on the socket at `path`. The connect does not wait: a
+/// listener whose backlog is full (a stuck process) counts as in use.
 fn in_use(path: &Path) -> bool {
-    let Ok(fd) = seqpacket_socket(false) else { return false };
+    let Ok(fd) = seqpacket_socket(true) else { return false };
     let Ok((a, len)) = sockaddr(path) else { return false };
     // SAFETY: `a` is a valid sockaddr_un of `len` bytes; fd is a valid socket.
-    unsafe { libc::connect(fd.as_raw_fd(), (&a as *const libc::sockaddr_un).cast(), len) == 0 }
+    let rc = unsafe { libc::connect(fd.as_raw_fd(), (&a as *const libc::sockaddr_un).cast(), len) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
 }
 
 /// A listening socket bound in a directory, removed at drop if it is still ours.
@@ -287,5 +289,67 @@ fn serve(listeners: Vec<Listener>, mut waker: UnixStream) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::DirBuilderExt;
+
+    fn base(tag: &str) -> PathBuf {
+        let b = std::env::temp_dir().join(format!("bypass-tel-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&b);
+        std::fs::DirBuilder::new().mode(0o700).create(&b).unwrap();
+        b
+    }
+
+    fn client(path: &Path) -> OwnedFd {
+        let fd = seqpacket_socket(false).unwrap();
+        let (a, len) = sockaddr(path).unwrap();
+        // SAFETY: `a` is a valid sockaddr_un of `len` bytes.
+        assert_eq!(unsafe { libc::connect(fd.as_raw_fd(), (&a as *const libc::sockaddr_un).cast(), len) }, 0);
+        fd
+    }
+
+    fn recv(fd: &OwnedFd) -> String {
+        let mut b = vec![0u8; super::super::MAX_OUTPUT_LEN + 1];
+        // SAFETY: b is a valid writable buffer of b.len() bytes.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), b.as_mut_ptr().cast(), b.len(), 0) };
+        assert!(n > 0);
+        String::from_utf8(b[..n as usize].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn serves_replaces_stale_refuses_live_and_cleans_up() {
+        let b = base("srv");
+        let dir = || RuntimeDir::open_in(&b, "grp", true).unwrap();
+        let sock = b.join("grp").join(TELEMETRY_SOCKET);
+        // A stale socket (nobody listens) is replaced.
+        drop(dir());
+        {
+            let fd = seqpacket_socket(false).unwrap();
+            bind(&fd, &sock).unwrap();
+        }
+        assert!(sock.exists() && !in_use(&sock));
+        let t = Telemetry::start(vec![dir()]).unwrap();
+        assert_eq!(t.paths(), std::slice::from_ref(&sock));
+        let c = client(&sock);
+        let hello: serde_json::Value = serde_json::from_str(&recv(&c)).unwrap();
+        assert_eq!(hello["pid"], std::process::id());
+        assert!(send_msg(c.as_raw_fd(), b"/info"));
+        assert!(recv(&c).starts_with("{\"/info\":{\"version\":\"Bypass "));
+        // A second server on the same directory is refused: the socket is live.
+        let e = Telemetry::start(vec![dir()]).unwrap_err().to_string();
+        assert!(e.contains("is in use") && e.contains("--no-telemetry"), "{e}");
+        drop(t);
+        assert!(!sock.exists(), "removed at drop");
+        // A file that is not a socket is never removed.
+        std::fs::create_dir_all(b.join("grp")).unwrap();
+        std::fs::write(&sock, b"x").unwrap();
+        let e = Telemetry::start(vec![dir()]).unwrap_err().to_string();
+        assert!(e.contains("is not a socket"), "{e}");
+        assert_eq!(std::fs::read(&sock).unwrap(), b"x");
+        let _ = std::fs::remove_dir_all(&b);
     }
 }
