@@ -200,11 +200,16 @@ pub fn handle_message(msg: &[u8]) -> String {
     out
 }
 
-/// The port-style parameter of a command: a decimal number (`"0"`), as DPDK's handlers take it.
+/// The port-style parameter of a command: a number, decimal (`"0"`) or hexadecimal
+/// (`"0x1"`), as DPDK's handlers take it; what follows a further comma is ignored.
 pub fn parse_id_param(params: Option<&str>) -> Result<u64, String> {
     let p = params.ok_or("a parameter is required, e.g. ,0")?;
-    let digits: &str = p.split(',').next().unwrap_or("").trim();
-    digits.parse::<u64>().map_err(|_| format!("parameter {p:?} is not a number"))
+    let first: &str = p.split(',').next().unwrap_or("").trim();
+    let n = match first.strip_prefix("0x").or_else(|| first.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => first.parse::<u64>(),
+    };
+    n.map_err(|_| format!("parameter {p:?} is not a number"))
 }
 
 /// DPDK's base runtime directory, where `dpdk-telemetry.py` looks: `/var/run/dpdk` for root,
@@ -289,6 +294,8 @@ mod tests {
     fn id_params() {
         assert_eq!(parse_id_param(Some("3")), Ok(3));
         assert_eq!(parse_id_param(Some("3,hide_zero=true")), Ok(3));
+        assert_eq!(parse_id_param(Some("0x1f")), Ok(31));
+        assert!(parse_id_param(Some("-1")).is_err());
         assert!(parse_id_param(None).is_err());
         assert!(parse_id_param(Some("x")).is_err());
     }

@@ -339,6 +339,16 @@ mod tests {
         assert_eq!(hello["pid"], std::process::id());
         assert!(send_msg(c.as_raw_fd(), b"/info"));
         assert!(recv(&c).starts_with("{\"/info\":{\"version\":\"Bypass "));
+        // Clients past the bound are told so and closed; the others stay served.
+        let many: Vec<OwnedFd> = (1..MAX_CLIENTS).map(|_| client(&sock)).collect();
+        for m in &many {
+            assert!(recv(m).contains("\"max_output_len\":16384"));
+        }
+        let extra = client(&sock);
+        assert!(recv(&extra).contains("too many telemetry clients"));
+        assert!(send_msg(many[0].as_raw_fd(), b"/"));
+        assert!(recv(&many[0]).starts_with("{\"/\":["));
+        drop(many);
         // A second server on the same directory is refused: the socket is live.
         let e = Telemetry::start(vec![dir()]).unwrap_err().to_string();
         assert!(e.contains("is in use") && e.contains("--no-telemetry"), "{e}");
