@@ -170,7 +170,8 @@ impl Eal {
                 return Err(e.into());
             }
         };
-        let telemetry = match start_telemetry(&args, role, &argv, mem, &dir) {
+        let serve = role == Role::Primary && !args.no_telemetry;
+        let telemetry = match serve.then(|| telemetry::start_primary(&args.file_prefix, &argv, mem, &dir)).transpose() {
             Ok(t) => t,
             Err(e) => {
                 bus.shutdown();
@@ -265,34 +266,6 @@ impl Drop for Eal {
         // The mappings stay until the process exits (handles are 'static); the heap file is
         // unlinked, so its memory goes back to the system then.
         tracing::info!(role = ?self.role, "EAL cleaned up");
-    }
-}
-
-/// Starts the primary's telemetry server (unless `--no-telemetry`): the socket in the group
-/// directory and in DPDK's runtime directory of the same prefix, and the EAL's commands.
-fn start_telemetry(
-    args: &EalArgs,
-    role: Role,
-    argv: &[String],
-    mem: Memory,
-    dir: &RuntimeDir,
-) -> Result<Option<Telemetry>, EalError> {
-    if role != Role::Primary || args.no_telemetry {
-        return Ok(None);
-    }
-    let ours = RuntimeDir::open(&args.file_prefix, false)?;
-    let dpdk = RuntimeDir::open_in(&telemetry::dpdk_base_dir(), &args.file_prefix, true).map_err(|e| {
-        EalError::Telemetry(format!(
-            "DPDK's runtime directory, where dpdk-telemetry.py looks for the socket: {e}; or start with --no-telemetry"
-        ))
-    })?;
-    telemetry::register_eal_commands(argv, mem, dir.path().to_path_buf());
-    match Telemetry::start(vec![ours, dpdk]) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) => {
-            telemetry::unregister_eal_commands();
-            Err(e)
-        }
     }
 }
 

@@ -29,6 +29,8 @@ pub use serde_json;
 pub use server::Telemetry;
 
 use crate::error::EalError;
+use crate::memory::Memory;
+use crate::runtime::RuntimeDir;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -222,6 +224,20 @@ pub fn dpdk_base_dir() -> PathBuf {
         Some(x) if !x.is_empty() => PathBuf::from(x).join("dpdk"),
         _ => PathBuf::from("/tmp/dpdk"),
     }
+}
+
+/// Starts a primary's telemetry: binds the socket in the group directory `dir` and in DPDK's
+/// runtime directory of `prefix` (created 0700, checked like `dir`), and registers the EAL's
+/// commands (`argv` is the whole command line). Fails with a clear error naming the fix.
+pub fn start_primary(prefix: &str, argv: &[String], mem: Memory, dir: &RuntimeDir) -> Result<Telemetry, EalError> {
+    let ours = RuntimeDir::open(prefix, false)?;
+    let dpdk = RuntimeDir::open_in(&dpdk_base_dir(), prefix, true).map_err(|e| {
+        EalError::Telemetry(format!(
+            "DPDK's runtime directory, where dpdk-telemetry.py looks for the socket: {e}; or start with --no-telemetry"
+        ))
+    })?;
+    register_eal_commands(argv, mem, dir.path().to_path_buf());
+    Telemetry::start(vec![ours, dpdk]).inspect_err(|_| unregister_eal_commands())
 }
 
 fn register_core_commands() {

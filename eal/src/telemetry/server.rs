@@ -95,13 +95,7 @@ impl Listener {
             if e.raw_os_error() != Some(libc::EADDRINUSE) {
                 return Err(fail("binding", e));
             }
-            if in_use(&via) {
-                return Err(EalError::Telemetry(format!(
-                    "{} is in use: a live process (DPDK or Bypass) of this --file-prefix serves telemetry there; \
-                     stop it, use another --file-prefix, or start with --no-telemetry",
-                    shown.display()
-                )));
-            }
+            // Looked at without following a symlink before anything connects to it.
             match dir.stat_entry(TELEMETRY_SOCKET) {
                 Some(st) if st.st_mode & libc::S_IFMT == libc::S_IFSOCK => {}
                 _ => {
@@ -111,6 +105,13 @@ impl Listener {
                         shown.display()
                     )))
                 }
+            }
+            if in_use(&via) {
+                return Err(EalError::Telemetry(format!(
+                    "{} is in use: a live process (DPDK or Bypass) of this --file-prefix serves telemetry there; \
+                     stop it, use another --file-prefix, or start with --no-telemetry",
+                    shown.display()
+                )));
             }
             // A dead process's socket: replace it, as DPDK does.
             dir.remove(TELEMETRY_SOCKET);
