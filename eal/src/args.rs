@@ -67,6 +67,8 @@ pub struct EalArgs {
     pub no_pci: bool,
     /// Arguments after `--`, for the application.
     pub app_args: Vec<String>,
+    /// `--no-telemetry`: the primary serves no telemetry socket.
+    pub no_telemetry: bool,
 }
 
 /// The default group name, as in DPDK.
@@ -93,6 +95,7 @@ EAL common options:\n\
   -b, --block BDF          Never use these PCI devices (repeatable; not with -a)\n\
   --vdev NAME[,k=v]        Add a virtual device, e.g. net_null0 (repeatable)\n\
   --no-pci                 Disable the PCI bus\n\
+  --no-telemetry           Serve no telemetry socket (the primary serves DPDK's dpdk_telemetry.v2)\n\
   -h, --help               This help\n\
 Accepted for DPDK launch scripts:\n\
   --socket-mem MB[,MB...]  Like -m with the per-node amounts added up (one heap for all nodes)\n\
@@ -100,7 +103,6 @@ Accepted for DPDK launch scripts:\n\
   --legacy-mem, --single-file-segments\n\
                            No effect: the heap is always one file mapped at start\n\
   --huge-unlink[=existing] No effect: a primary removes stale heap files anyway\n\
-  --no-telemetry           No effect: there is no telemetry socket\n\
   -n CHANNELS              Checked, no effect\n\
 Refused with a reason: --in-memory, --no-shconf, --huge-unlink=always|never\n"
     )
@@ -182,6 +184,7 @@ impl EalArgs {
         let mut log_level = None;
         let (mut allow, mut block, mut vdevs) = (Vec::new(), Vec::new(), Vec::new());
         let mut no_pci = false;
+        let mut no_telemetry = false;
         let mut app_args = Vec::new();
 
         let mut i = 1;
@@ -275,8 +278,7 @@ impl EalArgs {
                 // Bypass's heap is always one file mapped at start and never resized: what
                 // these two ask for is what it does anyway.
                 "legacy-mem" | "single-file-segments" => {}
-                // Bypass has no telemetry socket.
-                "no-telemetry" => {}
+                "no-telemetry" => no_telemetry = true,
                 "huge-unlink" => match value.as_str() {
                     // DPDK's default and `existing`: stale files are removed at start, which
                     // Bypass's primary always does.
@@ -401,6 +403,7 @@ impl EalArgs {
             vdevs,
             no_pci,
             app_args,
+            no_telemetry,
         })
     }
 }
@@ -711,6 +714,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.memory_mb, Some(96));
+        assert!(a.no_telemetry, "--no-telemetry turns the socket off");
+        assert!(!parse(&[]).unwrap().no_telemetry, "telemetry is on by default");
         assert!(parse(&["--huge-unlink=existing"]).is_ok());
         let msg = |v: &[&str]| parse(v).unwrap_err().to_string();
         assert!(msg(&["--huge-unlink=always"]).contains("secondaries open the heap file by name"));

@@ -11,6 +11,7 @@ use crate::memory::{hugetlbfs, segment, Memory, CONFIG_SPAN};
 use crate::mp::{Mp, MpConfig, MpRole};
 use crate::runtime::{self, RuntimeDir, CONFIG_FILE};
 use crate::shm::{self, VaRange};
+use crate::telemetry::{self, Telemetry};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,7 @@ pub struct Eal {
     mp: Mp,
     bus: PciBus,
     init_time: Duration,
+    telemetry: Option<Telemetry>,
 }
 
 impl std::fmt::Debug for Eal {
@@ -60,19 +62,20 @@ impl Eal {
     /// should print the error and [`usage`]; `Err(HelpRequested)` means print usage, exit 0.
     pub fn init<S: AsRef<str>>(args: &[S]) -> Result<Eal, EalError> {
         let t0 = Instant::now();
+        let argv: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
         let args = EalArgs::parse(args)?;
         crate::logging::init(args.log_level.as_deref());
         if INITIALISED.swap(true, Ordering::SeqCst) {
             return Err(EalError::AlreadyInitialized);
         }
-        let r = Self::init_parsed(args, t0);
+        let r = Self::init_parsed(args, argv, t0);
         if r.is_err() {
             INITIALISED.store(false, Ordering::SeqCst);
         }
         r
     }
 
-    fn init_parsed(args: EalArgs, t0: Instant) -> Result<Eal, EalError> {
+    fn init_parsed(args: EalArgs, argv: Vec<String>, t0: Instant) -> Result<Eal, EalError> {
         // A secondary never creates anything: no directory or config means no primary.
         let secondary = args.proc_type == ProcType::Secondary;
         let no_primary = |args: &EalArgs| EalError::NoPrimary {
@@ -87,7 +90,7 @@ impl Eal {
             Err(e) => return Err(e),
         };
         let (created, path) = (dir.created(), dir.path().to_path_buf());
-        let r = Self::init_in_dir(args, t0, dir);
+        let r = Self::init_in_dir(args, argv, t0, dir);
         if r.is_err() && created {
             // Leave nothing behind: the directory goes if this attempt made it (and it is empty).
             let _ = std::fs::remove_dir(&path);
@@ -95,7 +98,7 @@ impl Eal {
         r
     }
 
-    fn init_in_dir(args: EalArgs, t0: Instant, dir: RuntimeDir) -> Result<Eal, EalError> {
+    fn init_in_dir(args: EalArgs, argv: Vec<String>, t0: Instant, dir: RuntimeDir) -> Result<Eal, EalError> {
         let cfg_path = dir.path().join(CONFIG_FILE);
         let file = if args.proc_type == ProcType::Secondary {
             dir.open_config(false).map_err(|e| match e {
@@ -155,7 +158,7 @@ impl Eal {
             Role::Primary => PciBus::probe_primary(&args, mem, &mp, &crate::pci::Sysfs::default()),
             Role::Secondary => PciBus::attach_secondary(&args, mem, &mp),
         };
-        let bus = match bus {
+        let mut bus = match bus {
             Ok(b) => b,
             Err(e) => {
                 mp.shutdown();
@@ -167,12 +170,24 @@ impl Eal {
                 return Err(e.into());
             }
         };
+        let serve = role == Role::Primary && !args.no_telemetry;
+        let telemetry = match serve.then(|| telemetry::start_primary(&args.file_prefix, &argv, mem, &dir)).transpose() {
+            Ok(t) => t,
+            Err(e) => {
+                bus.shutdown();
+                mp.shutdown();
+                lcore::release_lcores(mem.config());
+                mem.config().primary_pid.store(0, Ordering::Relaxed);
+                abandon_primary(&dir, Some(&heap_path));
+                return Err(e);
+            }
+        };
         if role == Role::Primary {
             mem.config().magic.store(CONFIG_MAGIC, Ordering::Release);
         }
         let init_time = t0.elapsed();
         tracing::info!(?role, prefix = %args.file_prefix, ?init_time, "EAL initialised");
-        Ok(Eal { args, role, dir, _config_file: file, mem, lcores, heap_path, mp, bus, init_time })
+        Ok(Eal { args, role, dir, _config_file: file, mem, lcores, heap_path, mp, bus, init_time, telemetry })
     }
 
     /// The role this process took.
@@ -220,6 +235,11 @@ impl Eal {
     pub fn pci_devices(&self) -> &[std::sync::Arc<BusDevice>] {
         self.bus.devices()
     }
+    /// The paths of the telemetry sockets this process serves (none in a secondary or with
+    /// `--no-telemetry`).
+    pub fn telemetry_paths(&self) -> Vec<PathBuf> {
+        self.telemetry.as_ref().map(|t| t.paths().to_vec()).unwrap_or_default()
+    }
     /// The PCI bus (devices, the primary's interrupt thread).
     pub fn pci_bus(&self) -> &PciBus {
         &self.bus
@@ -228,6 +248,9 @@ impl Eal {
 
 impl Drop for Eal {
     fn drop(&mut self) {
+        if self.telemetry.take().is_some() {
+            telemetry::unregister_eal_commands();
+        }
         self.lcores.wait_all();
         self.bus.shutdown();
         self.mp.shutdown();

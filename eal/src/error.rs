@@ -173,6 +173,9 @@ pub enum EalError {
     /// An IPC error.
     #[error("IPC: {0}")]
     Mp(String),
+    /// The telemetry socket could not be served (the message names the problem and the fix).
+    #[error("telemetry: {0}")]
+    Telemetry(String),
     /// The PCI bus (scan, allow/block list, VFIO, interrupts).
     #[error(transparent)]
     Bus(#[from] crate::bus::BusError),

@@ -1,6 +1,6 @@
 //! Bypass EAL: command-line arguments, the process group's runtime directory and roles,
 //! shared memory mapped at the same address in every process, memzones, rings, mempools,
-//! mbufs, lcores and IPC.
+//! mbufs, lcores, IPC and the telemetry socket.
 
 pub mod args;
 pub mod bus;
@@ -24,6 +24,7 @@ pub mod runtime;
 pub mod shm;
 pub mod signal;
 pub mod spinlock;
+pub mod telemetry;
 pub mod vfio;
 
 pub use args::{EalArgs, IovaMode, ProcType};

@@ -40,6 +40,7 @@ impl Ethdev {
             controls: (0..MAX_PORTS).map(|_| None).collect(),
             mp: eal.mp().clone(),
         };
+        crate::telemetry::register_commands(table);
         if primary {
             for dev in eal.pci_devices() {
                 eth.probe_pci(eal, pmds, dev)?;
@@ -213,6 +214,7 @@ impl Ethdev {
 
 impl Drop for Ethdev {
     fn drop(&mut self) {
+        crate::telemetry::unregister_commands();
         if self.primary {
             for (id, c) in self.controls.iter().enumerate() {
                 if let (Some(c), Some(p)) = (c, &self.ports[id]) {

@@ -1,6 +1,6 @@
 //! Bypass ethdev: the port table in shared memory (the same port ids in every process),
 //! the driver traits PMDs implement, bursts, link-status events forwarded from the primary
-//! to the secondaries, and statistics.
+//! to the secondaries, statistics, and the `/ethdev/*` telemetry commands.
 
 pub mod devargs;
 pub mod driver;
@@ -13,6 +13,7 @@ pub mod port;
 pub mod port_table;
 pub mod rss;
 pub mod stats;
+pub mod telemetry;
 
 pub use devargs::VdevArgs;
 pub use driver::{capa, Control, DataPath, DescLimits, DevInfo, Dir, Pmd, PortConf, PortCtx, Probed};

@@ -159,6 +159,12 @@ impl Port {
     pub fn stats(&self) -> Stats {
         self.slot.counters.snapshot(self.nb_rx_queues() as usize, self.nb_tx_queues() as usize)
     }
+
+    /// DPDK's generic extended statistics of the port (`rx_good_packets`, ...,
+    /// `rx_q0_packets`, ...), read from the shared counters: the same in every process.
+    pub fn xstats(&self) -> Vec<(String, u64)> {
+        crate::stats::generic_xstats(&self.slot.counters, self.nb_rx_queues() as usize, self.nb_tx_queues() as usize)
+    }
 }
 
 /// The primary's handle on a port: everything [`Port`] has, plus control.

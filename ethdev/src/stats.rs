@@ -125,3 +125,83 @@ impl PortCounters {
         }
     }
 }
+
+/// DPDK's generic extended statistics (`rte_eth_xstats_get` names) from a port's counters:
+/// the port totals, then per RX queue packets, bytes and errors and per TX queue packets
+/// and bytes, for the first `nb_rx`/`nb_tx` queues.
+pub fn generic_xstats(c: &PortCounters, nb_rx: usize, nb_tx: usize) -> Vec<(String, u64)> {
+    let s = c.snapshot(nb_rx, nb_tx);
+    let mut v: Vec<(String, u64)> = [
+        ("rx_good_packets", s.ipackets),
+        ("tx_good_packets", s.opackets),
+        ("rx_good_bytes", s.ibytes),
+        ("tx_good_bytes", s.obytes),
+        ("rx_missed_errors", s.imissed),
+        ("rx_errors", s.ierrors),
+        ("tx_errors", s.oerrors),
+        ("rx_mbuf_allocation_errors", s.rx_nombuf),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (q, c) in c.rx[..nb_rx.min(MAX_QUEUES)].iter().enumerate() {
+        v.push((format!("rx_q{q}_packets"), c.packets.load(Ordering::Relaxed)));
+        v.push((format!("rx_q{q}_bytes"), c.bytes.load(Ordering::Relaxed)));
+        v.push((format!("rx_q{q}_errors"), c.errors.load(Ordering::Relaxed)));
+    }
+    for (q, c) in c.tx[..nb_tx.min(MAX_QUEUES)].iter().enumerate() {
+        v.push((format!("tx_q{q}_packets"), c.packets.load(Ordering::Relaxed)));
+        v.push((format!("tx_q{q}_bytes"), c.bytes.load(Ordering::Relaxed)));
+    }
+    v
+}
+
+/// Per-queue counters as DPDK's `rte_eth_stats` has them, each [`MAX_QUEUES`] long (queues
+/// past the configured ones read 0): `q_ipackets`, `q_opackets`, `q_ibytes`, `q_obytes`,
+/// `q_errors` (RX errors).
+pub fn queue_arrays(c: &PortCounters, nb_rx: usize, nb_tx: usize) -> [(&'static str, Vec<u64>); 5] {
+    let get = |qs: &[QueueCounters], n: usize, f: fn(&QueueCounters) -> u64| -> Vec<u64> {
+        (0..MAX_QUEUES).map(|i| if i < n { f(&qs[i]) } else { 0 }).collect()
+    };
+    let (nr, nt) = (nb_rx.min(MAX_QUEUES), nb_tx.min(MAX_QUEUES));
+    [
+        ("q_ipackets", get(&c.rx, nr, |q| q.packets.load(Ordering::Relaxed))),
+        ("q_opackets", get(&c.tx, nt, |q| q.packets.load(Ordering::Relaxed))),
+        ("q_ibytes", get(&c.rx, nr, |q| q.bytes.load(Ordering::Relaxed))),
+        ("q_obytes", get(&c.tx, nt, |q| q.bytes.load(Ordering::Relaxed))),
+        ("q_errors", get(&c.rx, nr, |q| q.errors.load(Ordering::Relaxed))),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_xstats_names_and_values() {
+        let m = eal::Memory::anonymous(1 << 20).unwrap();
+        let mz = m.memzone_reserve("c", std::mem::size_of::<PortCounters>() as u64, 64).unwrap();
+        let c: &PortCounters = eal::shm::shared_ref(mz.addr()).unwrap();
+        c.rx[0].add(3, 300);
+        c.rx[1].add(1, 60);
+        c.tx[0].add(2, 128);
+        c.rx[1].add_errors(5);
+        c.imissed.store(7, Ordering::Relaxed);
+        let x: std::collections::HashMap<String, u64> = generic_xstats(c, 2, 1).into_iter().collect();
+        assert_eq!(x["rx_good_packets"], 4);
+        assert_eq!(x["rx_good_bytes"], 360);
+        assert_eq!(x["tx_good_packets"], 2);
+        assert_eq!(x["tx_good_bytes"], 128);
+        assert_eq!(x["rx_missed_errors"], 7);
+        assert_eq!(x["rx_errors"], 5);
+        assert_eq!(x["rx_q1_errors"], 5);
+        assert_eq!(x["rx_q1_bytes"], 60);
+        assert_eq!(x["tx_q0_bytes"], 128);
+        assert!(!x.contains_key("tx_q1_packets"), "only configured queues");
+        assert_eq!(x.len(), 8 + 2 * 3 + 2);
+        let q = queue_arrays(c, 2, 1);
+        assert_eq!(q[0], ("q_ipackets", [vec![3, 1], vec![0; 14]].concat()));
+        c.reset();
+        assert!(generic_xstats(c, 2, 1).iter().all(|(_, v)| *v == 0));
+    }
+}

@@ -144,11 +144,19 @@ impl App<'_> {
                 Some(ps) => ps.iter().for_each(|&p| stats::show_port_info(self.eth, p)),
                 None => println!("Invalid port {which}"),
             },
+            ["show", "port", "xstats", which] => match self.which_ports(which) {
+                Some(ps) => ps.iter().for_each(|&p| stats::show_port_xstats(self.eth, p)),
+                None => println!("Invalid port {which}"),
+            },
             ["clear", "port", "stats", which] => match self.which_ports(which) {
                 Some(ps) => {
                     for p in ps {
-                        if let Ok(c) = self.eth.control(p) {
-                            c.stats_reset();
+                        match self.eth.control(p) {
+                            Ok(c) => {
+                                c.stats_reset();
+                                println!("\n  NIC statistics for port {p} cleared");
+                            }
+                            Err(e) => println!("clear port stats {p}: {e}"),
                         }
                     }
                 }
@@ -174,7 +182,8 @@ impl App<'_> {
                 (None, _) => println!("Invalid mode '{mode}': io, mac, macswap, rxonly, txonly"),
             },
             ["help"] => println!(
-                "commands: start [tx_first] | stop | show port stats all|N | show port info all|N |\n\
+                "commands: start [tx_first] | stop | show port stats all|N | show port xstats all|N |\n\
+                 show port info all|N |\n\
                  clear port stats all|N | set promisc all|N on|off | set fwd MODE | quit"
             ),
             _ => println!("Bad command '{line}': try help"),

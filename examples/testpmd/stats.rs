@@ -144,3 +144,24 @@ fn rss_types(hf: u64) -> String {
     ];
     names.iter().filter(|(b, _)| hf & b != 0).map(|(_, n)| *n).collect::<Vec<_>>().join(" ")
 }
+
+/// Prints DPDK testpmd's "NIC extended statistics" block for `port`: the generic counters
+/// (any process), then the driver's own (primary).
+pub fn show_port_xstats(eth: &Ethdev, port: u16) {
+    let Ok(p) = eth.port(port) else {
+        println!("Invalid port {port}");
+        return;
+    };
+    if let Ok(c) = eth.control(port) {
+        c.stats_get();
+    }
+    println!("###### NIC extended statistics for port {port:<2}");
+    for (k, v) in p.xstats() {
+        println!("{k}: {v}");
+    }
+    if let Ok(x) = eth.xstats(port) {
+        for (k, v) in x {
+            println!("{k}: {v}");
+        }
+    }
+}

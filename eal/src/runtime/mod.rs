@@ -23,6 +23,9 @@ use std::path::{Path, PathBuf};
 
 /// Name of the shared config file in the runtime directory.
 pub const CONFIG_FILE: &str = "config";
+/// Name of the primary's telemetry socket, in the group directory and in DPDK's runtime
+/// directory of the same prefix (see [`crate::telemetry`]).
+pub const TELEMETRY_SOCKET: &str = "dpdk_telemetry.v2";
 /// Environment variable that replaces the base directory (the group directory is
 /// `$BYPASS_RUNTIME_DIR/<prefix>`); the tests use it as a sandbox.
 pub const RUNTIME_DIR_ENV: &str = "BYPASS_RUNTIME_DIR";
@@ -58,6 +61,7 @@ pub fn is_bypass_file(name: &str) -> bool {
         || name.strip_prefix("mp_socket_").is_some_and(two_numbers)
         || name.strip_prefix("mp_reply_").is_some_and(two_numbers)
         || name.strip_prefix("net_tap").is_some_and(digits)
+        || name == TELEMETRY_SOCKET
 }
 
 /// Why a directory may not be used, from its status: `None` when it is safe.
@@ -115,9 +119,15 @@ impl RuntimeDir {
     /// doc); an unsafe one is refused with an error naming its path, owner, mode and the fix.
     /// Without `create`, a missing group directory is an `Io` error of kind `NotFound`.
     pub fn open(prefix: &str, create: bool) -> Result<RuntimeDir, EalError> {
+        Self::open_in(&base_dir(), prefix, create)
+    }
+
+    /// As [`RuntimeDir::open`], under the base directory `base_path` instead of
+    /// [`base_dir`] (the telemetry socket's DPDK-compatible directory uses the same checks).
+    pub fn open_in(base_path: &Path, prefix: &str, create: bool) -> Result<RuntimeDir, EalError> {
         crate::args::check_file_prefix(prefix)?;
         let euid = nix::unistd::geteuid().as_raw();
-        let base_path = base_dir();
+        let base_path = base_path.to_path_buf();
         if create && std::fs::symlink_metadata(&base_path).is_err() {
             use std::os::unix::fs::DirBuilderExt;
             std::fs::DirBuilder::new()
@@ -192,6 +202,24 @@ impl RuntimeDir {
     /// The directory's path (for messages and for code that binds sockets by path).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A path to the directory through this process's open descriptor of it
+    /// (`/proc/self/fd/<fd>`): a name bound or opened under it lands in this very directory
+    /// even if a component of [`RuntimeDir::path`] was replaced since it was checked.
+    pub fn fd_path(&self) -> PathBuf {
+        let p = PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()));
+        if p.exists() {
+            p
+        } else {
+            self.path.clone()
+        }
+    }
+
+    /// The status of entry `name` of the directory, not following a symlink (None when it
+    /// does not exist or cannot be read).
+    pub fn stat_entry(&self, name: &str) -> Option<FileStat> {
+        nix::sys::stat::fstatat(&self.fd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).ok()
     }
 
     /// True when [`RuntimeDir::open`] created the directory.
@@ -272,7 +300,8 @@ mod tests {
 
     #[test]
     fn only_bypass_names_are_ours() {
-        for n in ["config", "mp_socket", "mp_socket_12_0", "mp_reply_7_3", "net_tap0", "net_tap31"] {
+        for n in ["config", "dpdk_telemetry.v2", "mp_socket", "mp_socket_12_0", "mp_reply_7_3", "net_tap0", "net_tap31"]
+        {
             assert!(is_bypass_file(n), "{n}");
         }
         for n in [
