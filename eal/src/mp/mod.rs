@@ -143,7 +143,7 @@ impl Mp {
         let (primary_pid, primary_pidfd) = match (cfg.role, cfg.primary_pid) {
             (MpRole::Secondary, Some(p)) => match sys::pidfd_open(p) {
                 Ok(fd) => (Some(p), Some(fd)),
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(MpError::PrimaryGone(p)),
+                Err(e) if sys::is_no_such_process(&e) => return Err(MpError::PrimaryGone(p)),
                 Err(e) => {
                     if !sys::pid_alive(p) {
                         return Err(MpError::PrimaryGone(p));

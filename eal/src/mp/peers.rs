@@ -101,14 +101,7 @@ impl PeerCache {
     }
 }
 
-/// Whether a send error means nobody is bound there any more.
-pub(crate) fn is_dead_peer_error(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ECONNREFUSED) | Some(libc::ENOENT) | Some(libc::ENOTSOCK))
-}
-
-fn is_busy_error(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ENOBUFS))
-}
+pub(crate) use super::sys::{is_busy as is_busy_error, is_dead_peer as is_dead_peer_error};
 
 /// Removes the socket of a secondary that refused a datagram. Only secondary
 /// sockets of our own dir are removed; the primary's socket is left alone

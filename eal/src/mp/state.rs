@@ -183,7 +183,7 @@ pub(crate) fn send_one(core: &Core, sock: &Sock, to: &SockAddr, data: &[u8], fds
     loop {
         match sock.send_to(to, data, fds) {
             Ok(()) => return Ok(()),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ENOBUFS)) => {
+            Err(e) if sys::is_busy(&e) => {
                 if Instant::now() >= end {
                     return Err(e);
                 }
