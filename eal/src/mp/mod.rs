@@ -24,6 +24,7 @@
 
 mod error;
 mod message;
+mod outbox;
 mod peers;
 mod pending;
 mod state;
@@ -192,6 +193,9 @@ impl Mp {
             primary_dead: AtomicBool::new(false),
             exit_subs: Mutex::new(Vec::new()),
             counters: Counters::default(),
+            outbox: outbox::Outbox::default(),
+            recv_log: outbox::RateLog::new("IPC datagrams dropped"),
+            handler_log: outbox::RateLog::new("IPC handler failures"),
         });
         let inner = Arc::new(Inner { core: core.clone(), thread: Mutex::new(None) });
         let weak = Arc::downgrade(&inner);
@@ -219,14 +223,31 @@ impl Mp {
         &self.inner.core.own_path
     }
 
-    /// Counters of the IPC thread.
+    /// Counters of this endpoint: what was received, dropped (and why),
+    /// queued for and dropped to slow peers.
     pub fn stats(&self) -> MpStats {
         let c = &self.inner.core.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         MpStats {
-            received: c.received.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
-            unhandled: c.unhandled.load(Ordering::Relaxed),
+            received: get(&c.received),
+            dropped: get(&c.dropped),
+            malformed: get(&c.malformed),
+            overflow: get(&c.overflow),
+            unhandled: get(&c.unhandled),
+            send_queued: get(&c.send_queued),
+            send_dropped: get(&c.send_dropped),
+            slow_peers: get(&c.slow_peers),
+            handler_errors: get(&c.handler_errors),
         }
+    }
+
+    /// For a secondary: false once its primary is known to have exited
+    /// (watched through `MpConfig::primary_pid`, or seen when the primary's
+    /// socket refuses a datagram). Always true in the primary. Act on it
+    /// (stop, or restart against a new primary); [`Mp::on_primary_exit`]
+    /// is the push version.
+    pub fn primary_alive(&self) -> bool {
+        !self.inner.core.primary_dead.load(Ordering::Acquire)
     }
 
     /// Registers `handler` for action `name`; it runs on the IPC thread for
@@ -280,8 +301,7 @@ impl Mp {
         let sock = core.sock()?;
         let d = encode(core, Kind::Message, 0, msg)?;
         let targets = core.targets();
-        let del = core.deliver(&sock, targets, d.as_bytes(), msg, SEND_BUDGET);
-        Ok(del.sent.len())
+        Ok(core.post_all(&sock, targets, d.as_bytes(), msg).len())
     }
 
     /// Sends a request and waits up to `timeout` for every reply: from a
@@ -327,8 +347,8 @@ impl Mp {
         let d = encode(core, Kind::Request, id, msg)?;
         core.pending.insert(id, msg.header_copy(), Instant::now() + timeout, Box::new(cb));
         let targets = core.targets();
-        let del = core.deliver(&sock, targets, d.as_bytes(), msg, timeout.min(SEND_BUDGET));
-        core.pending.mark_sent(id, &del.sent);
+        let reached = core.post_all(&sock, targets, d.as_bytes(), msg);
+        core.pending.mark_sent(id, &reached);
         // let the IPC thread arm the new deadline (or finish an empty request)
         core.wake.signal();
         Ok(())

@@ -39,6 +39,14 @@ pub(crate) fn is_secondary_name(name: &OsStr) -> bool {
     digits(pid) && digits(n)
 }
 
+/// The pid in a secondary socket name (`mp_socket_<pid>_<n>`).
+pub(crate) fn pid_of_secondary(name: &OsStr) -> Option<u32> {
+    if !is_secondary_name(name) {
+        return None;
+    }
+    name.to_str()?.strip_prefix(SECONDARY_PREFIX)?.split_once('_')?.0.parse().ok()
+}
+
 /// The identity of a peer for matching replies: its socket's file name.
 pub(crate) fn peer_key(addr: &SockAddr) -> Option<&OsStr> {
     match addr {

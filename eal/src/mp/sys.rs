@@ -255,7 +255,6 @@ impl AsFd for Sock {
 /// Whether a datagram socket is bound at `path`: false when the file is
 /// missing or nobody listens on it any more (a stale socket of a dead
 /// process); true otherwise (including when unsure).
-#[allow(dead_code)]
 pub(crate) fn socket_is_live(path: &Path) -> bool {
     let Ok(s) = Sock::new() else { return true };
     let Ok(addr) = SockAddr::Path(path.to_path_buf()).to_unix() else { return true };

@@ -3,6 +3,7 @@
 //! completes async requests (on reply or timeout) and watches the primary.
 
 use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::AsFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -10,11 +11,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use super::outbox::RETRY;
+use super::peers;
 use super::pending::Collector;
 use super::state::{send_one, Core};
-use super::sys::{self, Received, Sock};
+use super::sys::{self, Received, Sock, SockAddr};
 use super::wire::{self, Kind};
-use super::{Inner, Mp, MpMessage, MpPeer, RECV_BUF};
+use super::{Inner, Mp, MpMessage, MpPeer, MpRole, RECV_BUF};
 
 /// How often the primary is checked when no pidfd could be had.
 const PID_POLL: Duration = Duration::from_millis(200);
@@ -35,34 +38,127 @@ pub(crate) fn guarded(what: &str, f: impl FnOnce()) {
     }
 }
 
+/// Datagrams read off the socket per wake before the queued ones are served.
+const RECV_BATCH: usize = 256;
+/// Datagrams held for one sender; more from it are dropped (a flood).
+const PEER_QUEUE: usize = 64;
+/// Datagrams held in all; more are dropped.
+const INBOX_MAX: usize = 4096;
+/// Datagrams of one sender served per round before the others' turn.
+const SERVE_BUDGET: usize = 8;
+/// How often the primary looks for stale sockets of dead secondaries.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// A checked datagram waiting to be served.
+struct Incoming {
+    kind: Kind,
+    id: u64,
+    pid: u32,
+    msg: MpMessage,
+    from: SockAddr,
+}
+
+/// What was read but not served yet, per sender, served round-robin so that
+/// one sender's flood cannot starve the others: the socket is drained fast
+/// (its kernel queue is short) and each sender gets at most
+/// [`SERVE_BUDGET`] datagrams per round and [`PEER_QUEUE`] waiting.
+#[derive(Default)]
+struct Inbox {
+    queues: HashMap<SockAddr, VecDeque<Incoming>>,
+    /// Senders with something queued, in turn order.
+    order: VecDeque<SockAddr>,
+    total: usize,
+}
+
+impl Inbox {
+    /// Queues one datagram; gives it back if its sender or the inbox is full.
+    fn push(&mut self, inc: Incoming) -> Result<(), Incoming> {
+        if self.total >= INBOX_MAX {
+            return Err(inc);
+        }
+        let q = self.queues.entry(inc.from.clone()).or_default();
+        if q.len() >= PEER_QUEUE {
+            return Err(inc);
+        }
+        if q.is_empty() {
+            self.order.push_back(inc.from.clone());
+        }
+        q.push_back(inc);
+        self.total += 1;
+        Ok(())
+    }
+
+    /// One round: up to [`SERVE_BUDGET`] datagrams of each sender in turn.
+    fn serve(&mut self, core: &Core, mut f: impl FnMut(Incoming)) {
+        for _ in 0..self.order.len() {
+            if core.stopped.load(Ordering::Acquire) {
+                return;
+            }
+            let Some(from) = self.order.pop_front() else { break };
+            let Some(q) = self.queues.get_mut(&from) else { continue };
+            let mut batch = Vec::with_capacity(SERVE_BUDGET.min(q.len()));
+            while batch.len() < SERVE_BUDGET {
+                match q.pop_front() {
+                    Some(i) => batch.push(i),
+                    None => break,
+                }
+            }
+            if q.is_empty() {
+                self.queues.remove(&from);
+            } else {
+                self.order.push_back(from);
+            }
+            self.total -= batch.len();
+            for i in batch {
+                f(i);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
 /// The thread's body.
 pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
     ON_IPC_THREAD.with(|f| f.set(true));
     let mut buf = [0u8; RECV_BUF];
+    let mut inbox = Inbox::default();
     let mut watch_pidfd = core.primary_pidfd.is_some();
     let mut watch_poll = core.primary_pidfd.is_none() && core.primary_pid.is_some();
+    let mut next_sweep = Instant::now() + SWEEP_EVERY;
     while !core.stopped.load(Ordering::Acquire) {
-        // 1. everything queued on the socket
-        loop {
+        // 1. what is queued on the socket, up to a batch, into per-sender queues
+        let mut more = true;
+        for _ in 0..RECV_BATCH {
             match sock.recv(&mut buf, true) {
-                Ok(r) => dispatch(&core, &sock, &owner, &buf, r),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Ok(r) => intake(&core, &mut inbox, &buf, r),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    more = false;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "IPC socket receive failed");
                     std::thread::sleep(Duration::from_millis(10));
+                    more = false;
                     break;
                 }
             }
-            if core.stopped.load(Ordering::Acquire) {
-                return;
-            }
         }
-        // 2. async requests that are complete or timed out
+        // 2. one fair round over the senders
+        inbox.serve(&core, |i| dispatch(&core, &sock, &owner, i));
+        if core.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        // 3. datagrams waiting for a peer whose queue was full
+        let backlog = core.outbox.flush(&core.counters, &core.dir, &sock);
+        // 4. async requests that are complete or timed out
         let (due, next) = core.pending.take_due(Instant::now());
         for f in due {
             guarded("async request callback", || f.run());
         }
-        // 3. the primary, when no pidfd could be had
+        // 5. the primary, when no pidfd could be had
         if watch_poll {
             if let Some(pid) = core.primary_pid {
                 if !sys::pid_alive(pid) {
@@ -71,11 +167,35 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
                 }
             }
         }
-        // 4. sleep until a datagram, a wake-up, the primary's exit or a deadline
+        // 6. the primary removes the sockets of secondaries that died
         let now = Instant::now();
+        if core.role == MpRole::Primary && now >= next_sweep {
+            sweep_stale(&core);
+            next_sweep = now + SWEEP_EVERY;
+        }
+        // 7. counts of suppressed log lines
+        let log_due = [
+            core.recv_log.tick(&core.own_path),
+            core.handler_log.tick(&core.own_path),
+            core.outbox.drop_log.tick(&core.own_path),
+        ];
+        // 8. sleep until a datagram, a wake-up, the primary's exit or a deadline
         let mut timeout = next.map(|d| d.saturating_duration_since(now));
+        let mut at_most = |t: Duration| timeout = Some(timeout.map_or(t, |x| x.min(t)));
+        if more || !inbox.is_empty() {
+            at_most(Duration::ZERO);
+        }
+        if backlog {
+            at_most(RETRY);
+        }
         if watch_poll {
-            timeout = Some(timeout.map_or(PID_POLL, |t| t.min(PID_POLL)));
+            at_most(PID_POLL);
+        }
+        if core.role == MpRole::Primary {
+            at_most(next_sweep.saturating_duration_since(now));
+        }
+        for d in log_due.into_iter().flatten() {
+            at_most(d.saturating_duration_since(now));
         }
         let mut fds = vec![sock.as_fd(), core.wake.as_fd()];
         if watch_pidfd {
@@ -101,13 +221,39 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
     }
 }
 
-/// Checks a datagram; logs and drops it (closing its fds) if it is not valid.
-fn check<'a>(core: Option<&Core>, buf: &'a [u8], r: &Received) -> Option<wire::Frame<'a>> {
-    let bad = |why: &dyn std::fmt::Display| {
-        tracing::warn!(from = ?r.from, len = r.len, fds = r.fds.len(), "dropped IPC datagram: {why}");
-        if let Some(core) = core {
-            core.counters.dropped.fetch_add(1, Ordering::Relaxed);
+/// Removes the sockets of secondaries whose process is gone and that no
+/// longer have anybody bound (a crash leaves them behind).
+fn sweep_stale(core: &Core) {
+    let Ok(list) = peers::list_secondaries(&core.dir, &core.own_path) else { return };
+    for p in list {
+        let Some(pid) = p.file_name().and_then(peers::pid_of_secondary) else { continue };
+        if sys::pid_alive(pid) {
+            continue;
         }
+        // The pid may be of another pid namespace: ask the socket itself.
+        if !sys::socket_is_live(&p) {
+            let addr = SockAddr::Path(p);
+            peers::remove_dead(&core.dir, &addr);
+            core.outbox.forget(&addr);
+        }
+    }
+}
+
+/// Checks a datagram; logs (rate-limited) and drops it, closing its fds, if
+/// it is not valid.
+fn check<'a>(core: Option<&Core>, buf: &'a [u8], r: &Received) -> Option<wire::Frame<'a>> {
+    let bad = |why: &dyn std::fmt::Display| match core {
+        Some(core) => {
+            core.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            core.counters.malformed.fetch_add(1, Ordering::Relaxed);
+            core.recv_log.note(|skipped| {
+                tracing::warn!(
+                    socket = %core.own_path.display(), from = ?r.from, len = r.len, fds = r.fds.len(),
+                    more_since_last_line = skipped, "dropped IPC datagram: {why}"
+                )
+            });
+        }
+        None => tracing::debug!(from = ?r.from, len = r.len, "dropped datagram on a reply socket: {why}"),
     };
     if r.truncated {
         bad(&format_args!("longer than the {}-byte maximum", wire::MAX_DATAGRAM));
@@ -126,22 +272,45 @@ fn check<'a>(core: Option<&Core>, buf: &'a [u8], r: &Received) -> Option<wire::F
     }
 }
 
-/// Handles one datagram that arrived on the process's socket.
-fn dispatch(core: &Core, sock: &Sock, owner: &Weak<Inner>, buf: &[u8], r: Received) {
+/// Checks one datagram that arrived on the process's socket and queues it
+/// for its sender's turn.
+fn intake(core: &Core, inbox: &mut Inbox, buf: &[u8], r: Received) {
     core.counters.received.fetch_add(1, Ordering::Relaxed);
     let Some(f) = check(Some(core), buf, &r) else {
         return;
     };
-    let msg = MpMessage { name: f.name.to_owned(), param: f.param.to_vec(), fds: r.fds };
-    match f.kind {
+    let inc = Incoming {
+        kind: f.kind,
+        id: f.id,
+        pid: f.pid,
+        msg: MpMessage { name: f.name.to_owned(), param: f.param.to_vec(), fds: r.fds },
+        from: r.from,
+    };
+    if let Err(inc) = inbox.push(inc) {
+        core.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        core.counters.overflow.fetch_add(1, Ordering::Relaxed);
+        core.recv_log.note(|skipped| {
+            tracing::warn!(
+                socket = %core.own_path.display(), from = ?inc.from, action = %inc.msg.name,
+                more_since_last_line = skipped,
+                "dropped IPC datagram: its sender has {PEER_QUEUE} waiting already (a flood?)"
+            )
+        });
+    }
+}
+
+/// Serves one datagram.
+fn dispatch(core: &Core, sock: &Sock, owner: &Weak<Inner>, inc: Incoming) {
+    let Incoming { kind, id, pid, msg, from } = inc;
+    match kind {
         Kind::Message | Kind::Request => {
             let handler = core.handlers.read().unwrap_or_else(|p| p.into_inner()).get(&msg.name).cloned();
             let Some(handler) = handler else {
                 core.counters.unhandled.fetch_add(1, Ordering::Relaxed);
-                if f.kind == Kind::Request {
-                    tracing::debug!(action = %msg.name, from = ?r.from, "request for an unregistered action; answering ignore");
-                    if let Some(d) = wire::encode(Kind::Ignore, f.id, core.pid, &msg.name, &[], 0) {
-                        if let Err(e) = send_one(core, sock, &r.from, d.as_bytes(), &[]) {
+                if kind == Kind::Request {
+                    tracing::debug!(action = %msg.name, from = ?from, "request for an unregistered action; answering ignore");
+                    if let Some(d) = wire::encode(Kind::Ignore, id, core.pid, &msg.name, &[], 0) {
+                        if let Err(e) = send_one(core, sock, &from, d.as_bytes(), &[]) {
                             tracing::debug!(error = %e, "cannot send ignore");
                         }
                     }
@@ -154,18 +323,21 @@ fn dispatch(core: &Core, sock: &Sock, owner: &Weak<Inner>, buf: &[u8], r: Receiv
                 return;
             };
             let mp = Mp { inner };
-            let peer = MpPeer { addr: r.from, pid: f.pid, req_id: (f.kind == Kind::Request).then_some(f.id) };
+            let peer = MpPeer { addr: from, pid, req_id: (kind == Kind::Request).then_some(id) };
             let mut result = Ok(());
             guarded("IPC handler", || result = handler(&mp, &msg, &peer));
             if let Err(e) = result {
-                tracing::warn!(action = %msg.name, error = %e, "IPC handler failed");
+                core.counters.handler_errors.fetch_add(1, Ordering::Relaxed);
+                core.handler_log.note(|skipped| {
+                    tracing::warn!(action = %msg.name, error = %e, more_since_last_line = skipped, "IPC handler failed")
+                });
             }
         }
-        Kind::Reply | Kind::Ignore => match core.pending.offer(f.id, &r.from, f.kind, msg) {
+        Kind::Reply | Kind::Ignore => match core.pending.offer(id, &from, kind, msg) {
             Ok(Some(done)) => guarded("async request callback", || done.run()),
             Ok(None) => {}
             Err(msg) => {
-                tracing::debug!(action = %msg.name, id = f.id, "reply to no pending request (late, after a timeout?) dropped")
+                tracing::debug!(action = %msg.name, id, "reply to no pending request (late, after a timeout?) dropped")
             }
         },
     }
