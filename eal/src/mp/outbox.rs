@@ -22,7 +22,7 @@ use super::peers;
 use super::sys::{self, Sock, SockAddr};
 
 /// Datagrams kept for one peer whose queue is full.
-pub(crate) const BACKLOG_MAX: usize = 64;
+pub(crate) const BACKLOG_MAX: usize = 256;
 /// How long a backlog may make no progress before its peer is marked slow.
 pub(crate) const SLOW_AFTER: Duration = Duration::from_millis(300);
 /// How often the IPC thread retries backlogs.
