@@ -24,7 +24,7 @@ use super::sys::{self, Sock, SockAddr};
 /// Datagrams kept for one peer whose queue is full.
 pub(crate) const BACKLOG_MAX: usize = 256;
 /// How long a backlog may make no progress before its peer is marked slow.
-pub(crate) const SLOW_AFTER: Duration = Duration::from_millis(300);
+pub(crate) const SLOW_AFTER: Duration = Duration::from_secs(1);
 /// How often the IPC thread retries backlogs.
 pub(crate) const RETRY: Duration = Duration::from_millis(1);
 /// Most peers remembered as slow (a bound against many throw-away sockets).

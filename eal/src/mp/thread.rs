@@ -38,10 +38,14 @@ pub(crate) fn guarded(what: &str, f: impl FnOnce()) {
     }
 }
 
-/// Datagrams read off the socket per wake before the queued ones are served.
+/// Most datagrams read off the socket per wake: reading is cheap and keeps
+/// the socket's short kernel queue (`net.unix.max_dgram_qlen`) open to
+/// every sender.
 const RECV_BATCH: usize = 256;
+/// Most datagrams served per wake, so the socket is read again soon.
+const SERVE_PER_WAKE: usize = 32;
 /// Datagrams held for one sender; more from it are dropped (a flood).
-const PEER_QUEUE: usize = 64;
+const PEER_QUEUE: usize = 256;
 /// Datagrams held in all; more are dropped.
 const INBOX_MAX: usize = 4096;
 /// Datagrams of one sender served per round before the others' turn.
@@ -50,6 +54,7 @@ const SERVE_BUDGET: usize = 8;
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// A checked datagram waiting to be served.
+#[derive(Debug)]
 struct Incoming {
     kind: Kind,
     id: u64,
@@ -88,27 +93,22 @@ impl Inbox {
         Ok(())
     }
 
-    /// One round: up to [`SERVE_BUDGET`] datagrams of each sender in turn.
-    fn serve(&mut self, core: &Core, mut f: impl FnMut(Incoming)) {
-        for _ in 0..self.order.len() {
-            if core.stopped.load(Ordering::Acquire) {
-                return;
-            }
+    /// Serves up to `budget` datagrams, senders in turn, at most
+    /// [`SERVE_BUDGET`] of one sender per turn.
+    fn serve(&mut self, budget: usize, stopped: impl Fn() -> bool, mut f: impl FnMut(Incoming)) {
+        let mut served = 0;
+        while served < budget && !stopped() {
             let Some(from) = self.order.pop_front() else { break };
             let Some(q) = self.queues.get_mut(&from) else { continue };
-            let mut batch = Vec::with_capacity(SERVE_BUDGET.min(q.len()));
-            while batch.len() < SERVE_BUDGET {
-                match q.pop_front() {
-                    Some(i) => batch.push(i),
-                    None => break,
-                }
-            }
+            let n = SERVE_BUDGET.min(budget - served).min(q.len());
+            let batch: Vec<Incoming> = q.drain(..n).collect();
             if q.is_empty() {
                 self.queues.remove(&from);
             } else {
                 self.order.push_back(from);
             }
             self.total -= batch.len();
+            served += batch.len();
             for i in batch {
                 f(i);
             }
@@ -146,8 +146,8 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
                 }
             }
         }
-        // 2. one fair round over the senders
-        inbox.serve(&core, |i| dispatch(&core, &sock, &owner, i));
+        // 2. as many served, senders in turn
+        inbox.serve(SERVE_PER_WAKE, || core.stopped.load(Ordering::Acquire), |i| dispatch(&core, &sock, &owner, i));
         if core.stopped.load(Ordering::Acquire) {
             return;
         }
@@ -356,4 +356,46 @@ pub(crate) fn take_answer(buf: &[u8], r: Received, id: u64, c: &mut Collector) {
     let kind = f.kind;
     let msg = MpMessage { name: f.name.to_owned(), param: f.param.to_vec(), fds: r.fds };
     c.offer(&r.from, kind, msg);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn inc(from: &str, n: u8) -> Incoming {
+        Incoming {
+            kind: Kind::Message,
+            id: 0,
+            pid: 1,
+            msg: MpMessage::new("a", &[n]).unwrap(),
+            from: SockAddr::Path(PathBuf::from(from)),
+        }
+    }
+
+    #[test]
+    fn inbox_bounds_each_sender_and_serves_in_turn() {
+        let mut ib = Inbox::default();
+        for i in 0..PEER_QUEUE {
+            assert!(ib.push(inc("/flood", i as u8)).is_ok());
+        }
+        assert!(ib.push(inc("/flood", 0)).is_err(), "a sender's share is bounded");
+        ib.push(inc("/other", 1)).unwrap();
+        ib.push(inc("/other", 2)).unwrap();
+        let mut seen = Vec::new();
+        ib.serve(SERVE_BUDGET + 2, || false, |i| seen.push(i.from));
+        // the flooder's turn, then the other sender's, within one budget
+        let other = seen.iter().filter(|f| **f == SockAddr::Path(PathBuf::from("/other"))).count();
+        assert_eq!((seen.len(), other), (SERVE_BUDGET + 2, 2));
+        assert_eq!(ib.total, PEER_QUEUE - SERVE_BUDGET);
+        ib.serve(usize::MAX, || false, |_| {});
+        assert!(ib.is_empty() && ib.queues.is_empty() && ib.order.is_empty());
+        // the inbox as a whole is bounded too
+        let mut ib = Inbox::default();
+        let mut n = 0;
+        while ib.push(inc(&format!("/s{}", n / PEER_QUEUE), 0)).is_ok() {
+            n += 1;
+        }
+        assert_eq!(n, INBOX_MAX);
+    }
 }
