@@ -87,7 +87,9 @@ pub struct MpConfig {
     /// Primary or secondary.
     pub role: MpRole,
     /// For a secondary: the primary's pid, watched so that its exit is
-    /// reported to [`Mp::on_primary_exit`] subscribers. `None`: not watched.
+    /// reported to [`Mp::on_primary_exit`] subscribers and
+    /// [`Mp::primary_alive`] at once. `None`: not watched; the primary's
+    /// death then shows when its socket refuses a datagram.
     pub primary_pid: Option<u32>,
 }
 
@@ -191,6 +193,7 @@ impl Mp {
             reply_socks: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
             primary_dead: AtomicBool::new(false),
+            primary_refused: AtomicBool::new(false),
             exit_subs: Mutex::new(Vec::new()),
             counters: Counters::default(),
             outbox: outbox::Outbox::default(),
@@ -322,6 +325,9 @@ impl Mp {
         let rs = core.take_reply_sock()?;
         let targets = core.targets();
         let del = core.deliver(&rs, targets, d.as_bytes(), msg, timeout.min(SEND_BUDGET));
+        for t in &del.refused {
+            core.refused(t);
+        }
         let mut c = Collector::new(&del.sent);
         let res = wait_replies(core, &rs, id, &mut c, deadline);
         core.put_reply_sock(rs, !c.complete());
@@ -373,8 +379,9 @@ impl Mp {
         })
     }
 
-    /// Subscribes `cb` to the primary's exit (secondaries started with a
-    /// `primary_pid`); it runs once, on the IPC thread. If the primary has
+    /// Subscribes `cb` to the primary's exit (secondaries: seen through
+    /// the `primary_pid` watch, or a refused datagram without one); it runs
+    /// once, on the IPC thread. If the primary has
     /// already exited it runs at once on the calling thread. Never called in
     /// the primary.
     pub fn on_primary_exit(&self, cb: impl Fn() + Send + Sync + 'static) {

@@ -133,6 +133,8 @@ pub(crate) fn remove_dead(dir: &Path, addr: &SockAddr) {
 pub(crate) struct Delivery {
     /// Peers that have the datagram in their queue.
     pub sent: Vec<SockAddr>,
+    /// Peers whose socket file is there with nobody bound (dead).
+    pub refused: Vec<SockAddr>,
 }
 
 /// Sends `data` (+ `fds`) to every target at once: a first pass that never
@@ -148,16 +150,17 @@ pub(crate) fn deliver(
     budget: Duration,
 ) -> Delivery {
     let mut sent = Vec::with_capacity(targets.len());
+    let mut refused = Vec::new();
     let mut busy = Vec::new();
     for t in targets {
         match sock.send_to(&t, data, fds) {
             Ok(()) => sent.push(t),
             Err(e) if is_busy_error(&e) => busy.push(t),
-            Err(e) => fail(dir, &t, &e),
+            Err(e) => fail(dir, &t, &e, &mut refused),
         }
     }
     if busy.is_empty() {
-        return Delivery { sent };
+        return Delivery { sent, refused };
     }
     let end = Instant::now() + budget;
     let mut pause = Duration::from_micros(20);
@@ -177,15 +180,18 @@ pub(crate) fn deliver(
             }
             Err(e) if is_busy_error(&e) => true,
             Err(e) => {
-                fail(dir, t, &e);
+                fail(dir, t, &e, &mut refused);
                 false
             }
         });
     }
-    Delivery { sent }
+    Delivery { sent, refused }
 }
 
-fn fail(dir: &Path, t: &SockAddr, e: &io::Error) {
+fn fail(dir: &Path, t: &SockAddr, e: &io::Error, refused: &mut Vec<SockAddr>) {
+    if super::sys::is_refused(e) {
+        refused.push(t.clone());
+    }
     if is_dead_peer_error(e) {
         tracing::debug!(peer = ?t, error = %e, "IPC peer refused a datagram");
         remove_dead(dir, t);

@@ -39,6 +39,8 @@ pub(crate) struct Core {
     pub(crate) reply_socks: Mutex<Vec<(Sock, bool)>>,
     pub(crate) stopped: AtomicBool,
     pub(crate) primary_dead: AtomicBool,
+    /// The primary's socket refused a datagram (see [`Core::refused`]).
+    pub(crate) primary_refused: AtomicBool,
     pub(crate) exit_subs: Mutex<Vec<ExitCallback>>,
     pub(crate) counters: Counters,
     /// Datagrams that could not be sent at once, per peer.
@@ -112,7 +114,10 @@ impl Core {
                 Ok(Sent::Now) | Ok(Sent::Queued) => reached.push(t),
                 Ok(Sent::Dropped) => {}
                 Err(e) if peers::is_dead_peer_error(&e) => {
-                    tracing::debug!(peer = ?t, error = %e, "IPC peer refused a datagram")
+                    tracing::debug!(peer = ?t, error = %e, "IPC peer refused a datagram");
+                    if sys::is_refused(&e) {
+                        self.refused(&t);
+                    }
                 }
                 Err(e) => tracing::warn!(peer = ?t, error = %e, "cannot send IPC datagram"),
             }
@@ -142,6 +147,21 @@ impl Core {
         let mut pool = lock(&self.reply_socks);
         if pool.len() < REPLY_POOL {
             pool.push((s, dirty));
+        }
+    }
+
+    /// A datagram to `to` was refused (socket file there, nobody bound).
+    /// For a secondary whose primary is not watched by pid, that is how the
+    /// primary's death shows: the IPC thread is told and runs the exit
+    /// callbacks.
+    pub(crate) fn refused(&self, to: &SockAddr) {
+        if self.role != MpRole::Secondary || self.primary_pid.is_some() {
+            return;
+        }
+        if *to == SockAddr::Path(self.dir.join(peers::PRIMARY_SOCKET))
+            && !self.primary_refused.swap(true, Ordering::AcqRel)
+        {
+            self.wake.signal();
         }
     }
 

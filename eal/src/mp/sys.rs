@@ -106,6 +106,12 @@ pub(crate) fn is_dead_peer(e: &io::Error) -> bool {
     matches!(errno_of(e), Some(Errno::ECONNREFUSED) | Some(Errno::ENOENT) | Some(Errno::ENOTSOCK))
 }
 
+/// Whether a send error means the socket file is there but nobody is bound
+/// to it (its owner died without unlinking it).
+pub(crate) fn is_refused(e: &io::Error) -> bool {
+    errno_of(e) == Some(Errno::ECONNREFUSED)
+}
+
 /// Whether an error means the process does not exist.
 pub(crate) fn is_no_such_process(e: &io::Error) -> bool {
     errno_of(e) == Some(Errno::ESRCH)

@@ -412,3 +412,20 @@ fn primary_alive_flag_and_callback() {
     let p = start(&d.0, MpRole::Primary);
     assert!(p.primary_alive());
 }
+
+/// Without a watched pid, a primary that died (socket file left, nobody
+/// bound) is noticed when a datagram to it is refused.
+#[test]
+fn unwatched_primary_death_shows_on_refusal() {
+    let d = TempDir::new("refused");
+    let s = start(&d.0, MpRole::Secondary);
+    drop(UnixDatagram::bind(d.0.join(peers::PRIMARY_SOCKET)).unwrap()); // a dead primary's socket
+    let (tx, rx) = mpsc::channel();
+    s.on_primary_exit(move || tx.send(()).unwrap());
+    assert!(s.primary_alive());
+    let r = s.request_sync(&MpMessage::new("x", b"").unwrap(), T).unwrap();
+    assert_eq!(r.nb_sent, 0);
+    rx.recv_timeout(T).unwrap();
+    assert!(!s.primary_alive());
+    assert_eq!(s.send(&MpMessage::new("x", b"").unwrap()).unwrap(), 0);
+}

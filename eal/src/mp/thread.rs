@@ -158,7 +158,11 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
         for f in due {
             guarded("async request callback", || f.run());
         }
-        // 5. the primary, when no pidfd could be had
+        // 5. the primary, when no pidfd could be had, or not watched but
+        // its socket refused a datagram
+        if core.primary_refused.load(Ordering::Acquire) {
+            core.primary_died();
+        }
         if watch_poll {
             if let Some(pid) = core.primary_pid {
                 if !sys::pid_alive(pid) {
