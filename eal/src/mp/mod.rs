@@ -21,6 +21,19 @@
 //! requester wait until its timeout. A sync request is answered straight on a
 //! private reply socket of the requesting thread (no hop through the IPC
 //! thread), which polls it briefly before sleeping.
+//!
+//! No peer can stall the IPC thread. Replies, "ignore" answers, messages
+//! and async requests are sent without blocking: a datagram that finds the
+//! peer's queue full waits in a bounded backlog for that peer, retried by the
+//! IPC thread; a peer whose backlog makes no progress for a second (stopped,
+//! stuck, or a socket that never reads) is marked slow and its backlog
+//! dropped with one warning. Incoming datagrams are drained from the socket
+//! into per-sender queues served in turn, a bounded share per sender, so a
+//! flooding peer cannot starve the others. Dropped and malformed datagrams
+//! are counted ([`Mp::stats`]) and logged at most once a second with a
+//! count. A secondary learns of its primary's death through
+//! [`Mp::primary_alive`] and [`Mp::on_primary_exit`]; the primary removes
+//! stale sockets of dead secondaries every second.
 
 mod error;
 mod message;
