@@ -529,6 +529,8 @@ fn sigstopped_secondary_does_not_stall_broadcasts() {
     let mut g = group("sigstop", 2);
     g.s[0].register("bc", "record");
     g.s[1].register("bc", "record");
+    g.s[0].register("echo", "echo");
+    g.s[1].register("echo", "echo");
     let stopped = g.s[1].pid as libc::pid_t;
     // SAFETY: plain kill(2) on a child process of this test.
     assert_eq!(unsafe { libc::kill(stopped, libc::SIGSTOP) }, 0);
@@ -538,12 +540,17 @@ fn sigstopped_secondary_does_not_stall_broadcasts() {
         g.s[0].expect(&format!("GOT bc {i} fds="));
     }
     let st = stats_until(&mut g.p, Duration::from_secs(5), |l| num(l, "slow_peers") >= 1);
+    // sync broadcasts: the stopped peer, marked slow with a full queue, is
+    // not counted and not waited for
+    let sync = g.p.ask("syncmany echo 20 2000", "SYNCMANY");
     // SAFETY: as above.
     assert_eq!(unsafe { libc::kill(stopped, libc::SIGCONT) }, 0);
-    eprintln!("stopped secondary: primary {l}; {st}");
+    eprintln!("stopped secondary: primary {l}; {sync}; {st}");
     assert!(num(&l, "worst_ms") < 100 && num(&l, "ms") < 3000, "{l}");
     assert!(num(&l, "min") >= 1, "{l}");
     assert!(num(&st, "slow_peers") >= 1, "{st}");
+    assert_eq!(num(&sync, "answered"), 20, "{sync}");
+    assert!(num(&sync, "worst_ms") < 1000, "{sync}");
     // resumed: it reads its queue again and new broadcasts reach it
     std::thread::sleep(Duration::from_millis(100));
     g.p.ask("send bc again", "SENT");

@@ -338,9 +338,6 @@ impl Mp {
         let rs = core.take_reply_sock()?;
         let targets = core.targets();
         let del = core.deliver(&rs, targets, d.as_bytes(), msg, timeout.min(SEND_BUDGET));
-        for t in &del.refused {
-            core.refused(t);
-        }
         let mut c = Collector::new(&del.sent);
         let res = wait_replies(core, &rs, id, &mut c, deadline);
         core.put_reply_sock(rs, !c.complete());

@@ -267,6 +267,44 @@ impl Outbox {
         });
     }
 
+    /// Whether `to` is marked slow.
+    pub(crate) fn is_slow(&self, to: &SockAddr) -> bool {
+        let st = self.lock();
+        !st.slow.is_empty() && st.slow.contains(to)
+    }
+
+    /// Marks `to` slow (a sync request's send to it ran out of time), with
+    /// one warning; its backlog, if any, is dropped.
+    pub(crate) fn mark_slow(&self, c: &Counters, to: &SockAddr) {
+        let mut st = self.lock();
+        if st.slow.contains(to) {
+            c.send_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if st.slow.len() >= SLOW_SET_MAX {
+            st.slow.clear();
+        }
+        st.slow.insert(to.clone());
+        let n = st.backlogs.remove(to).map_or(0, |b| b.items.len());
+        drop(st);
+        c.slow_peers.fetch_add(1, Ordering::Relaxed);
+        c.send_dropped.fetch_add(n as u64 + 1, Ordering::Relaxed);
+        tracing::warn!(
+            peer = ?to,
+            dropped = n + 1,
+            "IPC peer's queue stayed full (stopped or stuck?): marked slow; \
+             later datagrams to it are dropped while its queue stays full"
+        );
+    }
+
+    /// Clears the slow mark of `to` (a datagram reached it).
+    pub(crate) fn unmark(&self, to: &SockAddr) {
+        let mut st = self.lock();
+        if !st.slow.is_empty() && st.slow.remove(to) {
+            tracing::info!(peer = ?to, "IPC peer reads its queue again; no longer marked slow");
+        }
+    }
+
     /// Forgets a peer (its socket is gone).
     pub(crate) fn forget(&self, to: &SockAddr) {
         let mut st = self.lock();

@@ -135,12 +135,15 @@ pub(crate) struct Delivery {
     pub sent: Vec<SockAddr>,
     /// Peers whose socket file is there with nobody bound (dead).
     pub refused: Vec<SockAddr>,
+    /// Peers whose queue stayed full (not delivered).
+    pub full: Vec<SockAddr>,
 }
 
 /// Sends `data` (+ `fds`) to every target at once: a first pass that never
-/// blocks, then retries for the peers whose queue was full, with a short
-/// backoff, until `budget` runs out. A full peer therefore delays only
-/// itself. Peers that refuse are dead: their socket is removed.
+/// blocks, then retries for the peers whose queue was full (except those
+/// `is_slow` names: they get one try), with a short backoff, until `budget`
+/// runs out. A full peer therefore delays only this caller, never the IPC
+/// thread. Peers that refuse are dead: their socket is removed.
 pub(crate) fn deliver(
     sock: &Sock,
     dir: &Path,
@@ -148,27 +151,33 @@ pub(crate) fn deliver(
     data: &[u8],
     fds: &[BorrowedFd<'_>],
     budget: Duration,
+    is_slow: impl Fn(&SockAddr) -> bool,
 ) -> Delivery {
     let mut sent = Vec::with_capacity(targets.len());
     let mut refused = Vec::new();
     let mut busy = Vec::new();
+    let mut full = Vec::new();
     for t in targets {
         match sock.send_to(&t, data, fds) {
             Ok(()) => sent.push(t),
-            Err(e) if is_busy_error(&e) => busy.push(t),
+            Err(e) if is_busy_error(&e) => {
+                if is_slow(&t) {
+                    full.push(t);
+                } else {
+                    busy.push(t);
+                }
+            }
             Err(e) => fail(dir, &t, &e, &mut refused),
         }
     }
     if busy.is_empty() {
-        return Delivery { sent, refused };
+        return Delivery { sent, refused, full };
     }
     let end = Instant::now() + budget;
     let mut pause = Duration::from_micros(20);
     while !busy.is_empty() {
         if Instant::now() >= end {
-            for t in &busy {
-                tracing::warn!(peer = ?t, "IPC peer's queue stayed full; datagram not delivered");
-            }
+            full.append(&mut busy);
             break;
         }
         std::thread::sleep(pause);
@@ -185,7 +194,7 @@ pub(crate) fn deliver(
             }
         });
     }
-    Delivery { sent, refused }
+    Delivery { sent, refused, full }
 }
 
 fn fail(dir: &Path, t: &SockAddr, e: &io::Error, refused: &mut Vec<SockAddr>) {

@@ -91,7 +91,18 @@ impl Core {
         msg: &MpMessage,
         budget: Duration,
     ) -> Delivery {
-        peers::deliver(sock, &self.dir, targets, data, &msg.borrowed_fds(), budget)
+        let del =
+            peers::deliver(sock, &self.dir, targets, data, &msg.borrowed_fds(), budget, |t| self.outbox.is_slow(t));
+        for t in &del.full {
+            self.outbox.mark_slow(&self.counters, t);
+        }
+        for t in &del.sent {
+            self.outbox.unmark(t);
+        }
+        for t in &del.refused {
+            self.refused(t);
+        }
+        del
     }
 
     /// Sends one datagram from the IPC socket without blocking (see
