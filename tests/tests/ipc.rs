@@ -546,7 +546,7 @@ fn sigstopped_secondary_does_not_stall_broadcasts() {
     // SAFETY: as above.
     assert_eq!(unsafe { libc::kill(stopped, libc::SIGCONT) }, 0);
     eprintln!("stopped secondary: primary {l}; {sync}; {st}");
-    assert!(num(&l, "worst_ms") < 100 && num(&l, "ms") < 3000, "{l}");
+    assert!(num(&l, "worst_ms") < 250 && num(&l, "ms") < 3000, "{l}");
     assert!(num(&l, "min") >= 1, "{l}");
     assert!(num(&st, "slow_peers") >= 1, "{st}");
     assert_eq!(num(&sync, "answered"), 20, "{sync}");

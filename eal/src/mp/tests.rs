@@ -303,7 +303,7 @@ fn stuck_secondary_does_not_stall_broadcasts() {
         slowest = slowest.max(t.elapsed());
         assert!(reached >= 1, "broadcast {i} reached {reached}");
     }
-    assert!(slowest < Duration::from_millis(100), "a broadcast blocked for {slowest:?}");
+    assert!(slowest < Duration::from_millis(250), "a broadcast blocked for {slowest:?}");
     for i in 0..n {
         let got = rx.recv_timeout(T).unwrap();
         assert_eq!(got, i.to_le_bytes(), "live secondary gets every broadcast in order: {:?}", p.stats());
