@@ -81,14 +81,15 @@ impl Inbox {
         if self.total >= INBOX_MAX {
             return Err(inc);
         }
-        let q = self.queues.entry(inc.from.clone()).or_default();
-        if q.len() >= PEER_QUEUE {
-            return Err(inc);
+        // A queue in the map is never empty and its sender is in `order`.
+        match self.queues.get_mut(&inc.from) {
+            Some(q) if q.len() >= PEER_QUEUE => return Err(inc),
+            Some(q) => q.push_back(inc),
+            None => {
+                self.order.push_back(inc.from.clone());
+                self.queues.insert(inc.from.clone(), VecDeque::from([inc]));
+            }
         }
-        if q.is_empty() {
-            self.order.push_back(inc.from.clone());
-        }
-        q.push_back(inc);
         self.total += 1;
         Ok(())
     }
@@ -100,17 +101,18 @@ impl Inbox {
         while served < budget && !stopped() {
             let Some(from) = self.order.pop_front() else { break };
             let Some(q) = self.queues.get_mut(&from) else { continue };
-            let n = SERVE_BUDGET.min(budget - served).min(q.len());
-            let batch: Vec<Incoming> = q.drain(..n).collect();
+            let mut turn = 0;
+            while turn < SERVE_BUDGET && served < budget {
+                let Some(i) = q.pop_front() else { break };
+                turn += 1;
+                served += 1;
+                self.total -= 1;
+                f(i);
+            }
             if q.is_empty() {
                 self.queues.remove(&from);
             } else {
                 self.order.push_back(from);
-            }
-            self.total -= batch.len();
-            served += batch.len();
-            for i in batch {
-                f(i);
             }
         }
     }
