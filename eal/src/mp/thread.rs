@@ -132,10 +132,22 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
     let mut next_sweep = Instant::now() + SWEEP_EVERY;
     while !core.stopped.load(Ordering::Acquire) {
         // 1. what is queued on the socket, up to a batch, into per-sender queues
+        // (A lone datagram with nothing else waiting is served straight,
+        // without the queues: the common request-reply case.)
         let mut more = true;
-        for _ in 0..RECV_BATCH {
+        let mut lone: Option<Incoming> = None;
+        for n in 0..RECV_BATCH {
             match sock.recv(&mut buf, true) {
-                Ok(r) => intake(&core, &mut inbox, &buf, r),
+                Ok(r) => {
+                    if let Some(inc) = lone.take() {
+                        inbox.admit(&core, inc);
+                    }
+                    match check_incoming(&core, &buf, r) {
+                        Some(inc) if n == 0 && inbox.is_empty() => lone = Some(inc),
+                        Some(inc) => inbox.admit(&core, inc),
+                        None => {}
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     more = false;
                     break;
@@ -146,6 +158,13 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
                     more = false;
                     break;
                 }
+            }
+        }
+        if let Some(inc) = lone.take() {
+            if more {
+                inbox.admit(&core, inc);
+            } else {
+                dispatch(&core, &sock, &owner, inc);
             }
         }
         // 2. as many served, senders in turn
@@ -278,30 +297,34 @@ fn check<'a>(core: Option<&Core>, buf: &'a [u8], r: &Received) -> Option<wire::F
     }
 }
 
-/// Checks one datagram that arrived on the process's socket and queues it
-/// for its sender's turn.
-fn intake(core: &Core, inbox: &mut Inbox, buf: &[u8], r: Received) {
+/// Checks one datagram that arrived on the process's socket.
+fn check_incoming(core: &Core, buf: &[u8], r: Received) -> Option<Incoming> {
     core.counters.received.fetch_add(1, Ordering::Relaxed);
-    let Some(f) = check(Some(core), buf, &r) else {
-        return;
-    };
-    let inc = Incoming {
+    let f = check(Some(core), buf, &r)?;
+    Some(Incoming {
         kind: f.kind,
         id: f.id,
         pid: f.pid,
         msg: MpMessage { name: f.name.to_owned(), param: f.param.to_vec(), fds: r.fds },
         from: r.from,
-    };
-    if let Err(inc) = inbox.push(inc) {
-        core.counters.dropped.fetch_add(1, Ordering::Relaxed);
-        core.counters.overflow.fetch_add(1, Ordering::Relaxed);
-        core.recv_log.note(|skipped| {
-            tracing::warn!(
-                socket = %core.own_path.display(), from = ?inc.from, action = %inc.msg.name,
-                more_since_last_line = skipped,
-                "dropped IPC datagram: its sender has {PEER_QUEUE} waiting already (a flood?)"
-            )
-        });
+    })
+}
+
+impl Inbox {
+    /// Queues a checked datagram for its sender's turn, or drops it (counted,
+    /// rate-limited log) when its sender or the inbox is full.
+    fn admit(&mut self, core: &Core, inc: Incoming) {
+        if let Err(inc) = self.push(inc) {
+            core.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            core.counters.overflow.fetch_add(1, Ordering::Relaxed);
+            core.recv_log.note(|skipped| {
+                tracing::warn!(
+                    socket = %core.own_path.display(), from = ?inc.from, action = %inc.msg.name,
+                    more_since_last_line = skipped,
+                    "dropped IPC datagram: its sender has {PEER_QUEUE} waiting already (a flood?)"
+                )
+            });
+        }
     }
 }
 
