@@ -308,9 +308,11 @@ impl Mp {
     }
 
     /// Sends a message, no reply expected: from a secondary to the primary,
-    /// from the primary to every secondary. Best effort: returns how many
-    /// peers it was queued to (0 when nobody is there); a peer found dead is
-    /// removed. Limits are checked before anything is sent.
+    /// from the primary to every secondary. Best effort, never blocking: a
+    /// peer whose queue is full gets it later from our backlog for it; a
+    /// peer marked slow whose queue is still full is skipped. Returns how
+    /// many peers have it or will get it (0 when nobody is there); a peer
+    /// found dead is removed. Limits are checked before anything is sent.
     pub fn send(&self, msg: &MpMessage) -> Result<usize, MpError> {
         msg.check()?;
         let core = &self.inner.core;
@@ -348,8 +350,9 @@ impl Mp {
     /// Sends a request like [`Mp::request_sync`] without waiting; `cb` runs
     /// once on the IPC thread with the request (name and param; fds are not
     /// kept) and the replies, when all are in or at the timeout. Works from
-    /// inside a handler. Callbacks still pending at shutdown are dropped
-    /// without being called.
+    /// inside a handler; never blocks (sent like [`Mp::send`]: a peer that
+    /// gets it from our backlog counts as reached). Callbacks still pending
+    /// at shutdown are dropped without being called.
     pub fn request_async(
         &self,
         msg: &MpMessage,
@@ -372,8 +375,11 @@ impl Mp {
 
     /// Answers the request that `peer` sent, with `msg`. Fails with
     /// [`MpError::NotARequest`] if `peer` sent a plain message, and with
-    /// [`MpError::Send`] if the requester is gone. May be called from a
-    /// handler or later from any thread (`MpPeer` is `Clone + Send`).
+    /// [`MpError::Send`] if the requester is gone, or is marked slow (it does
+    /// not read its queue) and its queue is still full. Never blocks: a reply
+    /// that finds the requester's queue full waits in our backlog for it.
+    /// May be called from a handler or later from any thread (`MpPeer` is
+    /// `Clone + Send`).
     pub fn reply(&self, msg: &MpMessage, peer: &MpPeer) -> Result<(), MpError> {
         msg.check()?;
         let Some(id) = peer.req_id else {
