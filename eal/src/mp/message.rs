@@ -85,7 +85,7 @@ pub struct MpReply {
     pub msgs: Vec<MpMessage>,
 }
 
-/// The sender of a received message or request; pass it to [`Mp::reply`].
+/// The sender of a received message or request; pass it to [`Mp::reply`](super::Mp::reply).
 #[derive(Clone, Debug)]
 pub struct MpPeer {
     pub(crate) addr: SockAddr,
@@ -99,13 +99,13 @@ impl MpPeer {
         self.pid
     }
 
-    /// Whether the datagram was a request, i.e. whether [`Mp::reply`] applies.
+    /// Whether the datagram was a request, i.e. whether [`Mp::reply`](super::Mp::reply) applies.
     pub fn is_request(&self) -> bool {
         self.req_id.is_some()
     }
 }
 
-/// Counters of one [`Mp`], for tests and diagnostics.
+/// Counters of one [`Mp`](super::Mp), for tests and diagnostics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MpStats {
     /// Datagrams taken off the socket by the IPC thread.
@@ -132,5 +132,5 @@ pub struct MpStats {
 }
 
 /// What a handler returns; an `Err` is logged, nothing more (it does not
-/// answer a request: use [`Mp::reply`]).
+/// answer a request: use [`Mp::reply`](super::Mp::reply)).
 pub type HandlerResult = Result<(), Box<dyn std::error::Error + Send + Sync + 'static>>;
