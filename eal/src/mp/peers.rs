@@ -174,6 +174,17 @@ pub(crate) fn deliver(
         return Delivery { sent, refused, full };
     }
     let end = Instant::now() + budget;
+    if busy.len() == 1 {
+        // One peer to wait for (a secondary's request to the primary): wait
+        // in the kernel for room in its queue.
+        let t = busy.remove(0);
+        match sock.send_to_wait(&t, data, fds, budget) {
+            Ok(()) => sent.push(t),
+            Err(e) if is_busy_error(&e) => full.push(t),
+            Err(e) => fail(dir, &t, &e, &mut refused),
+        }
+        return Delivery { sent, refused, full };
+    }
     let mut pause = Duration::from_micros(20);
     while !busy.is_empty() {
         if Instant::now() >= end {

@@ -11,13 +11,16 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub(crate) use super::outbox::Counters;
-use super::outbox::{Outbox, RateLog, Sent};
+use super::outbox::{self, Outbox, RateLog, Sent};
 use super::peers::{self, Delivery};
 use super::pending::{AsyncTable, Collector};
 use super::sys::{self, EventFd, Sock, SockAddr};
 use super::thread;
 use super::wire::{self, Kind};
 use super::{HandlerResult, Mp, MpError, MpMessage, MpPeer, MpRole, RECV_BUF, REPLY_POOL, SPIN, SPIN_BUSY};
+
+/// How long shutting down keeps trying to send what waits in the backlogs.
+const STOP_FLUSH: Duration = Duration::from_millis(100);
 
 pub(crate) type Handler = Arc<dyn Fn(&Mp, &MpMessage, &MpPeer) -> HandlerResult + Send + Sync + 'static>;
 pub(crate) type ExitCallback = Arc<dyn Fn() + Send + Sync + 'static>;
@@ -91,13 +94,23 @@ impl Core {
         msg: &MpMessage,
         budget: Duration,
     ) -> Delivery {
-        let del =
-            peers::deliver(sock, &self.dir, targets, data, &msg.borrowed_fds(), budget, |t| self.outbox.is_slow(t));
-        for t in &del.full {
-            self.outbox.mark_slow(&self.counters, t);
-        }
-        for t in &del.sent {
-            self.outbox.unmark(t);
+        // Slow marks are the primary's view of its secondaries: a primary
+        // whose queue is full (busy with others) is not "slow" to a secondary.
+        let primary = self.role == MpRole::Primary;
+        let del = peers::deliver(sock, &self.dir, targets, data, &msg.borrowed_fds(), budget, |t| {
+            primary && self.outbox.is_slow(t)
+        });
+        if primary {
+            for t in &del.full {
+                self.outbox.mark_slow(&self.counters, t);
+            }
+            for t in &del.sent {
+                self.outbox.unmark(t);
+            }
+        } else {
+            for t in &del.full {
+                tracing::debug!(peer = ?t, "the primary's queue stayed full; request not delivered");
+            }
         }
         for t in &del.refused {
             self.refused(t);
@@ -200,6 +213,14 @@ impl Core {
         if let Some(h) = thread {
             if h.thread().id() != std::thread::current().id() && h.join().is_err() {
                 tracing::error!("IPC thread panicked");
+            }
+        }
+        // Datagrams still waiting for a peer with a full queue (say, a last
+        // message sent just before shutting down) get a short grace.
+        if let Some(sock) = self.sock.read().unwrap_or_else(|p| p.into_inner()).clone() {
+            let end = Instant::now() + STOP_FLUSH;
+            while self.outbox.flush(&self.counters, &self.dir, &sock) && Instant::now() < end {
+                std::thread::sleep(outbox::RETRY);
             }
         }
         match std::fs::remove_file(&self.own_path) {

@@ -14,10 +14,10 @@ use nix::poll::{ppoll, PollFd, PollFlags};
 use nix::sys::eventfd::{EfdFlags, EventFd as NixEventFd};
 use nix::sys::signal::kill;
 use nix::sys::socket::{
-    bind, connect, recvmsg, sendmsg, socket, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag,
-    SockType, SockaddrLike, UnixAddr,
+    bind, connect, recvmsg, sendmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType, SockaddrLike, UnixAddr,
 };
-use nix::sys::time::TimeSpec;
+use nix::sys::time::{TimeSpec, TimeVal};
 use nix::unistd::Pid;
 
 /// Most fds a received datagram may carry before we call it malformed.
@@ -183,6 +183,10 @@ impl Sock {
     /// Sends one datagram with `fds` attached, never blocking (EAGAIN when the
     /// receiver's queue is full).
     pub(crate) fn send_to(&self, to: &SockAddr, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+        self.send(to, data, fds, MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL)
+    }
+
+    fn send(&self, to: &SockAddr, data: &[u8], fds: &[BorrowedFd<'_>], flags: MsgFlags) -> io::Result<()> {
         let addr = to.to_unix()?;
         if fds.len() > RECV_MAX_FDS {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many fds"));
@@ -195,18 +199,32 @@ impl Sock {
         let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &rights };
         let iov = [IoSlice::new(data)];
         loop {
-            match sendmsg(
-                self.fd.as_raw_fd(),
-                &iov,
-                cmsgs,
-                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
-                Some(&addr),
-            ) {
+            match sendmsg(self.fd.as_raw_fd(), &iov, cmsgs, flags, Some(&addr)) {
                 Ok(_) => return Ok(()),
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Sends one datagram like [`Sock::send_to`], but waits up to `timeout`
+    /// for room in the receiver's queue: the kernel wakes us when the
+    /// receiver takes a datagram, so we are not outrun by senders that
+    /// retry faster than we would poll. EAGAIN when the time is up.
+    pub(crate) fn send_to_wait(
+        &self,
+        to: &SockAddr,
+        data: &[u8],
+        fds: &[BorrowedFd<'_>],
+        timeout: Duration,
+    ) -> io::Result<()> {
+        // A zero SO_SNDTIMEO means "forever": wait at least a microsecond.
+        let t = TimeVal::from(libc::timeval {
+            tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+            tv_usec: timeout.subsec_micros().max(u32::from(timeout.is_zero())) as libc::suseconds_t,
+        });
+        setsockopt(&self.fd, sockopt::SendTimeout, &t)?;
+        self.send(to, data, fds, MsgFlags::MSG_NOSIGNAL)
     }
 
     /// Takes one datagram into `buf`, without blocking when `nonblock`.

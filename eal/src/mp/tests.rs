@@ -375,6 +375,7 @@ fn flooding_sender_does_not_starve_others() {
     stop.store(true, Ordering::Relaxed);
     let sent = flood.join().unwrap();
     let st = p.stats();
+    eprintln!("flooding sender: {answered}/20 answered, worst {worst:?}, flooder sent {sent}, {st:?}");
     assert_eq!(answered, 20, "worst {worst:?}, flooder sent {sent}, {st:?}");
 }
 
@@ -428,4 +429,39 @@ fn unwatched_primary_death_shows_on_refusal() {
     rx.recv_timeout(T).unwrap();
     assert!(!s.primary_alive());
     assert_eq!(s.send(&MpMessage::new("x", b"").unwrap()).unwrap(), 0);
+}
+
+/// What waits in a backlog when the endpoint shuts down gets a short grace:
+/// a last burst of messages sent just before `shutdown` still arrives.
+#[test]
+fn backlog_is_flushed_at_shutdown() {
+    let d = TempDir::new("stopflush");
+    let p = start(&d.0, MpRole::Primary);
+    let s = start(&d.0, MpRole::Secondary);
+    let open = Arc::new(AtomicBool::new(false));
+    let open2 = open.clone();
+    let (tx, rx) = mpsc::channel();
+    p.register("m", move |_, m, _| {
+        // the first message holds the primary's IPC thread until opened
+        let end = Instant::now() + Duration::from_secs(2);
+        while !open2.load(Ordering::Acquire) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        tx.send(m.param[0]).unwrap();
+        Ok(())
+    })
+    .unwrap();
+    let n = 40u8;
+    for i in 0..n {
+        assert_eq!(s.send(&MpMessage::new("m", &[i]).unwrap()).unwrap(), 1);
+    }
+    assert!(s.stats().send_queued > 0, "{:?}", s.stats());
+    let opener = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        open.store(true, Ordering::Release);
+    });
+    s.shutdown();
+    opener.join().unwrap();
+    let got: Vec<u8> = (0..n).map(|_| rx.recv_timeout(T).unwrap()).collect();
+    assert_eq!(got, (0..n).collect::<Vec<u8>>());
 }
