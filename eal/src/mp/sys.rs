@@ -1,6 +1,6 @@
 //! The one place of `eal::mp` that talks to the kernel, through `nix`:
-//! AF_UNIX datagram sockets with `SCM_RIGHTS`, `ppoll`, an eventfd, process
-//! liveness and `pidfd_open` (the only raw syscall left: nix has no wrapper).
+//! AF_UNIX datagram sockets with `SCM_RIGHTS`, `ppoll`, an eventfd, a
+//! timerfd, process liveness and `pidfd_open` (the only raw syscall left: nix has no wrapper).
 //! Everything above this file is safe Rust and sees `io::Error`s.
 
 use std::io;
@@ -18,6 +18,8 @@ use nix::sys::socket::{
     MsgFlags, SockFlag, SockType, SockaddrLike, UnixAddr,
 };
 use nix::sys::time::{TimeSpec, TimeVal};
+use nix::sys::timer::Expiration;
+use nix::sys::timerfd::{ClockId, TimerFd, TimerFlags, TimerSetTimeFlags};
 use nix::unistd::Pid;
 
 /// Most fds a received datagram may carry before we call it malformed.
@@ -327,6 +329,32 @@ impl EventFd {
 }
 
 impl AsFd for EventFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// A periodic timer fd: readable every `period` until drained.
+#[derive(Debug)]
+pub(crate) struct Ticker {
+    fd: TimerFd,
+}
+
+impl Ticker {
+    pub(crate) fn new(period: Duration) -> io::Result<Ticker> {
+        let fd = TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC)?;
+        fd.set(Expiration::Interval(TimeSpec::from_duration(period)), TimerSetTimeFlags::empty())?;
+        Ok(Ticker { fd })
+    }
+
+    /// Makes the timer not readable until its next tick.
+    pub(crate) fn drain(&self) {
+        // EAGAIN just means it had not ticked.
+        let _ = self.fd.wait();
+    }
+}
+
+impl AsFd for Ticker {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }

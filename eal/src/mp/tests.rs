@@ -441,7 +441,9 @@ fn backlog_is_flushed_at_shutdown() {
     let open = Arc::new(AtomicBool::new(false));
     let open2 = open.clone();
     let (tx, rx) = mpsc::channel();
+    let (started_tx, started) = mpsc::channel();
     p.register("m", move |_, m, _| {
+        let _ = started_tx.send(());
         // the first message holds the primary's IPC thread until opened
         let end = Instant::now() + Duration::from_secs(2);
         while !open2.load(Ordering::Acquire) && Instant::now() < end {
@@ -454,6 +456,10 @@ fn backlog_is_flushed_at_shutdown() {
     let n = 40u8;
     for i in 0..n {
         assert_eq!(s.send(&MpMessage::new("m", &[i]).unwrap()).unwrap(), 1);
+        if i == 0 {
+            // the primary's IPC thread is held: the rest fill its queue
+            started.recv_timeout(T).unwrap();
+        }
     }
     assert!(s.stats().send_queued > 0, "{:?}", s.stats());
     let opener = std::thread::spawn(move || {
