@@ -27,6 +27,9 @@ pub(crate) const BACKLOG_MAX: usize = 256;
 pub(crate) const SLOW_AFTER: Duration = Duration::from_secs(1);
 /// How often the IPC thread retries backlogs.
 pub(crate) const RETRY: Duration = Duration::from_millis(1);
+/// Datagrams kept in all backlogs together (a bound against many sockets
+/// that never read).
+const OUTBOX_MAX: usize = 8192;
 /// Most peers remembered as slow (a bound against many throw-away sockets).
 const SLOW_SET_MAX: usize = 1024;
 /// At most one log line per this interval for each kind of rate-limited event.
@@ -107,6 +110,8 @@ struct Backlog {
 #[derive(Default)]
 struct State {
     backlogs: HashMap<SockAddr, Backlog>,
+    /// Datagrams in all backlogs.
+    total: usize,
     slow: HashSet<SockAddr>,
 }
 
@@ -152,16 +157,18 @@ impl Outbox {
         data: &[u8],
         fds: &[BorrowedFd<'_>],
     ) -> io::Result<Sent> {
-        let mut st = self.lock();
+        let mut guard = self.lock();
+        let st = &mut *guard;
         // (the common case, nothing waiting anywhere, hashes no address)
         if let Some(b) = if st.backlogs.is_empty() { None } else { st.backlogs.get_mut(to) } {
             // keep the order: behind what is already waiting
-            if b.items.len() >= BACKLOG_MAX {
-                drop(st);
+            if b.items.len() >= BACKLOG_MAX || st.total >= OUTBOX_MAX {
+                drop(guard);
                 self.dropped(c, to, 1);
                 return Ok(Sent::Dropped);
             }
             b.items.push_back(Queued { data: data.to_vec(), fds: dup(fds)? });
+            st.total += 1;
             c.send_queued.fetch_add(1, Ordering::Relaxed);
             return Ok(Sent::Queued);
         }
@@ -173,19 +180,20 @@ impl Outbox {
                 Ok(Sent::Now)
             }
             Err(e) if sys::is_busy(&e) => {
-                if !st.slow.is_empty() && st.slow.contains(to) {
-                    drop(st);
+                if (!st.slow.is_empty() && st.slow.contains(to)) || st.total >= OUTBOX_MAX {
+                    drop(guard);
                     self.dropped(c, to, 1);
                     return Ok(Sent::Dropped);
                 }
                 let items = VecDeque::from([Queued { data: data.to_vec(), fds: dup(fds)? }]);
                 st.backlogs.insert(to.clone(), Backlog { items, progress: Instant::now() });
+                st.total += 1;
                 c.send_queued.fetch_add(1, Ordering::Relaxed);
                 Ok(Sent::Queued)
             }
             Err(e) => {
                 st.slow.remove(to);
-                drop(st);
+                drop(guard);
                 if sys::is_dead_peer(&e) {
                     peers::remove_dead(dir, to);
                 }
@@ -242,6 +250,7 @@ impl Outbox {
             }
             st.slow.insert(to.clone());
         }
+        st.total = st.backlogs.values().map(|b| b.items.len()).sum();
         let pending = !st.backlogs.is_empty();
         drop(st);
         for to in &dead {
@@ -286,6 +295,7 @@ impl Outbox {
         }
         st.slow.insert(to.clone());
         let n = st.backlogs.remove(to).map_or(0, |b| b.items.len());
+        st.total -= n;
         drop(st);
         c.slow_peers.fetch_add(1, Ordering::Relaxed);
         c.send_dropped.fetch_add(n as u64 + 1, Ordering::Relaxed);
@@ -308,11 +318,60 @@ impl Outbox {
     /// Forgets a peer (its socket is gone).
     pub(crate) fn forget(&self, to: &SockAddr) {
         let mut st = self.lock();
-        st.backlogs.remove(to);
+        if let Some(b) = st.backlogs.remove(to) {
+            st.total -= b.items.len();
+        }
         st.slow.remove(to);
     }
 }
 
 fn dup(fds: &[BorrowedFd<'_>]) -> io::Result<Vec<OwnedFd>> {
     fds.iter().map(|f| f.try_clone_to_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    #[test]
+    fn rate_log_logs_once_per_interval() {
+        let l = RateLog::new("test events");
+        let mut lines = Vec::new();
+        for _ in 0..1000 {
+            l.note(|skipped| lines.push(skipped));
+        }
+        assert_eq!(lines, vec![0], "one line, the rest counted");
+        assert!(l.tick(Path::new("/x")).is_some(), "a count line is due later");
+        assert_eq!(l.state.lock().unwrap().1, 999);
+    }
+
+    /// Many sockets that never read cannot make the backlogs grow without
+    /// bound: past the total cap, datagrams are dropped.
+    #[test]
+    fn backlogs_are_bounded_in_total() {
+        let dir = std::env::temp_dir().join(format!("bypass-mp-outbox-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = Sock::bind_path(&dir.join("me")).unwrap();
+        let (ob, c) = (Outbox::default(), Counters::default());
+        let mut mutes = Vec::new();
+        let mut dropped = 0;
+        let data = [7u8; 300];
+        for i in 0..40 {
+            let p = dir.join(format!("mute{i}"));
+            mutes.push(UnixDatagram::bind(&p).unwrap());
+            let to = SockAddr::Path(p);
+            for _ in 0..300 {
+                if ob.send(&c, &dir, &sock, &to, &data, &[]).unwrap() == Sent::Dropped {
+                    dropped += 1;
+                }
+            }
+        }
+        let total = ob.lock().total;
+        assert!(total <= OUTBOX_MAX, "{total}");
+        assert_eq!(c.send_queued.load(Ordering::Relaxed) as usize, total);
+        assert!(dropped > 0 && c.send_dropped.load(Ordering::Relaxed) == dropped);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
