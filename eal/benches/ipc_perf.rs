@@ -14,7 +14,9 @@
 //! Then DPDK's mpbench (`shared/baseline/bench/mpbench.c`) if
 //! `pkg-config --exists libdpdk`, hugepages are mounted and we are root.
 //!
-//! Env: `IPC_PERF_ITERS` (default 10000), `BYPASS_MPBENCH_SRC` (mpbench.c).
+//! Env: `IPC_PERF_ITERS` (default 10000), `BYPASS_MPBENCH_SRC` (mpbench.c),
+//! `BYPASS_BASELINE_DIR` (the baseline kit, default `../../shared/baseline`
+//! from this crate).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -369,16 +371,20 @@ fn run_impl(imp: &str, dir: &Path, res: &mut Results) {
 
 // -------------------------------------------------------- DPDK mpbench ----
 
+/// Where DPDK's mpbench.c is: `BYPASS_MPBENCH_SRC`, else
+/// `$BYPASS_BASELINE_DIR/bench/mpbench.c`, else the baseline kit in
+/// `shared/` beside the repository (found relative to this crate, wherever
+/// the checkout lives).
 fn mpbench_src() -> Option<PathBuf> {
     let mut c: Vec<PathBuf> = Vec::new();
     if let Ok(p) = std::env::var("BYPASS_MPBENCH_SRC") {
         c.push(p.into());
     }
-    let m = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for up in ["../../shared", "../shared", "../../../shared"] {
-        c.push(m.join(up).join("baseline/bench/mpbench.c"));
+    if let Ok(d) = std::env::var("BYPASS_BASELINE_DIR") {
+        c.push(PathBuf::from(d).join("bench/mpbench.c"));
     }
-    c.push("/work/shared/baseline/bench/mpbench.c".into());
+    c.push(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/baseline/bench/mpbench.c").into());
+    c.push(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/baseline/bench/mpbench.c").into());
     c.into_iter().find(|p| p.is_file())
 }
 

@@ -1,6 +1,7 @@
 //! simple_mp: the DPDK multi-process sample. The primary creates two mbuf rings and a pool;
 //! a secondary looks them up. Each side reads commands from its prompt: `send <text>` hands
-//! the text to the other side, which prints it; `quit` exits.
+//! the text to the other side, which prints it; `quit` exits. A secondary whose primary
+//! dies says so and exits with status 3.
 //!
 //! ```text
 //! simple_mp -l 0 --proc-type=primary            # terminal 1
@@ -54,6 +55,14 @@ fn run(eal: &Eal) -> Result<(), EalError> {
         (MbufRing::lookup(&mem, SEC_2_PRI)?, MbufRing::lookup(&mem, PRI_2_SEC)?, pool)
     };
     println!("{} ready (pid {})", if eal.is_primary() { "primary" } else { "secondary" }, std::process::id());
+    if !eal.is_primary() {
+        // The rings and the pool live in the primary's memory: without it there is nothing
+        // left to talk to. The prompt blocks on stdin, so leave from the callback.
+        eal.mp().on_primary_exit(|| {
+            eprintln!("simple_mp: the primary process has exited; a secondary cannot go on without it: exiting");
+            std::process::exit(3);
+        });
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let receiver = {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -37,6 +38,8 @@ impl Drop for TempDir {
 
 struct Worker {
     tag: String,
+    /// Stderr lines, when captured (see [`Worker::spawn_logged`]).
+    stderr: Option<Arc<Mutex<Vec<String>>>>,
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
@@ -47,17 +50,37 @@ struct Worker {
 
 impl Worker {
     fn spawn(dir: &Path, role: &str, tag: &str, primary_pid: Option<u32>) -> Worker {
+        Worker::spawn_with(dir, role, tag, primary_pid, None)
+    }
+
+    /// A worker whose `eal` log lines at `filter` are captured.
+    fn spawn_logged(dir: &Path, role: &str, tag: &str, filter: &str) -> Worker {
+        Worker::spawn_with(dir, role, tag, None, Some(filter))
+    }
+
+    fn spawn_with(dir: &Path, role: &str, tag: &str, primary_pid: Option<u32>, log: Option<&str>) -> Worker {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ipc_worker"));
         cmd.arg(role).arg(dir).arg(tag);
         if let Some(p) = primary_pid {
             cmd.arg(p.to_string());
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn ipc_worker");
+        if let Some(f) = log {
+            cmd.env("IPC_WORKER_LOG", f).stderr(Stdio::piped());
+        } else {
+            cmd.stderr(Stdio::inherit());
+        }
+        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn ipc_worker");
+        let stderr = child.stderr.take().map(|err| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let l2 = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines() {
+                    let Ok(line) = line else { break };
+                    l2.lock().unwrap().push(line);
+                }
+            });
+            lines
+        });
         let out = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -70,6 +93,7 @@ impl Worker {
         });
         let mut w = Worker {
             tag: tag.to_owned(),
+            stderr,
             stdin: child.stdin.take(),
             child,
             lines: rx,
@@ -407,12 +431,15 @@ fn two_requests_of_one_name_in_flight() {
 fn primary_death_is_noticed() {
     let mut g = group("death", 2);
     g.s[0].register("echo", "echo");
+    assert_eq!(g.s[1].ask("alive", "ALIVE"), "ALIVE true");
     let t0 = Instant::now();
     g.p.kill9();
     for s in &mut g.s {
         s.expect_within("PRIMARY_EXIT", Duration::from_secs(2));
     }
     assert!(t0.elapsed() < Duration::from_secs(2));
+    // the app can ask, too
+    assert_eq!(g.s[1].ask("alive", "ALIVE"), "ALIVE false");
     // requests to a dead primary come back at once, empty
     let l = g.s[0].ask("sync echo x 2000", "SYNC");
     assert_eq!((num(&l, "sent"), num(&l, "recv")), (0, 0), "{l}");
@@ -436,4 +463,125 @@ fn secondary_refuses_a_dead_primary_pid() {
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("PrimaryGone") && text.contains("start the primary"), "{text}");
+}
+
+/// A valid request datagram of the wire format (header version 1), built by
+/// hand as a foreign process would.
+fn request_datagram(id: u64, name: &str, param: &[u8]) -> Vec<u8> {
+    let mut d = Vec::new();
+    d.extend_from_slice(b"BYMP");
+    d.extend_from_slice(&1u16.to_le_bytes());
+    d.push(2); // request
+    d.push(0); // fds
+    d.extend_from_slice(&id.to_le_bytes());
+    d.extend_from_slice(&std::process::id().to_le_bytes());
+    d.push(name.len() as u8);
+    d.push(0);
+    d.extend_from_slice(&(param.len() as u16).to_le_bytes());
+    d.extend_from_slice(name.as_bytes());
+    d.extend_from_slice(param);
+    d
+}
+
+/// Polls the worker's `stats` until `ok` holds for the line, up to `wait`.
+fn stats_until(w: &mut Worker, wait: Duration, ok: impl Fn(&str) -> bool) -> String {
+    let end = Instant::now() + wait;
+    loop {
+        let l = w.ask("stats", "STATS");
+        if ok(&l) || Instant::now() >= end {
+            return l;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A peer socket that sends many valid requests and never reads its
+/// answers does not stall the primary's IPC thread: every sync request of a
+/// legitimate secondary meanwhile is answered within its timeout, and the
+/// primary marks the mute peer slow.
+#[test]
+fn mute_peer_does_not_stall_a_secondarys_requests() {
+    let mut g = group("mute", 1);
+    g.p.register("echo", "echo");
+    let mute = UnixDatagram::bind(g.dir.0.join("mute")).unwrap();
+    let target = g.p.sock.clone();
+    let flood = std::thread::spawn(move || {
+        for id in 1..=300u64 {
+            // blocking: waits while the primary's queue is full
+            mute.send_to(&request_datagram(id, "echo", b"mute"), &target).unwrap();
+        }
+        mute
+    });
+    let l = g.s[0].ask("syncmany echo 60 500", "SYNCMANY");
+    let _mute = flood.join().unwrap();
+    let st = stats_until(&mut g.p, Duration::from_secs(5), |l| num(l, "slow_peers") >= 1);
+    eprintln!("mute peer: secondary {l}; primary {st}");
+    assert_eq!(num(&l, "answered"), 60, "{l}; primary {st}");
+    assert!(num(&l, "worst_ms") < 500, "{l}");
+    assert!(num(&st, "slow_peers") >= 1 && num(&st, "send_dropped") > 0, "{st}");
+}
+
+/// A SIGSTOPped secondary does not stall broadcasts to the others: each
+/// send returns at once, the live secondary gets every message in order,
+/// the stopped one is marked slow, and it is served again once resumed.
+#[test]
+fn sigstopped_secondary_does_not_stall_broadcasts() {
+    let mut g = group("sigstop", 2);
+    g.s[0].register("bc", "record");
+    g.s[1].register("bc", "record");
+    g.s[0].register("echo", "echo");
+    g.s[1].register("echo", "echo");
+    let stopped = g.s[1].pid as libc::pid_t;
+    // SAFETY: plain kill(2) on a child process of this test.
+    assert_eq!(unsafe { libc::kill(stopped, libc::SIGSTOP) }, 0);
+    let n = 300;
+    let l = g.p.ask(&format!("sendmany bc {n}"), "SENTMANY");
+    for i in 0..n {
+        g.s[0].expect(&format!("GOT bc {i} fds="));
+    }
+    let st = stats_until(&mut g.p, Duration::from_secs(5), |l| num(l, "slow_peers") >= 1);
+    // sync broadcasts: the stopped peer, marked slow with a full queue, is
+    // not counted and not waited for
+    let sync = g.p.ask("syncmany echo 20 2000", "SYNCMANY");
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(stopped, libc::SIGCONT) }, 0);
+    eprintln!("stopped secondary: primary {l}; {sync}; {st}");
+    assert!(num(&l, "worst_ms") < 250 && num(&l, "ms") < 3000, "{l}");
+    assert!(num(&l, "min") >= 1, "{l}");
+    assert!(num(&st, "slow_peers") >= 1, "{st}");
+    assert_eq!(num(&sync, "answered"), 20, "{sync}");
+    assert!(num(&sync, "worst_ms") < 1000, "{sync}");
+    // resumed: it reads its queue again and new broadcasts reach it
+    std::thread::sleep(Duration::from_millis(100));
+    g.p.ask("send bc again", "SENT");
+    g.s[1].expect("GOT bc again fds=");
+}
+
+/// A flood of garbage datagrams is counted exactly and logged in a bounded
+/// number of lines (at most about one a second), not one line each.
+#[test]
+fn garbage_flood_logs_a_bounded_number_of_lines() {
+    let dir = TempDir::new("logflood");
+    let mut p = Worker::spawn_logged(&dir.0, "primary", "p", "warn");
+    let g = UnixDatagram::unbound().unwrap();
+    let n = 20_000u64;
+    let t0 = Instant::now();
+    for i in 0..n {
+        g.send_to(&[(i % 251) as u8; 48], &p.sock).unwrap();
+    }
+    let st = stats_until(&mut p, Duration::from_secs(20), |l| num(l, "malformed") >= n);
+    let secs = t0.elapsed().as_secs_f64();
+    assert_eq!((num(&st, "malformed"), num(&st, "dropped")), (n, n), "{st}");
+    std::thread::sleep(Duration::from_millis(1200)); // the last count line
+    let lines = p.stderr.clone().unwrap();
+    drop(p);
+    let lines = lines.lock().unwrap();
+    let about: Vec<&String> = lines.iter().filter(|l| l.contains("IPC datagram")).collect();
+    let bound = secs.ceil() as usize + 4;
+    eprintln!("garbage flood: {} log lines for {n} datagrams in {secs:.1} s; {st}", about.len());
+    assert!(
+        !about.is_empty() && about.len() <= bound,
+        "{} lines for {n} datagrams in {secs:.1} s: {about:#?}",
+        about.len()
+    );
 }

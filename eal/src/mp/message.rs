@@ -110,10 +110,25 @@ impl MpPeer {
 pub struct MpStats {
     /// Datagrams taken off the socket by the IPC thread.
     pub received: u64,
-    /// Of those, dropped as malformed, truncated or foreign.
+    /// Of those, dropped: `malformed + overflow`.
     pub dropped: u64,
+    /// Dropped as malformed, truncated, foreign or of another version.
+    pub malformed: u64,
+    /// Dropped because their sender had more waiting than its fair share
+    /// (a peer flooding us).
+    pub overflow: u64,
     /// Messages and requests for a name with no handler.
     pub unhandled: u64,
+    /// Datagrams we sent that found the peer's queue full and waited in our
+    /// backlog for it (most are sent later).
+    pub send_queued: u64,
+    /// Datagrams we never delivered: the peer was slow (its queue stayed
+    /// full) or its backlog was full.
+    pub send_dropped: u64,
+    /// Times a peer was marked slow (its backlog made no progress in time).
+    pub slow_peers: u64,
+    /// Handlers that returned an error.
+    pub handler_errors: u64,
 }
 
 /// What a handler returns; an `Err` is logged, nothing more (it does not

@@ -21,9 +21,23 @@
 //! requester wait until its timeout. A sync request is answered straight on a
 //! private reply socket of the requesting thread (no hop through the IPC
 //! thread), which polls it briefly before sleeping.
+//!
+//! No peer can stall the IPC thread. Replies, "ignore" answers, messages
+//! and async requests are sent without blocking: a datagram that finds the
+//! peer's queue full waits in a bounded backlog for that peer, retried by the
+//! IPC thread; a peer whose backlog makes no progress for a second (stopped,
+//! stuck, or a socket that never reads) is marked slow and its backlog
+//! dropped with one warning. Incoming datagrams are drained from the socket
+//! into per-sender queues served in turn, a bounded share per sender, so a
+//! flooding peer cannot starve the others. Dropped and malformed datagrams
+//! are counted ([`Mp::stats`]) and logged at most once a second with a
+//! count. A secondary learns of its primary's death through
+//! [`Mp::primary_alive`] and [`Mp::on_primary_exit`]; the primary removes
+//! stale sockets of dead secondaries every second.
 
 mod error;
 mod message;
+mod outbox;
 mod peers;
 mod pending;
 mod state;
@@ -86,7 +100,9 @@ pub struct MpConfig {
     /// Primary or secondary.
     pub role: MpRole,
     /// For a secondary: the primary's pid, watched so that its exit is
-    /// reported to [`Mp::on_primary_exit`] subscribers. `None`: not watched.
+    /// reported to [`Mp::on_primary_exit`] subscribers and
+    /// [`Mp::primary_alive`] at once. `None`: not watched; the primary's
+    /// death then shows when its socket refuses a datagram.
     pub primary_pid: Option<u32>,
 }
 
@@ -143,7 +159,7 @@ impl Mp {
         let (primary_pid, primary_pidfd) = match (cfg.role, cfg.primary_pid) {
             (MpRole::Secondary, Some(p)) => match sys::pidfd_open(p) {
                 Ok(fd) => (Some(p), Some(fd)),
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(MpError::PrimaryGone(p)),
+                Err(e) if sys::is_no_such_process(&e) => return Err(MpError::PrimaryGone(p)),
                 Err(e) => {
                     if !sys::pid_alive(p) {
                         return Err(MpError::PrimaryGone(p));
@@ -190,8 +206,12 @@ impl Mp {
             reply_socks: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
             primary_dead: AtomicBool::new(false),
+            primary_refused: AtomicBool::new(false),
             exit_subs: Mutex::new(Vec::new()),
             counters: Counters::default(),
+            outbox: outbox::Outbox::default(),
+            recv_log: outbox::RateLog::new("IPC datagrams dropped"),
+            handler_log: outbox::RateLog::new("IPC handler failures"),
         });
         let inner = Arc::new(Inner { core: core.clone(), thread: Mutex::new(None) });
         let weak = Arc::downgrade(&inner);
@@ -219,14 +239,31 @@ impl Mp {
         &self.inner.core.own_path
     }
 
-    /// Counters of the IPC thread.
+    /// Counters of this endpoint: what was received, dropped (and why),
+    /// queued for and dropped to slow peers.
     pub fn stats(&self) -> MpStats {
         let c = &self.inner.core.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         MpStats {
-            received: c.received.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
-            unhandled: c.unhandled.load(Ordering::Relaxed),
+            received: get(&c.received),
+            dropped: get(&c.dropped),
+            malformed: get(&c.malformed),
+            overflow: get(&c.overflow),
+            unhandled: get(&c.unhandled),
+            send_queued: get(&c.send_queued),
+            send_dropped: get(&c.send_dropped),
+            slow_peers: get(&c.slow_peers),
+            handler_errors: get(&c.handler_errors),
         }
+    }
+
+    /// For a secondary: false once its primary is known to have exited
+    /// (watched through `MpConfig::primary_pid`, or seen when the primary's
+    /// socket refuses a datagram). Always true in the primary. Act on it
+    /// (stop, or restart against a new primary); [`Mp::on_primary_exit`]
+    /// is the push version.
+    pub fn primary_alive(&self) -> bool {
+        !self.inner.core.primary_dead.load(Ordering::Acquire)
     }
 
     /// Registers `handler` for action `name`; it runs on the IPC thread for
@@ -271,17 +308,18 @@ impl Mp {
     }
 
     /// Sends a message, no reply expected: from a secondary to the primary,
-    /// from the primary to every secondary. Best effort: returns how many
-    /// peers it was queued to (0 when nobody is there); a peer found dead is
-    /// removed. Limits are checked before anything is sent.
+    /// from the primary to every secondary. Best effort, never blocking: a
+    /// peer whose queue is full gets it later from our backlog for it; a
+    /// peer marked slow whose queue is still full is skipped. Returns how
+    /// many peers have it or will get it (0 when nobody is there); a peer
+    /// found dead is removed. Limits are checked before anything is sent.
     pub fn send(&self, msg: &MpMessage) -> Result<usize, MpError> {
         msg.check()?;
         let core = &self.inner.core;
         let sock = core.sock()?;
         let d = encode(core, Kind::Message, 0, msg)?;
         let targets = core.targets();
-        let del = core.deliver(&sock, targets, d.as_bytes(), msg, SEND_BUDGET);
-        Ok(del.sent.len())
+        Ok(core.post_all(&sock, targets, d.as_bytes(), msg).len())
     }
 
     /// Sends a request and waits up to `timeout` for every reply: from a
@@ -312,8 +350,9 @@ impl Mp {
     /// Sends a request like [`Mp::request_sync`] without waiting; `cb` runs
     /// once on the IPC thread with the request (name and param; fds are not
     /// kept) and the replies, when all are in or at the timeout. Works from
-    /// inside a handler. Callbacks still pending at shutdown are dropped
-    /// without being called.
+    /// inside a handler; never blocks (sent like [`Mp::send`]: a peer that
+    /// gets it from our backlog counts as reached). Callbacks still pending
+    /// at shutdown are dropped without being called.
     pub fn request_async(
         &self,
         msg: &MpMessage,
@@ -327,8 +366,8 @@ impl Mp {
         let d = encode(core, Kind::Request, id, msg)?;
         core.pending.insert(id, msg.header_copy(), Instant::now() + timeout, Box::new(cb));
         let targets = core.targets();
-        let del = core.deliver(&sock, targets, d.as_bytes(), msg, timeout.min(SEND_BUDGET));
-        core.pending.mark_sent(id, &del.sent);
+        let reached = core.post_all(&sock, targets, d.as_bytes(), msg);
+        core.pending.mark_sent(id, &reached);
         // let the IPC thread arm the new deadline (or finish an empty request)
         core.wake.signal();
         Ok(())
@@ -336,8 +375,11 @@ impl Mp {
 
     /// Answers the request that `peer` sent, with `msg`. Fails with
     /// [`MpError::NotARequest`] if `peer` sent a plain message, and with
-    /// [`MpError::Send`] if the requester is gone. May be called from a
-    /// handler or later from any thread (`MpPeer` is `Clone + Send`).
+    /// [`MpError::Send`] if the requester is gone, or is marked slow (it does
+    /// not read its queue) and its queue is still full. Never blocks: a reply
+    /// that finds the requester's queue full waits in our backlog for it.
+    /// May be called from a handler or later from any thread (`MpPeer` is
+    /// `Clone + Send`).
     pub fn reply(&self, msg: &MpMessage, peer: &MpPeer) -> Result<(), MpError> {
         msg.check()?;
         let Some(id) = peer.req_id else {
@@ -353,8 +395,9 @@ impl Mp {
         })
     }
 
-    /// Subscribes `cb` to the primary's exit (secondaries started with a
-    /// `primary_pid`); it runs once, on the IPC thread. If the primary has
+    /// Subscribes `cb` to the primary's exit (secondaries: seen through
+    /// the `primary_pid` watch, or a refused datagram without one); it runs
+    /// once, on the IPC thread. If the primary has
     /// already exited it runs at once on the calling thread. Never called in
     /// the primary.
     pub fn on_primary_exit(&self, cb: impl Fn() + Send + Sync + 'static) {

@@ -39,6 +39,14 @@ pub(crate) fn is_secondary_name(name: &OsStr) -> bool {
     digits(pid) && digits(n)
 }
 
+/// The pid in a secondary socket name (`mp_socket_<pid>_<n>`).
+pub(crate) fn pid_of_secondary(name: &OsStr) -> Option<u32> {
+    if !is_secondary_name(name) {
+        return None;
+    }
+    name.to_str()?.strip_prefix(SECONDARY_PREFIX)?.split_once('_')?.0.parse().ok()
+}
+
 /// The identity of a peer for matching replies: its socket's file name.
 pub(crate) fn peer_key(addr: &SockAddr) -> Option<&OsStr> {
     match addr {
@@ -101,14 +109,7 @@ impl PeerCache {
     }
 }
 
-/// Whether a send error means nobody is bound there any more.
-pub(crate) fn is_dead_peer_error(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ECONNREFUSED) | Some(libc::ENOENT) | Some(libc::ENOTSOCK))
-}
-
-fn is_busy_error(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ENOBUFS))
-}
+pub(crate) use super::sys::{is_busy as is_busy_error, is_dead_peer as is_dead_peer_error};
 
 /// Removes the socket of a secondary that refused a datagram. Only secondary
 /// sockets of our own dir are removed; the primary's socket is left alone
@@ -132,12 +133,17 @@ pub(crate) fn remove_dead(dir: &Path, addr: &SockAddr) {
 pub(crate) struct Delivery {
     /// Peers that have the datagram in their queue.
     pub sent: Vec<SockAddr>,
+    /// Peers whose socket file is there with nobody bound (dead).
+    pub refused: Vec<SockAddr>,
+    /// Peers whose queue stayed full (not delivered).
+    pub full: Vec<SockAddr>,
 }
 
 /// Sends `data` (+ `fds`) to every target at once: a first pass that never
-/// blocks, then retries for the peers whose queue was full, with a short
-/// backoff, until `budget` runs out. A full peer therefore delays only
-/// itself. Peers that refuse are dead: their socket is removed.
+/// blocks, then retries for the peers whose queue was full (except those
+/// `is_slow` names: they get one try), with a short backoff, until `budget`
+/// runs out. A full peer therefore delays only this caller, never the IPC
+/// thread. Peers that refuse are dead: their socket is removed.
 pub(crate) fn deliver(
     sock: &Sock,
     dir: &Path,
@@ -145,26 +151,44 @@ pub(crate) fn deliver(
     data: &[u8],
     fds: &[BorrowedFd<'_>],
     budget: Duration,
+    is_slow: impl Fn(&SockAddr) -> bool,
 ) -> Delivery {
     let mut sent = Vec::with_capacity(targets.len());
+    let mut refused = Vec::new();
     let mut busy = Vec::new();
+    let mut full = Vec::new();
     for t in targets {
         match sock.send_to(&t, data, fds) {
             Ok(()) => sent.push(t),
-            Err(e) if is_busy_error(&e) => busy.push(t),
-            Err(e) => fail(dir, &t, &e),
+            Err(e) if is_busy_error(&e) => {
+                if is_slow(&t) {
+                    full.push(t);
+                } else {
+                    busy.push(t);
+                }
+            }
+            Err(e) => fail(dir, &t, &e, &mut refused),
         }
     }
     if busy.is_empty() {
-        return Delivery { sent };
+        return Delivery { sent, refused, full };
     }
     let end = Instant::now() + budget;
+    if busy.len() == 1 {
+        // One peer to wait for (a secondary's request to the primary): wait
+        // in the kernel for room in its queue.
+        let t = busy.remove(0);
+        match sock.send_to_wait(&t, data, fds, budget) {
+            Ok(()) => sent.push(t),
+            Err(e) if is_busy_error(&e) => full.push(t),
+            Err(e) => fail(dir, &t, &e, &mut refused),
+        }
+        return Delivery { sent, refused, full };
+    }
     let mut pause = Duration::from_micros(20);
     while !busy.is_empty() {
         if Instant::now() >= end {
-            for t in &busy {
-                tracing::warn!(peer = ?t, "IPC peer's queue stayed full; datagram not delivered");
-            }
+            full.append(&mut busy);
             break;
         }
         std::thread::sleep(pause);
@@ -176,15 +200,18 @@ pub(crate) fn deliver(
             }
             Err(e) if is_busy_error(&e) => true,
             Err(e) => {
-                fail(dir, t, &e);
+                fail(dir, t, &e, &mut refused);
                 false
             }
         });
     }
-    Delivery { sent }
+    Delivery { sent, refused, full }
 }
 
-fn fail(dir: &Path, t: &SockAddr, e: &io::Error) {
+fn fail(dir: &Path, t: &SockAddr, e: &io::Error, refused: &mut Vec<SockAddr>) {
+    if super::sys::is_refused(e) {
+        refused.push(t.clone());
+    }
     if is_dead_peer_error(e) {
         tracing::debug!(peer = ?t, error = %e, "IPC peer refused a datagram");
         remove_dead(dir, t);

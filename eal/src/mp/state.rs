@@ -10,24 +10,20 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub(crate) use super::outbox::Counters;
+use super::outbox::{self, Outbox, RateLog, Sent};
 use super::peers::{self, Delivery};
 use super::pending::{AsyncTable, Collector};
 use super::sys::{self, EventFd, Sock, SockAddr};
 use super::thread;
 use super::wire::{self, Kind};
-use super::{
-    HandlerResult, Mp, MpError, MpMessage, MpPeer, MpRole, RECV_BUF, REPLY_POOL, SEND_BUDGET, SPIN, SPIN_BUSY,
-};
+use super::{HandlerResult, Mp, MpError, MpMessage, MpPeer, MpRole, RECV_BUF, REPLY_POOL, SPIN, SPIN_BUSY};
+
+/// How long shutting down keeps trying to send what waits in the backlogs.
+const STOP_FLUSH: Duration = Duration::from_millis(100);
 
 pub(crate) type Handler = Arc<dyn Fn(&Mp, &MpMessage, &MpPeer) -> HandlerResult + Send + Sync + 'static>;
 pub(crate) type ExitCallback = Arc<dyn Fn() + Send + Sync + 'static>;
-
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) received: AtomicU64,
-    pub(crate) dropped: AtomicU64,
-    pub(crate) unhandled: AtomicU64,
-}
 
 /// State shared by the API handles and the IPC thread.
 pub(crate) struct Core {
@@ -46,8 +42,16 @@ pub(crate) struct Core {
     pub(crate) reply_socks: Mutex<Vec<(Sock, bool)>>,
     pub(crate) stopped: AtomicBool,
     pub(crate) primary_dead: AtomicBool,
+    /// The primary's socket refused a datagram (see [`Core::refused`]).
+    pub(crate) primary_refused: AtomicBool,
     pub(crate) exit_subs: Mutex<Vec<ExitCallback>>,
     pub(crate) counters: Counters,
+    /// Datagrams that could not be sent at once, per peer.
+    pub(crate) outbox: Outbox,
+    /// Rate-limited warnings of dropped incoming datagrams.
+    pub(crate) recv_log: RateLog,
+    /// Rate-limited warnings of failed handlers.
+    pub(crate) handler_log: RateLog,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -90,7 +94,59 @@ impl Core {
         msg: &MpMessage,
         budget: Duration,
     ) -> Delivery {
-        peers::deliver(sock, &self.dir, targets, data, &msg.borrowed_fds(), budget)
+        // Slow marks are the primary's view of its secondaries: a primary
+        // whose queue is full (busy with others) is not "slow" to a secondary.
+        let primary = self.role == MpRole::Primary;
+        let del = peers::deliver(sock, &self.dir, targets, data, &msg.borrowed_fds(), budget, |t| {
+            primary && self.outbox.is_slow(t)
+        });
+        if primary {
+            for t in &del.full {
+                self.outbox.mark_slow(&self.counters, t);
+            }
+            for t in &del.sent {
+                self.outbox.unmark(t);
+            }
+        } else {
+            for t in &del.full {
+                tracing::debug!(peer = ?t, "the primary's queue stayed full; request not delivered");
+            }
+        }
+        for t in &del.refused {
+            self.refused(t);
+        }
+        del
+    }
+
+    /// Sends one datagram from the IPC socket without blocking (see
+    /// [`Outbox::send`]); wakes the IPC thread when it was queued.
+    pub(crate) fn post(&self, sock: &Sock, to: &SockAddr, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<Sent> {
+        let r = self.outbox.send(&self.counters, &self.dir, sock, to, data, fds);
+        if matches!(r, Ok(Sent::Queued)) && !thread::on_ipc_thread() {
+            self.wake.signal();
+        }
+        r
+    }
+
+    /// Sends one datagram to every target without blocking; returns the
+    /// targets that have it or will get it from our backlog.
+    pub(crate) fn post_all(&self, sock: &Sock, targets: Vec<SockAddr>, data: &[u8], msg: &MpMessage) -> Vec<SockAddr> {
+        let fds = msg.borrowed_fds();
+        let mut reached = Vec::with_capacity(targets.len());
+        for t in targets {
+            match self.post(sock, &t, data, &fds) {
+                Ok(Sent::Now) | Ok(Sent::Queued) => reached.push(t),
+                Ok(Sent::Dropped) => {}
+                Err(e) if peers::is_dead_peer_error(&e) => {
+                    tracing::debug!(peer = ?t, error = %e, "IPC peer refused a datagram");
+                    if sys::is_refused(&e) {
+                        self.refused(&t);
+                    }
+                }
+                Err(e) => tracing::warn!(peer = ?t, error = %e, "cannot send IPC datagram"),
+            }
+        }
+        reached
     }
 
     pub(crate) fn take_reply_sock(&self) -> Result<Sock, MpError> {
@@ -118,6 +174,21 @@ impl Core {
         }
     }
 
+    /// A datagram to `to` was refused (socket file there, nobody bound).
+    /// For a secondary whose primary is not watched by pid, that is how the
+    /// primary's death shows: the IPC thread is told and runs the exit
+    /// callbacks.
+    pub(crate) fn refused(&self, to: &SockAddr) {
+        if self.role != MpRole::Secondary || self.primary_pid.is_some() {
+            return;
+        }
+        if *to == SockAddr::Path(self.dir.join(peers::PRIMARY_SOCKET))
+            && !self.primary_refused.swap(true, Ordering::AcqRel)
+        {
+            self.wake.signal();
+        }
+    }
+
     pub(crate) fn primary_died(&self) {
         let subs = {
             let subs = lock(&self.exit_subs);
@@ -142,6 +213,14 @@ impl Core {
         if let Some(h) = thread {
             if h.thread().id() != std::thread::current().id() && h.join().is_err() {
                 tracing::error!("IPC thread panicked");
+            }
+        }
+        // Datagrams still waiting for a peer with a full queue (say, a last
+        // message sent just before shutting down) get a short grace.
+        if let Some(sock) = self.sock.read().unwrap_or_else(|p| p.into_inner()).clone() {
+            let end = Instant::now() + STOP_FLUSH;
+            while self.outbox.flush(&self.counters, &self.dir, &sock) && Instant::now() < end {
+                std::thread::sleep(outbox::RETRY);
             }
         }
         match std::fs::remove_file(&self.own_path) {
@@ -175,28 +254,16 @@ pub(crate) fn encode(core: &Core, kind: Kind, id: u64, msg: &MpMessage) -> Resul
     })
 }
 
-/// Sends one datagram to one peer (a reply or an ignore), retrying a full
-/// queue within the send budget; a dead secondary's socket is removed.
+/// Sends one datagram to one peer (a reply or an ignore) without blocking:
+/// at once or through the peer's backlog. A peer marked slow whose queue is
+/// still full gets nothing: that is an error ("would block").
 pub(crate) fn send_one(core: &Core, sock: &Sock, to: &SockAddr, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
-    let end = Instant::now() + SEND_BUDGET;
-    let mut pause = Duration::from_micros(20);
-    loop {
-        match sock.send_to(to, data, fds) {
-            Ok(()) => return Ok(()),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ENOBUFS)) => {
-                if Instant::now() >= end {
-                    return Err(e);
-                }
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(2));
-            }
-            Err(e) => {
-                if peers::is_dead_peer_error(&e) {
-                    peers::remove_dead(&core.dir, to);
-                }
-                return Err(e);
-            }
-        }
+    match core.post(sock, to, data, fds)? {
+        Sent::Now | Sent::Queued => Ok(()),
+        Sent::Dropped => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "the peer does not read its queue (marked slow); datagram dropped",
+        )),
     }
 }
 

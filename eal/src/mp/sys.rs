@@ -1,25 +1,40 @@
-//! The one place of `eal::mp` that talks to the kernel through `libc`:
-//! AF_UNIX datagram sockets with `SCM_RIGHTS`, `ppoll`, an eventfd and
-//! `pidfd_open`. Everything above this file is safe Rust.
+//! The one place of `eal::mp` that talks to the kernel, through `nix`:
+//! AF_UNIX datagram sockets with `SCM_RIGHTS`, `ppoll`, an eventfd, a
+//! timerfd, process liveness and `pidfd_open` (the only raw syscall left: nix has no wrapper).
+//! Everything above this file is safe Rust and sees `io::Error`s.
 
-use std::ffi::OsStr;
 use std::io;
-use std::mem;
+use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Most fds a received datagram may carry before we call it malformed. The
-/// control buffer holds more than the protocol limit so that an oversized
-/// batch is seen (and closed) instead of silently truncated.
+use nix::errno::Errno;
+use nix::poll::{ppoll, PollFd, PollFlags};
+use nix::sys::eventfd::{EfdFlags, EventFd as NixEventFd};
+use nix::sys::signal::kill;
+use nix::sys::socket::{
+    bind, connect, recvmsg, sendmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType, SockaddrLike, UnixAddr,
+};
+use nix::sys::time::{TimeSpec, TimeVal};
+use nix::sys::timer::Expiration;
+use nix::sys::timerfd::{ClockId, TimerFd, TimerFlags, TimerSetTimeFlags};
+use nix::unistd::Pid;
+
+/// Most fds a received datagram may carry before we call it malformed.
 pub(crate) const RECV_MAX_FDS: usize = 16;
+
+/// The kernel's limit of fds in one datagram (`SCM_MAX_FD`). The control
+/// buffer holds that many so that a batch over the protocol limit is always
+/// received whole (and closed) instead of being cut with `MSG_CTRUNC`.
+const SCM_MAX_FD: usize = 253;
 
 /// Bytes of `sun_path`, including the terminating NUL of a path address.
 const SUN_PATH_LEN: usize = 108;
 
 /// Address of a datagram socket: a file in the runtime dir, an abstract name
-/// (the per-requester reply sockets) or nothing (an unbound sender).
+/// (a test's autobound sender) or nothing (an unbound sender).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum SockAddr {
     Path(PathBuf),
@@ -31,44 +46,42 @@ impl SockAddr {
     /// Longest path a socket address can hold.
     pub(crate) const MAX_PATH: usize = SUN_PATH_LEN - 1;
 
-    fn to_raw(&self) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
-        // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
-        let mut sa: libc::sockaddr_un = unsafe { mem::zeroed() };
-        sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        let base = mem::size_of::<libc::sa_family_t>();
-        let (bytes, lead): (&[u8], usize) = match self {
-            SockAddr::Path(p) => (p.as_os_str().as_bytes(), 0),
-            SockAddr::Abstract(name) => (name.as_slice(), 1),
-            SockAddr::Unnamed => {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "peer has no address (unbound socket)"))
+    fn to_unix(&self) -> io::Result<UnixAddr> {
+        let bad = || io::Error::new(io::ErrorKind::InvalidInput, "socket address too long or contains NUL");
+        match self {
+            SockAddr::Path(p) => {
+                if p.as_os_str().len() > Self::MAX_PATH {
+                    return Err(bad());
+                }
+                UnixAddr::new(p.as_path()).map_err(|_| bad())
             }
-        };
-        if bytes.len() + lead > Self::MAX_PATH || (lead == 0 && bytes.contains(&0)) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "socket address too long or contains NUL"));
+            SockAddr::Abstract(name) => {
+                if name.len() + 1 > Self::MAX_PATH {
+                    return Err(bad());
+                }
+                UnixAddr::new_abstract(name).map_err(|_| bad())
+            }
+            SockAddr::Unnamed => {
+                Err(io::Error::new(io::ErrorKind::InvalidInput, "peer has no address (unbound socket)"))
+            }
         }
-        for (i, b) in bytes.iter().enumerate() {
-            sa.sun_path[lead + i] = *b as libc::c_char;
-        }
-        let len = match self {
-            // path addresses carry their NUL; abstract ones are length-delimited
-            SockAddr::Path(_) => base + bytes.len() + 1,
-            _ => base + 1 + bytes.len(),
-        };
-        Ok((sa, len as libc::socklen_t))
     }
 
-    fn from_raw(sa: &libc::sockaddr_un, len: libc::socklen_t) -> SockAddr {
-        let base = mem::size_of::<libc::sa_family_t>();
-        let len = (len as usize).min(mem::size_of::<libc::sockaddr_un>());
-        if len <= base {
+    fn from_unix(a: Option<&UnixAddr>) -> SockAddr {
+        let Some(a) = a else {
+            return SockAddr::Unnamed;
+        };
+        // An unbound sender comes with an address length of 0, on which
+        // nix's accessors assert: look at the length first.
+        if (a.len() as usize) <= std::mem::size_of::<libc::sa_family_t>() {
             return SockAddr::Unnamed;
         }
-        let path: Vec<u8> = sa.sun_path[..len - base].iter().map(|c| *c as u8).collect();
-        if path[0] == 0 {
-            SockAddr::Abstract(path[1..].to_vec())
+        if let Some(p) = a.path() {
+            SockAddr::Path(p.to_path_buf())
+        } else if let Some(name) = a.as_abstract() {
+            SockAddr::Abstract(name.to_vec())
         } else {
-            let end = path.iter().position(|b| *b == 0).unwrap_or(path.len());
-            SockAddr::Path(PathBuf::from(OsStr::from_bytes(&path[..end])))
+            SockAddr::Unnamed
         }
     }
 }
@@ -85,12 +98,37 @@ pub(crate) struct Received {
     pub from: SockAddr,
 }
 
+/// Whether a send error means the receiver's queue is full (try later).
+pub(crate) fn is_busy(e: &io::Error) -> bool {
+    matches!(errno_of(e), Some(Errno::EAGAIN) | Some(Errno::ENOBUFS))
+}
+
+/// Whether a send error means nobody is bound there any more.
+pub(crate) fn is_dead_peer(e: &io::Error) -> bool {
+    matches!(errno_of(e), Some(Errno::ECONNREFUSED) | Some(Errno::ENOENT) | Some(Errno::ENOTSOCK))
+}
+
+/// Whether a send error means the socket file is there but nobody is bound
+/// to it (its owner died without unlinking it).
+pub(crate) fn is_refused(e: &io::Error) -> bool {
+    errno_of(e) == Some(Errno::ECONNREFUSED)
+}
+
+/// Whether an error means the process does not exist.
+pub(crate) fn is_no_such_process(e: &io::Error) -> bool {
+    errno_of(e) == Some(Errno::ESRCH)
+}
+
+fn errno_of(e: &io::Error) -> Option<Errno> {
+    e.raw_os_error().map(Errno::from_raw)
+}
+
 /// An AF_UNIX SOCK_DGRAM socket, close-on-exec.
 #[derive(Debug)]
 pub(crate) struct Sock {
     fd: OwnedFd,
     /// A socket file to remove when the socket closes (reply sockets).
-    unlink_on_drop: Option<std::path::PathBuf>,
+    unlink_on_drop: Option<PathBuf>,
 }
 
 impl Drop for Sock {
@@ -101,45 +139,27 @@ impl Drop for Sock {
     }
 }
 
-fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
-
-fn cvt_size(ret: libc::ssize_t) -> io::Result<usize> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret as usize)
-    }
-}
-
-/// Control buffer with the alignment a `cmsghdr` needs.
+/// Control buffer with the alignment a `cmsghdr` needs: one header plus
+/// [`SCM_MAX_FD`] fds, rounded up.
 #[repr(C, align(8))]
-struct CmsgBuf([u8; 128]);
+struct CmsgBuf([u8; 1040]);
 
 const _: () = {
-    // 16 fds of 4 bytes plus the cmsghdr (16 bytes) must fit.
-    assert!(RECV_MAX_FDS * 4 + 16 <= 128);
+    // cmsghdr (16 bytes) + 253 fds of 4 bytes, aligned to 8.
+    assert!(16 + SCM_MAX_FD * 4 <= 1040);
 };
 
 impl Sock {
     fn new() -> io::Result<Sock> {
-        // SAFETY: plain syscall with constant arguments; the result is checked.
-        let fd = cvt(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
-        // SAFETY: fd was just returned by socket() and is owned by nobody else.
-        Ok(Sock { fd: unsafe { OwnedFd::from_raw_fd(fd) }, unlink_on_drop: None })
+        let fd = socket(AddressFamily::Unix, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+        Ok(Sock { fd, unlink_on_drop: None })
     }
 
     /// Creates a socket bound to `path` (which must not exist).
     pub(crate) fn bind_path(path: &Path) -> io::Result<Sock> {
         let sock = Sock::new()?;
-        let (sa, len) = SockAddr::Path(path.to_path_buf()).to_raw()?;
-        // SAFETY: sa is a valid sockaddr_un of `len` bytes living across the call.
-        cvt(unsafe { libc::bind(sock.fd.as_raw_fd(), &sa as *const libc::sockaddr_un as *const libc::sockaddr, len) })?;
+        let addr = SockAddr::Path(path.to_path_buf()).to_unix()?;
+        bind(sock.fd.as_raw_fd(), &addr)?;
         Ok(sock)
     }
 
@@ -157,114 +177,97 @@ impl Sock {
     #[cfg(test)]
     pub(crate) fn bind_auto() -> io::Result<Sock> {
         let sock = Sock::new()?;
-        // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
-        let mut sa: libc::sockaddr_un = unsafe { mem::zeroed() };
-        sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        let len = mem::size_of::<libc::sa_family_t>() as libc::socklen_t;
-        // SAFETY: binding with only the family asks Linux to autobind an
-        // abstract name; sa outlives the call and len is within it.
-        cvt(unsafe { libc::bind(sock.fd.as_raw_fd(), &sa as *const libc::sockaddr_un as *const libc::sockaddr, len) })?;
+        // An address of the family alone asks Linux to autobind an abstract name.
+        bind(sock.fd.as_raw_fd(), &UnixAddr::new_unnamed())?;
         Ok(sock)
     }
 
     /// Sends one datagram with `fds` attached, never blocking (EAGAIN when the
     /// receiver's queue is full).
     pub(crate) fn send_to(&self, to: &SockAddr, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
-        let (mut sa, salen) = to.to_raw()?;
-        let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
-        let mut cbuf = CmsgBuf([0; 128]);
-        // SAFETY: msghdr is plain old data; all-zero is a valid value.
-        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-        msg.msg_name = &mut sa as *mut libc::sockaddr_un as *mut libc::c_void;
-        msg.msg_namelen = salen;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        if !fds.is_empty() {
-            if fds.len() > RECV_MAX_FDS {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many fds"));
-            }
-            let payload = mem::size_of_val(fds) as u32;
-            // SAFETY: CMSG_SPACE is a pure size computation.
-            let space = unsafe { libc::CMSG_SPACE(payload) } as usize;
-            msg.msg_control = cbuf.0.as_mut_ptr() as *mut libc::c_void;
-            msg.msg_controllen = space as _;
-            // SAFETY: msg_control points at an aligned buffer of at least
-            // `space` bytes (checked by the const assertion above), so the first
-            // header and its data (fds.len() raw fds) lie inside it; BorrowedFd is
-            // repr(transparent) over RawFd.
-            unsafe {
-                let cmsg = libc::CMSG_FIRSTHDR(&msg);
-                (*cmsg).cmsg_level = libc::SOL_SOCKET;
-                (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-                (*cmsg).cmsg_len = libc::CMSG_LEN(payload) as _;
-                let data_ptr = libc::CMSG_DATA(cmsg) as *mut RawFd;
-                for (i, fd) in fds.iter().enumerate() {
-                    data_ptr.add(i).write_unaligned(fd.as_raw_fd());
-                }
-            }
+        self.send(to, data, fds, MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL)
+    }
+
+    fn send(&self, to: &SockAddr, data: &[u8], fds: &[BorrowedFd<'_>], flags: MsgFlags) -> io::Result<()> {
+        let addr = to.to_unix()?;
+        if fds.len() > RECV_MAX_FDS {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many fds"));
         }
+        let mut raw = [0 as RawFd; RECV_MAX_FDS];
+        for (r, f) in raw.iter_mut().zip(fds) {
+            *r = f.as_raw_fd();
+        }
+        let rights = [ControlMessage::ScmRights(&raw[..fds.len()])];
+        let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &rights };
+        let iov = [IoSlice::new(data)];
         loop {
-            // SAFETY: msg and everything it points to (sa, iov, data, cbuf) live
-            // across the call; the kernel only reads them.
-            let r = unsafe { libc::sendmsg(self.fd.as_raw_fd(), &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
-            match cvt_size(r) {
+            match sendmsg(self.fd.as_raw_fd(), &iov, cmsgs, flags, Some(&addr)) {
                 Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Sends one datagram like [`Sock::send_to`], but waits up to `timeout`
+    /// for room in the receiver's queue: the kernel wakes us when the
+    /// receiver takes a datagram, so we are not outrun by senders that
+    /// retry faster than we would poll. EAGAIN when the time is up.
+    pub(crate) fn send_to_wait(
+        &self,
+        to: &SockAddr,
+        data: &[u8],
+        fds: &[BorrowedFd<'_>],
+        timeout: Duration,
+    ) -> io::Result<()> {
+        // A zero SO_SNDTIMEO means "forever": wait at least a microsecond.
+        let t = TimeVal::from(libc::timeval {
+            tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+            tv_usec: timeout.subsec_micros().max(u32::from(timeout.is_zero())) as libc::suseconds_t,
+        });
+        setsockopt(&self.fd, sockopt::SendTimeout, &t)?;
+        self.send(to, data, fds, MsgFlags::MSG_NOSIGNAL)
     }
 
     /// Takes one datagram into `buf`, without blocking when `nonblock`.
     /// Received fds are close-on-exec and owned by the result.
     pub(crate) fn recv(&self, buf: &mut [u8], nonblock: bool) -> io::Result<Received> {
-        // SAFETY: sockaddr_un and msghdr are plain old data; zero is valid.
-        let mut sa: libc::sockaddr_un = unsafe { mem::zeroed() };
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
-        let mut cbuf = CmsgBuf([0; 128]);
-        // SAFETY: as above.
-        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-        msg.msg_name = &mut sa as *mut libc::sockaddr_un as *mut libc::c_void;
-        msg.msg_namelen = mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.0.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = cbuf.0.len() as _;
-        let flags = libc::MSG_CMSG_CLOEXEC | if nonblock { libc::MSG_DONTWAIT } else { 0 };
-        let len = loop {
-            // SAFETY: msg points at sa, iov (-> buf) and cbuf, all writable and
-            // alive across the call, with their true sizes.
-            let r = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, flags) };
-            match cvt_size(r) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+        let mut cbuf = CmsgBuf([0; 1040]);
+        let mut flags = MsgFlags::MSG_CMSG_CLOEXEC;
+        if nonblock {
+            flags |= MsgFlags::MSG_DONTWAIT;
+        }
+        let mut iov = [IoSliceMut::new(buf)];
+        let buf_len = iov[0].len();
+        let r = loop {
+            match recvmsg::<UnixAddr>(self.fd.as_raw_fd(), &mut iov, Some(&mut cbuf.0[..]), flags) {
+                Ok(r) => break r,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
             }
         };
         let mut fds = Vec::new();
-        // SAFETY: after a successful recvmsg the kernel has written well-formed
-        // control messages into cbuf and set msg_controllen; CMSG_FIRSTHDR /
-        // CMSG_NXTHDR stay within it. Each SCM_RIGHTS fd was just installed in
-        // this process and is owned by no one else, so wrapping it is sound.
-        unsafe {
-            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-            while !cmsg.is_null() {
-                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                    let data = libc::CMSG_DATA(cmsg) as *const RawFd;
-                    let bytes = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
-                    for i in 0..bytes / mem::size_of::<RawFd>() {
-                        fds.push(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
+        // With room for SCM_MAX_FD fds the control data is never cut in
+        // practice; if it were, nix refuses to walk it (ENOBUFS) and the
+        // datagram is reported as ctrunc and dropped.
+        if let Ok(cmsgs) = r.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::ScmRights(v) = c {
+                    for fd in v {
+                        // SAFETY: every fd of an SCM_RIGHTS message was just
+                        // installed in this process by recvmsg and is owned by
+                        // no one else.
+                        fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
                     }
                 }
-                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }
         }
         Ok(Received {
-            len: len.min(buf.len()),
-            truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
-            ctrunc: msg.msg_flags & libc::MSG_CTRUNC != 0,
+            len: r.bytes.min(buf_len),
+            truncated: r.flags.contains(MsgFlags::MSG_TRUNC),
+            ctrunc: r.flags.contains(MsgFlags::MSG_CTRUNC),
             fds,
-            from: SockAddr::from_raw(&sa, msg.msg_namelen),
+            from: SockAddr::from_unix(r.address.as_ref()),
         })
     }
 }
@@ -275,61 +278,83 @@ impl AsFd for Sock {
     }
 }
 
+/// Whether a datagram socket is bound at `path`: false when the file is
+/// missing or nobody listens on it any more (a stale socket of a dead
+/// process); true otherwise (including when unsure).
+pub(crate) fn socket_is_live(path: &Path) -> bool {
+    let Ok(s) = Sock::new() else { return true };
+    let Ok(addr) = SockAddr::Path(path.to_path_buf()).to_unix() else { return true };
+    !matches!(connect(s.fd.as_raw_fd(), &addr), Err(Errno::ECONNREFUSED) | Err(Errno::ENOENT))
+}
+
 /// Waits until one of `fds` is readable or `timeout` passes (`None`: forever).
 /// Returns, for each fd, whether it is readable (or hung up / in error).
 pub(crate) fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
-    let mut pfds: Vec<libc::pollfd> =
-        fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
-    let ts = timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_nsec: t.subsec_nanos() as libc::c_long,
-    });
-    let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: pfds is a valid array of pfds.len() pollfd; tsp is null or points
-    // at a timespec alive across the call; no signal mask is passed.
-    let r = unsafe { libc::ppoll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, tsp, std::ptr::null()) };
-    match cvt(r) {
-        Ok(_) => Ok(pfds.iter().map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0).collect()),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(vec![false; pfds.len()]),
-        Err(e) => Err(e),
+    let mut pfds: Vec<PollFd<'_>> = fds.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)).collect();
+    let ts = timeout.map(TimeSpec::from_duration);
+    match ppoll(&mut pfds, ts, None) {
+        Ok(_) => Ok(pfds
+            .iter()
+            .map(|p| {
+                p.revents().is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR))
+            })
+            .collect()),
+        Err(Errno::EINTR) => Ok(vec![false; pfds.len()]),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// A non-blocking eventfd used to wake the IPC thread.
 #[derive(Debug)]
 pub(crate) struct EventFd {
-    fd: OwnedFd,
+    fd: NixEventFd,
 }
 
 impl EventFd {
     pub(crate) fn new() -> io::Result<EventFd> {
-        // SAFETY: plain syscall; the result is checked.
-        let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
-        // SAFETY: fd was just created and is owned by nobody else.
-        Ok(EventFd { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        Ok(EventFd { fd: NixEventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)? })
     }
 
     /// Makes the eventfd readable.
     pub(crate) fn signal(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to our own eventfd. A failure
-        // (counter saturated) still leaves it readable, which is all we need.
-        let _ = unsafe {
-            libc::write(self.fd.as_raw_fd(), &one as *const u64 as *const libc::c_void, mem::size_of::<u64>())
-        };
+        // A failure (counter saturated) still leaves it readable, which is all we need.
+        let _ = self.fd.write(1);
     }
 
     /// Resets the eventfd to not readable.
     pub(crate) fn drain(&self) {
-        let mut v: u64 = 0;
-        // SAFETY: reads 8 bytes into a live u64 from our own non-blocking
-        // eventfd; EAGAIN just means it was not signalled.
-        let _ =
-            unsafe { libc::read(self.fd.as_raw_fd(), &mut v as *mut u64 as *mut libc::c_void, mem::size_of::<u64>()) };
+        // EAGAIN just means it was not signalled.
+        let _ = self.fd.read();
     }
 }
 
 impl AsFd for EventFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// A periodic timer fd: readable every `period` until drained.
+#[derive(Debug)]
+pub(crate) struct Ticker {
+    fd: TimerFd,
+}
+
+impl Ticker {
+    pub(crate) fn new(period: Duration) -> io::Result<Ticker> {
+        let fd = TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC)?;
+        fd.set(Expiration::Interval(TimeSpec::from_duration(period)), TimerSetTimeFlags::empty())?;
+        Ok(Ticker { fd })
+    }
+
+    /// Makes the timer not readable until its next tick.
+    pub(crate) fn drain(&self) {
+        // EAGAIN just means it had not ticked.
+        let _ = self.fd.wait();
+    }
+}
+
+impl AsFd for Ticker {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
@@ -341,11 +366,9 @@ pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
         libc::pid_t::try_from(pid).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
     // SAFETY: pidfd_open(pid, 0) takes no pointers; the result is checked.
     let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: r is a new fd owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+    let fd = Errno::result(r)?;
+    // SAFETY: fd is a new descriptor returned by the kernel, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// Whether a process with this pid exists (fallback when pidfds are missing).
@@ -353,7 +376,6 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };
-    // SAFETY: signal 0 only checks for existence; no pointers involved.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    // signal 0 only checks for existence
+    !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH))
 }

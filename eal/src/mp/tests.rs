@@ -227,3 +227,247 @@ fn unclaimed_fds_are_closed() {
     }
     assert!(p.stats().dropped >= 2);
 }
+
+/// Waits until `f` holds, up to `t`.
+fn wait_for(t: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + t;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    f()
+}
+
+/// A peer that sends many valid requests and never reads its answers does
+/// not stall the IPC thread: a legitimate secondary's sync requests keep
+/// being answered in time, and the mute peer ends up marked slow.
+#[test]
+fn non_reading_peer_does_not_stall_the_ipc_thread() {
+    let d = TempDir::new("mute");
+    let p = start(&d.0, MpRole::Primary);
+    let s = start(&d.0, MpRole::Secondary);
+    p.register("echo", echo).unwrap();
+    let mute = UnixDatagram::bind(d.0.join("mute")).unwrap();
+    let target = p.socket_path().to_path_buf();
+    let flood = std::thread::spawn(move || {
+        for id in 1..=300u64 {
+            let m = wire::encode(Kind::Request, id, 1, "echo", b"mute", 0).unwrap();
+            // blocking send: waits while the primary's queue is full
+            mute.send_to(m.as_bytes(), &target).unwrap();
+        }
+        mute // never read; dropped (and unlinked with the dir) at the end
+    });
+    let t0 = Instant::now();
+    let mut answered = 0;
+    let n = 60;
+    for i in 0..n {
+        let r = s.request_sync(&MpMessage::new("echo", &[i]).unwrap(), Duration::from_millis(500)).unwrap();
+        if r.nb_received == 1 && r.msgs[0].param == [i, 0xee] {
+            answered += 1;
+        }
+    }
+    let took = t0.elapsed();
+    let _mute = flood.join().unwrap();
+    assert_eq!(answered, n, "all sync requests answered (took {took:?}), stats {:?}", p.stats());
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(wait_for(Duration::from_secs(5), || p.stats().slow_peers >= 1), "mute peer marked slow: {:?}", p.stats());
+    let st = p.stats();
+    assert!(st.send_dropped > 0, "{st:?}");
+    // the legitimate secondary is still served after the mute one went slow
+    let r = s.request_sync(&MpMessage::new("echo", b"z").unwrap(), T).unwrap();
+    assert_eq!(r.nb_received, 1);
+}
+
+/// A secondary that does not read (stopped) does not stall broadcasts to
+/// the others: every send returns at once and the live secondary gets all.
+#[test]
+fn stuck_secondary_does_not_stall_broadcasts() {
+    let d = TempDir::new("stuck");
+    let p = start(&d.0, MpRole::Primary);
+    let s = start(&d.0, MpRole::Secondary);
+    // a "secondary" socket nobody reads
+    let _stuck = UnixDatagram::bind(d.0.join(peers::secondary_socket_name(std::process::id(), 999_999))).unwrap();
+    let (tx, rx) = mpsc::channel();
+    s.register("bc", move |_, m, _| {
+        tx.send(m.param.clone()).unwrap();
+        Ok(())
+    })
+    .unwrap();
+    let n = 200u32;
+    let mut slowest = Duration::ZERO;
+    for i in 0..n {
+        let t = Instant::now();
+        let reached = p.send(&MpMessage::new("bc", &i.to_le_bytes()).unwrap()).unwrap();
+        slowest = slowest.max(t.elapsed());
+        assert!(reached >= 1, "broadcast {i} reached {reached}");
+    }
+    assert!(slowest < Duration::from_millis(250), "a broadcast blocked for {slowest:?}");
+    for i in 0..n {
+        let got = rx.recv_timeout(T).unwrap();
+        assert_eq!(got, i.to_le_bytes(), "live secondary gets every broadcast in order: {:?}", p.stats());
+    }
+    assert!(wait_for(Duration::from_secs(5), || p.stats().slow_peers == 1), "{:?}", p.stats());
+    let st = p.stats();
+    assert!(st.send_queued > 0 && st.send_dropped > 0, "{st:?}");
+}
+
+/// A flood of garbage is counted exactly and does not disturb service.
+#[test]
+fn garbage_flood_is_counted() {
+    let d = TempDir::new("flood");
+    let p = start(&d.0, MpRole::Primary);
+    let s = start(&d.0, MpRole::Secondary);
+    p.register("echo", echo).unwrap();
+    let g = UnixDatagram::unbound().unwrap();
+    let n = 5000u64;
+    for i in 0..n {
+        g.send_to(&[i as u8; 40], p.socket_path()).unwrap();
+    }
+    assert!(wait_for(Duration::from_secs(5), || p.stats().malformed == n), "{:?}", p.stats());
+    let st = p.stats();
+    assert_eq!((st.dropped, st.overflow), (n, 0), "{st:?}");
+    let r = s.request_sync(&MpMessage::new("echo", b"ok").unwrap(), T).unwrap();
+    assert_eq!(r.nb_received, 1);
+}
+
+/// A sender flooding valid work does not starve another: the socket is
+/// drained into per-sender queues served in turn, and the secondary's sync
+/// requests are all answered.
+#[test]
+fn flooding_sender_does_not_starve_others() {
+    let d = TempDir::new("fair");
+    let p = start(&d.0, MpRole::Primary);
+    let s = start(&d.0, MpRole::Secondary);
+    p.register("work", |_, _, _| {
+        std::thread::sleep(Duration::from_micros(200));
+        Ok(())
+    })
+    .unwrap();
+    p.register("echo", echo).unwrap();
+    let target = p.socket_path().to_path_buf();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let flood = std::thread::spawn(move || {
+        let flooder = UnixDatagram::unbound().unwrap();
+        flooder.set_nonblocking(true).unwrap();
+        let m = wire::encode(Kind::Message, 0, 1, "work", b"", 0).unwrap();
+        let mut sent = 0u64;
+        while !stop2.load(Ordering::Relaxed) {
+            if flooder.send_to(m.as_bytes(), &target).is_ok() {
+                sent += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        sent
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let mut answered = 0;
+    let mut worst = Duration::ZERO;
+    for i in 0..20u8 {
+        let t = Instant::now();
+        let r = s.request_sync(&MpMessage::new("echo", &[i]).unwrap(), Duration::from_millis(1000)).unwrap();
+        worst = worst.max(t.elapsed());
+        answered += usize::from(r.nb_received == 1);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let sent = flood.join().unwrap();
+    let st = p.stats();
+    eprintln!("flooding sender: {answered}/20 answered, worst {worst:?}, flooder sent {sent}, {st:?}");
+    assert_eq!(answered, 20, "worst {worst:?}, flooder sent {sent}, {st:?}");
+}
+
+/// The primary removes a stale socket of a dead secondary by itself.
+#[test]
+fn stale_secondary_socket_is_swept() {
+    let d = TempDir::new("sweep");
+    let _p = start(&d.0, MpRole::Primary);
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    let stale = d.0.join(peers::secondary_socket_name(dead_pid, 0));
+    drop(UnixDatagram::bind(&stale).unwrap()); // the file stays, nobody bound
+    let live = d.0.join(peers::secondary_socket_name(dead_pid, 1));
+    let _live = UnixDatagram::bind(&live).unwrap(); // same dead pid, but bound
+    assert!(stale.exists());
+    assert!(wait_for(Duration::from_secs(3), || !stale.exists()), "stale socket not removed");
+    assert!(live.exists(), "a bound socket is never removed");
+}
+
+/// `primary_alive` turns false when the watched primary exits, and
+/// `on_primary_exit` runs.
+#[test]
+fn primary_alive_flag_and_callback() {
+    let d = TempDir::new("alive");
+    let mut child = std::process::Command::new("sleep").arg("10").spawn().unwrap();
+    let s = Mp::start(MpConfig { dir: d.0.clone(), role: MpRole::Secondary, primary_pid: Some(child.id()) }).unwrap();
+    assert!(s.primary_alive());
+    let (tx, rx) = mpsc::channel();
+    s.on_primary_exit(move || tx.send(()).unwrap());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    rx.recv_timeout(T).unwrap();
+    assert!(!s.primary_alive());
+    let p = start(&d.0, MpRole::Primary);
+    assert!(p.primary_alive());
+}
+
+/// Without a watched pid, a primary that died (socket file left, nobody
+/// bound) is noticed when a datagram to it is refused.
+#[test]
+fn unwatched_primary_death_shows_on_refusal() {
+    let d = TempDir::new("refused");
+    let s = start(&d.0, MpRole::Secondary);
+    drop(UnixDatagram::bind(d.0.join(peers::PRIMARY_SOCKET)).unwrap()); // a dead primary's socket
+    let (tx, rx) = mpsc::channel();
+    s.on_primary_exit(move || tx.send(()).unwrap());
+    assert!(s.primary_alive());
+    let r = s.request_sync(&MpMessage::new("x", b"").unwrap(), T).unwrap();
+    assert_eq!(r.nb_sent, 0);
+    rx.recv_timeout(T).unwrap();
+    assert!(!s.primary_alive());
+    assert_eq!(s.send(&MpMessage::new("x", b"").unwrap()).unwrap(), 0);
+}
+
+/// What waits in a backlog when the endpoint shuts down gets a short grace:
+/// a last burst of messages sent just before `shutdown` still arrives.
+#[test]
+fn backlog_is_flushed_at_shutdown() {
+    let d = TempDir::new("stopflush");
+    let p = start(&d.0, MpRole::Primary);
+    let s = start(&d.0, MpRole::Secondary);
+    let open = Arc::new(AtomicBool::new(false));
+    let open2 = open.clone();
+    let (tx, rx) = mpsc::channel();
+    let (started_tx, started) = mpsc::channel();
+    p.register("m", move |_, m, _| {
+        let _ = started_tx.send(());
+        // the first message holds the primary's IPC thread until opened
+        let end = Instant::now() + Duration::from_secs(2);
+        while !open2.load(Ordering::Acquire) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        tx.send(m.param[0]).unwrap();
+        Ok(())
+    })
+    .unwrap();
+    let n = 40u8;
+    for i in 0..n {
+        assert_eq!(s.send(&MpMessage::new("m", &[i]).unwrap()).unwrap(), 1);
+        if i == 0 {
+            // the primary's IPC thread is held: the rest fill its queue
+            started.recv_timeout(T).unwrap();
+        }
+    }
+    assert!(s.stats().send_queued > 0, "{:?}", s.stats());
+    let opener = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        open.store(true, Ordering::Release);
+    });
+    s.shutdown();
+    opener.join().unwrap();
+    let got: Vec<u8> = (0..n).map(|_| rx.recv_timeout(T).unwrap()).collect();
+    assert_eq!(got, (0..n).collect::<Vec<u8>>());
+}

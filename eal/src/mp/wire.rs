@@ -315,4 +315,56 @@ mod tests {
             let _ = decode(&d, (x % 10) as usize);
         }
     }
+
+    mod prop {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn kind_and_id() -> impl Strategy<Value = (Kind, u64)> {
+            prop_oneof![
+                Just((Kind::Message, 0u64)),
+                (1u64..).prop_map(|id| (Kind::Request, id)),
+                (1u64..).prop_map(|id| (Kind::Reply, id)),
+                (1u64..).prop_map(|id| (Kind::Ignore, id)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Untrusted bytes never panic the parser, whatever fd count came with them.
+            #[test]
+            fn arbitrary_bytes_never_panic(d in proptest::collection::vec(any::<u8>(), 0..400), fds in 0usize..20) {
+                let _ = decode(&d, fds);
+            }
+
+            /// Bytes that start with a valid header prefix (the interesting
+            /// part of the input space) never panic either.
+            #[test]
+            fn valid_prefix_then_garbage_never_panics(
+                cut in 0usize..=HEADER_LEN,
+                tail in proptest::collection::vec(any::<u8>(), 0..350),
+                fds in 0usize..10,
+            ) {
+                let good = encode(Kind::Request, 42, 7, "eal_vfio", b"abc", 1).unwrap();
+                let mut d = good.as_bytes()[..cut].to_vec();
+                d.extend_from_slice(&tail);
+                let _ = decode(&d, fds);
+            }
+
+            /// encode -> decode gives back every field.
+            #[test]
+            fn encode_decode_round_trips(
+                (kind, id) in kind_and_id(),
+                pid in any::<u32>(),
+                name in "[^\\x00]{1,20}".prop_filter("fits", |n| n.len() <= MAX_NAME_LEN),
+                param in proptest::collection::vec(any::<u8>(), 0..=MAX_PARAM_LEN),
+                nb_fds in 0usize..=MAX_FDS,
+            ) {
+                let d = encode(kind, id, pid, &name, &param, nb_fds).unwrap();
+                let f = decode(d.as_bytes(), nb_fds).unwrap();
+                prop_assert_eq!(f, Frame { kind, id, pid, nb_fds, name: &name, param: &param });
+            }
+        }
+    }
 }

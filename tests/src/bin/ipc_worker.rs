@@ -21,10 +21,18 @@
 //! - `sync NAME PARAM TIMEOUT_MS` -> `SYNC sent=<n> recv=<n> ms=<elapsed> params=<p1,p2,..>`
 //! - `syncfd NAME PATH TIMEOUT_MS`: same, with PATH's fd attached
 //! - `async NAME PARAM TIMEOUT_MS` -> later `ASYNC req=<param> sent=.. recv=.. ms=.. params=..`
-//! - `stats` -> `STATS received=.. dropped=.. unhandled=..`
+//! - `sendmany NAME N`: N messages with params 0..N in a row -> `SENTMANY
+//!   reached=<sum of peers reached> min=<fewest peers one reached> ms=<elapsed> worst_ms=<slowest send>`
+//! - `syncmany NAME N TIMEOUT_MS`: N sync requests in a row -> `SYNCMANY
+//!   answered=<requests with every reply> n=<N> worst_ms=<slowest>`
+//! - `stats` -> `STATS received=.. dropped=.. malformed=.. overflow=.. unhandled=..
+//!   send_queued=.. send_dropped=.. slow_peers=.. handler_errors=..`
+//! - `alive` -> `ALIVE true|false` (`Mp::primary_alive`)
 //! - `quit`
 //!
 //! A secondary given PRIMARY_PID prints `PRIMARY_EXIT` when the primary dies.
+//! With `IPC_WORKER_LOG` set (an env filter such as `warn`), `eal`'s log
+//! lines go to stderr.
 
 use std::io::BufRead;
 use std::os::fd::OwnedFd;
@@ -214,7 +222,56 @@ fn run(mp: &Mp, tag: &str, line: &str) -> Result<bool, String> {
         }
         "stats" => {
             let s = mp.stats();
-            println!("STATS received={} dropped={} unhandled={}", s.received, s.dropped, s.unhandled);
+            println!(
+                "STATS received={} dropped={} malformed={} overflow={} unhandled={} send_queued={} send_dropped={} slow_peers={} handler_errors={}",
+                s.received,
+                s.dropped,
+                s.malformed,
+                s.overflow,
+                s.unhandled,
+                s.send_queued,
+                s.send_dropped,
+                s.slow_peers,
+                s.handler_errors
+            );
+        }
+        "alive" => println!("ALIVE {}", mp.primary_alive()),
+        "sendmany" => {
+            let t0 = Instant::now();
+            let (mut reached, mut min, mut worst) = (0usize, usize::MAX, Duration::ZERO);
+            for i in 0..num(2)? {
+                let t = Instant::now();
+                match mp.send(&msg(arg(1)?, i.to_string().into_bytes())) {
+                    Ok(n) => {
+                        reached += n;
+                        min = min.min(n);
+                    }
+                    Err(e) => {
+                        println!("{}", err_line(&e));
+                        return Ok(true);
+                    }
+                }
+                worst = worst.max(t.elapsed());
+            }
+            println!(
+                "SENTMANY reached={reached} min={min} ms={} worst_ms={}",
+                t0.elapsed().as_millis(),
+                worst.as_millis()
+            );
+        }
+        "syncmany" => {
+            let (n, timeout) = (num(2)?, Duration::from_millis(num(3)?));
+            let (mut answered, mut worst) = (0u64, Duration::ZERO);
+            for i in 0..n {
+                let t = Instant::now();
+                match mp.request_sync(&msg(arg(1)?, i.to_string().into_bytes()), timeout) {
+                    Ok(r) if r.nb_sent > 0 && r.nb_received == r.nb_sent => answered += 1,
+                    Ok(_) => {}
+                    Err(e) => println!("{}", err_line(&e)),
+                }
+                worst = worst.max(t.elapsed());
+            }
+            println!("SYNCMANY answered={answered} n={n} worst_ms={}", worst.as_millis());
         }
         "quit" => return Ok(false),
         other => return Err(format!("unknown command {other:?}")),
@@ -236,6 +293,13 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Ok(filter) = std::env::var("IPC_WORKER_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .try_init();
+    }
     let tag = args[3].clone();
     let primary_pid = args.get(4).and_then(|p| p.parse().ok());
     let mp = match Mp::start(MpConfig { dir: PathBuf::from(&args[2]), role, primary_pid }) {
