@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: the code checks (fmt, clippy, doc), host unit and integration tests
 # (real processes, real hugepages and --no-huge), then the QEMU guest tests. Prepares the
-# machine first when run as root: hugepages, QEMU and the guest kernel (Debian packages).
+# machine first when run as root: hugepages, QEMU, DPDK's own tools (the peers some tests
+# talk to) and the guest kernel (Debian packages).
 # Safe to run again.
 #
 # One failure never hides the others: every step and every test binary runs (cargo's
@@ -34,6 +35,7 @@ if [ "$(id -u)" = 0 ]; then
     mkdir -p /dev/hugepages
     mountpoint -q /dev/hugepages || mount -t hugetlbfs -o pagesize=2M nodev /dev/hugepages
     step setup-host bash tools/vmtest/setup-host.sh
+    step setup-dpdk bash tests/setup-dpdk.sh
 else
     echo "note: not root: hugepages are not set up here; tests that need them will say so" >&2
 fi
