@@ -77,6 +77,7 @@ pub const DEFAULT_FILE_PREFIX: &str = "rte";
 pub fn usage(program: &str) -> String {
     format!(
         "Usage: {program} [EAL options] -- [application options]\n\
+Values may be attached or not, as with DPDK: -l0-3, -l 0-3, --lcores=0-3 and --lcores 0-3 are the same.\n\
 EAL common options:\n\
   -c COREMASK              Hexadecimal bitmask of cores to run on\n\
   -l, --lcores CORELIST    List of cores to run on: '0-3,5', or lcore-to-cpu maps\n\
