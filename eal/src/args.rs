@@ -1,5 +1,6 @@
 //! EAL command-line arguments, parsed like DPDK's (`-l 0-3 --proc-type auto -- app args`).
 
+use crate::cli::{self, Arg, Cli};
 use crate::error::EalError;
 use std::path::PathBuf;
 
@@ -78,6 +79,7 @@ pub const DEFAULT_FILE_PREFIX: &str = "rte";
 pub fn usage(program: &str) -> String {
     format!(
         "Usage: {program} [EAL options] -- [application options]\n\
+Values may be attached or not, as with DPDK: -l0-3, -l 0-3, --lcores=0-3 and --lcores 0-3 are the same.\n\
 EAL common options:\n\
   -c COREMASK              Hexadecimal bitmask of cores to run on\n\
   -l, --lcores CORELIST    List of cores to run on: '0-3,5', or lcore-to-cpu maps\n\
@@ -187,54 +189,30 @@ impl EalArgs {
         let mut no_telemetry = false;
         let mut app_args = Vec::new();
 
-        let mut i = 1;
-        while i < args.len() {
-            let tok = args[i].as_ref();
-            i += 1;
-            if tok == "--" {
-                app_args = args[i..].iter().map(|s| s.as_ref().to_string()).collect();
+        let mut cli = Cli::new(args.iter().skip(1).map(|s| s.as_ref().to_string()));
+        loop {
+            if let Some(rest) = cli.rest_after_double_dash() {
+                app_args = rest;
                 break;
             }
-            let (opt, inline) = if let Some(long) = tok.strip_prefix("--") {
-                let (name, val) = match long.split_once('=') {
-                    Some((n, v)) => (n, Some(v.to_string())),
-                    None => (long, None),
-                };
-                let opt = OPTS
-                    .iter()
-                    .find(|o| o.long == name)
-                    .ok_or_else(|| usage_err(format!("unknown option '--{name}'")))?;
-                (opt, val)
-            } else if let Some(short) = tok.strip_prefix('-').filter(|s| !s.is_empty()) {
-                let c = short.chars().next().unwrap_or('?');
-                let opt = OPTS
-                    .iter()
-                    .find(|o| o.short == Some(c))
-                    .ok_or_else(|| usage_err(format!("unknown option '-{c}'")))?;
-                let rest = &short[c.len_utf8()..];
-                (opt, (!rest.is_empty()).then(|| rest.trim_start_matches('=').to_string()))
-            } else {
-                return Err(usage_err(format!("unexpected argument '{tok}': application arguments go after '--'")));
+            let Some(arg) = cli.next_arg().map_err(usage_err)? else { break };
+            let opt = match arg {
+                Arg::Long(name) => OPTS.iter().find(|o| o.long == name),
+                Arg::Short(c) => OPTS.iter().find(|o| o.short == Some(c)),
+                Arg::Value(v) => {
+                    return Err(usage_err(format!(
+                        "unexpected argument '{}': application arguments go after '--'",
+                        v.to_string_lossy()
+                    )))
+                }
             };
-            let value = if opt.value == Val::Inline {
-                inline.unwrap_or_default()
-            } else if opt.value == Val::Yes {
-                match inline {
-                    Some(v) => v,
-                    None => {
-                        let v = args
-                            .get(i)
-                            .map(|s| s.as_ref().to_string())
-                            .ok_or_else(|| usage_err(format!("option '--{}' needs a value", opt.long)))?;
-                        i += 1;
-                        v
-                    }
-                }
-            } else {
-                if inline.is_some() {
-                    return Err(usage_err(format!("option '--{}' takes no value", opt.long)));
-                }
-                String::new()
+            let opt = opt.ok_or_else(|| usage_err(cli::unknown(arg)))?;
+            // `-l0-3`, `-l 0-3`, `--lcores=0-3` and `--lcores 0-3` alike; a flag given a
+            // value (`--no-pci=1`) is refused by the next `cli.next_arg()`.
+            let value = match opt.value {
+                Val::Yes => cli.value(&format!("--{}", opt.long)).map_err(usage_err)?,
+                Val::Inline => cli.attached_value().unwrap_or_default(),
+                Val::No => String::new(),
             };
             match opt.long {
                 "coremask" => lcores = Some(parse_coremask(&value)?),
@@ -675,6 +653,27 @@ mod tests {
         assert!(msg(&["--log-level", "loud"]).contains("invalid --log-level"));
         assert!(msg(&["--lcores", "1@0,1@1"]).contains("appears twice"));
         assert!(matches!(parse(&["-h"]), Err(EalError::HelpRequested)));
+    }
+
+    #[test]
+    fn dpdk_spellings_of_values() {
+        let ids = |v: &[&str]| parse(v).unwrap().lcores.iter().map(|l| l.id).collect::<Vec<_>>();
+        for v in [&["-l0-3"][..], &["-l", "0-3"], &["-l=0-3"], &["--lcores=0-3"], &["--lcores", "0-3"]] {
+            assert_eq!(ids(v), vec![0, 1, 2, 3], "{v:?}");
+        }
+        assert_eq!(ids(&["--lcores=0-1"]), vec![0, 1]);
+        assert_eq!(ids(&["-c0x3"]), vec![0, 1]);
+        assert_eq!(parse(&["-m64"]).unwrap().memory_mb, Some(64));
+        assert_eq!(parse(&["-n4", "--file-prefix=grp"]).unwrap().file_prefix, "grp");
+        assert_eq!(parse(&["-a0000:00:03.0", "-a", "00:04.0"]).unwrap().allow, vec!["0000:00:03.0", "00:04.0"]);
+        assert!(matches!(parse(&["--no-huge", "-h"]), Err(EalError::HelpRequested)));
+        let a = parse(&["-l0-1", "--", "-p3", "--", "x"]).unwrap();
+        assert_eq!(a.app_args, vec!["-p3", "--", "x"], "everything after the first '--' is the application's");
+        let msg = |v: &[&str]| parse(v).unwrap_err().to_string();
+        assert!(msg(&["-l0-9999"]).contains("invalid core list '0-9999'"));
+        assert!(msg(&["--lcores=x"]).contains("invalid core list 'x'"));
+        assert!(msg(&["--lcores"]).contains("option '--lcores' needs a value"));
+        assert!(msg(&["--no-huge=yes"]).contains("option '--no-huge' takes no value"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod bus;
+pub mod cli;
 pub mod config;
 pub mod cycles;
 mod eal;

@@ -17,6 +17,7 @@
 
 use eal::spinlock::SharedSpinlock;
 use eal::{Eal, Mbuf, MbufRing, PktMbufPool};
+use examples_common::args::{app_cli, portmask, unknown, Arg};
 use examples_common::{exit_after, port_pairs, ports, setup_port, shared_pool, should_stop, stop_on_enter};
 use std::time::{Duration, Instant};
 
@@ -48,20 +49,24 @@ fn main() {
     exit_after(APP, eal, if role == "server" { server } else { client })
 }
 
-fn opts(eal: &Eal) -> Result<(Option<u64>, Option<u16>, u64), String> {
+/// The application options: `-p PORTMASK`, `-n NUM_CLIENTS` (server) or `-n CLIENT_ID`
+/// (client), `--stats-period S`.
+fn parse_opts(args: &[String]) -> Result<(Option<u64>, Option<u16>, u64), String> {
     let (mut mask, mut n, mut period) = (None, None, 1u64);
-    let args = eal.app_args();
-    let mut it = args.iter().skip(1);
-    while let Some(a) = it.next() {
-        let mut val = || it.next().cloned().ok_or_else(|| format!("option {a} needs a value"));
-        match a.as_str() {
-            "-p" => mask = Some(examples_common::parse_portmask(&val()?)?),
-            "-n" => n = Some(val()?.parse().map_err(|_| "invalid -n".to_string())?),
-            "--stats-period" => period = val()?.parse().map_err(|_| "invalid --stats-period".to_string())?,
-            other => return Err(format!("unknown option '{other}'")),
+    let mut cli = app_cli(args);
+    while let Some(arg) = cli.next_arg()? {
+        match arg {
+            Arg::Short('p') | Arg::Long("portmask") => mask = Some(portmask(&mut cli, "-p")?),
+            Arg::Short('n') => n = Some(cli.number("-n")?),
+            Arg::Long("stats-period") => period = cli.number("--stats-period")?,
+            other => return Err(unknown(other)),
         }
     }
     Ok((mask, n, period))
+}
+
+fn opts(eal: &Eal) -> Result<(Option<u64>, Option<u16>, u64), String> {
+    parse_opts(&eal.app_args())
 }
 
 fn server(eal: &Eal) -> Result<(), String> {
@@ -222,4 +227,35 @@ fn client(eal: &Eal) -> Result<(), String> {
     }
     println!("Client {id}: rx {rx} tx {tx} dropped {drop}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(a: &[&str]) -> Result<(Option<u64>, Option<u16>, u64), String> {
+        parse_opts(&std::iter::once(APP).chain(a.iter().copied()).map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn dpdk_spellings() {
+        for a in [
+            &["-p", "3", "-n", "2", "--stats-period", "5"][..],
+            &["-p3", "-n2", "--stats-period=5"],
+            &["--portmask=0x3", "-n=2", "--stats-period", "5"],
+        ] {
+            assert_eq!(opts(a).unwrap(), (Some(3), Some(2), 5), "{a:?}");
+        }
+        assert_eq!(opts(&["-n", "0"]).unwrap(), (None, Some(0), 1));
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let e = |a: &[&str]| opts(a).unwrap_err();
+        assert!(e(&["-p0"]).contains("invalid portmask '0'"));
+        assert_eq!(e(&["-n", "many"]), "invalid value 'many' for -n: expected a number");
+        assert!(e(&["--stats-period=x"]).contains("invalid value 'x' for --stats-period"));
+        assert_eq!(e(&["-n"]), "option '-n' needs a value");
+        assert_eq!(e(&["client"]), "unexpected argument 'client'");
+    }
 }

@@ -1,7 +1,10 @@
-//! Pieces every sample shares: EAL start with DPDK-style error reporting, port setup,
-//! flow hashing.
+//! Pieces every sample shares: EAL start with DPDK-style error reporting, application
+//! options ([`args`]), port setup, flow hashing.
 
+pub mod args;
 pub mod flow;
+
+pub use args::parse_portmask;
 
 use eal::{Eal, EalError, PktMbufPool};
 use ethdev::{EthError, Ethdev, PortConf};
@@ -120,14 +123,6 @@ pub fn shared_pool(eal: &Eal, name: &str, n: u32) -> Result<PktMbufPool, String>
         PktMbufPool::lookup(&eal.memory(), name)
     };
     r.map_err(|e| format!("mbuf pool: {e}"))
-}
-
-/// Parses a hexadecimal port mask (`3`, `0x3`); zero is refused.
-pub fn parse_portmask(s: &str) -> Result<u64, String> {
-    u64::from_str_radix(s.trim_start_matches("0x"), 16)
-        .ok()
-        .filter(|&m| m != 0)
-        .ok_or_else(|| format!("invalid portmask '{s}': a non-zero hexadecimal mask such as 0x3"))
 }
 
 /// A flag that becomes true when a line (Enter) arrives on stdin; end of input is ignored,

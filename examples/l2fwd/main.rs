@@ -9,14 +9,15 @@
 
 use eal::{Eal, Mbuf};
 use ethdev::Port;
-use examples_common::{exit_after, parse_portmask, port_pairs, ports, setup_port, shared_pool};
+use examples_common::args::{app_cli, portmask, positive, unknown, Arg};
+use examples_common::{exit_after, port_pairs, ports, setup_port, shared_pool};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const APP: &str = "l2fwd";
 const USAGE: &str = "Usage: l2fwd [EAL options] -- -p PORTMASK [-q NQ] [-T PERIOD] [--[no-]mac-updating]\n\
-  -p PORTMASK   hexadecimal bitmask of the ports to use\n\
+  -p PORTMASK   hexadecimal bitmask of the ports to use (-p3, -p 0x3, --portmask=3)\n\
   -q NQ         ports (RX queues) per lcore (default 1)\n\
   -T PERIOD     statistics period in seconds (default 10, 0 to disable)\n\
   --no-mac-updating  forward frames unchanged\n";
@@ -38,16 +39,15 @@ struct Opts {
 
 fn parse(args: &[String]) -> Result<Opts, String> {
     let mut o = Opts { mask: 0, per_lcore: 1, period: 10, mac_updating: true };
-    let mut it = args.iter().skip(1);
-    while let Some(a) = it.next() {
-        let mut val = || it.next().cloned().ok_or_else(|| format!("option {a} needs a value"));
-        match a.as_str() {
-            "-p" => o.mask = parse_portmask(&val()?)?,
-            "-q" => o.per_lcore = val()?.parse().ok().filter(|&n| n > 0).ok_or("invalid -q")?,
-            "-T" => o.period = val()?.parse().map_err(|_| "invalid -T".to_string())?,
-            "--mac-updating" => o.mac_updating = true,
-            "--no-mac-updating" => o.mac_updating = false,
-            other => return Err(format!("unknown option '{other}'")),
+    let mut cli = app_cli(args);
+    while let Some(arg) = cli.next_arg()? {
+        match arg {
+            Arg::Short('p') | Arg::Long("portmask") => o.mask = portmask(&mut cli, "-p")?,
+            Arg::Short('q') => o.per_lcore = positive(&mut cli, "-q")?,
+            Arg::Short('T') => o.period = cli.number("-T")?,
+            Arg::Long("mac-updating") => o.mac_updating = true,
+            Arg::Long("no-mac-updating") => o.mac_updating = false,
+            other => return Err(unknown(other)),
         }
     }
     if o.mask == 0 {
@@ -191,4 +191,35 @@ fn run(eal: &Eal) -> Result<(), String> {
     println!("Pool mbuf_pool: {} of {} mbufs free", pool.mempool().avail_count(), pool.mempool().size());
     println!("Bye...");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(a: &[&str]) -> Result<Opts, String> {
+        parse(&std::iter::once("l2fwd").chain(a.iter().copied()).map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn dpdk_spellings() {
+        for a in [&["-p3"][..], &["-p", "3"], &["-p", "0x3"], &["--portmask=3"], &["--portmask", "0x3"]] {
+            assert_eq!(opts(a).unwrap().mask, 3, "{a:?}");
+        }
+        let o = opts(&["-p3", "-q", "2", "-T1", "--no-mac-updating"]).unwrap();
+        assert_eq!((o.per_lcore, o.period, o.mac_updating), (2, 1, false));
+        assert_eq!(opts(&["-p", "3", "-q2", "-T", "0"]).unwrap().per_lcore, 2);
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let e = |a: &[&str]| opts(a).err().unwrap();
+        assert_eq!(e(&[]), "-p PORTMASK is required");
+        assert!(e(&["-p0"]).contains("invalid portmask '0'"));
+        assert!(e(&["-p3", "-q0"]).contains("invalid value '0' for -q"));
+        assert!(e(&["-p3", "-T", "soon"]).contains("invalid value 'soon' for -T"));
+        assert_eq!(e(&["-p3", "-x"]), "unknown option '-x'");
+        assert_eq!(e(&["-p"]), "option '-p' needs a value");
+        assert!(e(&["-p3", "--no-mac-updating=1"]).contains("takes no value"));
+    }
 }

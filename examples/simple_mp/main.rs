@@ -9,6 +9,7 @@
 //! ```
 
 use eal::{Eal, EalError, MbufRing, PktMbufPool};
+use examples_common::args::{app_cli, unknown, Arg};
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,29 +19,49 @@ const SEC_2_PRI: &str = "SEC_2_PRI";
 const MSG_POOL: &str = "MSG_POOL";
 const PROMPT: &str = "simple_mp > ";
 
+const APP: &str = "simple_mp";
+const USAGE: &str =
+    "Usage: simple_mp [EAL options] [-- -h]\n  (no application options: the role comes from --proc-type)\n";
+
+/// What the application options ask for: the usage text, or a run.
+#[derive(Debug, PartialEq, Eq)]
+enum Asked {
+    Help,
+    Run,
+}
+
+/// simple_mp has no application options of its own (as DPDK's): `-h` asks for the usage,
+/// anything else is refused by name.
+fn parse(args: &[String]) -> Result<Asked, String> {
+    let mut cli = app_cli(args);
+    match cli.next_arg()? {
+        None => Ok(Asked::Run),
+        Some(Arg::Short('h') | Arg::Long("help")) => Ok(Asked::Help),
+        Some(other) => Err(format!("{}: simple_mp takes only EAL options", unknown(other))),
+    }
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    drivers::declare_to_eal();
-    let eal = match Eal::init(&args) {
-        Ok(e) => e,
-        Err(EalError::HelpRequested) => {
-            print!("{}", eal::args::usage(&args[0]));
-            return;
-        }
-        Err(e @ EalError::Usage(_)) => {
-            eprintln!("EAL: {e}\n{}", eal::args::usage(&args[0]));
-            std::process::exit(1);
+    let eal = examples_common::eal_init_or_exit(APP);
+    let code = match parse(&eal.app_args()) {
+        Ok(Asked::Help) => {
+            print!("{USAGE}");
+            0
         }
         Err(e) => {
-            eprintln!("EAL: cannot initialise: {e}");
-            std::process::exit(1);
+            eprintln!("{APP}: {e}\n{USAGE}");
+            1
         }
+        Ok(Asked::Run) => match run(&eal) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("{APP}: {e}");
+                1
+            }
+        },
     };
-    if let Err(e) = run(&eal) {
-        eprintln!("simple_mp: {e}");
-        drop(eal);
-        std::process::exit(1);
-    }
+    drop(eal);
+    std::process::exit(code);
 }
 
 fn run(eal: &Eal) -> Result<(), EalError> {
@@ -137,5 +158,23 @@ fn send_text(pool: &PktMbufPool, ring: &MbufRing, text: &str) {
     let mut v = vec![m];
     if ring.enqueue_burst(&mut v) == 0 {
         println!("ring {} is full: the other side is not reading", ring.name());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked(a: &[&str]) -> Result<Asked, String> {
+        parse(&std::iter::once(APP).chain(a.iter().copied()).map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn only_help_is_an_application_option() {
+        assert_eq!(asked(&[]), Ok(Asked::Run));
+        assert_eq!(asked(&["-h"]), Ok(Asked::Help));
+        assert_eq!(asked(&["--help"]), Ok(Asked::Help));
+        assert_eq!(asked(&["-p3"]), Err("unknown option '-p': simple_mp takes only EAL options".into()));
+        assert_eq!(asked(&["x"]), Err("unexpected argument 'x': simple_mp takes only EAL options".into()));
     }
 }

@@ -10,6 +10,7 @@
 //! Statistics are printed on exit (Ctrl-C, SIGTERM or Enter).
 
 use eal::Mbuf;
+use examples_common::args::{app_cli, portmask, unknown, Arg};
 use examples_common::{exit_after, port_pairs, ports, setup_port, shared_pool, should_stop, stop_on_enter};
 
 const APP: &str = "symmetric_mp";
@@ -24,18 +25,13 @@ struct Args {
 
 fn parse(args: &[String]) -> Result<Args, String> {
     let (mut n, mut id, mut mask) = (None, None, None);
-    let mut it = args.iter().skip(1);
-    while let Some(a) = it.next() {
-        let (k, v) = match a.split_once('=') {
-            Some((k, v)) => (k.to_string(), Some(v.to_string())),
-            None => (a.clone(), None),
-        };
-        let mut val = || v.clone().or_else(|| it.next().cloned()).ok_or_else(|| format!("option {k} needs a value"));
-        match k.as_str() {
-            "--num-procs" => n = Some(val()?.parse::<u16>().map_err(|_| "invalid --num-procs".to_string())?),
-            "--proc-id" => id = Some(val()?.parse::<u16>().map_err(|_| "invalid --proc-id".to_string())?),
-            "-p" => mask = Some(examples_common::parse_portmask(&val()?)?),
-            other => return Err(format!("unknown option '{other}'")),
+    let mut cli = app_cli(args);
+    while let Some(arg) = cli.next_arg()? {
+        match arg {
+            Arg::Long("num-procs") => n = Some(cli.number::<u16>("--num-procs")?),
+            Arg::Long("proc-id") => id = Some(cli.number::<u16>("--proc-id")?),
+            Arg::Short('p') | Arg::Long("portmask") => mask = Some(portmask(&mut cli, "-p")?),
+            other => return Err(unknown(other)),
         }
     }
     let num_procs = n.ok_or("--num-procs is required")?;
@@ -99,4 +95,38 @@ fn run(eal: &eal::Eal) -> Result<(), String> {
     pool.mempool().flush_cache();
     println!("APP: proc {q} exiting");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Result<Args, String> {
+        parse(&std::iter::once("symmetric_mp").chain(a.iter().copied()).map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn dpdk_spellings() {
+        for a in [
+            &["--num-procs", "2", "--proc-id", "1", "-p", "3"][..],
+            &["--num-procs=2", "--proc-id=1", "-p3"],
+            &["--num-procs=2", "--proc-id", "1", "--portmask=0x3"],
+        ] {
+            let r = args(a).unwrap();
+            assert_eq!((r.num_procs, r.proc_id, r.portmask), (2, 1, Some(3)), "{a:?}");
+        }
+        assert_eq!(args(&["--num-procs=1", "--proc-id=0"]).unwrap().portmask, None);
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let e = |a: &[&str]| args(a).err().unwrap();
+        assert!(e(&["--num-procs=x", "--proc-id=0"]).contains("invalid value 'x' for --num-procs"));
+        assert_eq!(e(&["--proc-id=0"]), "--num-procs is required");
+        assert_eq!(e(&["--num-procs=2"]), "--proc-id is required");
+        assert!(e(&["--num-procs=2", "--proc-id=2"]).contains("must be below --num-procs 2"));
+        assert!(e(&["--num-procs=2", "--proc-id=0", "-p0"]).contains("invalid portmask '0'"));
+        assert_eq!(e(&["--num-procs"]), "option '--num-procs' needs a value");
+        assert_eq!(e(&["--bogus"]), "unknown option '--bogus'");
+    }
 }

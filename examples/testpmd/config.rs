@@ -1,5 +1,7 @@
 //! testpmd's application arguments (those after `--`).
 
+use examples_common::args::{app_cli, unknown, Arg};
+
 /// How packets are forwarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FwdMode {
@@ -113,49 +115,33 @@ impl Config {
             duration: 0,
             rss_hf: ethdev::rss::hash::IPV4 | ethdev::rss::hash::IPV6,
         };
-        let mut i = 1;
-        while i < args.len() {
-            let a = args[i].as_str();
-            i += 1;
-            let (name, inline) = match a.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (a, None),
-            };
-            let mut value = || -> Result<String, String> {
-                if let Some(v) = inline.clone() {
-                    return Ok(v);
-                }
-                let v = args.get(i).cloned().ok_or_else(|| format!("option {name} needs a value"))?;
-                i += 1;
-                Ok(v)
-            };
-            fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
-                v.parse().map_err(|_| format!("invalid value '{v}' for {name}"))
-            }
-            match name {
-                "--forward-mode" => {
-                    let v = value()?;
+        // `--rxq=2` and `--rxq 2`, `-i -a` and `-ia`, as DPDK's getopt_long reads them.
+        let mut cli = app_cli(args);
+        while let Some(arg) = cli.next_arg()? {
+            match arg {
+                Arg::Long("forward-mode") => {
+                    let v = cli.value("--forward-mode")?;
                     c.mode = FwdMode::parse(&v)
                         .ok_or_else(|| format!("invalid --forward-mode '{v}': io, mac, macswap, rxonly or txonly"))?;
                 }
-                "--nb-cores" => c.nb_cores = num(name, value()?)?,
-                "--rxq" => c.rxq = num(name, value()?)?,
-                "--txq" => c.txq = num(name, value()?)?,
-                "--rxd" => c.rxd = num(name, value()?)?,
-                "--txd" => c.txd = num(name, value()?)?,
-                "--burst" => c.burst = num(name, value()?)?,
-                "--stats-period" => c.stats_period = num(name, value()?)?,
-                "-a" | "--auto-start" => c.auto_start = true,
-                "-i" | "--interactive" => c.interactive = true,
-                "--tx-first" => c.tx_first = true,
-                "--total-num-mbufs" => c.total_mbufs = num(name, value()?)?,
-                "--txpkts" => c.txpkts = num(name, value()?)?,
-                "--duration" => c.duration = num(name, value()?)?,
-                "--rss-ip" => c.rss_hf = ethdev::rss::hash::IPV4 | ethdev::rss::hash::IPV6,
-                "--rss-udp" => c.rss_hf = ethdev::rss::hash::UDP_IPV4 | ethdev::rss::hash::UDP_IPV6,
-                "--no-lsc-interrupt" => {}
-                "-h" | "--help" => return Err(String::new()),
-                other => return Err(format!("unknown option '{other}'")),
+                Arg::Long("nb-cores") => c.nb_cores = cli.number("--nb-cores")?,
+                Arg::Long("rxq") => c.rxq = cli.number("--rxq")?,
+                Arg::Long("txq") => c.txq = cli.number("--txq")?,
+                Arg::Long("rxd") => c.rxd = cli.number("--rxd")?,
+                Arg::Long("txd") => c.txd = cli.number("--txd")?,
+                Arg::Long("burst") => c.burst = cli.number("--burst")?,
+                Arg::Long("stats-period") => c.stats_period = cli.number("--stats-period")?,
+                Arg::Short('a') | Arg::Long("auto-start") => c.auto_start = true,
+                Arg::Short('i') | Arg::Long("interactive") => c.interactive = true,
+                Arg::Long("tx-first") => c.tx_first = true,
+                Arg::Long("total-num-mbufs") => c.total_mbufs = cli.number("--total-num-mbufs")?,
+                Arg::Long("txpkts") => c.txpkts = cli.number("--txpkts")?,
+                Arg::Long("duration") => c.duration = cli.number("--duration")?,
+                Arg::Long("rss-ip") => c.rss_hf = ethdev::rss::hash::IPV4 | ethdev::rss::hash::IPV6,
+                Arg::Long("rss-udp") => c.rss_hf = ethdev::rss::hash::UDP_IPV4 | ethdev::rss::hash::UDP_IPV6,
+                Arg::Long("no-lsc-interrupt") => {}
+                Arg::Short('h') | Arg::Long("help") => return Err(String::new()),
+                other => return Err(unknown(other)),
             }
         }
         if c.burst == 0 || c.burst > 512 {
@@ -187,5 +173,30 @@ mod tests {
         assert_eq!(parse(&["--rss-udp"]).unwrap().rss_hf, hash::UDP_IPV4 | hash::UDP_IPV6);
         assert_eq!(parse(&["--rss-udp", "--rss-ip"]).unwrap().rss_hf, hash::IPV4 | hash::IPV6, "the last wins");
         assert!(parse(&["--rxq=0"]).is_err());
+    }
+
+    #[test]
+    fn dpdk_spellings() {
+        for a in [&["--rxq=2", "--txq=2"][..], &["--rxq", "2", "--txq", "2"], &["--rxq=0x2", "--txq", "2"]] {
+            let c = parse(a).unwrap();
+            assert_eq!((c.rxq, c.txq), (2, 2), "{a:?}");
+        }
+        let c = parse(&["-ia", "--forward-mode", "macswap", "--burst=64", "--nb-cores", "1"]).unwrap();
+        assert!(c.interactive && c.auto_start, "clustered -ia");
+        assert_eq!((c.mode, c.burst, c.nb_cores), (FwdMode::MacSwap, 64, 1));
+        assert_eq!(parse(&["-i", "-a"]).map(|c| (c.interactive, c.auto_start)), Ok((true, true)));
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let e = |a: &[&str]| parse(a).unwrap_err();
+        assert_eq!(e(&["--rxq=many"]), "invalid value 'many' for --rxq: expected a number");
+        assert_eq!(e(&["--rxd", "70000"]), "invalid value '70000' for --rxd: expected a number");
+        assert_eq!(e(&["--burst"]), "option '--burst' needs a value");
+        assert_eq!(e(&["--burst=0"]), "--burst=0: must be 1..=512");
+        assert!(e(&["--forward-mode=bogus"]).contains("invalid --forward-mode 'bogus'"));
+        assert_eq!(e(&["--frobnicate"]), "unknown option '--frobnicate'");
+        assert!(e(&["--tx-first=1"]).contains("option '--tx-first' takes no value"));
+        assert_eq!(e(&["-h"]), "", "help is asked for with an empty message");
     }
 }

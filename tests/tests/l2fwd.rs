@@ -96,3 +96,55 @@ fn l2fwd_forwards_kernel_frames_between_two_tap_ports() {
     let free: Vec<u64> = pool.split_whitespace().filter_map(|w| w.parse().ok()).collect();
     assert_eq!(free[0], free[1], "{pool}");
 }
+
+/// DPDK's spellings reach l2fwd (`-l0-1`, `--vdev=...`, then `-p3`, `-q1`, `-T1` with the
+/// values attached): with two null ports it starts forwarding and Ctrl-C ends it cleanly.
+/// Needs no root: `--no-huge` and virtual ports.
+#[test]
+fn l2fwd_takes_dpdk_spellings_of_its_options() {
+    let p = prefix("l2fwd_sp");
+    let mut l2 = Proc::spawn(
+        &example_bin("l2fwd"),
+        &[
+            "--file-prefix",
+            &p,
+            "--no-huge",
+            "-l0-1",
+            "-m64",
+            "--vdev=net_null0",
+            "--vdev",
+            "net_null1",
+            "--",
+            "-p3",
+            "-q1",
+            "-T1",
+        ],
+    );
+    l2.expect("Lcore 1: RX port 1 -> TX port 0", T);
+    let pid = l2.child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().expect("kill").success());
+    let (code, out) = l2.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    assert!(out.iter().any(|l| l == "Signal received, preparing to exit..."), "{out:#?}");
+}
+
+/// A bad application option is named with the fix, the usage follows, and l2fwd exits 1.
+#[test]
+fn l2fwd_explains_bad_options() {
+    let p = prefix("l2fwd_bad");
+    for (app, msg) in [
+        (&["-p0"][..], "invalid portmask '0': a non-zero hexadecimal mask such as 0x3"),
+        (&["-p3", "-q0"], "invalid value '0' for -q"),
+        (&["-p", "3", "-T", "soon"], "invalid value 'soon' for -T"),
+        (&["-p3", "--frobnicate"], "unknown option '--frobnicate'"),
+        (&["-q", "1"], "-p PORTMASK is required"),
+    ] {
+        let mut args =
+            vec!["--file-prefix", &p, "--no-huge", "-l0", "-m64", "--vdev=net_null0", "--vdev=net_null1", "--"];
+        args.extend_from_slice(app);
+        let (code, out) = Proc::spawn(&example_bin("l2fwd"), &args).finish(T);
+        assert_eq!(code, Some(1), "{app:?}: {out:#?}");
+        assert!(out.iter().any(|l| l.contains(msg)), "{app:?}: expected {msg:?} in {out:#?}");
+        assert!(out.iter().any(|l| l.starts_with("Usage: l2fwd")), "{app:?}: {out:#?}");
+    }
+}

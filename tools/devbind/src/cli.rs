@@ -1,5 +1,6 @@
 //! Command-line parsing for devbind.
 
+use eal::cli::{self, Arg, Cli};
 use std::path::PathBuf;
 
 /// The help text, exit codes included.
@@ -86,46 +87,33 @@ where
     let mut sysfs_root: Option<String> = None;
     let mut proc_root: Option<String> = None;
     let mut devices = Vec::new();
-    let mut only_devices = false;
 
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        if only_devices || !arg.starts_with('-') || arg == "-" {
-            devices.push(arg);
-            continue;
+    // dpdk-devbind's spellings: `-b vfio-pci`, `-bvfio-pci`, `--bind=vfio-pci`, `-su`;
+    // devices may come before or after the options, and `--` ends the options.
+    let mut cli = Cli::new(args);
+    let value = |cli: &mut Cli, name: &str, what: &str| -> Result<String, String> {
+        match cli.value(name) {
+            Ok(v) if !v.is_empty() => Ok(v),
+            _ => Err(format!("{name} needs {what}")),
         }
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = |what: &str| -> Result<String, String> {
-            match inline.clone().or_else(|| args.next()) {
-                Some(v) if !v.is_empty() => Ok(v),
-                _ => Err(format!("{name} needs {what}")),
-            }
-        };
-        match name.as_str() {
-            "--" => only_devices = true,
-            "-h" | "--help" => return Ok(Parsed::Help),
-            "-s" | "--status" => status = true,
-            "-u" | "--unbind" => unbind = true,
-            "--force" => force = true,
-            "-v" | "--verbose" => verbose = true,
-            "-b" | "--bind" => {
-                let drv = value("a driver name (e.g. -b vfio-pci)")?;
+    };
+    while let Some(arg) = cli.next_arg()? {
+        match arg {
+            Arg::Value(d) => devices.push(d.to_string_lossy().into_owned()),
+            Arg::Short('h') | Arg::Long("help") => return Ok(Parsed::Help),
+            Arg::Short('s') | Arg::Long("status") => status = true,
+            Arg::Short('u') | Arg::Long("unbind") => unbind = true,
+            Arg::Long("force") => force = true,
+            Arg::Short('v') | Arg::Long("verbose") => verbose = true,
+            Arg::Short('b') | Arg::Long("bind") => {
+                let drv = value(&mut cli, "--bind", "a driver name (e.g. -b vfio-pci)")?;
                 if bind.replace(drv).is_some() {
                     return Err("--bind given twice".into());
                 }
             }
-            "--sysfs-root" => sysfs_root = Some(value("a path")?),
-            "--proc-root" => proc_root = Some(value("a path")?),
-            _ if name.starts_with("-b") && name.len() > 2 && !name.starts_with("--") => {
-                bind = Some(name[2..].to_string());
-            }
-            _ => return Err(format!("unknown option {arg}")),
-        }
-        if inline.is_some() && !matches!(name.as_str(), "--bind" | "--sysfs-root" | "--proc-root") {
-            return Err(format!("{name} takes no value"));
+            Arg::Long("sysfs-root") => sysfs_root = Some(value(&mut cli, "--sysfs-root", "a path")?),
+            Arg::Long("proc-root") => proc_root = Some(value(&mut cli, "--proc-root", "a path")?),
+            other => return Err(cli::unknown(other)),
         }
     }
 
@@ -214,6 +202,17 @@ mod tests {
     }
 
     #[test]
+    fn dpdk_devbind_spellings() {
+        let o = run(&["-su", "--sysfs-root=/y", "--proc-root", "/p", "02:00.0", "eth1"]).unwrap();
+        assert!(o.status && o.action == Some(Action::Unbind), "clustered -su");
+        assert_eq!((o.sysfs_root, o.proc_root), (PathBuf::from("/y"), PathBuf::from("/p")));
+        assert_eq!(o.devices, ["02:00.0", "eth1"]);
+        let o = run(&["-vb=vfio-pci", "--force", "eth0"]).unwrap();
+        assert!(o.verbose && o.force);
+        assert_eq!(o.action, Some(Action::Bind("vfio-pci".into())));
+    }
+
+    #[test]
     fn roots_from_flags_then_env() {
         let o = run_env(&["-s"], &[("BYPASS_SYSFS_ROOT", "/x/sys"), ("BYPASS_PROC_ROOT", "/x/proc")]).unwrap();
         assert_eq!(o.sysfs_root, PathBuf::from("/x/sys"));
@@ -235,6 +234,10 @@ mod tests {
             (&["-b", "../x", "eth0"], "not a driver name"),
             (&["--force=yes", "-s"], "takes no value"),
             (&["--sysfs-root"], "needs a path"),
+            (&["--bind="], "--bind needs a driver name"),
+            (&["-s", "-b", "x", "-b", "y", "eth0"], "--bind given twice"),
+            (&["-s", "--verbose=2"], "option '--verbose' takes no value"),
+            (&["-sx"], "unknown option '-x'"),
         ] {
             let e = run(args).unwrap_err();
             assert!(e.contains(needle), "{args:?}: {e}");

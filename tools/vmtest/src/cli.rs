@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::guest::GuestConfig;
 use crate::nic::Nic;
+use eal::cli::{unknown, Arg, Cli as Reader};
 use std::time::Duration;
 
 /// Usage text.
@@ -57,42 +58,40 @@ pub fn parse(args: &[String]) -> Result<Cli> {
         other => return Err(bad(format!("unknown subcommand or argument '{other}'"))),
     }
     let mut cfg = GuestConfig::default();
-    let mut it = rest.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().cloned().ok_or_else(|| bad(format!("{name} needs a value")));
-        match a.as_str() {
-            "--nic" => cfg.nics.push(Nic::parse(&value("--nic")?)?),
-            "--bin" => cfg.binaries.push(value("--bin")?.into()),
-            "--cmd" => cfg.commands.push(value("--cmd")?),
-            "--hugepages" => {
-                cfg.hugepages =
-                    number(&value("--hugepages")?).ok_or_else(|| bad("--hugepages takes a number".into()))?
+    // `--mem 512` and `--mem=512`, `-v`; `--` ends the options and starts a guest command.
+    let mut cli = Reader::new(rest.iter().cloned());
+    let number = |cli: &mut Reader, name: &str, what: &str| -> Result<u32> {
+        let v = cli.value(name).map_err(bad)?;
+        v.parse().map_err(|_| bad(format!("{name} takes {what}, not '{v}'")))
+    };
+    loop {
+        if let Some(words) = cli.rest_after_double_dash() {
+            let words: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
+            if !words.is_empty() {
+                cfg.commands.push(words.join(" "));
             }
-            "--mem" => cfg.memory_mb = number(&value("--mem")?).ok_or_else(|| bad("--mem takes a number".into()))?,
-            "--timeout" => {
-                let secs = number(&value("--timeout")?).ok_or_else(|| bad("--timeout takes seconds".into()))?;
-                cfg.timeout = Duration::from_secs(u64::from(secs));
+            break;
+        }
+        let Some(arg) = cli.next_arg().map_err(bad)? else { break };
+        match arg {
+            Arg::Long("nic") => cfg.nics.push(Nic::parse(&cli.value("--nic").map_err(bad)?)?),
+            Arg::Long("bin") => cfg.binaries.push(cli.value("--bin").map_err(bad)?.into()),
+            Arg::Long("cmd") => cfg.commands.push(cli.value("--cmd").map_err(bad)?),
+            Arg::Long("hugepages") => cfg.hugepages = number(&mut cli, "--hugepages", "a number")?,
+            Arg::Long("mem") => cfg.memory_mb = number(&mut cli, "--mem", "a number")?,
+            Arg::Long("timeout") => {
+                cfg.timeout = Duration::from_secs(u64::from(number(&mut cli, "--timeout", "seconds")?))
             }
-            "--net-modules" => cfg.net_modules = true,
-            "--append" => cfg.extra_append = value("--append")?,
-            "-v" | "--verbose" => cfg.echo_console = true,
-            "--" => {
-                let words: Vec<String> = it.by_ref().map(|w| shell_quote(w)).collect();
-                if !words.is_empty() {
-                    cfg.commands.push(words.join(" "));
-                }
-            }
-            other => return Err(bad(format!("unknown option '{other}'"))),
+            Arg::Long("net-modules") => cfg.net_modules = true,
+            Arg::Long("append") => cfg.extra_append = cli.value("--append").map_err(bad)?,
+            Arg::Short('v') | Arg::Long("verbose") => cfg.echo_console = true,
+            other => return Err(bad(unknown(other))),
         }
     }
     if cfg.commands.is_empty() {
         return Err(bad("no guest command: give --cmd or -- command".into()));
     }
     Ok(Cli::Run(Box::new(cfg)))
-}
-
-fn number(s: &str) -> Option<u32> {
-    s.parse().ok()
 }
 
 #[cfg(test)]
@@ -140,6 +139,26 @@ mod tests {
             let err = parse(&args(bad)).unwrap_err();
             assert!(err.to_string().contains("usage: vmtest"), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn both_spellings_of_values() {
+        for a in [
+            &["run", "--mem=512", "--hugepages=32", "--timeout=60", "--cmd=true"][..],
+            &["run", "--mem", "512", "--hugepages", "32", "--timeout", "60", "--cmd", "true"],
+        ] {
+            let Cli::Run(cfg) = parse(&args(a)).unwrap() else { panic!("not run") };
+            assert_eq!((cfg.memory_mb, cfg.hugepages, cfg.timeout), (512, 32, Duration::from_secs(60)), "{a:?}");
+            assert_eq!(cfg.commands, vec!["true".to_string()]);
+        }
+        let Cli::Run(cfg) = parse(&args(&["run", "-v", "--cmd", "-x", "--", "--"])).unwrap() else { panic!() };
+        assert!(cfg.echo_console);
+        assert_eq!(cfg.commands, vec!["-x".to_string(), "--".to_string()], "a value may start with '-'");
+        let msg = |a: &[&str]| parse(&args(a)).unwrap_err().to_string();
+        assert!(msg(&["run", "--mem=lots", "--cmd", "x"]).contains("--mem takes a number, not 'lots'"));
+        assert!(msg(&["run", "--timeout"]).contains("option '--timeout' needs a value"));
+        assert!(msg(&["run", "--net-modules=1", "--cmd", "x"]).contains("takes no value"));
+        assert!(msg(&["run", "stray", "--cmd", "x"]).contains("unexpected argument 'stray'"));
     }
 
     #[test]
