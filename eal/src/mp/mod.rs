@@ -58,10 +58,11 @@ pub use error::MpError;
 pub use message::{HandlerResult, MpMessage, MpPeer, MpReply, MpStats};
 pub use wire::{MAX_FDS, MAX_NAME_LEN, MAX_PARAM_LEN};
 
+use crate::vfio::EventFd;
 use message::check_name;
 use pending::{AsyncTable, Collector};
 use state::{encode, lock, send_one, wait_replies, Core, Counters};
-use sys::{EventFd, Sock, SockAddr};
+use sys::{Sock, SockAddr};
 use wire::Kind;
 
 /// How long a send keeps retrying a peer whose queue is full.
@@ -161,7 +162,7 @@ impl Mp {
                 Ok(fd) => (Some(p), Some(fd)),
                 Err(e) if sys::is_no_such_process(&e) => return Err(MpError::PrimaryGone(p)),
                 Err(e) => {
-                    if !sys::pid_alive(p) {
+                    if !crate::process::pid_alive(p) {
                         return Err(MpError::PrimaryGone(p));
                     }
                     tracing::debug!(error = %e, "no pidfd; watching the primary by polling");
@@ -177,7 +178,8 @@ impl Mp {
         }
         let sock =
             Arc::new(Sock::bind_path(&own_path).map_err(|source| MpError::Bind { path: own_path.clone(), source })?);
-        let wake = EventFd::new().map_err(|source| MpError::Io { what: "creating an eventfd", source });
+        let wake =
+            EventFd::new().map_err(|e| MpError::Io { what: "creating an eventfd", source: std::io::Error::other(e) });
         let wake = match wake {
             Ok(w) => w,
             Err(e) => {

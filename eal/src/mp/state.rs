@@ -14,10 +14,11 @@ pub(crate) use super::outbox::Counters;
 use super::outbox::{self, Outbox, RateLog, Sent};
 use super::peers::{self, Delivery};
 use super::pending::{AsyncTable, Collector};
-use super::sys::{self, EventFd, Sock, SockAddr};
+use super::sys::{self, Sock, SockAddr};
 use super::thread;
 use super::wire::{self, Kind};
 use super::{HandlerResult, Mp, MpError, MpMessage, MpPeer, MpRole, RECV_BUF, REPLY_POOL, SPIN, SPIN_BUSY};
+use crate::vfio::EventFd;
 
 /// How long shutting down keeps trying to send what waits in the backlogs.
 const STOP_FLUSH: Duration = Duration::from_millis(100);

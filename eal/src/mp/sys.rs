@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{ppoll, PollFd, PollFlags};
-use nix::sys::eventfd::{EfdFlags, EventFd as NixEventFd};
-use nix::sys::signal::kill;
 use nix::sys::socket::{
     bind, connect, recvmsg, sendmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessage, ControlMessageOwned,
     MsgFlags, SockFlag, SockType, SockaddrLike, UnixAddr,
@@ -20,7 +18,6 @@ use nix::sys::socket::{
 use nix::sys::time::{TimeSpec, TimeVal};
 use nix::sys::timer::Expiration;
 use nix::sys::timerfd::{ClockId, TimerFd, TimerFlags, TimerSetTimeFlags};
-use nix::unistd::Pid;
 
 /// Most fds a received datagram may carry before we call it malformed.
 pub(crate) const RECV_MAX_FDS: usize = 16;
@@ -304,36 +301,6 @@ pub(crate) fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -
     }
 }
 
-/// A non-blocking eventfd used to wake the IPC thread.
-#[derive(Debug)]
-pub(crate) struct EventFd {
-    fd: NixEventFd,
-}
-
-impl EventFd {
-    pub(crate) fn new() -> io::Result<EventFd> {
-        Ok(EventFd { fd: NixEventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)? })
-    }
-
-    /// Makes the eventfd readable.
-    pub(crate) fn signal(&self) {
-        // A failure (counter saturated) still leaves it readable, which is all we need.
-        let _ = self.fd.write(1);
-    }
-
-    /// Resets the eventfd to not readable.
-    pub(crate) fn drain(&self) {
-        // EAGAIN just means it was not signalled.
-        let _ = self.fd.read();
-    }
-}
-
-impl AsFd for EventFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
 /// A periodic timer fd: readable every `period` until drained.
 #[derive(Debug)]
 pub(crate) struct Ticker {
@@ -369,13 +336,4 @@ pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     let fd = Errno::result(r)?;
     // SAFETY: fd is a new descriptor returned by the kernel, owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-/// Whether a process with this pid exists (fallback when pidfds are missing).
-pub(crate) fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // signal 0 only checks for existence
-    !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH))
 }

@@ -200,7 +200,7 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
         }
         if watch_poll {
             if let Some(pid) = core.primary_pid {
-                if !sys::pid_alive(pid) {
+                if !crate::process::pid_alive(pid) {
                     watch_poll = false;
                     core.primary_died();
                 }
@@ -279,7 +279,7 @@ fn sweep_stale(core: &Core) {
     let Ok(list) = peers::list_secondaries(&core.dir, &core.own_path) else { return };
     for p in list {
         let Some(pid) = p.file_name().and_then(peers::pid_of_secondary) else { continue };
-        if sys::pid_alive(pid) {
+        if crate::process::pid_alive(pid) {
             continue;
         }
         // The pid may be of another pid namespace: ask the socket itself.

@@ -1,5 +1,5 @@
-//! The EAL's one eventfd (interrupts, wake-ups): the kernel signals interrupts by adding to
-//! its counter. Built on `nix`.
+//! The EAL's one eventfd: the kernel signals VFIO interrupts by adding to its counter, and the
+//! interrupt and IPC threads are woken through one. Built on `nix`.
 
 use super::error::{Result, VfioError};
 use nix::errno::Errno;
@@ -34,6 +34,17 @@ impl EventFd {
     /// Adds `n` to the counter (wakes a waiter).
     pub fn write(&self, n: u64) -> Result<()> {
         self.fd.write(n).map(drop).map_err(|e| VfioError::EventFdIo { op: "write", source: e.into() })
+    }
+
+    /// Makes the eventfd readable (wakes a thread polling it). A failure (the counter
+    /// saturated) still leaves it readable, which is all a wake-up needs.
+    pub fn signal(&self) {
+        let _ = self.fd.write(1);
+    }
+
+    /// Makes the eventfd not readable again; a no-op if it was not signalled.
+    pub fn drain(&self) {
+        let _ = self.fd.read();
     }
 
     /// Waits up to `timeout` for the counter to become non-zero, then reads
