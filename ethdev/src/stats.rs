@@ -70,6 +70,20 @@ pub struct Stats {
     pub q_opackets: Vec<u64>,
 }
 
+impl Stats {
+    /// The counter lines of testpmd's and dpdk-proc-info's "NIC statistics" block, in their
+    /// layout: packets, missed and bytes received, RX errors, RX allocation failures, and
+    /// packets, errors and bytes sent.
+    pub fn nic_stats_lines(&self) -> [String; 4] {
+        [
+            format!("  RX-packets: {:<10} RX-missed: {:<10} RX-bytes:  {}", self.ipackets, self.imissed, self.ibytes),
+            format!("  RX-errors:  {}", self.ierrors),
+            format!("  RX-nombuf:  {:<10}", self.rx_nombuf),
+            format!("  TX-packets: {:<10} TX-errors: {:<10} TX-bytes:  {}", self.opackets, self.oerrors, self.obytes),
+        ]
+    }
+}
+
 /// Maximum queues per direction per port.
 pub const MAX_QUEUES: usize = 16;
 

@@ -63,10 +63,9 @@ pub fn show_port_stats(eth: &Ethdev, ports: &[u16], rates: &mut RateTracker) {
         };
         let r = rates.rates(p, &s);
         println!("\n  ######################## NIC statistics for port {p:<2} ########################");
-        println!("  RX-packets: {:<10} RX-missed: {:<10} RX-bytes:  {}", s.ipackets, s.imissed, s.ibytes);
-        println!("  RX-errors: {}", s.ierrors);
-        println!("  RX-nombuf:  {:<10}", s.rx_nombuf);
-        println!("  TX-packets: {:<10} TX-errors: {:<10} TX-bytes:  {}", s.opackets, s.oerrors, s.obytes);
+        for line in s.nic_stats_lines() {
+            println!("{line}");
+        }
         println!("\n  Throughput (since last show)");
         println!("  Rx-pps: {:>12}          Rx-bps: {:>12}", r.rx_pps, r.rx_bps);
         println!("  Tx-pps: {:>12}          Tx-bps: {:>12}", r.tx_pps, r.tx_bps);

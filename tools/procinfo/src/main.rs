@@ -194,10 +194,9 @@ fn show_stats(eth: &Ethdev, p: u16) {
     let Ok(port) = eth.port(p) else { return };
     let s = port.stats();
     println!("  ######################## NIC statistics for port {p:<2} ########################");
-    println!("  RX-packets: {:<10} RX-missed: {:<10} RX-bytes:  {}", s.ipackets, s.imissed, s.ibytes);
-    println!("  RX-errors:  {}", s.ierrors);
-    println!("  RX-nombuf:  {:<10}", s.rx_nombuf);
-    println!("  TX-packets: {:<10} TX-errors: {:<10} TX-bytes:  {}", s.opackets, s.oerrors, s.obytes);
+    for line in s.nic_stats_lines() {
+        println!("{line}");
+    }
     println!("  ############################################################################");
 }
 
