@@ -5,7 +5,8 @@
 //! The bus decides the IOVA mode while `Eal::init` probes it, before any driver runs, so
 //! drivers declare their needs first: applications call their driver crate's declaration
 //! (`drivers::declare_to_eal()`) before `Eal::init`. Undeclared devices are assumed to use
-//! the IOMMU.
+//! the IOMMU; a driver that finds its device in a group with the wrong IOVA mode refuses it
+//! with an error that names this call (virtio does).
 
 use std::sync::Mutex;
 

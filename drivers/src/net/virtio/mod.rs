@@ -119,6 +119,18 @@ impl PciDriver for VirtioPmd {
     const PCI_IDS: &'static [(u16, u16)] = PCI_IDS;
 
     fn probe(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Probed, EthError> {
+        let (vendor, device) = dev.ids();
+        if bypasses_iommu(vendor, device) && crate::net::common::iova::pa_mode(ctx.mem).is_none() {
+            // The bus chose IOVA = VA: this device would DMA to virtual addresses as if they
+            // were physical ones. Refuse rather than corrupt memory.
+            return Err(device_err(
+                ctx,
+                dev,
+                "this legacy/transitional virtio device bypasses the IOMMU and needs IOVA = physical address, \
+                 but the group runs IOVA = VA: call drivers::declare_to_eal() before Eal::init (the samples' \
+                 start-up helper does), or start with --iova-mode pa",
+            ));
+        }
         let control = control::VirtioControl::probe(ctx, dev)?;
         let data = Arc::new(data::VirtioData::new(ctx, control.notifier()));
         Ok(Probed { control: Box::new(control), data })
