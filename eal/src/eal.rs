@@ -183,6 +183,10 @@ impl Eal {
             }
         };
         if role == Role::Primary {
+            let cfg = mem.config();
+            mp.on_peer_sweep(move || {
+                crate::reclaim::reclaim_dead(cfg);
+            });
             mem.config().magic.store(CONFIG_MAGIC, Ordering::Release);
         }
         let init_time = t0.elapsed();
@@ -222,6 +226,13 @@ impl Eal {
     pub fn lcores(&self) -> &Lcores {
         &self.lcores
     }
+    /// Returns to the pools what processes of the group that died (`kill -9`) held of them
+    /// — their lcores' mempool caches — and frees their lcore ids (see [`crate::reclaim`]).
+    /// The primary does it by itself every second; this does it now.
+    pub fn reclaim_dead_processes(&self) -> crate::reclaim::ReclaimReport {
+        crate::reclaim::reclaim_dead(self.mem.config())
+    }
+
     /// Time `Eal::init` took.
     pub fn init_time(&self) -> Duration {
         self.init_time

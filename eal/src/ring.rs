@@ -419,7 +419,7 @@ impl Ring {
         };
         self.write_slots(head, n as usize, objs);
         if !single {
-            wait_turn(&prod.ht.tail, head);
+            self.wait_turn(&prod.ht.tail, head, "producer");
         }
         prod.ht.tail.store(head.wrapping_add(n), Ordering::Release);
         n as usize
@@ -472,7 +472,7 @@ impl Ring {
         };
         self.read_slots(head, n as usize, out);
         if !single {
-            wait_turn(&cons.ht.tail, head);
+            self.wait_turn(&cons.ht.tail, head, "consumer");
         }
         cons.ht.tail.store(head.wrapping_add(n), Ordering::Release);
         n as usize
@@ -499,15 +499,89 @@ impl Ring {
     }
 }
 
-/// Waits until `tail` reaches `head`: earlier producers (consumers) must publish first.
-/// Spins with exponential backoff, then yields, so a preempted earlier thread on an
-/// oversubscribed machine gets the CPU back instead of being starved by spinners.
-#[inline(always)]
-fn wait_turn(tail: &AtomicU32, head: u32) {
-    let backoff = Backoff::new();
-    while tail.load(Ordering::Acquire) != head {
-        backoff.snooze();
+impl Ring {
+    /// Waits until `tail` reaches `head`: earlier producers (consumers) must publish first.
+    /// Spins with exponential backoff, then yields, so a preempted earlier thread on an
+    /// oversubscribed machine gets the CPU back instead of being starved by spinners.
+    #[inline(always)]
+    fn wait_turn(&self, tail: &AtomicU32, head: u32, side: &'static str) {
+        let backoff = Backoff::new();
+        while tail.load(Ordering::Acquire) != head {
+            if backoff.is_completed() {
+                return self.wait_turn_slow(tail, head, side);
+            }
+            backoff.snooze();
+        }
     }
+
+    /// The long wait of [`Ring::wait_turn`] (off the fast path): yields, and reports once
+    /// when the tail has not moved for [`STALL_REPORT`], which means an earlier producer
+    /// (consumer) stopped between reserving its slots and publishing them — a process
+    /// killed in that window of a few nanoseconds. The ring cannot be repaired safely (the
+    /// reserved slots may hold half-written values), so the wait goes on, loudly.
+    #[cold]
+    #[inline(never)]
+    fn wait_turn_slow(&self, tail: &AtomicU32, head: u32, side: &'static str) {
+        let mut last = tail.load(Ordering::Acquire);
+        let mut since = std::time::Instant::now();
+        let mut reported = false;
+        loop {
+            let t = tail.load(Ordering::Acquire);
+            if t == head {
+                if reported {
+                    tracing::warn!(ring = %self.name(), side, "ring moves again after a stall");
+                }
+                return;
+            }
+            if t != last {
+                last = t;
+                since = std::time::Instant::now();
+            } else if !reported && since.elapsed() >= STALL_REPORT {
+                reported = true;
+                STALLED_WAITS.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    ring = %self.name(),
+                    side,
+                    waiting_at = head,
+                    stuck_at = t,
+                    "ring stalled: a {side} reserved slots {t}..{head} and has not published them for {STALL_REPORT:?}; \
+                     it probably died mid-operation (kill -9); this operation waits"
+                );
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// True when the producer side is stalled: slots are reserved but not published, and
+    /// the producer tail does not move for 100 ms (a producer died mid-enqueue). Used
+    /// before returning a dead process's objects to a ring, so the reclaimer never hangs.
+    pub fn producer_stalled(&self) -> bool {
+        let ht = &self.hdr.prod.ht;
+        let t = ht.tail.load(Ordering::Acquire);
+        if ht.head.load(Ordering::Acquire) == t {
+            return false;
+        }
+        let end = std::time::Instant::now() + std::time::Duration::from_millis(100);
+        while std::time::Instant::now() < end {
+            if ht.tail.load(Ordering::Acquire) != t || ht.head.load(Ordering::Acquire) == t {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        true
+    }
+}
+
+/// How long a multi-producer (multi-consumer) operation waits for an earlier one that does
+/// not publish before it reports the ring as stalled.
+pub const STALL_REPORT: std::time::Duration = std::time::Duration::from_secs(1);
+
+static STALLED_WAITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many ring operations of this process have waited longer than [`STALL_REPORT`] for
+/// an earlier producer or consumer to publish (each is logged as an error).
+pub fn stalled_waits() -> u64 {
+    STALLED_WAITS.load(Ordering::Relaxed)
 }
 
 /// Where enqueued values come from.

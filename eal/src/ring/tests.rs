@@ -188,3 +188,26 @@ fn header_lines_are_cache_padded() {
     assert_eq!(offset_of!(HeadTail, other_tail), 128);
     assert_eq!(size_of::<RingHeader>(), 640);
 }
+
+#[test]
+fn a_producer_that_died_mid_enqueue_is_reported_not_silent() {
+    let m = mem();
+    let r = Ring::create(&m, "stall", 64, 0).unwrap();
+    assert!(r.enqueue_bulk(&[1, 2]));
+    assert!(!r.producer_stalled());
+    // A producer reserves one slot and dies before publishing it.
+    r.hdr.prod.ht.head.fetch_add(1, Ordering::AcqRel);
+    assert!(r.producer_stalled());
+    let before = stalled_waits();
+    let t = std::thread::spawn(move || r.mp_enqueue_bulk(&[4]));
+    std::thread::sleep(STALL_REPORT + std::time::Duration::from_millis(500));
+    assert!(!t.is_finished(), "later producers wait for their turn");
+    assert!(stalled_waits() > before, "the stall is counted and logged");
+    // Whoever repairs the ring publishes the dead producer's slot.
+    r.slots[2].store(3, Ordering::Relaxed);
+    r.hdr.prod.ht.tail.fetch_add(1, Ordering::AcqRel);
+    assert!(t.join().unwrap());
+    let mut out = [0u64; 4];
+    assert!(r.dequeue_bulk(&mut out));
+    assert_eq!(out, [1, 2, 3, 4]);
+}

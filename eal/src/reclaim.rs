@@ -1,0 +1,99 @@
+//! Reclaiming what a dead process held of the group's shared pools.
+//!
+//! A process killed with `kill -9` leaves behind the lcore ids it claimed and, for every
+//! mempool with a cache, its lcores' caches (up to 1.5 × `cache_size` objects each). The
+//! primary returns them: its IPC thread checks the lcore table every second (with the
+//! sweep of dead peers' sockets), a process that claims an lcore of a dead one reclaims it
+//! first, and [`reclaim_dead`] (or `Eal::reclaim_dead_processes`) does it on demand.
+//!
+//! Reclaimed: every object in a dead lcore's caches, and the lcore ids themselves.
+//!
+//! Not reclaimed (it cannot be known without a cost on every packet): mbufs the dead
+//! process held in its own hands — the application's burst arrays between a receive and
+//! a send or free, at most one or two bursts per lcore — and, in the rare case it died in
+//! the nanoseconds of a cache refill or flush, the objects of that transfer
+//! ([`ReclaimReport::uncertain`]: never returned twice, possibly lost). A process that
+//! died between reserving ring slots and publishing them stalls that ring's later
+//! producers (consumers); they log the stall (see `ring::STALL_REPORT`) and
+//! reclaiming leaves a stalled pool ring alone rather than hang.
+
+use crate::config::{SharedConfig, MAX_LCORES};
+use crate::mempool::Mempool;
+use crate::process::pid_alive;
+use std::sync::atomic::Ordering;
+
+/// What one reclaim pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReclaimReport {
+    /// `(lcore id, pid)` of each lcore whose owner was dead and that is now free.
+    pub lcores: Vec<(u32, u32)>,
+    /// Objects returned from dead lcores' caches to their pools' rings.
+    pub objects: u64,
+    /// Objects whose owner died mid-transfer between its cache and the ring (not returned).
+    pub uncertain: u64,
+    /// Pools whose ring was stalled by a dead producer (their caches were left as they are).
+    pub stalled_pools: Vec<String>,
+}
+
+impl ReclaimReport {
+    /// True when nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.lcores.is_empty()
+    }
+}
+
+/// Every mempool of the group (found through the memzone table).
+pub fn pools(cfg: &SharedConfig) -> Vec<Mempool> {
+    cfg.memzones
+        .iter()
+        .filter(|s| s.in_use.load(Ordering::Acquire) == 1)
+        .filter(|s| s.name.get().starts_with("MP_"))
+        .filter_map(|s| Mempool::from_header_addr(s.addr.load(Ordering::Acquire)).ok())
+        .collect()
+}
+
+/// Finds the lcores whose owning process is dead, returns their caches to the pools and
+/// frees the lcore ids. Safe to call from any process at any time.
+pub fn reclaim_dead(cfg: &SharedConfig) -> ReclaimReport {
+    let _g = cfg.memzone_lock.lock();
+    let dead: Vec<u32> = (0..MAX_LCORES as u32)
+        .filter(|&id| {
+            let owner = cfg.lcore_owner[id as usize].load(Ordering::Acquire);
+            owner != 0 && !pid_alive(owner)
+        })
+        .collect();
+    reclaim_locked(cfg, &dead)
+}
+
+/// [`reclaim_dead`] for lcores `ids` known to have a dead owner; the caller holds the
+/// lcore table's lock (`memzone_lock`), so nobody can claim them meanwhile.
+pub(crate) fn reclaim_locked(cfg: &SharedConfig, ids: &[u32]) -> ReclaimReport {
+    let mut r = ReclaimReport::default();
+    if ids.is_empty() {
+        return r;
+    }
+    let pools = pools(cfg);
+    for &id in ids {
+        let owner = cfg.lcore_owner[id as usize].load(Ordering::Acquire);
+        for p in &pools {
+            let c = p.reclaim_cache(id);
+            r.objects += c.returned as u64;
+            r.uncertain += c.uncertain as u64;
+            if c.ring_stalled && !r.stalled_pools.contains(&p.name()) {
+                r.stalled_pools.push(p.name());
+            }
+        }
+        let _ = cfg.lcore_owner[id as usize].compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
+        r.lcores.push((id, owner));
+    }
+    if !r.is_empty() {
+        tracing::warn!(
+            lcores = ?r.lcores,
+            objects = r.objects,
+            uncertain = r.uncertain,
+            stalled = ?r.stalled_pools,
+            "reclaimed the lcores and mempool caches of dead processes"
+        );
+    }
+    r
+}
