@@ -552,6 +552,16 @@ impl Ring {
         }
     }
 
+    /// Calls `f` with every value in the ring now, oldest first. Meaningful only while no
+    /// producer or consumer is active (a quiescent ring).
+    pub(crate) fn for_each_quiescent(&self, mut f: impl FnMut(u64)) {
+        let c = self.hdr.cons.ht.tail.load(Ordering::Acquire);
+        let n = self.count();
+        for i in 0..n {
+            f(self.slots[(c.wrapping_add(i) & self.mask) as usize].load(Ordering::Relaxed));
+        }
+    }
+
     /// True when the producer side is stalled: slots are reserved but not published, and
     /// the producer tail does not move for 100 ms (a producer died mid-enqueue). Used
     /// before returning a dead process's objects to a ring, so the reclaimer never hangs.

@@ -553,4 +553,43 @@ impl Mempool {
         c.op.store(0, Ordering::Release);
         r
     }
+
+    /// Returns to the pool every object that is neither free (in the ring or an lcore
+    /// cache) nor listed in `held`, and tells how many: the objects lost by processes
+    /// that died holding them in their own hands (burst arrays), which no tracking on
+    /// the fast path records (see `eal::reclaim`).
+    ///
+    /// Only for a quiescent group: no other thread or process may get or put objects of
+    /// this pool meanwhile, and every object still legitimately held — in rings, device
+    /// queues, the caller's hands — must be in `held` (or first given back). Typically
+    /// the primary, alone after its secondaries died, with its rings drained. Breaking
+    /// this rule hands one object to two owners.
+    pub fn recover_unaccounted(&self, held: &[u64]) -> u32 {
+        let count = self.count as usize;
+        let layout = self.layout();
+        let mut seen = vec![false; count];
+        let mut mark = |o: u64| {
+            if let Some(i) = layout.index(o).filter(|&i| i < count as u64) {
+                seen[i as usize] = true;
+            }
+        };
+        self.ring.for_each_quiescent(&mut mark);
+        if self.cache_size > 0 {
+            for id in 0..MAX_LCORES as u32 {
+                let c = self.cache(id);
+                let len = (c.len.load(Ordering::Acquire) as usize).min(self.cache_cap);
+                c.objs[..len].iter().for_each(|s| mark(s.load(Ordering::Relaxed)));
+            }
+        }
+        held.iter().for_each(|&o| mark(o));
+        let lost: Vec<u64> = seen.iter().enumerate().filter(|(_, &s)| !s).map(|(i, _)| layout.addr(i as u64)).collect();
+        let mut done = 0;
+        while done < lost.len() {
+            done += self.ring.mp_enqueue_burst(&lost[done..]);
+        }
+        if !lost.is_empty() {
+            tracing::warn!(pool = %self.name(), objects = lost.len(), "recovered objects no process accounts for");
+        }
+        lost.len() as u32
+    }
 }

@@ -217,3 +217,20 @@ fn death_mid_refill_or_flush_never_returns_an_object_twice() {
     assert_eq!(c.op.load(Ordering::Relaxed), 0);
     assert_eq!(c.len.load(Ordering::Relaxed), 0);
 }
+
+#[test]
+fn objects_lost_in_dead_hands_are_recovered_when_quiescent() {
+    let m = mem();
+    let p = Mempool::create(&m, "hands", 512, 64, 32).unwrap();
+    leave_in_cache(p, 4, 40);
+    let mut hand = [0u64; 10];
+    assert!(p.get_bulk(&mut hand)); // held by "a dead process"
+    let mut kept = [0u64; 5];
+    assert!(p.get_bulk(&mut kept)); // held legitimately
+    assert_eq!(p.in_use_count(), 15);
+    assert_eq!(p.recover_unaccounted(&kept), 10);
+    assert_eq!(p.in_use_count(), 5);
+    p.put_bulk(&kept);
+    assert!(p.is_full());
+    assert_eq!(p.recover_unaccounted(&[]), 0, "nothing twice");
+}
