@@ -20,7 +20,21 @@
 use crate::config::{SharedConfig, MAX_LCORES};
 use crate::mempool::Mempool;
 use crate::process::pid_alive;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static TOTAL_LCORES: AtomicU64 = AtomicU64::new(0);
+static TOTAL_OBJECTS: AtomicU64 = AtomicU64::new(0);
+static TOTAL_UNCERTAIN: AtomicU64 = AtomicU64::new(0);
+
+/// Totals of every reclaim done by this process so far: `(lcores, objects, uncertain)`
+/// (see [`ReclaimReport`]); the primary's periodic passes count here too.
+pub fn totals() -> (u64, u64, u64) {
+    (
+        TOTAL_LCORES.load(Ordering::Relaxed),
+        TOTAL_OBJECTS.load(Ordering::Relaxed),
+        TOTAL_UNCERTAIN.load(Ordering::Relaxed),
+    )
+}
 
 /// What one reclaim pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,6 +45,12 @@ pub struct ReclaimReport {
     pub objects: u64,
     /// Objects whose owner died mid-transfer between its cache and the ring (not returned).
     pub uncertain: u64,
+    /// Dead lcores' ring dequeues released (their objects are lost with the process).
+    pub ring_dequeues_released: u32,
+    /// Dead lcores' ring enqueues published on their behalf (nothing lost).
+    pub ring_enqueues_published: u32,
+    /// Dead lcores' ring operations that could not be finished (the ring stays stalled).
+    pub ring_ops_stalled: u32,
     /// Pools whose ring was stalled by a dead producer (their caches were left as they are).
     pub stalled_pools: Vec<String>,
 }
@@ -72,6 +92,26 @@ pub(crate) fn reclaim_locked(cfg: &SharedConfig, ids: &[u32]) -> ReclaimReport {
     if ids.is_empty() {
         return r;
     }
+    // First the rings a dead lcore stalled, so that pool rings take objects again.
+    // Several dead lcores may wait on one another in one ring: pass again while one
+    // of them moves.
+    let mut left: Vec<u32> = ids.to_vec();
+    loop {
+        let mut stalled = Vec::new();
+        for &id in &left {
+            match crate::ring::Ring::finish_dead_op(&cfg.ring_ops[id as usize]) {
+                crate::ring::DeadOp::Done => {}
+                crate::ring::DeadOp::ConsumerReleased(_) => r.ring_dequeues_released += 1,
+                crate::ring::DeadOp::ProducerPublished(_) => r.ring_enqueues_published += 1,
+                crate::ring::DeadOp::Stalled => stalled.push(id),
+            }
+        }
+        if stalled.is_empty() || stalled.len() == left.len() {
+            r.ring_ops_stalled = stalled.len() as u32;
+            break;
+        }
+        left = stalled;
+    }
     let pools = pools(cfg);
     for &id in ids {
         let owner = cfg.lcore_owner[id as usize].load(Ordering::Acquire);
@@ -86,11 +126,17 @@ pub(crate) fn reclaim_locked(cfg: &SharedConfig, ids: &[u32]) -> ReclaimReport {
         let _ = cfg.lcore_owner[id as usize].compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
         r.lcores.push((id, owner));
     }
+    TOTAL_LCORES.fetch_add(r.lcores.len() as u64, Ordering::Relaxed);
+    TOTAL_OBJECTS.fetch_add(r.objects, Ordering::Relaxed);
+    TOTAL_UNCERTAIN.fetch_add(r.uncertain, Ordering::Relaxed);
     if !r.is_empty() {
         tracing::warn!(
             lcores = ?r.lcores,
             objects = r.objects,
             uncertain = r.uncertain,
+            dequeues_released = r.ring_dequeues_released,
+            enqueues_published = r.ring_enqueues_published,
+            ops_stalled = r.ring_ops_stalled,
             stalled = ?r.stalled_pools,
             "reclaimed the lcores and mempool caches of dead processes"
         );

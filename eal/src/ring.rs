@@ -6,13 +6,64 @@
 //! copy of the other side's tail in its own cache line and reads the real one only when the
 //! copy says there is not enough room, which saves a cross-core cache miss per burst.
 
+use crate::config::{RingOp, SharedConfig, MAX_LCORES, RING_OP_CONSUMER, RING_OP_COUNT, RING_OP_WRITTEN};
 use crate::error::EalError;
 use crate::memory::Memory;
 use crate::memzone::Memzone;
 use crate::name::SharedName;
 use crate::shm::{self, SharedPlain};
 use crossbeam_utils::{Backoff, CachePadded};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+/// The group's table of per-lcore ring operations (set once by `Eal::init`).
+static RING_OPS: AtomicPtr<RingOp> = AtomicPtr::new(std::ptr::null_mut());
+
+thread_local! {
+    /// This lcore's entry of [`RING_OPS`]; null on threads that are not lcores.
+    static MY_OP: Cell<*const RingOp> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Makes this process record its lcores' multi-producer/consumer ring operations in the
+/// group's table (see [`RingOp`]); called by `Eal::init` before any lcore is bound.
+pub(crate) fn set_ring_ops(cfg: &'static SharedConfig) {
+    RING_OPS.store(cfg.ring_ops.as_ptr() as *mut RingOp, Ordering::Release);
+}
+
+/// Binds the calling thread to lcore `id`'s entry of the table (or to none).
+pub(crate) fn bind_lcore(id: Option<u32>) {
+    let base = RING_OPS.load(Ordering::Acquire);
+    let p = match id {
+        // SAFETY: `base` points to the MAX_LCORES entries of the shared config, mapped
+        // for the life of the process; `id` is below MAX_LCORES.
+        Some(id) if !base.is_null() && (id as usize) < MAX_LCORES => unsafe { base.add(id as usize) as *const RingOp },
+        _ => std::ptr::null(),
+    };
+    MY_OP.with(|c| c.set(p));
+}
+
+/// The calling lcore's entry of the table.
+#[inline(always)]
+fn my_op() -> Option<&'static RingOp> {
+    let p = MY_OP.with(|c| c.get());
+    // SAFETY: non-null only when set by `bind_lcore` to an entry of the shared config,
+    // which stays mapped for the life of the process.
+    unsafe { p.as_ref() }
+}
+
+/// What finishing a dead lcore's ring operation did (see [`Ring::finish_dead_op`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadOp {
+    /// The operation had been published (or its process died before it reserved anything).
+    Done,
+    /// A dequeue's slots were released: the objects read are lost with the process.
+    ConsumerReleased(u32),
+    /// An enqueue whose slots were all written was published on its behalf: nothing lost.
+    ProducerPublished(u32),
+    /// An enqueue died before writing all its slots, or earlier operations still hold the
+    /// ring: it is left stalled (and reported).
+    Stalled,
+}
 
 /// Creation flags.
 pub mod flags {
@@ -417,11 +468,23 @@ impl Ring {
                 break (head, n);
             }
         };
+        let op = if single { None } else { my_op() };
+        if let Some(op) = op {
+            op.head.store(head, Ordering::Relaxed);
+            op.n.store(n, Ordering::Relaxed);
+            op.ring.store(self.header_addr(), Ordering::Release);
+        }
         self.write_slots(head, n as usize, objs);
         if !single {
+            if let Some(op) = op {
+                op.n.store(n | RING_OP_WRITTEN, Ordering::Release);
+            }
             self.wait_turn(&prod.ht.tail, head, "producer");
         }
         prod.ht.tail.store(head.wrapping_add(n), Ordering::Release);
+        if let Some(op) = op {
+            op.ring.store(0, Ordering::Release);
+        }
         n as usize
     }
 
@@ -470,11 +533,20 @@ impl Ring {
                 break (head, n);
             }
         };
+        let op = if single { None } else { my_op() };
+        if let Some(op) = op {
+            op.head.store(head, Ordering::Relaxed);
+            op.n.store(n | RING_OP_CONSUMER, Ordering::Relaxed);
+            op.ring.store(self.header_addr(), Ordering::Release);
+        }
         self.read_slots(head, n as usize, out);
         if !single {
             self.wait_turn(&cons.ht.tail, head, "consumer");
         }
         cons.ht.tail.store(head.wrapping_add(n), Ordering::Release);
+        if let Some(op) = op {
+            op.ring.store(0, Ordering::Release);
+        }
         n as usize
     }
 
@@ -559,6 +631,67 @@ impl Ring {
         let n = self.count();
         for i in 0..n {
             f(self.slots[(c.wrapping_add(i) & self.mask) as usize].load(Ordering::Relaxed));
+        }
+    }
+
+    /// The ring whose header is at `addr`, whatever it carries (for repairs).
+    pub(crate) fn from_header_addr_any(addr: u64) -> Result<Ring, EalError> {
+        let hdr: &'static RingHeader =
+            shm::shared_ref(addr).ok_or_else(|| EalError::InvalidArgument(format!("no ring at {addr:#x}")))?;
+        let kind = match hdr.kind.load(Ordering::Relaxed) {
+            0 => RingKind::Plain,
+            1 => RingKind::Mbuf,
+            _ => RingKind::Mempool,
+        };
+        Self::from_header_addr(addr, kind)
+    }
+
+    /// Finishes the operation a dead lcore recorded in `op` (see [`RingOp`]): a dequeue
+    /// is released (its objects are lost with the process), an enqueue whose slots were
+    /// all written is published. Waits up to 100 ms for earlier operations to publish
+    /// first. The caller guarantees the lcore's process is dead.
+    pub(crate) fn finish_dead_op(op: &RingOp) -> DeadOp {
+        let addr = op.ring.load(Ordering::Acquire);
+        if addr == 0 {
+            return DeadOp::Done;
+        }
+        let (head, raw) = (op.head.load(Ordering::Relaxed), op.n.load(Ordering::Acquire));
+        let Ok(r) = Self::from_header_addr_any(addr) else {
+            op.ring.store(0, Ordering::Release);
+            return DeadOp::Done;
+        };
+        let n = raw & RING_OP_COUNT;
+        let consumer = raw & RING_OP_CONSUMER != 0;
+        let ht = if consumer { &r.hdr.cons.ht } else { &r.hdr.prod.ht };
+        let end = std::time::Instant::now() + std::time::Duration::from_millis(100);
+        loop {
+            let t = ht.tail.load(Ordering::Acquire);
+            if t == head {
+                break;
+            }
+            // Tail past the operation: it was published before the process died.
+            if t.wrapping_sub(head) as i32 > 0 {
+                op.ring.store(0, Ordering::Release);
+                return DeadOp::Done;
+            }
+            // Earlier operations hold the ring (perhaps another dead lcore's, finished
+            // in a later pass): the record stays for that pass.
+            if std::time::Instant::now() >= end {
+                return DeadOp::Stalled;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if !consumer && raw & RING_OP_WRITTEN == 0 {
+            tracing::error!(ring = %r.name(), head, n, "a dead producer left unwritten slots: the ring stays stalled");
+            return DeadOp::Stalled;
+        }
+        ht.tail.store(head.wrapping_add(n), Ordering::Release);
+        op.ring.store(0, Ordering::Release);
+        tracing::warn!(ring = %r.name(), head, n, consumer, "finished a dead process's ring operation");
+        if consumer {
+            DeadOp::ConsumerReleased(n)
+        } else {
+            DeadOp::ProducerPublished(n)
         }
     }
 

@@ -346,6 +346,14 @@ impl Mempool {
         n.min(self.count)
     }
 
+    /// Objects in lcore `id`'s cache now (a snapshot; 0 without a cache).
+    pub fn lcore_cache_count(&self, id: u32) -> u32 {
+        if self.cache_size == 0 || id as usize >= MAX_LCORES {
+            return 0;
+        }
+        self.cache(id).len.load(Ordering::Relaxed).min(self.cache_cap as u32)
+    }
+
     /// Objects handed out now (a snapshot).
     pub fn in_use_count(&self) -> u32 {
         self.count - self.avail_count()

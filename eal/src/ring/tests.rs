@@ -211,3 +211,41 @@ fn a_producer_that_died_mid_enqueue_is_reported_not_silent() {
     assert!(r.dequeue_bulk(&mut out));
     assert_eq!(out, [1, 2, 3, 4]);
 }
+
+#[test]
+fn the_primary_finishes_a_dead_lcores_ring_operations() {
+    use crate::config::{RingOp, RING_OP_CONSUMER, RING_OP_WRITTEN};
+    let m = mem();
+    let r = Ring::create(&m, "dead_op", 64, 0).unwrap();
+    let op: &RingOp = &m.config().ring_ops[5];
+    // A producer wrote its two slots and died waiting for its turn to publish.
+    let head = r.hdr.prod.ht.head.fetch_add(2, Ordering::AcqRel);
+    r.slots[head as usize].store(10, Ordering::Relaxed);
+    r.slots[head as usize + 1].store(11, Ordering::Relaxed);
+    op.head.store(head, Ordering::Relaxed);
+    op.n.store(2 | RING_OP_WRITTEN, Ordering::Relaxed);
+    op.ring.store(r.header_addr(), Ordering::Release);
+    let later = std::thread::spawn(move || r.mp_enqueue_bulk(&[12]));
+    assert_eq!(Ring::finish_dead_op(op), DeadOp::ProducerPublished(2));
+    assert!(later.join().unwrap(), "the later producer is no longer stuck");
+    assert_eq!(op.ring.load(Ordering::Relaxed), 0);
+    // A consumer reserved one slot and died before publishing.
+    let head = r.hdr.cons.ht.head.fetch_add(1, Ordering::AcqRel);
+    op.head.store(head, Ordering::Relaxed);
+    op.n.store(1 | RING_OP_CONSUMER, Ordering::Relaxed);
+    op.ring.store(r.header_addr(), Ordering::Release);
+    assert_eq!(Ring::finish_dead_op(op), DeadOp::ConsumerReleased(1));
+    let mut out = [0u64; 2];
+    assert!(r.dequeue_bulk(&mut out));
+    assert_eq!(out, [11, 12], "the dead consumer's object (10) went with it");
+    // A producer that died before writing its slots cannot be published.
+    let head = r.hdr.prod.ht.head.fetch_add(1, Ordering::AcqRel);
+    op.head.store(head, Ordering::Relaxed);
+    op.n.store(1, Ordering::Relaxed);
+    op.ring.store(r.header_addr(), Ordering::Release);
+    assert_eq!(Ring::finish_dead_op(op), DeadOp::Stalled);
+    assert!(r.producer_stalled());
+    // An operation published before its process died is left alone.
+    r.hdr.prod.ht.tail.store(head.wrapping_add(1), Ordering::Release);
+    assert_eq!(Ring::finish_dead_op(op), DeadOp::Done);
+}
