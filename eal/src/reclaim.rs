@@ -1,21 +1,28 @@
-//! Reclaiming what a dead process held of the group's shared pools.
+//! Reclaiming what a dead process held of the group's shared pools and rings.
 //!
-//! A process killed with `kill -9` leaves behind the lcore ids it claimed and, for every
-//! mempool with a cache, its lcores' caches (up to 1.5 × `cache_size` objects each). The
-//! primary returns them: its IPC thread checks the lcore table every second (with the
-//! sweep of dead peers' sockets), a process that claims an lcore of a dead one reclaims it
+//! A process killed with `kill -9` leaves behind the lcore ids it claimed, for every
+//! mempool with a cache its lcores' caches (up to 1.5 × `cache_size` objects each), and
+//! possibly a multi-producer/consumer ring operation it had reserved slots for but not
+//! published, which stalls every later producer (consumer) of that ring. The primary
+//! repairs all three: its IPC thread checks the lcore table every second (with the sweep
+//! of dead peers' sockets), a process that claims an lcore of a dead one reclaims it
 //! first, and [`reclaim_dead`] (or `Eal::reclaim_dead_processes`) does it on demand.
 //!
-//! Reclaimed: every object in a dead lcore's caches, and the lcore ids themselves.
+//! Reclaimed:
+//! - every object in a dead lcore's mempool caches, and the lcore ids themselves;
+//! - a dead lcore's ring operation (recorded per lcore, see [`crate::config::RingOp`]):
+//!   a dequeue is released, an enqueue whose slots are all written is published.
 //!
 //! Not reclaimed (it cannot be known without a cost on every packet): mbufs the dead
 //! process held in its own hands — the application's burst arrays between a receive and
-//! a send or free, at most one or two bursts per lcore — and, in the rare case it died in
-//! the nanoseconds of a cache refill or flush, the objects of that transfer
-//! ([`ReclaimReport::uncertain`]: never returned twice, possibly lost). A process that
-//! died between reserving ring slots and publishing them stalls that ring's later
-//! producers (consumers); they log the stall (see `ring::STALL_REPORT`) and
-//! reclaiming leaves a stalled pool ring alone rather than hang.
+//! a send or free, at most its bursts in flight per lcore — the objects of a released
+//! dequeue, and in the rare case it died in the nanoseconds of a cache refill or flush
+//! before the ring operation was recorded, the objects of that transfer
+//! ([`ReclaimReport::uncertain`]: never returned twice, possibly lost). An enqueue that
+//! died before writing all its slots cannot be published (the slots may hold stale
+//! values): that ring stays stalled, and waiting operations log it after
+//! `ring::STALL_REPORT`. Threads that are not lcores record no ring operation. Once the
+//! group is quiescent, `Mempool::recover_unaccounted` returns what is in nobody's hands.
 
 use crate::config::{SharedConfig, MAX_LCORES};
 use crate::mempool::Mempool;

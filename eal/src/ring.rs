@@ -30,6 +30,14 @@ pub(crate) fn set_ring_ops(cfg: &'static SharedConfig) {
     RING_OPS.store(cfg.ring_ops.as_ptr() as *mut RingOp, Ordering::Release);
 }
 
+/// Makes the calling thread record its multi-producer/consumer ring operations as lcore
+/// `id` does, in `mem`'s table (see [`RingOp`]), outside an initialised EAL: for benchmarks
+/// and tests that measure or exercise the recording. Lcores of an EAL do it by themselves.
+pub fn record_ops_as_lcore(mem: &crate::Memory, id: u32) {
+    set_ring_ops(mem.config());
+    bind_lcore(Some(id));
+}
+
 /// Binds the calling thread to lcore `id`'s entry of the table (or to none).
 pub(crate) fn bind_lcore(id: Option<u32>) {
     let base = RING_OPS.load(Ordering::Acquire);
@@ -51,7 +59,7 @@ fn my_op() -> Option<&'static RingOp> {
     unsafe { p.as_ref() }
 }
 
-/// What finishing a dead lcore's ring operation did (see [`Ring::finish_dead_op`]).
+/// What finishing a dead lcore's ring operation did (see `eal::reclaim`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeadOp {
     /// The operation had been published (or its process died before it reserved anything).
