@@ -11,17 +11,20 @@
 //! Reclaimed:
 //! - every object in a dead lcore's mempool caches, and the lcore ids themselves;
 //! - a dead lcore's ring operation (recorded per lcore, see [`crate::config::RingOp`]):
-//!   a dequeue is released, an enqueue whose slots are all written is published.
+//!   a dequeue is released, an enqueue whose slots are all written is published, and on
+//!   an mbuf ring an enqueue that died before writing its slots is published as holes
+//!   (null slots, skipped by dequeues).
 //!
 //! Not reclaimed (it cannot be known without a cost on every packet): mbufs the dead
 //! process held in its own hands — the application's burst arrays between a receive and
 //! a send or free, at most its bursts in flight per lcore — the objects of a released
 //! dequeue, and in the rare case it died in the nanoseconds of a cache refill or flush
 //! before the ring operation was recorded, the objects of that transfer
-//! ([`ReclaimReport::uncertain`]: never returned twice, possibly lost). An enqueue that
-//! died before writing all its slots cannot be published (the slots may hold stale
-//! values): that ring stays stalled, and waiting operations log it after
-//! `ring::STALL_REPORT`. Threads that are not lcores record no ring operation. Once the
+//! ([`ReclaimReport::uncertain`]: never returned twice, possibly lost). On a plain or
+//! mempool ring, an enqueue that died before writing all its slots cannot be published
+//! (the slots may hold stale values): that ring stays stalled, and waiting operations log
+//! it after `ring::STALL_REPORT` (a mempool ring is written to on the cache's cold paths
+//! only, so the window is rare). Threads that are not lcores record no ring operation. Once the
 //! group is quiescent, `Mempool::recover_unaccounted` returns what is in nobody's hands.
 
 use crate::config::{SharedConfig, MAX_LCORES};
@@ -56,6 +59,9 @@ pub struct ReclaimReport {
     pub ring_dequeues_released: u32,
     /// Dead lcores' ring enqueues published on their behalf (nothing lost).
     pub ring_enqueues_published: u32,
+    /// Dead lcores' mbuf ring enqueues published as holes (their mbufs are lost with the
+    /// process; dequeues skip the holes).
+    pub ring_enqueues_holed: u32,
     /// Dead lcores' ring operations that could not be finished (the ring stays stalled).
     pub ring_ops_stalled: u32,
     /// Pools whose ring was stalled by a dead producer (their caches were left as they are).
@@ -106,10 +112,11 @@ pub(crate) fn reclaim_locked(cfg: &SharedConfig, ids: &[u32]) -> ReclaimReport {
     loop {
         let mut stalled = Vec::new();
         for &id in &left {
-            match crate::ring::Ring::finish_dead_op(&cfg.ring_ops[id as usize]) {
+            match crate::ring::Ring::finish_dead_op(cfg, id) {
                 crate::ring::DeadOp::Done => {}
                 crate::ring::DeadOp::ConsumerReleased(_) => r.ring_dequeues_released += 1,
                 crate::ring::DeadOp::ProducerPublished(_) => r.ring_enqueues_published += 1,
+                crate::ring::DeadOp::ProducerHoles(_) => r.ring_enqueues_holed += 1,
                 crate::ring::DeadOp::Stalled => stalled.push(id),
             }
         }
@@ -143,6 +150,7 @@ pub(crate) fn reclaim_locked(cfg: &SharedConfig, ids: &[u32]) -> ReclaimReport {
             uncertain = r.uncertain,
             dequeues_released = r.ring_dequeues_released,
             enqueues_published = r.ring_enqueues_published,
+            enqueues_holed = r.ring_enqueues_holed,
             ops_stalled = r.ring_ops_stalled,
             stalled = ?r.stalled_pools,
             "reclaimed the lcores and mempool caches of dead processes"

@@ -68,6 +68,9 @@ pub enum DeadOp {
     ConsumerReleased(u32),
     /// An enqueue whose slots were all written was published on its behalf: nothing lost.
     ProducerPublished(u32),
+    /// An mbuf ring enqueue that died before writing its slots was published as null
+    /// slots, which dequeues skip; its mbufs are lost with the process.
+    ProducerHoles(u32),
     /// An enqueue died before writing all its slots, or earlier operations still hold the
     /// ring: it is left stalled (and reported).
     Stalled,
@@ -440,6 +443,7 @@ impl Ring {
         let prod = &self.hdr.prod;
         let cons = &self.hdr.cons;
         let cap = self.capacity;
+        let op = if single { None } else { my_op() };
         let (head, n) = loop {
             let head = prod.ht.head.load(Ordering::Acquire);
             let mut tail = prod.other_tail.load(Ordering::Acquire);
@@ -461,11 +465,21 @@ impl Ring {
             }
             let n = Self::grant(want, cap - used, b);
             if n == 0 {
+                if let Some(op) = op {
+                    op.ring.store(0, Ordering::Release);
+                }
                 return 0;
             }
             if single {
                 prod.ht.head.store(head.wrapping_add(n), Ordering::Relaxed);
                 break (head, n);
+            }
+            // Recorded before the reservation, so that no instant between reserving and
+            // publishing goes unrecorded (see `finish_dead_op`).
+            if let Some(op) = op {
+                op.head.store(head, Ordering::Relaxed);
+                op.n.store(n, Ordering::Relaxed);
+                op.ring.store(self.header_addr(), Ordering::Release);
             }
             if prod
                 .ht
@@ -476,12 +490,6 @@ impl Ring {
                 break (head, n);
             }
         };
-        let op = if single { None } else { my_op() };
-        if let Some(op) = op {
-            op.head.store(head, Ordering::Relaxed);
-            op.n.store(n, Ordering::Relaxed);
-            op.ring.store(self.header_addr(), Ordering::Release);
-        }
         self.write_slots(head, n as usize, objs);
         if !single {
             if let Some(op) = op {
@@ -506,6 +514,7 @@ impl Ring {
         let prod = &self.hdr.prod;
         let cons = &self.hdr.cons;
         let cap = self.capacity;
+        let op = if single { None } else { my_op() };
         let (head, n) = loop {
             let head = cons.ht.head.load(Ordering::Acquire);
             let mut tail = cons.other_tail.load(Ordering::Acquire);
@@ -532,6 +541,11 @@ impl Ring {
                 cons.ht.head.store(head.wrapping_add(n), Ordering::Relaxed);
                 break (head, n);
             }
+            if let Some(op) = op {
+                op.head.store(head, Ordering::Relaxed);
+                op.n.store(n | RING_OP_CONSUMER, Ordering::Relaxed);
+                op.ring.store(self.header_addr(), Ordering::Release);
+            }
             if cons
                 .ht
                 .head
@@ -541,12 +555,6 @@ impl Ring {
                 break (head, n);
             }
         };
-        let op = if single { None } else { my_op() };
-        if let Some(op) = op {
-            op.head.store(head, Ordering::Relaxed);
-            op.n.store(n | RING_OP_CONSUMER, Ordering::Relaxed);
-            op.ring.store(self.header_addr(), Ordering::Release);
-        }
         self.read_slots(head, n as usize, out);
         if !single {
             self.wait_turn(&cons.ht.tail, head, "consumer");
@@ -654,11 +662,14 @@ impl Ring {
         Self::from_header_addr(addr, kind)
     }
 
-    /// Finishes the operation a dead lcore recorded in `op` (see [`RingOp`]): a dequeue
-    /// is released (its objects are lost with the process), an enqueue whose slots were
-    /// all written is published. Waits up to 100 ms for earlier operations to publish
-    /// first. The caller guarantees the lcore's process is dead.
-    pub(crate) fn finish_dead_op(op: &RingOp) -> DeadOp {
+    /// Finishes the operation dead lcore `id` recorded (see [`RingOp`]), if it stalls its
+    /// ring: a dequeue is released (its objects are lost with the process); an enqueue
+    /// whose slots are all written is published; on an mbuf ring, an enqueue that died
+    /// before writing its slots is published as holes (null slots, which mbuf ring
+    /// dequeues skip). Waits up to 100 ms for earlier operations to publish first. The
+    /// caller guarantees the lcore's process is dead and holds the lcore table's lock.
+    pub(crate) fn finish_dead_op(cfg: &SharedConfig, id: u32) -> DeadOp {
+        let op = &cfg.ring_ops[id as usize];
         let addr = op.ring.load(Ordering::Acquire);
         if addr == 0 {
             return DeadOp::Done;
@@ -674,13 +685,14 @@ impl Ring {
         let end = std::time::Instant::now() + std::time::Duration::from_millis(100);
         loop {
             let t = ht.tail.load(Ordering::Acquire);
-            if t == head {
-                break;
-            }
-            // Tail past the operation: it was published before the process died.
+            // Tail past the operation: published before the process died, or its
+            // reservation failed and another operation took those slots.
             if t.wrapping_sub(head) as i32 > 0 {
                 op.ring.store(0, Ordering::Release);
                 return DeadOp::Done;
+            }
+            if t == head && std::time::Instant::now() >= end {
+                break;
             }
             // Earlier operations hold the ring (perhaps another dead lcore's, finished
             // in a later pass): the record stays for that pass.
@@ -689,17 +701,45 @@ impl Ring {
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        if !consumer && raw & RING_OP_WRITTEN == 0 {
+        // The tail has waited at `head` for 100 ms. The slots are the dead lcore's unless
+        // its reservation failed and they belong to a live lcore (recorded there too) or
+        // were never reserved at all.
+        let live_owner = (0..MAX_LCORES).any(|i| {
+            let o = &cfg.ring_ops[i];
+            i != id as usize
+                && o.ring.load(Ordering::Acquire) == addr
+                && o.head.load(Ordering::Relaxed) == head
+                && o.n.load(Ordering::Relaxed) & RING_OP_CONSUMER == raw & RING_OP_CONSUMER
+        });
+        if live_owner || r.hdr_side(consumer).head.load(Ordering::Acquire).wrapping_sub(head) < n {
+            op.ring.store(0, Ordering::Release);
+            return DeadOp::Done;
+        }
+        let written = raw & RING_OP_WRITTEN != 0;
+        let outcome = if consumer {
+            DeadOp::ConsumerReleased(n)
+        } else if written {
+            DeadOp::ProducerPublished(n)
+        } else if r.hdr.kind.load(Ordering::Relaxed) == RingKind::Mbuf as u32 {
+            for i in 0..n {
+                r.slots[(head.wrapping_add(i) & r.mask) as usize].store(0, Ordering::Relaxed);
+            }
+            DeadOp::ProducerHoles(n)
+        } else {
             tracing::error!(ring = %r.name(), head, n, "a dead producer left unwritten slots: the ring stays stalled");
             return DeadOp::Stalled;
-        }
+        };
         ht.tail.store(head.wrapping_add(n), Ordering::Release);
         op.ring.store(0, Ordering::Release);
-        tracing::warn!(ring = %r.name(), head, n, consumer, "finished a dead process's ring operation");
+        tracing::warn!(ring = %r.name(), head, n, ?outcome, "finished a dead process's ring operation");
+        outcome
+    }
+
+    fn hdr_side(&self, consumer: bool) -> &Indices {
         if consumer {
-            DeadOp::ConsumerReleased(n)
+            &self.hdr.cons.ht
         } else {
-            DeadOp::ProducerPublished(n)
+            &self.hdr.prod.ht
         }
     }
 
