@@ -605,8 +605,10 @@ impl Ring {
     /// The long wait of [`Ring::wait_turn`] (off the fast path): yields, and reports once
     /// when the tail has not moved for [`STALL_REPORT`], which means an earlier producer
     /// (consumer) stopped between reserving its slots and publishing them — a process
-    /// killed in that window of a few nanoseconds. The ring cannot be repaired safely (the
-    /// reserved slots may hold half-written values), so the wait goes on, loudly.
+    /// killed in that window. If it was an lcore, the primary finishes its operation from
+    /// the lcore's record within about a second (`eal::reclaim`) and the wait ends; else
+    /// the ring cannot be repaired safely (the reserved slots may hold half-written
+    /// values), so the wait goes on, loudly.
     #[cold]
     #[inline(never)]
     fn wait_turn_slow(&self, tail: &AtomicU32, head: u32, side: &'static str) {
@@ -633,7 +635,7 @@ impl Ring {
                     waiting_at = head,
                     stuck_at = t,
                     "ring stalled: a {side} reserved slots {t}..{head} and has not published them for {STALL_REPORT:?}; \
-                     it probably died mid-operation (kill -9); this operation waits"
+                     it probably died mid-operation (kill -9); this operation waits for the primary to finish it"
                 );
             }
             std::thread::yield_now();
