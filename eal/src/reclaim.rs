@@ -20,8 +20,10 @@
 //! a send or free, at most its bursts in flight per lcore — the objects of a released
 //! dequeue, and in the rare case it died in the nanoseconds of a cache refill or flush
 //! before the ring operation was recorded, the objects of that transfer
-//! ([`ReclaimReport::uncertain`]: never returned twice, possibly lost). On a plain or
-//! mempool ring, an enqueue that died before writing all its slots cannot be published
+//! ([`ReclaimReport::uncertain`]: never returned twice, possibly lost). A cache flush
+//! cut short after reserving its ring slots is finished with the objects still in the
+//! dead cache. Otherwise, on a plain or mempool ring, an enqueue that died before
+//! writing all its slots cannot be published
 //! (the slots may hold stale values): that ring stays stalled, and waiting operations log
 //! it after `ring::STALL_REPORT` (a mempool ring is written to on the cache's cold paths
 //! only, so the window is rare). Threads that are not lcores record no ring operation. Once the
@@ -88,14 +90,20 @@ pub fn pools(cfg: &SharedConfig) -> Vec<Mempool> {
 /// Finds the lcores whose owning process is dead, returns their caches to the pools and
 /// frees the lcore ids. Safe to call from any process at any time.
 pub fn reclaim_dead(cfg: &SharedConfig) -> ReclaimReport {
+    let dead = || -> Vec<u32> {
+        (0..MAX_LCORES as u32)
+            .filter(|&id| {
+                let owner = cfg.lcore_owner[id as usize].load(Ordering::Acquire);
+                owner != 0 && !pid_alive(owner)
+            })
+            .collect()
+    };
+    // The periodic pass takes the lock only when there is something to do.
+    if dead().is_empty() {
+        return ReclaimReport::default();
+    }
     let _g = cfg.memzone_lock.lock();
-    let dead: Vec<u32> = (0..MAX_LCORES as u32)
-        .filter(|&id| {
-            let owner = cfg.lcore_owner[id as usize].load(Ordering::Acquire);
-            owner != 0 && !pid_alive(owner)
-        })
-        .collect();
-    reclaim_locked(cfg, &dead)
+    reclaim_locked(cfg, &dead())
 }
 
 /// [`reclaim_dead`] for lcores `ids` known to have a dead owner; the caller holds the
@@ -108,14 +116,25 @@ pub(crate) fn reclaim_locked(cfg: &SharedConfig, ids: &[u32]) -> ReclaimReport {
     // First the rings a dead lcore stalled, so that pool rings take objects again.
     // Several dead lcores may wait on one another in one ring: pass again while one
     // of them moves.
+    let pools = pools(cfg);
     let mut left: Vec<u32> = ids.to_vec();
     loop {
         let mut stalled = Vec::new();
         for &id in &left {
-            match crate::ring::Ring::finish_dead_op(cfg, id) {
+            let ring = cfg.ring_ops[id as usize].ring.load(Ordering::Acquire);
+            let pool = pools.iter().find(|p| p.ring_addr() == ring);
+            let refill = |_: u64, n: u32| pool.and_then(|p| p.dead_flush_objects(id, n));
+            match crate::ring::Ring::finish_dead_op(cfg, id, refill) {
                 crate::ring::DeadOp::Done => {}
                 crate::ring::DeadOp::ConsumerReleased(_) => r.ring_dequeues_released += 1,
-                crate::ring::DeadOp::ProducerPublished(_) => r.ring_enqueues_published += 1,
+                crate::ring::DeadOp::ProducerPublished(_) => {
+                    // A cache flush finished on the dead lcore's behalf: its cache keeps
+                    // `cache_size` objects, nothing is in doubt.
+                    if let Some(p) = pool {
+                        p.dead_flush_done(id);
+                    }
+                    r.ring_enqueues_published += 1
+                }
                 crate::ring::DeadOp::ProducerHoles(_) => r.ring_enqueues_holed += 1,
                 crate::ring::DeadOp::Stalled => stalled.push(id),
             }
@@ -126,7 +145,6 @@ pub(crate) fn reclaim_locked(cfg: &SharedConfig, ids: &[u32]) -> ReclaimReport {
         }
         left = stalled;
     }
-    let pools = pools(cfg);
     for &id in ids {
         let owner = cfg.lcore_owner[id as usize].load(Ordering::Acquire);
         for p in &pools {

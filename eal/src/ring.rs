@@ -670,7 +670,15 @@ impl Ring {
     /// before writing its slots is published as holes (null slots, which mbuf ring
     /// dequeues skip). Waits up to 100 ms for earlier operations to publish first. The
     /// caller guarantees the lcore's process is dead and holds the lcore table's lock.
-    pub(crate) fn finish_dead_op(cfg: &SharedConfig, id: u32) -> DeadOp {
+    ///
+    /// `refill(ring, n)` may supply the `n` values an unwritten enqueue meant to write (a
+    /// dead lcore's mempool cache flush still holds them): the enqueue is then published
+    /// with them, losing nothing.
+    pub(crate) fn finish_dead_op(
+        cfg: &SharedConfig,
+        id: u32,
+        refill: impl FnOnce(u64, u32) -> Option<Vec<u64>>,
+    ) -> DeadOp {
         let op = &cfg.ring_ops[id as usize];
         let addr = op.ring.load(Ordering::Acquire);
         if addr == 0 {
@@ -722,6 +730,11 @@ impl Ring {
             DeadOp::ConsumerReleased(n)
         } else if written {
             DeadOp::ProducerPublished(n)
+        } else if let Some(vals) = refill(addr, n).filter(|v| v.len() == n as usize) {
+            for (i, &v) in vals.iter().enumerate() {
+                r.slots[(head.wrapping_add(i as u32) & r.mask) as usize].store(v, Ordering::Relaxed);
+            }
+            DeadOp::ProducerPublished(n)
         } else if r.hdr.kind.load(Ordering::Relaxed) == RingKind::Mbuf as u32 {
             for i in 0..n {
                 r.slots[(head.wrapping_add(i) & r.mask) as usize].store(0, Ordering::Relaxed);
@@ -735,6 +748,12 @@ impl Ring {
         op.ring.store(0, Ordering::Release);
         tracing::warn!(ring = %r.name(), head, n, ?outcome, "finished a dead process's ring operation");
         outcome
+    }
+
+    /// Reserves `n` producer slots and returns the first, as a producer that then dies.
+    #[cfg(test)]
+    pub(crate) fn reserve_unpublished(&self, n: u32) -> u32 {
+        self.hdr.prod.ht.head.fetch_add(n, Ordering::AcqRel)
     }
 
     fn hdr_side(&self, consumer: bool) -> &Indices {

@@ -512,6 +512,38 @@ impl Mempool {
         }
     }
 
+    /// The header address of the pool's ring.
+    pub(crate) fn ring_addr(&self) -> u64 {
+        self.ring.header_addr()
+    }
+
+    /// For a dead lcore `id` that died in a flush of its cache to the ring, after
+    /// reserving `n` ring slots: the objects the flush was writing (still in the cache).
+    pub(crate) fn dead_flush_objects(&self, id: u32, n: u32) -> Option<Vec<u64>> {
+        if self.cache_size == 0 || id as usize >= MAX_LCORES {
+            return None;
+        }
+        let c = self.cache(id);
+        let op = c.op.load(Ordering::Acquire);
+        let (keep, end) = (self.cache_size as usize, (op & OP_COUNT) as usize);
+        if op & OP_FLUSH == 0 || end > self.cache_cap || end.checked_sub(keep) != Some(n as usize) {
+            return None;
+        }
+        Some(c.objs[keep..end].iter().map(|s| s.load(Ordering::Relaxed)).collect())
+    }
+
+    /// Marks dead lcore `id`'s interrupted flush as done: its ring operation was finished.
+    pub(crate) fn dead_flush_done(&self, id: u32) {
+        if self.cache_size == 0 || id as usize >= MAX_LCORES {
+            return;
+        }
+        let c = self.cache(id);
+        if c.op.load(Ordering::Acquire) & OP_FLUSH != 0 {
+            c.len.store(self.cache_size, Ordering::Relaxed);
+            c.op.store(0, Ordering::Release);
+        }
+    }
+
     /// Returns the whole cache of lcore `id` to the pool's ring, for an lcore whose process
     /// died (see `eal::reclaim`). The caller guarantees that no live thread uses lcore
     /// `id` meanwhile: its owner is dead and the lcore table's lock is held, so nobody can

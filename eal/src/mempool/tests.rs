@@ -234,3 +234,34 @@ fn objects_lost_in_dead_hands_are_recovered_when_quiescent() {
     assert!(p.is_full());
     assert_eq!(p.recover_unaccounted(&[]), 0, "nothing twice");
 }
+
+#[test]
+fn a_flush_cut_short_by_death_is_finished_with_the_caches_objects() {
+    let m = mem();
+    let p = Mempool::create(&m, "cut", 1024, 64, 64).unwrap();
+    // Lcore 11 flushes 100 objects: it keeps 64 and has reserved 36 ring slots, unwritten.
+    let mut objs = vec![0u64; 100];
+    assert!(p.ring.mc_dequeue_bulk(&mut objs));
+    let c = p.cache(11);
+    for (s, &o) in c.objs.iter().zip(&objs) {
+        s.store(o, Ordering::Relaxed);
+    }
+    c.len.store(90, Ordering::Relaxed);
+    c.op.store(OP_FLUSH | 100, Ordering::Relaxed);
+    let cfg = m.config();
+    let head = p.ring.reserve_unpublished(36);
+    let rec = &cfg.ring_ops[11];
+    rec.head.store(head, Ordering::Relaxed);
+    rec.n.store(36, Ordering::Relaxed);
+    rec.ring.store(p.ring.header_addr(), Ordering::Release);
+    cfg.lcore_owner[11].store(u32::MAX, Ordering::Relaxed);
+    let r = crate::reclaim::reclaim_dead(cfg);
+    assert_eq!(r.ring_enqueues_published, 1);
+    assert_eq!((r.objects, r.uncertain), (64, 0));
+    assert_eq!(p.ring.count(), 1024, "nothing lost, nothing twice");
+    let mut all = vec![0u64; 1024];
+    assert!(p.ring.mc_dequeue_bulk(&mut all));
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 1024);
+}

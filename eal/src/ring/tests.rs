@@ -226,7 +226,7 @@ fn the_primary_finishes_a_dead_lcores_ring_operations() {
     op.n.store(2 | RING_OP_WRITTEN, Ordering::Relaxed);
     op.ring.store(r.header_addr(), Ordering::Release);
     let later = std::thread::spawn(move || r.mp_enqueue_bulk(&[12]));
-    assert_eq!(Ring::finish_dead_op(m.config(), 5), DeadOp::ProducerPublished(2));
+    assert_eq!(Ring::finish_dead_op(m.config(), 5, |_, _| None), DeadOp::ProducerPublished(2));
     assert!(later.join().unwrap(), "the later producer is no longer stuck");
     assert_eq!(op.ring.load(Ordering::Relaxed), 0);
     // A consumer reserved one slot and died before publishing.
@@ -234,7 +234,7 @@ fn the_primary_finishes_a_dead_lcores_ring_operations() {
     op.head.store(head, Ordering::Relaxed);
     op.n.store(1 | RING_OP_CONSUMER, Ordering::Relaxed);
     op.ring.store(r.header_addr(), Ordering::Release);
-    assert_eq!(Ring::finish_dead_op(m.config(), 5), DeadOp::ConsumerReleased(1));
+    assert_eq!(Ring::finish_dead_op(m.config(), 5, |_, _| None), DeadOp::ConsumerReleased(1));
     let mut out = [0u64; 2];
     assert!(r.dequeue_bulk(&mut out));
     assert_eq!(out, [11, 12], "the dead consumer's object (10) went with it");
@@ -243,11 +243,11 @@ fn the_primary_finishes_a_dead_lcores_ring_operations() {
     op.head.store(head, Ordering::Relaxed);
     op.n.store(1, Ordering::Relaxed);
     op.ring.store(r.header_addr(), Ordering::Release);
-    assert_eq!(Ring::finish_dead_op(m.config(), 5), DeadOp::Stalled);
+    assert_eq!(Ring::finish_dead_op(m.config(), 5, |_, _| None), DeadOp::Stalled);
     assert!(r.producer_stalled());
     // An operation published before its process died is left alone.
     r.hdr.prod.ht.tail.store(head.wrapping_add(1), Ordering::Release);
-    assert_eq!(Ring::finish_dead_op(m.config(), 5), DeadOp::Done);
+    assert_eq!(Ring::finish_dead_op(m.config(), 5, |_, _| None), DeadOp::Done);
 }
 
 #[test]
@@ -261,7 +261,7 @@ fn a_dead_producers_unwritten_mbuf_ring_slots_become_holes() {
     op.head.store(head, Ordering::Relaxed);
     op.n.store(2, Ordering::Relaxed);
     op.ring.store(r.header_addr(), Ordering::Release);
-    assert_eq!(Ring::finish_dead_op(m.config(), 6), DeadOp::ProducerHoles(2));
+    assert_eq!(Ring::finish_dead_op(m.config(), 6, |_, _| None), DeadOp::ProducerHoles(2));
     let mb = crate::MbufRing::from_header_addr(r.header_addr()).unwrap();
     let mut out = Vec::new();
     assert_eq!(mb.dequeue_burst(&mut out, 8), 0, "holes are skipped");
