@@ -16,6 +16,12 @@ use std::sync::Arc;
 const ONE_CORE_ITERS: u64 = 1 << 21;
 const TWO_CORE_OBJS: u64 = 1 << 24;
 
+/// BENCH_RING_OPS=0 runs the threads as non-lcores, whose multi-producer/consumer
+/// operations are not recorded for crash repair (to measure what the record costs).
+fn record_ops() -> bool {
+    std::env::var("BENCH_RING_OPS").map_or(true, |v| v != "0")
+}
+
 fn one_core(r: &Ring, n: usize, single: bool) -> f64 {
     let objs: Vec<u64> = (0..n as u64).collect();
     let mut out = vec![0u64; n];
@@ -32,12 +38,15 @@ fn one_core(r: &Ring, n: usize, single: bool) -> f64 {
     (rdtsc() - t0) as f64 / (ONE_CORE_ITERS * n as u64) as f64
 }
 
-fn two_core(r: Ring, n: usize, single: bool) -> f64 {
+fn two_core(mem: Memory, r: Ring, n: usize, single: bool) -> f64 {
     let iters = TWO_CORE_OBJS / n as u64;
     let go = Arc::new(AtomicU32::new(0));
     let g2 = go.clone();
     let consumer = std::thread::spawn(move || {
         let _ = eal::lcore::pin_current_thread(&[1]);
+        if record_ops() {
+            eal::ring::record_ops_as_lcore(&mem, 1);
+        }
         let mut out = vec![0u64; n];
         g2.fetch_add(1, Ordering::SeqCst);
         while g2.load(Ordering::SeqCst) < 2 {}
@@ -82,7 +91,7 @@ fn bypass_round(mem: &Memory, round: usize, f: &mut Figures) {
             )
             .expect("ring");
             f.entry(format!("1core.{mode}.bulk_{n}")).or_default().push(one_core(&r, n, single));
-            f.entry(format!("2core.{mode}.bulk_{n}")).or_default().push(two_core(r, n, single));
+            f.entry(format!("2core.{mode}.bulk_{n}")).or_default().push(two_core(*mem, r, n, single));
             r.free(mem);
         }
     }
@@ -120,6 +129,10 @@ fn dpdk_round(f: &mut Figures) -> Result<(), String> {
 fn main() {
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let mem = Memory::anonymous(64 << 20).expect("arena");
+    if record_ops() {
+        eal::ring::record_ops_as_lcore(&mem, 0);
+    }
+    println!("ring operations recorded per lcore (crash repair): {}", record_ops());
     let (mut ours, mut base) = (Figures::new(), Figures::new());
     let dpdk = have("dpdk-test");
     if !dpdk {

@@ -34,7 +34,7 @@ pub const fn layout_version() -> u64 {
 }
 
 /// Bumped by hand whenever a shared structure changes meaning without changing size.
-const LAYOUT_REVISION: u64 = 5;
+const LAYOUT_REVISION: u64 = 7;
 
 /// One memzone slot.
 #[repr(C)]
@@ -73,6 +73,28 @@ pub struct DeviceSlot {
 }
 // SAFETY: repr(C) of plain atomics and a SharedName.
 unsafe impl SharedPlain for DeviceSlot {}
+
+/// What one lcore is doing to a multi-producer or multi-consumer ring, recorded so that
+/// the primary can finish the operation if the lcore's process dies between reserving
+/// slots and publishing them (which would stall every later producer or consumer).
+#[repr(C, align(64))]
+pub struct RingOp {
+    /// Header address of the ring; 0 when the lcore is in no ring operation.
+    pub ring: AtomicU64,
+    /// First index of the reserved slots.
+    pub head: AtomicU32,
+    /// Number of slots reserved, with [`RING_OP_CONSUMER`] and [`RING_OP_WRITTEN`].
+    pub n: AtomicU32,
+}
+// SAFETY: repr(C) of plain atomics.
+unsafe impl SharedPlain for RingOp {}
+
+/// [`RingOp::n`]: the operation is a dequeue.
+pub const RING_OP_CONSUMER: u32 = 1 << 31;
+/// [`RingOp::n`]: an enqueue has written all its slots (publishing them is safe).
+pub const RING_OP_WRITTEN: u32 = 1 << 30;
+/// [`RingOp::n`]: the slot count bits.
+pub const RING_OP_COUNT: u32 = (1 << 30) - 1;
 
 /// The shared config of one group. Field order of the first four fields is fixed: a
 /// secondary reads them from the file before it maps anything (see `header` below).
@@ -116,6 +138,8 @@ pub struct SharedConfig {
     pub memory_mb: AtomicU64,
     /// The primary's `--vdev` arguments, separated by spaces (cut with `...` if too long).
     pub vdevs: SharedName<32>,
+    /// Each lcore's ring operation in progress (see [`RingOp`]).
+    pub ring_ops: [RingOp; MAX_LCORES],
 }
 // SAFETY: repr(C) of plain atomics, names, slots and a spinlock; all valid when zeroed.
 unsafe impl SharedPlain for SharedConfig {}

@@ -137,6 +137,7 @@ impl Eal {
                 tracing::warn!("cannot pin the main lcore to cpus {:?}: {e}", main.cpus);
             }
         }
+        crate::ring::set_ring_ops(mem.config());
         lcore::set_lcore_id(Some(args.main_lcore));
         let lcores = Lcores::new(args.lcores.clone(), args.main_lcore);
         let mp_cfg = MpConfig {
@@ -183,6 +184,10 @@ impl Eal {
             }
         };
         if role == Role::Primary {
+            let cfg = mem.config();
+            mp.on_peer_sweep(move || {
+                crate::reclaim::reclaim_dead(cfg);
+            });
             mem.config().magic.store(CONFIG_MAGIC, Ordering::Release);
         }
         let init_time = t0.elapsed();
@@ -222,6 +227,13 @@ impl Eal {
     pub fn lcores(&self) -> &Lcores {
         &self.lcores
     }
+    /// Returns to the pools what processes of the group that died (`kill -9`) held of them
+    /// — their lcores' mempool caches — and frees their lcore ids (see [`crate::reclaim`]).
+    /// The primary does it by itself every second; this does it now.
+    pub fn reclaim_dead_processes(&self) -> crate::reclaim::ReclaimReport {
+        crate::reclaim::reclaim_dead(self.mem.config())
+    }
+
     /// Time `Eal::init` took.
     pub fn init_time(&self) -> Duration {
         self.init_time

@@ -20,6 +20,7 @@ pub mod mp;
 pub mod name;
 pub mod pci;
 pub mod process;
+pub mod reclaim;
 pub mod ring;
 pub mod runtime;
 pub mod shm;

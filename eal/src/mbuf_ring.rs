@@ -110,19 +110,26 @@ impl MbufRing {
     pub fn dequeue_burst(&self, out: &mut Vec<Mbuf>, max: usize) -> usize {
         let mut addrs = [0u64; STEP];
         let mut total = 0;
+        let mut got = 0;
         while total < max {
             let k = (max - total).min(STEP);
             let n = self.ring.dequeue_burst(&mut addrs[..k]);
             for &a in &addrs[..n] {
+                // A null slot is the hole left by a producer that died before writing it
+                // (see `eal::reclaim`): nothing to take.
+                if a == 0 {
+                    continue;
+                }
                 // SAFETY: only `enqueue_*` above put values in an mbuf ring, and each was
                 // an owned mbuf whose handle was given up; we take the ownership back.
                 out.push(unsafe { Mbuf::from_raw(a) });
+                got += 1;
             }
             total += n;
             if n < k {
                 break;
             }
         }
-        total
+        got
     }
 }

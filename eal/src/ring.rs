@@ -6,13 +6,75 @@
 //! copy of the other side's tail in its own cache line and reads the real one only when the
 //! copy says there is not enough room, which saves a cross-core cache miss per burst.
 
+use crate::config::{RingOp, SharedConfig, MAX_LCORES, RING_OP_CONSUMER, RING_OP_COUNT, RING_OP_WRITTEN};
 use crate::error::EalError;
 use crate::memory::Memory;
 use crate::memzone::Memzone;
 use crate::name::SharedName;
 use crate::shm::{self, SharedPlain};
 use crossbeam_utils::{Backoff, CachePadded};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+/// The group's table of per-lcore ring operations (set once by `Eal::init`).
+static RING_OPS: AtomicPtr<RingOp> = AtomicPtr::new(std::ptr::null_mut());
+
+thread_local! {
+    /// This lcore's entry of [`RING_OPS`]; null on threads that are not lcores.
+    static MY_OP: Cell<*const RingOp> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Makes this process record its lcores' multi-producer/consumer ring operations in the
+/// group's table (see [`RingOp`]); called by `Eal::init` before any lcore is bound.
+pub(crate) fn set_ring_ops(cfg: &'static SharedConfig) {
+    RING_OPS.store(cfg.ring_ops.as_ptr() as *mut RingOp, Ordering::Release);
+}
+
+/// Makes the calling thread record its multi-producer/consumer ring operations as lcore
+/// `id` does, in `mem`'s table (see [`RingOp`]), outside an initialised EAL: for benchmarks
+/// and tests that measure or exercise the recording. Lcores of an EAL do it by themselves.
+pub fn record_ops_as_lcore(mem: &crate::Memory, id: u32) {
+    set_ring_ops(mem.config());
+    bind_lcore(Some(id));
+}
+
+/// Binds the calling thread to lcore `id`'s entry of the table (or to none).
+pub(crate) fn bind_lcore(id: Option<u32>) {
+    let base = RING_OPS.load(Ordering::Acquire);
+    let p = match id {
+        // SAFETY: `base` points to the MAX_LCORES entries of the shared config, mapped
+        // for the life of the process; `id` is below MAX_LCORES.
+        Some(id) if !base.is_null() && (id as usize) < MAX_LCORES => unsafe { base.add(id as usize) as *const RingOp },
+        _ => std::ptr::null(),
+    };
+    MY_OP.with(|c| c.set(p));
+}
+
+/// The calling lcore's entry of the table.
+#[inline(always)]
+fn my_op() -> Option<&'static RingOp> {
+    let p = MY_OP.with(|c| c.get());
+    // SAFETY: non-null only when set by `bind_lcore` to an entry of the shared config,
+    // which stays mapped for the life of the process.
+    unsafe { p.as_ref() }
+}
+
+/// What finishing a dead lcore's ring operation did (see `eal::reclaim`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadOp {
+    /// The operation had been published (or its process died before it reserved anything).
+    Done,
+    /// A dequeue's slots were released: the objects read are lost with the process.
+    ConsumerReleased(u32),
+    /// An enqueue whose slots were all written was published on its behalf: nothing lost.
+    ProducerPublished(u32),
+    /// An mbuf ring enqueue that died before writing its slots was published as null
+    /// slots, which dequeues skip; its mbufs are lost with the process.
+    ProducerHoles(u32),
+    /// An enqueue died before writing all its slots, or earlier operations still hold the
+    /// ring: it is left stalled (and reported).
+    Stalled,
+}
 
 /// Creation flags.
 pub mod flags {
@@ -381,6 +443,7 @@ impl Ring {
         let prod = &self.hdr.prod;
         let cons = &self.hdr.cons;
         let cap = self.capacity;
+        let op = if single { None } else { my_op() };
         let (head, n) = loop {
             let head = prod.ht.head.load(Ordering::Acquire);
             let mut tail = prod.other_tail.load(Ordering::Acquire);
@@ -402,11 +465,21 @@ impl Ring {
             }
             let n = Self::grant(want, cap - used, b);
             if n == 0 {
+                if let Some(op) = op {
+                    op.ring.store(0, Ordering::Release);
+                }
                 return 0;
             }
             if single {
                 prod.ht.head.store(head.wrapping_add(n), Ordering::Relaxed);
                 break (head, n);
+            }
+            // Recorded before the reservation, so that no instant between reserving and
+            // publishing goes unrecorded (see `finish_dead_op`).
+            if let Some(op) = op {
+                op.head.store(head, Ordering::Relaxed);
+                op.n.store(n, Ordering::Relaxed);
+                op.ring.store(self.header_addr(), Ordering::Release);
             }
             if prod
                 .ht
@@ -419,9 +492,15 @@ impl Ring {
         };
         self.write_slots(head, n as usize, objs);
         if !single {
-            wait_turn(&prod.ht.tail, head);
+            if let Some(op) = op {
+                op.n.store(n | RING_OP_WRITTEN, Ordering::Release);
+            }
+            self.wait_turn(&prod.ht.tail, head, "producer");
         }
         prod.ht.tail.store(head.wrapping_add(n), Ordering::Release);
+        if let Some(op) = op {
+            op.ring.store(0, Ordering::Release);
+        }
         n as usize
     }
 
@@ -435,6 +514,7 @@ impl Ring {
         let prod = &self.hdr.prod;
         let cons = &self.hdr.cons;
         let cap = self.capacity;
+        let op = if single { None } else { my_op() };
         let (head, n) = loop {
             let head = cons.ht.head.load(Ordering::Acquire);
             let mut tail = cons.other_tail.load(Ordering::Acquire);
@@ -461,6 +541,11 @@ impl Ring {
                 cons.ht.head.store(head.wrapping_add(n), Ordering::Relaxed);
                 break (head, n);
             }
+            if let Some(op) = op {
+                op.head.store(head, Ordering::Relaxed);
+                op.n.store(n | RING_OP_CONSUMER, Ordering::Relaxed);
+                op.ring.store(self.header_addr(), Ordering::Release);
+            }
             if cons
                 .ht
                 .head
@@ -472,9 +557,12 @@ impl Ring {
         };
         self.read_slots(head, n as usize, out);
         if !single {
-            wait_turn(&cons.ht.tail, head);
+            self.wait_turn(&cons.ht.tail, head, "consumer");
         }
         cons.ht.tail.store(head.wrapping_add(n), Ordering::Release);
+        if let Some(op) = op {
+            op.ring.store(0, Ordering::Release);
+        }
         n as usize
     }
 
@@ -499,15 +587,213 @@ impl Ring {
     }
 }
 
-/// Waits until `tail` reaches `head`: earlier producers (consumers) must publish first.
-/// Spins with exponential backoff, then yields, so a preempted earlier thread on an
-/// oversubscribed machine gets the CPU back instead of being starved by spinners.
-#[inline(always)]
-fn wait_turn(tail: &AtomicU32, head: u32) {
-    let backoff = Backoff::new();
-    while tail.load(Ordering::Acquire) != head {
-        backoff.snooze();
+impl Ring {
+    /// Waits until `tail` reaches `head`: earlier producers (consumers) must publish first.
+    /// Spins with exponential backoff, then yields, so a preempted earlier thread on an
+    /// oversubscribed machine gets the CPU back instead of being starved by spinners.
+    #[inline(always)]
+    fn wait_turn(&self, tail: &AtomicU32, head: u32, side: &'static str) {
+        let backoff = Backoff::new();
+        while tail.load(Ordering::Acquire) != head {
+            if backoff.is_completed() {
+                return self.wait_turn_slow(tail, head, side);
+            }
+            backoff.snooze();
+        }
     }
+
+    /// The long wait of [`Ring::wait_turn`] (off the fast path): yields, and reports once
+    /// when the tail has not moved for [`STALL_REPORT`], which means an earlier producer
+    /// (consumer) stopped between reserving its slots and publishing them — a process
+    /// killed in that window. If it was an lcore, the primary finishes its operation from
+    /// the lcore's record within about a second (`eal::reclaim`) and the wait ends; else
+    /// the ring cannot be repaired safely (the reserved slots may hold half-written
+    /// values), so the wait goes on, loudly.
+    #[cold]
+    #[inline(never)]
+    fn wait_turn_slow(&self, tail: &AtomicU32, head: u32, side: &'static str) {
+        let mut last = tail.load(Ordering::Acquire);
+        let mut since = std::time::Instant::now();
+        let mut reported = false;
+        loop {
+            let t = tail.load(Ordering::Acquire);
+            if t == head {
+                if reported {
+                    tracing::warn!(ring = %self.name(), side, "ring moves again after a stall");
+                }
+                return;
+            }
+            if t != last {
+                last = t;
+                since = std::time::Instant::now();
+            } else if !reported && since.elapsed() >= STALL_REPORT {
+                reported = true;
+                STALLED_WAITS.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    ring = %self.name(),
+                    side,
+                    waiting_at = head,
+                    stuck_at = t,
+                    "ring stalled: a {side} reserved slots {t}..{head} and has not published them for {STALL_REPORT:?}; \
+                     it probably died mid-operation (kill -9); this operation waits for the primary to finish it"
+                );
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Calls `f` with every value in the ring now, oldest first. Meaningful only while no
+    /// producer or consumer is active (a quiescent ring).
+    pub(crate) fn for_each_quiescent(&self, mut f: impl FnMut(u64)) {
+        let c = self.hdr.cons.ht.tail.load(Ordering::Acquire);
+        let n = self.count();
+        for i in 0..n {
+            f(self.slots[(c.wrapping_add(i) & self.mask) as usize].load(Ordering::Relaxed));
+        }
+    }
+
+    /// The ring whose header is at `addr`, whatever it carries (for repairs).
+    pub(crate) fn from_header_addr_any(addr: u64) -> Result<Ring, EalError> {
+        let hdr: &'static RingHeader =
+            shm::shared_ref(addr).ok_or_else(|| EalError::InvalidArgument(format!("no ring at {addr:#x}")))?;
+        let kind = match hdr.kind.load(Ordering::Relaxed) {
+            0 => RingKind::Plain,
+            1 => RingKind::Mbuf,
+            _ => RingKind::Mempool,
+        };
+        Self::from_header_addr(addr, kind)
+    }
+
+    /// Finishes the operation dead lcore `id` recorded (see [`RingOp`]), if it stalls its
+    /// ring: a dequeue is released (its objects are lost with the process); an enqueue
+    /// whose slots are all written is published; on an mbuf ring, an enqueue that died
+    /// before writing its slots is published as holes (null slots, which mbuf ring
+    /// dequeues skip). Waits up to 100 ms for earlier operations to publish first. The
+    /// caller guarantees the lcore's process is dead and holds the lcore table's lock.
+    ///
+    /// `refill(ring, n)` may supply the `n` values an unwritten enqueue meant to write (a
+    /// dead lcore's mempool cache flush still holds them): the enqueue is then published
+    /// with them, losing nothing.
+    pub(crate) fn finish_dead_op(
+        cfg: &SharedConfig,
+        id: u32,
+        refill: impl FnOnce(u64, u32) -> Option<Vec<u64>>,
+    ) -> DeadOp {
+        let op = &cfg.ring_ops[id as usize];
+        let addr = op.ring.load(Ordering::Acquire);
+        if addr == 0 {
+            return DeadOp::Done;
+        }
+        let (head, raw) = (op.head.load(Ordering::Relaxed), op.n.load(Ordering::Acquire));
+        let Ok(r) = Self::from_header_addr_any(addr) else {
+            op.ring.store(0, Ordering::Release);
+            return DeadOp::Done;
+        };
+        let n = raw & RING_OP_COUNT;
+        let consumer = raw & RING_OP_CONSUMER != 0;
+        let ht = if consumer { &r.hdr.cons.ht } else { &r.hdr.prod.ht };
+        let end = std::time::Instant::now() + std::time::Duration::from_millis(100);
+        loop {
+            let t = ht.tail.load(Ordering::Acquire);
+            // Tail past the operation: published before the process died, or its
+            // reservation failed and another operation took those slots.
+            if t.wrapping_sub(head) as i32 > 0 {
+                op.ring.store(0, Ordering::Release);
+                return DeadOp::Done;
+            }
+            if t == head && std::time::Instant::now() >= end {
+                break;
+            }
+            // Earlier operations hold the ring (perhaps another dead lcore's, finished
+            // in a later pass): the record stays for that pass.
+            if std::time::Instant::now() >= end {
+                return DeadOp::Stalled;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // The tail has waited at `head` for 100 ms. The slots are the dead lcore's unless
+        // its reservation failed and they belong to a live lcore (recorded there too) or
+        // were never reserved at all.
+        let live_owner = (0..MAX_LCORES).any(|i| {
+            let o = &cfg.ring_ops[i];
+            i != id as usize
+                && o.ring.load(Ordering::Acquire) == addr
+                && o.head.load(Ordering::Relaxed) == head
+                && o.n.load(Ordering::Relaxed) & RING_OP_CONSUMER == raw & RING_OP_CONSUMER
+        });
+        if live_owner || r.hdr_side(consumer).head.load(Ordering::Acquire).wrapping_sub(head) < n {
+            op.ring.store(0, Ordering::Release);
+            return DeadOp::Done;
+        }
+        let written = raw & RING_OP_WRITTEN != 0;
+        let outcome = if consumer {
+            DeadOp::ConsumerReleased(n)
+        } else if written {
+            DeadOp::ProducerPublished(n)
+        } else if let Some(vals) = refill(addr, n).filter(|v| v.len() == n as usize) {
+            for (i, &v) in vals.iter().enumerate() {
+                r.slots[(head.wrapping_add(i as u32) & r.mask) as usize].store(v, Ordering::Relaxed);
+            }
+            DeadOp::ProducerPublished(n)
+        } else if r.hdr.kind.load(Ordering::Relaxed) == RingKind::Mbuf as u32 {
+            for i in 0..n {
+                r.slots[(head.wrapping_add(i) & r.mask) as usize].store(0, Ordering::Relaxed);
+            }
+            DeadOp::ProducerHoles(n)
+        } else {
+            tracing::error!(ring = %r.name(), head, n, "a dead producer left unwritten slots: the ring stays stalled");
+            return DeadOp::Stalled;
+        };
+        ht.tail.store(head.wrapping_add(n), Ordering::Release);
+        op.ring.store(0, Ordering::Release);
+        tracing::warn!(ring = %r.name(), head, n, ?outcome, "finished a dead process's ring operation");
+        outcome
+    }
+
+    /// Reserves `n` producer slots and returns the first, as a producer that then dies.
+    #[cfg(test)]
+    pub(crate) fn reserve_unpublished(&self, n: u32) -> u32 {
+        self.hdr.prod.ht.head.fetch_add(n, Ordering::AcqRel)
+    }
+
+    fn hdr_side(&self, consumer: bool) -> &Indices {
+        if consumer {
+            &self.hdr.cons.ht
+        } else {
+            &self.hdr.prod.ht
+        }
+    }
+
+    /// True when the producer side is stalled: slots are reserved but not published, and
+    /// the producer tail does not move for 100 ms (a producer died mid-enqueue). Used
+    /// before returning a dead process's objects to a ring, so the reclaimer never hangs.
+    pub fn producer_stalled(&self) -> bool {
+        let ht = &self.hdr.prod.ht;
+        let t = ht.tail.load(Ordering::Acquire);
+        if ht.head.load(Ordering::Acquire) == t {
+            return false;
+        }
+        let end = std::time::Instant::now() + std::time::Duration::from_millis(100);
+        while std::time::Instant::now() < end {
+            if ht.tail.load(Ordering::Acquire) != t || ht.head.load(Ordering::Acquire) == t {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        true
+    }
+}
+
+/// How long a multi-producer (multi-consumer) operation waits for an earlier one that does
+/// not publish before it reports the ring as stalled.
+pub const STALL_REPORT: std::time::Duration = std::time::Duration::from_secs(1);
+
+static STALLED_WAITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many ring operations of this process have waited longer than [`STALL_REPORT`] for
+/// an earlier producer or consumer to publish (each is logged as an error).
+pub fn stalled_waits() -> u64 {
+    STALLED_WAITS.load(Ordering::Relaxed)
 }
 
 /// Where enqueued values come from.

@@ -198,3 +198,58 @@ fn bad_memory_options_are_explained() {
     assert!(heap_files(&p).is_empty(), "failed starts leave no heap file");
     assert!(!runtime_dir(&p).exists(), "failed starts leave no runtime directory");
 }
+
+/// `kill -9` of a secondary under traffic, 20 times: the primary reclaims the dead
+/// lcore's mempool cache and lcore id (by itself within a second, checked once) and
+/// finishes any ring operation the kill cut short (else the surviving secondary would hang
+/// on the shared ring); what is then still missing from the pool is what the dead process
+/// held in its hands (at most its two bursts of 32, plus any refill counted as uncertain),
+/// and the quiescent primary recovers exactly that: the pool is full after every cycle.
+#[test]
+fn killed_secondaries_lose_no_mbufs_20_times() {
+    let p = prefix("reclaim");
+    let mut pri = run(&p, "0@0", "primary", true, &["churn-primary"]);
+    pri.expect("READY", T);
+    let (mut cache_returned, mut hand_lost) = (0u64, 0u64);
+    for cycle in 0..20 {
+        eprintln!("cycle {cycle}");
+        let victim = run(&p, "1@0", "secondary", true, &["churn-secondary"]);
+        let mut survivor = run(&p, "2@1", "secondary", true, &["churn-secondary"]);
+        let mut victim = victim;
+        victim.expect("RUNNING", T);
+        survivor.expect("RUNNING", T);
+        std::thread::sleep(Duration::from_millis(50 + 10 * cycle));
+        victim.kill9();
+        pri.send("STOP");
+        let (code, out) = survivor.finish(T);
+        assert_eq!(code, Some(0), "cycle {cycle}: survivor failed: {out:?}");
+        if cycle == 0 {
+            // The primary's own periodic pass (with its sweep of dead IPC peers) finds it.
+            pri.expect("reclaimed the lcores and mempool caches of dead processes", Duration::from_secs(5));
+        }
+        pri.seen.clear();
+        pri.send("CHECK");
+        let line = pri.expect("CHECK", T);
+        let field = |k: &str| -> u64 {
+            line.split(&format!("{k}="))
+                .nth(1)
+                .and_then(|v| v.split(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u64::MAX)
+        };
+        assert_eq!(field("owners"), 0, "cycle {cycle}: every lcore id free again: {line}");
+        assert_eq!(field("cached"), 0, "cycle {cycle}: no object left in a dead cache: {line}");
+        assert_eq!(field("stalls"), 0, "cycle {cycle}: no ring stalled: {line}");
+        let (in_use, recovered, uncertain) = (field("in_use"), field("recovered"), field("uncertain"));
+        assert!(in_use <= 64 + uncertain, "cycle {cycle}: only the dead process's two bursts are missing: {line}");
+        assert_eq!(recovered, in_use, "cycle {cycle}: exactly the missing mbufs are recovered: {line}");
+        assert!(line.ends_with(&format!("full=true stalls={}", field("stalls"))), "cycle {cycle}: {line}");
+        cache_returned += field("objects");
+        hand_lost += in_use;
+    }
+    println!("over 20 kills: {cache_returned} mbufs returned from dead caches, {hand_lost} recovered from dead hands");
+    assert!(cache_returned > 0, "the dead lcores' caches held mbufs");
+    pri.close_stdin();
+    let (code, _) = pri.finish(T);
+    assert_eq!(code, Some(0));
+}

@@ -28,6 +28,7 @@ pub fn lcore_id() -> Option<u32> {
 /// Marks the calling thread as lcore `id` (done by the EAL for the main and worker lcores).
 pub(crate) fn set_lcore_id(id: Option<u32>) {
     LCORE_ID.with(|c| c.set(id));
+    crate::ring::bind_lcore(id);
 }
 
 /// Launches and waits for functions on worker lcores.

@@ -6,7 +6,8 @@ use crate::process::pid_alive;
 use std::sync::atomic::Ordering;
 
 /// Claims `ids` for this process in the shared table. An id held by a live process of the
-/// group is refused (nothing is claimed then); one held by a dead process is taken over.
+/// group is refused (nothing is claimed then); one held by a dead process is taken over,
+/// once its mempool caches are returned to the pools (see [`crate::reclaim`]).
 pub fn claim_lcores(cfg: &SharedConfig, ids: &[u32], prefix: &str) -> Result<(), EalError> {
     let me = std::process::id();
     let _g = cfg.memzone_lock.lock();
@@ -16,6 +17,16 @@ pub fn claim_lcores(cfg: &SharedConfig, ids: &[u32], prefix: &str) -> Result<(),
             return Err(EalError::LcoreInUse { lcore: id, pid: owner, prefix: prefix.to_string() });
         }
     }
+    // Lcores of dead processes: their mempool caches go back to the pools first.
+    let dead: Vec<u32> = ids
+        .iter()
+        .copied()
+        .filter(|&id| {
+            let owner = cfg.lcore_owner[id as usize].load(Ordering::Acquire);
+            owner != 0 && owner != me
+        })
+        .collect();
+    crate::reclaim::reclaim_locked(cfg, &dead);
     for &id in ids {
         cfg.lcore_owner[id as usize].store(me, Ordering::Release);
     }

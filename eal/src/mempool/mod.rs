@@ -47,11 +47,37 @@ pub struct MempoolHeader {
 // SAFETY: repr(C) of atomics and a name; zero is "not ready".
 unsafe impl SharedPlain for MempoolHeader {}
 
-/// The fill level of one lcore's cache, alone in its cache line.
+/// The fill level of one lcore's cache, alone in its cache line with the marker of a cold
+/// path in progress (see [`CacheOp`]), so that the primary can tell, after the owner died,
+/// which objects of the cache are certain.
 #[repr(C, align(64))]
-struct CacheLen(AtomicU32);
-// SAFETY: one atomic.
+struct CacheLen {
+    len: AtomicU32,
+    /// 0, or [`OP_REFILL`] | objects asked of the ring, or [`OP_FLUSH`] | fill level
+    /// before the flush to the ring: written only on the cold paths.
+    op: AtomicU32,
+}
+// SAFETY: two atomics.
 unsafe impl SharedPlain for CacheLen {}
+
+/// [`CacheLen::op`]: a refill from the ring is under way.
+const OP_REFILL: u32 = 1 << 31;
+/// [`CacheLen::op`]: a flush to the ring is under way.
+const OP_FLUSH: u32 = 1 << 30;
+const OP_COUNT: u32 = (1 << 30) - 1;
+
+/// What [`Mempool::reclaim_cache`] did with the cache of a dead lcore.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheReclaim {
+    /// Objects moved from the cache to the pool's ring.
+    pub returned: u32,
+    /// Objects whose fate is unknown: the owner died in the middle of a refill from the
+    /// ring or a flush to it (a window of a few hundred nanoseconds on the cold paths).
+    /// They are not returned, so that no object is ever handed out twice.
+    pub uncertain: u32,
+    /// The pool's ring was stalled by a dead producer: nothing could be returned.
+    pub ring_stalled: bool,
+}
 
 /// Handle to a pool. Copyable, `Send + Sync`; it names shared state.
 #[derive(Clone, Copy)]
@@ -120,6 +146,7 @@ impl Layout {
 #[derive(Clone, Copy)]
 pub struct Cache {
     len: &'static AtomicU32,
+    op: &'static AtomicU32,
     objs: &'static [AtomicU64],
 }
 
@@ -313,10 +340,18 @@ impl Mempool {
         let mut n = self.ring.count();
         if self.cache_size > 0 {
             for id in 0..MAX_LCORES as u32 {
-                n += self.cache(id).len.load(Ordering::Relaxed);
+                n += self.cache(id).len.load(Ordering::Relaxed).min(self.cache_cap as u32);
             }
         }
         n.min(self.count)
+    }
+
+    /// Objects in lcore `id`'s cache now (a snapshot; 0 without a cache).
+    pub fn lcore_cache_count(&self, id: u32) -> u32 {
+        if self.cache_size == 0 || id as usize >= MAX_LCORES {
+            return 0;
+        }
+        self.cache(id).len.load(Ordering::Relaxed).min(self.cache_cap as u32)
     }
 
     /// Objects handed out now (a snapshot).
@@ -332,7 +367,11 @@ impl Mempool {
     #[inline(always)]
     fn cache(&self, id: u32) -> Cache {
         let id = id as usize;
-        Cache { len: &self.cache_lens[id].0, objs: &self.cache_objs[id * self.cache_cap..(id + 1) * self.cache_cap] }
+        Cache {
+            len: &self.cache_lens[id].len,
+            op: &self.cache_lens[id].op,
+            objs: &self.cache_objs[id * self.cache_cap..(id + 1) * self.cache_cap],
+        }
     }
 
     #[inline(always)]
@@ -391,7 +430,11 @@ impl Mempool {
     fn get_refill(&self, c: Cache, len: usize, out: &mut [u64]) -> bool {
         let n = out.len();
         let want = self.cache_size as usize + n - len;
+        // Ordered before the ring's head CAS (a release): a reclaimer that finds the owner
+        // dead with this mark set knows the slots above `len` are in doubt.
+        c.op.store(OP_REFILL | want as u32, Ordering::Relaxed);
         if !self.ring.mc_dequeue_bulk_atomic(&c.objs[len..len + want]) {
+            c.op.store(0, Ordering::Release);
             return self.ring.mc_dequeue_bulk(out);
         }
         let len = len + want;
@@ -399,6 +442,7 @@ impl Mempool {
             *o = s.load(Ordering::Relaxed);
         }
         c.len.store((len - n) as u32, Ordering::Relaxed);
+        c.op.store(0, Ordering::Release);
         true
     }
 
@@ -435,9 +479,11 @@ impl Mempool {
             s.store(o, Ordering::Relaxed);
         }
         let keep = self.cache_size as usize;
+        c.op.store(OP_FLUSH | end as u32, Ordering::Relaxed);
         let flushed = self.ring.mp_enqueue_bulk_atomic(&c.objs[keep..end]);
         debug_assert!(flushed, "a pool's ring has room for all its objects");
         c.len.store(keep as u32, Ordering::Relaxed);
+        c.op.store(0, Ordering::Release);
     }
 
     /// Takes one object.
@@ -464,5 +510,126 @@ impl Mempool {
             }
             c.len.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// The header address of the pool's ring.
+    pub(crate) fn ring_addr(&self) -> u64 {
+        self.ring.header_addr()
+    }
+
+    /// For a dead lcore `id` that died in a flush of its cache to the ring, after
+    /// reserving `n` ring slots: the objects the flush was writing (still in the cache).
+    pub(crate) fn dead_flush_objects(&self, id: u32, n: u32) -> Option<Vec<u64>> {
+        if self.cache_size == 0 || id as usize >= MAX_LCORES {
+            return None;
+        }
+        let c = self.cache(id);
+        let op = c.op.load(Ordering::Acquire);
+        let (keep, end) = (self.cache_size as usize, (op & OP_COUNT) as usize);
+        if op & OP_FLUSH == 0 || end > self.cache_cap || end.checked_sub(keep) != Some(n as usize) {
+            return None;
+        }
+        Some(c.objs[keep..end].iter().map(|s| s.load(Ordering::Relaxed)).collect())
+    }
+
+    /// Marks dead lcore `id`'s interrupted flush as done: its ring operation was finished.
+    pub(crate) fn dead_flush_done(&self, id: u32) {
+        if self.cache_size == 0 || id as usize >= MAX_LCORES {
+            return;
+        }
+        let c = self.cache(id);
+        if c.op.load(Ordering::Acquire) & OP_FLUSH != 0 {
+            c.len.store(self.cache_size, Ordering::Relaxed);
+            c.op.store(0, Ordering::Release);
+        }
+    }
+
+    /// Returns the whole cache of lcore `id` to the pool's ring, for an lcore whose process
+    /// died (see `eal::reclaim`). The caller guarantees that no live thread uses lcore
+    /// `id` meanwhile: its owner is dead and the lcore table's lock is held, so nobody can
+    /// claim it.
+    ///
+    /// A cache whose owner died in the middle of a refill or a flush is returned in the
+    /// part that is certain (the objects below the fill level, or below `cache_size` for a
+    /// flush, which may already have given the rest to the ring); the rest is counted as
+    /// [`CacheReclaim::uncertain`]. A pool ring stalled by a dead producer is left alone.
+    pub fn reclaim_cache(&self, id: u32) -> CacheReclaim {
+        let mut r = CacheReclaim::default();
+        if self.cache_size == 0 || id as usize >= MAX_LCORES {
+            return r;
+        }
+        let c = self.cache(id);
+        let len = (c.len.load(Ordering::Acquire) as usize).min(self.cache_cap);
+        let op = c.op.load(Ordering::Acquire);
+        let certain = if op & OP_FLUSH != 0 {
+            let end = (op & OP_COUNT) as usize;
+            let keep = self.cache_size as usize;
+            r.uncertain = end.saturating_sub(keep) as u32;
+            let _ = len;
+            keep
+        } else if op & OP_REFILL != 0 {
+            r.uncertain = op & OP_COUNT;
+            len
+        } else {
+            len
+        };
+        if certain == 0 {
+            c.op.store(0, Ordering::Release);
+            return r;
+        }
+        if self.ring.producer_stalled() {
+            r.ring_stalled = true;
+            return r;
+        }
+        let objs: Vec<u64> = c.objs[..certain].iter().map(|s| s.load(Ordering::Relaxed)).collect();
+        // Only this pool's own objects go back (a torn cache must never poison the ring).
+        let objs: Vec<u64> = objs.into_iter().filter(|&o| self.owns(o)).collect();
+        let mut done = 0;
+        while done < objs.len() {
+            done += self.ring.mp_enqueue_burst(&objs[done..]);
+        }
+        r.returned = objs.len() as u32;
+        c.len.store(0, Ordering::Relaxed);
+        c.op.store(0, Ordering::Release);
+        r
+    }
+
+    /// Returns to the pool every object that is neither free (in the ring or an lcore
+    /// cache) nor listed in `held`, and tells how many: the objects lost by processes
+    /// that died holding them in their own hands (burst arrays), which no tracking on
+    /// the fast path records (see `eal::reclaim`).
+    ///
+    /// Only for a quiescent group: no other thread or process may get or put objects of
+    /// this pool meanwhile, and every object still legitimately held — in rings, device
+    /// queues, the caller's hands — must be in `held` (or first given back). Typically
+    /// the primary, alone after its secondaries died, with its rings drained. Breaking
+    /// this rule hands one object to two owners.
+    pub fn recover_unaccounted(&self, held: &[u64]) -> u32 {
+        let count = self.count as usize;
+        let layout = self.layout();
+        let mut seen = vec![false; count];
+        let mut mark = |o: u64| {
+            if let Some(i) = layout.index(o).filter(|&i| i < count as u64) {
+                seen[i as usize] = true;
+            }
+        };
+        self.ring.for_each_quiescent(&mut mark);
+        if self.cache_size > 0 {
+            for id in 0..MAX_LCORES as u32 {
+                let c = self.cache(id);
+                let len = (c.len.load(Ordering::Acquire) as usize).min(self.cache_cap);
+                c.objs[..len].iter().for_each(|s| mark(s.load(Ordering::Relaxed)));
+            }
+        }
+        held.iter().for_each(|&o| mark(o));
+        let lost: Vec<u64> = seen.iter().enumerate().filter(|(_, &s)| !s).map(|(i, _)| layout.addr(i as u64)).collect();
+        let mut done = 0;
+        while done < lost.len() {
+            done += self.ring.mp_enqueue_burst(&lost[done..]);
+        }
+        if !lost.is_empty() {
+            tracing::warn!(pool = %self.name(), objects = lost.len(), "recovered objects no process accounts for");
+        }
+        lost.len() as u32
     }
 }

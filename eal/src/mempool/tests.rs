@@ -135,3 +135,133 @@ fn layout_keeps_objects_inside_pages_when_asked() {
     assert_eq!(packed.index(0x1000 + 384), Some(3));
     assert_eq!(packed.index(0x1000 + 385), None);
 }
+
+/// Fills lcore `id`'s cache of `p` with `n` objects (on a thread that acts as that lcore)
+/// and leaves them there, as a process killed with them cached would.
+fn leave_in_cache(p: Mempool, id: u32, n: usize) -> Vec<u64> {
+    std::thread::spawn(move || {
+        set_lcore_id(Some(id));
+        let mut objs = vec![0u64; n];
+        for chunk in objs.chunks_mut(16) {
+            assert!(p.get_bulk(chunk));
+        }
+        p.put_bulk(&objs);
+        objs
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+fn a_dead_lcores_cache_goes_back_to_the_ring() {
+    let m = mem();
+    let p = Mempool::create(&m, "dead", 1024, 64, 64).unwrap();
+    leave_in_cache(p, 7, 80);
+    let cached = p.cache(7).len.load(Ordering::Relaxed);
+    assert!(cached > 0);
+    assert_eq!(p.ring.count() + cached, 1024);
+    let cfg = m.config();
+    cfg.lcore_owner[7].store(u32::MAX, Ordering::Relaxed); // no such process
+    cfg.lcore_owner[8].store(std::process::id(), Ordering::Relaxed); // alive: untouched
+    let r = crate::reclaim::reclaim_dead(cfg);
+    assert_eq!(r.lcores, vec![(7, u32::MAX)]);
+    assert_eq!(r.objects, cached as u64);
+    assert_eq!(r.uncertain, 0);
+    assert_eq!(p.ring.count(), 1024, "every object is in the ring again");
+    assert_eq!(p.cache(7).len.load(Ordering::Relaxed), 0);
+    assert_eq!(cfg.lcore_owner[7].load(Ordering::Relaxed), 0, "the lcore id is free");
+    assert_eq!(cfg.lcore_owner[8].load(Ordering::Relaxed), std::process::id());
+    assert!(crate::reclaim::reclaim_dead(cfg).is_empty(), "nothing twice");
+}
+
+#[test]
+fn claiming_a_dead_processs_lcore_reclaims_its_caches_first() {
+    let m = mem();
+    let p = Mempool::create(&m, "claim", 512, 64, 32).unwrap();
+    leave_in_cache(p, 9, 40);
+    assert!(p.cache(9).len.load(Ordering::Relaxed) > 0);
+    m.config().lcore_owner[9].store(u32::MAX, Ordering::Relaxed);
+    crate::lcore::claim_lcores(m.config(), &[9], "t").unwrap();
+    assert_eq!(p.ring.count(), 512);
+    assert_eq!(m.config().lcore_owner[9].load(Ordering::Relaxed), std::process::id());
+    m.config().lcore_owner[9].store(0, Ordering::Relaxed);
+}
+
+#[test]
+fn death_mid_refill_or_flush_never_returns_an_object_twice() {
+    let m = mem();
+    let p = Mempool::create(&m, "torn", 1024, 64, 64).unwrap();
+    // Mid-flush: the owner wrote 100 objects into its cache and may or may not have
+    // given those above cache_size to the ring: only the first cache_size come back.
+    let mut objs = vec![0u64; 100];
+    assert!(p.ring.mc_dequeue_bulk(&mut objs));
+    let c = p.cache(3);
+    for (s, &o) in c.objs.iter().zip(&objs) {
+        s.store(o, Ordering::Relaxed);
+    }
+    c.len.store(90, Ordering::Relaxed);
+    c.op.store(OP_FLUSH | 100, Ordering::Relaxed);
+    let r = p.reclaim_cache(3);
+    assert_eq!(r, CacheReclaim { returned: 64, uncertain: 36, ring_stalled: false });
+    assert_eq!(p.ring.count(), 1024 - 36);
+    // Mid-refill: the objects below the fill level come back, the refill is in doubt.
+    let mut objs = vec![0u64; 20];
+    assert!(p.ring.mc_dequeue_bulk(&mut objs));
+    for (s, &o) in c.objs.iter().zip(&objs) {
+        s.store(o, Ordering::Relaxed);
+    }
+    c.len.store(20, Ordering::Relaxed);
+    c.op.store(OP_REFILL | 60, Ordering::Relaxed);
+    let r = p.reclaim_cache(3);
+    assert_eq!(r, CacheReclaim { returned: 20, uncertain: 60, ring_stalled: false });
+    assert_eq!(c.op.load(Ordering::Relaxed), 0);
+    assert_eq!(c.len.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn objects_lost_in_dead_hands_are_recovered_when_quiescent() {
+    let m = mem();
+    let p = Mempool::create(&m, "hands", 512, 64, 32).unwrap();
+    leave_in_cache(p, 4, 40);
+    let mut hand = [0u64; 10];
+    assert!(p.get_bulk(&mut hand)); // held by "a dead process"
+    let mut kept = [0u64; 5];
+    assert!(p.get_bulk(&mut kept)); // held legitimately
+    assert_eq!(p.in_use_count(), 15);
+    assert_eq!(p.recover_unaccounted(&kept), 10);
+    assert_eq!(p.in_use_count(), 5);
+    p.put_bulk(&kept);
+    assert!(p.is_full());
+    assert_eq!(p.recover_unaccounted(&[]), 0, "nothing twice");
+}
+
+#[test]
+fn a_flush_cut_short_by_death_is_finished_with_the_caches_objects() {
+    let m = mem();
+    let p = Mempool::create(&m, "cut", 1024, 64, 64).unwrap();
+    // Lcore 11 flushes 100 objects: it keeps 64 and has reserved 36 ring slots, unwritten.
+    let mut objs = vec![0u64; 100];
+    assert!(p.ring.mc_dequeue_bulk(&mut objs));
+    let c = p.cache(11);
+    for (s, &o) in c.objs.iter().zip(&objs) {
+        s.store(o, Ordering::Relaxed);
+    }
+    c.len.store(90, Ordering::Relaxed);
+    c.op.store(OP_FLUSH | 100, Ordering::Relaxed);
+    let cfg = m.config();
+    let head = p.ring.reserve_unpublished(36);
+    let rec = &cfg.ring_ops[11];
+    rec.head.store(head, Ordering::Relaxed);
+    rec.n.store(36, Ordering::Relaxed);
+    rec.ring.store(p.ring.header_addr(), Ordering::Release);
+    cfg.lcore_owner[11].store(u32::MAX, Ordering::Relaxed);
+    let r = crate::reclaim::reclaim_dead(cfg);
+    assert_eq!(r.ring_enqueues_published, 1);
+    assert_eq!((r.objects, r.uncertain), (64, 0));
+    assert_eq!(p.ring.count(), 1024, "nothing lost, nothing twice");
+    let mut all = vec![0u64; 1024];
+    assert!(p.ring.mc_dequeue_bulk(&mut all));
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 1024);
+}

@@ -210,6 +210,7 @@ impl Mp {
             primary_dead: AtomicBool::new(false),
             primary_refused: AtomicBool::new(false),
             exit_subs: Mutex::new(Vec::new()),
+            sweep_subs: Mutex::new(Vec::new()),
             counters: Counters::default(),
             outbox: outbox::Outbox::default(),
             recv_log: outbox::RateLog::new("IPC datagrams dropped"),
@@ -411,6 +412,13 @@ impl Mp {
             return;
         }
         subs.push(Arc::new(cb));
+    }
+
+    /// In the primary, runs `cb` on the IPC thread at each periodic sweep for dead
+    /// secondaries (every second), after their sockets are removed: the EAL reclaims the
+    /// shared resources of dead processes there. Never called in a secondary.
+    pub fn on_peer_sweep(&self, cb: impl Fn() + Send + Sync + 'static) {
+        lock(&self.inner.core.sweep_subs).push(Arc::new(cb));
     }
 
     /// Stops the IPC thread, unlinks this process's socket and closes it.

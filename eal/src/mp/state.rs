@@ -46,6 +46,8 @@ pub(crate) struct Core {
     /// The primary's socket refused a datagram (see [`Core::refused`]).
     pub(crate) primary_refused: AtomicBool,
     pub(crate) exit_subs: Mutex<Vec<ExitCallback>>,
+    /// Run by the primary's IPC thread at each sweep of dead peers (every second).
+    pub(crate) sweep_subs: Mutex<Vec<ExitCallback>>,
     pub(crate) counters: Counters,
     /// Datagrams that could not be sent at once, per peer.
     pub(crate) outbox: Outbox,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::outbox::RETRY;
 use super::peers;
 use super::pending::Collector;
-use super::state::{send_one, Core};
+use super::state::{lock, send_one, Core};
 use super::sys::{self, Received, Sock, SockAddr};
 use super::wire::{self, Kind};
 use super::{Inner, Mp, MpMessage, MpPeer, MpRole, RECV_BUF};
@@ -210,6 +210,10 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
         let now = Instant::now();
         if sweep_due || (core.role == MpRole::Primary && ticker.is_none() && now >= next_sweep) {
             sweep_stale(&core);
+            let subs: Vec<_> = lock(&core.sweep_subs).clone();
+            for f in subs {
+                guarded("peer sweep callback", || f());
+            }
             sweep_due = false;
             next_sweep = now + SWEEP_EVERY;
         }

@@ -188,3 +188,83 @@ fn header_lines_are_cache_padded() {
     assert_eq!(offset_of!(HeadTail, other_tail), 128);
     assert_eq!(size_of::<RingHeader>(), 640);
 }
+
+#[test]
+fn a_producer_that_died_mid_enqueue_is_reported_not_silent() {
+    let m = mem();
+    let r = Ring::create(&m, "stall", 64, 0).unwrap();
+    assert!(r.enqueue_bulk(&[1, 2]));
+    assert!(!r.producer_stalled());
+    // A producer reserves one slot and dies before publishing it.
+    r.hdr.prod.ht.head.fetch_add(1, Ordering::AcqRel);
+    assert!(r.producer_stalled());
+    let before = stalled_waits();
+    let t = std::thread::spawn(move || r.mp_enqueue_bulk(&[4]));
+    std::thread::sleep(STALL_REPORT + std::time::Duration::from_millis(500));
+    assert!(!t.is_finished(), "later producers wait for their turn");
+    assert!(stalled_waits() > before, "the stall is counted and logged");
+    // Whoever repairs the ring publishes the dead producer's slot.
+    r.slots[2].store(3, Ordering::Relaxed);
+    r.hdr.prod.ht.tail.fetch_add(1, Ordering::AcqRel);
+    assert!(t.join().unwrap());
+    let mut out = [0u64; 4];
+    assert!(r.dequeue_bulk(&mut out));
+    assert_eq!(out, [1, 2, 3, 4]);
+}
+
+#[test]
+fn the_primary_finishes_a_dead_lcores_ring_operations() {
+    use crate::config::{RingOp, RING_OP_CONSUMER, RING_OP_WRITTEN};
+    let m = mem();
+    let r = Ring::create(&m, "dead_op", 64, 0).unwrap();
+    let op: &RingOp = &m.config().ring_ops[5];
+    // A producer wrote its two slots and died waiting for its turn to publish.
+    let head = r.hdr.prod.ht.head.fetch_add(2, Ordering::AcqRel);
+    r.slots[head as usize].store(10, Ordering::Relaxed);
+    r.slots[head as usize + 1].store(11, Ordering::Relaxed);
+    op.head.store(head, Ordering::Relaxed);
+    op.n.store(2 | RING_OP_WRITTEN, Ordering::Relaxed);
+    op.ring.store(r.header_addr(), Ordering::Release);
+    let later = std::thread::spawn(move || r.mp_enqueue_bulk(&[12]));
+    assert_eq!(Ring::finish_dead_op(m.config(), 5, |_, _| None), DeadOp::ProducerPublished(2));
+    assert!(later.join().unwrap(), "the later producer is no longer stuck");
+    assert_eq!(op.ring.load(Ordering::Relaxed), 0);
+    // A consumer reserved one slot and died before publishing.
+    let head = r.hdr.cons.ht.head.fetch_add(1, Ordering::AcqRel);
+    op.head.store(head, Ordering::Relaxed);
+    op.n.store(1 | RING_OP_CONSUMER, Ordering::Relaxed);
+    op.ring.store(r.header_addr(), Ordering::Release);
+    assert_eq!(Ring::finish_dead_op(m.config(), 5, |_, _| None), DeadOp::ConsumerReleased(1));
+    let mut out = [0u64; 2];
+    assert!(r.dequeue_bulk(&mut out));
+    assert_eq!(out, [11, 12], "the dead consumer's object (10) went with it");
+    // A producer that died before writing its slots cannot be published (plain ring).
+    let head = r.hdr.prod.ht.head.fetch_add(1, Ordering::AcqRel);
+    op.head.store(head, Ordering::Relaxed);
+    op.n.store(1, Ordering::Relaxed);
+    op.ring.store(r.header_addr(), Ordering::Release);
+    assert_eq!(Ring::finish_dead_op(m.config(), 5, |_, _| None), DeadOp::Stalled);
+    assert!(r.producer_stalled());
+    // An operation published before its process died is left alone.
+    r.hdr.prod.ht.tail.store(head.wrapping_add(1), Ordering::Release);
+    assert_eq!(Ring::finish_dead_op(m.config(), 5, |_, _| None), DeadOp::Done);
+}
+
+#[test]
+fn a_dead_producers_unwritten_mbuf_ring_slots_become_holes() {
+    use crate::config::RingOp;
+    let m = mem();
+    let r = Ring::create_kind(&m, "holes", 64, 0, RingKind::Mbuf).unwrap();
+    let op: &RingOp = &m.config().ring_ops[6];
+    let head = r.hdr.prod.ht.head.fetch_add(2, Ordering::AcqRel);
+    r.slots[head as usize].store(0xdead, Ordering::Relaxed); // stale, half written
+    op.head.store(head, Ordering::Relaxed);
+    op.n.store(2, Ordering::Relaxed);
+    op.ring.store(r.header_addr(), Ordering::Release);
+    assert_eq!(Ring::finish_dead_op(m.config(), 6, |_, _| None), DeadOp::ProducerHoles(2));
+    let mb = crate::MbufRing::from_header_addr(r.header_addr()).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(mb.dequeue_burst(&mut out, 8), 0, "holes are skipped");
+    assert!(out.is_empty());
+    assert!(r.is_empty());
+}

@@ -8,6 +8,12 @@
 //!   EOF print the pool's state.
 //! - `exchange-secondary`: answer every mbuf from `work` with a new mbuf on `done`, freeing
 //!   the one received, until released.
+//! - `churn-primary`: create pool `cpool` and mbuf ring `fwd`, print READY, then per stdin
+//!   line: `STOP` releases one `churn-secondary`; `CHECK` reclaims what dead processes
+//!   held, drains `fwd`, and prints the pool's accounting, then recovers what no process
+//!   accounts for (the group is quiescent then) and prints whether the pool is full.
+//! - `churn-secondary`: allocate, forward through `fwd` and free bursts of 32 mbufs on its
+//!   lcore (with a mempool cache) until released; print RUNNING once under way.
 //!
 //! Any EAL error prints `ERROR: <message>` and exits with 2.
 
@@ -30,6 +36,8 @@ fn main() {
             rest.get(1).and_then(|s| s.parse().ok()).unwrap_or(1),
         ),
         "exchange-secondary" => exchange_secondary(&eal),
+        "churn-primary" => churn_primary(&eal),
+        "churn-secondary" => churn_secondary(&eal),
         other => {
             println!("ERROR: unknown scenario '{other}'");
             2
@@ -193,5 +201,94 @@ fn exchange_secondary(eal: &Eal) -> i32 {
     }
     pool.mempool().flush_cache();
     println!("SECONDARY processed={processed} bad={bad}");
+    0
+}
+
+fn churn_primary(eal: &Eal) -> i32 {
+    let mem = eal.memory();
+    let setup = || -> Result<_, eal::EalError> {
+        Ok((
+            PktMbufPool::create(&mem, "cpool", 4095, 256, 256)?,
+            MbufRing::create(&mem, "fwd", 1024, 0)?,
+            Ring::create(&mem, "cstop", 64, 0)?,
+        ))
+    };
+    let (pool, fwd, stop) = match setup() {
+        Ok(v) => v,
+        Err(e) => {
+            println!("ERROR: {e}");
+            return 2;
+        }
+    };
+    println!("READY");
+    let mut last = eal::reclaim::totals();
+    for line in std::io::stdin().lines().map_while(Result::ok) {
+        match line.trim() {
+            "STOP" => {
+                stop.enqueue_one(1);
+            }
+            "CHECK" => {
+                eal.reclaim_dead_processes();
+                let now = eal::reclaim::totals();
+                let (lcores, objects, uncertain) = (now.0 - last.0, now.1 - last.1, now.2 - last.2);
+                last = now;
+                let mut out = Vec::new();
+                let mut drained = 0;
+                while fwd.dequeue_burst(&mut out, 64) > 0 {
+                    drained += out.len();
+                    out.clear();
+                }
+                let mp = pool.mempool();
+                mp.flush_cache();
+                let dead_cached: u32 = (1..eal::config::MAX_LCORES as u32).map(|id| mp.lcore_cache_count(id)).sum();
+                let owners = (1..eal::config::MAX_LCORES)
+                    .filter(|&i| eal.memory().config().lcore_owner[i].load(std::sync::atomic::Ordering::Relaxed) != 0)
+                    .count();
+                let in_use = mp.in_use_count();
+                let recovered = mp.recover_unaccounted(&[]);
+                println!(
+                    "CHECK lcores={lcores} objects={objects} uncertain={uncertain} drained={drained} \
+                     cached={dead_cached} owners={owners} in_use={in_use} recovered={recovered} full={} stalls={}",
+                    mp.is_full(),
+                    eal::ring::stalled_waits()
+                );
+            }
+            _ => println!("ERROR: unknown command {line:?}"),
+        }
+    }
+    0
+}
+
+fn churn_secondary(eal: &Eal) -> i32 {
+    let mem = eal.memory();
+    let lookup = || -> Result<_, eal::EalError> {
+        Ok((PktMbufPool::lookup(&mem, "cpool")?, MbufRing::lookup(&mem, "fwd")?, Ring::lookup(&mem, "cstop")?))
+    };
+    let (pool, fwd, stop) = match lookup() {
+        Ok(v) => v,
+        Err(e) => {
+            println!("ERROR: {e}");
+            return 2;
+        }
+    };
+    let (mut hand, mut rx) = (Vec::with_capacity(32), Vec::with_capacity(32));
+    let mut iters = 0u64;
+    loop {
+        if pool.alloc_bulk(&mut hand, 32) {
+            fwd.enqueue_burst(&mut hand);
+            hand.clear(); // what did not fit is freed
+        }
+        fwd.dequeue_burst(&mut rx, 32);
+        rx.clear(); // freed on this lcore, through its cache
+        iters += 1;
+        if iters == 2000 {
+            println!("RUNNING");
+        }
+        if iters.is_multiple_of(64) && stop.dequeue_one().is_some() {
+            break;
+        }
+    }
+    pool.mempool().flush_cache();
+    println!("DONE iters={iters}");
     0
 }
