@@ -2,9 +2,10 @@
 //!
 //! Layout (all 64-bit atomic words, so any process maps it the same way): a header (magic,
 //! key and value sizes, bucket count, capacity, hash function id, seed, entry count, writer
-//! lock), then `buckets` buckets of [`SLOTS`] slots. A bucket starts with a sequence counter;
-//! a slot is `meta` (0 when free, else `1 << 32 | signature`), the value, then the key padded
-//! to whole words.
+//! lock), then `buckets` buckets of [`SLOTS`] slots. A bucket starts with a cache line holding
+//! its sequence counter, the slots' 32-bit signatures (two per word) and a bitmap of the
+//! slots in use, so a lookup reads the key of a slot only when its signature matches; then
+//! come the slots, each the value followed by the key padded to whole words.
 //!
 //! A key lives in one of two buckets: `sig & mask` or its alternative `b ^ alt(sig)`, which is
 //! symmetric, so an entry can be moved between its two buckets knowing only its signature.
@@ -41,6 +42,10 @@ const H_COUNT: usize = 6;
 const H_LOCK: usize = 7;
 const H_SEED: usize = 8;
 const MAX_PATH_NODES: usize = 512;
+/// Words of a bucket's header: sequence, 4 words of signatures, the in-use bitmap, padding.
+const BUCKET_HDR: usize = 8;
+const B_SIGS: usize = 1;
+const B_USED: usize = 5;
 
 /// Which hash function a table uses; stored in the table as an id, never as a pointer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +129,12 @@ impl Drop for WriterGuard<'_> {
 impl HashTable {
     /// Memzone bytes needed for `buckets` buckets of `key_len`-byte keys.
     fn mem_words(buckets: usize, key_len: usize) -> usize {
-        HDR_WORDS + buckets * (1 + SLOTS * (2 + key_len.div_ceil(8)))
+        HDR_WORDS + buckets * Self::bucket_words_for(key_len)
+    }
+
+    /// Words per bucket: the header line, then the slots; a whole number of cache lines.
+    fn bucket_words_for(key_len: usize) -> usize {
+        (BUCKET_HDR + SLOTS * (1 + key_len.div_ceil(8))).div_ceil(8) * 8
     }
 
     /// Creates a table named `name` in a new memzone of `mem` (usually in the primary).
@@ -206,7 +216,7 @@ impl HashTable {
             return Err(not());
         }
         let kw = key_len.div_ceil(8);
-        let slot_words = 2 + kw;
+        let slot_words = 1 + kw;
         Ok(HashTable {
             name: name.into(),
             words,
@@ -214,7 +224,7 @@ impl HashTable {
             kw,
             mask: (buckets - 1) as u32,
             slot_words,
-            bucket_words: 1 + SLOTS * slot_words,
+            bucket_words: Self::bucket_words_for(key_len),
             hash_fn,
             seed: words[H_SEED].load(Ordering::Relaxed) as u32,
         })
@@ -293,23 +303,47 @@ impl HashTable {
     fn alt(&self, b: u32, sig: u32) -> u32 {
         (b ^ (sig.rotate_left(16) | 1)) & self.mask
     }
-    fn seq(&self, b: u32) -> &AtomicU64 {
-        &self.words[HDR_WORDS + b as usize * self.bucket_words]
+    fn base(&self, b: u32) -> usize {
+        HDR_WORDS + b as usize * self.bucket_words
     }
-    /// Word index of slot `s` of bucket `b`: meta, value, key words.
+    fn seq(&self, b: u32) -> &AtomicU64 {
+        &self.words[self.base(b)]
+    }
+    fn used(&self, b: u32) -> &AtomicU64 {
+        &self.words[self.base(b) + B_USED]
+    }
+    fn sig_of(&self, b: u32, s: usize) -> u32 {
+        (self.words[self.base(b) + B_SIGS + s / 2].load(Ordering::Relaxed) >> (32 * (s % 2))) as u32
+    }
+    /// Sets slot `s`'s signature (writer only).
+    fn set_sig(&self, b: u32, s: usize, sig: u32) {
+        let w = &self.words[self.base(b) + B_SIGS + s / 2];
+        let shift = 32 * (s % 2);
+        let v = w.load(Ordering::Relaxed) & !(0xffff_ffffu64 << shift) | (sig as u64) << shift;
+        w.store(v, Ordering::Relaxed);
+    }
+    /// Word index of slot `s` of bucket `b`: value, then key words.
     fn slot(&self, b: u32, s: usize) -> usize {
-        HDR_WORDS + b as usize * self.bucket_words + 1 + s * self.slot_words
+        self.base(b) + BUCKET_HDR + s * self.slot_words
     }
 
     fn search_bucket(&self, b: u32, sig: u32, key: &KeyWords) -> Option<(usize, u64)> {
-        let want = 1u64 << 32 | sig as u64;
-        for s in 0..SLOTS {
-            let i = self.slot(b, s);
-            if self.words[i].load(Ordering::Relaxed) != want {
-                continue;
-            }
-            if (0..self.kw).all(|k| self.words[i + 2 + k].load(Ordering::Relaxed) == key[k]) {
-                return Some((s, self.words[i + 1].load(Ordering::Relaxed)));
+        let base = self.base(b);
+        let used = self.words[base + B_USED].load(Ordering::Relaxed);
+        if used == 0 {
+            return None;
+        }
+        for j in 0..SLOTS / 2 {
+            let pair = self.words[base + B_SIGS + j].load(Ordering::Relaxed);
+            for h in 0..2 {
+                let s = 2 * j + h;
+                if used & (1 << s) == 0 || (pair >> (32 * h)) as u32 != sig {
+                    continue;
+                }
+                let i = self.slot(b, s);
+                if (0..self.kw).all(|k| self.words[i + 1 + k].load(Ordering::Relaxed) == key[k]) {
+                    return Some((s, self.words[i].load(Ordering::Relaxed)));
+                }
             }
         }
         None
@@ -320,12 +354,26 @@ impl HashTable {
         let a = self.alt(p, sig);
         loop {
             let s1 = self.seq(p).load(Ordering::Acquire);
-            let s2 = self.seq(a).load(Ordering::Acquire);
-            if s1 & 1 == 1 || s2 & 1 == 1 {
+            if s1 & 1 == 1 {
                 std::hint::spin_loop();
                 continue;
             }
-            let r = self.search_bucket(p, sig, key).or_else(|| self.search_bucket(a, sig, key)).map(|x| x.1);
+            // Found in the primary bucket while it did not change: the entry was there.
+            if let Some((_, v)) = self.search_bucket(p, sig, key) {
+                fence(Ordering::Acquire);
+                if self.seq(p).load(Ordering::Relaxed) == s1 {
+                    return Some(v);
+                }
+                continue;
+            }
+            // Otherwise both buckets must have been stable across the whole search, so a key
+            // moving between them is seen in one of the two.
+            let s2 = self.seq(a).load(Ordering::Acquire);
+            if s2 & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let r = self.search_bucket(a, sig, key).map(|x| x.1);
             fence(Ordering::Acquire);
             if self.seq(p).load(Ordering::Relaxed) == s1 && self.seq(a).load(Ordering::Relaxed) == s2 {
                 return r;
@@ -390,30 +438,40 @@ impl HashTable {
         seq.store(s + 2, Ordering::Release);
     }
 
-    fn write_slot(&self, i: usize, meta: u64, value: u64, key: &[u64]) {
-        self.words[i + 1].store(value, Ordering::Relaxed);
+    /// Fills slot `s` of bucket `b` and marks it in use (inside `write_bucket`).
+    fn write_slot(&self, b: u32, s: usize, sig: u32, value: u64, key: &[u64]) {
+        let i = self.slot(b, s);
+        self.words[i].store(value, Ordering::Relaxed);
         for (k, &w) in key.iter().enumerate() {
-            self.words[i + 2 + k].store(w, Ordering::Relaxed);
+            self.words[i + 1 + k].store(w, Ordering::Relaxed);
         }
-        self.words[i].store(meta, Ordering::Relaxed);
+        self.set_sig(b, s, sig);
+        let u = self.used(b);
+        u.store(u.load(Ordering::Relaxed) | 1 << s, Ordering::Relaxed);
+    }
+
+    /// Marks slot `s` of bucket `b` free (inside `write_bucket`).
+    fn clear_slot(&self, b: u32, s: usize) {
+        let u = self.used(b);
+        u.store(u.load(Ordering::Relaxed) & !(1 << s), Ordering::Relaxed);
     }
 
     fn free_slot(&self, b: u32) -> Option<usize> {
-        (0..SLOTS).find(|&s| self.words[self.slot(b, s)].load(Ordering::Relaxed) == 0)
+        let used = self.used(b).load(Ordering::Relaxed);
+        (0..SLOTS).find(|&s| used & (1 << s) == 0)
     }
 
     /// Moves the entry in (`from`, `fs`) to (`to`, `ts`): destination first, then the source.
     fn move_entry(&self, from: u32, fs: usize, to: u32, ts: usize) {
         let si = self.slot(from, fs);
-        let di = self.slot(to, ts);
-        let meta = self.words[si].load(Ordering::Relaxed);
-        let value = self.words[si + 1].load(Ordering::Relaxed);
+        let sig = self.sig_of(from, fs);
+        let value = self.words[si].load(Ordering::Relaxed);
         let mut key = [0u64; MAX_KEY_LEN / 8];
         for (k, w) in key.iter_mut().enumerate().take(self.kw) {
-            *w = self.words[si + 2 + k].load(Ordering::Relaxed);
+            *w = self.words[si + 1 + k].load(Ordering::Relaxed);
         }
-        self.write_bucket(to, || self.write_slot(di, meta, value, &key[..self.kw]));
-        self.write_bucket(from, || self.words[si].store(0, Ordering::Relaxed));
+        self.write_bucket(to, || self.write_slot(to, ts, sig, value, &key[..self.kw]));
+        self.write_bucket(from, || self.clear_slot(from, fs));
     }
 
     /// Adds `key` with `value`, or replaces the value of a present key.
@@ -426,20 +484,18 @@ impl HashTable {
         for b in [p, a] {
             if let Some((s, _)) = self.search_bucket(b, sig, &w) {
                 let i = self.slot(b, s);
-                self.write_bucket(b, || self.words[i + 1].store(value, Ordering::Relaxed));
+                self.write_bucket(b, || self.words[i].store(value, Ordering::Relaxed));
                 return Ok(());
             }
         }
         if self.count() >= self.capacity() {
             return Err(TableError::Full(self.name.clone()));
         }
-        let meta = 1u64 << 32 | sig as u64;
         let (b, s) = match self.free_slot(p).map(|s| (p, s)).or_else(|| self.free_slot(a).map(|s| (a, s))) {
             Some(x) => x,
             None => self.make_room(p, a).ok_or_else(|| TableError::Full(self.name.clone()))?,
         };
-        let i = self.slot(b, s);
-        self.write_bucket(b, || self.write_slot(i, meta, value, &w[..self.kw]));
+        self.write_bucket(b, || self.write_slot(b, s, sig, value, &w[..self.kw]));
         self.words[H_COUNT].fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -457,8 +513,7 @@ impl HashTable {
         while head < nodes.len() {
             let (b, _, _) = nodes[head];
             for s in 0..SLOTS {
-                let meta = self.words[self.slot(b, s)].load(Ordering::Relaxed);
-                let nb = self.alt(b, meta as u32);
+                let nb = self.alt(b, self.sig_of(b, s));
                 if nb == b {
                     continue;
                 }
@@ -492,8 +547,7 @@ impl HashTable {
         let a = self.alt(p, sig);
         for b in [p, a] {
             if let Some((s, v)) = self.search_bucket(b, sig, &w) {
-                let i = self.slot(b, s);
-                self.write_bucket(b, || self.words[i].store(0, Ordering::Relaxed));
+                self.write_bucket(b, || self.clear_slot(b, s));
                 self.words[H_COUNT].fetch_sub(1, Ordering::Relaxed);
                 return Ok(v);
             }
@@ -505,11 +559,7 @@ impl HashTable {
     pub fn reset(&self) {
         let _g = self.lock();
         for b in 0..=self.mask {
-            self.write_bucket(b, || {
-                for s in 0..SLOTS {
-                    self.words[self.slot(b, s)].store(0, Ordering::Relaxed);
-                }
-            });
+            self.write_bucket(b, || self.used(b).store(0, Ordering::Relaxed));
         }
         self.words[H_COUNT].store(0, Ordering::Relaxed);
     }
@@ -529,17 +579,17 @@ impl HashTable {
                     std::hint::spin_loop();
                     continue;
                 }
-                let meta = self.words[i].load(Ordering::Relaxed);
-                let value = self.words[i + 1].load(Ordering::Relaxed);
+                let in_use = self.used(b).load(Ordering::Relaxed) & (1 << s) != 0;
+                let value = self.words[i].load(Ordering::Relaxed);
                 let mut key = Vec::with_capacity(self.kw * 8);
                 for k in 0..self.kw {
-                    key.extend_from_slice(&self.words[i + 2 + k].load(Ordering::Relaxed).to_le_bytes());
+                    key.extend_from_slice(&self.words[i + 1 + k].load(Ordering::Relaxed).to_le_bytes());
                 }
                 fence(Ordering::Acquire);
                 if self.seq(b).load(Ordering::Relaxed) != s1 {
                     continue;
                 }
-                if meta != 0 {
+                if in_use {
                     key.truncate(self.key_len);
                     return Some((key, value));
                 }
