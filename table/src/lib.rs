@@ -7,13 +7,16 @@
 //! - [`hash::HashTable`]: a bucketised cuckoo hash with fixed-size keys and `u64` values;
 //!   lock-free lookups run concurrently with one writer (per-bucket sequence counters).
 //! - [`lpm::Lpm`]: a DIR-24-8 longest-prefix-match table for IPv4.
+//! - [`lpm6::Lpm6`]: a multibit-trie longest-prefix-match table for IPv6.
 
 pub mod crc;
 pub mod hash;
 pub mod lpm;
+pub mod lpm6;
 
 pub use hash::{HashFunction, HashParams, HashTable};
 pub use lpm::{Lpm, LpmParams};
+pub use lpm6::{Lpm6, Lpm6Params};
 
 /// What can go wrong creating, finding or updating a table.
 #[derive(Debug, thiserror::Error)]
