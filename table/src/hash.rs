@@ -30,7 +30,9 @@ pub const MAX_BULK: usize = 64;
 /// Size of a value, in bytes (values are `u64`).
 pub const VALUE_LEN: usize = 8;
 
-const MAGIC: u64 = 0x4259_5048_4153_4831; // "BYPHASH1"
+/// Identifies the table kind and layout revision; bumped whenever the layout changes, so a
+/// binary built with another layout is refused instead of misreading the table.
+const MAGIC: u64 = 0x4259_5048_4153_4832; // "BYPHASH2"
 const HDR_WORDS: usize = 16;
 const H_MAGIC: usize = 0;
 const H_KEY_LEN: usize = 1;

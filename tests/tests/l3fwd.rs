@@ -34,8 +34,8 @@ fn got(out: &[String]) -> Vec<Got> {
 }
 
 /// Starts l3fwd with `app` options, runs the peer with `specs` into port 0, stops l3fwd and
-/// returns (frames out, l3fwd's output).
-fn run(tag: &str, app: &[&str], specs: &[&str]) -> (Vec<Got>, Vec<String>) {
+/// returns (frames out, l3fwd's output, the peer's output).
+fn run(tag: &str, app: &[&str], specs: &[&str]) -> (Vec<Got>, Vec<String>, Vec<String>) {
     let p = prefix(tag);
     let mut args = vec![
         "--file-prefix",
@@ -59,7 +59,8 @@ fn run(tag: &str, app: &[&str], specs: &[&str]) -> (Vec<Got>, Vec<String>) {
     pargs.extend_from_slice(specs);
     let (code, pout) = Proc::spawn(PEER, &pargs).finish(T);
     assert_eq!(code, Some(0), "{pout:#?}");
-    assert!(pout.iter().any(|l| l == &format!("INJECTED {}", specs.len())), "{pout:#?}");
+    let frames = specs.iter().filter(|s| !s.contains(':')).count();
+    assert!(pout.iter().any(|l| l == &format!("INJECTED {frames}")), "{pout:#?}");
     let pid = l3.child.id().to_string();
     assert!(Command::new("kill").args(["-INT", &pid]).status().expect("kill").success());
     let (code, out) = l3.finish(T);
@@ -67,7 +68,7 @@ fn run(tag: &str, app: &[&str], specs: &[&str]) -> (Vec<Got>, Vec<String>) {
     let pool = out.iter().find(|l| l.starts_with("Pool mbuf_pool:")).expect("pool line");
     let free: Vec<u64> = pool.split_whitespace().filter_map(|w| w.parse().ok()).collect();
     assert_eq!(free[0], free[1], "{pool}");
-    (got(&pout), out)
+    (got(&pout), out, pout)
 }
 
 fn check(frames: &[Got], want: &[(u16, usize, u8)]) {
@@ -106,7 +107,7 @@ fn l3fwd_routes_by_lpm_from_a_rule_file() {
         "172.16.0.1,64,10.0.0.1,1,2,0", // route to port 5, not enabled: skipped
     ];
     let rules = rules.to_string_lossy().into_owned();
-    let (frames, out) =
+    let (frames, out, _) =
         run("l3fwd_lpm", &["-p", "0x3", "-P", "--config", "(0,0,1),(1,0,1)", "--rule_ipv4", &rules], &specs);
     let _ = std::fs::remove_dir_all(&dir);
     check(&frames, &[(0, 1, 63), (1, 0, 9), (2, 1, 63), (3, 0, 63), (4, 1, 1), (5, 0, 63), (6, 0, 63)]);
@@ -125,7 +126,7 @@ fn l3fwd_routes_by_exact_match_with_default_routes() {
         "198.18.1.0,64,198.18.1.1,9,10,0", // another port number: no route
         "198.18.1.0,64,198.18.1.2,9,9,0",  // another source: no route
     ];
-    let (frames, out) = run("l3fwd_em", &["-p3", "--lookup=em"], &specs);
+    let (frames, out, _) = run("l3fwd_em", &["-p3", "--lookup=em"], &specs);
     check(&frames, &[(0, 1, 63), (1, 0, 63)]);
     assert!(out.iter().any(|l| l == "EM: Adding route 198.18.1.0 198.18.1.1 9 9 17 (1)"), "{out:#?}");
     assert!(out.iter().any(|l| l == "Drops: not_ipv4=0 bad_header=0 ttl_expired=0 no_route=2"), "{out:#?}");
@@ -158,4 +159,27 @@ fn l3fwd_explains_bad_options() {
         assert!(out.iter().any(|l| l.contains(msg)), "{app:?}: expected {msg:?} in {out:#?}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The tables live in shared memory and hold no pointers: a secondary of another program
+/// (the peer) finds them by name, adds a route and a 5-tuple that l3fwd then forwards by,
+/// and opening the EM table with the wrong key size is refused with the stored size.
+#[test]
+fn l3fwd_forwards_by_entries_another_process_added() {
+    let (frames, _, pout) = run(
+        "l3fwd_lpm_mp",
+        &["-p3"],
+        &["lpm-add:203.0.113.0/24:1", "203.0.113.9,64,10.0.0.1,1,2,0", "203.0.114.9,64,10.0.0.1,1,2,0"],
+    );
+    assert!(pout.iter().any(|l| l == "ADDED lpm-add:203.0.113.0/24:1"), "{pout:#?}");
+    check(&frames, &[(0, 1, 63)]);
+    let (frames, out, pout) = run(
+        "l3fwd_em_mp",
+        &["-p3", "-E"],
+        &["em-open:16", "em-add:192.0.2.7,192.0.2.1,53,4000,17:0", "192.0.2.7,30,192.0.2.1,4000,53,0"],
+    );
+    let err = pout.iter().find(|l| l.starts_with("OPEN_ERROR")).unwrap_or_else(|| panic!("{pout:#?}"));
+    assert!(err.contains("holds keys of 13 bytes, not 16"), "{err}");
+    check(&frames, &[(0, 0, 29)]);
+    assert!(out.iter().any(|l| l == "Drops: not_ipv4=0 bad_header=0 ttl_expired=0 no_route=0"), "{out:#?}");
 }

@@ -3,8 +3,13 @@
 //! ports transmit to.
 //!
 //! `l3fwd_peer <EAL args> -- IN_RING OUT_RING[,OUT_RING...] SPEC...`
-//! with `SPEC = dst,ttl,src,sport,dport,bad` (`bad` = 1 corrupts the header checksum).
-//! Frame `i` carries `i` in its IPv4 identification field. Prints `INJECTED n`, then one
+//! with `SPEC = dst,ttl,src,sport,dport,bad` (`bad` = 1 corrupts the header checksum), or a
+//! table action done from this process before any frame is sent:
+//! `lpm-add:PREFIX/DEPTH:PORT` adds a route to l3fwd's LPM table `l3fwd_lpm_v4`,
+//! `em-add:DST,SRC,DPORT,SPORT,PROTO:PORT` adds a 5-tuple to its EM table `l3fwd_em_v4`,
+//! `em-open:KEYLEN` opens the EM table with that key length and prints `OPEN ok` or
+//! `OPEN_ERROR <why>`.
+//! Frame `i` (counting frame specs only) carries `i` in its IPv4 identification field. Prints `INJECTED n`, then one
 //! `GOT out=K id=I ttl=T csum=ok|bad dmac=.. smac=.. len=L` line per frame collected from
 //! output ring `K`, then `DONE`.
 
@@ -49,6 +54,41 @@ fn frame(i: u16, spec: &str) -> Vec<u8> {
     p
 }
 
+/// The EM key l3fwd builds: dst ip, src ip, dst port, src port, proto (network order).
+fn em_key(f: &[&str]) -> [u8; 13] {
+    let mut k = [0u8; 13];
+    k[0..4].copy_from_slice(&f[0].parse::<Ipv4Addr>().expect("dst").octets());
+    k[4..8].copy_from_slice(&f[1].parse::<Ipv4Addr>().expect("src").octets());
+    k[8..10].copy_from_slice(&f[2].parse::<u16>().expect("dport").to_be_bytes());
+    k[10..12].copy_from_slice(&f[3].parse::<u16>().expect("sport").to_be_bytes());
+    k[12] = f[4].parse().expect("proto");
+    k
+}
+
+fn table_action(mem: &eal::Memory, act: &str) {
+    let p: Vec<&str> = act.split(':').collect();
+    match p[0] {
+        "lpm-add" => {
+            let (ip, d) = p[1].split_once('/').expect("PREFIX/DEPTH");
+            let lpm = table::Lpm::lookup_by_name(mem, "l3fwd_lpm_v4").expect("l3fwd's LPM table");
+            let ip = u32::from(ip.parse::<Ipv4Addr>().expect("prefix"));
+            lpm.add(ip, d.parse().expect("depth"), p[2].parse().expect("port")).expect("add");
+            println!("ADDED {act}");
+        }
+        "em-add" => {
+            let h = table::HashTable::lookup_by_name(mem, "l3fwd_em_v4", 13, 8).expect("l3fwd's EM table");
+            let f: Vec<&str> = p[1].split(',').collect();
+            h.add(&em_key(&f), p[2].parse().expect("port")).expect("add");
+            println!("ADDED {act}");
+        }
+        "em-open" => match table::HashTable::lookup_by_name(mem, "l3fwd_em_v4", p[1].parse().expect("len"), 8) {
+            Ok(_) => println!("OPEN ok"),
+            Err(e) => println!("OPEN_ERROR {e}"),
+        },
+        other => panic!("unknown action {other}"),
+    }
+}
+
 fn mac(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
 }
@@ -66,8 +106,12 @@ fn main() {
     let ring = |n: &str| MbufRing::lookup(&mem, n).unwrap_or_else(|e| panic!("ring {n}: {e}"));
     let inr = ring(&a[1]);
     let outs: Vec<MbufRing> = a[2].split(',').map(ring).collect();
+    let actions: Vec<&String> = a[3..].iter().filter(|s| s.contains(':')).collect();
+    for act in actions {
+        table_action(&mem, act);
+    }
     let mut injected = 0;
-    for (i, spec) in a[3..].iter().enumerate() {
+    for (i, spec) in a[3..].iter().filter(|s| !s.contains(':')).enumerate() {
         let f = frame(i as u16, spec);
         let mut m = pool.alloc().expect("mbuf");
         m.append(f.len() as u16).expect("room").copy_from_slice(&f);
