@@ -9,13 +9,19 @@
 //! ```text
 //! l3fwd -l 0-1 --vdev net_ring0 --vdev net_ring1 -- -p 0x3 --config "(0,0,1),(1,0,1)"
 //! ```
+//!
+//! Multi-process mode (`--num-procs N --proc-id K`, as symmetric_mp): the primary (`K` = 0)
+//! configures every port with N RX and N TX queues and creates the tables
+//! (`l3fwd_lpm_v4` / `l3fwd_em_v4`); each process then forwards RX queue K of every port
+//! on its first lcore and sends on TX queue K, and the secondaries route with the primary's
+//! tables, found by name.
 
 mod pkt;
 mod routes;
 
 use eal::{Eal, Mbuf};
 use ethdev::Port;
-use examples_common::args::{app_cli, portmask, unknown, Arg};
+use examples_common::args::{app_cli, portmask, positive, unknown, Arg};
 use examples_common::{exit_after, ports, setup_port, shared_pool};
 use routes::{em_key, EmRoute, LpmRoute, EM_KEY_LEN};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,7 +41,8 @@ const USAGE: &str =
   -L / -E       short for --lookup lpm / --lookup em\n\
   --eth-dest    destination MAC address of port X (default 02:00:00:00:00:X)\n\
   --rule_ipv4   route file: 'R<ip>/<depth> <port>' lines (lpm) or\n\
-                'R<dst ip> <src ip> <dst port> <src port> <proto> <port>' lines (em)\n";
+                'R<dst ip> <src ip> <dst port> <src port> <proto> <port>' lines (em)\n\
+  --num-procs N --proc-id K  multi-process: process K forwards queue K of every port\n";
 const BURST: usize = 32;
 const LPM_NAME: &str = "l3fwd_lpm_v4";
 const EM_NAME: &str = "l3fwd_em_v4";
@@ -54,6 +61,8 @@ struct Opts {
     lookup: Lookup,
     eth_dest: Vec<(u16, [u8; 6])>,
     rule_ipv4: Option<String>,
+    /// `(num_procs, proc_id)` in multi-process mode.
+    mp: Option<(u16, u16)>,
 }
 
 fn parse_config(s: &str) -> Result<Vec<(u16, u16, u32)>, String> {
@@ -101,7 +110,9 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         lookup: Lookup::Lpm,
         eth_dest: Vec::new(),
         rule_ipv4: None,
+        mp: None,
     };
+    let (mut num_procs, mut proc_id) = (None, None);
     let mut cli = app_cli(args);
     while let Some(arg) = cli.next_arg()? {
         match arg {
@@ -124,6 +135,8 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                 o.eth_dest.push((p.trim().parse().map_err(|_| bad())?, parse_mac(m.trim()).ok_or_else(bad)?));
             }
             Arg::Long("rule_ipv4") => o.rule_ipv4 = Some(cli.value("--rule_ipv4")?),
+            Arg::Long("num-procs") => num_procs = Some(positive::<u16>(&mut cli, "--num-procs")?),
+            Arg::Long("proc-id") => proc_id = Some(cli.number::<u16>("--proc-id")?),
             Arg::Long("rule_ipv6") => {
                 return Err(
                     "--rule_ipv6: IPv6 forwarding is not supported yet; give IPv4 routes with --rule_ipv4".into()
@@ -134,6 +147,17 @@ fn parse(args: &[String]) -> Result<Opts, String> {
     }
     if o.mask == 0 {
         return Err("-p PORTMASK is required".into());
+    }
+    o.mp = match (num_procs, proc_id) {
+        (None, None) => None,
+        (Some(n), Some(k)) if k < n => Some((n, k)),
+        (Some(n), Some(k)) => return Err(format!("--proc-id {k} must be below --num-procs {n}")),
+        _ => return Err("--num-procs and --proc-id go together".into()),
+    };
+    if o.mp.is_some() && !o.config.is_empty() {
+        return Err("--config and --num-procs exclude each other: with --num-procs, process K forwards \
+                    queue K of every port"
+            .into());
     }
     Ok(o)
 }
@@ -305,6 +329,16 @@ fn build_table(eal: &Eal, o: &Opts, enabled: &[u16]) -> Result<Table, String> {
     }
 }
 
+/// A secondary's tables: the primary's, by name.
+fn find_table(eal: &Eal, lookup: Lookup) -> Result<Table, String> {
+    let mem = eal.memory();
+    let t = match lookup {
+        Lookup::Lpm => Lpm::lookup_by_name(&mem, LPM_NAME).map(Table::Lpm),
+        Lookup::Em => HashTable::lookup_by_name(&mem, EM_NAME, EM_KEY_LEN, 8).map(Table::Em),
+    };
+    t.map_err(|e| format!("the primary's table: {e} (start the primary with the same --lookup)"))
+}
+
 fn main() {
     let eal = examples_common::eal_init_or_exit(APP);
     exit_after(APP, eal, run)
@@ -312,9 +346,16 @@ fn main() {
 
 fn run(eal: &Eal) -> Result<(), String> {
     let mut o = parse(&eal.app_args()).map_err(|e| format!("{e}\n{USAGE}"))?;
-    if !eal.is_primary() {
-        return Err("l3fwd configures its ports and tables: run it as the primary process".into());
+    match o.mp {
+        Some((_, k)) if (k == 0) != eal.is_primary() => {
+            return Err("--proc-id 0 must be the primary process and the others secondaries (use --proc-type)".into())
+        }
+        None if !eal.is_primary() => {
+            return Err("a secondary l3fwd needs --num-procs N --proc-id K (the primary configures the ports)".into())
+        }
+        _ => {}
     }
+    let primary = eal.is_primary();
     let eth = ports(eal)?;
     let enabled: Vec<u16> = eth.port_ids().into_iter().filter(|p| o.mask & (1 << p) != 0).collect();
     if enabled.is_empty() {
@@ -324,7 +365,8 @@ fn run(eal: &Eal) -> Result<(), String> {
     let workers = eal.lcores().workers();
     if o.config.is_empty() {
         let l = workers.first().copied().unwrap_or(main_lcore);
-        o.config = enabled.iter().map(|&p| (p, 0, l)).collect();
+        let q = o.mp.map_or(0, |m| m.1);
+        o.config = enabled.iter().map(|&p| (p, q, l)).collect();
     }
     for &(p, q, l) in &o.config {
         if !enabled.contains(&p) {
@@ -340,13 +382,13 @@ fn run(eal: &Eal) -> Result<(), String> {
     let mut lcores: Vec<u32> = o.config.iter().map(|c| c.2).collect();
     lcores.sort_unstable();
     lcores.dedup();
-    let nb_txq = lcores.len() as u16;
+    let nb_txq = o.mp.map_or(lcores.len() as u16, |m| m.0);
     let max_port = *enabled.iter().max().expect("non-empty");
     let mut nb_rxq = vec![0u16; usize::from(max_port) + 1];
     for &p in &enabled {
         let n = o.config.iter().filter(|c| c.0 == p).map(|c| c.1 + 1).max().unwrap_or(0);
         let given = o.config.iter().filter(|c| c.0 == p).count() as u16;
-        if given != n {
+        if given != n && o.mp.is_none() {
             return Err(format!(
                 "--config gives port {p} queues up to {} but not all of 0..{n}: list each queue",
                 n - 1
@@ -354,17 +396,26 @@ fn run(eal: &Eal) -> Result<(), String> {
         }
         nb_rxq[usize::from(p)] = n.max(1);
     }
+    if let Some((n, _)) = o.mp {
+        nb_rxq.iter_mut().for_each(|q| *q = n);
+    }
     let per_port: u32 = enabled.iter().map(|&p| u32::from(nb_rxq[usize::from(p)] + nb_txq) * 512).sum();
-    let pool = shared_pool(eal, "mbuf_pool", (per_port + lcores.len() as u32 * 512 + 2048).max(8191))?;
+    let pool = if primary {
+        Some(shared_pool(eal, "mbuf_pool", (per_port + lcores.len() as u32 * 512 + 2048).max(8191))?)
+    } else {
+        None
+    };
     let counters: Vec<Arc<Counters>> = (0..=max_port).map(|_| Arc::default()).collect();
     let mut outs: Vec<Option<Out>> = vec![None; usize::from(max_port) + 1];
     for &p in &enabled {
-        setup_port(&eth, p, nb_rxq[usize::from(p)], nb_txq, 512, ethdev::rss::hash::IPV4, pool)
-            .map_err(|e| format!("port {p}: {e}"))?;
-        let c = eth.control(p).map_err(|e| e.to_string())?;
-        if o.promisc {
-            if let Err(e) = c.set_promiscuous(true) {
-                eprintln!("{APP}: port {p}: cannot enable promiscuous mode: {e}");
+        if let Some(pool) = pool {
+            setup_port(&eth, p, nb_rxq[usize::from(p)], nb_txq, 512, ethdev::rss::hash::IPV4, pool)
+                .map_err(|e| format!("port {p}: {e}"))?;
+            let c = eth.control(p).map_err(|e| e.to_string())?;
+            if o.promisc {
+                if let Err(e) = c.set_promiscuous(true) {
+                    eprintln!("{APP}: port {p}: cannot enable promiscuous mode: {e}");
+                }
             }
         }
         let port = eth.port(p).map_err(|e| e.to_string())?.clone();
@@ -377,7 +428,7 @@ fn run(eal: &Eal) -> Result<(), String> {
         );
         outs[usize::from(p)] = Some(Out { smac: port.mac(), port, dmac, counters: counters[usize::from(p)].clone() });
     }
-    let table = build_table(eal, &o, &enabled)?;
+    let table = if primary { build_table(eal, &o, &enabled)? } else { find_table(eal, o.lookup)? };
     let stop = Arc::new(AtomicBool::new(false));
     let drops = Arc::new(DropCounters::default());
     let mut jobs: Vec<Job> = Vec::new();
@@ -390,7 +441,7 @@ fn run(eal: &Eal) -> Result<(), String> {
         jobs.push(Job {
             lcore: l,
             rx,
-            txq: k as u16,
+            txq: o.mp.map_or(k as u16, |m| m.1),
             outs: outs.clone(),
             table: table.clone(),
             drops: drops.clone(),
@@ -437,6 +488,10 @@ fn run(eal: &Eal) -> Result<(), String> {
         drops.ttl.load(Ordering::Relaxed),
         drops.no_route.load(Ordering::Relaxed)
     );
+    let Some(pool) = pool else {
+        println!("Bye...");
+        return Ok(());
+    };
     for &p in &enabled {
         println!("Closing port {p}...");
         if let Ok(c) = eth.control(p) {
@@ -469,6 +524,7 @@ mod tests {
         assert_eq!(o.eth_dest, vec![(1, [2, 0xaa, 0xbb, 0xcc, 0xdd, 0xee])]);
         assert_eq!((o.rule_ipv4.as_deref(), o.lookup), (Some("r.cfg"), Lookup::Lpm));
         assert_eq!(opts(&["-p3", "-E"]).unwrap().lookup, Lookup::Em);
+        assert_eq!(opts(&["-p3", "--num-procs=2", "--proc-id", "1"]).unwrap().mp, Some((2, 1)));
     }
 
     #[test]
@@ -482,5 +538,8 @@ mod tests {
         assert!(e(&["-p3", "--eth-dest=1,02:00"]).contains("invalid --eth-dest"));
         assert!(e(&["-p3", "--rule_ipv6", "x"]).contains("not supported"));
         assert_eq!(e(&["-p3", "-x"]), "unknown option '-x'");
+        assert!(e(&["-p3", "--num-procs", "2", "--proc-id", "2"]).contains("must be below --num-procs 2"));
+        assert!(e(&["-p3", "--num-procs", "2"]).contains("go together"));
+        assert!(e(&["-p3", "--num-procs=2", "--proc-id=1", "--config=(0,0,1)"]).contains("exclude each other"));
     }
 }

@@ -183,3 +183,87 @@ fn l3fwd_forwards_by_entries_another_process_added() {
     check(&frames, &[(0, 0, 29)]);
     assert!(out.iter().any(|l| l == "Drops: not_ipv4=0 bad_header=0 ttl_expired=0 no_route=0"), "{out:#?}");
 }
+
+/// Multi-process mode: a secondary l3fwd forwards RX queue 1 of every port on TX queue 1 with
+/// the primary's LPM table, found by name; the primary forwards nothing of it.
+#[test]
+fn l3fwd_secondary_forwards_its_queue_with_the_primarys_table() {
+    let p = prefix("l3fwd_mp");
+    let mut pri = Proc::spawn(
+        &example_bin("l3fwd"),
+        &[
+            "--file-prefix",
+            &p,
+            "--no-huge",
+            "-m",
+            "256",
+            "-l",
+            "0-1",
+            "--proc-type",
+            "primary",
+            "--vdev",
+            "net_ring0,rx=l3i0,tx=l3o0",
+            "--vdev",
+            "net_ring1,rx=l3i1,tx=l3o1",
+            "--",
+            "-p3",
+            "--num-procs",
+            "2",
+            "--proc-id",
+            "0",
+        ],
+    );
+    pri.expect("L3FWD: entering main loop on lcore 1", T);
+    let mut sec = Proc::spawn(
+        &example_bin("l3fwd"),
+        &[
+            "--file-prefix",
+            &p,
+            "--no-huge",
+            "--lcores",
+            "2@1",
+            "--proc-type",
+            "secondary",
+            "--",
+            "-p3",
+            "--num-procs=2",
+            "--proc-id=1",
+        ],
+    );
+    sec.expect("L3FWD: entering main loop on lcore 2", T);
+    let (code, pout) = Proc::spawn(
+        PEER,
+        &[
+            "--file-prefix",
+            &p,
+            "--no-huge",
+            "--lcores",
+            "3@0",
+            "--proc-type",
+            "secondary",
+            "--",
+            "l3i0_1",
+            "l3o0_1,l3o1_1",
+            "198.18.1.5,64,10.0.0.1,1,2,0",
+            "198.18.0.5,9,10.0.0.1,1,2,0",
+            "198.19.0.5,9,10.0.0.1,1,2,0",
+        ],
+    )
+    .finish(T);
+    assert_eq!(code, Some(0), "{pout:#?}");
+    check(&got(&pout), &[(0, 1, 63), (1, 0, 8)]);
+    for proc in [&sec, &pri] {
+        let pid = proc.child.id().to_string();
+        assert!(Command::new("kill").args(["-INT", &pid]).status().expect("kill").success());
+    }
+    let (code, sout) = sec.finish(T);
+    assert_eq!(code, Some(0), "{sout:#?}");
+    assert!(sout.iter().any(|l| l == "Port 0: rx=3 tx=1 dropped=1"), "{sout:#?}");
+    assert!(sout.iter().any(|l| l == "Drops: not_ipv4=0 bad_header=0 ttl_expired=0 no_route=1"), "{sout:#?}");
+    let (code, out) = pri.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    assert!(out.iter().any(|l| l == "Port 0: rx=0 tx=0 dropped=0"), "{out:#?}");
+    let pool = out.iter().find(|l| l.starts_with("Pool mbuf_pool:")).expect("pool line");
+    let free: Vec<u64> = pool.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(free[0], free[1], "{pool}");
+}
