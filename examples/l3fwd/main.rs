@@ -218,10 +218,10 @@ impl Table {
     /// The output port of a valid IPv4 frame.
     fn route(&self, f: &[u8], ihl: usize) -> Option<u16> {
         match self {
-            Table::Lpm(l) => l.lookup(pkt::dst(f)).map(|nh| nh as u16),
+            Table::Lpm(l) => l.lookup(pkt::dst(f)).and_then(|nh| u16::try_from(nh).ok()),
             Table::Em(h) => {
                 let (d, s, dp, sp, p) = pkt::five_tuple(f, ihl);
-                h.lookup(&em_key(d, s, dp, sp, p)).ok().flatten().map(|v| v as u16)
+                h.lookup(&em_key(d, s, dp, sp, p)).ok().flatten().and_then(|v| u16::try_from(v).ok())
             }
         }
     }
