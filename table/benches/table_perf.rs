@@ -1,0 +1,261 @@
+//! Lookup-table cost in cycles, Bypass beside DPDK 22.11's `lpm_perf_autotest` and
+//! `hash_perf_autotest` run by the same invocation (`dpdk-test --no-huge -m 512 --no-pci`).
+//! `cargo bench -p table --bench table_perf`; env BYPASS_BENCH_NO_DPDK=1 skips DPDK.
+//!
+//! LPM: about a million routes with the depth mix of DPDK's table (mostly /24, then /16 to
+//! /23, a few beyond /24); cycles per add, per lookup of a random address, per address in
+//! bulk lookups of 32, per delete. Hash: as DPDK's "with 8-byte data, without pre-computed
+//! hash values, all elements in primary location" table would be read: 393,216 keys in a
+//! table of 524,288 entries, cycles per add, lookup, bulk lookup (per key, bursts of 64 as
+//! DPDK's `Lookup_bulk`) and delete, and lookup with the hash given.
+
+#[allow(dead_code)]
+#[path = "../../eal/benches/common.rs"]
+mod common;
+
+use common::{have, print_table, Figures};
+use eal::cycles::rdtsc;
+use eal::Memory;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use table::{HashParams, HashTable, Lpm, LpmParams};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn mask(d: u8) -> u32 {
+    u32::MAX << (32 - u32::from(d))
+}
+
+/// Depth mix (per mille) close to DPDK's large route table.
+const DEPTHS: &[(u8, u32)] = &[
+    (8, 1),
+    (12, 1),
+    (13, 1),
+    (14, 2),
+    (15, 4),
+    (16, 64),
+    (17, 12),
+    (18, 22),
+    (19, 64),
+    (20, 58),
+    (21, 45),
+    (22, 67),
+    (23, 80),
+    (24, 540),
+    (25, 3),
+    (26, 5),
+    (27, 6),
+    (28, 7),
+    (29, 12),
+    (30, 6),
+    (32, 1),
+];
+
+fn lpm_bench(mem: &Memory, out: &mut Figures) {
+    const ROUTES: usize = 1_000_000;
+    let mut r = Rng(0x5eed_1234_abcd_0001);
+    let total: u32 = DEPTHS.iter().map(|d| d.1).sum();
+    let mut routes = Vec::with_capacity(ROUTES);
+    let mut seen = std::collections::HashSet::new();
+    while routes.len() < ROUTES {
+        let mut pick = (r.next() % u64::from(total)) as u32;
+        let d = DEPTHS
+            .iter()
+            .find(|&&(_, w)| {
+                if pick < w {
+                    true
+                } else {
+                    pick -= w;
+                    false
+                }
+            })
+            .map_or(24, |x| x.0);
+        let ip = (r.next() >> 16) as u32 & mask(d);
+        if seen.insert((ip, d)) {
+            routes.push((ip, d, (r.next() % 256) as u32));
+        }
+    }
+    let lpm = Lpm::create(mem, "bench_lpm", &LpmParams { max_rules: ROUTES as u32 + 1024, tbl8_groups: 1 << 16 })
+        .expect("lpm");
+    let t0 = rdtsc();
+    for &(ip, d, nh) in &routes {
+        lpm.add(ip, d, nh).expect("add");
+    }
+    out.entry("lpm add".into()).or_default().push((rdtsc() - t0) as f64 / ROUTES as f64);
+    // 4M random addresses in batches of 4096, as DPDK's test.
+    let ips: Vec<u32> = (0..4096).map(|_| (r.next() >> 16) as u32).collect();
+    const ITERS: usize = 1024;
+    let mut sink = 0u64;
+    let t0 = rdtsc();
+    for _ in 0..ITERS {
+        for &ip in &ips {
+            sink += u64::from(lpm.lookup(ip).unwrap_or(0));
+        }
+    }
+    let n = (ITERS * ips.len()) as f64;
+    out.entry("lpm lookup".into()).or_default().push((rdtsc() - t0) as f64 / n);
+    let mut nhs = [None; 32];
+    let t0 = rdtsc();
+    for _ in 0..ITERS {
+        for c in ips.chunks(32) {
+            lpm.lookup_bulk(c, &mut nhs).expect("bulk");
+            sink += u64::from(nhs[0].unwrap_or(0));
+        }
+    }
+    out.entry("lpm lookup bulk(32)".into()).or_default().push((rdtsc() - t0) as f64 / n);
+    std::hint::black_box(sink);
+    let t0 = rdtsc();
+    for &(ip, d, _) in &routes {
+        lpm.delete(ip, d).expect("delete");
+    }
+    out.entry("lpm delete".into()).or_default().push((rdtsc() - t0) as f64 / ROUTES as f64);
+    lpm.free(mem);
+}
+
+fn hash_bench(mem: &Memory, key_len: usize, out: &mut Figures) {
+    const ENTRIES: u32 = 1 << 19;
+    const KEYS: usize = (ENTRIES as usize) * 3 / 4;
+    let mut r = Rng(0xfeed_0000_0000_0001 ^ key_len as u64);
+    let mut keys: Vec<u8> = (0..KEYS * key_len).map(|_| r.next() as u8).collect();
+    // Make keys distinct: the index in the first bytes.
+    for i in 0..KEYS {
+        let b = (i as u32).to_le_bytes();
+        let n = key_len.min(4);
+        keys[i * key_len..i * key_len + n].copy_from_slice(&b[..n]);
+    }
+    let key = |i: usize| &keys[i * key_len..(i + 1) * key_len];
+    let h = HashTable::create(mem, "bench_hash", &HashParams { entries: ENTRIES, key_len, ..Default::default() })
+        .expect("hash");
+    // 4-byte keys can only be distinct up to 2^32: fine for 393,216.
+    let t0 = rdtsc();
+    for i in 0..KEYS {
+        h.add(key(i), i as u64).expect("add");
+    }
+    let k = |name: &str| format!("hash {name} key {key_len:>2}");
+    out.entry(k("add")).or_default().push((rdtsc() - t0) as f64 / KEYS as f64);
+    let order: Vec<usize> = (0..KEYS * 2).map(|_| (r.next() % KEYS as u64) as usize).collect();
+    let mut sink = 0u64;
+    let t0 = rdtsc();
+    for &i in &order {
+        sink += h.lookup(key(i)).expect("lookup").unwrap_or(0);
+    }
+    out.entry(k("lookup")).or_default().push((rdtsc() - t0) as f64 / order.len() as f64);
+    let hashes: Vec<u32> = order.iter().map(|&i| h.hash(key(i)).expect("hash")).collect();
+    let t0 = rdtsc();
+    for (j, &i) in order.iter().enumerate() {
+        sink += h.lookup_with_hash(key(i), hashes[j]).expect("lookup").unwrap_or(0);
+    }
+    out.entry(k("lookup with hash")).or_default().push((rdtsc() - t0) as f64 / order.len() as f64);
+    let mut vals = [0u64; 64];
+    let t0 = rdtsc();
+    for c in order.chunks(64) {
+        let ks: [&[u8]; 64] = std::array::from_fn(|j| key(c[j % c.len()]));
+        sink += h.lookup_bulk(&ks[..c.len()], &mut vals).expect("bulk");
+    }
+    out.entry(k("lookup bulk(64)")).or_default().push((rdtsc() - t0) as f64 / order.len() as f64);
+    std::hint::black_box(sink);
+    let t0 = rdtsc();
+    for i in 0..KEYS {
+        h.delete(key(i)).expect("delete");
+    }
+    out.entry(k("delete")).or_default().push((rdtsc() - t0) as f64 / KEYS as f64);
+    h.free(mem);
+}
+
+fn dpdk(test: &str) -> Result<String, String> {
+    let mut child = Command::new("timeout")
+        .args(["1200", "dpdk-test", "--no-huge", "-m", "512", "--no-pci", "-l", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("dpdk-test: {e}"))?;
+    if let Some(mut s) = child.stdin.take() {
+        let _ = s.write_all(format!("{test}\n").as_bytes());
+    }
+    let o = child.wait_with_output().map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+fn figure_after(text: &str, label: &str) -> Option<f64> {
+    let l = text.lines().find(|l| l.starts_with(label))?;
+    l[label.len()..].split_whitespace().next()?.parse().ok()
+}
+
+fn parse_lpm(text: &str, base: &mut Figures) {
+    for (label, k) in [
+        ("Average LPM Add:", "lpm add"),
+        ("Average LPM Lookup:", "lpm lookup"),
+        ("BULK LPM Lookup:", "lpm lookup bulk(32)"),
+        ("Average LPM Delete:", "lpm delete"),
+    ] {
+        if let Some(v) = figure_after(text, label) {
+            base.entry(k.into()).or_default().push(v);
+        }
+    }
+}
+
+/// The "with 8-byte data" tables of the "all elements in primary location" section.
+fn parse_hash(text: &str, base: &mut Figures) {
+    let Some(start) = text.find("Operations with 8-byte data") else { return };
+    let sect = &text[start..];
+    let end = sect[1..].find("Operations").map_or(sect.len(), |e| e + 1);
+    let sect = &sect[..end];
+    let mut precomputed = false;
+    for l in sect.lines() {
+        if l.starts_with("With pre-computed") {
+            precomputed = true;
+        }
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let Ok(key_len) = f.first().unwrap_or(&"").parse::<usize>() else { continue };
+        if f.len() < 5 {
+            continue;
+        }
+        let v: Vec<f64> = f[1..5].iter().filter_map(|x| x.parse().ok()).collect();
+        if v.len() < 4 {
+            continue;
+        }
+        let k = |name: &str| format!("hash {name} key {key_len:>2}");
+        if precomputed {
+            base.entry(k("lookup with hash")).or_default().push(v[1]);
+        } else {
+            base.entry(k("add")).or_default().push(v[0]);
+            base.entry(k("lookup")).or_default().push(v[1]);
+            base.entry(k("lookup bulk(64)")).or_default().push(v[2]);
+            base.entry(k("delete")).or_default().push(v[3]);
+        }
+    }
+}
+
+fn main() {
+    let mem = Memory::anonymous(400 << 20).expect("arena");
+    let with_dpdk = std::env::var_os("BYPASS_BENCH_NO_DPDK").is_none() && have("dpdk-test");
+    let mut ours = Figures::new();
+    let mut base = Figures::new();
+    println!("CRC32-C in hardware: {}", table::crc::has_hw());
+    lpm_bench(&mem, &mut ours);
+    for key_len in [4, 8, 16, 32, 48, 64, 9, 13, 37, 40] {
+        hash_bench(&mem, key_len, &mut ours);
+    }
+    if with_dpdk {
+        match dpdk("lpm_perf_autotest") {
+            Ok(t) => parse_lpm(&t, &mut base),
+            Err(e) => println!("DPDK lpm_perf_autotest: {e}"),
+        }
+        match dpdk("hash_perf_autotest") {
+            Ok(t) => parse_hash(&t, &mut base),
+            Err(e) => println!("DPDK hash_perf_autotest: {e}"),
+        }
+    } else {
+        println!("(DPDK baseline skipped: BYPASS_BENCH_NO_DPDK set or dpdk-test not on PATH)");
+    }
+    print_table("Lookup tables", "cycles per operation", &ours, &base, true);
+}

@@ -1,0 +1,202 @@
+//! Shared hash table: correctness, errors, a full table, and readers beside a writer.
+
+use eal::Memory;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use table::{HashFunction, HashParams, HashTable, Lpm, LpmParams, TableError};
+
+fn key(i: u64, len: usize) -> Vec<u8> {
+    let mut k = vec![0u8; len];
+    let b = i.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes();
+    for (j, x) in k.iter_mut().enumerate() {
+        *x = b[j % 8] ^ (j as u8).wrapping_mul(31) ^ (i >> (8 * (j % 8))) as u8;
+    }
+    k[..8.min(len)].copy_from_slice(&i.to_le_bytes()[..8.min(len)]);
+    k
+}
+
+fn params(entries: u32, key_len: usize) -> HashParams {
+    HashParams { entries, key_len, ..Default::default() }
+}
+
+#[test]
+fn add_lookup_delete_iterate_all_key_sizes() {
+    let m = Memory::anonymous(16 << 20).unwrap();
+    for (n, key_len) in [1usize, 4, 13, 16, 40, 64].into_iter().enumerate() {
+        for hf in [HashFunction::Crc32c, HashFunction::Fnv1a] {
+            let name = format!("h{n}{hf:?}");
+            let entries = if key_len == 1 { 256 } else { 2000 };
+            let h = HashTable::create(&m, &name, &HashParams { entries, key_len, hash_fn: hf, seed: 7 }).unwrap();
+            let n_keys = entries as u64;
+            for i in 0..n_keys {
+                h.add(&key(i, key_len), i * 3).unwrap();
+            }
+            assert_eq!(h.count(), n_keys);
+            for i in 0..n_keys {
+                assert_eq!(h.lookup(&key(i, key_len)).unwrap(), Some(i * 3), "{name} key {i}");
+            }
+            // Replace a value, delete every other key.
+            h.add(&key(0, key_len), 99).unwrap();
+            assert_eq!(h.lookup(&key(0, key_len)).unwrap(), Some(99));
+            for i in (0..n_keys).step_by(2) {
+                h.delete(&key(i, key_len)).unwrap();
+            }
+            assert!(matches!(h.delete(&key(0, key_len)), Err(TableError::NotPresent)));
+            let mut seen = 0;
+            let mut pos = 0;
+            while let Some((k, v)) = h.iterate(&mut pos) {
+                let i = v / 3;
+                assert_eq!(k, key(i, key_len));
+                assert_eq!(i % 2, 1);
+                seen += 1;
+            }
+            assert_eq!(seen, n_keys / 2);
+            assert_eq!(h.count(), n_keys / 2);
+            for i in 0..n_keys {
+                let want = (i % 2 == 1).then_some(i * 3);
+                assert_eq!(h.lookup(&key(i, key_len)).unwrap(), want);
+            }
+            h.reset();
+            assert_eq!(h.count(), 0);
+            assert_eq!(h.lookup(&key(1, key_len)).unwrap(), None);
+            h.free(&m);
+        }
+    }
+}
+
+#[test]
+fn bulk_and_with_hash() {
+    let m = Memory::anonymous(4 << 20).unwrap();
+    let h = HashTable::create(&m, "bulk", &params(1024, 12)).unwrap();
+    for i in 0..500 {
+        h.add(&key(i, 12), i + 1000).unwrap();
+    }
+    let keys: Vec<Vec<u8>> = (490..522).map(|i| key(i, 12)).collect();
+    let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+    let mut vals = [0u64; 32];
+    let hits = h.lookup_bulk(&refs, &mut vals).unwrap();
+    assert_eq!(hits, (1u64 << 10) - 1);
+    for (i, v) in vals.iter().enumerate().take(10) {
+        assert_eq!(*v, 490 + i as u64 + 1000);
+    }
+    let sig = h.hash(&key(5, 12)).unwrap();
+    assert_eq!(h.lookup_with_hash(&key(5, 12), sig).unwrap(), Some(1005));
+    assert_eq!(h.lookup_with_hash(&key(5, 12), sig ^ 0x5555).unwrap(), None);
+    let too_many: Vec<&[u8]> = (0..65).map(|_| refs[0]).collect();
+    let mut big = [0u64; 65];
+    assert!(matches!(h.lookup_bulk(&too_many, &mut big), Err(TableError::InvalidParam(_))));
+}
+
+#[test]
+fn full_table_keeps_every_entry() {
+    let m = Memory::anonymous(4 << 20).unwrap();
+    // 8000 entries: the table gets 1024 buckets of 8 (8192 slots): a 98% load.
+    let h = HashTable::create(&m, "full", &params(8000, 16)).unwrap();
+    let mut added = 0u64;
+    for i in 0..8000 {
+        match h.add(&key(i, 16), i) {
+            Ok(()) => added += 1,
+            Err(TableError::Full(_)) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(added >= 7600, "only {added} of 8000 fit");
+    let err = h.add(&key(1 << 40, 16), 1);
+    if added == 8000 {
+        assert!(matches!(err, Err(TableError::Full(ref n)) if n == "full"), "{err:?}");
+        assert!(err.unwrap_err().to_string().contains("more entries"));
+    }
+    for i in 0..added {
+        assert_eq!(h.lookup(&key(i, 16)).unwrap(), Some(i), "key {i} lost by cuckoo moves");
+    }
+    assert_eq!(h.count(), added);
+}
+
+#[test]
+fn errors_name_the_problem() {
+    let m = Memory::anonymous(80 << 20).unwrap();
+    let h = HashTable::create(&m, "flows", &params(64, 13)).unwrap();
+    let e = HashTable::lookup_by_name(&m, "flows", 16, 8).unwrap_err();
+    assert!(matches!(e, TableError::SizeMismatch { what: "keys", stored: 13, asked: 16, .. }), "{e:?}");
+    assert!(e.to_string().contains("13"), "{e}");
+    let e = HashTable::lookup_by_name(&m, "flows", 13, 4).unwrap_err();
+    assert!(matches!(e, TableError::SizeMismatch { what: "values", stored: 8, asked: 4, .. }), "{e:?}");
+    assert!(matches!(HashTable::lookup_by_name(&m, "nope", 13, 8), Err(TableError::NotFound(_))));
+    let found = HashTable::lookup_by_name(&m, "flows", 13, 8).unwrap();
+    h.add(&key(1, 13), 5).unwrap();
+    assert_eq!(found.lookup(&key(1, 13)).unwrap(), Some(5));
+    assert!(matches!(h.lookup(&[0u8; 12]), Err(TableError::InvalidParam(_))));
+    assert!(matches!(h.add(&[0u8; 14], 1), Err(TableError::InvalidParam(_))));
+    assert!(matches!(HashTable::create(&m, "flows", &params(64, 13)), Err(TableError::Eal(_))));
+    assert!(matches!(HashTable::create(&m, "k0", &params(64, 0)), Err(TableError::InvalidParam(_))));
+    assert!(matches!(HashTable::create(&m, "k65", &params(64, 65)), Err(TableError::InvalidParam(_))));
+    assert!(matches!(HashTable::create(&m, "e0", &params(0, 8)), Err(TableError::InvalidParam(_))));
+    assert!(matches!(HashTable::create(&m, "", &params(64, 8)), Err(TableError::InvalidParam(_))));
+    assert!(matches!(HashTable::create(&m, &"x".repeat(40), &params(64, 8)), Err(TableError::InvalidParam(_))));
+    // A memzone holding something else is not taken for a table.
+    m.memzone_reserve("other", 4096, 64).unwrap();
+    assert!(matches!(HashTable::lookup_by_name(&m, "other", 8, 8), Err(TableError::NotATable { .. })));
+    Lpm::create(&m, "lpm", &LpmParams::default()).unwrap();
+    assert!(matches!(HashTable::lookup_by_name(&m, "lpm", 8, 8), Err(TableError::NotATable { .. })));
+}
+
+/// One writer adds, updates and deletes while readers look up: a reader never sees a value
+/// that does not belong to its key, and keys never deleted are always found.
+#[test]
+fn readers_beside_a_writer_never_see_torn_entries() {
+    let m = Memory::anonymous(8 << 20).unwrap();
+    let h = HashTable::create(&m, "conc", &params(4096, 24)).unwrap();
+    const STABLE: u64 = 1000;
+    const CHURN: u64 = 2500;
+    // Value = key id << 8 | generation; the key id part must always match.
+    for i in 0..STABLE {
+        h.add(&key(i, 24), i << 8).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let lookups = Arc::new(AtomicU64::new(0));
+    let readers: Vec<_> = (0..2u64)
+        .map(|r| {
+            let h = HashTable::lookup_by_name(&m, "conc", 24, 8).unwrap();
+            let (stop, lookups) = (stop.clone(), lookups.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                let mut x = r + 1;
+                while !stop.load(Ordering::Relaxed) {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let i = (x >> 33) % (STABLE + CHURN);
+                    match h.lookup(&key(i, 24)).unwrap() {
+                        Some(v) => assert_eq!(v >> 8, i, "key {i} read value {v:#x}"),
+                        None => assert!(i >= STABLE, "stable key {i} not found"),
+                    }
+                    // Bulk lookups see the same guarantees.
+                    let ks: Vec<Vec<u8>> = (0..8).map(|j| key((i + j) % STABLE, 24)).collect();
+                    let refs: Vec<&[u8]> = ks.iter().map(|k| k.as_slice()).collect();
+                    let mut vals = [0u64; 8];
+                    assert_eq!(h.lookup_bulk(&refs, &mut vals).unwrap(), 0xff);
+                    for j in 0..8 {
+                        assert_eq!(vals[j as usize] >> 8, (i + j) % STABLE);
+                    }
+                    n += 9;
+                }
+                lookups.fetch_add(n, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    for round in 0..20u64 {
+        for i in STABLE..STABLE + CHURN {
+            h.add(&key(i, 24), i << 8 | (round & 0xff)).unwrap();
+        }
+        for i in 0..STABLE {
+            h.add(&key(i, 24), i << 8 | (round & 0xff)).unwrap();
+        }
+        for i in STABLE..STABLE + CHURN {
+            h.delete(&key(i, 24)).unwrap();
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert!(lookups.load(Ordering::Relaxed) > 0);
+    assert_eq!(h.count(), STABLE);
+}

@@ -1,0 +1,269 @@
+//! l3fwd over two `net_ring` ports whose rings an `l3fwd_peer` secondary feeds and drains:
+//! frames are routed by LPM (routes from a DPDK-format rule file) or by exact match (DPDK's
+//! default routes) to the right port, with the TTL decremented, the checksum still right and
+//! the Ethernet addresses rewritten; bad checksums, expiring TTLs and unrouted addresses are
+//! dropped and counted; Ctrl-C ends l3fwd with every mbuf back in the pool.
+
+use std::process::Command;
+use std::time::Duration;
+use tests::{example_bin, prefix, Proc};
+
+const T: Duration = Duration::from_secs(60);
+const PEER: &str = env!("CARGO_BIN_EXE_l3fwd_peer");
+
+struct Got {
+    out: usize,
+    id: u16,
+    ttl: u8,
+    line: String,
+}
+
+fn got(out: &[String]) -> Vec<Got> {
+    out.iter()
+        .filter(|l| l.starts_with("GOT "))
+        .map(|l| {
+            let f = |k: &str| l.split_whitespace().find_map(|w| w.strip_prefix(k)).unwrap().to_string();
+            Got {
+                out: f("out=").parse().unwrap(),
+                id: f("id=").parse().unwrap(),
+                ttl: f("ttl=").parse().unwrap(),
+                line: l.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Starts l3fwd with `app` options, runs the peer with `specs` into port 0, stops l3fwd and
+/// returns (frames out, l3fwd's output, the peer's output).
+fn run(tag: &str, app: &[&str], specs: &[&str]) -> (Vec<Got>, Vec<String>, Vec<String>) {
+    let p = prefix(tag);
+    let mut args = vec![
+        "--file-prefix",
+        &p,
+        "--no-huge",
+        "-m",
+        "256",
+        "-l",
+        "0-1",
+        "--vdev",
+        "net_ring0,rx=l3i0,tx=l3o0",
+        "--vdev",
+        "net_ring1,rx=l3i1,tx=l3o1",
+        "--",
+    ];
+    args.extend_from_slice(app);
+    let mut l3 = Proc::spawn(&example_bin("l3fwd"), &args);
+    l3.expect("L3FWD: entering main loop on lcore 1", T);
+    let mut pargs = vec!["--file-prefix", &p, "--no-huge", "--lcores", "2@0", "--proc-type", "secondary", "--"];
+    pargs.extend_from_slice(&["l3i0_0", "l3o0_0,l3o1_0"]);
+    pargs.extend_from_slice(specs);
+    let (code, pout) = Proc::spawn(PEER, &pargs).finish(T);
+    assert_eq!(code, Some(0), "{pout:#?}");
+    let frames = specs.iter().filter(|s| !s.contains(':')).count();
+    assert!(pout.iter().any(|l| l == &format!("INJECTED {frames}")), "{pout:#?}");
+    let pid = l3.child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().expect("kill").success());
+    let (code, out) = l3.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    let pool = out.iter().find(|l| l.starts_with("Pool mbuf_pool:")).expect("pool line");
+    let free: Vec<u64> = pool.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(free[0], free[1], "{pool}");
+    (got(&pout), out, pout)
+}
+
+fn check(frames: &[Got], want: &[(u16, usize, u8)]) {
+    assert_eq!(frames.len(), want.len(), "{:#?}", frames.iter().map(|g| &g.line).collect::<Vec<_>>());
+    for &(id, port, ttl) in want {
+        let g = frames.iter().find(|g| g.id == id).unwrap_or_else(|| panic!("frame {id} not forwarded"));
+        assert_eq!((g.out, g.ttl), (port, ttl), "frame {id}: {}", g.line);
+        assert!(g.line.contains("csum=ok"), "{}", g.line);
+        assert!(g.line.contains(&format!("dmac=02:00:00:00:00:0{port} smac=02:00:00:00:00:0{port}")), "{}", g.line);
+    }
+}
+
+#[test]
+fn l3fwd_routes_by_lpm_from_a_rule_file() {
+    let dir = std::env::temp_dir().join(format!("l3fwd_rules_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules_v4.cfg");
+    std::fs::write(
+        &rules,
+        "# DPDK format\nR198.18.0.0/24 0\nR198.18.1.0/24 1\nR10.0.0.0/8 1\nR10.1.0.0/16 0\nR10.1.2.128/25 1\nR10.1.2.3/32 0\n\
+         R172.16.0.0/12 5\n",
+    )
+    .unwrap();
+    let specs = [
+        "198.18.1.5,64,10.0.0.1,1,2,0", // 0 -> port 1
+        "198.18.0.7,10,10.0.0.1,1,2,0", // 1 -> port 0
+        "10.9.9.9,64,10.0.0.1,1,2,0",   // 2 -> /8 port 1
+        "10.1.9.9,64,10.0.0.1,1,2,0",   // 3 -> /16 port 0
+        "10.1.2.200,2,10.0.0.1,1,2,0",  // 4 -> /25 port 1, ttl 2 -> 1
+        "10.1.2.3,64,10.0.0.1,1,2,0",   // 5 -> /32 port 0
+        "10.1.2.4,64,10.0.0.1,1,2,0",   // 6 -> /16 port 0
+        "192.0.2.1,64,10.0.0.1,1,2,0",  // no route
+        "198.18.1.5,1,10.0.0.1,1,2,0",  // TTL expires
+        "198.18.1.5,0,10.0.0.1,1,2,0",  // TTL expires
+        "198.18.1.5,64,10.0.0.1,1,2,1", // bad checksum
+        "172.16.0.1,64,10.0.0.1,1,2,0", // route to port 5, not enabled: skipped
+    ];
+    let rules = rules.to_string_lossy().into_owned();
+    let (frames, out, _) =
+        run("l3fwd_lpm", &["-p", "0x3", "-P", "--config", "(0,0,1),(1,0,1)", "--rule_ipv4", &rules], &specs);
+    let _ = std::fs::remove_dir_all(&dir);
+    check(&frames, &[(0, 1, 63), (1, 0, 9), (2, 1, 63), (3, 0, 63), (4, 1, 1), (5, 0, 63), (6, 0, 63)]);
+    assert!(out.iter().any(|l| l == "LPM: Adding route 10.1.2.128 / 25 (1)"), "{out:#?}");
+    assert!(!out.iter().any(|l| l.contains("172.16.0.0")), "a route to a disabled port is skipped");
+    assert!(out.iter().any(|l| l == "Drops: not_ipv4=0 bad_header=1 ttl_expired=2 no_route=2"), "{out:#?}");
+    assert!(out.iter().any(|l| l == "Port 0: rx=12 tx=4 dropped=5"), "{out:#?}");
+    assert!(out.iter().any(|l| l == "Port 1: rx=0 tx=3 dropped=0"), "{out:#?}");
+}
+
+#[test]
+fn l3fwd_routes_by_exact_match_with_default_routes() {
+    let specs = [
+        "198.18.1.0,64,198.18.1.1,9,9,0",  // DPDK's default EM route to port 1
+        "198.18.0.0,64,198.18.0.1,9,9,0",  // ... to port 0
+        "198.18.1.0,64,198.18.1.1,9,10,0", // another port number: no route
+        "198.18.1.0,64,198.18.1.2,9,9,0",  // another source: no route
+    ];
+    let (frames, out, _) = run("l3fwd_em", &["-p3", "--lookup=em"], &specs);
+    check(&frames, &[(0, 1, 63), (1, 0, 63)]);
+    assert!(out.iter().any(|l| l == "EM: Adding route 198.18.1.0 198.18.1.1 9 9 17 (1)"), "{out:#?}");
+    assert!(out.iter().any(|l| l == "Drops: not_ipv4=0 bad_header=0 ttl_expired=0 no_route=2"), "{out:#?}");
+}
+
+/// Bad options and rule files are named with the fix, and l3fwd exits 1.
+#[test]
+fn l3fwd_explains_bad_options() {
+    let p = prefix("l3fwd_bad");
+    let dir = std::env::temp_dir().join(format!("l3fwd_bad_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.cfg");
+    std::fs::write(&bad, "R198.18.0.0/24 0\nR198.18.1.0 1\n").unwrap();
+    let bad = bad.to_string_lossy().into_owned();
+    for (app, msg) in [
+        (&["-p0"][..], "invalid portmask '0'"),
+        (&["-p3", "--config", "(0,0)"], "expected (port,queue,lcore)"),
+        (&["-p1", "--config", "(1,0,1)"], "names port 1, which -p 0x1 does not enable"),
+        (&["-p3", "--config", "(0,0,7)"], "lcore 7, which is not enabled"),
+        (&["-p3", "--config", "(0,1,1)"], "not all of 0..2"),
+        (&["-p3", "--lookup", "fib"], "invalid value 'fib' for --lookup"),
+        (&["-p3", "--rule_ipv4", &bad], "line 2: '198.18.1.0' lacks '/<depth>'"),
+        (&["-p3", "--rule_ipv4", "/nonexistent/rules"], "--rule_ipv4 /nonexistent/rules: cannot read"),
+    ] {
+        let mut args =
+            vec!["--file-prefix", &p, "--no-huge", "-l0-1", "-m256", "--vdev=net_null0", "--vdev=net_null1", "--"];
+        args.extend_from_slice(app);
+        let (code, out) = Proc::spawn(&example_bin("l3fwd"), &args).finish(T);
+        assert_eq!(code, Some(1), "{app:?}: {out:#?}");
+        assert!(out.iter().any(|l| l.contains(msg)), "{app:?}: expected {msg:?} in {out:#?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The tables live in shared memory and hold no pointers: a secondary of another program
+/// (the peer) finds them by name, adds a route and a 5-tuple that l3fwd then forwards by,
+/// and opening the EM table with the wrong key size is refused with the stored size.
+#[test]
+fn l3fwd_forwards_by_entries_another_process_added() {
+    let (frames, _, pout) = run(
+        "l3fwd_lpm_mp",
+        &["-p3"],
+        &["lpm-add:203.0.113.0/24:1", "203.0.113.9,64,10.0.0.1,1,2,0", "203.0.114.9,64,10.0.0.1,1,2,0"],
+    );
+    assert!(pout.iter().any(|l| l == "ADDED lpm-add:203.0.113.0/24:1"), "{pout:#?}");
+    check(&frames, &[(0, 1, 63)]);
+    let (frames, out, pout) = run(
+        "l3fwd_em_mp",
+        &["-p3", "-E"],
+        &["em-open:16", "em-add:192.0.2.7,192.0.2.1,53,4000,17:0", "192.0.2.7,30,192.0.2.1,4000,53,0"],
+    );
+    let err = pout.iter().find(|l| l.starts_with("OPEN_ERROR")).unwrap_or_else(|| panic!("{pout:#?}"));
+    assert!(err.contains("holds keys of 13 bytes, not 16"), "{err}");
+    check(&frames, &[(0, 0, 29)]);
+    assert!(out.iter().any(|l| l == "Drops: not_ipv4=0 bad_header=0 ttl_expired=0 no_route=0"), "{out:#?}");
+}
+
+/// Multi-process mode: a secondary l3fwd forwards RX queue 1 of every port on TX queue 1 with
+/// the primary's LPM table, found by name; the primary forwards nothing of it.
+#[test]
+fn l3fwd_secondary_forwards_its_queue_with_the_primarys_table() {
+    let p = prefix("l3fwd_mp");
+    let mut pri = Proc::spawn(
+        &example_bin("l3fwd"),
+        &[
+            "--file-prefix",
+            &p,
+            "--no-huge",
+            "-m",
+            "256",
+            "-l",
+            "0-1",
+            "--proc-type",
+            "primary",
+            "--vdev",
+            "net_ring0,rx=l3i0,tx=l3o0",
+            "--vdev",
+            "net_ring1,rx=l3i1,tx=l3o1",
+            "--",
+            "-p3",
+            "--num-procs",
+            "2",
+            "--proc-id",
+            "0",
+        ],
+    );
+    pri.expect("L3FWD: entering main loop on lcore 1", T);
+    let mut sec = Proc::spawn(
+        &example_bin("l3fwd"),
+        &[
+            "--file-prefix",
+            &p,
+            "--no-huge",
+            "--lcores",
+            "2@1",
+            "--proc-type",
+            "secondary",
+            "--",
+            "-p3",
+            "--num-procs=2",
+            "--proc-id=1",
+        ],
+    );
+    sec.expect("L3FWD: entering main loop on lcore 2", T);
+    let (code, pout) = Proc::spawn(
+        PEER,
+        &[
+            "--file-prefix",
+            &p,
+            "--no-huge",
+            "--lcores",
+            "3@0",
+            "--proc-type",
+            "secondary",
+            "--",
+            "l3i0_1",
+            "l3o0_1,l3o1_1",
+            "198.18.1.5,64,10.0.0.1,1,2,0",
+            "198.18.0.5,9,10.0.0.1,1,2,0",
+            "198.19.0.5,9,10.0.0.1,1,2,0",
+        ],
+    )
+    .finish(T);
+    assert_eq!(code, Some(0), "{pout:#?}");
+    check(&got(&pout), &[(0, 1, 63), (1, 0, 8)]);
+    for proc in [&sec, &pri] {
+        let pid = proc.child.id().to_string();
+        assert!(Command::new("kill").args(["-INT", &pid]).status().expect("kill").success());
+    }
+    let (code, sout) = sec.finish(T);
+    assert_eq!(code, Some(0), "{sout:#?}");
+    assert!(sout.iter().any(|l| l == "Port 0: rx=3 tx=1 dropped=1"), "{sout:#?}");
+    assert!(sout.iter().any(|l| l == "Drops: not_ipv4=0 bad_header=0 ttl_expired=0 no_route=1"), "{sout:#?}");
+    let (code, out) = pri.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    assert!(out.iter().any(|l| l == "Port 0: rx=0 tx=0 dropped=0"), "{out:#?}");
+    let pool = out.iter().find(|l| l.starts_with("Pool mbuf_pool:")).expect("pool line");
+    let free: Vec<u64> = pool.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(free[0], free[1], "{pool}");
+}
