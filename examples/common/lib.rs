@@ -20,11 +20,28 @@ pub fn eal_init_or_exit(app: &str) -> Eal {
     eal_init_args_or_exit(app, &args)
 }
 
+/// In a secondary, stops the sample cleanly when its primary exits: the ports, rings and
+/// pools live in the primary's memory, so there is nothing left to forward. Says so once on
+/// stderr and raises the quit flag the forwarding loops watch ([`should_stop`]).
+fn stop_when_the_primary_exits(app: &str, eal: &Eal) {
+    if eal.is_primary() {
+        return;
+    }
+    let app = app.to_owned();
+    eal.mp().on_primary_exit(move || {
+        eprintln!("{app}: the primary process has exited; a secondary cannot go on without it: stopping");
+        eal::signal::request_quit();
+    });
+}
+
 /// As [`eal_init_or_exit`], with the arguments given (`argv[0]` first).
 pub fn eal_init_args_or_exit(app: &str, args: &[String]) -> Eal {
     drivers::declare_to_eal();
     match Eal::init(args) {
-        Ok(e) => e,
+        Ok(e) => {
+            stop_when_the_primary_exits(app, &e);
+            e
+        }
         Err(EalError::HelpRequested) => {
             print!("{}", eal::args::usage(&args[0]));
             std::process::exit(0);

@@ -256,3 +256,38 @@ fn three_processes_on_their_own_queues_and_a_killed_secondary() {
     assert_eq!(code, Some(0), "{out:#?}");
     assert_eq!(rx_of(&out), 5000, "3000 before the kill, 2000 after");
 }
+
+#[test]
+fn symmetric_mp_secondary_stops_cleanly_when_its_primary_dies() {
+    let p = prefix("symdead");
+    let common = ["--file-prefix", p.as_str(), "--no-huge", "-m", "64"];
+    let mut a0: Vec<&str> = common.to_vec();
+    a0.extend([
+        "--lcores",
+        "0@0",
+        "--proc-type",
+        "primary",
+        "--vdev",
+        "net_ring0",
+        "--vdev",
+        "net_ring1",
+        "--",
+        "--num-procs",
+        "2",
+        "--proc-id",
+        "0",
+    ]);
+    let mut pri = Proc::spawn(&example_bin("symmetric_mp"), &a0);
+    pri.expect("APP: proc 0 ready", T);
+    let mut a1: Vec<&str> = common.to_vec();
+    a1.extend(["--lcores", "1@1", "--proc-type", "secondary", "--", "--num-procs", "2", "--proc-id", "1"]);
+    let mut sec = Proc::spawn(&example_bin("symmetric_mp"), &a1);
+    sec.expect("APP: proc 1 ready", T);
+    pri.kill9();
+    // The secondary hears of it at once (pidfd), says so, and leaves through its normal exit.
+    sec.expect("the primary process has exited", Duration::from_secs(10));
+    let (code, out) = sec.finish(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{out:#?}");
+    let _ = std::fs::remove_dir_all(tests::runtime_dir(&p));
+    tests::heap_files(&p).into_iter().for_each(|f| drop(std::fs::remove_file(f)));
+}
