@@ -153,11 +153,12 @@ fn readers_beside_a_writer_never_see_torn_entries() {
         h.add(&key(i, 24), i << 8).unwrap();
     }
     let stop = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let lookups = Arc::new(AtomicU64::new(0));
     let readers: Vec<_> = (0..2u64)
         .map(|r| {
             let h = HashTable::lookup_by_name(&m, "conc", 24, 8).unwrap();
-            let (stop, lookups) = (stop.clone(), lookups.clone());
+            let (stop, lookups, started) = (stop.clone(), lookups.clone(), started.clone());
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 let mut x = r + 1;
@@ -177,11 +178,18 @@ fn readers_beside_a_writer_never_see_torn_entries() {
                         assert_eq!(vals[j as usize] >> 8, (i + j) % STABLE);
                     }
                     n += 9;
+                    if n == 9 {
+                        // The writer starts once every reader is looking up.
+                        started.fetch_add(1, Ordering::Release);
+                    }
                 }
                 lookups.fetch_add(n, Ordering::Relaxed);
             })
         })
         .collect();
+    while started.load(Ordering::Acquire) < 2 {
+        std::thread::yield_now();
+    }
     for round in 0..20u64 {
         for i in STABLE..STABLE + CHURN {
             h.add(&key(i, 24), i << 8 | (round & 0xff)).unwrap();

@@ -176,10 +176,11 @@ fn lookups_beside_updates() {
     let base = u32::from(std::net::Ipv4Addr::new(192, 168, 0, 0));
     lpm.add(base, 16, 1).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let readers: Vec<_> = (0..2u64)
         .map(|s| {
             let l = Lpm::lookup_by_name(&m, "lpm_conc").unwrap();
-            let stop = stop.clone();
+            let (stop, started) = (stop.clone(), started.clone());
             std::thread::spawn(move || {
                 let mut r = Rng(s + 99);
                 let mut n = 0u64;
@@ -189,11 +190,18 @@ fn lookups_beside_updates() {
                     // /16 -> 1, /24 -> 2, /25 or /30 -> 3 (see the writer)
                     assert!((1..=3).contains(&nh), "next hop {nh}");
                     n += 1;
+                    if n == 1 {
+                        // The writer starts once every reader is looking up.
+                        started.fetch_add(1, Ordering::Release);
+                    }
                 }
                 n
             })
         })
         .collect();
+    while started.load(Ordering::Acquire) < 2 {
+        std::thread::yield_now();
+    }
     for round in 0..300u32 {
         let third = (round % 16) << 8;
         lpm.add(base | third, 24, 2).unwrap();

@@ -147,10 +147,11 @@ fn lookups_beside_updates() {
     let base = u128::from("2001:db8::".parse::<Ipv6Addr>().unwrap());
     lpm.add(base, 32, 1).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let readers: Vec<_> = (0..2u64)
         .map(|s| {
             let l = Lpm6::lookup_by_name(&m, "lpm6_conc").unwrap();
-            let stop = stop.clone();
+            let (stop, started) = (stop.clone(), started.clone());
             std::thread::spawn(move || {
                 let mut r = Rng(s + 7);
                 let mut n = 0u64;
@@ -159,11 +160,18 @@ fn lookups_beside_updates() {
                     let nh = l.lookup(ip).expect("the /32 always covers");
                     assert!((1..=3).contains(&nh), "next hop {nh}");
                     n += 1;
+                    if n == 1 {
+                        // The writer starts once every reader is looking up.
+                        started.fetch_add(1, Ordering::Release);
+                    }
                 }
                 n
             })
         })
         .collect();
+    while started.load(Ordering::Acquire) < 2 {
+        std::thread::yield_now();
+    }
     let start = std::time::Instant::now();
     let mut round = 0u128;
     while round < 200 || start.elapsed() < std::time::Duration::from_millis(300) {
