@@ -73,8 +73,9 @@ fn procinfo_reads_a_running_testpmd() {
     // Two at once: each takes its own lcore.
     let a = Proc::spawn(&example_bin("procinfo"), &["--file-prefix", &p, "--no-huge", "--", "--stats"]);
     let b = Proc::spawn(&example_bin("procinfo"), &["--file-prefix", &p, "--no-huge", "--", "--stats"]);
-    assert_eq!(a.finish(T).0, Some(0));
-    assert_eq!(b.finish(T).0, Some(0));
+    for (code, out) in [a.finish(T), b.finish(T)] {
+        assert_eq!(code, Some(0), "{out:#?}");
+    }
 
     let (code, out) = procinfo(&p, &["--bogus"]);
     assert_eq!(code, Some(1));
