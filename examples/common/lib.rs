@@ -161,3 +161,19 @@ pub fn stop_on_enter() -> Arc<AtomicBool> {
 pub fn should_stop(stop: &AtomicBool) -> bool {
     stop.load(Ordering::Relaxed) || eal::signal::quit_requested()
 }
+
+/// The samples' clean exit: closes `ports` (primary), releases the port table, returns the
+/// lcore caches to `pool` and reports how many of its mbufs are free (all of them when
+/// nothing leaked), then says goodbye as DPDK's samples do.
+pub fn close_ports_and_report(eth: Ethdev, ports: &[u16], pool: &PktMbufPool) {
+    for &p in ports {
+        println!("Closing port {p}...");
+        if let Ok(c) = eth.control(p) {
+            c.close();
+        }
+    }
+    drop(eth);
+    pool.mempool().flush_cache();
+    println!("Pool mbuf_pool: {} of {} mbufs free", pool.mempool().avail_count(), pool.mempool().size());
+    println!("Bye...");
+}

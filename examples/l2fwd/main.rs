@@ -180,16 +180,7 @@ fn run(eal: &Eal) -> Result<(), String> {
     }
     println!("\nSignal received, preparing to exit...");
     print_stats(&ports, &counters);
-    for &p in &ports {
-        println!("Closing port {p}...");
-        if let Ok(c) = eth.control(p) {
-            c.close();
-        }
-    }
-    drop(eth);
-    pool.mempool().flush_cache();
-    println!("Pool mbuf_pool: {} of {} mbufs free", pool.mempool().avail_count(), pool.mempool().size());
-    println!("Bye...");
+    examples_common::close_ports_and_report(eth, &ports, &pool);
     Ok(())
 }
 

@@ -492,16 +492,7 @@ fn run(eal: &Eal) -> Result<(), String> {
         println!("Bye...");
         return Ok(());
     };
-    for &p in &enabled {
-        println!("Closing port {p}...");
-        if let Ok(c) = eth.control(p) {
-            c.close();
-        }
-    }
-    drop(eth);
-    pool.mempool().flush_cache();
-    println!("Pool mbuf_pool: {} of {} mbufs free", pool.mempool().avail_count(), pool.mempool().size());
-    println!("Bye...");
+    examples_common::close_ports_and_report(eth, &enabled, &pool);
     Ok(())
 }
 

@@ -190,30 +190,18 @@ impl HashTable {
         if words.len() < HDR_WORDS || words[H_MAGIC].load(Ordering::Acquire) != MAGIC {
             return Err(not());
         }
-        let stored_key = words[H_KEY_LEN].load(Ordering::Relaxed) as usize;
-        if stored_key != key_len {
-            return Err(TableError::SizeMismatch {
-                name: name.into(),
-                what: "keys",
-                stored: stored_key,
-                asked: key_len,
-            });
-        }
-        let stored_val = words[H_VALUE_LEN].load(Ordering::Relaxed) as usize;
-        if stored_val != value_len {
-            return Err(TableError::SizeMismatch {
-                name: name.into(),
-                what: "values",
-                stored: stored_val,
-                asked: value_len,
-            });
+        for (what, word, asked) in [("keys", H_KEY_LEN, key_len), ("values", H_VALUE_LEN, value_len)] {
+            let stored = words[word].load(Ordering::Relaxed) as usize;
+            if stored != asked {
+                return Err(TableError::SizeMismatch { name: name.into(), what, stored, asked });
+            }
         }
         let buckets = words[H_BUCKETS].load(Ordering::Relaxed) as usize;
         let hash_fn = HashFunction::from_id(words[H_HASH_FN].load(Ordering::Relaxed)).ok_or_else(not)?;
         if !buckets.is_power_of_two()
-            || stored_key == 0
-            || stored_key > MAX_KEY_LEN
-            || words.len() < Self::mem_words(buckets, stored_key)
+            || key_len == 0
+            || key_len > MAX_KEY_LEN
+            || words.len() < Self::mem_words(buckets, key_len)
         {
             return Err(not());
         }
