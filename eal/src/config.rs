@@ -34,7 +34,7 @@ pub const fn layout_version() -> u64 {
 }
 
 /// Bumped by hand whenever a shared structure changes meaning without changing size.
-const LAYOUT_REVISION: u64 = 7;
+const LAYOUT_REVISION: u64 = 8;
 
 /// One memzone slot.
 #[repr(C)]
@@ -114,7 +114,9 @@ pub struct SharedConfig {
     pub no_huge: AtomicU32,
     /// 1 in IOVA-as-PA mode.
     pub iova_pa: AtomicU32,
-    _pad0: AtomicU32,
+    /// The kind of the VFIO groups the primary opened: 0 IOMMU groups (or none), 1
+    /// no-IOMMU groups (read and written through `bus::group_kind` / `record_group_kind`).
+    pub vfio_group_kind: AtomicU32,
     /// Bytes of the window taken by this config (the heap starts after it).
     pub config_len: AtomicU64,
     /// Start of the memory segment (the heap).

@@ -35,7 +35,7 @@ pub enum BusError {
         addr: PciAddr,
     },
     /// A vfio-pci device has no IOMMU group.
-    #[error("PCI device {addr} is bound to vfio-pci but has no IOMMU group; enable the IOMMU (intel_iommu=on or amd_iommu=on on the kernel command line)")]
+    #[error("PCI device {addr} is bound to vfio-pci but has no IOMMU group; enable the IOMMU (intel_iommu=on or amd_iommu=on on the kernel command line), or in a VM without a virtual IOMMU rebind it after `tools/devbind --noiommu-mode`")]
     NoIommuGroup {
         /// The device.
         addr: PciAddr,
@@ -50,6 +50,33 @@ pub enum BusError {
         /// The devices in the way, with their drivers.
         blockers: String,
     },
+    /// Devices of no-IOMMU groups and of IOMMU groups were selected together.
+    #[error("PCI device {noiommu} is in a VFIO no-IOMMU group and {iommu} in an IOMMU group; one process group drives devices of one kind only: choose them with -a <BDF>")]
+    MixedGroupKinds {
+        /// A device of a no-IOMMU group.
+        noiommu: PciAddr,
+        /// A device of an IOMMU group.
+        iommu: PciAddr,
+    },
+    /// `--iova-mode va` with a device in a no-IOMMU group.
+    #[error("--iova-mode va cannot work with PCI device {addr}: it is in VFIO no-IOMMU group {group} (/dev/vfio/noiommu-{group}), where no IOMMU translates device addresses, so the device must be given physical addresses; drop --iova-mode va (IOVA = PA is chosen automatically) or pass --iova-mode pa, or give the machine an IOMMU (a VM: a virtual IOMMU such as QEMU's -device intel-iommu, and intel_iommu=on) to use IOVA = VA")]
+    NoIommuIovaVa {
+        /// The device.
+        addr: PciAddr,
+        /// Its no-IOMMU group.
+        group: u32,
+    },
+    /// A no-IOMMU group used by a process that is not root.
+    #[error("PCI device {addr} is in VFIO no-IOMMU group {group}: driving it needs root, since the kernel lets only CAP_SYS_RAWIO open the group and the device needs physical addresses, which /proc/self/pagemap shows to CAP_SYS_ADMIN only; run as root (sudo), or give the machine an IOMMU (a VM: a virtual IOMMU) to run without root")]
+    NoIommuNeedsRoot {
+        /// The device.
+        addr: PciAddr,
+        /// Its no-IOMMU group.
+        group: u32,
+    },
+    /// A secondary of a no-IOMMU group that is not root.
+    #[error("the primary drives its PCI devices in VFIO no-IOMMU mode, where the kernel lets only root (CAP_SYS_RAWIO) open a device; run this secondary as root too, or start it with --no-pci")]
+    NoIommuSecondaryNeedsRoot,
     /// More devices than the shared device table holds.
     #[error("{found} PCI devices are bound to vfio-pci, the shared device table holds {max}; choose the devices with -a <BDF>")]
     TooManyDevices {
@@ -76,7 +103,7 @@ pub enum BusError {
         reason: String,
     },
     /// IOVA-as-PA mode could not translate the memory.
-    #[error("--iova-mode pa: {0}")]
+    #[error("IOVA as physical address (--iova-mode pa): {0}")]
     IovaPa(String),
     /// Interrupt setup failed.
     #[error("interrupts: {what}: {source}")]

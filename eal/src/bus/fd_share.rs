@@ -7,6 +7,7 @@
 
 use super::error::BusError;
 use crate::mp::{Mp, MpMessage, MpPeer};
+use crate::pci::GroupKind;
 use crate::vfio::{Container, Group};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -95,10 +96,10 @@ pub(crate) fn request_container(mp: &Mp) -> Result<Container, BusError> {
     Container::from_fd(fd).map_err(|e| BusError::vfio("adopting the primary's container fd", e))
 }
 
-/// Secondary: the primary's group `n`.
-pub(crate) fn request_group(mp: &Mp, n: u32) -> Result<Group, BusError> {
+/// Secondary: the primary's group `n`, of the `kind` the primary recorded.
+pub(crate) fn request_group(mp: &Mp, n: u32, kind: GroupKind) -> Result<Group, BusError> {
     let fd = request(mp, OP_GROUP, n, &format!("group {n} fd"))?;
-    Group::from_fd(n, fd).map_err(|e| BusError::vfio(format!("adopting the primary's group {n} fd"), e))
+    Group::from_fd(n, kind, fd).map_err(|e| BusError::vfio(format!("adopting the primary's group {n} fd"), e))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ mod error;
 mod fd_share;
 mod interrupts;
 mod needs;
+mod noiommu;
 mod pci_probe;
 mod vfio_setup;
 
@@ -24,6 +25,7 @@ pub use error::BusError;
 pub use fd_share::{FD_SHARE_TIMEOUT, VFIO_SYNC_ACTION};
 pub use interrupts::{Interrupts, IrqHandler, IrqRegistration};
 pub use needs::{declare_pci_driver, iommu_bypassed_by, PciDriverNeeds};
+pub use noiommu::group_kind;
 pub use pci_probe::{check_viable, parse_filter, select, Selected};
 
 pub(crate) use dma::pa_iova;
@@ -31,7 +33,7 @@ pub(crate) use dma::pa_iova;
 use crate::args::{EalArgs, IovaMode};
 use crate::memory::Memory;
 use crate::mp::Mp;
-use crate::pci::Sysfs;
+use crate::pci::{GroupKind, Sysfs};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use vfio_setup::VfioState;
@@ -74,7 +76,19 @@ impl PciBus {
             tracing::debug!("no PCI device bound to vfio-pci");
             return Ok(bus);
         }
-        if args.iova_mode.is_none() {
+        let kind = noiommu::kind_of(&selected)?;
+        noiommu::record_group_kind(mem.config(), kind);
+        if kind == GroupKind::NoIommu {
+            noiommu::check_primary(&selected, args.iova_mode, nix::unistd::geteuid().is_root())?;
+            noiommu::warn_unsafe(&selected);
+            if !bus.iova_pa() {
+                dma::enable_pa_mode(&bus.mem).map_err(|e| {
+                    BusError::IovaPa(format!(
+                        "VFIO no-IOMMU mode gives devices physical addresses, and reading them failed: {e}"
+                    ))
+                })?;
+            }
+        } else if args.iova_mode.is_none() {
             // `--iova-mode` unset: IOVA as PA when a driver declared a selected device as
             // bypassing the IOMMU (see `needs`).
             let bypass = selected.iter().find_map(|s| Some((s, iommu_bypassed_by(s.dev.vendor, s.dev.device)?)));
@@ -106,7 +120,8 @@ impl PciBus {
             return Ok(bus);
         }
         let filter = parse_filter(&args.allow, &args.block)?;
-        let (state, devices) = vfio_setup::attach_secondary(&mem, mp, &filter)?;
+        let kind = noiommu::group_kind(mem.config());
+        let (state, devices) = vfio_setup::attach_secondary(&mem, mp, &filter, kind)?;
         bus.vfio = state;
         bus.devices = devices;
         Ok(bus)

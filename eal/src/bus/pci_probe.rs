@@ -2,7 +2,7 @@
 //! vfio-pci only, IOMMU groups checked for viability. Pure sysfs: tested on fake trees.
 
 use super::error::BusError;
-use crate::pci::{Devargs, PciAddr, PciDevice, PciFilter, Sysfs};
+use crate::pci::{Devargs, GroupKind, PciAddr, PciDevice, PciFilter, Sysfs};
 
 /// A device the bus will open.
 #[derive(Debug, Clone)]
@@ -11,6 +11,8 @@ pub struct Selected {
     pub dev: PciDevice,
     /// Its IOMMU group.
     pub group: u32,
+    /// Whether the group is an IOMMU group or one of VFIO's no-IOMMU mode.
+    pub kind: GroupKind,
     /// The `-a` arguments given for it, if any.
     pub devargs: Option<Devargs>,
 }
@@ -58,8 +60,9 @@ pub fn select(sysfs: &Sysfs, filter: &PciFilter) -> Result<Vec<Selected>, BusErr
         }
         let group = dev.iommu_group.ok_or(BusError::NoIommuGroup { addr: dev.addr })?;
         check_viable(sysfs, group, dev.addr)?;
+        let kind = sysfs.iommu_group_kind(group).map_err(BusError::Sysfs)?;
         let devargs = filter.devargs(dev.addr).cloned();
-        out.push(Selected { dev, group, devargs });
+        out.push(Selected { dev, group, kind, devargs });
     }
     Ok(out)
 }

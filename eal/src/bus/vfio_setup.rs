@@ -12,8 +12,11 @@ use super::pci_probe::Selected;
 use crate::config::{DeviceSlot, MAX_DEVICES};
 use crate::memory::Memory;
 use crate::mp::Mp;
-use crate::pci::{PciAddr, PciFilter};
-use crate::vfio::{abi::VFIO_TYPE1V2_IOMMU, Container, Device, Group, MmioRegion, VfioError};
+use crate::pci::{GroupKind, PciAddr, PciFilter};
+use crate::vfio::{
+    abi::{VFIO_NOIOMMU_IOMMU, VFIO_TYPE1V2_IOMMU},
+    Container, Device, Group, MmioRegion, VfioError,
+};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -71,8 +74,8 @@ fn map_bars(dev: &Device) -> Result<Bars, BusError> {
     Ok((maps, lens))
 }
 
-fn open_group(container: &Container, n: u32) -> Result<Group, VfioError> {
-    let g = Group::open(n)?;
+fn open_group(container: &Container, n: u32, kind: GroupKind) -> Result<Group, VfioError> {
+    let g = Group::open(n, kind)?;
     g.set_container(container)?;
     Ok(g)
 }
@@ -98,7 +101,7 @@ pub(crate) fn open_primary(
             usable.push(s);
             continue;
         }
-        match open_group(&container, s.group) {
+        match open_group(&container, s.group, s.kind) {
             Ok(g) => {
                 groups.push(g);
                 usable.push(s);
@@ -112,10 +115,19 @@ pub(crate) fn open_primary(
     if groups.is_empty() {
         return Ok((Arc::new(VfioState { container, groups, dma: Mutex::new(Vec::new()) }), Vec::new()));
     }
-    container
-        .set_iommu(VFIO_TYPE1V2_IOMMU)
-        .map_err(|e| BusError::vfio("selecting the type1v2 IOMMU for the VFIO container", e))?;
-    let ranges = dma::map_heap(&container, mem)?;
+    // The caller checked that every group is of one kind.
+    let ranges = if groups.iter().any(|g| g.kind() == GroupKind::NoIommu) {
+        // No IOMMU: nothing to map, devices get physical addresses (IOVA = PA).
+        container
+            .set_iommu(VFIO_NOIOMMU_IOMMU)
+            .map_err(|e| BusError::vfio("selecting the no-IOMMU type for the VFIO container", e))?;
+        Vec::new()
+    } else {
+        container
+            .set_iommu(VFIO_TYPE1V2_IOMMU)
+            .map_err(|e| BusError::vfio("selecting the type1v2 IOMMU for the VFIO container", e))?;
+        dma::map_heap(&container, mem)?
+    };
     let state = Arc::new(VfioState { container, groups, dma: Mutex::new(ranges) });
     let table = &mem.config().devices;
     for slot in table.iter() {
@@ -130,7 +142,7 @@ pub(crate) fn open_primary(
         let (bars, bar_len) = map_bars(&dev)?;
         let slot = &table[i];
         record(slot, s.dev.addr, s.group, &bar_len);
-        tracing::info!(addr = %name, ids = format_args!("{:04x}:{:04x}", s.dev.vendor, s.dev.device), group = s.group, "PCI device opened");
+        tracing::info!(addr = %name, ids = format_args!("{:04x}:{:04x}", s.dev.vendor, s.dev.device), group = s.group, kind = %s.kind, "PCI device opened");
         devices.push(Arc::new(BusDevice {
             addr: s.dev.addr,
             ids: (s.dev.vendor, s.dev.device),
@@ -158,11 +170,13 @@ fn record(slot: &DeviceSlot, addr: PciAddr, group: u32, bar_len: &[u64; BARS]) {
     slot.in_use.store(1, Ordering::Release);
 }
 
-/// Secondary: attaches to every device of the shared device table that `filter` selects.
+/// Secondary: attaches to every device of the shared device table that `filter` selects;
+/// `kind` is the kind of the primary's groups (from the shared config).
 pub(crate) fn attach_secondary(
     mem: &Memory,
     mp: &Mp,
     filter: &PciFilter,
+    kind: GroupKind,
 ) -> Result<Opened<Option<Arc<VfioState>>>, BusError> {
     let table = &mem.config().devices;
     let entries: Vec<(u32, PciAddr, u32)> = table
@@ -184,11 +198,12 @@ pub(crate) fn attach_secondary(
     if entries.is_empty() {
         return Ok((None, Vec::new()));
     }
+    super::noiommu::check_secondary(kind, nix::unistd::geteuid().is_root())?;
     let container = fd_share::request_container(mp)?;
     let mut groups: Vec<Group> = Vec::new();
     for &(_, _, g) in &entries {
         if !groups.iter().any(|x| x.number() == g) {
-            groups.push(fd_share::request_group(mp, g)?);
+            groups.push(fd_share::request_group(mp, g, kind)?);
         }
     }
     let state = Arc::new(VfioState { container, groups, dma: Mutex::new(Vec::new()) });

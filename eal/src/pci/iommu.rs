@@ -37,11 +37,61 @@ impl GroupMember {
     }
 }
 
+/// The name the kernel gives the IOMMU groups VFIO makes in its unsafe no-IOMMU mode
+/// (`kernel/iommu_groups/<n>/name`).
+pub const NOIOMMU_GROUP_NAME: &str = "vfio-noiommu";
+
+/// What isolates the devices of an IOMMU group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GroupKind {
+    /// A real (or virtual) IOMMU: the group node is `/dev/vfio/<n>`, devices see IOVAs
+    /// that the container maps.
+    Iommu,
+    /// VFIO's unsafe no-IOMMU mode (`vfio enable_unsafe_noiommu_mode=1`): a group VFIO made
+    /// up for a device with no IOMMU, node `/dev/vfio/noiommu-<n>`; there is no DMA
+    /// mapping and the device reaches all memory by physical address.
+    NoIommu,
+}
+
+impl GroupKind {
+    /// The group's device node.
+    pub fn node_path(self, number: u32) -> String {
+        match self {
+            GroupKind::Iommu => format!("/dev/vfio/{number}"),
+            GroupKind::NoIommu => format!("/dev/vfio/noiommu-{number}"),
+        }
+    }
+
+    /// The kind a group `name` attribute (`None` when absent) stands for.
+    pub fn from_group_name(name: Option<&str>) -> GroupKind {
+        match name {
+            Some(n) if n.trim() == NOIOMMU_GROUP_NAME => GroupKind::NoIommu,
+            _ => GroupKind::Iommu,
+        }
+    }
+
+    /// A short name for logs and `devbind --status`: `iommu` or `noiommu`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupKind::Iommu => "iommu",
+            GroupKind::NoIommu => "noiommu",
+        }
+    }
+}
+
+impl std::fmt::Display for GroupKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An IOMMU group and all its devices, sorted by name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IommuGroup {
-    /// The group number (`/dev/vfio/<number>`).
+    /// The group number (`/dev/vfio/<number>`, or `/dev/vfio/noiommu-<number>`).
     pub number: u32,
+    /// Whether the group is a real IOMMU group or one of VFIO's no-IOMMU mode.
+    pub kind: GroupKind,
     /// Every device of the group.
     pub members: Vec<GroupMember>,
 }
@@ -78,7 +128,14 @@ impl Sysfs {
         for name in attr::list_dir(&dir)? {
             members.push(read_member(&dir.join(&name), name)?);
         }
-        Ok(IommuGroup { number, members })
+        Ok(IommuGroup { number, kind: self.iommu_group_kind(number)?, members })
+    }
+
+    /// Whether group `number` is a no-IOMMU group: its `name` attribute (present only on
+    /// named groups) says `vfio-noiommu`.
+    pub fn iommu_group_kind(&self, number: u32) -> Result<GroupKind, PciError> {
+        let path = self.root().join("kernel/iommu_groups").join(number.to_string()).join("name");
+        Ok(GroupKind::from_group_name(attr::read_opt(&path)?.as_deref()))
     }
 
     /// The IOMMU group of `addr`, or `None` if the device is not behind an IOMMU.

@@ -40,7 +40,7 @@ pub use devargs::Devargs;
 pub use device::{is_vfio_friendly_driver, PciDevice, PCI_STUB, VFIO_PCI};
 pub use error::{PciError, Restore};
 pub use filter::PciFilter;
-pub use iommu::{GroupMember, IommuGroup};
+pub use iommu::{GroupKind, GroupMember, IommuGroup, NOIOMMU_GROUP_NAME};
 pub use sysfs::{Sysfs, DEFAULT_SYSFS_ROOT};
 
 #[cfg(test)]

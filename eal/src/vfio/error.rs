@@ -71,11 +71,13 @@ pub enum VfioError {
         /// The OS error.
         source: io::Error,
     },
-    /// `/dev/vfio/<group>` could not be opened.
-    #[error("cannot open VFIO group /dev/vfio/{group}: {source}; {hint}")]
+    /// `/dev/vfio/<group>` (or `/dev/vfio/noiommu-<group>`) could not be opened.
+    #[error("cannot open VFIO group {path}: {source}; {hint}")]
     OpenGroup {
         /// IOMMU group number.
         group: u32,
+        /// The group's node.
+        path: String,
         /// The OS error.
         source: io::Error,
         /// What to do about it.

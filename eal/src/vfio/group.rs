@@ -7,6 +7,7 @@ use super::device::Device;
 use super::error::{Result, VfioError};
 use super::ioctl;
 use super::pci_addr::normalize_pci_address;
+use crate::pci::GroupKind;
 use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::io;
@@ -16,6 +17,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 #[derive(Debug)]
 pub struct Group {
     number: u32,
+    kind: GroupKind,
     fd: OwnedFd,
 }
 
@@ -28,8 +30,17 @@ pub struct GroupStatus {
     pub container_set: bool,
 }
 
-fn open_hint(err: &io::Error) -> &'static str {
-    match err.raw_os_error() {
+fn open_hint(err: &io::Error, kind: GroupKind) -> &'static str {
+    match (err.raw_os_error(), kind) {
+        (Some(libc::EACCES) | Some(libc::EPERM), GroupKind::NoIommu) => {
+            "a no-IOMMU group can be opened only by root (CAP_SYS_RAWIO): the device can write to any memory"
+        }
+        (e, _) => open_hint_any(e),
+    }
+}
+
+fn open_hint_any(errno: Option<i32>) -> &'static str {
+    match errno {
         Some(libc::ENOENT) => "bind a device of that IOMMU group to vfio-pci first (driver_override + drivers_probe)",
         Some(libc::EBUSY) => {
             "the group is already open (in this or another process); a secondary must ask the primary for the group fd"
@@ -40,21 +51,22 @@ fn open_hint(err: &io::Error) -> &'static str {
 }
 
 impl Group {
-    /// Opens `/dev/vfio/<number>`.
-    pub fn open(number: u32) -> Result<Self> {
-        let path = format!("/dev/vfio/{number}");
+    /// Opens `/dev/vfio/<number>`, or `/dev/vfio/noiommu-<number>` for a no-IOMMU group.
+    pub fn open(number: u32, kind: GroupKind) -> Result<Self> {
+        let path = kind.node_path(number);
         let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|source| VfioError::OpenGroup {
             group: number,
-            hint: open_hint(&source),
+            path: path.clone(),
+            hint: open_hint(&source, kind),
             source,
         })?;
-        Self::from_fd(number, file.into())
+        Self::from_fd(number, kind, file.into())
     }
 
     /// Adopts a group fd received from another process (over IPC); checks
     /// that it answers `VFIO_GROUP_GET_STATUS`.
-    pub fn from_fd(number: u32, fd: OwnedFd) -> Result<Self> {
-        let g = Self { number, fd };
+    pub fn from_fd(number: u32, kind: GroupKind, fd: OwnedFd) -> Result<Self> {
+        let g = Self { number, kind, fd };
         g.status()?;
         Ok(g)
     }
@@ -62,6 +74,11 @@ impl Group {
     /// The IOMMU group number.
     pub fn number(&self) -> u32 {
         self.number
+    }
+
+    /// Whether it is an IOMMU group or a no-IOMMU one.
+    pub fn kind(&self) -> GroupKind {
+        self.kind
     }
 
     /// `VFIO_GROUP_GET_STATUS`.
@@ -137,7 +154,7 @@ mod tests {
 
     #[test]
     fn open_missing_group_says_to_bind() {
-        let err = Group::open(999_999).unwrap_err();
+        let err = Group::open(999_999, GroupKind::Iommu).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, VfioError::OpenGroup { group: 999_999, .. }), "{msg}");
         assert!(msg.contains("vfio-pci"), "{msg}");
@@ -146,8 +163,18 @@ mod tests {
     #[test]
     fn from_fd_rejects_a_non_group() {
         let f = File::open("/dev/null").unwrap();
-        let err = Group::from_fd(3, f.into()).unwrap_err();
+        let err = Group::from_fd(3, GroupKind::Iommu, f.into()).unwrap_err();
         assert!(matches!(err, VfioError::GroupGetStatus { group: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn noiommu_groups_have_their_own_node_and_hint() {
+        let err = Group::open(999_998, GroupKind::NoIommu).unwrap_err().to_string();
+        assert!(err.contains("999998"), "{err}");
+        assert_eq!(GroupKind::NoIommu.node_path(4), "/dev/vfio/noiommu-4");
+        let denied = io::Error::from_raw_os_error(libc::EACCES);
+        assert!(open_hint(&denied, GroupKind::NoIommu).contains("CAP_SYS_RAWIO"));
+        assert!(open_hint(&denied, GroupKind::Iommu).contains("run as root"));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub struct FakeDevice {
     class: u32,
     driver: Option<String>,
     iommu_group: Option<u32>,
+    noiommu: bool,
     numa_node: i32,
     interfaces: Vec<String>,
     child_interfaces: Vec<(String, String)>,
@@ -50,6 +51,7 @@ impl FakeDevice {
             class: 0x020000,
             driver: None,
             iommu_group: None,
+            noiommu: false,
             numa_node: -1,
             interfaces: Vec::new(),
             child_interfaces: Vec::new(),
@@ -79,6 +81,13 @@ impl FakeDevice {
     /// Puts it in IOMMU group `group`.
     pub fn iommu_group(mut self, group: u32) -> Self {
         self.iommu_group = Some(group);
+        self
+    }
+
+    /// Puts it in group `group` made by VFIO's no-IOMMU mode (named `vfio-noiommu`).
+    pub fn noiommu_group(mut self, group: u32) -> Self {
+        self.iommu_group = Some(group);
+        self.noiommu = true;
         self
     }
 
@@ -225,6 +234,9 @@ impl FakeSysfs {
         if let Some(group) = dev.iommu_group {
             let gdir = self.root.join("kernel/iommu_groups").join(group.to_string());
             fs::create_dir_all(gdir.join("devices"))?;
+            if dev.noiommu {
+                fs::write(gdir.join("name"), format!("{}\n", crate::pci::iommu::NOIOMMU_GROUP_NAME))?;
+            }
             symlink(format!("../../../kernel/iommu_groups/{group}"), dir.join("iommu_group"))?;
             symlink(format!("../../../../{}", device_rel(addr)), gdir.join("devices").join(addr.to_string()))?;
         }

@@ -60,7 +60,7 @@ fn open(bdf: &str) -> Res<Session> {
     let container = vfio(Container::open())?;
     say("api_version", vfio(container.api_version())?);
     say("type1v2", vfio(container.check_extension(VFIO_TYPE1V2_IOMMU))?);
-    let group = vfio(Group::open(group_no))?;
+    let group = vfio(Group::open(group_no, eal::pci::GroupKind::Iommu))?;
     say("group_viable", vfio(group.status())?.viable);
     vfio(group.set_container(&container))?;
     vfio(container.set_iommu(VFIO_TYPE1V2_IOMMU))?;
