@@ -56,6 +56,28 @@ command -v qemu-system-x86_64 >/dev/null 2>&1 || {
     exit 1
 }
 
+# The no-IOMMU guests (tests without a virtual IOMMU) load VFIO modules rebuilt with
+# CONFIG_VFIO_NOIOMMU, which Debian's kernels lack (`vmtest assets` builds them): that
+# needs gcc, make and the headers of the guest kernel.
+kpkg=${VMTEST_KERNEL_PACKAGE:-$(apt-cache depends -t bookworm-backports linux-image-cloud-amd64 2>/dev/null |
+    sed -n 's/^ *Depends: <\{0,1\}\(linux-image-[^>]*-cloud-amd64\)>\{0,1\}$/\1/p' | head -n 1)}
+if [ -z "$kpkg" ]; then
+    echo "setup-host.sh: cannot name the guest kernel package (apt-cache depends linux-image-cloud-amd64)" >&2
+    exit 1
+fi
+hdr="linux-headers-${kpkg#linux-image-}"
+if [ ! -f "/usr/src/$hdr/Makefile" ] || ! command -v gcc >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1; then
+    log=$(mktemp)
+    if ! apt-get install -y -q -t bookworm-backports --no-install-recommends \
+        "$hdr" gcc make xz-utils >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        rm -f "$log"
+        echo "setup-host.sh: installing $hdr (for the no-IOMMU VFIO modules) failed" >&2
+        exit 1
+    fi
+    rm -f "$log"
+fi
+
 # The static test binaries are built for this target.
 if command -v rustup >/dev/null 2>&1; then
     rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-gnu ||

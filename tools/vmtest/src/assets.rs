@@ -37,6 +37,23 @@ pub struct Assets {
     pub net_modules: Vec<PathBuf>,
 }
 
+impl Assets {
+    /// VFIO modules with no-IOMMU support for this kernel (`irqbypass` first), built and
+    /// cached on first use (see [`crate::noiommu_modules`]); one build at a time across
+    /// processes.
+    pub fn noiommu_vfio_modules(&self) -> Result<Vec<PathBuf>> {
+        let kdir = self.kernel.parent().unwrap_or(Path::new("."));
+        let dir = kdir.join("noiommu");
+        let lock_path = kdir.join(".noiommu.lock");
+        let lock = fs::File::create(&lock_path).map_err(|e| Error::io("creating", &lock_path, e))?;
+        lock.lock().map_err(|e| Error::io("locking", &lock_path, e))?;
+        let built = crate::noiommu_modules::ensure(&dir, &self.kernel_package)?;
+        let mut mods: Vec<PathBuf> = self.vfio_modules.iter().take(1).cloned().collect();
+        mods.extend(built);
+        Ok(mods)
+    }
+}
+
 /// The cache directory: `$VMTEST_CACHE`, else `target/vmtest-assets` of the
 /// workspace this crate lives in.
 pub fn default_cache_dir() -> PathBuf {

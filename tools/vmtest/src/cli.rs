@@ -20,6 +20,8 @@ options of run:
   --timeout SECS   limit for the whole boot (default 180)
   --net-modules    also load the kernel's virtio-net driver
   --append TEXT    extra kernel command-line text
+  --no-iommu       no virtual IOMMU: VFIO in its unsafe no-IOMMU mode
+  --machine M      q35 (default) or pc
   -v, --verbose    copy the guest console to stderr as it runs
 Exit status: the first non-zero exit code of the guest commands, else 0;
 125 if the guest could not be run or did not finish.";
@@ -84,6 +86,14 @@ pub fn parse(args: &[String]) -> Result<Cli> {
             }
             Arg::Long("net-modules") => cfg.net_modules = true,
             Arg::Long("append") => cfg.extra_append = cli.value("--append").map_err(bad)?,
+            Arg::Long("no-iommu") => cfg.iommu = crate::qemu::GuestIommu::None,
+            Arg::Long("machine") => {
+                cfg.machine = match cli.value("--machine").map_err(bad)?.as_str() {
+                    "q35" => crate::qemu::Machine::Q35,
+                    "pc" => crate::qemu::Machine::Pc,
+                    m => return Err(bad(format!("--machine takes q35 or pc, not '{m}'"))),
+                }
+            }
             Arg::Short('v') | Arg::Long("verbose") => cfg.echo_console = true,
             other => return Err(bad(unknown(other))),
         }

@@ -9,7 +9,7 @@ use crate::initramfs::{self, InitramfsSpec};
 use crate::monitor::Monitor;
 use crate::nic::{assign_slots, Nic};
 use crate::peer::Peer;
-use crate::qemu::{monitor_socket, peer_socket, qemu_args, qemu_binary, QemuSpec};
+use crate::qemu::{monitor_socket, peer_socket, qemu_args, qemu_binary, GuestIommu, Machine, QemuSpec};
 use crate::serial::SerialLog;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -51,6 +51,10 @@ pub struct GuestConfig {
     pub assets: Option<Assets>,
     /// The QEMU binary (default [`qemu_binary`]).
     pub qemu: PathBuf,
+    /// The machine type (default q35).
+    pub machine: Machine,
+    /// A virtual Intel IOMMU (default) or none, with VFIO in no-IOMMU mode.
+    pub iommu: GuestIommu,
 }
 
 impl Default for GuestConfig {
@@ -69,6 +73,8 @@ impl Default for GuestConfig {
             echo_console: std::env::var_os("VMTEST_ECHO").is_some_and(|v| v == "1"),
             assets: None,
             qemu: qemu_binary(),
+            machine: Machine::Q35,
+            iommu: GuestIommu::Intel,
         }
     }
 }
@@ -89,6 +95,13 @@ impl GuestConfig {
     /// Adds a command.
     pub fn command(mut self, cmd: impl Into<String>) -> Self {
         self.commands.push(cmd.into());
+        self
+    }
+
+    /// Boots with no IOMMU: VFIO in its unsafe no-IOMMU mode, on machine type `machine`.
+    pub fn without_iommu(mut self, machine: Machine) -> Self {
+        self.iommu = GuestIommu::None;
+        self.machine = machine;
         self
     }
 
@@ -146,10 +159,15 @@ impl Guest {
         };
         let mut nics = cfg.nics.clone();
         assign_slots(&mut nics)?;
+        let noiommu = match cfg.iommu {
+            GuestIommu::None => Some(assets.noiommu_vfio_modules()?),
+            GuestIommu::Intel => None,
+        };
         let work_dir = new_work_dir()?;
         let initrd = work_dir.join("initrd.gz");
         let spec = InitramfsSpec {
             assets: &assets,
+            noiommu_modules: noiommu.as_deref(),
             binaries: &cfg.binaries,
             commands: &cfg.commands,
             net_modules: cfg.net_modules,
@@ -160,6 +178,8 @@ impl Guest {
             return Err(e);
         }
         let qspec = QemuSpec {
+            machine: cfg.machine,
+            iommu: cfg.iommu,
             kernel: &assets.kernel,
             initrd: &initrd,
             nics: &nics,

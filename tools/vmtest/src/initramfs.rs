@@ -17,6 +17,9 @@ use std::process::{Command, Stdio};
 pub struct InitramfsSpec<'a> {
     /// Kernel, busybox and modules.
     pub assets: &'a Assets,
+    /// VFIO modules with no-IOMMU support, loaded instead of the kernel's own (`vfio.ko`
+    /// with its no-IOMMU parameter), for a guest without an IOMMU.
+    pub noiommu_modules: Option<&'a [PathBuf]>,
     /// Static binaries, installed as `/bin/<file name>`.
     pub binaries: &'a [PathBuf],
     /// Shell commands run in order by `/init`.
@@ -69,7 +72,10 @@ pub fn write_cpio<W: Write>(spec: &InitramfsSpec<'_>, out: W) -> Result<W> {
     w.file("bin/busybox", 0o755, &read(&spec.assets.busybox)?).map_err(io)?;
     w.symlink("bin/sh", "busybox").map_err(io)?;
 
-    let mut modules = spec.assets.vfio_modules.clone();
+    let mut modules = match spec.noiommu_modules {
+        Some(m) => m.to_vec(),
+        None => spec.assets.vfio_modules.clone(),
+    };
     if spec.net_modules {
         modules.extend(spec.assets.net_modules.iter().cloned());
     }
@@ -77,7 +83,12 @@ pub fn write_cpio<W: Write>(spec: &InitramfsSpec<'_>, out: W) -> Result<W> {
     for m in &modules {
         let name = file_name(m)?;
         w.file(&format!("lib/modules/{name}"), 0o644, &read(m)?).map_err(io)?;
-        module_names.push(name);
+        // insmod takes module parameters after the file name.
+        if spec.noiommu_modules.is_some() && name == "vfio.ko" {
+            module_names.push(format!("{name} {}", crate::noiommu_modules::NOIOMMU_PARAM));
+        } else {
+            module_names.push(name);
+        }
     }
     for b in spec.binaries {
         check_static(b)?;
@@ -151,7 +162,14 @@ mod tests {
         let assets = fake_assets(&dir);
         let nics = [Nic { slot: 3, ..Nic::new(NicModel::E1000, "n1") }];
         let cmds = ["echo hi".to_string()];
-        let spec = InitramfsSpec { assets: &assets, binaries: &[], commands: &cmds, net_modules: false, nics: &nics };
+        let spec = InitramfsSpec {
+            assets: &assets,
+            noiommu_modules: None,
+            binaries: &[],
+            commands: &cmds,
+            net_modules: false,
+            nics: &nics,
+        };
         let bytes = write_cpio(&spec, Vec::new()).unwrap();
         let has = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
         assert!(has("init\0"));
@@ -170,11 +188,39 @@ mod tests {
     }
 
     #[test]
+    fn noiommu_modules_replace_the_kernels_and_vfio_gets_its_parameter() {
+        let dir = std::env::temp_dir().join(format!("vmtest-initrd-noiommu-{}", std::process::id()));
+        let assets = fake_assets(&dir);
+        let rebuilt = std::env::temp_dir().join(format!("vmtest-initrd-noiommu-b-{}", std::process::id()));
+        let mods = fake_assets(&rebuilt).vfio_modules;
+        let spec = InitramfsSpec {
+            assets: &assets,
+            noiommu_modules: Some(&mods),
+            binaries: &[],
+            commands: &[],
+            net_modules: false,
+            nics: &[],
+        };
+        let bytes = write_cpio(&spec, Vec::new()).unwrap();
+        let has = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
+        assert!(has("insmod /lib/modules/vfio.ko enable_unsafe_noiommu_mode=1 ||"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&rebuilt).unwrap();
+    }
+
+    #[test]
     fn dynamic_binaries_are_refused() {
         let dir = std::env::temp_dir().join(format!("vmtest-initrd-dyn-{}", std::process::id()));
         let assets = fake_assets(&dir);
         let bins = [PathBuf::from("/bin/sh")];
-        let spec = InitramfsSpec { assets: &assets, binaries: &bins, commands: &[], net_modules: false, nics: &[] };
+        let spec = InitramfsSpec {
+            assets: &assets,
+            noiommu_modules: None,
+            binaries: &bins,
+            commands: &[],
+            net_modules: false,
+            nics: &[],
+        };
         let err = write_cpio(&spec, Vec::new()).unwrap_err();
         assert!(matches!(err, Error::NotStatic { .. }), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();

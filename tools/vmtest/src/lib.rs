@@ -1,7 +1,8 @@
 //! vmtest: runs Bypass's NIC tests inside a QEMU (TCG) guest, since the host
 //! has no VFIO. A Debian cloud kernel and an initramfs holding busybox, the
 //! VFIO modules and static test binaries boot with emulated NICs behind a
-//! virtual Intel IOMMU; `/init` runs the test commands and reports each
+//! virtual Intel IOMMU (or with no IOMMU at all and VFIO in its no-IOMMU mode,
+//! [`GuestIommu::None`]); `/init` runs the test commands and reports each
 //! exit code on the serial console.
 //!
 //! ```no_run
@@ -26,6 +27,7 @@ pub mod init_script;
 pub mod initramfs;
 pub mod monitor;
 pub mod nic;
+pub mod noiommu_modules;
 pub mod peer;
 pub mod qemu;
 pub mod serial;
@@ -35,6 +37,7 @@ pub use console::CommandResult;
 pub use elf::find_static_bin;
 pub use error::{Error, Result};
 pub use guest::{run, Guest, GuestConfig, GuestOutcome};
+pub use qemu::{GuestIommu, Machine};
 pub use monitor::Monitor;
 pub use nic::{Backend, Nic, NicModel};
 pub use peer::Peer;

@@ -48,7 +48,17 @@ fn main() -> ExitCode {
         Ok(Cli::Assets) => match Assets::ensure(&vmtest::default_cache_dir()) {
             Ok(a) => {
                 println!("{} ({})", a.kernel.display(), a.kernel_package);
-                ExitCode::SUCCESS
+                // The no-IOMMU guests' VFIO modules, built once here rather than in a test.
+                match a.noiommu_vfio_modules() {
+                    Ok(m) => {
+                        println!("no-IOMMU VFIO modules: {}", m.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "));
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("vmtest: no-IOMMU VFIO modules: {e}");
+                        ExitCode::from(HARNESS_FAILURE)
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("vmtest: {e}");

@@ -13,9 +13,44 @@ pub fn qemu_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("qemu-system-x86_64"))
 }
 
+/// The QEMU machine type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Machine {
+    /// `q35`: PCI Express.
+    #[default]
+    Q35,
+    /// `pc` (i440FX): conventional PCI, the default of many hypervisors' older guests.
+    Pc,
+}
+
+impl Machine {
+    /// The `-M` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Machine::Q35 => "q35",
+            Machine::Pc => "pc",
+        }
+    }
+}
+
+/// Whether the guest has an IOMMU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GuestIommu {
+    /// A virtual Intel IOMMU with interrupt remapping (`intel_iommu=on`): VFIO type1.
+    #[default]
+    Intel,
+    /// None, as in most VMs: VFIO runs in its unsafe no-IOMMU mode (rebuilt `vfio.ko`
+    /// loaded with `enable_unsafe_noiommu_mode=1`).
+    None,
+}
+
 /// Everything the command line depends on.
 #[derive(Debug, Clone)]
 pub struct QemuSpec<'a> {
+    /// Machine type.
+    pub machine: Machine,
+    /// IOMMU or none.
+    pub iommu: GuestIommu,
     /// Kernel image.
     pub kernel: &'a Path,
     /// Initramfs.
@@ -48,7 +83,11 @@ pub fn peer_socket(dir: &Path, netdev: &str) -> PathBuf {
 pub fn kernel_append(spec: &QemuSpec<'_>) -> String {
     // no_timer_check: under TCG on a loaded host the kernel may otherwise decide the timer
     // does not work through the interrupt-remapped IO-APIC and panic at boot.
-    let mut a = format!("console=ttyS0 quiet panic=-1 intel_iommu=on no_timer_check hugepages={}", spec.hugepages);
+    let iommu = match spec.iommu {
+        GuestIommu::Intel => " intel_iommu=on",
+        GuestIommu::None => "",
+    };
+    let mut a = format!("console=ttyS0 quiet panic=-1{iommu} no_timer_check hugepages={}", spec.hugepages);
     if !spec.extra_append.is_empty() {
         a.push(' ');
         a.push_str(spec.extra_append);
@@ -60,7 +99,7 @@ pub fn kernel_append(spec: &QemuSpec<'_>) -> String {
 pub fn qemu_args(spec: &QemuSpec<'_>) -> Vec<String> {
     let mut a: Vec<String> = [
         "-M",
-        "q35",
+        spec.machine.name(),
         "-accel",
         // One TCG thread for all vCPUs: QEMU 10.0's multi-threaded TCG crashed once
         // (`iotlb_to_section` assertion) and once lost a vCPU's timer interrupts in the
@@ -82,7 +121,9 @@ pub fn qemu_args(spec: &QemuSpec<'_>) -> Vec<String> {
     a.extend(["-kernel".into(), spec.kernel.display().to_string()]);
     a.extend(["-initrd".into(), spec.initrd.display().to_string()]);
     a.extend(["-append".into(), kernel_append(spec)]);
-    a.extend(["-device".into(), "intel-iommu,intremap=on,caching-mode=on".into()]);
+    if spec.iommu == GuestIommu::Intel {
+        a.extend(["-device".into(), "intel-iommu,intremap=on,caching-mode=on".into()]);
+    }
     for nic in spec.nics {
         let sock = peer_socket(spec.socket_dir, &nic.netdev);
         // NICs on the default hub get one hub each, numbered after their slot.
@@ -101,6 +142,8 @@ mod tests {
         let mut nics = vec![Nic::new(NicModel::E1000, "n1"), Nic::new(NicModel::Igb, "n2").hub(7)];
         assign_slots(&mut nics).unwrap();
         let spec = QemuSpec {
+            machine: Machine::Q35,
+            iommu: GuestIommu::Intel,
             kernel: Path::new("/k"),
             initrd: Path::new("/i"),
             nics: &nics,
@@ -123,5 +166,11 @@ mod tests {
         let iommu = a.iter().position(|x| x.starts_with("intel-iommu")).unwrap();
         let nic = a.iter().position(|x| x.starts_with("e1000,")).unwrap();
         assert!(iommu < nic);
+
+        let bare = QemuSpec { machine: Machine::Pc, iommu: GuestIommu::None, ..spec };
+        let a = qemu_args(&bare);
+        let joined = a.join(" ");
+        assert!(joined.contains("-M pc -accel tcg"), "{joined}");
+        assert!(!joined.contains("intel-iommu") && !joined.contains("intel_iommu"), "{joined}");
     }
 }
