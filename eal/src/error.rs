@@ -167,6 +167,19 @@ pub enum EalError {
         /// The group's prefix.
         prefix: String,
     },
+    /// DMA memory that must be physically contiguous cannot be, in IOVA-as-PA mode on
+    /// pages smaller than the object (`--no-huge` gives 4 KiB pages).
+    #[error("{what} takes {bytes} bytes, more than one {page}-byte page of memory: with IOVA = physical address (VFIO no-IOMMU mode, or --iova-mode pa) the device needs it physically contiguous, which only one page guarantees; use hugepages (drop --no-huge: reserve them with `echo 512 > /proc/sys/vm/nr_hugepages` and mount hugetlbfs, or give a mount with --huge-dir){alt}")]
+    NotDmaContiguous {
+        /// What was being created (names the object).
+        what: String,
+        /// Its size.
+        bytes: u64,
+        /// The page size backing the heap.
+        page: u64,
+        /// Another way out, if any (", or ..."), else empty.
+        alt: String,
+    },
     /// An argument of an object's creation is invalid.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -180,8 +180,19 @@ impl Mempool {
         // On huge pages no object crosses a page boundary, so each is contiguous in device
         // (IOVA) space too, as DPDK guarantees: devices see physical pages in PA mode, and
         // some emulated ones split DMA at IOMMU page boundaries.
+        // In IOVA-as-PA mode on small pages (`--no-huge`) the same holds, at the cost of the
+        // end of each page; an object larger than a page cannot be contiguous and is refused.
         let page = mem.page_size();
-        let per_page = if page >= (2 << 20) && elt <= page { page / elt } else { 0 };
+        let pa_mode = mem.config().iova_pa.load(Ordering::Acquire) == 1;
+        if pa_mode && elt > page {
+            return Err(EalError::NotDmaContiguous {
+                what: format!("each object of mempool '{name}'"),
+                bytes: elt,
+                page,
+                alt: String::new(),
+            });
+        }
+        let per_page = if (page >= (2 << 20) || pa_mode) && elt <= page { page / elt } else { 0 };
         let (objs_len, objs_align) = match ((count as u64).checked_div(per_page), (count as u64).checked_rem(per_page))
         {
             (Some(full), Some(rest)) => (full * page + rest * elt, page),

@@ -265,3 +265,20 @@ fn a_flush_cut_short_by_death_is_finished_with_the_caches_objects() {
     all.dedup();
     assert_eq!(all.len(), 1024);
 }
+
+#[test]
+fn iova_pa_on_small_pages_keeps_objects_in_a_page_or_refuses() {
+    let m = mem();
+    assert!(m.page_size() < (2 << 20), "anonymous memory has base pages");
+    m.config().iova_pa.store(1, Ordering::Release);
+    let p = Mempool::create(&m, "pa_small", 64, 2304, 0).unwrap();
+    let page = m.page_size();
+    for _ in 0..64 {
+        let a = p.get().unwrap();
+        assert_eq!(a / page, (a + 2304 - 1) / page, "object {a:#x} crosses a page in IOVA-as-PA mode");
+    }
+    let e = Mempool::create(&m, "pa_big", 8, page as u32 + 1, 0).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, EalError::NotDmaContiguous { .. }), "{msg}");
+    assert!(msg.contains("pa_big") && msg.contains("--no-huge") && msg.contains("--huge-dir"), "{msg}");
+}

@@ -30,6 +30,10 @@ pub trait DescArea: Copy {
     fn at(addr: u64, nb: usize) -> Option<Self>;
     /// Zeroes the device's part.
     fn clear(&self);
+    /// Whether a queue of `nb` entries is a size the queue allows (for suggestions).
+    fn at_size_ok(nb: usize) -> bool {
+        nb.is_power_of_two()
+    }
 }
 
 /// A ring of 16-byte descriptors in shared memory: two atomic little-endian words per
@@ -152,10 +156,27 @@ pub fn ring_align<D: DescArea>(nb: usize) -> u64 {
     D::bytes(nb).next_power_of_two().max(4096)
 }
 
+/// In IOVA-as-PA mode the device part must lie in one page ([`ring_align`] places it so
+/// when it fits): a larger one is refused, naming hugepages and the most entries that fit.
+pub fn check_contiguous<D: DescArea>(mem: &Memory, name: &str, nb: usize) -> Result<(), EalError> {
+    let page = mem.page_size();
+    let bytes = D::bytes(nb);
+    if super::iova::pa_mode(*mem).is_none() || bytes <= page {
+        return Ok(());
+    }
+    let fits = (1..nb).rev().find(|&n| D::at_size_ok(n) && D::bytes(n) <= page);
+    let alt = match fits {
+        Some(n) => format!(", or give the queue at most {n} descriptors"),
+        None => String::new(),
+    };
+    Err(EalError::NotDmaContiguous { what: format!("the device ring of queue '{name}' ({nb} descriptors)"), bytes, page, alt })
+}
+
 /// Reserves the memzone `name` for a queue of `nb` entries, replacing a previous one of
 /// that name (a queue set up again: release its mbufs first), and returns it with the
 /// queue zeroed.
 pub fn reserve<D: DescArea>(mem: &Memory, name: &str, nb: usize) -> Result<(Memzone, QueueMem<D>), EalError> {
+    check_contiguous::<D>(mem, name, nb)?;
     if let Some(old) = mem.memzone_lookup(name) {
         mem.memzone_free(old);
     }
@@ -346,6 +367,22 @@ mod tests {
         fn words(&self) -> &DescWords {
             &self.0
         }
+    }
+
+    #[test]
+    fn iova_pa_on_small_pages_refuses_rings_longer_than_a_page() {
+        let mem = Memory::anonymous(8 << 20).unwrap();
+        assert_eq!(mem.page_size(), 4096);
+        // IOVA = VA: any ring.
+        assert!(reserve::<Plain>(&mem, "qm_va", 1024).is_ok());
+        mem.config().iova_pa.store(1, Ordering::Release);
+        let e = reserve::<Plain>(&mem, "qm_pa", 1024).err().unwrap();
+        let msg = e.to_string();
+        assert!(matches!(e, EalError::NotDmaContiguous { bytes: 16384, page: 4096, .. }), "{msg}");
+        assert!(msg.contains("qm_pa") && msg.contains("hugepages") && msg.contains("--huge-dir"), "{msg}");
+        assert!(msg.contains("at most 256 descriptors"), "{msg}");
+        let (mz, _) = reserve::<Plain>(&mem, "qm_pa", 256).unwrap();
+        assert_eq!(mz.addr() % 4096, 0, "a ring of one page starts a page");
     }
 
     #[test]

@@ -104,6 +104,10 @@ pub enum VirtioError {
     /// The modern interface lacks VIRTIO_F_VERSION_1.
     #[error("the device does not offer VIRTIO_F_VERSION_1 on its modern interface: it is not a virtio 1.x device")]
     NoVersion1,
+    /// A legacy interface without VIRTIO_F_ANY_LAYOUT: the driver puts the net header and
+    /// the frame in one buffer, which such a device does not accept.
+    #[error("the device's legacy interface does not offer VIRTIO_F_ANY_LAYOUT, and this driver puts the net header and the frame in one descriptor; give the device its modern interface (QEMU: drop disable-modern=on)")]
+    NoAnyLayout,
     /// The device bypasses the IOMMU and the group does not run with IOVA = PA.
     #[error("the device {why}: it bypasses the IOMMU and needs IOVA = physical address; run with --iova-mode pa (for QEMU: or give a modern device iommu_platform=on,disable-legacy=on)")]
     NeedsIovaPa {

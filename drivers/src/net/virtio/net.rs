@@ -20,6 +20,9 @@ bitflags::bitflags! {
         const CTRL_RX = 1 << 18;
         /// Several queue pairs (set through the control queue).
         const MQ = 1 << 22;
+        /// Legacy interface: the device takes the header and the frame in any descriptor
+        /// layout, one buffer included (implied on the modern interface).
+        const ANY_LAYOUT = 1 << 27;
         /// The MAC address can be set through the control queue.
         const CTRL_MAC_ADDR = 1 << 23;
         /// virtio 1.x device (modern interface, little-endian).
@@ -30,7 +33,7 @@ bitflags::bitflags! {
 }
 
 /// Names of the feature bits this driver knows, as the specification spells them.
-pub const FEATURE_NAMES: [(Features, &str); 9] = [
+pub const FEATURE_NAMES: [(Features, &str); 10] = [
     (Features::MAC, "VIRTIO_NET_F_MAC"),
     (Features::MRG_RXBUF, "VIRTIO_NET_F_MRG_RXBUF"),
     (Features::STATUS, "VIRTIO_NET_F_STATUS"),
@@ -38,6 +41,7 @@ pub const FEATURE_NAMES: [(Features, &str); 9] = [
     (Features::CTRL_RX, "VIRTIO_NET_F_CTRL_RX"),
     (Features::MQ, "VIRTIO_NET_F_MQ"),
     (Features::CTRL_MAC_ADDR, "VIRTIO_NET_F_CTRL_MAC_ADDR"),
+    (Features::ANY_LAYOUT, "VIRTIO_F_ANY_LAYOUT"),
     (Features::VERSION_1, "VIRTIO_F_VERSION_1"),
     (Features::ACCESS_PLATFORM, "VIRTIO_F_ACCESS_PLATFORM"),
 ];
@@ -89,7 +93,8 @@ pub const CTRL_OK: u8 = 0;
 /// What the driver asks for on a device with the modern (`modern`) or legacy interface,
 /// given what it offers. VERSION_1 is required on the modern interface; ACCESS_PLATFORM is
 /// taken when offered (the device then goes through the IOMMU); without it (or on the
-/// legacy interface) the device uses physical addresses and `iova_pa` must be true.
+/// legacy interface) the device uses physical addresses and `iova_pa` must be true. On the
+/// legacy interface ANY_LAYOUT is required: the header and the frame share one buffer.
 pub fn negotiate(offered: Features, modern: bool, iova_pa: bool) -> Result<Features, VirtioError> {
     let mut want = Features::MAC
         | Features::STATUS
@@ -102,6 +107,11 @@ pub fn negotiate(offered: Features, modern: bool, iova_pa: bool) -> Result<Featu
             return Err(VirtioError::NoVersion1);
         }
         want |= Features::VERSION_1 | Features::ACCESS_PLATFORM;
+    } else {
+        if !offered.contains(Features::ANY_LAYOUT) {
+            return Err(VirtioError::NoAnyLayout);
+        }
+        want |= Features::ANY_LAYOUT;
     }
     let mut got = offered & want;
     if !got.contains(Features::CTRL_VQ) {
@@ -150,11 +160,23 @@ mod tests {
 
     #[test]
     fn legacy_needs_pa_and_has_a_10_byte_header() {
-        let offered = Features::from_bits_retain(QEMU_MODERN.bits() & 0xffff_ffff) | Features::MRG_RXBUF;
+        let offered = Features::from_bits_retain(QEMU_MODERN.bits() & 0xffff_ffff)
+            | Features::MRG_RXBUF
+            | Features::ANY_LAYOUT;
         assert!(negotiate(offered, false, false).unwrap_err().to_string().contains("--iova-mode pa"));
         let got = negotiate(offered, false, true).unwrap();
         assert!(!got.intersects(Features::VERSION_1 | Features::ACCESS_PLATFORM | Features::MRG_RXBUF));
+        assert!(got.contains(Features::ANY_LAYOUT), "header and frame share a descriptor only with ANY_LAYOUT");
         assert_eq!(hdr_len(got), 10);
+    }
+
+    #[test]
+    fn legacy_without_any_layout_is_refused_and_modern_does_not_ask_for_it() {
+        let offered = Features::from_bits_retain(QEMU_MODERN.bits() & 0xffff_ffff);
+        let e = negotiate(offered, false, true).unwrap_err().to_string();
+        assert!(e.contains("VIRTIO_F_ANY_LAYOUT") && e.contains("modern"), "{e}");
+        let got = negotiate(QEMU_MODERN | Features::ANY_LAYOUT, true, false).unwrap();
+        assert!(!got.contains(Features::ANY_LAYOUT));
     }
 
     #[test]
