@@ -26,6 +26,15 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The layout with both rings at most `$GUEST_RING` descriptors when that is set (runs
+    /// on 4 KiB pages in IOVA-as-PA mode need rings of one page: 256 Intel descriptors).
+    pub fn ring_override(self) -> Layout {
+        match std::env::var("GUEST_RING").ok().and_then(|v| v.parse::<u16>().ok()) {
+            Some(n) => Layout { rx_ring: self.rx_ring.min(n), tx_ring: self.tx_ring.min(n), ..self },
+            None => self,
+        }
+    }
+
     /// One queue each way with these ring sizes, no RSS.
     pub const fn single(rx_ring: u16, tx_ring: u16) -> Layout {
         Layout { rxq: 1, txq: 1, rx_ring, tx_ring, rss: false }
@@ -54,6 +63,7 @@ pub fn pool(eal: &Eal) -> Result<PktMbufPool, String> {
 
 /// Configures port `id` as `layout` says, starts it and waits for the link.
 pub fn start(eth: &Ethdev, id: u16, pool: PktMbufPool, layout: Layout) -> Result<(), String> {
+    let layout = layout.ring_override();
     let pc = eth.control(id).map_err(|e| e.to_string())?;
     let conf = PortConf { nb_rxq: layout.rxq, nb_txq: layout.txq, rss: layout.rss, ..PortConf::default() };
     pc.configure(&conf).map_err(|e| e.to_string())?;

@@ -20,6 +20,9 @@ Options:
   -u, --unbind            unbind the devices from their drivers
       --force             also act on devices in use: an interface with a route, or a
                           VFIO group that a process holds open
+      --noiommu-mode      with --bind vfio-pci: if the kernel has no IOMMU (a VM without a
+                          virtual IOMMU), turn on VFIO's unsafe no-IOMMU mode first (with a
+                          warning: the devices can then DMA to any memory)
   -v, --verbose           print every sysfs write
       --sysfs-root PATH   sysfs to use (default /sys, or $BYPASS_SYSFS_ROOT)
       --proc-root PATH    procfs for routes and VFIO users (default /proc, or $BYPASS_PROC_ROOT)
@@ -53,6 +56,8 @@ pub struct Options {
     pub action: Option<Action>,
     /// Act on active interfaces too.
     pub force: bool,
+    /// Turn on VFIO's no-IOMMU mode first when the kernel has no IOMMU.
+    pub noiommu_mode: bool,
     /// Print every sysfs write.
     pub verbose: bool,
     /// The sysfs root.
@@ -83,6 +88,7 @@ where
     let mut bind: Option<String> = None;
     let mut unbind = false;
     let mut force = false;
+    let mut noiommu_mode = false;
     let mut verbose = false;
     let mut sysfs_root: Option<String> = None;
     let mut proc_root: Option<String> = None;
@@ -104,6 +110,7 @@ where
             Arg::Short('s') | Arg::Long("status") => status = true,
             Arg::Short('u') | Arg::Long("unbind") => unbind = true,
             Arg::Long("force") => force = true,
+            Arg::Long("noiommu-mode") => noiommu_mode = true,
             Arg::Short('v') | Arg::Long("verbose") => verbose = true,
             Arg::Short('b') | Arg::Long("bind") => {
                 let drv = value(&mut cli, "--bind", "a driver name (e.g. -b vfio-pci)")?;
@@ -133,6 +140,9 @@ where
         (Some(_), true) => return Err("no device given: name PCI addresses or interfaces".into()),
         _ => {}
     }
+    if noiommu_mode && !matches!(&action, Some(Action::Bind(d)) if d == "vfio-pci") {
+        return Err("--noiommu-mode goes with --bind vfio-pci".into());
+    }
     let root = |flag: Option<String>, var: &str, default: &str| -> PathBuf {
         flag.or_else(|| env(var).filter(|v| !v.is_empty())).unwrap_or_else(|| default.to_string()).into()
     };
@@ -140,6 +150,7 @@ where
         status,
         action,
         force,
+        noiommu_mode,
         verbose,
         sysfs_root: root(sysfs_root, "BYPASS_SYSFS_ROOT", "/sys"),
         proc_root: root(proc_root, "BYPASS_PROC_ROOT", "/proc"),

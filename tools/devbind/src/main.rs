@@ -8,6 +8,7 @@ mod actions;
 mod cli;
 mod exit;
 mod ids;
+mod noiommu;
 mod resolve;
 mod routes;
 mod status;
@@ -79,6 +80,19 @@ fn run(opts: &Options) -> Exit {
                 return Exit::NotFound;
             }
         };
+        if opts.noiommu_mode {
+            match noiommu::enable(&sysfs) {
+                Ok(noiommu::NoIommuOutcome::Enabled) => eprintln!("{}", noiommu::WARNING),
+                Ok(noiommu::NoIommuOutcome::AlreadyOn) => eprintln!("VFIO no-IOMMU mode is already on"),
+                Ok(noiommu::NoIommuOutcome::HasIommu) => {
+                    eprintln!("the kernel has an IOMMU: VFIO's no-IOMMU mode is not needed and stays off")
+                }
+                Err(e) => {
+                    eprintln!("devbind: --noiommu-mode: {e}");
+                    return Exit::Failed;
+                }
+            }
+        }
         if !route_errors.is_empty() && !opts.force {
             eprintln!("devbind: not changing any device while routes are unknown; give --force to go on anyway");
             return Exit::Refused;

@@ -1,6 +1,6 @@
 //! The `--status` listing: network devices grouped by the kind of driver they use.
 
-use eal::pci::{PciDevice, VFIO_PCI};
+use eal::pci::{GroupKind, PciDevice, VFIO_PCI};
 
 use crate::routes::{route_of, Route};
 
@@ -45,7 +45,8 @@ pub fn render(devices: &[PciDevice], routes: &[Route]) -> String {
 }
 
 /// `0000:00:03.0 '82540EM Gigabit Ethernet Controller 100e' drv=e1000 unused=vfio-pci
-/// if=eth0 iommu_group=5 *Active*`; fields without a value are left out.
+/// if=eth0 iommu_group=5 *Active*`; fields without a value are left out. A group of VFIO's
+/// no-IOMMU mode is marked `mode=noiommu` after its number.
 pub fn device_line(d: &PciDevice, routes: &[Route]) -> String {
     let mut line = format!("{} '{}'", d.addr, crate::ids::describe(d.vendor, d.device));
     if let Some(drv) = &d.driver {
@@ -60,6 +61,11 @@ pub fn device_line(d: &PciDevice, routes: &[Route]) -> String {
     }
     if let Some(g) = d.iommu_group {
         line.push_str(&format!(" iommu_group={g}"));
+        // VFIO's no-IOMMU groups are named so (`iommu_group/name`).
+        let name = std::fs::read_to_string(d.sysfs_path.join("iommu_group/name")).ok();
+        if GroupKind::from_group_name(name.as_deref()) == GroupKind::NoIommu {
+            line.push_str(" mode=noiommu");
+        }
     }
     if d.interfaces.iter().any(|i| route_of(routes, i).is_some()) {
         line.push_str(" *Active*");
@@ -83,6 +89,14 @@ fn unused_drivers(d: &PciDevice) -> Vec<&str> {
 mod tests {
     use super::*;
     use eal::pci::fake::{FakeDevice, FakeSysfs};
+
+    #[test]
+    fn noiommu_groups_are_marked() {
+        let t = FakeSysfs::new().unwrap();
+        t.add_device(&FakeDevice::new("0000:00:03.0", 0x8086, 0x100e).driver("vfio-pci").noiommu_group(0)).unwrap();
+        let devs = t.sysfs().scan().unwrap();
+        assert!(device_line(&devs[0], &[]).ends_with("iommu_group=0 mode=noiommu"), "{}", device_line(&devs[0], &[]));
+    }
 
     #[test]
     fn line_has_every_field_in_order() {
