@@ -78,9 +78,9 @@ pub(crate) fn enable_pa_mode(mem: &Memory) -> Result<(), BusError> {
     let (start, len, page) = (mem.heap_start(), mem.heap_len(), mem.page_size());
     let pas = physical_pages(start, len, page)?;
     if page < crate::vfio::page_size() * 512 {
-        tracing::warn!(
+        tracing::info!(
             page,
-            "--iova-mode pa with small pages: buffers that cross a page boundary are not contiguous for the device"
+            "IOVA as PA on small pages: each mbuf stays within a page and device rings must fit in one; hugepages are better"
         );
     }
     let mz = mem

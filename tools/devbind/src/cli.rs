@@ -189,6 +189,20 @@ mod tests {
     }
 
     #[test]
+    fn noiommu_mode_goes_with_bind_vfio_pci() {
+        let o = run(&["--noiommu-mode", "-b", "vfio-pci", "00:03.0"]).unwrap();
+        assert!(o.noiommu_mode);
+        for bad in [
+            &["--noiommu-mode", "-s"][..],
+            &["--noiommu-mode", "-b", "e1000", "00:03.0"],
+            &["--noiommu-mode", "-u", "00:03.0"],
+        ] {
+            let e = run(bad).unwrap_err();
+            assert!(e.contains("--bind vfio-pci"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
     fn status_alone_with_defaults() {
         let o = run(&["-s"]).unwrap();
         assert!(o.status && o.action.is_none() && !o.force);

@@ -37,7 +37,7 @@ pub use console::CommandResult;
 pub use elf::find_static_bin;
 pub use error::{Error, Result};
 pub use guest::{run, Guest, GuestConfig, GuestOutcome};
-pub use qemu::{GuestIommu, Machine};
 pub use monitor::Monitor;
 pub use nic::{Backend, Nic, NicModel};
 pub use peer::Peer;
+pub use qemu::{GuestIommu, Machine};

@@ -51,7 +51,10 @@ fn main() -> ExitCode {
                 // The no-IOMMU guests' VFIO modules, built once here rather than in a test.
                 match a.noiommu_vfio_modules() {
                     Ok(m) => {
-                        println!("no-IOMMU VFIO modules: {}", m.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "));
+                        println!(
+                            "no-IOMMU VFIO modules: {}",
+                            m.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
+                        );
                         ExitCode::SUCCESS
                     }
                     Err(e) => {

@@ -101,21 +101,28 @@ fn build_in(tmp: &Path, headers: &Path, series: &str, version: &str) -> Result<V
     let _ = fs::remove_dir_all(&root);
     let src = tmp.join(&member);
     run(
-        Command::new("make")
-            .arg("-C")
-            .arg(headers)
-            .arg(format!("M={}", src.display()))
-            .args(["CONFIG_VFIO_NOIOMMU=y", "KCFLAGS=-DCONFIG_VFIO_NOIOMMU=1", "modules", "-j2"]),
+        Command::new("make").arg("-C").arg(headers).arg(format!("M={}", src.display())).args([
+            "CONFIG_VFIO_NOIOMMU=y",
+            "KCFLAGS=-DCONFIG_VFIO_NOIOMMU=1",
+            "modules",
+            "-j2",
+        ]),
         HEADERS_HINT,
     )?;
     let mods: Vec<PathBuf> = NOIOMMU_MODULES.iter().map(|m| src.join(format!("{m}.ko"))).collect();
     if let Some(missing) = mods.iter().find(|m| !m.exists()) {
-        return Err(Error::MissingInPackage { what: missing.display().to_string(), package: "the module build".into() });
+        return Err(Error::MissingInPackage {
+            what: missing.display().to_string(),
+            package: "the module build".into(),
+        });
     }
     let vfio = fs::read(&mods[0]).map_err(|e| Error::io("reading", &mods[0], e))?;
     let param = NOIOMMU_PARAM.split('=').next().unwrap_or(NOIOMMU_PARAM);
     if !vfio.windows(param.len()).any(|w| w == param.as_bytes()) {
-        return Err(Error::MissingInPackage { what: format!("parameter {param}"), package: "the rebuilt vfio.ko".into() });
+        return Err(Error::MissingInPackage {
+            what: format!("parameter {param}"),
+            package: "the rebuilt vfio.ko".into(),
+        });
     }
     Ok(mods)
 }

@@ -9,14 +9,19 @@
 //!   start are refused with the fix; with `--no-huge`, e1000 moves frames with one-page
 //!   rings, and what needs more than a page (igb's 1024-descriptor ring, virtio's rings) is
 //!   refused with an error naming hugepages.
-//! - pc (i440FX): e1000 and a default virtio-net move frames; a secondary attaches and polls
-//!   the primary's queue; link events reach the primary and two secondaries.
+//! - pc (i440FX): `devbind --noiommu-mode` turns the mode on and binds e1000 and a default
+//!   virtio-net, `--status` shows their groups' mode; virtio moves 10,000 frames each way; a
+//!   secondary attaches and polls the e1000's queue; link events reach the primary and the
+//!   secondaries on both.
 //!
 //! Builds nothing itself; build the guest binaries first (see `guest_e1000.rs`).
 
 mod common;
 
-use common::{assert_ok, base_config, exchange, exchange_range, lsc_script, mac, mp_script, output, rates, toggle_link};
+use common::{
+    assert_ok, base_config, exchange, exchange_paced, exchange_range, lsc_script, mac, mp_script, output, rates,
+    toggle_link,
+};
 use std::time::Duration;
 use vmtest::{Guest, GuestConfig, Machine, Nic, NicModel};
 
@@ -82,11 +87,11 @@ fn without_an_iommu_on_q35_every_nic_moves_10000_checked_frames_each_way() {
     exchange(&guest, &mut p3, "READY=rxtx-igb ", 10_000, mac(MAC3));
     exchange(&guest, &mut pt, "READY=rxtx-transitional ", 10_000, mac(MAC_T));
     exchange(&guest, &mut pl, "READY=rxtx-legacy ", 10_000, mac(MAC_L));
-    exchange(&guest, &mut p1, "READY=rxtx-nohuge ", 2000, mac(MAC1));
+    exchange_paced(&guest, &mut p1, "READY=rxtx-nohuge ", 2000, mac(MAC1), 32);
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
     assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
 
-    let bind = assert_ok(&o, 0, "devbind");
+    let bind = assert_ok(&o, 0, "no guest program");
     assert_eq!(bind.matches("noiommu-").count(), 5, "five no-IOMMU groups:\n{bind}");
     assert_eq!(bind.matches("vfio-noiommu").count(), 5, "{bind}");
     for (i, label, program) in [
@@ -135,7 +140,11 @@ fn without_an_iommu_on_pc_a_secondary_polls_and_link_events_reach_every_process(
     let cfg = config(&["guest_e1000", "guest_virtio"], Duration::from_secs(900), Machine::Pc)
         .nic(Nic::new(NicModel::E1000, "n1").mac(MAC1).stream())
         .nic(Nic::new(NicModel::VirtioTransitional, "t").mac(MAC_T).stream())
-        .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_t && ls /dev/vfio")
+        // devbind turns the mode on itself (it is off until then here).
+        .command(
+            "echo N > /sys/module/vfio/parameters/enable_unsafe_noiommu_mode && \
+             devbind --noiommu-mode --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_t && devbind --status && ls /dev/vfio",
+        )
         .command("guest_virtio -l 0 -m 64 --file-prefix vt -a $VMTEST_NIC_t -- rxtx 10000 transitional")
         .command(mp_script("guest_e1000", "3000 2000", "3000"))
         .command(lsc_script("guest_e1000", "n1", 2))
@@ -152,7 +161,9 @@ fn without_an_iommu_on_pc_a_secondary_polls_and_link_events_reach_every_process(
     toggle_link(&guest, "t", 1);
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
     assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
-    let bind = assert_ok(&o, 0, "devbind");
+    let bind = assert_ok(&o, 0, "no guest program");
+    assert!(bind.contains("enabling VFIO's unsafe no-IOMMU mode"), "{bind}");
+    assert_eq!(bind.matches("mode=noiommu").count(), 2, "--status shows each group's mode:\n{bind}");
     assert_eq!(bind.matches("noiommu-").count(), 2, "{bind}");
     let vt = assert_ok(&o, 1, "guest_virtio");
     assert_noiommu(&vt);

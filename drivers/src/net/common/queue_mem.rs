@@ -169,7 +169,12 @@ pub fn check_contiguous<D: DescArea>(mem: &Memory, name: &str, nb: usize) -> Res
         Some(n) => format!(", or give the queue at most {n} descriptors"),
         None => String::new(),
     };
-    Err(EalError::NotDmaContiguous { what: format!("the device ring of queue '{name}' ({nb} descriptors)"), bytes, page, alt })
+    Err(EalError::NotDmaContiguous {
+        what: format!("the device ring of queue '{name}' ({nb} descriptors)"),
+        bytes,
+        page,
+        alt,
+    })
 }
 
 /// Reserves the memzone `name` for a queue of `nb` entries, replacing a previous one of

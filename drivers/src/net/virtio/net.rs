@@ -160,9 +160,8 @@ mod tests {
 
     #[test]
     fn legacy_needs_pa_and_has_a_10_byte_header() {
-        let offered = Features::from_bits_retain(QEMU_MODERN.bits() & 0xffff_ffff)
-            | Features::MRG_RXBUF
-            | Features::ANY_LAYOUT;
+        let offered =
+            Features::from_bits_retain(QEMU_MODERN.bits() & 0xffff_ffff) | Features::MRG_RXBUF | Features::ANY_LAYOUT;
         assert!(negotiate(offered, false, false).unwrap_err().to_string().contains("--iova-mode pa"));
         let got = negotiate(offered, false, true).unwrap();
         assert!(!got.intersects(Features::VERSION_1 | Features::ACCESS_PLATFORM | Features::MRG_RXBUF));
