@@ -9,10 +9,11 @@
 //!   start are refused with the fix; with `--no-huge`, e1000 moves frames with one-page
 //!   rings, and what needs more than a page (igb's 1024-descriptor ring, virtio's rings) is
 //!   refused with an error naming hugepages.
-//! - pc (i440FX): `devbind --noiommu-mode` turns the mode on and binds e1000 and a default
-//!   virtio-net, `--status` shows their groups' mode; virtio moves 10,000 frames each way; a
-//!   secondary attaches and polls the e1000's queue; link events reach the primary and the
-//!   secondaries on both.
+//! - pc (i440FX): `devbind --noiommu-mode` turns the mode on and binds e1000, e1000e, igb, a
+//!   default and a legacy virtio-net, `--status` shows their groups' mode; each but the
+//!   e1000 moves 10,000 frames each way; a secondary attaches and polls the e1000's queue
+//!   (5,000 frames between them); link events reach the primary and the secondaries of the
+//!   e1000 and the virtio-net.
 //!
 //! Builds nothing itself; build the guest binaries first (see `guest_e1000.rs`).
 
@@ -137,21 +138,31 @@ fn without_an_iommu_on_pc_a_secondary_polls_and_link_events_reach_every_process(
     if !common::qemu_available_or_skip(name) {
         return;
     }
-    let cfg = config(&["guest_e1000", "guest_virtio"], Duration::from_secs(900), Machine::Pc)
+    let cfg = config(&["guest_e1000", "guest_virtio", "guest_igb"], Duration::from_secs(900), Machine::Pc)
         .nic(Nic::new(NicModel::E1000, "n1").mac(MAC1).stream())
         .nic(Nic::new(NicModel::VirtioTransitional, "t").mac(MAC_T).stream())
+        .nic(Nic::new(NicModel::E1000e, "n2").mac(MAC2).stream())
+        .nic(Nic::new(NicModel::Igb, "n3").mac(MAC3).stream())
+        .nic(Nic::new(NicModel::VirtioLegacy, "l").mac(MAC_L).stream())
         // devbind turns the mode on itself (it is off until then here).
         .command(
             "echo N > /sys/module/vfio/parameters/enable_unsafe_noiommu_mode && \
-             devbind --noiommu-mode --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_t && devbind --status && ls /dev/vfio",
+             devbind --noiommu-mode --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_t $VMTEST_NIC_n2 $VMTEST_NIC_n3 \
+             $VMTEST_NIC_l && devbind --status && ls /dev/vfio",
         )
         .command("guest_virtio -l 0 -m 64 --file-prefix vt -a $VMTEST_NIC_t -- rxtx 10000 transitional")
         .command(mp_script("guest_e1000", "3000 2000", "3000"))
         .command(lsc_script("guest_e1000", "n1", 2))
-        .command(lsc_script("guest_virtio", "t", 1));
+        .command(lsc_script("guest_virtio", "t", 1))
+        .command("guest_e1000 -l 0 -m 64 --file-prefix e2 -a $VMTEST_NIC_n2 -- rxtx 10000 e1000e")
+        .command("guest_igb -l 0 -m 64 --file-prefix ig -a $VMTEST_NIC_n3 -- rxtx 10000 igb")
+        .command("guest_virtio -l 0 -m 64 --file-prefix vl -a $VMTEST_NIC_l -- rxtx 10000 legacy");
     let guest = Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
     let mut p1 = guest.peer("n1").unwrap_or_else(|e| panic!("{e}"));
     let mut pt = guest.peer("t").unwrap_or_else(|e| panic!("{e}"));
+    let mut p2 = guest.peer("n2").unwrap_or_else(|e| panic!("{e}"));
+    let mut p3 = guest.peer("n3").unwrap_or_else(|e| panic!("{e}"));
+    let mut pl = guest.peer("l").unwrap_or_else(|e| panic!("{e}"));
     exchange(&guest, &mut pt, "READY=rxtx-transitional ", 10_000, mac(MAC_T));
     exchange(&guest, &mut p1, "SECONDARY_READY=", 3000, mac(MAC1));
     common::wait_console(&guest, "SECONDARY_DONE=ok");
@@ -159,15 +170,26 @@ fn without_an_iommu_on_pc_a_secondary_polls_and_link_events_reach_every_process(
     exchange_range(&mut p1, 3000..5000, mac(MAC1), "primary after the secondary");
     toggle_link(&guest, "n1", 2);
     toggle_link(&guest, "t", 1);
+    exchange(&guest, &mut p2, "READY=rxtx-e1000e ", 10_000, mac(MAC2));
+    exchange(&guest, &mut p3, "READY=rxtx-igb ", 10_000, mac(MAC3));
+    exchange(&guest, &mut pl, "READY=rxtx-legacy ", 10_000, mac(MAC_L));
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
     assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
     let bind = assert_ok(&o, 0, "no guest program");
     assert!(bind.contains("enabling VFIO's unsafe no-IOMMU mode"), "{bind}");
-    assert_eq!(bind.matches("mode=noiommu").count(), 2, "--status shows each group's mode:\n{bind}");
-    assert_eq!(bind.matches("noiommu-").count(), 2, "{bind}");
-    let vt = assert_ok(&o, 1, "guest_virtio");
-    assert_noiommu(&vt);
-    eprintln!("RATES no-IOMMU pc transitional: {:?}", rates(&vt));
+    assert_eq!(bind.matches("mode=noiommu").count(), 5, "--status shows each group's mode:\n{bind}");
+    assert_eq!(bind.matches("noiommu-").count(), 5, "{bind}");
+    for (i, label, program) in [
+        (1, "transitional", "guest_virtio"),
+        (5, "e1000e", "guest_e1000"),
+        (6, "igb", "guest_igb"),
+        (7, "legacy", "guest_virtio"),
+    ] {
+        let out = assert_ok(&o, i, program);
+        assert!(out.contains(&format!("{program}: STATS_OK=")), "{out}");
+        assert_noiommu(&out);
+        eprintln!("RATES no-IOMMU pc {label}: {:?}", rates(&out));
+    }
     let mp = output(&o, 2);
     assert_eq!(mp.exit_code, Some(0), "{}", mp.output);
     assert!(mp.output.contains("killed: ok"), "{}", mp.output);
