@@ -7,8 +7,9 @@
 //!   modern interface without `VIRTIO_F_ACCESS_PLATFORM`) and a legacy virtio-net each move
 //!   10,000 frames of 60-1514 bytes each way, byte-checked; `--iova-mode va` and a non-root
 //!   start are refused with the fix; with `--no-huge`, e1000 moves frames with one-page
-//!   rings, and what needs more than a page (igb's 1024-descriptor ring, virtio's rings) is
-//!   refused with an error naming hugepages.
+//!   rings, a secondary polls its queue and link events reach two secondaries, and what
+//!   needs more than a page (igb's 1024-descriptor ring, virtio's rings) is refused with an
+//!   error naming hugepages.
 //! - pc (i440FX): `devbind --noiommu-mode` turns the mode on and binds e1000, e1000e, igb, a
 //!   default and a legacy virtio-net, `--status` shows their groups' mode; each but the
 //!   e1000 moves 10,000 frames each way; a secondary attaches and polls the e1000's queue
@@ -20,8 +21,8 @@
 mod common;
 
 use common::{
-    assert_ok, base_config, exchange, exchange_paced, exchange_range, lsc_script, mac, mp_script, output, rates,
-    toggle_link,
+    assert_ok, base_config, exchange, exchange_paced, exchange_range, exchange_range_paced, lsc_script, lsc_script_mem,
+    mac, mp_script, mp_script_mem, output, rates, toggle_link,
 };
 use std::time::Duration;
 use vmtest::{Guest, GuestConfig, Machine, Nic, NicModel};
@@ -31,6 +32,8 @@ const MAC2: &str = "52:54:00:12:36:02";
 const MAC3: &str = "52:54:00:12:36:03";
 const MAC_T: &str = "52:54:00:12:36:04";
 const MAC_L: &str = "52:54:00:12:36:05";
+/// The primary's memory flags of the runs on 4 KiB pages (one mbuf per page: more memory).
+const NO_HUGE: &str = "-m 128 --no-huge";
 
 fn config(programs: &[&str], timeout: Duration, machine: Machine) -> GuestConfig {
     let mut cfg = base_config(programs[0], timeout).without_iommu(machine);
@@ -76,7 +79,10 @@ fn without_an_iommu_on_q35_every_nic_moves_10000_checked_frames_each_way() {
         // 7: --no-huge (4 KiB pages): one-page rings move frames; 8, 9: larger rings refused.
         .command("GUEST_RING=256 guest_e1000 -l 0 -m 128 --no-huge --file-prefix nh -a $VMTEST_NIC_n1 -- rxtx 2000 nohuge")
         .command("guest_igb -l 0 -m 128 --no-huge --file-prefix nhi -a $VMTEST_NIC_n3 -- rxtx 10 nohuge")
-        .command("guest_virtio -l 0 -m 128 --no-huge --file-prefix nhv -a $VMTEST_NIC_t -- rxtx 10 nohuge");
+        .command("guest_virtio -l 0 -m 128 --no-huge --file-prefix nhv -a $VMTEST_NIC_t -- rxtx 10 nohuge")
+        // 11, 12: a secondary and link events with --no-huge.
+        .command(format!("export GUEST_RING=256; {}", mp_script_mem("guest_e1000", NO_HUGE, "600 400", "600")))
+        .command(format!("export GUEST_RING=256; {}", lsc_script_mem("guest_e1000", NO_HUGE, "n1", 2)));
     let guest = Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
     let mut p1 = guest.peer("n1").unwrap_or_else(|e| panic!("{e}"));
     let mut p2 = guest.peer("n2").unwrap_or_else(|e| panic!("{e}"));
@@ -89,6 +95,11 @@ fn without_an_iommu_on_q35_every_nic_moves_10000_checked_frames_each_way() {
     exchange(&guest, &mut pt, "READY=rxtx-transitional ", 10_000, mac(MAC_T));
     exchange(&guest, &mut pl, "READY=rxtx-legacy ", 10_000, mac(MAC_L));
     exchange_paced(&guest, &mut p1, "READY=rxtx-nohuge ", 2000, mac(MAC1), 32);
+    exchange_paced(&guest, &mut p1, "SECONDARY_READY=", 600, mac(MAC1), 32);
+    common::wait_console(&guest, "SECONDARY_DONE=ok");
+    common::wait_console(&guest, "PRIMARY_RESUMED=");
+    exchange_range_paced(&mut p1, 600..1000, mac(MAC1), "primary after the secondary, --no-huge", 32);
+    toggle_link(&guest, "n1", 2);
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
     assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
 
@@ -130,6 +141,12 @@ fn without_an_iommu_on_q35_every_nic_moves_10000_checked_frames_each_way() {
         assert!(r.output.contains("use hugepages (drop --no-huge"), "{}", r.output);
     }
     assert!(o.results[9].output.contains("at most 256 descriptors"), "{}", o.results[9].output);
+    let mp = output(&o, 11);
+    assert_eq!(mp.exit_code, Some(0), "{}", mp.output);
+    assert!(mp.output.contains("killed: ok"), "{}", mp.output);
+    let lsc = output(&o, 12);
+    assert_eq!(lsc.exit_code, Some(0), "{}", lsc.output);
+    assert_eq!(lsc.output.matches("guest_e1000: LSC_OK=").count(), 3, "{}", lsc.output);
 }
 
 #[test]

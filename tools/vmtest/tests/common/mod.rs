@@ -77,10 +77,16 @@ pub fn exchange(guest: &Guest, peer: &mut Peer, ready: &str, n: u32, port_mac: [
 /// whole socket read at once and drop what their ring cannot hold.
 pub fn exchange_paced(guest: &Guest, peer: &mut Peer, ready: &str, n: u32, port_mac: [u8; 6], batch: u32) {
     wait_console(guest, ready);
+    exchange_range_paced(peer, 0..n, port_mac, ready, batch);
+}
+
+/// As [`exchange_range`], with the frames sent in batches of `batch` (see [`exchange_paced`]).
+pub fn exchange_range_paced(peer: &mut Peer, seqs: std::ops::Range<u32>, port_mac: [u8; 6], ready: &str, batch: u32) {
+    let n = seqs.len();
     let t0 = Instant::now();
-    let mut first = 0;
-    while first < n {
-        let end = (first + batch).min(n);
+    let mut first = seqs.start;
+    while first < seqs.end {
+        let end = (first + batch).min(seqs.end);
         for seq in first..end {
             let f = frames::build(seq, frames::TAG_H2G, port_mac, frames::HOST_MAC);
             peer.send(&f).unwrap_or_else(|e| panic!("{e}"));
@@ -90,7 +96,7 @@ pub fn exchange_paced(guest: &Guest, peer: &mut Peer, ready: &str, n: u32, port_
     }
     let sent = t0.elapsed();
     let t1 = Instant::now();
-    for seq in 0..n {
+    for seq in seqs {
         let f = peer
             .recv_matching(RECV_WAIT, |f| frames::tag_of(f) == Some(frames::TAG_G2H))
             .unwrap_or_else(|e| panic!("peer: {e}"))
@@ -154,9 +160,14 @@ pub fn rates(out: &str) -> Vec<&str> {
 /// until it writes /tmp/mp_secondary_done, is killed with SIGKILL (the script prints
 /// `secondary <pid> killed: <what it wrote>`), and the primary carries on.
 pub fn mp_script(program: &str, primary_args: &str, secondary_args: &str) -> String {
+    mp_script_mem(program, "-m 64", primary_args, secondary_args)
+}
+
+/// [`mp_script`] with the primary's memory flags `mem` (`-m 128 --no-huge`).
+pub fn mp_script_mem(program: &str, mem: &str, primary_args: &str, secondary_args: &str) -> String {
     format!(
         "rm -f /tmp/mp_*; \
-{program} -l 0 -m 64 --file-prefix mp -a $VMTEST_NIC_n1 -- mp-primary {primary_args} & P=$!; \
+{program} -l 0 {mem} --file-prefix mp -a $VMTEST_NIC_n1 -- mp-primary {primary_args} & P=$!; \
 i=0; while [ ! -e /tmp/mp_primary_ready ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; \
 {program} -l 1 --proc-type=secondary --file-prefix mp -- mp-secondary {secondary_args} & S=$!; \
 i=0; while [ ! -e /tmp/mp_secondary_done ] && [ $i -lt 1800 ]; do sleep 0.1; i=$((i+1)); done; \
@@ -173,10 +184,15 @@ fn lsc_names(nic: &str, secondaries: usize) -> Vec<String> {
 /// The guest script of a link-event run on NIC `nic`: a primary (which starts the port) and
 /// `secondaries` secondaries running `program ... -- lsc <name>`; it succeeds when all exit 0.
 pub fn lsc_script(program: &str, nic: &str, secondaries: usize) -> String {
+    lsc_script_mem(program, "-m 64", nic, secondaries)
+}
+
+/// [`lsc_script`] with the primary's memory flags `mem` (`-m 128 --no-huge`).
+pub fn lsc_script_mem(program: &str, mem: &str, nic: &str, secondaries: usize) -> String {
     let names = lsc_names(nic, secondaries);
     let mut s = format!(
         "rm -f /tmp/lsc_*; export LSC_WAIT='{}'; \
-{program} -l 0 -m 64 --file-prefix l{nic} -a $VMTEST_NIC_{nic} -- lsc {nic}-primary & P=$!; \
+{program} -l 0 {mem} --file-prefix l{nic} -a $VMTEST_NIC_{nic} -- lsc {nic}-primary & P=$!; \
 i=0; while [ ! -e /tmp/lsc_{nic}-primary_ready ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done; ",
         names[1..].join(" ")
     );
