@@ -3,7 +3,8 @@
 //! In the primary ([`PciBus`] built by `Eal::init`): scan sysfs (unless `--no-pci`), apply
 //! `-a`/`-b`, take the devices bound to vfio-pci, check their IOMMU groups, open the
 //! container (type1v2) and groups, map the whole heap for DMA (IOVA = VA, or the physical
-//! address with `--iova-mode pa`), open each device, map its BARs, record it in the shared
+//! address with `--iova-mode pa`; no-IOMMU groups get the no-IOMMU type, no mapping and
+//! IOVA = physical address, see `noiommu`), open each device, map its BARs, record it in the shared
 //! device table, serve the container and group fds to secondaries over IPC and run the
 //! interrupt thread. In a secondary: get the fds from the primary, open its own device fds
 //! and map the same BARs. Drivers get the devices from [`PciBus::devices`].

@@ -5,7 +5,8 @@
 //! [`Container::open`] → [`Group::open`] (after binding devices to
 //! vfio-pci; [`iommu_group_of`] finds the number) → [`Group::set_container`]
 //! → [`Container::set_iommu`] with [`abi::VFIO_TYPE1V2_IOMMU`] →
-//! [`Container::map_dma`] of DMA memory → [`Group::device`] →
+//! [`Container::map_dma`] of DMA memory (for a no-IOMMU group, opened as
+//! `/dev/vfio/noiommu-<n>`: [`abi::VFIO_NOIOMMU_IOMMU`] and no mapping) → [`Group::device`] →
 //! [`Device::map_region`] for memory BARs, [`Device::read_region`] for
 //! I/O-port BARs and config space, [`Device::enable_irq_eventfds`] with
 //! [`EventFd`]s. A secondary adopts the primary's fds with
