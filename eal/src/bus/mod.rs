@@ -34,7 +34,7 @@ pub(crate) use dma::pa_iova;
 use crate::args::{EalArgs, IovaMode};
 use crate::memory::Memory;
 use crate::mp::Mp;
-use crate::pci::{GroupKind, Sysfs};
+use crate::pci::{GroupKind, PciFilter, Sysfs};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use vfio_setup::VfioState;
@@ -63,49 +63,23 @@ impl PciBus {
 
     /// Primary: probes the bus as `args` say, using the sysfs tree at `sysfs`.
     pub(crate) fn probe_primary(args: &EalArgs, mem: Memory, mp: &Mp, sysfs: &Sysfs) -> Result<PciBus, BusError> {
-        if args.iova_mode == Some(IovaMode::Pa) {
-            dma::enable_pa_mode(&mem)?;
-        }
         let mut bus = PciBus::empty(true, mem);
-        if args.no_pci {
+        let (filter, selected) = if args.no_pci {
             tracing::debug!("--no-pci: the PCI bus is not scanned");
-            return Ok(bus);
-        }
-        let filter = parse_filter(&args.allow, &args.block)?;
-        let selected = select(sysfs, &filter)?;
+            (PciFilter::All, Vec::new())
+        } else {
+            let filter = parse_filter(&args.allow, &args.block)?;
+            let selected = select(sysfs, &filter)?;
+            (filter, selected)
+        };
+        choose_iova(args, &bus.mem, &selected)?;
         if selected.is_empty() {
             tracing::debug!("no PCI device bound to vfio-pci");
             return Ok(bus);
         }
-        let kind = noiommu::kind_of(&selected)?;
-        noiommu::record_group_kind(mem.config(), kind);
-        if kind == GroupKind::NoIommu {
-            noiommu::check_primary(&selected, args.iova_mode, nix::unistd::geteuid().is_root())?;
-            noiommu::warn_unsafe(&selected);
-            if !bus.iova_pa() {
-                dma::enable_pa_mode(&bus.mem).map_err(|e| {
-                    BusError::IovaPa(format!(
-                        "VFIO no-IOMMU mode gives devices physical addresses, and reading them failed: {e}"
-                    ))
-                })?;
-            }
-        } else if args.iova_mode.is_none() {
-            // `--iova-mode` unset: IOVA as PA when a driver declared a selected device as
-            // bypassing the IOMMU (see `needs`).
-            let bypass = selected.iter().find_map(|s| Some((s, iommu_bypassed_by(s.dev.vendor, s.dev.device)?)));
-            if let Some((s, driver)) = bypass {
-                let (addr, ids) = (s.dev.addr, s.dev.ids());
-                tracing::info!(%addr, %ids, driver, "the device bypasses the IOMMU: IOVA as PA");
-                dma::enable_pa_mode(&bus.mem).map_err(|e| {
-                    BusError::IovaPa(format!(
-                        "{addr} ({ids}) bypasses the IOMMU (driver {driver} says so), so the group needs IOVA = physical address, and that failed: {e}"
-                    ))
-                })?;
-            }
-        }
         let intr = Arc::new(Interrupts::start()?);
         bus.intr = Some(intr.clone());
-        let (state, devices) = vfio_setup::open_primary(selected, &filter, &mem, &intr)?;
+        let (state, devices) = vfio_setup::open_primary(selected, &filter, &bus.mem, &intr)?;
         bus.vfio = Some(state.clone());
         bus.devices = devices;
         fd_share::serve(mp, state)?;
@@ -161,6 +135,41 @@ impl PciBus {
                     slot.in_use.store(0, Ordering::Release);
                 }
             }
+        }
+    }
+}
+
+/// Decides the group's IOVA mode before any device is opened: physical addresses for
+/// no-IOMMU groups (checked first: `--iova-mode va` and non-root refused), with `--iova-mode
+/// pa`, or, unset, when a driver declared a selected device as bypassing the IOMMU (see
+/// `needs`); else virtual addresses.
+fn choose_iova(args: &EalArgs, mem: &Memory, selected: &[Selected]) -> Result<(), BusError> {
+    let kind = noiommu::kind_of(selected)?;
+    noiommu::record_group_kind(mem.config(), kind);
+    if kind == GroupKind::NoIommu {
+        noiommu::check_primary(selected, args.iova_mode, nix::unistd::geteuid().is_root())?;
+        noiommu::warn_unsafe(selected);
+        return dma::enable_pa_mode(mem).map_err(|e| {
+            BusError::IovaPa(format!(
+                "VFIO no-IOMMU mode gives devices physical addresses, and reading them failed: {e}"
+            ))
+        });
+    }
+    match args.iova_mode {
+        Some(IovaMode::Pa) => dma::enable_pa_mode(mem),
+        Some(IovaMode::Va) => Ok(()),
+        None => {
+            let bypass = selected.iter().find_map(|s| Some((s, iommu_bypassed_by(s.dev.vendor, s.dev.device)?)));
+            let Some((s, driver)) = bypass else {
+                return Ok(());
+            };
+            let (addr, ids) = (s.dev.addr, s.dev.ids());
+            tracing::info!(%addr, %ids, driver, "the device bypasses the IOMMU: IOVA as PA");
+            dma::enable_pa_mode(mem).map_err(|e| {
+                BusError::IovaPa(format!(
+                    "{addr} ({ids}) bypasses the IOMMU (driver {driver} says so), so the group needs IOVA = physical address, and that failed: {e}"
+                ))
+            })
         }
     }
 }
