@@ -180,6 +180,20 @@ mod tests {
     }
 
     #[test]
+    fn no_iommu_and_machine() {
+        let Cli::Run(cfg) = parse(&args(&["run", "--no-iommu", "--machine", "pc", "--cmd", "true"])).unwrap() else {
+            panic!("run expected");
+        };
+        assert_eq!((cfg.iommu, cfg.machine), (crate::qemu::GuestIommu::None, crate::qemu::Machine::Pc));
+        let Cli::Run(cfg) = parse(&args(&["run", "--cmd", "true"])).unwrap() else {
+            panic!("run expected");
+        };
+        assert_eq!((cfg.iommu, cfg.machine), (crate::qemu::GuestIommu::Intel, crate::qemu::Machine::Q35));
+        let e = parse(&args(&["run", "--machine", "isapc", "--cmd", "true"])).unwrap_err().to_string();
+        assert!(e.contains("q35 or pc"), "{e}");
+    }
+
+    #[test]
     fn assets_and_help() {
         assert!(matches!(parse(&args(&["assets"])).unwrap(), Cli::Assets));
         assert!(matches!(parse(&[]).unwrap(), Cli::Help));
