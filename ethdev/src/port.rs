@@ -281,7 +281,8 @@ impl PortControl<'_> {
         Ok(())
     }
 
-    /// Starts the port; every configured queue must be set up.
+    /// Starts the port; every configured queue must be set up. The link state is read
+    /// from the device once started (events fire if it changed).
     pub fn start(&self) -> Result<(), EthError> {
         let s = self.slot();
         match s.state() {
@@ -299,6 +300,10 @@ impl PortControl<'_> {
         s.rxq_stopped.store(0, Ordering::Relaxed);
         s.txq_stopped.store(0, Ordering::Relaxed);
         s.state.store(PortState::Started as u32, Ordering::Release);
+        // The link as the device reports it now, not as it was before the start: a NIC
+        // whose link came up during start (or was up all along) is not shown down until
+        // its next link interrupt.
+        self.ctl.link_update();
         Ok(())
     }
 
