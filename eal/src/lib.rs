@@ -12,6 +12,7 @@ pub mod error;
 pub mod lcore;
 pub mod logging;
 pub mod mbuf;
+mod mbuf_offload;
 pub mod mbuf_ring;
 pub mod memory;
 pub mod mempool;

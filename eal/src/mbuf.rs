@@ -9,6 +9,8 @@ use crate::memory::Memory;
 use crate::mempool::Mempool;
 use std::ptr::NonNull;
 
+pub use crate::mbuf_offload::{OlFlags, PacketType, RxCksum, TxL4Cksum, TxOffloadLens};
+
 /// Bytes of headroom in front of the packet data, as DPDK's RTE_PKTMBUF_HEADROOM.
 pub const HEADROOM: u16 = 128;
 /// Default data room (headroom included), as DPDK's RTE_MBUF_DEFAULT_BUF_SIZE.
@@ -39,7 +41,12 @@ pub struct MbufHdr {
     _pad0: [u16; 3],
     pool: u64,
     next: u64,
-    _pad1: [u64; 7],
+    l2_len: u8,
+    l4_len: u8,
+    l3_len: u16,
+    tso_segsz: u16,
+    _pad2: u16,
+    _pad1: [u64; 6],
 }
 const _: () = assert!(std::mem::size_of::<MbufHdr>() == HDR_SIZE as usize);
 
@@ -177,6 +184,10 @@ impl Mbuf {
         h.packet_type = 0;
         h.hash_rss = 0;
         h.vlan_tci = 0;
+        h.l2_len = 0;
+        h.l3_len = 0;
+        h.l4_len = 0;
+        h.tso_segsz = 0;
         h.refcnt = 1;
     }
 
@@ -235,15 +246,63 @@ impl Mbuf {
     pub fn set_rss_hash(&mut self, h: u32) {
         self.h_mut().hash_rss = h;
     }
-    /// Offload flags.
+    /// Offload flags: what the receiving device found, or what the sender asks for.
     #[inline]
-    pub fn ol_flags(&self) -> u64 {
-        self.h().ol_flags
+    pub fn ol_flags(&self) -> OlFlags {
+        OlFlags::from_bits_retain(self.h().ol_flags)
     }
-    /// Sets the offload flags (drivers).
+    /// Sets the offload flags (drivers on receive, applications before transmit).
     #[inline]
-    pub fn set_ol_flags(&mut self, f: u64) {
-        self.h_mut().ol_flags = f;
+    pub fn set_ol_flags(&mut self, f: OlFlags) {
+        self.h_mut().ol_flags = f.bits();
+    }
+    /// The layers the receiving device recognised.
+    #[inline]
+    pub fn packet_type(&self) -> PacketType {
+        PacketType::from_bits_retain(self.h().packet_type)
+    }
+    /// Sets the recognised layers.
+    #[inline]
+    pub fn set_packet_type(&mut self, t: PacketType) {
+        self.h_mut().packet_type = t.bits();
+    }
+    /// The VLAN tag control information (valid with [`OlFlags::RX_VLAN`] or to send with
+    /// [`OlFlags::TX_VLAN`]).
+    #[inline]
+    pub fn vlan_tci(&self) -> u16 {
+        self.h().vlan_tci
+    }
+    /// Sets the VLAN tag control information.
+    #[inline]
+    pub fn set_vlan_tci(&mut self, tci: u16) {
+        self.h_mut().vlan_tci = tci;
+    }
+    /// Header lengths and TSO segment size for TX offloads.
+    #[inline]
+    pub fn tx_offload(&self) -> TxOffloadLens {
+        let h = self.h();
+        TxOffloadLens { l2_len: h.l2_len, l3_len: h.l3_len, l4_len: h.l4_len, tso_segsz: h.tso_segsz }
+    }
+    /// Sets the header lengths and TSO segment size for TX offloads.
+    #[inline]
+    pub fn set_tx_offload(&mut self, l: TxOffloadLens) {
+        let h = self.h_mut();
+        (h.l2_len, h.l3_len, h.l4_len, h.tso_segsz) = (l.l2_len, l.l3_len, l.l4_len, l.tso_segsz);
+    }
+    /// The data of each segment, first to last.
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut cur = Some(self.0);
+        std::iter::from_fn(move || {
+            let p = cur?;
+            // SAFETY: walking our own chain; every `next` is an mbuf this one owns, alive
+            // as long as `self` is borrowed.
+            let h = unsafe { p.as_ref() };
+            cur = NonNull::new(h.next as *mut MbufHdr);
+            // SAFETY: each segment's data range lies in its buffer.
+            Some(unsafe {
+                std::slice::from_raw_parts((h.buf_addr + h.data_off as u64) as *const u8, h.data_len as usize)
+            })
+        })
     }
     /// Number of chained segments.
     #[inline]
@@ -512,6 +571,7 @@ mod tests {
         a.chain(b);
         assert_eq!(a.nb_segs(), 2);
         assert_eq!(a.to_vec(), b"abcde");
+        assert_eq!(a.segments().collect::<Vec<_>>(), [&b"abc"[..], &b"de"[..]]);
         assert_eq!(p.mempool().in_use_count(), 2);
         let mut v = Vec::new();
         assert!(!p.alloc_bulk(&mut v, 7), "only 6 left");
@@ -523,6 +583,26 @@ mod tests {
         v.clear();
         assert!(p.mempool().is_full());
         assert!(PktMbufPool::create(&m, "tiny", 8, 0, 64).is_err());
+    }
+
+    #[test]
+    fn offload_fields_are_kept_and_cleared_when_the_mbuf_is_reused() {
+        let m = Memory::anonymous(4 << 20).unwrap();
+        let p = PktMbufPool::create(&m, "ol", 1, 0, DEFAULT_BUF_SIZE).unwrap();
+        let mut a = p.alloc().unwrap();
+        let lens = TxOffloadLens { l2_len: 14, l3_len: 20, l4_len: 32, tso_segsz: 1448 };
+        a.set_ol_flags(OlFlags::TX_TCP_SEG | OlFlags::TX_TCP_CKSUM | OlFlags::TX_IP_CKSUM | OlFlags::TX_IPV4);
+        a.set_tx_offload(lens);
+        a.set_vlan_tci(0x0123);
+        a.set_packet_type(PacketType::L2_ETHER | PacketType::L3_IPV4 | PacketType::L4_TCP);
+        assert_eq!(a.tx_offload(), lens);
+        assert_eq!(a.ol_flags().tx_l4(), TxL4Cksum::Tcp);
+        assert_eq!(a.vlan_tci(), 0x0123);
+        assert!(a.packet_type().contains(PacketType::L4_TCP));
+        drop(a);
+        let b = p.alloc().unwrap();
+        assert_eq!((b.ol_flags(), b.tx_offload(), b.vlan_tci()), (OlFlags::empty(), TxOffloadLens::default(), 0));
+        assert_eq!(b.packet_type(), PacketType::empty());
     }
 
     #[test]

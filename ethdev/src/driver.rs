@@ -7,6 +7,7 @@ use crate::devargs::VdevArgs;
 use crate::error::EthError;
 use crate::events::EventHub;
 use crate::link::Link;
+use crate::offload::{RxOffloads, TxOffloads};
 use crate::port_table::PortSlot;
 use crate::rss::RssConf;
 use eal::bus::BusDevice;
@@ -57,6 +58,20 @@ pub struct DevInfo {
     pub reta_size: u16,
     /// [`crate::rss::hash`] bits the device can hash on.
     pub rss_hash_types: u64,
+    /// RX offloads the device has.
+    pub rx_offload_capa: RxOffloads,
+    /// TX offloads the device has.
+    pub tx_offload_capa: TxOffloads,
+    /// Most segments in one transmitted packet (with [`TxOffloads::MULTI_SEGS`]).
+    pub tx_max_segs: u16,
+}
+
+impl DevInfo {
+    /// The longest frame the device receives: the largest MTU plus the Ethernet header,
+    /// one VLAN tag and the FCS.
+    pub fn max_rx_pktlen(&self) -> u32 {
+        u32::from(self.max_mtu) + 14 + 4 + 4
+    }
 }
 
 /// A queue direction.
@@ -91,11 +106,26 @@ pub struct PortConf {
     pub rss_conf: RssConf,
     /// Ask for link-status interrupts.
     pub lsc_intr: bool,
+    /// RX offloads asked for (each must be in [`DevInfo::rx_offload_capa`]).
+    pub rx_offloads: RxOffloads,
+    /// TX offloads asked for (each must be in [`DevInfo::tx_offload_capa`]).
+    pub tx_offloads: TxOffloads,
+    /// The MTU to set (`None`: keep the port's, 1500 after probe).
+    pub mtu: Option<u16>,
 }
 
 impl Default for PortConf {
     fn default() -> Self {
-        PortConf { nb_rxq: 1, nb_txq: 1, rss: false, rss_conf: RssConf::default(), lsc_intr: true }
+        PortConf {
+            nb_rxq: 1,
+            nb_txq: 1,
+            rss: false,
+            rss_conf: RssConf::default(),
+            lsc_intr: true,
+            rx_offloads: RxOffloads::empty(),
+            tx_offloads: TxOffloads::empty(),
+            mtu: None,
+        }
     }
 }
 

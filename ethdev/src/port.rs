@@ -5,6 +5,7 @@
 use crate::driver::{Control, DataPath, DevInfo, Dir, PortConf};
 use crate::error::{BurstError, EthError};
 use crate::link::Link;
+use crate::offload::{RxOffloads, TxLimits, TxOffloads, TxPrepareError};
 use crate::port_table::{PortSlot, PortState};
 use crate::rss::RssConf;
 use crate::stats::{Stats, MAX_QUEUES};
@@ -110,6 +111,34 @@ impl Port {
     pub fn tx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>) -> Result<usize, BurstError> {
         self.check(q, &self.slot.nb_txq, &self.slot.txq_stopped)?;
         Ok(self.data.tx_burst(q, bufs))
+    }
+
+    /// Checks packets before [`Port::tx_burst`] against what the port was configured to
+    /// send (as `rte_eth_tx_prepare`): segment count, offload requests the port was not
+    /// configured with, TSO and checksum requests without the header lengths they need,
+    /// frames longer than the MTU allows without TSO. Returns the first refused packet and
+    /// why; the packets before it are fine.
+    pub fn tx_prepare(&self, bufs: &[Mbuf]) -> Result<(), TxPrepareError> {
+        let limits = self.tx_limits();
+        for (index, m) in bufs.iter().enumerate() {
+            limits.check(m).map_err(|reason| TxPrepareError { index, reason })?;
+        }
+        Ok(())
+    }
+
+    /// What the port accepts on transmit, as configured.
+    pub fn tx_limits(&self) -> TxLimits {
+        let s = &self.slot;
+        TxLimits {
+            offloads: TxOffloads::from_bits_retain(s.tx_offloads.load(Ordering::Relaxed)),
+            max_segs: s.tx_max_segs.load(Ordering::Relaxed).clamp(1, u32::from(u16::MAX)) as u16,
+            max_frame: s.mtu.load(Ordering::Relaxed) + 14 + 4,
+        }
+    }
+
+    /// The RX offloads the port was configured with.
+    pub fn rx_offloads(&self) -> RxOffloads {
+        RxOffloads::from_bits_retain(self.slot.rx_offloads.load(Ordering::Relaxed))
     }
 
     #[inline(always)]
@@ -227,8 +256,42 @@ impl PortControl<'_> {
                 ),
             });
         }
+        let unsupported = conf.rx_offloads - info.rx_offload_capa;
+        if !unsupported.is_empty() {
+            return Err(EthError::Unsupported {
+                port: self.id(),
+                what: format!(
+                    "RX offload {} is not supported by {} (it has: {})",
+                    unsupported.names(),
+                    info.driver_name,
+                    info.rx_offload_capa.names()
+                ),
+            });
+        }
+        let unsupported = conf.tx_offloads - info.tx_offload_capa;
+        if !unsupported.is_empty() {
+            return Err(EthError::Unsupported {
+                port: self.id(),
+                what: format!(
+                    "TX offload {} is not supported by {} (it has: {})",
+                    unsupported.names(),
+                    info.driver_name,
+                    info.tx_offload_capa.names()
+                ),
+            });
+        }
+        if let Some(mtu) = conf.mtu {
+            Self::check_mtu(self.id(), mtu, info.max_mtu)?;
+        }
         self.ctl.configure(conf)?;
         let s = self.slot();
+        if let Some(mtu) = conf.mtu {
+            self.ctl.mtu_set(mtu)?;
+            s.mtu.store(u32::from(mtu), Ordering::Relaxed);
+        }
+        s.rx_offloads.store(conf.rx_offloads.bits(), Ordering::Relaxed);
+        s.tx_offloads.store(conf.tx_offloads.bits(), Ordering::Relaxed);
+        s.tx_max_segs.store(u32::from(info.tx_max_segs.max(1)), Ordering::Relaxed);
         s.nb_rxq.store(conf.nb_rxq as u32, Ordering::Relaxed);
         s.nb_txq.store(conf.nb_txq as u32, Ordering::Relaxed);
         s.rss.store(u32::from(conf.rss), Ordering::Relaxed);
@@ -281,7 +344,8 @@ impl PortControl<'_> {
         Ok(())
     }
 
-    /// Starts the port; every configured queue must be set up.
+    /// Starts the port; every configured queue must be set up. The link state is read
+    /// from the device once started (events fire if it changed).
     pub fn start(&self) -> Result<(), EthError> {
         let s = self.slot();
         match s.state() {
@@ -299,6 +363,10 @@ impl PortControl<'_> {
         s.rxq_stopped.store(0, Ordering::Relaxed);
         s.txq_stopped.store(0, Ordering::Relaxed);
         s.state.store(PortState::Started as u32, Ordering::Release);
+        // The link as the device reports it now, not as it was before the start: a NIC
+        // whose link came up during start (or was up all along) is not shown down until
+        // its next link interrupt.
+        self.ctl.link_update();
         Ok(())
     }
 
@@ -345,12 +413,16 @@ impl PortControl<'_> {
 
     /// Sets the MTU.
     pub fn set_mtu(&self, mtu: u16) -> Result<(), EthError> {
-        let max = self.info().max_mtu;
-        if !(68..=max).contains(&mtu) {
-            return Err(EthError::Unsupported { port: self.id(), what: format!("MTU {mtu}: must be 68..={max}") });
-        }
+        Self::check_mtu(self.id(), mtu, self.info().max_mtu)?;
         self.ctl.mtu_set(mtu)?;
         self.slot().mtu.store(mtu as u32, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn check_mtu(port: u16, mtu: u16, max: u16) -> Result<(), EthError> {
+        if !(68..=max).contains(&mtu) {
+            return Err(EthError::Unsupported { port, what: format!("MTU {mtu}: must be 68..={max} on this device") });
+        }
         Ok(())
     }
 

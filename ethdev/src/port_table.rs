@@ -76,6 +76,12 @@ crate::shared_state! {
         pub promisc: AtomicU32,
         /// 1 with RSS on.
         pub rss: AtomicU32,
+        /// Configured RX offloads ([`crate::RxOffloads`] bits).
+        pub rx_offloads: AtomicU64,
+        /// Configured TX offloads ([`crate::TxOffloads`] bits).
+        pub tx_offloads: AtomicU64,
+        /// Most segments per transmitted packet.
+        pub tx_max_segs: AtomicU32,
         /// Index in the EAL's shared device table, or u32::MAX for virtual devices.
         pub device_slot: AtomicU32,
         /// Mempool (header address) of each RX queue.

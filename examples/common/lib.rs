@@ -79,7 +79,7 @@ pub fn setup_port(
         tracing::info!(port = id, "the device has no RSS for hash types {rss_hf:#x}: flows are not spread");
     }
     let rss_conf = ethdev::RssConf { hash_types, ..Default::default() };
-    c.configure(&PortConf { nb_rxq, nb_txq, rss, rss_conf, lsc_intr: true })?;
+    c.configure(&PortConf { nb_rxq, nb_txq, rss, rss_conf, lsc_intr: true, ..PortConf::default() })?;
     let lim = c.info().rx_desc_lim;
     let nb = nb_desc.clamp(lim.min, lim.max) / lim.align.max(1) * lim.align.max(1);
     for q in 0..nb_rxq {

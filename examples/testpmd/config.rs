@@ -75,6 +75,29 @@ pub struct Config {
     /// RSS hash types (`ethdev::rss::hash` bits) used when there are several RX queues;
     /// as DPDK's testpmd, IP addresses unless `--rss-udp` asks for UDP ports too.
     pub rss_hf: u64,
+    /// Skip the wait for every port's link to come up after start (`--disable-link-check`).
+    pub disable_link_check: bool,
+    /// Retry a partly sent burst (`set fwd io retry`), and how.
+    pub tx_retry: TxRetry,
+}
+
+/// testpmd's burst-retry settings: when a TX queue takes only part of a burst, try the rest
+/// again up to `retries` times, `delay_us` microseconds apart, before dropping it (DPDK's
+/// defaults: 64 retries, 1 µs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxRetry {
+    /// Retrying is on (`set fwd MODE retry`).
+    pub enabled: bool,
+    /// Tries after the first (`set burst tx delay D retry N`).
+    pub retries: u32,
+    /// Pause between tries, microseconds.
+    pub delay_us: u32,
+}
+
+impl Default for TxRetry {
+    fn default() -> TxRetry {
+        TxRetry { enabled: false, retries: 64, delay_us: 1 }
+    }
 }
 
 /// testpmd's usage text.
@@ -93,7 +116,10 @@ pub const USAGE: &str = "Usage: testpmd [EAL options] -- [options]\n\
   --duration=N          stop after N seconds\n\
   --rss-ip              with several RX queues, hash IP addresses (the default)\n\
   --rss-udp             with several RX queues, hash IP addresses and UDP ports\n\
-  --no-lsc-interrupt    accepted for DPDK compatibility\n";
+  --no-lsc-interrupt    accepted for DPDK compatibility\n\
+  --disable-link-check  do not wait (up to 9 s) for every link to come up at start\n\
+Every port is put in promiscuous mode at start, as DPDK's testpmd does\n\
+(`set promisc all off` turns it off).\n";
 
 impl Config {
     /// Parses the arguments after `--` (`argv[0]` first).
@@ -114,6 +140,8 @@ impl Config {
             txpkts: 64,
             duration: 0,
             rss_hf: ethdev::rss::hash::IPV4 | ethdev::rss::hash::IPV6,
+            disable_link_check: false,
+            tx_retry: TxRetry::default(),
         };
         // `--rxq=2` and `--rxq 2`, `-i -a` and `-ia`, as DPDK's getopt_long reads them.
         let mut cli = app_cli(args);
@@ -140,6 +168,7 @@ impl Config {
                 Arg::Long("rss-ip") => c.rss_hf = ethdev::rss::hash::IPV4 | ethdev::rss::hash::IPV6,
                 Arg::Long("rss-udp") => c.rss_hf = ethdev::rss::hash::UDP_IPV4 | ethdev::rss::hash::UDP_IPV6,
                 Arg::Long("no-lsc-interrupt") => {}
+                Arg::Long("disable-link-check") => c.disable_link_check = true,
                 Arg::Short('h') | Arg::Long("help") => return Err(String::new()),
                 other => return Err(unknown(other)),
             }
@@ -183,6 +212,8 @@ mod tests {
         }
         let c = parse(&["-ia", "--forward-mode", "macswap", "--burst=64", "--nb-cores", "1"]).unwrap();
         assert!(c.interactive && c.auto_start, "clustered -ia");
+        assert!(!c.disable_link_check && parse(&["--disable-link-check"]).unwrap().disable_link_check);
+        assert_eq!(c.tx_retry, TxRetry { enabled: false, retries: 64, delay_us: 1 }, "DPDK's retry defaults");
         assert_eq!((c.mode, c.burst, c.nb_cores), (FwdMode::MacSwap, 64, 1));
         assert_eq!(parse(&["-i", "-a"]).map(|c| (c.interactive, c.auto_start)), Ok((true, true)));
     }

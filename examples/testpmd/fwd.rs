@@ -1,11 +1,12 @@
 //! Forwarding streams and engines. A stream takes packets from one RX queue and sends them
 //! on one TX queue; each forwarding lcore runs its streams in a loop until told to stop.
 
-use crate::config::FwdMode;
+use crate::config::{FwdMode, TxRetry};
 use eal::{Mbuf, PktMbufPool};
 use ethdev::Port;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// One RX queue feeding one TX queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,8 @@ pub struct FwdJob {
     pub pool: PktMbufPool,
     /// Packet size for txonly.
     pub txpkts: u16,
+    /// Retrying a partly sent burst.
+    pub tx_retry: TxRetry,
 }
 
 /// A template UDP/IPv4 frame for txonly.
@@ -151,7 +154,10 @@ pub fn run(job: FwdJob) -> i32 {
                 }
                 FwdMode::Io | FwdMode::TxOnly => {}
             }
-            let sent = tx.tx_burst(s.tx_q, &mut bufs).unwrap_or(0);
+            let mut sent = tx.tx_burst(s.tx_q, &mut bufs).unwrap_or(0);
+            if job.tx_retry.enabled && !bufs.is_empty() {
+                sent += retry_tx(tx, s.tx_q, &mut bufs, job.tx_retry);
+            }
             l.1 += sent as u64;
             if !bufs.is_empty() {
                 l.2 += bufs.len() as u64;
@@ -166,6 +172,24 @@ pub fn run(job: FwdJob) -> i32 {
     publish(&job, &local);
     job.pool.mempool().flush_cache();
     0
+}
+
+/// Tries the rest of a burst again while the TX queue is full, `r.retries` times at most,
+/// `r.delay_us` apart (busy-waiting, as the forwarding lcore has nothing else to do);
+/// returns how many more were sent. What is left is dropped by the caller.
+fn retry_tx(tx: &Port, q: u16, bufs: &mut Vec<Mbuf>, r: TxRetry) -> usize {
+    let mut sent = 0;
+    for _ in 0..r.retries {
+        if bufs.is_empty() {
+            break;
+        }
+        let until = Instant::now() + Duration::from_micros(u64::from(r.delay_us));
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        sent += tx.tx_burst(q, bufs).unwrap_or(0);
+    }
+    sent
 }
 
 fn publish(job: &FwdJob, local: &[(u64, u64, u64)]) {

@@ -54,13 +54,18 @@ impl App<'_> {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let n = self.fwd_lcores.len().min(counters.len()).max(1);
+        let retry = self.cfg.tx_retry;
         println!(
-            "{} packet forwarding - ports={} - cores={n} - streams={} - burst={}",
+            "{} packet forwarding{} - ports={} - cores={n} - streams={} - burst={}",
             self.cfg.mode.name(),
+            if retry.enabled { " with retry" } else { "" },
             self.ports.len(),
             counters.len(),
             self.cfg.burst
         );
+        if retry.enabled {
+            println!("TX retry num: {}, delay between TX retries: {}us", retry.retries, retry.delay_us);
+        }
         let mut used = Vec::new();
         for (k, &lcore) in self.fwd_lcores.iter().take(n).enumerate() {
             let mine: Vec<_> = counters
@@ -83,6 +88,7 @@ impl App<'_> {
                 stop: stop.clone(),
                 pool: self.pool,
                 txpkts: self.cfg.txpkts,
+                tx_retry: self.cfg.tx_retry,
             };
             if let Err(e) = self.eal.lcores().remote_launch(lcore, move || fwd::run(job)) {
                 println!("cannot start lcore {lcore}: {e}");
@@ -173,18 +179,36 @@ impl App<'_> {
                 }
                 None => println!("Invalid port {which}"),
             },
-            ["set", "fwd", mode] => match (FwdMode::parse(mode), self.running.is_some()) {
-                (Some(_), true) => println!("Please stop forwarding first"),
-                (Some(m), false) => {
-                    self.cfg.mode = m;
-                    println!("Set {mode} packet forwarding mode");
+            ["set", "fwd", mode, rest @ ..] if rest.is_empty() || rest == ["retry"] => {
+                let retry = !rest.is_empty();
+                match (FwdMode::parse(mode), self.running.is_some()) {
+                    (Some(_), true) => println!("Please stop forwarding first"),
+                    (Some(FwdMode::RxOnly | FwdMode::TxOnly), false) if retry => {
+                        println!("{mode} mode does not forward: retry applies to io, mac and macswap")
+                    }
+                    (Some(m), false) => {
+                        self.cfg.mode = m;
+                        self.cfg.tx_retry.enabled = retry;
+                        let with = if retry { " with retry" } else { "" };
+                        println!("Set {mode} packet forwarding mode{with}");
+                    }
+                    (None, _) => println!("Invalid mode '{mode}': io, mac, macswap, rxonly, txonly"),
                 }
-                (None, _) => println!("Invalid mode '{mode}': io, mac, macswap, rxonly, txonly"),
+            }
+            ["set", "burst", "tx", "delay", delay, "retry", num] => match (delay.parse(), num.parse()) {
+                (Ok(d), Ok(n)) if self.running.is_none() => {
+                    self.cfg.tx_retry.delay_us = d;
+                    self.cfg.tx_retry.retries = n;
+                    println!("TX retry num: {n}, delay between TX retries: {d}us");
+                }
+                (Ok(_), Ok(_)) => println!("Please stop forwarding first"),
+                _ => println!("Bad numbers in '{line}': set burst tx delay MICROSECONDS retry COUNT"),
             },
             ["help"] => println!(
                 "commands: start [tx_first] | stop | show port stats all|N | show port xstats all|N |\n\
                  show port info all|N |\n\
-                 clear port stats all|N | set promisc all|N on|off | set fwd MODE | quit"
+                 clear port stats all|N | set promisc all|N on|off | set fwd MODE [retry] |\n\
+                 set burst tx delay US retry N | quit"
             ),
             _ => println!("Bad command '{line}': try help"),
         }
@@ -198,6 +222,30 @@ impl App<'_> {
         let p: u16 = w.parse().ok()?;
         self.ports.contains(&p).then(|| vec![p])
     }
+}
+
+/// How long the start waits for links, and how often it looks (DPDK's testpmd: 9 s, 100 ms).
+const LINK_CHECK_TIME: Duration = Duration::from_secs(9);
+const LINK_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Waits until every port's link is up, at most [`LINK_CHECK_TIME`] (a NIC's link comes up
+/// some time after start; forwarding before it would drop the first frames and the first
+/// statistics would show the links down). The primary reads each link from its device; a
+/// secondary sees what the primary recorded.
+fn check_link_status(eth: &Ethdev, ports: &[u16]) {
+    println!("Checking link statuses...");
+    let end = Instant::now() + LINK_CHECK_TIME;
+    loop {
+        let up = |&p: &u16| match eth.control(p) {
+            Ok(c) => c.link_update().up,
+            Err(_) => eth.port(p).is_ok_and(|port| port.link().0.up),
+        };
+        if ports.iter().all(up) || Instant::now() >= end || eal::signal::quit_requested() {
+            break;
+        }
+        std::thread::sleep(LINK_CHECK_INTERVAL);
+    }
+    println!("Done");
 }
 
 fn stdin_lines() -> mpsc::Receiver<String> {
@@ -283,9 +331,17 @@ fn run(eal: &Eal) -> i32 {
                 eprintln!("{APP}: port {p}: {e}");
                 return 1;
             }
+            // DPDK's testpmd puts every port in promiscuous mode at start: a bridge set up
+            // with it forwards frames addressed to any host, not only to the port.
+            if let Err(e) = eth.control(p).and_then(|c| c.set_promiscuous(true)) {
+                println!("Port {p}: cannot enable promiscuous mode: {e}");
+            }
             let port = eth.port(p).expect("listed port");
             println!("Port {p}: {} ({}, {})", examples_common::fmt_mac(port.mac()), port.name(), port.driver_name());
         }
+    }
+    if !cfg.disable_link_check {
+        check_link_status(&eth, &ports);
     }
     for &p in &ports {
         if let Ok(port) = eth.port(p) {

@@ -103,6 +103,52 @@ fn interactive_prompt() {
     assert_eq!(free[0], free[1], "{pool}");
 }
 
+/// As DPDK's testpmd: every port is promiscuous from the start (a bridge forwards frames for
+/// any address), and `set promisc` turns it off per port.
+#[test]
+fn every_port_is_promiscuous_from_the_start_as_in_dpdk_testpmd() {
+    let p = prefix("tp_promisc");
+    let mut t = testpmd(&p, &["--no-huge", "--vdev", "net_null0", "--vdev", "net_ring0"], &["-i"]);
+    t.expect("Checking link statuses...", T);
+    t.expect("Done", T);
+    t.send("show port info all");
+    for _ in 0..2 {
+        t.expect("Promiscuous mode: enabled", T);
+    }
+    t.send("set promisc 1 off");
+    t.send("show port info 1");
+    t.expect("Promiscuous mode: disabled", T);
+    t.send("quit");
+    let (code, out) = t.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+}
+
+/// `set fwd io retry` and `set burst tx delay D retry N` as DPDK users type them: the
+/// forwarding banner says so and every packet is still accounted for.
+#[test]
+fn io_forwarding_with_tx_retry() {
+    let p = prefix("tp_retry");
+    let mut t = testpmd(&p, &["--no-huge", "--vdev", "net_null0", "--vdev", "net_null1"], &["-i"]);
+    t.send("set fwd rxonly retry");
+    t.expect("retry applies to io, mac and macswap", T);
+    t.send("set burst tx delay 5 retry 10");
+    t.expect("TX retry num: 10, delay between TX retries: 5us", T);
+    t.send("set fwd io retry");
+    t.expect("Set io packet forwarding mode with retry", T);
+    t.send("start");
+    t.expect("io packet forwarding with retry - ports=2", T);
+    t.expect("TX retry num: 10, delay between TX retries: 5us", T);
+    std::thread::sleep(Duration::from_millis(500));
+    t.send("set burst tx delay 1 retry 64");
+    t.expect("Please stop forwarding first", T);
+    t.send("stop");
+    t.expect("Accumulated forward statistics", T);
+    t.send("quit");
+    let (code, out) = t.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    check_accounting(&out);
+}
+
 #[test]
 fn bad_arguments_are_explained() {
     let p = prefix("tp_bad");

@@ -42,6 +42,9 @@ impl<Q: VirtualQueues> Control for VirtualControl<Q> {
             capabilities: capa::PROMISC | capa::MTU,
             reta_size: 0,
             rss_hash_types: 0,
+            rx_offload_capa: ethdev::RxOffloads::empty(),
+            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
+            tx_max_segs: u16::MAX,
         }
     }
     fn configure(&self, _conf: &PortConf) -> Result<(), EthError> {

@@ -5,8 +5,9 @@
 //!   the port started, then checks the port still works (`AFTER ok`).
 //! - `secondary`: attaches, checks it cannot control the port, receives and sends a burst.
 
+use eal::mbuf::OlFlags;
 use eal::{Eal, Mbuf, PktMbufPool};
-use ethdev::{BurstError, Dir, EthError, Ethdev, PortConf};
+use ethdev::{BurstError, Dir, EthError, Ethdev, PortConf, TxOffloads, TxReject};
 use std::io::Read;
 
 fn check(name: &str, ok: bool, detail: impl std::fmt::Debug) {
@@ -51,6 +52,11 @@ fn api(eal: &Eal, eth: &Ethdev) {
     check("zero_queues", matches!(&r, Err(EthError::Unsupported { .. })), &r);
     let r = c.configure(&PortConf { nb_rxq: 17, nb_txq: 1, ..Default::default() });
     check("too_many_queues", matches!(&r, Err(EthError::Unsupported { .. })), &r);
+    let r = c.configure(&PortConf { tx_offloads: TxOffloads::TCP_TSO, ..Default::default() });
+    let named = |r: &Result<(), EthError>, what: &str| r.as_ref().is_err_and(|e| e.to_string().contains(what));
+    check("unsupported_offload", named(&r, "TX offload TCP_TSO is not supported by net_null (it has: MULTI_SEGS)"), &r);
+    let r = c.configure(&PortConf { mtu: Some(65000), ..Default::default() });
+    check("mtu_over_the_maximum", named(&r, "MTU 65000: must be 68..="), &r);
     check("configure", c.configure(&PortConf { nb_rxq: 2, nb_txq: 2, ..Default::default() }).is_ok(), ());
     let r = c.start();
     check("start_without_queues", matches!(&r, Err(EthError::BadState { .. })), &r);
@@ -73,6 +79,29 @@ fn api(eal: &Eal, eth: &Ethdev) {
     check("rx_burst", n == 32 && bufs.len() == 32, n);
     let sent = port.tx_burst(0, &mut bufs).unwrap_or(0);
     check("tx_burst", sent == 32 && bufs.is_empty(), sent);
+    let mut two = pool.alloc().expect("mbuf");
+    two.append(60).expect("room");
+    let mut seg = pool.alloc().expect("mbuf");
+    seg.append(60).expect("room");
+    two.chain(seg);
+    let mut tso = pool.alloc().expect("mbuf");
+    tso.append(60).expect("room");
+    tso.set_ol_flags(OlFlags::TX_TCP_SEG);
+    let prep = vec![pool.alloc().expect("mbuf"), two, tso];
+    let r = port.tx_prepare(&prep);
+    check(
+        "tx_prepare_refuses_a_chain_without_multi_segs",
+        r.as_ref()
+            .is_err_and(|e| e.index == 1 && matches!(e.reason, TxReject::TooManySegments { segs: 2, max: 1, .. })),
+        &r,
+    );
+    let r = port.tx_prepare(&prep[2..]);
+    check(
+        "tx_prepare_refuses_an_offload_not_configured",
+        r.as_ref().is_err_and(|e| e.reason == TxReject::OffloadOff("TCP_TSO")),
+        &r,
+    );
+    drop(prep);
     let s = c.stats_get();
     check("stats", s.ipackets == 32 && s.opackets == 32 && s.q_ipackets == vec![0, 32] && s.ibytes == 32 * 64, &s);
     check("rx_queue_stop", c.rx_queue_stop(1).is_ok() && port.queue_stopped(Dir::Rx, 1), ());

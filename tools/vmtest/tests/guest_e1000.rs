@@ -56,6 +56,10 @@ fn e1000_and_e1000e_move_10000_checked_frames_each_way_and_count_them() {
     for (i, model) in [(2, "e1000"), (3, "e1000e"), (4, "e1000 iova=pa")] {
         let out = assert_ok(&o, i, PROGRAM);
         assert!(out.contains("guest_e1000: STATS_OK="), "{out}");
+        assert!(
+            out.contains("guest_e1000: tx_chained=") && !out.contains("guest_e1000: tx_chained=0\n"),
+            "every third frame must have gone out as a chain of mbufs: {out}"
+        );
         eprintln!("RATES {model}: {:?}", rates(&out));
     }
     let pa = &o.results[4].output;

@@ -118,6 +118,10 @@ fn igb_moves_frames_spreads_flows_by_rss_shares_queues_between_processes_and_rep
     assert_ok(&o, 0, PROGRAM);
     let rxtx = assert_ok(&o, 1, PROGRAM);
     assert!(rxtx.contains("guest_igb: STATS_OK="), "{rxtx}");
+    assert!(
+        rxtx.contains("guest_igb: tx_chained=") && !rxtx.contains("guest_igb: tx_chained=0\n"),
+        "every third frame must have gone out as a chain of mbufs: {rxtx}"
+    );
     eprintln!("RATES igb one queue: {:?}", rates(&rxtx));
     let promisc = assert_ok(&o, 2, PROGRAM);
     assert!(promisc.contains(&format!("guest_igb: promisc_off=received=0 of {PROMISC_N}")), "{promisc}");

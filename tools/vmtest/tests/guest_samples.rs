@@ -4,13 +4,15 @@
 //! `client_server_mp` on two e1000e ports with a server and two clients sharing the model's
 //! one TX queue (every frame accounted for, flows split between the clients as the host's
 //! flow hash predicts); then `symmetric_mp` on two igb ports with two processes, each
-//! receiving part of the flows through its own RSS queue. The guest scripts stop l2fwd when
+//! receiving part of the flows through its own RSS queue; then `testpmd` bridging two igb
+//! ports (links up once started, frames to a third address forwarded because every port is
+//! promiscuous from the start, as in DPDK's testpmd). The guest scripts stop l2fwd when
 //! its periodic counters show every frame forwarded, and the multi-process samples (which
 //! count at exit) when the host, having got every frame back, takes down the link of a
 //! kernel-driven virtio NIC (`ctl`). Builds nothing itself; build the guest binaries first:
 //!
 //! ```text
-//! RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p examples --bin l2fwd --bin client_server_mp --bin symmetric_mp
+//! RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p examples --bin l2fwd --bin client_server_mp --bin symmetric_mp --bin testpmd
 //! RUSTFLAGS='-C target-feature=+crt-static' cargo build --target x86_64-unknown-linux-gnu -p devbind --bin devbind
 //! ```
 
@@ -441,4 +443,98 @@ fn symmetric_mp_on_two_igb_ports_with_two_processes_sharing_the_flows() {
         return;
     }
     symmetric_mp_on(NicModel::Igb, 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// testpmd as a bridge between two igb ports (a third boot)
+
+const MAC_T0: &str = "52:54:00:00:40:00";
+const MAC_T1: &str = "52:54:00:00:40:01";
+/// Where the host's frames through testpmd are addressed: neither port's own address, as in
+/// a bridge, so only a port in promiscuous mode takes them.
+const MAC_FOREIGN: [u8; 6] = [0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcc];
+/// Frames into each port of testpmd.
+const TESTPMD_N: u32 = 2000;
+
+/// The guest script of the testpmd run: io forwarding between n1 and n2 with DPDK's
+/// defaults (no promiscuous-mode flag), stdin at its end; stopped with SIGINT when the host
+/// signals that every frame came back.
+fn testpmd_script() -> String {
+    format!(
+        "rm -f /tmp/tp.log; {CTL_UP}\
+testpmd -l 0-1 -m 64 --file-prefix tp -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- --rxd 256 --txd 256 \
+< /dev/null > /tmp/tp.log 2>&1 & P=$!; {}\
+echo \"TESTPMD_READY carrier=$(cat /sys/class/net/$IF/carrier)\"; {CTL_WAIT}\
+kill -INT $P; wait $P; rc=$?; cat /tmp/tp.log; echo \"testpmd exit code $rc\"; [ $rc -eq 0 ]",
+        wait_grep("Press enter to exit", "/tmp/tp.log", 1200),
+    )
+}
+
+/// testpmd started as DPDK users start it bridges two igb ports: the links are reported up
+/// once it has started (it waits for them, as DPDK's testpmd does), and frames addressed to
+/// a third host go through both ways unchanged because every port is in promiscuous mode
+/// from the start, as in DPDK's testpmd.
+#[test]
+fn testpmd_bridges_two_igb_ports_with_links_up_and_promiscuous_mode_from_the_start() {
+    if !common::qemu_available_or_skip(
+        "testpmd_bridges_two_igb_ports_with_links_up_and_promiscuous_mode_from_the_start",
+    ) {
+        return;
+    }
+    let cfg = GuestConfig { net_modules: true, ..GuestConfig::default() }
+        .binary(guest_bin("testpmd"))
+        .binary(guest_bin("devbind"))
+        .timeout(Duration::from_secs(240))
+        .nic(Nic { slot: 3, ..Nic::new(NicModel::Igb, "n1").mac(MAC_T0).stream() })
+        .nic(Nic { slot: 5, ..Nic::new(NicModel::Igb, "n2").mac(MAC_T1).stream() })
+        .nic(ctl_nic(4))
+        .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2")
+        .command(testpmd_script());
+    let guest = Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
+    let mut p1 = guest.peer("n1").unwrap_or_else(|e| panic!("{e}"));
+    let mut p2 = guest.peer("n2").unwrap_or_else(|e| panic!("{e}"));
+    let mut errors = Vec::new();
+    if let Err(e) = guest.wait_for_console("TESTPMD_READY carrier=1", CONSOLE_WAIT) {
+        errors.push(e.to_string());
+    }
+    for (what, forward, tag, base) in
+        [("testpmd port 0 -> 1", true, TAG_A, 0u32), ("testpmd port 1 -> 0", false, TAG_B, 1 << 20)]
+    {
+        let (tx, rx) = if forward { (&mut p1, &mut p2) } else { (&mut p2, &mut p1) };
+        let sent: Vec<Vec<u8>> = (base..base + TESTPMD_N).map(|s| udp_frame(s, tag, MAC_FOREIGN)).collect();
+        let r = pass_through(what, tx, rx, &sent, |f| udp_seq(f).filter(|_| f[46] == tag));
+        errors.extend(r.and_then(|got| unchanged(what, &sent, &got)).err());
+    }
+    signal_guest(&guest);
+    let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..o.results.len() {
+        output(&o, i);
+    }
+    assert_no_errors(&errors);
+    assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
+    assert_ok(&o, 0);
+    let out = assert_ok(&o, 1);
+    assert!(out.contains("control link carrier=0"), "testpmd must have been stopped by the host's signal: {out}");
+    let check = out.find("Checking link statuses...").unwrap_or_else(|| panic!("no link check: {out}"));
+    for port in 0..2 {
+        let line = format!("Port {port}: Link up at 1000 Mbps FDX");
+        let at = out.find(&line).unwrap_or_else(|| panic!("testpmd must report port {port}'s link up at start: {out}"));
+        assert!(at > check, "the link is reported after the wait for it: {out}");
+    }
+    let acc = out
+        .lines()
+        .skip_while(|l| !l.contains("Accumulated forward statistics"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no accumulated statistics: {out}"));
+    let n = u64::from(2 * TESTPMD_N);
+    assert_eq!(field(acc, "", "RX-packets:"), Some(n), "{acc}");
+    assert_eq!(field(acc, "", "TX-packets:"), Some(n), "{acc}");
+    assert_eq!(field(acc, "", "TX-dropped:"), Some(0), "{acc}");
+    assert!(
+        out.lines().any(|l| l.starts_with("Pool mb_pool_0:") && {
+            let v: Vec<u64> = l.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+            v.len() == 2 && v[0] == v[1]
+        }),
+        "testpmd must give every mbuf back: {out}"
+    );
 }

@@ -112,6 +112,9 @@ impl Control for EmControl {
             capabilities: capa::LSC | capa::PROMISC | capa::MTU,
             reta_size: 0,
             rss_hash_types: 0,
+            rx_offload_capa: ethdev::RxOffloads::empty(),
+            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
+            tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
     }
 

@@ -226,6 +226,9 @@ impl Control for IgbControl {
             capabilities: capa::RSS | capa::LSC | capa::PROMISC | capa::MTU,
             reta_size: rss::RETA_SIZE as u16,
             rss_hash_types: rss::HASH_TYPES,
+            rx_offload_capa: ethdev::RxOffloads::empty(),
+            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
+            tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
     }
 

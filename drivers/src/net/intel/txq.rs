@@ -62,33 +62,52 @@ pub fn free_descs<D: TxRing>(q: &QueueMem<D>) -> usize {
     nb - 1 - (tail + nb - clean) % nb
 }
 
-/// True for an mbuf a queue of `D` cannot send: chained (multi-segment), or empty unless
-/// the format sends empty ones.
+/// Most descriptors one packet may take (DPDK's ixgbe limit for a frame without TSO is 40
+/// data descriptors; the e1000 family has none below the ring size).
+pub const MAX_DESCS_PER_PACKET: usize = 40;
+
+/// Most segments of a packet the Intel queues send: every segment may cross a page of the
+/// heap and take two descriptors.
+pub const MAX_SEGS: u16 = (MAX_DESCS_PER_PACKET / 2) as u16;
+
+/// Descriptors one segment of `len` bytes at `va` takes: one per heap page it touches (see
+/// [`iova`]), none when empty.
 #[inline(always)]
-fn unsendable<D: TxRing>(m: &Mbuf) -> bool {
-    m.nb_segs() != 1 || (m.data_len() == 0 && !D::SENDS_EMPTY)
+fn seg_descs(page: u64, va: u64, len: u64) -> usize {
+    match len {
+        0 => 0,
+        _ if iova::in_page(page, va, len) < len => 2,
+        _ => 1,
+    }
 }
 
-/// Descriptors `m` needs: one per heap page its data touches (see [`iova`]); 0 for an
-/// mbuf that is not sent (see [`unsendable`]).
+/// Descriptors `m` needs: one per heap page each segment's data touches; 0 for an mbuf
+/// that is not sent: empty (unless the format sends empty ones, as one descriptor), or
+/// needing more than [`MAX_DESCS_PER_PACKET`] or than the ring of `nb` holds.
 #[inline(always)]
-fn descs_for<D: TxRing>(m: &Mbuf, page: u64) -> usize {
-    if unsendable::<D>(m) {
-        return 0;
+fn descs_for<D: TxRing>(m: &Mbuf, page: u64, nb: usize) -> usize {
+    if m.nb_segs() == 1 {
+        let len = u64::from(m.data_len());
+        return match seg_descs(page, m.data().as_ptr() as u64, len) {
+            0 if D::SENDS_EMPTY => 1,
+            n => n,
+        };
     }
-    let len = u64::from(m.data_len());
-    if iova::in_page(page, m.data().as_ptr() as u64, len) < len {
-        2
+    let n: usize = m.segments().map(|s| seg_descs(page, s.as_ptr() as u64, s.len() as u64)).sum();
+    if n > MAX_DESCS_PER_PACKET.min(nb - 1) {
+        0
     } else {
-        1
+        n
     }
 }
 
 /// Sends from the front of `bufs` as many packets as there are free descriptors, writing
-/// the tail through `regs` at `tail_reg` (e1000: TDT; igb: TDT(n); ixgbe: its TDT(n)). Sent mbufs leave
-/// `bufs` (the ring frees them once transmitted); the rest stay the caller's. A buffer that
-/// crosses a page of the heap takes two descriptors, split at the boundary. A chained
-/// (multi-segment) or (unless `D::SENDS_EMPTY`) empty mbuf is not supported: it leaves `bufs`, is dropped and
+/// the tail through `regs` at `tail_reg` (e1000: TDT; igb: TDT(n); ixgbe: its TDT(n)). Sent
+/// mbufs leave `bufs` (the ring frees them once transmitted); the rest stay the caller's.
+/// Each segment of a chained mbuf takes its own descriptors, the packet's last one marked
+/// end-of-packet; a buffer that crosses a page of the heap takes two descriptors, split at
+/// the boundary. An mbuf that is not sent (empty, or needing more than
+/// [`MAX_DESCS_PER_PACKET`] descriptors or than the ring holds) leaves `bufs`, is dropped and
 /// counted as an error. Returns how many mbufs left `bufs`.
 #[inline]
 pub fn burst<D: TxRing, R: RegIo + ?Sized>(
@@ -107,7 +126,7 @@ pub fn burst<D: TxRing, R: RegIo + ?Sized>(
     let next = |i: usize| if i + 1 == nb { 0 } else { i + 1 };
     let (mut taken, mut used) = (0usize, 0usize);
     for m in bufs.iter() {
-        let need = descs_for::<D>(m, page);
+        let need = descs_for::<D>(m, page, nb);
         if used + need > free {
             break;
         }
@@ -119,25 +138,37 @@ pub fn burst<D: TxRing, R: RegIo + ?Sized>(
     }
     let (mut sent, mut bytes, mut errors) = (0u64, 0u64, 0u64);
     for m in bufs.drain(..taken) {
-        if unsendable::<D>(&m) {
+        let need = descs_for::<D>(&m, page, nb);
+        if need == 0 {
             errors += 1;
             drop(m);
             continue;
         }
-        let (va, len) = (m.data().as_ptr() as u64, u64::from(m.data_len()));
-        let first = iova::in_page(page, va, len);
-        if first < len {
-            q.ring.tx_put(tail, mem.iova(va), first as u16, false, len as u32);
-            tail = next(tail);
-            q.ring.tx_put(tail, mem.iova(va + first), (len - first) as u16, true, len as u32);
+        let pkt_len = m.pkt_len();
+        let mut left = need;
+        if m.nb_segs() == 1 && m.data_len() == 0 {
+            // An empty frame the format sends: one zero-length descriptor.
+            q.ring.tx_put(tail, mem.iova(m.data().as_ptr() as u64), 0, true, 0);
         } else {
-            q.ring.tx_put(tail, mem.iova(va), len as u16, true, len as u32);
+            for seg in m.segments() {
+                let (mut va, mut len) = (seg.as_ptr() as u64, seg.len() as u64);
+                while len > 0 {
+                    let part = iova::in_page(page, va, len);
+                    left -= 1;
+                    q.ring.tx_put(tail, mem.iova(va), part as u16, left == 0, pkt_len);
+                    if left > 0 {
+                        tail = next(tail);
+                    }
+                    (va, len) = (va + part, len - part);
+                }
+            }
         }
-        // The mbuf is kept at its last descriptor: freed once that one is done.
+        // The mbuf (with its chain) is kept at its last descriptor: freed once that one is
+        // done.
         q.put(tail, m);
         tail = next(tail);
         sent += 1;
-        bytes += len;
+        bytes += u64::from(pkt_len);
     }
     if sent > 0 {
         q.hdr().tail.store(tail as u64, Ordering::Release);

@@ -176,6 +176,9 @@ impl<R: RegIo> Control for IxgbeControl<R> {
             capabilities: capa::RSS | capa::LSC | capa::PROMISC | capa::MTU,
             reta_size: regs::RETA_ENTRIES as u16,
             rss_hash_types: rss::HASH_TYPES,
+            rx_offload_capa: ethdev::RxOffloads::empty(),
+            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
+            tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
     }
 

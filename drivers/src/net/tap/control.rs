@@ -107,6 +107,10 @@ impl Control for TapControl {
             // The kernel spreads flows over the queues by its own flow hash; no table to program.
             reta_size: 0,
             rss_hash_types: if n > 1 { ethdev::rss::hash::ALL } else { 0 },
+            rx_offload_capa: ethdev::RxOffloads::empty(),
+            // A chained mbuf is copied into one write.
+            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
+            tx_max_segs: u16::MAX,
         }
     }
 

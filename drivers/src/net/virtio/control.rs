@@ -351,6 +351,9 @@ impl Control for VirtioControl {
             capabilities,
             reta_size: 0,
             rss_hash_types: 0,
+            rx_offload_capa: ethdev::RxOffloads::empty(),
+            tx_offload_capa: ethdev::TxOffloads::empty(),
+            tx_max_segs: 1,
         }
     }
 

@@ -354,6 +354,65 @@ fn rx_and_tx_bursts_carry_frames_intact_through_hugepage_memory() {
 }
 
 #[test]
+fn chained_mbufs_go_out_as_one_frame_each() {
+    let f = need_fixture!();
+    let r = rig(f);
+    let pool = r.pool("chain");
+    r.start(1, 1, false, &pool);
+    // Packets of 1 to 4 segments (header, payload pieces), an empty segment among them.
+    let seg_lens: [&[u16]; 4] = [&[60], &[14, 46], &[14, 20, 0, 900], &[42, 1000, 1000, 1]];
+    let mut bufs = Vec::new();
+    let mut want = Vec::new();
+    for (k, lens) in seg_lens.iter().enumerate() {
+        let mut head: Option<Mbuf> = None;
+        let mut bytes = Vec::new();
+        for (i, &len) in lens.iter().enumerate() {
+            let mut m = pool.alloc().unwrap();
+            let d = m.append(len).unwrap();
+            for (j, b) in d.iter_mut().enumerate() {
+                *b = (k * 31 + i * 7 + j) as u8;
+            }
+            bytes.extend_from_slice(d);
+            match head.as_mut() {
+                None => head = Some(m),
+                Some(h) => h.chain(m),
+            }
+        }
+        let h = head.unwrap();
+        assert_eq!(h.nb_segs() as usize, lens.len());
+        bufs.push(h);
+        want.push(bytes);
+    }
+    // More descriptors than a packet may take: dropped and counted as an error.
+    let mut long = pool.alloc().unwrap();
+    long.append(1).unwrap()[0] = 0xee;
+    for _ in 0..crate::net::intel::txq::MAX_DESCS_PER_PACKET {
+        let mut m = pool.alloc().unwrap();
+        m.append(1).unwrap()[0] = 0xee;
+        long.chain(m);
+    }
+    bufs.push(long);
+    assert_eq!(r.data.tx_burst(0, &mut bufs), 5, "every mbuf leaves the burst");
+    let tx = r.model.take_tx();
+    assert_eq!(tx.len(), want.len(), "one frame per packet, the over-long chain not sent");
+    for (t, w) in tx.iter().zip(&want) {
+        assert_eq!(&t.data, w, "the segments go out in order as one frame");
+    }
+    assert_eq!(r.slot.counters.tx[0].errors.load(Ordering::Relaxed), 1);
+    assert_eq!(r.slot.counters.tx[0].packets.load(Ordering::Relaxed), 4);
+    // Once written back, every segment of every chain returns to the pool.
+    let mut none = Vec::new();
+    r.data.tx_burst(0, &mut none);
+    let mut one = vec![pool.alloc().unwrap()];
+    one[0].append(60).unwrap();
+    assert_eq!(r.data.tx_burst(0, &mut one), 1);
+    assert!(r.model.faults().is_empty(), "{:?}", r.model.faults());
+    r.ctl.close();
+    pool.mempool().flush_cache();
+    assert!(pool.mempool().is_full(), "{} mbufs still out", pool.mempool().in_use_count());
+}
+
+#[test]
 fn a_second_data_path_polls_the_same_queues() {
     let f = need_fixture!();
     let r = rig(f);
