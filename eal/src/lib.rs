@@ -24,6 +24,7 @@ pub mod reclaim;
 pub mod ring;
 pub mod runtime;
 pub mod shm;
+pub mod tool;
 pub mod signal;
 pub mod spinlock;
 pub mod telemetry;

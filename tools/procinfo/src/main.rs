@@ -70,44 +70,9 @@ fn parse(app: &[String]) -> Result<Opts, String> {
 
 /// The environment variable that carries the next lcore id to try across a re-exec.
 const NEXT_LCORE_ENV: &str = "BYPASS_PROCINFO_LCORE";
-/// How many lcore ids (from the top down) procinfo tries before giving up.
-const LCORE_TRIES: u32 = 16;
 
-/// Attaches as a secondary. Without an lcore option, takes the highest lcore id that no
-/// other process of the group uses. An attach that finds its lcore taken has already mapped
-/// the group's window, which stays mapped for the life of the process, so the next id is
-/// tried in a fresh process image: procinfo re-executes itself with that id.
 fn attach(argv: &[String]) -> Result<Eal, EalError> {
-    let split = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
-    let (eal_args, app_args) = argv.split_at(split);
-    let mut base: Vec<String> = eal_args.to_vec();
-    if !base.iter().any(|a| a.starts_with("--proc-type")) {
-        base.push("--proc-type=secondary".into());
-    }
-    let has_lcores = base.iter().any(|a| a == "-c" || a.starts_with("--lcores") || a.starts_with("-l"));
-    if has_lcores {
-        return Eal::init(&[base, app_args.to_vec()].concat());
-    }
-    let top = eal::config::MAX_LCORES as u32 - 1;
-    let id =
-        std::env::var(NEXT_LCORE_ENV).ok().and_then(|v| v.parse::<u32>().ok()).filter(|&i| i <= top).unwrap_or(top);
-    let cpu = eal::lcore::available_cpus().first().copied().unwrap_or(0);
-    let mut a = base;
-    a.push(format!("--lcores={id}@{cpu}"));
-    a.extend_from_slice(app_args);
-    match Eal::init(&a) {
-        Err(EalError::LcoreInUse { .. }) if id > top - LCORE_TRIES + 1 => {
-            use std::os::unix::process::CommandExt;
-            let err = std::process::Command::new(
-                std::env::current_exe().map_err(|e| EalError::io("finding procinfo's own binary", e))?,
-            )
-            .args(&argv[1..])
-            .env(NEXT_LCORE_ENV, (id - 1).to_string())
-            .exec();
-            Err(EalError::io("re-executing procinfo to try the next lcore id", err))
-        }
-        r => r,
-    }
+    eal::tool::attach_secondary(argv, NEXT_LCORE_ENV)
 }
 
 fn main() {
