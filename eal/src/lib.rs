@@ -24,10 +24,10 @@ pub mod reclaim;
 pub mod ring;
 pub mod runtime;
 pub mod shm;
-pub mod tool;
 pub mod signal;
 pub mod spinlock;
 pub mod telemetry;
+pub mod tool;
 pub mod vfio;
 
 pub use args::{EalArgs, IovaMode, ProcType};

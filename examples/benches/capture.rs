@@ -58,7 +58,11 @@ fn run(testpmd: &str, dumpcap: &str, prefix: &str, cap: Option<&[&str]>, secs: u
     let summary = match dc {
         Some(d) => {
             let o = d.wait_with_output().map_err(|e| e.to_string())?;
-            String::from_utf8_lossy(&o.stderr).lines().filter(|l| l.contains("received/dropped")).collect::<Vec<_>>().join("; ")
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .filter(|l| l.contains("received/dropped"))
+                .collect::<Vec<_>>()
+                .join("; ")
         }
         None => String::new(),
     };

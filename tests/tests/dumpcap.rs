@@ -151,7 +151,8 @@ fn dumpcap_writes_the_frames_testpmd_receives_to_pcapng() {
     let (code, out) = d.finish(T);
     assert_eq!(code, Some(0), "{out:#?}");
     assert!(
-        out.iter().any(|l| l.contains("Packets received/dropped on interface 'net_ring0': 1000/0 (0.0%), 1000 written")),
+        out.iter()
+            .any(|l| l.contains("Packets received/dropped on interface 'net_ring0': 1000/0 (0.0%), 1000 written")),
         "{out:#?}"
     );
     let frames = tcpdump_frames(&file);
@@ -182,7 +183,10 @@ fn dumpcap_writes_the_frames_testpmd_receives_to_pcapng() {
     assert!(frames.iter().all(|f| f.1.len() == 50), "snap length 50");
 
     let file3 = dir.join("g.pcapng");
-    let mut d = dumpcap(&p, &["-i", "0", "-w", file3.to_str().unwrap(), "-a", "duration:3", "udp", "and", "not", "src", "port", "1000"]);
+    let mut d = dumpcap(
+        &p,
+        &["-i", "0", "-w", file3.to_str().unwrap(), "-a", "duration:3", "udp", "and", "not", "src", "port", "1000"],
+    );
     d.expect("Capturing on", T);
     // ring_peer's single flow uses source port 1000: every frame is filtered out.
     inject(&p, 100);
@@ -206,11 +210,8 @@ fn a_full_capture_ring_drops_and_counts_without_slowing_forwarding() {
     let (code, out) = d.finish(T);
     assert_eq!(code, Some(0), "{out:#?}");
     let line = out.iter().find(|l| l.contains("Packets received/dropped")).expect("summary");
-    let nums: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse().unwrap())
-        .collect();
+    let nums: Vec<u64> =
+        line.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
     let (received, dropped, written) = (nums[1], nums[2], nums[5]);
     assert_eq!(received, 20_000, "{line}");
     assert!(dropped > 0, "a 16-slot ring cannot take bursts of 32 at once: {line}");
@@ -228,7 +229,21 @@ fn a_killed_dumpcap_is_disarmed_by_the_primary_which_keeps_forwarding() {
     let p = prefix("dumpkill");
     let mut t = Proc::spawn(
         &example_bin("testpmd"),
-        &["--file-prefix", &p, "-l", "0-1", "-m", "64", "--no-huge", "--vdev", "net_null0", "--vdev", "net_null1", "--", "-i"],
+        &[
+            "--file-prefix",
+            &p,
+            "-l",
+            "0-1",
+            "-m",
+            "64",
+            "--no-huge",
+            "--vdev",
+            "net_null0",
+            "--vdev",
+            "net_null1",
+            "--",
+            "-i",
+        ],
     );
     t.expect("Port 1: Link", T);
     t.send("start");

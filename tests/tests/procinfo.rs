@@ -241,7 +241,19 @@ fn procinfo_reads_client_server_mp() {
             let l = format!("{}@{}", i + 1, i % 2);
             let mut c = Proc::spawn(
                 &bin,
-                &["client", "--file-prefix", &p, "--no-huge", "--lcores", &l, "--proc-type", "secondary", "--", "-n", &i.to_string()],
+                &[
+                    "client",
+                    "--file-prefix",
+                    &p,
+                    "--no-huge",
+                    "--lcores",
+                    &l,
+                    "--proc-type",
+                    "secondary",
+                    "--",
+                    "-n",
+                    &i.to_string(),
+                ],
             );
             c.expect(&format!("APP: client {i} ready"), T);
             c

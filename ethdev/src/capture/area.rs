@@ -120,8 +120,8 @@ impl CaptureArea {
         self.deq().store(0, Ordering::Release);
     }
 
-    /// Copies one frame (`parts` are its segments) into the ring; false when full.
-    pub(crate) fn push(&self, meta: u64, orig_len: u32, ts: u64, snaplen: usize, parts: &[&[u8]]) -> bool {
+    /// Copies one frame (at most [`SLOT_BYTES`] of `data`) into the ring; false when full.
+    pub(crate) fn push(&self, meta: u64, orig_len: u32, ts: u64, data: &[u8]) -> bool {
         let mask = self.mask();
         let mut pos = self.enq().load(Ordering::Relaxed);
         let slot = loop {
@@ -139,7 +139,9 @@ impl CaptureArea {
                 pos = self.enq().load(Ordering::Relaxed);
             }
         };
-        let cap_len = write_bytes(&slot.data, parts, snaplen.min(SLOT_BYTES));
+        let data = &data[..data.len().min(SLOT_BYTES)];
+        write_bytes(&slot.data, data);
+        let cap_len = data.len();
         slot.meta.store(meta, Ordering::Relaxed);
         slot.lens.store(orig_len as u64 | (cap_len as u64) << 32, Ordering::Relaxed);
         slot.ts.store(ts, Ordering::Relaxed);
@@ -172,32 +174,18 @@ impl CaptureArea {
     }
 }
 
-/// Packs `parts` into `words` (little-endian bytes), at most `max` bytes; returns the count.
-fn write_bytes(words: &[AtomicU64], parts: &[&[u8]], max: usize) -> usize {
-    let mut w = 0usize;
-    let mut acc = [0u8; 8];
-    let mut fill = 0usize;
-    let mut total = 0usize;
-    'outer: for p in parts {
-        for &b in *p {
-            if total == max {
-                break 'outer;
-            }
-            acc[fill] = b;
-            fill += 1;
-            total += 1;
-            if fill == 8 {
-                words[w].store(u64::from_le_bytes(acc), Ordering::Relaxed);
-                w += 1;
-                fill = 0;
-            }
-        }
+/// Packs `bytes` into `words` (little-endian, the last word zero-padded).
+fn write_bytes(words: &[AtomicU64], bytes: &[u8]) {
+    let mut chunks = bytes.chunks_exact(8);
+    for (w, c) in words.iter().zip(&mut chunks) {
+        w.store(u64::from_le_bytes(c.try_into().expect("8 bytes")), Ordering::Relaxed);
     }
-    if fill > 0 {
-        acc[fill..].fill(0);
-        words[w].store(u64::from_le_bytes(acc), Ordering::Relaxed);
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        words[bytes.len() / 8].store(u64::from_le_bytes(last), Ordering::Relaxed);
     }
-    total
 }
 
 fn read_bytes(words: &[AtomicU64], len: usize) -> Vec<u8> {
@@ -225,7 +213,7 @@ mod tests {
         a.reset_ring(4);
         for i in 0..6u8 {
             let frame = vec![i; 70];
-            let ok = a.push(i as u64 | 1 << 32, 70, i as u64, 64, &[&frame[..30], &frame[30..]]);
+            let ok = a.push(i as u64 | 1 << 32, 70, i as u64, &frame[..64]);
             assert_eq!(ok, i < 4, "frame {i}: the fifth and sixth find the ring full");
         }
         for i in 0..4u8 {
@@ -236,7 +224,7 @@ mod tests {
         assert_eq!(a.pop(), None);
         // Wraps around many times.
         for i in 0..1000u32 {
-            assert!(a.push(0, 3, 0, 2048, &[&i.to_le_bytes()[..3]]));
+            assert!(a.push(0, 3, 0, &i.to_le_bytes()[..3]));
             assert_eq!(a.pop().unwrap().data, i.to_le_bytes()[..3].to_vec());
         }
     }
@@ -253,7 +241,7 @@ mod tests {
                 s.spawn(move || {
                     for i in 0..20_000u64 {
                         let v = (t << 32 | i).to_le_bytes();
-                        if a.push(t, 8, 0, 8, &[&v]) {
+                        if a.push(t, 8, 0, &v) {
                             accepted.fetch_add(1, Ordering::Relaxed);
                         }
                     }

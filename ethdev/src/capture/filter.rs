@@ -151,6 +151,11 @@ impl Filter {
         Ok(Filter { ops: p.out })
     }
 
+    /// A filter that keeps no frame (`not ip and ip`).
+    pub fn nothing() -> Filter {
+        Filter { ops: vec![Op::Proto(Proto::Ip), Op::Not, Op::Proto(Proto::Ip), Op::And] }
+    }
+
     /// True when the filter matches every frame.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
@@ -249,10 +254,11 @@ impl Parser {
         self.toks.get(self.at).map(String::as_str)
     }
     fn next(&mut self, expected: &'static str) -> Result<String, FilterError> {
-        let t = self.toks.get(self.at).cloned().ok_or(FilterError::Unexpected {
-            found: "end of expression".into(),
-            expected,
-        })?;
+        let t = self
+            .toks
+            .get(self.at)
+            .cloned()
+            .ok_or(FilterError::Unexpected { found: "end of expression".into(), expected })?;
         self.at += 1;
         Ok(t)
     }
@@ -489,5 +495,6 @@ mod tests {
         let p = Op::Proto(Proto::Udp).word();
         assert_eq!(Filter::from_words(&[p, p]), None, "two results");
         assert_eq!(Filter::from_words(&[]), Some(Filter::default()));
+        assert!(!Filter::nothing().matches(&[0u8; 60]) && Filter::from_words(&Filter::nothing().to_words()).is_some());
     }
 }

@@ -22,8 +22,9 @@ pub use filter::{Filter, FilterError};
 
 use crate::port_table::{PortSlot, PortTable, MAX_PORTS};
 use eal::memory::Memory;
-use eal::Mbuf;
 use eal::process::pid_alive;
+use eal::Mbuf;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -123,10 +124,9 @@ fn area_of(mem: &Memory, create: bool) -> Result<Option<&'static CaptureArea>, e
         Some(m) => m,
         None if create => match mem.memzone_reserve(AREA, len, 64) {
             Ok(m) => m,
-            Err(eal::EalError::Exists(_)) => mem.memzone_lookup(AREA).ok_or_else(|| eal::EalError::NotFound {
-                kind: "memzone",
-                name: AREA.into(),
-            })?,
+            Err(eal::EalError::Exists(_)) => mem
+                .memzone_lookup(AREA)
+                .ok_or_else(|| eal::EalError::NotFound { kind: "memzone", name: AREA.into() })?,
             Err(e) => return Err(e),
         },
         None => return Ok(None),
@@ -314,15 +314,34 @@ pub(crate) fn tap(slot: &PortSlot, id: u16, q: u16, dir: CaptureDir, bufs: &[Mbu
     area.inflight.fetch_sub(1, Ordering::Release);
 }
 
-fn copy_burst(area: &CaptureArea, id: u16, q: u16, dir: CaptureDir, bufs: &[Mbuf]) {
+thread_local! {
+    /// This thread's decoded copy of the armed session's filter, by session number (decoded
+    /// once per session, not once per burst).
+    static FILTER: RefCell<(u32, Option<Filter>)> = const { RefCell::new((0, None)) };
+}
+
+fn session_filter(area: &CaptureArea) -> (u32, Option<Filter>) {
     let n = (area.filter_len.load(Ordering::Relaxed) as usize).min(filter::MAX_OPS);
-    let words: Vec<u64>;
-    let filter = if n == 0 {
-        None
-    } else {
-        words = area.filter[..n].iter().map(|w| w.load(Ordering::Relaxed)).collect();
-        Filter::from_words(&words)
-    };
+    if n == 0 {
+        return (area.session.load(Ordering::Relaxed), None);
+    }
+    let words: Vec<u64> = area.filter[..n].iter().map(|w| w.load(Ordering::Relaxed)).collect();
+    // A program that does not decode keeps nothing rather than everything.
+    (area.session.load(Ordering::Relaxed), Some(Filter::from_words(&words).unwrap_or_else(Filter::nothing)))
+}
+
+fn copy_burst(area: &CaptureArea, id: u16, q: u16, dir: CaptureDir, bufs: &[Mbuf]) {
+    FILTER.with(|cell| {
+        let mut f = cell.borrow_mut();
+        let session = area.session.load(Ordering::Relaxed);
+        if f.0 != session {
+            *f = session_filter(area);
+        }
+        copy_filtered(area, id, q, dir, bufs, f.1.as_ref());
+    });
+}
+
+fn copy_filtered(area: &CaptureArea, id: u16, q: u16, dir: CaptureDir, bufs: &[Mbuf], filter: Option<&Filter>) {
     let Some(c) = area.ports.get(id as usize) else { return };
     let snaplen = area.snaplen.load(Ordering::Relaxed) as usize;
     let ts = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
@@ -336,12 +355,12 @@ fn copy_burst(area: &CaptureArea, id: u16, q: u16, dir: CaptureDir, bufs: &[Mbuf
             owned = m.to_vec();
             &owned
         };
-        if filter.as_ref().is_some_and(|f| !f.matches(bytes)) {
+        if filter.is_some_and(|f| !f.matches(bytes)) {
             filtered += 1;
             continue;
         }
         received += 1;
-        if !area.push(meta, m.pkt_len(), ts, snaplen, &[bytes]) {
+        if !area.push(meta, m.pkt_len(), ts, &bytes[..bytes.len().min(snaplen)]) {
             dropped += 1;
         }
     }

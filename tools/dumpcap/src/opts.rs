@@ -78,9 +78,10 @@ pub fn parse(args: &[String]) -> Result<Opts, String> {
                 let v = cli.value("-a")?;
                 match v.split_once(':') {
                     Some(("duration", s)) => {
-                        let secs: f64 = s.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or_else(|| {
-                            format!("invalid -a '{v}': duration:SECONDS with a positive number of seconds")
-                        })?;
+                        let secs: f64 =
+                            s.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or_else(|| {
+                                format!("invalid -a '{v}': duration:SECONDS with a positive number of seconds")
+                            })?;
                         o.duration = Some(Duration::from_secs_f64(secs.min(1e9)));
                     }
                     Some(("packets", n)) => o.count = Some(positive(cli::parse_number::<u64>("-a packets", n)?, "-a")?),
@@ -150,7 +151,10 @@ mod tests {
     #[test]
     fn options() {
         let o = p(&["-i", "0", "-c", "1000", "-w", "x.pcapng", "-s", "128", "udp", "port", "53"]).unwrap();
-        assert_eq!((o.interfaces, o.count, o.file.as_deref(), o.snaplen), (vec!["0".into()], Some(1000), Some("x.pcapng"), 128));
+        assert_eq!(
+            (o.interfaces, o.count, o.file.as_deref(), o.snaplen),
+            (vec!["0".into()], Some(1000), Some("x.pcapng"), 128)
+        );
         assert_eq!(o.filter_text, "udp port 53");
         let o = p(&["-a", "duration:2.5", "--direction", "rx", "--queue", "1", "-f", "tcp"]).unwrap();
         assert_eq!((o.duration, o.dir, o.queue_mask), (Some(Duration::from_millis(2500)), CaptureDir::RX, 2));

@@ -131,7 +131,15 @@ impl<W: Write> PcapngWriter<W> {
 
     /// One frame of interface `ifid`: captured bytes `data` of a frame `orig_len` long,
     /// received (`rx`) or sent, on `queue`, at `ts_ns` nanoseconds since the epoch.
-    pub fn packet(&mut self, ifid: u32, ts_ns: u64, orig_len: u32, data: &[u8], rx: bool, queue: u16) -> io::Result<()> {
+    pub fn packet(
+        &mut self,
+        ifid: u32,
+        ts_ns: u64,
+        orig_len: u32,
+        data: &[u8],
+        rx: bool,
+        queue: u16,
+    ) -> io::Result<()> {
         let mut b = Block::new(EPB);
         b.u32(ifid).ts(ts_ns).u32(data.len() as u32).u32(orig_len).padded(data);
         // Bits 0-1 of epb_flags: 1 inbound, 2 outbound.

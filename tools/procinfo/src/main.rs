@@ -67,9 +67,12 @@ fn parse(app: &[String]) -> Result<Opts, String> {
             "--show-mp-peers" => o.peers = true,
             "--watch" => {
                 let v = it.next().ok_or("--watch needs a value: a number of seconds such as 5")?;
-                o.watch = Some(v.parse::<u32>().ok().filter(|&n| (1..=86_400).contains(&n)).ok_or_else(|| {
-                    format!("invalid --watch '{v}': a whole number of seconds, 1 to 86400")
-                })?);
+                o.watch = Some(
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|&n| (1..=86_400).contains(&n))
+                        .ok_or_else(|| format!("invalid --watch '{v}': a whole number of seconds, 1 to 86400"))?,
+                );
             }
             "-p" | "--portmask" => {
                 let v = it.next().ok_or("-p needs a value: a hexadecimal port mask such as 0x3")?;
