@@ -212,7 +212,7 @@ mod tests {
         let a = area();
         a.reset_ring(4);
         for i in 0..6u8 {
-            let frame = vec![i; 70];
+            let frame = [i; 70];
             let ok = a.push(i as u64 | 1 << 32, 70, i as u64, &frame[..64]);
             assert_eq!(ok, i < 4, "frame {i}: the fifth and sixth find the ring full");
         }

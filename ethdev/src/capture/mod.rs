@@ -228,7 +228,7 @@ impl Capture {
     }
 
     /// The oldest captured frame, if any.
-    pub fn next(&mut self) -> Option<Record> {
+    pub fn next_record(&mut self) -> Option<Record> {
         self.area.pop()
     }
 
@@ -243,7 +243,7 @@ impl Capture {
         stats_of(self.area, p)
     }
 
-    /// Disarms; frames still in the ring stay readable with [`Capture::next`].
+    /// Disarms; frames still in the ring stay readable with [`Capture::next_record`].
     pub fn stop(&mut self) {
         if self.area.owner.load(Ordering::Acquire) == std::process::id() {
             disarm(self.area, &self.table, Duration::from_secs(1));

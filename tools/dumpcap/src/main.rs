@@ -143,7 +143,7 @@ fn run(eal: &Eal) -> Result<(), String> {
     let mut io_err = None;
     'outer: while !done(total) {
         let mut got = false;
-        while let Some(r) = cap.next() {
+        while let Some(r) = cap.next_record() {
             got = true;
             let Some(ifid) = ports.iter().position(|&p| p == r.port) else { continue };
             if let Err(e) = w.packet(ifid as u32, r.ts_ns, r.orig_len, &r.data, r.rx, r.queue) {
