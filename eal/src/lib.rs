@@ -28,6 +28,7 @@ pub mod shm;
 pub mod signal;
 pub mod spinlock;
 pub mod telemetry;
+pub mod tool;
 pub mod vfio;
 
 pub use args::{EalArgs, IovaMode, ProcType};

@@ -42,6 +42,11 @@ impl Ethdev {
         };
         crate::telemetry::register_commands(table);
         if primary {
+            // A capture whose owner was killed is disarmed at the next sweep of dead peers.
+            let m = mem;
+            eal.mp().on_peer_sweep(move || {
+                crate::capture::sweep_dead_owner(&m);
+            });
             for dev in eal.pci_devices() {
                 eth.probe_pci(eal, pmds, dev)?;
             }

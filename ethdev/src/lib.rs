@@ -2,6 +2,7 @@
 //! the driver traits PMDs implement, bursts, link-status events forwarded from the primary
 //! to the secondaries, statistics, and the `/ethdev/*` telemetry commands.
 
+pub mod capture;
 pub mod devargs;
 pub mod driver;
 pub mod driver_state;

@@ -2,6 +2,7 @@
 //! [`PortControl`] exists only in the primary and adds the control operations, so a
 //! secondary cannot configure, start, stop, reset or close a device: it has no such methods.
 
+use crate::capture::CaptureDir;
 use crate::driver::{Control, DataPath, DevInfo, Dir, PortConf};
 use crate::error::{BurstError, EthError};
 use crate::link::Link;
@@ -102,7 +103,12 @@ impl Port {
     #[inline]
     pub fn rx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>, max: usize) -> Result<usize, BurstError> {
         self.check(q, &self.slot.nb_rxq, &self.slot.rxq_stopped)?;
-        Ok(self.data.rx_burst(q, bufs, max))
+        let n = self.data.rx_burst(q, bufs, max);
+        // The capture hook: one relaxed load of a word beside `state` when no capture runs.
+        if self.slot.capture.load(Ordering::Relaxed) & CaptureDir::RX.bits() != 0 {
+            crate::capture::tap(self.slot, self.id, q, CaptureDir::RX, &bufs[bufs.len() - n..]);
+        }
+        Ok(n)
     }
 
     /// Sends from the front of `bufs` on queue `q`; sent packets leave `bufs`, the rest
@@ -110,6 +116,9 @@ impl Port {
     #[inline]
     pub fn tx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>) -> Result<usize, BurstError> {
         self.check(q, &self.slot.nb_txq, &self.slot.txq_stopped)?;
+        if self.slot.capture.load(Ordering::Relaxed) & CaptureDir::TX.bits() != 0 {
+            crate::capture::tap(self.slot, self.id, q, CaptureDir::TX, bufs);
+        }
         Ok(self.data.tx_burst(q, bufs))
     }
 

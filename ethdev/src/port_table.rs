@@ -58,6 +58,10 @@ crate::shared_state! {
         pub in_use: AtomicU32,
         /// A [`PortState`].
         pub state: AtomicU32,
+        /// Directions being captured ([`crate::capture::CaptureDir`] bits; 0 when off).
+        pub capture: AtomicU32,
+        /// Address of the capture area while `capture` is set.
+        pub capture_area: AtomicU64,
         /// Port name (the vdev name or PCI address).
         pub name: SharedName<8>,
         /// Driver name.

@@ -164,3 +164,24 @@ pub fn heap_files(prefix: &str) -> Vec<PathBuf> {
         .filter(|p| p.exists())
         .collect()
 }
+
+/// Frame `i` of the numbered UDP frames `ring_peer` injects (flow `i % flows`, 60 to 123
+/// bytes, the number in bytes 42..46), so a test can tell what each captured frame should be.
+pub fn numbered_frame(i: u32, flows: u32) -> Vec<u8> {
+    let flow = i % flows;
+    let mut f = vec![0u8; 60 + (i % 64) as usize];
+    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[198, 18, 0, 1]);
+    f[30..34].copy_from_slice(&[198, 18, 1, 1]);
+    f[34..36].copy_from_slice(&(1000 + flow as u16).to_be_bytes());
+    f[36..38].copy_from_slice(&9u16.to_be_bytes());
+    f[42..46].copy_from_slice(&i.to_le_bytes());
+    for (k, b) in f[46..].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_add(k as u8);
+    }
+    f
+}

@@ -12,25 +12,6 @@ use eal::{MbufRing, PktMbufPool};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-fn frame(i: u32, flows: u32) -> Vec<u8> {
-    let flow = i % flows;
-    let mut f = vec![0u8; 60 + (i % 64) as usize];
-    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f[14] = 0x45;
-    f[23] = 17;
-    f[26..30].copy_from_slice(&[198, 18, 0, 1]);
-    f[30..34].copy_from_slice(&[198, 18, 1, 1]);
-    f[34..36].copy_from_slice(&(1000 + flow as u16).to_be_bytes());
-    f[36..38].copy_from_slice(&9u16.to_be_bytes());
-    f[42..46].copy_from_slice(&i.to_le_bytes());
-    for (k, b) in f[46..].iter_mut().enumerate() {
-        *b = (i as u8).wrapping_add(k as u8);
-    }
-    f
-}
-
 struct Collector {
     outr: Vec<MbufRing>,
     count: u32,
@@ -51,7 +32,7 @@ impl Collector {
                 for m in std::mem::take(&mut self.got) {
                     let d = m.data();
                     let i = d.get(42..46).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(u32::MAX);
-                    if i >= self.count || d != frame(i, self.flows).as_slice() {
+                    if i >= self.count || d != tests::numbered_frame(i, self.flows).as_slice() {
                         self.bad += 1;
                     } else if self.seen[i as usize] {
                         self.dups += 1;
@@ -115,7 +96,7 @@ fn main() {
             c.collect();
             continue;
         };
-        let f = frame(injected, flows);
+        let f = tests::numbered_frame(injected, flows);
         m.append(f.len() as u16).expect("room").copy_from_slice(&f);
         let q = if spread { (injected % flows) % nq_in } else { 0 };
         let mut v = vec![m];

@@ -5,23 +5,31 @@
 //! procinfo --file-prefix app1 -- --stats --xstats -p 0x3
 //! ```
 //!
-//! Options after `--`: `--stats`, `--xstats`, `--stats-reset`, `--show-port`,
-//! `--show-mempool`, `--show-ring`, `-p PORTMASK` (hexadecimal, default every port). Without
-//! one, `--stats` is shown. The process always attaches as a secondary (`--proc-type` is
+//! Options after `--`: `--stats`, `--xstats`, `--stats-reset`, `--xstats-reset`,
+//! `--show-port`, `--show-mempool`, `--show-ring`, `--show-memzone`, `--show-mp-peers`,
+//! `--watch SECONDS` (per-port rates every second), `-p PORTMASK` (hexadecimal, default every
+//! port). Without one, `--stats` is shown. The process always attaches as a secondary (`--proc-type` is
 //! added) on an lcore id no other process of the group uses, unless `-l`/`-c`/`--lcores` is
 //! given.
 
 use eal::{Eal, EalError, Mempool};
 use ethdev::port_table::PortTable;
 use ethdev::Ethdev;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 const APP: &str = "procinfo";
 const USAGE: &str = concat!(
-    "Usage: procinfo [EAL options] -- [--stats] [--xstats] [--stats-reset] [--show-port]\n",
-    "                [--show-mempool] [--show-ring] [-p PORTMASK]\n",
+    "Usage: procinfo [EAL options] -- [--stats] [--xstats] [--stats-reset] [--xstats-reset]\n",
+    "                [--show-port] [--show-mempool] [--show-ring] [--show-memzone]\n",
+    "                [--show-mp-peers] [--watch SECONDS] [-p PORTMASK]\n",
     "  --stats          port statistics (the default)\n",
     "  --xstats         extended port statistics (DPDK's generic names)\n",
     "  --stats-reset    zero the ports' software counters\n",
+    "  --xstats-reset   zero the ports' extended counters (the same counters)\n",
+    "  --show-memzone   memzones: name, address, length, IOVA\n",
+    "  --show-mp-peers  the group's processes: pid, role, alive, lcores, IPC socket; the capture\n",
+    "  --watch SECONDS  per-port packet and bit rates every second, for SECONDS seconds\n",
     "  --show-port      port name, driver, state, link, MAC, queues\n",
     "  --show-mempool   mempools: size, cache, element size, free objects\n",
     "  --show-ring      rings: capacity and count\n",
@@ -36,6 +44,10 @@ struct Opts {
     port: bool,
     mempool: bool,
     ring: bool,
+    xreset: bool,
+    memzone: bool,
+    peers: bool,
+    watch: Option<u32>,
     mask: Option<u64>,
 }
 
@@ -50,6 +62,18 @@ fn parse(app: &[String]) -> Result<Opts, String> {
             "--show-port" => o.port = true,
             "--show-mempool" => o.mempool = true,
             "--show-ring" => o.ring = true,
+            "--xstats-reset" => o.xreset = true,
+            "--show-memzone" => o.memzone = true,
+            "--show-mp-peers" => o.peers = true,
+            "--watch" => {
+                let v = it.next().ok_or("--watch needs a value: a number of seconds such as 5")?;
+                o.watch = Some(
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|&n| (1..=86_400).contains(&n))
+                        .ok_or_else(|| format!("invalid --watch '{v}': a whole number of seconds, 1 to 86400"))?,
+                );
+            }
             "-p" | "--portmask" => {
                 let v = it.next().ok_or("-p needs a value: a hexadecimal port mask such as 0x3")?;
                 let m = u64::from_str_radix(v.trim_start_matches("0x").trim_start_matches("0X"), 16)
@@ -62,7 +86,9 @@ fn parse(app: &[String]) -> Result<Opts, String> {
             other => return Err(format!("unknown option '{other}'")),
         }
     }
-    if !(o.stats || o.xstats || o.reset || o.port || o.mempool || o.ring) {
+    if !(o.stats || o.xstats || o.reset || o.port || o.mempool || o.ring || o.xreset || o.memzone || o.peers)
+        && o.watch.is_none()
+    {
         o.stats = true;
     }
     Ok(o)
@@ -70,44 +96,9 @@ fn parse(app: &[String]) -> Result<Opts, String> {
 
 /// The environment variable that carries the next lcore id to try across a re-exec.
 const NEXT_LCORE_ENV: &str = "BYPASS_PROCINFO_LCORE";
-/// How many lcore ids (from the top down) procinfo tries before giving up.
-const LCORE_TRIES: u32 = 16;
 
-/// Attaches as a secondary. Without an lcore option, takes the highest lcore id that no
-/// other process of the group uses. An attach that finds its lcore taken has already mapped
-/// the group's window, which stays mapped for the life of the process, so the next id is
-/// tried in a fresh process image: procinfo re-executes itself with that id.
 fn attach(argv: &[String]) -> Result<Eal, EalError> {
-    let split = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
-    let (eal_args, app_args) = argv.split_at(split);
-    let mut base: Vec<String> = eal_args.to_vec();
-    if !base.iter().any(|a| a.starts_with("--proc-type")) {
-        base.push("--proc-type=secondary".into());
-    }
-    let has_lcores = base.iter().any(|a| a == "-c" || a.starts_with("--lcores") || a.starts_with("-l"));
-    if has_lcores {
-        return Eal::init(&[base, app_args.to_vec()].concat());
-    }
-    let top = eal::config::MAX_LCORES as u32 - 1;
-    let id =
-        std::env::var(NEXT_LCORE_ENV).ok().and_then(|v| v.parse::<u32>().ok()).filter(|&i| i <= top).unwrap_or(top);
-    let cpu = eal::lcore::available_cpus().first().copied().unwrap_or(0);
-    let mut a = base;
-    a.push(format!("--lcores={id}@{cpu}"));
-    a.extend_from_slice(app_args);
-    match Eal::init(&a) {
-        Err(EalError::LcoreInUse { .. }) if id > top - LCORE_TRIES + 1 => {
-            use std::os::unix::process::CommandExt;
-            let err = std::process::Command::new(
-                std::env::current_exe().map_err(|e| EalError::io("finding procinfo's own binary", e))?,
-            )
-            .args(&argv[1..])
-            .env(NEXT_LCORE_ENV, (id - 1).to_string())
-            .exec();
-            Err(EalError::io("re-executing procinfo to try the next lcore id", err))
-        }
-        r => r,
-    }
+    eal::tool::attach_secondary(argv, NEXT_LCORE_ENV)
 }
 
 fn main() {
@@ -171,13 +162,104 @@ fn run(eal: &Eal) -> Result<(), String> {
             }
         }
     }
+    if o.xreset {
+        let table = PortTable::lookup(&eal.memory()).map_err(|e| e.to_string())?;
+        for &p in &ports {
+            if let Some(s) = table.slot(p) {
+                s.counters.reset();
+                println!("  NIC extended statistics for port {p} reset");
+            }
+        }
+    }
     if o.mempool {
         show_mempools(eal);
     }
     if o.ring {
         show_rings(eal);
     }
+    if o.memzone {
+        show_memzones(eal);
+    }
+    if o.peers {
+        show_peers(eal);
+    }
+    if let Some(secs) = o.watch {
+        watch(&eth, &ports, secs);
+    }
     Ok(())
+}
+
+fn show_memzones(eal: &Eal) {
+    let mut zones = eal.memory().memzones();
+    zones.sort_by_key(|m| m.addr());
+    for m in zones {
+        println!("  - memzone {}: address {:#x}, {} bytes, IOVA {:#x}", m.name(), m.addr(), m.len(), m.iova());
+    }
+}
+
+fn show_peers(eal: &Eal) {
+    let mem = eal.memory();
+    let cfg = mem.config();
+    let lcores = |pid: u32| -> Vec<usize> {
+        cfg.lcore_owner.iter().enumerate().filter(|(_, o)| o.load(Ordering::Acquire) == pid).map(|(i, _)| i).collect()
+    };
+    let alive = |pid: u32| if eal::process::pid_alive(pid) { "alive" } else { "dead" };
+    let primary = cfg.primary_pid.load(Ordering::Acquire);
+    println!("  - pid {primary}: primary, {}, lcores {:?}, socket mp_socket", alive(primary), lcores(primary));
+    let mut found: Vec<(u32, String)> = std::fs::read_dir(eal.runtime_dir())
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .filter_map(|n| Some((n.strip_prefix("mp_socket_")?.split('_').next()?.parse::<u32>().ok()?, n)))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    let me = std::process::id();
+    for (pid, socket) in found {
+        let this = if pid == me { " (this procinfo)" } else { "" };
+        println!("  - pid {pid}: secondary{this}, {}, lcores {:?}, socket {socket}", alive(pid), lcores(pid));
+    }
+    match ethdev::capture::session(&mem) {
+        Some((pid, armed)) => {
+            println!("  capture: owned by pid {pid}, {}", if armed { "armed" } else { "not armed" })
+        }
+        None => println!("  capture: none"),
+    }
+}
+
+/// Prints each port's packet and bit rates once a second for `secs` seconds (or until
+/// Ctrl-C), as the difference of the shared counters.
+fn watch(eth: &Ethdev, ports: &[u16], secs: u32) {
+    let _ = eal::signal::install_quit_handler();
+    let snap = |p: u16| eth.port(p).map(|x| x.stats()).unwrap_or_default();
+    let mut last: Vec<_> = ports.iter().map(|&p| snap(p)).collect();
+    let mut t = Instant::now();
+    for _ in 0..secs {
+        let next = t + Duration::from_secs(1);
+        while Instant::now() < next {
+            if eal::signal::quit_requested() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let dt = t.elapsed().as_secs_f64();
+        t = Instant::now();
+        for (i, &p) in ports.iter().enumerate() {
+            let now = snap(p);
+            let d = |a: u64, b: u64| a.saturating_sub(b) as f64 / dt;
+            println!(
+                "port {p}: Rx-pps: {:>12.0} Tx-pps: {:>12.0} Rx-bps: {:>14.0} Tx-bps: {:>14.0} Rx-missed: {} Tx-errors: {}",
+                d(now.ipackets, last[i].ipackets),
+                d(now.opackets, last[i].opackets),
+                8.0 * d(now.ibytes, last[i].ibytes),
+                8.0 * d(now.obytes, last[i].obytes),
+                now.imissed,
+                now.oerrors
+            );
+            last[i] = now;
+        }
+    }
 }
 
 fn show_port(eth: &Ethdev, p: u16) {
@@ -260,5 +342,9 @@ mod tests {
         assert!(p(&["-p", "0"]).unwrap_err().contains("non-zero hexadecimal"));
         assert!(p(&["-p"]).unwrap_err().contains("needs a value"));
         assert!(p(&["--bogus"]).unwrap_err().contains("unknown option '--bogus'"));
+        let o = p(&["--watch", "3", "--show-memzone", "--show-mp-peers", "--xstats-reset"]).unwrap();
+        assert!(o.watch == Some(3) && o.memzone && o.peers && o.xreset && !o.stats);
+        assert!(p(&["--watch", "0"]).unwrap_err().contains("invalid --watch '0'"));
+        assert!(p(&["--watch"]).unwrap_err().contains("needs a value"));
     }
 }
