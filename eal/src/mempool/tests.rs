@@ -196,9 +196,8 @@ fn death_mid_refill_or_flush_never_returns_an_object_twice() {
     let mut objs = vec![0u64; 100];
     assert!(p.ring.mc_dequeue_bulk(&mut objs));
     let c = p.cache(3);
-    for (s, &o) in c.objs.iter().zip(&objs) {
-        s.store(o, Ordering::Relaxed);
-    }
+    // SAFETY: lcore 3's cache in a test: no thread is bound to it.
+    unsafe { c.objs.write(0, &objs) };
     c.len.store(90, Ordering::Relaxed);
     c.op.store(OP_FLUSH | 100, Ordering::Relaxed);
     let r = p.reclaim_cache(3);
@@ -207,9 +206,8 @@ fn death_mid_refill_or_flush_never_returns_an_object_twice() {
     // Mid-refill: the objects below the fill level come back, the refill is in doubt.
     let mut objs = vec![0u64; 20];
     assert!(p.ring.mc_dequeue_bulk(&mut objs));
-    for (s, &o) in c.objs.iter().zip(&objs) {
-        s.store(o, Ordering::Relaxed);
-    }
+    // SAFETY: lcore 3's cache in a test: no thread is bound to it.
+    unsafe { c.objs.write(0, &objs) };
     c.len.store(20, Ordering::Relaxed);
     c.op.store(OP_REFILL | 60, Ordering::Relaxed);
     let r = p.reclaim_cache(3);
@@ -243,9 +241,8 @@ fn a_flush_cut_short_by_death_is_finished_with_the_caches_objects() {
     let mut objs = vec![0u64; 100];
     assert!(p.ring.mc_dequeue_bulk(&mut objs));
     let c = p.cache(11);
-    for (s, &o) in c.objs.iter().zip(&objs) {
-        s.store(o, Ordering::Relaxed);
-    }
+    // SAFETY: lcore 11's cache in a test: no thread is bound to it.
+    unsafe { c.objs.write(0, &objs) };
     c.len.store(90, Ordering::Relaxed);
     c.op.store(OP_FLUSH | 100, Ordering::Relaxed);
     let cfg = m.config();

@@ -204,7 +204,8 @@ fn a_producer_that_died_mid_enqueue_is_reported_not_silent() {
     assert!(!t.is_finished(), "later producers wait for their turn");
     assert!(stalled_waits() > before, "the stall is counted and logged");
     // Whoever repairs the ring publishes the dead producer's slot.
-    r.slots[2].store(3, Ordering::Relaxed);
+    // SAFETY: reserved and unpublished slots of a simulated dead producer; one thread.
+    unsafe { r.slots.set(2, 3) };
     r.hdr.prod.ht.tail.fetch_add(1, Ordering::AcqRel);
     assert!(t.join().unwrap());
     let mut out = [0u64; 4];
@@ -220,8 +221,10 @@ fn the_primary_finishes_a_dead_lcores_ring_operations() {
     let op: &RingOp = &m.config().ring_ops[5];
     // A producer wrote its two slots and died waiting for its turn to publish.
     let head = r.hdr.prod.ht.head.fetch_add(2, Ordering::AcqRel);
-    r.slots[head as usize].store(10, Ordering::Relaxed);
-    r.slots[head as usize + 1].store(11, Ordering::Relaxed);
+    // SAFETY: reserved and unpublished slots of a simulated dead producer; one thread.
+    unsafe { r.slots.set(head as usize, 10) };
+    // SAFETY: reserved and unpublished slots of a simulated dead producer; one thread.
+    unsafe { r.slots.set(head as usize + 1, 11) };
     op.head.store(head, Ordering::Relaxed);
     op.n.store(2 | RING_OP_WRITTEN, Ordering::Relaxed);
     op.ring.store(r.header_addr(), Ordering::Release);
@@ -257,7 +260,8 @@ fn a_dead_producers_unwritten_mbuf_ring_slots_become_holes() {
     let r = Ring::create_kind(&m, "holes", 64, 0, RingKind::Mbuf).unwrap();
     let op: &RingOp = &m.config().ring_ops[6];
     let head = r.hdr.prod.ht.head.fetch_add(2, Ordering::AcqRel);
-    r.slots[head as usize].store(0xdead, Ordering::Relaxed); // stale, half written
+    // SAFETY: reserved and unpublished slots of a simulated dead producer; one thread.
+    unsafe { r.slots.set(head as usize, 0xdead) }; // stale, half written
     op.head.store(head, Ordering::Relaxed);
     op.n.store(2, Ordering::Relaxed);
     op.ring.store(r.header_addr(), Ordering::Release);
