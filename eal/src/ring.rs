@@ -2,9 +2,10 @@
 //! between threads and processes: single- or multi-producer/consumer, bulk (all or nothing)
 //! and burst (as many as possible) operations, created by name and looked up by name.
 //!
-//! Head/tail indices are free-running `u32`s as in DPDK. Unlike DPDK, each side keeps a
-//! copy of the other side's tail in its own cache line and reads the real one only when the
-//! copy says there is not enough room, which saves a cross-core cache miss per burst.
+//! Head/tail indices are free-running `u32`s as in DPDK, and an operation does the same
+//! work as DPDK's: load its head and the other side's tail, reserve (a CAS when several
+//! producers or consumers may race), copy the slots in blocks, wait for earlier operations
+//! of its side, publish its tail.
 
 use crate::config::{RingOp, SharedConfig, MAX_LCORES, RING_OP_CONSUMER, RING_OP_COUNT, RING_OP_WRITTEN};
 use crate::error::EalError;
@@ -115,14 +116,11 @@ struct Indices {
 // SAFETY: repr(C) of two atomics.
 unsafe impl SharedPlain for Indices {}
 
-/// One side (producer or consumer) of a ring. `CachePadded` gives each part a cache line of
-/// its own, and 128 bytes on x86-64, where the adjacent-line prefetcher pulls lines in pairs.
+/// One side (producer or consumer) of a ring. `CachePadded` gives it a cache line of its
+/// own, and 128 bytes on x86-64, where the adjacent-line prefetcher pulls lines in pairs.
 #[repr(C)]
 struct HeadTail {
     ht: CachePadded<Indices>,
-    /// This side's last seen value of the other side's tail, in a cache line of its own so
-    /// that refreshing it never disturbs the other side reading `tail`.
-    other_tail: CachePadded<AtomicU32>,
 }
 
 /// The shared part of a ring; the slots follow it in the same memzone.
@@ -455,22 +453,13 @@ impl Ring {
         let op = if single { None } else { my_op() };
         let (head, n) = loop {
             let head = prod.ht.head.load(Ordering::Acquire);
-            let mut tail = prod.other_tail.load(Ordering::Acquire);
-            let mut used = head.wrapping_sub(tail);
-            if used > cap || cap - used < want {
-                let fresh = cons.ht.tail.load(Ordering::Acquire);
-                if fresh != tail {
-                    prod.other_tail.store(fresh, Ordering::Release);
-                    tail = fresh;
+            let used = head.wrapping_sub(cons.ht.tail.load(Ordering::Acquire));
+            if used > cap {
+                // Our head is stale (others moved on meanwhile): reload it.
+                if single {
+                    return 0;
                 }
-                used = head.wrapping_sub(tail);
-                if used > cap {
-                    // Our head is stale (others moved on meanwhile): reload it.
-                    if single {
-                        return 0;
-                    }
-                    continue;
-                }
+                continue;
             }
             let n = Self::grant(want, cap - used, b);
             if n == 0 {
@@ -526,21 +515,13 @@ impl Ring {
         let op = if single { None } else { my_op() };
         let (head, n) = loop {
             let head = cons.ht.head.load(Ordering::Acquire);
-            let mut tail = cons.other_tail.load(Ordering::Acquire);
-            let mut avail = tail.wrapping_sub(head);
-            if avail > cap || avail < want {
-                let fresh = prod.ht.tail.load(Ordering::Acquire);
-                if fresh != tail {
-                    cons.other_tail.store(fresh, Ordering::Release);
-                    tail = fresh;
+            let avail = prod.ht.tail.load(Ordering::Acquire).wrapping_sub(head);
+            if avail > cap {
+                // Our head is stale (others moved on meanwhile): reload it.
+                if single {
+                    return 0;
                 }
-                avail = tail.wrapping_sub(head);
-                if avail > cap {
-                    if single {
-                        return 0;
-                    }
-                    continue;
-                }
+                continue;
             }
             let n = Self::grant(want, avail, b);
             if n == 0 {

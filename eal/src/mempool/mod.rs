@@ -148,8 +148,7 @@ impl Layout {
 /// died); the objects are plain words owned by the lcore, moved in blocks.
 #[derive(Clone, Copy)]
 pub struct Cache {
-    len: &'static AtomicU32,
-    op: &'static AtomicU32,
+    lens: &'static CacheLen,
     objs: Slots,
 }
 
@@ -342,7 +341,7 @@ impl Mempool {
         let mut n = self.ring.count();
         if self.cache_size > 0 {
             for id in 0..MAX_LCORES as u32 {
-                n += self.cache(id).len.load(Ordering::Relaxed).min(self.cache_cap as u32);
+                n += self.cache(id).lens.len.load(Ordering::Relaxed).min(self.cache_cap as u32);
             }
         }
         n.min(self.count)
@@ -353,7 +352,7 @@ impl Mempool {
         if self.cache_size == 0 || id as usize >= MAX_LCORES {
             return 0;
         }
-        self.cache(id).len.load(Ordering::Relaxed).min(self.cache_cap as u32)
+        self.cache(id).lens.len.load(Ordering::Relaxed).min(self.cache_cap as u32)
     }
 
     /// Objects handed out now (a snapshot).
@@ -369,11 +368,7 @@ impl Mempool {
     #[inline(always)]
     fn cache(&self, id: u32) -> Cache {
         let id = id as usize;
-        Cache {
-            len: &self.cache_lens[id].len,
-            op: &self.cache_lens[id].op,
-            objs: self.cache_objs.sub(id * self.cache_cap, self.cache_cap),
-        }
+        Cache { lens: &self.cache_lens[id], objs: self.cache_objs.sub(id * self.cache_cap, self.cache_cap) }
     }
 
     #[inline(always)]
@@ -409,13 +404,13 @@ impl Mempool {
     pub fn get_bulk_with(&self, cache: Option<Cache>, out: &mut [u64]) -> bool {
         let n = out.len();
         if let Some(c) = cache {
-            let len = c.len.load(Ordering::Relaxed) as usize;
+            let len = c.lens.len.load(Ordering::Relaxed) as usize;
             if n <= len {
                 // Hand out the most recently freed objects first (warm in the CPU cache).
                 // SAFETY: this thread is the cache's lcore (how `cache` was obtained), the
                 // only one that touches its words while it lives.
                 unsafe { c.objs.read(len - n, out) };
-                c.len.store((len - n) as u32, Ordering::Relaxed);
+                c.lens.len.store((len - n) as u32, Ordering::Relaxed);
                 return true;
             }
             if n <= self.cache_size as usize {
@@ -433,17 +428,17 @@ impl Mempool {
         let want = self.cache_size as usize + n - len;
         // Ordered before the ring's head CAS (a release): a reclaimer that finds the owner
         // dead with this mark set knows the slots above `len` are in doubt.
-        c.op.store(OP_REFILL | want as u32, Ordering::Relaxed);
+        c.lens.op.store(OP_REFILL | want as u32, Ordering::Relaxed);
         // SAFETY: this thread is the cache's lcore, the only one touching its words.
         if !unsafe { self.ring.mc_dequeue_bulk_slots(c.objs.sub(len, want)) } {
-            c.op.store(0, Ordering::Release);
+            c.lens.op.store(0, Ordering::Release);
             return self.ring.mc_dequeue_bulk(out);
         }
         let len = len + want;
         // SAFETY: as above.
         unsafe { c.objs.read(len - n, out) };
-        c.len.store((len - n) as u32, Ordering::Relaxed);
-        c.op.store(0, Ordering::Release);
+        c.lens.len.store((len - n) as u32, Ordering::Relaxed);
+        c.lens.op.store(0, Ordering::Release);
         true
     }
 
@@ -452,13 +447,13 @@ impl Mempool {
     pub fn put_bulk_with(&self, cache: Option<Cache>, objs: &[u64]) {
         let n = objs.len();
         if let Some(c) = cache {
-            let len = c.len.load(Ordering::Relaxed) as usize;
+            let len = c.lens.len.load(Ordering::Relaxed) as usize;
             let end = len + n;
             if end < self.flush_thresh as usize {
                 // SAFETY: this thread is the cache's lcore (how `cache` was obtained), the
                 // only one that touches its words while it lives.
                 unsafe { c.objs.write(len, objs) };
-                c.len.store(end as u32, Ordering::Relaxed);
+                c.lens.len.store(end as u32, Ordering::Relaxed);
                 return;
             }
             if n <= CACHE_MAX_SIZE as usize {
@@ -479,12 +474,12 @@ impl Mempool {
         // SAFETY: this thread is the cache's lcore, the only one touching its words.
         unsafe { c.objs.write(len, objs) };
         let keep = self.cache_size as usize;
-        c.op.store(OP_FLUSH | end as u32, Ordering::Relaxed);
+        c.lens.op.store(OP_FLUSH | end as u32, Ordering::Relaxed);
         // SAFETY: as above.
         let flushed = unsafe { self.ring.mp_enqueue_bulk_slots(c.objs.sub(keep, end - keep)) };
         debug_assert!(flushed, "a pool's ring has room for all its objects");
-        c.len.store(keep as u32, Ordering::Relaxed);
-        c.op.store(0, Ordering::Release);
+        c.lens.len.store(keep as u32, Ordering::Relaxed);
+        c.lens.op.store(0, Ordering::Release);
     }
 
     /// Takes one object.
@@ -503,7 +498,7 @@ impl Mempool {
     /// Empties this lcore's cache into the ring (e.g. before the lcore stops for good).
     pub fn flush_cache(&self) {
         if let Some(c) = self.lcore_cache() {
-            let len = c.len.load(Ordering::Relaxed) as usize;
+            let len = c.lens.len.load(Ordering::Relaxed) as usize;
             let mut objs = vec![0u64; len];
             // SAFETY: this thread is the cache's lcore, the only one touching its words.
             unsafe { c.objs.read(0, &mut objs) };
@@ -511,7 +506,7 @@ impl Mempool {
             while done < objs.len() {
                 done += self.ring.mp_enqueue_burst(&objs[done..]);
             }
-            c.len.store(0, Ordering::Relaxed);
+            c.lens.len.store(0, Ordering::Relaxed);
         }
     }
 
@@ -527,7 +522,7 @@ impl Mempool {
             return None;
         }
         let c = self.cache(id);
-        let op = c.op.load(Ordering::Acquire);
+        let op = c.lens.op.load(Ordering::Acquire);
         let (keep, end) = (self.cache_size as usize, (op & OP_COUNT) as usize);
         if op & OP_FLUSH == 0 || end > self.cache_cap || end.checked_sub(keep) != Some(n as usize) {
             return None;
@@ -544,9 +539,9 @@ impl Mempool {
             return;
         }
         let c = self.cache(id);
-        if c.op.load(Ordering::Acquire) & OP_FLUSH != 0 {
-            c.len.store(self.cache_size, Ordering::Relaxed);
-            c.op.store(0, Ordering::Release);
+        if c.lens.op.load(Ordering::Acquire) & OP_FLUSH != 0 {
+            c.lens.len.store(self.cache_size, Ordering::Relaxed);
+            c.lens.op.store(0, Ordering::Release);
         }
     }
 
@@ -565,8 +560,8 @@ impl Mempool {
             return r;
         }
         let c = self.cache(id);
-        let len = (c.len.load(Ordering::Acquire) as usize).min(self.cache_cap);
-        let op = c.op.load(Ordering::Acquire);
+        let len = (c.lens.len.load(Ordering::Acquire) as usize).min(self.cache_cap);
+        let op = c.lens.op.load(Ordering::Acquire);
         let certain = if op & OP_FLUSH != 0 {
             let end = (op & OP_COUNT) as usize;
             let keep = self.cache_size as usize;
@@ -580,7 +575,7 @@ impl Mempool {
             len
         };
         if certain == 0 {
-            c.op.store(0, Ordering::Release);
+            c.lens.op.store(0, Ordering::Release);
             return r;
         }
         if self.ring.producer_stalled() {
@@ -598,8 +593,8 @@ impl Mempool {
             done += self.ring.mp_enqueue_burst(&objs[done..]);
         }
         r.returned = objs.len() as u32;
-        c.len.store(0, Ordering::Relaxed);
-        c.op.store(0, Ordering::Release);
+        c.lens.len.store(0, Ordering::Relaxed);
+        c.lens.op.store(0, Ordering::Release);
         r
     }
 
@@ -626,7 +621,7 @@ impl Mempool {
         if self.cache_size > 0 {
             for id in 0..MAX_LCORES as u32 {
                 let c = self.cache(id);
-                let len = (c.len.load(Ordering::Acquire) as usize).min(self.cache_cap);
+                let len = (c.lens.len.load(Ordering::Acquire) as usize).min(self.cache_cap);
                 let mut objs = vec![0u64; len];
                 // SAFETY: the group is quiescent (the caller's promise): nobody writes caches.
                 unsafe { c.objs.read(0, &mut objs) };
