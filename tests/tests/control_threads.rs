@@ -1,6 +1,5 @@
 //! Control threads (IPC, telemetry) of a real EAL process run on the CPUs no lcore uses, or
-//! on those `--control-cpus` names, and an idle process's IPC thread spends no CPU (its
-//! short window awake opens only after traffic).
+//! on those `--control-cpus` names, and an idle process's IPC thread spends no CPU.
 
 use std::time::Duration;
 use tests::{prefix, Proc};

@@ -40,7 +40,6 @@ mod message;
 mod outbox;
 mod peers;
 mod pending;
-mod spin;
 mod state;
 mod sys;
 mod thread;

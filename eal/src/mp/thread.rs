@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use super::outbox::RETRY;
 use super::peers;
 use super::pending::Collector;
-use super::spin::AfterTraffic;
 use super::state::{lock, send_one, Core};
 use super::sys::{self, Received, Sock, SockAddr};
 use super::wire::{self, Kind};
@@ -145,9 +144,7 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
         },
         MpRole::Secondary => None,
     };
-    let mut after_traffic = AfterTraffic::new();
     while !core.stopped.load(Ordering::Acquire) {
-        let mut got = false;
         // 1. what is queued on the socket, up to a batch, into per-sender queues
         // (A lone datagram with nothing else waiting is served straight,
         // without the queues: the common request-reply case.)
@@ -156,7 +153,6 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
         for n in 0..RECV_BATCH {
             match sock.recv(&mut buf, true) {
                 Ok(r) => {
-                    got = true;
                     if let Some(inc) = lone.take() {
                         inbox.admit(&core, inc);
                     }
@@ -244,14 +240,6 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
         }
         for d in log_due.into_iter().flatten() {
             at_most(d.saturating_duration_since(now));
-        }
-        // 8a. after traffic, a short window awake (see `spin`): a request that follows
-        // soon is served without a wake-up
-        if got && timeout != Some(Duration::ZERO) {
-            let fds = [sock.as_fd(), core.wake.as_fd()];
-            if after_traffic.wait(|| sys::wait_readable(&fds, Some(Duration::ZERO)).is_ok_and(|r| r.contains(&true))) {
-                continue;
-            }
         }
         let mut fds = vec![sock.as_fd(), core.wake.as_fd()];
         let mut pid_at = None;
