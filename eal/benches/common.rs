@@ -48,17 +48,29 @@ pub fn have(bin: &str) -> bool {
     std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file())).unwrap_or(false)
 }
 
-/// Prints one comparison table: key, ours, baseline, ratio (ours / baseline).
+/// Smallest and largest of the values (NaN when empty).
+pub fn min_max(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+}
+
+/// Prints one comparison table: per figure, min/median/max over the rounds for Bypass and
+/// for DPDK, and the ratio of the medians (Bypass / DPDK).
 pub fn print_table(title: &str, unit: &str, ours: &Figures, base: &Figures, lower_is_better: bool) {
     println!(
-        "\n{title} ({unit}; medians over rounds; ratio = Bypass / DPDK 22.11, goal {})",
-        if lower_is_better { "<= 0.80" } else { ">= 1.20" }
+        "\n{title} ({unit}; min/median/max over rounds; ratio = median Bypass / median DPDK 22.11, {} is better)",
+        if lower_is_better { "lower" } else { "higher" }
     );
-    println!("{:<44} {:>12} {:>12} {:>8}", "figure", "Bypass", "DPDK", "ratio");
+    println!("{:<36} {:>26} {:>26} {:>7}", "figure", "Bypass min/med/max", "DPDK min/med/max", "ratio");
+    let cell = |v: &[f64]| {
+        let (lo, hi) = min_max(v);
+        format!("{lo:.2}/{:.2}/{hi:.2}", median(v))
+    };
     for (k, v) in ours {
-        let o = median(v);
-        let b = base.get(k).map(|b| median(b)).unwrap_or(f64::NAN);
-        let ratio = o / b;
-        println!("{k:<44} {o:>12.2} {b:>12.2} {ratio:>8.2}");
+        let b = base.get(k).map(Vec::as_slice).unwrap_or(&[]);
+        let ratio = median(v) / median(b);
+        println!("{k:<36} {:>26} {:>26} {ratio:>7.2}", cell(v), cell(b));
     }
 }

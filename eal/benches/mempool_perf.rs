@@ -4,7 +4,7 @@
 //! n_get_bulk, put them back in bulks of n_put_bulk, objects per second summed over cores).
 //! `cargo bench -p eal --bench mempool_perf` (env BENCH_ROUNDS, BENCH_SECS).
 //! Needs root and hugepages for the DPDK side (compiled from the baseline kit: env
-//! BYPASS_BASELINE_DIR, else `shared/baseline` beside the repository).
+//! BYPASS_BASELINE_DIR, else `shared/baseline` in a directory above the repository).
 
 mod common;
 
@@ -86,20 +86,41 @@ fn bypass_round(eal: &Eal, pools: &[Mempool; 2], secs: f64, f: &mut Figures) {
     }
 }
 
-/// The baseline kit: `$BYPASS_BASELINE_DIR`, else `shared/baseline` next to the repository
-/// (found from this crate's manifest directory, not from the current directory).
-fn baseline_dir() -> std::path::PathBuf {
-    match std::env::var_os("BYPASS_BASELINE_DIR") {
-        Some(d) => d.into(),
-        None => {
-            let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(std::path::Path::new("."));
-            repo.join("../shared/baseline")
+/// The baseline kit: `$BYPASS_BASELINE_DIR`, else the first `shared/baseline` found in a
+/// directory holding the repository (searched upwards from this crate's manifest directory,
+/// then from the main checkout of a git worktree), whatever the current directory is.
+fn baseline_dir() -> Result<std::path::PathBuf, String> {
+    if let Some(d) = std::env::var_os("BYPASS_BASELINE_DIR") {
+        return Ok(d.into());
+    }
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut starts = vec![manifest.to_path_buf()];
+    // A worktree's shared git directory lies in the main checkout.
+    if let Ok(o) = std::process::Command::new("git")
+        .args(["rev-parse", "--path-format=absolute", "--git-common-dir"])
+        .current_dir(manifest)
+        .output()
+    {
+        if o.status.success() {
+            starts.push(String::from_utf8_lossy(&o.stdout).trim().into());
         }
     }
+    starts
+        .iter()
+        .flat_map(|s| s.ancestors())
+        .map(|d| d.join("shared/baseline/bench/mempool_mini.c"))
+        .find(|f| f.is_file())
+        .and_then(|f| f.parent().and_then(|b| b.parent()).map(|b| b.to_path_buf()))
+        .ok_or_else(|| {
+            format!(
+                "no shared/baseline/bench/mempool_mini.c in any directory above {}: set BYPASS_BASELINE_DIR to the kit",
+                manifest.display()
+            )
+        })
 }
 
 fn build_dpdk_mini() -> Result<String, String> {
-    let src = baseline_dir().join("bench/mempool_mini.c");
+    let src = baseline_dir()?.join("bench/mempool_mini.c");
     if !src.exists() {
         return Err(format!("{} not found", src.display()));
     }

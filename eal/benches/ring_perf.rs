@@ -1,8 +1,13 @@
-//! Ring cost in cycles per element, Bypass beside DPDK 22.11's `ring_perf_autotest` run in the
-//! same invocation, rounds interleaved. `cargo bench -p eal --bench ring_perf`
-//! (env BENCH_ROUNDS, default 3). Figures follow DPDK's definitions: one core = an
+//! Ring cost in cycles per element, Bypass beside DPDK 22.11. `cargo bench -p eal --bench
+//! ring_perf` (env BENCH_ROUNDS, default 3). Figures follow DPDK's definitions: one core = an
 //! enqueue-N + dequeue-N pair divided by N; two cores = the producer's cycles per element
 //! plus the consumer's.
+//!
+//! The figures alternate per measurement: each Bypass measurement is followed at once by the
+//! same one on DPDK's `rte_ring` in `dpdk/ring_two_core.c` (the same loops as
+//! `ring_perf_autotest`; started once, driven over a pipe, idle meanwhile), since this VM
+//! changes speed every few seconds. BENCH_AUTOTEST=1 adds `dpdk-test ring_perf_autotest`'s
+//! own figures once per round (keys prefixed `autotest.`), as a check of the harness.
 
 mod common;
 
@@ -10,8 +15,82 @@ use common::{have, median, print_table, run_baseline, Figures};
 use eal::cycles::rdtsc;
 use eal::ring::{flags, Ring};
 use eal::Memory;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+
+/// DPDK's side of the two-core figures: `dpdk/ring_two_core.c`, one process for the run.
+struct DpdkTwoCore {
+    child: Child,
+    stdin: ChildStdin,
+    out: BufReader<ChildStdout>,
+}
+
+impl DpdkTwoCore {
+    fn start() -> Result<DpdkTwoCore, String> {
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/dpdk/ring_two_core.c");
+        let bin = std::env::temp_dir().join("bypass_ring_two_core");
+        let flags = Command::new("pkg-config")
+            .args(["--cflags", "--libs", "libdpdk"])
+            .output()
+            .map_err(|e| format!("pkg-config: {e}"))?;
+        if !flags.status.success() {
+            return Err("libdpdk-dev is not installed (apt-get install dpdk-dev libdpdk-dev)".into());
+        }
+        let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
+        let st = Command::new("gcc")
+            .args(["-O3", "-DALLOW_EXPERIMENTAL_API", src, "-o"])
+            .arg(&bin)
+            .args(flags.split_whitespace())
+            .status()
+            .map_err(|e| format!("gcc: {e}"))?;
+        if !st.success() {
+            return Err(format!("building {src} failed"));
+        }
+        let mut child = Command::new(&bin)
+            .args(["-l", "0-1", "--no-pci", "--file-prefix=bypass_bench_ring2"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", bin.display()))?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut d = DpdkTwoCore { child, stdin, out };
+        d.reply("ring_two_core ready")?;
+        Ok(d)
+    }
+
+    /// The next line starting with `prefix` (DPDK's own log lines are skipped).
+    fn reply(&mut self, prefix: &str) -> Result<String, String> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.out.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                return Err("ring_two_core exited".into());
+            }
+            if line.starts_with("ring_two_core error") {
+                return Err(line.trim().into());
+            }
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return Ok(rest.trim().to_string());
+            }
+        }
+    }
+
+    fn measure(&mut self, cores: u32, mode: &str, n: usize) -> Result<f64, String> {
+        writeln!(self.stdin, "{cores} {mode} {n}").map_err(|e| e.to_string())?;
+        self.reply("ring_two_core cycles=")?.parse().map_err(|_| "unparsable figure".to_string())
+    }
+}
+
+impl Drop for DpdkTwoCore {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 const ONE_CORE_ITERS: u64 = 1 << 21;
 const TWO_CORE_OBJS: u64 = 1 << 24;
@@ -80,7 +159,7 @@ fn two_core(mem: Memory, r: Ring, n: usize, single: bool) -> f64 {
     prod + consumer.join().expect("consumer thread")
 }
 
-fn bypass_round(mem: &Memory, round: usize, f: &mut Figures) {
+fn bypass_round(mem: &Memory, round: usize, f: &mut Figures, dpdk2: &mut Option<DpdkTwoCore>, base: &mut Figures) {
     for (mode, single) in [("spsc", true), ("mpmc", false)] {
         for n in [8usize, 32] {
             let r = Ring::create(
@@ -90,8 +169,20 @@ fn bypass_round(mem: &Memory, round: usize, f: &mut Figures) {
                 if single { flags::SP_ENQ | flags::SC_DEQ } else { 0 },
             )
             .expect("ring");
-            f.entry(format!("1core.{mode}.bulk_{n}")).or_default().push(one_core(&r, n, single));
-            f.entry(format!("2core.{mode}.bulk_{n}")).or_default().push(two_core(*mem, r, n, single));
+            for cores in [1u32, 2] {
+                let key = format!("{cores}core.{mode}.bulk_{n}");
+                let v = if cores == 1 { one_core(&r, n, single) } else { two_core(*mem, r, n, single) };
+                f.entry(key.clone()).or_default().push(v);
+                if let Some(d) = dpdk2.as_mut() {
+                    match d.measure(cores, mode, n) {
+                        Ok(v) => base.entry(key).or_default().push(v),
+                        Err(e) => {
+                            println!("DPDK ring harness failed: {e}");
+                            *dpdk2 = None;
+                        }
+                    }
+                }
+            }
             r.free(mem);
         }
     }
@@ -119,7 +210,7 @@ fn dpdk_round(f: &mut Figures) -> Result<(), String> {
                 let v: f64 = rest.rsplit(':').next().and_then(|v| v.trim().parse().ok()).ok_or("unparsable line")?;
                 // 22.11's one-core figure is per enqueue+dequeue pair of N: make it per element.
                 let v = if section == "1core" { v / n as f64 } else { v };
-                f.entry(format!("{section}.{mode}.bulk_{n}")).or_default().push(v);
+                f.entry(format!("autotest.{section}.{mode}.bulk_{n}")).or_default().push(v);
             }
         }
     }
@@ -138,9 +229,14 @@ fn main() {
     if !dpdk {
         println!("DPDK baseline: dpdk-test not found (apt-get install dpdk); printing Bypass figures only");
     }
+    let mut dpdk2 = if dpdk {
+        DpdkTwoCore::start().map_err(|e| println!("DPDK two-core harness unavailable: {e}")).ok()
+    } else {
+        None
+    };
     for round in 0..rounds {
-        bypass_round(&mem, round, &mut ours);
-        if dpdk {
+        bypass_round(&mem, round, &mut ours, &mut dpdk2, &mut base);
+        if dpdk && std::env::var("BENCH_AUTOTEST").is_ok_and(|v| v == "1") {
             if let Err(e) = dpdk_round(&mut base) {
                 println!("DPDK baseline round {round} failed: {e}");
             }
@@ -148,6 +244,9 @@ fn main() {
         eprintln!("round {round} done");
     }
     print_table("Ring", "cycles per element", &ours, &base, true);
+    for (k, v) in base.iter().filter(|(k, _)| k.starts_with("autotest.")) {
+        println!("{k:<36} DPDK ring_perf_autotest median {:.2} ({} rounds)", median(v), v.len());
+    }
     let worst = ours.iter().filter_map(|(k, v)| base.get(k).map(|b| median(v) / median(b))).fold(f64::NAN, f64::max);
     println!("worst ratio: {worst:.2}");
 }

@@ -70,6 +70,10 @@ pub struct EalArgs {
     pub app_args: Vec<String>,
     /// `--no-telemetry`: the primary serves no telemetry socket.
     pub no_telemetry: bool,
+    /// CPUs of the control threads (IPC, interrupts, telemetry): `--control-cpus`, else
+    /// the available CPUs that no lcore uses, else (every CPU is an lcore's) the main
+    /// lcore's, as DPDK places its control threads.
+    pub control_cpus: Vec<usize>,
 }
 
 /// The default group name, as in DPDK.
@@ -98,6 +102,8 @@ EAL common options:\n\
   --vdev NAME[,k=v]        Add a virtual device, e.g. net_null0 (repeatable)\n\
   --no-pci                 Disable the PCI bus\n\
   --no-telemetry           Serve no telemetry socket (the primary serves DPDK's dpdk_telemetry.v2)\n\
+  --control-cpus CPULIST   CPUs of the IPC, interrupt and telemetry threads (default: the CPUs\n\
+                           no lcore uses, else the main lcore's, as DPDK)\n\
   -h, --help               This help\n\
 Accepted for DPDK launch scripts:\n\
   --socket-mem MB[,MB...]  Like -m with the per-node amounts added up (one heap for all nodes)\n\
@@ -156,6 +162,7 @@ const OPTS: &[Opt] = &[
     Opt { short: None, long: "socket-limit", value: Val::Yes },
     Opt { short: None, long: "huge-unlink", value: Val::Inline },
     Opt { short: None, long: "no-telemetry", value: Val::No },
+    Opt { short: None, long: "control-cpus", value: Val::Yes },
 ];
 
 fn usage_err(msg: impl Into<String>) -> EalError {
@@ -187,6 +194,7 @@ impl EalArgs {
         let (mut allow, mut block, mut vdevs) = (Vec::new(), Vec::new(), Vec::new());
         let mut no_pci = false;
         let mut no_telemetry = false;
+        let mut control_cpus: Option<Vec<usize>> = None;
         let mut app_args = Vec::new();
 
         let mut cli = Cli::new(args.iter().skip(1).map(|s| s.as_ref().to_string()));
@@ -217,6 +225,7 @@ impl EalArgs {
             match opt.long {
                 "coremask" => lcores = Some(parse_coremask(&value)?),
                 "lcores" => lcores = Some(parse_lcores(&value)?),
+                "control-cpus" => control_cpus = Some(parse_list(&value)?),
                 "main-lcore" | "master-lcore" => {
                     let m = parse_num(&value, "--main-lcore")?;
                     main_lcore = Some(u32::try_from(m).map_err(|_| {
@@ -364,6 +373,26 @@ impl EalArgs {
             }
             None => lcores.first().map(|l| l.id).ok_or_else(|| usage_err("no lcore given"))?,
         };
+        let control_cpus = match control_cpus {
+            Some(c) => {
+                if let Some(bad) = c.iter().find(|c| !cpus.contains(c)) {
+                    return Err(usage_err(format!(
+                        "--control-cpus: cpu {bad} is not available to this process (available: {})",
+                        fmt_list(cpus)
+                    )));
+                }
+                c
+            }
+            None => {
+                let free: Vec<usize> =
+                    cpus.iter().copied().filter(|c| !lcores.iter().any(|l| l.cpus.contains(c))).collect();
+                if free.is_empty() {
+                    lcores.iter().find(|l| l.id == main_lcore).map(|l| l.cpus.clone()).unwrap_or_default()
+                } else {
+                    free
+                }
+            }
+        };
         Ok(EalArgs {
             program,
             lcores,
@@ -382,6 +411,7 @@ impl EalArgs {
             no_pci,
             app_args,
             no_telemetry,
+            control_cpus,
         })
     }
 }
@@ -791,6 +821,21 @@ mod tests {
     }
 
     #[test]
+    fn control_threads_avoid_the_lcores_cpus() {
+        let cpus = [0, 1, 2, 3];
+        let a = EalArgs::parse_with_cpus(&["app", "-l", "1-2"], &cpus).unwrap();
+        assert_eq!(a.control_cpus, vec![0, 3], "the CPUs no lcore uses");
+        let a = EalArgs::parse_with_cpus(&["app", "-l", "0-3", "--main-lcore", "2"], &cpus).unwrap();
+        assert_eq!(a.control_cpus, vec![2], "every CPU is an lcore's: the main lcore's, as DPDK");
+        let a = EalArgs::parse_with_cpus(&["app", "-l", "1-2", "--control-cpus", "3"], &cpus).unwrap();
+        assert_eq!(a.control_cpus, vec![3]);
+        let e = EalArgs::parse_with_cpus(&["app", "--control-cpus", "7"], &cpus).unwrap_err().to_string();
+        assert!(e.contains("cpu 7 is not available"), "{e}");
+        let e = EalArgs::parse_with_cpus(&["app", "--control-cpus", "x"], &cpus).unwrap_err().to_string();
+        assert!(e.contains("invalid core list"), "{e}");
+    }
+
+    #[test]
     fn usage_mentions_every_flag() {
         let u = usage("app");
         for f in [
@@ -809,6 +854,7 @@ mod tests {
             "--block",
             "--vdev",
             "--no-pci",
+            "--control-cpus",
         ] {
             assert!(u.contains(f), "usage lacks {f}");
         }

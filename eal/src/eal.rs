@@ -137,6 +137,7 @@ impl Eal {
                 tracing::warn!("cannot pin the main lcore to cpus {:?}: {e}", main.cpus);
             }
         }
+        lcore::set_control_cpus(&args.control_cpus);
         crate::ring::set_ring_ops(mem.config());
         lcore::set_lcore_id(Some(args.main_lcore));
         let lcores = Lcores::new(args.lcores.clone(), args.main_lcore);

@@ -2,9 +2,10 @@
 //! between threads and processes: single- or multi-producer/consumer, bulk (all or nothing)
 //! and burst (as many as possible) operations, created by name and looked up by name.
 //!
-//! Head/tail indices are free-running `u32`s as in DPDK. Unlike DPDK, each side keeps a
-//! copy of the other side's tail in its own cache line and reads the real one only when the
-//! copy says there is not enough room, which saves a cross-core cache miss per burst.
+//! Head/tail indices are free-running `u32`s as in DPDK, and an operation does the same
+//! work as DPDK's: load its head and the other side's tail, reserve (a CAS when several
+//! producers or consumers may race), copy the slots in blocks, wait for earlier operations
+//! of its side, publish its tail.
 
 use crate::config::{RingOp, SharedConfig, MAX_LCORES, RING_OP_CONSUMER, RING_OP_COUNT, RING_OP_WRITTEN};
 use crate::error::EalError;
@@ -14,7 +15,10 @@ use crate::name::SharedName;
 use crate::shm::{self, SharedPlain};
 use crossbeam_utils::{Backoff, CachePadded};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+
+mod slots;
+pub(crate) use slots::Slots;
 
 /// The group's table of per-lcore ring operations (set once by `Eal::init`).
 static RING_OPS: AtomicPtr<RingOp> = AtomicPtr::new(std::ptr::null_mut());
@@ -112,14 +116,11 @@ struct Indices {
 // SAFETY: repr(C) of two atomics.
 unsafe impl SharedPlain for Indices {}
 
-/// One side (producer or consumer) of a ring. `CachePadded` gives each part a cache line of
-/// its own, and 128 bytes on x86-64, where the adjacent-line prefetcher pulls lines in pairs.
+/// One side (producer or consumer) of a ring. `CachePadded` gives it a cache line of its
+/// own, and 128 bytes on x86-64, where the adjacent-line prefetcher pulls lines in pairs.
 #[repr(C)]
 struct HeadTail {
     ht: CachePadded<Indices>,
-    /// This side's last seen value of the other side's tail, in a cache line of its own so
-    /// that refreshing it never disturbs the other side reading `tail`.
-    other_tail: CachePadded<AtomicU32>,
 }
 
 /// The shared part of a ring; the slots follow it in the same memzone.
@@ -153,7 +154,7 @@ enum Behavior {
 #[derive(Clone, Copy)]
 pub struct Ring {
     hdr: &'static RingHeader,
-    slots: &'static [AtomicU64],
+    slots: Slots,
     mask: u32,
     capacity: u32,
     sp: bool,
@@ -269,7 +270,7 @@ impl Ring {
         if !size.is_power_of_two() {
             return Err(bad());
         }
-        let slots = shm::shared_slice::<AtomicU64>(addr + HDR, size as usize).ok_or_else(bad)?;
+        let slots = Slots::at(addr + HDR, size as usize).ok_or_else(bad)?;
         let f = hdr.flags.load(Ordering::Relaxed);
         Ok(Ring {
             hdr,
@@ -419,15 +420,21 @@ impl Ring {
         self.dequeue_with(out, b, single)
     }
 
-    /// Multi-producer bulk enqueue of values held in atomics (a mempool cache).
+    /// Multi-producer bulk enqueue of the words of a mempool cache.
+    ///
+    /// # Safety
+    /// The caller owns `objs` (its lcore's cache): nobody writes them meanwhile.
     #[inline]
-    pub(crate) fn mp_enqueue_bulk_atomic(&self, objs: &[AtomicU64]) -> bool {
-        self.enqueue_with(objs, Behavior::Fixed, false) == objs.len()
+    pub(crate) unsafe fn mp_enqueue_bulk_slots(&self, objs: Slots) -> bool {
+        self.enqueue_with(&objs, Behavior::Fixed, false) == objs.len()
     }
 
-    /// Multi-consumer bulk dequeue into atomics (a mempool cache).
+    /// Multi-consumer bulk dequeue into the words of a mempool cache.
+    ///
+    /// # Safety
+    /// The caller owns `out` (its lcore's cache): nobody reads or writes them meanwhile.
     #[inline]
-    pub(crate) fn mc_dequeue_bulk_atomic(&self, out: &[AtomicU64]) -> bool {
+    pub(crate) unsafe fn mc_dequeue_bulk_slots(&self, out: Slots) -> bool {
         let n = out.len();
         let mut out = out;
         self.dequeue_with(&mut out, Behavior::Fixed, false) == n
@@ -446,22 +453,13 @@ impl Ring {
         let op = if single { None } else { my_op() };
         let (head, n) = loop {
             let head = prod.ht.head.load(Ordering::Acquire);
-            let mut tail = prod.other_tail.load(Ordering::Acquire);
-            let mut used = head.wrapping_sub(tail);
-            if used > cap || cap - used < want {
-                let fresh = cons.ht.tail.load(Ordering::Acquire);
-                if fresh != tail {
-                    prod.other_tail.store(fresh, Ordering::Release);
-                    tail = fresh;
+            let used = head.wrapping_sub(cons.ht.tail.load(Ordering::Acquire));
+            if used > cap {
+                // Our head is stale (others moved on meanwhile): reload it.
+                if single {
+                    return 0;
                 }
-                used = head.wrapping_sub(tail);
-                if used > cap {
-                    // Our head is stale (others moved on meanwhile): reload it.
-                    if single {
-                        return 0;
-                    }
-                    continue;
-                }
+                continue;
             }
             let n = Self::grant(want, cap - used, b);
             if n == 0 {
@@ -517,21 +515,13 @@ impl Ring {
         let op = if single { None } else { my_op() };
         let (head, n) = loop {
             let head = cons.ht.head.load(Ordering::Acquire);
-            let mut tail = cons.other_tail.load(Ordering::Acquire);
-            let mut avail = tail.wrapping_sub(head);
-            if avail > cap || avail < want {
-                let fresh = prod.ht.tail.load(Ordering::Acquire);
-                if fresh != tail {
-                    cons.other_tail.store(fresh, Ordering::Release);
-                    tail = fresh;
+            let avail = prod.ht.tail.load(Ordering::Acquire).wrapping_sub(head);
+            if avail > cap {
+                // Our head is stale (others moved on meanwhile): reload it.
+                if single {
+                    return 0;
                 }
-                avail = tail.wrapping_sub(head);
-                if avail > cap {
-                    if single {
-                        return 0;
-                    }
-                    continue;
-                }
+                continue;
             }
             let n = Self::grant(want, avail, b);
             if n == 0 {
@@ -566,23 +556,35 @@ impl Ring {
         n as usize
     }
 
+    /// Writes `objs[..n]` into the slots from `head` on, which this producer reserved.
     #[inline(always)]
     fn write_slots<S: Source + ?Sized>(&self, head: u32, n: usize, objs: &S) {
         let idx = (head & self.mask) as usize;
         let first = n.min(self.slots.len() - idx);
-        objs.copy_to(0, &self.slots[idx..idx + first]);
-        if first < n {
-            objs.copy_to(first, &self.slots[..n - first]);
+        // SAFETY: the caller reserved slots `head..head + n` (moved the producer head past
+        // them), so no other producer writes them and no consumer reads them before this
+        // producer's tail store publishes them.
+        unsafe {
+            objs.copy_into(0, &self.slots, idx, first);
+            if first < n {
+                objs.copy_into(first, &self.slots, 0, n - first);
+            }
         }
     }
 
+    /// Reads the slots from `head` on, which this consumer reserved, into `out[..n]`.
     #[inline(always)]
     fn read_slots<D: Sink + ?Sized>(&self, head: u32, n: usize, out: &mut D) {
         let idx = (head & self.mask) as usize;
         let first = n.min(self.slots.len() - idx);
-        out.copy_from(0, &self.slots[idx..idx + first]);
-        if first < n {
-            out.copy_from(first, &self.slots[..n - first]);
+        // SAFETY: the caller reserved slots `head..head + n` (moved the consumer head past
+        // them, after their producer published them), so no producer writes them before
+        // this consumer's tail store releases them.
+        unsafe {
+            out.copy_from(0, &self.slots, idx, first);
+            if first < n {
+                out.copy_from(first, &self.slots, 0, n - first);
+            }
         }
     }
 }
@@ -648,7 +650,8 @@ impl Ring {
         let c = self.hdr.cons.ht.tail.load(Ordering::Acquire);
         let n = self.count();
         for i in 0..n {
-            f(self.slots[(c.wrapping_add(i) & self.mask) as usize].load(Ordering::Relaxed));
+            // SAFETY: the ring is quiescent (the caller's promise): nobody writes its slots.
+            f(unsafe { self.slots.get((c.wrapping_add(i) & self.mask) as usize) });
         }
     }
 
@@ -732,12 +735,15 @@ impl Ring {
             DeadOp::ProducerPublished(n)
         } else if let Some(vals) = refill(addr, n).filter(|v| v.len() == n as usize) {
             for (i, &v) in vals.iter().enumerate() {
-                r.slots[(head.wrapping_add(i as u32) & r.mask) as usize].store(v, Ordering::Relaxed);
+                // SAFETY: the slots were reserved by the dead lcore, whose process is gone;
+                // the tail waits at `head`, so no consumer reads them yet.
+                unsafe { r.slots.set((head.wrapping_add(i as u32) & r.mask) as usize, v) };
             }
             DeadOp::ProducerPublished(n)
         } else if r.hdr.kind.load(Ordering::Relaxed) == RingKind::Mbuf as u32 {
             for i in 0..n {
-                r.slots[(head.wrapping_add(i) & r.mask) as usize].store(0, Ordering::Relaxed);
+                // SAFETY: as above: the dead lcore's reserved, unpublished slots.
+                unsafe { r.slots.set((head.wrapping_add(i) & r.mask) as usize, 0) };
             }
             DeadOp::ProducerHoles(n)
         } else {
@@ -796,18 +802,24 @@ pub fn stalled_waits() -> u64 {
     STALLED_WAITS.load(Ordering::Relaxed)
 }
 
-/// Where enqueued values come from.
+/// Where enqueued values come from: a process-local slice, or a mempool cache.
 trait Source {
     fn len(&self) -> usize;
-    /// Stores values `off..off+dst.len()` into `dst`.
-    fn copy_to(&self, off: usize, dst: &[AtomicU64]);
+    /// Copies values `off..off + n` into words `at..at + n` of `dst`.
+    ///
+    /// # Safety
+    /// The caller owns the destination words (see [`Slots::write`]).
+    unsafe fn copy_into(&self, off: usize, dst: &Slots, at: usize, n: usize);
 }
 
-/// Where dequeued values go.
+/// Where dequeued values go: a process-local slice, or a mempool cache.
 trait Sink {
     fn len(&self) -> usize;
-    /// Loads `src` into positions `off..off+src.len()`.
-    fn copy_from(&mut self, off: usize, src: &[AtomicU64]);
+    /// Copies words `at..at + n` of `src` into positions `off..off + n`.
+    ///
+    /// # Safety
+    /// Nobody writes the source words meanwhile (see [`Slots::read`]).
+    unsafe fn copy_from(&mut self, off: usize, src: &Slots, at: usize, n: usize);
 }
 
 impl Source for [u64] {
@@ -816,23 +828,21 @@ impl Source for [u64] {
         <[u64]>::len(self)
     }
     #[inline(always)]
-    fn copy_to(&self, off: usize, dst: &[AtomicU64]) {
-        for (d, &s) in dst.iter().zip(&self[off..off + dst.len()]) {
-            d.store(s, Ordering::Relaxed);
-        }
+    unsafe fn copy_into(&self, off: usize, dst: &Slots, at: usize, n: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { dst.write(at, &self[off..off + n]) }
     }
 }
 
-impl Source for [AtomicU64] {
+impl Source for Slots {
     #[inline(always)]
     fn len(&self) -> usize {
-        <[AtomicU64]>::len(self)
+        Slots::len(self)
     }
     #[inline(always)]
-    fn copy_to(&self, off: usize, dst: &[AtomicU64]) {
-        for (d, s) in dst.iter().zip(&self[off..off + dst.len()]) {
-            d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
-        }
+    unsafe fn copy_into(&self, off: usize, dst: &Slots, at: usize, n: usize) {
+        // SAFETY: forwarded from the caller; a cache and a ring's slots never overlap.
+        unsafe { self.copy_to(off, dst, at, n) }
     }
 }
 
@@ -842,24 +852,22 @@ impl Sink for [u64] {
         <[u64]>::len(self)
     }
     #[inline(always)]
-    fn copy_from(&mut self, off: usize, src: &[AtomicU64]) {
-        let n = src.len();
-        for (d, s) in self[off..off + n].iter_mut().zip(src) {
-            *d = s.load(Ordering::Relaxed);
-        }
+    unsafe fn copy_from(&mut self, off: usize, src: &Slots, at: usize, n: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { src.read(at, &mut self[off..off + n]) }
     }
 }
 
-impl Sink for &[AtomicU64] {
+impl Sink for Slots {
     #[inline(always)]
     fn len(&self) -> usize {
-        <[AtomicU64]>::len(self)
+        Slots::len(self)
     }
     #[inline(always)]
-    fn copy_from(&mut self, off: usize, src: &[AtomicU64]) {
-        for (d, s) in self[off..off + src.len()].iter().zip(src) {
-            d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
-        }
+    unsafe fn copy_from(&mut self, off: usize, src: &Slots, at: usize, n: usize) {
+        // SAFETY: forwarded from the caller, who owns these words (its lcore's cache); a
+        // cache and a ring's slots never overlap.
+        unsafe { src.copy_to(at, self, off, n) }
     }
 }
 

@@ -1,7 +1,8 @@
-//! testpmd io forwarding on one forwarding core over two `net_null` ports: Bypass's testpmd
+//! testpmd io and macswap forwarding on one forwarding core over two `net_null` ports: Bypass's testpmd
 //! and Debian's DPDK 22.11 `dpdk-testpmd`, interleaved in the same run, medians of the
 //! per-second totals (first two periods dropped), and the ratio.
-//! `cargo bench -p examples --bench testpmd_io` (env BENCH_ROUNDS=3, BENCH_SECS=6).
+//! `cargo bench -p examples --bench testpmd_io` (env BENCH_ROUNDS=3, BENCH_SECS=6,
+//! BENCH_MODES=io,macswap).
 
 use std::process::{Command, Stdio};
 
@@ -44,6 +45,10 @@ fn run(cmd: &str, args: &[&str], secs: u64) -> Result<f64, String> {
     Ok(median(&mut totals))
 }
 
+fn min_max(v: &[f64]) -> (f64, f64) {
+    v.iter().fold((f64::NAN, f64::NAN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+}
+
 fn main() {
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
@@ -52,50 +57,58 @@ fn main() {
         && std::fs::read_to_string("/proc/mounts").is_ok_and(|m| m.contains("hugetlbfs"));
     let mem: &[&str] = if huge { &[] } else { &["--no-huge"] };
     // The same command line for both, but for DPDK's --no-pci and --no-lsc-interrupt.
-    let args = |prefix: &'static str, eal_extra: &[&'static str], app_extra: &[&'static str]| -> Vec<&'static str> {
-        let mut v = vec!["-l", "0-1", "--file-prefix", prefix];
-        v.extend_from_slice(mem);
-        v.extend_from_slice(eal_extra);
-        v.extend_from_slice(&[
-            "--vdev",
-            "net_null0",
-            "--vdev",
-            "net_null1",
-            "--",
-            "--forward-mode=io",
-            "--stats-period",
-            "1",
-        ]);
-        v.extend_from_slice(app_extra);
+    let args = |prefix: &str, mode: &str, eal_extra: &[&str], app_extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["-l", "0-1", "--file-prefix", prefix].map(String::from).to_vec();
+        v.extend(mem.iter().map(|s| s.to_string()));
+        v.extend(eal_extra.iter().map(|s| s.to_string()));
+        v.extend(["--vdev", "net_null0", "--vdev", "net_null1", "--"].map(String::from));
+        v.push(format!("--forward-mode={mode}"));
+        v.extend(["--stats-period", "1"].map(String::from));
+        v.extend(app_extra.iter().map(|s| s.to_string()));
         v
     };
-    let ours_args = args("bench_tp_bypass", &[], &[]);
-    let dpdk_args = args("bench_tp_dpdk", &["--no-pci"], &["--no-lsc-interrupt"]);
     let have_dpdk =
         Command::new("dpdk-testpmd").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
     if !have_dpdk {
         println!("DPDK baseline: dpdk-testpmd not found (apt-get install dpdk); Bypass figures only");
     }
-    let (mut b, mut d) = (Vec::new(), Vec::new());
-    for r in 0..rounds {
-        match run(ours, &ours_args, secs) {
-            Ok(v) => b.push(v),
-            Err(e) => println!("round {r}: Bypass: {e}"),
-        }
-        if have_dpdk {
-            match run("dpdk-testpmd", &dpdk_args, secs) {
-                Ok(v) => d.push(v),
-                Err(e) => println!("round {r}: DPDK: {e}"),
+    let modes: Vec<String> =
+        std::env::var("BENCH_MODES").unwrap_or_else(|_| "io,macswap".into()).split(',').map(String::from).collect();
+    let mut results = Vec::new();
+    for mode in &modes {
+        let ours_args = args("bench_tp_bypass", mode, &[], &[]);
+        let dpdk_args = args("bench_tp_dpdk", mode, &["--no-pci"], &["--no-lsc-interrupt"]);
+        let ours_args: Vec<&str> = ours_args.iter().map(String::as_str).collect();
+        let dpdk_args: Vec<&str> = dpdk_args.iter().map(String::as_str).collect();
+        let (mut b, mut d) = (Vec::new(), Vec::new());
+        for r in 0..rounds {
+            match run(ours, &ours_args, secs) {
+                Ok(v) => b.push(v),
+                Err(e) => println!("{mode} round {r}: Bypass: {e}"),
             }
+            if have_dpdk {
+                match run("dpdk-testpmd", &dpdk_args, secs) {
+                    Ok(v) => d.push(v),
+                    Err(e) => println!("{mode} round {r}: DPDK: {e}"),
+                }
+            }
+            eprintln!("{mode} round {r} done");
         }
-        eprintln!("round {r} done");
+        results.push((mode.clone(), b, d));
     }
-    let (bm, dm) = (median(&mut b), median(&mut d));
     println!(
-        "\ntestpmd io forwarding, 2 x net_null, 1 forwarding core ({}; total Rx Mpps, median of rounds)",
+        "\ntestpmd forwarding, 2 x net_null, 1 forwarding core ({}; total Rx Mpps, min/median/max of rounds; ratio of medians)",
         if huge { "hugepages" } else { "--no-huge" }
     );
-    println!("{:<12} {:>10} {:>10} {:>8}", "", "Bypass", "DPDK", "ratio");
-    println!("{:<12} {:>10.2} {:>10.2} {:>8.2}   (goal >= 1.20)", "Mpps", bm, dm, bm / dm);
-    println!("rounds: Bypass {b:.2?}  DPDK {d:.2?}");
+    println!("{:<10} {:>22} {:>22} {:>7}", "mode", "Bypass", "DPDK", "ratio");
+    for (mode, mut b, mut d) in results {
+        let (bm, dm) = (median(&mut b), median(&mut d));
+        let ((bl, bh), (dl, dh)) = (min_max(&b), min_max(&d));
+        println!(
+            "{mode:<10} {:>22} {:>22} {:>7.2}",
+            format!("{bl:.2}/{bm:.2}/{bh:.2}"),
+            format!("{dl:.2}/{dm:.2}/{dh:.2}"),
+            bm / dm
+        );
+    }
 }

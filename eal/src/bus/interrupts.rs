@@ -95,7 +95,10 @@ impl Interrupts {
         let t = inner.clone();
         let h = std::thread::Builder::new()
             .name("bypass-intr".into())
-            .spawn(move || run(&t))
+            .spawn(move || {
+                crate::lcore::enter_control_thread();
+                run(&t)
+            })
             .map_err(io("spawning the interrupt thread"))?;
         Ok(Interrupts { inner, thread: Mutex::new(Some(h)) })
     }

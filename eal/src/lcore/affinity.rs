@@ -24,3 +24,28 @@ pub fn pin_current_thread(cpus: &[usize]) -> io::Result<()> {
     }
     Ok(sched_setaffinity(Pid::from_raw(0), &set)?)
 }
+
+/// The CPUs of this process's control threads (empty: not set, inherit).
+static CONTROL_CPUS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+/// Sets the CPUs the control threads started from now on run on (`Eal::init`, from
+/// `EalArgs::control_cpus`).
+pub(crate) fn set_control_cpus(cpus: &[usize]) {
+    *CONTROL_CPUS.lock().unwrap_or_else(|e| e.into_inner()) = cpus.to_vec();
+}
+
+/// The CPUs control threads run on (empty when no EAL set them).
+pub fn control_cpus() -> Vec<usize> {
+    CONTROL_CPUS.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Called first thing by a control thread (IPC, interrupts, telemetry): moves it to the
+/// control CPUs, off the CPUs of the forwarding lcores, as DPDK's control threads.
+pub(crate) fn enter_control_thread() {
+    let cpus = control_cpus();
+    if !cpus.is_empty() {
+        if let Err(e) = pin_current_thread(&cpus) {
+            tracing::warn!("cannot move a control thread to cpus {cpus:?}: {e}");
+        }
+    }
+}

@@ -11,7 +11,7 @@ use crate::error::EalError;
 use crate::lcore::lcore_id;
 use crate::memory::Memory;
 use crate::name::SharedName;
-use crate::ring::{self, Ring};
+use crate::ring::{self, Ring, Slots};
 use crate::shm::{self, SharedPlain};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -86,8 +86,8 @@ pub struct Mempool {
     ring: Ring,
     /// Per-lcore fill levels (MAX_LCORES entries, empty without a cache).
     cache_lens: &'static [CacheLen],
-    /// Per-lcore object stacks, `cache_cap` slots each.
-    cache_objs: &'static [AtomicU64],
+    /// Per-lcore object stacks, `cache_cap` plain words each (each owned by its lcore).
+    cache_objs: Slots,
     cache_cap: usize,
     cache_size: u32,
     flush_thresh: u32,
@@ -143,11 +143,13 @@ impl Layout {
 }
 
 /// One lcore's cache of one pool, looked up once (see [`Mempool::local_cache`]).
+///
+/// The fill level is an atomic (a reclaimer in another process reads it after the owner
+/// died); the objects are plain words owned by the lcore, moved in blocks.
 #[derive(Clone, Copy)]
 pub struct Cache {
-    len: &'static AtomicU32,
-    op: &'static AtomicU32,
-    objs: &'static [AtomicU64],
+    lens: &'static CacheLen,
+    objs: Slots,
 }
 
 impl Mempool {
@@ -278,12 +280,11 @@ impl Mempool {
         let caches = hdr.caches.load(Ordering::Relaxed);
         let cache_cap = (hdr.cache_stride.load(Ordering::Relaxed) / 8) as usize;
         let (cache_lens, cache_objs) = if cache_size == 0 {
-            (&[][..], &[][..])
+            (&[][..], Slots::EMPTY)
         } else {
             (
                 shm::shared_slice::<CacheLen>(caches, MAX_LCORES).ok_or_else(bad)?,
-                shm::shared_slice::<AtomicU64>(caches + 64 * MAX_LCORES as u64, cache_cap * MAX_LCORES)
-                    .ok_or_else(bad)?,
+                Slots::at(caches + 64 * MAX_LCORES as u64, cache_cap * MAX_LCORES).ok_or_else(bad)?,
             )
         };
         Ok(Mempool {
@@ -351,7 +352,7 @@ impl Mempool {
         let mut n = self.ring.count();
         if self.cache_size > 0 {
             for id in 0..MAX_LCORES as u32 {
-                n += self.cache(id).len.load(Ordering::Relaxed).min(self.cache_cap as u32);
+                n += self.cache(id).lens.len.load(Ordering::Relaxed).min(self.cache_cap as u32);
             }
         }
         n.min(self.count)
@@ -362,7 +363,7 @@ impl Mempool {
         if self.cache_size == 0 || id as usize >= MAX_LCORES {
             return 0;
         }
-        self.cache(id).len.load(Ordering::Relaxed).min(self.cache_cap as u32)
+        self.cache(id).lens.len.load(Ordering::Relaxed).min(self.cache_cap as u32)
     }
 
     /// Objects handed out now (a snapshot).
@@ -378,11 +379,7 @@ impl Mempool {
     #[inline(always)]
     fn cache(&self, id: u32) -> Cache {
         let id = id as usize;
-        Cache {
-            len: &self.cache_lens[id].len,
-            op: &self.cache_lens[id].op,
-            objs: &self.cache_objs[id * self.cache_cap..(id + 1) * self.cache_cap],
-        }
+        Cache { lens: &self.cache_lens[id], objs: self.cache_objs.sub(id * self.cache_cap, self.cache_cap) }
     }
 
     #[inline(always)]
@@ -418,14 +415,13 @@ impl Mempool {
     pub fn get_bulk_with(&self, cache: Option<Cache>, out: &mut [u64]) -> bool {
         let n = out.len();
         if let Some(c) = cache {
-            let len = c.len.load(Ordering::Relaxed) as usize;
+            let len = c.lens.len.load(Ordering::Relaxed) as usize;
             if n <= len {
                 // Hand out the most recently freed objects first (warm in the CPU cache).
-                let src = &c.objs[len - n..len];
-                for (o, s) in out.iter_mut().zip(src.iter().rev()) {
-                    *o = s.load(Ordering::Relaxed);
-                }
-                c.len.store((len - n) as u32, Ordering::Relaxed);
+                // SAFETY: this thread is the cache's lcore (how `cache` was obtained), the
+                // only one that touches its words while it lives.
+                unsafe { c.objs.read(len - n, out) };
+                c.lens.len.store((len - n) as u32, Ordering::Relaxed);
                 return true;
             }
             if n <= self.cache_size as usize {
@@ -443,17 +439,17 @@ impl Mempool {
         let want = self.cache_size as usize + n - len;
         // Ordered before the ring's head CAS (a release): a reclaimer that finds the owner
         // dead with this mark set knows the slots above `len` are in doubt.
-        c.op.store(OP_REFILL | want as u32, Ordering::Relaxed);
-        if !self.ring.mc_dequeue_bulk_atomic(&c.objs[len..len + want]) {
-            c.op.store(0, Ordering::Release);
+        c.lens.op.store(OP_REFILL | want as u32, Ordering::Relaxed);
+        // SAFETY: this thread is the cache's lcore, the only one touching its words.
+        if !unsafe { self.ring.mc_dequeue_bulk_slots(c.objs.sub(len, want)) } {
+            c.lens.op.store(0, Ordering::Release);
             return self.ring.mc_dequeue_bulk(out);
         }
         let len = len + want;
-        for (o, s) in out.iter_mut().zip(c.objs[len - n..len].iter().rev()) {
-            *o = s.load(Ordering::Relaxed);
-        }
-        c.len.store((len - n) as u32, Ordering::Relaxed);
-        c.op.store(0, Ordering::Release);
+        // SAFETY: as above.
+        unsafe { c.objs.read(len - n, out) };
+        c.lens.len.store((len - n) as u32, Ordering::Relaxed);
+        c.lens.op.store(0, Ordering::Release);
         true
     }
 
@@ -462,13 +458,13 @@ impl Mempool {
     pub fn put_bulk_with(&self, cache: Option<Cache>, objs: &[u64]) {
         let n = objs.len();
         if let Some(c) = cache {
-            let len = c.len.load(Ordering::Relaxed) as usize;
+            let len = c.lens.len.load(Ordering::Relaxed) as usize;
             let end = len + n;
             if end < self.flush_thresh as usize {
-                for (s, &o) in c.objs[len..end].iter().zip(objs) {
-                    s.store(o, Ordering::Relaxed);
-                }
-                c.len.store(end as u32, Ordering::Relaxed);
+                // SAFETY: this thread is the cache's lcore (how `cache` was obtained), the
+                // only one that touches its words while it lives.
+                unsafe { c.objs.write(len, objs) };
+                c.lens.len.store(end as u32, Ordering::Relaxed);
                 return;
             }
             if n <= CACHE_MAX_SIZE as usize {
@@ -486,15 +482,15 @@ impl Mempool {
     #[cold]
     fn put_flush(&self, c: Cache, len: usize, objs: &[u64]) {
         let end = len + objs.len();
-        for (s, &o) in c.objs[len..end].iter().zip(objs) {
-            s.store(o, Ordering::Relaxed);
-        }
+        // SAFETY: this thread is the cache's lcore, the only one touching its words.
+        unsafe { c.objs.write(len, objs) };
         let keep = self.cache_size as usize;
-        c.op.store(OP_FLUSH | end as u32, Ordering::Relaxed);
-        let flushed = self.ring.mp_enqueue_bulk_atomic(&c.objs[keep..end]);
+        c.lens.op.store(OP_FLUSH | end as u32, Ordering::Relaxed);
+        // SAFETY: as above.
+        let flushed = unsafe { self.ring.mp_enqueue_bulk_slots(c.objs.sub(keep, end - keep)) };
         debug_assert!(flushed, "a pool's ring has room for all its objects");
-        c.len.store(keep as u32, Ordering::Relaxed);
-        c.op.store(0, Ordering::Release);
+        c.lens.len.store(keep as u32, Ordering::Relaxed);
+        c.lens.op.store(0, Ordering::Release);
     }
 
     /// Takes one object.
@@ -513,13 +509,15 @@ impl Mempool {
     /// Empties this lcore's cache into the ring (e.g. before the lcore stops for good).
     pub fn flush_cache(&self) {
         if let Some(c) = self.lcore_cache() {
-            let len = c.len.load(Ordering::Relaxed) as usize;
-            let objs: Vec<u64> = c.objs[..len].iter().map(|s| s.load(Ordering::Relaxed)).collect();
+            let len = c.lens.len.load(Ordering::Relaxed) as usize;
+            let mut objs = vec![0u64; len];
+            // SAFETY: this thread is the cache's lcore, the only one touching its words.
+            unsafe { c.objs.read(0, &mut objs) };
             let mut done = 0;
             while done < objs.len() {
                 done += self.ring.mp_enqueue_burst(&objs[done..]);
             }
-            c.len.store(0, Ordering::Relaxed);
+            c.lens.len.store(0, Ordering::Relaxed);
         }
     }
 
@@ -535,12 +533,15 @@ impl Mempool {
             return None;
         }
         let c = self.cache(id);
-        let op = c.op.load(Ordering::Acquire);
+        let op = c.lens.op.load(Ordering::Acquire);
         let (keep, end) = (self.cache_size as usize, (op & OP_COUNT) as usize);
         if op & OP_FLUSH == 0 || end > self.cache_cap || end.checked_sub(keep) != Some(n as usize) {
             return None;
         }
-        Some(c.objs[keep..end].iter().map(|s| s.load(Ordering::Relaxed)).collect())
+        let mut objs = vec![0u64; end - keep];
+        // SAFETY: the owner is dead (the caller's promise), so nobody writes its cache.
+        unsafe { c.objs.read(keep, &mut objs) };
+        Some(objs)
     }
 
     /// Marks dead lcore `id`'s interrupted flush as done: its ring operation was finished.
@@ -549,9 +550,9 @@ impl Mempool {
             return;
         }
         let c = self.cache(id);
-        if c.op.load(Ordering::Acquire) & OP_FLUSH != 0 {
-            c.len.store(self.cache_size, Ordering::Relaxed);
-            c.op.store(0, Ordering::Release);
+        if c.lens.op.load(Ordering::Acquire) & OP_FLUSH != 0 {
+            c.lens.len.store(self.cache_size, Ordering::Relaxed);
+            c.lens.op.store(0, Ordering::Release);
         }
     }
 
@@ -570,8 +571,8 @@ impl Mempool {
             return r;
         }
         let c = self.cache(id);
-        let len = (c.len.load(Ordering::Acquire) as usize).min(self.cache_cap);
-        let op = c.op.load(Ordering::Acquire);
+        let len = (c.lens.len.load(Ordering::Acquire) as usize).min(self.cache_cap);
+        let op = c.lens.op.load(Ordering::Acquire);
         let certain = if op & OP_FLUSH != 0 {
             let end = (op & OP_COUNT) as usize;
             let keep = self.cache_size as usize;
@@ -585,14 +586,17 @@ impl Mempool {
             len
         };
         if certain == 0 {
-            c.op.store(0, Ordering::Release);
+            c.lens.op.store(0, Ordering::Release);
             return r;
         }
         if self.ring.producer_stalled() {
             r.ring_stalled = true;
             return r;
         }
-        let objs: Vec<u64> = c.objs[..certain].iter().map(|s| s.load(Ordering::Relaxed)).collect();
+        let mut objs = vec![0u64; certain];
+        // SAFETY: the owner is dead and nobody can claim the lcore meanwhile (the caller's
+        // promise), so nobody writes its cache.
+        unsafe { c.objs.read(0, &mut objs) };
         // Only this pool's own objects go back (a torn cache must never poison the ring).
         let objs: Vec<u64> = objs.into_iter().filter(|&o| self.owns(o)).collect();
         let mut done = 0;
@@ -600,8 +604,8 @@ impl Mempool {
             done += self.ring.mp_enqueue_burst(&objs[done..]);
         }
         r.returned = objs.len() as u32;
-        c.len.store(0, Ordering::Relaxed);
-        c.op.store(0, Ordering::Release);
+        c.lens.len.store(0, Ordering::Relaxed);
+        c.lens.op.store(0, Ordering::Release);
         r
     }
 
@@ -628,8 +632,11 @@ impl Mempool {
         if self.cache_size > 0 {
             for id in 0..MAX_LCORES as u32 {
                 let c = self.cache(id);
-                let len = (c.len.load(Ordering::Acquire) as usize).min(self.cache_cap);
-                c.objs[..len].iter().for_each(|s| mark(s.load(Ordering::Relaxed)));
+                let len = (c.lens.len.load(Ordering::Acquire) as usize).min(self.cache_cap);
+                let mut objs = vec![0u64; len];
+                // SAFETY: the group is quiescent (the caller's promise): nobody writes caches.
+                unsafe { c.objs.read(0, &mut objs) };
+                objs.into_iter().for_each(&mut mark);
             }
         }
         held.iter().for_each(|&o| mark(o));

@@ -53,10 +53,10 @@ fn lcore_cache_fills_and_flushes() {
         assert!(p.get_bulk(&mut objs));
         // The first get refills the cache with cache_size + n from the ring.
         assert_eq!(p.ring.count(), 1024 - 40);
-        assert_eq!(p.cache(3).len.load(Ordering::Relaxed), 32);
+        assert_eq!(p.cache(3).lens.len.load(Ordering::Relaxed), 32);
         assert_eq!(p.in_use_count(), 8);
         p.put_bulk(&objs);
-        assert_eq!(p.cache(3).len.load(Ordering::Relaxed), 40);
+        assert_eq!(p.cache(3).lens.len.load(Ordering::Relaxed), 40);
         // Over the flush threshold (48) the cache goes back down to cache_size.
         let mut more = vec![0u64; 16];
         assert!(p.get_bulk(&mut more));
@@ -64,7 +64,7 @@ fn lcore_cache_fills_and_flushes() {
         assert!(p.ring.mc_dequeue_bulk(&mut others));
         p.put_bulk(&more);
         p.put_bulk(&others);
-        assert_eq!(p.cache(3).len.load(Ordering::Relaxed), 32);
+        assert_eq!(p.cache(3).lens.len.load(Ordering::Relaxed), 32);
         assert!(p.is_full());
         p.flush_cache();
         assert_eq!(p.ring.count(), 1024);
@@ -157,7 +157,7 @@ fn a_dead_lcores_cache_goes_back_to_the_ring() {
     let m = mem();
     let p = Mempool::create(&m, "dead", 1024, 64, 64).unwrap();
     leave_in_cache(p, 7, 80);
-    let cached = p.cache(7).len.load(Ordering::Relaxed);
+    let cached = p.cache(7).lens.len.load(Ordering::Relaxed);
     assert!(cached > 0);
     assert_eq!(p.ring.count() + cached, 1024);
     let cfg = m.config();
@@ -168,7 +168,7 @@ fn a_dead_lcores_cache_goes_back_to_the_ring() {
     assert_eq!(r.objects, cached as u64);
     assert_eq!(r.uncertain, 0);
     assert_eq!(p.ring.count(), 1024, "every object is in the ring again");
-    assert_eq!(p.cache(7).len.load(Ordering::Relaxed), 0);
+    assert_eq!(p.cache(7).lens.len.load(Ordering::Relaxed), 0);
     assert_eq!(cfg.lcore_owner[7].load(Ordering::Relaxed), 0, "the lcore id is free");
     assert_eq!(cfg.lcore_owner[8].load(Ordering::Relaxed), std::process::id());
     assert!(crate::reclaim::reclaim_dead(cfg).is_empty(), "nothing twice");
@@ -179,7 +179,7 @@ fn claiming_a_dead_processs_lcore_reclaims_its_caches_first() {
     let m = mem();
     let p = Mempool::create(&m, "claim", 512, 64, 32).unwrap();
     leave_in_cache(p, 9, 40);
-    assert!(p.cache(9).len.load(Ordering::Relaxed) > 0);
+    assert!(p.cache(9).lens.len.load(Ordering::Relaxed) > 0);
     m.config().lcore_owner[9].store(u32::MAX, Ordering::Relaxed);
     crate::lcore::claim_lcores(m.config(), &[9], "t").unwrap();
     assert_eq!(p.ring.count(), 512);
@@ -196,26 +196,24 @@ fn death_mid_refill_or_flush_never_returns_an_object_twice() {
     let mut objs = vec![0u64; 100];
     assert!(p.ring.mc_dequeue_bulk(&mut objs));
     let c = p.cache(3);
-    for (s, &o) in c.objs.iter().zip(&objs) {
-        s.store(o, Ordering::Relaxed);
-    }
-    c.len.store(90, Ordering::Relaxed);
-    c.op.store(OP_FLUSH | 100, Ordering::Relaxed);
+    // SAFETY: lcore 3's cache in a test: no thread is bound to it.
+    unsafe { c.objs.write(0, &objs) };
+    c.lens.len.store(90, Ordering::Relaxed);
+    c.lens.op.store(OP_FLUSH | 100, Ordering::Relaxed);
     let r = p.reclaim_cache(3);
     assert_eq!(r, CacheReclaim { returned: 64, uncertain: 36, ring_stalled: false });
     assert_eq!(p.ring.count(), 1024 - 36);
     // Mid-refill: the objects below the fill level come back, the refill is in doubt.
     let mut objs = vec![0u64; 20];
     assert!(p.ring.mc_dequeue_bulk(&mut objs));
-    for (s, &o) in c.objs.iter().zip(&objs) {
-        s.store(o, Ordering::Relaxed);
-    }
-    c.len.store(20, Ordering::Relaxed);
-    c.op.store(OP_REFILL | 60, Ordering::Relaxed);
+    // SAFETY: lcore 3's cache in a test: no thread is bound to it.
+    unsafe { c.objs.write(0, &objs) };
+    c.lens.len.store(20, Ordering::Relaxed);
+    c.lens.op.store(OP_REFILL | 60, Ordering::Relaxed);
     let r = p.reclaim_cache(3);
     assert_eq!(r, CacheReclaim { returned: 20, uncertain: 60, ring_stalled: false });
-    assert_eq!(c.op.load(Ordering::Relaxed), 0);
-    assert_eq!(c.len.load(Ordering::Relaxed), 0);
+    assert_eq!(c.lens.op.load(Ordering::Relaxed), 0);
+    assert_eq!(c.lens.len.load(Ordering::Relaxed), 0);
 }
 
 #[test]
@@ -243,11 +241,10 @@ fn a_flush_cut_short_by_death_is_finished_with_the_caches_objects() {
     let mut objs = vec![0u64; 100];
     assert!(p.ring.mc_dequeue_bulk(&mut objs));
     let c = p.cache(11);
-    for (s, &o) in c.objs.iter().zip(&objs) {
-        s.store(o, Ordering::Relaxed);
-    }
-    c.len.store(90, Ordering::Relaxed);
-    c.op.store(OP_FLUSH | 100, Ordering::Relaxed);
+    // SAFETY: lcore 11's cache in a test: no thread is bound to it.
+    unsafe { c.objs.write(0, &objs) };
+    c.lens.len.store(90, Ordering::Relaxed);
+    c.lens.op.store(OP_FLUSH | 100, Ordering::Relaxed);
     let cfg = m.config();
     let head = p.ring.reserve_unpublished(36);
     let rec = &cfg.ring_ops[11];

@@ -219,8 +219,10 @@ impl Mp {
         let inner = Arc::new(Inner { core: core.clone(), thread: Mutex::new(None) });
         let weak = Arc::downgrade(&inner);
         let thread_core = core.clone();
-        let spawned =
-            std::thread::Builder::new().name("bypass-mp".into()).spawn(move || thread::run(thread_core, sock, weak));
+        let spawned = std::thread::Builder::new().name("bypass-mp".into()).spawn(move || {
+            crate::lcore::enter_control_thread();
+            thread::run(thread_core, sock, weak)
+        });
         match spawned {
             Ok(h) => *lock(&inner.thread) = Some(h),
             Err(source) => {

@@ -169,7 +169,10 @@ impl Telemetry {
         let (waker, wake_rx) = UnixStream::pair().map_err(|e| EalError::io("creating the telemetry waker", e))?;
         let thread = std::thread::Builder::new()
             .name("bypass-telemetry".into())
-            .spawn(move || serve(listeners, wake_rx))
+            .spawn(move || {
+                crate::lcore::enter_control_thread();
+                serve(listeners, wake_rx)
+            })
             .map_err(|e| EalError::io("spawning the telemetry thread", e))?;
         for p in &paths {
             tracing::info!("telemetry socket: {}", p.display());
