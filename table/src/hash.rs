@@ -16,6 +16,11 @@
 //! write makes its counter odd, writes, and makes it even again. A cuckoo move writes the
 //! destination before clearing the source, so a concurrent reader finds a moving key in one
 //! of its two buckets.
+//!
+//! The lock word holds the writer's pid. A writer that dies holding it (`kill -9`) is
+//! recovered from: the next writer, or a reader kept waiting by a bucket left mid-write,
+//! sees the owner is dead, takes the lock and repairs what a write cut short can leave (see
+//! [`HashTable::repair`]): odd counters, a key left in both buckets by a move, the count.
 
 use crate::{check_name, crc, TableError};
 use eal::{shm, Memory};
@@ -126,6 +131,16 @@ impl Drop for WriterGuard<'_> {
     fn drop(&mut self) {
         self.0.store(0, Ordering::Release);
     }
+}
+
+/// The lock word of a writer: its pid with a marker bit, never 0.
+fn lock_word(pid: u32) -> u64 {
+    u64::from(pid) | 1 << 40
+}
+
+/// The pid in a lock word, `None` when unlocked.
+fn lock_owner(word: u64) -> Option<u32> {
+    (word != 0).then_some(word as u32)
 }
 
 impl HashTable {
@@ -339,13 +354,24 @@ impl HashTable {
         None
     }
 
+    /// A reader's wait for a bucket being written; after a long wait it checks whether the
+    /// writer died mid-write and, if so, recovers the table.
+    fn wait_writer(&self, spins: &mut u32) {
+        *spins = spins.wrapping_add(1);
+        if *spins % (1 << 16) == 0 {
+            self.recover_dead_writer();
+        }
+        std::hint::spin_loop();
+    }
+
     fn lookup_words(&self, key: &KeyWords, sig: u32) -> Option<u64> {
         let p = self.primary(sig);
         let a = self.alt(p, sig);
+        let mut spins = 0u32;
         loop {
             let s1 = self.seq(p).load(Ordering::Acquire);
             if s1 & 1 == 1 {
-                std::hint::spin_loop();
+                self.wait_writer(&mut spins);
                 continue;
             }
             // Found in the primary bucket while it did not change: the entry was there.
@@ -360,7 +386,7 @@ impl HashTable {
             // moving between them is seen in one of the two.
             let s2 = self.seq(a).load(Ordering::Acquire);
             if s2 & 1 == 1 {
-                std::hint::spin_loop();
+                self.wait_writer(&mut spins);
                 continue;
             }
             let r = self.search_bucket(a, sig, key).map(|x| x.1);
@@ -399,13 +425,14 @@ impl HashTable {
             kws[i] = self.check_key(k)?;
             sigs[i] = self.hash_words(&kws[i]);
         }
-        // Touch every primary bucket header first: independent loads, so their cache misses
-        // overlap instead of being paid one key at a time.
-        let mut touch = 0u64;
+        // Prefetch every key's primary bucket (its header line and its first slots) before
+        // searching any, so the cache misses of the burst overlap instead of being paid one
+        // key at a time.
         for &sig in &sigs[..keys.len()] {
-            touch ^= self.used(self.primary(sig)).load(Ordering::Relaxed);
+            let base = self.base(self.primary(sig));
+            crate::prefetch::line(&self.words[base]);
+            crate::prefetch::line(&self.words[base + BUCKET_HDR]);
         }
-        std::hint::black_box(touch);
         let mut hits = 0u64;
         for i in 0..keys.len() {
             if let Some(v) = self.lookup_words(&kws[i], sigs[i]) {
@@ -416,13 +443,90 @@ impl HashTable {
         Ok(hits)
     }
 
+    /// Takes the writer lock, recovering it from a dead owner.
     fn lock(&self) -> WriterGuard<'_> {
         let l = &self.words[H_LOCK];
-        let me = std::process::id() as u64 | 1 << 40;
-        while l.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            std::hint::spin_loop();
+        let me = lock_word(std::process::id());
+        let mut spins = 0u32;
+        loop {
+            match l.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return WriterGuard(l),
+                Err(owner) => {
+                    spins = spins.wrapping_add(1);
+                    if spins % 1024 == 0 {
+                        if self.steal_from_dead(owner, me) {
+                            return WriterGuard(l);
+                        }
+                        std::thread::yield_now();
+                    }
+                    std::hint::spin_loop();
+                }
+            }
         }
-        WriterGuard(l)
+    }
+
+    /// The pid holding the writer lock, if any.
+    pub fn writer_pid(&self) -> Option<u32> {
+        lock_owner(self.words[H_LOCK].load(Ordering::Relaxed))
+    }
+
+    /// Takes the lock held as `owner` when that process is dead, and repairs the table;
+    /// true when this process now holds the lock.
+    fn steal_from_dead(&self, owner: u64, me: u64) -> bool {
+        let Some(pid) = lock_owner(owner) else { return false };
+        if eal::process::pid_alive(pid) {
+            return false;
+        }
+        if self.words[H_LOCK].compare_exchange(owner, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            return false;
+        }
+        self.repair();
+        true
+    }
+
+    /// If the writer lock's owner is dead, takes the lock, repairs the table and lets go.
+    fn recover_dead_writer(&self) {
+        let owner = self.words[H_LOCK].load(Ordering::Relaxed);
+        if self.steal_from_dead(owner, lock_word(std::process::id())) {
+            drop(WriterGuard(&self.words[H_LOCK]));
+        }
+    }
+
+    /// Undoes what a writer killed mid-update can leave (called with the lock held). Every
+    /// single store of an update leaves a readable bucket: a slot is filled before its
+    /// in-use bit is set, and clearing is one store. So what remains is: a bucket counter
+    /// left odd (made even again, which also sends any reader of the old state round
+    /// again), a key a cuckoo move had written to its other bucket but not yet cleared from
+    /// the first (one copy is cleared), and the entry count (recounted).
+    fn repair(&self) {
+        for b in 0..=self.mask {
+            let seq = self.seq(b);
+            let s = seq.load(Ordering::Relaxed);
+            if s & 1 == 1 {
+                seq.store(s + 1, Ordering::Release);
+            }
+        }
+        let mut count = 0u64;
+        for b in 0..=self.mask {
+            for s in 0..SLOTS {
+                if self.used(b).load(Ordering::Relaxed) & (1 << s) == 0 {
+                    continue;
+                }
+                let sig = self.sig_of(b, s);
+                let i = self.slot(b, s);
+                let mut key = [0u64; MAX_KEY_LEN / 8];
+                for (k, w) in key.iter_mut().enumerate().take(self.kw) {
+                    *w = self.words[i + 1 + k].load(Ordering::Relaxed);
+                }
+                let other = self.alt(b, sig);
+                if other != b && self.search_bucket(other, sig, &key).is_some() {
+                    self.write_bucket(b, || self.clear_slot(b, s));
+                    continue;
+                }
+                count += 1;
+            }
+        }
+        self.words[H_COUNT].store(count, Ordering::Relaxed);
     }
 
     /// Runs `f` with bucket `b` marked as being written.
@@ -570,10 +674,11 @@ impl HashTable {
             let s = (*next % SLOTS as u64) as usize;
             *next += 1;
             let i = self.slot(b, s);
+            let mut spins = 0u32;
             loop {
                 let s1 = self.seq(b).load(Ordering::Acquire);
                 if s1 & 1 == 1 {
-                    std::hint::spin_loop();
+                    self.wait_writer(&mut spins);
                     continue;
                 }
                 let in_use = self.used(b).load(Ordering::Relaxed) & (1 << s) != 0;
