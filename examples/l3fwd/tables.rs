@@ -62,7 +62,8 @@ impl RuleFiles {
 }
 
 fn lpm_routes<A: Family>(text: &Option<String>, opt: &str) -> Result<Vec<LpmRoute<A>>, String> {
-    text.as_deref().map_or_else(|| Ok(routes::default_lpm()), |t| routes::parse_lpm(t).map_err(|e| format!("{opt}: {e}")))
+    text.as_deref()
+        .map_or_else(|| Ok(routes::default_lpm()), |t| routes::parse_lpm(t).map_err(|e| format!("{opt}: {e}")))
 }
 
 fn em_routes<A: Family>(text: &Option<String>, opt: &str) -> Result<Vec<EmRoute<A>>, String> {
@@ -124,9 +125,8 @@ impl Tables {
         let t = match lookup {
             Lookup::Lpm => Lpm::lookup_by_name(&mem, LPM_NAME)
                 .and_then(|v4| Ok(Tables::Lpm { v4, v6: Lpm6::lookup_by_name(&mem, LPM6_NAME)? })),
-            Lookup::Em => HashTable::lookup_by_name(&mem, EM_NAME, EM_KEY_LEN, 8).and_then(|v4| {
-                Ok(Tables::Em { v4, v6: HashTable::lookup_by_name(&mem, EM6_NAME, EM6_KEY_LEN, 8)? })
-            }),
+            Lookup::Em => HashTable::lookup_by_name(&mem, EM_NAME, EM_KEY_LEN, 8)
+                .and_then(|v4| Ok(Tables::Em { v4, v6: HashTable::lookup_by_name(&mem, EM6_NAME, EM6_KEY_LEN, 8)? })),
         };
         t.map_err(|e| format!("the primary's table: {e} (start the primary with the same --lookup)"))
     }
@@ -144,7 +144,8 @@ impl Tables {
 
     fn add_lpm4(&self, r: &LpmRoute<Ipv4Addr>) -> Result<(), String> {
         let Tables::Lpm { v4, .. } = self else { return Err("this l3fwd routes by exact match (--lookup em)".into()) };
-        v4.add(u32::from(r.ip), r.depth, u32::from(r.port)).map_err(|e| format!("LPM route {}/{}: {e}", r.ip, r.depth))?;
+        v4.add(u32::from(r.ip), r.depth, u32::from(r.port))
+            .map_err(|e| format!("LPM route {}/{}: {e}", r.ip, r.depth))?;
         println!("LPM: Adding route {} / {} ({})", r.ip, r.depth, r.port);
         Ok(())
     }

@@ -97,4 +97,3 @@ pub fn connect_retry(path: &Path) -> Client {
         }
     }
 }
-

@@ -356,7 +356,16 @@ fn l3fwd_route_added_at_run_time_is_used_by_every_process() {
         Proc::spawn(&example_bin("l3fwd"), &a)
     };
     let mut pri = l3(
-        &["-l", "0-1", "--proc-type", "primary", "--vdev", "net_ring0,rx=l3i0,tx=l3o0", "--vdev", "net_ring1,rx=l3i1,tx=l3o1"],
+        &[
+            "-l",
+            "0-1",
+            "--proc-type",
+            "primary",
+            "--vdev",
+            "net_ring0,rx=l3i0,tx=l3o0",
+            "--vdev",
+            "net_ring1,rx=l3i1,tx=l3o1",
+        ],
         &["--proc-id", "0"],
     );
     pri.expect("L3FWD: entering main loop on lcore 1", T);

@@ -188,7 +188,6 @@ fn client_server_mp_obeys_flows_pinned_in_the_shared_table() {
     assert!(out.iter().any(|l| l == "Flows: 64 in MProc_flow_table, 0 not recorded"), "{out:#?}");
 }
 
-
 fn rx_of(out: &[String]) -> u64 {
     let l = out.iter().find(|l| l.starts_with("Port 0: RX - ")).unwrap_or_else(|| panic!("no stats: {out:#?}"));
     l.split(' ').nth(4).unwrap().trim_end_matches(',').parse().unwrap()

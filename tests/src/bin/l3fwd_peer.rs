@@ -156,7 +156,9 @@ fn main() {
         std::process::exit(2);
     }
     let mem = eal.memory();
-    let pool = PktMbufPool::create(&mem, &format!("l3peer_{}", std::process::id()), 1023, 0, eal::mbuf::DEFAULT_BUF_SIZE).expect("pool");
+    let pool =
+        PktMbufPool::create(&mem, &format!("l3peer_{}", std::process::id()), 1023, 0, eal::mbuf::DEFAULT_BUF_SIZE)
+            .expect("pool");
     let ring = |n: &str| MbufRing::lookup(&mem, n).unwrap_or_else(|e| panic!("ring {n}: {e}"));
     let inr = ring(&a[1]);
     let outs: Vec<MbufRing> = a[2].split(',').map(ring).collect();

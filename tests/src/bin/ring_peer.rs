@@ -94,7 +94,8 @@ fn main() {
     };
     let (inr, outr) = (lookup(inb, nq_in), lookup(outb, nq_out));
     if let Some(client) = a.get(8).and_then(|p| p.strip_prefix("pin=")) {
-        let t = table::HashTable::lookup_by_name(&mem, "MProc_flow_table", 13, 8).expect("client_server_mp's flow table");
+        let t =
+            table::HashTable::lookup_by_name(&mem, "MProc_flow_table", 13, 8).expect("client_server_mp's flow table");
         for flow in 0..flows {
             let f = frame(flow, flows);
             let mut key = [0u8; 13];
