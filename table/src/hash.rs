@@ -358,7 +358,7 @@ impl HashTable {
     /// writer died mid-write and, if so, recovers the table.
     fn wait_writer(&self, spins: &mut u32) {
         *spins = spins.wrapping_add(1);
-        if *spins % (1 << 16) == 0 {
+        if spins.is_multiple_of(1 << 16) {
             self.recover_dead_writer();
         }
         std::hint::spin_loop();
@@ -453,7 +453,7 @@ impl HashTable {
                 Ok(_) => return WriterGuard(l),
                 Err(owner) => {
                     spins = spins.wrapping_add(1);
-                    if spins % 1024 == 0 {
+                    if spins.is_multiple_of(1024) {
                         if self.steal_from_dead(owner, me) {
                             return WriterGuard(l);
                         }
