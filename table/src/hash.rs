@@ -19,8 +19,8 @@
 //!
 //! The lock word holds the writer's pid. A writer that dies holding it (`kill -9`) is
 //! recovered from: the next writer, or a reader kept waiting by a bucket left mid-write,
-//! sees the owner is dead, takes the lock and repairs what a write cut short can leave (see
-//! [`HashTable::repair`]): odd counters, a key left in both buckets by a move, the count.
+//! sees the owner is dead, takes the lock and repairs what a write cut short can leave: odd
+//! bucket counters, a key left in both buckets by a move, the entry count.
 
 use crate::{check_name, crc, TableError};
 use eal::{shm, Memory};
