@@ -1,7 +1,13 @@
 //! client_server_mp: a server (the primary) receives from the ports and hands each packet to
-//! a client process (a secondary) through the client's ring, choosing the client by flow
-//! hash so that a flow always goes to the same client. Each client sends what it gets on its
-//! own TX queue of the paired port (0<->1, 2<->3).
+//! a client process (a secondary) through the client's ring, so that a flow always goes to
+//! the same client. Each client sends what it gets on its own TX queue of the paired port
+//! (0<->1, 2<->3).
+//!
+//! The flow -> client mapping lives in a shared hash table, `MProc_flow_table` (crate
+//! `table`, key [`examples_common::flow::flow_key`], value the client id): the server looks
+//! each packet's flow up there, and a flow it has not seen goes to client
+//! `flow_hash % clients` and is recorded. Any process of the group, of any program, can read
+//! the mapping or pin a flow to a client by adding its key before traffic arrives.
 //!
 //! A port with fewer TX queues than there are clients (QEMU's e1000e has one) gets as many
 //! as it has; client `n` then uses queue `n % queues`, and the clients sharing a queue take
@@ -20,6 +26,7 @@ use eal::{Eal, Mbuf, MbufRing, PktMbufPool};
 use examples_common::args::{app_cli, portmask, unknown, Arg};
 use examples_common::{exit_after, port_pairs, ports, setup_port, shared_pool, should_stop, stop_on_enter};
 use std::time::{Duration, Instant};
+use table::{HashParams, HashTable, TableError};
 
 const APP: &str = "client_server_mp";
 const USAGE: &str =
@@ -32,6 +39,43 @@ const MAX_CLIENTS: u16 = 16;
 const TX_LOCKS: &str = "MProc_tx_locks";
 /// Most ports the lock table covers.
 const MAX_PORTS: usize = 32;
+/// The shared flow -> client table.
+const FLOW_TABLE: &str = "MProc_flow_table";
+/// Most flows the table records; later flows are still spread by hash, unrecorded.
+const MAX_FLOWS: u32 = 65536;
+
+/// The server's view of the flow table.
+struct Flows {
+    table: HashTable,
+    nb_clients: u16,
+    /// Flows not recorded because the table was full.
+    unrecorded: u64,
+}
+
+impl Flows {
+    /// The client of the flow of `frame`: the one the table names, else the flow hash's
+    /// (then recorded).
+    fn client_of(&mut self, frame: &[u8]) -> usize {
+        let key = examples_common::flow::flow_key(frame);
+        if let Ok(Some(c)) = self.table.lookup(&key) {
+            if c < u64::from(self.nb_clients) {
+                return c as usize;
+            }
+        }
+        let c = examples_common::flow::flow_hash(frame) % u32::from(self.nb_clients);
+        match self.table.add(&key, u64::from(c)) {
+            Ok(()) => {}
+            Err(TableError::Full(_)) => {
+                if self.unrecorded == 0 {
+                    eprintln!("{APP}: {FLOW_TABLE} is full ({MAX_FLOWS} flows): new flows are spread by hash only");
+                }
+                self.unrecorded += 1;
+            }
+            Err(e) => eprintln!("{APP}: {FLOW_TABLE}: {e}"),
+        }
+        c as usize
+    }
+}
 
 fn client_ring(id: u16) -> String {
     format!("MProc_Client_RX_{id}")
@@ -88,6 +132,13 @@ fn server(eal: &Eal) -> Result<(), String> {
     if ports.len() > MAX_PORTS {
         return Err(format!("at most {MAX_PORTS} ports (use -p to select fewer)"));
     }
+    let table = HashTable::create(
+        &mem,
+        FLOW_TABLE,
+        &HashParams { entries: MAX_FLOWS, key_len: examples_common::flow::FLOW_KEY_LEN, ..Default::default() },
+    )
+    .map_err(|e| format!("{FLOW_TABLE}: {e} (give the EAL more memory with -m)"))?;
+    let mut flows = Flows { table, nb_clients, unrecorded: 0 };
     mem.memzone_reserve(TX_LOCKS, (MAX_PORTS * MAX_CLIENTS as usize * 4) as u64, 64).map_err(|e| e.to_string())?;
     for &p in &ports {
         let max_txq = eth.control(p).map_err(|e| format!("port {p}: {e}"))?.info().max_tx_queues.max(1);
@@ -118,7 +169,7 @@ fn server(eal: &Eal) -> Result<(), String> {
             }
             idle = false;
             for m in bufs.drain(..) {
-                let c = (examples_common::flow::flow_hash(m.data()) % nb_clients as u32) as usize;
+                let c = flows.client_of(m.data());
                 rx[c] += 1;
                 per_client[c].push(m);
             }
@@ -140,6 +191,7 @@ fn server(eal: &Eal) -> Result<(), String> {
         }
     }
     print(&rx, &sent, &dropped);
+    println!("Flows: {} in {FLOW_TABLE}, {} not recorded", flows.table.count(), flows.unrecorded);
     for &p in &ports {
         if let Ok(c) = eth.control(p) {
             c.close();

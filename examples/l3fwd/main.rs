@@ -1,8 +1,9 @@
-//! l3fwd: IPv4 forwarding by longest-prefix match (`--lookup lpm`, the default) or by exact
-//! match on the 5-tuple (`--lookup em`), with the tables in shared memory (crate `table`).
-//! Each lcore of `--config` polls its (port, queue) pairs, checks the IPv4 header (version,
-//! length, checksum), drops at TTL expiry or without a route, decrements the TTL (checksum
-//! updated), rewrites the Ethernet addresses (destination from `--eth-dest`, default
+//! l3fwd: IPv4 and IPv6 forwarding by longest-prefix match (`--lookup lpm`, the default) or
+//! by exact match on the 5-tuple (`--lookup em`), with the tables in shared memory (crate
+//! `table`). Each lcore of `--config` polls its (port, queue) pairs, checks the IP header
+//! (IPv4: version, length, checksum; IPv6: version, payload length), drops at TTL or hop
+//! limit expiry or without a route, decrements the TTL (checksum updated) or hop limit,
+//! rewrites the Ethernet addresses (destination from `--eth-dest`, default
 //! `02:00:00:00:00:<port>`; source the output port's) and sends on its own TX queue of the
 //! output port. Ctrl-C prints per-port and drop counters and exits with every mbuf back.
 //!
@@ -12,27 +13,28 @@
 //!
 //! Multi-process mode (`--num-procs N --proc-id K`, as symmetric_mp): the primary (`K` = 0)
 //! configures every port with N RX and N TX queues and creates the tables
-//! (`l3fwd_lpm_v4` / `l3fwd_em_v4`); each process then forwards RX queue K of every port
+//! (`l3fwd_lpm_v4` and `l3fwd_lpm_v6`, or `l3fwd_em_v4` and `l3fwd_em_v6`); each process then forwards RX queue K of every port
 //! on its first lcore and sends on TX queue K, and the secondaries route with the primary's
-//! tables, found by name.
+//! tables, found by name. The primary's telemetry command `/l3fwd/route_add,<rule>` adds a
+//! route while running, which every process uses at once.
 
 mod pkt;
 mod routes;
+mod tables;
 
 use eal::{Eal, Mbuf};
 use ethdev::Port;
 use examples_common::args::{app_cli, portmask, positive, unknown, Arg};
 use examples_common::{exit_after, ports, setup_port, shared_pool};
-use routes::{em_key, EmRoute, LpmRoute, EM_KEY_LEN};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use table::{HashParams, HashTable, Lpm, LpmParams};
+use tables::{Lookup, RuleFiles, Tables};
 
 const APP: &str = "l3fwd";
 const USAGE: &str =
     "Usage: l3fwd [EAL options] -- -p PORTMASK [-P] [--config (port,queue,lcore)[,(port,queue,lcore)]]\n\
-  [--lookup lpm|em] [--eth-dest=X,MM:MM:MM:MM:MM:MM] [--rule_ipv4 FILE]\n\
+  [--lookup lpm|em] [--eth-dest=X,MM:MM:MM:MM:MM:MM] [--rule_ipv4 FILE] [--rule_ipv6 FILE] [--parse-ptype]\n\
   -p PORTMASK   hexadecimal bitmask of the ports to use\n\
   -P            promiscuous mode on every port\n\
   --config      (port,queue,lcore) triples: which lcore polls which RX queue\n\
@@ -42,16 +44,10 @@ const USAGE: &str =
   --eth-dest    destination MAC address of port X (default 02:00:00:00:00:X)\n\
   --rule_ipv4   route file: 'R<ip>/<depth> <port>' lines (lpm) or\n\
                 'R<dst ip> <src ip> <dst port> <src port> <proto> <port>' lines (em)\n\
+  --rule_ipv6   the same for IPv6 (R2001:200::/48 0)\n\
+  --parse-ptype accepted: packet types are always parsed in software\n\
   --num-procs N --proc-id K  multi-process: process K forwards queue K of every port\n";
 const BURST: usize = 32;
-const LPM_NAME: &str = "l3fwd_lpm_v4";
-const EM_NAME: &str = "l3fwd_em_v4";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lookup {
-    Lpm,
-    Em,
-}
 
 #[derive(Debug)]
 struct Opts {
@@ -61,6 +57,7 @@ struct Opts {
     lookup: Lookup,
     eth_dest: Vec<(u16, [u8; 6])>,
     rule_ipv4: Option<String>,
+    rule_ipv6: Option<String>,
     /// `(num_procs, proc_id)` in multi-process mode.
     mp: Option<(u16, u16)>,
 }
@@ -110,6 +107,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         lookup: Lookup::Lpm,
         eth_dest: Vec::new(),
         rule_ipv4: None,
+        rule_ipv6: None,
         mp: None,
     };
     let (mut num_procs, mut proc_id) = (None, None);
@@ -137,11 +135,8 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             Arg::Long("rule_ipv4") => o.rule_ipv4 = Some(cli.value("--rule_ipv4")?),
             Arg::Long("num-procs") => num_procs = Some(positive::<u16>(&mut cli, "--num-procs")?),
             Arg::Long("proc-id") => proc_id = Some(cli.number::<u16>("--proc-id")?),
-            Arg::Long("rule_ipv6") => {
-                return Err(
-                    "--rule_ipv6: IPv6 forwarding is not supported yet; give IPv4 routes with --rule_ipv4".into()
-                )
-            }
+            Arg::Long("rule_ipv6") => o.rule_ipv6 = Some(cli.value("--rule_ipv6")?),
+            Arg::Long("parse-ptype") => {}
             other => return Err(unknown(other)),
         }
     }
@@ -171,7 +166,7 @@ struct Counters {
 
 #[derive(Default)]
 struct DropCounters {
-    not_ipv4: AtomicU64,
+    not_ip: AtomicU64,
     bad_header: AtomicU64,
     ttl: AtomicU64,
     no_route: AtomicU64,
@@ -180,19 +175,13 @@ struct DropCounters {
 impl DropCounters {
     fn count(&self, d: pkt::Drop) {
         let c = match d {
-            pkt::Drop::NotIpv4 => &self.not_ipv4,
+            pkt::Drop::NotIp => &self.not_ip,
             pkt::Drop::BadHeader => &self.bad_header,
             pkt::Drop::TtlExpired => &self.ttl,
             pkt::Drop::NoRoute => &self.no_route,
         };
         c.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-#[derive(Clone)]
-enum Table {
-    Lpm(Lpm),
-    Em(HashTable),
 }
 
 /// An output port as an lcore sees it.
@@ -209,22 +198,9 @@ struct Job {
     rx: Vec<(Port, u16, Arc<Counters>)>,
     txq: u16,
     outs: Vec<Option<Out>>,
-    table: Table,
+    table: Tables,
     drops: Arc<DropCounters>,
     stop: Arc<AtomicBool>,
-}
-
-impl Table {
-    /// The output port of a valid IPv4 frame.
-    fn route(&self, f: &[u8], ihl: usize) -> Option<u16> {
-        match self {
-            Table::Lpm(l) => l.lookup(pkt::dst(f)).and_then(|nh| u16::try_from(nh).ok()),
-            Table::Em(h) => {
-                let (d, s, dp, sp, p) = pkt::five_tuple(f, ihl);
-                h.lookup(&em_key(d, s, dp, sp, p)).ok().flatten().and_then(|v| u16::try_from(v).ok())
-            }
-        }
-    }
 }
 
 fn forward(job: Job) -> i32 {
@@ -242,10 +218,13 @@ fn forward(job: Job) -> i32 {
             rc.rx.fetch_add(n as u64, Ordering::Relaxed);
             for mut m in bufs.drain(..) {
                 let verdict = (|| {
-                    let ihl = pkt::check_ipv4(m.data())?;
-                    let out = job.table.route(m.data(), ihl).ok_or(pkt::Drop::NoRoute)?;
+                    let ip = pkt::check(m.data())?;
+                    let out = job.table.route(m.data(), ip).ok_or(pkt::Drop::NoRoute)?;
                     let o = job.outs.get(usize::from(out)).and_then(|o| o.as_ref()).ok_or(pkt::Drop::NoRoute)?;
-                    pkt::rewrite(m.data_mut(), o.dmac, o.smac)?;
+                    match ip {
+                        pkt::Ip::V4(_) => pkt::rewrite(m.data_mut(), o.dmac, o.smac)?,
+                        pkt::Ip::V6 => pkt::rewrite6(m.data_mut(), o.dmac, o.smac)?,
+                    }
                     Ok(out)
                 })();
                 match verdict {
@@ -275,68 +254,18 @@ fn forward(job: Job) -> i32 {
     0
 }
 
-fn ip_str(ip: u32) -> String {
-    std::net::Ipv4Addr::from(ip).to_string()
-}
-
-fn build_table(eal: &Eal, o: &Opts, enabled: &[u16]) -> Result<Table, String> {
-    let text = match &o.rule_ipv4 {
-        Some(f) => Some(std::fs::read_to_string(f).map_err(|e| format!("--rule_ipv4 {f}: cannot read: {e}"))?),
-        None => None,
-    };
-    let on = |p: u16| enabled.contains(&p);
-    let mem = eal.memory();
-    match o.lookup {
-        Lookup::Lpm => {
-            let routes: Vec<LpmRoute> = match &text {
-                Some(t) => routes::parse_lpm(t).map_err(|e| format!("--rule_ipv4: {e}"))?,
-                None => routes::default_lpm(),
-            };
-            let max_rules = (routes.len() as u32).max(1024);
-            let lpm = Lpm::create(&mem, LPM_NAME, &LpmParams { max_rules, tbl8_groups: 256.max(max_rules / 4) })
-                .map_err(|e| format!("LPM table: {e} (give the EAL more memory with -m)"))?;
-            for r in routes.iter().filter(|r| on(r.port)) {
-                lpm.add(r.ip, r.depth, u32::from(r.port))
-                    .map_err(|e| format!("LPM route {}/{}: {e}", ip_str(r.ip), r.depth))?;
-                println!("LPM: Adding route {} / {} ({})", ip_str(r.ip), r.depth, r.port);
-            }
-            Ok(Table::Lpm(lpm))
-        }
-        Lookup::Em => {
-            let routes: Vec<EmRoute> = match &text {
-                Some(t) => routes::parse_em(t).map_err(|e| format!("--rule_ipv4: {e}"))?,
-                None => routes::default_em(),
-            };
-            let entries = (routes.len() as u32 * 2).max(1024);
-            let h =
-                HashTable::create(&mem, EM_NAME, &HashParams { entries, key_len: EM_KEY_LEN, ..Default::default() })
-                    .map_err(|e| format!("EM table: {e}"))?;
-            for r in routes.iter().filter(|r| on(r.port)) {
-                h.add(&em_key(r.dst, r.src, r.dst_port, r.src_port, r.proto), u64::from(r.port))
-                    .map_err(|e| format!("EM route: {e}"))?;
-                println!(
-                    "EM: Adding route {} {} {} {} {} ({})",
-                    ip_str(r.dst),
-                    ip_str(r.src),
-                    r.dst_port,
-                    r.src_port,
-                    r.proto,
-                    r.port
-                );
-            }
-            Ok(Table::Em(h))
-        }
-    }
-}
-
-/// A secondary's tables: the primary's, by name.
-fn find_table(eal: &Eal, lookup: Lookup) -> Result<Table, String> {
-    let mem = eal.memory();
-    let t = match lookup {
-        Lookup::Lpm => Lpm::lookup_by_name(&mem, LPM_NAME).map(Table::Lpm),
-        Lookup::Em => HashTable::lookup_by_name(&mem, EM_NAME, EM_KEY_LEN, 8).map(Table::Em),
-    };
-    t.map_err(|e| format!("the primary's table: {e} (start the primary with the same --lookup)"))
+/// Registers the telemetry command that adds a route while running.
+fn register_route_add(t: &Tables, enabled: &[u16]) -> Result<(), String> {
+    let (t, ports) = (t.clone(), enabled.to_vec());
+    eal::telemetry::register_or_replace(
+        "/l3fwd/route_add",
+        "Adds a route. Parameters: prefix/depth,port (lpm) or dst,src,dport,sport,proto,port (em)",
+        move |_, params| {
+            let rule = params.ok_or("give the rule as parameters: /l3fwd/route_add,198.18.5.0/24,1")?;
+            t.add_rule(rule, &ports).map(eal::telemetry::serde_json::Value::String)
+        },
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn main() {
@@ -428,7 +357,14 @@ fn run(eal: &Eal) -> Result<(), String> {
         );
         outs[usize::from(p)] = Some(Out { smac: port.mac(), port, dmac, counters: counters[usize::from(p)].clone() });
     }
-    let table = if primary { build_table(eal, &o, &enabled)? } else { find_table(eal, o.lookup)? };
+    let table = if primary {
+        let files = RuleFiles::read(o.rule_ipv4.as_deref(), o.rule_ipv6.as_deref())?;
+        let t = Tables::build(eal, o.lookup, &files, &enabled)?;
+        register_route_add(&t, &enabled)?;
+        t
+    } else {
+        Tables::find(eal, o.lookup)?
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let drops = Arc::new(DropCounters::default());
     let mut jobs: Vec<Job> = Vec::new();
@@ -482,8 +418,8 @@ fn run(eal: &Eal) -> Result<(), String> {
         );
     }
     println!(
-        "Drops: not_ipv4={} bad_header={} ttl_expired={} no_route={}",
-        drops.not_ipv4.load(Ordering::Relaxed),
+        "Drops: not_ip={} bad_header={} ttl_expired={} no_route={}",
+        drops.not_ip.load(Ordering::Relaxed),
         drops.bad_header.load(Ordering::Relaxed),
         drops.ttl.load(Ordering::Relaxed),
         drops.no_route.load(Ordering::Relaxed)
@@ -514,6 +450,8 @@ mod tests {
         assert_eq!(o.config, vec![(0, 1, 3)]);
         assert_eq!(o.eth_dest, vec![(1, [2, 0xaa, 0xbb, 0xcc, 0xdd, 0xee])]);
         assert_eq!((o.rule_ipv4.as_deref(), o.lookup), (Some("r.cfg"), Lookup::Lpm));
+        let o = opts(&["-p3", "--rule_ipv6=r6.cfg", "--parse-ptype"]).unwrap();
+        assert_eq!(o.rule_ipv6.as_deref(), Some("r6.cfg"));
         assert_eq!(opts(&["-p3", "-E"]).unwrap().lookup, Lookup::Em);
         assert_eq!(opts(&["-p3", "--num-procs=2", "--proc-id", "1"]).unwrap().mp, Some((2, 1)));
     }
@@ -527,7 +465,6 @@ mod tests {
         assert!(e(&["-p3", "--config", "(0,0,1),(0,0,2)"]).contains("port 0 queue 0 twice"));
         assert!(e(&["-p3", "--lookup", "acl"]).contains("invalid value 'acl' for --lookup: lpm or em"));
         assert!(e(&["-p3", "--eth-dest=1,02:00"]).contains("invalid --eth-dest"));
-        assert!(e(&["-p3", "--rule_ipv6", "x"]).contains("not supported"));
         assert_eq!(e(&["-p3", "-x"]), "unknown option '-x'");
         assert!(e(&["-p3", "--num-procs", "2", "--proc-id", "2"]).contains("must be below --num-procs 2"));
         assert!(e(&["-p3", "--num-procs", "2"]).contains("go together"));

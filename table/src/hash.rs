@@ -16,6 +16,11 @@
 //! write makes its counter odd, writes, and makes it even again. A cuckoo move writes the
 //! destination before clearing the source, so a concurrent reader finds a moving key in one
 //! of its two buckets.
+//!
+//! The lock word holds the writer's pid. A writer that dies holding it (`kill -9`) is
+//! recovered from: the next writer, or a reader kept waiting by a bucket left mid-write,
+//! sees the owner is dead, takes the lock and repairs what a write cut short can leave: odd
+//! bucket counters, a key left in both buckets by a move, the entry count.
 
 use crate::{check_name, crc, TableError};
 use eal::{shm, Memory};
@@ -34,15 +39,35 @@ pub const VALUE_LEN: usize = 8;
 /// binary built with another layout is refused instead of misreading the table.
 const MAGIC: u64 = 0x4259_5048_4153_4832; // "BYPHASH2"
 const HDR_WORDS: usize = 16;
-const H_MAGIC: usize = 0;
-const H_KEY_LEN: usize = 1;
-const H_VALUE_LEN: usize = 2;
-const H_BUCKETS: usize = 3;
-const H_HASH_FN: usize = 4;
-const H_CAPACITY: usize = 5;
-const H_COUNT: usize = 6;
-const H_LOCK: usize = 7;
-const H_SEED: usize = 8;
+
+/// The table's header, the first [`HDR_WORDS`] words of its memzone: what any process needs
+/// to read the buckets the same way, and the writer's state.
+#[repr(C)]
+struct Header {
+    /// [`MAGIC`], stored last at creation.
+    magic: AtomicU64,
+    /// Key size in bytes.
+    key_len: AtomicU64,
+    /// Value size in bytes ([`VALUE_LEN`]).
+    value_len: AtomicU64,
+    /// Number of buckets, a power of two.
+    buckets: AtomicU64,
+    /// The hash function, as [`HashFunction::id`].
+    hash_fn: AtomicU64,
+    /// Most entries accepted.
+    capacity: AtomicU64,
+    /// Entries in the table.
+    count: AtomicU64,
+    /// The writer lock: 0, or [`lock_word`] of the writer's pid.
+    lock: AtomicU64,
+    /// Initial value of the hash.
+    seed: AtomicU64,
+    _reserved: [AtomicU64; HDR_WORDS - 9],
+}
+
+// SAFETY: only atomic integers: plain data, valid when zeroed, no pointers.
+unsafe impl shm::SharedPlain for Header {}
+const _: () = assert!(std::mem::size_of::<Header>() == HDR_WORDS * 8);
 const MAX_PATH_NODES: usize = 512;
 /// Words of a bucket's header: sequence, 4 words of signatures, the in-use bitmap, padding.
 const BUCKET_HDR: usize = 8;
@@ -97,6 +122,7 @@ impl Default for HashParams {
 #[derive(Clone)]
 pub struct HashTable {
     name: String,
+    hdr: &'static Header,
     words: &'static [AtomicU64],
     key_len: usize,
     kw: usize,
@@ -128,6 +154,16 @@ impl Drop for WriterGuard<'_> {
     }
 }
 
+/// The lock word of a writer: its pid with a marker bit, never 0.
+fn lock_word(pid: u32) -> u64 {
+    u64::from(pid) | 1 << 40
+}
+
+/// The pid in a lock word, `None` when unlocked.
+fn lock_owner(word: u64) -> Option<u32> {
+    (word != 0).then_some(word as u32)
+}
+
 impl HashTable {
     /// Memzone bytes needed for `buckets` buckets of `key_len`-byte keys.
     fn mem_words(buckets: usize, key_len: usize) -> usize {
@@ -156,13 +192,14 @@ impl HashTable {
         let bytes = (Self::mem_words(buckets, p.key_len) * 8) as u64;
         let mz = mem.memzone_reserve(name, bytes, 64)?;
         let words = Self::words_of(&mz, name)?;
-        words[H_KEY_LEN].store(p.key_len as u64, Ordering::Relaxed);
-        words[H_VALUE_LEN].store(VALUE_LEN as u64, Ordering::Relaxed);
-        words[H_BUCKETS].store(buckets as u64, Ordering::Relaxed);
-        words[H_HASH_FN].store(p.hash_fn.id(), Ordering::Relaxed);
-        words[H_CAPACITY].store(p.entries as u64, Ordering::Relaxed);
-        words[H_SEED].store(p.seed as u64, Ordering::Relaxed);
-        words[H_MAGIC].store(MAGIC, Ordering::Release);
+        let hdr = Self::header_of(words, name)?;
+        hdr.key_len.store(p.key_len as u64, Ordering::Relaxed);
+        hdr.value_len.store(VALUE_LEN as u64, Ordering::Relaxed);
+        hdr.buckets.store(buckets as u64, Ordering::Relaxed);
+        hdr.hash_fn.store(p.hash_fn.id(), Ordering::Relaxed);
+        hdr.capacity.store(p.entries as u64, Ordering::Relaxed);
+        hdr.seed.store(p.seed as u64, Ordering::Relaxed);
+        hdr.magic.store(MAGIC, Ordering::Release);
         Self::attach(name, words, p.key_len, VALUE_LEN)
     }
 
@@ -173,6 +210,15 @@ impl HashTable {
         let mz = mem.memzone_lookup(name).ok_or_else(|| TableError::NotFound(name.into()))?;
         let words = Self::words_of(&mz, name)?;
         Self::attach(name, words, key_len, value_len)
+    }
+
+    /// The header at the start of the table's words.
+    fn header_of(words: &'static [AtomicU64], name: &str) -> Result<&'static Header, TableError> {
+        if words.len() < HDR_WORDS {
+            return Err(TableError::NotATable { name: name.into(), kind: "hash table" });
+        }
+        shm::shared_ref::<Header>(words.as_ptr() as u64)
+            .ok_or_else(|| TableError::NotATable { name: name.into(), kind: "hash table" })
     }
 
     fn words_of(mz: &eal::Memzone, name: &str) -> Result<&'static [AtomicU64], TableError> {
@@ -187,17 +233,18 @@ impl HashTable {
         value_len: usize,
     ) -> Result<HashTable, TableError> {
         let not = || TableError::NotATable { name: name.into(), kind: "hash table" };
-        if words.len() < HDR_WORDS || words[H_MAGIC].load(Ordering::Acquire) != MAGIC {
+        let hdr = Self::header_of(words, name)?;
+        if hdr.magic.load(Ordering::Acquire) != MAGIC {
             return Err(not());
         }
-        for (what, word, asked) in [("keys", H_KEY_LEN, key_len), ("values", H_VALUE_LEN, value_len)] {
-            let stored = words[word].load(Ordering::Relaxed) as usize;
+        for (what, word, asked) in [("keys", &hdr.key_len, key_len), ("values", &hdr.value_len, value_len)] {
+            let stored = word.load(Ordering::Relaxed) as usize;
             if stored != asked {
                 return Err(TableError::SizeMismatch { name: name.into(), what, stored, asked });
             }
         }
-        let buckets = words[H_BUCKETS].load(Ordering::Relaxed) as usize;
-        let hash_fn = HashFunction::from_id(words[H_HASH_FN].load(Ordering::Relaxed)).ok_or_else(not)?;
+        let buckets = hdr.buckets.load(Ordering::Relaxed) as usize;
+        let hash_fn = HashFunction::from_id(hdr.hash_fn.load(Ordering::Relaxed)).ok_or_else(not)?;
         if !buckets.is_power_of_two()
             || key_len == 0
             || key_len > MAX_KEY_LEN
@@ -209,6 +256,7 @@ impl HashTable {
         let slot_words = 1 + kw;
         Ok(HashTable {
             name: name.into(),
+            hdr,
             words,
             key_len,
             kw,
@@ -216,7 +264,7 @@ impl HashTable {
             slot_words,
             bucket_words: Self::bucket_words_for(key_len),
             hash_fn,
-            seed: words[H_SEED].load(Ordering::Relaxed) as u32,
+            seed: hdr.seed.load(Ordering::Relaxed) as u32,
         })
     }
 
@@ -237,11 +285,11 @@ impl HashTable {
     }
     /// Entries in the table.
     pub fn count(&self) -> u64 {
-        self.words[H_COUNT].load(Ordering::Relaxed)
+        self.hdr.count.load(Ordering::Relaxed)
     }
     /// Most entries the table accepts.
     pub fn capacity(&self) -> u64 {
-        self.words[H_CAPACITY].load(Ordering::Relaxed)
+        self.hdr.capacity.load(Ordering::Relaxed)
     }
     /// The hash function the table was created with.
     pub fn hash_function(&self) -> HashFunction {
@@ -339,13 +387,24 @@ impl HashTable {
         None
     }
 
+    /// A reader's wait for a bucket being written; after a long wait it checks whether the
+    /// writer died mid-write and, if so, recovers the table.
+    fn wait_writer(&self, spins: &mut u32) {
+        *spins = spins.wrapping_add(1);
+        if spins.is_multiple_of(1 << 16) {
+            self.recover_dead_writer();
+        }
+        std::hint::spin_loop();
+    }
+
     fn lookup_words(&self, key: &KeyWords, sig: u32) -> Option<u64> {
         let p = self.primary(sig);
         let a = self.alt(p, sig);
+        let mut spins = 0u32;
         loop {
             let s1 = self.seq(p).load(Ordering::Acquire);
             if s1 & 1 == 1 {
-                std::hint::spin_loop();
+                self.wait_writer(&mut spins);
                 continue;
             }
             // Found in the primary bucket while it did not change: the entry was there.
@@ -360,7 +419,7 @@ impl HashTable {
             // moving between them is seen in one of the two.
             let s2 = self.seq(a).load(Ordering::Acquire);
             if s2 & 1 == 1 {
-                std::hint::spin_loop();
+                self.wait_writer(&mut spins);
                 continue;
             }
             let r = self.search_bucket(a, sig, key).map(|x| x.1);
@@ -399,13 +458,14 @@ impl HashTable {
             kws[i] = self.check_key(k)?;
             sigs[i] = self.hash_words(&kws[i]);
         }
-        // Touch every primary bucket header first: independent loads, so their cache misses
-        // overlap instead of being paid one key at a time.
-        let mut touch = 0u64;
+        // Prefetch every key's primary bucket (its header line and its first slots) before
+        // searching any, so the cache misses of the burst overlap instead of being paid one
+        // key at a time.
         for &sig in &sigs[..keys.len()] {
-            touch ^= self.used(self.primary(sig)).load(Ordering::Relaxed);
+            let base = self.base(self.primary(sig));
+            crate::prefetch::line(&self.words[base]);
+            crate::prefetch::line(&self.words[base + BUCKET_HDR]);
         }
-        std::hint::black_box(touch);
         let mut hits = 0u64;
         for i in 0..keys.len() {
             if let Some(v) = self.lookup_words(&kws[i], sigs[i]) {
@@ -416,13 +476,90 @@ impl HashTable {
         Ok(hits)
     }
 
+    /// Takes the writer lock, recovering it from a dead owner.
     fn lock(&self) -> WriterGuard<'_> {
-        let l = &self.words[H_LOCK];
-        let me = std::process::id() as u64 | 1 << 40;
-        while l.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            std::hint::spin_loop();
+        let l = &self.hdr.lock;
+        let me = lock_word(std::process::id());
+        let mut spins = 0u32;
+        loop {
+            match l.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return WriterGuard(l),
+                Err(owner) => {
+                    spins = spins.wrapping_add(1);
+                    if spins.is_multiple_of(1024) {
+                        if self.steal_from_dead(owner, me) {
+                            return WriterGuard(l);
+                        }
+                        std::thread::yield_now();
+                    }
+                    std::hint::spin_loop();
+                }
+            }
         }
-        WriterGuard(l)
+    }
+
+    /// The pid holding the writer lock, if any.
+    pub fn writer_pid(&self) -> Option<u32> {
+        lock_owner(self.hdr.lock.load(Ordering::Relaxed))
+    }
+
+    /// Takes the lock held as `owner` when that process is dead, and repairs the table;
+    /// true when this process now holds the lock.
+    fn steal_from_dead(&self, owner: u64, me: u64) -> bool {
+        let Some(pid) = lock_owner(owner) else { return false };
+        if eal::process::pid_alive(pid) {
+            return false;
+        }
+        if self.hdr.lock.compare_exchange(owner, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            return false;
+        }
+        self.repair();
+        true
+    }
+
+    /// If the writer lock's owner is dead, takes the lock, repairs the table and lets go.
+    fn recover_dead_writer(&self) {
+        let owner = self.hdr.lock.load(Ordering::Relaxed);
+        if self.steal_from_dead(owner, lock_word(std::process::id())) {
+            drop(WriterGuard(&self.hdr.lock));
+        }
+    }
+
+    /// Undoes what a writer killed mid-update can leave (called with the lock held). Every
+    /// single store of an update leaves a readable bucket: a slot is filled before its
+    /// in-use bit is set, and clearing is one store. So what remains is: a bucket counter
+    /// left odd (made even again, which also sends any reader of the old state round
+    /// again), a key a cuckoo move had written to its other bucket but not yet cleared from
+    /// the first (one copy is cleared), and the entry count (recounted).
+    fn repair(&self) {
+        for b in 0..=self.mask {
+            let seq = self.seq(b);
+            let s = seq.load(Ordering::Relaxed);
+            if s & 1 == 1 {
+                seq.store(s + 1, Ordering::Release);
+            }
+        }
+        let mut count = 0u64;
+        for b in 0..=self.mask {
+            for s in 0..SLOTS {
+                if self.used(b).load(Ordering::Relaxed) & (1 << s) == 0 {
+                    continue;
+                }
+                let sig = self.sig_of(b, s);
+                let i = self.slot(b, s);
+                let mut key = [0u64; MAX_KEY_LEN / 8];
+                for (k, w) in key.iter_mut().enumerate().take(self.kw) {
+                    *w = self.words[i + 1 + k].load(Ordering::Relaxed);
+                }
+                let other = self.alt(b, sig);
+                if other != b && self.search_bucket(other, sig, &key).is_some() {
+                    self.write_bucket(b, || self.clear_slot(b, s));
+                    continue;
+                }
+                count += 1;
+            }
+        }
+        self.hdr.count.store(count, Ordering::Relaxed);
     }
 
     /// Runs `f` with bucket `b` marked as being written.
@@ -493,7 +630,7 @@ impl HashTable {
             None => self.make_room(p, a).ok_or_else(|| TableError::Full(self.name.clone()))?,
         };
         self.write_bucket(b, || self.write_slot(b, s, sig, value, &w[..self.kw]));
-        self.words[H_COUNT].fetch_add(1, Ordering::Relaxed);
+        self.hdr.count.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -545,7 +682,7 @@ impl HashTable {
         for b in [p, a] {
             if let Some((s, v)) = self.search_bucket(b, sig, &w) {
                 self.write_bucket(b, || self.clear_slot(b, s));
-                self.words[H_COUNT].fetch_sub(1, Ordering::Relaxed);
+                self.hdr.count.fetch_sub(1, Ordering::Relaxed);
                 return Ok(v);
             }
         }
@@ -558,7 +695,7 @@ impl HashTable {
         for b in 0..=self.mask {
             self.write_bucket(b, || self.used(b).store(0, Ordering::Relaxed));
         }
-        self.words[H_COUNT].store(0, Ordering::Relaxed);
+        self.hdr.count.store(0, Ordering::Relaxed);
     }
 
     /// The next entry at or after position `*next` (start at 0), advancing `*next` past it;
@@ -570,10 +707,11 @@ impl HashTable {
             let s = (*next % SLOTS as u64) as usize;
             *next += 1;
             let i = self.slot(b, s);
+            let mut spins = 0u32;
             loop {
                 let s1 = self.seq(b).load(Ordering::Acquire);
                 if s1 & 1 == 1 {
-                    std::hint::spin_loop();
+                    self.wait_writer(&mut spins);
                     continue;
                 }
                 let in_use = self.used(b).load(Ordering::Relaxed) & (1 << s) != 0;

@@ -3,6 +3,7 @@
 //! programs (`src/bin/guest_*`) share.
 
 pub mod guest;
+pub mod telemetry_client;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;

@@ -1,7 +1,8 @@
 //! The multi-process samples over `net_ring` ports with real processes: symmetric_mp with two
 //! processes each forwarding its own queue, client_server_mp with a server and two clients.
 //! A `ring_peer` secondary injects numbered frames and checks every one comes out once,
-//! intact, and that a flow always leaves on the same queue.
+//! intact, and that a flow always leaves on the same queue; client_server_mp's flow -> client
+//! table is shared memory that the peer (another program) pins flows in.
 
 use std::time::Duration;
 use tests::{example_bin, prefix, Proc};
@@ -88,9 +89,10 @@ fn symmetric_mp_two_processes_share_the_flows() {
     assert_eq!(rx0, q[0], "the primary forwarded queue 0's share");
 }
 
-#[test]
-fn client_server_mp_server_and_two_clients() {
-    let p = prefix("csmp");
+/// client_server_mp with a server and two clients; the `ring_peer` gets `peer_extra` after
+/// its arguments. Returns (the peer's COLLECTED line, frames per client, the server's output).
+fn client_server_mp(tag: &str, peer_extra: &[&str]) -> (String, Vec<u64>, Vec<String>) {
+    let p = prefix(tag);
     let bin = example_bin("client_server_mp");
     let mut server = Proc::spawn(
         &bin,
@@ -138,27 +140,11 @@ fn client_server_mp_server_and_two_clients() {
             c
         })
         .collect();
-    let peer = Proc::spawn(
-        PEER,
-        &[
-            "--file-prefix",
-            &p,
-            "--no-huge",
-            "--lcores",
-            "3@1",
-            "--proc-type",
-            "secondary",
-            "--",
-            "ca",
-            "1",
-            "cd",
-            "2",
-            "10000",
-            "64",
-            "0",
-        ],
-    );
-    let (code, out) = peer.finish(T);
+    let mut pargs =
+        vec!["--file-prefix", &p, "--no-huge", "--lcores", "3@1", "--proc-type", "secondary", "--", "ca", "1", "cd"];
+    pargs.extend_from_slice(&["2", "10000", "64", "0"]);
+    pargs.extend_from_slice(peer_extra);
+    let (code, out) = Proc::spawn(PEER, &pargs).finish(T);
     assert_eq!(code, Some(0), "{out:#?}");
     let line = collected(&out);
     assert!(
@@ -166,7 +152,6 @@ fn client_server_mp_server_and_two_clients() {
         "every packet once, each flow to one client: {line}"
     );
     let q = per_queue(&line);
-    assert!(q[0] > 0 && q[1] > 0, "both clients got flows: {line}");
     for (i, mut c) in clients.into_iter().enumerate() {
         c.send("");
         let (code, out) = c.finish(T);
@@ -184,6 +169,23 @@ fn client_server_mp_server_and_two_clients() {
     let pool = out.iter().find(|l| l.starts_with("Pool ")).expect("pool line");
     let free: Vec<u64> = pool.split_whitespace().filter_map(|w| w.parse().ok()).collect();
     assert_eq!(free[0], free[1], "{pool}");
+    (line, q, out)
+}
+
+#[test]
+fn client_server_mp_server_and_two_clients() {
+    let (line, q, out) = client_server_mp("csmp", &[]);
+    assert!(q[0] > 0 && q[1] > 0, "both clients got flows: {line}");
+    assert!(out.iter().any(|l| l == "Flows: 64 in MProc_flow_table, 0 not recorded"), "{out:#?}");
+}
+
+/// The flow -> client mapping is the shared hash table: flows another program pinned there
+/// to client 1 all go to client 1, and the server records no flow of its own.
+#[test]
+fn client_server_mp_obeys_flows_pinned_in_the_shared_table() {
+    let (line, q, out) = client_server_mp("csmp_pin", &["pin=1"]);
+    assert_eq!(q, [0, 10000], "every pinned flow to client 1: {line}");
+    assert!(out.iter().any(|l| l == "Flows: 64 in MProc_flow_table, 0 not recorded"), "{out:#?}");
 }
 
 fn rx_of(out: &[String]) -> u64 {

@@ -3,18 +3,20 @@
 //! ports transmit to.
 //!
 //! `l3fwd_peer <EAL args> -- IN_RING OUT_RING[,OUT_RING...] SPEC...`
-//! with `SPEC = dst,ttl,src,sport,dport,bad` (`bad` = 1 corrupts the header checksum), or a
+//! with `SPEC = dst,ttl,src,sport,dport,bad` (`bad` = 1 corrupts the header checksum; IPv6
+//! addresses make an IPv6 frame, `ttl` its hop limit, `bad` its UDP checksum), or a
 //! table action done from this process before any frame is sent:
 //! `lpm-add:PREFIX/DEPTH:PORT` adds a route to l3fwd's LPM table `l3fwd_lpm_v4`,
 //! `em-add:DST,SRC,DPORT,SPORT,PROTO:PORT` adds a 5-tuple to its EM table `l3fwd_em_v4`,
 //! `em-open:KEYLEN` opens the EM table with that key length and prints `OPEN ok` or
 //! `OPEN_ERROR <why>`.
-//! Frame `i` (counting frame specs only) carries `i` in its IPv4 identification field. Prints `INJECTED n`, then one
-//! `GOT out=K id=I ttl=T csum=ok|bad dmac=.. smac=.. len=L` line per frame collected from
-//! output ring `K`, then `DONE`.
+//! Frame `i` (counting frame specs only) carries `i` in its IPv4 identification field or
+//! IPv6 flow label. Prints `INJECTED n`, then one
+//! `GOT out=K v=4|6 id=I ttl=T csum=ok|bad dmac=.. smac=.. len=L` line per frame collected
+//! from output ring `K` (`ttl` the hop limit and `csum` the UDP checksum for IPv6), then `DONE`.
 
 use eal::{MbufRing, PktMbufPool};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 fn checksum(b: &[u8]) -> u16 {
@@ -25,9 +27,56 @@ fn checksum(b: &[u8]) -> u16 {
     !(s as u16)
 }
 
+/// The UDP checksum of an IPv6 frame (pseudo-header and UDP header and payload, RFC 8200);
+/// 0 when the checksum field is right.
+fn udp6_checksum(p: &[u8]) -> u16 {
+    let udp = &p[54..];
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&p[22..54]);
+    pseudo.extend_from_slice(&(udp.len() as u32).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, 17]);
+    pseudo.extend_from_slice(udp);
+    if pseudo.len() % 2 == 1 {
+        pseudo.push(0);
+    }
+    checksum(&pseudo)
+}
+
+fn frame6(i: u16, f: &[&str]) -> Vec<u8> {
+    let dst: Ipv6Addr = f[0].parse().expect("dst");
+    let src: Ipv6Addr = f[2].parse().expect("src");
+    let (sport, dport): (u16, u16) = (f[3].parse().expect("sport"), f[4].parse().expect("dport"));
+    let mut p = vec![0u8; 14 + 40 + 8 + 18];
+    p[0..6].copy_from_slice(&[2, 0, 0, 0, 0xee, 0xee]);
+    p[6..12].copy_from_slice(&[2, 0, 0, 0, 0xee, 0xef]);
+    p[12..14].copy_from_slice(&[0x86, 0xdd]);
+    p[14] = 0x60;
+    p[16..18].copy_from_slice(&i.to_be_bytes());
+    p[18..20].copy_from_slice(&26u16.to_be_bytes());
+    p[20] = 17;
+    p[21] = f[1].parse().expect("hop limit");
+    p[22..38].copy_from_slice(&src.octets());
+    p[38..54].copy_from_slice(&dst.octets());
+    p[54..56].copy_from_slice(&sport.to_be_bytes());
+    p[56..58].copy_from_slice(&dport.to_be_bytes());
+    p[58..60].copy_from_slice(&26u16.to_be_bytes());
+    for (k, b) in p[62..].iter_mut().enumerate() {
+        *b = k as u8;
+    }
+    let mut c = udp6_checksum(&p);
+    if f[5] == "1" {
+        c ^= 0x5a5a;
+    }
+    p[60..62].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
 fn frame(i: u16, spec: &str) -> Vec<u8> {
     let f: Vec<&str> = spec.split(',').collect();
     assert_eq!(f.len(), 6, "SPEC is dst,ttl,src,sport,dport,bad: {spec}");
+    if f[0].contains(':') {
+        return frame6(i, &f);
+    }
     let dst: Ipv4Addr = f[0].parse().expect("dst");
     let ttl: u8 = f[1].parse().expect("ttl");
     let src: Ipv4Addr = f[2].parse().expect("src");
@@ -89,6 +138,11 @@ fn table_action(mem: &eal::Memory, act: &str) {
     }
 }
 
+/// A table action (`lpm-add:...`) rather than a frame spec.
+fn is_action(s: &str) -> bool {
+    s.split_once(':').is_some_and(|(a, _)| ["lpm-add", "em-add", "em-open"].contains(&a))
+}
+
 fn mac(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
 }
@@ -102,16 +156,18 @@ fn main() {
         std::process::exit(2);
     }
     let mem = eal.memory();
-    let pool = PktMbufPool::create(&mem, "l3fwd_peer_pool", 1023, 0, eal::mbuf::DEFAULT_BUF_SIZE).expect("pool");
+    let pool =
+        PktMbufPool::create(&mem, &format!("l3peer_{}", std::process::id()), 1023, 0, eal::mbuf::DEFAULT_BUF_SIZE)
+            .expect("pool");
     let ring = |n: &str| MbufRing::lookup(&mem, n).unwrap_or_else(|e| panic!("ring {n}: {e}"));
     let inr = ring(&a[1]);
     let outs: Vec<MbufRing> = a[2].split(',').map(ring).collect();
-    let actions: Vec<&String> = a[3..].iter().filter(|s| s.contains(':')).collect();
+    let actions: Vec<&String> = a[3..].iter().filter(|s| is_action(s)).collect();
     for act in actions {
         table_action(&mem, act);
     }
     let mut injected = 0;
-    for (i, spec) in a[3..].iter().filter(|s| !s.contains(':')).enumerate() {
+    for (i, spec) in a[3..].iter().filter(|s| !is_action(s)).enumerate() {
         let f = frame(i as u16, spec);
         let mut m = pool.alloc().expect("mbuf");
         m.append(f.len() as u16).expect("room").copy_from_slice(&f);
@@ -129,11 +185,16 @@ fn main() {
             while r.dequeue_burst(&mut got, 32) > 0 {
                 for m in std::mem::take(&mut got) {
                     let d = m.data();
+                    let v6 = d[12..14] == [0x86, 0xdd];
+                    let (id, ttl, ok) = if v6 {
+                        (u16::from_be_bytes([d[16], d[17]]), d[21], udp6_checksum(d) == 0)
+                    } else {
+                        (u16::from_be_bytes([d[18], d[19]]), d[22], checksum(&d[14..34]) == 0)
+                    };
                     println!(
-                        "GOT out={k} id={} ttl={} csum={} dmac={} smac={} len={}",
-                        u16::from_be_bytes([d[18], d[19]]),
-                        d[22],
-                        if checksum(&d[14..34]) == 0 { "ok" } else { "bad" },
+                        "GOT out={k} v={} id={id} ttl={ttl} csum={} dmac={} smac={} len={}",
+                        if v6 { 6 } else { 4 },
+                        if ok { "ok" } else { "bad" },
                         mac(&d[0..6]),
                         mac(&d[6..12]),
                         d.len()

@@ -7,6 +7,10 @@
 //! `INJECT_BASE_<flow % NQ_IN>` (imitating RSS), with SPREAD=0 into `INJECT_BASE_0`.
 //! Prints `INJECTED n` and then `COLLECTED total=.. dups=.. bad=.. flows_split=.. per_queue=[..]`
 //! where `flows_split` counts flows seen on more than one output queue.
+//! An optional last argument `pin=CLIENT` first adds every flow to client_server_mp's shared
+//! flow table `MProc_flow_table` with client `CLIENT` (the key built here, as that table
+//! documents: source, destination address, source, destination port, protocol) and prints
+//! `PINNED n`.
 
 use eal::{MbufRing, PktMbufPool};
 use std::collections::HashMap;
@@ -70,6 +74,18 @@ fn main() {
             .collect()
     };
     let (inr, outr) = (lookup(inb, nq_in), lookup(outb, nq_out));
+    if let Some(client) = a.get(8).and_then(|p| p.strip_prefix("pin=")) {
+        let t =
+            table::HashTable::lookup_by_name(&mem, "MProc_flow_table", 13, 8).expect("client_server_mp's flow table");
+        for flow in 0..flows {
+            let f = frame(flow, flows);
+            let mut key = [0u8; 13];
+            key[..12].copy_from_slice(&f[26..38]);
+            key[12] = f[23];
+            t.add(&key, client.parse().expect("client id")).expect("add a flow");
+        }
+        println!("PINNED {flows}");
+    }
     let mut c = Collector {
         outr,
         count,

@@ -12,13 +12,14 @@
 //! kernel-driven virtio NIC (`ctl`). Builds nothing itself; build the guest binaries first:
 //!
 //! ```text
-//! RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p examples --bin l2fwd --bin client_server_mp --bin symmetric_mp --bin testpmd
+//! RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p examples --bin l2fwd --bin client_server_mp --bin symmetric_mp --bin testpmd --bin l3fwd
 //! RUSTFLAGS='-C target-feature=+crt-static' cargo build --target x86_64-unknown-linux-gnu -p devbind --bin devbind
 //! ```
 
 mod common;
 
 #[path = "../../../examples/common/flow.rs"]
+#[allow(dead_code, reason = "flow_key names flows in client_server_mp's shared table; only flow_hash is used here")]
 mod flow;
 
 use common::{frames, guest_bin, mac, output, CONSOLE_WAIT};
@@ -537,4 +538,158 @@ fn testpmd_bridges_two_igb_ports_with_links_up_and_promiscuous_mode_from_the_sta
         }),
         "testpmd must give every mbuf back: {out}"
     );
+}
+
+/// The guest script of the l3fwd run: l3fwd by LPM until the host takes the control link
+/// down, then l3fwd by EM until it brings it up again; each stopped with SIGINT.
+fn l3fwd_script() -> String {
+    let run = |mode: &str, ready: &str, wait: &str| {
+        format!(
+            "rm -f /tmp/l3.log; l3fwd -l 0-1 -m 160 --file-prefix l3{mode} -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -p 0x3 -P \
+--lookup {mode} > /tmp/l3.log 2>&1 & P=$!; {}sleep 1.5; echo \"{ready} carrier=$(cat /sys/class/net/$IF/carrier)\"; {wait}\
+kill -INT $P; wait $P; rc=$?; echo \"=== l3fwd {mode}\"; cat /tmp/l3.log; echo \"l3fwd {mode} exit code $rc\"; ",
+            wait_grep("entering main loop", "/tmp/l3.log", 1200)
+        )
+    };
+    let up_wait = "i=0; while [ \"$(cat /sys/class/net/$IF/carrier)\" = 0 ] && [ $i -lt 1500 ]; do \
+sleep 0.1; i=$((i+1)); done; ";
+    format!("{CTL_UP}{}{}", run("lpm", "L3FWD_LPM_READY", CTL_WAIT), run("em", "L3FWD_EM_READY", up_wait))
+}
+
+/// A UDP frame of DPDK's default exact-match 5-tuple for port `n` (198.18.n.1 -> 198.18.n.0,
+/// or 2001:200:0:n::1 -> 2001:200:0:n::, port 9 -> 9; also inside the port's default LPM
+/// route), TTL or hop limit 64, carrying `seq` and `tag`.
+fn l3_frame(seq: u32, tag: u8, dst: [u8; 6], n: u8, v6: bool) -> Vec<u8> {
+    let (l3, l4) = if v6 { (40, 54) } else { (20, 34) };
+    let len = (l4 + 8 + 6 + (seq % 40) as usize).max(60);
+    let mut f = vec![0u8; len];
+    f[0..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&frames::HOST_MAC);
+    let udp_len = (len - l4) as u16;
+    if v6 {
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        f[14] = 0x60;
+        f[18..20].copy_from_slice(&udp_len.to_be_bytes());
+        f[20] = 17;
+        f[21] = 64;
+        let net = [0x20, 0x01, 0x02, 0x00, 0, 0, 0, n];
+        f[22..30].copy_from_slice(&net);
+        f[37] = 1;
+        f[38..46].copy_from_slice(&net);
+    } else {
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&((l3 + udp_len as usize) as u16).to_be_bytes());
+        f[22] = 64;
+        f[23] = 17;
+        f[26..30].copy_from_slice(&[198, 18, n, 1]);
+        f[30..34].copy_from_slice(&[198, 18, n, 0]);
+        let c = ipv4_checksum(&f[14..34]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+    }
+    f[l4..l4 + 2].copy_from_slice(&9u16.to_be_bytes());
+    f[l4 + 2..l4 + 4].copy_from_slice(&9u16.to_be_bytes());
+    f[l4 + 4..l4 + 6].copy_from_slice(&udp_len.to_be_bytes());
+    f[l4 + 8..l4 + 12].copy_from_slice(&seq.to_be_bytes());
+    f[l4 + 12] = tag;
+    f
+}
+
+fn ipv4_checksum(h: &[u8]) -> u16 {
+    let mut sum: u32 = h.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The sequence number of one of [`l3_frame`]'s frames with `tag`.
+fn l3_seq(f: &[u8], tag: u8) -> Option<u32> {
+    let l4 = match f.get(12..14)? {
+        [0x08, 0x00] => 34,
+        [0x86, 0xdd] => 54,
+        _ => return None,
+    };
+    (f.len() > l4 + 12 && f[l4 + 12] == tag).then(|| u32::from_be_bytes(f[l4 + 8..l4 + 12].try_into().unwrap()))
+}
+
+/// Checks a routed frame against the one sent: Ethernet addresses rewritten for output port
+/// `out` (`smac` its address), TTL or hop limit 63, the IPv4 checksum right, the rest as sent.
+fn routed_right(sent: &[u8], got: &[u8], out: u8, smac: [u8; 6]) -> Result<(), String> {
+    let mut want = sent.to_vec();
+    want[0..6].copy_from_slice(&[2, 0, 0, 0, 0, out]);
+    want[6..12].copy_from_slice(&smac);
+    if want[12..14] == [0x86, 0xdd] {
+        want[21] = 63;
+    } else {
+        want[22] = 63;
+        if ipv4_checksum(&got[14..34]) != 0 {
+            return Err("IPv4 header checksum wrong after the TTL decrement".into());
+        }
+        want[24..26].copy_from_slice(&got[24..26]);
+    }
+    if got != want.as_slice() {
+        return Err(format!("got {got:02x?}, want {want:02x?}"));
+    }
+    Ok(())
+}
+
+/// l3fwd on two e1000 ports, by LPM and then by EM: IPv4 and IPv6 frames of the default
+/// routes for port 1 sent into port 0 leave on port 1 and those for port 0 sent into port 1
+/// leave on port 0, each with TTL / hop limit decremented, the IPv4 checksum right and the
+/// Ethernet addresses rewritten; l3fwd exits cleanly on SIGINT with every mbuf back.
+#[test]
+fn l3fwd_on_two_e1000_by_lpm_and_by_em() {
+    if !common::qemu_available_or_skip("l3fwd_on_two_e1000_by_lpm_and_by_em") {
+        return;
+    }
+    const N: u32 = 400;
+    let cfg = GuestConfig { net_modules: true, hugepages: 200, ..GuestConfig::default() }
+        .binary(guest_bin("l3fwd"))
+        .binary(guest_bin("devbind"))
+        .timeout(Duration::from_secs(300))
+        .nic(Nic::new(NicModel::E1000, "n1").mac(MAC_L0).stream())
+        .nic(Nic::new(NicModel::E1000, "n2").mac(MAC_L1).stream())
+        .nic(ctl_nic(7))
+        .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2")
+        .command(l3fwd_script());
+    let guest = Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
+    let mut p1 = guest.peer("n1").unwrap_or_else(|e| panic!("{e}"));
+    let mut p2 = guest.peer("n2").unwrap_or_else(|e| panic!("{e}"));
+    let mut errors = Vec::new();
+    for (mode, ready) in [("lpm", "L3FWD_LPM_READY carrier=1"), ("em", "L3FWD_EM_READY carrier=0")] {
+        if let Err(e) = guest.wait_for_console(ready, CONSOLE_WAIT) {
+            errors.push(e.to_string());
+        }
+        for (forward, tag, in_mac, out, out_mac) in
+            [(true, TAG_A, MAC_L0, 1u8, MAC_L1), (false, TAG_B, MAC_L1, 0u8, MAC_L0)]
+        {
+            let what = format!("l3fwd {mode} port {} -> {out}", 1 - out);
+            let (tx, rx) = if forward { (&mut p1, &mut p2) } else { (&mut p2, &mut p1) };
+            let sent: Vec<Vec<u8>> = (0..N).map(|s| l3_frame(s, tag, mac(in_mac), out, s % 2 == 1)).collect();
+            let r = pass_through(&what, tx, rx, &sent, |f| l3_seq(f, tag)).and_then(|got| {
+                got.iter().try_for_each(|(seq, f)| {
+                    routed_right(&sent[*seq as usize], f, out, mac(out_mac))
+                        .map_err(|e| format!("{what}: frame {seq}: {e}"))
+                })
+            });
+            errors.extend(r.err());
+        }
+        let up = mode == "em";
+        guest.monitor().and_then(|mut m| m.set_link("ctl", up)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..o.results.len() {
+        output(&o, i);
+    }
+    assert_no_errors(&errors);
+    assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
+    assert_ok(&o, 0);
+    let out = assert_ok(&o, 1);
+    for mode in ["lpm", "em"] {
+        assert!(out.contains(&format!("l3fwd {mode} exit code 0")), "{out}");
+    }
+    assert_eq!(out.matches(&format!("Port 0: rx={N} tx={N} dropped=0")).count(), 2, "{out}");
+    assert_eq!(out.matches(&format!("Port 1: rx={N} tx={N} dropped=0")).count(), 2, "{out}");
+    assert_eq!(out.matches("Pool mbuf_pool: 8191 of 8191 mbufs free").count(), 2, "{out}");
 }
