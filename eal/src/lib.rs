@@ -20,6 +20,7 @@ pub mod memzone;
 pub mod mp;
 pub mod name;
 pub mod pci;
+pub mod prefetch;
 pub mod process;
 pub mod reclaim;
 pub mod ring;

@@ -346,15 +346,7 @@ impl Mbuf {
     #[inline(always)]
     pub fn prefetch_data(&self) {
         let h = self.h();
-        let p = (h.buf_addr + h.data_off as u64) as *const i8;
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is a hint that never faults, whatever the address; SSE is part
-        // of every x86-64 CPU.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p)
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = p;
+        crate::prefetch::addr((h.buf_addr + h.data_off as u64) as *const u8);
     }
 
     /// This segment's data, writable.

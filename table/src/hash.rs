@@ -463,8 +463,8 @@ impl HashTable {
         // key at a time.
         for &sig in &sigs[..keys.len()] {
             let base = self.base(self.primary(sig));
-            crate::prefetch::line(&self.words[base]);
-            crate::prefetch::line(&self.words[base + BUCKET_HDR]);
+            eal::prefetch::line(&self.words[base]);
+            eal::prefetch::line(&self.words[base + BUCKET_HDR]);
         }
         let mut hits = 0u64;
         for i in 0..keys.len() {

@@ -13,7 +13,6 @@ pub mod crc;
 pub mod hash;
 pub mod lpm;
 pub mod lpm6;
-mod prefetch;
 
 pub use hash::{HashFunction, HashParams, HashTable};
 pub use lpm::{Lpm, LpmParams};

@@ -78,7 +78,7 @@ fn main() {
         let t =
             table::HashTable::lookup_by_name(&mem, "MProc_flow_table", 13, 8).expect("client_server_mp's flow table");
         for flow in 0..flows {
-            let f = frame(flow, flows);
+            let f = tests::numbered_frame(flow, flows);
             let mut key = [0u8; 13];
             key[..12].copy_from_slice(&f[26..38]);
             key[12] = f[23];
