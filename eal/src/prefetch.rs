@@ -8,7 +8,7 @@ pub fn line<T>(x: &T) {
     addr((x as *const T).cast());
 }
 
-/// As [`line`], for any address: a prefetch never faults, so the address need not be valid.
+/// As [`line()`], for any address: a prefetch never faults, so the address need not be valid.
 #[inline(always)]
 pub fn addr(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
