@@ -33,6 +33,8 @@ fn main() {
         "rxtx" => rxtx::run(eal, eth, args.num(2, 10_000), args.str(3, "va"), LAYOUT, Duration::from_secs(120), &|m| {
             Ok(vec![
                 ("device rx_good_packets", port::xstat(eth, 0, "rx_good_packets")?, m.n),
+                ("device rx_undersize_errors", port::xstat(eth, 0, "rx_undersize_errors")?, 0),
+                ("device rx_oversize_errors", port::xstat(eth, 0, "rx_oversize_errors")?, 0),
                 ("device tx_good_packets", port::xstat(eth, 0, "tx_good_packets")?, m.n),
             ])
         }),

@@ -41,6 +41,8 @@ fn main() {
                     Ok(vec![
                         ("q_ipackets[0]", m.stats.q_ipackets.first().copied().unwrap_or(0), m.n),
                         ("device rx_good_packets", xstat(eth, 0, "rx_good_packets")?, m.n),
+                        ("device rx_undersize_errors", xstat(eth, 0, "rx_undersize_errors")?, 0),
+                        ("device rx_oversize_errors", xstat(eth, 0, "rx_oversize_errors")?, 0),
                         ("device tx_good_packets", xstat(eth, 0, "tx_good_packets")?, m.n),
                         // The device counts the 4-byte FCS of every frame.
                         ("device rx_good_bytes", xstat(eth, 0, "rx_good_bytes")?, m.rx.bytes + 4 * m.n),
