@@ -45,3 +45,45 @@ pub fn attach_secondary(argv: &[String], next_lcore_env: &str) -> Result<Eal, Ea
         r => r,
     }
 }
+
+/// A tool's whole life: attaches as [`attach_secondary`] does, runs `run`, and exits. `-h`
+/// prints the EAL's usage and `usage`; `run` returning an empty error prints `usage`; any
+/// other error is printed as `app: error` (followed by `usage` when `usage_on_error`) and
+/// the process exits 1. The EAL is dropped before the exit, so nothing is left behind.
+pub fn run_tool(
+    app: &str,
+    usage: &str,
+    next_lcore_env: &str,
+    usage_on_error: bool,
+    run: impl FnOnce(&Eal) -> Result<(), String>,
+) -> ! {
+    let argv: Vec<String> = std::env::args().collect();
+    let eal = match attach_secondary(&argv, next_lcore_env) {
+        Ok(e) => e,
+        Err(EalError::HelpRequested) => {
+            print!("{}{usage}", crate::args::usage(&argv[0]));
+            std::process::exit(0);
+        }
+        Err(e) => {
+            eprintln!("{app}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = match run(&eal) {
+        Ok(()) => 0,
+        Err(e) if e.is_empty() => {
+            print!("{usage}");
+            0
+        }
+        Err(e) if usage_on_error => {
+            eprintln!("{app}: {e}\n{usage}");
+            1
+        }
+        Err(e) => {
+            eprintln!("{app}: {e}");
+            1
+        }
+    };
+    drop(eal);
+    std::process::exit(code);
+}

@@ -13,7 +13,7 @@
 mod opts;
 mod pcapng;
 
-use eal::{Eal, EalError};
+use eal::Eal;
 use ethdev::capture::{Capture, CaptureConf};
 use ethdev::Ethdev;
 use opts::{Opts, USAGE};
@@ -28,31 +28,7 @@ const APP: &str = "dumpcap";
 const NEXT_LCORE_ENV: &str = "BYPASS_DUMPCAP_LCORE";
 
 fn main() {
-    let argv: Vec<String> = std::env::args().collect();
-    let eal = match eal::tool::attach_secondary(&argv, NEXT_LCORE_ENV) {
-        Ok(e) => e,
-        Err(EalError::HelpRequested) => {
-            print!("{}{USAGE}", eal::args::usage(&argv[0]));
-            std::process::exit(0);
-        }
-        Err(e) => {
-            eprintln!("{APP}: {e}");
-            std::process::exit(1);
-        }
-    };
-    let code = match run(&eal) {
-        Ok(()) => 0,
-        Err(e) if e.is_empty() => {
-            print!("{USAGE}");
-            0
-        }
-        Err(e) => {
-            eprintln!("{APP}: {e}");
-            1
-        }
-    };
-    drop(eal);
-    std::process::exit(code);
+    eal::tool::run_tool(APP, USAGE, NEXT_LCORE_ENV, false, run)
 }
 
 fn now_ns() -> u64 {

@@ -12,7 +12,7 @@
 //! added) on an lcore id no other process of the group uses, unless `-l`/`-c`/`--lcores` is
 //! given.
 
-use eal::{Eal, EalError, Mempool};
+use eal::{Eal, Mempool};
 use ethdev::port_table::PortTable;
 use ethdev::Ethdev;
 use std::sync::atomic::Ordering;
@@ -97,36 +97,8 @@ fn parse(app: &[String]) -> Result<Opts, String> {
 /// The environment variable that carries the next lcore id to try across a re-exec.
 const NEXT_LCORE_ENV: &str = "BYPASS_PROCINFO_LCORE";
 
-fn attach(argv: &[String]) -> Result<Eal, EalError> {
-    eal::tool::attach_secondary(argv, NEXT_LCORE_ENV)
-}
-
 fn main() {
-    let argv: Vec<String> = std::env::args().collect();
-    let eal = match attach(&argv) {
-        Ok(e) => e,
-        Err(EalError::HelpRequested) => {
-            print!("{}{USAGE}", eal::args::usage(&argv[0]));
-            std::process::exit(0);
-        }
-        Err(e) => {
-            eprintln!("{APP}: {e}");
-            std::process::exit(1);
-        }
-    };
-    let code = match run(&eal) {
-        Ok(()) => 0,
-        Err(e) if e.is_empty() => {
-            print!("{USAGE}");
-            0
-        }
-        Err(e) => {
-            eprintln!("{APP}: {e}\n{USAGE}");
-            1
-        }
-    };
-    drop(eal);
-    std::process::exit(code);
+    eal::tool::run_tool(APP, USAGE, NEXT_LCORE_ENV, true, run)
 }
 
 fn run(eal: &Eal) -> Result<(), String> {
