@@ -9,18 +9,10 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
+#[path = "../../eal/benches/common.rs"]
+#[allow(dead_code, reason = "only the median is used here")]
+mod common;
+use common::median;
 
 /// Runs testpmd for `secs` with an optional dumpcap beside it; the median total Rx Mpps
 /// and dumpcap's summary lines.
@@ -72,12 +64,12 @@ fn run(testpmd: &str, dumpcap: &str, prefix: &str, cap: Option<&[&str]>, secs: u
         .filter_map(|l| l.trim().strip_prefix("Rx-pps:"))
         .filter_map(|r| r.split_whitespace().next()?.parse().ok())
         .collect();
-    let mut totals: Vec<f64> =
+    let totals: Vec<f64> =
         pps.chunks(2).filter(|c| c.len() == 2).map(|c| (c[0] + c[1]) / 1e6).skip(2).filter(|&t| t > 0.0).collect();
     if totals.is_empty() {
         return Err(format!("testpmd printed no throughput (exit {:?})", out.status.code()));
     }
-    Ok((median(&mut totals), summary))
+    Ok((median(&totals), summary))
 }
 
 fn main() {

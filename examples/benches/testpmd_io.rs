@@ -6,18 +6,10 @@
 
 use std::process::{Command, Stdio};
 
-fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
+#[path = "../../eal/benches/common.rs"]
+#[allow(dead_code, reason = "only the median is used here")]
+mod common;
+use common::median;
 
 /// Runs a command for `secs` (SIGINT at the end) and returns the median total Rx Mpps.
 fn run(cmd: &str, args: &[&str], secs: u64) -> Result<f64, String> {
@@ -33,7 +25,7 @@ fn run(cmd: &str, args: &[&str], secs: u64) -> Result<f64, String> {
         .filter_map(|l| l.trim().strip_prefix("Rx-pps:"))
         .filter_map(|r| r.split_whitespace().next()?.parse().ok())
         .collect();
-    let mut totals: Vec<f64> =
+    let totals: Vec<f64> =
         pps.chunks(2).filter(|c| c.len() == 2).map(|c| (c[0] + c[1]) / 1e6).skip(2).filter(|&t| t > 0.0).collect();
     if totals.is_empty() {
         return Err(format!(
@@ -42,7 +34,7 @@ fn run(cmd: &str, args: &[&str], secs: u64) -> Result<f64, String> {
             text.lines().last().unwrap_or("")
         ));
     }
-    Ok(median(&mut totals))
+    Ok(median(&totals))
 }
 
 fn min_max(v: &[f64]) -> (f64, f64) {
@@ -101,8 +93,8 @@ fn main() {
         if huge { "hugepages" } else { "--no-huge" }
     );
     println!("{:<10} {:>22} {:>22} {:>7}", "mode", "Bypass", "DPDK", "ratio");
-    for (mode, mut b, mut d) in results {
-        let (bm, dm) = (median(&mut b), median(&mut d));
+    for (mode, b, d) in results {
+        let (bm, dm) = (median(&b), median(&d));
         let ((bl, bh), (dl, dh)) = (min_max(&b), min_max(&d));
         println!(
             "{mode:<10} {:>22} {:>22} {:>7.2}",
