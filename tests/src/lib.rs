@@ -186,3 +186,16 @@ pub fn numbered_frame(i: u32, flows: u32) -> Vec<u8> {
     }
     f
 }
+
+/// testpmd forwarding (io mode, started) between two virtual ports `vdev0` and `vdev1`
+/// without hugepages, at its interactive prompt, in the group of prefix `p`: the primary
+/// that the tool tests (procinfo, dumpcap) attach to.
+pub fn testpmd_forwarding(p: &str, vdev0: &str, vdev1: &str) -> Proc {
+    const T: Duration = Duration::from_secs(60);
+    let args = ["--file-prefix", p, "-l", "0-1", "-m", "64", "--no-huge", "--vdev", vdev0, "--vdev", vdev1, "--", "-i"];
+    let mut t = Proc::spawn(&example_bin("testpmd"), &args);
+    t.expect("Port 1: Link", T);
+    t.send("start");
+    t.expect("io packet forwarding", T);
+    t
+}

@@ -13,28 +13,7 @@ const T: Duration = Duration::from_secs(60);
 const PEER: &str = env!("CARGO_BIN_EXE_ring_peer");
 
 fn testpmd_over_rings(p: &str) -> Proc {
-    let mut t = Proc::spawn(
-        &example_bin("testpmd"),
-        &[
-            "--file-prefix",
-            p,
-            "-l",
-            "0-1",
-            "-m",
-            "64",
-            "--no-huge",
-            "--vdev",
-            "net_ring0,rx=sa,tx=sb",
-            "--vdev",
-            "net_ring1,rx=sc,tx=sd",
-            "--",
-            "-i",
-        ],
-    );
-    t.expect("Port 1: Link", T);
-    t.send("start");
-    t.expect("io packet forwarding", T);
-    t
+    tests::testpmd_forwarding(p, "net_ring0,rx=sa,tx=sb", "net_ring1,rx=sc,tx=sd")
 }
 
 fn dumpcap(p: &str, app: &[&str]) -> Proc {
@@ -227,27 +206,7 @@ fn a_full_capture_ring_drops_and_counts_without_slowing_forwarding() {
 #[test]
 fn a_killed_dumpcap_is_disarmed_by_the_primary_which_keeps_forwarding() {
     let p = prefix("dumpkill");
-    let mut t = Proc::spawn(
-        &example_bin("testpmd"),
-        &[
-            "--file-prefix",
-            &p,
-            "-l",
-            "0-1",
-            "-m",
-            "64",
-            "--no-huge",
-            "--vdev",
-            "net_null0",
-            "--vdev",
-            "net_null1",
-            "--",
-            "-i",
-        ],
-    );
-    t.expect("Port 1: Link", T);
-    t.send("start");
-    t.expect("io packet forwarding", T);
+    let mut t = tests::testpmd_forwarding(&p, "net_null0", "net_null1");
     let file = std::env::temp_dir().join(format!("{p}.pcapng"));
     // Copying every frame of a busy port (to /dev/null: the file would grow fast).
     let mut d = dumpcap(&p, &["-i", "0", "-w", "/dev/null"]);

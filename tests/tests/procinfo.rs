@@ -23,27 +23,7 @@ fn value(out: &[String], key: &str) -> u64 {
 #[test]
 fn procinfo_reads_a_running_testpmd() {
     let p = prefix("procinfo");
-    let mut t = Proc::spawn(
-        &example_bin("testpmd"),
-        &[
-            "--file-prefix",
-            &p,
-            "-l",
-            "0-1",
-            "-m",
-            "64",
-            "--no-huge",
-            "--vdev",
-            "net_null0",
-            "--vdev",
-            "net_null1",
-            "--",
-            "-i",
-        ],
-    );
-    t.expect("Port 1: Link", T);
-    t.send("start");
-    t.expect("io packet forwarding", T);
+    let mut t = tests::testpmd_forwarding(&p, "net_null0", "net_null1");
     std::thread::sleep(Duration::from_millis(300));
     t.send("stop");
     t.expect("Accumulated forward statistics", T);
