@@ -493,7 +493,7 @@ fn check_secondary_args(args: &EalArgs, cfg: &SharedConfig, heap: &Path) -> Resu
         let theirs = cfg.vdevs.get();
         let theirs = if theirs.is_empty() { "none".to_string() } else { theirs };
         tracing::warn!(
-            "--vdev {} is ignored: virtual devices are created by the primary (its --vdev: {theirs}); give --vdev to the primary",
+            "--vdev {}: virtual devices are created by the primary (its --vdev: {theirs}); a secondary using ethdev asks the primary to attach those the group lacks (hotplug), other secondaries ignore them",
             args.vdevs.join(" --vdev ")
         );
     }

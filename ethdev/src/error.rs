@@ -60,6 +60,16 @@ pub enum EthError {
     /// Too many ports.
     #[error("too many ports (at most {0})")]
     TooManyPorts(usize),
+    /// An attach or detach did not happen (see [`crate::hotplug`]).
+    #[error("{op} {target} failed: {why}")]
+    Hotplug {
+        /// "attach" or "detach".
+        op: &'static str,
+        /// The devargs or the port.
+        target: String,
+        /// Why, with the pids involved and the fix.
+        why: String,
+    },
     /// An error from the EAL (memory, rings, IPC).
     #[error(transparent)]
     Eal(#[from] eal::EalError),

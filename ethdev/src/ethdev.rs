@@ -1,45 +1,49 @@
 //! The port layer of one process: probes ports in the primary (the EAL's PCI devices
-//! first, then `--vdev`), attaches to them in secondaries, and hands out port handles.
+//! first, then `--vdev`), attaches to them in secondaries, hands out port handles, and
+//! attaches or detaches ports at run time in every process of the group ([`crate::hotplug`]).
 
-use crate::devargs::VdevArgs;
-use crate::driver::{Control, Pmd, PortCtx};
 use crate::error::EthError;
 use crate::events::{self, EventHub, LinkCallback, LSC_ACTION};
+use crate::hotplug::port_set::PortSet;
+use crate::hotplug::secondary::{self, SECONDARY_ACTIONS};
+use crate::hotplug::wire::Request;
+use crate::hotplug::{self as hp, PortEvent};
 use crate::link::Link;
 use crate::port::{Port, PortControl};
-use crate::port_table::{PortState, PortTable, MAX_PORTS};
-use eal::bus::BusDevice;
+use crate::port_table::PortTable;
+use crate::Pmd;
 use eal::mp::Mp;
 use eal::Eal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The ports of this process.
 pub struct Ethdev {
     primary: bool,
-    table: PortTable,
-    hub: Arc<EventHub>,
-    ports: Vec<Option<Port>>,
-    controls: Vec<Option<Box<dyn Control>>>,
+    set: Arc<PortSet>,
     mp: Mp,
 }
 
 impl Ethdev {
     /// Probes (primary) or attaches to (secondary) every port of the group, using `pmds` to
-    /// find each port's driver.
+    /// find each port's driver. A secondary's `--vdev` devices that the group does not have
+    /// yet are attached through the primary, as DPDK's secondaries do.
     pub fn init(eal: &Eal, pmds: &[&'static dyn Pmd]) -> Result<Ethdev, EthError> {
         let mem = eal.memory();
         let primary = eal.is_primary();
         let table = if primary { PortTable::create(&mem)? } else { PortTable::lookup(&mem)? };
         let hub = Arc::new(EventHub::new(primary.then(|| eal.mp().clone())));
-        let mut eth = Ethdev {
-            primary,
+        let set = Arc::new(PortSet::new(
             table,
-            hub: hub.clone(),
-            ports: vec![None; MAX_PORTS],
-            controls: (0..MAX_PORTS).map(|_| None).collect(),
-            mp: eal.mp().clone(),
-        };
+            hub.clone(),
+            pmds,
+            mem.clone(),
+            eal.mp().clone(),
+            eal.pci_devices().to_vec(),
+            eal.runtime_dir().to_path_buf(),
+        ));
+        let eth = Ethdev { primary, set: set.clone(), mp: eal.mp().clone() };
         crate::telemetry::register_commands(table);
         if primary {
             // A capture whose owner was killed is disarmed at the next sweep of dead peers.
@@ -48,11 +52,12 @@ impl Ethdev {
                 crate::capture::sweep_dead_owner(&m);
             });
             for dev in eal.pci_devices() {
-                eth.probe_pci(eal, pmds, dev)?;
+                set.probe_pci(dev)?;
             }
             for raw in &eal.args().vdevs {
-                eth.probe_vdev(eal, pmds, raw)?;
+                set.probe_vdev(raw)?;
             }
+            secondary::register_primary(&set)?;
         } else {
             let h = hub.clone();
             eal.mp()
@@ -64,107 +69,28 @@ impl Ethdev {
                     Ok(())
                 })
                 .map_err(|e| eal::EalError::Mp(e.to_string()))?;
+            // Take the ports under the same lock the notices of new ports are applied with,
+            // so that a port attached meanwhile is neither missed nor taken twice.
+            secondary::register_secondary(&set)?;
+            let _guard = set.op.lock().unwrap_or_else(|e| e.into_inner());
             for id in table.ports() {
-                let slot = table.slot(id).expect("id from the table");
-                let driver = slot.driver.get();
-                let pmd = pmds.iter().find(|p| p.name() == driver).ok_or_else(|| EthError::UnknownDriver {
-                    name: format!("{} (port {id})", slot.name.get()),
-                    known: pmds.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
-                })?;
-                let ctx = PortCtx { port: id, slot, mem, hub: hub.clone() };
-                let device_slot = slot.device_slot.load(Ordering::Acquire);
-                let data = if device_slot == u32::MAX {
-                    pmd.attach(&ctx)?
-                } else {
-                    match eal.pci_devices().iter().find(|d| d.table_index() == device_slot) {
-                        Some(dev) => pmd.attach_pci(&ctx, dev)?,
-                        None => {
-                            tracing::warn!(port = id, name = %slot.name.get(), "PCI port not attached: its device is not open in this process (-a/-b/--no-pci)");
-                            continue;
-                        }
+                if set.local.ids().contains(&id) {
+                    continue;
+                }
+                set.attach_local(id)?;
+            }
+            drop(_guard);
+            for raw in &eal.args().vdevs {
+                match set.find(raw) {
+                    Some(id) => tracing::info!(port = id, "--vdev {raw}: the group has it already"),
+                    None => {
+                        let id = secondary::request(&set, &Request::Attach(raw.clone()))?;
+                        tracing::info!(port = id, "--vdev {raw}: attached through the primary");
                     }
-                };
-                eth.ports[id as usize] = Some(Port::new(id, slot, data));
+                }
             }
         }
         Ok(eth)
-    }
-
-    /// Makes a port of PCI device `dev` if a driver of `pmds` takes its ids (primary).
-    fn probe_pci(
-        &mut self,
-        eal: &Eal,
-        pmds: &[&'static dyn Pmd],
-        dev: &Arc<BusDevice>,
-    ) -> Result<Option<u16>, EthError> {
-        let ids = dev.ids();
-        let Some(pmd) = pmds.iter().find(|p| p.pci_ids().contains(&ids)) else {
-            tracing::debug!(addr = %dev.addr(), "no driver for PCI device {:04x}:{:04x}", ids.0, ids.1);
-            return Ok(None);
-        };
-        let id = self.table.allocate().ok_or(EthError::TooManyPorts(MAX_PORTS))?;
-        let slot = self.table.slot(id).expect("allocated id");
-        let name = dev.addr().to_string();
-        slot.name.set(&name);
-        slot.driver.set(pmd.name());
-        let devargs = dev.devargs().map(|d| d.to_string()).unwrap_or_else(|| name.clone());
-        slot.devargs.set(&devargs[..devargs.len().min(127)]);
-        slot.mtu.store(1500, Ordering::Relaxed);
-        slot.device_slot.store(dev.table_index(), Ordering::Relaxed);
-        slot.state.store(PortState::Probed as u32, Ordering::Release);
-        let ctx = PortCtx { port: id, slot, mem: eal.memory(), hub: self.hub.clone() };
-        let probed = match pmd.probe_pci(&ctx, dev) {
-            Ok(p) => p,
-            Err(e) => {
-                slot.state.store(PortState::Unused as u32, Ordering::Release);
-                slot.in_use.store(0, Ordering::Release);
-                return Err(e);
-            }
-        };
-        dev.record_driver(pmd.name(), u32::from(id));
-        let link = probed.control.link_update();
-        self.hub.report(id, slot, link);
-        self.ports[id as usize] = Some(Port::new(id, slot, probed.data));
-        self.controls[id as usize] = Some(probed.control);
-        tracing::info!(port = id, %name, driver = pmd.name(), "PCI port probed");
-        Ok(Some(id))
-    }
-
-    fn probe_vdev(&mut self, eal: &Eal, pmds: &[&'static dyn Pmd], raw: &str) -> Result<u16, EthError> {
-        let args = VdevArgs::parse(raw)?;
-        // The longest matching driver name wins (net_ring vs a hypothetical net_r).
-        let pmd = pmds.iter().filter(|p| args.name.starts_with(p.name())).max_by_key(|p| p.name().len()).ok_or_else(
-            || EthError::UnknownDriver {
-                name: args.name.clone(),
-                known: pmds.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
-            },
-        )?;
-        if self.port_ids().iter().any(|&id| self.ports[id as usize].as_ref().is_some_and(|p| p.name() == args.name)) {
-            return Err(EthError::BadDevargs { args: raw.into(), why: "a device of that name exists already".into() });
-        }
-        let id = self.table.allocate().ok_or(EthError::TooManyPorts(MAX_PORTS))?;
-        let slot = self.table.slot(id).expect("allocated id");
-        slot.name.set(&args.name);
-        slot.driver.set(pmd.name());
-        slot.devargs.set(&raw[..raw.len().min(127)]);
-        slot.mtu.store(1500, Ordering::Relaxed);
-        slot.device_slot.store(u32::MAX, Ordering::Relaxed);
-        slot.state.store(PortState::Probed as u32, Ordering::Release);
-        let ctx = PortCtx { port: id, slot, mem: eal.memory(), hub: self.hub.clone() };
-        let probed = match pmd.probe_vdev(&ctx, &args) {
-            Ok(p) => p,
-            Err(e) => {
-                slot.state.store(PortState::Unused as u32, Ordering::Release);
-                slot.in_use.store(0, Ordering::Release);
-                return Err(e);
-            }
-        };
-        let link = probed.control.link_update();
-        self.hub.report(id, slot, link);
-        self.ports[id as usize] = Some(Port::new(id, slot, probed.data));
-        self.controls[id as usize] = Some(probed.control);
-        tracing::info!(port = id, name = %args.name, driver = pmd.name(), "port probed");
-        Ok(id)
     }
 
     /// True in the primary.
@@ -172,29 +98,30 @@ impl Ethdev {
         self.primary
     }
 
-    /// Ids of every port of the group.
+    /// Ids of every port of the group attached in this process, in order.
     pub fn port_ids(&self) -> Vec<u16> {
-        (0..MAX_PORTS as u16).filter(|&i| self.ports[i as usize].is_some()).collect()
+        self.set.local.ids()
     }
 
     /// Number of ports.
     pub fn count(&self) -> usize {
-        self.ports.iter().filter(|p| p.is_some()).count()
+        self.set.local.ids().len()
     }
 
-    /// The port `id` (data path and read-only calls), in any process.
-    pub fn port(&self, id: u16) -> Result<&Port, EthError> {
-        self.ports.get(id as usize).and_then(|p| p.as_ref()).ok_or(EthError::NoSuchPort(id))
+    /// A handle of port `id` (data path and read-only calls), in any process. While the
+    /// application keeps a handle (or a clone of it), a detach of the port waits for it.
+    pub fn port(&self, id: u16) -> Result<Port, EthError> {
+        self.set.local.port(id).ok_or(EthError::NoSuchPort(id))
     }
 
     /// Control of port `id`: primary only.
     pub fn control(&self, id: u16) -> Result<PortControl<'_>, EthError> {
-        let port = self.port(id)?;
+        self.port(id)?;
         if !self.primary {
             return Err(EthError::PrimaryOnly("port control"));
         }
-        let ctl = self.controls[id as usize].as_deref().ok_or(EthError::NoSuchPort(id))?;
-        Ok(PortControl { port, ctl })
+        let (port, ctl) = self.set.local.control(id).ok_or(EthError::NoSuchPort(id))?;
+        Ok(PortControl { port, ctl, _ethdev: std::marker::PhantomData })
     }
 
     /// Driver-specific counters of port `id` (primary: read from the device now).
@@ -203,7 +130,7 @@ impl Ethdev {
         if !self.primary {
             return Err(EthError::PrimaryOnly("reading device counters"));
         }
-        let ctl = self.controls[id as usize].as_deref().ok_or(EthError::NoSuchPort(id))?;
+        let (_, ctl) = self.set.local.control(id).ok_or(EthError::NoSuchPort(id))?;
         ctl.stats_update();
         Ok(ctl.xstats())
     }
@@ -213,7 +140,57 @@ impl Ethdev {
     /// primary's event arrives, in the order of the events.
     pub fn on_link_change(&self, port: Option<u16>, cb: impl Fn(u16, Link, u32) + Send + Sync + 'static) {
         let cb: Arc<LinkCallback> = Arc::new(cb);
-        self.hub.add(port, cb);
+        self.set.hub.add(port, cb);
+    }
+
+    /// Attaches the virtual device of `devargs` (`net_ring2`, `net_tap1,iface=x`) to the
+    /// group, as `rte_dev_probe`: in the primary it probes the device; in a secondary it
+    /// asks the primary to. Returns the new port's id once every process of the group has
+    /// the port (same id everywhere) and its [`PortEvent::New`] callbacks ran. Fails with
+    /// the reason for an unknown driver, a name already attached, malformed devargs, a
+    /// secondary that could not attach it (named by pid; the port is then removed again), a
+    /// PCI address (not supported at run time yet), or no running primary.
+    pub fn attach(&self, devargs: &str) -> Result<u16, EthError> {
+        if self.primary {
+            hp::primary::attach(&self.set, devargs)
+        } else {
+            secondary::request(&self.set, &Request::Attach(devargs.to_string()))
+        }
+    }
+
+    /// Detaches port `port` from the group, as `rte_dev_remove`: each process first
+    /// releases it (waits up to [`Ethdev::set_detach_timeout`] until the application there
+    /// holds no handle of it), then every process drops it, the primary closes the device
+    /// and frees the slot. Returns once the port is gone from every process and its
+    /// [`PortEvent::Removed`] callbacks ran. If a process still holds the port at the
+    /// timeout, or does not answer, the detach fails naming its pid, and the port stays
+    /// attached and working everywhere. In a secondary it asks the primary to do it.
+    pub fn detach(&self, port: u16) -> Result<(), EthError> {
+        if self.primary {
+            hp::primary::detach(&self.set, port)
+        } else {
+            if !self.set.local.ids().contains(&port) {
+                return Err(EthError::NoSuchPort(port));
+            }
+            secondary::request(&self.set, &Request::Detach(port)).map(|_| ())
+        }
+    }
+
+    /// The port whose name (`net_ring0`, a PCI address) or devargs are `name`, if any.
+    pub fn find_port(&self, name: &str) -> Option<u16> {
+        self.set.find(name)
+    }
+
+    /// How long a detach waits for every process to release the port (default
+    /// [`hp::DEFAULT_DETACH_TIMEOUT`]); set it in the primary, which runs the detach.
+    pub fn set_detach_timeout(&self, timeout: Duration) {
+        self.set.detach_timeout_ms.store(timeout.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Calls `cb(port, event)` when a port is attached or detached, in this process; in
+    /// secondaries on the IPC thread, before the primary's attach or detach returns.
+    pub fn on_port_event(&self, cb: impl Fn(u16, PortEvent) + Send + Sync + 'static) {
+        self.set.on_event(Arc::new(cb));
     }
 }
 
@@ -221,14 +198,18 @@ impl Drop for Ethdev {
     fn drop(&mut self) {
         crate::telemetry::unregister_commands();
         if self.primary {
-            for (id, c) in self.controls.iter().enumerate() {
-                if let (Some(c), Some(p)) = (c, &self.ports[id]) {
-                    PortControl { port: p, ctl: c.as_ref() }.close();
+            let _ = self.mp.unregister(hp::REQUEST);
+            for id in self.set.local.ids() {
+                if let Some((port, ctl)) = self.set.local.control(id) {
+                    PortControl { port, ctl, _ethdev: std::marker::PhantomData }.close();
                 }
             }
         } else {
             // A secondary never touches the devices; it only stops listening.
             let _ = self.mp.unregister(LSC_ACTION);
+            for name in SECONDARY_ACTIONS {
+                let _ = self.mp.unregister(name);
+            }
         }
     }
 }

@@ -9,11 +9,13 @@ pub mod driver_state;
 pub mod error;
 pub mod ethdev;
 pub mod events;
+pub mod hotplug;
 pub mod link;
 pub mod offload;
 pub mod port;
 pub mod port_table;
 pub mod rss;
+mod slot_reset;
 pub mod stats;
 pub mod telemetry;
 
@@ -22,6 +24,7 @@ pub use driver::{capa, Control, DataPath, DescLimits, DevInfo, Dir, Pmd, PortCon
 pub use driver_state::{SharedStr, PRIVATE_BYTES};
 pub use error::{BurstError, EthError};
 pub use ethdev::Ethdev;
+pub use hotplug::PortEvent;
 pub use link::Link;
 pub use offload::{RxOffloads, TxOffloads, TxPrepareError, TxReject};
 pub use port::{Port, PortControl};

@@ -66,6 +66,11 @@ impl Port {
     pub fn id(&self) -> u16 {
         self.id
     }
+    /// How many handles of this port exist in this process (this one, its clones and the
+    /// ethdev layer's own); a detach waits until the application's are dropped.
+    pub fn handles(&self) -> usize {
+        Arc::strong_count(&self.data)
+    }
     /// The port's name (vdev name or PCI address).
     pub fn name(&self) -> String {
         self.slot.name.get()
@@ -205,16 +210,18 @@ impl Port {
     }
 }
 
-/// The primary's handle on a port: everything [`Port`] has, plus control.
+/// The primary's handle on a port: everything [`Port`] has, plus control. It holds the
+/// port (see [`Port::handles`]) while it lives, so a detach waits for it to be dropped.
 pub struct PortControl<'a> {
-    pub(crate) port: &'a Port,
-    pub(crate) ctl: &'a dyn Control,
+    pub(crate) port: Port,
+    pub(crate) ctl: Arc<dyn Control>,
+    pub(crate) _ethdev: std::marker::PhantomData<&'a ()>,
 }
 
 impl std::ops::Deref for PortControl<'_> {
     type Target = Port;
     fn deref(&self) -> &Port {
-        self.port
+        &self.port
     }
 }
 

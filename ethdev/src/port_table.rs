@@ -104,6 +104,9 @@ crate::shared_state! {
         private: [AtomicU64; PRIVATE_WORDS],
         /// Software counters.
         pub counters: PortCounters,
+        /// Bumped each time the slot is given to a new port, so that a hotplug message or a
+        /// handle of an earlier port in this slot is told apart from the current one.
+        pub generation: AtomicU32,
     }
 }
 
@@ -198,14 +201,28 @@ impl PortTable {
         self.slots.get(id as usize)
     }
 
-    /// Takes a free slot; returns its port id.
+    /// Takes a free slot; returns its port id. A slot an earlier (detached) port used is
+    /// zeroed first and its generation bumped, so the new port starts from nothing.
     pub fn allocate(&self) -> Option<u16> {
         for (i, s) in self.slots.iter().enumerate() {
             if s.in_use.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                let generation = s.generation.load(Ordering::Relaxed).wrapping_add(1);
+                crate::slot_reset::zero(s);
+                s.generation.store(generation, Ordering::Relaxed);
+                s.in_use.store(1, Ordering::Release);
                 return Some(i as u16);
             }
         }
         None
+    }
+
+    /// Gives the slot of port `id` back (after its port was closed and every process let
+    /// it go): it reads as unused and [`PortTable::allocate`] may hand it out again.
+    pub fn free(&self, id: u16) {
+        if let Some(s) = self.slot(id) {
+            s.state.store(PortState::Unused as u32, Ordering::Release);
+            s.in_use.store(0, Ordering::Release);
+        }
     }
 
     /// Ids of the ports in use.

@@ -150,7 +150,7 @@ fn server(eal: &Eal) -> Result<(), String> {
     }
     println!("APP: server ready: {} ports, {nb_clients} clients", ports.len());
     let stop = stop_on_enter();
-    let handles: Vec<_> = ports.iter().filter_map(|&p| eth.port(p).ok().cloned()).collect();
+    let handles: Vec<_> = ports.iter().filter_map(|&p| eth.port(p).ok()).collect();
     let mut per_client: Vec<Vec<Mbuf>> = (0..nb_clients).map(|_| Vec::with_capacity(BURST)).collect();
     let nc = nb_clients as usize;
     let (mut rx, mut sent, mut dropped) = (vec![0u64; nc], vec![0u64; nc], vec![0u64; nc]);
@@ -220,7 +220,7 @@ fn client(eal: &Eal) -> Result<(), String> {
     let ring = MbufRing::lookup(&eal.memory(), &client_ring(id))
         .map_err(|_| format!("no ring for client {id}: the server was started with fewer clients (-n)"))?;
     let ports = eth.port_ids();
-    let handles: Vec<_> = ports.iter().filter_map(|&p| eth.port(p).ok().cloned()).collect();
+    let handles: Vec<_> = ports.iter().filter_map(|&p| eth.port(p).ok()).collect();
     // The server made one ring per client: their count says who else may share a TX queue.
     let nb_clients = (0..MAX_CLIENTS).take_while(|&i| MbufRing::lookup(&eal.memory(), &client_ring(i)).is_ok()).count();
     let locks = eal

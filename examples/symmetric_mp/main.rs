@@ -67,7 +67,7 @@ fn run(eal: &eal::Eal) -> Result<(), String> {
     }
     println!("APP: proc {q} ready");
     let stop = stop_on_enter();
-    let handles: Vec<_> = ports.iter().filter_map(|&p| eth.port(p).ok().cloned()).collect();
+    let handles: Vec<_> = ports.iter().filter_map(|&p| eth.port(p).ok()).collect();
     let mut counts = vec![(0u64, 0u64, 0u64); handles.len()];
     let mut bufs: Vec<Mbuf> = Vec::with_capacity(BURST);
     while !should_stop(&stop) {

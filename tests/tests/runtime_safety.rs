@@ -216,7 +216,10 @@ fn secondary_flags_that_differ_from_the_primary_are_warned_about() {
     assert_eq!(code, Some(0), "{out:?}");
     assert!(any(&out, "ATTACHED role=Secondary"), "{out:?}");
     assert!(any(&out, "-m 64 is ignored") && any(&out, "primary's memory (-m 16"), "{out:?}");
-    assert!(any(&out, "--vdev net_null1 is ignored") && any(&out, "its --vdev: net_null0"), "{out:?}");
+    assert!(
+        any(&out, "--vdev net_null1: virtual devices are created by the primary") && any(&out, "its --vdev: net_null0"),
+        "{out:?}"
+    );
     assert!(any(&out, "runs without --no-huge but the primary"), "{out:?}");
     assert!(!out.iter().any(|l| l.contains('\u{1b}')), "no colour codes in piped logs: {out:?}");
     // A setting every process must share is refused.

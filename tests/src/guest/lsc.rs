@@ -23,7 +23,7 @@ pub fn run(eal: &Eal, eth: &Ethdev, name: &str, layout: Layout) -> Result<(), St
         say("lsc_event", format!("{who} port={port} up={} seq={seq} {link}", link.up));
         ev.lock().unwrap_or_else(|p| p.into_inner()).push((link.up, seq));
     });
-    let p = eth.port(0).map_err(|e| e.to_string())?;
+    let p = &eth.port(0).map_err(|e| e.to_string())?;
     let (link, seq) = p.link();
     say("LSC_READY", format!("{name} {link} seq={seq}"));
     let _ = std::fs::write(format!("/tmp/lsc_{name}_ready"), "");

@@ -39,7 +39,7 @@ pub fn run(
 ) -> Result<(), String> {
     let pool = port::pool(eal)?;
     port::start(eth, 0, pool, layout)?;
-    let p = eth.port(0).map_err(|e| e.to_string())?;
+    let p = &eth.port(0).map_err(|e| e.to_string())?;
     say("READY", format!("rxtx-{label} {}", p.name()));
     let rx = port::receive(p, n, 0, TAG_H2G, HOST_MAC, timeout, &|| port::dump_xstats(eth, 0, "xstats"));
     report("rx", &rx)?;

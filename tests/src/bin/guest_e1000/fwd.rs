@@ -61,7 +61,7 @@ pub fn run(eal: &Eal, eth: &Ethdev, n: u32) -> Result<(), String> {
     let pool = port::pool(eal)?;
     port::start(eth, 0, pool, crate::LAYOUT)?;
     port::start(eth, 1, pool, crate::LAYOUT)?;
-    let (p0, p1) = (eth.port(0).map_err(|e| e.to_string())?, eth.port(1).map_err(|e| e.to_string())?);
+    let (p0, p1) = (&eth.port(0).map_err(|e| e.to_string())?, &eth.port(1).map_err(|e| e.to_string())?);
     let dump = || {
         for id in [0u16, 1] {
             port::dump_xstats(eth, id, &format!("xstats{id}"));

@@ -15,7 +15,7 @@ use tests::guest::{say, secondary_done, touch, wait_file};
 pub fn primary(eal: &Eal, eth: &Ethdev, ns: u32, np: u32) -> Result<(), String> {
     let pool = port::pool(eal)?;
     port::start(eth, 0, pool, crate::LAYOUT)?;
-    let p = eth.port(0).map_err(|e| e.to_string())?;
+    let p = &eth.port(0).map_err(|e| e.to_string())?;
     touch("/tmp/mp_primary_ready", "");
     say("PRIMARY_WAITING", p.name());
     wait_file("/tmp/mp_secondary_killed", Duration::from_secs(300))?;
@@ -40,7 +40,7 @@ pub fn primary(eal: &Eal, eth: &Ethdev, ns: u32, np: u32) -> Result<(), String> 
 pub fn secondary(eal: &Eal, eth: &Ethdev, ns: u32) -> Result<(), String> {
     secondary_done((|| {
         let pool = port::pool(eal)?;
-        let p = eth.port(0).map_err(|e| e.to_string())?;
+        let p = &eth.port(0).map_err(|e| e.to_string())?;
         if !p.is_started() {
             return Err("port 0 is not started".to_string());
         }

@@ -100,7 +100,7 @@ pub fn primary(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(),
     let pool = port::pool(eal)?;
     port::start(eth, 0, pool, crate::LAYOUT.queues(2, 2))?;
     let pc = eth.control(0).map_err(|e| e.to_string())?;
-    let p = eth.port(0).map_err(|e| e.to_string())?;
+    let p = &eth.port(0).map_err(|e| e.to_string())?;
     let reta = pc.reta_query().map_err(|e| e.to_string())?;
     let mine = batch(p, &reta, flows, 0..per_flow, Some(0));
     queue_stop_start(&pc, p, &pool)?;
@@ -131,7 +131,7 @@ pub fn primary(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(),
 pub fn secondary(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(), String> {
     secondary_done((|| {
         let pool = port::pool(eal)?;
-        let p = eth.port(0).map_err(|e| e.to_string())?;
+        let p = &eth.port(0).map_err(|e| e.to_string())?;
         if !p.is_started() || p.nb_rx_queues() != 2 {
             return Err(format!("port 0 is not started with 2 RX queues ({})", p.nb_rx_queues()));
         }

@@ -48,7 +48,7 @@ pub fn run(eal: &Eal, eth: &Ethdev, n: u32, other: &str) -> Result<(), String> {
     let other = frames::parse_mac(other).ok_or_else(|| format!("promisc: bad MAC address '{other}'"))?;
     port::start(eth, 0, port::pool(eal)?, LAYOUT)?;
     let pc = eth.control(0).map_err(|e| e.to_string())?;
-    let p = eth.port(0).map_err(|e| e.to_string())?;
+    let p = &eth.port(0).map_err(|e| e.to_string())?;
     if p.promiscuous() {
         return Err("promiscuous mode is on after start; it must default to off".into());
     }

@@ -39,7 +39,7 @@ pub fn run(eal: &Eal, eth: &Ethdev, flows: u16, per_flow: u32) -> Result<(), Str
         return Err(format!("the device holds redirection table {reta:?}, not the default round robin"));
     }
     let conf = RssConf::default();
-    let p = eth.port(0).map_err(|e| e.to_string())?;
+    let p = &eth.port(0).map_err(|e| e.to_string())?;
     let me = p.mac();
     say("READY", format!("rss {} reta_size={} hash_types={:#x}", p.name(), info.reta_size, info.rss_hash_types));
     let total = u64::from(flows) * u64::from(per_flow);

@@ -27,7 +27,7 @@ pub fn run(eal: &Eal, eth: &Ethdev, name: &str, q: u16) -> Result<(), String> {
         port::start(eth, 0, pool, crate::LAYOUT.pairs(2))?;
         port::dump_xstats(eth, 0, "xstats");
     }
-    let p = eth.port(0).map_err(|e| e.to_string())?;
+    let p = &eth.port(0).map_err(|e| e.to_string())?;
     let mac = p.mac();
     say("MQ_READY", format!("{name} q={q}"));
     touch(&format!("/tmp/mq_{name}_ready"), "");
