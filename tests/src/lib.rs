@@ -70,6 +70,31 @@ impl Proc {
         }
     }
 
+    /// Waits up to `timeout` for a line not read before containing `pat`; returns the lines
+    /// read meanwhile, that one last (unlike [`Proc::expect`], earlier output never matches,
+    /// so the same reply can be awaited after each command). Panics with the output so far
+    /// when it does not come.
+    pub fn read_until(&mut self, pat: &str, timeout: Duration) -> Vec<String> {
+        let end = Instant::now() + timeout;
+        let mut got = Vec::new();
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    let done = l.contains(pat);
+                    got.push(l);
+                    if done {
+                        return got;
+                    }
+                }
+                Err(_) => {
+                    panic!("no new line containing {pat:?} within {timeout:?}; output:\n{}", self.seen.join("\n"))
+                }
+            }
+        }
+    }
+
     /// Writes a line to the child's stdin.
     pub fn send(&mut self, line: &str) {
         if let Some(s) = self.stdin.as_mut() {

@@ -19,13 +19,16 @@ pub(crate) struct Entry {
     baseline: usize,
     /// Being detached: no new handles are given out.
     pub detaching: bool,
+    /// Detaches rolled back so far: a release wait that began before a rollback must not
+    /// mark the port afterwards.
+    pub rollbacks: u32,
 }
 
 impl Entry {
     /// An entry for a port just attached in this process.
     pub fn new(port: Port, control: Option<Arc<dyn Control>>, generation: u32) -> Entry {
         let baseline = port.handles();
-        Entry { port, control, generation, baseline, detaching: false }
+        Entry { port, control, generation, baseline, detaching: false, rollbacks: 0 }
     }
 
     /// Handles of the port the application holds in this process.
@@ -83,11 +86,20 @@ impl LocalPorts {
         e.take()
     }
 
+    /// The rollback count of port `id` (see [`Entry::rollbacks`]).
+    pub fn rollbacks(&self, id: u16) -> u32 {
+        self.lock().get(usize::from(id)).and_then(|e| e.as_ref().map(|e| e.rollbacks)).unwrap_or(0)
+    }
+
     /// Marks port `id` of `generation` as being detached if the application holds no handle
-    /// of it; returns the handles held otherwise (0 when marked; None when no such port).
-    pub fn try_mark_detaching(&self, id: u16, generation: u32) -> Option<usize> {
+    /// of it; returns the handles held otherwise (0 when marked; None when no such port, or
+    /// when a rollback came since `rollbacks` was read).
+    pub fn try_mark_detaching(&self, id: u16, generation: u32, rollbacks: u32) -> Option<usize> {
         let mut g = self.lock();
         let e = g.get_mut(usize::from(id))?.as_mut().filter(|e| e.generation == generation)?;
+        if e.rollbacks != rollbacks {
+            return None;
+        }
         let held = e.held();
         if held == 0 {
             e.detaching = true;
@@ -100,6 +112,7 @@ impl LocalPorts {
         if let Some(Some(e)) = self.lock().get_mut(usize::from(id)) {
             if e.generation == generation {
                 e.detaching = false;
+                e.rollbacks = e.rollbacks.wrapping_add(1);
             }
         }
     }

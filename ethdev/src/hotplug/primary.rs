@@ -61,10 +61,17 @@ pub(crate) fn attach(set: &PortSet, devargs: &str) -> Result<u16, EthError> {
 }
 
 /// Waits until this process holds no handle of port `id` (then marks it as being detached)
-/// or until `deadline`; the handles still held at the deadline otherwise.
-pub(crate) fn wait_release(set: &PortSet, id: u16, generation: u32, deadline: Instant) -> Result<(), usize> {
+/// or until `deadline`; the handles still held at the deadline otherwise. `rollbacks` is the
+/// port's rollback count when the detach began (a rolled-back detach marks nothing).
+pub(crate) fn wait_release(
+    set: &PortSet,
+    id: u16,
+    generation: u32,
+    rollbacks: u32,
+    deadline: Instant,
+) -> Result<(), usize> {
     loop {
-        match set.local.try_mark_detaching(id, generation) {
+        match set.local.try_mark_detaching(id, generation, rollbacks) {
             Some(0) | None => return Ok(()),
             Some(held) if Instant::now() >= deadline => return Err(held),
             Some(_) => std::thread::sleep(Duration::from_millis(5)),
@@ -85,7 +92,7 @@ pub(crate) fn detach(set: &PortSet, id: u16) -> Result<(), EthError> {
         target: format!("port {id}"),
         why: format!("{why}; the port stays attached and keeps working"),
     };
-    if let Err(held) = wait_release(set, id, generation, Instant::now() + wait) {
+    if let Err(held) = wait_release(set, id, generation, set.local.rollbacks(id), Instant::now() + wait) {
         return Err(refused(format!(
             "this process (pid {}) still holds {held} handle(s) of it after {} ms; drop them first",
             std::process::id(),

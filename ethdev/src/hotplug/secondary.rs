@@ -62,11 +62,13 @@ pub(crate) fn register_secondary(set: &Arc<PortSet>) -> Result<(), EthError> {
         PREPARE,
         mp.register(PREPARE, move |mp, msg, peer| {
             let n = notice(msg)?;
+            // Read here, on the IPC thread, before a rollback of this detach can arrive.
+            let rollbacks = s.local.rollbacks(n.port);
             // Waiting for the application to drop its handles must not stall the IPC thread.
             let (s, mp, peer) = (s.clone(), mp.clone(), peer.clone());
             std::thread::Builder::new().name("eth-hp-release".into()).spawn(move || {
                 let deadline = Instant::now() + Duration::from_millis(u64::from(n.wait_ms));
-                let refused = primary::wait_release(&s, n.port, n.generation, deadline).err().map(|held| {
+                let refused = primary::wait_release(&s, n.port, n.generation, rollbacks, deadline).err().map(|held| {
                     format!(
                         "process {} still holds {held} handle(s) of port {} after {} ms; release the port there first",
                         std::process::id(),
