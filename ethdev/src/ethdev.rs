@@ -38,7 +38,7 @@ impl Ethdev {
             table,
             hub.clone(),
             pmds,
-            mem.clone(),
+            mem,
             eal.mp().clone(),
             eal.pci_devices().to_vec(),
             eal.runtime_dir().to_path_buf(),

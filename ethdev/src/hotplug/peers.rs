@@ -51,7 +51,7 @@ mod tests {
     fn names_refusers_and_the_silent() {
         let me = std::process::id();
         let ok = Answer { pid: 1, refused: None };
-        assert_eq!(problems(&[ok.clone()], &[], false), None);
+        assert_eq!(problems(std::slice::from_ref(&ok), &[], false), None);
         let busy = Answer { pid: 77, refused: Some("holds port 2".into()) };
         assert_eq!(problems(&[ok.clone(), busy], &[], false).unwrap(), "pid 77: holds port 2");
         // This test process is alive and did not answer.

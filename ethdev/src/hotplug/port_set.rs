@@ -115,7 +115,7 @@ impl PortSet {
         slot.mtu.store(1500, Ordering::Relaxed);
         slot.device_slot.store(u32::MAX, Ordering::Relaxed);
         slot.state.store(PortState::Probed as u32, Ordering::Release);
-        let ctx = PortCtx { port: id, slot, mem: self.mem.clone(), hub: self.hub.clone() };
+        let ctx = PortCtx { port: id, slot, mem: self.mem, hub: self.hub.clone() };
         let probed = match pmd.probe_vdev(&ctx, &args) {
             Ok(p) => p,
             Err(e) => {
@@ -149,7 +149,7 @@ impl PortSet {
         slot.mtu.store(1500, Ordering::Relaxed);
         slot.device_slot.store(dev.table_index(), Ordering::Relaxed);
         slot.state.store(PortState::Probed as u32, Ordering::Release);
-        let ctx = PortCtx { port: id, slot, mem: self.mem.clone(), hub: self.hub.clone() };
+        let ctx = PortCtx { port: id, slot, mem: self.mem, hub: self.hub.clone() };
         let probed = match pmd.probe_pci(&ctx, dev) {
             Ok(p) => p,
             Err(e) => {
@@ -176,7 +176,7 @@ impl PortSet {
             name: format!("{} (port {id})", slot.name.get()),
             known: self.known(),
         })?;
-        let ctx = PortCtx { port: id, slot, mem: self.mem.clone(), hub: self.hub.clone() };
+        let ctx = PortCtx { port: id, slot, mem: self.mem, hub: self.hub.clone() };
         let device_slot = slot.device_slot.load(Ordering::Acquire);
         let data = if device_slot == u32::MAX {
             pmd.attach(&ctx)?
