@@ -297,3 +297,37 @@ fn bad_hotplug_requests_get_clear_errors() {
     let r = reply(&mut g.procs[0], "attach net_null3", "device net_null3");
     assert!(r.contains(&format!("the primary (pid {pid}) is not running")), "{r}");
 }
+
+/// CPU time (user + system, in clock ticks) of process `pid` so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
+}
+
+#[test]
+fn at_the_end_of_stdin_hotplug_mp_sleeps_until_a_signal() {
+    let mut g = Group::start("eof", &[], 1);
+    for p in &mut g.procs {
+        p.close_stdin();
+        p.read_until("stdin closed: running until Ctrl-C or SIGTERM", T);
+    }
+    let pids: Vec<u32> = (0..2).map(|i| g.pid(i)).collect();
+    let before: Vec<u64> = pids.iter().map(|&p| cpu_ticks(p)).collect();
+    std::thread::sleep(Duration::from_secs(2));
+    for (i, &pid) in pids.iter().enumerate() {
+        let used = cpu_ticks(pid) - before[i];
+        // 2 s of a busy loop would be about 200 ticks; sleeping takes next to none.
+        assert!(used <= 10, "process {i} used {used} ticks of CPU in 2 s at the end of its stdin");
+    }
+    for &pid in pids.iter().rev() {
+        signal(pid, "-TERM");
+    }
+    let procs = std::mem::take(&mut g.procs);
+    for (i, p) in procs.into_iter().enumerate().rev() {
+        let (code, out) = p.finish(T);
+        assert_eq!(code, Some(0), "process {i}: {out:?}");
+    }
+}
