@@ -14,6 +14,8 @@ pub mod offload;
 pub mod port;
 pub mod port_table;
 pub mod rss;
+pub mod rx_idle;
+pub mod rx_intr;
 pub mod stats;
 pub mod telemetry;
 
@@ -27,4 +29,6 @@ pub use offload::{RxOffloads, TxOffloads, TxPrepareError, TxReject};
 pub use port::{Port, PortControl};
 pub use port_table::{PortSlot, PortState, MAX_PORTS};
 pub use rss::RssConf;
+pub use rx_idle::RxIdleSleeper;
+pub use rx_intr::{RxInterruptWaiter, RxIntrSource};
 pub use stats::{QueueCounters, Stats, MAX_QUEUES};
