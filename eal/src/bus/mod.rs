@@ -18,9 +18,10 @@ mod interrupts;
 mod needs;
 mod noiommu;
 mod pci_probe;
+mod vector_fds;
 mod vfio_setup;
 
-pub use device::{pack_addr, unpack_addr, ArmedIrqs, BusDevice, BARS};
+pub use device::{pack_addr, unpack_addr, ArmedIrqs, BusDevice, Vector, BARS};
 pub use dma::{contiguous_runs, physical_pages, PA_TABLE_MEMZONE};
 pub use epoll::Epoll;
 pub use error::BusError;
