@@ -109,7 +109,10 @@ impl Control for EmControl {
             rx_desc_lim: DESC_LIM,
             tx_desc_lim: DESC_LIM,
             max_mtu: MAX_MTU,
-            capabilities: capa::LSC | capa::PROMISC | capa::MTU,
+            capabilities: capa::LSC
+                | capa::PROMISC
+                | capa::MTU
+                | if self.model == Model::E82574 { capa::RX_INTR } else { 0 },
             reta_size: 0,
             rss_hash_types: 0,
             rx_offload_capa: ethdev::RxOffloads::empty(),

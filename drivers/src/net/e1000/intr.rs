@@ -4,16 +4,50 @@
 //! the read while interrupts are enabled, so the handler writes the value back, then
 //! re-enables the causes. Either way it reads the link and reports it to ethdev, which
 //! updates the shared state and tells the secondaries.
+//!
+//! RX interrupts (82574L only): IVAR also routes RX queue 0 to MSI-X vector
+//! [`RX_VECTOR`], which the primary arms as a polled vector (no handler; the process polling
+//! the queue, a secondary too, sleeps on its eventfd). The queue's cause (ICR.RXQ0) is gated
+//! by its own IMS bit, set and cleared only by the poller ([`EmRxIntr`]; IMS/IMC are
+//! write-1-to-set/-clear, so it never undoes the link handler's bits, nor the handler its
+//! bit), and EIAC auto-clears ICR.RXQ0 when the message goes out, so each arming can fire
+//! again. The link handler's ICR read-and-write-back may clear a pending RXQ0 cause, but
+//! only after its message was sent: the poller is woken either way. Sharing one cause
+//! register is safe because the poller never reads ICR. The 82540EM has INTx only, one line
+//! shared with the link: it has no RX interrupts (the API says "not supported").
 
 use super::init::read_link;
 use super::regs;
 use super::Model;
+use crate::net::common::rx_intr::RxIntrHw;
 use crate::net::common::RegIo;
-use eal::bus::{ArmedIrqs, BusDevice, IrqHandler};
+use eal::bus::{ArmedIrqs, BusDevice, IrqHandler, Vector};
 use eal::vfio::{IrqIndex, MmioRegion};
 use ethdev::{EthError, PortCtx};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// The 82574L's MSI-X vector of RX queue 0.
+pub const RX_VECTOR: u32 = 1;
+
+/// Arms and disarms RX queue 0's interrupt from the process polling it.
+pub struct EmRxIntr {
+    /// This process's BAR0 mapping.
+    pub bar: Arc<MmioRegion>,
+    /// The device is an 82574L (MSI-X); the 82540EM has no RX interrupts.
+    pub msix: bool,
+}
+
+impl RxIntrHw for EmRxIntr {
+    fn vector(&self, q: u16) -> Option<u32> {
+        (self.msix && q == 0).then_some(RX_VECTOR)
+    }
+
+    fn set(&self, _q: u16, on: bool) {
+        let r: &dyn RegIo = &*self.bar;
+        r.write32(if on { regs::IMS } else { regs::IMC }, regs::INT_RXQ0);
+    }
+}
 
 /// Interrupt causes enabled for `model`.
 pub fn causes(model: Model) -> u32 {
@@ -53,7 +87,8 @@ pub fn arm(
             )
         }
         Model::E82574 => {
-            bar.write32(regs::IVAR, regs::IVAR_OTHER_VEC0);
+            bar.write32(regs::IVAR, regs::IVAR_OTHER_VEC0 | regs::IVAR_VALID | RX_VECTOR);
+            bar.write32(regs::EIAC_82574, regs::INT_RXQ0);
             (
                 IrqIndex::Msix,
                 Box::new(move |_n| {
@@ -70,7 +105,11 @@ pub fn arm(
             )
         }
     };
-    dev.arm_irqs(index, vec![handler]).map_err(|e| EthError::Device { port, msg: e.to_string() })
+    let mut vectors = vec![Vector::Handler(handler)];
+    if index == IrqIndex::Msix {
+        vectors.push(Vector::Polled);
+    }
+    dev.arm_irq_vectors(index, vectors).map_err(|e| EthError::Device { port, msg: e.to_string() })
 }
 
 /// Clears stale causes and enables the link interrupt.
