@@ -174,6 +174,17 @@ impl std::fmt::Debug for ArmedIrqs {
     }
 }
 
+impl ArmedIrqs {
+    /// Publishes `efd` as the eventfd of `vector` of this device, for a queue whose
+    /// interrupt a handler relays (its cause shares a line with others, as on INTx): the
+    /// handler signals `efd`, and the process polling the queue, a secondary too, sleeps on
+    /// it as on a [`Vector::Polled`] vector. Withdrawn when `self` is dropped.
+    pub fn publish_relay(&mut self, vector: u32, efd: Arc<EventFd>) {
+        super::vector_fds::publish(self.device, vector, efd.clone());
+        self.polled.push(efd);
+    }
+}
+
 impl Drop for ArmedIrqs {
     fn drop(&mut self) {
         super::vector_fds::withdraw(self.device, &self.polled);

@@ -1,4 +1,4 @@
-//! RX interrupts in the QEMU guest (`guest_rx_intr`) on igb, e1000e and virtio-net (modern):
+//! RX interrupts in the QEMU guest (`guest_rx_intr`) on igb, e1000e, e1000 and virtio-net (modern):
 //! a secondary polling queue 1 (igb, with two queues and the redirection table on queue 1)
 //! or the model's one queue, then the primary on queue 0, each sleeps on its queue's
 //! interrupt: under 5% of a core over 10 idle seconds (its own /proc/<pid>/stat), then
@@ -111,4 +111,11 @@ fn e1000e_secondary_and_primary_on_its_one_queue_sleep_and_wake_on_rx_interrupts
 #[test]
 fn virtio_secondary_and_primary_on_its_one_queue_sleep_and_wake_on_rx_interrupts() {
     run("virtio_rx_intr", NicModel::VirtioModern, 0);
+}
+
+/// The 82540EM has INTx only, shared with the link: the primary's handler relays the RX
+/// cause to the poller's eventfd.
+#[test]
+fn e1000_intx_relay_wakes_the_secondary_and_the_primary_on_its_one_queue() {
+    run("e1000_rx_intr", NicModel::E1000, 0);
 }

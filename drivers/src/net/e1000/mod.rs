@@ -101,11 +101,12 @@ pub(crate) fn tx_mem(slot: &PortSlot) -> Option<ring::QueueMem> {
     data::EmQueues::tx_mem(slot, 0)
 }
 
-/// The data path of this process, with the RX interrupt of the 82574L's queue vector.
+/// The data path of this process, with the RX interrupt of its queue (see [`intr`]).
 fn data_path(ctx: &PortCtx, dev: &Arc<BusDevice>, bar: Arc<eal::vfio::MmioRegion>) -> Arc<dyn DataPath> {
-    let msix = state(ctx.slot).model.load(Ordering::Relaxed) == Model::E82574.code();
+    let code = state(ctx.slot).model.load(Ordering::Relaxed);
+    let model = if code == Model::E82574.code() { Model::E82574 } else { Model::E82540 };
     let data = data::EmData::new(ctx.port, ctx.slot, ctx.mem, bar.clone());
-    Arc::new(WithRxIntr::new(data, ctx.port, dev.clone(), intr::EmRxIntr { bar, msix }))
+    Arc::new(WithRxIntr::new(data, ctx.port, dev.clone(), intr::EmRxIntr { bar, model }))
 }
 
 impl PciDriver for EmPmd {
