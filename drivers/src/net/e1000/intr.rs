@@ -13,7 +13,9 @@
 //! bit), and EIAC auto-clears ICR.RXQ0 when the message goes out, so each arming can fire
 //! again. The link handler's ICR read-and-write-back may clear a pending RXQ0 cause, but
 //! only after its message was sent: the poller is woken either way. Sharing one cause
-//! register is safe because the poller never reads ICR. The 82540EM has INTx only, one line
+//! register is safe because the poller never reads ICR. (QEMU's 82574L raises RXQ0 about
+//! twice per received frame, so a poller there wakes about twice per frame: measured in
+//! `guest_rx_intr`, harmless.) The 82540EM has INTx only, one line
 //! shared with the link, which the primary's interrupt thread must service (read ICR, which
 //! clears every cause, then unmask INTx): there the handler relays. The poller arms with IMS
 //! bit RXT0; when the handler's ICR read shows RXT0 while IMS has it (the poller armed), it
