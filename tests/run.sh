@@ -53,7 +53,7 @@ gnu=(--target x86_64-unknown-linux-gnu)
 step build cargo build --workspace --release --bins
 step build-guest-tools "${static[@]}" cargo build "${gnu[@]}" -p vmtest --bin vfio_probe -p devbind --bin devbind
 step build-guest-tests "${static[@]}" cargo build --release "${gnu[@]}" -p tests \
-    --bin guest_e1000 --bin guest_pci --bin guest_igb --bin guest_virtio
+    --bin guest_e1000 --bin guest_pci --bin guest_igb --bin guest_virtio --bin guest_rx_intr
 step build-guest-samples "${static[@]}" cargo build --release "${gnu[@]}" -p examples \
     --bin l2fwd --bin client_server_mp --bin symmetric_mp --bin testpmd --bin l3fwd
 

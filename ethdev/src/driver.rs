@@ -10,6 +10,7 @@ use crate::link::Link;
 use crate::offload::{RxOffloads, TxOffloads};
 use crate::port_table::PortSlot;
 use crate::rss::RssConf;
+use crate::rx_intr::{RxIntrSource, RX_INTR_UNSUPPORTED};
 use eal::bus::BusDevice;
 use eal::{Mbuf, Memory, PktMbufPool};
 use std::sync::Arc;
@@ -35,6 +36,9 @@ pub mod capa {
     pub const PROMISC: u32 = 4;
     /// MTU can be changed.
     pub const MTU: u32 = 8;
+    /// Per-queue RX interrupts ([`Port::rx_intr_enable`](crate::Port::rx_intr_enable),
+    /// [`RxInterruptWaiter`](crate::RxInterruptWaiter)), in whichever process polls the queue.
+    pub const RX_INTR: u32 = 16;
 }
 
 /// What a device can do, as `rte_eth_dev_info`.
@@ -136,6 +140,18 @@ pub trait DataPath: Send + Sync {
     /// Sends packets from the front of `bufs` on queue `q`; those sent are removed from
     /// `bufs` (the device frees them when done), the rest stay with the caller.
     fn tx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>) -> usize;
+    /// What becomes readable when RX queue `q` interrupts, in this process (see
+    /// [`crate::rx_intr`]). The default: the driver has no RX interrupts.
+    fn rx_intr_source(&self, q: u16) -> Result<RxIntrSource, EthError> {
+        let _ = q;
+        Err(EthError::Unsupported { port: u16::MAX, what: RX_INTR_UNSUPPORTED.into() })
+    }
+    /// Arms (`on`) or disarms RX queue `q`'s interrupt; called from the process polling the
+    /// queue. Arming must be cheap and touch only that queue's interrupt (no cause read).
+    fn rx_intr_ctl(&self, q: u16, on: bool) -> Result<(), EthError> {
+        let _ = (q, on);
+        Err(EthError::Unsupported { port: u16::MAX, what: RX_INTR_UNSUPPORTED.into() })
+    }
 }
 
 /// Control operations, primary only. The ethdev layer checks states and arguments before

@@ -73,6 +73,14 @@ pub enum EthError {
     /// An error from the EAL (memory, rings, IPC).
     #[error(transparent)]
     Eal(#[from] eal::EalError),
+    /// Waiting for RX interrupts failed in the system (epoll).
+    #[error("RX interrupt wait: {what}: {source}")]
+    RxIntrWait {
+        /// The step that failed.
+        what: &'static str,
+        /// The system error.
+        source: std::io::Error,
+    },
     /// The device failed (driver-specific message).
     #[error("port {port}: {msg}")]
     Device {

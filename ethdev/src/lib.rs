@@ -16,6 +16,8 @@ pub mod port;
 pub mod port_table;
 pub mod rss;
 mod slot_reset;
+pub mod rx_idle;
+pub mod rx_intr;
 pub mod stats;
 pub mod telemetry;
 
@@ -30,4 +32,6 @@ pub use offload::{RxOffloads, TxOffloads, TxPrepareError, TxReject};
 pub use port::{Port, PortControl};
 pub use port_table::{PortSlot, PortState, MAX_PORTS};
 pub use rss::RssConf;
+pub use rx_idle::RxIdleSleeper;
+pub use rx_intr::{RxInterruptWaiter, RxIntrSource};
 pub use stats::{QueueCounters, Stats, MAX_QUEUES};

@@ -62,6 +62,11 @@ impl Port {
         Port { id, slot, data }
     }
 
+    /// The driver's data path (for the ethdev modules that extend `Port`).
+    pub(crate) fn data(&self) -> &Arc<dyn DataPath> {
+        &self.data
+    }
+
     /// The port id.
     pub fn id(&self) -> u16 {
         self.id

@@ -511,3 +511,67 @@ fn without_dev_net_tun_the_error_says_so_and_how_to_fix() {
     let wrapper = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script];
     expect_init_error("notun", &wrapper, &["/dev/net/tun", "modprobe tun"]);
 }
+
+/// Runs `sleeprx` in process `i` for `n` paced datagrams: checks that it sleeps (under 5% of
+/// a core over 3 idle seconds, from /proc/<pid>/stat), that every datagram arrives in order
+/// and that it slept and woke between them; returns the latencies (µs) from send to receive.
+fn sleep_and_wake(g: &mut Rig, i: usize, tag: &str, n: usize) -> Vec<u128> {
+    g.p(i).send(&format!("sleeprx {tag} {n} 20 60000"));
+    g.p(i).expect(&format!("SLEEPING {tag}"), T);
+    let pid = g.p(i).child.id();
+    let share = tests::cpu_time::cpu_share(pid, Duration::from_secs(3)).expect("process alive");
+    eprintln!("{tag}: idle CPU {:.1}% of a core", share * 100.0);
+    assert!(share < 0.05, "process {i} did not sleep: {:.1}% of a core", share * 100.0);
+    let h = g.helper(&["udp-paced", &ip4(PEER_IP), "5557", &n.to_string(), "10"]);
+    let done = g.p(i).expect(&format!("SLEEPDONE {tag} "), Duration::from_secs(60));
+    let out = g.finish(h);
+    assert!(out.iter().any(|l| l == &format!("SENT {n}")), "{out:?}");
+    let head = format!("FRAME {tag} ");
+    let frames: Vec<(u16, Vec<u8>, u128)> = g
+        .p(i)
+        .seen
+        .iter()
+        .filter_map(|l| l.strip_prefix(&head))
+        .map(|l| {
+            let field = |k: &str| l.split(k).nth(1).and_then(|s| s.split(' ').next()).expect("field").to_string();
+            (field("q=").parse().expect("q"), unhex(&field("hex=")), field("t_us=").parse().expect("t_us"))
+        })
+        .collect();
+    let got = Rig::udp_payloads(&frames.iter().map(|(q, f, _)| (*q, f.clone())).collect::<Vec<_>>(), 5557);
+    assert_eq!(got.len(), n, "{done}: {} frames, {} datagrams of {n}", frames.len(), got.len());
+    let mut lat = Vec::new();
+    for (k, ((_, payload), (_, _, t))) in got.iter().zip(&frames).enumerate() {
+        let mut parts = payload.split('-');
+        assert_eq!(parts.next(), Some("paced"), "{payload}");
+        assert_eq!(parts.next(), Some(k.to_string().as_str()), "datagram {k} lost or reordered: {payload}");
+        let sent: u128 = parts.next().and_then(|s| s.parse().ok()).expect("send time");
+        lat.push(t.saturating_sub(sent));
+    }
+    let wakes: u64 = done.split("wakes=").nth(1).and_then(|s| s.parse().ok()).expect("wakes");
+    assert!(wakes as usize >= n * 9 / 10, "it slept and woke for (nearly) every datagram 10 ms apart: {done}");
+    lat.sort_unstable();
+    eprintln!(
+        "{tag}: {n} sleep/wake cycles, {done}; latency send->receive p50 {} µs, p99 {} µs, max {} µs",
+        lat[n / 2],
+        lat[n * 99 / 100],
+        lat[n - 1]
+    );
+    lat
+}
+
+#[test]
+fn rx_interrupts_let_a_secondary_and_the_primary_sleep_and_wake_for_every_frame() {
+    need_root!();
+    let mut g = Rig::new("intr");
+    let pri = g.primary(1);
+    g.p(pri).expect("READY", T);
+    g.configure_ip(pri);
+    let sec = g.secondary("1@1");
+    g.p(sec).expect("READY role=Secondary", T);
+    let lat = sleep_and_wake(&mut g, sec, "s", 300);
+    assert!(lat[lat.len() / 2] < 20_000, "a woken secondary receives within 20 ms (median): {lat:?}");
+    g.finish(sec);
+    let lat = sleep_and_wake(&mut g, pri, "p", 100);
+    assert!(lat[lat.len() / 2] < 20_000, "a woken primary receives within 20 ms (median): {lat:?}");
+    g.finish(pri);
+}

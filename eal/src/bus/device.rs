@@ -26,6 +26,17 @@ pub struct BusDevice {
     pub(crate) devargs: Option<Devargs>,
     pub(crate) intr: Option<Arc<Interrupts>>,
     pub(crate) slot: &'static DeviceSlot,
+    /// A secondary's IPC endpoint, to ask the primary for polled vectors' eventfds.
+    pub(crate) mp: Option<crate::mp::Mp>,
+}
+
+/// What one interrupt vector is armed for ([`BusDevice::arm_irq_vectors`]).
+pub enum Vector {
+    /// The primary's interrupt thread runs the handler (link and other causes).
+    Handler(IrqHandler),
+    /// No thread of the primary watches it: the process polling a queue sleeps on its
+    /// eventfd ([`BusDevice::vector_eventfd`]), a secondary included.
+    Polled,
 }
 
 impl std::fmt::Debug for BusDevice {
@@ -104,20 +115,47 @@ impl BusDevice {
     /// `i` fires. For INTx the handler must unmask (`vfio().unmask_intx()`) when done.
     /// Dropping the result disables the vectors.
     pub fn arm_irqs(&self, index: IrqIndex, handlers: Vec<IrqHandler>) -> Result<ArmedIrqs, BusError> {
+        self.arm_irq_vectors(index, handlers.into_iter().map(Vector::Handler).collect())
+    }
+
+    /// Primary only: as [`BusDevice::arm_irqs`], but vector `i` is armed for `vectors[i]`:
+    /// a handler on the interrupt thread, or an eventfd that the process polling a queue
+    /// sleeps on (published for secondaries, see [`BusDevice::vector_eventfd`]).
+    pub fn arm_irq_vectors(&self, index: IrqIndex, vectors: Vec<Vector>) -> Result<ArmedIrqs, BusError> {
         let intr = self.intr.as_ref().ok_or(BusError::PrimaryOnly("arming interrupts"))?;
-        let mut efds = Vec::with_capacity(handlers.len());
-        let mut regs = Vec::with_capacity(handlers.len());
-        for h in handlers {
+        let mut efds = Vec::with_capacity(vectors.len());
+        let mut regs = Vec::with_capacity(vectors.len());
+        let mut polled = Vec::new();
+        for (i, v) in vectors.into_iter().enumerate() {
             let efd = Arc::new(EventFd::new().map_err(|e| BusError::vfio("creating an interrupt eventfd", e))?);
-            regs.push(intr.register(efd.clone(), h)?);
+            match v {
+                Vector::Handler(h) => regs.push(intr.register(efd.clone(), h)?),
+                Vector::Polled => polled.push((i as u32, efd.clone())),
+            }
             efds.push(efd);
         }
         let fds: Vec<_> = efds.iter().map(|e| e.as_fd()).collect();
         self.vfio
             .enable_irq_eventfds(index, 0, &fds)
             .map_err(|e| BusError::vfio(format!("arming {} {index:?} vector(s) of {}", fds.len(), self.addr), e))?;
-        tracing::debug!(addr = %self.addr, ?index, vectors = fds.len(), "interrupts armed");
-        Ok(ArmedIrqs { dev: self.vfio.clone(), index, _regs: regs })
+        tracing::debug!(addr = %self.addr, ?index, vectors = fds.len(), polled = polled.len(), "interrupts armed");
+        for (v, efd) in &polled {
+            super::vector_fds::publish(self.index, *v, efd.clone());
+        }
+        let polled = polled.into_iter().map(|(_, e)| e).collect();
+        Ok(ArmedIrqs { dev: self.vfio.clone(), index, _regs: regs, device: self.index, polled })
+    }
+
+    /// The eventfd of a [`Vector::Polled`] vector, in this process: the primary's own, or in
+    /// a secondary a copy received from the primary over IPC (ask once and keep it).
+    pub fn vector_eventfd(&self, vector: u32) -> Result<Arc<EventFd>, BusError> {
+        match &self.mp {
+            None => super::vector_fds::lookup(self.index, vector).ok_or_else(|| BusError::FdShare {
+                what: format!("vector {vector} eventfd of {}", self.addr),
+                reason: "the vector is not armed for polling (the driver armed no RX interrupt on it)".into(),
+            }),
+            Some(mp) => super::fd_share::request_vector(mp, self.index, vector, &self.addr.to_string()).map(Arc::new),
+        }
     }
 }
 
@@ -126,6 +164,8 @@ pub struct ArmedIrqs {
     dev: Arc<vfio::Device>,
     index: IrqIndex,
     _regs: Vec<IrqRegistration>,
+    device: u32,
+    polled: Vec<Arc<EventFd>>,
 }
 
 impl std::fmt::Debug for ArmedIrqs {
@@ -134,8 +174,20 @@ impl std::fmt::Debug for ArmedIrqs {
     }
 }
 
+impl ArmedIrqs {
+    /// Publishes `efd` as the eventfd of `vector` of this device, for a queue whose
+    /// interrupt a handler relays (its cause shares a line with others, as on INTx): the
+    /// handler signals `efd`, and the process polling the queue, a secondary too, sleeps on
+    /// it as on a [`Vector::Polled`] vector. Withdrawn when `self` is dropped.
+    pub fn publish_relay(&mut self, vector: u32, efd: Arc<EventFd>) {
+        super::vector_fds::publish(self.device, vector, efd.clone());
+        self.polled.push(efd);
+    }
+}
+
 impl Drop for ArmedIrqs {
     fn drop(&mut self) {
+        super::vector_fds::withdraw(self.device, &self.polled);
         if let Err(e) = self.dev.disable_irqs(self.index) {
             tracing::warn!("{e}");
         }

@@ -2,13 +2,16 @@
 //! `eal_vfio_mp_sync`). A VFIO group can be open in one process only, so a secondary never
 //! opens `/dev/vfio/<n>`: it asks the primary, which answers with a duplicate of its fd.
 //!
-//! Request param: `[op, group: u32 LE]` with op 1 = container, 2 = group. Reply param:
-//! `[status]` (0 ok, 1 no such group) and, when ok, exactly one fd.
+//! Request param: `[op, group: u32 LE]` with op 1 = container, 2 = group, or
+//! `[3, device: u32 LE, vector: u32 LE]` for the eventfd of a polled interrupt vector (RX
+//! interrupts in a secondary). Reply param: `[status]` (0 ok, 1 no such group or vector)
+//! and, when ok, exactly one fd.
 
 use super::error::BusError;
 use crate::mp::{Mp, MpMessage, MpPeer};
 use crate::pci::GroupKind;
-use crate::vfio::{Container, Group};
+use crate::vfio::{Container, EventFd, Group};
+use std::os::fd::AsFd;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +23,7 @@ pub const FD_SHARE_TIMEOUT: Duration = Duration::from_secs(5);
 
 const OP_CONTAINER: u8 = 1;
 const OP_GROUP: u8 = 2;
+const OP_VECTOR: u8 = 3;
 const ST_OK: u8 = 0;
 const ST_NO_GROUP: u8 = 1;
 const ST_BAD_REQUEST: u8 = 2;
@@ -42,6 +46,21 @@ fn decode_request(p: &[u8]) -> Option<(u8, u32)> {
 }
 
 fn answer(src: &dyn FdSource, param: &[u8]) -> (u8, Option<OwnedFd>) {
+    if let [OP_VECTOR, d @ .., v0, v1, v2, v3] = param {
+        let (Ok(d), v) = (<[u8; 4]>::try_from(d), u32::from_le_bytes([*v0, *v1, *v2, *v3])) else {
+            return (ST_BAD_REQUEST, None);
+        };
+        return match super::vector_fds::lookup(u32::from_le_bytes(d), v) {
+            None => (ST_NO_GROUP, None),
+            Some(efd) => match efd.as_fd().try_clone_to_owned() {
+                Ok(fd) => (ST_OK, Some(fd)),
+                Err(e) => {
+                    tracing::warn!("cannot duplicate an interrupt eventfd for a secondary: {e}");
+                    (ST_DUP_FAILED, None)
+                }
+            },
+        };
+    }
     let fd = match decode_request(param) {
         Some((OP_CONTAINER, _)) => Some(src.container_fd()),
         Some((OP_GROUP, n)) => src.group_fd(n),
@@ -70,10 +89,14 @@ pub(crate) fn serve(mp: &Mp, src: Arc<dyn FdSource>) -> Result<(), BusError> {
 }
 
 fn request(mp: &Mp, op: u8, group: u32, what: &str) -> Result<OwnedFd, BusError> {
-    let err = |reason: String| BusError::FdShare { what: what.to_string(), reason };
     let mut param = vec![op];
     param.extend_from_slice(&group.to_le_bytes());
-    let msg = MpMessage::new(VFIO_SYNC_ACTION, &param).map_err(|e| err(e.to_string()))?;
+    request_param(mp, &param, what)
+}
+
+fn request_param(mp: &Mp, param: &[u8], what: &str) -> Result<OwnedFd, BusError> {
+    let err = |reason: String| BusError::FdShare { what: what.to_string(), reason };
+    let msg = MpMessage::new(VFIO_SYNC_ACTION, param).map_err(|e| err(e.to_string()))?;
     let mut r = mp.request_sync(&msg, FD_SHARE_TIMEOUT).map_err(|e| err(e.to_string()))?;
     let Some(mut m) = r.msgs.pop() else {
         return Err(err(format!(
@@ -84,6 +107,9 @@ fn request(mp: &Mp, op: u8, group: u32, what: &str) -> Result<OwnedFd, BusError>
     };
     match (m.param.first().copied(), m.fds.len()) {
         (Some(ST_OK), 1) => Ok(m.fds.remove(0)),
+        (Some(ST_NO_GROUP), _) if param[0] == OP_VECTOR => {
+            Err(err("the primary armed no RX interrupt on that vector (a driver without RX interrupts?)".into()))
+        }
         (Some(ST_NO_GROUP), _) => Err(err("the primary has no such group open".into())),
         (Some(ST_DUP_FAILED), _) => Err(err("the primary could not duplicate the fd (fd limit?)".into())),
         (s, n) => Err(err(format!("malformed answer (status {s:?}, {n} fds)"))),
@@ -94,6 +120,17 @@ fn request(mp: &Mp, op: u8, group: u32, what: &str) -> Result<OwnedFd, BusError>
 pub(crate) fn request_container(mp: &Mp) -> Result<Container, BusError> {
     let fd = request(mp, OP_CONTAINER, 0, "container fd")?;
     Container::from_fd(fd).map_err(|e| BusError::vfio("adopting the primary's container fd", e))
+}
+
+/// Secondary: a copy of the primary's eventfd of polled vector `vector` of device table
+/// entry `device` (named `name` in errors).
+pub(crate) fn request_vector(mp: &Mp, device: u32, vector: u32, name: &str) -> Result<EventFd, BusError> {
+    let mut param = vec![OP_VECTOR];
+    param.extend_from_slice(&device.to_le_bytes());
+    param.extend_from_slice(&vector.to_le_bytes());
+    let fd = request_param(mp, &param, &format!("vector {vector} eventfd of {name}"))?;
+    EventFd::adopt(fd)
+        .map_err(|e| BusError::vfio(format!("adopting the primary's vector {vector} eventfd of {name}"), e))
 }
 
 /// Secondary: the primary's group `n`, of the `kind` the primary recorded.
@@ -144,6 +181,14 @@ mod tests {
         assert_eq!(b, [0; 4]);
         let e = request(&s, OP_GROUP, 3, "group 3 fd").unwrap_err().to_string();
         assert!(e.contains("group 3 fd") && e.contains("no such group"), "{e}");
+        // A published interrupt vector crosses as a working copy of the same eventfd.
+        let efd = Arc::new(EventFd::new().unwrap());
+        crate::bus::vector_fds::publish(77, 3, efd.clone());
+        let copy = request_vector(&s, 77, 3, "dev").unwrap();
+        efd.write(4).unwrap();
+        assert_eq!(copy.try_read().unwrap(), Some(4));
+        let e = request_vector(&s, 77, 4, "dev").unwrap_err().to_string();
+        assert!(e.contains("vector 4") && e.contains("armed no RX interrupt"), "{e}");
         // A container fd that is not a VFIO container is refused on adoption.
         let e = request_container(&s).unwrap_err().to_string();
         assert!(e.contains("container"), "{e}");

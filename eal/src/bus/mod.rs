@@ -11,17 +11,19 @@
 
 mod device;
 mod dma;
-mod epoll;
+pub mod epoll;
 mod error;
 mod fd_share;
 mod interrupts;
 mod needs;
 mod noiommu;
 mod pci_probe;
+mod vector_fds;
 mod vfio_setup;
 
-pub use device::{pack_addr, unpack_addr, ArmedIrqs, BusDevice, BARS};
+pub use device::{pack_addr, unpack_addr, ArmedIrqs, BusDevice, Vector, BARS};
 pub use dma::{contiguous_runs, physical_pages, PA_TABLE_MEMZONE};
+pub use epoll::Epoll;
 pub use error::BusError;
 pub use fd_share::{FD_SHARE_TIMEOUT, VFIO_SYNC_ACTION};
 pub use interrupts::{Interrupts, IrqHandler, IrqRegistration};

@@ -154,6 +154,7 @@ pub(crate) fn open_primary(
             devargs: s.devargs,
             intr: Some(intr.clone()),
             slot,
+            mp: None,
         }));
     }
     Ok((state, devices))
@@ -233,6 +234,7 @@ pub(crate) fn attach_secondary(
             devargs: None,
             intr: None,
             slot,
+            mp: Some(mp.clone()),
         }));
     }
     Ok((Some(state), devices))

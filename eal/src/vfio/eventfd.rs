@@ -5,7 +5,7 @@ use super::error::{Result, VfioError};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd as NixEventFd};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 /// An eventfd (close-on-exec, non-blocking).
@@ -19,6 +19,23 @@ impl EventFd {
     pub fn new() -> Result<Self> {
         let fd = NixEventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
             .map_err(|e| VfioError::EventFd(e.into()))?;
+        Ok(Self { fd })
+    }
+
+    /// Adopts an eventfd received from another process (`SCM_RIGHTS`): checked to be an
+    /// eventfd (`/proc/self/fd/<n>` names `anon_inode:[eventfd]`), refused otherwise. It
+    /// shares the sender's open file, so its flags (non-blocking) are the sender's.
+    pub fn adopt(fd: OwnedFd) -> Result<Self> {
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(VfioError::EventFd)?;
+        if link.as_os_str() != "anon_inode:[eventfd]" {
+            return Err(VfioError::EventFd(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("the descriptor received is {} and not an eventfd", link.display()),
+            )));
+        }
+        // SAFETY: the fd was just checked to be an eventfd (the kernel's own name for its
+        // inode), which is all `from_owned_fd` requires; we own it.
+        let fd = unsafe { NixEventFd::from_owned_fd(fd) };
         Ok(Self { fd })
     }
 
@@ -87,6 +104,17 @@ mod tests {
         e.write(3).unwrap();
         assert_eq!(e.try_read().unwrap(), Some(5));
         assert_eq!(e.try_read().unwrap(), None);
+    }
+
+    #[test]
+    fn adopted_copies_share_the_counter_and_other_fds_are_refused() {
+        let e = EventFd::new().unwrap();
+        let copy = EventFd::adopt(e.as_fd().try_clone_to_owned().unwrap()).unwrap();
+        e.write(2).unwrap();
+        assert_eq!(copy.try_read().unwrap(), Some(2));
+        let f: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        let err = EventFd::adopt(f).unwrap_err().to_string();
+        assert!(err.contains("/dev/null") && err.contains("not an eventfd"), "{err}");
     }
 
     #[test]

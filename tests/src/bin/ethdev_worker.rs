@@ -70,6 +70,7 @@ fn api(eal: &Eal, eth: &Ethdev) {
     }
     check("start", c.start().is_ok(), ());
     check("link_up_after_start", port.link().0.up, port.link());
+    rx_intr_unsupported(&port, "rx_intr");
     check(
         "bad_queue_burst",
         port.rx_burst(5, &mut bufs, 32) == Err(BurstError::BadQueue { port: 0, queue: 5, nb: 2 }),
@@ -138,10 +139,30 @@ fn api(eal: &Eal, eth: &Ethdev) {
     check("pool_full", pool.mempool().is_full(), pool.mempool().in_use_count());
 }
 
+/// A port without RX interrupts (net_null) refuses them with "not supported", in the
+/// calls and in the waiter, and a bad queue is named.
+fn rx_intr_unsupported(port: &ethdev::Port, name: &str) {
+    let unsupported = |r: &Result<(), EthError>| matches!(r, Err(e @ EthError::Unsupported { port: 0, .. }) if e.to_string().contains("not supported"));
+    let r = port.rx_intr_enable(0);
+    check(&format!("{name}_enable_unsupported"), unsupported(&r), &r);
+    let r = port.rx_intr_disable(1);
+    check(&format!("{name}_disable_unsupported"), unsupported(&r), &r);
+    let r = port.rx_intr_enable(7);
+    check(
+        &format!("{name}_bad_queue"),
+        matches!(r, Err(EthError::QueueOutOfRange { port: 0, queue: 7, nb: 2, .. })),
+        &r,
+    );
+    let r = ethdev::RxInterruptWaiter::new().and_then(|mut w| w.add(port, 0).map(|()| w.queues().len()));
+    check(&format!("{name}_waiter_unsupported"), matches!(&r, Err(EthError::Unsupported { port: 0, .. })), &r);
+}
+
 fn secondary(eth: &Ethdev) {
     check("secondary_cannot_control", matches!(eth.control(0), Err(EthError::PrimaryOnly(_))), ());
     let port = eth.port(0).expect("port 0");
     check("secondary_sees_link", port.link().0.up, port.link());
+    let r = port.rx_intr_enable(1);
+    check("secondary_rx_intr_unsupported", matches!(&r, Err(EthError::Unsupported { port: 0, .. })), &r);
     let mut bufs = Vec::new();
     let n = port.rx_burst(1, &mut bufs, 16).unwrap_or(0);
     let sent = port.tx_burst(1, &mut bufs).unwrap_or(0);

@@ -9,6 +9,10 @@
 //! - `rx TAG MAX MS`: polls every queue for up to MS ms or MAX frames; prints
 //!   `FRAME TAG q=Q len=N hex=..` for each, then `RXDONE TAG n=N`;
 //! - `tx TAG Q HEX`: sends one frame on queue Q; prints `TX TAG sent=N`;
+//! - `sleeprx TAG COUNT THRESHOLD MS`: polls every queue, l3fwd-power style: after THRESHOLD
+//!   empty polls it arms the queues' RX interrupts and sleeps (`SLEEPING TAG` the first
+//!   time); prints `FRAME TAG q=Q len=N t_us=T hex=..` for each frame (T: receive time, µs
+//!   since the epoch) until COUNT frames or MS ms, then `SLEEPDONE TAG n=N sleeps=S wakes=W`;
 //! - `link TAG`: prints `LINKNOW TAG up=B seq=S`;
 //! - `stats TAG`: prints `STATS TAG ipackets=.. opackets=.. ibytes=.. obytes=.. ierrors=.. oerrors=..`;
 //! - `promisc TAG on|off`, `mtu TAG N`, `mac TAG xx:..` (primary): print `OK TAG` or `ERR TAG msg`.
@@ -19,6 +23,8 @@
 //! Helpers without EAL, run in the TAP's network namespace by the tests:
 //! - `tap_worker udp-send DST_IP PORT COUNT PAYLOAD`: COUNT datagrams, each from a new socket
 //!   (so a new source port, a new flow); prints `SENT n`.
+//! - `tap_worker udp-paced DST_IP PORT COUNT GAP_MS`: COUNT datagrams from one socket, GAP_MS
+//!   apart, payload `paced-<i>-<send time in µs since the epoch>`; prints `SENT n`.
 //! - `tap_worker udp-recv BIND_IP PORT MS`: prints `UDP-READY`, then `GOT <payload>` or
 //!   `UDP-TIMEOUT`.
 
@@ -33,6 +39,7 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("udp-send") => std::process::exit(udp_send(&args[2..])),
         Some("udp-recv") => std::process::exit(udp_recv(&args[2..])),
+        Some("udp-paced") => std::process::exit(udp_paced(&args[2..])),
         _ => {}
     }
     let eal = tests::worker_eal(&args);
@@ -62,6 +69,35 @@ fn udp_send(a: &[String]) -> i32 {
         let r = UdpSocket::bind("0.0.0.0:0")
             .and_then(|s| s.send_to(format!("{payload}-{i}").as_bytes(), format!("{ip}:{port}")));
         match r {
+            Ok(_) => sent += 1,
+            Err(e) => println!("ERROR: send: {e}"),
+        }
+    }
+    println!("SENT {sent}");
+    0
+}
+
+fn now_us() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0)
+}
+
+fn udp_paced(a: &[String]) -> i32 {
+    let (Some(ip), Some(port), Some(count), Some(gap)) = (a.first(), a.get(1), a.get(2), a.get(3)) else {
+        println!("ERROR: udp-paced DST_IP PORT COUNT GAP_MS");
+        return 2;
+    };
+    let (count, gap): (usize, u64) = (count.parse().unwrap_or(1), gap.parse().unwrap_or(10));
+    let s = match UdpSocket::bind("0.0.0.0:0") {
+        Ok(s) => s,
+        Err(e) => {
+            println!("ERROR: bind: {e}");
+            return 2;
+        }
+    };
+    let mut sent = 0;
+    for i in 0..count {
+        std::thread::sleep(Duration::from_millis(gap));
+        match s.send_to(format!("paced-{i}-{}", now_us()).as_bytes(), format!("{ip}:{port}")) {
             Ok(_) => sent += 1,
             Err(e) => println!("ERROR: send: {e}"),
         }
@@ -122,6 +158,52 @@ fn run(eal: &Eal, queues: u16) -> i32 {
     }
 }
 
+/// The `sleeprx` command: (frames, sleeps, wakes).
+fn sleep_rx(
+    port: &ethdev::Port,
+    tag: &str,
+    count: usize,
+    threshold: u32,
+    end: Instant,
+) -> Result<(usize, u64, u64), ethdev::EthError> {
+    let mut sleeper = ethdev::RxIdleSleeper::new(threshold)?;
+    for q in 0..port.nb_rx_queues() {
+        sleeper.add(port, q)?;
+    }
+    let mut n = 0;
+    let mut said = false;
+    let mut bufs: Vec<Mbuf> = Vec::new();
+    let mut poll = |n: &mut usize| {
+        let mut got = 0;
+        for q in 0..port.nb_rx_queues() {
+            let _ = port.rx_burst(q, &mut bufs, 32);
+            let t = now_us();
+            for m in bufs.drain(..) {
+                println!("FRAME {tag} q={q} len={} t_us={t} hex={}", m.pkt_len(), hex(&m.to_vec()));
+                got += 1;
+            }
+        }
+        *n += got;
+        got
+    };
+    while n < count && Instant::now() < end {
+        let got = poll(&mut n);
+        if sleeper.idle_after(got) {
+            sleeper.arm()?;
+            if poll(&mut n) == 0 {
+                if !said {
+                    println!("SLEEPING {tag}");
+                    said = true;
+                }
+                sleeper.sleep(end.saturating_duration_since(Instant::now()))?;
+            } else {
+                sleeper.disarm()?;
+            }
+        }
+    }
+    Ok((n, sleeper.sleeps(), sleeper.wakes()))
+}
+
 fn serve(eal: &Eal, eth: &Ethdev, queues: u16) -> Result<(), String> {
     let id = *eth.port_ids().first().ok_or("no port")?;
     eth.on_link_change(Some(id), |p, l, seq| {
@@ -168,6 +250,15 @@ fn serve(eal: &Eal, eth: &Ethdev, queues: u16) -> Result<(), String> {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 println!("RXDONE {tag} n={n}");
+            }
+            (Some("sleeprx"), 5) => {
+                let count: usize = w[2].parse().unwrap_or(1);
+                let threshold: u32 = w[3].parse().unwrap_or(10);
+                let end = Instant::now() + Duration::from_millis(w[4].parse().unwrap_or(1000));
+                match sleep_rx(port, tag, count, threshold, end) {
+                    Ok((n, sleeps, wakes)) => println!("SLEEPDONE {tag} n={n} sleeps={sleeps} wakes={wakes}"),
+                    Err(e) => println!("ERR {tag} {e}"),
+                }
             }
             (Some("tx"), 4) => {
                 let q: u16 = w[2].parse().unwrap_or(0);

@@ -11,7 +11,8 @@
 //!   (a mapped BAR, or a software register file in unit tests), with [`reg_io::poll_until`],
 //!   the one register-polling loop;
 //! - [`pci_pmd`]: the `ethdev::Pmd` glue of a PCI driver (refusing vdevs, BAR mapping,
-//!   the port slot's driver state zeroed before probing).
+//!   the port slot's driver state zeroed before probing);
+//! - [`rx_intr`]: per-queue RX interrupts in whichever process polls the queue.
 //!
 //! Code shared by the Intel drivers only is in [`crate::net::intel`].
 
@@ -20,5 +21,6 @@ pub mod iova;
 pub mod pci_pmd;
 pub mod queue_mem;
 pub mod reg_io;
+pub mod rx_intr;
 
 pub use reg_io::RegIo;

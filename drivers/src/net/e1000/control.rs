@@ -109,7 +109,7 @@ impl Control for EmControl {
             rx_desc_lim: DESC_LIM,
             tx_desc_lim: DESC_LIM,
             max_mtu: MAX_MTU,
-            capabilities: capa::LSC | capa::PROMISC | capa::MTU,
+            capabilities: capa::LSC | capa::PROMISC | capa::MTU | capa::RX_INTR,
             reta_size: 0,
             rss_hash_types: 0,
             rx_offload_capa: ethdev::RxOffloads::empty(),

@@ -22,6 +22,7 @@ mod txq;
 use crate::net::common::hw_stats::HwTotals;
 use crate::net::common::pci_pmd::{bar0, device_err, PciDriver};
 use crate::net::common::queue_mem::QueueSlot;
+use crate::net::common::rx_intr::WithRxIntr;
 use crate::net::intel::data::QueueMap;
 use eal::bus::BusDevice;
 use ethdev::{DataPath, EthError, PortCtx, PortSlot, Probed};
@@ -100,6 +101,14 @@ pub(crate) fn tx_mem(slot: &PortSlot) -> Option<ring::QueueMem> {
     data::EmQueues::tx_mem(slot, 0)
 }
 
+/// The data path of this process, with the RX interrupt of its queue (see [`intr`]).
+fn data_path(ctx: &PortCtx, dev: &Arc<BusDevice>, bar: Arc<eal::vfio::MmioRegion>) -> Arc<dyn DataPath> {
+    let code = state(ctx.slot).model.load(Ordering::Relaxed);
+    let model = if code == Model::E82574.code() { Model::E82574 } else { Model::E82540 };
+    let data = data::EmData::new(ctx.port, ctx.slot, ctx.mem, bar.clone());
+    Arc::new(WithRxIntr::new(data, ctx.port, dev.clone(), intr::EmRxIntr { bar, model }))
+}
+
 impl PciDriver for EmPmd {
     const NAME: &'static str = NAME;
     const PCI_IDS: &'static [(u16, u16)] = PCI_IDS;
@@ -113,10 +122,10 @@ impl PciDriver for EmPmd {
         state(ctx.slot).lsc.store(1, Ordering::Relaxed);
         let control = control::EmControl::probe(ctx, dev, bar.clone(), model)?;
         tracing::info!(port = ctx.port, addr = %dev.addr(), ?model, mac = ?ctx.slot.mac(), "e1000 probed");
-        Ok(Probed { control: Box::new(control), data: Arc::new(data::EmData::new(ctx.port, ctx.slot, ctx.mem, bar)) })
+        Ok(Probed { control: Box::new(control), data: data_path(ctx, dev, bar) })
     }
 
     fn attach(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
-        Ok(Arc::new(data::EmData::new(ctx.port, ctx.slot, ctx.mem, bar0(ctx, dev)?)))
+        Ok(data_path(ctx, dev, bar0(ctx, dev)?))
     }
 }

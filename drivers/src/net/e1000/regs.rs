@@ -48,6 +48,12 @@ pub const INT_RXO: u32 = 1 << 6;
 pub const INT_RXT0: u32 = 1 << 7;
 /// 82574 ICR/IMS: "other" causes (LSC among them) in MSI-X mode.
 pub const INT_OTHER: u32 = 1 << 24;
+/// 82574 ICR/IMS: RX queue 0 (MSI-X mode).
+pub const INT_RXQ0: u32 = 1 << 20;
+/// 82574 IVAR: RX queue 0 entry valid (bits 2:0 its vector).
+pub const IVAR_VALID: u32 = 1 << 3;
+/// 82574 EIAC: causes whose ICR bit clears itself when their MSI-X message is sent.
+pub const EIAC_82574: usize = 0x00dc;
 /// 82574 IVAR: "other" causes to MSI-X vector 0, entry valid.
 pub const IVAR_OTHER_VEC0: u32 = 0x0008_0000;
 

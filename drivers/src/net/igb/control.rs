@@ -223,7 +223,7 @@ impl Control for IgbControl {
             rx_desc_lim: DESC_LIM,
             tx_desc_lim: DESC_LIM,
             max_mtu: MAX_MTU,
-            capabilities: capa::RSS | capa::LSC | capa::PROMISC | capa::MTU,
+            capabilities: capa::RSS | capa::LSC | capa::PROMISC | capa::MTU | capa::RX_INTR,
             reta_size: rss::RETA_SIZE as u16,
             rss_hash_types: rss::HASH_TYPES,
             rx_offload_capa: ethdev::RxOffloads::empty(),

@@ -4,8 +4,9 @@
 //! [`crate::net::intel::adv`] code, one memzone per queue), RSS over the RX queues (key,
 //! hash types and the 128-entry redirection table), CRC stripping, 2 KiB receive buffers,
 //! promiscuous mode, statistics folded by the primary from the clear-on-read registers,
-//! and link-status interrupts on their own MSI-X vector (GPIE in MSI-X mode, the "other"
-//! causes routed by IVAR_MISC). All queue state lives in shared memory (the driver's state
+//! link-status interrupts on their own MSI-X vector (GPIE in MSI-X mode, the "other"
+//! causes routed by IVAR_MISC), and RX interrupts per queue on vectors of their own, armed by
+//! whichever process polls the queue. All queue state lives in shared memory (the driver's state
 //! in the port slot, `IgbState`, and the queue memzones), so a secondary can poll the queues the
 //! application gives it; a secondary only ever writes the tail registers (RDT/TDT) of its
 //! queues and never reads interrupt causes.
@@ -21,6 +22,7 @@ mod stats;
 use crate::net::common::hw_stats::HwTotals;
 use crate::net::common::pci_pmd::{bar0, PciDriver};
 use crate::net::common::queue_mem::QueueSlot;
+use crate::net::common::rx_intr::WithRxIntr;
 use crate::net::intel::adv::QueueMem;
 use crate::net::intel::data::QueueMap;
 use eal::bus::BusDevice;
@@ -74,6 +76,12 @@ pub(crate) fn tx_mem(slot: &PortSlot, q: usize) -> Option<QueueMem> {
     data::IgbQueues::tx_mem(slot, q)
 }
 
+/// The data path of this process, with RX interrupts on the queue vectors.
+fn data_path(ctx: &PortCtx, dev: &Arc<BusDevice>, bar: Arc<eal::vfio::MmioRegion>) -> Arc<dyn DataPath> {
+    let data = data::IgbData::new(ctx.port, ctx.slot, ctx.mem, bar.clone());
+    Arc::new(WithRxIntr::new(data, ctx.port, dev.clone(), intr::IgbRxIntr(bar)))
+}
+
 impl PciDriver for IgbPmd {
     const NAME: &'static str = NAME;
     const PCI_IDS: &'static [(u16, u16)] = PCI_IDS;
@@ -83,10 +91,10 @@ impl PciDriver for IgbPmd {
         state(ctx.slot).lsc.store(1, Ordering::Relaxed);
         let control = control::IgbControl::probe(ctx, dev, bar.clone())?;
         tracing::info!(port = ctx.port, addr = %dev.addr(), mac = ?ctx.slot.mac(), "igb probed");
-        Ok(Probed { control: Box::new(control), data: Arc::new(data::IgbData::new(ctx.port, ctx.slot, ctx.mem, bar)) })
+        Ok(Probed { control: Box::new(control), data: data_path(ctx, dev, bar) })
     }
 
     fn attach(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
-        Ok(Arc::new(data::IgbData::new(ctx.port, ctx.slot, ctx.mem, bar0(ctx, dev)?)))
+        Ok(data_path(ctx, dev, bar0(ctx, dev)?))
     }
 }

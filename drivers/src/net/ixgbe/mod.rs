@@ -40,7 +40,8 @@ pub use data::IxgbeData;
 use crate::net::common::hw_stats::HwTotals;
 use crate::net::common::pci_pmd::{bar0, device_err, PciDriver};
 use crate::net::common::queue_mem::QueueSlot;
-use eal::bus::{BusDevice, IrqHandler};
+use crate::net::common::rx_intr::WithRxIntr;
+use eal::bus::{BusDevice, IrqHandler, Vector};
 use eal::vfio::IrqIndex;
 use ethdev::{DataPath, EthError, PortCtx, PortSlot, Probed};
 use std::sync::atomic::{AtomicU32, AtomicU64};
@@ -165,15 +166,26 @@ impl PciDriver for IxgbePmd {
         let count: Arc<AtomicU64> = control.lsc_counter();
         let (slot, hbar) = (ctx.slot, bar.clone());
         let handler: IrqHandler = Box::new(move |_n| control::on_other_interrupt(&*hbar, slot, &count, &report));
+        // Then one polled vector per RX queue, as far as the device has vectors.
+        let count = dev.vfio().irq_info(IrqIndex::Msix).map(|i| i.count as usize).unwrap_or(1);
+        let rx = intr::RX_VECTORS.min(usize::from(control::MAX_QUEUES)).min(count.saturating_sub(1));
+        let mut vectors = vec![Vector::Handler(handler)];
+        vectors.extend((0..rx).map(|_| Vector::Polled));
         let irqs = dev
-            .arm_irqs(IrqIndex::Msix, vec![handler])
+            .arm_irq_vectors(IrqIndex::Msix, vectors)
             .map_err(|e| device_err(ctx, format!("{}: arming the MSI-X link vector: {e}", dev.addr())))?;
         control.set_irqs(irqs);
         tracing::info!(port = ctx.port, addr = %dev.addr(), ?mac_type, mac = ?ctx.slot.mac(), "ixgbe probed");
-        Ok(Probed { control: Box::new(control), data: Arc::new(IxgbeData::new(ctx.port, ctx.slot, ctx.mem, bar)) })
+        Ok(Probed { control: Box::new(control), data: data_path(ctx, dev, bar) })
     }
 
     fn attach(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
-        Ok(Arc::new(IxgbeData::new(ctx.port, ctx.slot, ctx.mem, bar0(ctx, dev)?)))
+        Ok(data_path(ctx, dev, bar0(ctx, dev)?))
     }
+}
+
+/// The data path of this process, with RX interrupts on the queue vectors.
+fn data_path(ctx: &PortCtx, dev: &Arc<BusDevice>, bar: Arc<eal::vfio::MmioRegion>) -> Arc<dyn DataPath> {
+    let data = IxgbeData::new(ctx.port, ctx.slot, ctx.mem, bar.clone());
+    Arc::new(WithRxIntr::new(data, ctx.port, dev.clone(), intr::IxgbeRxIntr(bar)))
 }

@@ -103,7 +103,7 @@ impl Control for TapControl {
             rx_desc_lim: DescLimits { min: 1, max: u16::MAX, align: 1 },
             tx_desc_lim: DescLimits { min: 1, max: u16::MAX, align: 1 },
             max_mtu: MAX_MTU,
-            capabilities: capa::LSC | capa::PROMISC | capa::MTU | if n > 1 { capa::RSS } else { 0 },
+            capabilities: capa::LSC | capa::PROMISC | capa::MTU | capa::RX_INTR | if n > 1 { capa::RSS } else { 0 },
             // The kernel spreads flows over the queues by its own flow hash; no table to program.
             reta_size: 0,
             rss_hash_types: if n > 1 { ethdev::rss::hash::ALL } else { 0 },

@@ -4,7 +4,7 @@
 
 use super::shared;
 use eal::{Mbuf, PktMbufPool};
-use ethdev::{DataPath, PortSlot};
+use ethdev::{DataPath, EthError, PortSlot, RxIntrSource};
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::Ordering;
@@ -32,6 +32,35 @@ impl TapData {
 }
 
 impl DataPath for TapData {
+    /// A TAP queue's RX interrupt is its fd's readability: a copy of the queue fd (the same
+    /// open file, so a secondary's copy works too) that epoll reports while frames wait.
+    fn rx_intr_source(&self, q: u16) -> Result<RxIntrSource, EthError> {
+        let f = self.queues.get(q as usize).ok_or(EthError::QueueOutOfRange {
+            port: self.port,
+            dir: "rx",
+            queue: q,
+            nb: self.queues.len() as u16,
+        })?;
+        let dup = f.try_clone().map_err(|e| EthError::Device {
+            port: self.port,
+            msg: format!("duplicating TAP queue {q}'s fd for RX interrupts: {e} (raise the fd limit, ulimit -n)"),
+        })?;
+        Ok(RxIntrSource::Readable(Arc::new(dup.into())))
+    }
+
+    /// Nothing to arm: readability is level-triggered and costs the data path nothing.
+    fn rx_intr_ctl(&self, q: u16, _on: bool) -> Result<(), EthError> {
+        if q as usize >= self.queues.len() {
+            return Err(EthError::QueueOutOfRange {
+                port: self.port,
+                dir: "rx",
+                queue: q,
+                nb: self.queues.len() as u16,
+            });
+        }
+        Ok(())
+    }
+
     fn rx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>, max: usize) -> usize {
         let (Some(mut f), Some(c)) = (self.queues.get(q as usize), self.slot.counters.rx.get(q as usize)) else {
             return 0;

@@ -198,10 +198,12 @@ impl VirtioControl {
     }
 
     /// Gives the device queue `index` the rings of `q`; records its doorbell offset.
-    fn enable_queue(&self, q: &vring::Vring, index: u16) -> Result<(), VirtioError> {
+    /// Gives virtqueue `index` to the device, with MSI-X vector `vector` ([`NO_VECTOR`]:
+    /// none; RX queues with an RX-interrupt vector get theirs, see [`intr::rx_vector`]).
+    fn enable_queue(&self, q: &vring::Vring, index: u16, vector: u16) -> Result<(), VirtioError> {
         let base = self.ring_iova(q);
         let l = Layout::of(q.size());
-        let noff = self.t.setup_queue(index, q.size(), base, base + l.avail, base + l.used)?;
+        let noff = self.t.setup_queue(index, q.size(), base, base + l.avail, base + l.used, vector)?;
         q.hdr().index.store(u64::from(index), Ordering::Release);
         q.hdr().notify_off.store(u64::from(noff), Ordering::Release);
         Ok(())
@@ -249,11 +251,13 @@ impl VirtioControl {
                 let pool = PktMbufPool::from_header_addr(slot.rxq_pool[i].load(Ordering::Relaxed))
                     .map_err(|source| VirtioError::RxPool { q: i, source })?;
                 rxq::fill(&q, &pool, pa.as_ref(), hdr)?;
-                self.enable_queue(&q, 2 * i as u16)?;
+                let with_vector = (i as u32) < state(slot).rx_vectors.load(Ordering::Relaxed);
+                let vector = if with_vector { intr::rx_vector(i as u16) as u16 } else { NO_VECTOR };
+                self.enable_queue(&q, 2 * i as u16, vector)?;
             }
             if let Some(q) = tx_ring(slot, i) {
                 txq::reset(&q);
-                self.enable_queue(&q, 2 * i as u16 + 1)?;
+                self.enable_queue(&q, 2 * i as u16 + 1, NO_VECTOR)?;
             }
         }
         let mut ctrl = self.ctrl.lock().unwrap_or_else(|p| p.into_inner());
@@ -262,7 +266,7 @@ impl VirtioControl {
             let q = self.state().ctrlq.get::<SplitRing>().ok_or(VirtioError::CtrlQueueMissing)?;
             // Its software words hold the last command's bytes, not mbufs.
             q.zero();
-            self.enable_queue(&q, self.ctrl_index())?;
+            self.enable_queue(&q, self.ctrl_index(), NO_VECTOR)?;
             *ctrl = Some(CtrlQueue::new(
                 q,
                 &self.ctx.mem,
@@ -340,6 +344,9 @@ impl Control for VirtioControl {
         }
         if self.has(Features::CTRL_RX) {
             capabilities |= capa::PROMISC;
+        }
+        if state(self.ctx.slot).rx_vectors.load(Ordering::Relaxed) > 0 {
+            capabilities |= capa::RX_INTR;
         }
         DevInfo {
             driver_name: NAME,

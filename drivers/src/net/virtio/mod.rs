@@ -32,6 +32,7 @@ pub mod vring;
 
 use crate::net::common::pci_pmd::PciDriver;
 use crate::net::common::queue_mem::QueueSlot;
+use crate::net::common::rx_intr::WithRxIntr;
 use eal::bus::BusDevice;
 use ethdev::{DataPath, EthError, PortCtx, PortSlot, Probed};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -86,6 +87,9 @@ ethdev::shared_state! {
         pub rxq: [QueueSlot; MAX_PAIRS],
         /// TX queue `q` at index `q`.
         pub txq: [QueueSlot; MAX_PAIRS],
+        /// RX queues `0..rx_vectors` have an MSI-X vector of their own (`1 + q`) armed for
+        /// RX interrupts (0: no RX interrupts).
+        pub rx_vectors: AtomicU32,
     }
 }
 
@@ -132,8 +136,11 @@ impl PciDriver for VirtioPmd {
             ));
         }
         let control = control::VirtioControl::probe(ctx, dev)?;
-        let data = Arc::new(data::VirtioData::new(ctx, control.notifier()));
-        Ok(Probed { control: Box::new(control), data })
+        let data = data::VirtioData::new(ctx, control.notifier());
+        Ok(Probed {
+            control: Box::new(control),
+            data: Arc::new(WithRxIntr::new(data, ctx.port, dev.clone(), intr::VirtioRxIntr(ctx.slot))),
+        })
     }
 
     fn attach(&self, ctx: &PortCtx, dev: &Arc<BusDevice>) -> Result<Arc<dyn DataPath>, EthError> {
@@ -141,7 +148,8 @@ impl PciDriver for VirtioPmd {
         let get = |v: &AtomicU64| v.load(Ordering::Acquire);
         let kick = pci::notifier(dev, get(&st.kind), get(&st.notify_bar), get(&st.notify_base), get(&st.notify_mult))
             .map_err(|e| device_err(ctx, dev, e))?;
-        Ok(Arc::new(data::VirtioData::new(ctx, kick)))
+        let data = data::VirtioData::new(ctx, kick);
+        Ok(Arc::new(WithRxIntr::new(data, ctx.port, dev.clone(), intr::VirtioRxIntr(ctx.slot))))
     }
 }
 

@@ -526,9 +526,17 @@ impl Transport {
     }
 
     /// Gives queue `q` its rings (`size` entries; descriptor table, available and used ring
-    /// device addresses), no interrupt vector, and enables it. Returns its
-    /// `queue_notify_off` (0 for legacy).
-    pub fn setup_queue(&self, q: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<u16, VirtioError> {
+    /// device addresses), its MSI-X vector (`vector`, or [`NO_VECTOR`]), and enables it.
+    /// Returns its `queue_notify_off` (0 for legacy).
+    pub fn setup_queue(
+        &self,
+        q: u16,
+        size: u16,
+        desc: u64,
+        avail: u64,
+        used: u64,
+        vector: u16,
+    ) -> Result<u16, VirtioError> {
         match self {
             Transport::Modern { common, .. } => {
                 common.w16(common::Q_SELECT, q)?;
@@ -537,7 +545,7 @@ impl Transport {
                     common.w32(reg, v as u32)?;
                     common.w32(reg + 4, (v >> 32) as u32)?;
                 }
-                common.w16(common::Q_MSIX, NO_VECTOR)?;
+                common.w16(common::Q_MSIX, vector)?;
                 let off = common.r16(common::Q_NOFF)?;
                 common.w16(common::Q_ENABLE, 1)?;
                 Ok(off)
@@ -557,7 +565,7 @@ impl Transport {
                 let pfn = desc >> legacy::PFN_SHIFT;
                 let pfn = u32::try_from(pfn).map_err(|_| VirtioError::RingTooHigh { q, addr: desc })?;
                 if msix.load(Ordering::Relaxed) {
-                    io.w16(legacy::QUEUE_VECTOR, NO_VECTOR)?;
+                    io.w16(legacy::QUEUE_VECTOR, vector)?;
                 }
                 io.w32(legacy::QUEUE_PFN, pfn)?;
                 Ok(0)

@@ -275,6 +275,30 @@ impl State {
         }
     }
 
+    /// The RX cause of queue `q` in MSI-X mode (7.3.4): IVAR names its vector (RX entry of
+    /// queue `q`: register `q / 2`, byte 0 or 2); the vector's EICR bit is set and, when
+    /// its EIMS bit is, the message goes out, EIAC clears the EICR bit and EIAM (with
+    /// GPIE.EIAME) the EIMS bit. Only vectors 0-15 (the EIMS bits of the model) are modelled.
+    fn raise_rx_queue(&mut self, q: usize) {
+        if self.get(regs::GPIE) & regs::GPIE_MSIX_MODE == 0 {
+            return;
+        }
+        let entry = (self.get(regs::ivar(q / 2)) >> (16 * (q % 2))) & 0xff;
+        if entry & regs::IVAR_ALLOC_VAL == 0 || entry & 0x3f >= 16 {
+            return;
+        }
+        let (v, bit) = ((entry & 0x3f) as usize, 1u32 << (entry & 0x3f));
+        self.set(regs::EICR, self.get(regs::EICR) | bit);
+        if self.get(regs::EIMS) & bit == 0 {
+            return;
+        }
+        self.msix[v] += 1;
+        self.set(regs::EICR, self.get(regs::EICR) & !(self.get(regs::EIAC) & bit));
+        if self.get(regs::GPIE) & regs::GPIE_EIAME != 0 {
+            self.set(regs::EIMS, self.get(regs::EIMS) & !(self.get(regs::EIAM) & bit));
+        }
+    }
+
     fn read(&mut self, off: usize) -> u32 {
         self.log.push(Access::Read(off));
         match off {
@@ -666,6 +690,7 @@ impl State {
             h = (h + 1) % nb;
         }
         self.set(regs::rdh(q), h as u32);
+        self.raise_rx_queue(q);
         let c = &mut self.counters;
         *c.entry(stat::GPRC).or_default() += 1;
         *c.entry(stat::TPR).or_default() += 1;

@@ -615,3 +615,34 @@ fn one_queue_stops_and_starts_again_while_the_port_runs() {
     assert!(r.model.faults().is_empty(), "{:?}", r.model.faults());
     r.ctl.close();
 }
+
+#[test]
+fn rx_queue_interrupts_are_routed_armed_and_auto_masked() {
+    use crate::net::common::rx_intr::RxIntrHw;
+    use crate::net::ixgbe::intr::IxgbeRxIntr;
+    let f = need_fixture!();
+    let r = rig(f);
+    let pool = r.pool("rxintr");
+    r.start(1, 1, false, &pool);
+    let hw = IxgbeRxIntr(r.model.clone());
+    assert_eq!((hw.vector(0), hw.vector(14), hw.vector(15)), (Some(1), Some(15), None), "vectors 1-15 only");
+    assert_eq!(r.model.peek(regs::ivar(0)) & 0xff, 0x80 | 1, "IVAR routes RX queue 0 to vector 1");
+    let frame = udp_frame(MAC, 1000, 9, 64);
+    let before = r.model.msix_count(1);
+    r.model.deliver(&frame).unwrap();
+    assert_eq!(r.model.msix_count(1), before, "no message while the poller has not armed the queue");
+    hw.set(0, true);
+    assert_eq!(r.model.peek(regs::EIMS) & 0b10, 0b10, "armed in EIMS");
+    r.model.deliver(&frame).unwrap();
+    assert_eq!(r.model.msix_count(1), before + 1, "the armed queue's vector fired");
+    assert_eq!(r.model.peek(regs::EIMS) & 0b10, 0, "auto-masked (EIAM) after firing");
+    assert_eq!(r.model.peek(regs::EICR) & 0b10, 0, "auto-cleared (EIAC)");
+    r.model.deliver(&frame).unwrap();
+    assert_eq!(r.model.msix_count(1), before + 1, "one message per arming");
+    hw.set(0, true);
+    hw.set(0, false);
+    assert_eq!(r.model.peek(regs::EIMS) & 0b10, 0, "disarmed by EIMC");
+    assert_eq!(r.model.peek(regs::EIMS) & regs::EICR_LSC, regs::EICR_LSC, "the link interrupt stays enabled");
+    assert!(r.model.faults().is_empty(), "{:?}", r.model.faults());
+    r.ctl.close();
+}
