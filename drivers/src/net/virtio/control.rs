@@ -140,6 +140,12 @@ impl VirtioControl {
         self.features.contains(bit)
     }
 
+    /// The features the port uses as configured (those of its offloads among the
+    /// negotiated ones; see [`net::for_offloads`]).
+    fn active_features(&self) -> Features {
+        Features::from_bits_retain(self.state().features.load(Ordering::Relaxed))
+    }
+
     fn max_pairs(&self) -> usize {
         self.state().max_pairs.load(Ordering::Relaxed) as usize
     }
@@ -237,7 +243,7 @@ impl VirtioControl {
         t.reset()?;
         t.set_status(DeviceStatus::ACKNOWLEDGE)?;
         t.set_status(DeviceStatus::ACKNOWLEDGE | DeviceStatus::DRIVER)?;
-        negotiate_on_device(t, self.features)?;
+        negotiate_on_device(t, self.active_features())?;
         if self.irqs.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
             set_config_vector(t)?;
         }
@@ -351,8 +357,8 @@ impl Control for VirtioControl {
             capabilities,
             reta_size: 0,
             rss_hash_types: 0,
-            rx_offload_capa: ethdev::RxOffloads::empty(),
-            tx_offload_capa: ethdev::TxOffloads::empty(),
+            rx_offload_capa: net::offload_capa(self.features).0,
+            tx_offload_capa: net::offload_capa(self.features).1,
             tx_max_segs: 1,
         }
     }
@@ -370,6 +376,8 @@ impl Control for VirtioControl {
             )));
         }
         self.state().pairs.store(pairs as u32, Ordering::Relaxed);
+        let active = net::for_offloads(self.features, conf.rx_offloads, conf.tx_offloads);
+        self.state().features.store(active.bits(), Ordering::Relaxed);
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if self.has(Features::CTRL_VQ) && !self.state().ctrlq.is_set() {
             let nb = self.t.queue_max(self.ctrl_index()).map_err(|e| self.err(e))?;
@@ -515,7 +523,7 @@ impl Control for VirtioControl {
             ("rx_retired_mbufs", retired),
             ("queue_pairs", u64::from(self.state().pairs.load(Ordering::Relaxed))),
             ("max_queue_pairs", self.max_pairs() as u64),
-            ("features", self.features.bits()),
+            ("features", self.active_features().bits()),
             ("modern", u64::from(self.t.is_modern())),
             ("device_status", u64::from(self.t.status().map_or(0xff, |s| s.bits()))),
         ]
