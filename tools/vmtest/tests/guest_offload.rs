@@ -8,6 +8,9 @@
 //! Before the transfer, TCP segments with a corrupted checksum sent by a raw socket in the
 //! first namespace must not be reported good: virtio reports a checksum only when the
 //! sender's stack left it partial or checked it, so the engine counts them as not checked.
+//! The same runs on two igb and on two e1000e NICs, whose devices check every checksum:
+//! there each corrupted segment must be counted bad and the file's segments good (their
+//! TX checksums are computed by testpmd: those PMDs have no TX checksum offload yet).
 //! Builds nothing itself; build the guest binaries first:
 //!
 //! ```text
@@ -317,14 +320,79 @@ fn tcp_between_linux_stacks_through_virtio_with_checksum_and_tso_offloads_keeps_
     if !common::qemu_available_or_skip(name) {
         return;
     }
+    let out = offload_run(NicModel::VirtioModern);
+    for l in
+        ["Rx offloading capabilities: UDP_CKSUM TCP_CKSUM", "Tx offloading capabilities: UDP_CKSUM TCP_CKSUM TCP_TSO"]
+    {
+        assert!(out.contains(l), "show port info must list the offloads ({l}): {out}");
+    }
+    assert!(out.contains("TSO segment size for non-tunneled packets is 800"), "{out}");
+    assert!(out.contains("Port 0: the device has no TX offload IPV4_CKSUM"), "virtio has no IPv4 checksum: {out}");
+    // Port 0 received A's segments: Linux left their checksums partial (offloaded), the
+    // corrupted ones were not checked and so not reported good.
+    let p0 = "Forward statistics for port 0";
+    let none = count_after(&out, p0, "RX-L4 checksum none:").unwrap_or(0);
+    let unknown = count_after(&out, p0, "RX-L4 checksum unknown:").unwrap_or(0);
+    let good = count_after(&out, p0, "RX-L4 checksum good:").unwrap_or(0);
+    assert!(none > 1000, "TCP segments with partial checksums must be flagged (L4 none), got {none}: {out}");
+    assert!(
+        unknown >= u64::from(CORRUPTED),
+        "the corrupted segments must not be flagged good ({unknown} unknown, {good} good): {out}"
+    );
+    assert_eq!(count_after(&out, p0, "RX-bad L4 checksum:"), Some(0), "{out}");
+    let tso = count_after(&out, p0, "TX-TSO packets:").unwrap_or(0);
+    assert!(tso > 1000, "1448-byte segments must go out with TSO at 800: {tso}: {out}");
+}
+
+/// The same TCP transfers through two igb NICs (82576, advanced descriptors): the device
+/// checks the checksums (RXCSUM) and reports the corrupted segments bad, every one of them;
+/// the TX checksums are computed by testpmd (the igb PMD has no TX checksum offload yet).
+#[test]
+fn tcp_between_linux_stacks_through_igb_reports_good_and_bad_rx_checksums() {
+    if !common::qemu_available_or_skip("tcp_between_linux_stacks_through_igb_reports_good_and_bad_rx_checksums") {
+        return;
+    }
+    intel_rx_checks(&offload_run(NicModel::Igb));
+}
+
+/// As the igb test, through two e1000e NICs (82574L, legacy descriptors).
+#[test]
+fn tcp_between_linux_stacks_through_e1000e_reports_good_and_bad_rx_checksums() {
+    if !common::qemu_available_or_skip("tcp_between_linux_stacks_through_e1000e_reports_good_and_bad_rx_checksums") {
+        return;
+    }
+    intel_rx_checks(&offload_run(NicModel::E1000e));
+}
+
+/// What an Intel run must show: the RX checksum offloads listed, every corrupted segment
+/// flagged bad and nothing else, the TCP traffic flagged good.
+fn intel_rx_checks(out: &str) {
+    assert!(out.contains("Rx offloading capabilities: IPV4_CKSUM UDP_CKSUM TCP_CKSUM"), "{out}");
+    assert!(out.contains("Rx offloads configured: IPV4_CKSUM UDP_CKSUM TCP_CKSUM"), "{out}");
+    assert!(out.contains("Port 0: the device has no TX offload TCP_CKSUM"), "hw refused, sw kept: {out}");
+    let p0 = "Forward statistics for port 0";
+    assert_eq!(
+        count_after(out, p0, "RX-bad L4 checksum:"),
+        Some(u64::from(CORRUPTED)),
+        "every corrupted segment: {out}"
+    );
+    assert_eq!(count_after(out, p0, "RX-bad IP checksum:"), Some(0), "{out}");
+    let good = count_after(out, p0, "RX-L4 checksum good:").unwrap_or(0);
+    assert!(good > 1000, "the file's segments must be flagged good, got {good}: {out}");
+}
+
+/// Boots a guest with two NICs of `model` behind TAP backends in two host namespaces, runs
+/// the two transfers through testpmd (csum engine with offloads, then io with none), checks
+/// the file's SHA-256 after each and returns the first testpmd's output.
+fn offload_run(model: NicModel) -> String {
     let id = std::process::id() % 100_000;
     let taps = [format!("bot{id}a"), format!("bot{id}b")];
     let cfg = GuestConfig { net_modules: true, ..GuestConfig::default() }
         .binary(guest_bin("testpmd"))
         .binary(guest_bin("devbind"))
         .timeout(Duration::from_secs(600))
-        .nic(Nic { slot: 3, ..Nic::new(NicModel::VirtioModern, "n1").mac(MAC_0).tap(&taps[0], 1) })
-        .nic(Nic { slot: 5, ..Nic::new(NicModel::VirtioModern, "n2").mac(MAC_1).tap(&taps[1], 1) })
+        .nic(Nic { slot: 3, ..Nic::new(model, "n1").mac(MAC_0).tap(&taps[0], 1) })
+        .nic(Nic { slot: 5, ..Nic::new(model, "n2").mac(MAC_1).tap(&taps[1], 1) })
         .nic(Nic { slot: 4, ..Nic::new(NicModel::VirtioTransitional, "ctl") })
         .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2")
         .command(script());
@@ -366,30 +434,10 @@ fn tcp_between_linux_stacks_through_virtio_with_checksum_and_tso_offloads_keeps_
     assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
     let out = &o.results[1].output;
     assert_eq!(o.results[1].exit_code, Some(0), "{out}");
-    for l in
-        ["Rx offloading capabilities: UDP_CKSUM TCP_CKSUM", "Tx offloading capabilities: UDP_CKSUM TCP_CKSUM TCP_TSO"]
-    {
-        assert!(out.contains(l), "show port info must list the offloads ({l}): {out}");
-    }
-    assert!(out.contains("TSO segment size for non-tunneled packets is 800"), "{out}");
-    assert!(out.contains("Port 0: the device has no TX offload IPV4_CKSUM"), "virtio has no IPv4 checksum: {out}");
-    // Port 0 received A's segments: Linux left their checksums partial (offloaded), the
-    // corrupted ones were not checked and so not reported good.
-    let p0 = "Forward statistics for port 0";
-    let none = count_after(out, p0, "RX-L4 checksum none:").unwrap_or(0);
-    let unknown = count_after(out, p0, "RX-L4 checksum unknown:").unwrap_or(0);
-    let good = count_after(out, p0, "RX-L4 checksum good:").unwrap_or(0);
-    assert!(none > 1000, "TCP segments with partial checksums must be flagged (L4 none), got {none}: {out}");
-    assert!(
-        unknown >= u64::from(CORRUPTED),
-        "the corrupted segments must not be flagged good ({unknown} unknown, {good} good): {out}"
-    );
-    assert_eq!(count_after(out, p0, "RX-bad L4 checksum:"), Some(0), "{out}");
-    let tso = count_after(out, p0, "TX-TSO packets:").unwrap_or(0);
-    assert!(tso > 1000, "1448-byte segments must go out with TSO at 800: {tso}: {out}");
     for (phase, m) in &rates {
-        eprintln!("SUMMARY {phase}: {m:.0} Mbit/s");
+        eprintln!("SUMMARY {model:?} {phase}: {m:.0} Mbit/s");
     }
+    out.clone()
 }
 
 /// A fresh directory for the files of one run.

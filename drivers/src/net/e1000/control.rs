@@ -112,13 +112,14 @@ impl Control for EmControl {
             capabilities: capa::LSC | capa::PROMISC | capa::MTU,
             reta_size: 0,
             rss_hash_types: 0,
-            rx_offload_capa: ethdev::RxOffloads::empty(),
+            rx_offload_capa: crate::net::intel::rx_cksum::CAPA,
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
     }
 
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
+        crate::net::intel::rx_cksum::program(self.r(), crate::net::intel::rx_cksum::wanted(conf.rx_offloads));
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if conf.lsc_intr {
             intr::enable(self.r(), self.model);

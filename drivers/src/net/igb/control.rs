@@ -226,7 +226,7 @@ impl Control for IgbControl {
             capabilities: capa::RSS | capa::LSC | capa::PROMISC | capa::MTU,
             reta_size: rss::RETA_SIZE as u16,
             rss_hash_types: rss::HASH_TYPES,
-            rx_offload_capa: ethdev::RxOffloads::empty(),
+            rx_offload_capa: crate::net::intel::rx_cksum::CAPA,
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
@@ -251,6 +251,7 @@ impl Control for IgbControl {
             }
         }
         self.program_rss(&cfg);
+        crate::net::intel::rx_cksum::program(self.r(), crate::net::intel::rx_cksum::wanted(conf.rx_offloads));
         rss::write_reta(self.r(), &default_reta(rss::RETA_SIZE, conf.nb_rxq));
         *self.cfg.lock().unwrap_or_else(|p| p.into_inner()) = cfg;
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
@@ -291,6 +292,8 @@ impl Control for IgbControl {
         }
         // The descriptor's dword 1 carries the RSS hash, not a checksum.
         r.write32(regs::RXCSUM, regs::RXCSUM_PCSD);
+        let rx_offloads = ethdev::RxOffloads::from_bits_retain(self.ctx.slot.rx_offloads.load(Ordering::Relaxed));
+        crate::net::intel::rx_cksum::program(r, crate::net::intel::rx_cksum::wanted(rx_offloads));
         self.program_rss(&cfg);
         self.program_mtu(self.ctx.slot.mtu.load(Ordering::Relaxed) as u16);
         r.write32(regs::RCTL, self.rctl());
