@@ -212,6 +212,27 @@ impl App<'_> {
                 self.csum_set(what, *hw == "hw", port)
             }
             ["csum", "show", port] => self.csum_show(port),
+            ["set", "allmulti", which, onoff @ ("on" | "off")] => match self.which_ports(which) {
+                Some(ps) => {
+                    for p in ps {
+                        if let Err(e) = self.eth.control(p).and_then(|c| c.set_allmulticast(*onoff == "on")) {
+                            println!("set allmulti: {e}");
+                        }
+                    }
+                }
+                None => println!("Invalid port {which}"),
+            },
+            ["rx_vlan", op @ ("add" | "rm"), vid, port] => match (vid.parse::<u16>(), self.which_ports(port)) {
+                (Ok(v), Some(ps)) => {
+                    for p in ps {
+                        if let Err(e) = self.eth.control(p).and_then(|c| c.vlan_filter(v, *op == "add")) {
+                            println!("rx_vlan {op}: {e}");
+                        }
+                    }
+                }
+                (Err(_), _) => println!("Bad VLAN id '{vid}': a number 0-4095"),
+                (_, None) => println!("Invalid port {port}"),
+            },
             ["tso", "set", segsz, port] => self.tso_set(segsz, port),
             ["tso", "show", port] => self.csum_show(port),
             ["help"] => println!(
@@ -219,7 +240,8 @@ impl App<'_> {
                  show port info all|N |\n\
                  clear port stats all|N | set promisc all|N on|off | set fwd MODE [retry] |\n\
                  set burst tx delay US retry N | csum set ip|tcp|udp hw|sw N | csum show N |\n\
-                 tso set SEGSZ N | tso show N | quit"
+                 tso set SEGSZ N | tso show N | set allmulti all|N on|off |\n\
+                 rx_vlan add|rm VID all|N | quit"
             ),
             _ => println!("Bad command '{line}': try help"),
         }

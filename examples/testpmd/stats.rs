@@ -126,6 +126,9 @@ pub fn show_port_info(eth: &Ethdev, p: u16) {
     println!("Link status: {}", if link.up { "up" } else { "down" });
     println!("Link speed: {} Mbps (event #{seq})", link.speed_mbps);
     println!("Promiscuous mode: {}", if port.promiscuous() { "enabled" } else { "disabled" });
+    if let Ok(c) = eth.control(p) {
+        println!("Allmulticast mode: {}", if c.allmulticast() { "enabled" } else { "disabled" });
+    }
     println!("MTU: {}", port.mtu());
     println!("Current number of RX queues: {}", port.nb_rx_queues());
     println!("Current number of TX queues: {}", port.nb_tx_queues());

@@ -8,6 +8,7 @@ use crate::net::common::queue_mem::{self, QueueSlot};
 use crate::net::intel::adv::{queue, ring, rx, tx, AdvRing, RingRegs};
 use crate::net::intel::error::IntelError;
 use crate::net::intel::reg_io::poll_until;
+use crate::net::intel::rx_filter;
 use crate::net::intel::RegIo;
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
@@ -126,7 +127,7 @@ impl IgbControl {
         if slot.mtu.load(Ordering::Relaxed) > 1500 {
             v |= regs::RCTL_LPE;
         }
-        v
+        v | rx_filter::rctl_bits(slot)
     }
 
     fn program_mtu(&self, mtu: u16) {
@@ -252,6 +253,9 @@ impl Control for IgbControl {
         }
         self.program_rss(&cfg);
         crate::net::intel::rx_cksum::program(self.r(), crate::net::intel::rx_cksum::wanted(conf.rx_offloads));
+        if conf.rx_offloads.contains(ethdev::RxOffloads::VLAN_FILTER) {
+            rx_filter::reset_vlans(self.r());
+        }
         rss::write_reta(self.r(), &default_reta(rss::RETA_SIZE, conf.nb_rxq));
         *self.cfg.lock().unwrap_or_else(|p| p.into_inner()) = cfg;
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
@@ -359,8 +363,22 @@ impl Control for IgbControl {
         if self.started() {
             let v = self.rctl() & !(regs::RCTL_UPE | regs::RCTL_MPE);
             let p = if on { regs::RCTL_UPE | regs::RCTL_MPE } else { 0 };
-            self.r().write32(regs::RCTL, v | p);
+            let all = self.ctx.slot.allmulti.load(Ordering::Relaxed) == 1;
+            self.r().write32(regs::RCTL, rx_filter::with_allmulti(v | p, all, on));
         }
+        Ok(())
+    }
+
+    fn allmulticast(&self, on: bool) -> Result<(), EthError> {
+        if self.started() {
+            let promisc = self.ctx.slot.promisc.load(Ordering::Relaxed) == 1;
+            self.r().write32(regs::RCTL, rx_filter::with_allmulti(self.rctl(), on, promisc));
+        }
+        Ok(())
+    }
+
+    fn vlan_filter(&self, vid: u16, on: bool) -> Result<(), EthError> {
+        rx_filter::set_vlan(self.r(), vid, on);
         Ok(())
     }
 

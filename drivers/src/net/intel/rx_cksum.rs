@@ -30,9 +30,12 @@ pub fn wanted(rx: ethdev::RxOffloads) -> bool {
     rx.intersects(R::IPV4_CKSUM | R::TCP_CKSUM | R::UDP_CKSUM)
 }
 
-/// The RX checksum offloads the e1000 family and the 82576 give.
-pub const CAPA: ethdev::RxOffloads =
-    ethdev::RxOffloads::IPV4_CKSUM.union(ethdev::RxOffloads::TCP_CKSUM).union(ethdev::RxOffloads::UDP_CKSUM);
+/// The RX offloads the e1000 family and the 82576 give (the checksums, and the VLAN
+/// filter of [`super::rx_filter`]).
+pub const CAPA: ethdev::RxOffloads = ethdev::RxOffloads::IPV4_CKSUM
+    .union(ethdev::RxOffloads::TCP_CKSUM)
+    .union(ethdev::RxOffloads::UDP_CKSUM)
+    .union(ethdev::RxOffloads::VLAN_FILTER);
 
 /// Where a descriptor format keeps its checksum bits: in the status value (`ixsm`, `ipcs`,
 /// `l4cs`) and in the error value (`ipe`, `l4e`) of [`super::rxq::RxDone`].

@@ -292,6 +292,10 @@ impl VirtioControl {
                 let on = slot.promisc.load(Ordering::Relaxed) == 1;
                 c.command(net::CTRL_RX, net::CTRL_RX_PROMISC, &[u8::from(on)])
                     .map_err(|e| start_command(format!("promiscuous {on} (VIRTIO_NET_CTRL_RX_PROMISC)"), e))?;
+                if slot.allmulti.load(Ordering::Relaxed) == 1 {
+                    c.command(net::CTRL_RX, net::CTRL_RX_ALLMULTI, &[1])
+                        .map_err(|e| start_command("all-multicast (VIRTIO_NET_CTRL_RX_ALLMULTI)".into(), e))?;
+                }
             }
             let mac = slot.mac();
             if self.has(Features::CTRL_MAC_ADDR) && mac != self.dev_mac {
@@ -483,6 +487,18 @@ impl Control for VirtioControl {
         }
         if self.started() {
             self.ctrl_cmd(net::CTRL_RX, net::CTRL_RX_PROMISC, &[u8::from(on)])?;
+        }
+        Ok(())
+    }
+
+    fn allmulticast(&self, on: bool) -> Result<(), EthError> {
+        if !self.has(Features::CTRL_RX) {
+            return Err(self.unsupported(
+                "all-multicast mode: the device does not offer VIRTIO_NET_F_CTRL_RX (and VIRTIO_NET_F_CTRL_VQ)".into(),
+            ));
+        }
+        if self.started() {
+            self.ctrl_cmd(net::CTRL_RX, net::CTRL_RX_ALLMULTI, &[u8::from(on)])?;
         }
         Ok(())
     }

@@ -91,6 +91,8 @@ pub fn hdr_len(features: Features) -> u16 {
 pub const CTRL_RX: u8 = 0;
 /// RX mode command: promiscuous on/off (one byte).
 pub const CTRL_RX_PROMISC: u8 = 0;
+/// RX mode command: all-multicast on/off (one byte).
+pub const CTRL_RX_ALLMULTI: u8 = 1;
 /// Control class: MAC.
 pub const CTRL_MAC: u8 = 1;
 /// MAC command: set the address (six bytes).
