@@ -11,6 +11,8 @@
 //! The same runs on two igb and on two e1000e NICs, whose devices check every checksum:
 //! there each corrupted segment must be counted bad and the file's segments good (their
 //! TX checksums are computed by testpmd: those PMDs have no TX checksum offload yet).
+//! Last, the VLAN filter and all-multicast mode on igb: tagged and multicast frames from a
+//! packet socket pass only once their VLAN was added or all-multicast is on.
 //! Builds nothing itself; build the guest binaries first:
 //!
 //! ```text
@@ -446,4 +448,135 @@ fn tempdir() -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("temp dir");
     d
+}
+
+// ---------------------------------------------------------------------------------------
+// Receive filters: VLAN filter and all-multicast on igb
+
+/// The multicast group the host sends to (IPv4 224.1.2.3).
+const MCAST_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x01, 0x02, 0x03];
+/// Frames of each kind the host sends per phase.
+const FILTER_N: u32 = 10;
+
+/// An Ethernet frame from `src` to `dst` with an optional 802.1Q tag, IPv4/UDP inside.
+fn filter_frame(dst: [u8; 6], src: [u8; 6], vlan: Option<u16>, seq: u32) -> Vec<u8> {
+    let mut f = Vec::with_capacity(64);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    if let Some(v) = vlan {
+        f.extend_from_slice(&0x8100u16.to_be_bytes());
+        f.extend_from_slice(&v.to_be_bytes());
+    }
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    let mut ip = [0u8; 20];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&32u16.to_be_bytes());
+    ip[8] = 1;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&IP_A);
+    ip[16..20].copy_from_slice(&[224, 1, 2, 3]);
+    let c = ethdev::cksum::ipv4_hdr_cksum(&ip).expect("header");
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&[0x13, 0x88, 0x13, 0x88, 0, 12, 0, 0]);
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.resize(f.len().max(60), 0);
+    f
+}
+
+/// One phase's frames: unicast to the port untagged, tagged with VLAN 100 and with VLAN
+/// 200, and multicast to [`MCAST_MAC`], [`FILTER_N`] of each.
+fn filter_frames(port: [u8; 6], src: [u8; 6]) -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    for s in 0..FILTER_N {
+        v.push(filter_frame(port, src, None, s));
+        v.push(filter_frame(port, src, Some(100), s));
+        v.push(filter_frame(port, src, Some(200), s));
+        v.push(filter_frame(MCAST_MAC, src, None, s));
+    }
+    v
+}
+
+/// The guest script of the filter run: testpmd with the VLAN filter offload, promiscuous
+/// mode off and VLAN 100 allowed (until the host takes the control link down), then with
+/// all-multicast on and VLAN 200 added too (until it brings it up again).
+fn filter_script() -> String {
+    let send = |cmds: &[&str]| cmds.iter().map(|c| format!("echo '{c}' >&3; sleep 0.2; ")).collect::<String>();
+    let count = |pat: &str, n: u32| {
+        format!(
+            "i=0; while [ $(grep -c '{pat}' /tmp/tp3.log) -lt {n} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; "
+        )
+    };
+    format!(
+        "trap '' PIPE; IF=$(ls /sys/bus/pci/devices/$VMTEST_NIC_ctl/virtio*/net); \
+echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; \
+ip link set $IF up; rm -f /tmp/c3; mkfifo /tmp/c3; \
+testpmd -l 0-1 -m 64 --file-prefix flt -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -i --rxd 256 --txd 256 --rx-offloads=0x200 \
+< /tmp/c3 > /tmp/tp3.log 2>&1 & P=$!; exec 3>/tmp/c3; {prompt}\
+{s1}{fwd1}echo FILTER_READY phase=1; {down}echo stop >&3; {done1}\
+{s2}{fwd2}echo FILTER_READY phase=2; {up}echo stop >&3; {done2}\
+echo quit >&3; exec 3>&-; wait $P; r=$?; cat /tmp/tp3.log; echo \"testpmd exit code $r\"; [ $r -eq 0 ]",
+        prompt = wait_grep("testpmd> ", "/tmp/tp3.log"),
+        s1 = send(&["set promisc all off", "rx_vlan add 100 0", "rx_vlan add 5000 0", "show port info 0", "start"]),
+        fwd1 = count("io packet forwarding", 1),
+        down = wait_carrier(0),
+        done1 = count("^Done.", 1),
+        s2 = send(&["set allmulti 0 on", "rx_vlan add 200 0", "show port info 0", "start"]),
+        fwd2 = count("io packet forwarding", 2),
+        up = wait_carrier(1),
+        done2 = count("^Done.", 2),
+    )
+}
+
+/// VLAN filter and all-multicast on igb, fed by a packet socket in a host namespace:
+/// with promiscuous mode off, only VLAN 100 (added) passes of the tagged frames and the
+/// multicast frames are dropped; after `set allmulti 0 on` and `rx_vlan add 200 0` both
+/// pass. Counted by testpmd's forward statistics of port 0.
+#[test]
+fn igb_vlan_filter_and_allmulticast_pass_only_what_was_added() {
+    if !common::qemu_available_or_skip("igb_vlan_filter_and_allmulticast_pass_only_what_was_added") {
+        return;
+    }
+    let id = std::process::id() % 100_000;
+    let taps = [format!("bof{id}a"), format!("bof{id}b")];
+    let cfg = GuestConfig { net_modules: true, ..GuestConfig::default() }
+        .binary(guest_bin("testpmd"))
+        .binary(guest_bin("devbind"))
+        .timeout(Duration::from_secs(300))
+        .nic(Nic { slot: 3, ..Nic::new(NicModel::Igb, "n1").mac(MAC_0).tap(&taps[0], 1) })
+        .nic(Nic { slot: 5, ..Nic::new(NicModel::Igb, "n2").mac(MAC_1).tap(&taps[1], 1) })
+        .nic(Nic { slot: 4, ..Nic::new(NicModel::VirtioTransitional, "ctl") })
+        .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2")
+        .command(filter_script());
+    let guest = vmtest::Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
+    let ns = Namespaces::new([&taps[0], &taps[1]]);
+    let a_mac = mac_in(&ns.names[0], &taps[0]);
+    let mut errors = Vec::new();
+    for (phase, up) in [(1, false), (2, true)] {
+        if let Err(e) = guest.wait_for_console(&format!("FILTER_READY phase={phase}"), CONSOLE_WAIT) {
+            errors.push(e.to_string());
+            break;
+        }
+        send_raw(&ns, &taps[0], filter_frames(common::mac(MAC_0), a_mac));
+        std::thread::sleep(Duration::from_secs(2));
+        guest.monitor().and_then(|mut m| m.set_link("ctl", up)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..o.results.len() {
+        output(&o, i);
+    }
+    drop(ns);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
+    let out = &o.results[1].output;
+    assert_eq!(o.results[1].exit_code, Some(0), "{out}");
+    assert!(out.contains("VLAN id 5000: VLAN ids are 0-4095"), "a bad VLAN id is refused with the range: {out}");
+    assert!(out.contains("Allmulticast mode: disabled") && out.contains("Allmulticast mode: enabled"), "{out}");
+    let stats: Vec<u64> = out
+        .split("Forward statistics for port 0")
+        .skip(1)
+        .filter_map(|b| b.lines().nth(1)?.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    let n = u64::from(FILTER_N);
+    assert_eq!(stats, vec![2 * n, 4 * n], "port 0 RX: untagged + VLAN 100, then + VLAN 200 + multicast: {out}");
 }
