@@ -10,7 +10,8 @@
 //! sender's stack left it partial or checked it, so the engine counts them as not checked.
 //! The same runs on two igb and on two e1000e NICs, whose devices check every checksum:
 //! there each corrupted segment must be counted bad and the file's segments good (their
-//! TX checksums are computed by testpmd: those PMDs have no TX checksum offload yet).
+//! TX checksums are computed by testpmd: those PMDs have no TX checksum offload yet); and
+//! on two e1000 NICs, whose QEMU model checks none: nothing may be flagged there.
 //! Last, the VLAN filter and all-multicast mode on igb: tagged and multicast frames from a
 //! packet socket pass only once their VLAN was added or all-multicast is on.
 //! Builds nothing itself; build the guest binaries first:
@@ -364,6 +365,25 @@ fn tcp_between_linux_stacks_through_e1000e_reports_good_and_bad_rx_checksums() {
         return;
     }
     intel_rx_checks(&offload_run(NicModel::E1000e));
+}
+
+/// The same through two e1000 NICs (82540EM, legacy descriptors). QEMU's 82540EM model
+/// checks no RX checksum (its descriptors say nothing was checked), so the file must
+/// arrive intact with every TCP segment left unknown: none reported good or bad.
+#[test]
+fn tcp_between_linux_stacks_through_e1000_reports_no_checksum_the_model_did_not_check() {
+    if !common::qemu_available_or_skip(
+        "tcp_between_linux_stacks_through_e1000_reports_no_checksum_the_model_did_not_check",
+    ) {
+        return;
+    }
+    let out = offload_run(NicModel::E1000);
+    assert!(out.contains("Rx offloads configured: IPV4_CKSUM UDP_CKSUM TCP_CKSUM"), "{out}");
+    let p0 = "Forward statistics for port 0";
+    assert_eq!(count_after(&out, p0, "RX-bad L4 checksum:"), Some(0), "{out}");
+    assert_eq!(count_after(&out, p0, "RX-L4 checksum good:"), Some(0), "{out}");
+    let unknown = count_after(&out, p0, "RX-L4 checksum unknown:").unwrap_or(0);
+    assert!(unknown > 1000, "the segments are counted as not checked: {unknown}: {out}");
 }
 
 /// What an Intel run must show: the RX checksum offloads listed, every corrupted segment
