@@ -187,6 +187,18 @@ pub trait Control: Send + Sync {
         let _ = conf;
         Err(EthError::Unsupported { port: u16::MAX, what: "RSS hash update".into() })
     }
+    /// All-multicast mode on or off (every multicast frame accepted). The default: not
+    /// supported.
+    fn allmulticast(&self, on: bool) -> Result<(), EthError> {
+        let _ = on;
+        Err(EthError::Unsupported { port: u16::MAX, what: "all-multicast mode".into() })
+    }
+    /// Adds (`on`) or removes VLAN id `vid` (0-4095, checked by the ethdev layer) in the
+    /// receive VLAN filter. The default: not supported.
+    fn vlan_filter(&self, vid: u16, on: bool) -> Result<(), EthError> {
+        let _ = (vid, on);
+        Err(EthError::Unsupported { port: u16::MAX, what: "VLAN filter".into() })
+    }
     /// Programs the redirection table (one queue per entry, `reta_size` entries, each
     /// below the RX queue count: checked by the ethdev layer).
     fn reta_update(&self, reta: &[u16]) -> Result<(), EthError> {

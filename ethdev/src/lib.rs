@@ -3,6 +3,7 @@
 //! to the secondaries, statistics, and the `/ethdev/*` telemetry commands.
 
 pub mod capture;
+pub mod cksum;
 pub mod devargs;
 pub mod driver;
 pub mod driver_state;

@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "port_filters.rs"]
+mod filters;
+
 /// A port as seen by any process: bursts, link, stats, MAC.
 ///
 /// This is the only handle a secondary gets, and it has no control operations: reading

@@ -78,6 +78,8 @@ crate::shared_state! {
         pub mtu: AtomicU32,
         /// 1 in promiscuous mode.
         pub promisc: AtomicU32,
+        /// 1 in all-multicast mode.
+        pub allmulti: AtomicU32,
         /// 1 with RSS on.
         pub rss: AtomicU32,
         /// Configured RX offloads ([`crate::RxOffloads`] bits).

@@ -70,6 +70,23 @@ pub fn setup_port(
     rss_hf: u64,
     pool: PktMbufPool,
 ) -> Result<(), EthError> {
+    let none = (ethdev::RxOffloads::empty(), ethdev::TxOffloads::empty());
+    setup_port_offloads(eth, id, nb_rxq, nb_txq, nb_desc, rss_hf, pool, none)
+}
+
+/// As [`setup_port`], with the port configured for the RX and TX `offloads` (each must be
+/// in the device's capabilities, else the error names it).
+#[allow(clippy::too_many_arguments)]
+pub fn setup_port_offloads(
+    eth: &Ethdev,
+    id: u16,
+    nb_rxq: u16,
+    nb_txq: u16,
+    nb_desc: u16,
+    rss_hf: u64,
+    pool: PktMbufPool,
+    offloads: (ethdev::RxOffloads, ethdev::TxOffloads),
+) -> Result<(), EthError> {
     let c = eth.control(id)?;
     let info = c.info();
     let hash_types = rss_hf & info.rss_hash_types;
@@ -79,7 +96,17 @@ pub fn setup_port(
         tracing::info!(port = id, "the device has no RSS for hash types {rss_hf:#x}: flows are not spread");
     }
     let rss_conf = ethdev::RssConf { hash_types, ..Default::default() };
-    c.configure(&PortConf { nb_rxq, nb_txq, rss, rss_conf, lsc_intr: true, ..PortConf::default() })?;
+    let (rx_offloads, tx_offloads) = offloads;
+    c.configure(&PortConf {
+        nb_rxq,
+        nb_txq,
+        rss,
+        rss_conf,
+        lsc_intr: true,
+        rx_offloads,
+        tx_offloads,
+        ..PortConf::default()
+    })?;
     let lim = c.info().rx_desc_lim;
     let nb = nb_desc.clamp(lim.min, lim.max) / lim.align.max(1) * lim.align.max(1);
     for q in 0..nb_rxq {

@@ -15,6 +15,9 @@ pub enum FwdMode {
     RxOnly,
     /// Generated packets are sent; nothing is received.
     TxOnly,
+    /// As io, with the IP/TCP/UDP checksums set (in software or by the TX port) and the
+    /// RX checksum flags counted (`csum set`, `tso set`).
+    Csum,
 }
 
 impl FwdMode {
@@ -26,6 +29,7 @@ impl FwdMode {
             "macswap" => FwdMode::MacSwap,
             "rxonly" => FwdMode::RxOnly,
             "txonly" => FwdMode::TxOnly,
+            "csum" => FwdMode::Csum,
             _ => return None,
         })
     }
@@ -37,6 +41,7 @@ impl FwdMode {
             FwdMode::MacSwap => "macswap",
             FwdMode::RxOnly => "rxonly",
             FwdMode::TxOnly => "txonly",
+            FwdMode::Csum => "csum",
         }
     }
 }
@@ -79,6 +84,12 @@ pub struct Config {
     pub disable_link_check: bool,
     /// Retry a partly sent burst (`set fwd io retry`), and how.
     pub tx_retry: TxRetry,
+    /// RX offloads every port is configured with (`--rx-offloads`, `--enable-rx-cksum`),
+    /// as far as the device has them.
+    pub rx_offloads: ethdev::RxOffloads,
+    /// TX offloads every port is configured with (`--tx-offloads`), as far as the device
+    /// has them.
+    pub tx_offloads: ethdev::TxOffloads,
 }
 
 /// testpmd's burst-retry settings: when a TX queue takes only part of a burst, try the rest
@@ -102,7 +113,7 @@ impl Default for TxRetry {
 
 /// testpmd's usage text.
 pub const USAGE: &str = "Usage: testpmd [EAL options] -- [options]\n\
-  --forward-mode=MODE   io | mac | macswap | rxonly | txonly (default io)\n\
+  --forward-mode=MODE   io | mac | macswap | rxonly | txonly | csum (default io)\n\
   --nb-cores=N          forwarding lcores (default: all worker lcores)\n\
   --rxq=N --txq=N       queues per port (default 1)\n\
   --rxd=N --txd=N       descriptors per queue (default 512)\n\
@@ -118,8 +129,17 @@ pub const USAGE: &str = "Usage: testpmd [EAL options] -- [options]\n\
   --rss-udp             with several RX queues, hash IP addresses and UDP ports\n\
   --no-lsc-interrupt    accepted for DPDK compatibility\n\
   --disable-link-check  do not wait (up to 9 s) for every link to come up at start\n\
+  --rx-offloads=0xN     RX offloads (DPDK's RTE_ETH_RX_OFFLOAD_* bits) for every port\n\
+  --tx-offloads=0xN     TX offloads (DPDK's RTE_ETH_TX_OFFLOAD_* bits) for every port\n\
+  --enable-rx-cksum     RX IPv4/TCP/UDP checksum offloads (those the port has)\n\
 Every port is put in promiscuous mode at start, as DPDK's testpmd does\n\
 (`set promisc all off` turns it off).\n";
+
+/// A hexadecimal offload mask (`0x2e`, `2e`).
+fn offload_bits(opt: &str, v: &str) -> Result<u64, String> {
+    let h = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")).unwrap_or(v);
+    u64::from_str_radix(h, 16).map_err(|_| format!("invalid value '{v}' for {opt}: expected a hexadecimal mask"))
+}
 
 impl Config {
     /// Parses the arguments after `--` (`argv[0]` first).
@@ -142,6 +162,8 @@ impl Config {
             rss_hf: ethdev::rss::hash::IPV4 | ethdev::rss::hash::IPV6,
             disable_link_check: false,
             tx_retry: TxRetry::default(),
+            rx_offloads: ethdev::RxOffloads::empty(),
+            tx_offloads: ethdev::TxOffloads::empty(),
         };
         // `--rxq=2` and `--rxq 2`, `-i -a` and `-ia`, as DPDK's getopt_long reads them.
         let mut cli = app_cli(args);
@@ -149,8 +171,9 @@ impl Config {
             match arg {
                 Arg::Long("forward-mode") => {
                     let v = cli.value("--forward-mode")?;
-                    c.mode = FwdMode::parse(&v)
-                        .ok_or_else(|| format!("invalid --forward-mode '{v}': io, mac, macswap, rxonly or txonly"))?;
+                    c.mode = FwdMode::parse(&v).ok_or_else(|| {
+                        format!("invalid --forward-mode '{v}': io, mac, macswap, rxonly, txonly or csum")
+                    })?;
                 }
                 Arg::Long("nb-cores") => c.nb_cores = cli.number("--nb-cores")?,
                 Arg::Long("rxq") => c.rxq = cli.number("--rxq")?,
@@ -169,6 +192,24 @@ impl Config {
                 Arg::Long("rss-udp") => c.rss_hf = ethdev::rss::hash::UDP_IPV4 | ethdev::rss::hash::UDP_IPV6,
                 Arg::Long("no-lsc-interrupt") => {}
                 Arg::Long("disable-link-check") => c.disable_link_check = true,
+                Arg::Long("rx-offloads") => {
+                    let v = cli.value("--rx-offloads")?;
+                    let bits = offload_bits("--rx-offloads", &v)?;
+                    c.rx_offloads = ethdev::RxOffloads::from_bits(bits).ok_or_else(|| {
+                        format!("--rx-offloads={v}: unknown bits {:#x}", bits & !ethdev::RxOffloads::all().bits())
+                    })?;
+                }
+                Arg::Long("tx-offloads") => {
+                    let v = cli.value("--tx-offloads")?;
+                    let bits = offload_bits("--tx-offloads", &v)?;
+                    c.tx_offloads = ethdev::TxOffloads::from_bits(bits).ok_or_else(|| {
+                        format!("--tx-offloads={v}: unknown bits {:#x}", bits & !ethdev::TxOffloads::all().bits())
+                    })?;
+                }
+                Arg::Long("enable-rx-cksum") => {
+                    use ethdev::RxOffloads as R;
+                    c.rx_offloads |= R::IPV4_CKSUM | R::TCP_CKSUM | R::UDP_CKSUM;
+                }
                 Arg::Short('h') | Arg::Long("help") => return Err(String::new()),
                 other => return Err(unknown(other)),
             }
@@ -216,6 +257,17 @@ mod tests {
         assert_eq!(c.tx_retry, TxRetry { enabled: false, retries: 64, delay_us: 1 }, "DPDK's retry defaults");
         assert_eq!((c.mode, c.burst, c.nb_cores), (FwdMode::MacSwap, 64, 1));
         assert_eq!(parse(&["-i", "-a"]).map(|c| (c.interactive, c.auto_start)), Ok((true, true)));
+    }
+
+    #[test]
+    fn offload_options_take_dpdks_bits() {
+        use ethdev::{RxOffloads as R, TxOffloads as T};
+        let c = parse(&["--tx-offloads=0x2c", "--enable-rx-cksum", "--forward-mode=csum"]).unwrap();
+        assert_eq!(c.tx_offloads, T::TCP_CKSUM | T::UDP_CKSUM | T::TCP_TSO);
+        assert_eq!(c.rx_offloads, R::IPV4_CKSUM | R::TCP_CKSUM | R::UDP_CKSUM);
+        assert_eq!(c.mode, FwdMode::Csum);
+        assert!(parse(&["--tx-offloads=0x40000000"]).unwrap_err().contains("unknown bits 0x40000000"));
+        assert!(parse(&["--rx-offloads=zz"]).unwrap_err().contains("expected a hexadecimal mask"));
     }
 
     #[test]

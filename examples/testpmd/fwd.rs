@@ -2,6 +2,7 @@
 //! on one TX queue; each forwarding lcore runs its streams in a loop until told to stop.
 
 use crate::config::{FwdMode, TxRetry};
+use crate::csum::{CsumConf, CsumCounts};
 use eal::{Mbuf, PktMbufPool};
 use ethdev::Port;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,6 +31,8 @@ pub struct StreamCounters {
     pub tx: AtomicU64,
     /// Packets dropped because TX had no room.
     pub dropped: AtomicU64,
+    /// What the csum engine counted.
+    pub csum: std::sync::Mutex<CsumCounts>,
 }
 
 /// Pairs ports 0-1, 2-3, ... (an odd last port forwards to itself) and makes one stream per
@@ -61,6 +64,9 @@ pub struct FwdJob {
     pub txpkts: u16,
     /// Retrying a partly sent burst.
     pub tx_retry: TxRetry,
+    /// The csum engine's settings of each TX port (`csum set`, `tso set`); ports not
+    /// listed have the defaults.
+    pub csum: Vec<(u16, CsumConf)>,
 }
 
 /// A template UDP/IPv4 frame for txonly.
@@ -136,6 +142,12 @@ pub fn run(job: FwdJob) -> i32 {
     let mut local: Vec<(u64, u64, u64)> = vec![(0, 0, 0); job.streams.len()];
     let templates: Vec<Vec<u8>> =
         job.streams.iter().map(|(s, _, tx, _)| template(job.txpkts, tx.mac(), peer_mac(s.tx_port))).collect();
+    let confs: Vec<CsumConf> = job
+        .streams
+        .iter()
+        .map(|(s, ..)| job.csum.iter().find(|(p, _)| *p == s.tx_port).map(|(_, c)| *c).unwrap_or_default())
+        .collect();
+    let mut counts = vec![CsumCounts::default(); job.streams.len()];
     let mut iter = 0u32;
     while !job.stop.load(Ordering::Relaxed) {
         for (i, (s, rx, tx, _)) in job.streams.iter().enumerate() {
@@ -186,6 +198,11 @@ pub fn run(job: FwdJob) -> i32 {
                         }
                     }
                 }
+                FwdMode::Csum => {
+                    for m in bufs.iter_mut() {
+                        crate::csum::prepare(m, &confs[i], &mut counts[i]);
+                    }
+                }
                 FwdMode::Io | FwdMode::TxOnly => {}
             }
             let mut sent = tx.tx_burst(s.tx_q, &mut bufs).unwrap_or(0);
@@ -200,10 +217,10 @@ pub fn run(job: FwdJob) -> i32 {
         }
         iter = iter.wrapping_add(1);
         if iter.is_multiple_of(4096) {
-            publish(&job, &local);
+            publish(&job, &local, &counts);
         }
     }
-    publish(&job, &local);
+    publish(&job, &local, &counts);
     job.pool.mempool().flush_cache();
     0
 }
@@ -226,11 +243,14 @@ fn retry_tx(tx: &Port, q: u16, bufs: &mut Vec<Mbuf>, r: TxRetry) -> usize {
     sent
 }
 
-fn publish(job: &FwdJob, local: &[(u64, u64, u64)]) {
-    for ((_, _, _, c), l) in job.streams.iter().zip(local) {
+fn publish(job: &FwdJob, local: &[(u64, u64, u64)], counts: &[CsumCounts]) {
+    for (((_, _, _, c), l), k) in job.streams.iter().zip(local).zip(counts) {
         c.rx.store(l.0, Ordering::Relaxed);
         c.tx.store(l.1, Ordering::Relaxed);
         c.dropped.store(l.2, Ordering::Relaxed);
+        if job.mode == FwdMode::Csum {
+            *c.csum.lock().unwrap_or_else(|p| p.into_inner()) = *k;
+        }
     }
 }
 

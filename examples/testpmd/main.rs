@@ -7,6 +7,7 @@
 //! ```
 
 mod config;
+mod csum;
 mod fwd;
 mod stats;
 
@@ -38,6 +39,8 @@ struct App<'a> {
     pool: PktMbufPool,
     fwd_lcores: Vec<u32>,
     running: Option<Running>,
+    /// The csum engine's settings per TX port.
+    csum: Vec<(u16, csum::CsumConf)>,
 }
 
 impl App<'_> {
@@ -89,6 +92,7 @@ impl App<'_> {
                 pool: self.pool,
                 txpkts: self.cfg.txpkts,
                 tx_retry: self.cfg.tx_retry,
+                csum: self.csum.clone(),
             };
             if let Err(e) = self.eal.lcores().remote_launch(lcore, move || fwd::run(job)) {
                 println!("cannot start lcore {lcore}: {e}");
@@ -130,7 +134,7 @@ impl App<'_> {
         for l in r.lcores {
             self.eal.lcores().wait(l);
         }
-        stats::show_fwd_stats(&r.streams);
+        stats::show_fwd_stats(&r.streams, self.cfg.mode == FwdMode::Csum);
         println!("\nDone.");
     }
 
@@ -192,7 +196,7 @@ impl App<'_> {
                         let with = if retry { " with retry" } else { "" };
                         println!("Set {mode} packet forwarding mode{with}");
                     }
-                    (None, _) => println!("Invalid mode '{mode}': io, mac, macswap, rxonly, txonly"),
+                    (None, _) => println!("Invalid mode '{mode}': io, mac, macswap, rxonly, txonly, csum"),
                 }
             }
             ["set", "burst", "tx", "delay", delay, "retry", num] => match (delay.parse(), num.parse()) {
@@ -204,15 +208,136 @@ impl App<'_> {
                 (Ok(_), Ok(_)) => println!("Please stop forwarding first"),
                 _ => println!("Bad numbers in '{line}': set burst tx delay MICROSECONDS retry COUNT"),
             },
+            ["csum", "set", what @ ("ip" | "tcp" | "udp"), hw @ ("hw" | "sw"), port] => {
+                self.csum_set(what, *hw == "hw", port)
+            }
+            ["csum", "show", port] => self.csum_show(port),
+            ["set", "allmulti", which, onoff @ ("on" | "off")] => match self.which_ports(which) {
+                Some(ps) => {
+                    for p in ps {
+                        if let Err(e) = self.eth.control(p).and_then(|c| c.set_allmulticast(*onoff == "on")) {
+                            println!("set allmulti: {e}");
+                        }
+                    }
+                }
+                None => println!("Invalid port {which}"),
+            },
+            ["rx_vlan", op @ ("add" | "rm"), vid, port] => match (vid.parse::<u16>(), self.which_ports(port)) {
+                (Ok(v), Some(ps)) => {
+                    for p in ps {
+                        if let Err(e) = self.eth.control(p).and_then(|c| c.vlan_filter(v, *op == "add")) {
+                            println!("rx_vlan {op}: {e}");
+                        }
+                    }
+                }
+                (Err(_), _) => println!("Bad VLAN id '{vid}': a number 0-4095"),
+                (_, None) => println!("Invalid port {port}"),
+            },
+            ["tso", "set", segsz, port] => self.tso_set(segsz, port),
+            ["tso", "show", port] => self.csum_show(port),
             ["help"] => println!(
                 "commands: start [tx_first] | stop | show port stats all|N | show port xstats all|N |\n\
                  show port info all|N |\n\
                  clear port stats all|N | set promisc all|N on|off | set fwd MODE [retry] |\n\
-                 set burst tx delay US retry N | quit"
+                 set burst tx delay US retry N | csum set ip|tcp|udp hw|sw N | csum show N |\n\
+                 tso set SEGSZ N | tso show N | set allmulti all|N on|off |\n\
+                 rx_vlan add|rm VID all|N | quit"
             ),
             _ => println!("Bad command '{line}': try help"),
         }
         true
+    }
+
+    /// The csum engine's settings of port `p` (listed at start).
+    fn csum_conf(&mut self, p: u16) -> &mut csum::CsumConf {
+        let i = self.csum.iter().position(|(q, _)| *q == p).expect("every port has csum settings");
+        &mut self.csum[i].1
+    }
+
+    /// A port of `w` that may change its csum settings now, or why not.
+    fn csum_port(&self, w: &str) -> Option<u16> {
+        let Some(p) = w.parse().ok().filter(|p| self.ports.contains(p)) else {
+            println!("Invalid port {w}");
+            return None;
+        };
+        if self.running.is_some() {
+            println!("Please stop forwarding first");
+            return None;
+        }
+        Some(p)
+    }
+
+    /// `csum set ip|tcp|udp hw|sw P`: hw needs the TX offload configured on the port.
+    fn csum_set(&mut self, what: &str, hw: bool, w: &str) {
+        use ethdev::TxOffloads as T;
+        let Some(p) = self.csum_port(w) else { return };
+        let (bit, name) = match what {
+            "ip" => (T::IPV4_CKSUM, "IPV4_CKSUM"),
+            "tcp" => (T::TCP_CKSUM, "TCP_CKSUM"),
+            _ => (T::UDP_CKSUM, "UDP_CKSUM"),
+        };
+        if hw && !self.tx_offloads(p).contains(bit) {
+            let capa = self.eth.control(p).map(|c| c.info().tx_offload_capa).unwrap_or_default();
+            if capa.contains(bit) {
+                println!(
+                    "Port {p}: TX offload {name} is not configured: start testpmd with --tx-offloads={:#x}",
+                    (self.cfg.tx_offloads | bit).bits()
+                );
+            } else {
+                println!("Port {p}: the device has no TX offload {name} (it has: {}); use sw", capa.names());
+            }
+            return;
+        }
+        let w = if hw { csum::CsumWhere::Hw } else { csum::CsumWhere::Sw };
+        let c = self.csum_conf(p);
+        match what {
+            "ip" => c.ip = w,
+            "tcp" => c.tcp = w,
+            _ => c.udp = w,
+        }
+        self.csum_show(&p.to_string());
+    }
+
+    /// `tso set SEGSZ P` (0 turns TSO off): needs TCP_TSO configured on the port.
+    fn tso_set(&mut self, segsz: &str, w: &str) {
+        let Some(p) = self.csum_port(w) else { return };
+        let Ok(n) = segsz.parse::<u16>() else {
+            println!("Bad segment size '{segsz}': a number of bytes (0 turns TSO off)");
+            return;
+        };
+        if n > 0 && !self.tx_offloads(p).contains(ethdev::TxOffloads::TCP_TSO) {
+            println!(
+                "Port {p}: TX offload TCP_TSO is not configured: start testpmd with --tx-offloads={:#x}",
+                (self.cfg.tx_offloads | ethdev::TxOffloads::TCP_TSO).bits()
+            );
+            return;
+        }
+        self.csum_conf(p).tso_segsz = n;
+        if n == 0 {
+            println!("TSO for non-tunneled packets is disabled");
+        } else {
+            println!("TSO segment size for non-tunneled packets is {n}");
+        }
+    }
+
+    /// `csum show P`.
+    fn csum_show(&mut self, w: &str) {
+        let Some(p) = w.parse().ok().filter(|p| self.ports.contains(p)) else {
+            println!("Invalid port {w}");
+            return;
+        };
+        let c = *self.csum_conf(p);
+        let s = |x: csum::CsumWhere| if x == csum::CsumWhere::Hw { "hw" } else { "sw" };
+        println!("Parse tunnel is off");
+        println!("IP checksum offload is {}", s(c.ip));
+        println!("UDP checksum offload is {}", s(c.udp));
+        println!("TCP checksum offload is {}", s(c.tcp));
+        println!("TSO segment size for non-tunneled packets is {}", c.tso_segsz);
+    }
+
+    /// The TX offloads port `p` was configured with.
+    fn tx_offloads(&self, p: u16) -> ethdev::TxOffloads {
+        self.eth.port(p).map(|port| port.tx_limits().offloads).unwrap_or_default()
     }
 
     fn which_ports(&self, w: &str) -> Option<Vec<u16>> {
@@ -246,6 +371,21 @@ fn check_link_status(eth: &Ethdev, ports: &[u16]) {
         std::thread::sleep(LINK_CHECK_INTERVAL);
     }
     println!("Done");
+}
+
+/// The offloads port `p` is configured with: those asked for (`--rx-offloads`,
+/// `--tx-offloads`, `--enable-rx-cksum`) that the device has; the others are named.
+fn port_offloads(eth: &Ethdev, p: u16, cfg: &Config) -> (ethdev::RxOffloads, ethdev::TxOffloads) {
+    let Ok(c) = eth.control(p) else { return (cfg.rx_offloads, cfg.tx_offloads) };
+    let i = c.info();
+    let (rx, tx) = (cfg.rx_offloads & i.rx_offload_capa, cfg.tx_offloads & i.tx_offload_capa);
+    if rx != cfg.rx_offloads {
+        println!("Port {p}: no RX offload {} on this device: not enabled", (cfg.rx_offloads - rx).names());
+    }
+    if tx != cfg.tx_offloads {
+        println!("Port {p}: no TX offload {} on this device: not enabled", (cfg.tx_offloads - tx).names());
+    }
+    (rx, tx)
 }
 
 fn stdin_lines() -> mpsc::Receiver<String> {
@@ -325,8 +465,10 @@ fn run(eal: &Eal) -> i32 {
     };
     if eal.is_primary() {
         for &p in &ports {
+            let offloads = port_offloads(&eth, p, &cfg);
+            let nb_desc = cfg.rxd.max(cfg.txd);
             if let Err(e) =
-                examples_common::setup_port(&eth, p, cfg.rxq, cfg.txq, cfg.rxd.max(cfg.txd), cfg.rss_hf, pool)
+                examples_common::setup_port_offloads(&eth, p, cfg.rxq, cfg.txq, nb_desc, cfg.rss_hf, pool, offloads)
             {
                 eprintln!("{APP}: port {p}: {e}");
                 return 1;
@@ -349,7 +491,8 @@ fn run(eal: &Eal) -> i32 {
             println!("Port {p}: {l}");
         }
     }
-    let mut app = App { eal, eth: &eth, cfg: cfg.clone(), ports: ports.clone(), pool, fwd_lcores, running: None };
+    let csum = ports.iter().map(|&p| (p, csum::CsumConf::default())).collect();
+    let mut app = App { eal, eth: &eth, cfg: cfg.clone(), ports: ports.clone(), pool, fwd_lcores, running: None, csum };
     let lines = stdin_lines();
     let mut rates = stats::RateTracker::default();
     let t0 = Instant::now();

@@ -78,21 +78,31 @@ pub fn show_port_stats(eth: &Ethdev, ports: &[u16], rates: &mut RateTracker) {
 }
 
 /// Prints the forward statistics of the streams, per RX port and accumulated.
-pub fn show_fwd_stats(streams: &[(Stream, Arc<StreamCounters>)]) {
+pub fn show_fwd_stats(streams: &[(Stream, Arc<StreamCounters>)], csum: bool) {
     let mut ports: Vec<u16> = streams.iter().map(|(s, _)| s.rx_port).collect();
     ports.sort_unstable();
     ports.dedup();
     let (mut trx, mut ttx, mut tdrop) = (0u64, 0u64, 0u64);
     for p in ports {
         let (mut rx, mut tx, mut drop) = (0, 0, 0);
+        let mut k = crate::csum::CsumCounts::default();
         for (s, c) in streams.iter().filter(|(s, _)| s.rx_port == p) {
             let _ = s;
             rx += c.rx.load(Ordering::Relaxed);
             tx += c.tx.load(Ordering::Relaxed);
             drop += c.dropped.load(Ordering::Relaxed);
+            k.add(&c.csum.lock().unwrap_or_else(|p| p.into_inner()));
         }
         println!("\n  ---------------------- Forward statistics for port {p:<2} ----------------------");
         println!("  RX-packets: {rx:<14} TX-packets: {tx:<14} TX-dropped: {drop}");
+        if csum {
+            println!("  RX-bad IP checksum: {:<14} RX-bad L4 checksum: {}", k.rx_bad_ip, k.rx_bad_l4);
+            println!(
+                "  RX-L4 checksum good: {:<12} RX-L4 checksum none: {:<12} RX-L4 checksum unknown: {}",
+                k.rx_good_l4, k.rx_none_l4, k.rx_unknown_l4
+            );
+            println!("  TX-TSO packets: {}", k.tx_tso);
+        }
         trx += rx;
         ttx += tx;
         tdrop += drop;
@@ -116,13 +126,20 @@ pub fn show_port_info(eth: &Ethdev, p: u16) {
     println!("Link status: {}", if link.up { "up" } else { "down" });
     println!("Link speed: {} Mbps (event #{seq})", link.speed_mbps);
     println!("Promiscuous mode: {}", if port.promiscuous() { "enabled" } else { "disabled" });
+    if let Ok(c) = eth.control(p) {
+        println!("Allmulticast mode: {}", if c.allmulticast() { "enabled" } else { "disabled" });
+    }
     println!("MTU: {}", port.mtu());
     println!("Current number of RX queues: {}", port.nb_rx_queues());
     println!("Current number of TX queues: {}", port.nb_tx_queues());
+    println!("Rx offloads configured: {}", port.rx_offloads().names());
+    println!("Tx offloads configured: {}", port.tx_limits().offloads.names());
     if let Ok(c) = eth.control(p) {
         let i = c.info();
         println!("Max possible RX queues: {}", i.max_rx_queues);
         println!("Max possible TX queues: {}", i.max_tx_queues);
+        println!("Rx offloading capabilities: {}", i.rx_offload_capa.names());
+        println!("Tx offloading capabilities: {}", i.tx_offload_capa.names());
         if i.reta_size > 0 {
             println!("Redirection table size: {}", i.reta_size);
             println!("Supported RSS offload flow types: {}", rss_types(i.rss_hash_types));

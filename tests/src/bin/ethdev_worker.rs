@@ -123,6 +123,13 @@ fn api(eal: &Eal, eth: &Ethdev) {
     let r = c.set_mac([1, 0, 0, 0, 0, 1]);
     check("multicast_mac", matches!(&r, Err(EthError::Unsupported { .. })), &r);
     check("mac_set", c.set_mac([2, 0, 0, 0, 0, 0x42]).is_ok() && port.mac() == [2, 0, 0, 0, 0, 0x42], port.mac());
+    let r = c.vlan_filter(100, true);
+    check("vlan_filter_on_a_driver_without_it", named(&r, "VLAN filter: net_null has no VLAN filter"), &r);
+    let r = c.vlan_filter(4096, true);
+    check("vlan_id_out_of_range", named(&r, "VLAN id 4096: VLAN ids are 0-4095"), &r);
+    let r = c.set_allmulticast(true);
+    check("allmulticast_unsupported", named(&r, "all-multicast mode is not supported by net_null"), &r);
+    check("allmulticast_unchanged", !c.allmulticast(), ());
     c.stats_reset();
     check("stats_reset", c.stats_get().ipackets == 0, ());
     println!("READY");

@@ -7,6 +7,7 @@ use super::{intr, regs, rx_mem, rxq, state, stats, tx_mem, txq, EmState, Model, 
 use crate::net::common::queue_mem;
 use crate::net::common::RegIo;
 use crate::net::intel::error::IntelError;
+use crate::net::intel::rx_filter;
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
 use eal::PktMbufPool;
@@ -78,7 +79,7 @@ impl EmControl {
     }
 
     fn rctl(&self, promisc: bool, mtu: u16) -> u32 {
-        rxq::rctl(promisc, mtu > 1500)
+        rxq::rctl(promisc, mtu > 1500) | rx_filter::rctl_bits(self.ctx.slot)
     }
 
     fn queue_name(&self, dir: &str) -> String {
@@ -112,13 +113,17 @@ impl Control for EmControl {
             capabilities: capa::LSC | capa::PROMISC | capa::MTU | capa::RX_INTR,
             reta_size: 0,
             rss_hash_types: 0,
-            rx_offload_capa: ethdev::RxOffloads::empty(),
+            rx_offload_capa: crate::net::intel::rx_cksum::CAPA,
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
     }
 
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
+        crate::net::intel::rx_cksum::program(self.r(), crate::net::intel::rx_cksum::wanted(conf.rx_offloads));
+        if conf.rx_offloads.contains(ethdev::RxOffloads::VLAN_FILTER) {
+            rx_filter::reset_vlans(self.r());
+        }
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if conf.lsc_intr {
             intr::enable(self.r(), self.model);
@@ -192,6 +197,21 @@ impl Control for EmControl {
         if self.started() {
             self.r().write32(regs::RCTL, self.rctl(on, self.ctx.slot.mtu.load(Ordering::Relaxed) as u16));
         }
+        Ok(())
+    }
+
+    fn allmulticast(&self, on: bool) -> Result<(), EthError> {
+        if self.started() {
+            let slot = self.ctx.slot;
+            let promisc = slot.promisc.load(Ordering::Relaxed) == 1;
+            let v = self.rctl(promisc, slot.mtu.load(Ordering::Relaxed) as u16);
+            self.r().write32(regs::RCTL, rx_filter::with_allmulti(v, on, promisc));
+        }
+        Ok(())
+    }
+
+    fn vlan_filter(&self, vid: u16, on: bool) -> Result<(), EthError> {
+        rx_filter::set_vlan(self.r(), vid, on);
         Ok(())
     }
 

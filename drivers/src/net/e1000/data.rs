@@ -28,6 +28,7 @@ impl QueueMap for EmQueues {
     fn tx_tail(_q: usize) -> usize {
         regs::TDT
     }
+    const RX_CKSUM: Option<crate::net::intel::rx_cksum::RxCksumBits> = Some(crate::net::intel::rx_cksum::LEGACY);
 }
 
 /// One process's data path of a port: its own BAR0 mapping and the shared slot.

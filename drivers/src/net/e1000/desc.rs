@@ -118,7 +118,8 @@ impl RxRing for Ring {
     #[inline(always)]
     fn rx_done(&self, i: usize) -> Option<RxDone> {
         let wb = self.rx_read(i);
-        wb.done().then_some(RxDone { len: wb.len, eop: wb.eop(), errors: wb.errors as u32, hash: 0 })
+        let status = u32::from(wb.status.bits());
+        wb.done().then_some(RxDone { len: wb.len, eop: wb.eop(), errors: wb.errors as u32, hash: 0, status })
     }
 }
 

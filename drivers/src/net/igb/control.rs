@@ -8,6 +8,7 @@ use crate::net::common::queue_mem::{self, QueueSlot};
 use crate::net::intel::adv::{queue, ring, rx, tx, AdvRing, RingRegs};
 use crate::net::intel::error::IntelError;
 use crate::net::intel::reg_io::poll_until;
+use crate::net::intel::rx_filter;
 use crate::net::intel::RegIo;
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
@@ -126,7 +127,7 @@ impl IgbControl {
         if slot.mtu.load(Ordering::Relaxed) > 1500 {
             v |= regs::RCTL_LPE;
         }
-        v
+        v | rx_filter::rctl_bits(slot)
     }
 
     fn program_mtu(&self, mtu: u16) {
@@ -226,7 +227,7 @@ impl Control for IgbControl {
             capabilities: capa::RSS | capa::LSC | capa::PROMISC | capa::MTU | capa::RX_INTR,
             reta_size: rss::RETA_SIZE as u16,
             rss_hash_types: rss::HASH_TYPES,
-            rx_offload_capa: ethdev::RxOffloads::empty(),
+            rx_offload_capa: crate::net::intel::rx_cksum::CAPA,
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
@@ -251,6 +252,10 @@ impl Control for IgbControl {
             }
         }
         self.program_rss(&cfg);
+        crate::net::intel::rx_cksum::program(self.r(), crate::net::intel::rx_cksum::wanted(conf.rx_offloads));
+        if conf.rx_offloads.contains(ethdev::RxOffloads::VLAN_FILTER) {
+            rx_filter::reset_vlans(self.r());
+        }
         rss::write_reta(self.r(), &default_reta(rss::RETA_SIZE, conf.nb_rxq));
         *self.cfg.lock().unwrap_or_else(|p| p.into_inner()) = cfg;
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
@@ -291,6 +296,8 @@ impl Control for IgbControl {
         }
         // The descriptor's dword 1 carries the RSS hash, not a checksum.
         r.write32(regs::RXCSUM, regs::RXCSUM_PCSD);
+        let rx_offloads = ethdev::RxOffloads::from_bits_retain(self.ctx.slot.rx_offloads.load(Ordering::Relaxed));
+        crate::net::intel::rx_cksum::program(r, crate::net::intel::rx_cksum::wanted(rx_offloads));
         self.program_rss(&cfg);
         self.program_mtu(self.ctx.slot.mtu.load(Ordering::Relaxed) as u16);
         r.write32(regs::RCTL, self.rctl());
@@ -356,8 +363,22 @@ impl Control for IgbControl {
         if self.started() {
             let v = self.rctl() & !(regs::RCTL_UPE | regs::RCTL_MPE);
             let p = if on { regs::RCTL_UPE | regs::RCTL_MPE } else { 0 };
-            self.r().write32(regs::RCTL, v | p);
+            let all = self.ctx.slot.allmulti.load(Ordering::Relaxed) == 1;
+            self.r().write32(regs::RCTL, rx_filter::with_allmulti(v | p, all, on));
         }
+        Ok(())
+    }
+
+    fn allmulticast(&self, on: bool) -> Result<(), EthError> {
+        if self.started() {
+            let promisc = self.ctx.slot.promisc.load(Ordering::Relaxed) == 1;
+            self.r().write32(regs::RCTL, rx_filter::with_allmulti(self.rctl(), on, promisc));
+        }
+        Ok(())
+    }
+
+    fn vlan_filter(&self, vid: u16, on: bool) -> Result<(), EthError> {
+        rx_filter::set_vlan(self.r(), vid, on);
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 /// The RX burst parameters of queue `q` of port `port`.
 pub(crate) fn rx_params(port: u16, q: usize) -> RxParams {
-    RxParams { tail_reg: regs::rdt(q), frame_errors: RX_FRAME_ERRORS_82576, buf_len: RX_BUF, port }
+    RxParams { tail_reg: regs::rdt(q), frame_errors: RX_FRAME_ERRORS_82576, buf_len: RX_BUF, port, cksum: None }
 }
 
 /// Where the igb's queues are.
@@ -32,6 +32,7 @@ impl QueueMap for IgbQueues {
     fn tx_tail(q: usize) -> usize {
         regs::tdt(q)
     }
+    const RX_CKSUM: Option<crate::net::intel::rx_cksum::RxCksumBits> = Some(crate::net::intel::rx_cksum::ADV_82576);
 }
 
 /// One process's data path of a port: its own BAR0 mapping and the shared slot.

@@ -30,6 +30,9 @@ pub trait QueueMap: Send + Sync + 'static {
     fn rx_params(port: u16, q: usize) -> RxParams;
     /// The tail register of TX queue `q`.
     fn tx_tail(q: usize) -> usize;
+    /// Where the descriptor format keeps its RX checksum bits, if the PMD gives RX
+    /// checksum offload.
+    const RX_CKSUM: Option<super::rx_cksum::RxCksumBits> = None;
 
     /// RX queue `q` of the port in `slot`, if set up.
     #[inline]
@@ -83,7 +86,13 @@ impl<R: RegIo, M: QueueMap> DataPath for IntelData<R, M> {
         let Ok(pool) = PktMbufPool::from_header_addr(self.slot.rxq_pool[q].load(Ordering::Relaxed)) else {
             return 0;
         };
-        let p = M::rx_params(self.port, q);
+        let mut p = M::rx_params(self.port, q);
+        if M::RX_CKSUM.is_some() {
+            let rx = ethdev::RxOffloads::from_bits_retain(self.slot.rx_offloads.load(Ordering::Relaxed));
+            if super::rx_cksum::wanted(rx) {
+                p.cksum = M::RX_CKSUM;
+            }
+        }
         rxq::burst(&self.regs, &ring, &p, &pool, self.pa.as_ref(), &self.slot.counters.rx[q], bufs, max)
     }
 

@@ -24,6 +24,9 @@ pub struct RxDone {
     pub errors: u32,
     /// The RSS hash (0 when the device computed none).
     pub hash: u32,
+    /// The status bits (legacy: the status byte; advanced: the status/error word), for
+    /// [`RxParams::cksum`].
+    pub status: u32,
 }
 
 /// A ring of 16-byte descriptors the RX logic runs on (arming is the same for every
@@ -50,6 +53,9 @@ pub struct RxParams {
     pub buf_len: u16,
     /// The port id stamped on received mbufs.
     pub port: u16,
+    /// Where the descriptor format keeps its checksum bits, when the port was configured
+    /// with an RX checksum offload (then each mbuf gets its RX checksum flags).
+    pub cksum: Option<super::rx_cksum::RxCksumBits>,
 }
 
 impl RxParams {
@@ -184,7 +190,7 @@ pub fn burst<D: RxRing, R: RegIo + ?Sized>(
             drop(m);
             continue;
         }
-        let Some(m) = deliver(m, &wb, p.port) else {
+        let Some(m) = deliver(m, &wb, p) else {
             errors += 1;
             continue;
         };
@@ -214,11 +220,14 @@ pub fn burst<D: RxRing, R: RegIo + ?Sized>(
 /// Stamps a received mbuf; None (the mbuf is freed) if the length the device reported does
 /// not fit its buffer.
 #[inline(always)]
-fn deliver(mut m: Mbuf, wb: &RxDone, port: u16) -> Option<Mbuf> {
+fn deliver(mut m: Mbuf, wb: &RxDone, p: &RxParams) -> Option<Mbuf> {
     if !m.set_len(wb.len) {
         return None;
     }
-    m.set_port(port);
+    m.set_port(p.port);
     m.set_rss_hash(wb.hash);
+    if let Some(bits) = &p.cksum {
+        m.set_ol_flags(bits.flags(wb.status, wb.errors));
+    }
     Some(m)
 }

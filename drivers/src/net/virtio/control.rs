@@ -140,6 +140,12 @@ impl VirtioControl {
         self.features.contains(bit)
     }
 
+    /// The features the port uses as configured (those of its offloads among the
+    /// negotiated ones; see [`net::for_offloads`]).
+    fn active_features(&self) -> Features {
+        Features::from_bits_retain(self.state().features.load(Ordering::Relaxed))
+    }
+
     fn max_pairs(&self) -> usize {
         self.state().max_pairs.load(Ordering::Relaxed) as usize
     }
@@ -239,7 +245,7 @@ impl VirtioControl {
         t.reset()?;
         t.set_status(DeviceStatus::ACKNOWLEDGE)?;
         t.set_status(DeviceStatus::ACKNOWLEDGE | DeviceStatus::DRIVER)?;
-        negotiate_on_device(t, self.features)?;
+        negotiate_on_device(t, self.active_features())?;
         if self.irqs.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
             set_config_vector(t)?;
         }
@@ -290,6 +296,10 @@ impl VirtioControl {
                 let on = slot.promisc.load(Ordering::Relaxed) == 1;
                 c.command(net::CTRL_RX, net::CTRL_RX_PROMISC, &[u8::from(on)])
                     .map_err(|e| start_command(format!("promiscuous {on} (VIRTIO_NET_CTRL_RX_PROMISC)"), e))?;
+                if slot.allmulti.load(Ordering::Relaxed) == 1 {
+                    c.command(net::CTRL_RX, net::CTRL_RX_ALLMULTI, &[1])
+                        .map_err(|e| start_command("all-multicast (VIRTIO_NET_CTRL_RX_ALLMULTI)".into(), e))?;
+                }
             }
             let mac = slot.mac();
             if self.has(Features::CTRL_MAC_ADDR) && mac != self.dev_mac {
@@ -358,8 +368,8 @@ impl Control for VirtioControl {
             capabilities,
             reta_size: 0,
             rss_hash_types: 0,
-            rx_offload_capa: ethdev::RxOffloads::empty(),
-            tx_offload_capa: ethdev::TxOffloads::empty(),
+            rx_offload_capa: net::offload_capa(self.features).0,
+            tx_offload_capa: net::offload_capa(self.features).1,
             tx_max_segs: 1,
         }
     }
@@ -377,6 +387,8 @@ impl Control for VirtioControl {
             )));
         }
         self.state().pairs.store(pairs as u32, Ordering::Relaxed);
+        let active = net::for_offloads(self.features, conf.rx_offloads, conf.tx_offloads);
+        self.state().features.store(active.bits(), Ordering::Relaxed);
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if self.has(Features::CTRL_VQ) && !self.state().ctrlq.is_set() {
             let nb = self.t.queue_max(self.ctrl_index()).map_err(|e| self.err(e))?;
@@ -486,6 +498,18 @@ impl Control for VirtioControl {
         Ok(())
     }
 
+    fn allmulticast(&self, on: bool) -> Result<(), EthError> {
+        if !self.has(Features::CTRL_RX) {
+            return Err(self.unsupported(
+                "all-multicast mode: the device does not offer VIRTIO_NET_F_CTRL_RX (and VIRTIO_NET_F_CTRL_VQ)".into(),
+            ));
+        }
+        if self.started() {
+            self.ctrl_cmd(net::CTRL_RX, net::CTRL_RX_ALLMULTI, &[u8::from(on)])?;
+        }
+        Ok(())
+    }
+
     fn mac_set(&self, mac: [u8; 6]) -> Result<(), EthError> {
         if !self.has(Features::CTRL_MAC_ADDR) {
             return Err(self
@@ -522,7 +546,7 @@ impl Control for VirtioControl {
             ("rx_retired_mbufs", retired),
             ("queue_pairs", u64::from(self.state().pairs.load(Ordering::Relaxed))),
             ("max_queue_pairs", self.max_pairs() as u64),
-            ("features", self.features.bits()),
+            ("features", self.active_features().bits()),
             ("modern", u64::from(self.t.is_modern())),
             ("device_status", u64::from(self.t.status().map_or(0xff, |s| s.bits()))),
         ]

@@ -8,6 +8,14 @@ bitflags::bitflags! {
     /// other bits are kept as they are ([`Features::from_bits_retain`]).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub struct Features: u64 {
+        /// The device completes partial checksums of frames it is given (`NEEDS_CSUM`).
+        const CSUM = 1 << 0;
+        /// The driver takes frames with partial checksums and `DATA_VALID` on receive.
+        const GUEST_CSUM = 1 << 1;
+        /// The device segments TCP over IPv4 (needs `CSUM`).
+        const HOST_TSO4 = 1 << 11;
+        /// The device segments TCP over IPv6 (needs `CSUM`).
+        const HOST_TSO6 = 1 << 12;
         /// The device has a MAC address in its configuration.
         const MAC = 1 << 5;
         /// Receive buffers can be merged (the header has `num_buffers`).
@@ -33,7 +41,11 @@ bitflags::bitflags! {
 }
 
 /// Names of the feature bits this driver knows, as the specification spells them.
-pub const FEATURE_NAMES: [(Features, &str); 10] = [
+pub const FEATURE_NAMES: [(Features, &str); 14] = [
+    (Features::CSUM, "VIRTIO_NET_F_CSUM"),
+    (Features::GUEST_CSUM, "VIRTIO_NET_F_GUEST_CSUM"),
+    (Features::HOST_TSO4, "VIRTIO_NET_F_HOST_TSO4"),
+    (Features::HOST_TSO6, "VIRTIO_NET_F_HOST_TSO6"),
     (Features::MAC, "VIRTIO_NET_F_MAC"),
     (Features::MRG_RXBUF, "VIRTIO_NET_F_MRG_RXBUF"),
     (Features::STATUS, "VIRTIO_NET_F_STATUS"),
@@ -79,6 +91,8 @@ pub fn hdr_len(features: Features) -> u16 {
 pub const CTRL_RX: u8 = 0;
 /// RX mode command: promiscuous on/off (one byte).
 pub const CTRL_RX_PROMISC: u8 = 0;
+/// RX mode command: all-multicast on/off (one byte).
+pub const CTRL_RX_ALLMULTI: u8 = 1;
 /// Control class: MAC.
 pub const CTRL_MAC: u8 = 1;
 /// MAC command: set the address (six bytes).
@@ -89,6 +103,47 @@ pub const CTRL_MQ: u8 = 4;
 pub const CTRL_MQ_VQ_PAIRS_SET: u8 = 0;
 /// Control acknowledgement: done.
 pub const CTRL_OK: u8 = 0;
+
+/// The offload features this driver drives; which of them a port uses depends on the
+/// offloads it is configured with ([`for_offloads`]).
+pub const OFFLOAD_FEATURES: Features =
+    Features::CSUM.union(Features::GUEST_CSUM).union(Features::HOST_TSO4).union(Features::HOST_TSO6);
+
+/// The features a port configured with `rx` and `tx` offloads uses, of the `negotiated`
+/// ones: `GUEST_CSUM` only when RX checksums are asked for (else the device could hand
+/// over frames whose checksum is only partial to an application that does not look),
+/// `CSUM` only with a TX checksum or TSO, `HOST_TSO4/6` only with TSO.
+pub fn for_offloads(negotiated: Features, rx: ethdev::RxOffloads, tx: ethdev::TxOffloads) -> Features {
+    use ethdev::{RxOffloads as R, TxOffloads as T};
+    let mut f = negotiated - OFFLOAD_FEATURES;
+    if rx.intersects(R::TCP_CKSUM | R::UDP_CKSUM) {
+        f |= negotiated & Features::GUEST_CSUM;
+    }
+    if tx.intersects(T::TCP_CKSUM | T::UDP_CKSUM | T::TCP_TSO) {
+        f |= negotiated & Features::CSUM;
+    }
+    if tx.contains(T::TCP_TSO) {
+        f |= negotiated & (Features::HOST_TSO4 | Features::HOST_TSO6);
+    }
+    f
+}
+
+/// The RX and TX offloads a device with `negotiated` features can give.
+pub fn offload_capa(negotiated: Features) -> (ethdev::RxOffloads, ethdev::TxOffloads) {
+    use ethdev::{RxOffloads as R, TxOffloads as T};
+    let mut rx = R::empty();
+    let mut tx = T::empty();
+    if negotiated.contains(Features::GUEST_CSUM) {
+        rx |= R::TCP_CKSUM | R::UDP_CKSUM;
+    }
+    if negotiated.contains(Features::CSUM) {
+        tx |= T::TCP_CKSUM | T::UDP_CKSUM;
+        if negotiated.contains(Features::HOST_TSO4 | Features::HOST_TSO6) {
+            tx |= T::TCP_TSO;
+        }
+    }
+    (rx, tx)
+}
 
 /// What the driver asks for on a device with the modern (`modern`) or legacy interface,
 /// given what it offers. VERSION_1 is required on the modern interface; ACCESS_PLATFORM is
@@ -101,7 +156,8 @@ pub fn negotiate(offered: Features, modern: bool, iova_pa: bool) -> Result<Featu
         | Features::CTRL_VQ
         | Features::CTRL_RX
         | Features::MQ
-        | Features::CTRL_MAC_ADDR;
+        | Features::CTRL_MAC_ADDR
+        | OFFLOAD_FEATURES;
     if modern {
         if !offered.contains(Features::VERSION_1) {
             return Err(VirtioError::NoVersion1);
@@ -116,6 +172,9 @@ pub fn negotiate(offered: Features, modern: bool, iova_pa: bool) -> Result<Featu
     let mut got = offered & want;
     if !got.contains(Features::CTRL_VQ) {
         got.remove(Features::CTRL_RX | Features::MQ | Features::CTRL_MAC_ADDR);
+    }
+    if !got.contains(Features::CSUM) {
+        got.remove(Features::HOST_TSO4 | Features::HOST_TSO6);
     }
     if !got.contains(Features::ACCESS_PLATFORM) && !iova_pa {
         let why = if modern {
@@ -140,12 +199,12 @@ mod tests {
         .union(Features::CTRL_MAC_ADDR)
         .union(Features::VERSION_1)
         .union(Features::ACCESS_PLATFORM)
-        .union(Features::from_bits_retain(1));
+        .union(Features::from_bits_retain(1 << 3));
 
     #[test]
     fn modern_takes_access_platform_and_version_1() {
         let got = negotiate(QEMU_MODERN, true, false).unwrap();
-        assert_eq!(got, QEMU_MODERN.difference(Features::from_bits_retain(1)));
+        assert_eq!(got, QEMU_MODERN.difference(Features::from_bits_retain(1 << 3)));
         assert_eq!(hdr_len(got), 12);
     }
 
@@ -176,6 +235,24 @@ mod tests {
         assert!(e.contains("VIRTIO_F_ANY_LAYOUT") && e.contains("modern"), "{e}");
         let got = negotiate(QEMU_MODERN | Features::ANY_LAYOUT, true, false).unwrap();
         assert!(!got.contains(Features::ANY_LAYOUT));
+    }
+
+    #[test]
+    fn offload_features_follow_the_port_configuration() {
+        use ethdev::{RxOffloads as R, TxOffloads as T};
+        let got = negotiate(QEMU_MODERN | OFFLOAD_FEATURES, true, false).unwrap();
+        assert!(got.contains(OFFLOAD_FEATURES));
+        assert_eq!(offload_capa(got), (R::TCP_CKSUM | R::UDP_CKSUM, T::TCP_CKSUM | T::UDP_CKSUM | T::TCP_TSO));
+        assert_eq!(for_offloads(got, R::empty(), T::empty()), got - OFFLOAD_FEATURES, "no offload: plain frames");
+        assert_eq!(for_offloads(got, R::TCP_CKSUM, T::empty()) & OFFLOAD_FEATURES, Features::GUEST_CSUM);
+        assert_eq!(for_offloads(got, R::empty(), T::UDP_CKSUM) & OFFLOAD_FEATURES, Features::CSUM);
+        assert_eq!(
+            for_offloads(got, R::empty(), T::TCP_TSO | T::TCP_CKSUM) & OFFLOAD_FEATURES,
+            Features::CSUM | Features::HOST_TSO4 | Features::HOST_TSO6
+        );
+        let no_csum = negotiate(QEMU_MODERN | Features::HOST_TSO4, true, false).unwrap();
+        assert!(!no_csum.contains(Features::HOST_TSO4), "TSO needs VIRTIO_NET_F_CSUM");
+        assert_eq!(offload_capa(no_csum), (R::empty(), T::empty()));
     }
 
     #[test]

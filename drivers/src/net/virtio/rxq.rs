@@ -99,6 +99,7 @@ pub fn burst(
         let flen = (e.len - u32::from(hdr)) as u16;
         m.set_len(flen);
         m.set_port(port);
+        super::offload::rx_flags(&mut m, hdr);
         bytes += u64::from(flen);
         bufs.push(m);
         got += 1;

@@ -64,7 +64,7 @@ pub fn reclaim(q: &Vring) -> usize {
 /// headroom for the header).
 #[inline(always)]
 fn descs_for(m: &Mbuf, mem: &Memory, hdr: u16) -> u64 {
-    if m.nb_segs() != 1 || m.headroom() < hdr {
+    if m.nb_segs() != 1 || m.headroom() < hdr || !super::offload::tx_ok(m) {
         return 0;
     }
     let va = m.data().as_ptr() as u64 - u64::from(hdr);
@@ -77,8 +77,9 @@ fn descs_for(m: &Mbuf, mem: &Memory, hdr: u16) -> u64 {
 }
 
 /// Sends from the front of `bufs` while descriptors are free. Sent mbufs leave `bufs` (the
-/// queue frees them once the device is done); a chained (multi-segment) mbuf, or one with
-/// less headroom than the header, is dropped and counted as an error.
+/// queue frees them once the device is done); a chained (multi-segment) mbuf, one with
+/// less headroom than the header, or one asking for an offload it cannot have
+/// ([`super::offload::tx_ok`]) is dropped and counted as an error.
 #[inline]
 pub fn burst(q: &Vring, kick: &Notifier, mem: &Memory, hdr: u16, c: &QueueCounters, bufs: &mut Vec<Mbuf>) -> usize {
     reclaim(q);
@@ -105,8 +106,12 @@ pub fn burst(q: &Vring, kick: &Notifier, mem: &Memory, hdr: u16, c: &QueueCounte
             continue;
         }
         let flen = u64::from(m.data_len());
+        let vh = super::offload::tx_header(&mut m).to_bytes();
         match m.prepend(hdr) {
-            Some(h) => h.fill(0),
+            Some(h) => {
+                h.fill(0);
+                h[..vh.len()].copy_from_slice(&vh);
+            }
             None => {
                 errors += 1;
                 continue;

@@ -273,7 +273,8 @@ impl RxRing for AdvRing {
     #[inline(always)]
     fn rx_done(&self, i: usize) -> Option<RxDone> {
         let wb = self.rx_read(i)?;
-        Some(RxDone { len: wb.len, eop: wb.eop(), errors: wb.status_error, hash: wb.hash().unwrap_or(0) })
+        let status = wb.status_error;
+        Some(RxDone { len: wb.len, eop: wb.eop(), errors: wb.status_error, hash: wb.hash().unwrap_or(0), status })
     }
 }
 

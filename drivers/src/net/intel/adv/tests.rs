@@ -117,7 +117,7 @@ fn rx_and_tx_bursts_against_a_fake_device() {
     let (rx_rr, tx_rr) = (RingRegs::block(RX_BLOCK), RingRegs::block(TX_BLOCK));
     let (rx_mz, rxq) = queue::reserve(&mem, "adv_rxq", 64).unwrap();
     let (tx_mz, txq) = queue::reserve(&mem, "adv_txq", 64).unwrap();
-    let p = RxParams { tail_reg: rx_rr.tail, frame_errors: RX_FRAME_ERRORS_82576, buf_len: 2048, port: 3 };
+    let p = RxParams { tail_reg: rx_rr.tail, frame_errors: RX_FRAME_ERRORS_82576, buf_len: 2048, port: 3, cksum: None };
 
     // Bring-up as a driver does it.
     rx::fill(&rxq, &p, &pool, None).unwrap();
@@ -227,7 +227,7 @@ fn rx_fill_reports_a_small_pool() {
     let mem = Memory::anonymous(8 << 20).unwrap();
     let pool = PktMbufPool::create(&mem, "adv_small", 16, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
     let (_mz, q) = queue::reserve(&mem, "adv_q", 64).unwrap();
-    let p = RxParams { tail_reg: 0x18, frame_errors: 0, buf_len: 2048, port: 0 };
+    let p = RxParams { tail_reg: 0x18, frame_errors: 0, buf_len: 2048, port: 0, cksum: None };
     let e = rx::fill(&q, &p, &pool, None).unwrap_err().to_string();
     assert!(e.contains("ran out") && e.contains("adv_small"), "{e}");
     assert!(pool.mempool().is_full(), "a failed fill gives the mbufs back");

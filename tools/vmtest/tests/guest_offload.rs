@@ -1,0 +1,602 @@
+//! Checksum and TSO offloads proven by Linux's TCP stack at both ends: two host network
+//! namespaces, each holding the TAP backend of one of the guest's two virtio-net NICs,
+//! with Bypass testpmd in the guest forwarding between the NICs. A 20 MB file goes from
+//! one namespace to the other over TCP and its SHA-256 must match at both ends, first
+//! through the csum engine with the RX checksum offload and the TX TCP/UDP checksum and
+//! TSO offloads on (`tso set 800`: the 1448-byte segments Linux sends are cut in two by
+//! the device), then through plain io forwarding with no offload; both rates are printed.
+//! Before the transfer, TCP segments with a corrupted checksum sent by a raw socket in the
+//! first namespace must not be reported good: virtio reports a checksum only when the
+//! sender's stack left it partial or checked it, so the engine counts them as not checked.
+//! The same runs on two igb and on two e1000e NICs, whose devices check every checksum:
+//! there each corrupted segment must be counted bad and the file's segments good (their
+//! TX checksums are computed by testpmd: those PMDs have no TX checksum offload yet); and
+//! on two e1000 NICs, whose QEMU model checks none: nothing may be flagged there.
+//! Last, the VLAN filter and all-multicast mode on igb: tagged and multicast frames from a
+//! packet socket pass only once their VLAN was added or all-multicast is on.
+//! Builds nothing itself; build the guest binaries first:
+//!
+//! ```text
+//! RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p examples --bin testpmd
+//! RUSTFLAGS='-C target-feature=+crt-static' cargo build --target x86_64-unknown-linux-gnu -p devbind --bin devbind
+//! ```
+
+mod common;
+
+use common::{guest_bin, output, CONSOLE_WAIT};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use vmtest::{GuestConfig, Nic, NicModel};
+
+const MAC_0: &str = "52:54:00:00:50:00";
+const MAC_1: &str = "52:54:00:00:50:01";
+/// Bytes of the file sent through each forwarding set-up.
+const FILE_BYTES: usize = 20 << 20;
+/// Corrupted TCP segments the host sends before the transfer.
+const CORRUPTED: u32 = 50;
+const IP_A: [u8; 4] = [198, 18, 0, 1];
+const IP_B: [u8; 4] = [198, 18, 0, 2];
+const PORT: u16 = 5201;
+
+/// Runs `cmd args`, panicking with its output when it fails.
+fn run(cmd: &str, args: &[&str]) {
+    let o = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        o.status.success(),
+        "{cmd} {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Two network namespaces, each with one TAP interface QEMU created, deleted on drop.
+struct Namespaces {
+    names: [String; 2],
+}
+
+impl Namespaces {
+    /// Waits for the TAP interfaces, moves each into a namespace of its own and gives it
+    /// an address (A: 198.18.0.1/24, B: 198.18.0.2/24), IPv6 off.
+    fn new(taps: [&str; 2]) -> Namespaces {
+        let id = std::process::id() % 1_000_000;
+        let names = [format!("bofa{id}"), format!("bofb{id}")];
+        let ns = Namespaces { names: names.clone() };
+        for (i, tap) in taps.iter().enumerate() {
+            let cname = std::ffi::CString::new(*tap).expect("name");
+            let t0 = Instant::now();
+            // SAFETY: a NUL-terminated name; the call only reads it.
+            while unsafe { libc::if_nametoindex(cname.as_ptr()) } == 0 {
+                assert!(t0.elapsed() < Duration::from_secs(30), "TAP interface {tap} did not appear");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let n = &names[i];
+            let _ = Command::new("ip").args(["netns", "del", n]).output();
+            run("ip", &["netns", "add", n]);
+            run("ip", &["link", "set", tap, "netns", n]);
+            let addr = if i == 0 { "198.18.0.1/24" } else { "198.18.0.2/24" };
+            for a in [
+                &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"][..],
+                &["ip", "link", "set", "lo", "up"],
+                &["ip", "addr", "add", addr, "dev", tap],
+                &["ip", "link", "set", tap, "up"],
+            ] {
+                let mut v = vec!["netns", "exec", n];
+                v.extend_from_slice(a);
+                run("ip", &v);
+            }
+        }
+        ns
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", n]).output();
+        }
+    }
+}
+
+/// Runs `f` on a thread that has entered network namespace `ns` (sockets it opens live
+/// there); returns what `f` returns.
+fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: `file` is an open namespace file; setns changes only this thread's
+        // network namespace.
+        let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+}
+
+/// Writes `n` pseudo-random bytes (xorshift, seeded by `seed`) to `path`.
+fn make_file(path: &Path, n: usize, seed: u64) {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(n);
+    while v.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(n);
+    std::fs::write(path, v).expect("write the file to send");
+}
+
+/// The SHA-256 of `path` as `sha256sum` prints it.
+fn sha256(path: &Path) -> String {
+    let o = Command::new("sha256sum").arg(path).output().expect("sha256sum");
+    assert!(o.status.success(), "sha256sum {}", path.display());
+    String::from_utf8_lossy(&o.stdout).split_whitespace().next().unwrap_or_default().to_string()
+}
+
+/// Sends file `src` over TCP from namespace A to a receiver in namespace B that writes it
+/// to `dst`; returns the transfer's rate in Mbit/s (from the first byte accepted to the
+/// last received).
+fn transfer(ns: &Namespaces, src: &Path, dst: &Path) -> f64 {
+    let listener = in_netns(&ns.names[1], || TcpListener::bind(SocketAddr::from((IP_B, PORT))).expect("bind in B"))
+        .join()
+        .expect("listener thread");
+    let dst_path = dst.to_path_buf();
+    let receiver = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+        let t0 = Instant::now();
+        let mut out = std::fs::File::create(&dst_path).expect("create the received file");
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0usize;
+        loop {
+            let n = s.read(&mut buf).unwrap_or_else(|e| panic!("receive after {total} bytes: {e}"));
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n]).expect("write");
+            total += n;
+        }
+        (total, t0.elapsed())
+    });
+    let data = std::fs::read(src).expect("read the file to send");
+    let sender = in_netns(&ns.names[0], move || {
+        let t0 = Instant::now();
+        let mut s = loop {
+            match TcpStream::connect_timeout(&SocketAddr::from((IP_B, PORT)), Duration::from_secs(5)) {
+                Ok(s) => break s,
+                Err(e) if t0.elapsed() < Duration::from_secs(60) => {
+                    eprintln!("connect: {e}; again");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => panic!("no TCP connection through the guest in 60 s: {e}"),
+            }
+        };
+        s.set_write_timeout(Some(Duration::from_secs(60))).expect("timeout");
+        s.write_all(&data).expect("send the file");
+        s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    });
+    sender.join().expect("sender thread");
+    let (total, took) = receiver.join().expect("receiver thread");
+    assert_eq!(total, FILE_BYTES, "bytes received");
+    total as f64 * 8.0 / took.as_secs_f64() / 1e6
+}
+
+/// An Ethernet/IPv4/TCP segment from A to B (to a closed port) whose TCP checksum is
+/// wrong by one.
+fn corrupted_segment(dst_mac: [u8; 6], src_mac: [u8; 6], seq: u32) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + 20 + 20 + 16];
+    f[0..6].copy_from_slice(&dst_mac);
+    f[6..12].copy_from_slice(&src_mac);
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&56u16.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 6;
+    ip[12..16].copy_from_slice(&IP_A);
+    ip[16..20].copy_from_slice(&IP_B);
+    let c = ethdev::cksum::ipv4_hdr_cksum(ip).expect("header");
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    let tcp = &mut f[34..];
+    tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+    tcp[2..4].copy_from_slice(&9u16.to_be_bytes());
+    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x18;
+    let ph = ethdev::cksum::ipv4_phdr_sum(&f[14..34], false).expect("header");
+    let good = ethdev::cksum::l4_cksum(ph, &f[34..], 16, false).expect("segment");
+    f[50..52].copy_from_slice(&good.wrapping_add(1).to_be_bytes());
+    f
+}
+
+/// Sends `frames` from a packet socket on `tap` in namespace A.
+fn send_raw(ns: &Namespaces, tap: &str, frames: Vec<Vec<u8>>) {
+    let tap = std::ffi::CString::new(tap).expect("name");
+    in_netns(&ns.names[0], move || {
+        // SAFETY: a NUL-terminated name; the call only reads it.
+        let index = unsafe { libc::if_nametoindex(tap.as_ptr()) };
+        assert!(index != 0, "no {tap:?} in namespace A");
+        // SAFETY: plain socket creation; closed below.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+        assert!(fd >= 0, "AF_PACKET socket: {}", std::io::Error::last_os_error());
+        // SAFETY: an all-zero sockaddr_ll is valid; fields are set below.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_ifindex = index as i32;
+        sll.sll_halen = 6;
+        for f in &frames {
+            // SAFETY: `f` and `sll` are valid for the lengths given.
+            let n = unsafe {
+                libc::sendto(
+                    fd,
+                    f.as_ptr().cast(),
+                    f.len(),
+                    0,
+                    (&sll as *const libc::sockaddr_ll).cast(),
+                    std::mem::size_of::<libc::sockaddr_ll>() as u32,
+                )
+            };
+            assert_eq!(n, f.len() as isize, "send: {}", std::io::Error::last_os_error());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // SAFETY: `fd` is ours and closed once.
+        unsafe { libc::close(fd) };
+    })
+    .join()
+    .expect("raw sender thread");
+}
+
+/// The MAC address of `ifname` in namespace `ns`.
+fn mac_in(ns: &str, ifname: &str) -> [u8; 6] {
+    let o = Command::new("ip").args(["netns", "exec", ns, "cat", &format!("/sys/class/net/{ifname}/address")]).output();
+    let s = String::from_utf8_lossy(&o.expect("cat address").stdout).trim().to_string();
+    common::mac(&s)
+}
+
+/// Shell: waits (up to 300 s) until the carrier of `$IF` is `want`.
+fn wait_carrier(want: u8) -> String {
+    format!(
+        "i=0; while [ \"$(cat /sys/class/net/$IF/carrier)\" != {want} ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done; \
+         echo \"control link carrier=$(cat /sys/class/net/$IF/carrier)\"; "
+    )
+}
+
+/// Shell: waits up to 120 s for `grep -q PATTERN FILE`.
+fn wait_grep(pattern: &str, file: &str) -> String {
+    format!(
+        "i=0; while ! grep -q '{pattern}' {file} && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; \
+         grep -q '{pattern}' {file} || echo \"TIMEOUT waiting for '{pattern}' in {file}\"; "
+    )
+}
+
+/// The guest script: testpmd with offloads in csum mode (until the host takes the control
+/// link down), then testpmd with none in io mode (until it brings it up again).
+fn script() -> String {
+    let tp = |prefix: &str| {
+        format!(
+            "testpmd -l 0-1 -m 64 --file-prefix {prefix} -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -i --rxd 256 --txd 256"
+        )
+    };
+    format!(
+        "trap '' PIPE; IF=$(ls /sys/bus/pci/devices/$VMTEST_NIC_ctl/virtio*/net); \
+echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; \
+ip link set $IF up; rm -f /tmp/c1 /tmp/c2; mkfifo /tmp/c1 /tmp/c2; \
+{tp1} --forward-mode=csum --enable-rx-cksum --tx-offloads=0x2c < /tmp/c1 > /tmp/tp1.log 2>&1 & P=$!; \
+exec 3>/tmp/c1; {w1}\
+for c in 'show port info all' 'csum set tcp hw 0' 'csum set tcp hw 1' 'csum set udp hw 0' 'csum set udp hw 1' \
+'csum set ip hw 0' 'tso set 800 0' 'tso set 800 1' 'start'; do echo \"$c\" >&3; sleep 0.2; done; \
+{w2}echo TESTPMD_READY phase=offload; {down}\
+echo stop >&3; {w3}echo quit >&3; exec 3>&-; wait $P; r1=$?; cat /tmp/tp1.log; echo \"testpmd 1 exit code $r1\"; \
+{tp2} < /tmp/c2 > /tmp/tp2.log 2>&1 & P=$!; exec 4>/tmp/c2; {w4}echo start >&4; \
+{w5}echo TESTPMD_READY phase=plain; {up}\
+echo stop >&4; {w6}echo quit >&4; exec 4>&-; wait $P; r2=$?; cat /tmp/tp2.log; echo \"testpmd 2 exit code $r2\"; \
+[ $r1 -eq 0 ] && [ $r2 -eq 0 ]",
+        tp1 = tp("off1"),
+        tp2 = tp("off2"),
+        w1 = wait_grep("testpmd> ", "/tmp/tp1.log"),
+        w2 = wait_grep("csum packet forwarding", "/tmp/tp1.log"),
+        down = wait_carrier(0),
+        w3 = wait_grep("Done.", "/tmp/tp1.log"),
+        w4 = wait_grep("testpmd> ", "/tmp/tp2.log"),
+        w5 = wait_grep("io packet forwarding", "/tmp/tp2.log"),
+        up = wait_carrier(1),
+        w6 = wait_grep("Done.", "/tmp/tp2.log"),
+    )
+}
+
+/// The number after `key` on the first line of `out` after `after` holding `key`.
+fn count_after(out: &str, after: &str, key: &str) -> Option<u64> {
+    let rest = &out[out.find(after)?..];
+    let line = rest.lines().find(|l| l.contains(key))?;
+    line[line.find(key)? + key.len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// TCP between two Linux network stacks through Bypass testpmd on two virtio-net NICs: a
+/// 20 MB file arrives intact (SHA-256) with RX checksum, TX checksum and TSO offloads on
+/// and with none; corrupted segments are never reported good.
+#[test]
+fn tcp_between_linux_stacks_through_virtio_with_checksum_and_tso_offloads_keeps_a_20mb_file_intact() {
+    let name = "tcp_between_linux_stacks_through_virtio_with_checksum_and_tso_offloads_keeps_a_20mb_file_intact";
+    if !common::qemu_available_or_skip(name) {
+        return;
+    }
+    let out = offload_run(NicModel::VirtioModern);
+    for l in
+        ["Rx offloading capabilities: UDP_CKSUM TCP_CKSUM", "Tx offloading capabilities: UDP_CKSUM TCP_CKSUM TCP_TSO"]
+    {
+        assert!(out.contains(l), "show port info must list the offloads ({l}): {out}");
+    }
+    assert!(out.contains("TSO segment size for non-tunneled packets is 800"), "{out}");
+    assert!(out.contains("Port 0: the device has no TX offload IPV4_CKSUM"), "virtio has no IPv4 checksum: {out}");
+    // Port 0 received A's segments: Linux left their checksums partial (offloaded), the
+    // corrupted ones were not checked and so not reported good.
+    let p0 = "Forward statistics for port 0";
+    let none = count_after(&out, p0, "RX-L4 checksum none:").unwrap_or(0);
+    let unknown = count_after(&out, p0, "RX-L4 checksum unknown:").unwrap_or(0);
+    let good = count_after(&out, p0, "RX-L4 checksum good:").unwrap_or(0);
+    assert!(none > 1000, "TCP segments with partial checksums must be flagged (L4 none), got {none}: {out}");
+    assert!(
+        unknown >= u64::from(CORRUPTED),
+        "the corrupted segments must not be flagged good ({unknown} unknown, {good} good): {out}"
+    );
+    assert_eq!(count_after(&out, p0, "RX-bad L4 checksum:"), Some(0), "{out}");
+    let tso = count_after(&out, p0, "TX-TSO packets:").unwrap_or(0);
+    assert!(tso > 1000, "1448-byte segments must go out with TSO at 800: {tso}: {out}");
+}
+
+/// The same TCP transfers through two igb NICs (82576, advanced descriptors): the device
+/// checks the checksums (RXCSUM) and reports the corrupted segments bad, every one of them;
+/// the TX checksums are computed by testpmd (the igb PMD has no TX checksum offload yet).
+#[test]
+fn tcp_between_linux_stacks_through_igb_reports_good_and_bad_rx_checksums() {
+    if !common::qemu_available_or_skip("tcp_between_linux_stacks_through_igb_reports_good_and_bad_rx_checksums") {
+        return;
+    }
+    intel_rx_checks(&offload_run(NicModel::Igb));
+}
+
+/// As the igb test, through two e1000e NICs (82574L, legacy descriptors).
+#[test]
+fn tcp_between_linux_stacks_through_e1000e_reports_good_and_bad_rx_checksums() {
+    if !common::qemu_available_or_skip("tcp_between_linux_stacks_through_e1000e_reports_good_and_bad_rx_checksums") {
+        return;
+    }
+    intel_rx_checks(&offload_run(NicModel::E1000e));
+}
+
+/// The same through two e1000 NICs (82540EM, legacy descriptors). QEMU's 82540EM model
+/// checks no RX checksum (its descriptors say nothing was checked), so the file must
+/// arrive intact with every TCP segment left unknown: none reported good or bad.
+#[test]
+fn tcp_between_linux_stacks_through_e1000_reports_no_checksum_the_model_did_not_check() {
+    if !common::qemu_available_or_skip(
+        "tcp_between_linux_stacks_through_e1000_reports_no_checksum_the_model_did_not_check",
+    ) {
+        return;
+    }
+    let out = offload_run(NicModel::E1000);
+    assert!(out.contains("Rx offloads configured: IPV4_CKSUM UDP_CKSUM TCP_CKSUM"), "{out}");
+    let p0 = "Forward statistics for port 0";
+    assert_eq!(count_after(&out, p0, "RX-bad L4 checksum:"), Some(0), "{out}");
+    assert_eq!(count_after(&out, p0, "RX-L4 checksum good:"), Some(0), "{out}");
+    let unknown = count_after(&out, p0, "RX-L4 checksum unknown:").unwrap_or(0);
+    assert!(unknown > 1000, "the segments are counted as not checked: {unknown}: {out}");
+}
+
+/// What an Intel run must show: the RX checksum offloads listed, every corrupted segment
+/// flagged bad and nothing else, the TCP traffic flagged good.
+fn intel_rx_checks(out: &str) {
+    assert!(out.contains("Rx offloading capabilities: IPV4_CKSUM UDP_CKSUM TCP_CKSUM"), "{out}");
+    assert!(out.contains("Rx offloads configured: IPV4_CKSUM UDP_CKSUM TCP_CKSUM"), "{out}");
+    assert!(out.contains("Port 0: the device has no TX offload TCP_CKSUM"), "hw refused, sw kept: {out}");
+    let p0 = "Forward statistics for port 0";
+    assert_eq!(
+        count_after(out, p0, "RX-bad L4 checksum:"),
+        Some(u64::from(CORRUPTED)),
+        "every corrupted segment: {out}"
+    );
+    assert_eq!(count_after(out, p0, "RX-bad IP checksum:"), Some(0), "{out}");
+    let good = count_after(out, p0, "RX-L4 checksum good:").unwrap_or(0);
+    assert!(good > 1000, "the file's segments must be flagged good, got {good}: {out}");
+}
+
+/// Boots a guest with two NICs of `model` behind TAP backends in two host namespaces, runs
+/// the two transfers through testpmd (csum engine with offloads, then io with none), checks
+/// the file's SHA-256 after each and returns the first testpmd's output.
+fn offload_run(model: NicModel) -> String {
+    let id = std::process::id() % 100_000;
+    let taps = [format!("bot{id}a"), format!("bot{id}b")];
+    let cfg = GuestConfig { net_modules: true, ..GuestConfig::default() }
+        .binary(guest_bin("testpmd"))
+        .binary(guest_bin("devbind"))
+        .timeout(Duration::from_secs(600))
+        .nic(Nic { slot: 3, ..Nic::new(model, "n1").mac(MAC_0).tap(&taps[0], 1) })
+        .nic(Nic { slot: 5, ..Nic::new(model, "n2").mac(MAC_1).tap(&taps[1], 1) })
+        .nic(Nic { slot: 4, ..Nic::new(NicModel::VirtioTransitional, "ctl") })
+        .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2")
+        .command(script());
+    let guest = vmtest::Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
+    let ns = Namespaces::new([&taps[0], &taps[1]]);
+    let dir = tempdir();
+    let (src, dst) = (dir.join("sent"), dir.join("received"));
+    make_file(&src, FILE_BYTES, 0x5eed_0ff1_0ad5);
+    let want = sha256(&src);
+    let mut errors = Vec::new();
+    let mut rates = Vec::new();
+    for (phase, signal_up) in [("offload", false), ("plain", true)] {
+        if let Err(e) = guest.wait_for_console(&format!("TESTPMD_READY phase={phase}"), CONSOLE_WAIT) {
+            errors.push(e.to_string());
+            break;
+        }
+        if phase == "offload" {
+            let b_mac = mac_in(&ns.names[1], &taps[1]);
+            let a_mac = mac_in(&ns.names[0], &taps[0]);
+            send_raw(&ns, &taps[0], (0..CORRUPTED).map(|s| corrupted_segment(b_mac, a_mac, s)).collect());
+        }
+        let _ = std::fs::remove_file(&dst);
+        let mbits = transfer(&ns, &src, &dst);
+        let got = sha256(&dst);
+        if got != want {
+            errors.push(format!("{phase}: SHA-256 of the received file {got} != sent {want}"));
+        }
+        eprintln!("RATE {phase}: {FILE_BYTES} bytes over TCP at {mbits:.0} Mbit/s, SHA-256 {got}");
+        rates.push((phase, mbits));
+        guest.monitor().and_then(|mut m| m.set_link("ctl", signal_up)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..o.results.len() {
+        output(&o, i);
+    }
+    drop(ns);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
+    let out = &o.results[1].output;
+    assert_eq!(o.results[1].exit_code, Some(0), "{out}");
+    for (phase, m) in &rates {
+        eprintln!("SUMMARY {model:?} {phase}: {m:.0} Mbit/s");
+    }
+    out.clone()
+}
+
+/// A fresh directory for the files of one run.
+fn tempdir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bypass-offload-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+// ---------------------------------------------------------------------------------------
+// Receive filters: VLAN filter and all-multicast on igb
+
+/// The multicast group the host sends to (IPv4 224.1.2.3).
+const MCAST_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x01, 0x02, 0x03];
+/// Frames of each kind the host sends per phase.
+const FILTER_N: u32 = 10;
+
+/// An Ethernet frame from `src` to `dst` with an optional 802.1Q tag, IPv4/UDP inside.
+fn filter_frame(dst: [u8; 6], src: [u8; 6], vlan: Option<u16>, seq: u32) -> Vec<u8> {
+    let mut f = Vec::with_capacity(64);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    if let Some(v) = vlan {
+        f.extend_from_slice(&0x8100u16.to_be_bytes());
+        f.extend_from_slice(&v.to_be_bytes());
+    }
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    let mut ip = [0u8; 20];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&32u16.to_be_bytes());
+    ip[8] = 1;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&IP_A);
+    ip[16..20].copy_from_slice(&[224, 1, 2, 3]);
+    let c = ethdev::cksum::ipv4_hdr_cksum(&ip).expect("header");
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&[0x13, 0x88, 0x13, 0x88, 0, 12, 0, 0]);
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.resize(f.len().max(60), 0);
+    f
+}
+
+/// One phase's frames: unicast to the port untagged, tagged with VLAN 100 and with VLAN
+/// 200, and multicast to [`MCAST_MAC`], [`FILTER_N`] of each.
+fn filter_frames(port: [u8; 6], src: [u8; 6]) -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    for s in 0..FILTER_N {
+        v.push(filter_frame(port, src, None, s));
+        v.push(filter_frame(port, src, Some(100), s));
+        v.push(filter_frame(port, src, Some(200), s));
+        v.push(filter_frame(MCAST_MAC, src, None, s));
+    }
+    v
+}
+
+/// The guest script of the filter run: testpmd with the VLAN filter offload, promiscuous
+/// mode off and VLAN 100 allowed (until the host takes the control link down), then with
+/// all-multicast on and VLAN 200 added too (until it brings it up again).
+fn filter_script() -> String {
+    let send = |cmds: &[&str]| cmds.iter().map(|c| format!("echo '{c}' >&3; sleep 0.2; ")).collect::<String>();
+    let count = |pat: &str, n: u32| {
+        format!(
+            "i=0; while [ $(grep -c '{pat}' /tmp/tp3.log) -lt {n} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; "
+        )
+    };
+    format!(
+        "trap '' PIPE; IF=$(ls /sys/bus/pci/devices/$VMTEST_NIC_ctl/virtio*/net); \
+echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; \
+ip link set $IF up; rm -f /tmp/c3; mkfifo /tmp/c3; \
+testpmd -l 0-1 -m 64 --file-prefix flt -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -i --rxd 256 --txd 256 --rx-offloads=0x200 \
+< /tmp/c3 > /tmp/tp3.log 2>&1 & P=$!; exec 3>/tmp/c3; {prompt}\
+{s1}{fwd1}echo FILTER_READY phase=1; {down}echo stop >&3; {done1}\
+{s2}{fwd2}echo FILTER_READY phase=2; {up}echo stop >&3; {done2}\
+echo quit >&3; exec 3>&-; wait $P; r=$?; cat /tmp/tp3.log; echo \"testpmd exit code $r\"; [ $r -eq 0 ]",
+        prompt = wait_grep("testpmd> ", "/tmp/tp3.log"),
+        s1 = send(&["set promisc all off", "rx_vlan add 100 0", "rx_vlan add 5000 0", "show port info 0", "start"]),
+        fwd1 = count("io packet forwarding", 1),
+        down = wait_carrier(0),
+        done1 = count("^Done.", 1),
+        s2 = send(&["set allmulti 0 on", "rx_vlan add 200 0", "show port info 0", "start"]),
+        fwd2 = count("io packet forwarding", 2),
+        up = wait_carrier(1),
+        done2 = count("^Done.", 2),
+    )
+}
+
+/// VLAN filter and all-multicast on igb, fed by a packet socket in a host namespace:
+/// with promiscuous mode off, only VLAN 100 (added) passes of the tagged frames and the
+/// multicast frames are dropped; after `set allmulti 0 on` and `rx_vlan add 200 0` both
+/// pass. Counted by testpmd's forward statistics of port 0.
+#[test]
+fn igb_vlan_filter_and_allmulticast_pass_only_what_was_added() {
+    if !common::qemu_available_or_skip("igb_vlan_filter_and_allmulticast_pass_only_what_was_added") {
+        return;
+    }
+    let id = std::process::id() % 100_000;
+    let taps = [format!("bof{id}a"), format!("bof{id}b")];
+    let cfg = GuestConfig { net_modules: true, ..GuestConfig::default() }
+        .binary(guest_bin("testpmd"))
+        .binary(guest_bin("devbind"))
+        .timeout(Duration::from_secs(300))
+        .nic(Nic { slot: 3, ..Nic::new(NicModel::Igb, "n1").mac(MAC_0).tap(&taps[0], 1) })
+        .nic(Nic { slot: 5, ..Nic::new(NicModel::Igb, "n2").mac(MAC_1).tap(&taps[1], 1) })
+        .nic(Nic { slot: 4, ..Nic::new(NicModel::VirtioTransitional, "ctl") })
+        .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2")
+        .command(filter_script());
+    let guest = vmtest::Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
+    let ns = Namespaces::new([&taps[0], &taps[1]]);
+    let a_mac = mac_in(&ns.names[0], &taps[0]);
+    let mut errors = Vec::new();
+    for (phase, up) in [(1, false), (2, true)] {
+        if let Err(e) = guest.wait_for_console(&format!("FILTER_READY phase={phase}"), CONSOLE_WAIT) {
+            errors.push(e.to_string());
+            break;
+        }
+        send_raw(&ns, &taps[0], filter_frames(common::mac(MAC_0), a_mac));
+        std::thread::sleep(Duration::from_secs(2));
+        guest.monitor().and_then(|mut m| m.set_link("ctl", up)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..o.results.len() {
+        output(&o, i);
+    }
+    drop(ns);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
+    let out = &o.results[1].output;
+    assert_eq!(o.results[1].exit_code, Some(0), "{out}");
+    assert!(out.contains("VLAN id 5000: VLAN ids are 0-4095"), "a bad VLAN id is refused with the range: {out}");
+    assert!(out.contains("Allmulticast mode: disabled") && out.contains("Allmulticast mode: enabled"), "{out}");
+    let stats: Vec<u64> = out
+        .split("Forward statistics for port 0")
+        .skip(1)
+        .filter_map(|b| b.lines().nth(1)?.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    let n = u64::from(FILTER_N);
+    assert_eq!(stats, vec![2 * n, 4 * n], "port 0 RX: untagged + VLAN 100, then + VLAN 200 + multicast: {out}");
+}
