@@ -8,6 +8,7 @@ use crate::events::{self, EventHub, LinkCallback, LSC_ACTION};
 use crate::link::Link;
 use crate::port::{Port, PortControl};
 use crate::port_table::{PortState, PortTable, MAX_PORTS};
+use crate::stats_refresh::{self, StatsRefresh};
 use eal::bus::BusDevice;
 use eal::mp::Mp;
 use eal::Eal;
@@ -20,7 +21,9 @@ pub struct Ethdev {
     table: PortTable,
     hub: Arc<EventHub>,
     ports: Vec<Option<Port>>,
-    controls: Vec<Option<Box<dyn Control>>>,
+    controls: Vec<Option<Arc<dyn Control>>>,
+    /// The primary's ports whose counters secondaries may ask it to refresh.
+    refresh: Arc<StatsRefresh>,
     mp: Mp,
 }
 
@@ -38,10 +41,12 @@ impl Ethdev {
             hub: hub.clone(),
             ports: vec![None; MAX_PORTS],
             controls: (0..MAX_PORTS).map(|_| None).collect(),
+            refresh: StatsRefresh::new(table),
             mp: eal.mp().clone(),
         };
-        crate::telemetry::register_commands(table);
+        crate::telemetry::register_commands(table, primary.then(|| eth.refresh.clone()));
         if primary {
+            eth.refresh.serve(eal.mp())?;
             // A capture whose owner was killed is disarmed at the next sweep of dead peers.
             let m = mem;
             eal.mp().on_peer_sweep(move || {
@@ -125,7 +130,9 @@ impl Ethdev {
         let link = probed.control.link_update();
         self.hub.report(id, slot, link);
         self.ports[id as usize] = Some(Port::new(id, slot, probed.data));
-        self.controls[id as usize] = Some(probed.control);
+        let ctl: Arc<dyn Control> = Arc::from(probed.control);
+        self.refresh.add(id, ctl.clone());
+        self.controls[id as usize] = Some(ctl);
         tracing::info!(port = id, %name, driver = pmd.name(), "PCI port probed");
         Ok(Some(id))
     }
@@ -162,7 +169,9 @@ impl Ethdev {
         let link = probed.control.link_update();
         self.hub.report(id, slot, link);
         self.ports[id as usize] = Some(Port::new(id, slot, probed.data));
-        self.controls[id as usize] = Some(probed.control);
+        let ctl: Arc<dyn Control> = Arc::from(probed.control);
+        self.refresh.add(id, ctl.clone());
+        self.controls[id as usize] = Some(ctl);
         tracing::info!(port = id, name = %args.name, driver = pmd.name(), "port probed");
         Ok(id)
     }
@@ -197,6 +206,18 @@ impl Ethdev {
         Ok(PortControl { port, ctl })
     }
 
+    /// Has port `id`'s device counters read now and published for every process: directly in
+    /// the primary, over IPC from a secondary (as `procinfo` does before it prints). The
+    /// shared counters ([`Port::stats`], [`Port::xstats`]) are fresh when this returns.
+    pub fn refresh_stats(&self, id: u16) -> Result<(), EthError> {
+        self.port(id)?;
+        if self.primary {
+            self.refresh.refresh(id)
+        } else {
+            stats_refresh::request(&self.mp, id)
+        }
+    }
+
     /// Driver-specific counters of port `id` (primary: read from the device now).
     pub fn xstats(&self, id: u16) -> Result<Vec<(&'static str, u64)>, EthError> {
         self.port(id)?;
@@ -205,7 +226,9 @@ impl Ethdev {
         }
         let ctl = self.controls[id as usize].as_deref().ok_or(EthError::NoSuchPort(id))?;
         ctl.stats_update();
-        Ok(ctl.xstats())
+        let x = ctl.xstats();
+        self.table.slot(id).ok_or(EthError::NoSuchPort(id))?.device_xstats.publish(&x);
+        Ok(x)
     }
 
     /// Calls `cb(port, link, seq)` on every link change of `port` (or of any port with
@@ -221,8 +244,10 @@ impl Drop for Ethdev {
     fn drop(&mut self) {
         crate::telemetry::unregister_commands();
         if self.primary {
+            let _ = self.mp.unregister(stats_refresh::ACTION);
             for (id, c) in self.controls.iter().enumerate() {
                 if let (Some(c), Some(p)) = (c, &self.ports[id]) {
+                    self.refresh.remove(id as u16);
                     PortControl { port: p, ctl: c.as_ref() }.close();
                 }
             }

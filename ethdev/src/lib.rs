@@ -4,6 +4,7 @@
 
 pub mod capture;
 pub mod devargs;
+pub mod device_xstats;
 pub mod driver;
 pub mod driver_state;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod port;
 pub mod port_table;
 pub mod rss;
 pub mod stats;
+pub mod stats_refresh;
 pub mod telemetry;
 
 pub use devargs::VdevArgs;
