@@ -183,3 +183,45 @@ fn dumpcap_without_a_primary_says_so() {
     assert_eq!(code, Some(1), "{out:#?}");
     assert!(out.iter().any(|l| l.contains("no primary process is running")), "{out:#?}");
 }
+
+/// `-w -` writes pcapng to stdout, as a pipe into another tool wants it: tcpdump reading the
+/// pipe (`tcpdump -r -`) gets every frame, and the progress lines stay on stderr.
+#[test]
+fn dumpcap_writes_pcapng_to_a_pipe_that_tcpdump_reads() {
+    use std::process::Stdio;
+    let p = prefix("dumppipe");
+    let t = testpmd_over_rings(&p);
+    let dir = std::env::temp_dir().join(format!("{p}-pipe"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let err_path = dir.join("dumpcap.err");
+    let mut d = Command::new(example_bin("dumpcap"))
+        .args(["--file-prefix", &p, "--no-huge", "--", "-i", "0", "-c", "200", "-w", "-"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("dumpcap");
+    let tcpdump = Command::new("tcpdump")
+        .args(["-nn", "-xx", "-r", "-"])
+        .stdin(d.stdout.take().expect("piped"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump is needed: apt-get install tcpdump (tests/setup-dpdk.sh does)");
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(&err_path).unwrap_or_default().contains("Capturing on") {
+        assert!(t0.elapsed() < T, "dumpcap did not start: {}", std::fs::read_to_string(&err_path).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    inject(&p, 200);
+    let status = d.wait().unwrap();
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert!(status.success(), "dumpcap: {err}");
+    let out = tcpdump.wait_with_output().unwrap();
+    assert!(out.status.success(), "tcpdump -r - failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let headers = text.lines().filter(|l| !l.starts_with(char::is_whitespace)).count();
+    assert_eq!(headers, 200, "tcpdump reads every frame from the pipe:\n{text}");
+    assert!(err.contains("Packets received/dropped on interface 'net_ring0': 200/0"), "summary on stderr: {err}");
+    quit_with_full_pool(t);
+    let _ = std::fs::remove_dir_all(&dir);
+}
