@@ -54,6 +54,14 @@ pub enum EthError {
         /// What is unsupported, with the supported range.
         what: String,
     },
+    /// The primary could not refresh the device counters for this process.
+    #[error("port {port}: device counters not refreshed: {why}")]
+    StatsRefresh {
+        /// Port id.
+        port: u16,
+        /// Why.
+        why: String,
+    },
     /// Only the primary process may do this.
     #[error("{0} is a control operation: only the primary process may do it")]
     PrimaryOnly(&'static str),

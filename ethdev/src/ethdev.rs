@@ -11,6 +11,7 @@ use crate::hotplug::{self as hp, PortEvent};
 use crate::link::Link;
 use crate::port::{Port, PortControl};
 use crate::port_table::PortTable;
+use crate::stats_refresh::{self, StatsRefresh};
 use crate::Pmd;
 use eal::mp::Mp;
 use eal::Eal;
@@ -22,6 +23,8 @@ use std::time::Duration;
 pub struct Ethdev {
     primary: bool,
     set: Arc<PortSet>,
+    /// Reads the primary's device counters for secondaries and telemetry.
+    refresh: Arc<StatsRefresh>,
     mp: Mp,
 }
 
@@ -43,9 +46,11 @@ impl Ethdev {
             eal.pci_devices().to_vec(),
             eal.runtime_dir().to_path_buf(),
         ));
-        let eth = Ethdev { primary, set: set.clone(), mp: eal.mp().clone() };
-        crate::telemetry::register_commands(table);
+        let refresh = StatsRefresh::new(&set);
+        let eth = Ethdev { primary, set: set.clone(), refresh: refresh.clone(), mp: eal.mp().clone() };
+        crate::telemetry::register_commands(table, primary.then(|| refresh.clone()));
         if primary {
+            refresh.serve(eal.mp())?;
             // A capture whose owner was killed is disarmed at the next sweep of dead peers.
             let m = mem;
             eal.mp().on_peer_sweep(move || {
@@ -124,6 +129,18 @@ impl Ethdev {
         Ok(PortControl { port, ctl, _ethdev: std::marker::PhantomData })
     }
 
+    /// Has port `id`'s device counters read now and published for every process: directly in
+    /// the primary, over IPC from a secondary (as `procinfo` does before it prints). The
+    /// shared counters ([`Port::stats`], [`Port::xstats`]) are fresh when this returns.
+    pub fn refresh_stats(&self, id: u16) -> Result<(), EthError> {
+        self.port(id)?;
+        if self.primary {
+            self.refresh.refresh(id)
+        } else {
+            stats_refresh::request(&self.mp, id)
+        }
+    }
+
     /// Driver-specific counters of port `id` (primary: read from the device now).
     pub fn xstats(&self, id: u16) -> Result<Vec<(&'static str, u64)>, EthError> {
         self.port(id)?;
@@ -132,7 +149,9 @@ impl Ethdev {
         }
         let (_, ctl) = self.set.local.control(id).ok_or(EthError::NoSuchPort(id))?;
         ctl.stats_update();
-        Ok(ctl.xstats())
+        let x = ctl.xstats();
+        self.set.table.slot(id).ok_or(EthError::NoSuchPort(id))?.device_xstats.publish(&x);
+        Ok(x)
     }
 
     /// Calls `cb(port, link, seq)` on every link change of `port` (or of any port with
@@ -199,6 +218,7 @@ impl Drop for Ethdev {
         crate::telemetry::unregister_commands();
         if self.primary {
             let _ = self.mp.unregister(hp::REQUEST);
+            let _ = self.mp.unregister(stats_refresh::ACTION);
             for id in self.set.local.ids() {
                 if let Some((port, ctl)) = self.set.local.control(id) {
                     PortControl { port, ctl, _ethdev: std::marker::PhantomData }.close();

@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod cksum;
 pub mod devargs;
+pub mod device_xstats;
 pub mod driver;
 pub mod driver_state;
 pub mod error;
@@ -16,10 +17,11 @@ pub mod offload;
 pub mod port;
 pub mod port_table;
 pub mod rss;
-mod slot_reset;
 pub mod rx_idle;
 pub mod rx_intr;
+mod slot_reset;
 pub mod stats;
+pub mod stats_refresh;
 pub mod telemetry;
 
 pub use devargs::VdevArgs;

@@ -211,10 +211,17 @@ impl Port {
         self.slot.counters.snapshot(self.nb_rx_queues() as usize, self.nb_tx_queues() as usize)
     }
 
-    /// DPDK's generic extended statistics of the port (`rx_good_packets`, ...,
-    /// `rx_q0_packets`, ...), read from the shared counters: the same in every process.
+    /// The port's extended statistics, the same in every process: DPDK's generic ones
+    /// (`rx_good_packets`, ..., `rx_q0_packets`, ...) from the shared counters, then the
+    /// driver's own (hardware counters by DPDK's names) as the primary last read them.
     pub fn xstats(&self) -> Vec<(String, u64)> {
-        crate::stats::generic_xstats(&self.slot.counters, self.nb_rx_queues() as usize, self.nb_tx_queues() as usize)
+        let mut x = crate::stats::generic_xstats(
+            &self.slot.counters,
+            self.nb_rx_queues() as usize,
+            self.nb_tx_queues() as usize,
+        );
+        crate::device_xstats::append_unique(&mut x, self.slot.device_xstats.read());
+        x
     }
 }
 
@@ -550,15 +557,23 @@ impl PortControl<'_> {
         self.ctl.reta_query()
     }
 
-    /// Refreshes and returns the counters.
+    /// Refreshes and returns the counters (the driver's own are published for every
+    /// process too, see [`Port::xstats`]).
     pub fn stats_get(&self) -> Stats {
-        self.ctl.stats_update();
+        self.refresh_stats();
         self.port.stats()
+    }
+
+    /// Reads the device's counters now and publishes the driver's list in the shared slot.
+    pub fn refresh_stats(&self) {
+        self.ctl.stats_update();
+        self.slot().device_xstats.publish(&self.ctl.xstats());
     }
 
     /// Zeroes the counters.
     pub fn stats_reset(&self) {
         self.ctl.stats_reset();
         self.slot().counters.reset();
+        self.slot().device_xstats.publish(&self.ctl.xstats());
     }
 }

@@ -1,5 +1,6 @@
 //! The port table in shared memory: one slot per port, the same port ids in every process.
 
+use crate::device_xstats::DeviceXstats;
 use crate::driver_state::{PRIVATE_ALIGN, PRIVATE_BYTES};
 use crate::link::SharedLink;
 use crate::stats::{PortCounters, MAX_QUEUES};
@@ -102,6 +103,8 @@ crate::shared_state! {
         pub txq_stopped: AtomicU32,
         /// Link state and its sequence number.
         pub link: SharedLink,
+        /// The driver's own counters as the primary last read them.
+        pub device_xstats: DeviceXstats,
         /// The driver's shared state (see [`PortSlot::driver_state`]).
         private: [AtomicU64; PRIVATE_WORDS],
         /// Software counters.

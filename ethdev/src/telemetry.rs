@@ -2,11 +2,14 @@
 //! `/ethdev/stats,<port>`, `/ethdev/xstats,<port>` and `/ethdev/link_status,<port>`. They read
 //! the shared port table, so they answer the same in every process.
 
+use crate::device_xstats::append_unique;
 use crate::port_table::{PortSlot, PortState, PortTable};
 use crate::stats::{generic_xstats, queue_arrays};
+use crate::stats_refresh::StatsRefresh;
 use eal::telemetry::serde_json::{json, Map, Value};
 use eal::telemetry::{parse_id_param, register_or_replace, unregister};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// The commands [`register_commands`] registers.
 pub const COMMANDS: &[&str] =
@@ -95,22 +98,41 @@ fn link_status(s: &PortSlot) -> Value {
 }
 
 /// Registers the `/ethdev/*` commands over the group's port table.
-pub fn register_commands(table: PortTable) {
+///
+/// In the primary (`refresh` given) `/ethdev/stats` and `/ethdev/xstats` read the device's
+/// counters first, as DPDK's do; in a secondary they show what the primary last read.
+pub(crate) fn register_commands(table: PortTable, refresh: Option<Arc<StatsRefresh>>) {
     let reg = |cmd: &str, help: &str, f: fn(PortTable, Option<&str>) -> Result<Value, String>| {
         if let Err(e) = register_or_replace(cmd, help, move |_, p| f(table, p)) {
+            tracing::warn!("telemetry: {e}");
+        }
+    };
+    // Reads the device counters of the port named by the parameters, then answers as `f`.
+    let reg_fresh = |cmd: &str, help: &str, f: fn(PortTable, Option<&str>) -> Result<Value, String>| {
+        let refresh = refresh.clone();
+        let fresh = move |_: &str, p: Option<&str>| {
+            if let (Some(r), Ok((id, _))) = (&refresh, port(table, p)) {
+                // A virtual port has no device counters: nothing to refresh.
+                let _ = r.refresh(id);
+            }
+            f(table, p)
+        };
+        if let Err(e) = register_or_replace(cmd, help, fresh) {
             tracing::warn!("telemetry: {e}");
         }
     };
     reg("/ethdev/list", "Returns list of available ethdev ports. Takes no parameters", |t, _| {
         Ok(Value::from(t.ports().into_iter().filter(|&i| t.slot(i).is_some_and(listed)).collect::<Vec<u16>>()))
     });
-    reg("/ethdev/stats", "Returns the common stats for a port. Parameters: int port_id", |t, p| {
+    reg_fresh("/ethdev/stats", "Returns the common stats for a port. Parameters: int port_id", |t, p| {
         port(t, p).map(|(_, s)| stats(s))
     });
-    reg("/ethdev/xstats", "Returns the extended stats for a port. Parameters: int port_id", |t, p| {
+    reg_fresh("/ethdev/xstats", "Returns the extended stats for a port. Parameters: int port_id", |t, p| {
         let (_, s) = port(t, p)?;
         let (nr, nt) = queues(s);
-        Ok(Value::Object(generic_xstats(&s.counters, nr, nt).into_iter().map(|(k, v)| (k, Value::from(v))).collect()))
+        let mut all = generic_xstats(&s.counters, nr, nt);
+        append_unique(&mut all, s.device_xstats.read());
+        Ok(Value::Object(all.into_iter().map(|(k, v)| (k, Value::from(v))).collect()))
     });
     reg("/ethdev/link_status", "Returns the link status for a port. Parameters: int port_id", |t, p| {
         port(t, p).map(|(_, s)| link_status(s))

@@ -175,9 +175,4 @@ pub fn show_port_xstats(eth: &Ethdev, port: u16) {
     for (k, v) in p.xstats() {
         println!("{k}: {v}");
     }
-    if let Ok(x) = eth.xstats(port) {
-        for (k, v) in x {
-            println!("{k}: {v}");
-        }
-    }
 }

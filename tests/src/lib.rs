@@ -2,6 +2,7 @@
 //! with a deadline, find the workspace's binaries; and [`guest`], what the QEMU guest
 //! programs (`src/bin/guest_*`) share.
 
+pub mod capture_file;
 pub mod cpu_time;
 pub mod guest;
 pub mod telemetry_client;

@@ -4,9 +4,9 @@
 //! and counts; a `kill -9` of dumpcap is noticed by the primary, which disarms the capture
 //! and keeps forwarding with its pool full at exit; no primary gives a clear error.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
+use tests::capture_file::{isb_options, tcpdump_frames};
 use tests::{example_bin, numbered_frame, prefix, Proc};
 
 const T: Duration = Duration::from_secs(60);
@@ -57,58 +57,6 @@ fn quit_with_full_pool(mut t: Proc) -> Vec<String> {
     let (code, out) = t.finish(T);
     assert_eq!(code, Some(0), "{out:#?}");
     assert!(out.iter().any(|l| l.contains("Pool mb_pool_0: 8192 of 8192 mbufs free")), "{out:#?}");
-    out
-}
-
-/// The frames of a capture file as tcpdump reads them: (timestamp text, bytes).
-fn tcpdump_frames(file: &Path) -> Vec<(String, Vec<u8>)> {
-    let out = Command::new("tcpdump")
-        .args(["-nn", "-xx", "--time-stamp-precision=nano", "-tt", "-r"])
-        .arg(file)
-        .output()
-        .expect("tcpdump is needed to read the capture back: apt-get install tcpdump (tests/setup-dpdk.sh does)");
-    assert!(out.status.success(), "tcpdump -r failed: {}", String::from_utf8_lossy(&out.stderr));
-    let mut frames: Vec<(String, Vec<u8>)> = Vec::new();
-    for l in String::from_utf8_lossy(&out.stdout).lines() {
-        if let Some(hex) = l.trim_start().strip_prefix("0x").and_then(|r| r.split_once(':')).map(|(_, h)| h) {
-            let last = frames.last_mut().expect("hex after a header line");
-            for word in hex.split_whitespace() {
-                for i in (0..word.len()).step_by(2) {
-                    last.1.push(u8::from_str_radix(&word[i..i + 2], 16).expect("hex"));
-                }
-            }
-        } else if !l.starts_with(char::is_whitespace) {
-            frames.push((l.split_whitespace().next().unwrap_or("").to_string(), Vec::new()));
-        }
-    }
-    frames
-}
-
-/// The options of each interface statistics block of a pcapng file: (code, value) pairs.
-fn isb_options(file: &Path) -> Vec<Vec<(u16, u64)>> {
-    let b = std::fs::read(file).unwrap();
-    let (mut at, mut out) = (0usize, Vec::new());
-    let u32_at = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().unwrap());
-    while at + 12 <= b.len() {
-        let (kind, len) = (u32_at(at), u32_at(at + 4) as usize);
-        assert!(len >= 12 && len % 4 == 0 && at + len <= b.len(), "block at {at}: bad length {len}");
-        if kind == 5 {
-            let (mut o, end, mut opts) = (at + 20, at + len - 4, Vec::new());
-            while o + 4 <= end {
-                let code = u16::from_ne_bytes(b[o..o + 2].try_into().unwrap());
-                let l = u16::from_ne_bytes(b[o + 2..o + 4].try_into().unwrap()) as usize;
-                if code == 0 {
-                    break;
-                }
-                if l == 8 {
-                    opts.push((code, u64::from_ne_bytes(b[o + 4..o + 12].try_into().unwrap())));
-                }
-                o += 4 + l.next_multiple_of(4);
-            }
-            out.push(opts);
-        }
-        at += len;
-    }
     out
 }
 
@@ -233,4 +181,46 @@ fn dumpcap_without_a_primary_says_so() {
     let (code, out) = dumpcap(&p, &["-c", "1"]).finish(T);
     assert_eq!(code, Some(1), "{out:#?}");
     assert!(out.iter().any(|l| l.contains("no primary process is running")), "{out:#?}");
+}
+
+/// `-w -` writes pcapng to stdout, as a pipe into another tool wants it: tcpdump reading the
+/// pipe (`tcpdump -r -`) gets every frame, and the progress lines stay on stderr.
+#[test]
+fn dumpcap_writes_pcapng_to_a_pipe_that_tcpdump_reads() {
+    use std::process::Stdio;
+    let p = prefix("dumppipe");
+    let t = testpmd_over_rings(&p);
+    let dir = std::env::temp_dir().join(format!("{p}-pipe"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let err_path = dir.join("dumpcap.err");
+    let mut d = Command::new(example_bin("dumpcap"))
+        .args(["--file-prefix", &p, "--no-huge", "--", "-i", "0", "-c", "200", "-w", "-"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("dumpcap");
+    let tcpdump = Command::new("tcpdump")
+        .args(["-nn", "-xx", "-r", "-"])
+        .stdin(d.stdout.take().expect("piped"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump is needed: apt-get install tcpdump (tests/setup-dpdk.sh does)");
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(&err_path).unwrap_or_default().contains("Capturing on") {
+        assert!(t0.elapsed() < T, "dumpcap did not start: {}", std::fs::read_to_string(&err_path).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    inject(&p, 200);
+    let status = d.wait().unwrap();
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert!(status.success(), "dumpcap: {err}");
+    let out = tcpdump.wait_with_output().unwrap();
+    assert!(out.status.success(), "tcpdump -r - failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let headers = text.lines().filter(|l| !l.starts_with(char::is_whitespace)).count();
+    assert_eq!(headers, 200, "tcpdump reads every frame from the pipe:\n{text}");
+    assert!(err.contains("Packets received/dropped on interface 'net_ring0': 200/0"), "summary on stderr: {err}");
+    quit_with_full_pool(t);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -35,6 +35,7 @@ fn procinfo_reads_a_running_testpmd() {
     assert!(out.iter().any(|l| l.contains("- port 1: net_null1 (net_null)")), "{out:#?}");
     assert!(out.iter().any(|l| l.contains("- mempool mb_pool_0: size")), "{out:#?}");
     assert!(out.iter().any(|l| l.contains("- ring MP_mb_pool_0")), "{out:#?}");
+    assert!(!out.iter().any(|l| l.contains("not refreshed")), "the primary answers the counter refresh: {out:#?}");
     let rx = value(&out, "rx_good_packets");
     assert!(rx > 0, "forwarded packets are counted: {out:#?}");
     assert_eq!(value(&out, "rx_q0_packets"), rx, "{out:#?}");

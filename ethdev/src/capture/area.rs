@@ -14,12 +14,16 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Slots in the area (the largest ring a session can ask for).
 pub const SLOTS: usize = 2048;
-/// Bytes of frame a slot holds: the largest snap length.
+/// Snap length that still gives every one of the [`SLOTS`] slots its frame bytes; a longer
+/// snap length gets fewer, larger slots out of the same bytes.
 pub const SLOT_BYTES: usize = 2048;
-const SLOT_WORDS: usize = SLOT_BYTES / 8;
+/// The longest snap length (the largest frame any port receives fits).
+pub const MAX_SNAPLEN: usize = 65535;
+/// Words of frame bytes in the area, shared out between the session's slots.
+const DATA_WORDS: usize = SLOTS * SLOT_BYTES / 8;
 
 crate::shared_state! {
-    /// One captured frame.
+    /// One captured frame's header; its bytes are in the area's data words.
     pub struct Slot {
         /// Ring sequence number of the slot (see the module doc).
         seq: AtomicU64,
@@ -29,8 +33,6 @@ crate::shared_state! {
         lens: AtomicU64,
         /// Time of capture, nanoseconds since the Unix epoch.
         ts: AtomicU64,
-        /// The captured bytes.
-        data: [AtomicU64; SLOT_WORDS],
     }
 }
 
@@ -63,6 +65,8 @@ crate::shared_state! {
         pub snaplen: AtomicU32,
         /// Slots the session's ring uses (a power of two, at most [`SLOTS`]).
         pub capacity: AtomicU32,
+        /// Words of frame bytes each slot of the session holds.
+        slot_words: AtomicU32,
         /// Operations in `filter`.
         pub filter_len: AtomicU32,
         /// The compiled filter (see [`super::Filter::to_words`]).
@@ -73,8 +77,10 @@ crate::shared_state! {
         enq_pad: [AtomicU64; 8],
         /// Next position the consumer reads.
         deq_pad: [AtomicU64; 8],
-        /// The ring.
+        /// The ring's slot headers.
         slots: [Slot; SLOTS],
+        /// The slots' frame bytes: slot `i` has words `i * slot_words ..` of them.
+        data: [AtomicU64; DATA_WORDS],
     }
 }
 
@@ -107,30 +113,44 @@ impl CaptureArea {
         (cap.next_power_of_two().min(SLOTS as u32) - 1) as u64
     }
 
-    /// Empties the ring and sizes it to `capacity` slots (a power of two, at most
-    /// [`SLOTS`]). Only while no producer or consumer is inside (the arming process
-    /// checked `inflight`).
-    pub(crate) fn reset_ring(&self, capacity: u32) {
-        let cap = capacity.clamp(1, SLOTS as u32).next_power_of_two().min(SLOTS as u32);
+    /// The words of slot `i` (of the ring sized by [`CaptureArea::reset_ring`]).
+    fn slot_data(&self, i: usize) -> &[AtomicU64] {
+        let w = (self.slot_words.load(Ordering::Relaxed) as usize).clamp(1, MAX_SNAPLEN.div_ceil(8));
+        let start = (i * w).min(DATA_WORDS);
+        &self.data[start..(start + w).min(DATA_WORDS)]
+    }
+
+    /// Empties the ring and sizes it for frames of up to `snaplen` bytes: `capacity` slots
+    /// (a power of two, at most [`SLOTS`]), fewer when that many slots of `snaplen` bytes do
+    /// not fit the area's bytes. Returns the slots the ring has. Only while no producer or
+    /// consumer is inside (the arming process checked `inflight`).
+    pub(crate) fn reset_ring(&self, capacity: u32, snaplen: u32) -> u32 {
+        let words = (snaplen as usize).clamp(1, MAX_SNAPLEN).div_ceil(8);
+        let fit = 1u32 << (DATA_WORDS / words).min(SLOTS).ilog2();
+        let cap = capacity.clamp(1, SLOTS as u32).next_power_of_two().min(fit);
+        self.slot_words.store(words as u32, Ordering::Relaxed);
         self.capacity.store(cap, Ordering::Relaxed);
         for (i, s) in self.slots.iter().enumerate().take(cap as usize) {
             s.seq.store(i as u64, Ordering::Relaxed);
         }
         self.enq().store(0, Ordering::Relaxed);
         self.deq().store(0, Ordering::Release);
+        cap
     }
 
-    /// Copies one frame (at most [`SLOT_BYTES`] of `data`) into the ring; false when full.
+    /// Copies one frame (at most the session's snap length of `data`) into the ring; false
+    /// when full.
     pub(crate) fn push(&self, meta: u64, orig_len: u32, ts: u64, data: &[u8]) -> bool {
         let mask = self.mask();
         let mut pos = self.enq().load(Ordering::Relaxed);
-        let slot = loop {
-            let slot = &self.slots[(pos & mask) as usize];
+        let (slot, words) = loop {
+            let i = (pos & mask) as usize;
+            let slot = &self.slots[i];
             let seq = slot.seq.load(Ordering::Acquire);
             let diff = seq.wrapping_sub(pos) as i64;
             if diff == 0 {
                 match self.enq().compare_exchange_weak(pos, pos + 1, Ordering::Relaxed, Ordering::Relaxed) {
-                    Ok(_) => break slot,
+                    Ok(_) => break (slot, self.slot_data(i)),
                     Err(now) => pos = now,
                 }
             } else if diff < 0 {
@@ -139,8 +159,8 @@ impl CaptureArea {
                 pos = self.enq().load(Ordering::Relaxed);
             }
         };
-        let data = &data[..data.len().min(SLOT_BYTES)];
-        write_bytes(&slot.data, data);
+        let data = &data[..data.len().min(words.len() * 8)];
+        write_bytes(words, data);
         let cap_len = data.len();
         slot.meta.store(meta, Ordering::Relaxed);
         slot.lens.store(orig_len as u64 | (cap_len as u64) << 32, Ordering::Relaxed);
@@ -153,20 +173,22 @@ impl CaptureArea {
     pub(crate) fn pop(&self) -> Option<Record> {
         let mask = self.mask();
         let pos = self.deq().load(Ordering::Relaxed);
-        let slot = &self.slots[(pos & mask) as usize];
+        let i = (pos & mask) as usize;
+        let slot = &self.slots[i];
         if slot.seq.load(Ordering::Acquire) != pos + 1 {
             return None;
         }
         let meta = slot.meta.load(Ordering::Relaxed);
         let lens = slot.lens.load(Ordering::Relaxed);
-        let cap_len = ((lens >> 32) as usize).min(SLOT_BYTES);
+        let words = self.slot_data(i);
+        let cap_len = ((lens >> 32) as usize).min(words.len() * 8);
         let rec = Record {
             port: meta as u16,
             queue: (meta >> 16) as u16,
             rx: (meta >> 32) as u8 == 1,
             orig_len: lens as u32,
             ts_ns: slot.ts.load(Ordering::Relaxed),
-            data: read_bytes(&slot.data, cap_len),
+            data: read_bytes(words, cap_len),
         };
         slot.seq.store(pos + mask + 1, Ordering::Release);
         self.deq().store(pos + 1, Ordering::Relaxed);
@@ -210,7 +232,7 @@ mod tests {
     #[test]
     fn ring_keeps_order_drops_when_full_and_snaps() {
         let a = area();
-        a.reset_ring(4);
+        a.reset_ring(4, 2048);
         for i in 0..6u8 {
             let frame = [i; 70];
             let ok = a.push(i as u64 | 1 << 32, 70, i as u64, &frame[..64]);
@@ -230,9 +252,28 @@ mod tests {
     }
 
     #[test]
+    fn jumbo_snap_lengths_get_fewer_larger_slots_and_whole_frames() {
+        let a = area();
+        assert_eq!(a.reset_ring(2048, 2048), 2048, "2048-byte frames: every slot");
+        assert_eq!(a.reset_ring(2048, 9018), 256, "9018-byte frames: 4 MiB / 9024 rounded down to a power of two");
+        assert_eq!(a.reset_ring(16, 9018), 16, "a smaller ring asked for is kept");
+        assert_eq!(a.reset_ring(2048, MAX_SNAPLEN as u32), 64);
+        a.reset_ring(256, 9018);
+        let big: Vec<u8> = (0..9018u32).map(|i| (i * 7 % 251) as u8).collect();
+        for k in 0..300u32 {
+            let mut f = big.clone();
+            f[..4].copy_from_slice(&k.to_le_bytes());
+            assert!(a.push(0, 9018, 0, &f), "one in, one out never fills the ring");
+            let r = a.pop().unwrap();
+            assert_eq!((r.orig_len, r.data.len()), (9018, 9018));
+            assert_eq!(r.data, f, "frame {k} whole, wrapping around the ring");
+        }
+    }
+
+    #[test]
     fn many_producers_one_consumer_lose_nothing_that_was_accepted() {
         let a = area();
-        a.reset_ring(64);
+        a.reset_ring(64, 2048);
         let accepted = AtomicU64::new(0);
         let mut got = 0u64;
         std::thread::scope(|s| {

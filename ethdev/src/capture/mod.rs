@@ -17,7 +17,7 @@
 mod area;
 pub mod filter;
 
-pub use area::{CaptureArea, Record, SLOTS, SLOT_BYTES};
+pub use area::{CaptureArea, Record, MAX_SNAPLEN, SLOTS, SLOT_BYTES};
 pub use filter::{Filter, FilterError};
 
 use crate::port_table::{PortSlot, PortTable, MAX_PORTS};
@@ -79,7 +79,8 @@ pub struct CaptureConf {
     pub ports: Vec<(u16, CaptureDir)>,
     /// Captured queues (bit mask, every queue by default).
     pub queue_mask: u32,
-    /// Bytes kept of each frame (1..=[`SLOT_BYTES`]).
+    /// Bytes kept of each frame (1..=[`MAX_SNAPLEN`]; above [`SLOT_BYTES`] the ring gets
+    /// fewer slots, see [`Capture::ring_slots`]).
     pub snaplen: u32,
     /// Ring slots (a power of two, 1..=[`SLOTS`]).
     pub ring_size: u32,
@@ -116,6 +117,7 @@ pub struct Capture {
     area: &'static CaptureArea,
     table: PortTable,
     ports: Vec<u16>,
+    slots: u32,
 }
 
 fn area_of(mem: &Memory, create: bool) -> Result<Option<&'static CaptureArea>, eal::EalError> {
@@ -176,8 +178,8 @@ impl Capture {
                 return Err(CaptureError::Bad(format!("port {p}: no direction to capture (rx, tx or both)")));
             }
         }
-        if conf.snaplen == 0 || conf.snaplen as usize > SLOT_BYTES {
-            return Err(CaptureError::Bad(format!("snap length {}: must be 1..={SLOT_BYTES}", conf.snaplen)));
+        if conf.snaplen == 0 || conf.snaplen as usize > MAX_SNAPLEN {
+            return Err(CaptureError::Bad(format!("snap length {}: must be 1..={MAX_SNAPLEN}", conf.snaplen)));
         }
         if !conf.ring_size.is_power_of_two() || conf.ring_size as usize > SLOTS {
             return Err(CaptureError::Bad(format!(
@@ -203,7 +205,7 @@ impl Capture {
             area.owner.store(0, Ordering::Release);
             return Err(CaptureError::Stuck(wait));
         }
-        area.reset_ring(conf.ring_size);
+        let slots = area.reset_ring(conf.ring_size, conf.snaplen);
         for c in &area.ports {
             c.received.store(0, Ordering::Relaxed);
             c.dropped.store(0, Ordering::Relaxed);
@@ -224,7 +226,13 @@ impl Capture {
             s.capture.fetch_or(dir.bits(), Ordering::SeqCst);
         }
         tracing::info!(ports = ?conf.ports, "capture armed");
-        Ok(Capture { area, table, ports: conf.ports.iter().map(|p| p.0).collect() })
+        Ok(Capture { area, table, ports: conf.ports.iter().map(|p| p.0).collect(), slots })
+    }
+
+    /// Slots of the session's ring: the ring size asked for, or fewer when that many frames
+    /// of the snap length do not fit the area.
+    pub fn ring_slots(&self) -> u32 {
+        self.slots
     }
 
     /// The oldest captured frame, if any.

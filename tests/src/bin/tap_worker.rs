@@ -255,7 +255,7 @@ fn serve(eal: &Eal, eth: &Ethdev, queues: u16) -> Result<(), String> {
                 let count: usize = w[2].parse().unwrap_or(1);
                 let threshold: u32 = w[3].parse().unwrap_or(10);
                 let end = Instant::now() + Duration::from_millis(w[4].parse().unwrap_or(1000));
-                match sleep_rx(port, tag, count, threshold, end) {
+                match sleep_rx(&port, tag, count, threshold, end) {
                     Ok((n, sleeps, wakes)) => println!("SLEEPDONE {tag} n={n} sleeps={sleeps} wakes={wakes}"),
                     Err(e) => println!("ERR {tag} {e}"),
                 }

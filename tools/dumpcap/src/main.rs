@@ -14,7 +14,7 @@ mod opts;
 mod pcapng;
 
 use eal::Eal;
-use ethdev::capture::{Capture, CaptureConf};
+use ethdev::capture::{Capture, CaptureConf, MAX_SNAPLEN, SLOT_BYTES};
 use ethdev::Ethdev;
 use opts::{Opts, USAGE};
 use pcapng::{IfStats, PcapngWriter};
@@ -33,6 +33,13 @@ fn main() {
 
 fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The default snap length: whole frames of every captured port (its MTU plus the Ethernet
+/// header, two VLAN tags and the FCS), at least [`SLOT_BYTES`].
+fn whole_frames(eth: &Ethdev, ports: &[u16]) -> u32 {
+    let longest = ports.iter().filter_map(|&p| eth.port(p).ok()).map(|p| u32::from(p.mtu()) + 14 + 8 + 4).max();
+    longest.unwrap_or(0).max(SLOT_BYTES as u32).min(MAX_SNAPLEN as u32)
 }
 
 /// Resolves `-i` values (port ids or names) to port ids.
@@ -65,10 +72,11 @@ fn run(eal: &Eal) -> Result<(), String> {
         return Ok(());
     }
     let ports = ports(&eth, &o)?;
+    let snaplen = o.snaplen.unwrap_or_else(|| whole_frames(&eth, &ports));
     let conf = CaptureConf {
         ports: ports.iter().map(|&p| (p, o.dir)).collect(),
         queue_mask: o.queue_mask,
-        snaplen: o.snaplen,
+        snaplen,
         ring_size: o.ring_size,
         filter: o.filter.clone(),
     };
@@ -90,7 +98,7 @@ fn run(eal: &Eal) -> Result<(), String> {
         .map_err(|e| format!("writing '{path}': {e}"))?;
     for &p in &ports {
         let port = eth.port(p).map_err(|e| e.to_string())?;
-        w.interface(&port.name(), &format!("port {p}, driver {}", port.driver_name()), o.snaplen)
+        w.interface(&port.name(), &format!("port {p}, driver {}", port.driver_name()), snaplen)
             .map_err(|e| format!("writing '{path}': {e}"))?;
     }
     eal::signal::install_quit_handler().map_err(|e| format!("installing the signal handler: {e}"))?;
@@ -106,6 +114,13 @@ fn run(eal: &Eal) -> Result<(), String> {
             ports.iter().map(|&p| eth.port(p).map(|x| format!("'{}'", x.name())).unwrap_or_default()).collect();
         eprintln!("File: {path}");
         eprintln!("Capturing on {}", names.join(", "));
+        if cap.ring_slots() < o.ring_size {
+            eprintln!(
+                "Capture ring: {} slots of {snaplen} bytes (fewer than the {} asked for, to fit the area; -s lowers the snap length)",
+                cap.ring_slots(),
+                o.ring_size
+            );
+        }
     }
     let mut written = vec![0u64; ports.len()];
     let mut total = 0u64;

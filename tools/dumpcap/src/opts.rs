@@ -1,7 +1,7 @@
 //! dumpcap's own options (after `--`), in `dpdk-dumpcap`'s spellings where it has them.
 
 use eal::cli::{self, Arg, Cli};
-use ethdev::capture::{CaptureDir, Filter, SLOTS, SLOT_BYTES};
+use ethdev::capture::{CaptureDir, Filter, MAX_SNAPLEN, SLOTS};
 use std::time::Duration;
 
 /// The usage text of the options after `--`.
@@ -13,7 +13,8 @@ pub const USAGE: &str = concat!(
     "  -a, --autostop COND      stop on duration:SECONDS or packets:N\n",
     "  -w, --file FILE          write to FILE ('-' for standard output;\n",
     "                           default $TMPDIR/bypass-dumpcap_<pid>.pcapng)\n",
-    "  -s, --snapshot-length N  keep at most N bytes of each frame (1..=2048, default 2048)\n",
+    "  -s, --snapshot-length N  keep at most N bytes of each frame (1..=65535; default: whole\n",
+    "                           frames, the captured ports' largest MTU plus headers)\n",
     "  -f FILTER                capture filter: host A.B.C.D, port N, src/dst, ip, ip6, arp,\n",
     "                           tcp, udp, icmp, icmp6, and/or/not, parentheses\n",
     "      --direction DIR      rx, tx or both (default both)\n",
@@ -35,8 +36,8 @@ pub struct Opts {
     pub duration: Option<Duration>,
     /// Output path, `-` for stdout, `None` for the default.
     pub file: Option<String>,
-    /// Snap length.
-    pub snaplen: u32,
+    /// Snap length; `None`: whole frames (see `whole_frames` in main).
+    pub snaplen: Option<u32>,
     /// The filter.
     pub filter: Filter,
     /// The filter's text.
@@ -59,7 +60,7 @@ pub fn parse(args: &[String]) -> Result<Opts, String> {
         count: None,
         duration: None,
         file: None,
-        snaplen: SLOT_BYTES as u32,
+        snaplen: None,
         filter: Filter::default(),
         filter_text: String::new(),
         dir: CaptureDir::all(),
@@ -91,10 +92,10 @@ pub fn parse(args: &[String]) -> Result<Opts, String> {
             Arg::Short('w') | Arg::Long("file") => o.file = Some(cli.value("-w")?),
             Arg::Short('s') | Arg::Long("snapshot-length") => {
                 let n: u32 = cli.number("-s")?;
-                if n == 0 || n as usize > SLOT_BYTES {
-                    return Err(format!("invalid snapshot length {n}: must be 1..={SLOT_BYTES}"));
+                if n == 0 || n as usize > MAX_SNAPLEN {
+                    return Err(format!("invalid snapshot length {n}: must be 1..={MAX_SNAPLEN}"));
                 }
-                o.snaplen = n;
+                o.snaplen = Some(n);
             }
             Arg::Short('f') => filter_words.push(cli.value("-f")?),
             Arg::Long("direction") => {
@@ -153,7 +154,7 @@ mod tests {
         let o = p(&["-i", "0", "-c", "1000", "-w", "x.pcapng", "-s", "128", "udp", "port", "53"]).unwrap();
         assert_eq!(
             (o.interfaces, o.count, o.file.as_deref(), o.snaplen),
-            (vec!["0".into()], Some(1000), Some("x.pcapng"), 128)
+            (vec!["0".into()], Some(1000), Some("x.pcapng"), Some(128))
         );
         assert_eq!(o.filter_text, "udp port 53");
         let o = p(&["-a", "duration:2.5", "--direction", "rx", "--queue", "1", "-f", "tcp"]).unwrap();
@@ -161,7 +162,9 @@ mod tests {
         assert_eq!(p(&["-a", "packets:7"]).unwrap().count, Some(7));
         assert!(p(&["-a", "duration:0"]).unwrap_err().contains("positive number"));
         assert!(p(&["-a", "size:3"]).unwrap_err().contains("duration:SECONDS or packets:N"));
-        assert!(p(&["-s", "9000"]).unwrap_err().contains("1..=2048"));
+        assert_eq!(p(&["-s", "9000"]).unwrap().snaplen, Some(9000));
+        assert!(p(&["-s", "70000"]).unwrap_err().contains("1..=65535"));
+        assert_eq!(p(&[]).unwrap().snaplen, None, "whole frames by default");
         assert!(p(&["-c", "0"]).unwrap_err().contains("at least 1"));
         assert!(p(&["--ring-size", "100"]).unwrap_err().contains("power of two"));
         assert!(p(&["host", "1.2.3"]).unwrap_err().contains("bad host '1.2.3'"));

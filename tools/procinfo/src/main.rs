@@ -111,6 +111,9 @@ fn run(eal: &Eal) -> Result<(), String> {
             show_port(&eth, p);
         }
     }
+    if o.stats || o.xstats {
+        refresh(&eth, &ports);
+    }
     if o.stats {
         for &p in &ports {
             show_stats(&eth, p);
@@ -161,6 +164,16 @@ fn run(eal: &Eal) -> Result<(), String> {
     Ok(())
 }
 
+/// Has the primary read the ports' device counters now (they are clear-on-read registers
+/// that only it reads), so that what follows is fresh; says so when it could not.
+fn refresh(eth: &Ethdev, ports: &[u16]) {
+    for &p in ports {
+        if let Err(e) = eth.refresh_stats(p) {
+            eprintln!("{APP}: {e}");
+        }
+    }
+}
+
 fn show_memzones(eal: &Eal) {
     let mut zones = eal.memory().memzones();
     zones.sort_by_key(|m| m.addr());
@@ -205,6 +218,7 @@ fn show_peers(eal: &Eal) {
 fn watch(eth: &Ethdev, ports: &[u16], secs: u32) {
     let _ = eal::signal::install_quit_handler();
     let snap = |p: u16| eth.port(p).map(|x| x.stats()).unwrap_or_default();
+    refresh(eth, ports);
     let mut last: Vec<_> = ports.iter().map(|&p| snap(p)).collect();
     let mut t = Instant::now();
     for _ in 0..secs {
@@ -215,6 +229,7 @@ fn watch(eth: &Ethdev, ports: &[u16], secs: u32) {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        refresh(eth, ports);
         let dt = t.elapsed().as_secs_f64();
         t = Instant::now();
         for (i, &p) in ports.iter().enumerate() {

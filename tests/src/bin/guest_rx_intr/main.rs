@@ -66,13 +66,13 @@ fn main() {
                     pc.reta_update(&vec![0u16; reta.len()]).map_err(|e| e.to_string())?;
                 }
                 let p = eth.port(0).map_err(|e| e.to_string())?;
-                sleep_wake(p, &pool, 0, n, "primary")
+                sleep_wake(&p, &pool, 0, n, "primary")
             }
             "secondary" => {
                 let q = args.num(2, 1) as u16;
                 let pool = port::pool(eal)?;
                 let p = eth.port(0).map_err(|e| e.to_string())?;
-                let r = sleep_wake(p, &pool, q, n, "secondary");
+                let r = sleep_wake(&p, &pool, q, n, "secondary");
                 touch("/tmp/ri_secondary_done", if r.is_ok() { "ok" } else { "failed" });
                 r
             }
