@@ -14,6 +14,7 @@ pub mod offload;
 pub mod port;
 pub mod port_table;
 pub mod rss;
+pub mod scatter;
 pub mod stats;
 pub mod telemetry;
 

@@ -18,7 +18,13 @@ pub const RX_BUF: u16 = 2048;
 
 /// The RX burst parameters of the queue of port `port`.
 pub fn params(port: u16) -> RxParams {
-    RxParams { tail_reg: regs::RDT, frame_errors: super::desc::RXD_ERR_FRAME as u32, buf_len: RX_BUF, port }
+    RxParams {
+        tail_reg: regs::RDT,
+        frame_errors: super::desc::RXD_ERR_FRAME as u32,
+        buf_len: RX_BUF,
+        port,
+        scatter: false,
+    }
 }
 
 /// Fills every descriptor with an mbuf of `pool` and programs the ring registers (RDT

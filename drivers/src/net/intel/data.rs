@@ -83,7 +83,8 @@ impl<R: RegIo, M: QueueMap> DataPath for IntelData<R, M> {
         let Ok(pool) = PktMbufPool::from_header_addr(self.slot.rxq_pool[q].load(Ordering::Relaxed)) else {
             return 0;
         };
-        let p = M::rx_params(self.port, q);
+        let mut p = M::rx_params(self.port, q);
+        p.scatter = self.slot.rx_offloads.load(Ordering::Relaxed) & ethdev::RxOffloads::SCATTER.bits() != 0;
         rxq::burst(&self.regs, &ring, &p, &pool, self.pa.as_ref(), &self.slot.counters.rx[q], bufs, max)
     }
 

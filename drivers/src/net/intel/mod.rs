@@ -2,6 +2,7 @@
 //!
 //! - [`e1000_family`]: registers and statistics counters the e1000 and igb PMDs share;
 //! - [`data`]: the data path (RX/TX bursts in any process) of every Intel PMD;
+//! - [`rx_scatter`]: frames spanning several RX descriptors, delivered as mbuf chains;
 //! - [`rxq`], [`txq`]: the RX and TX queue logic (refill, bursts, reclaim, tail writes) of
 //!   rings of 16-byte descriptors, for the legacy format (e1000) and the advanced one;
 //! - [`reg_io`]: the [`RegIo`] trait through which every register access of the shared code
@@ -16,6 +17,7 @@ pub mod data;
 pub mod e1000_family;
 pub mod error;
 pub mod queue_header;
+pub mod rx_scatter;
 pub mod rxq;
 pub mod txq;
 pub use crate::net::common::reg_io;
