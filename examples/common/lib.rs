@@ -70,6 +70,32 @@ pub fn setup_port(
     rss_hf: u64,
     pool: PktMbufPool,
 ) -> Result<(), EthError> {
+    setup_port_with(eth, id, nb_rxq, nb_txq, nb_desc, rss_hf, pool, PortExtras::default())
+}
+
+/// What [`setup_port_with`] configures beyond queues and RSS.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PortExtras {
+    /// RX offloads (only those the device has are asked for).
+    pub rx_offloads: ethdev::RxOffloads,
+    /// TX offloads (only those the device has are asked for).
+    pub tx_offloads: ethdev::TxOffloads,
+    /// The MTU (None: the port's).
+    pub mtu: Option<u16>,
+}
+
+/// As [`setup_port`], with the offloads of `extras` the device has and its MTU.
+#[allow(clippy::too_many_arguments)]
+pub fn setup_port_with(
+    eth: &Ethdev,
+    id: u16,
+    nb_rxq: u16,
+    nb_txq: u16,
+    nb_desc: u16,
+    rss_hf: u64,
+    pool: PktMbufPool,
+    extras: PortExtras,
+) -> Result<(), EthError> {
     let c = eth.control(id)?;
     let info = c.info();
     let hash_types = rss_hf & info.rss_hash_types;
@@ -79,7 +105,17 @@ pub fn setup_port(
         tracing::info!(port = id, "the device has no RSS for hash types {rss_hf:#x}: flows are not spread");
     }
     let rss_conf = ethdev::RssConf { hash_types, ..Default::default() };
-    c.configure(&PortConf { nb_rxq, nb_txq, rss, rss_conf, lsc_intr: true, ..PortConf::default() })?;
+    c.configure(&PortConf {
+        nb_rxq,
+        nb_txq,
+        rss,
+        rss_conf,
+        lsc_intr: true,
+        rx_offloads: extras.rx_offloads & info.rx_offload_capa,
+        tx_offloads: extras.tx_offloads & info.tx_offload_capa,
+        mtu: extras.mtu,
+        ..PortConf::default()
+    })?;
     let lim = c.info().rx_desc_lim;
     let nb = nb_desc.clamp(lim.min, lim.max) / lim.align.max(1) * lim.align.max(1);
     for q in 0..nb_rxq {

@@ -59,6 +59,8 @@ pub struct FwdJob {
     pub pool: PktMbufPool,
     /// Packet size for txonly.
     pub txpkts: u16,
+    /// Segment lengths of a txonly packet (more than one: a chain of mbufs).
+    pub tx_segs: Vec<u16>,
     /// Retrying a partly sent burst.
     pub tx_retry: TxRetry,
 }
@@ -130,6 +132,29 @@ pub fn swap_macs(h: &mut [u8; 12]) {
     h.copy_from_slice(&y.to_le_bytes()[..12]);
 }
 
+/// Fills each packet of `bufs` with `frame` over a chain of mbufs of `segs` bytes each (as
+/// DPDK's txonly with `--txpkts=A,B,...`); a packet whose further segments cannot be
+/// allocated is dropped from the burst.
+fn chain_segments(pool: &PktMbufPool, bufs: &mut Vec<Mbuf>, segs: &[u16], frame: &[u8]) {
+    bufs.retain_mut(|head| {
+        let mut off = 0usize;
+        for (k, &len) in segs.iter().enumerate() {
+            let part = &frame[off..off + usize::from(len)];
+            off += usize::from(len);
+            if k == 0 {
+                let Some(d) = head.append(len) else { return false };
+                d.copy_from_slice(part);
+                continue;
+            }
+            let Some(mut m) = pool.alloc() else { return false };
+            let Some(d) = m.append(len) else { return false };
+            d.copy_from_slice(part);
+            head.chain(m);
+        }
+        true
+    });
+}
+
 /// Runs the job until `stop` is set; returns 0.
 pub fn run(job: FwdJob) -> i32 {
     let mut bufs: Vec<Mbuf> = Vec::with_capacity(job.burst);
@@ -144,12 +169,16 @@ pub fn run(job: FwdJob) -> i32 {
                     if !job.pool.alloc_bulk(&mut bufs, job.burst) {
                         continue;
                     }
-                    for m in &mut bufs {
-                        if let Some(d) = m.append(job.txpkts) {
-                            d.copy_from_slice(&templates[i]);
+                    if job.tx_segs.len() > 1 {
+                        chain_segments(&job.pool, &mut bufs, &job.tx_segs, &templates[i]);
+                    } else {
+                        for m in &mut bufs {
+                            if let Some(d) = m.append(job.txpkts) {
+                                d.copy_from_slice(&templates[i]);
+                            }
                         }
                     }
-                    job.burst
+                    bufs.len()
                 }
                 _ => rx.rx_burst(s.rx_q, &mut bufs, job.burst).unwrap_or(0),
             };

@@ -121,6 +121,12 @@ pub fn show_port_info(eth: &Ethdev, p: u16) {
     println!("Current number of TX queues: {}", port.nb_tx_queues());
     if let Ok(c) = eth.control(p) {
         let i = c.info();
+        println!("Maximum configurable length of RX packet: {}", i.max_rx_pktlen());
+        println!("Max possible MTU: {}", i.max_mtu);
+        println!(
+            "Scattered RX: {}",
+            if port.rx_offloads().contains(ethdev::RxOffloads::SCATTER) { "on" } else { "off" }
+        );
         println!("Max possible RX queues: {}", i.max_rx_queues);
         println!("Max possible TX queues: {}", i.max_tx_queues);
         if i.reta_size > 0 {
