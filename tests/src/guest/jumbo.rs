@@ -2,14 +2,15 @@
 //! `RxOffloads::SCATTER` (2 KiB mbufs, so long frames arrive as chains): N frames from the
 //! host peer of up to MTU + 14 bytes, checked byte for byte after reassembly (and frames
 //! longer than one buffer must arrive chained), then N such frames sent to the peer as
-//! chains of 2 KiB mbufs (each must leave as one frame; the peer checks them). The port's
+//! chains of 2 KiB mbufs (each must leave as one frame; the peer checks them), or from one
+//! big mbuf each on a port without `TxOffloads::MULTI_SEGS` (virtio). The port's
 //! counters must match what moved, with no error.
 
 use super::frames::{self, HOST_MAC, TAG_G2H, TAG_H2G};
 use super::port::{self, Layout};
 use super::say;
 use eal::{Eal, Mbuf, PktMbufPool};
-use ethdev::{Ethdev, Port, RxOffloads};
+use ethdev::{Ethdev, Port, RxOffloads, TxOffloads};
 use std::time::{Duration, Instant};
 
 /// Data bytes per TX segment: what one default mbuf holds after its headroom.
@@ -31,7 +32,15 @@ pub fn run(eal: &Eal, eth: &Ethdev, n: u32, mtu: u16, label: &str, layout: Layou
     let (rx_bytes, chained) = receive(p, n, max_len, Duration::from_secs(180))?;
     say("rx_chained", chained);
     say("RX_DONE", p.name());
-    let tx_bytes = send(p, &pool, n, max_len, Duration::from_secs(180))?;
+    // A port that sends no chains (virtio) sends each frame from one big mbuf.
+    let chains = p.tx_limits().offloads.contains(TxOffloads::MULTI_SEGS);
+    let tx_pool = if chains {
+        pool
+    } else {
+        let room = u16::try_from(max_len).map_err(|_| "frame too long")? + eal::mbuf::HEADROOM;
+        PktMbufPool::create(&eal.memory(), "jumbo_tx", 255, 0, room).map_err(|e| e.to_string())?
+    };
+    let tx_bytes = send(p, &tx_pool, n, max_len, chains, Duration::from_secs(180))?;
     let pc = eth.control(0).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     while pc.stats_get().opackets < u64::from(n) && t0.elapsed() < Duration::from_secs(5) {
@@ -80,8 +89,10 @@ fn receive(p: &Port, n: u32, max_len: usize, timeout: Duration) -> Result<(u64, 
         for m in bufs.drain(..) {
             let data = m.to_vec();
             frames::check_jumbo(&data, got, max_len, TAG_H2G, p.mac(), HOST_MAC)?;
+            // At most 2 KiB in a segment (a virtio buffer after the first holds 12 bytes
+            // more): one segment exactly when the frame fits one.
             let segs = usize::from(m.nb_segs());
-            if segs != data.len().div_ceil(SEG) {
+            if (segs > 1) != (data.len() > SEG) || segs > data.len().div_ceil(SEG) {
                 return Err(format!("jumbo frame {got}: {} bytes in {segs} segments", data.len()));
             }
             chained += u64::from(segs > 1);
@@ -94,17 +105,21 @@ fn receive(p: &Port, n: u32, max_len: usize, timeout: Duration) -> Result<(u64, 
 }
 
 /// Sends `n` jumbo frames, each a chain of mbufs of at most [`SEG`] bytes (the first one of
-/// every three split at the Ethernet header as well); returns their bytes.
-fn send(p: &Port, pool: &PktMbufPool, n: u32, max_len: usize, timeout: Duration) -> Result<u64, String> {
+/// every three split at the Ethernet header as well), or each in one mbuf of `pool` when
+/// not `chains`; returns their bytes.
+fn send(p: &Port, pool: &PktMbufPool, n: u32, max_len: usize, chains: bool, timeout: Duration) -> Result<u64, String> {
     let deadline = Instant::now() + timeout;
-    let (mut bytes, mut chains) = (0u64, 0u64);
+    let (mut bytes, mut nb_chained) = (0u64, 0u64);
     let mut bufs: Vec<Mbuf> = Vec::with_capacity(port::BURST);
     let mut next = 0;
     while next < n || !bufs.is_empty() {
         while bufs.len() < port::BURST && next < n {
             let f = frames::build_jumbo(next, max_len, TAG_G2H, HOST_MAC, p.mac());
             let mut pieces: Vec<&[u8]> = Vec::new();
-            let body = if next % 3 == 0 {
+            let body = if !chains {
+                pieces.push(&f[..]);
+                &f[f.len()..]
+            } else if next % 3 == 0 {
                 pieces.push(&f[..14]);
                 &f[14..]
             } else {
@@ -121,7 +136,7 @@ fn send(p: &Port, pool: &PktMbufPool, n: u32, max_len: usize, timeout: Duration)
                 }
             }
             let m = head.ok_or("empty frame")?;
-            chains += u64::from(m.nb_segs() > 1);
+            nb_chained += u64::from(m.nb_segs() > 1);
             bytes += f.len() as u64;
             bufs.push(m);
             next += 1;
@@ -132,6 +147,6 @@ fn send(p: &Port, pool: &PktMbufPool, n: u32, max_len: usize, timeout: Duration)
             return Err(format!("timeout with {} jumbo frames unsent", bufs.len()));
         }
     }
-    say("tx_chained", chains);
+    say("tx_chained", nb_chained);
     Ok(bytes)
 }
