@@ -86,6 +86,7 @@ pub struct PortExtras {
 
 /// As [`setup_port`], with the offloads of `extras` the device has and its MTU.
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::needless_update, reason = "PortConf grows fields; the rest keep their defaults")]
 pub fn setup_port_with(
     eth: &Ethdev,
     id: u16,

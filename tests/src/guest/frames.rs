@@ -94,7 +94,7 @@ pub fn mac_str(m: [u8; 6]) -> String {
 /// seventh frame is exactly `max_len`, the others spread over 60..=`max_len` (so most span
 /// several 2 KiB receive buffers).
 pub fn jumbo_len_of(seq: u32, max_len: usize) -> usize {
-    if seq % 7 == 0 {
+    if seq.is_multiple_of(7) {
         return max_len;
     }
     MIN_LEN + (seq as usize * 2389) % (max_len - MIN_LEN + 1)

@@ -119,7 +119,7 @@ fn send(p: &Port, pool: &PktMbufPool, n: u32, max_len: usize, chains: bool, time
             let body = if !chains {
                 pieces.push(&f[..]);
                 &f[f.len()..]
-            } else if next % 3 == 0 {
+            } else if next.is_multiple_of(3) {
                 pieces.push(&f[..14]);
                 &f[14..]
             } else {

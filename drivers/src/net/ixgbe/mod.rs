@@ -75,7 +75,7 @@ pub const PCI_IDS: &[(u16, u16)] = &[
 
 /// Largest MTU: MAXFRS.MFS takes frames up to 15872 bytes with the CRC (82599 datasheet
 /// 8.2.3.22.13; DPDK ixgbe's `max_rx_pktlen`), less the Ethernet header, one VLAN tag and
-/// the CRC. Frames over one [`queues::RX_BUF`] buffer need `RxOffloads::SCATTER`.
+/// the CRC. Frames over one 2 KiB receive buffer need `RxOffloads::SCATTER`.
 pub const MAX_MTU: u16 = 15872 - 22;
 
 /// The MAC generation of a device id.
