@@ -524,7 +524,10 @@ pub fn free_bulk(bufs: &mut Vec<Mbuf>) {
             // SAFETY: `seg` is a segment of a chain we owned (`into_raw` gave up the head);
             // each is unlinked before it goes back to its pool, as `Drop` does.
             let h = unsafe { &mut *(seg as *mut MbufHdr) };
-            let next = std::mem::replace(&mut h.next, 0);
+            let next = h.next;
+            if next != 0 {
+                h.next = 0;
+            }
             if h.pool != pool || n == RUN {
                 flush(pool, &addrs[..n]);
                 n = 0;
