@@ -133,9 +133,15 @@ pub fn swap_macs(h: &mut [u8; 12]) {
 }
 
 /// Fills each packet of `bufs` with `frame` over a chain of mbufs of `segs` bytes each (as
-/// DPDK's txonly with `--txpkts=A,B,...`); a packet whose further segments cannot be
-/// allocated is dropped from the burst.
-fn chain_segments(pool: &PktMbufPool, bufs: &mut Vec<Mbuf>, segs: &[u16], frame: &[u8]) {
+/// DPDK's txonly with `--txpkts=A,B,...`), the further segments taken from `pool` in one
+/// bulk allocation into `spare` (kept between bursts); when the pool is short the burst is
+/// dropped.
+fn chain_segments(pool: &PktMbufPool, bufs: &mut Vec<Mbuf>, spare: &mut Vec<Mbuf>, segs: &[u16], frame: &[u8]) {
+    spare.clear();
+    if !pool.alloc_bulk(spare, bufs.len() * (segs.len() - 1)) {
+        bufs.clear();
+        return;
+    }
     bufs.retain_mut(|head| {
         let mut off = 0usize;
         for (k, &len) in segs.iter().enumerate() {
@@ -146,7 +152,7 @@ fn chain_segments(pool: &PktMbufPool, bufs: &mut Vec<Mbuf>, segs: &[u16], frame:
                 d.copy_from_slice(part);
                 continue;
             }
-            let Some(mut m) = pool.alloc() else { return false };
+            let Some(mut m) = spare.pop() else { return false };
             let Some(d) = m.append(len) else { return false };
             d.copy_from_slice(part);
             head.chain(m);
@@ -158,6 +164,7 @@ fn chain_segments(pool: &PktMbufPool, bufs: &mut Vec<Mbuf>, segs: &[u16], frame:
 /// Runs the job until `stop` is set; returns 0.
 pub fn run(job: FwdJob) -> i32 {
     let mut bufs: Vec<Mbuf> = Vec::with_capacity(job.burst);
+    let mut spare: Vec<Mbuf> = Vec::with_capacity(job.burst * job.tx_segs.len());
     let mut local: Vec<(u64, u64, u64)> = vec![(0, 0, 0); job.streams.len()];
     let templates: Vec<Vec<u8>> =
         job.streams.iter().map(|(s, _, tx, _)| template(job.txpkts, tx.mac(), peer_mac(s.tx_port))).collect();
@@ -170,7 +177,7 @@ pub fn run(job: FwdJob) -> i32 {
                         continue;
                     }
                     if job.tx_segs.len() > 1 {
-                        chain_segments(&job.pool, &mut bufs, &job.tx_segs, &templates[i]);
+                        chain_segments(&job.pool, &mut bufs, &mut spare, &job.tx_segs, &templates[i]);
                     } else {
                         for m in &mut bufs {
                             if let Some(d) = m.append(job.txpkts) {
