@@ -501,8 +501,8 @@ impl Drop for Mbuf {
     }
 }
 
-/// Frees every mbuf in `bufs` (emptying it), returning runs of single-segment mbufs of one
-/// pool to it in bulk.
+/// Frees every mbuf in `bufs` (emptying it), every segment of a chain included, returning
+/// runs of segments of one pool to it in bulk.
 #[inline]
 pub fn free_bulk(bufs: &mut Vec<Mbuf>) {
     const RUN: usize = 64;
@@ -519,18 +519,24 @@ pub fn free_bulk(bufs: &mut Vec<Mbuf>) {
         }
     };
     for m in bufs.drain(..) {
-        let h = m.h();
-        if h.next != 0 {
-            drop(m);
-            continue;
+        let mut seg = m.into_raw();
+        while seg != 0 {
+            // SAFETY: `seg` is a segment of a chain we owned (`into_raw` gave up the head);
+            // each is unlinked before it goes back to its pool, as `Drop` does.
+            let h = unsafe { &mut *(seg as *mut MbufHdr) };
+            let next = h.next;
+            if next != 0 {
+                h.next = 0;
+            }
+            if h.pool != pool || n == RUN {
+                flush(pool, &addrs[..n]);
+                n = 0;
+                pool = h.pool;
+            }
+            addrs[n] = seg;
+            n += 1;
+            seg = next;
         }
-        if h.pool != pool || n == RUN {
-            flush(pool, &addrs[..n]);
-            n = 0;
-            pool = h.pool;
-        }
-        addrs[n] = m.into_raw();
-        n += 1;
     }
     flush(pool, &addrs[..n]);
 }
@@ -544,6 +550,32 @@ impl std::fmt::Debug for Mbuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_bulk_returns_every_segment_of_chains_and_unlinks_them() {
+        let m = Memory::anonymous(16 << 20).unwrap();
+        let p = PktMbufPool::create(&m, "mbc", 256, 0, DEFAULT_BUF_SIZE).unwrap();
+        let q = PktMbufPool::create(&m, "mbq", 64, 0, DEFAULT_BUF_SIZE).unwrap();
+        let mut bufs = Vec::new();
+        for i in 0..40 {
+            let mut head = p.alloc().unwrap();
+            head.append(10).unwrap();
+            for k in 0..(i % 4) {
+                // Segments of another pool in some chains: each goes back to its own.
+                let mut s = if k == 1 { q.alloc().unwrap() } else { p.alloc().unwrap() };
+                s.append(20).unwrap();
+                head.chain(s);
+            }
+            bufs.push(head);
+        }
+        assert!(p.mempool().in_use_count() > 40 && q.mempool().in_use_count() > 0);
+        free_bulk(&mut bufs);
+        assert!(bufs.is_empty());
+        assert!(p.mempool().is_full() && q.mempool().is_full(), "no segment leaked");
+        let mut again = Vec::new();
+        assert!(p.alloc_bulk(&mut again, 256));
+        assert!(again.iter().all(|m| m.nb_segs() == 1 && m.pkt_len() == 0), "freed segments come back unlinked");
+    }
 
     #[test]
     fn alloc_append_free_returns_to_pool() {

@@ -19,6 +19,7 @@ pub mod port_table;
 pub mod rss;
 pub mod rx_idle;
 pub mod rx_intr;
+pub mod scatter;
 mod slot_reset;
 pub mod stats;
 pub mod stats_refresh;

@@ -316,12 +316,13 @@ impl PortControl<'_> {
         }
         self.ctl.configure(conf)?;
         let s = self.slot();
+        // The offloads first: a driver's mtu_set checks the MTU against them (scatter).
+        s.rx_offloads.store(conf.rx_offloads.bits(), Ordering::Relaxed);
+        s.tx_offloads.store(conf.tx_offloads.bits(), Ordering::Relaxed);
         if let Some(mtu) = conf.mtu {
             self.ctl.mtu_set(mtu)?;
             s.mtu.store(u32::from(mtu), Ordering::Relaxed);
         }
-        s.rx_offloads.store(conf.rx_offloads.bits(), Ordering::Relaxed);
-        s.tx_offloads.store(conf.tx_offloads.bits(), Ordering::Relaxed);
         s.tx_max_segs.store(u32::from(info.tx_max_segs.max(1)), Ordering::Relaxed);
         s.nb_rxq.store(conf.nb_rxq as u32, Ordering::Relaxed);
         s.nb_txq.store(conf.nb_txq as u32, Ordering::Relaxed);
@@ -361,6 +362,7 @@ impl PortControl<'_> {
     /// Sets up RX queue `q` with `nb_desc` descriptors and mbufs from `pool`.
     pub fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
         self.check_desc("rx", q, nb_desc, self.info().rx_desc_lim, self.nb_rx_queues())?;
+        self.check_pool_room(self.mtu(), &pool)?;
         self.ctl.rx_queue_setup(q, nb_desc, pool)?;
         self.slot().rxq_pool[q as usize].store(pool.mempool().header_addr(), Ordering::Relaxed);
         self.slot().rxq_ready.fetch_or(1 << q, Ordering::AcqRel);
@@ -445,9 +447,26 @@ impl PortControl<'_> {
     /// Sets the MTU.
     pub fn set_mtu(&self, mtu: u16) -> Result<(), EthError> {
         Self::check_mtu(self.id(), mtu, self.info().max_mtu)?;
+        let ready = self.slot().rxq_ready.load(Ordering::Acquire);
+        for q in (0..self.nb_rx_queues().min(32)).filter(|q| ready & (1 << q) != 0) {
+            if let Ok(pool) = PktMbufPool::from_header_addr(self.slot().rxq_pool[q as usize].load(Ordering::Relaxed)) {
+                self.check_pool_room(mtu, &pool)?;
+            }
+        }
         self.ctl.mtu_set(mtu)?;
         self.slot().mtu.store(mtu as u32, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Frames of MTU `mtu` must fit one mbuf of `pool` unless the port scatters.
+    fn check_pool_room(&self, mtu: u16, pool: &PktMbufPool) -> Result<(), EthError> {
+        let room = u32::from(pool.data_room()).saturating_sub(u32::from(eal::mbuf::HEADROOM));
+        let name = format!(
+            "mempool '{}' (data room {}, use bigger mbufs: testpmd --mbuf-size)",
+            pool.mempool().name(),
+            pool.data_room()
+        );
+        crate::scatter::check_scatter(self.id(), mtu, self.rx_offloads(), room, &name)
     }
 
     fn check_mtu(port: u16, mtu: u16, max: u16) -> Result<(), EthError> {

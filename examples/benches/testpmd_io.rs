@@ -1,8 +1,12 @@
 //! testpmd io and macswap forwarding on one forwarding core over two `net_null` ports: Bypass's testpmd
 //! and Debian's DPDK 22.11 `dpdk-testpmd`, interleaved in the same run, medians of the
 //! per-second totals (first two periods dropped), and the ratio.
+//! Two more cases, with the same options on both sides: `2seg`, txonly sending 128-byte
+//! packets as chains of two 64-byte mbufs (`--txpkts=64,64`, Tx-pps counted), and `9000`,
+//! io forwarding of 9000-byte packets (`net_null<N>,size=9000`, `--mbuf-size=9344`,
+//! `--max-pkt-len=9022`, `--total-num-mbufs=8192`).
 //! `cargo bench -p examples --bench testpmd_io` (env BENCH_ROUNDS=3, BENCH_SECS=6,
-//! BENCH_MODES=io,macswap).
+//! BENCH_MODES=io,macswap,2seg,9000).
 
 use std::process::{Command, Stdio};
 
@@ -11,8 +15,34 @@ use std::process::{Command, Stdio};
 mod common;
 use common::median;
 
-/// Runs a command for `secs` (SIGINT at the end) and returns the median total Rx Mpps.
-fn run(cmd: &str, args: &[&str], secs: u64) -> Result<f64, String> {
+/// One benchmark case: the forwarding mode, the `net_null` devargs after the name, extra
+/// application options, and the rate line counted (`Rx-pps:` or `Tx-pps:`).
+struct Case {
+    mode: &'static str,
+    devargs: &'static str,
+    app: &'static [&'static str],
+    key: &'static str,
+}
+
+/// The case of a `BENCH_MODES` name: a forwarding mode, `2seg` or `9000`.
+fn case(name: &str) -> Option<Case> {
+    Some(match name {
+        "io" => Case { mode: "io", devargs: "", app: &[], key: "Rx-pps:" },
+        "macswap" => Case { mode: "macswap", devargs: "", app: &[], key: "Rx-pps:" },
+        "2seg" => Case { mode: "txonly", devargs: "", app: &["--txpkts=64,64"], key: "Tx-pps:" },
+        "9000" => Case {
+            mode: "io",
+            devargs: ",size=9000",
+            app: &["--mbuf-size=9344", "--max-pkt-len=9022", "--total-num-mbufs=8192"],
+            key: "Rx-pps:",
+        },
+        _ => return None,
+    })
+}
+
+/// Runs a command for `secs` (SIGINT at the end) and returns the median total Mpps of the
+/// `key` lines.
+fn run(cmd: &str, args: &[&str], secs: u64, key: &str) -> Result<f64, String> {
     let out = Command::new("timeout")
         .args(["-k", "10", "-s", "INT", &secs.to_string(), cmd])
         .args(args)
@@ -22,7 +52,7 @@ fn run(cmd: &str, args: &[&str], secs: u64) -> Result<f64, String> {
     let text = String::from_utf8_lossy(&out.stdout);
     let pps: Vec<f64> = text
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("Rx-pps:"))
+        .filter_map(|l| l.trim().strip_prefix(key))
         .filter_map(|r| r.split_whitespace().next()?.parse().ok())
         .collect();
     let totals: Vec<f64> =
@@ -49,12 +79,16 @@ fn main() {
         && std::fs::read_to_string("/proc/mounts").is_ok_and(|m| m.contains("hugetlbfs"));
     let mem: &[&str] = if huge { &[] } else { &["--no-huge"] };
     // The same command line for both, but for DPDK's --no-pci and --no-lsc-interrupt.
-    let args = |prefix: &str, mode: &str, eal_extra: &[&str], app_extra: &[&str]| -> Vec<String> {
+    let args = |prefix: &str, c: &Case, eal_extra: &[&str], app_extra: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = ["-l", "0-1", "--file-prefix", prefix].map(String::from).to_vec();
         v.extend(mem.iter().map(|s| s.to_string()));
         v.extend(eal_extra.iter().map(|s| s.to_string()));
-        v.extend(["--vdev", "net_null0", "--vdev", "net_null1", "--"].map(String::from));
-        v.push(format!("--forward-mode={mode}"));
+        for i in 0..2 {
+            v.extend(["--vdev".to_string(), format!("net_null{i}{}", c.devargs)]);
+        }
+        v.push("--".into());
+        v.push(format!("--forward-mode={}", c.mode));
+        v.extend(c.app.iter().map(|s| s.to_string()));
         v.extend(["--stats-period", "1"].map(String::from));
         v.extend(app_extra.iter().map(|s| s.to_string()));
         v
@@ -64,22 +98,29 @@ fn main() {
     if !have_dpdk {
         println!("DPDK baseline: dpdk-testpmd not found (apt-get install dpdk); Bypass figures only");
     }
-    let modes: Vec<String> =
-        std::env::var("BENCH_MODES").unwrap_or_else(|_| "io,macswap".into()).split(',').map(String::from).collect();
+    let modes: Vec<String> = std::env::var("BENCH_MODES")
+        .unwrap_or_else(|_| "io,macswap,2seg,9000".into())
+        .split(',')
+        .map(String::from)
+        .collect();
     let mut results = Vec::new();
     for mode in &modes {
-        let ours_args = args("bench_tp_bypass", mode, &[], &[]);
-        let dpdk_args = args("bench_tp_dpdk", mode, &["--no-pci"], &["--no-lsc-interrupt"]);
+        let Some(c) = case(mode) else {
+            println!("unknown BENCH_MODES entry '{mode}': io, macswap, 2seg or 9000");
+            continue;
+        };
+        let ours_args = args("bench_tp_bypass", &c, &[], &[]);
+        let dpdk_args = args("bench_tp_dpdk", &c, &["--no-pci"], &["--no-lsc-interrupt"]);
         let ours_args: Vec<&str> = ours_args.iter().map(String::as_str).collect();
         let dpdk_args: Vec<&str> = dpdk_args.iter().map(String::as_str).collect();
         let (mut b, mut d) = (Vec::new(), Vec::new());
         for r in 0..rounds {
-            match run(ours, &ours_args, secs) {
+            match run(ours, &ours_args, secs, c.key) {
                 Ok(v) => b.push(v),
                 Err(e) => println!("{mode} round {r}: Bypass: {e}"),
             }
             if have_dpdk {
-                match run("dpdk-testpmd", &dpdk_args, secs) {
+                match run("dpdk-testpmd", &dpdk_args, secs, c.key) {
                     Ok(v) => d.push(v),
                     Err(e) => println!("{mode} round {r}: DPDK: {e}"),
                 }
@@ -89,7 +130,7 @@ fn main() {
         results.push((mode.clone(), b, d));
     }
     println!(
-        "\ntestpmd forwarding, 2 x net_null, 1 forwarding core ({}; total Rx Mpps, min/median/max of rounds; ratio of medians)",
+        "\ntestpmd forwarding, 2 x net_null, 1 forwarding core ({}; total Rx Mpps (2seg: Tx), min/median/max of rounds; ratio of medians)",
         if huge { "hugepages" } else { "--no-huge" }
     );
     println!("{:<10} {:>22} {:>22} {:>7}", "mode", "Bypass", "DPDK", "ratio");

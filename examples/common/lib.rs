@@ -70,14 +70,24 @@ pub fn setup_port(
     rss_hf: u64,
     pool: PktMbufPool,
 ) -> Result<(), EthError> {
-    let none = (ethdev::RxOffloads::empty(), ethdev::TxOffloads::empty());
-    setup_port_offloads(eth, id, nb_rxq, nb_txq, nb_desc, rss_hf, pool, none)
+    setup_port_with(eth, id, nb_rxq, nb_txq, nb_desc, rss_hf, pool, PortExtras::default())
 }
 
-/// As [`setup_port`], with the port configured for the RX and TX `offloads` (each must be
-/// in the device's capabilities, else the error names it).
+/// What [`setup_port_with`] configures beyond queues and RSS.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PortExtras {
+    /// RX offloads (only those the device has are asked for).
+    pub rx_offloads: ethdev::RxOffloads,
+    /// TX offloads (only those the device has are asked for).
+    pub tx_offloads: ethdev::TxOffloads,
+    /// The MTU (None: the port's).
+    pub mtu: Option<u16>,
+}
+
+/// As [`setup_port`], with the offloads of `extras` the device has and its MTU.
 #[allow(clippy::too_many_arguments)]
-pub fn setup_port_offloads(
+#[allow(clippy::needless_update, reason = "PortConf grows fields; the rest keep their defaults")]
+pub fn setup_port_with(
     eth: &Ethdev,
     id: u16,
     nb_rxq: u16,
@@ -85,7 +95,7 @@ pub fn setup_port_offloads(
     nb_desc: u16,
     rss_hf: u64,
     pool: PktMbufPool,
-    offloads: (ethdev::RxOffloads, ethdev::TxOffloads),
+    extras: PortExtras,
 ) -> Result<(), EthError> {
     let c = eth.control(id)?;
     let info = c.info();
@@ -96,15 +106,15 @@ pub fn setup_port_offloads(
         tracing::info!(port = id, "the device has no RSS for hash types {rss_hf:#x}: flows are not spread");
     }
     let rss_conf = ethdev::RssConf { hash_types, ..Default::default() };
-    let (rx_offloads, tx_offloads) = offloads;
     c.configure(&PortConf {
         nb_rxq,
         nb_txq,
         rss,
         rss_conf,
         lsc_intr: true,
-        rx_offloads,
-        tx_offloads,
+        rx_offloads: extras.rx_offloads & info.rx_offload_capa,
+        tx_offloads: extras.tx_offloads & info.tx_offload_capa,
+        mtu: extras.mtu,
         ..PortConf::default()
     })?;
     let lim = c.info().rx_desc_lim;

@@ -75,6 +75,13 @@ pub struct Config {
     pub total_mbufs: u32,
     /// Packet size for txonly.
     pub txpkts: u16,
+    /// The segment lengths of a txonly packet (`--txpkts=A,B,...`; one entry: one segment).
+    pub tx_segs: Vec<u16>,
+    /// Longest frame to receive (`--max-pkt-len`, with FCS, as DPDK counts it); each port's
+    /// MTU is this less the port's overhead (`max_rx_pktlen - max_mtu`). 0: MTU 1500.
+    pub max_pkt_len: u32,
+    /// Data room of the pool's mbufs, headroom included (`--mbuf-size`, default 2176).
+    pub mbuf_size: u16,
     /// Stop after this many seconds (0: run until Ctrl-C or Enter).
     pub duration: u64,
     /// RSS hash types (`ethdev::rss::hash` bits) used when there are several RX queues;
@@ -123,7 +130,10 @@ pub const USAGE: &str = "Usage: testpmd [EAL options] -- [options]\n\
   -i, --interactive     interactive prompt (start, stop, show port stats all, ...)\n\
   --tx-first            send one burst on every port first (loops on ring ports)\n\
   --total-num-mbufs=N   mbufs in the pool\n\
-  --txpkts=N            packet size in txonly mode (default 64)\n\
+  --txpkts=N[,N...]     packet size in txonly mode (default 64); several: one mbuf per segment\n\
+  --max-pkt-len=N       longest RX frame (with FCS): the MTU is N less the port's overhead\n\
+  --mbuf-size=N         data room of each mbuf, headroom included (default 2176)\n\
+  --enable-scatter      accepted: every port that can scatter RX does (chained mbufs)\n\
   --duration=N          stop after N seconds\n\
   --rss-ip              with several RX queues, hash IP addresses (the default)\n\
   --rss-udp             with several RX queues, hash IP addresses and UDP ports\n\
@@ -158,6 +168,9 @@ impl Config {
             tx_first: false,
             total_mbufs: 0,
             txpkts: 64,
+            tx_segs: vec![64],
+            max_pkt_len: 0,
+            mbuf_size: eal::mbuf::DEFAULT_BUF_SIZE,
             duration: 0,
             rss_hf: ethdev::rss::hash::IPV4 | ethdev::rss::hash::IPV6,
             disable_link_check: false,
@@ -186,7 +199,10 @@ impl Config {
                 Arg::Short('i') | Arg::Long("interactive") => c.interactive = true,
                 Arg::Long("tx-first") => c.tx_first = true,
                 Arg::Long("total-num-mbufs") => c.total_mbufs = cli.number("--total-num-mbufs")?,
-                Arg::Long("txpkts") => c.txpkts = cli.number("--txpkts")?,
+                Arg::Long("txpkts") => c.tx_segs = parse_segments(&cli.value("--txpkts")?)?,
+                Arg::Long("max-pkt-len") => c.max_pkt_len = cli.number("--max-pkt-len")?,
+                Arg::Long("mbuf-size") => c.mbuf_size = cli.number("--mbuf-size")?,
+                Arg::Long("enable-scatter") => {}
                 Arg::Long("duration") => c.duration = cli.number("--duration")?,
                 Arg::Long("rss-ip") => c.rss_hf = ethdev::rss::hash::IPV4 | ethdev::rss::hash::IPV6,
                 Arg::Long("rss-udp") => c.rss_hf = ethdev::rss::hash::UDP_IPV4 | ethdev::rss::hash::UDP_IPV6,
@@ -220,10 +236,63 @@ impl Config {
         if c.rxq == 0 || c.txq == 0 {
             return Err("--rxq and --txq must be at least 1".into());
         }
-        if !(60..=9000).contains(&c.txpkts) {
-            return Err(format!("--txpkts={}: must be 60..=9000", c.txpkts));
+        let total: u32 = c.tx_segs.iter().map(|&s| u32::from(s)).sum();
+        if !(60..=9000).contains(&total) {
+            return Err(format!("--txpkts: {total} bytes in all: must be 60..=9000"));
+        }
+        c.txpkts = total as u16;
+        let room = c.mbuf_size.saturating_sub(eal::mbuf::HEADROOM);
+        if c.mbuf_size <= eal::mbuf::HEADROOM + 64 {
+            return Err(format!(
+                "--mbuf-size={}: must be more than {} (the {}-byte headroom plus a 64-byte frame)",
+                c.mbuf_size,
+                eal::mbuf::HEADROOM + 64,
+                eal::mbuf::HEADROOM
+            ));
+        }
+        if let Some(&s) = c.tx_segs.iter().find(|&&s| s > room) {
+            return Err(format!(
+                "--txpkts: a {s}-byte segment does not fit an mbuf of --mbuf-size={} ({room} bytes after the headroom)",
+                c.mbuf_size
+            ));
+        }
+        if c.max_pkt_len != 0 && c.max_pkt_len < 64 {
+            return Err(format!("--max-pkt-len={}: must be at least 64 (the shortest Ethernet frame)", c.max_pkt_len));
         }
         Ok(c)
+    }
+}
+
+/// `--txpkts` as DPDK spells it: segment lengths separated by commas, at most 16.
+fn parse_segments(v: &str) -> Result<Vec<u16>, String> {
+    let segs: Vec<u16> =
+        v.split(',')
+            .map(|s| s.trim().parse::<u16>().ok().filter(|&n| n > 0))
+            .collect::<Option<_>>()
+            .ok_or_else(|| format!("invalid --txpkts '{v}': segment lengths (1..=65535) separated by commas"))?;
+    if segs.len() > 16 {
+        return Err(format!("--txpkts '{v}': at most 16 segments"));
+    }
+    Ok(segs)
+}
+
+impl Config {
+    /// The MTU of a port whose overhead (frame bytes beyond the MTU, FCS included: DPDK's
+    /// `max_rx_pktlen - max_mtu`) is `overhead`: from `--max-pkt-len`, else None (keep 1500).
+    pub fn mtu_for(&self, overhead: u32, max_mtu: u16) -> Result<Option<u16>, String> {
+        if self.max_pkt_len == 0 {
+            return Ok(None);
+        }
+        let mtu = self.max_pkt_len.saturating_sub(overhead);
+        if mtu < 68 || mtu > u32::from(max_mtu) {
+            return Err(format!(
+                "--max-pkt-len={} gives MTU {mtu}: the port takes MTU 68..={max_mtu} (max-pkt-len {}..={})",
+                self.max_pkt_len,
+                68 + overhead,
+                u32::from(max_mtu) + overhead
+            ));
+        }
+        Ok(Some(mtu as u16))
     }
 }
 
@@ -235,6 +304,22 @@ mod tests {
     fn parse(a: &[&str]) -> Result<Config, String> {
         let v: Vec<String> = std::iter::once("testpmd").chain(a.iter().copied()).map(String::from).collect();
         Config::parse(&v)
+    }
+
+    #[test]
+    fn jumbo_options_are_dpdks() {
+        let c = parse(&["--max-pkt-len=9022", "--mbuf-size", "9344", "--txpkts=64,64", "--enable-scatter"]).unwrap();
+        assert_eq!((c.max_pkt_len, c.mbuf_size, c.txpkts, c.tx_segs.clone()), (9022, 9344, 128, vec![64, 64]));
+        assert_eq!(c.mtu_for(22, 9000), Ok(Some(9000)));
+        let e = c.mtu_for(22, 1500).unwrap_err();
+        assert!(e.contains("MTU 9000") && e.contains("68..=1500") && e.contains("90..=1522"), "{e}");
+        assert_eq!(parse(&[]).unwrap().mtu_for(22, 1500), Ok(None), "no --max-pkt-len: the port's MTU");
+        let e = |a: &[&str]| parse(a).unwrap_err();
+        assert!(e(&["--mbuf-size=100"]).contains("must be more than 192"));
+        assert!(e(&["--txpkts=64,3000"]).contains("does not fit an mbuf of --mbuf-size=2176 (2048 bytes"));
+        assert!(e(&["--txpkts=64,,1"]).contains("invalid --txpkts"));
+        assert!(e(&["--max-pkt-len=10"]).contains("at least 64"));
+        assert!(e(&["--mbuf-size=70000"]).contains("expected a number"), "{}", e(&["--mbuf-size=70000"]));
     }
 
     #[test]

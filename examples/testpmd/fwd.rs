@@ -62,6 +62,8 @@ pub struct FwdJob {
     pub pool: PktMbufPool,
     /// Packet size for txonly.
     pub txpkts: u16,
+    /// Segment lengths of a txonly packet (more than one: a chain of mbufs).
+    pub tx_segs: Vec<u16>,
     /// Retrying a partly sent burst.
     pub tx_retry: TxRetry,
     /// The csum engine's settings of each TX port (`csum set`, `tso set`); ports not
@@ -136,9 +138,39 @@ pub fn swap_macs(h: &mut [u8; 12]) {
     h.copy_from_slice(&y.to_le_bytes()[..12]);
 }
 
+/// Fills each packet of `bufs` with `frame` over a chain of mbufs of `segs` bytes each (as
+/// DPDK's txonly with `--txpkts=A,B,...`), the further segments taken from `pool` in one
+/// bulk allocation into `spare` (kept between bursts); when the pool is short the burst is
+/// dropped.
+fn chain_segments(pool: &PktMbufPool, bufs: &mut Vec<Mbuf>, spare: &mut Vec<Mbuf>, segs: &[u16], frame: &[u8]) {
+    spare.clear();
+    if !pool.alloc_bulk(spare, bufs.len() * (segs.len() - 1)) {
+        bufs.clear();
+        return;
+    }
+    bufs.retain_mut(|head| {
+        let mut off = 0usize;
+        for (k, &len) in segs.iter().enumerate() {
+            let part = &frame[off..off + usize::from(len)];
+            off += usize::from(len);
+            if k == 0 {
+                let Some(d) = head.append(len) else { return false };
+                d.copy_from_slice(part);
+                continue;
+            }
+            let Some(mut m) = spare.pop() else { return false };
+            let Some(d) = m.append(len) else { return false };
+            d.copy_from_slice(part);
+            head.chain(m);
+        }
+        true
+    });
+}
+
 /// Runs the job until `stop` is set; returns 0.
 pub fn run(job: FwdJob) -> i32 {
     let mut bufs: Vec<Mbuf> = Vec::with_capacity(job.burst);
+    let mut spare: Vec<Mbuf> = Vec::with_capacity(job.burst * job.tx_segs.len());
     let mut local: Vec<(u64, u64, u64)> = vec![(0, 0, 0); job.streams.len()];
     let templates: Vec<Vec<u8>> =
         job.streams.iter().map(|(s, _, tx, _)| template(job.txpkts, tx.mac(), peer_mac(s.tx_port))).collect();
@@ -156,12 +188,16 @@ pub fn run(job: FwdJob) -> i32 {
                     if !job.pool.alloc_bulk(&mut bufs, job.burst) {
                         continue;
                     }
-                    for m in &mut bufs {
-                        if let Some(d) = m.append(job.txpkts) {
-                            d.copy_from_slice(&templates[i]);
+                    if job.tx_segs.len() > 1 {
+                        chain_segments(&job.pool, &mut bufs, &mut spare, &job.tx_segs, &templates[i]);
+                    } else {
+                        for m in &mut bufs {
+                            if let Some(d) = m.append(job.txpkts) {
+                                d.copy_from_slice(&templates[i]);
+                            }
                         }
                     }
-                    job.burst
+                    bufs.len()
                 }
                 _ => rx.rx_burst(s.rx_q, &mut bufs, job.burst).unwrap_or(0),
             };

@@ -91,6 +91,7 @@ impl App<'_> {
                 stop: stop.clone(),
                 pool: self.pool,
                 txpkts: self.cfg.txpkts,
+                tx_segs: self.cfg.tx_segs.clone(),
                 tx_retry: self.cfg.tx_retry,
                 csum: self.csum.clone(),
             };
@@ -150,6 +151,7 @@ impl App<'_> {
                 Some(ps) => stats::show_port_stats(self.eth, &ps, rates),
                 None => println!("Invalid port {which}"),
             },
+            ["port", "config", "mtu", port, mtu] => self.config_mtu(port, mtu),
             ["show", "port", "info", which] => match self.which_ports(which) {
                 Some(ps) => ps.iter().for_each(|&p| stats::show_port_info(self.eth, p)),
                 None => println!("Invalid port {which}"),
@@ -237,7 +239,7 @@ impl App<'_> {
             ["tso", "show", port] => self.csum_show(port),
             ["help"] => println!(
                 "commands: start [tx_first] | stop | show port stats all|N | show port xstats all|N |\n\
-                 show port info all|N |\n\
+                 show port info all|N | port config mtu N MTU |\n\
                  clear port stats all|N | set promisc all|N on|off | set fwd MODE [retry] |\n\
                  set burst tx delay US retry N | csum set ip|tcp|udp hw|sw N | csum show N |\n\
                  tso set SEGSZ N | tso show N | set allmulti all|N on|off |\n\
@@ -340,6 +342,19 @@ impl App<'_> {
         self.eth.port(p).map(|port| port.tx_limits().offloads).unwrap_or_default()
     }
 
+    /// `port config mtu <port> <mtu>` (DPDK's spelling): sets the MTU, or says why not.
+    fn config_mtu(&self, port: &str, mtu: &str) {
+        let (Some(p), Ok(mtu)) = (port.parse::<u16>().ok().filter(|p| self.ports.contains(p)), mtu.parse::<u16>())
+        else {
+            println!("Bad arguments: port config mtu PORT MTU (a port id and a number 68..=65535)");
+            return;
+        };
+        match self.eth.control(p).and_then(|c| c.set_mtu(mtu)) {
+            Ok(()) => println!("Port {p}: MTU set to {mtu}"),
+            Err(e) => println!("Set MTU failed. diag={e}"),
+        }
+    }
+
     fn which_ports(&self, w: &str) -> Option<Vec<u16>> {
         if w == "all" {
             return Some(self.ports.clone());
@@ -400,6 +415,23 @@ fn stdin_lines() -> mpsc::Receiver<String> {
     rx
 }
 
+/// Configures and starts port `p` as `cfg` says: queues, RSS, the offloads of
+/// `--rx-offloads`/`--tx-offloads` the device has, the MTU of `--max-pkt-len`,
+/// scattered RX and multi-segment TX wherever the device has them (so jumbo frames and
+/// `--txpkts` chains work, as DPDK's Intel drivers scatter when a frame needs it).
+fn setup_port(eth: &Ethdev, cfg: &Config, p: u16, pool: PktMbufPool) -> Result<(), String> {
+    let info = eth.control(p).map_err(|e| e.to_string())?.info();
+    let mtu = cfg.mtu_for(info.max_rx_pktlen() - u32::from(info.max_mtu), info.max_mtu)?;
+    let (rx, tx) = port_offloads(eth, p, cfg);
+    let extras = examples_common::PortExtras {
+        rx_offloads: rx | ethdev::RxOffloads::SCATTER,
+        tx_offloads: tx | ethdev::TxOffloads::MULTI_SEGS,
+        mtu,
+    };
+    examples_common::setup_port_with(eth, p, cfg.rxq, cfg.txq, cfg.rxd.max(cfg.txd), cfg.rss_hf, pool, extras)
+        .map_err(|e| e.to_string())
+}
+
 fn main() {
     let eal = examples_common::eal_init_or_exit(APP);
     let code = run(&eal);
@@ -452,7 +484,7 @@ fn run(eal: &Eal) -> i32 {
             .max(8192)
     };
     let pool = if eal.is_primary() {
-        PktMbufPool::create(&eal.memory(), "mb_pool_0", nb_mbufs, MBUF_CACHE, eal::mbuf::DEFAULT_BUF_SIZE)
+        PktMbufPool::create(&eal.memory(), "mb_pool_0", nb_mbufs, MBUF_CACHE, cfg.mbuf_size)
     } else {
         PktMbufPool::lookup(&eal.memory(), "mb_pool_0")
     };
@@ -465,11 +497,7 @@ fn run(eal: &Eal) -> i32 {
     };
     if eal.is_primary() {
         for &p in &ports {
-            let offloads = port_offloads(&eth, p, &cfg);
-            let nb_desc = cfg.rxd.max(cfg.txd);
-            if let Err(e) =
-                examples_common::setup_port_offloads(&eth, p, cfg.rxq, cfg.txq, nb_desc, cfg.rss_hf, pool, offloads)
-            {
+            if let Err(e) = setup_port(&eth, &cfg, p, pool) {
                 eprintln!("{APP}: port {p}: {e}");
                 return 1;
             }

@@ -136,6 +136,12 @@ pub fn show_port_info(eth: &Ethdev, p: u16) {
     println!("Tx offloads configured: {}", port.tx_limits().offloads.names());
     if let Ok(c) = eth.control(p) {
         let i = c.info();
+        println!("Maximum configurable length of RX packet: {}", i.max_rx_pktlen());
+        println!("Max possible MTU: {}", i.max_mtu);
+        println!(
+            "Scattered RX: {}",
+            if port.rx_offloads().contains(ethdev::RxOffloads::SCATTER) { "on" } else { "off" }
+        );
         println!("Max possible RX queues: {}", i.max_rx_queues);
         println!("Max possible TX queues: {}", i.max_tx_queues);
         println!("Rx offloading capabilities: {}", i.rx_offload_capa.names());

@@ -57,6 +57,14 @@ fn api(eal: &Eal, eth: &Ethdev) {
     check("unsupported_offload", named(&r, "TX offload TCP_TSO is not supported by net_null (it has: MULTI_SEGS)"), &r);
     let r = c.configure(&PortConf { mtu: Some(65000), ..Default::default() });
     check("mtu_over_the_maximum", named(&r, "MTU 65000: must be 68..="), &r);
+    // MTU 9000 is within net_null's maximum, but its frames do not fit the pool's 2 KiB
+    // mbufs and the port has no SCATTER: the queue setup says so and names the fixes.
+    let r = c.configure(&PortConf { mtu: Some(9000), ..Default::default() });
+    check("jumbo_mtu_configures", r.is_ok() && port.mtu() == 9000, &r);
+    let r = c.rx_queue_setup(0, 512, pool);
+    let fixes = ["MTU 9000 means frames of up to 9018 bytes", "RxOffloads::SCATTER", "--mbuf-size", "'api_pool'"];
+    check("jumbo_mtu_needs_scatter_or_big_mbufs", fixes.iter().all(|w| named(&r, w)), &r);
+    check("mtu_back_to_1500", c.configure(&PortConf { mtu: Some(1500), ..Default::default() }).is_ok(), ());
     check("configure", c.configure(&PortConf { nb_rxq: 2, nb_txq: 2, ..Default::default() }).is_ok(), ());
     let r = c.start();
     check("start_without_queues", matches!(&r, Err(EthError::BadState { .. })), &r);
@@ -120,6 +128,9 @@ fn api(eal: &Eal, eth: &Ethdev) {
     check("configure_while_started", matches!(&r, Err(EthError::BadState { .. })), &r);
     let r = c.set_mtu(10);
     check("bad_mtu", matches!(&r, Err(EthError::Unsupported { .. })), &r);
+    let r = c.set_mtu(9000);
+    let refused = r.as_ref().is_err_and(|e| e.to_string().contains("RxOffloads::SCATTER"));
+    check("set_mtu_checks_the_queues_pools", refused && port.mtu() == 1500, &r);
     let r = c.set_mac([1, 0, 0, 0, 0, 1]);
     check("multicast_mac", matches!(&r, Err(EthError::Unsupported { .. })), &r);
     check("mac_set", c.set_mac([2, 0, 0, 0, 0, 0x42]).is_ok() && port.mac() == [2, 0, 0, 0, 0, 0x42], port.mac());

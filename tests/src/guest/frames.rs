@@ -89,3 +89,32 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
 pub fn mac_str(m: [u8; 6]) -> String {
     m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
+
+/// The length of jumbo test frame `seq` for frames of at most `max_len` bytes: every
+/// seventh frame is exactly `max_len`, the others spread over 60..=`max_len` (so most span
+/// several 2 KiB receive buffers).
+pub fn jumbo_len_of(seq: u32, max_len: usize) -> usize {
+    if seq.is_multiple_of(7) {
+        return max_len;
+    }
+    MIN_LEN + (seq as usize * 2389) % (max_len - MIN_LEN + 1)
+}
+
+/// Jumbo test frame `seq` (of [`jumbo_len_of`] bytes) from `src` to `dst`, tagged `tag`.
+pub fn build_jumbo(seq: u32, max_len: usize, tag: u8, dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
+    let mut f = vec![0u8; jumbo_len_of(seq, max_len)];
+    fill(&mut f, seq, tag, dst, src);
+    f
+}
+
+/// Checks `f` against jumbo frame `seq` (see [`check`]).
+pub fn check_jumbo(f: &[u8], seq: u32, max_len: usize, tag: u8, dst: [u8; 6], src: [u8; 6]) -> Result<(), String> {
+    let want = build_jumbo(seq, max_len, tag, dst, src);
+    if f.len() != want.len() {
+        return Err(format!("jumbo frame {seq}: {} bytes, expected {}", f.len(), want.len()));
+    }
+    match f.iter().zip(&want).position(|(a, b)| a != b) {
+        None => Ok(()),
+        Some(i) => Err(format!("jumbo frame {seq}: byte {i} is {:#04x}, expected {:#04x}", f[i], want[i])),
+    }
+}

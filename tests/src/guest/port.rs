@@ -4,7 +4,7 @@
 
 use super::{frames, say};
 use eal::{Eal, Mbuf, PktMbufPool};
-use ethdev::{Ethdev, Port, PortConf, TxOffloads};
+use ethdev::{Ethdev, Port, PortConf, RxOffloads, TxOffloads};
 use std::time::{Duration, Instant};
 
 /// Burst size.
@@ -63,11 +63,31 @@ pub fn pool(eal: &Eal) -> Result<PktMbufPool, String> {
 
 /// Configures port `id` as `layout` says, starts it and waits for the link.
 pub fn start(eth: &Ethdev, id: u16, pool: PktMbufPool, layout: Layout) -> Result<(), String> {
+    start_with(eth, id, pool, layout, None, RxOffloads::empty())
+}
+
+/// As [`start`], with MTU `mtu` (None: the port's) and RX offloads `rx_offloads`.
+pub fn start_with(
+    eth: &Ethdev,
+    id: u16,
+    pool: PktMbufPool,
+    layout: Layout,
+    mtu: Option<u16>,
+    rx_offloads: RxOffloads,
+) -> Result<(), String> {
     let layout = layout.ring_override();
     let pc = eth.control(id).map_err(|e| e.to_string())?;
     // Chained mbufs where the device sends them (see `send`).
     let tx_offloads = pc.info().tx_offload_capa & TxOffloads::MULTI_SEGS;
-    let conf = PortConf { nb_rxq: layout.rxq, nb_txq: layout.txq, rss: layout.rss, tx_offloads, ..PortConf::default() };
+    let conf = PortConf {
+        nb_rxq: layout.rxq,
+        nb_txq: layout.txq,
+        rss: layout.rss,
+        tx_offloads,
+        rx_offloads,
+        mtu,
+        ..PortConf::default()
+    };
     pc.configure(&conf).map_err(|e| e.to_string())?;
     for q in 0..layout.rxq {
         pc.rx_queue_setup(q, layout.rx_ring, pool).map_err(|e| e.to_string())?;

@@ -3,7 +3,7 @@
 
 use super::desc::Ring;
 use super::init;
-use super::{intr, regs, rx_mem, rxq, state, stats, tx_mem, txq, EmState, Model, MAX_MTU, NAME};
+use super::{intr, regs, rx_mem, rxq, state, stats, tx_mem, txq, EmState, Model, NAME};
 use crate::net::common::queue_mem;
 use crate::net::common::RegIo;
 use crate::net::intel::error::IntelError;
@@ -18,6 +18,9 @@ use std::time::Duration;
 
 /// QEMU's e1000 holds back received frames for 1 s after every RCTL write (its "flush
 /// queue" timer); starting waits this long so that the port receives when `start` returns.
+/// What limits a frame that fits one receive buffer, for error messages.
+const BUFFERS: &str = "the e1000's 2048-byte receive buffers (RCTL.BSIZE)";
+
 const RCTL_SETTLE_82540: Duration = Duration::from_millis(1100);
 
 /// Descriptor limits: RDLEN/TDLEN are multiples of 128 bytes (8 descriptors).
@@ -109,11 +112,11 @@ impl Control for EmControl {
             max_tx_queues: 1,
             rx_desc_lim: DESC_LIM,
             tx_desc_lim: DESC_LIM,
-            max_mtu: MAX_MTU,
+            max_mtu: self.model.max_mtu(),
             capabilities: capa::LSC | capa::PROMISC | capa::MTU | capa::RX_INTR,
             reta_size: 0,
             rss_hash_types: 0,
-            rx_offload_capa: crate::net::intel::rx_cksum::CAPA,
+            rx_offload_capa: crate::net::intel::rx_cksum::CAPA | ethdev::RxOffloads::SCATTER,
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
@@ -124,6 +127,8 @@ impl Control for EmControl {
         if conf.rx_offloads.contains(ethdev::RxOffloads::VLAN_FILTER) {
             rx_filter::reset_vlans(self.r());
         }
+        let mtu = conf.mtu.unwrap_or(self.ctx.slot.mtu.load(Ordering::Relaxed) as u16);
+        ethdev::scatter::check_scatter(self.ctx.port, mtu, conf.rx_offloads, rxq::RX_BUF.into(), BUFFERS)?;
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if conf.lsc_intr {
             intr::enable(self.r(), self.model);
@@ -221,6 +226,8 @@ impl Control for EmControl {
     }
 
     fn mtu_set(&self, mtu: u16) -> Result<(), EthError> {
+        let offloads = ethdev::RxOffloads::from_bits_retain(self.ctx.slot.rx_offloads.load(Ordering::Relaxed));
+        ethdev::scatter::check_scatter(self.ctx.port, mtu, offloads, rxq::RX_BUF.into(), BUFFERS)?;
         if self.started() {
             let promisc = self.ctx.slot.promisc.load(Ordering::Relaxed) == 1;
             self.r().write32(regs::RCTL, self.rctl(promisc, mtu));

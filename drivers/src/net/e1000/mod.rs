@@ -3,7 +3,7 @@
 //!
 //! One RX and one TX queue of legacy descriptors in DMA memory (a memzone per queue), CRC
 //! stripping, 2 KiB receive buffers, promiscuous mode (RCTL.UPE|MPE), MTU up to
-//! [`MAX_MTU`], statistics folded by the primary from the clear-on-read registers, and
+//! [`MAX_MTU`] in one buffer (up to [`Model::max_mtu`] with scattered receive), statistics folded by the primary from the clear-on-read registers, and
 //! link-status interrupts. All queue state lives in shared memory (the driver's state in the
 //! port slot, `EmState`, and the queue memzones), so a secondary can poll a queue the
 //! application hands it; a secondary only ever writes the tail registers.
@@ -33,7 +33,8 @@ use std::sync::Arc;
 pub const NAME: &str = "net_e1000_em";
 /// PCI ids taken: 82540EM and 82574L.
 pub const PCI_IDS: &[(u16, u16)] = &[(0x8086, 0x100e), (0x8086, 0x10d3)];
-/// Largest MTU: a frame (MTU + 18) must fit one 2 KiB receive buffer.
+/// Largest MTU without scattered receive: a frame (MTU + 18) must fit one 2 KiB receive
+/// buffer.
 pub const MAX_MTU: u16 = rxq::RX_BUF - 18;
 
 /// The e1000 PMD (registered as a [`PciPmd`](crate::net::common::pci_pmd::PciPmd)).
@@ -57,6 +58,23 @@ impl Model {
             _ => None,
         }
     }
+    /// The longest frame the model receives with RCTL.LPE (FCS and one VLAN tag included,
+    /// as DPDK counts `max_rx_pktlen`): 16128 bytes on the 82540EM (DPDK em's
+    /// `MAX_JUMBO_FRAME_SIZE`, 0x3F00; QEMU's model takes up to 16380), 9234 on the 82574L
+    /// (its 9 KiB jumbo limit, 0x2412 in DPDK em).
+    pub fn max_rx_pktlen(self) -> u32 {
+        match self {
+            Model::E82540 => 0x3F00,
+            Model::E82574 => 0x2412,
+        }
+    }
+
+    /// The largest MTU: [`Self::max_rx_pktlen`] less the Ethernet header, one VLAN tag and
+    /// the FCS (frames over one 2 KiB buffer need `RxOffloads::SCATTER`).
+    pub fn max_mtu(self) -> u16 {
+        (self.max_rx_pktlen() - 22) as u16
+    }
+
     fn code(self) -> u32 {
         match self {
             Model::E82540 => 1,

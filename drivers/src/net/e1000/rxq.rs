@@ -24,6 +24,7 @@ pub fn params(port: u16) -> RxParams {
         buf_len: RX_BUF,
         port,
         cksum: None,
+        scatter: false,
     }
 }
 

@@ -50,6 +50,9 @@ pub(crate) struct IgbControl {
     cfg: Mutex<Cfg>,
 }
 
+/// What limits a frame that fits one receive buffer, for error messages.
+const BUFFERS: &str = "the igb's 2048-byte receive buffers (SRRCTL.BSIZEPKT)";
+
 impl IgbControl {
     /// Resets the device, reads its MAC address, sets the link up, clears the counters and
     /// arms the link interrupt.
@@ -227,13 +230,15 @@ impl Control for IgbControl {
             capabilities: capa::RSS | capa::LSC | capa::PROMISC | capa::MTU | capa::RX_INTR,
             reta_size: rss::RETA_SIZE as u16,
             rss_hash_types: rss::HASH_TYPES,
-            rx_offload_capa: crate::net::intel::rx_cksum::CAPA,
+            rx_offload_capa: crate::net::intel::rx_cksum::CAPA | ethdev::RxOffloads::SCATTER,
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
     }
 
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
+        let mtu = conf.mtu.unwrap_or(self.ctx.slot.mtu.load(Ordering::Relaxed) as u16);
+        ethdev::scatter::check_scatter(self.ctx.port, mtu, conf.rx_offloads, RX_BUF.into(), BUFFERS)?;
         let cfg = Cfg {
             nb_rxq: usize::from(conf.nb_rxq),
             nb_txq: usize::from(conf.nb_txq),
@@ -388,6 +393,8 @@ impl Control for IgbControl {
     }
 
     fn mtu_set(&self, mtu: u16) -> Result<(), EthError> {
+        let offloads = ethdev::RxOffloads::from_bits_retain(self.ctx.slot.rx_offloads.load(Ordering::Relaxed));
+        ethdev::scatter::check_scatter(self.ctx.port, mtu, offloads, RX_BUF.into(), BUFFERS)?;
         self.program_mtu(mtu);
         if self.started() {
             let v = self.rctl() & !regs::RCTL_LPE;

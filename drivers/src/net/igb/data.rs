@@ -10,7 +10,14 @@ use std::sync::Arc;
 
 /// The RX burst parameters of queue `q` of port `port`.
 pub(crate) fn rx_params(port: u16, q: usize) -> RxParams {
-    RxParams { tail_reg: regs::rdt(q), frame_errors: RX_FRAME_ERRORS_82576, buf_len: RX_BUF, port, cksum: None }
+    RxParams {
+        tail_reg: regs::rdt(q),
+        frame_errors: RX_FRAME_ERRORS_82576,
+        buf_len: RX_BUF,
+        port,
+        cksum: None,
+        scatter: false,
+    }
 }
 
 /// Where the igb's queues are.

@@ -38,8 +38,10 @@ pub const PCI_IDS: &[(u16, u16)] = &[(0x8086, 0x10c9)];
 pub const MAX_QUEUES: usize = 8;
 /// Receive buffer size (SRRCTL.BSIZEPKT) every RX mbuf must hold after the headroom.
 pub const RX_BUF: u16 = 2048;
-/// Largest MTU: a frame (MTU + 18) must fit one receive buffer.
-pub const MAX_MTU: u16 = RX_BUF - 18;
+/// Largest MTU: RLPML, the longest frame the 82576 takes with RCTL.LPE, is a 14-bit field
+/// (16383 bytes with the FCS, DPDK igb's `max_rx_pktlen`), less the Ethernet header, one
+/// VLAN tag and the FCS. Frames over one [`RX_BUF`] buffer need `RxOffloads::SCATTER`.
+pub const MAX_MTU: u16 = 0x3FFF - 22;
 
 /// The igb PMD (registered as a [`PciPmd`](crate::net::common::pci_pmd::PciPmd)).
 pub struct IgbPmd;

@@ -4,6 +4,7 @@
 //! - [`data`]: the data path (RX/TX bursts in any process) of every Intel PMD;
 //! - [`rx_filter`]: VLAN filter table and all-multicast mode;
 //! - [`rx_cksum`]: RX checksum offload (RXCSUM, descriptor bits to mbuf flags);
+//! - [`rx_scatter`]: frames spanning several RX descriptors, delivered as mbuf chains;
 //! - [`rxq`], [`txq`]: the RX and TX queue logic (refill, bursts, reclaim, tail writes) of
 //!   rings of 16-byte descriptors, for the legacy format (e1000) and the advanced one;
 //! - [`reg_io`]: the [`RegIo`] trait through which every register access of the shared code
@@ -20,6 +21,7 @@ pub mod error;
 pub mod queue_header;
 pub mod rx_cksum;
 pub mod rx_filter;
+pub mod rx_scatter;
 pub mod rxq;
 pub mod txq;
 pub use crate::net::common::reg_io;

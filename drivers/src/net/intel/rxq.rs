@@ -5,6 +5,7 @@
 
 use super::error::IntelError;
 use super::queue_header::DescQueueHeader;
+use super::rx_scatter::{self, Frame};
 use crate::net::common::iova;
 use crate::net::common::queue_mem::{Desc16, QueueMem};
 use crate::net::common::RegIo;
@@ -49,13 +50,16 @@ pub struct RxParams {
     pub frame_errors: u32,
     /// Receive buffer size the device was told (RCTL.BSIZE, SRRCTL.BSIZEPKT); every RX mbuf must have
     /// that much data room after the headroom. A frame longer than this spans several
-    /// descriptors and is dropped.
+    /// descriptors: chained when `scatter`, else dropped.
     pub buf_len: u16,
     /// The port id stamped on received mbufs.
     pub port: u16,
     /// Where the descriptor format keeps its checksum bits, when the port was configured
     /// with an RX checksum offload (then each mbuf gets its RX checksum flags).
     pub cksum: Option<super::rx_cksum::RxCksumBits>,
+    /// Deliver frames spanning several descriptors as mbuf chains (the port has
+    /// `RxOffloads::SCATTER`, see [`super::rx_scatter`]); when false they are dropped.
+    pub scatter: bool,
 }
 
 impl RxParams {
@@ -147,8 +151,9 @@ pub fn initial_tail<D: RxRing>(q: &QueueMem<D>) -> u32 {
 /// Receives up to `max` frames into `bufs` (appended); refills each used descriptor with a
 /// new mbuf from `pool` and hands refilled descriptors back through `regs` at
 /// `p.tail_reg` per [`free_threshold`]. Each received mbuf gets its length, the port and
-/// the RSS hash (0 when the device computed none). Frames spanning descriptors and frames
-/// with a `p.frame_errors` bit are dropped and counted as errors; a failed allocation stops
+/// the RSS hash (0 when the device computed none). Frames spanning descriptors are chained
+/// when `p.scatter` ([`rx_scatter::take_frame`]), else dropped; frames with a
+/// `p.frame_errors` bit are dropped and counted as errors; a failed allocation stops
 /// the burst (the frame stays in the ring) and is counted as `nombuf`.
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -166,8 +171,35 @@ pub fn burst<D: RxRing, R: RegIo + ?Sized>(
     let mut next = q.hdr().next.load(Ordering::Relaxed) as usize;
     let mut discard = q.hdr().discard.load(Ordering::Relaxed) != 0;
     let (mut got, mut bytes, mut errors, mut used) = (0usize, 0u64, 0u64, 0usize);
+    let mut starved = false;
     while got < max {
         let Some(wb) = q.ring.rx_done(next) else { break };
+        if !wb.eop && p.scatter && !discard {
+            let hold = q.hdr().hold.load(Ordering::Relaxed) as usize + used;
+            let descs = match rx_scatter::take_frame(q, p, pool, pa, next, &wb, hold) {
+                Frame::Chain { mbuf, descs, len } => {
+                    bytes += u64::from(len);
+                    bufs.push(mbuf);
+                    got += 1;
+                    descs
+                }
+                Frame::Dropped { descs } => {
+                    errors += 1;
+                    descs
+                }
+                Frame::Incomplete { starved: s } => {
+                    starved = s;
+                    break;
+                }
+                Frame::NoMbuf => {
+                    c.add_nombuf(1);
+                    break;
+                }
+            };
+            used += descs;
+            next = (next + descs) % nb;
+            continue;
+        }
         let mut retired = 0;
         let fresh = p.alloc(pool, pa, &mut retired);
         if retired > 0 {
@@ -207,7 +239,7 @@ pub fn burst<D: RxRing, R: RegIo + ?Sized>(
             c.add_errors(errors);
         }
     }
-    if hold >= free_threshold(nb) {
+    if hold >= free_threshold(nb) || (starved && hold > 0) {
         q.hdr().hold.store(0, Ordering::Release);
         fence(Ordering::Release);
         regs.write32(p.tail_reg, (if next == 0 { nb - 1 } else { next - 1 }) as u32);

@@ -12,6 +12,9 @@ use eal::bus::ArmedIrqs;
 use eal::{Memory, PktMbufPool};
 use ethdev::rss::{default_reta, RssConf};
 use ethdev::{capa, Control, DescLimits, DevInfo, Dir, EthError, Link, PortConf, PortSlot};
+
+/// What limits a frame that fits one receive buffer, for error messages.
+const BUFFERS: &str = "the ixgbe's 2048-byte receive buffers (SRRCTL.BSIZEPACKET)";
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -176,13 +179,15 @@ impl<R: RegIo> Control for IxgbeControl<R> {
             capabilities: capa::RSS | capa::LSC | capa::PROMISC | capa::MTU | capa::RX_INTR,
             reta_size: regs::RETA_ENTRIES as u16,
             rss_hash_types: rss::HASH_TYPES,
-            rx_offload_capa: ethdev::RxOffloads::empty(),
+            rx_offload_capa: ethdev::RxOffloads::SCATTER,
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
     }
 
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
+        let mtu = conf.mtu.unwrap_or(self.slot.mtu.load(Ordering::Relaxed) as u16);
+        ethdev::scatter::check_scatter(self.port, mtu, conf.rx_offloads, super::queues::RX_BUF.into(), BUFFERS)?;
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if conf.lsc_intr {
             intr::enable(&self.regs);
@@ -293,6 +298,8 @@ impl<R: RegIo> Control for IxgbeControl<R> {
     }
 
     fn mtu_set(&self, mtu: u16) -> Result<(), EthError> {
+        let offloads = ethdev::RxOffloads::from_bits_retain(self.slot.rx_offloads.load(Ordering::Relaxed));
+        ethdev::scatter::check_scatter(self.port, mtu, offloads, super::queues::RX_BUF.into(), BUFFERS)?;
         hw::set_max_frame(&self.regs, mtu);
         Ok(())
     }

@@ -122,12 +122,14 @@ pub fn set_promiscuous<R: RegIo + ?Sized>(r: &R, on: bool) {
     r.write32(regs::FCTRL, if on { v | p } else { v & !p });
 }
 
-/// Frames up to `mtu` + 18 bytes (Ethernet header, CRC, one VLAN tag... counted as the
-/// datasheet counts MFS: with the CRC) are accepted; jumbo enabled above 1518.
+/// Frames up to `mtu` + 22 bytes (Ethernet header, one VLAN tag and the CRC: the datasheet
+/// counts MAXFRS.MFS with the CRC, 8.2.3.22.13) are accepted once HLREG0.JUMBOEN is set
+/// (8.2.3.22.8), which it is for an MTU over 1500; without it the 82599 takes frames up to
+/// 1518 bytes (1522 tagged).
 pub fn set_max_frame<R: RegIo + ?Sized>(r: &R, mtu: u16) {
-    let frame = u32::from(mtu) + 18;
+    let frame = u32::from(mtu) + 22;
     r.write32(regs::MAXFRS, (r.read32(regs::MAXFRS) & 0xffff) | (frame << 16));
-    if frame > 1518 {
+    if mtu > 1500 {
         set_bits(r, regs::HLREG0, regs::HLREG0_JUMBOEN);
     } else {
         clear_bits(r, regs::HLREG0, regs::HLREG0_JUMBOEN);

@@ -74,8 +74,10 @@ pub const PCI_IDS: &[(u16, u16)] = &[
     (0x8086, 0x15D1), // X550-T1
 ];
 
-/// Largest MTU: a frame (MTU + 18) must fit one 2 KiB receive buffer.
-pub const MAX_MTU: u16 = queues::RX_BUF - 18;
+/// Largest MTU: MAXFRS.MFS takes frames up to 15872 bytes with the CRC (82599 datasheet
+/// 8.2.3.22.13; DPDK ixgbe's `max_rx_pktlen`), less the Ethernet header, one VLAN tag and
+/// the CRC. Frames over one 2 KiB receive buffer need `RxOffloads::SCATTER`.
+pub const MAX_MTU: u16 = 15872 - 22;
 
 /// The MAC generation of a device id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,7 +32,14 @@ pub fn tx_ring_regs(q: usize) -> RingRegs {
 
 /// What the shared RX burst needs for queue `q` of `port`.
 pub fn rx_params(port: u16, q: usize) -> RxParams {
-    RxParams { tail_reg: regs::rdt(q), frame_errors: RX_FRAME_ERRORS_82599, buf_len: RX_BUF, port, cksum: None }
+    RxParams {
+        tail_reg: regs::rdt(q),
+        frame_errors: RX_FRAME_ERRORS_82599,
+        buf_len: RX_BUF,
+        port,
+        cksum: None,
+        scatter: false,
+    }
 }
 
 /// RX queue `q` of the port in `slot`, if set up.

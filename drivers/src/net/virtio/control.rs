@@ -96,6 +96,16 @@ impl VirtioControl {
         let max_pairs = usize::from(max_pairs).min(MAX_PAIRS);
         st.max_pairs.store(max_pairs as u32, Ordering::Relaxed);
         st.rx_max.store(u32::from(t.queue_max(0).map_err(&err)?), Ordering::Relaxed);
+        let max_mtu = if features.contains(Features::MTU) {
+            t.cfg_r16(net::CFG_MTU).map_err(&err)?.clamp(68, u16::MAX)
+        } else if features.contains(Features::MRG_RXBUF) {
+            net::MRG_MAX_MTU
+        } else {
+            MAX_MTU
+        };
+        // Without mergeable buffers a frame must fit one buffer, whatever the device takes.
+        let max_mtu = if features.contains(Features::MRG_RXBUF) { max_mtu } else { max_mtu.min(MAX_MTU) };
+        st.max_mtu.store(u32::from(max_mtu), Ordering::Relaxed);
         st.tx_max.store(u32::from(t.queue_max(1).map_err(&err)?), Ordering::Relaxed);
         tracing::info!(
             port = ctx.port,
@@ -364,11 +374,12 @@ impl Control for VirtioControl {
             max_tx_queues: pairs,
             rx_desc_lim: DESC_LIM,
             tx_desc_lim: DESC_LIM,
-            max_mtu: MAX_MTU,
+            max_mtu: state(self.ctx.slot).max_mtu.load(Ordering::Relaxed) as u16,
             capabilities,
             reta_size: 0,
             rss_hash_types: 0,
-            rx_offload_capa: net::offload_capa(self.features).0,
+            rx_offload_capa: net::offload_capa(self.features).0
+                | if self.has(Features::MRG_RXBUF) { ethdev::RxOffloads::SCATTER } else { ethdev::RxOffloads::empty() },
             tx_offload_capa: net::offload_capa(self.features).1,
             tx_max_segs: 1,
         }

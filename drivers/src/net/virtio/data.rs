@@ -3,6 +3,7 @@
 //! port through the device fd).
 
 use super::pci::Notifier;
+use super::rx_merge::Merge;
 use super::{rx_ring, rxq, state, tx_ring, txq};
 use eal::{Mbuf, Memory, PktMbufPool};
 use ethdev::{DataPath, PortCtx, PortSlot, MAX_QUEUES};
@@ -17,13 +18,32 @@ pub(crate) struct VirtioData {
     /// The same when the group runs with IOVA = PA (RX buffers are checked for contiguity).
     pa: Option<Memory>,
     hdr: u16,
+    /// `VIRTIO_NET_F_MRG_RXBUF` was negotiated.
+    mrg: bool,
 }
 
 impl VirtioData {
     pub(crate) fn new(ctx: &PortCtx, kick: Notifier) -> VirtioData {
         let pa = crate::net::common::iova::pa_mode(ctx.mem);
         let hdr = state(ctx.slot).hdr_len.load(Ordering::Acquire) as u16;
-        VirtioData { port: ctx.port, slot: ctx.slot, kick, mem: ctx.mem, pa, hdr }
+        let features = super::net::Features::from_bits_retain(state(ctx.slot).features.load(Ordering::Acquire));
+        let mrg = features.contains(super::net::Features::MRG_RXBUF);
+        VirtioData { port: ctx.port, slot: ctx.slot, kick, mem: ctx.mem, pa, hdr, mrg }
+    }
+}
+
+impl VirtioData {
+    /// How RX treats frames over several buffers: by the negotiated features and the port's
+    /// `RxOffloads::SCATTER`.
+    #[inline]
+    fn merge(&self) -> Merge {
+        if !self.mrg {
+            Merge::Off
+        } else if self.slot.rx_offloads.load(Ordering::Relaxed) & ethdev::RxOffloads::SCATTER.bits() != 0 {
+            Merge::Chain
+        } else {
+            Merge::Drop
+        }
     }
 }
 
@@ -45,6 +65,7 @@ impl DataPath for VirtioData {
             self.pa.as_ref(),
             self.hdr,
             self.port,
+            self.merge(),
             &self.slot.counters.rx[qi],
             bufs,
             max,

@@ -29,6 +29,7 @@ mod intr;
 pub mod net;
 pub mod offload;
 pub mod pci;
+mod rx_merge;
 mod rxq;
 mod txq;
 pub mod vring;
@@ -54,7 +55,7 @@ pub fn bypasses_iommu(vendor: u16, device: u16) -> bool {
 /// What this driver needs of the EAL's bus (see `drivers::declare_to_eal`).
 pub const EAL_NEEDS: eal::bus::PciDriverNeeds = eal::bus::PciDriverNeeds { driver: NAME, bypasses_iommu };
 
-/// Largest MTU: one receive buffer holds a whole frame (no mergeable buffers).
+/// Largest MTU without mergeable buffers: one receive buffer holds a whole frame.
 pub const MAX_MTU: u16 = 1500;
 /// Most queue pairs this driver drives.
 pub const MAX_PAIRS: usize = 8;
@@ -82,6 +83,9 @@ ethdev::shared_state! {
         pub pairs: AtomicU32,
         /// Largest RX queue size.
         pub rx_max: AtomicU32,
+        /// Largest MTU: the device's (`VIRTIO_NET_F_MTU`), else [`net::MRG_MAX_MTU`] with
+        /// mergeable buffers, else [`MAX_MTU`].
+        pub max_mtu: AtomicU32,
         /// Largest TX queue size.
         pub tx_max: AtomicU32,
         /// The control queue (0: not set up).

@@ -12,6 +12,8 @@ bitflags::bitflags! {
         const CSUM = 1 << 0;
         /// The driver takes frames with partial checksums and `DATA_VALID` on receive.
         const GUEST_CSUM = 1 << 1;
+        /// The device reports its maximum MTU in its configuration (`mtu`).
+        const MTU = 1 << 3;
         /// The device segments TCP over IPv4 (needs `CSUM`).
         const HOST_TSO4 = 1 << 11;
         /// The device segments TCP over IPv6 (needs `CSUM`).
@@ -41,9 +43,10 @@ bitflags::bitflags! {
 }
 
 /// Names of the feature bits this driver knows, as the specification spells them.
-pub const FEATURE_NAMES: [(Features, &str); 14] = [
+pub const FEATURE_NAMES: [(Features, &str); 15] = [
     (Features::CSUM, "VIRTIO_NET_F_CSUM"),
     (Features::GUEST_CSUM, "VIRTIO_NET_F_GUEST_CSUM"),
+    (Features::MTU, "VIRTIO_NET_F_MTU"),
     (Features::HOST_TSO4, "VIRTIO_NET_F_HOST_TSO4"),
     (Features::HOST_TSO6, "VIRTIO_NET_F_HOST_TSO6"),
     (Features::MAC, "VIRTIO_NET_F_MAC"),
@@ -74,6 +77,12 @@ pub const CFG_MAC: u64 = 0;
 pub const CFG_STATUS: u64 = 6;
 /// Device configuration: `max_virtqueue_pairs` (u16, with `VIRTIO_NET_F_MQ`).
 pub const CFG_MAX_PAIRS: u64 = 8;
+/// Device configuration: `mtu` (u16, with `VIRTIO_NET_F_MTU`): the largest MTU the device
+/// takes.
+pub const CFG_MTU: u64 = 10;
+/// The largest MTU with mergeable buffers when the device names none: DPDK virtio's
+/// 9728-byte longest frame less the Ethernet header, one VLAN tag and the FCS.
+pub const MRG_MAX_MTU: u16 = 9728 - 22;
 /// `status` bit: the link is up.
 pub const S_LINK_UP: u16 = 1;
 
@@ -146,7 +155,8 @@ pub fn offload_capa(negotiated: Features) -> (ethdev::RxOffloads, ethdev::TxOffl
 }
 
 /// What the driver asks for on a device with the modern (`modern`) or legacy interface,
-/// given what it offers. VERSION_1 is required on the modern interface; ACCESS_PLATFORM is
+/// given what it offers: mergeable RX buffers (jumbo frames) and the device's MTU when
+/// offered. VERSION_1 is required on the modern interface; ACCESS_PLATFORM is
 /// taken when offered (the device then goes through the IOMMU); without it (or on the
 /// legacy interface) the device uses physical addresses and `iova_pa` must be true. On the
 /// legacy interface ANY_LAYOUT is required: the header and the frame share one buffer.
@@ -157,6 +167,8 @@ pub fn negotiate(offered: Features, modern: bool, iova_pa: bool) -> Result<Featu
         | Features::CTRL_RX
         | Features::MQ
         | Features::CTRL_MAC_ADDR
+        | Features::MRG_RXBUF
+        | Features::MTU
         | OFFLOAD_FEATURES;
     if modern {
         if !offered.contains(Features::VERSION_1) {
@@ -218,14 +230,23 @@ mod tests {
     }
 
     #[test]
-    fn legacy_needs_pa_and_has_a_10_byte_header() {
-        let offered =
-            Features::from_bits_retain(QEMU_MODERN.bits() & 0xffff_ffff) | Features::MRG_RXBUF | Features::ANY_LAYOUT;
+    fn legacy_needs_pa_and_has_a_10_byte_header_without_mergeable_buffers() {
+        let offered = Features::from_bits_retain(QEMU_MODERN.bits() & 0xffff_ffff) | Features::ANY_LAYOUT;
         assert!(negotiate(offered, false, false).unwrap_err().to_string().contains("--iova-mode pa"));
         let got = negotiate(offered, false, true).unwrap();
         assert!(!got.intersects(Features::VERSION_1 | Features::ACCESS_PLATFORM | Features::MRG_RXBUF));
         assert!(got.contains(Features::ANY_LAYOUT), "header and frame share a descriptor only with ANY_LAYOUT");
         assert_eq!(hdr_len(got), 10);
+        let got = negotiate(offered | Features::MRG_RXBUF, false, true).unwrap();
+        assert!(got.contains(Features::MRG_RXBUF), "jumbo frames over mergeable buffers");
+        assert_eq!(hdr_len(got), 12, "the header has num_buffers");
+    }
+
+    #[test]
+    fn mergeable_buffers_and_mtu_are_taken_when_offered() {
+        let got = negotiate(QEMU_MODERN | Features::MRG_RXBUF | Features::MTU, true, false).unwrap();
+        assert!(got.contains(Features::MRG_RXBUF | Features::MTU));
+        assert_eq!(feature_names(Features::MTU | Features::MRG_RXBUF), "VIRTIO_NET_F_MTU|VIRTIO_NET_F_MRG_RXBUF");
     }
 
     #[test]

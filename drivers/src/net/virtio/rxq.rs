@@ -7,8 +7,10 @@
 
 use super::error::VirtioError;
 use super::pci::Notifier;
+use super::rx_merge::{self, Frame, Merge};
 use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_WRITE};
 use crate::net::common::iova;
+use eal::mbuf::HEADROOM;
 use eal::{Mbuf, Memory, PktMbufPool};
 use ethdev::QueueCounters;
 use std::sync::atomic::Ordering;
@@ -46,7 +48,8 @@ pub fn fill(q: &Vring, pool: &PktMbufPool, pa: Option<&Memory>, hdr: u16) -> Res
     Ok(())
 }
 
-/// Receives up to `max` frames into `bufs`. Each used descriptor gets a fresh mbuf; a
+/// Receives up to `max` frames into `bufs` (frames over several mergeable buffers as
+/// `merge` says, see [`rx_merge`]). Each used descriptor gets a fresh mbuf; a
 /// failed allocation stops the burst (the frame stays in the ring) and counts as `nombuf`;
 /// a used element shorter than the header plus an Ethernet header counts as an error.
 #[inline]
@@ -58,6 +61,7 @@ pub fn burst(
     pa: Option<&Memory>,
     hdr: u16,
     port: u16,
+    merge: Merge,
     c: &QueueCounters,
     bufs: &mut Vec<Mbuf>,
     max: usize,
@@ -70,8 +74,33 @@ pub fn burst(
     let mut avail = q.hdr().avail.load(Ordering::Relaxed) as u16;
     let (mut got, mut bytes, mut errors, mut refilled) = (0usize, 0u64, 0u64, 0u16);
     let mut retired = 0;
+    // A used length of a whole buffer may be the first of several (mergeable buffers).
+    let full = u32::from(hdr) + u32::from(pool.data_room().saturating_sub(HEADROOM));
     while got < max && last != used_idx {
         let e = q.used_elem(last);
+        if merge != Merge::Off && e.len == full {
+            let rx = rx_merge::Rx { q, pool, pa, hdr, port, scatter: merge == Merge::Chain };
+            let elems = match rx.take_frame(last, used_idx, &mut avail) {
+                Frame::Chain { mbuf, elems, len } => {
+                    bytes += u64::from(len);
+                    bufs.push(mbuf);
+                    got += 1;
+                    elems
+                }
+                Frame::Dropped { elems } => {
+                    errors += 1;
+                    elems
+                }
+                Frame::Incomplete => break,
+                Frame::NoMbuf => {
+                    c.add_nombuf(1);
+                    break;
+                }
+            };
+            refilled += elems;
+            last = last.wrapping_add(elems);
+            continue;
+        }
         let id = e.id as usize;
         if id >= usize::from(q.size()) {
             // A device bug: skip the element rather than index out of the ring.

@@ -5,6 +5,8 @@
 //! - `noop`: initialise and exit (for EAL errors such as an unbound device).
 //! - `rxtx N [LABEL]`: receive N test frames from the host peer and check them, send N, check
 //!   the port's counters (software and device).
+//! - `jumbo N MTU [LABEL]`: N jumbo frames (up to MTU + 14 bytes, scattered RX) each way,
+//!   checked (`tests::guest::jumbo`).
 //! - `fwd N`: two ports on one hub; each direction N frames sent by one port, reflected by
 //!   the other, checked on return.
 //! - `mp-primary NS NP` / `mp-secondary NS`: the primary starts the port and waits while a
@@ -22,7 +24,7 @@ mod mp;
 
 use std::time::Duration;
 use tests::guest::port::{self, Layout};
-use tests::guest::{self, lsc, rxtx};
+use tests::guest::{self, jumbo, lsc, rxtx};
 
 /// One queue each way. QEMU drops what it holds beyond the free RX descriptors at an RDT
 /// write: a large RX ring keeps the blocks it frees large.
@@ -38,6 +40,7 @@ fn main() {
                 ("device tx_good_packets", port::xstat(eth, 0, "tx_good_packets")?, m.n),
             ])
         }),
+        "jumbo" => jumbo::run(eal, eth, args.num(2, 1000), args.num(3, 9000) as u16, args.str(4, "x"), LAYOUT),
         "fwd" => fwd::run(eal, eth, args.num(2, 10_000)),
         "mp-primary" => mp::primary(eal, eth, args.num(2, 1000), args.num(3, 1000)),
         "mp-secondary" => mp::secondary(eal, eth, args.num(2, 1000)),

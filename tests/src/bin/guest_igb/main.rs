@@ -5,6 +5,8 @@
 //! - `noop`: initialise and exit.
 //! - `rxtx N [LABEL]`: one queue each way; N pattern frames from the host peer checked, N
 //!   sent back, the counters checked.
+//! - `jumbo N MTU [LABEL]`: N jumbo frames (up to MTU + 14 bytes, scattered RX) each way,
+//!   checked (`tests::guest::jumbo`).
 //! - `promisc N OTHER_MAC`: N frames to another unicast address dropped with promiscuous
 //!   mode off, all received with it on (see [`promisc`]).
 //! - `rss FLOWS PER_FLOW`: four RX queues with RSS; the host's UDP flows must spread over
@@ -27,7 +29,7 @@ use std::time::Duration;
 /// At the crate root for `flows`, which the host-side test includes next to its own copy.
 use tests::guest::frames;
 use tests::guest::port::{xstat, Layout};
-use tests::guest::{self, lsc, rxtx};
+use tests::guest::{self, jumbo, lsc, rxtx};
 
 /// One queue each way; the scenarios with more queues derive theirs from it.
 pub const LAYOUT: Layout = Layout::single(1024, 256);
@@ -50,6 +52,7 @@ fn main() {
                     ])
                 })
             }
+            "jumbo" => jumbo::run(eal, eth, args.num(2, 1000), args.num(3, 9000) as u16, args.str(4, "x"), LAYOUT),
             "promisc" => promisc::run(eal, eth, args.num(2, 100), args.str(3, "")),
             "rss" => rss::run(eal, eth, flows, args.num(3, 16)),
             "mp-primary" => mp::primary(eal, eth, flows, args.num(3, 8)),

@@ -8,6 +8,8 @@
 //! - `mq NAME Q`: multiqueue. The primary configures two queue pairs and starts port 0;
 //!   primary and secondary then each poll their queue Q, reflect every test frame back to
 //!   the host on the same queue and report what they got once the traffic stops.
+//! - `jumbo N MTU [LABEL]`: N jumbo frames (up to MTU + 14 bytes, mergeable RX buffers
+//!   chained with scatter) each way, checked (`tests::guest::jumbo`).
 //! - `lsc NAME`: (primary: starts port 0) prints every link event of port 0 and exits once
 //!   it saw the link go down and come back up.
 //!
@@ -23,7 +25,7 @@ use std::time::Duration;
 /// At the crate root for `mqframes`, which the host-side test includes next to its own copy.
 use tests::guest::frames;
 use tests::guest::port::{xstat, Layout};
-use tests::guest::{self, lsc, rxtx, say};
+use tests::guest::{self, jumbo, lsc, rxtx, say};
 
 /// One queue pair; QEMU's virtio-net queues hold 256 descriptors by default.
 pub const LAYOUT: Layout = Layout::single(256, 256);
@@ -43,6 +45,7 @@ fn main() {
         }
         "mq" => mq::run(eal, eth, args.str(2, "x"), args.num(3, 0) as u16),
         "lsc" => lsc::run(eal, eth, args.str(2, "x"), LAYOUT),
+        "jumbo" => jumbo::run(eal, eth, args.num(2, 600), args.num(3, 9000) as u16, args.str(4, "x"), LAYOUT),
         other => guest::unknown(other),
     })
 }

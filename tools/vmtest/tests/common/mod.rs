@@ -223,3 +223,32 @@ pub fn toggle_link(guest: &Guest, nic: &str, secondaries: usize) {
         wait_console(guest, &format!("LSC_OK={who}"));
     }
 }
+
+/// Waits for the guest to be ready for jumbo run `ready`, then sends `n` jumbo test frames
+/// (up to `max_len` bytes) to the port in batches of `batch` (a pause between them: QEMU's
+/// models drop what a full ring cannot take from one socket read), and receives and checks
+/// the `n` jumbo frames it sends back.
+pub fn exchange_jumbo(guest: &Guest, peer: &mut Peer, ready: &str, n: u32, port_mac: [u8; 6], max_len: usize) {
+    const BATCH: u32 = 16;
+    wait_console(guest, ready);
+    let t0 = Instant::now();
+    for seq in 0..n {
+        let f = frames::build_jumbo(seq, max_len, frames::TAG_H2G, port_mac, frames::HOST_MAC);
+        peer.send(&f).unwrap_or_else(|e| panic!("{e}"));
+        if seq % BATCH == BATCH - 1 {
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+    let sent = t0.elapsed();
+    let t1 = Instant::now();
+    for seq in 0..n {
+        let f = peer
+            .recv_matching(RECV_WAIT, |f| frames::tag_of(f) == Some(frames::TAG_G2H))
+            .unwrap_or_else(|e| panic!("peer: {e}"))
+            .unwrap_or_else(|| panic!("{ready}: jumbo frame {seq} from the guest never arrived"));
+        if let Err(e) = frames::check_jumbo(&f, seq, max_len, frames::TAG_G2H, frames::HOST_MAC, port_mac) {
+            panic!("{ready}: {e}");
+        }
+    }
+    eprintln!("{ready}: host sent {n} jumbo frames in {sent:?}, received and checked {n} in {:?}", t1.elapsed());
+}

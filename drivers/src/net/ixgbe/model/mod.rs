@@ -47,6 +47,9 @@ pub enum Dropped {
     QueueOff(usize),
     /// No free descriptor (RDH == RDT): counted in MPC.
     NoDescriptor(usize),
+    /// Longer (in bytes, CRC included) than MAXFRS.MFS with HLREG0.JUMBOEN, or than 1518
+    /// (1522 tagged) without (8.2.3.22.8, 8.2.3.22.13): counted in ROC (0x040AC).
+    Oversize(usize),
     /// A fault (see [`Model82599::faults`]).
     Fault(String),
 }
@@ -639,6 +642,19 @@ impl State {
         let strip_dma = self.get(regs::RDRXCTL) & regs::RDRXCTL_CRCSTRIP != 0;
         if strip_mac != strip_dma {
             return Err(self.fault("HLREG0.RXCRCSTRP and RDRXCTL.CRCSTRIP differ (4.6.7 wants them equal)".into()));
+        }
+        // Long frames (8.2.3.22.8 HLREG0.JUMBOEN, 8.2.3.22.13 MAXFRS.MFS): the length
+        // counts the CRC; without JUMBOEN the limit is 1518 bytes, 1522 with a VLAN tag.
+        let wire = frame.len() + 4;
+        let tagged = frame.len() >= 14 && frame[12..14] == [0x81, 0x00];
+        let max = if self.get(regs::HLREG0) & regs::HLREG0_JUMBOEN != 0 {
+            (self.get(regs::MAXFRS) >> 16) as usize
+        } else {
+            1518 + if tagged { 4 } else { 0 }
+        };
+        if wire > max {
+            *self.counters.entry(stat::ROC).or_default() += 1;
+            return Err(Dropped::Oversize(wire));
         }
         let mut data = frame.to_vec();
         if !strip_mac {

@@ -578,7 +578,7 @@ fn promiscuous_mode_and_mac_filtering() {
     r.ctl.mac_set(new_mac).unwrap();
     assert_eq!(r.model.deliver(&other), Ok(0), "the new MAC is ours");
     r.ctl.mtu_set(1900).unwrap();
-    assert_eq!(r.model.peek(regs::MAXFRS) >> 16, 1918);
+    assert_eq!(r.model.peek(regs::MAXFRS) >> 16, 1922, "MTU + header + VLAN tag + CRC");
     assert_ne!(r.model.peek(regs::HLREG0) & regs::HLREG0_JUMBOEN, 0);
     r.ctl.close();
 }
@@ -645,4 +645,52 @@ fn rx_queue_interrupts_are_routed_armed_and_auto_masked() {
     assert_eq!(r.model.peek(regs::EIMS) & regs::EICR_LSC, regs::EICR_LSC, "the link interrupt stays enabled");
     assert!(r.model.faults().is_empty(), "{:?}", r.model.faults());
     r.ctl.close();
+}
+
+#[test]
+fn jumbo_frames_arrive_as_chains_and_longer_ones_are_dropped() {
+    let f = need_fixture!();
+    let r = rig(f);
+    let pool = r.pool("jumbo");
+    r.start(1, 1, false, &pool);
+    // MTU 9000 does not fit one 2 KiB buffer: refused without SCATTER, at configure and at
+    // an MTU change, naming the offload.
+    let e = r.ctl.configure(&PortConf { mtu: Some(9000), ..PortConf::default() }).unwrap_err().to_string();
+    assert!(e.contains("SCATTER") && e.contains("9018"), "{e}");
+    let e = r.ctl.mtu_set(9000).unwrap_err().to_string();
+    assert!(e.contains("SCATTER"), "{e}");
+    r.slot.rx_offloads.store(ethdev::RxOffloads::SCATTER.bits(), Ordering::Relaxed);
+    r.ctl.mtu_set(9000).unwrap();
+    assert_eq!(r.model.peek(regs::MAXFRS) >> 16, 9022, "MFS: MTU + header + VLAN tag + CRC");
+    assert_ne!(r.model.peek(regs::HLREG0) & regs::HLREG0_JUMBOEN, 0, "jumbo enabled");
+
+    // Frames of 1 to 5 buffers, up to the longest the MTU allows, arrive whole as chains.
+    let sizes = [9014usize - 42, 60, 2048 - 42, 2049 - 42, 4096 - 42, 6000, 1472];
+    let frames: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, &p)| udp_frame(MAC, 7 + i as u16, 9, p)).collect();
+    let mut tagged = udp_frame(MAC, 99, 9, 9018 - 42);
+    tagged.splice(12..12, [0x81, 0x00, 0x00, 0x05]);
+    tagged.truncate(9018);
+    let mut all = frames.clone();
+    all.push(tagged);
+    for fr in &all {
+        assert_eq!(r.model.deliver(fr), Ok(0), "{} bytes", fr.len());
+    }
+    let mut got: Vec<Mbuf> = Vec::new();
+    while got.len() < all.len() {
+        assert!(r.data.rx_burst(0, &mut got, 2) > 0, "frames stuck after {}", got.len());
+    }
+    for (m, fr) in got.iter().zip(&all) {
+        assert_eq!(m.nb_segs() as usize, fr.len().div_ceil(2048), "{} bytes: one segment per buffer", fr.len());
+        assert!(m.to_vec() == *fr, "{}-byte frame intact", fr.len());
+    }
+    assert_eq!(r.slot.counters.rx[0].bytes.load(Ordering::Relaxed), all.iter().map(|f| f.len() as u64).sum::<u64>());
+    drop(got);
+
+    // One byte more than MFS is dropped by the device (ROC), as is a 1515-byte frame at
+    // MTU 1500 (jumbo off).
+    assert_eq!(r.model.deliver(&udp_frame(MAC, 1, 9, 9019 - 42)), Err(Dropped::Oversize(9023)));
+    r.ctl.mtu_set(1500).unwrap();
+    assert_eq!(r.model.peek(regs::HLREG0) & regs::HLREG0_JUMBOEN, 0);
+    assert_eq!(r.model.deliver(&udp_frame(MAC, 1, 9, 1514 - 42)), Ok(0));
+    assert_eq!(r.model.deliver(&udp_frame(MAC, 1, 9, 1515 - 42)), Err(Dropped::Oversize(1519)));
 }
