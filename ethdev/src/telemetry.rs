@@ -11,7 +11,7 @@ use eal::telemetry::{parse_id_param, register_or_replace, unregister};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// The commands [`register_commands`] registers.
+/// The commands the port layer registers (in every process, at `Ethdev::init`).
 pub const COMMANDS: &[&str] =
     &["/ethdev/list", "/ethdev/info", "/ethdev/stats", "/ethdev/xstats", "/ethdev/link_status"];
 

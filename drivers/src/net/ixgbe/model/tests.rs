@@ -31,10 +31,10 @@ fn fixture() -> Option<&'static Fixture> {
     static F: OnceLock<Option<Fixture>> = OnceLock::new();
     F.get_or_init(|| {
         let mount = match eal::memory::hugetlbfs::find_mount(None) {
-            Ok(m) if eal::memory::hugetlbfs::free_pages(m.page_size) >= 40 => m,
+            Ok(m) if eal::memory::hugetlbfs::free_pages(m.page_size) >= 72 => m,
             _ => {
                 eprintln!(
-                    "SKIP: the ixgbe model tests need hugepages (40 free 2 MB pages on a hugetlbfs mount): \
+                    "SKIP: the ixgbe model tests need hugepages (72 free 2 MB pages on a hugetlbfs mount): \
                      echo 512 > /proc/sys/vm/nr_hugepages; mount -t hugetlbfs nodev /dev/hugepages"
                 );
                 return None;
@@ -42,7 +42,7 @@ fn fixture() -> Option<&'static Fixture> {
         };
         let prefix = format!("ixgbe_model_{}", std::process::id());
         let args =
-            ["ixgbe_model_test", "--file-prefix", &prefix, "-l", "0", "-m", "64", "--no-pci", "--log-level", "warn"];
+            ["ixgbe_model_test", "--file-prefix", &prefix, "-l", "0", "-m", "128", "--no-pci", "--log-level", "warn"];
         let eal = Eal::init(&args).unwrap_or_else(|e| panic!("EAL with hugepages: {e}"));
         // Nothing outlives this test process: its hugepage file and runtime directory go now
         // (the mapping stays), so no run leaks hugepages.
