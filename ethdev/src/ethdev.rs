@@ -147,11 +147,7 @@ impl Ethdev {
         if !self.primary {
             return Err(EthError::PrimaryOnly("reading device counters"));
         }
-        let (_, ctl) = self.set.local.control(id).ok_or(EthError::NoSuchPort(id))?;
-        ctl.stats_update();
-        let x = ctl.xstats();
-        self.set.table.slot(id).ok_or(EthError::NoSuchPort(id))?.device_xstats.publish(&x);
-        Ok(x)
+        Ok(self.control(id)?.device_xstats())
     }
 
     /// Calls `cb(port, link, seq)` on every link change of `port` (or of any port with

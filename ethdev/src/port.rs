@@ -585,8 +585,16 @@ impl PortControl<'_> {
 
     /// Reads the device's counters now and publishes the driver's list in the shared slot.
     pub fn refresh_stats(&self) {
+        self.device_xstats();
+    }
+
+    /// Reads the device's counters now, publishes the driver's list in the shared slot for
+    /// every process ([`Port::xstats`]), and returns it.
+    pub fn device_xstats(&self) -> Vec<(&'static str, u64)> {
         self.ctl.stats_update();
-        self.slot().device_xstats.publish(&self.ctl.xstats());
+        let x = self.ctl.xstats();
+        self.slot().device_xstats.publish(&x);
+        x
     }
 
     /// Zeroes the counters.

@@ -9,6 +9,7 @@
 
 use crate::error::EthError;
 use crate::hotplug::port_set::PortSet;
+use crate::port::PortControl;
 use eal::mp::{Mp, MpMessage};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -36,10 +37,8 @@ impl StatsRefresh {
     /// Reads port `id`'s device counters now and publishes them for every process.
     pub(crate) fn refresh(&self, id: u16) -> Result<(), EthError> {
         let set = self.set.upgrade().ok_or(EthError::NoSuchPort(id))?;
-        let (_port, ctl) = set.local.control(id).ok_or(EthError::NoSuchPort(id))?;
-        let slot = set.table.slot(id).ok_or(EthError::NoSuchPort(id))?;
-        ctl.stats_update();
-        slot.device_xstats.publish(&ctl.xstats());
+        let (port, ctl) = set.local.control(id).ok_or(EthError::NoSuchPort(id))?;
+        PortControl { port, ctl, _ethdev: std::marker::PhantomData }.refresh_stats();
         Ok(())
     }
 
