@@ -134,7 +134,10 @@ pub fn wait_file(path: &str, timeout: Duration) -> Result<(), String> {
 /// Writes `content` to `path` (a marker for the guest script or another process); a failure
 /// is printed as a warning.
 pub fn touch(path: &str, content: &str) {
-    if let Err(e) = std::fs::write(path, content) {
+    // Written aside and renamed into place: a script waiting for the file to appear (and
+    // then killing this process) never finds it empty.
+    let tmp = format!("{path}.tmp");
+    if let Err(e) = std::fs::write(&tmp, content).and_then(|()| std::fs::rename(&tmp, path)) {
         say("warning", format!("cannot write {path}: {e}"));
     }
 }
