@@ -37,6 +37,27 @@ pub(crate) struct VirtioControl {
     ctrl: Mutex<Option<CtrlQueue>>,
     irqs: Mutex<Option<ArmedIrqs>>,
     lsc_count: Arc<AtomicU64>,
+    /// The VLAN ids let through (`vlan_filter`), given to the device again at each start
+    /// (a reset empties its filter).
+    vlans: Mutex<VlanSet>,
+}
+
+/// A set of VLAN ids (0-4095), one bit each.
+struct VlanSet([u64; 64]);
+
+impl VlanSet {
+    fn set(&mut self, vid: u16, on: bool) {
+        let (w, b) = (usize::from(vid >> 6) & 63, vid & 63);
+        if on {
+            self.0[w] |= 1 << b;
+        } else {
+            self.0[w] &= !(1 << b);
+        }
+    }
+
+    fn ids(&self) -> impl Iterator<Item = u16> + '_ {
+        (0..4096u16).filter(|v| self.0[usize::from(v >> 6)] & (1 << (v & 63)) != 0)
+    }
 }
 
 impl VirtioControl {
@@ -126,6 +147,7 @@ impl VirtioControl {
             ctrl: Mutex::new(None),
             irqs: Mutex::new(irqs),
             lsc_count,
+            vlans: Mutex::new(VlanSet([0; 64])),
         })
     }
 
@@ -311,6 +333,13 @@ impl VirtioControl {
                         .map_err(|e| start_command("all-multicast (VIRTIO_NET_CTRL_RX_ALLMULTI)".into(), e))?;
                 }
             }
+            if self.active_features().contains(Features::CTRL_VLAN) {
+                let vlans = self.vlans.lock().unwrap_or_else(|p| p.into_inner());
+                for vid in vlans.ids() {
+                    c.command(net::CTRL_VLAN, net::CTRL_VLAN_ADD, &vid.to_le_bytes())
+                        .map_err(|e| start_command(format!("VLAN {vid} (VIRTIO_NET_CTRL_VLAN_ADD)"), e))?;
+                }
+            }
             let mac = slot.mac();
             if self.has(Features::CTRL_MAC_ADDR) && mac != self.dev_mac {
                 c.command(net::CTRL_MAC, net::CTRL_MAC_ADDR_SET, &mac)
@@ -380,8 +409,8 @@ impl Control for VirtioControl {
             rss_hash_types: 0,
             rx_offload_capa: net::offload_capa(self.features).0
                 | if self.has(Features::MRG_RXBUF) { ethdev::RxOffloads::SCATTER } else { ethdev::RxOffloads::empty() },
-            tx_offload_capa: net::offload_capa(self.features).1,
-            tx_max_segs: 1,
+            tx_offload_capa: net::offload_capa(self.features).1 | ethdev::TxOffloads::MULTI_SEGS,
+            tx_max_segs: txq::MAX_SEGS,
         }
     }
 
@@ -532,20 +561,36 @@ impl Control for VirtioControl {
         Ok(())
     }
 
+    fn vlan_filter(&self, vid: u16, on: bool) -> Result<(), EthError> {
+        if !self.has(Features::CTRL_VLAN) {
+            return Err(self.unsupported(
+                "the VLAN filter: the device does not offer VIRTIO_NET_F_CTRL_VLAN (and VIRTIO_NET_F_CTRL_VQ)".into(),
+            ));
+        }
+        if self.started() && self.active_features().contains(Features::CTRL_VLAN) {
+            let cmd = if on { net::CTRL_VLAN_ADD } else { net::CTRL_VLAN_DEL };
+            self.ctrl_cmd(net::CTRL_VLAN, cmd, &vid.to_le_bytes())?;
+        }
+        self.vlans.lock().unwrap_or_else(|p| p.into_inner()).set(vid, on);
+        Ok(())
+    }
+
     fn mtu_set(&self, _mtu: u16) -> Result<(), EthError> {
         Ok(())
     }
 
     fn xstats(&self) -> Vec<(&'static str, u64)> {
         let slot = self.ctx.slot;
-        let (mut rx_kicks, mut tx_kicks, mut retired) = (0, 0, 0);
+        let (mut rx_kicks, mut tx_kicks, mut retired, mut rx_large, mut tx_large) = (0, 0, 0, 0, 0);
         for i in 0..MAX_PAIRS {
             if let Some(q) = rx_ring(slot, i) {
                 rx_kicks += q.hdr().kicks.load(Ordering::Relaxed);
                 retired += q.hdr().retired.load(Ordering::Relaxed);
+                rx_large += q.hdr().large_segs.load(Ordering::Relaxed);
             }
             if let Some(q) = tx_ring(slot, i) {
                 tx_kicks += q.hdr().kicks.load(Ordering::Relaxed);
+                tx_large += q.hdr().large_segs.load(Ordering::Relaxed);
             }
         }
         let ctrl_cmds = self.ctrl.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(0, |c| c.done);
@@ -555,6 +600,8 @@ impl Control for VirtioControl {
             ("rx_kicks", rx_kicks),
             ("tx_kicks", tx_kicks),
             ("rx_retired_mbufs", retired),
+            ("rx_lro_packets", rx_large),
+            ("tx_tso_packets", tx_large),
             ("queue_pairs", u64::from(self.state().pairs.load(Ordering::Relaxed))),
             ("max_queue_pairs", self.max_pairs() as u64),
             ("features", self.active_features().bits()),

@@ -1,10 +1,15 @@
-//! The transmit queue: each frame gets a zeroed virtio-net header prepended in its mbuf's
-//! headroom and goes out as one descriptor (two when the header and frame are not
-//! contiguous for the device, split at the page boundary). Descriptors come from a free
-//! list kept in the queue's shared header; a burst first takes back the chains the device
-//! has used, then fills, publishes the available index once and notifies the device only
-//! when it asks.
+//! The transmit queue: each frame gets its virtio-net header prepended in the headroom of
+//! its first mbuf and goes out as a descriptor chain, one descriptor per segment (a
+//! segment whose bytes are not contiguous for the device is split at the page boundary),
+//! so that a chained mbuf — a jumbo frame, a 64 KiB large segment — is one frame.
+//! Descriptors come from a free list kept in the queue's shared header; a burst first
+//! takes back the chains the device has used, then fills, publishes the available index
+//! once and notifies the device only when it asks (`VIRTQ_USED_F_NO_NOTIFY` clear: QEMU
+//! sets it while its TX bottom half drains the ring), so a burst costs at most one
+//! doorbell write.
 
+use super::gso;
+use super::net::Features;
 use super::pci::Notifier;
 use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_NEXT};
 use eal::{Mbuf, Memory};
@@ -59,98 +64,171 @@ pub fn reclaim(q: &Vring) -> usize {
     n
 }
 
-/// Descriptors a frame needs once its header is prepended: 1, or 2 when the bytes are not
-/// contiguous for the device; 0 for an mbuf this queue cannot send (chained, or without
-/// headroom for the header).
+/// Most segments of one transmitted frame (`DevInfo::tx_max_segs`).
+pub const MAX_SEGS: u16 = 64;
+/// Most descriptors one frame may take (each segment split at most once).
+const MAX_DESCS: usize = 2 * MAX_SEGS as usize;
+
+/// Calls `f(device address, length)` for each piece of `len` bytes at `va` that is
+/// contiguous for the device (the whole range, unless IOVA = PA splits it at pages).
 #[inline(always)]
-fn descs_for(m: &Mbuf, mem: &Memory, hdr: u16) -> u64 {
-    if m.nb_segs() != 1 || m.headroom() < hdr || !super::offload::tx_ok(m) {
-        return 0;
-    }
-    let va = m.data().as_ptr() as u64 - u64::from(hdr);
-    let len = u64::from(m.data_len()) + u64::from(hdr);
-    if mem.iova(va + len - 1) == mem.iova(va) + len - 1 {
-        1
-    } else {
-        2
+fn for_each_piece(mem: &Memory, mut va: u64, mut len: u64, mut f: impl FnMut(u64, u32)) {
+    let page = mem.page_size();
+    while len > 0 {
+        let iova = mem.iova(va);
+        let n = if mem.iova(va + len - 1) == iova + len - 1 { len } else { (page - va % page).min(len) };
+        f(iova, n as u32);
+        va += n;
+        len -= n;
     }
 }
 
-/// Sends from the front of `bufs` while descriptors are free. Sent mbufs leave `bufs` (the
-/// queue frees them once the device is done); a chained (multi-segment) mbuf, one with
-/// less headroom than the header, or one asking for an offload it cannot have
-/// ([`super::offload::tx_ok`]) is dropped and counted as an error.
-#[inline]
-pub fn burst(q: &Vring, kick: &Notifier, mem: &Memory, hdr: u16, c: &QueueCounters, bufs: &mut Vec<Mbuf>) -> usize {
-    reclaim(q);
-    let free = q.hdr().free_cnt.load(Ordering::Relaxed);
-    let (mut taken, mut need) = (0usize, 0u64);
-    for m in bufs.iter() {
-        let n = descs_for(m, mem, hdr);
-        if need + n > free {
-            break;
-        }
-        need += n;
-        taken += 1;
+/// Calls `f` for each device piece of `m`'s segments, the first one starting `hdr` bytes
+/// before its data (where the header goes, or went).
+#[inline(always)]
+fn for_each_frame_piece(m: &Mbuf, mem: &Memory, hdr: u16, mut f: impl FnMut(u64, u32)) {
+    for (k, seg) in m.segments().enumerate() {
+        let back = if k == 0 { u64::from(hdr) } else { 0 };
+        for_each_piece(mem, seg.as_ptr() as u64 - back, seg.len() as u64 + back, &mut f);
     }
-    if taken == 0 {
-        return 0;
-    }
-    let mut head = q.hdr().free_head.load(Ordering::Relaxed) as u16;
-    let mut avail = q.hdr().avail.load(Ordering::Relaxed) as u16;
-    let page = mem.page_size();
-    let (mut sent, mut bytes, mut errors) = (0u64, 0u64, 0u64);
-    for mut m in bufs.drain(..taken) {
-        if descs_for(&m, mem, hdr) == 0 {
-            errors += 1;
-            continue;
+}
+
+/// A transmit queue as one burst sees it.
+pub struct Tx<'a> {
+    /// The queue.
+    pub q: &'a Vring,
+    /// Its doorbell.
+    pub kick: &'a Notifier,
+    /// The group's memory (device addresses).
+    pub mem: &'a Memory,
+    /// virtio-net header length.
+    pub hdr: u16,
+    /// The port's features as configured (`CSUM`, `HOST_TSO4/6`).
+    pub features: Features,
+}
+
+impl Tx<'_> {
+    /// Descriptors `m` needs once its header is prepended; 0 for an mbuf this queue cannot
+    /// send (more than [`MAX_SEGS`] segments or than the ring holds, no headroom for the
+    /// header, an offload request [`super::offload::tx_ok`] refuses).
+    #[inline(always)]
+    fn descs_for(&self, m: &Mbuf) -> u64 {
+        if m.nb_segs() > MAX_SEGS || m.headroom() < self.hdr || !super::offload::tx_ok(m) {
+            return 0;
         }
-        let flen = u64::from(m.data_len());
-        let vh = super::offload::tx_header(&mut m).to_bytes();
-        match m.prepend(hdr) {
-            Some(h) => {
-                h.fill(0);
-                h[..vh.len()].copy_from_slice(&vh);
+        let mut n = 0u64;
+        for_each_frame_piece(m, self.mem, self.hdr, |_, _| n += 1);
+        if n > u64::from(self.q.size()) || n as usize > MAX_DESCS {
+            0
+        } else {
+            n
+        }
+    }
+
+    /// Sends from the front of `bufs` while descriptors are free. Sent mbufs leave `bufs`
+    /// (the queue frees them once the device is done); an mbuf [`Tx::descs_for`] refuses,
+    /// or a forwarded partial checksum or large segment this port cannot send
+    /// ([`gso::tx_header`]), is dropped and counted as an error.
+    #[inline]
+    pub fn burst(&self, c: &QueueCounters, bufs: &mut Vec<Mbuf>) -> usize {
+        let (q, mem, hdr) = (self.q, self.mem, self.hdr);
+        reclaim(q);
+        let free = q.hdr().free_cnt.load(Ordering::Relaxed);
+        let (mut taken, mut need) = (0usize, 0u64);
+        for m in bufs.iter() {
+            let n = self.descs_for(m);
+            if need + n > free {
+                break;
             }
-            None => {
+            need += n;
+            taken += 1;
+        }
+        if taken == 0 {
+            return 0;
+        }
+        let mut head = q.hdr().free_head.load(Ordering::Relaxed) as u16;
+        let mut avail = q.hdr().avail.load(Ordering::Relaxed) as u16;
+        let (mut sent, mut bytes, mut errors, mut used, mut large) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        let mut pieces = [(0u64, 0u32); MAX_DESCS];
+        for mut m in bufs.drain(..taken) {
+            if self.descs_for(&m) == 0 {
                 errors += 1;
                 continue;
             }
+            let flen = u64::from(m.pkt_len());
+            let vh = if gso::is_forwarded_partial(&m) {
+                match gso::tx_header(&mut m, self.features) {
+                    Ok((h, is_large)) => {
+                        large += u64::from(is_large);
+                        h
+                    }
+                    Err(_) => {
+                        errors += 1;
+                        continue;
+                    }
+                }
+            } else {
+                super::offload::tx_header(&mut m)
+            };
+            let vh = vh.to_bytes();
+            match m.prepend(hdr) {
+                Some(h) => {
+                    h.fill(0);
+                    h[..vh.len()].copy_from_slice(&vh);
+                }
+                None => {
+                    errors += 1;
+                    continue;
+                }
+            }
+            let mut n = 0;
+            for_each_frame_piece(&m, mem, 0, |a, l| {
+                if n < MAX_DESCS {
+                    pieces[n] = (a, l);
+                }
+                n += 1;
+            });
+            let n = n.min(MAX_DESCS);
+            let first = q.free_pop(&mut head);
+            let mut id = first;
+            for (k, &(a, l)) in pieces[..n].iter().enumerate() {
+                if k + 1 < n {
+                    let next = q.free_pop(&mut head);
+                    q.set_desc(usize::from(id), a, l, DESC_F_NEXT, next);
+                    id = next;
+                } else {
+                    q.set_desc(usize::from(id), a, l, 0, 0);
+                }
+            }
+            used += n as u64;
+            // The mbuf (its whole chain) is parked at its head descriptor, taken back by
+            // `reclaim`.
+            q.put(usize::from(first), m);
+            q.avail_put(avail, first);
+            avail = avail.wrapping_add(1);
+            sent += 1;
+            bytes += flen;
         }
-        let (va, len) = (m.data().as_ptr() as u64, flen + u64::from(hdr));
-        let iova = mem.iova(va);
-        let first = if mem.iova(va + len - 1) == iova + len - 1 { len } else { page - va % page };
-        let id = q.free_pop(&mut head);
-        if first < len {
-            let id2 = q.free_pop(&mut head);
-            q.set_desc(usize::from(id), iova, first as u32, DESC_F_NEXT, id2);
-            q.set_desc(usize::from(id2), mem.iova(va + first), (len - first) as u32, 0, 0);
-        } else {
-            q.set_desc(usize::from(id), iova, len as u32, 0, 0);
+        if sent > 0 {
+            q.hdr().free_head.store(u64::from(head), Ordering::Release);
+            q.hdr().free_cnt.store(q.hdr().free_cnt.load(Ordering::Relaxed) - used, Ordering::Release);
+            q.hdr().avail.store(u64::from(avail), Ordering::Release);
+            q.avail_publish(avail);
+            if q.needs_kick() {
+                q.hdr().kicks.store(q.hdr().kicks.load(Ordering::Relaxed) + 1, Ordering::Release);
+                self.kick.notify(
+                    q.hdr().index.load(Ordering::Relaxed) as u16,
+                    q.hdr().notify_off.load(Ordering::Relaxed) as u16,
+                );
+            }
+            if large > 0 {
+                q.hdr().large_segs.store(q.hdr().large_segs.load(Ordering::Relaxed) + large, Ordering::Release);
+            }
+            c.add(sent, bytes);
         }
-        // The mbuf is parked at its head descriptor, taken back by `reclaim`.
-        q.put(usize::from(id), m);
-        q.avail_put(avail, id);
-        avail = avail.wrapping_add(1);
-        sent += 1;
-        bytes += flen;
-    }
-    if sent > 0 {
-        q.hdr().free_head.store(u64::from(head), Ordering::Release);
-        q.hdr().free_cnt.store(q.hdr().free_cnt.load(Ordering::Relaxed) - need, Ordering::Release);
-        q.hdr().avail.store(u64::from(avail), Ordering::Release);
-        q.avail_publish(avail);
-        if q.needs_kick() {
-            q.hdr().kicks.store(q.hdr().kicks.load(Ordering::Relaxed) + 1, Ordering::Release);
-            kick.notify(
-                q.hdr().index.load(Ordering::Relaxed) as u16,
-                q.hdr().notify_off.load(Ordering::Relaxed) as u16,
-            );
+        if errors > 0 {
+            c.add_errors(errors);
         }
-        c.add(sent, bytes);
+        taken
     }
-    if errors > 0 {
-        c.add_errors(errors);
-    }
-    taken
 }

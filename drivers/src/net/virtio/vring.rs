@@ -49,6 +49,9 @@ ethdev::shared_state! {
         pub kicks: AtomicU64,
         /// Device address of the memzone (the descriptor table).
         pub iova: AtomicU64,
+        /// Large TCP segments (GSO) received (RX queue: flagged `RX_LRO`) or sent whole
+        /// for the device to segment (TX queue).
+        pub large_segs: AtomicU64,
     }
 }
 
