@@ -199,6 +199,11 @@ impl VirtioControl {
         format!("vio{}_{what}", self.ctx.port)
     }
 
+    /// The memzone of TX queue `q`'s indirect descriptor tables.
+    fn ind_name(&self, q: usize) -> String {
+        self.queue_name(&format!("txq{q}_ind"))
+    }
+
     /// Queue size for a request of `nb` on a queue whose device maximum is `max`.
     fn queue_size(&self, nb: u16, max: u32) -> Result<u16, EthError> {
         let max = u16::try_from(max).unwrap_or(0);
@@ -295,6 +300,11 @@ impl VirtioControl {
             }
             if let Some(q) = tx_ring(slot, i) {
                 txq::reset(&q);
+                if self.active_features().contains(Features::INDIRECT_DESC) {
+                    if let Some(mz) = self.ctx.mem.memzone_lookup(&self.ind_name(i)) {
+                        q.hdr().ind_addr.store(mz.addr(), Ordering::Release);
+                    }
+                }
                 self.enable_queue(&q, 2 * i as u16 + 1, NO_VECTOR)?;
             }
         }
@@ -469,7 +479,22 @@ impl Control for VirtioControl {
             return Err(self.unsupported(format!("TX queue {q}: at most {MAX_PAIRS} queue pairs")));
         }
         let nb = self.queue_size(nb_desc, self.state().tx_max.load(Ordering::Relaxed))?;
-        self.setup_queue(Dir::Tx, usize::from(q), nb)
+        self.setup_queue(Dir::Tx, usize::from(q), nb)?;
+        let name = self.ind_name(usize::from(q));
+        if let Some(old) = self.ctx.mem.memzone_lookup(&name) {
+            self.ctx.mem.memzone_free(old);
+        }
+        if self.has(Features::INDIRECT_DESC) {
+            // Each table lies within one page (1 KiB tables, 4 KiB-aligned zone): its
+            // device address is found per table, so the zone need not be contiguous.
+            if let Err(e) = self.ctx.mem.memzone_reserve(&name, u64::from(nb) * vring::IND_BYTES, 4096) {
+                tracing::warn!(
+                    port = self.ctx.port,
+                    "TX queue {q}: no memory for indirect descriptor tables ({e}): chains take one ring entry per segment"
+                );
+            }
+        }
+        Ok(())
     }
 
     fn start(&self) -> Result<(), EthError> {
@@ -511,6 +536,9 @@ impl Control for VirtioControl {
         for i in 0..MAX_PAIRS {
             names.push((&st.rxq[i], format!("rxq{i}")));
             names.push((&st.txq[i], format!("txq{i}")));
+            if let Some(mz) = self.ctx.mem.memzone_lookup(&self.ind_name(i)) {
+                self.ctx.mem.memzone_free(mz);
+            }
         }
         for (queue, name) in names {
             let _ = queue.withdraw::<SplitRing>();

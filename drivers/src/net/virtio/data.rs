@@ -82,7 +82,8 @@ impl DataPath for VirtioData {
         let Some(ring) = tx_ring(self.slot, qi) else { return 0 };
         // The port's features as configured (they change with its offloads at configure).
         let features = super::net::Features::from_bits_retain(state(self.slot).features.load(Ordering::Relaxed));
-        let tx = txq::Tx { q: &ring, kick: &self.kick, mem: &self.mem, hdr: self.hdr, features };
+        let ind_addr = ring.hdr().ind_addr.load(Ordering::Relaxed);
+        let tx = txq::Tx { q: &ring, kick: &self.kick, mem: &self.mem, hdr: self.hdr, features, ind_addr };
         tx.burst(&self.slot.counters.tx[qi], bufs)
     }
 }

@@ -39,6 +39,8 @@ bitflags::bitflags! {
         const CTRL_VLAN = 1 << 19;
         /// Several queue pairs (set through the control queue).
         const MQ = 1 << 22;
+        /// Descriptors may point at tables of descriptors (one ring entry for a whole chain).
+        const INDIRECT_DESC = 1 << 28;
         /// Legacy interface: the device takes the header and the frame in any descriptor
         /// layout, one buffer included (implied on the modern interface).
         const ANY_LAYOUT = 1 << 27;
@@ -52,7 +54,7 @@ bitflags::bitflags! {
 }
 
 /// Names of the feature bits this driver knows, as the specification spells them.
-pub const FEATURE_NAMES: [(Features, &str); 18] = [
+pub const FEATURE_NAMES: [(Features, &str); 19] = [
     (Features::CSUM, "VIRTIO_NET_F_CSUM"),
     (Features::GUEST_CSUM, "VIRTIO_NET_F_GUEST_CSUM"),
     (Features::MTU, "VIRTIO_NET_F_MTU"),
@@ -68,6 +70,7 @@ pub const FEATURE_NAMES: [(Features, &str); 18] = [
     (Features::CTRL_VLAN, "VIRTIO_NET_F_CTRL_VLAN"),
     (Features::MQ, "VIRTIO_NET_F_MQ"),
     (Features::CTRL_MAC_ADDR, "VIRTIO_NET_F_CTRL_MAC_ADDR"),
+    (Features::INDIRECT_DESC, "VIRTIO_RING_F_INDIRECT_DESC"),
     (Features::ANY_LAYOUT, "VIRTIO_F_ANY_LAYOUT"),
     (Features::VERSION_1, "VIRTIO_F_VERSION_1"),
     (Features::ACCESS_PLATFORM, "VIRTIO_F_ACCESS_PLATFORM"),
@@ -210,6 +213,7 @@ pub fn negotiate(offered: Features, modern: bool, iova_pa: bool) -> Result<Featu
         | Features::CTRL_MAC_ADDR
         | Features::MRG_RXBUF
         | Features::MTU
+        | Features::INDIRECT_DESC
         | OFFLOAD_FEATURES;
     if modern {
         if !offered.contains(Features::VERSION_1) {

@@ -1,7 +1,10 @@
 //! The transmit queue: each frame gets its virtio-net header prepended in the headroom of
 //! its first mbuf and goes out as a descriptor chain, one descriptor per segment (a
 //! segment whose bytes are not contiguous for the device is split at the page boundary),
-//! so that a chained mbuf — a jumbo frame, a 64 KiB large segment — is one frame.
+//! so that a chained mbuf — a jumbo frame, a 64 KiB large segment — is one frame. With
+//! `VIRTIO_RING_F_INDIRECT_DESC` a frame of several pieces takes one ring entry: its
+//! descriptors go in the indirect table of its head descriptor (a 64 KiB segment in
+//! 2 KiB mbufs would otherwise take 33 of the ring's 256 entries).
 //! Descriptors come from a free list kept in the queue's shared header; a burst first
 //! takes back the chains the device has used, then fills, publishes the available index
 //! once and notifies the device only when it asks (`VIRTQ_USED_F_NO_NOTIFY` clear: QEMU
@@ -11,7 +14,7 @@
 use super::gso;
 use super::net::Features;
 use super::pci::Notifier;
-use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_NEXT};
+use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_INDIRECT, DESC_F_NEXT, IND_ENTRIES};
 use eal::{Mbuf, Memory};
 use ethdev::QueueCounters;
 use std::sync::atomic::Ordering;
@@ -105,6 +108,8 @@ pub struct Tx<'a> {
     pub hdr: u16,
     /// The port's features as configured (`CSUM`, `HOST_TSO4/6`).
     pub features: Features,
+    /// The queue's indirect descriptor tables (0: none).
+    pub ind_addr: u64,
 }
 
 impl Tx<'_> {
@@ -118,11 +123,19 @@ impl Tx<'_> {
         }
         let mut n = 0u64;
         for_each_frame_piece(m, self.mem, self.hdr, |_, _| n += 1);
-        if n > u64::from(self.q.size()) || n as usize > MAX_DESCS {
+        if self.indirect(n as usize) {
+            1
+        } else if n > u64::from(self.q.size()) || n as usize > MAX_DESCS {
             0
         } else {
             n
         }
+    }
+
+    /// True when a frame of `n` pieces goes in an indirect table.
+    #[inline(always)]
+    fn indirect(&self, n: usize) -> bool {
+        self.ind_addr != 0 && n > 1 && n <= IND_ENTRIES
     }
 
     /// Sends from the front of `bufs` while descriptors are free. Sent mbufs leave `bufs`
@@ -189,18 +202,35 @@ impl Tx<'_> {
                 n += 1;
             });
             let n = n.min(MAX_DESCS);
-            let first = q.free_pop(&mut head);
-            let mut id = first;
-            for (k, &(a, l)) in pieces[..n].iter().enumerate() {
-                if k + 1 < n {
-                    let next = q.free_pop(&mut head);
-                    q.set_desc(usize::from(id), a, l, DESC_F_NEXT, next);
-                    id = next;
-                } else {
-                    q.set_desc(usize::from(id), a, l, 0, 0);
+            // The next free descriptor becomes the frame's head.
+            let first = head;
+            if self.indirect(n) {
+                // Counted as one descriptor above: a table that cannot be reached drops the
+                // frame rather than take more.
+                let Some(t) = q.ind_table(self.ind_addr, first) else {
+                    errors += 1;
+                    continue;
+                };
+                for (k, &(a, l)) in pieces[..n].iter().enumerate() {
+                    let more = k + 1 < n;
+                    t.set(k, a, l, if more { DESC_F_NEXT } else { 0 }, if more { k as u16 + 1 } else { 0 });
                 }
+                q.free_pop(&mut head);
+                q.set_desc(usize::from(first), mem.iova(t.addr), (16 * n) as u32, DESC_F_INDIRECT, 0);
+                used += 1;
+            } else {
+                let mut id = q.free_pop(&mut head);
+                for (k, &(a, l)) in pieces[..n].iter().enumerate() {
+                    if k + 1 < n {
+                        let next = q.free_pop(&mut head);
+                        q.set_desc(usize::from(id), a, l, DESC_F_NEXT, next);
+                        id = next;
+                    } else {
+                        q.set_desc(usize::from(id), a, l, 0, 0);
+                    }
+                }
+                used += n as u64;
             }
-            used += n as u64;
             // The mbuf (its whole chain) is parked at its head descriptor, taken back by
             // `reclaim`.
             q.put(usize::from(first), m);
