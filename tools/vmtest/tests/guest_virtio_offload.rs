@@ -255,7 +255,7 @@ ip route add 198.18.0.1/32 dev $E1; ip route add 198.18.0.2/32 dev $E2; \
 for f in all/rp_filter $E1/rp_filter $E2/rp_filter; do echo 0 > /proc/sys/net/ipv4/conf/$f; done; \
 echo 1 > /proc/sys/net/ipv4/conf/$E1/proxy_arp; echo 1 > /proc/sys/net/ipv4/conf/$E2/proxy_arp; \
 echo 1 > /proc/sys/net/ipv4/ip_forward; echo PERF_READY phase=linux; carrier {carrier}; \
-echo \"linux forwarding counters:\"; ip -s link show $E1; ip -s link show $E2; ip link set $E1 down; ip link set $E2 down; \
+echo \"linux forwarding counters (/proc/net/dev):\"; grep -E \"$E1|$E2\" /proc/net/dev; ip link set $E1 down; ip link set $E2 down; \
 devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2 || ok=1; "
         ),
         Phase::Testpmd(name, args) => format!(
@@ -409,7 +409,7 @@ fn virtio_forwarding_throughput_against_the_guest_linux_stack() {
     let (out, measured) = run_phases(&phases, secs, false);
     for m in &measured {
         let drops = if m.phase == "linux" {
-            "see ip -s link above".to_string()
+            "see /proc/net/dev above".to_string()
         } else {
             format!("{:?}/{:?}", tx_dropped(&out, m.phase, 1), tx_dropped(&out, m.phase, 0))
         };
@@ -454,17 +454,76 @@ fn filter_frame(dst: [u8; 6], src: [u8; 6], vlan: Option<u16>, seq: u32) -> Vec<
     f
 }
 
+/// The kinds of frames of a filter phase, in the order of their codes.
+const KINDS: [&str; 4] = ["untagged", "VLAN 100", "VLAN 200", "multicast"];
+
 /// One phase's frames: unicast to the port untagged, tagged with VLAN 100 and with VLAN
-/// 200, and multicast to [`MCAST_MAC`], [`FILTER_N`] of each.
+/// 200, and multicast to [`MCAST_MAC`], [`FILTER_N`] of each; each carries its kind's code
+/// (an index of [`KINDS`]) in the top byte of its sequence number.
 fn filter_frames(port: [u8; 6], src: [u8; 6]) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
     for s in 0..FILTER_N {
         v.push(filter_frame(port, src, None, s));
-        v.push(filter_frame(port, src, Some(100), s));
-        v.push(filter_frame(port, src, Some(200), s));
-        v.push(filter_frame(MCAST_MAC, src, None, s));
+        v.push(filter_frame(port, src, Some(100), s | 1 << 24));
+        v.push(filter_frame(port, src, Some(200), s | 2 << 24));
+        v.push(filter_frame(MCAST_MAC, src, None, s | 3 << 24));
     }
     v
+}
+
+/// Counts, per kind, the filter frames from `src` that arrive on `tap` in namespace B
+/// (forwarded by the guest) within `window`. The kernel may move a VLAN tag out of the
+/// frame before a packet socket sees it; the kind code tells the frames apart either way.
+fn count_forwarded(ns: &Namespaces, tap: &str, src: [u8; 6], window: Duration) -> std::thread::JoinHandle<[u32; 4]> {
+    let tap = std::ffi::CString::new(tap).expect("name");
+    in_netns(&ns.names[1], move || {
+        // SAFETY: a NUL-terminated name; the call only reads it.
+        let index = unsafe { libc::if_nametoindex(tap.as_ptr()) };
+        assert!(index != 0, "no {tap:?} in namespace B");
+        let proto = (libc::ETH_P_ALL as u16).to_be();
+        // SAFETY: plain socket creation; closed below.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
+        assert!(fd >= 0, "AF_PACKET socket: {}", std::io::Error::last_os_error());
+        // SAFETY: an all-zero sockaddr_ll is valid; fields are set below.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = proto;
+        sll.sll_ifindex = index as i32;
+        // SAFETY: `sll` is valid for its size.
+        let r = unsafe {
+            libc::bind(fd, (&sll as *const libc::sockaddr_ll).cast(), std::mem::size_of::<libc::sockaddr_ll>() as u32)
+        };
+        assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
+        let tv = libc::timeval { tv_sec: 0, tv_usec: 200_000 };
+        // SAFETY: `tv` is a valid timeval for SO_RCVTIMEO.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as u32,
+            )
+        };
+        let mut counts = [0u32; 4];
+        let mut buf = [0u8; 2048];
+        let t0 = Instant::now();
+        while t0.elapsed() < window {
+            // SAFETY: `buf` is valid for its length.
+            let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n < 46 || buf[6..12] != src {
+                continue;
+            }
+            let f = &buf[..n as usize];
+            let at = if f[12..14] == [0x81, 0x00] { 46 } else { 42 };
+            if let Some(k) = f.get(at).map(|b| usize::from(*b)).filter(|k| *k < 4) {
+                counts[k] += 1;
+            }
+        }
+        // SAFETY: `fd` is ours and closed once.
+        unsafe { libc::close(fd) };
+        counts
+    })
 }
 
 /// Sends `frames` from a packet socket on `tap` in namespace A.
@@ -564,13 +623,19 @@ fn virtio_vlan_filter_and_allmulticast_pass_only_what_was_added() {
     let ns = Namespaces::new([&taps[0], &taps[1]]);
     let a_mac = mac_in(&ns.names[0], &taps[0]);
     let mut errors = Vec::new();
+    let mut seen = Vec::new();
     for (phase, up) in [(1, false), (2, true)] {
         if let Err(e) = guest.wait_for_console(&format!("FILTER_READY phase={phase}"), CONSOLE_WAIT) {
             errors.push(e.to_string());
             break;
         }
+        let counter = count_forwarded(&ns, &taps[1], a_mac, Duration::from_secs(4));
+        std::thread::sleep(Duration::from_millis(300));
         send_raw(&ns, &taps[0], filter_frames(common::mac(MAC_0), a_mac));
-        std::thread::sleep(Duration::from_secs(2));
+        let counts = counter.join().expect("counter thread");
+        let named: Vec<String> = KINDS.iter().zip(counts).map(|(k, n)| format!("{k}: {n}")).collect();
+        eprintln!("phase {phase}: forwarded to B: {}", named.join(", "));
+        seen.push(counts);
         guest.monitor().and_then(|mut m| m.set_link("ctl", up)).unwrap_or_else(|e| panic!("{e}"));
     }
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
@@ -589,5 +654,7 @@ fn virtio_vlan_filter_and_allmulticast_pass_only_what_was_added() {
         .filter_map(|b| b.lines().nth(1)?.split_whitespace().nth(1)?.parse().ok())
         .collect();
     let n = u64::from(FILTER_N);
+    let f = FILTER_N;
+    assert_eq!(seen, vec![[f, f, 0, 0], [f, f, f, f]], "forwarded per kind ({KINDS:?}): {out}");
     assert_eq!(stats, vec![2 * n, 4 * n], "port 0 RX: untagged + VLAN 100, then + VLAN 200 + multicast: {out}");
 }

@@ -55,8 +55,8 @@ impl VlanSet {
         }
     }
 
-    fn ids(&self) -> impl Iterator<Item = u16> + '_ {
-        (0..4096u16).filter(|v| self.0[usize::from(v >> 6)] & (1 << (v & 63)) != 0)
+    fn contains(&self, vid: u16) -> bool {
+        self.0[usize::from(vid >> 6) & 63] & (1 << (vid & 63)) != 0
     }
 }
 
@@ -344,10 +344,18 @@ impl VirtioControl {
                 }
             }
             if self.active_features().contains(Features::CTRL_VLAN) {
+                // The specification leaves the table's state after a reset open, and QEMU
+                // (since 8.1) lets every VLAN through until told otherwise: every entry is
+                // written, so that exactly the added VLANs pass.
                 let vlans = self.vlans.lock().unwrap_or_else(|p| p.into_inner());
-                for vid in vlans.ids() {
-                    c.command(net::CTRL_VLAN, net::CTRL_VLAN_ADD, &vid.to_le_bytes())
-                        .map_err(|e| start_command(format!("VLAN {vid} (VIRTIO_NET_CTRL_VLAN_ADD)"), e))?;
+                for vid in 0..=net::MAX_VLAN_ID {
+                    let (cmd, name) = if vlans.contains(vid) {
+                        (net::CTRL_VLAN_ADD, "VIRTIO_NET_CTRL_VLAN_ADD")
+                    } else {
+                        (net::CTRL_VLAN_DEL, "VIRTIO_NET_CTRL_VLAN_DEL")
+                    };
+                    c.command(net::CTRL_VLAN, cmd, &vid.to_le_bytes())
+                        .map_err(|e| start_command(format!("VLAN {vid} ({name})"), e))?;
                 }
             }
             let mac = slot.mac();

@@ -127,6 +127,8 @@ pub const CTRL_VLAN: u8 = 2;
 pub const CTRL_VLAN_ADD: u8 = 0;
 /// VLAN command: drop frames of a VLAN id again (u16).
 pub const CTRL_VLAN_DEL: u8 = 1;
+/// Highest VLAN id of the filter table (12 bits).
+pub const MAX_VLAN_ID: u16 = 4095;
 /// Control class: multiqueue.
 pub const CTRL_MQ: u8 = 4;
 /// Multiqueue command: number of queue pairs to use (u16).
