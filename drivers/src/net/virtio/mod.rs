@@ -6,7 +6,7 @@
 //! segment with the virtio-net header in the first mbuf's headroom. TCP/UDP checksum
 //! offload on both sides and TSO on transmit (`VIRTIO_NET_F_CSUM`, `GUEST_CSUM`,
 //! `HOST_TSO4/6`, [`offload`]), large TCP segments on receive (`GUEST_TSO4/6` over
-//! mergeable buffers, `RxOffloads::TCP_LRO`, sent on whole by another virtio port: `gso`)
+//! mergeable buffers, `RxOffloads::TCP_LRO`, sent on whole by another virtio port: [`gso`])
 //! and the VLAN filter (`VIRTIO_NET_F_CTRL_VLAN`) are used when the port is configured
 //! with them. The MAC address and
 //! link status come from the device configuration (`VIRTIO_NET_F_MAC`,
@@ -28,7 +28,7 @@ mod control;
 mod ctrl;
 mod data;
 pub mod error;
-mod gso;
+pub mod gso;
 mod intr;
 pub mod net;
 pub mod offload;
