@@ -24,8 +24,11 @@
 //! flock /tmp/bypass-qemu.lock cargo test --release -p vmtest --test guest_virtio_offload -- --ignored --nocapture
 //! ```
 //!
-//! The rates are TCP streams written by a socket in one namespace and read in the other
-//! (as iperf3 does by default), measured from the first byte received to the last.
+//! `PERF_SECS=N` sets each stream's length; `PERF_BEFORE_TESTPMD=path` adds a first
+//! Bypass phase with another static testpmd build (say, of the main branch) for a
+//! before/after figure from the same boot. The rates are TCP streams written by a socket
+//! in one namespace and read in the other (as iperf3 does by default), measured from the
+//! first byte received to the last; TX drops are testpmd's TX-dropped per port.
 
 mod common;
 
@@ -224,6 +227,8 @@ enum Phase {
     Linux,
     /// Bypass testpmd, io forwarding with retry, with these extra arguments.
     Testpmd(&'static str, &'static str),
+    /// The same with another build of testpmd (guest binary `testpmd_before`).
+    Before,
 }
 
 impl Phase {
@@ -231,6 +236,7 @@ impl Phase {
         match self {
             Phase::Linux => "linux",
             Phase::Testpmd(n, _) => n,
+            Phase::Before => "before",
         }
     }
 }
@@ -258,15 +264,21 @@ echo 1 > /proc/sys/net/ipv4/ip_forward; echo PERF_READY phase=linux; carrier {ca
 echo \"linux forwarding counters (/proc/net/dev):\"; grep -E \"$E1|$E2\" /proc/net/dev; ip link set $E1 down; ip link set $E2 down; \
 devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2 || ok=1; "
         ),
-        Phase::Testpmd(name, args) => format!(
+        Phase::Testpmd(..) | Phase::Before => {
+            let (name, args, program) = match p {
+                Phase::Testpmd(n, a) => (n, a, "testpmd"),
+                _ => ("before", "", "testpmd_before"),
+            };
+            format!(
             "rm -f /tmp/c_{name}; mkfifo /tmp/c_{name}; \
-testpmd -l 0-1 -m 128 --file-prefix {name} -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -i --rxd 256 --txd 256 {args} \
+{program} -l 0-1 -m 128 --file-prefix {name} -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -i --rxd 256 --txd 256 {args} \
 < /tmp/c_{name} > /tmp/{name}.log 2>&1 & P=$!; exec 3>/tmp/c_{name}; waitg 'testpmd> ' /tmp/{name}.log; \
 for c in 'show port info 0' 'set fwd io retry' 'start'; do echo \"$c\" >&3; sleep 0.2; done; \
 waitg 'packet forwarding' /tmp/{name}.log; echo PERF_READY phase={name}; carrier {carrier}; \
 echo stop >&3; waitg 'Done.' /tmp/{name}.log; echo 'show port xstats all' >&3; sleep 1; echo quit >&3; exec 3>&-; \
 wait $P; r=$?; echo \"=== testpmd {name}\"; cat /tmp/{name}.log; echo \"testpmd {name} exit code $r\"; [ $r -eq 0 ] || ok=1; "
-        ),
+            )
+        }
     }
 }
 
@@ -282,6 +294,11 @@ struct Measured {
 /// (0: not at all) and, when `file` is set, sends the 20 MB file from A to B and checks its
 /// SHA-256. Returns the guest's output and what was measured.
 fn run_phases(phases: &[Phase], stream_secs: u64, file: bool) -> (String, Vec<Measured>) {
+    run_phases_with(phases, stream_secs, file, None)
+}
+
+/// [`run_phases`], with `before` (a testpmd binary) in the guest as `testpmd_before`.
+fn run_phases_with(phases: &[Phase], stream_secs: u64, file: bool, before: Option<&Path>) -> (String, Vec<Measured>) {
     let id = std::process::id() % 100_000;
     let taps = [format!("bvo{id}a"), format!("bvo{id}b")];
     let mut script = SHELL_FNS.to_string();
@@ -297,6 +314,9 @@ fn run_phases(phases: &[Phase], stream_secs: u64, file: bool) -> (String, Vec<Me
         .nic(Nic { slot: 3, ..Nic::new(NicModel::VirtioModern, "n1").mac(MAC_0).tap(&taps[0], 1) })
         .nic(Nic { slot: 5, ..Nic::new(NicModel::VirtioModern, "n2").mac(MAC_1).tap(&taps[1], 1) })
         .nic(Nic { slot: 4, ..Nic::new(NicModel::VirtioTransitional, "ctl") });
+    if let Some(b) = before {
+        cfg = cfg.binary(b.to_path_buf());
+    }
     cfg = if starts_bound {
         cfg.command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2")
     } else {
@@ -405,8 +425,22 @@ fn virtio_forwarding_throughput_against_the_guest_linux_stack() {
         return;
     }
     let secs = std::env::var("PERF_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(STREAM_SECS);
-    let phases = [Phase::Linux, Phase::Testpmd("plain", ""), Phase::Testpmd("lro", LRO_ARGS)];
-    let (out, measured) = run_phases(&phases, secs, false);
+    // PERF_BEFORE_TESTPMD: another static testpmd build (say, of the main branch) run first
+    // with plain io forwarding, for a before/after figure in the same boot.
+    let before = std::env::var_os("PERF_BEFORE_TESTPMD").map(PathBuf::from);
+    let staged = before.as_ref().map(|b| {
+        let d = std::env::temp_dir().join(format!("bypass-perf-before-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("temp dir");
+        let to = d.join("testpmd_before");
+        std::fs::copy(b, &to).unwrap_or_else(|e| panic!("{}: {e}", b.display()));
+        to
+    });
+    let mut phases = vec![Phase::Linux];
+    if staged.is_some() {
+        phases.push(Phase::Before);
+    }
+    phases.extend([Phase::Testpmd("plain", ""), Phase::Testpmd("lro", LRO_ARGS)]);
+    let (out, measured) = run_phases_with(&phases, secs, false, staged.as_deref());
     for m in &measured {
         let drops = if m.phase == "linux" {
             "see /proc/net/dev above".to_string()
