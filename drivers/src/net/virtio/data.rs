@@ -83,7 +83,14 @@ impl DataPath for VirtioData {
         // The port's features as configured (they change with its offloads at configure).
         let features = super::net::Features::from_bits_retain(state(self.slot).features.load(Ordering::Relaxed));
         let ind_addr = ring.hdr().ind_addr.load(Ordering::Relaxed);
-        let tx = txq::Tx { q: &ring, kick: &self.kick, mem: &self.mem, hdr: self.hdr, features, ind_addr };
-        tx.burst(&self.slot.counters.tx[qi], bufs)
+        let tx = txq::Tx { q: &ring, mem: &self.mem, hdr: self.hdr, features, ind_addr };
+        let (taken, kick) = tx.burst(&self.slot.counters.tx[qi], bufs);
+        if kick {
+            self.kick.notify(
+                ring.hdr().index.load(Ordering::Relaxed) as u16,
+                ring.hdr().notify_off.load(Ordering::Relaxed) as u16,
+            );
+        }
+        taken
     }
 }

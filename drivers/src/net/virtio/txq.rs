@@ -13,7 +13,6 @@
 
 use super::gso;
 use super::net::Features;
-use super::pci::Notifier;
 use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_INDIRECT, DESC_F_NEXT, IND_ENTRIES};
 use eal::{Mbuf, Memory};
 use ethdev::QueueCounters;
@@ -100,8 +99,6 @@ fn for_each_frame_piece(m: &Mbuf, mem: &Memory, hdr: u16, mut f: impl FnMut(u64,
 pub struct Tx<'a> {
     /// The queue.
     pub q: &'a Vring,
-    /// Its doorbell.
-    pub kick: &'a Notifier,
     /// The group's memory (device addresses).
     pub mem: &'a Memory,
     /// virtio-net header length.
@@ -141,9 +138,11 @@ impl Tx<'_> {
     /// Sends from the front of `bufs` while descriptors are free. Sent mbufs leave `bufs`
     /// (the queue frees them once the device is done); an mbuf [`Tx::descs_for`] refuses,
     /// or a forwarded partial checksum or large segment this port cannot send
-    /// ([`gso::tx_header`]), is dropped and counted as an error.
+    /// ([`gso::tx_header`]), is dropped and counted as an error. Returns how many mbufs left
+    /// `bufs`, and true when the device asked to be notified of the new entries (the caller
+    /// rings the doorbell; counted in `kicks`).
     #[inline]
-    pub fn burst(&self, c: &QueueCounters, bufs: &mut Vec<Mbuf>) -> usize {
+    pub fn burst(&self, c: &QueueCounters, bufs: &mut Vec<Mbuf>) -> (usize, bool) {
         let (q, mem, hdr) = (self.q, self.mem, self.hdr);
         reclaim(q);
         let free = q.hdr().free_cnt.load(Ordering::Relaxed);
@@ -157,8 +156,9 @@ impl Tx<'_> {
             taken += 1;
         }
         if taken == 0 {
-            return 0;
+            return (0, false);
         }
+        let mut kick = false;
         let mut head = q.hdr().free_head.load(Ordering::Relaxed) as u16;
         let mut avail = q.hdr().avail.load(Ordering::Relaxed) as u16;
         let (mut sent, mut bytes, mut errors, mut used, mut large) = (0u64, 0u64, 0u64, 0u64, 0u64);
@@ -246,10 +246,7 @@ impl Tx<'_> {
             q.avail_publish(avail);
             if q.needs_kick() {
                 q.hdr().kicks.store(q.hdr().kicks.load(Ordering::Relaxed) + 1, Ordering::Release);
-                self.kick.notify(
-                    q.hdr().index.load(Ordering::Relaxed) as u16,
-                    q.hdr().notify_off.load(Ordering::Relaxed) as u16,
-                );
+                kick = true;
             }
             if large > 0 {
                 q.hdr().large_segs.store(q.hdr().large_segs.load(Ordering::Relaxed) + large, Ordering::Release);
@@ -259,6 +256,121 @@ impl Tx<'_> {
         if errors > 0 {
             c.add_errors(errors);
         }
-        taken
+        (taken, kick)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::virtio::vring::{self, Layout, IND_BYTES};
+    use eal::{shm, PktMbufPool};
+    use std::sync::atomic::{AtomicU32, AtomicU64};
+
+    const HDR: u16 = 12;
+
+    /// A chain of three mbufs of 100, 200 and 300 bytes.
+    fn chain(pool: &PktMbufPool) -> Mbuf {
+        let mut segs = [100u16, 200, 300].into_iter().map(|n| {
+            let mut m = pool.alloc().unwrap();
+            m.append(n).unwrap().fill(n as u8);
+            m
+        });
+        let mut head = segs.next().unwrap();
+        for m in segs {
+            head.chain(m);
+        }
+        head
+    }
+
+    fn counters(mem: &Memory) -> &'static QueueCounters {
+        let mz = mem.memzone_reserve("txq_test_ctr", 64, 64).unwrap();
+        &shm::shared_slice::<QueueCounters>(mz.addr(), 1).unwrap()[0]
+    }
+
+    /// The device marks the chains whose heads are `ids` used.
+    fn device_uses(q: &Vring, ids: &[u16]) {
+        let l = Layout::of(q.size());
+        let used = shm::shared_slice::<AtomicU32>(q.addr() + l.used, 1 + 2 * usize::from(q.size())).unwrap();
+        for (k, id) in ids.iter().enumerate() {
+            used[1 + 2 * k].store(u32::from(*id), Ordering::Relaxed);
+        }
+        used[0].store((ids.len() as u32) << 16, Ordering::Release);
+    }
+
+    #[test]
+    fn a_chain_goes_out_as_one_frame_one_descriptor_per_segment_and_comes_back_whole() {
+        let mem = Memory::anonymous(16 << 20).unwrap();
+        let pool = PktMbufPool::create(&mem, "txq_chain", 16, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
+        let (_mz, q) = vring::reserve(&mem, "txq_chain_q", 16).unwrap();
+        reset(&q);
+        let c = counters(&mem);
+        let mut bufs = vec![chain(&pool)];
+        let va0 = bufs[0].data().as_ptr() as u64;
+        let tx = Tx { q: &q, mem: &mem, hdr: HDR, features: Features::empty(), ind_addr: 0 };
+        assert_eq!(tx.burst(c, &mut bufs), (1, true), "sent, and the device asks to be told");
+        assert!(bufs.is_empty());
+        let (a0, l0, f0, n0) = q.desc(0);
+        assert_eq!((a0, l0, f0), (mem.iova(va0 - u64::from(HDR)), 112, DESC_F_NEXT), "header + first segment");
+        let (_, l1, f1, n1) = q.desc(usize::from(n0));
+        assert_eq!((l1, f1), (200, DESC_F_NEXT));
+        let (_, l2, f2, _) = q.desc(usize::from(n1));
+        assert_eq!((l2, f2), (300, 0), "the last segment ends the chain");
+        assert_eq!(q.hdr().free_cnt.load(Ordering::Relaxed), 13);
+        assert_eq!(c.packets.load(Ordering::Relaxed), 1);
+        device_uses(&q, &[0]);
+        assert_eq!(reclaim(&q), 1);
+        assert_eq!(q.hdr().free_cnt.load(Ordering::Relaxed), 16, "every descriptor of the chain is free again");
+        assert!(pool.mempool().is_full(), "the whole chain went back to its pool");
+    }
+
+    #[test]
+    fn with_indirect_descriptors_a_chain_takes_one_ring_entry() {
+        let mem = Memory::anonymous(16 << 20).unwrap();
+        let pool = PktMbufPool::create(&mem, "txq_ind", 16, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
+        let (_mz, q) = vring::reserve(&mem, "txq_ind_q", 16).unwrap();
+        reset(&q);
+        let ind = mem.memzone_reserve("txq_ind_tables", 16 * IND_BYTES, 4096).unwrap();
+        let c = counters(&mem);
+        let mut bufs = vec![chain(&pool), chain(&pool)];
+        let tx = Tx { q: &q, mem: &mem, hdr: HDR, features: Features::empty(), ind_addr: ind.addr() };
+        assert_eq!(tx.burst(c, &mut bufs).0, 2);
+        assert_eq!(q.hdr().free_cnt.load(Ordering::Relaxed), 14, "one ring descriptor per frame");
+        let (a, l, f, _) = q.desc(0);
+        assert_eq!((a, l, f), (mem.iova(ind.addr()), 48, DESC_F_INDIRECT), "a table of three descriptors");
+        let (a, l, f, _) = q.desc(1);
+        assert_eq!((a, l, f), (mem.iova(ind.addr() + IND_BYTES), 48, DESC_F_INDIRECT), "each head its own table");
+        let t = shm::shared_slice::<AtomicU64>(ind.addr(), 6).unwrap();
+        let w = |i: usize| t[2 * i + 1].load(Ordering::Relaxed);
+        let len_flags_next = |x: u64| (x as u32, (x >> 32) as u16, (x >> 48) as u16);
+        assert_eq!(len_flags_next(w(0)), (112, DESC_F_NEXT, 1));
+        assert_eq!(len_flags_next(w(1)), (200, DESC_F_NEXT, 2));
+        assert_eq!(len_flags_next(w(2)), (300, 0, 0));
+        device_uses(&q, &[0, 1]);
+        assert_eq!(reclaim(&q), 2);
+        assert_eq!(q.hdr().free_cnt.load(Ordering::Relaxed), 16);
+        assert!(pool.mempool().is_full());
+    }
+
+    #[test]
+    fn a_chain_longer_than_the_ring_is_dropped_and_counted() {
+        let mem = Memory::anonymous(16 << 20).unwrap();
+        let pool = PktMbufPool::create(&mem, "txq_long", 32, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
+        let (_mz, q) = vring::reserve(&mem, "txq_long_q", 16).unwrap();
+        reset(&q);
+        let c = counters(&mem);
+        let mut head = pool.alloc().unwrap();
+        head.append(60).unwrap();
+        for _ in 0..16 {
+            let mut m = pool.alloc().unwrap();
+            m.append(10).unwrap();
+            head.chain(m);
+        }
+        let mut bufs = vec![head];
+        let tx = Tx { q: &q, mem: &mem, hdr: HDR, features: Features::empty(), ind_addr: 0 };
+        assert_eq!(tx.burst(c, &mut bufs), (1, false), "taken off the burst, nothing for the device");
+        assert_eq!(c.errors.load(Ordering::Relaxed), 1);
+        assert_eq!(q.hdr().free_cnt.load(Ordering::Relaxed), 16);
+        assert!(pool.mempool().is_full());
     }
 }
