@@ -12,7 +12,7 @@
 //!   segments received whole on port 0 and sent whole on port 1.
 //! - `virtio_vlan_filter_and_allmulticast_pass_only_what_was_added` (CI): the VLAN filter
 //!   through the control queue (`VIRTIO_NET_CTRL_VLAN_ADD`), and all-multicast.
-//! - `virtio_forwarding_throughput_against_the_guest_linux_stack` (ignored: four 10 s
+//! - `virtio_forwarding_throughput_against_the_guest_linux_stack` (ignored: two 10 s
 //!   TCP streams per forwarder on TCG are too slow and noisy for CI): prints Mbit/s and TX
 //!   drops per direction for the guest's own Linux forwarding (IP routing with proxy ARP,
 //!   `iommu=pt`: the test guest kernel has no bridge module), Bypass testpmd io forwarding
@@ -419,7 +419,7 @@ fn large_tcp_segments_cross_two_virtio_ports_whole_and_a_20mb_file_arrives_intac
 /// Throughput of forwarding between two virtio NICs, printed (not asserted): the guest's
 /// own Linux stack, Bypass testpmd io forwarding without offloads, and with LRO/TSO.
 #[test]
-#[ignore = "four 10 s TCP streams per forwarder under TCG: too slow and noisy for CI; see the module documentation for the command"]
+#[ignore = "a 10 s TCP stream each way through each of three or four forwarders under TCG: too slow and noisy for CI; see the module documentation for the command"]
 fn virtio_forwarding_throughput_against_the_guest_linux_stack() {
     if !common::qemu_available_or_skip("virtio_forwarding_throughput_against_the_guest_linux_stack") {
         return;
