@@ -21,6 +21,11 @@ bitflags::bitflags! {
         const RX_IP_CKSUM_GOOD = 1 << 7;
         /// RX: the L4 checksum is right.
         const RX_L4_CKSUM_GOOD = 1 << 8;
+        /// RX: the device merged several TCP segments into this packet (LRO, or a large
+        /// segment a virtual device received whole); `tso_segsz` holds the segment size
+        /// the sender used and the header lengths are set, so that the packet can be sent
+        /// again with TSO.
+        const RX_LRO = 1 << 16;
         /// TX: segment the TCP payload into `tso_segsz`-byte segments (needs the header
         /// lengths and the IP/TCP checksum flags).
         const TX_TCP_SEG = 1 << 50;

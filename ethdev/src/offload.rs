@@ -17,6 +17,9 @@ bitflags::bitflags! {
         const UDP_CKSUM = 1 << 2;
         /// Check TCP checksums.
         const TCP_CKSUM = 1 << 3;
+        /// Receive TCP segments merged into large packets (`OlFlags::RX_LRO`, with the
+        /// segment size in `tso_segsz`).
+        const TCP_LRO = 1 << 4;
         /// Drop frames whose VLAN id is not in the filter.
         const VLAN_FILTER = 1 << 9;
         /// Receive frames longer than one buffer as chained mbufs.
@@ -65,6 +68,7 @@ impl RxOffloads {
                 (RxOffloads::IPV4_CKSUM, "IPV4_CKSUM"),
                 (RxOffloads::UDP_CKSUM, "UDP_CKSUM"),
                 (RxOffloads::TCP_CKSUM, "TCP_CKSUM"),
+                (RxOffloads::TCP_LRO, "TCP_LRO"),
                 (RxOffloads::VLAN_FILTER, "VLAN_FILTER"),
                 (RxOffloads::SCATTER, "SCATTER"),
                 (RxOffloads::RSS_HASH, "RSS_HASH"),

@@ -37,6 +37,27 @@ pub(crate) struct VirtioControl {
     ctrl: Mutex<Option<CtrlQueue>>,
     irqs: Mutex<Option<ArmedIrqs>>,
     lsc_count: Arc<AtomicU64>,
+    /// The VLAN ids let through (`vlan_filter`), given to the device again at each start
+    /// (a reset empties its filter).
+    vlans: Mutex<VlanSet>,
+}
+
+/// A set of VLAN ids (0-4095), one bit each.
+struct VlanSet([u64; 64]);
+
+impl VlanSet {
+    fn set(&mut self, vid: u16, on: bool) {
+        let (w, b) = (usize::from(vid >> 6) & 63, vid & 63);
+        if on {
+            self.0[w] |= 1 << b;
+        } else {
+            self.0[w] &= !(1 << b);
+        }
+    }
+
+    fn contains(&self, vid: u16) -> bool {
+        self.0[usize::from(vid >> 6) & 63] & (1 << (vid & 63)) != 0
+    }
 }
 
 impl VirtioControl {
@@ -126,6 +147,7 @@ impl VirtioControl {
             ctrl: Mutex::new(None),
             irqs: Mutex::new(irqs),
             lsc_count,
+            vlans: Mutex::new(VlanSet([0; 64])),
         })
     }
 
@@ -175,6 +197,11 @@ impl VirtioControl {
 
     fn queue_name(&self, what: &str) -> String {
         format!("vio{}_{what}", self.ctx.port)
+    }
+
+    /// The memzone of TX queue `q`'s indirect descriptor tables.
+    fn ind_name(&self, q: usize) -> String {
+        self.queue_name(&format!("txq{q}_ind"))
     }
 
     /// Queue size for a request of `nb` on a queue whose device maximum is `max`.
@@ -273,6 +300,11 @@ impl VirtioControl {
             }
             if let Some(q) = tx_ring(slot, i) {
                 txq::reset(&q);
+                if self.active_features().contains(Features::INDIRECT_DESC) {
+                    if let Some(mz) = self.ctx.mem.memzone_lookup(&self.ind_name(i)) {
+                        q.hdr().ind_addr.store(mz.addr(), Ordering::Release);
+                    }
+                }
                 self.enable_queue(&q, 2 * i as u16 + 1, NO_VECTOR)?;
             }
         }
@@ -309,6 +341,21 @@ impl VirtioControl {
                 if slot.allmulti.load(Ordering::Relaxed) == 1 {
                     c.command(net::CTRL_RX, net::CTRL_RX_ALLMULTI, &[1])
                         .map_err(|e| start_command("all-multicast (VIRTIO_NET_CTRL_RX_ALLMULTI)".into(), e))?;
+                }
+            }
+            if self.active_features().contains(Features::CTRL_VLAN) {
+                // The specification leaves the table's state after a reset open, and QEMU
+                // (since 8.1) lets every VLAN through until told otherwise: every entry is
+                // written, so that exactly the added VLANs pass.
+                let vlans = self.vlans.lock().unwrap_or_else(|p| p.into_inner());
+                for vid in 0..=net::MAX_VLAN_ID {
+                    let (cmd, name) = if vlans.contains(vid) {
+                        (net::CTRL_VLAN_ADD, "VIRTIO_NET_CTRL_VLAN_ADD")
+                    } else {
+                        (net::CTRL_VLAN_DEL, "VIRTIO_NET_CTRL_VLAN_DEL")
+                    };
+                    c.command(net::CTRL_VLAN, cmd, &vid.to_le_bytes())
+                        .map_err(|e| start_command(format!("VLAN {vid} ({name})"), e))?;
                 }
             }
             let mac = slot.mac();
@@ -380,8 +427,8 @@ impl Control for VirtioControl {
             rss_hash_types: 0,
             rx_offload_capa: net::offload_capa(self.features).0
                 | if self.has(Features::MRG_RXBUF) { ethdev::RxOffloads::SCATTER } else { ethdev::RxOffloads::empty() },
-            tx_offload_capa: net::offload_capa(self.features).1,
-            tx_max_segs: 1,
+            tx_offload_capa: net::offload_capa(self.features).1 | ethdev::TxOffloads::MULTI_SEGS,
+            tx_max_segs: txq::MAX_SEGS,
         }
     }
 
@@ -440,7 +487,22 @@ impl Control for VirtioControl {
             return Err(self.unsupported(format!("TX queue {q}: at most {MAX_PAIRS} queue pairs")));
         }
         let nb = self.queue_size(nb_desc, self.state().tx_max.load(Ordering::Relaxed))?;
-        self.setup_queue(Dir::Tx, usize::from(q), nb)
+        self.setup_queue(Dir::Tx, usize::from(q), nb)?;
+        let name = self.ind_name(usize::from(q));
+        if let Some(old) = self.ctx.mem.memzone_lookup(&name) {
+            self.ctx.mem.memzone_free(old);
+        }
+        if self.has(Features::INDIRECT_DESC) {
+            // Each table lies within one page (1 KiB tables, 4 KiB-aligned zone): its
+            // device address is found per table, so the zone need not be contiguous.
+            if let Err(e) = self.ctx.mem.memzone_reserve(&name, u64::from(nb) * vring::IND_BYTES, 4096) {
+                tracing::warn!(
+                    port = self.ctx.port,
+                    "TX queue {q}: no memory for indirect descriptor tables ({e}): chains take one ring entry per segment"
+                );
+            }
+        }
+        Ok(())
     }
 
     fn start(&self) -> Result<(), EthError> {
@@ -482,6 +544,9 @@ impl Control for VirtioControl {
         for i in 0..MAX_PAIRS {
             names.push((&st.rxq[i], format!("rxq{i}")));
             names.push((&st.txq[i], format!("txq{i}")));
+            if let Some(mz) = self.ctx.mem.memzone_lookup(&self.ind_name(i)) {
+                self.ctx.mem.memzone_free(mz);
+            }
         }
         for (queue, name) in names {
             let _ = queue.withdraw::<SplitRing>();
@@ -532,20 +597,36 @@ impl Control for VirtioControl {
         Ok(())
     }
 
+    fn vlan_filter(&self, vid: u16, on: bool) -> Result<(), EthError> {
+        if !self.has(Features::CTRL_VLAN) {
+            return Err(self.unsupported(
+                "the VLAN filter: the device does not offer VIRTIO_NET_F_CTRL_VLAN (and VIRTIO_NET_F_CTRL_VQ)".into(),
+            ));
+        }
+        if self.started() && self.active_features().contains(Features::CTRL_VLAN) {
+            let cmd = if on { net::CTRL_VLAN_ADD } else { net::CTRL_VLAN_DEL };
+            self.ctrl_cmd(net::CTRL_VLAN, cmd, &vid.to_le_bytes())?;
+        }
+        self.vlans.lock().unwrap_or_else(|p| p.into_inner()).set(vid, on);
+        Ok(())
+    }
+
     fn mtu_set(&self, _mtu: u16) -> Result<(), EthError> {
         Ok(())
     }
 
     fn xstats(&self) -> Vec<(&'static str, u64)> {
         let slot = self.ctx.slot;
-        let (mut rx_kicks, mut tx_kicks, mut retired) = (0, 0, 0);
+        let (mut rx_kicks, mut tx_kicks, mut retired, mut rx_large, mut tx_large) = (0, 0, 0, 0, 0);
         for i in 0..MAX_PAIRS {
             if let Some(q) = rx_ring(slot, i) {
                 rx_kicks += q.hdr().kicks.load(Ordering::Relaxed);
                 retired += q.hdr().retired.load(Ordering::Relaxed);
+                rx_large += q.hdr().large_segs.load(Ordering::Relaxed);
             }
             if let Some(q) = tx_ring(slot, i) {
                 tx_kicks += q.hdr().kicks.load(Ordering::Relaxed);
+                tx_large += q.hdr().large_segs.load(Ordering::Relaxed);
             }
         }
         let ctrl_cmds = self.ctrl.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(0, |c| c.done);
@@ -555,6 +636,8 @@ impl Control for VirtioControl {
             ("rx_kicks", rx_kicks),
             ("tx_kicks", tx_kicks),
             ("rx_retired_mbufs", retired),
+            ("rx_lro_packets", rx_large),
+            ("tx_tso_packets", tx_large),
             ("queue_pairs", u64::from(self.state().pairs.load(Ordering::Relaxed))),
             ("max_queue_pairs", self.max_pairs() as u64),
             ("features", self.active_features().bits()),

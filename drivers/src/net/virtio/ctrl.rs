@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 /// How long a command may take (QEMU under TCG included).
 const TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a command is polled without sleeping.
+const SPIN: Duration = Duration::from_micros(500);
 
 /// The control queue of a port.
 pub struct CtrlQueue {
@@ -60,10 +62,17 @@ impl CtrlQueue {
         self.kick.notify(self.index, self.noff);
         let t0 = Instant::now();
         while self.q.used_idx() != next {
-            if t0.elapsed() > TIMEOUT {
+            let waited = t0.elapsed();
+            if waited > TIMEOUT {
                 return Err(VirtioError::CtrlTimeout { class, cmd, timeout: TIMEOUT });
             }
-            std::thread::sleep(Duration::from_micros(200));
+            // A device answers most commands within microseconds (start writes the whole
+            // VLAN table, 4096 of them): spin briefly before sleeping.
+            if waited < SPIN {
+                std::hint::spin_loop();
+            } else {
+                std::thread::sleep(Duration::from_micros(200));
+            }
         }
         self.q.hdr().used.store(u64::from(next), Ordering::Release);
         self.done += 1;

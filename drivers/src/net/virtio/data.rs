@@ -34,12 +34,13 @@ impl VirtioData {
 
 impl VirtioData {
     /// How RX treats frames over several buffers: by the negotiated features and the port's
-    /// `RxOffloads::SCATTER`.
+    /// `RxOffloads::SCATTER` or `TCP_LRO` (large segments span several buffers).
     #[inline]
     fn merge(&self) -> Merge {
+        let chain = ethdev::RxOffloads::SCATTER | ethdev::RxOffloads::TCP_LRO;
         if !self.mrg {
             Merge::Off
-        } else if self.slot.rx_offloads.load(Ordering::Relaxed) & ethdev::RxOffloads::SCATTER.bits() != 0 {
+        } else if self.slot.rx_offloads.load(Ordering::Relaxed) & chain.bits() != 0 {
             Merge::Chain
         } else {
             Merge::Drop
@@ -79,6 +80,17 @@ impl DataPath for VirtioData {
             return 0;
         }
         let Some(ring) = tx_ring(self.slot, qi) else { return 0 };
-        txq::burst(&ring, &self.kick, &self.mem, self.hdr, &self.slot.counters.tx[qi], bufs)
+        // The port's features as configured (they change with its offloads at configure).
+        let features = super::net::Features::from_bits_retain(state(self.slot).features.load(Ordering::Relaxed));
+        let ind_addr = ring.hdr().ind_addr.load(Ordering::Relaxed);
+        let tx = txq::Tx { q: &ring, mem: &self.mem, hdr: self.hdr, features, ind_addr };
+        let (taken, kick) = tx.burst(&self.slot.counters.tx[qi], bufs);
+        if kick {
+            self.kick.notify(
+                ring.hdr().index.load(Ordering::Relaxed) as u16,
+                ring.hdr().notify_off.load(Ordering::Relaxed) as u16,
+            );
+        }
+        taken
     }
 }

@@ -3,9 +3,12 @@
 //! is driven through its modern interface, a legacy-only one through its I/O-port BAR0).
 //!
 //! Split virtqueues in DMA memory (one memzone per queue, [`vring`]), one descriptor per
-//! frame with the virtio-net header in the mbuf headroom. TCP/UDP checksum offload on
-//! both sides and TSO on transmit (`VIRTIO_NET_F_CSUM`, `GUEST_CSUM`, `HOST_TSO4/6`,
-//! [`offload`]) are used when the port is configured with them. The MAC address and
+//! segment with the virtio-net header in the first mbuf's headroom. TCP/UDP checksum
+//! offload on both sides and TSO on transmit (`VIRTIO_NET_F_CSUM`, `GUEST_CSUM`,
+//! `HOST_TSO4/6`, [`offload`]), large TCP segments on receive (`GUEST_TSO4/6` over
+//! mergeable buffers, `RxOffloads::TCP_LRO`, sent on whole by another virtio port: [`gso`])
+//! and the VLAN filter (`VIRTIO_NET_F_CTRL_VLAN`) are used when the port is configured
+//! with them. The MAC address and
 //! link status come from the device configuration (`VIRTIO_NET_F_MAC`,
 //! `VIRTIO_NET_F_STATUS`); several queue pairs (`VIRTIO_NET_F_MQ`), promiscuous mode
 //! (`VIRTIO_NET_F_CTRL_RX`) and the MAC address (`VIRTIO_NET_F_CTRL_MAC_ADDR`) go through
@@ -25,6 +28,7 @@ mod control;
 mod ctrl;
 mod data;
 pub mod error;
+pub mod gso;
 mod intr;
 pub mod net;
 pub mod offload;

@@ -14,6 +14,12 @@ bitflags::bitflags! {
         const GUEST_CSUM = 1 << 1;
         /// The device reports its maximum MTU in its configuration (`mtu`).
         const MTU = 1 << 3;
+        /// The driver takes large TCP over IPv4 segments (GSO) on receive (needs
+        /// `GUEST_CSUM`).
+        const GUEST_TSO4 = 1 << 7;
+        /// The driver takes large TCP over IPv6 segments (GSO) on receive (needs
+        /// `GUEST_CSUM`).
+        const GUEST_TSO6 = 1 << 8;
         /// The device segments TCP over IPv4 (needs `CSUM`).
         const HOST_TSO4 = 1 << 11;
         /// The device segments TCP over IPv6 (needs `CSUM`).
@@ -28,8 +34,13 @@ bitflags::bitflags! {
         const CTRL_VQ = 1 << 17;
         /// RX mode (promiscuous, all-multicast) through the control queue.
         const CTRL_RX = 1 << 18;
+        /// A VLAN filter set through the control queue (with it, the device drops tagged
+        /// frames whose VLAN was not added).
+        const CTRL_VLAN = 1 << 19;
         /// Several queue pairs (set through the control queue).
         const MQ = 1 << 22;
+        /// Descriptors may point at tables of descriptors (one ring entry for a whole chain).
+        const INDIRECT_DESC = 1 << 28;
         /// Legacy interface: the device takes the header and the frame in any descriptor
         /// layout, one buffer included (implied on the modern interface).
         const ANY_LAYOUT = 1 << 27;
@@ -43,10 +54,12 @@ bitflags::bitflags! {
 }
 
 /// Names of the feature bits this driver knows, as the specification spells them.
-pub const FEATURE_NAMES: [(Features, &str); 15] = [
+pub const FEATURE_NAMES: [(Features, &str); 19] = [
     (Features::CSUM, "VIRTIO_NET_F_CSUM"),
     (Features::GUEST_CSUM, "VIRTIO_NET_F_GUEST_CSUM"),
     (Features::MTU, "VIRTIO_NET_F_MTU"),
+    (Features::GUEST_TSO4, "VIRTIO_NET_F_GUEST_TSO4"),
+    (Features::GUEST_TSO6, "VIRTIO_NET_F_GUEST_TSO6"),
     (Features::HOST_TSO4, "VIRTIO_NET_F_HOST_TSO4"),
     (Features::HOST_TSO6, "VIRTIO_NET_F_HOST_TSO6"),
     (Features::MAC, "VIRTIO_NET_F_MAC"),
@@ -54,8 +67,10 @@ pub const FEATURE_NAMES: [(Features, &str); 15] = [
     (Features::STATUS, "VIRTIO_NET_F_STATUS"),
     (Features::CTRL_VQ, "VIRTIO_NET_F_CTRL_VQ"),
     (Features::CTRL_RX, "VIRTIO_NET_F_CTRL_RX"),
+    (Features::CTRL_VLAN, "VIRTIO_NET_F_CTRL_VLAN"),
     (Features::MQ, "VIRTIO_NET_F_MQ"),
     (Features::CTRL_MAC_ADDR, "VIRTIO_NET_F_CTRL_MAC_ADDR"),
+    (Features::INDIRECT_DESC, "VIRTIO_RING_F_INDIRECT_DESC"),
     (Features::ANY_LAYOUT, "VIRTIO_F_ANY_LAYOUT"),
     (Features::VERSION_1, "VIRTIO_F_VERSION_1"),
     (Features::ACCESS_PLATFORM, "VIRTIO_F_ACCESS_PLATFORM"),
@@ -106,6 +121,14 @@ pub const CTRL_RX_ALLMULTI: u8 = 1;
 pub const CTRL_MAC: u8 = 1;
 /// MAC command: set the address (six bytes).
 pub const CTRL_MAC_ADDR_SET: u8 = 1;
+/// Control class: VLAN filter.
+pub const CTRL_VLAN: u8 = 2;
+/// VLAN command: let frames of a VLAN id through (u16).
+pub const CTRL_VLAN_ADD: u8 = 0;
+/// VLAN command: drop frames of a VLAN id again (u16).
+pub const CTRL_VLAN_DEL: u8 = 1;
+/// Highest VLAN id of the filter table (12 bits).
+pub const MAX_VLAN_ID: u16 = 4095;
 /// Control class: multiqueue.
 pub const CTRL_MQ: u8 = 4;
 /// Multiqueue command: number of queue pairs to use (u16).
@@ -115,18 +138,35 @@ pub const CTRL_OK: u8 = 0;
 
 /// The offload features this driver drives; which of them a port uses depends on the
 /// offloads it is configured with ([`for_offloads`]).
-pub const OFFLOAD_FEATURES: Features =
-    Features::CSUM.union(Features::GUEST_CSUM).union(Features::HOST_TSO4).union(Features::HOST_TSO6);
+pub const OFFLOAD_FEATURES: Features = Features::CSUM
+    .union(Features::GUEST_CSUM)
+    .union(Features::HOST_TSO4)
+    .union(Features::HOST_TSO6)
+    .union(Features::GUEST_TSO4)
+    .union(Features::GUEST_TSO6)
+    .union(Features::CTRL_VLAN);
+
+/// Large receive segments, both IP versions.
+const GUEST_TSO: Features = Features::GUEST_TSO4.union(Features::GUEST_TSO6);
 
 /// The features a port configured with `rx` and `tx` offloads uses, of the `negotiated`
 /// ones: `GUEST_CSUM` only when RX checksums are asked for (else the device could hand
 /// over frames whose checksum is only partial to an application that does not look),
-/// `CSUM` only with a TX checksum or TSO, `HOST_TSO4/6` only with TSO.
+/// `CSUM` only with a TX checksum or TSO, `HOST_TSO4/6` only with TSO, `GUEST_TSO4/6`
+/// (with `GUEST_CSUM`, which they need) only with `TCP_LRO` (as DPDK's virtio PMD), and
+/// `CTRL_VLAN` only with `VLAN_FILTER` (with it the device drops every tagged frame whose
+/// VLAN was not added, which a port that asked for no filter must not see).
 pub fn for_offloads(negotiated: Features, rx: ethdev::RxOffloads, tx: ethdev::TxOffloads) -> Features {
     use ethdev::{RxOffloads as R, TxOffloads as T};
     let mut f = negotiated - OFFLOAD_FEATURES;
-    if rx.intersects(R::TCP_CKSUM | R::UDP_CKSUM) {
+    if rx.intersects(R::TCP_CKSUM | R::UDP_CKSUM | R::TCP_LRO) {
         f |= negotiated & Features::GUEST_CSUM;
+    }
+    if rx.contains(R::TCP_LRO) {
+        f |= negotiated & GUEST_TSO;
+    }
+    if rx.contains(R::VLAN_FILTER) {
+        f |= negotiated & Features::CTRL_VLAN;
     }
     if tx.intersects(T::TCP_CKSUM | T::UDP_CKSUM | T::TCP_TSO) {
         f |= negotiated & Features::CSUM;
@@ -144,6 +184,12 @@ pub fn offload_capa(negotiated: Features) -> (ethdev::RxOffloads, ethdev::TxOffl
     let mut tx = T::empty();
     if negotiated.contains(Features::GUEST_CSUM) {
         rx |= R::TCP_CKSUM | R::UDP_CKSUM;
+    }
+    if negotiated.intersects(GUEST_TSO) {
+        rx |= R::TCP_LRO;
+    }
+    if negotiated.contains(Features::CTRL_VLAN) {
+        rx |= R::VLAN_FILTER;
     }
     if negotiated.contains(Features::CSUM) {
         tx |= T::TCP_CKSUM | T::UDP_CKSUM;
@@ -169,6 +215,7 @@ pub fn negotiate(offered: Features, modern: bool, iova_pa: bool) -> Result<Featu
         | Features::CTRL_MAC_ADDR
         | Features::MRG_RXBUF
         | Features::MTU
+        | Features::INDIRECT_DESC
         | OFFLOAD_FEATURES;
     if modern {
         if !offered.contains(Features::VERSION_1) {
@@ -183,7 +230,12 @@ pub fn negotiate(offered: Features, modern: bool, iova_pa: bool) -> Result<Featu
     }
     let mut got = offered & want;
     if !got.contains(Features::CTRL_VQ) {
-        got.remove(Features::CTRL_RX | Features::MQ | Features::CTRL_MAC_ADDR);
+        got.remove(Features::CTRL_RX | Features::MQ | Features::CTRL_MAC_ADDR | Features::CTRL_VLAN);
+    }
+    // Large segments need partial checksums on receive and, here, mergeable buffers (the
+    // driver posts no 64 KiB buffers).
+    if !got.contains(Features::GUEST_CSUM | Features::MRG_RXBUF) {
+        got.remove(GUEST_TSO);
     }
     if !got.contains(Features::CSUM) {
         got.remove(Features::HOST_TSO4 | Features::HOST_TSO6);
@@ -262,8 +314,12 @@ mod tests {
     fn offload_features_follow_the_port_configuration() {
         use ethdev::{RxOffloads as R, TxOffloads as T};
         let got = negotiate(QEMU_MODERN | OFFLOAD_FEATURES, true, false).unwrap();
-        assert!(got.contains(OFFLOAD_FEATURES));
-        assert_eq!(offload_capa(got), (R::TCP_CKSUM | R::UDP_CKSUM, T::TCP_CKSUM | T::UDP_CKSUM | T::TCP_TSO));
+        assert!(got.contains(OFFLOAD_FEATURES - GUEST_TSO), "{}", feature_names(got));
+        assert!(!got.intersects(GUEST_TSO), "large segments need mergeable buffers");
+        assert_eq!(
+            offload_capa(got),
+            (R::TCP_CKSUM | R::UDP_CKSUM | R::VLAN_FILTER, T::TCP_CKSUM | T::UDP_CKSUM | T::TCP_TSO)
+        );
         assert_eq!(for_offloads(got, R::empty(), T::empty()), got - OFFLOAD_FEATURES, "no offload: plain frames");
         assert_eq!(for_offloads(got, R::TCP_CKSUM, T::empty()) & OFFLOAD_FEATURES, Features::GUEST_CSUM);
         assert_eq!(for_offloads(got, R::empty(), T::UDP_CKSUM) & OFFLOAD_FEATURES, Features::CSUM);
@@ -271,15 +327,33 @@ mod tests {
             for_offloads(got, R::empty(), T::TCP_TSO | T::TCP_CKSUM) & OFFLOAD_FEATURES,
             Features::CSUM | Features::HOST_TSO4 | Features::HOST_TSO6
         );
+        assert_eq!(for_offloads(got, R::VLAN_FILTER, T::empty()) & OFFLOAD_FEATURES, Features::CTRL_VLAN);
         let no_csum = negotiate(QEMU_MODERN | Features::HOST_TSO4, true, false).unwrap();
         assert!(!no_csum.contains(Features::HOST_TSO4), "TSO needs VIRTIO_NET_F_CSUM");
         assert_eq!(offload_capa(no_csum), (R::empty(), T::empty()));
     }
 
     #[test]
+    fn large_segments_come_with_lro_over_mergeable_buffers_and_partial_checksums() {
+        use ethdev::{RxOffloads as R, TxOffloads as T};
+        let got = negotiate(QEMU_MODERN | OFFLOAD_FEATURES | Features::MRG_RXBUF, true, false).unwrap();
+        assert!(got.contains(GUEST_TSO));
+        assert!(offload_capa(got).0.contains(R::TCP_LRO));
+        let lro = for_offloads(got, R::TCP_LRO | R::SCATTER, T::empty());
+        assert_eq!(lro & OFFLOAD_FEATURES, GUEST_TSO | Features::GUEST_CSUM, "GUEST_TSO needs GUEST_CSUM");
+        assert_eq!(for_offloads(got, R::TCP_CKSUM, T::empty()) & GUEST_TSO, Features::empty(), "only with TCP_LRO");
+        let no_csum = negotiate(QEMU_MODERN | Features::MRG_RXBUF | GUEST_TSO, true, false).unwrap();
+        assert!(!no_csum.intersects(GUEST_TSO), "GUEST_TSO4/6 need GUEST_CSUM");
+        assert_eq!(
+            feature_names(GUEST_TSO | Features::CTRL_VLAN),
+            "VIRTIO_NET_F_GUEST_TSO4|VIRTIO_NET_F_GUEST_TSO6|VIRTIO_NET_F_CTRL_VLAN"
+        );
+    }
+
+    #[test]
     fn no_control_queue_means_no_control_features() {
         let got = negotiate(QEMU_MODERN.difference(Features::CTRL_VQ), true, false).unwrap();
-        assert!(!got.intersects(Features::CTRL_RX | Features::MQ | Features::CTRL_MAC_ADDR));
+        assert!(!got.intersects(Features::CTRL_RX | Features::MQ | Features::CTRL_MAC_ADDR | Features::CTRL_VLAN));
         assert_eq!(feature_names(Features::MQ | Features::STATUS), "VIRTIO_NET_F_STATUS|VIRTIO_NET_F_MQ");
     }
 }

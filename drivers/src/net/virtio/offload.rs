@@ -6,6 +6,7 @@
 //! L4 checksum field first, as for any DPDK device (for TSO without the length, which
 //! this driver then adds, as Linux's TCP segmentation expects it).
 
+use super::gso::{self, Recorded, TCP_CKSUM_OFF, UDP_CKSUM_OFF};
 use eal::mbuf::{OlFlags, TxL4Cksum};
 use eal::Mbuf;
 use ethdev::cksum;
@@ -21,11 +22,6 @@ pub const GSO_NONE: u8 = 0;
 pub const GSO_TCPV4: u8 = 1;
 /// GSO type: TCP over IPv6.
 pub const GSO_TCPV6: u8 = 4;
-
-/// Offset of the TCP checksum field in the TCP header.
-const TCP_CKSUM_OFF: u16 = 16;
-/// Offset of the UDP checksum field in the UDP header.
-const UDP_CKSUM_OFF: u16 = 6;
 
 /// The header fields this driver writes and reads (the first 10 bytes of the header; a
 /// 12-byte header's `num_buffers` stays zero on transmit).
@@ -130,26 +126,36 @@ pub fn tx_header(m: &mut Mbuf) -> NetHdr {
 /// the headroom) from the header the device wrote: `DATA_VALID` is a good L4 checksum;
 /// `NEEDS_CSUM` on TCP or UDP is DPDK's `L4_CKSUM_NONE` (data known intact, checksum field
 /// holding only the pseudo-header sum); any other `NEEDS_CSUM` is completed here in
-/// software and then reported good, so that no partial checksum leaves unflagged.
+/// software and then reported good, so that no partial checksum leaves unflagged. A
+/// TCP/UDP partial checksum and a large segment (GSO) are recorded for sending on
+/// ([`gso::record`]); what was recorded is returned, [`Recorded::Bad`] for a header that
+/// does not fit the frame (drop it).
 #[inline(always)]
-pub fn rx_flags(m: &mut Mbuf, hdr: u16) {
-    let Some(h) = m.prepend(hdr).map(|b| NetHdr::from_bytes(b)) else { return };
+pub fn rx_flags(m: &mut Mbuf, hdr: u16) -> Recorded {
+    let Some(h) = m.prepend(hdr).map(|b| NetHdr::from_bytes(b)) else { return Recorded::Nothing };
     m.adj(hdr);
-    let Some(h) = h else { return };
+    let Some(h) = h else { return Recorded::Nothing };
+    let mut recorded = Recorded::Nothing;
     if h.flags & HDR_F_NEEDS_CSUM != 0 {
         let (start, off) = (usize::from(h.csum_start), usize::from(h.csum_offset));
         let in_frame = start + off + 2 <= usize::from(m.data_len());
         let flags = if in_frame && (h.csum_offset == TCP_CKSUM_OFF || h.csum_offset == UDP_CKSUM_OFF) {
+            recorded = gso::record(m, &h);
             OlFlags::RX_L4_CKSUM_GOOD | OlFlags::RX_L4_CKSUM_BAD
-        } else if cksum::complete_partial(m.data_mut(), start, off) {
+        } else if h.gso_type == GSO_NONE && m.nb_segs() == 1 && cksum::complete_partial(m.data_mut(), start, off) {
             OlFlags::RX_L4_CKSUM_GOOD
+        } else if h.gso_type != GSO_NONE {
+            return Recorded::Bad;
         } else {
             OlFlags::RX_L4_CKSUM_BAD
         };
         m.set_ol_flags(m.ol_flags() | flags);
+    } else if h.gso_type != GSO_NONE {
+        return Recorded::Bad;
     } else if h.flags & HDR_F_DATA_VALID != 0 {
         m.set_ol_flags(m.ol_flags() | OlFlags::RX_L4_CKSUM_GOOD);
     }
+    recorded
 }
 
 #[cfg(test)]

@@ -14,9 +14,10 @@ use std::sync::atomic::Ordering;
 /// Byte offset of `num_buffers` (little-endian u16) in the 12-byte header.
 const NUM_BUFFERS_OFF: usize = 10;
 
-/// Most buffers one delivered frame may span (a 64 KiB frame in 2 KiB buffers); a longer
-/// one is dropped whole.
-pub const MAX_BUFFERS: usize = 40;
+/// Most buffers one delivered frame may span (a 64 KiB large segment, `GUEST_TSO4/6`, in
+/// buffers of the smallest room this driver takes, a 1518-byte frame); a longer one is
+/// dropped whole.
+pub const MAX_BUFFERS: usize = 48;
 
 /// How a queue treats frames over several buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 //! notified only when it asks (it does when it ran out of buffers).
 
 use super::error::VirtioError;
+use super::gso::Recorded;
 use super::pci::Notifier;
 use super::rx_merge::{self, Frame, Merge};
 use super::vring::{Vring, AVAIL_F_NO_INTERRUPT, DESC_F_WRITE};
@@ -72,7 +73,7 @@ pub fn burst(
         return 0;
     }
     let mut avail = q.hdr().avail.load(Ordering::Relaxed) as u16;
-    let (mut got, mut bytes, mut errors, mut refilled) = (0usize, 0u64, 0u64, 0u16);
+    let (mut got, mut bytes, mut errors, mut refilled, mut large) = (0usize, 0u64, 0u64, 0u16, 0u64);
     let mut retired = 0;
     // A used length of a whole buffer may be the first of several (mergeable buffers).
     let full = u32::from(hdr) + u32::from(pool.data_room().saturating_sub(HEADROOM));
@@ -81,10 +82,16 @@ pub fn burst(
         if merge != Merge::Off && e.len == full {
             let rx = rx_merge::Rx { q, pool, pa, hdr, port, scatter: merge == Merge::Chain };
             let elems = match rx.take_frame(last, used_idx, &mut avail) {
-                Frame::Chain { mbuf, elems, len } => {
-                    bytes += u64::from(len);
-                    bufs.push(mbuf);
-                    got += 1;
+                Frame::Chain { mut mbuf, elems, len } => {
+                    match super::offload::rx_flags(&mut mbuf, hdr) {
+                        Recorded::Bad => errors += 1,
+                        r => {
+                            large += u64::from(r == Recorded::Large);
+                            bytes += u64::from(len);
+                            bufs.push(mbuf);
+                            got += 1;
+                        }
+                    }
                     elems
                 }
                 Frame::Dropped { elems } => {
@@ -128,12 +135,22 @@ pub fn burst(
         let flen = (e.len - u32::from(hdr)) as u16;
         m.set_len(flen);
         m.set_port(port);
-        super::offload::rx_flags(&mut m, hdr);
+        match super::offload::rx_flags(&mut m, hdr) {
+            Recorded::Bad => {
+                errors += 1;
+                drop(m);
+                continue;
+            }
+            r => large += u64::from(r == Recorded::Large),
+        }
         bytes += u64::from(flen);
         bufs.push(m);
         got += 1;
     }
     q.hdr().used.store(u64::from(last), Ordering::Release);
+    if large > 0 {
+        q.hdr().large_segs.store(q.hdr().large_segs.load(Ordering::Relaxed) + large, Ordering::Release);
+    }
     if retired > 0 {
         q.hdr().retired.store(q.hdr().retired.load(Ordering::Relaxed) + retired, Ordering::Release);
     }

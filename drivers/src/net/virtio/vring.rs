@@ -20,6 +20,12 @@ use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 pub const DESC_F_NEXT: u16 = 1;
 /// Descriptor flag: the device writes the buffer.
 pub const DESC_F_WRITE: u16 = 2;
+/// Descriptor flag: the buffer is a table of descriptors (`VIRTIO_RING_F_INDIRECT_DESC`).
+pub const DESC_F_INDIRECT: u16 = 4;
+/// Entries of each indirect descriptor table (one table per descriptor of a TX queue).
+pub const IND_ENTRIES: usize = 64;
+/// Bytes of each indirect descriptor table.
+pub const IND_BYTES: u64 = 16 * IND_ENTRIES as u64;
 /// Available-ring flag: the driver wants no interrupt for this queue.
 pub const AVAIL_F_NO_INTERRUPT: u16 = 1;
 /// Used-ring flag: the device wants no notification for this queue now.
@@ -49,6 +55,13 @@ ethdev::shared_state! {
         pub kicks: AtomicU64,
         /// Device address of the memzone (the descriptor table).
         pub iova: AtomicU64,
+        /// Large TCP segments (GSO) received (RX queue: flagged `RX_LRO`) or sent whole
+        /// for the device to segment (TX queue).
+        pub large_segs: AtomicU64,
+        /// Address of the TX queue's indirect descriptor tables, [`IND_BYTES`] for each
+        /// descriptor (0: none; set at each start when `VIRTIO_RING_F_INDIRECT_DESC` is
+        /// negotiated).
+        pub ind_addr: AtomicU64,
     }
 }
 
@@ -143,6 +156,22 @@ impl DescArea for SplitRing {
     }
 }
 
+/// One indirect descriptor table (descriptors in the layout of the ring's).
+pub struct IndTable {
+    w: &'static [AtomicU64],
+    /// Its address.
+    pub addr: u64,
+}
+
+impl IndTable {
+    /// Writes entry `i` (below [`IND_ENTRIES`]).
+    #[inline(always)]
+    pub fn set(&self, i: usize, addr: u64, len: u32, flags: u16, next: u16) {
+        self.w[2 * i].store(addr, Ordering::Relaxed);
+        self.w[2 * i + 1].store(u64::from(len) | (u64::from(flags) << 32) | (u64::from(next) << 48), Ordering::Relaxed);
+    }
+}
+
 /// A view of one virtqueue's shared memory.
 pub type Vring = QueueMem<SplitRing>;
 
@@ -233,6 +262,13 @@ impl QueueMem<SplitRing> {
         }
         self.hdr().free_head.store(0, Ordering::Release);
         self.hdr().free_cnt.store(n as u64, Ordering::Release);
+    }
+
+    /// The indirect descriptor table of descriptor `id` (`ind_addr` must be set).
+    #[inline(always)]
+    pub fn ind_table(&self, ind_addr: u64, id: u16) -> Option<IndTable> {
+        let addr = ind_addr + u64::from(id) * IND_BYTES;
+        shm::shared_slice::<AtomicU64>(addr, 2 * IND_ENTRIES).map(|w| IndTable { w, addr })
     }
 
     /// Takes a descriptor off the free list (the caller checked the count).
