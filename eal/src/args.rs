@@ -225,7 +225,12 @@ impl EalArgs {
             match opt.long {
                 "coremask" => lcores = Some(parse_coremask(&value)?),
                 "lcores" => lcores = Some(parse_lcores(&value)?),
-                "control-cpus" => control_cpus = Some(parse_list(&value)?),
+                "control-cpus" => {
+                    control_cpus = Some(parse_list(&value).map_err(|e| match e {
+                        EalError::Usage(m) => usage_err(format!("--control-cpus: {m}")),
+                        e => e,
+                    })?)
+                }
                 "main-lcore" | "master-lcore" => {
                     let m = parse_num(&value, "--main-lcore")?;
                     main_lcore = Some(u32::try_from(m).map_err(|_| {
@@ -832,7 +837,7 @@ mod tests {
         let e = EalArgs::parse_with_cpus(&["app", "--control-cpus", "7"], &cpus).unwrap_err().to_string();
         assert!(e.contains("cpu 7 is not available"), "{e}");
         let e = EalArgs::parse_with_cpus(&["app", "--control-cpus", "x"], &cpus).unwrap_err().to_string();
-        assert!(e.contains("invalid core list"), "{e}");
+        assert!(e.contains("--control-cpus: invalid core list 'x'"), "{e}");
     }
 
     #[test]

@@ -29,9 +29,25 @@ fn threads(pid: u32) -> Vec<(String, String, u64)> {
     v
 }
 
-fn cpus_of(pid: u32, comm: &str) -> String {
-    let t = threads(pid);
-    t.iter().find(|t| t.0 == comm).map(|t| t.1.clone()).unwrap_or_else(|| panic!("no thread {comm}: {t:?}"))
+/// `Cpus_allowed_list` of the thread of `pid` named `comm`. A thread names itself, then
+/// moves to its CPUs, as it starts, possibly after the process printed READY: this waits
+/// up to 5 s for the name and for a list that `settled` accepts, then gives the last seen.
+fn cpus_where(pid: u32, comm: &str, settled: impl Fn(&str) -> bool) -> String {
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let t = threads(pid);
+        let found = t.iter().find(|t| t.0 == comm).map(|t| t.1.clone());
+        match found {
+            Some(c) if settled(&c) || std::time::Instant::now() >= end => return c,
+            None if std::time::Instant::now() >= end => panic!("no thread {comm}: {t:?}"),
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// The CPU list of thread `comm`, once it is `want` (or 5 s passed).
+fn cpus_of_is(pid: u32, comm: &str, want: &str) -> String {
+    cpus_where(pid, comm, |c| c == want)
 }
 
 fn two_cpus() -> bool {
@@ -56,11 +72,12 @@ fn control_threads_stay_off_the_lcores_cpus() {
     w.expect("READY", T);
     let pid = w.child.id();
     if cpus.len() == 2 {
-        assert_eq!(cpus_of(pid, "bypass-mp"), a);
+        assert_eq!(cpus_of_is(pid, "bypass-mp", &a), a);
     }
-    assert!(!cpus_of(pid, "bypass-mp").split([',', '-']).any(|c| c == b), "IPC thread shares the lcore's CPU");
-    assert!(!cpus_of(pid, "bypass-telemetr").split([',', '-']).any(|c| c == b));
-    assert_eq!(cpus_of(pid, "eal_worker"), b, "the main lcore stays on its CPU");
+    let off_b = |c: &str| !c.split([',', '-']).any(|c| c == b);
+    assert!(off_b(&cpus_where(pid, "bypass-mp", off_b)), "IPC thread shares the lcore's CPU");
+    assert!(off_b(&cpus_where(pid, "bypass-telemetr", off_b)));
+    assert_eq!(cpus_of_is(pid, "eal_worker", &b), b, "the main lcore stays on its CPU");
     // Idle: the IPC thread spends (about) no CPU over a second.
     let before = threads(pid).into_iter().find(|t| t.0 == "bypass-mp").map(|t| t.2).unwrap_or(0);
     std::thread::sleep(Duration::from_millis(1500));
@@ -76,7 +93,7 @@ fn control_threads_stay_off_the_lcores_cpus() {
         &["--file-prefix", &p, "--lcores", &lc, "--control-cpus", &b, "-m", "16", "--no-huge", "--", "hold"],
     );
     w.expect("READY", T);
-    assert_eq!(cpus_of(w.child.id(), "bypass-mp"), b);
+    assert_eq!(cpus_of_is(w.child.id(), "bypass-mp", &b), b);
     w.close_stdin();
     assert_eq!(w.finish(T).0, Some(0));
 
@@ -86,4 +103,53 @@ fn control_threads_stay_off_the_lcores_cpus() {
         Proc::spawn(W, &["--file-prefix", &p, "--control-cpus", "1023", "--no-huge", "--", "hold"]).finish(T);
     assert_ne!(code, Some(0));
     assert!(out.iter().any(|l| l.contains("cpu 1023 is not available")), "{out:?}");
+}
+
+#[test]
+fn control_threads_as_dpdk_places_them() {
+    if !two_cpus() {
+        return;
+    }
+    let cpus = eal::lcore::available_cpus();
+    let (a, b) = (cpus[0].to_string(), cpus[1].to_string());
+    // `-l 0`: lcore 0 on the first CPU; the IPC and telemetry threads on the others.
+    let p = prefix("ctl_l0");
+    let mut w = Proc::spawn(W, &["--file-prefix", &p, "-l", "0", "-m", "16", "--no-huge", "--", "hold"]);
+    w.expect("READY", T);
+    let pid = w.child.id();
+    assert_eq!(cpus_of_is(pid, "eal_worker", &a), a);
+    if cpus.len() == 2 {
+        assert_eq!(cpus_of_is(pid, "bypass-mp", &b), b, "the CPU no lcore uses");
+        assert_eq!(cpus_of_is(pid, "bypass-telemetr", &b), b);
+    }
+    w.close_stdin();
+    assert_eq!(w.finish(T).0, Some(0));
+
+    // Every CPU an lcore's (`-l 0-1` on two CPUs): the main lcore's CPU, as DPDK.
+    if cpus.len() == 2 {
+        let p = prefix("ctl_l01");
+        let lc = format!("0@{a},1@{b}");
+        let mut w = Proc::spawn(W, &["--file-prefix", &p, "--lcores", &lc, "-m", "16", "--no-huge", "--", "hold"]);
+        w.expect("READY", T);
+        assert_eq!(cpus_of_is(w.child.id(), "bypass-mp", &a), a);
+        assert_eq!(cpus_of_is(w.child.id(), "bypass-telemetr", &a), a);
+        w.close_stdin();
+        assert_eq!(w.finish(T).0, Some(0));
+        let p = prefix("ctl_l01m");
+        let mut w = Proc::spawn(
+            W,
+            &["--file-prefix", &p, "--lcores", &lc, "--main-lcore", "1", "-m", "16", "--no-huge", "--", "hold"],
+        );
+        w.expect("READY", T);
+        assert_eq!(cpus_of_is(w.child.id(), "bypass-mp", &b), b, "follows --main-lcore");
+        w.close_stdin();
+        assert_eq!(w.finish(T).0, Some(0));
+    }
+
+    // A list that is not a CPU list is refused naming the option.
+    let p = prefix("ctl_junk");
+    let (code, out) =
+        Proc::spawn(W, &["--file-prefix", &p, "--control-cpus", "1-x", "--no-huge", "--", "hold"]).finish(T);
+    assert_ne!(code, Some(0));
+    assert!(out.iter().any(|l| l.contains("--control-cpus: invalid core list '1-x'")), "{out:?}");
 }

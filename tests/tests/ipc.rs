@@ -585,3 +585,57 @@ fn garbage_flood_logs_a_bounded_number_of_lines() {
         about.len()
     );
 }
+
+/// CPU time (utime + stime, clock ticks) of the thread named `comm` of `pid`.
+fn thread_ticks(pid: u32, comm: &str) -> u64 {
+    for e in std::fs::read_dir(format!("/proc/{pid}/task")).expect("task dir").flatten() {
+        if std::fs::read_to_string(e.path().join("comm")).unwrap_or_default().trim() != comm {
+            continue;
+        }
+        let stat = std::fs::read_to_string(e.path().join("stat")).expect("stat");
+        let rest: Vec<&str> = stat.rsplit_once(')').expect("stat format").1.split_whitespace().collect();
+        return rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap();
+    }
+    panic!("no thread {comm} in {pid}");
+}
+
+#[test]
+fn ipc_threads_sleep_once_the_traffic_stops() {
+    let mut g = group("idle", 2);
+    g.p.register("echo", "echo");
+    for s in &mut g.s {
+        s.register("echo", "echo");
+    }
+    // Traffic both ways: thousands of round trips, which the answering threads served.
+    let l = g.s[0].ask("syncmany echo 3000 2000", "SYNCMANY");
+    assert_eq!(num(&l, "answered"), 3000, "{l}");
+    let l = g.p.ask("syncmany echo 1000 2000", "SYNCMANY");
+    assert_eq!(num(&l, "answered"), 1000, "{l}");
+    // Then quiet: over 2 s, neither the primary's nor a secondary's IPC thread spends
+    // more than 2 ticks (1% of a CPU) - it sleeps, it does not spin.
+    std::thread::sleep(Duration::from_millis(100));
+    let who = [(g.p.pid, "primary"), (g.s[1].pid, "secondary")];
+    let before: Vec<u64> = who.iter().map(|(pid, _)| thread_ticks(*pid, "bypass-mp")).collect();
+    std::thread::sleep(Duration::from_secs(2));
+    for ((pid, role), b) in who.iter().zip(before) {
+        let used = thread_ticks(*pid, "bypass-mp") - b;
+        assert!(used <= 2, "the idle IPC thread of the {role} used {used} ticks in 2 s");
+    }
+}
+
+#[test]
+fn a_secondarys_requests_reach_a_primary_that_replaced_its_socket() {
+    // A secondary's reply sockets are connected to the primary's socket; a new socket
+    // bound at that path (a restarted primary) is still reached, by its address.
+    let dir = TempDir::new("rebind");
+    let mut p = Worker::spawn(&dir.0, "primary", "p", None);
+    let mut s = Worker::spawn(&dir.0, "secondary", "s1", None);
+    p.register("echo", "echo");
+    let l = s.ask("sync echo a 2000", "SYNC");
+    assert_eq!(field(&l, "params"), "a:p", "{l}");
+    drop(p);
+    let mut p2 = Worker::spawn(&dir.0, "primary", "p2", None);
+    p2.register("echo", "echo");
+    let l = s.ask("sync echo b 2000", "SYNC");
+    assert_eq!((num(&l, "sent"), num(&l, "recv"), field(&l, "params")), (1, 1, "b:p2".to_string()), "{l}");
+}

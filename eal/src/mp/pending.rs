@@ -45,11 +45,6 @@ impl Collector {
         true
     }
 
-    /// Peers that still owe an answer.
-    pub(crate) fn outstanding(&self) -> usize {
-        self.waiting.len()
-    }
-
     /// Every peer has answered.
     pub(crate) fn complete(&self) -> bool {
         self.waiting.is_empty()

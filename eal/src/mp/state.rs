@@ -17,7 +17,7 @@ use super::pending::{AsyncTable, Collector};
 use super::sys::{self, Sock, SockAddr};
 use super::thread;
 use super::wire::{self, Kind};
-use super::{HandlerResult, Mp, MpError, MpMessage, MpPeer, MpRole, RECV_BUF, REPLY_POOL, SPIN, SPIN_BUSY};
+use super::{HandlerResult, Mp, MpError, MpMessage, MpPeer, MpRole, RECV_BUF, REPLY_POOL, SPIN};
 use crate::vfio::EventFd;
 
 /// How long shutting down keeps trying to send what waits in the backlogs.
@@ -164,7 +164,15 @@ impl Core {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path = self.dir.join(format!("mp_reply_{}_{n}", std::process::id()));
-        Sock::bind_temp(&path).map_err(|source| MpError::Io { what: "creating a reply socket", source })
+        let mut s = Sock::bind_temp(&path).map_err(|source| MpError::Io { what: "creating a reply socket", source })?;
+        if self.role == MpRole::Secondary {
+            // A secondary's requests all go to the primary, whose path the kernel then
+            // resolves once per socket instead of once per request.
+            if let Err(e) = s.connect_to(&SockAddr::Path(self.dir.join(peers::PRIMARY_SOCKET))) {
+                tracing::debug!(error = %e, "reply socket not connected to the primary; sending by address");
+            }
+        }
+        Ok(s)
     }
 
     pub(crate) fn put_reply_sock(&self, s: Sock, dirty: bool) {
@@ -282,10 +290,7 @@ pub(crate) fn wait_replies(
     deadline: Instant,
 ) -> Result<(), MpError> {
     let mut buf = [0u8; RECV_BUF];
-    let start = Instant::now();
-    // Several peers must all run, likely on our CPU too: do not hog it.
-    let busy = if c.outstanding() <= 1 { SPIN_BUSY } else { Duration::ZERO };
-    let (busy_end, spin_end) = (start + busy, start + SPIN);
+    let spin_end = Instant::now() + SPIN;
     let mut last_round = false;
     while !c.complete() {
         match rs.recv(&mut buf, true) {
@@ -306,15 +311,9 @@ pub(crate) fn wait_replies(
         if now >= deadline {
             break;
         }
-        if now < busy_end {
-            // A same-host answer usually takes 5-10 µs: wait for it awake,
-            // so no wake-up of this thread is needed.
-            std::hint::spin_loop();
-            continue;
-        }
         if now < spin_end {
-            // Still awake, but let a thread that shares this CPU (possibly
-            // the very peer that is to answer) run first.
+            // Still awake, but let a thread that shares this CPU (often the very peer
+            // that is to answer) run first.
             std::thread::yield_now();
             continue;
         }

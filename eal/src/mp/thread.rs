@@ -50,6 +50,9 @@ const PEER_QUEUE: usize = 256;
 const INBOX_MAX: usize = 4096;
 /// Datagrams of one sender served per round before the others' turn.
 const SERVE_BUDGET: usize = 8;
+/// A poll that returned sooner than this found its datagrams waiting rather than slept
+/// until one came (then the socket is drained; see `drain` in [`run`]).
+const SLEPT: Duration = Duration::from_micros(5);
 /// How often the primary looks for stale sockets of dead secondaries.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -144,13 +147,19 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
         },
         MpRole::Secondary => None,
     };
+    // Whether to read the socket until it is empty. After a sleep the first datagram is
+    // taken alone and served at once (the request-reply case, one receive call less);
+    // when the socket was found readable without a sleep, it is drained again, so a flood
+    // still goes through the per-sender queues.
+    let mut drain = true;
     while !core.stopped.load(Ordering::Acquire) {
         // 1. what is queued on the socket, up to a batch, into per-sender queues
         // (A lone datagram with nothing else waiting is served straight,
         // without the queues: the common request-reply case.)
         let mut more = true;
         let mut lone: Option<Incoming> = None;
-        for n in 0..RECV_BATCH {
+        let batch = if drain || !inbox.is_empty() { RECV_BATCH } else { 1 };
+        for n in 0..batch {
             match sock.recv(&mut buf, true) {
                 Ok(r) => {
                     if let Some(inc) = lone.take() {
@@ -160,6 +169,10 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
                         Some(inc) if n == 0 && inbox.is_empty() => lone = Some(inc),
                         Some(inc) => inbox.admit(&core, inc),
                         None => {}
+                    }
+                    if batch == 1 {
+                        // not known whether more wait: the poll below tells
+                        more = false;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -253,7 +266,10 @@ pub(crate) fn run(core: Arc<Core>, sock: Arc<Sock>, owner: Weak<Inner>) {
             fds.push(t.as_fd());
             fds.len() - 1
         });
-        match sys::wait_readable(&fds, timeout) {
+        let slept_from = Instant::now();
+        let waited = sys::wait_readable(&fds, timeout);
+        drain = slept_from.elapsed() < SLEPT;
+        match waited {
             Ok(ready) => {
                 if ready[1] {
                     core.wake.drain();
