@@ -169,7 +169,9 @@ pub enum BusError {
         addr: PciAddr,
     },
     /// No free entry in the shared device table.
-    #[error("cannot attach PCI device {addr}: the shared device table is full ({max} devices); detach a PCI port first")]
+    #[error(
+        "cannot attach PCI device {addr}: the shared device table is full ({max} devices); detach a PCI port first"
+    )]
     DeviceTableFull {
         /// The device.
         addr: PciAddr,

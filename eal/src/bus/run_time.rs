@@ -103,7 +103,13 @@ fn primary_vfio(bus: &BusState, inner: &mut super::BusInner) -> Result<(Arc<Vfio
 
 /// Gives the container its IOMMU type and (type1) the heap's mappings, when `g` is the first
 /// group in it; checks that `kind` matches the groups already there otherwise.
-fn prepare_container(bus: &BusState, vfio: &VfioState, groups: &mut Groups, kind: GroupKind, addr: PciAddr) -> Result<(), BusError> {
+fn prepare_container(
+    bus: &BusState,
+    vfio: &VfioState,
+    groups: &mut Groups,
+    kind: GroupKind,
+    addr: PciAddr,
+) -> Result<(), BusError> {
     match groups.iommu {
         Some(k) if k == kind => return Ok(()),
         Some(_) => {
@@ -165,7 +171,10 @@ pub(crate) fn open(bus: &BusState, devargs: &Devargs) -> Result<Arc<BusDevice>, 
     }
     let found = check(&bus.filter, &bus.sysfs, &bus.mem, addr)?;
     let table = &bus.mem.config().devices;
-    let index = table.iter().position(|s| s.in_use.load(Ordering::Acquire) == 0).ok_or(BusError::DeviceTableFull { addr, max: MAX_DEVICES })?;
+    let index = table
+        .iter()
+        .position(|s| s.in_use.load(Ordering::Acquire) == 0)
+        .ok_or(BusError::DeviceTableFull { addr, max: MAX_DEVICES })?;
     let (vfio, intr) = primary_vfio(bus, &mut inner)?;
     let (group, fresh) = match vfio.group(found.group) {
         Some(g) => (g, false),
@@ -266,10 +275,8 @@ pub(crate) fn attach(bus: &BusState, index: u32) -> Result<Option<Arc<BusDevice>
         }
     };
     let name = addr.to_string();
-    let opened = group
-        .device(&name)
-        .map_err(|e| BusError::vfio(format!("opening {name} in a secondary"), e))
-        .and_then(|dev| {
+    let opened =
+        group.device(&name).map_err(|e| BusError::vfio(format!("opening {name} in a secondary"), e)).and_then(|dev| {
             let ids = dev.pci_ids().map_err(|e| BusError::vfio(format!("reading the ids of {name}"), e))?;
             let (bars, bar_len) = map_bars(&dev)?;
             Ok((dev, ids, bars, bar_len))

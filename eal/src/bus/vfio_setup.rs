@@ -137,7 +137,8 @@ pub(crate) fn open_primary(
         return Ok((Arc::new(VfioState::new(container)), Vec::new()));
     }
     // The caller checked that every group is of one kind.
-    let kind = if groups.iter().any(|g| g.kind() == GroupKind::NoIommu) { GroupKind::NoIommu } else { GroupKind::Iommu };
+    let kind =
+        if groups.iter().any(|g| g.kind() == GroupKind::NoIommu) { GroupKind::NoIommu } else { GroupKind::Iommu };
     let ranges = if kind == GroupKind::NoIommu {
         // No IOMMU: nothing to map, devices get physical addresses (IOVA = PA).
         container

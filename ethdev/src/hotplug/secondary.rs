@@ -46,7 +46,10 @@ pub(crate) fn register_secondary(set: &Arc<PortSet>) -> Result<(), EthError> {
                 let refused = if have == Some(n.generation) {
                     None
                 } else if current != Some(n.generation) {
-                    Some(format!("port {} is of generation {current:?} here, the notice is of {}", n.port, n.generation))
+                    Some(format!(
+                        "port {} is of generation {current:?} here, the notice is of {}",
+                        n.port, n.generation
+                    ))
                 } else {
                     match s.attach_local(n.port) {
                         Ok(true) => {

@@ -36,9 +36,7 @@ fn wait_count(pattern: &str, file: &str, n: u32) -> String {
 
 /// Shell: prints the VFIO device and group fds process `$pid_var` holds, as `HP_FDS <who> <n>`.
 fn vfio_fds(who: &str, pid_var: &str) -> String {
-    format!(
-        "echo \"HP_FDS {who} $(ls -l /proc/${pid_var}/fd | grep -cE 'vfio-device|/dev/vfio/[0-9]')\"; "
-    )
+    format!("echo \"HP_FDS {who} $(ls -l /proc/${pid_var}/fd | grep -cE 'vfio-device|/dev/vfio/[0-9]')\"; ")
 }
 
 /// The guest script: the group, then `CYCLES` attach/forward/detach/re-bind cycles.
@@ -122,13 +120,15 @@ fn an_e1000_is_hot_attached_forwarded_on_by_two_processes_detached_and_rebound_t
     if !common::qemu_available_or_skip(name) {
         return;
     }
-    let cfg = GuestConfig::default()
+    let mut cfg = GuestConfig::default()
         .binary(guest_bin("hotplug_mp"))
         .binary(guest_bin("devbind"))
         .timeout(Duration::from_secs(600))
         .nic(Nic::new(NicModel::E1000, "n1").mac(MAC1).stream())
         .nic(Nic::new(NicModel::VirtioModern, "n2"))
         .command(script());
+    // The kernel's virtio-net driver, which takes the virtio NIC back after each detach.
+    cfg.net_modules = true;
     let guest = Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
     let mut peer = guest.peer("n1").unwrap_or_else(|e| panic!("{e}"));
     for k in 1..=CYCLES {
@@ -146,10 +146,15 @@ fn an_e1000_is_hot_attached_forwarded_on_by_two_processes_detached_and_rebound_t
     for k in 1..=CYCLES {
         for who in ["primary", "secondary"] {
             assert!(out.contains(&format!("HP_FDS {who}-{k} 0")), "{who} keeps VFIO fds after detach {k}:\n{out}");
-            assert!(out.contains(&format!("HP_FDS virtio-{who}-{k} 0")), "{who} keeps VFIO fds after detach {k}:\n{out}");
+            assert!(
+                out.contains(&format!("HP_FDS virtio-{who}-{k} 0")),
+                "{who} keeps VFIO fds after detach {k}:\n{out}"
+            );
         }
     }
-    let unbound = out.lines().filter(|l| l.starts_with("HP_UNBOUND=none after 0 s") || l.starts_with("HP_UNBOUND=none after 1 s"));
+    let unbound = out
+        .lines()
+        .filter(|l| l.starts_with("HP_UNBOUND=none after 0 s") || l.starts_with("HP_UNBOUND=none after 1 s"));
     assert_eq!(unbound.count(), CYCLES as usize, "the e1000 must leave vfio-pci at once after each detach:\n{out}");
     assert_eq!(out.matches(&format!("fwd port 1: rx {FRAMES} tx {FRAMES}")).count(), 2 * CYCLES as usize, "{out}");
     let kernel_ifs = out.lines().filter(|l| l.starts_with("HP_KERNEL_IF=") && l.len() > "HP_KERNEL_IF=".len()).count();

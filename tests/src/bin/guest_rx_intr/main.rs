@@ -32,8 +32,8 @@ use tests::cpu_time::{cpu_ticks, TICKS_PER_SEC};
 /// At the crate root for `flows`.
 use tests::guest::frames;
 use tests::guest::frames::{HOST_MAC, TAG_G2H, TAG_H2G};
-use tests::guest::port::{self, Layout, BURST};
 use tests::guest::irq_observer::{self, IrqObserver};
+use tests::guest::port::{self, Layout, BURST};
 use tests::guest::{self, say, touch, wait_file};
 
 /// Empty polls before sleeping.
