@@ -43,7 +43,10 @@ fn check(filter: &PciFilter, sysfs: &Sysfs, mem: &Memory, addr: PciAddr) -> Resu
             return Err(BusError::Blocked { addr });
         }
     }
-    let dev = sysfs.device(addr).map_err(|_| BusError::AttachNotFound { addr })?;
+    let dev = sysfs.device(addr).map_err(|e| match e {
+        crate::pci::PciError::NotFound { .. } => BusError::AttachNotFound { addr },
+        e => BusError::Sysfs(e),
+    })?;
     if !dev.is_vfio_bound() {
         let bound = match &dev.driver {
             Some(d) => format!("bound to {d}"),
