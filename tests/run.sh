@@ -55,7 +55,7 @@ step build-guest-tools "${static[@]}" cargo build "${gnu[@]}" -p vmtest --bin vf
 step build-guest-tests "${static[@]}" cargo build --release "${gnu[@]}" -p tests \
     --bin guest_e1000 --bin guest_pci --bin guest_igb --bin guest_virtio --bin guest_rx_intr
 step build-guest-samples "${static[@]}" cargo build --release "${gnu[@]}" -p examples \
-    --bin l2fwd --bin client_server_mp --bin symmetric_mp --bin testpmd --bin l3fwd \
+    --bin l2fwd --bin client_server_mp --bin symmetric_mp --bin testpmd --bin l3fwd --bin hotplug_mp \
     -p dumpcap --bin dumpcap -p procinfo --bin procinfo
 
 # Host tests first (minutes), then the QEMU guest tests one guest at a time: two TCG guests on

@@ -160,7 +160,7 @@ impl Eal {
             Role::Primary => PciBus::probe_primary(&args, mem, &mp, &crate::pci::Sysfs::default()),
             Role::Secondary => PciBus::attach_secondary(&args, mem, &mp),
         };
-        let mut bus = match bus {
+        let bus = match bus {
             Ok(b) => b,
             Err(e) => {
                 mp.shutdown();
@@ -245,7 +245,7 @@ impl Eal {
     }
     /// The PCI devices this process opened (primary) or attached to (secondary), with
     /// their VFIO device fds and BAR mappings, in shared device table order.
-    pub fn pci_devices(&self) -> &[std::sync::Arc<BusDevice>] {
+    pub fn pci_devices(&self) -> Vec<std::sync::Arc<BusDevice>> {
         self.bus.devices()
     }
     /// The paths of the telemetry sockets this process serves (none in a secondary or with

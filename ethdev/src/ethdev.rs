@@ -43,7 +43,7 @@ impl Ethdev {
             pmds,
             mem,
             eal.mp().clone(),
-            eal.pci_devices().to_vec(),
+            eal.pci_bus().clone(),
             eal.runtime_dir().to_path_buf(),
         ));
         let refresh = StatsRefresh::new(&set);
@@ -57,7 +57,7 @@ impl Ethdev {
                 crate::capture::sweep_dead_owner(&m);
             });
             for dev in eal.pci_devices() {
-                set.probe_pci(dev)?;
+                set.probe_pci(&dev)?;
             }
             for raw in &eal.args().vdevs {
                 set.probe_vdev(raw)?;
@@ -163,8 +163,11 @@ impl Ethdev {
     /// asks the primary to. Returns the new port's id once every process of the group has
     /// the port (same id everywhere) and its [`PortEvent::New`] callbacks ran. Fails with
     /// the reason for an unknown driver, a name already attached, malformed devargs, a
-    /// secondary that could not attach it (named by pid; the port is then removed again), a
-    /// PCI address (not supported at run time yet), or no running primary.
+    /// secondary that could not attach it (named by pid; the port is then removed again), or
+    /// no running primary. A PCI device is given by address (`0000:00:04.0[,key=value]`):
+    /// the primary opens it through VFIO as at start (it must be bound to vfio-pci, not on
+    /// the block list and not in use; the error names the fix otherwise) and every
+    /// secondary maps the same BARs.
     pub fn attach(&self, devargs: &str) -> Result<u16, EthError> {
         if self.primary {
             hp::primary::attach(&self.set, devargs)
@@ -179,7 +182,9 @@ impl Ethdev {
     /// and frees the slot. Returns once the port is gone from every process and its
     /// [`PortEvent::Removed`] callbacks ran. If a process still holds the port at the
     /// timeout, or does not answer, the detach fails naming its pid, and the port stays
-    /// attached and working everywhere. In a secondary it asks the primary to do it.
+    /// attached and working everywhere. In a secondary it asks the primary to do it. A PCI
+    /// port's device is closed in every process (BAR mappings, device and group fds), so
+    /// the NIC can be bound to its kernel driver again.
     pub fn detach(&self, port: u16) -> Result<(), EthError> {
         if self.primary {
             hp::primary::detach(&self.set, port)

@@ -212,9 +212,12 @@ impl PortTable {
         for (i, s) in self.slots.iter().enumerate() {
             if s.in_use.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 let generation = s.generation.load(Ordering::Relaxed).wrapping_add(1);
-                crate::slot_reset::zero(s);
+                // SAFETY: the compare-exchange above made this call the slot's only owner
+                // (`in_use` stays 1 throughout, so no other allocate takes it), a free slot's
+                // earlier port was detached in every process, and other processes take the
+                // new port only from the notice sent once it is set up.
+                unsafe { crate::slot_reset::zero_except_in_use(s) };
                 s.generation.store(generation, Ordering::Relaxed);
-                s.in_use.store(1, Ordering::Release);
                 return Some(i as u16);
             }
         }

@@ -1,22 +1,35 @@
 //! Zeroing a port slot before it is reused by a new port: every field of [`PortSlot`] is
-//! atomic (plain shared data whose all-zero value is "unused"), so the whole slot is
-//! cleared at once rather than field by field, which also covers fields added later.
+//! atomic (plain shared data whose all-zero value is "unused"), so the slot is cleared as a
+//! whole rather than field by field, which also covers fields added later. The `in_use`
+//! word is left alone: it is the claim that keeps every other process off the slot while
+//! the rest is zeroed.
 
 use crate::port_table::PortSlot;
+use std::mem::{offset_of, size_of};
 
-/// Sets every byte of `slot` to zero. Call it only on a slot that no process uses: one just
-/// taken by [`PortTable::allocate`](crate::port_table::PortTable::allocate), whose earlier
-/// port was detached in every process.
-pub(crate) fn zero(slot: &PortSlot) {
-    let len = std::mem::size_of::<PortSlot>();
+/// Sets every byte of `slot` to zero except its `in_use` word.
+///
+/// # Safety
+///
+/// No other thread or process may read or write any field of `slot` but `in_use` while it
+/// runs: the caller has just claimed the slot (its `in_use` went from 0 to 1 under the
+/// caller's compare-exchange, as in
+/// [`PortTable::allocate`](crate::port_table::PortTable::allocate)), and the port that used
+/// the slot before was detached in every process, so nothing still holds it.
+pub(crate) unsafe fn zero_except_in_use(slot: &PortSlot) {
     let base = slot as *const PortSlot as *mut u8;
-    // SAFETY: `base` points at a live PortSlot of `len` bytes in the shared window. Every
-    // field of PortSlot is an atomic or made of atomics (it is `SharedPlain`, all-zero is a
-    // valid value), so its bytes are inside UnsafeCells and writing them through a pointer
-    // derived from a shared reference is interior mutation; padding bytes may take any
-    // value. No other thread or process touches the slot while it is being zeroed (it was
-    // free and was just claimed by this caller).
-    unsafe { std::ptr::write_bytes(base, 0, len) };
+    let keep = offset_of!(PortSlot, in_use);
+    let keep_end = keep + size_of::<std::sync::atomic::AtomicU32>();
+    // SAFETY: both ranges lie inside the live PortSlot `slot` points at, in the shared
+    // window. Every field of PortSlot is an atomic or made of atomics (it is `SharedPlain`,
+    // all-zero is a valid value), so its bytes are inside UnsafeCells and writing them
+    // through a pointer derived from a shared reference is interior mutation; padding bytes
+    // may take any value. The caller guarantees no one else touches these bytes meanwhile;
+    // `in_use`, the word others do read, is not written.
+    unsafe {
+        std::ptr::write_bytes(base, 0, keep);
+        std::ptr::write_bytes(base.add(keep_end), 0, size_of::<PortSlot>() - keep_end);
+    }
 }
 
 #[cfg(test)]
@@ -45,5 +58,19 @@ mod tests {
         assert_eq!((s.name.get(), s.nb_rxq.load(Ordering::Relaxed)), (String::new(), 0));
         assert_eq!((s.capture.load(Ordering::Relaxed), s.state()), (0, PortState::Unused));
         assert_eq!(s.counters.snapshot(1, 1).ipackets, 0);
+    }
+
+    #[test]
+    fn zeroing_never_clears_the_claim() {
+        let mem = eal::Memory::anonymous(8 << 20).unwrap();
+        let table = PortTable::create(&mem).unwrap();
+        let id = table.allocate().unwrap();
+        let s = table.slot(id).unwrap();
+        s.mtu.store(9000, Ordering::Relaxed);
+        // SAFETY: the slot was just claimed by this test and no one else uses the table.
+        unsafe { super::zero_except_in_use(s) };
+        assert_eq!(s.in_use.load(Ordering::Relaxed), 1, "the slot stays claimed while it is zeroed");
+        assert_eq!((s.mtu.load(Ordering::Relaxed), s.generation.load(Ordering::Relaxed)), (0, 0));
+        assert_eq!(table.allocate(), Some(id + 1), "a claimed slot is never handed out twice");
     }
 }

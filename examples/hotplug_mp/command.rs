@@ -1,7 +1,8 @@
 //! The commands hotplug_mp reads from stdin, one a line: DPDK's `attach <devargs>`,
 //! `detach <port or devargs>`, `list`, `quit`, `help`, plus Bypass's `hold <port>` /
 //! `release <port>` (keep a port handle, as an lcore polling it would), `info` (pool,
-//! memzones, traffic) and `traffic on|off`.
+//! memzones, traffic), `traffic on|off` and `fwd <port> <frames> <ms>` (echo frames on a
+//! port in this process).
 
 /// What `detach` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,8 @@ pub enum Command {
     Info,
     /// Start or pause the traffic loop.
     Traffic(bool),
+    /// Echo frames on queue 0 of a port: (port, frames, milliseconds).
+    Forward(u16, u64, u64),
     /// Show the commands.
     Help,
     /// Exit.
@@ -38,7 +41,7 @@ pub enum Command {
 }
 
 /// The commands, for `help` and for errors.
-pub const HELP: &str = "commands: attach <devargs> | detach <port or devargs> | list | hold <port> | release <port> | info | traffic on|off | help | quit";
+pub const HELP: &str = "commands: attach <devargs> | detach <port or devargs> | list | hold <port> | release <port> | info | traffic on|off | fwd <port> <frames> <ms> | help | quit";
 
 fn port_id(word: &str, cmd: &str) -> Result<u16, String> {
     word.parse().map_err(|_| format!("bad command '{cmd}': '{word}' is not a port id (0-65535)"))
@@ -75,6 +78,14 @@ pub fn parse(line: &str) -> Result<Command, String> {
             "off" => Ok(Command::Traffic(false)),
             _ => Err(needs("on or off")),
         },
+        "fwd" => {
+            let w: Vec<&str> = rest.split_whitespace().collect();
+            let [p, n, ms] = w[..] else {
+                return Err(needs("a port, a frame count and milliseconds, e.g. fwd 1 100 5000"));
+            };
+            let num = |x: &str| x.parse::<u64>().map_err(|_| format!("bad command '{line}': '{x}' is not a number"));
+            Ok(Command::Forward(port_id(p, line)?, num(n)?, num(ms)?))
+        }
         "list" => no_args(Command::List),
         "info" => no_args(Command::Info),
         "help" => no_args(Command::Help),
@@ -97,6 +108,9 @@ mod tests {
         assert_eq!(parse(""), Ok(Command::Nothing));
         assert_eq!(parse("hold 2"), Ok(Command::Hold(2)));
         assert_eq!(parse("traffic off"), Ok(Command::Traffic(false)));
+        assert_eq!(parse("fwd 1 100 5000"), Ok(Command::Forward(1, 100, 5000)));
+        assert!(parse("fwd 1 100").unwrap_err().contains("fwd needs a port, a frame count"));
+        assert!(parse("fwd 1 x 5").unwrap_err().contains("'x' is not a number"));
         assert!(parse("attach").unwrap_err().contains("attach needs devargs"));
         assert!(parse("hold x").unwrap_err().contains("'x' is not a port id"));
         assert!(parse("list 3").unwrap_err().contains("takes no argument"));

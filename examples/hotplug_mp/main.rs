@@ -8,6 +8,8 @@
 //! few frames, so a detach has a running port with mbufs in it to release. Application
 //! options (after `--`): `--traffic PORT` keeps frames flowing on PORT (primary),
 //! `--detach-timeout MS` (primary) how long a detach waits for processes to release a port.
+//! A PCI device is attached by address (`attach 0000:00:04.0`; bound to vfio-pci first)
+//! and `fwd <port> <frames> <ms>` echoes frames on it in the process that types it.
 //!
 //! ```text
 //! hotplug_mp -l 0-1 --no-huge --vdev net_ring0 -- --traffic 0      # terminal 1
@@ -18,6 +20,7 @@
 //! ```
 
 mod command;
+mod forward;
 mod traffic;
 
 use command::{Command, Target, HELP};
@@ -89,6 +92,8 @@ fn start_port(eth: &Ethdev, id: u16, pool: eal::PktMbufPool) {
         return;
     }
     let Ok(port) = eth.port(id) else { return };
+    println!("port {id} started");
+    let _ = std::io::stdout().flush();
     let mut bufs = Vec::new();
     if pool.alloc_bulk(&mut bufs, WELCOME_FRAMES) {
         for m in &mut bufs {
@@ -258,6 +263,13 @@ fn execute(eal: &Eal, eth: &Ethdev, pool: eal::PktMbufPool, t: &Traffic, held: &
             t.on.store(on, Ordering::Relaxed);
             println!("traffic {}", if on { "on" } else { "off" });
         }
+        Command::Forward(id, frames, ms) => match eth.port(id) {
+            Ok(p) => {
+                let e = forward::echo(&p, frames, Duration::from_millis(ms));
+                println!("fwd port {id}: rx {} tx {}", e.rx, e.tx);
+            }
+            Err(e) => println!("cannot forward on port {id}: {e}"),
+        },
         Command::Help => println!("{HELP}"),
         Command::Quit | Command::Nothing => {}
     }

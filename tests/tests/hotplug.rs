@@ -262,6 +262,18 @@ fn a_process_holding_the_port_or_not_answering_makes_the_detach_fail_with_its_pi
     assert!(r.contains(&format!("this process (pid {pid0}) still holds 1 handle(s)")), "{r}");
 }
 
+/// A PCI device of this machine bound to a kernel driver or none (not vfio-pci), if any.
+fn host_device_not_on_vfio() -> Option<String> {
+    let dir = std::fs::read_dir("/sys/bus/pci/devices").ok()?;
+    let mut v: Vec<String> = dir
+        .flatten()
+        .filter(|e| std::fs::read_link(e.path().join("driver")).map_or(true, |d| !d.ends_with("vfio-pci")))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v.into_iter().next()
+}
+
 #[test]
 fn bad_hotplug_requests_get_clear_errors() {
     let mut g = Group::start("bad", &[], 1);
@@ -274,8 +286,14 @@ fn bad_hotplug_requests_get_clear_errors() {
         assert!(r.contains("a device of that name exists already (port 0)"), "{r}");
         let r = reply(p, "attach net_ring5,size=3", "device net_ring5");
         assert!(r.contains("size=3: a power of two"), "{r}");
-        let r = reply(p, "attach 0000:00:03.0", "device 0000:00:03.0");
-        assert!(r.contains("not supported yet; give it with -a at start"), "{r}");
+        // A PCI address is attached through VFIO at run time: one that does not exist, or a
+        // device on a kernel driver, is refused naming the fix.
+        let r = reply(p, "attach 0000:ee:1f.7", "device 0000:ee:1f.7");
+        assert!(r.contains("there is no PCI device 0000:ee:1f.7") && r.contains("devbind --status"), "{r}");
+        if let Some(addr) = host_device_not_on_vfio() {
+            let r = reply(p, &format!("attach {addr}"), &format!("device {addr}"));
+            assert!(r.contains(&format!("`tools/devbind --bind vfio-pci {addr}`")), "{r}");
+        }
         let r = detach(p, "17");
         assert!(r.contains("port 17 does not exist"), "{r}");
         let r = detach(p, "net_nothing0");

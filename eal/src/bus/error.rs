@@ -114,6 +114,85 @@ pub enum BusError {
         #[source]
         source: std::io::Error,
     },
+    /// A run-time attach of a device on the block list.
+    #[error("PCI device {addr} is on the block list (-b) of this group, so it is not attached; start the primary without `-b {addr}` to use it")]
+    Blocked {
+        /// The device.
+        addr: PciAddr,
+    },
+    /// A run-time attach of a device that does not exist.
+    #[error("there is no PCI device {addr}; list the devices and their drivers with `tools/devbind --status`")]
+    AttachNotFound {
+        /// The address given.
+        addr: PciAddr,
+    },
+    /// A run-time attach of a device not bound to vfio-pci.
+    #[error("PCI device {addr} ({what}) is {bound}, not to vfio-pci; bind it with `tools/devbind --bind vfio-pci {addr}`, then attach it again")]
+    AttachNotBound {
+        /// The device.
+        addr: PciAddr,
+        /// Its `vendor:device` ids.
+        what: String,
+        /// "bound to `<driver>`" or "not bound to any driver".
+        bound: String,
+    },
+    /// A run-time attach of a device that needs IOVA = PA into a group running IOVA = VA.
+    #[error("PCI device {addr} cannot be attached: {why}, and this group runs with IOVA = virtual address (its mbufs' addresses were chosen at start); start the primary with --iova-mode pa to attach it at run time")]
+    AttachNeedsPa {
+        /// The device.
+        addr: PciAddr,
+        /// Why it needs physical addresses.
+        why: String,
+    },
+    /// A run-time attach of a device whose group kind differs from the container's.
+    #[error("PCI device {addr} is in a group of kind {kind}, but the group's container holds groups of the other kind (group {other}); one process group drives devices of one kind only")]
+    AttachMixedKinds {
+        /// The device.
+        addr: PciAddr,
+        /// Its group's kind.
+        kind: crate::pci::GroupKind,
+        /// A group already in the container.
+        other: u32,
+    },
+    /// A run-time attach of a device whose VFIO group another process holds.
+    #[error("PCI device {addr}: its VFIO group {group} is open in another process (another Bypass or DPDK group, or a VM); stop that program or pick another device")]
+    GroupInUse {
+        /// The device.
+        addr: PciAddr,
+        /// Its group.
+        group: u32,
+    },
+    /// A run-time attach of a device this group has open already.
+    #[error("PCI device {addr} is attached already; detach its port first")]
+    AlreadyOpen {
+        /// The device.
+        addr: PciAddr,
+    },
+    /// No free entry in the shared device table.
+    #[error(
+        "cannot attach PCI device {addr}: the shared device table is full ({max} devices); detach a PCI port first"
+    )]
+    DeviceTableFull {
+        /// The device.
+        addr: PciAddr,
+        /// Table size.
+        max: usize,
+    },
+    /// A secondary was told of a device table entry that is not in use.
+    #[error("device table entry {index} holds no device (the primary removed it meanwhile?)")]
+    NoSuchDevice {
+        /// The entry.
+        index: u32,
+    },
+    /// A run-time attach of a PCI device in a group started with `--no-pci`.
+    #[error("cannot attach PCI device {addr}: the primary was started with --no-pci; start it without --no-pci to use PCI devices")]
+    NoPci {
+        /// The device.
+        addr: PciAddr,
+    },
+    /// A device was asked of a bus that was shut down.
+    #[error("the PCI bus of this process is shut down (the EAL is being cleaned up)")]
+    ShutDown,
     /// An operation reserved to the primary process was tried in a secondary.
     #[error("{0} is done by the primary process only; a secondary never touches device interrupts or configuration")]
     PrimaryOnly(&'static str),

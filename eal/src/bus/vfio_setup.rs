@@ -21,13 +21,23 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-/// The VFIO objects of this process: the container, the open groups and (primary) the DMA
-/// mappings made in the container.
+/// The VFIO objects of this process: the container and what it holds.
 #[derive(Debug)]
 pub(crate) struct VfioState {
     pub(crate) container: Container,
-    pub(crate) groups: Vec<Group>,
-    pub(crate) dma: Mutex<Vec<DmaRange>>,
+    pub(crate) inner: Mutex<Groups>,
+}
+
+/// The groups this process has open in the container and (primary) what the container holds.
+#[derive(Debug, Default)]
+pub(crate) struct Groups {
+    /// Open groups.
+    pub(crate) open: Vec<Arc<Group>>,
+    /// DMA mappings the primary made in the container.
+    pub(crate) dma: Vec<DmaRange>,
+    /// The IOMMU type the container was given (primary); None until a group joined it, and
+    /// again once the last group left it (the kernel then drops the type and the mappings).
+    pub(crate) iommu: Option<GroupKind>,
 }
 
 impl FdSource for VfioState {
@@ -35,29 +45,40 @@ impl FdSource for VfioState {
         self.container.try_clone_fd()
     }
     fn group_fd(&self, n: u32) -> Option<std::io::Result<OwnedFd>> {
-        self.groups.iter().find(|g| g.number() == n).map(|g| g.try_clone_fd())
+        self.groups().open.iter().find(|g| g.number() == n).map(|g| g.try_clone_fd())
     }
 }
 
 impl VfioState {
-    fn group(&self, n: u32) -> Option<&Group> {
-        self.groups.iter().find(|g| g.number() == n)
+    /// A state with `container` and no group.
+    pub(crate) fn new(container: Container) -> VfioState {
+        VfioState { container, inner: Mutex::new(Groups::default()) }
+    }
+
+    /// The groups, locked.
+    pub(crate) fn groups(&self) -> std::sync::MutexGuard<'_, Groups> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Group `n`, if open here.
+    pub(crate) fn group(&self, n: u32) -> Option<Arc<Group>> {
+        self.groups().open.iter().find(|g| g.number() == n).cloned()
     }
 
     /// Removes the heap's DMA mappings (primary, at shutdown).
     pub(crate) fn unmap_all(&self) {
-        let ranges = std::mem::take(&mut *self.dma.lock().unwrap_or_else(|p| p.into_inner()));
+        let ranges = std::mem::take(&mut self.groups().dma);
         dma::unmap(&self.container, &ranges);
     }
 }
 
 /// A device's BAR mappings and BAR sizes.
-type Bars = ([Option<Arc<MmioRegion>>; BARS], [u64; BARS]);
+pub(crate) type Bars = ([Option<Arc<MmioRegion>>; BARS], [u64; BARS]);
 /// What opening or attaching gives: the VFIO objects and the devices.
 type Opened<S> = (S, Vec<Arc<BusDevice>>);
 
 /// Maps every memory BAR of `dev` that VFIO lets us map; returns the mappings and sizes.
-fn map_bars(dev: &Device) -> Result<Bars, BusError> {
+pub(crate) fn map_bars(dev: &Device) -> Result<Bars, BusError> {
     let mut maps: [Option<Arc<MmioRegion>>; BARS] = Default::default();
     let mut lens = [0u64; BARS];
     for i in 0..BARS {
@@ -74,7 +95,7 @@ fn map_bars(dev: &Device) -> Result<Bars, BusError> {
     Ok((maps, lens))
 }
 
-fn open_group(container: &Container, n: u32, kind: GroupKind) -> Result<Group, VfioError> {
+pub(crate) fn open_group(container: &Container, n: u32, kind: GroupKind) -> Result<Group, VfioError> {
     let g = Group::open(n, kind)?;
     g.set_container(container)?;
     Ok(g)
@@ -113,10 +134,12 @@ pub(crate) fn open_primary(
         }
     }
     if groups.is_empty() {
-        return Ok((Arc::new(VfioState { container, groups, dma: Mutex::new(Vec::new()) }), Vec::new()));
+        return Ok((Arc::new(VfioState::new(container)), Vec::new()));
     }
     // The caller checked that every group is of one kind.
-    let ranges = if groups.iter().any(|g| g.kind() == GroupKind::NoIommu) {
+    let kind =
+        if groups.iter().any(|g| g.kind() == GroupKind::NoIommu) { GroupKind::NoIommu } else { GroupKind::Iommu };
+    let ranges = if kind == GroupKind::NoIommu {
         // No IOMMU: nothing to map, devices get physical addresses (IOVA = PA).
         container
             .set_iommu(VFIO_NOIOMMU_IOMMU)
@@ -128,7 +151,8 @@ pub(crate) fn open_primary(
             .map_err(|e| BusError::vfio("selecting the type1v2 IOMMU for the VFIO container", e))?;
         dma::map_heap(&container, mem)?
     };
-    let state = Arc::new(VfioState { container, groups, dma: Mutex::new(ranges) });
+    let open = groups.into_iter().map(Arc::new).collect();
+    let state = Arc::new(VfioState { container, inner: Mutex::new(Groups { open, dma: ranges, iommu: Some(kind) }) });
     let table = &mem.config().devices;
     for slot in table.iter() {
         slot.in_use.store(0, Ordering::Release);
@@ -160,7 +184,7 @@ pub(crate) fn open_primary(
     Ok((state, devices))
 }
 
-fn record(slot: &DeviceSlot, addr: PciAddr, group: u32, bar_len: &[u64; BARS]) {
+pub(crate) fn record(slot: &DeviceSlot, addr: PciAddr, group: u32, bar_len: &[u64; BARS]) {
     slot.pci_addr.store(pack_addr(addr), Ordering::Relaxed);
     slot.iommu_group.store(group, Ordering::Relaxed);
     for (s, l) in slot.bar_len.iter().zip(bar_len) {
@@ -207,7 +231,8 @@ pub(crate) fn attach_secondary(
             groups.push(fd_share::request_group(mp, g, kind)?);
         }
     }
-    let state = Arc::new(VfioState { container, groups, dma: Mutex::new(Vec::new()) });
+    let open = groups.into_iter().map(Arc::new).collect();
+    let state = Arc::new(VfioState { container, inner: Mutex::new(Groups { open, dma: Vec::new(), iommu: None }) });
     let mut devices = Vec::new();
     for (i, addr, g) in entries {
         let slot = &table[i as usize];

@@ -15,6 +15,8 @@ pub(crate) struct Entry {
     pub control: Option<Arc<dyn Control>>,
     /// The slot's generation when this process took the port.
     pub generation: u32,
+    /// The shared device table entry of its PCI device, if it is a PCI port.
+    pub device: Option<u32>,
     /// Handles counted right after the port was taken (the ethdev layer's and the driver's).
     baseline: usize,
     /// Being detached: no new handles are given out.
@@ -28,7 +30,13 @@ impl Entry {
     /// An entry for a port just attached in this process.
     pub fn new(port: Port, control: Option<Arc<dyn Control>>, generation: u32) -> Entry {
         let baseline = port.handles();
-        Entry { port, control, generation, baseline, detaching: false, rollbacks: 0 }
+        Entry { port, control, generation, device: None, baseline, detaching: false, rollbacks: 0 }
+    }
+
+    /// The same entry, for a port of the PCI device of table entry `index`.
+    pub fn with_device(mut self, index: u32) -> Entry {
+        self.device = Some(index);
+        self
     }
 
     /// Handles of the port the application holds in this process.

@@ -10,7 +10,7 @@ use crate::error::EthError;
 use crate::events::EventHub;
 use crate::port::Port;
 use crate::port_table::{PortState, PortTable, MAX_PORTS};
-use eal::bus::BusDevice;
+use eal::bus::{BusDevice, PciBus};
 use eal::mp::Mp;
 use eal::Memory;
 use std::path::PathBuf;
@@ -26,7 +26,8 @@ pub(crate) struct PortSet {
     pub pmds: Vec<&'static dyn Pmd>,
     pub mem: Memory,
     pub mp: Mp,
-    pub pci: Vec<Arc<BusDevice>>,
+    /// The PCI bus of this process (devices opened or taken at run time too).
+    pub bus: PciBus,
     pub run_dir: PathBuf,
     /// Serialises attach and detach (primary).
     pub op: Mutex<()>,
@@ -42,7 +43,7 @@ impl PortSet {
         pmds: &[&'static dyn Pmd],
         mem: Memory,
         mp: Mp,
-        pci: Vec<Arc<BusDevice>>,
+        bus: PciBus,
         run_dir: PathBuf,
     ) -> PortSet {
         PortSet {
@@ -52,7 +53,7 @@ impl PortSet {
             pmds: pmds.to_vec(),
             mem,
             mp,
-            pci,
+            bus,
             run_dir,
             op: Mutex::new(()),
             detach_timeout_ms: AtomicU64::new(super::DEFAULT_DETACH_TIMEOUT.as_millis() as u64),
@@ -162,7 +163,8 @@ impl PortSet {
         self.hub.report(id, slot, link);
         let generation = slot.generation.load(Ordering::Relaxed);
         let port = Port::new(id, slot, probed.data);
-        self.local.insert(id, Entry::new(port, Some(Arc::from(probed.control)), generation));
+        let entry = Entry::new(port, Some(Arc::from(probed.control)), generation).with_device(dev.table_index());
+        self.local.insert(id, entry);
         tracing::info!(port = id, %name, driver = pmd.name(), "PCI port probed");
         Ok(Some(id))
     }
@@ -178,29 +180,80 @@ impl PortSet {
         })?;
         let ctx = PortCtx { port: id, slot, mem: self.mem, hub: self.hub.clone() };
         let device_slot = slot.device_slot.load(Ordering::Acquire);
-        let data = if device_slot == u32::MAX {
-            pmd.attach(&ctx)?
-        } else {
-            match self.pci.iter().find(|d| d.table_index() == device_slot) {
-                Some(dev) => pmd.attach_pci(&ctx, dev)?,
-                None => {
-                    tracing::warn!(port = id, name = %slot.name.get(), "PCI port not attached: its device is not open in this process (-a/-b/--no-pci)");
-                    return Ok(false);
-                }
+        let generation = slot.generation.load(Ordering::Acquire);
+        if device_slot == u32::MAX {
+            let data = pmd.attach(&ctx)?;
+            self.local.insert(id, Entry::new(Port::new(id, slot, data), None, generation));
+            return Ok(true);
+        }
+        let bus_err = |e: eal::bus::BusError| EthError::Device { port: id, msg: e.to_string() };
+        let Some(dev) = self.bus.attach_device(device_slot).map_err(bus_err)? else {
+            tracing::warn!(port = id, name = %slot.name.get(), "PCI port not attached: its device is not open in this process (-a/-b/--no-pci)");
+            return Ok(false);
+        };
+        let data = match pmd.attach_pci(&ctx, &dev) {
+            Ok(d) => d,
+            Err(e) => {
+                drop(dev);
+                self.bus.close_device(device_slot);
+                return Err(e);
             }
         };
-        let generation = slot.generation.load(Ordering::Acquire);
-        self.local.insert(id, Entry::new(Port::new(id, slot, data), None, generation));
+        self.local.insert(id, Entry::new(Port::new(id, slot, data), None, generation).with_device(device_slot));
         Ok(true)
+    }
+
+    /// Drops port `id` of `generation` (any with None) from this process, and closes its PCI
+    /// device here once the port's objects are gone; true when the port was here.
+    pub fn drop_local(&self, id: u16, generation: Option<u32>) -> bool {
+        let Some(e) = self.local.remove(id, generation) else {
+            return false;
+        };
+        let device = e.device;
+        drop(e);
+        if let Some(d) = device {
+            self.bus.close_device(d);
+        }
+        true
     }
 
     /// Closes port `id` in the primary (stop, release the device) and frees its slot.
     pub fn close_and_free(&self, id: u16) {
         if let Some(e) = self.local.remove(id, None) {
-            if let Some(ctl) = e.control {
-                crate::port::PortControl { port: e.port.clone(), ctl, _ethdev: std::marker::PhantomData }.close();
+            let Entry { port, control, device, .. } = e;
+            if let Some(ctl) = control {
+                crate::port::PortControl { port, ctl, _ethdev: std::marker::PhantomData }.close();
+            } else {
+                drop(port);
+            }
+            // The port's objects are gone: its device fd, BAR mappings and group go now.
+            if let Some(d) = device {
+                self.bus.close_device(d);
             }
         }
         self.table.free(id);
+    }
+
+    /// Opens the PCI device of `devargs` (a BDF with optional `,key=value` arguments) at run
+    /// time and probes it into a free slot (primary).
+    pub fn probe_pci_at_run_time(&self, devargs: &eal::pci::Devargs) -> Result<u16, EthError> {
+        let addr = devargs.addr();
+        let fail = |why: String| EthError::Hotplug { op: "attach", target: addr.to_string(), why };
+        let dev = self.bus.open_device(devargs).map_err(|e| fail(e.to_string()))?;
+        let index = dev.table_index();
+        let (v, d) = dev.ids();
+        let out = match self.probe_pci(&dev) {
+            Ok(Some(id)) => Ok(id),
+            Ok(None) => Err(fail(format!(
+                "no driver takes its ids {v:04x}:{d:04x} (drivers: {}); bind it back to its kernel driver with `tools/devbind --bind <driver> {addr}`",
+                self.known()
+            ))),
+            Err(e) => Err(fail(format!("the driver could not probe it: {e}"))),
+        };
+        drop(dev);
+        if out.is_err() {
+            self.bus.close_device(index);
+        }
+        out
     }
 }

@@ -36,14 +36,16 @@ fn broadcast(set: &PortSet, name: &str, notice: Notice, timeout: Duration) -> Op
 pub(crate) fn attach(set: &PortSet, devargs: &str) -> Result<u16, EthError> {
     let _op = set.op.lock().unwrap_or_else(|e| e.into_inner());
     let devargs = devargs.trim();
-    if devargs.split(',').next().unwrap_or("").parse::<eal::pci::PciAddr>().is_ok() {
-        return Err(EthError::Hotplug {
-            op: "attach",
-            target: devargs.into(),
-            why: "attaching a PCI device at run time is not supported yet; give it with -a at start".into(),
-        });
-    }
-    let id = set.probe_vdev(devargs)?;
+    let id = match devargs.split(',').next().unwrap_or("").parse::<eal::pci::PciAddr>() {
+        Ok(_) => {
+            let parsed = devargs.parse::<eal::pci::Devargs>().map_err(|e| EthError::BadDevargs {
+                args: devargs.into(),
+                why: format!("{e}; a PCI device is given as <BDF>[,key=value...], e.g. 0000:00:04.0"),
+            })?;
+            set.probe_pci_at_run_time(&parsed)?
+        }
+        Err(_) => set.probe_vdev(devargs)?,
+    };
     let generation = set.table.slot(id).map_or(0, |s| s.generation.load(Ordering::Relaxed));
     let notice = Notice { port: id, generation, wait_ms: 0 };
     if let Some(why) = broadcast(set, NEW, notice, ATTACH_TIMEOUT) {

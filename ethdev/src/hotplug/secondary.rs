@@ -36,24 +36,32 @@ pub(crate) fn register_secondary(set: &Arc<PortSet>) -> Result<(), EthError> {
         NEW,
         mp.register(NEW, move |mp, msg, peer| {
             let n = notice(msg)?;
-            let _op = s.op.lock().unwrap_or_else(|e| e.into_inner());
-            let current = s.table.slot(n.port).map(|sl| sl.generation.load(Ordering::Acquire));
-            let have = s.local.lock().get(usize::from(n.port)).and_then(|e| e.as_ref().map(|e| e.generation));
-            let refused = if have == Some(n.generation) {
-                None
-            } else if current != Some(n.generation) {
-                Some(format!("port {} is of generation {current:?} here, the notice is of {}", n.port, n.generation))
-            } else {
-                match s.attach_local(n.port) {
-                    Ok(true) => {
-                        s.fire(n.port, PortEvent::New);
-                        None
+            // Taking a PCI device asks the primary for its group fd over IPC, which cannot be
+            // done on the IPC thread: the work and the answer go to a thread of their own.
+            let (s, mp, peer) = (s.clone(), mp.clone(), peer.clone());
+            std::thread::Builder::new().name("eth-hp-attach".into()).spawn(move || {
+                let _op = s.op.lock().unwrap_or_else(|e| e.into_inner());
+                let current = s.table.slot(n.port).map(|sl| sl.generation.load(Ordering::Acquire));
+                let have = s.local.lock().get(usize::from(n.port)).and_then(|e| e.as_ref().map(|e| e.generation));
+                let refused = if have == Some(n.generation) {
+                    None
+                } else if current != Some(n.generation) {
+                    Some(format!(
+                        "port {} is of generation {current:?} here, the notice is of {}",
+                        n.port, n.generation
+                    ))
+                } else {
+                    match s.attach_local(n.port) {
+                        Ok(true) => {
+                            s.fire(n.port, PortEvent::New);
+                            None
+                        }
+                        Ok(false) => None,
+                        Err(e) => Some(format!("cannot attach port {}: {e}", n.port)),
                     }
-                    Ok(false) => None,
-                    Err(e) => Some(format!("cannot attach port {}: {e}", n.port)),
-                }
-            };
-            answer(mp, peer, NEW, refused);
+                };
+                answer(&mp, &peer, NEW, refused);
+            })?;
             Ok(())
         }),
     )?;
@@ -87,7 +95,7 @@ pub(crate) fn register_secondary(set: &Arc<PortSet>) -> Result<(), EthError> {
         mp.register(COMMIT, move |mp, msg, peer| {
             let n = notice(msg)?;
             // Dropping the entry releases this process's objects of the port (fds, mappings).
-            if s.local.remove(n.port, Some(n.generation)).is_some() {
+            if s.drop_local(n.port, Some(n.generation)) {
                 s.fire(n.port, PortEvent::Removed);
             }
             answer(mp, peer, COMMIT, None);

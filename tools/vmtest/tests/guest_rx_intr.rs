@@ -90,7 +90,8 @@ wait $P; R=$?; echo \"exit codes: secondary $S primary $R\"; [ $S -eq 0 ] && [ $
     for who in ["secondary", "primary"] {
         let idle = out.lines().find(|l| l.contains(&format!("{who}_idle_cpu_pct="))).expect("idle CPU line");
         let cyc = out.lines().find(|l| l.contains(&format!("{who}_cycles="))).expect("cycles line");
-        eprintln!("{name} {who}: {idle} / {cyc}");
+        let lat = out.lines().find(|l| l.contains(&format!("{who}_irq_to_rx="))).unwrap_or("(no interrupt witness)");
+        eprintln!("{name} {who}: {idle} / {cyc} / in-guest interrupt to frame in hand: {lat}");
         assert!(cyc.contains(&format!("frames={CYCLES} ")), "{cyc}");
     }
     assert_eq!(out.matches(&format!("{PROGRAM}: result=OK")).count(), 2, "both processes finished OK:\n{out}");

@@ -64,7 +64,7 @@ fn main() {
         "allow" => allow_primary(&eal, &bdfs),
         "secondary" => secondary(&eal, &bdfs),
         "devices" => {
-            say("devices", addrs(eal.pci_devices()).join(","));
+            say("devices", addrs(&eal.pci_devices()).join(","));
             true
         }
         "block" => block_primary(&eal, &bdfs),
@@ -93,10 +93,10 @@ fn allow_primary(eal: &Eal, bdfs: &[String]) -> bool {
     let devs = eal.pci_devices();
     let mut ok = check(
         "primary_allow_list",
-        if addrs(devs).as_slice() == std::slice::from_ref(&want) && devs[0].ids() == (0x8086, 0x100e) {
+        if addrs(&devs).as_slice() == std::slice::from_ref(&want) && devs[0].ids() == (0x8086, 0x100e) {
             Ok(format!("-a {want}: probed exactly [{want}] (8086:100e), group {}", devs[0].iommu_group()))
         } else {
-            Err(format!("-a {want}: probed {:?}", addrs(devs)))
+            Err(format!("-a {want}: probed {:?}", addrs(&devs)))
         },
     );
     let status = devs.first().map(|d| e1000_status(d.as_ref())).unwrap_or_else(|| Err("no device".into()));
@@ -126,8 +126,8 @@ fn secondary(eal: &Eal, bdfs: &[String]) -> bool {
         if eal.is_primary() {
             return Err("took the primary role".to_string());
         }
-        if addrs(devs).as_slice() != std::slice::from_ref(&want) {
-            return Err(format!("attached {:?}, expected [{want}]", addrs(devs)));
+        if addrs(&devs).as_slice() != std::slice::from_ref(&want) {
+            return Err(format!("attached {:?}, expected [{want}]", addrs(&devs)));
         }
         let d = &devs[0];
         let s = e1000_status(d)?;
@@ -154,7 +154,7 @@ fn block_primary(eal: &Eal, bdfs: &[String]) -> bool {
         }
     };
     let devs = eal.pci_devices();
-    let mut got = addrs(devs);
+    let mut got = addrs(&devs);
     got.sort();
     let mut want = vec![e1000e.clone(), igb.clone(), vio.clone()];
     want.sort();
