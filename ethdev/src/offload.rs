@@ -112,6 +112,17 @@ pub enum TxReject {
     /// A checksum offload without the header lengths it needs.
     #[error("a checksum offload needs l2_len and l3_len set (Mbuf::set_tx_offload)")]
     CksumLengths,
+    /// A header length or offset over what the device's descriptor fields hold (checked by
+    /// the driver, [`crate::DataPath::tx_check`]).
+    #[error("{what} of {len} bytes: the device takes at most {max}")]
+    DeviceLimit {
+        /// Which length.
+        what: &'static str,
+        /// The packet's value.
+        len: u32,
+        /// The device's limit.
+        max: u32,
+    },
     /// Longer than the port sends, without TSO.
     #[error("{len} bytes: longer than the {max}-byte frames the port sends (raise the MTU or use TSO)")]
     TooLong {

@@ -117,7 +117,7 @@ impl Control for EmControl {
             reta_size: 0,
             rss_hash_types: 0,
             rx_offload_capa: crate::net::intel::rx_cksum::CAPA | ethdev::RxOffloads::SCATTER,
-            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
+            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS.union(crate::net::intel::tx_offload::CAPA),
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
     }

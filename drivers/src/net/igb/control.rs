@@ -231,7 +231,7 @@ impl Control for IgbControl {
             reta_size: rss::RETA_SIZE as u16,
             rss_hash_types: rss::HASH_TYPES,
             rx_offload_capa: crate::net::intel::rx_cksum::CAPA | ethdev::RxOffloads::SCATTER,
-            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
+            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS.union(crate::net::intel::tx_offload::CAPA),
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
     }

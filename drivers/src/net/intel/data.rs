@@ -106,4 +106,8 @@ impl<R: RegIo, M: QueueMap> DataPath for IntelData<R, M> {
         let Some(ring) = M::tx_mem(self.slot, q) else { return 0 };
         txq::burst(&self.regs, M::tx_tail(q), &ring, &self.mem, &self.slot.counters.tx[q], bufs)
     }
+
+    fn tx_check(&self, m: &Mbuf) -> Result<(), ethdev::TxReject> {
+        M::Ring::tx_check(m)
+    }
 }

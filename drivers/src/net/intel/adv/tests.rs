@@ -360,3 +360,83 @@ fn scattered_frames_arrive_as_chains() {
     rxq.release_all();
     assert!(pool.mempool().is_full());
 }
+
+/// A packet of `len` bytes asking for `flags` with TCP/IPv4 header lengths and MSS `mss`.
+fn offloaded(pool: &PktMbufPool, len: u16, flags: eal::mbuf::OlFlags, mss: u16) -> Mbuf {
+    let mut m = mbuf_of(pool, &vec![0x5a; usize::from(len)]);
+    m.set_ol_flags(flags);
+    m.set_tx_offload(eal::mbuf::TxOffloadLens { l2_len: 14, l3_len: 20, l4_len: 20, tso_segsz: mss });
+    m
+}
+
+#[test]
+fn tx_offloads_write_a_context_only_when_it_changes_and_reclaim_past_it() {
+    use super::tx_ctx::{POPTS_IXSM, POPTS_TXSM};
+    use eal::mbuf::OlFlags;
+    let mem = Memory::anonymous(16 << 20).unwrap();
+    let pool = PktMbufPool::create(&mem, "adv_ol_pool", 256, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
+    let regs = SoftRegs::new(0x1000);
+    let tx_rr = RingRegs::block(TX_BLOCK);
+    let (tx_mz, txq) = queue::reserve(&mem, "adv_ol_txq", 64).unwrap();
+    tx::reset(&txq);
+    ring::program(&regs, &tx_rr, &txq, tx_mz.iova());
+    let tc = counters();
+    let csum = OlFlags::TX_IPV4 | OlFlags::TX_IP_CKSUM | OlFlags::TX_TCP_CKSUM;
+    let tso = csum | OlFlags::TX_TCP_SEG;
+    // plain, csum, csum (same context), TSO (new context), csum (back: new context), plain
+    // with only TX_IPV4 (no request).
+    let mut bufs = vec![
+        mbuf_of(&pool, &frame(0)),
+        offloaded(&pool, 100, csum, 0),
+        offloaded(&pool, 200, csum, 0),
+        offloaded(&pool, 1514, tso, 800),
+        offloaded(&pool, 300, csum, 0),
+        offloaded(&pool, 90, OlFlags::TX_IPV4, 0),
+    ];
+    assert_eq!(tx::burst(&regs, tx_rr.tail, &txq, &mem, &tc, &mut bufs), 6);
+    assert_eq!(tc.packets.load(Ordering::Relaxed), 6);
+    let tail = regs.read32(tx_rr.tail) as usize;
+    // Walk the ring as the device does: context descriptors (DTYP 2, no RS) are not
+    // written back; data descriptors carry the packet's offload bits.
+    let mut kinds = Vec::new();
+    let mut contexts = 0;
+    for i in 0..tail {
+        let [w0, w1] = txq.ring.raw(i);
+        let d = TxData::decode(w0, w1);
+        match d.dtyp {
+            2 => {
+                assert!(!d.dcmd.contains(TxCmd::RS), "no write-back asked for a context descriptor");
+                kinds.push(if (w1 >> 32) >> 16 == 800 { "ctx-tso" } else { "ctx" });
+                contexts += 1;
+            }
+            3 => {
+                let popts = w1 & (POPTS_IXSM | POPTS_TXSM);
+                txq.ring.set_raw(i, [w0, w1 | (u64::from(TXD_STAT_DD) << 32)]);
+                if !d.dcmd.contains(TxCmd::EOP) {
+                    continue; // a buffer split at a page boundary: the packet goes on
+                }
+                kinds.push(match (popts != 0, d.dcmd.contains(TxCmd::TSE)) {
+                    (false, _) => "plain",
+                    (true, false) => "csum",
+                    (true, true) => {
+                        assert_eq!(d.paylen, 1514 - 54, "TSO PAYLEN: after the headers");
+                        "tso"
+                    }
+                });
+            }
+            t => panic!("descriptor type {t}"),
+        }
+    }
+    assert_eq!(kinds, ["plain", "ctx", "csum", "csum", "ctx-tso", "tso", "ctx", "csum", "plain"]);
+    assert_eq!(pool.mempool().in_use_count(), 6);
+    assert_eq!(contexts, 3, "a context descriptor only where the context changes");
+    assert_eq!(tx::reclaim(&txq), tail, "every descriptor, context ones included, is reclaimed");
+    assert_eq!(pool.mempool().in_use_count(), 0);
+    // The cached context survives bursts: the same request again needs no new one; a reset
+    // queue forgets it.
+    let mut bufs = vec![offloaded(&pool, 100, csum, 0)];
+    tx::burst(&regs, tx_rr.tail, &txq, &mem, &tc, &mut bufs);
+    assert_eq!(regs.read32(tx_rr.tail) as usize, tail + 1, "no context descriptor: the last one still holds");
+    tx::reset(&txq);
+    assert_eq!(txq.hdr().ctx_w1.load(Ordering::Relaxed), 0);
+}
