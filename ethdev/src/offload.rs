@@ -123,6 +123,10 @@ pub enum TxReject {
         /// The device's limit.
         max: u32,
     },
+    /// TSO of an IPv4 packet without the IPv4 checksum request, on a device that rewrites
+    /// every segment's IP header and so must compute its checksum (checked by the driver).
+    #[error("TSO of an IPv4 packet needs TX_IP_CKSUM on this device (it rewrites the IP header of every segment): set the flag and zero the header checksum")]
+    TsoNeedsIpCksum,
     /// Longer than the port sends, without TSO.
     #[error("{len} bytes: longer than the {max}-byte frames the port sends (raise the MTU or use TSO)")]
     TooLong {

@@ -38,6 +38,10 @@ pub struct CsumConf {
     pub udp: CsumWhere,
     /// TSO segment size (0: off).
     pub tso_segsz: u16,
+    /// The port computes IPv4 header checksums (IPV4_CKSUM configured): TSO'd IPv4
+    /// packets then ask for it whatever `ip` says, as DPDK's testpmd does, since the device
+    /// rewrites every segment's IP header. Set by `tso set`.
+    pub tso_ip_hw: bool,
 }
 
 /// What the csum engine counted on one stream.
@@ -170,7 +174,7 @@ pub fn prepare(m: &mut Mbuf, conf: &CsumConf, c: &mut CsumCounts) {
     let tso = h.proto == IPPROTO_TCP && conf.tso_segsz > 0 && payload > usize::from(conf.tso_segsz);
     let d = m.data_mut();
     if h.ipv4 {
-        if conf.ip == CsumWhere::Hw {
+        if conf.ip == CsumWhere::Hw || (tso && conf.tso_ip_hw) {
             flags |= OlFlags::TX_IP_CKSUM;
             d[l2 + 10..l2 + 12].fill(0);
         } else if let Some(s) = cksum::ipv4_hdr_cksum(&d[l2..l2 + l3]) {
@@ -314,7 +318,8 @@ mod tests {
     #[test]
     fn hardware_checksums_leave_the_pseudo_header_and_the_flags() {
         let (_mem, pool) = pool();
-        let conf = CsumConf { ip: CsumWhere::Hw, tcp: CsumWhere::Hw, udp: CsumWhere::Hw, tso_segsz: 0 };
+        let conf =
+            CsumConf { ip: CsumWhere::Hw, tcp: CsumWhere::Hw, udp: CsumWhere::Hw, tso_segsz: 0, tso_ip_hw: false };
         let f = frame(0, false, true, 100);
         let mut m = mbuf(&pool, &f);
         let mut c = CsumCounts::default();
@@ -347,6 +352,15 @@ mod tests {
         assert!(!small.ol_flags().contains(OlFlags::TX_TCP_SEG));
         assert!(checksums_right(small.data()), "no TSO: software checksum");
         assert_eq!(c.tx_tso, 1);
+        assert!(!big.ol_flags().contains(OlFlags::TX_IP_CKSUM), "the port has no IPv4 checksum: the device's own");
+        let conf = CsumConf { tso_ip_hw: true, ..conf };
+        let mut big = mbuf(&pool, &frame(0, false, true, 1448));
+        prepare(&mut big, &conf, &mut c);
+        assert!(big.ol_flags().contains(OlFlags::TX_IP_CKSUM), "TSO'd IPv4 asks for the IP checksum");
+        assert_eq!(&big.data()[24..26], &[0, 0], "and leaves the field 0 for the device");
+        let mut small = mbuf(&pool, &frame(0, false, true, 700));
+        prepare(&mut small, &conf, &mut c);
+        assert!(!small.ol_flags().contains(OlFlags::TX_IP_CKSUM), "not TSO'd: ip sw as set");
     }
 
     #[test]

@@ -314,7 +314,10 @@ impl App<'_> {
             );
             return;
         }
-        self.csum_conf(p).tso_segsz = n;
+        let ip_hw = self.tx_offloads(p).contains(ethdev::TxOffloads::IPV4_CKSUM);
+        let c = self.csum_conf(p);
+        c.tso_segsz = n;
+        c.tso_ip_hw = ip_hw;
         if n == 0 {
             println!("TSO for non-tunneled packets is disabled");
         } else {

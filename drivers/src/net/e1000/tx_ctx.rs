@@ -135,7 +135,12 @@ mod tests {
     fn what_the_fields_cannot_hold_is_refused_with_the_reason() {
         let (_mem, pool) = pool();
         let f = OlFlags::TX_IPV4 | OlFlags::TX_TCP_CKSUM | OlFlags::TX_TCP_SEG;
-        let long = pkt(&pool, 1514, f, TxOffloadLens { l2_len: 14, l3_len: 200, l4_len: 60, tso_segsz: 800 });
+        let lens = TxOffloadLens { l2_len: 14, l3_len: 20, l4_len: 20, tso_segsz: 800 };
+        let no_ip = pkt(&pool, 1514, f, lens);
+        assert_eq!(check(&no_ip, &LIMITS), Err(ethdev::TxReject::TsoNeedsIpCksum), "IPv4 TSO rewrites the IP header");
+        assert_eq!(plan(&no_ip), None);
+        let f = f | OlFlags::TX_IP_CKSUM;
+        let long = pkt(&pool, 1514, f, TxOffloadLens { l3_len: 200, l4_len: 60, ..lens });
         let e = check(&long, &LIMITS).unwrap_err();
         assert!(e.to_string().contains("TSO header (l2_len + l3_len + l4_len) of 274 bytes"), "{e}");
         assert_eq!(plan(&long), None);

@@ -122,6 +122,9 @@ pub fn check(m: &Mbuf, lim: &CtxLimits) -> Result<(), TxReject> {
         too("L4 checksum offset (l2_len + l3_len + field)", r.l4_cksum_at(), lim.max_l4_off)?;
     }
     if r.tso {
+        if r.ipv4 && !r.ip_cksum {
+            return Err(TxReject::TsoNeedsIpCksum);
+        }
         too("TSO header (l2_len + l3_len + l4_len)", r.hdr_len(), lim.max_tso_hdr)?;
         let payload = m.pkt_len().saturating_sub(r.hdr_len());
         too("TSO payload", payload, lim.max_tso_payload)?;
