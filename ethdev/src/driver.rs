@@ -206,6 +206,13 @@ pub trait Control: Send + Sync {
         let _ = (vid, on);
         Err(EthError::Unsupported { port: u16::MAX, what: "VLAN filter".into() })
     }
+    /// VLAN stripping on or off on a configured port (the ethdev layer has checked that the
+    /// device has [`RxOffloads::VLAN_STRIP`] and records the result in the port's RX
+    /// offloads). The default: not supported.
+    fn vlan_strip(&self, on: bool) -> Result<(), EthError> {
+        let _ = on;
+        Err(EthError::Unsupported { port: u16::MAX, what: "VLAN stripping".into() })
+    }
     /// Programs the redirection table (one queue per entry, `reta_size` entries, each
     /// below the RX queue count: checked by the ethdev layer).
     fn reta_update(&self, reta: &[u16]) -> Result<(), EthError> {

@@ -217,11 +217,16 @@ fn corrupted_segment(dst_mac: [u8; 6], src_mac: [u8; 6], seq: u32) -> Vec<u8> {
 
 /// Sends `frames` from a packet socket on `tap` in namespace A.
 fn send_raw(ns: &Namespaces, tap: &str, frames: Vec<Vec<u8>>) {
+    send_raw_in(&ns.names[0], tap, frames)
+}
+
+/// Sends `frames` from a packet socket on `tap` in namespace `ns`.
+fn send_raw_in(ns: &str, tap: &str, frames: Vec<Vec<u8>>) {
     let tap = std::ffi::CString::new(tap).expect("name");
-    in_netns(&ns.names[0], move || {
+    in_netns(ns, move || {
         // SAFETY: a NUL-terminated name; the call only reads it.
         let index = unsafe { libc::if_nametoindex(tap.as_ptr()) };
-        assert!(index != 0, "no {tap:?} in namespace A");
+        assert!(index != 0, "no {tap:?} in its namespace");
         // SAFETY: plain socket creation; closed below.
         let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
         assert!(fd >= 0, "AF_PACKET socket: {}", std::io::Error::last_os_error());
@@ -675,4 +680,235 @@ fn igb_vlan_filter_and_allmulticast_pass_only_what_was_added() {
         .collect();
     let n = u64::from(FILTER_N);
     assert_eq!(stats, vec![2 * n, 4 * n], "port 0 RX: untagged + VLAN 100, then + VLAN 200 + multicast: {out}");
+}
+
+// ---------------------------------------------------------------------------------------
+// VLAN stripping and insertion on the Intel models
+
+/// The VLAN A's Linux stack talks on.
+const VLAN_ID: u16 = 100;
+
+/// First sequence number of the frames A sends (tagged) and of those B sends (untagged).
+const MARK_AB: u32 = 0x00ab_0000;
+const MARK_BA: u32 = 0x00ba_0000;
+
+/// Frames of one direction.
+const VLAN_N: u32 = 20;
+
+/// Runs `send` while a packet socket on `tap` in namespace `ns` captures, and returns the
+/// frames it received (not its own outgoing ones) that carry sequence numbers from `mark`
+/// (the UDP frames of [`filter_frame`]), up to `want` of them or for 10 s, each with the
+/// VLAN tag the kernel took off it (reported by `PACKET_AUXDATA`), if any.
+fn capture_while(ns: &str, tap: &str, mark: u32, want: usize, send: impl FnOnce()) -> Vec<(Vec<u8>, Option<u16>)> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let tap = std::ffi::CString::new(tap).expect("name");
+    let h = in_netns(ns, move || {
+        // SAFETY: a NUL-terminated name; the call only reads it.
+        let index = unsafe { libc::if_nametoindex(tap.as_ptr()) };
+        assert!(index != 0, "no {tap:?} in its namespace");
+        let all = (libc::ETH_P_ALL as u16).to_be();
+        // SAFETY: plain socket creation; closed below.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(all)) };
+        assert!(fd >= 0, "AF_PACKET socket: {}", std::io::Error::last_os_error());
+        // SAFETY: an all-zero sockaddr_ll is valid; fields are set below.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = all;
+        sll.sll_ifindex = index as i32;
+        let one: libc::c_int = 1;
+        let tv = libc::timeval { tv_sec: 0, tv_usec: 200_000 };
+        // SAFETY: `fd` is ours; the option values are valid for the lengths given.
+        unsafe {
+            let r = libc::bind(
+                fd,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            );
+            assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
+            let o = (&one as *const libc::c_int).cast();
+            let r = libc::setsockopt(fd, libc::SOL_PACKET, libc::PACKET_AUXDATA, o, 4);
+            assert_eq!(r, 0, "PACKET_AUXDATA: {}", std::io::Error::last_os_error());
+            let t = (&tv as *const libc::timeval).cast();
+            let r = libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                t,
+                std::mem::size_of::<libc::timeval>() as u32,
+            );
+            assert_eq!(r, 0, "SO_RCVTIMEO: {}", std::io::Error::last_os_error());
+        }
+        ready_tx.send(()).expect("ready");
+        let mut got = Vec::new();
+        let t0 = Instant::now();
+        let mut buf = [0u8; 2048];
+        let mut ctl = [0u64; 16];
+        while got.len() < want && t0.elapsed() < Duration::from_secs(10) {
+            let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+            // SAFETY: an all-zero msghdr and sockaddr_ll are valid; the pointers set below
+            // point to buffers that outlive the call.
+            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_name = (&mut from as *mut libc::sockaddr_ll).cast();
+            msg.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as u32;
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = ctl.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&ctl);
+            // SAFETY: `msg` describes valid buffers (above).
+            let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+            if n < 0 || from.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+                continue;
+            }
+            let f = &buf[..n as usize];
+            let seq = f.get(42..46).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            if f.get(12..14) != Some(&[0x08, 0x00]) || !seq.is_some_and(|q| (mark..mark + 1000).contains(&q)) {
+                continue;
+            }
+            let mut tag = None;
+            // SAFETY: `msg` was filled by recvmsg; the CMSG macros walk its control buffer
+            // within `msg_controllen`, and an auxdata message holds a tpacket_auxdata.
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&msg);
+                while !c.is_null() {
+                    if (*c).cmsg_level == libc::SOL_PACKET && (*c).cmsg_type == libc::PACKET_AUXDATA {
+                        let aux = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::tpacket_auxdata>());
+                        if aux.tp_status & libc::TP_STATUS_VLAN_VALID != 0 {
+                            tag = Some(aux.tp_vlan_tci);
+                        }
+                    }
+                    c = libc::CMSG_NXTHDR(&msg, c);
+                }
+            }
+            got.push((f.to_vec(), tag));
+        }
+        // SAFETY: `fd` is ours and closed once.
+        unsafe { libc::close(fd) };
+        got
+    });
+    ready_rx.recv().expect("capture thread ready");
+    send();
+    h.join().expect("capture thread")
+}
+
+/// The guest script of the VLAN run: testpmd in csum mode with VLAN stripping on both
+/// ports and insertion of VLAN 100 on port 0 (towards A), until the host takes the control
+/// link down.
+fn vlan_script() -> String {
+    let send = |cmds: &[&str]| cmds.iter().map(|c| format!("echo '{c}' >&3; sleep 0.2; ")).collect::<String>();
+    format!(
+        "trap '' PIPE; IF=$(ls /sys/bus/pci/devices/$VMTEST_NIC_ctl/virtio*/net); \
+echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; \
+ip link set $IF up; rm -f /tmp/c4; mkfifo /tmp/c4; \
+testpmd -l 0-1 -m 64 --file-prefix vln -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -i --rxd 256 --txd 256 \
+--forward-mode=csum --rx-offloads=0x1 --tx-offloads=0x1 < /tmp/c4 > /tmp/tp4.log 2>&1 & P=$!; exec 3>/tmp/c4; {prompt}\
+{cmds}{fwd}echo VLAN_READY; {down}echo stop >&3; {done}\
+echo quit >&3; exec 3>&-; wait $P; r=$?; cat /tmp/tp4.log; echo \"testpmd exit code $r\"; [ $r -eq 0 ]",
+        prompt = wait_grep("testpmd> ", "/tmp/tp4.log"),
+        cmds = send(&[
+            "show port info 0",
+            "tx_vlan set 0 5000",
+            "tx_vlan set 0 100",
+            "vlan set strip off 1",
+            "vlan set strip on 1",
+            "start"
+        ]),
+        fwd = wait_grep("csum packet forwarding", "/tmp/tp4.log"),
+        down = wait_carrier(0),
+        done = wait_grep("Done.", "/tmp/tp4.log"),
+    )
+}
+
+/// Frames between A (tagged, VLAN 100) and B (untagged) through testpmd on two NICs of
+/// `model`, each side a packet socket in its namespace: port 0 must strip A's tags (the
+/// device, CTRL.VME), so that B receives untagged frames, and insert tag 100 into every
+/// frame it sends to A (VLE), so that A receives them tagged. The kernel reports the tag of
+/// a received frame beside it (`PACKET_AUXDATA`); the stripped frames are counted by
+/// testpmd too.
+fn vlan_run(model: NicModel) {
+    let id = std::process::id() % 100_000;
+    let taps = [format!("bov{id}a"), format!("bov{id}b")];
+    let cfg = GuestConfig { net_modules: true, ..GuestConfig::default() }
+        .binary(guest_bin("testpmd"))
+        .binary(guest_bin("devbind"))
+        .timeout(Duration::from_secs(300))
+        .nic(Nic { slot: 3, ..data_nic(model, "n1", MAC_0, &taps[0]) })
+        .nic(Nic { slot: 5, ..data_nic(model, "n2", MAC_1, &taps[1]) })
+        .nic(Nic { slot: 4, ..Nic::new(NicModel::VirtioTransitional, "ctl") })
+        .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2")
+        .command(vlan_script());
+    let guest = vmtest::Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
+    let ns = Namespaces::new([&taps[0], &taps[1]]);
+    let (a_mac, b_mac) = (mac_in(&ns.names[0], &taps[0]), mac_in(&ns.names[1], &taps[1]));
+    let n = VLAN_N as usize;
+    let mut errors = Vec::new();
+    let (mut at_b, mut at_a) = (Vec::new(), Vec::new());
+    match guest.wait_for_console("VLAN_READY", CONSOLE_WAIT) {
+        Err(e) => errors.push(e.to_string()),
+        Ok(_) => {
+            let to_b: Vec<_> = (0..VLAN_N).map(|s| filter_frame(b_mac, a_mac, Some(VLAN_ID), MARK_AB + s)).collect();
+            let a = ns.names[0].clone();
+            let tap_a = taps[0].clone();
+            at_b = capture_while(&ns.names[1], &taps[1], MARK_AB, n, move || send_raw_in(&a, &tap_a, to_b));
+            let to_a: Vec<_> = (0..VLAN_N).map(|s| filter_frame(a_mac, b_mac, None, MARK_BA + s)).collect();
+            let b = ns.names[1].clone();
+            let tap_b = taps[1].clone();
+            at_a = capture_while(&ns.names[0], &taps[0], MARK_BA, n, move || send_raw_in(&b, &tap_b, to_a));
+        }
+    }
+    guest.monitor().and_then(|mut m| m.set_link("ctl", false)).unwrap_or_else(|e| panic!("{e}"));
+    let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..o.results.len() {
+        output(&o, i);
+    }
+    drop(ns);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
+    let out = &o.results[1].output;
+    assert_eq!(o.results[1].exit_code, Some(0), "{out}");
+    let tags = |v: &[(Vec<u8>, Option<u16>)]| v.iter().map(|(_, t)| t.map(|t| t & 0x0fff)).collect::<Vec<_>>();
+    assert_eq!(tags(&at_b), vec![None; n], "B gets A's frames untagged (stripped by port 0): {out}");
+    assert_eq!(tags(&at_a), vec![Some(VLAN_ID); n], "A gets B's frames tagged {VLAN_ID} (inserted by port 0): {out}");
+    assert!(out.contains("Rx offloads configured: VLAN_STRIP"), "{out}");
+    assert!(out.contains("Tx offloads configured: VLAN_INSERT"), "{out}");
+    assert!(out.contains("Bad VLAN id '5000': a number 0-4095"), "{out}");
+    assert!(out.contains("Port 0: csum engine inserts VLAN 100 on TX"), "{out}");
+    if model == NicModel::Igb {
+        assert!(!out.contains("vlan set strip:"), "stripping switched off and on at run time: {out}");
+    } else {
+        // One bit does both on the 8254x/82574: stripping cannot go off while inserting.
+        assert!(out.contains("VLAN stripping off while the port inserts VLAN tags"), "{out}");
+    }
+    let p0 = "Forward statistics for port 0";
+    assert_eq!(count_after(out, p0, "RX-VLAN stripped:"), Some(u64::from(VLAN_N)), "{out}");
+    let p1 = "Forward statistics for port 1";
+    assert_eq!(count_after(out, p1, "RX-VLAN stripped:"), Some(0), "B's frames carry no tag: {out}");
+}
+
+/// VLAN stripping and insertion on two igb NICs (advanced descriptors: the tag in the
+/// write-back's VLAN field, insertion through the context descriptor).
+#[test]
+fn igb_strips_and_inserts_vlan_tags_for_a_tagged_peer() {
+    if !common::qemu_available_or_skip("igb_strips_and_inserts_vlan_tags_for_a_tagged_peer") {
+        return;
+    }
+    vlan_run(NicModel::Igb);
+}
+
+/// The same on two e1000e NICs (legacy descriptors: the tag in the special field).
+#[test]
+fn e1000e_strips_and_inserts_vlan_tags_for_a_tagged_peer() {
+    if !common::qemu_available_or_skip("e1000e_strips_and_inserts_vlan_tags_for_a_tagged_peer") {
+        return;
+    }
+    vlan_run(NicModel::E1000e);
+}
+
+/// The same on two e1000 NICs (82540EM).
+#[test]
+fn e1000_strips_and_inserts_vlan_tags_for_a_tagged_peer() {
+    if !common::qemu_available_or_skip("e1000_strips_and_inserts_vlan_tags_for_a_tagged_peer") {
+        return;
+    }
+    vlan_run(NicModel::E1000);
 }

@@ -42,6 +42,8 @@ bitflags::bitflags! {
         const RS = 1 << 3;
         /// Extended descriptor (context or extended data descriptor, with DTYP).
         const DEXT = 1 << 5;
+        /// Insert the VLAN tag of the special field (needs CTRL.VME).
+        const VLE = 1 << 6;
     }
 }
 
@@ -85,12 +87,19 @@ pub struct RxWriteBack {
     pub status: RxStatus,
     /// Error bits.
     pub errors: u64,
+    /// The "special" field: the VLAN tag stripped (with status VP).
+    pub special: u16,
 }
 
 impl RxWriteBack {
     /// Decodes the second word of a legacy RX descriptor.
     pub fn decode(w: u64) -> RxWriteBack {
-        RxWriteBack { len: w as u16, status: RxStatus::from_bits_retain((w >> 32) as u8), errors: (w >> 40) & 0xff }
+        RxWriteBack {
+            len: w as u16,
+            status: RxStatus::from_bits_retain((w >> 32) as u8),
+            errors: (w >> 40) & 0xff,
+            special: (w >> 48) as u16,
+        }
     }
     /// The device is done with the descriptor.
     pub fn done(&self) -> bool {
@@ -156,7 +165,14 @@ impl RxRing for Ring {
     fn rx_done(&self, i: usize) -> Option<RxDone> {
         let wb = self.rx_read(i);
         let status = u32::from(wb.status.bits());
-        wb.done().then_some(RxDone { len: wb.len, eop: wb.eop(), errors: wb.errors as u32, hash: 0, status })
+        wb.done().then_some(RxDone {
+            len: wb.len,
+            eop: wb.eop(),
+            errors: wb.errors as u32,
+            hash: 0,
+            status,
+            vlan: wb.special,
+        })
     }
 }
 

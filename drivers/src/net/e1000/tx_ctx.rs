@@ -10,7 +10,8 @@
 //! DEXT, TSE in DCMD for a TSO packet, and POPTS (47:40) IXSM/TXSM saying which checksums
 //! to insert. The device expects the L4 checksum field to hold the pseudo-header sum
 //! (without the length for TSO) and the IPv4 checksum field 0, as DPDK's
-//! `rte_eth_tx_prepare` leaves them.
+//! `rte_eth_tx_prepare` leaves them. VLAN insertion is VLE in DCMD with the tag in the
+//! special field (bits 63:48), on any data descriptor, with CTRL.VME on.
 
 use super::desc::{CtxCmd, Popts, TxCmd, TXD_DTYP_DATA};
 use crate::net::intel::tx_offload::{CtxLimits, Request, TxPlan};
@@ -29,13 +30,21 @@ pub const LIMITS: CtxLimits = CtxLimits {
 
 /// The context and data descriptor bits of `m`'s requests; `None` when the fields cannot
 /// hold its header lengths (see [`LIMITS`]) or it asks for what the format has no bit for
-/// (VLAN insertion, SCTP).
+/// (SCTP).
 pub fn plan(m: &Mbuf) -> Option<TxPlan> {
     let r = Request::of(m);
-    if m.ol_flags().contains(eal::mbuf::OlFlags::TX_VLAN) || r.l4 == TxL4Cksum::Sctp {
+    if r.l4 == TxL4Cksum::Sctp {
         return None;
     }
     crate::net::intel::tx_offload::check(m, &LIMITS).ok()?;
+    let vlan_bits = match r.vlan {
+        Some(tci) => (u64::from(TxCmd::VLE.bits()) << 24) | (u64::from(tci) << 48),
+        None => 0,
+    };
+    if !r.cksum_or_tso() {
+        // VLAN insertion alone: a plain descriptor does it, no context.
+        return Some(TxPlan { ctx: None, data_bits: vlan_bits, paylen: m.pkt_len() });
+    }
     let l2 = u64::from(r.lens.l2_len);
     let l3_end = l2 + u64::from(r.lens.l3_len);
     let mut popts = Popts::empty();
@@ -68,8 +77,8 @@ pub fn plan(m: &Mbuf) -> Option<TxPlan> {
         word1 |= u64::from(m.pkt_len() - hdr) | (u64::from(hdr) << 40) | (u64::from(r.lens.tso_segsz) << 48);
     }
     word1 |= u64::from(tucmd.bits()) << 24;
-    let data_bits = TXD_DTYP_DATA | (u64::from(dcmd.bits()) << 24) | (u64::from(popts.bits()) << 40);
-    Some(TxPlan { ctx: [word0, word1], data_bits, paylen: m.pkt_len() })
+    let data_bits = TXD_DTYP_DATA | (u64::from(dcmd.bits()) << 24) | (u64::from(popts.bits()) << 40) | vlan_bits;
+    Some(TxPlan { ctx: Some([word0, word1]), data_bits, paylen: m.pkt_len() })
 }
 
 #[cfg(test)]
@@ -99,10 +108,11 @@ mod tests {
         let lens = TxOffloadLens { l2_len: 14, l3_len: 20, l4_len: 20, tso_segsz: 0 };
         let m = pkt(&pool, 100, OlFlags::TX_IPV4 | OlFlags::TX_IP_CKSUM | OlFlags::TX_TCP_CKSUM, lens);
         let p = plan(&m).unwrap();
-        let b = p.ctx[0].to_le_bytes();
+        let ctx = p.ctx.unwrap();
+        let b = ctx[0].to_le_bytes();
         // IPCSS 14, IPCSO 24, IPCSE 33; TUCSS 34, TUCSO 50, TUCSE 0.
         assert_eq!(b, [14, 24, 33, 0, 34, 50, 0, 0]);
-        let w1 = p.ctx[1].to_le_bytes();
+        let w1 = ctx[1].to_le_bytes();
         assert_eq!(w1[3], 0x20 | 0x02 | 0x01, "TUCMD DEXT|IP|TCP, no TSE");
         assert_eq!(&w1[0..3], &[0, 0, 0], "PAYLEN 0 and DTYP 0 (context) without TSO");
         assert_eq!(p.data_bits, (1 << 20) | (0x20 << 24) | (0x03 << 40), "DTYP 1, DEXT, POPTS IXSM|TXSM");
@@ -111,8 +121,9 @@ mod tests {
         let lens6 = TxOffloadLens { l2_len: 18, l3_len: 40, l4_len: 8, tso_segsz: 0 };
         let u = pkt(&pool, 100, OlFlags::TX_IPV6 | OlFlags::TX_UDP_CKSUM, lens6);
         let p = plan(&u).unwrap();
-        assert_eq!(p.ctx[0].to_le_bytes(), [0, 0, 0, 0, 58, 64, 0, 0]);
-        assert_eq!(p.ctx[1].to_le_bytes()[3], 0x20, "UDP over IPv6: neither TCP nor IP");
+        let ctx = p.ctx.unwrap();
+        assert_eq!(ctx[0].to_le_bytes(), [0, 0, 0, 0, 58, 64, 0, 0]);
+        assert_eq!(ctx[1].to_le_bytes()[3], 0x20, "UDP over IPv6: neither TCP nor IP");
         assert_eq!(p.data_bits >> 40, 0x02);
     }
 
@@ -123,7 +134,7 @@ mod tests {
         let f = OlFlags::TX_IPV4 | OlFlags::TX_IP_CKSUM | OlFlags::TX_TCP_CKSUM | OlFlags::TX_TCP_SEG;
         let m = pkt(&pool, 1514, f, lens);
         let p = plan(&m).unwrap();
-        let w1 = p.ctx[1];
+        let w1 = p.ctx.unwrap()[1];
         assert_eq!(w1 & 0xf_ffff, 1514 - 66, "PAYLEN: after the headers");
         assert_eq!((w1 >> 24) as u8, 0x20 | 0x04 | 0x02 | 0x01, "TUCMD DEXT|TSE|IP|TCP");
         assert_eq!((w1 >> 40) as u8, 66, "HDRLEN");
@@ -144,8 +155,11 @@ mod tests {
         let e = check(&long, &LIMITS).unwrap_err();
         assert!(e.to_string().contains("TSO header (l2_len + l3_len + l4_len) of 274 bytes"), "{e}");
         assert_eq!(plan(&long), None);
-        let vlan = pkt(&pool, 100, OlFlags::TX_VLAN, TxOffloadLens::default());
-        assert_eq!(plan(&vlan), None, "no VLAN insertion through the context");
+        let mut vlan = pkt(&pool, 100, OlFlags::TX_VLAN, TxOffloadLens::default());
+        vlan.set_vlan_tci(0x2064);
+        let p = plan(&vlan).unwrap();
+        assert_eq!(p.ctx, None, "VLAN insertion alone needs no context");
+        assert_eq!(p.data_bits, (0x40 << 24) | (0x2064 << 48), "VLE and the tag in the special field");
         let plain = pkt(&pool, 100, OlFlags::TX_IPV4, TxOffloadLens::default());
         assert_eq!(check(&plain, &LIMITS), Ok(()), "no request, nothing to check");
     }

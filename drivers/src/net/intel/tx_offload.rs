@@ -16,7 +16,8 @@ pub const TX_REQUESTS: OlFlags =
 
 /// The TX offloads the e1000 (82540EM/82574L) and igb (82576) PMDs give through context
 /// descriptors.
-pub const CAPA: ethdev::TxOffloads = ethdev::TxOffloads::IPV4_CKSUM
+pub const CAPA: ethdev::TxOffloads = ethdev::TxOffloads::VLAN_INSERT
+    .union(ethdev::TxOffloads::IPV4_CKSUM)
     .union(ethdev::TxOffloads::TCP_CKSUM)
     .union(ethdev::TxOffloads::UDP_CKSUM)
     .union(ethdev::TxOffloads::TCP_TSO);
@@ -30,11 +31,12 @@ pub fn requested(m: &Mbuf) -> bool {
 /// What a packet's offload requests make of its descriptors in one format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxPlan {
-    /// The two words of the context descriptor the packet needs (word 1 is never 0: every
-    /// context descriptor has DEXT set, so 0 in the queue's cache means "none written").
-    pub ctx: [u64; 2],
+    /// The two words of the context descriptor the packet needs, if any (word 1 is never 0:
+    /// every context descriptor has DEXT set, so 0 in the queue's cache means "none
+    /// written").
+    pub ctx: Option<[u64; 2]>,
     /// Bits ORed into word 1 of each of the packet's data descriptors (descriptor type,
-    /// TSE, POPTS).
+    /// TSE, POPTS, VLE and the legacy special field).
     pub data_bits: u64,
     /// The PAYLEN the advanced format carries in every data descriptor: the packet's length,
     /// or with TSO the payload after the headers.
@@ -54,6 +56,8 @@ pub struct Request {
     pub l4: TxL4Cksum,
     /// TCP segmentation asked for.
     pub tso: bool,
+    /// The VLAN tag to insert, if asked for.
+    pub vlan: Option<u16>,
 }
 
 impl Request {
@@ -69,7 +73,13 @@ impl Request {
             // TSO implies the TCP checksum, whatever the L4 bits say.
             l4: if tso { TxL4Cksum::Tcp } else { f.tx_l4() },
             tso,
+            vlan: f.contains(OlFlags::TX_VLAN).then(|| m.vlan_tci()),
         }
+    }
+
+    /// True when the packet asks for a checksum or TSO.
+    pub fn cksum_or_tso(&self) -> bool {
+        self.ip_cksum || self.tso || self.l4 != TxL4Cksum::None
     }
 
     /// Bytes of Ethernet, IP and L4 headers (what TSO copies in front of every segment).

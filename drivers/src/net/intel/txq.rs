@@ -189,11 +189,13 @@ pub fn burst<D: TxRing, R: RegIo + ?Sized>(
                 continue;
             };
             let h = q.hdr();
-            if h.ctx_w1.load(Ordering::Relaxed) != plan.ctx[1] || h.ctx_w0.load(Ordering::Relaxed) != plan.ctx[0] {
-                q.ring.tx_put_ctx(tail, plan.ctx);
-                tail = next(tail);
-                h.ctx_w0.store(plan.ctx[0], Ordering::Relaxed);
-                h.ctx_w1.store(plan.ctx[1], Ordering::Relaxed);
+            if let Some(ctx) = plan.ctx {
+                if h.ctx_w1.load(Ordering::Relaxed) != ctx[1] || h.ctx_w0.load(Ordering::Relaxed) != ctx[0] {
+                    q.ring.tx_put_ctx(tail, ctx);
+                    tail = next(tail);
+                    h.ctx_w0.store(ctx[0], Ordering::Relaxed);
+                    h.ctx_w1.store(ctx[1], Ordering::Relaxed);
+                }
             }
             (paylen, extra) = (plan.paylen, plan.data_bits);
         }

@@ -276,7 +276,14 @@ impl RxRing for AdvRing {
     fn rx_done(&self, i: usize) -> Option<RxDone> {
         let wb = self.rx_read(i)?;
         let status = wb.status_error;
-        Some(RxDone { len: wb.len, eop: wb.eop(), errors: wb.status_error, hash: wb.hash().unwrap_or(0), status })
+        Some(RxDone {
+            len: wb.len,
+            eop: wb.eop(),
+            errors: wb.status_error,
+            hash: wb.hash().unwrap_or(0),
+            status,
+            vlan: wb.vlan,
+        })
     }
 }
 

@@ -124,6 +124,7 @@ fn rx_and_tx_bursts_against_a_fake_device() {
         port: 3,
         cksum: None,
         scatter: false,
+        vlan_strip: false,
     };
 
     // Bring-up as a driver does it.
@@ -234,7 +235,15 @@ fn rx_fill_reports_a_small_pool() {
     let mem = Memory::anonymous(8 << 20).unwrap();
     let pool = PktMbufPool::create(&mem, "adv_small", 16, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
     let (_mz, q) = queue::reserve(&mem, "adv_q", 64).unwrap();
-    let p = RxParams { tail_reg: 0x18, frame_errors: 0, buf_len: 2048, port: 0, cksum: None, scatter: false };
+    let p = RxParams {
+        tail_reg: 0x18,
+        frame_errors: 0,
+        buf_len: 2048,
+        port: 0,
+        cksum: None,
+        scatter: false,
+        vlan_strip: false,
+    };
     let e = rx::fill(&q, &p, &pool, None).unwrap_err().to_string();
     assert!(e.contains("ran out") && e.contains("adv_small"), "{e}");
     assert!(pool.mempool().is_full(), "a failed fill gives the mbufs back");
@@ -286,6 +295,7 @@ fn scattered_frames_arrive_as_chains() {
         port: 5,
         cksum: None,
         scatter: true,
+        vlan_strip: false,
     };
     rx::fill(&rxq, &p, &pool, None).unwrap();
     ring::program(&regs, &rx_rr, &rxq, rx_mz.iova());

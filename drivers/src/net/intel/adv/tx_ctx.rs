@@ -15,7 +15,7 @@
 
 use super::desc::{TxCmd, TXD_PAYLEN_MAX};
 use crate::net::intel::tx_offload::{CtxLimits, Request, TxPlan};
-use eal::mbuf::{OlFlags, TxL4Cksum};
+use eal::mbuf::TxL4Cksum;
 use eal::Mbuf;
 
 /// DTYP of a context descriptor (bits 23:20 of word 1).
@@ -42,14 +42,23 @@ pub const LIMITS: CtxLimits = CtxLimits {
 
 /// The context and data descriptor bits of `m`'s requests; `None` when the fields cannot
 /// hold its header lengths (see [`LIMITS`]) or it asks for what this PMD does not program
-/// (VLAN insertion, SCTP).
+/// (SCTP). VLAN insertion: the tag in the context (VLAN, bits 31:16 of word 0), VLE in the
+/// data descriptors.
 pub fn plan(m: &Mbuf) -> Option<TxPlan> {
     let r = Request::of(m);
-    if m.ol_flags().contains(OlFlags::TX_VLAN) || r.l4 == TxL4Cksum::Sctp {
+    if r.l4 == TxL4Cksum::Sctp {
         return None;
     }
     crate::net::intel::tx_offload::check(m, &LIMITS).ok()?;
-    let word0 = u64::from(r.lens.l3_len) | (u64::from(r.lens.l2_len) << 9);
+    let mut word0 = 0u64;
+    if r.cksum_or_tso() {
+        word0 = u64::from(r.lens.l3_len) | (u64::from(r.lens.l2_len) << 9);
+    }
+    let mut data_bits = 0u64;
+    if let Some(tci) = r.vlan {
+        word0 |= u64::from(tci) << 16;
+        data_bits |= u64::from(TxCmd::VLE.bits());
+    }
     let mut tucmd = TXD_DTYP_CTXT | u64::from(TxCmd::DEXT.bits());
     if r.ipv4 {
         tucmd |= TUCMD_IPV4;
@@ -57,7 +66,6 @@ pub fn plan(m: &Mbuf) -> Option<TxPlan> {
     if r.l4 == TxL4Cksum::Tcp {
         tucmd |= TUCMD_L4T_TCP;
     }
-    let mut data_bits = 0u64;
     if r.ip_cksum {
         data_bits |= POPTS_IXSM;
     }
@@ -71,14 +79,14 @@ pub fn plan(m: &Mbuf) -> Option<TxPlan> {
         paylen -= r.hdr_len();
         mss_l4len = (u64::from(r.lens.l4_len) << 8) | (u64::from(r.lens.tso_segsz) << 16);
     }
-    Some(TxPlan { ctx: [word0, tucmd | (mss_l4len << 32)], data_bits, paylen })
+    Some(TxPlan { ctx: Some([word0, tucmd | (mss_l4len << 32)]), data_bits, paylen })
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::desc::{tx_data_word, TxData};
     use super::*;
-    use eal::mbuf::TxOffloadLens;
+    use eal::mbuf::{OlFlags, TxOffloadLens};
     use eal::{Memory, PktMbufPool};
 
     fn pkt(pool: &PktMbufPool, len: u16, f: OlFlags, lens: TxOffloadLens) -> Mbuf {
@@ -96,9 +104,10 @@ mod tests {
         let lens = TxOffloadLens { l2_len: 14, l3_len: 20, l4_len: 20, tso_segsz: 0 };
         let m = pkt(&pool, 100, OlFlags::TX_IPV4 | OlFlags::TX_IP_CKSUM | OlFlags::TX_TCP_CKSUM, lens);
         let p = plan(&m).unwrap();
-        assert_eq!(p.ctx[0], 20 | (14 << 9), "IPLEN 20, MACLEN 14");
-        assert_eq!(p.ctx[1] as u32, 0x2000_0000 | 0x0020_0000 | 0x400 | 0x800, "DEXT, DTYP ctxt, IPV4, L4T TCP");
-        assert_eq!(p.ctx[1] >> 32, 0, "no MSS/L4LEN without TSO, IDX 0");
+        let ctx = p.ctx.unwrap();
+        assert_eq!(ctx[0], 20 | (14 << 9), "IPLEN 20, MACLEN 14");
+        assert_eq!(ctx[1] as u32, 0x2000_0000 | 0x0020_0000 | 0x400 | 0x800, "DEXT, DTYP ctxt, IPV4, L4T TCP");
+        assert_eq!(ctx[1] >> 32, 0, "no MSS/L4LEN without TSO, IDX 0");
         assert_eq!(p.data_bits, POPTS_IXSM | POPTS_TXSM);
         assert_eq!(p.paylen, 100);
         // What a data descriptor of that packet then says.
@@ -108,17 +117,22 @@ mod tests {
 
         let u = pkt(&pool, 90, OlFlags::TX_IPV6 | OlFlags::TX_UDP_CKSUM, TxOffloadLens { l3_len: 40, ..lens });
         let p = plan(&u).unwrap();
-        assert_eq!(p.ctx[1] as u32 & 0x1c00, 0, "IPv6 UDP: neither IPV4 nor L4T TCP");
+        assert_eq!(p.ctx.unwrap()[1] as u32 & 0x1c00, 0, "IPv6 UDP: neither IPV4 nor L4T TCP");
         assert_eq!(p.data_bits, POPTS_TXSM);
 
         let f = OlFlags::TX_IPV4 | OlFlags::TX_IP_CKSUM | OlFlags::TX_TCP_CKSUM | OlFlags::TX_TCP_SEG;
         let t = pkt(&pool, 1514, f, TxOffloadLens { l4_len: 32, tso_segsz: 800, ..lens });
         let p = plan(&t).unwrap();
-        assert_eq!(p.ctx[1] >> 32, (32 << 8) | (800 << 16), "L4LEN 32, MSS 800");
+        assert_eq!(p.ctx.unwrap()[1] >> 32, (32 << 8) | (800 << 16), "L4LEN 32, MSS 800");
         assert_eq!(p.paylen, 1514 - 66, "PAYLEN: the payload after the headers");
         let w = tx_data_word(1514, TxCmd::EOP, p.paylen) | p.data_bits;
         assert!(TxData::decode(0, w).dcmd.contains(TxCmd::TSE | TxCmd::DEXT));
 
+        let mut v = pkt(&pool, 100, OlFlags::TX_VLAN, lens);
+        v.set_vlan_tci(0x0064);
+        let p = plan(&v).unwrap();
+        assert_eq!(p.ctx.unwrap()[0], 0x0064 << 16, "VLAN alone: the tag, no header lengths");
+        assert_eq!(p.data_bits, u64::from(TxCmd::VLE.bits()));
         let wide = pkt(&pool, 200, OlFlags::TX_IPV4 | OlFlags::TX_IP_CKSUM, TxOffloadLens { l2_len: 130, ..lens });
         assert_eq!(plan(&wide), None, "MACLEN holds 7 bits");
         let e = crate::net::intel::tx_offload::check(&wide, &LIMITS).unwrap_err();
