@@ -139,7 +139,7 @@ impl Port {
     /// send (as `rte_eth_tx_prepare`): segment count, offload requests the port was not
     /// configured with, TSO and checksum requests without the header lengths they need,
     /// frames longer than the MTU allows without TSO, then what the driver checks
-    /// ([`DataPath::tx_check`](crate::DataPath::tx_check): header lengths its offload
+    /// ([`DataPath::tx_check`]: header lengths its offload
     /// descriptors hold). Returns the first refused packet and why; the packets before it
     /// are fine.
     pub fn tx_prepare(&self, bufs: &[Mbuf]) -> Result<(), TxPrepareError> {

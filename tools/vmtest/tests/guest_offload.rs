@@ -757,7 +757,7 @@ fn capture_while(ns: &str, tap: &str, mark: u32, want: usize, send: impl FnOnce(
             msg.msg_controllen = std::mem::size_of_val(&ctl);
             // SAFETY: `msg` describes valid buffers (above).
             let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
-            if n < 0 || from.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+            if n < 0 || from.sll_pkttype == libc::PACKET_OUTGOING {
                 continue;
             }
             let f = &buf[..n as usize];
