@@ -65,6 +65,8 @@ pub fn take_frame<D: RxRing>(
     let at = |k: usize| (first + k) % nb;
     let mut bad = head.errors & p.frame_errors != 0;
     let mut descs = 1;
+    // The device reports checksums and the stripped VLAN tag in the frame's last write-back.
+    let mut last = *head;
     loop {
         if descs >= nb - 1 {
             // The device never writes more than the ring holds: a frame this long is a
@@ -78,6 +80,7 @@ pub fn take_frame<D: RxRing>(
         descs += 1;
         bad |= wb.errors & p.frame_errors != 0;
         if wb.eop {
+            last = wb;
             break;
         }
     }
@@ -126,7 +129,10 @@ pub fn take_frame<D: RxRing>(
         }
     }
     match chain {
-        Some(mbuf) if mbuf.pkt_len() == len && mbuf.nb_segs() as usize == descs => Frame::Chain { mbuf, descs, len },
+        Some(mut mbuf) if mbuf.pkt_len() == len && mbuf.nb_segs() as usize == descs => {
+            super::rxq::stamp_offload_flags(&mut mbuf, &last, p);
+            Frame::Chain { mbuf, descs, len }
+        }
         _ => Frame::Dropped { descs },
     }
 }

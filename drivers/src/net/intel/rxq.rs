@@ -260,6 +260,20 @@ pub fn burst<D: RxRing, R: RegIo + ?Sized>(
     got
 }
 
+/// Sets the RX offload flags of a received frame from its last (EOP) write-back `wb`: the
+/// checksum flags (with [`RxParams::cksum`]) and the stripped VLAN tag (with
+/// [`RxParams::vlan_strip`]).
+#[inline(always)]
+pub fn stamp_offload_flags(m: &mut Mbuf, wb: &RxDone, p: &RxParams) {
+    if let Some(bits) = &p.cksum {
+        m.set_ol_flags(bits.flags(wb.status, wb.errors));
+    }
+    if p.vlan_strip && wb.status & RX_STATUS_VP != 0 {
+        m.set_vlan_tci(wb.vlan);
+        m.set_ol_flags(m.ol_flags() | OlFlags::RX_VLAN | OlFlags::RX_VLAN_STRIPPED);
+    }
+}
+
 /// Stamps a received mbuf; None (the mbuf is freed) if the length the device reported does
 /// not fit its buffer.
 #[inline(always)]
@@ -269,12 +283,6 @@ fn deliver(mut m: Mbuf, wb: &RxDone, p: &RxParams) -> Option<Mbuf> {
     }
     m.set_port(p.port);
     m.set_rss_hash(wb.hash);
-    if let Some(bits) = &p.cksum {
-        m.set_ol_flags(bits.flags(wb.status, wb.errors));
-    }
-    if p.vlan_strip && wb.status & RX_STATUS_VP != 0 {
-        m.set_vlan_tci(wb.vlan);
-        m.set_ol_flags(m.ol_flags() | OlFlags::RX_VLAN | OlFlags::RX_VLAN_STRIPPED);
-    }
+    stamp_offload_flags(&mut m, wb, p);
     Some(m)
 }

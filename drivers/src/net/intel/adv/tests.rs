@@ -351,6 +351,21 @@ fn scattered_frames_arrive_as_chains() {
     drop(got);
     assert_eq!(pool.mempool().in_use_count(), in_use, "no mbuf lost or leaked by the drop");
 
+    // The device reports checksums and the stripped tag in a frame's last write-back: a
+    // chain gets the flags of its EOP descriptor (bad L4 checksum, VLAN stripped), not of
+    // its first.
+    let flagged = RxParams { cksum: Some(crate::net::intel::rx_cksum::ADV_82576), vlan_strip: true, ..p };
+    let eop_bits = RxStatus::VP.bits() | RxStatus::L4I.bits() | RxStatus::IPCS.bits() | (1 << 29);
+    assert_eq!(dev.receive_scattered(&jumbo(1), usize::MAX, Some((1, eop_bits))), 2);
+    let mut got = Vec::new();
+    assert_eq!(rx::burst(&regs, &rxq, &flagged, &pool, None, &rc, &mut got, 32), 1);
+    let f = got[0].ol_flags();
+    assert_eq!(got[0].nb_segs(), 2);
+    assert!(f.contains(eal::mbuf::OlFlags::RX_IP_CKSUM_GOOD | eal::mbuf::OlFlags::RX_L4_CKSUM_BAD), "{f:?}");
+    assert!(f.contains(eal::mbuf::OlFlags::RX_VLAN_STRIPPED), "{f:?}");
+    assert_eq!(rc.errors.load(Ordering::Relaxed), 1, "a checksum error is no frame error");
+    drop(got);
+
     // The device runs into the tail in the middle of a frame: the burst takes nothing of it
     // but hands back the descriptors it held, and the device finishes the frame.
     let mut got = Vec::new();
