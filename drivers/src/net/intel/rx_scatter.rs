@@ -66,8 +66,7 @@ pub fn take_frame<D: RxRing>(
     let mut bad = head.errors & p.frame_errors != 0;
     let mut descs = 1;
     // The device reports checksums and the stripped VLAN tag in the frame's last write-back.
-    let mut last = *head;
-    loop {
+    let last = loop {
         if descs >= nb - 1 {
             // The device never writes more than the ring holds: a frame this long is a
             // device fault; take it as starved so that the tail moves on.
@@ -80,10 +79,9 @@ pub fn take_frame<D: RxRing>(
         descs += 1;
         bad |= wb.errors & p.frame_errors != 0;
         if wb.eop {
-            last = wb;
-            break;
+            break wb;
         }
-    }
+    };
     if bad || descs > MAX_FRAME_DESCS {
         for k in 0..descs {
             rearm(q, at(k));
