@@ -406,7 +406,7 @@ fn tcp_between_linux_stacks_through_e1000_reports_no_checksum_the_model_did_not_
 /// two at `tso set 800`), at least one more per TSO packet.
 fn intel_tx_checks(run: &Run) {
     let out = &run.out;
-    let capa = "Tx offloading capabilities: IPV4_CKSUM UDP_CKSUM TCP_CKSUM TCP_TSO MULTI_SEGS";
+    let capa = "Tx offloading capabilities: VLAN_INSERT IPV4_CKSUM UDP_CKSUM TCP_CKSUM TCP_TSO MULTI_SEGS";
     assert!(out.contains(capa), "{out}");
     assert!(out.contains("Tx offloads configured: IPV4_CKSUM UDP_CKSUM TCP_CKSUM TCP_TSO"), "{out}");
     for l in
@@ -430,7 +430,7 @@ fn intel_tx_checks(run: &Run) {
 /// What an Intel run must show: the RX checksum offloads listed, every corrupted segment
 /// flagged bad and nothing else, the TCP traffic flagged good.
 fn intel_rx_checks(out: &str) {
-    assert!(out.contains("Rx offloading capabilities: IPV4_CKSUM UDP_CKSUM TCP_CKSUM"), "{out}");
+    assert!(out.contains("Rx offloading capabilities: VLAN_STRIP IPV4_CKSUM UDP_CKSUM TCP_CKSUM"), "{out}");
     assert!(out.contains("Rx offloads configured: IPV4_CKSUM UDP_CKSUM TCP_CKSUM"), "{out}");
     let p0 = "Forward statistics for port 0";
     assert_eq!(
