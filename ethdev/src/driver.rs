@@ -140,6 +140,13 @@ pub trait DataPath: Send + Sync {
     /// Sends packets from the front of `bufs` on queue `q`; those sent are removed from
     /// `bufs` (the device frees them when done), the rest stay with the caller.
     fn tx_burst(&self, q: u16, bufs: &mut Vec<Mbuf>) -> usize;
+    /// Checks one packet against what the device can send beyond the port's configuration
+    /// (header lengths its offload descriptors hold, ...), for
+    /// [`Port::tx_prepare`](crate::Port::tx_prepare). The default: nothing more to check.
+    fn tx_check(&self, m: &Mbuf) -> Result<(), crate::offload::TxReject> {
+        let _ = m;
+        Ok(())
+    }
     /// What becomes readable when RX queue `q` interrupts, in this process (see
     /// [`crate::rx_intr`]). The default: the driver has no RX interrupts.
     fn rx_intr_source(&self, q: u16) -> Result<RxIntrSource, EthError> {
@@ -198,6 +205,13 @@ pub trait Control: Send + Sync {
     fn vlan_filter(&self, vid: u16, on: bool) -> Result<(), EthError> {
         let _ = (vid, on);
         Err(EthError::Unsupported { port: u16::MAX, what: "VLAN filter".into() })
+    }
+    /// VLAN stripping on or off on a configured port (the ethdev layer has checked that the
+    /// device has [`RxOffloads::VLAN_STRIP`] and records the result in the port's RX
+    /// offloads). The default: not supported.
+    fn vlan_strip(&self, on: bool) -> Result<(), EthError> {
+        let _ = on;
+        Err(EthError::Unsupported { port: u16::MAX, what: "VLAN stripping".into() })
     }
     /// Programs the redirection table (one queue per entry, `reta_size` entries, each
     /// below the RX queue count: checked by the ethdev layer).

@@ -116,6 +116,21 @@ pub enum TxReject {
     /// A checksum offload without the header lengths it needs.
     #[error("a checksum offload needs l2_len and l3_len set (Mbuf::set_tx_offload)")]
     CksumLengths,
+    /// A header length or offset over what the device's descriptor fields hold (checked by
+    /// the driver, [`crate::DataPath::tx_check`]).
+    #[error("{what} of {len} bytes: the device takes at most {max}")]
+    DeviceLimit {
+        /// Which length.
+        what: &'static str,
+        /// The packet's value.
+        len: u32,
+        /// The device's limit.
+        max: u32,
+    },
+    /// TSO of an IPv4 packet without the IPv4 checksum request, on a device that rewrites
+    /// every segment's IP header and so must compute its checksum (checked by the driver).
+    #[error("TSO of an IPv4 packet needs TX_IP_CKSUM on this device (it rewrites the IP header of every segment): set the flag and zero the header checksum")]
+    TsoNeedsIpCksum,
     /// Longer than the port sends, without TSO.
     #[error("{len} bytes: longer than the {max}-byte frames the port sends (raise the MTU or use TSO)")]
     TooLong {

@@ -138,12 +138,14 @@ impl Port {
     /// Checks packets before [`Port::tx_burst`] against what the port was configured to
     /// send (as `rte_eth_tx_prepare`): segment count, offload requests the port was not
     /// configured with, TSO and checksum requests without the header lengths they need,
-    /// frames longer than the MTU allows without TSO. Returns the first refused packet and
-    /// why; the packets before it are fine.
+    /// frames longer than the MTU allows without TSO, then what the driver checks
+    /// ([`DataPath::tx_check`]: header lengths its offload
+    /// descriptors hold). Returns the first refused packet and why; the packets before it
+    /// are fine.
     pub fn tx_prepare(&self, bufs: &[Mbuf]) -> Result<(), TxPrepareError> {
         let limits = self.tx_limits();
         for (index, m) in bufs.iter().enumerate() {
-            limits.check(m).map_err(|reason| TxPrepareError { index, reason })?;
+            limits.check(m).and_then(|()| self.data.tx_check(m)).map_err(|reason| TxPrepareError { index, reason })?;
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! What a port accepts beside its own address, as DPDK's `rte_eth_allmulticast_*` and
 //! `rte_eth_dev_vlan_filter`: all-multicast mode and the VLAN filter, each checked here
 //! (port state, VLAN id range, the VLAN_FILTER offload) before the driver is asked, and
-//! each naming the driver when it cannot.
+//! each naming the driver when it cannot; and VLAN stripping switched at run time, as
+//! `rte_eth_dev_set_vlan_offload` with `RTE_ETH_VLAN_STRIP_OFFLOAD`.
 
 use super::PortControl;
 use crate::error::EthError;
@@ -58,5 +59,31 @@ impl PortControl<'_> {
             return Err(EthError::Unsupported { port: self.port.id, what: format!("VLAN filter: {fix}") });
         }
         self.ctl.vlan_filter(vid, on).map_err(|e| self.named(e))
+    }
+
+    /// VLAN stripping on or off (`rte_eth_dev_set_vlan_offload`): received frames' tags go
+    /// to `vlan_tci` with the VLAN-stripped flags. The port must be configured (not
+    /// necessarily stopped); the device must have [`RxOffloads::VLAN_STRIP`]. The port's RX
+    /// offloads say the new state.
+    pub fn set_vlan_strip(&self, on: bool) -> Result<(), EthError> {
+        let info = self.ctl.info();
+        if !info.rx_offload_capa.contains(RxOffloads::VLAN_STRIP) {
+            return Err(EthError::Unsupported {
+                port: self.port.id,
+                what: format!(
+                    "VLAN stripping: {} has no VLAN_STRIP (RX offloads: {})",
+                    info.driver_name,
+                    info.rx_offload_capa.names()
+                ),
+            });
+        }
+        self.ctl.vlan_strip(on).map_err(|e| self.named(e))?;
+        let bit = RxOffloads::VLAN_STRIP.bits();
+        if on {
+            self.port.slot.rx_offloads.fetch_or(bit, Ordering::Relaxed);
+        } else {
+            self.port.slot.rx_offloads.fetch_and(!bit, Ordering::Relaxed);
+        }
+        Ok(())
     }
 }

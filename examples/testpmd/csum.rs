@@ -38,6 +38,13 @@ pub struct CsumConf {
     pub udp: CsumWhere,
     /// TSO segment size (0: off).
     pub tso_segsz: u16,
+    /// The port computes IPv4 header checksums (IPV4_CKSUM configured): TSO'd IPv4
+    /// packets then ask for it whatever `ip` says, as DPDK's testpmd does, since the device
+    /// rewrites every segment's IP header. Set by `tso set`.
+    pub tso_ip_hw: bool,
+    /// The VLAN tag the port inserts into every packet it sends (`tx_vlan set P VID`,
+    /// needs VLAN_INSERT configured), none after `tx_vlan reset P`.
+    pub tx_vlan: Option<u16>,
 }
 
 /// What the csum engine counted on one stream.
@@ -55,6 +62,8 @@ pub struct CsumCounts {
     pub rx_unknown_l4: u64,
     /// Packets sent with TSO asked for.
     pub tx_tso: u64,
+    /// Packets whose VLAN tag the receiving port stripped.
+    pub rx_vlan_stripped: u64,
 }
 
 impl CsumCounts {
@@ -66,6 +75,7 @@ impl CsumCounts {
         self.rx_none_l4 += o.rx_none_l4;
         self.rx_unknown_l4 += o.rx_unknown_l4;
         self.tx_tso += o.tx_tso;
+        self.rx_vlan_stripped += o.rx_vlan_stripped;
     }
 }
 
@@ -155,8 +165,20 @@ fn count_rx(m: &Mbuf, h: Option<&Headers>, c: &mut CsumCounts) {
 /// offload flags, pseudo-header sums or software checksums. A packet that is not IP over
 /// one segment goes out as it came (its RX flags cleared).
 pub fn prepare(m: &mut Mbuf, conf: &CsumConf, c: &mut CsumCounts) {
+    prepare_l3l4(m, conf, c);
+    if let Some(tci) = conf.tx_vlan {
+        m.set_vlan_tci(tci);
+        m.set_ol_flags(m.ol_flags() | OlFlags::TX_VLAN);
+    }
+}
+
+/// [`prepare`] without the VLAN tag.
+fn prepare_l3l4(m: &mut Mbuf, conf: &CsumConf, c: &mut CsumCounts) {
     let h = if m.nb_segs() == 1 { parse(m.data()) } else { None };
     count_rx(m, h.as_ref(), c);
+    if m.ol_flags().contains(OlFlags::RX_VLAN_STRIPPED) {
+        c.rx_vlan_stripped += 1;
+    }
     m.set_ol_flags(OlFlags::empty());
     let Some(h) = h else { return };
     let (l2, l3, l4) = (usize::from(h.l2_len), usize::from(h.l3_len), usize::from(h.l4_len));
@@ -170,7 +192,7 @@ pub fn prepare(m: &mut Mbuf, conf: &CsumConf, c: &mut CsumCounts) {
     let tso = h.proto == IPPROTO_TCP && conf.tso_segsz > 0 && payload > usize::from(conf.tso_segsz);
     let d = m.data_mut();
     if h.ipv4 {
-        if conf.ip == CsumWhere::Hw {
+        if conf.ip == CsumWhere::Hw || (tso && conf.tso_ip_hw) {
             flags |= OlFlags::TX_IP_CKSUM;
             d[l2 + 10..l2 + 12].fill(0);
         } else if let Some(s) = cksum::ipv4_hdr_cksum(&d[l2..l2 + l3]) {
@@ -314,7 +336,14 @@ mod tests {
     #[test]
     fn hardware_checksums_leave_the_pseudo_header_and_the_flags() {
         let (_mem, pool) = pool();
-        let conf = CsumConf { ip: CsumWhere::Hw, tcp: CsumWhere::Hw, udp: CsumWhere::Hw, tso_segsz: 0 };
+        let conf = CsumConf {
+            ip: CsumWhere::Hw,
+            tcp: CsumWhere::Hw,
+            udp: CsumWhere::Hw,
+            tso_segsz: 0,
+            tso_ip_hw: false,
+            tx_vlan: None,
+        };
         let f = frame(0, false, true, 100);
         let mut m = mbuf(&pool, &f);
         let mut c = CsumCounts::default();
@@ -347,6 +376,33 @@ mod tests {
         assert!(!small.ol_flags().contains(OlFlags::TX_TCP_SEG));
         assert!(checksums_right(small.data()), "no TSO: software checksum");
         assert_eq!(c.tx_tso, 1);
+        assert!(!big.ol_flags().contains(OlFlags::TX_IP_CKSUM), "the port has no IPv4 checksum: the device's own");
+        let conf = CsumConf { tso_ip_hw: true, ..conf };
+        let mut big = mbuf(&pool, &frame(0, false, true, 1448));
+        prepare(&mut big, &conf, &mut c);
+        assert!(big.ol_flags().contains(OlFlags::TX_IP_CKSUM), "TSO'd IPv4 asks for the IP checksum");
+        assert_eq!(&big.data()[24..26], &[0, 0], "and leaves the field 0 for the device");
+        let mut small = mbuf(&pool, &frame(0, false, true, 700));
+        prepare(&mut small, &conf, &mut c);
+        assert!(!small.ol_flags().contains(OlFlags::TX_IP_CKSUM), "not TSO'd: ip sw as set");
+    }
+
+    #[test]
+    fn the_tx_vlan_tag_is_asked_for_and_stripped_tags_counted() {
+        let (_mem, pool) = pool();
+        let conf = CsumConf { tx_vlan: Some(100), ..CsumConf::default() };
+        let mut c = CsumCounts::default();
+        for f in [frame(0, false, true, 10), vec![0xff; 60]] {
+            let mut m = mbuf(&pool, &f);
+            m.set_ol_flags(OlFlags::RX_VLAN | OlFlags::RX_VLAN_STRIPPED);
+            prepare(&mut m, &conf, &mut c);
+            assert!(m.ol_flags().contains(OlFlags::TX_VLAN), "IP or not, the tag goes on");
+            assert_eq!(m.vlan_tci(), 100);
+        }
+        assert_eq!(c.rx_vlan_stripped, 2);
+        let mut m = mbuf(&pool, &frame(0, false, true, 10));
+        prepare(&mut m, &CsumConf::default(), &mut c);
+        assert!(!m.ol_flags().contains(OlFlags::TX_VLAN));
     }
 
     #[test]

@@ -235,6 +235,18 @@ impl App<'_> {
                 (Err(_), _) => println!("Bad VLAN id '{vid}': a number 0-4095"),
                 (_, None) => println!("Invalid port {port}"),
             },
+            ["vlan", "set", "strip", onoff @ ("on" | "off"), port] => match self.which_ports(port) {
+                Some(ps) => {
+                    for p in ps {
+                        if let Err(e) = self.eth.control(p).and_then(|c| c.set_vlan_strip(*onoff == "on")) {
+                            println!("vlan set strip: {e}");
+                        }
+                    }
+                }
+                None => println!("Invalid port {port}"),
+            },
+            ["tx_vlan", "set", port, vid] => self.tx_vlan_set(port, Some(vid)),
+            ["tx_vlan", "reset", port] => self.tx_vlan_set(port, None),
             ["tso", "set", segsz, port] => self.tso_set(segsz, port),
             ["tso", "show", port] => self.csum_show(port),
             ["help"] => println!(
@@ -243,7 +255,8 @@ impl App<'_> {
                  clear port stats all|N | set promisc all|N on|off | set fwd MODE [retry] |\n\
                  set burst tx delay US retry N | csum set ip|tcp|udp hw|sw N | csum show N |\n\
                  tso set SEGSZ N | tso show N | set allmulti all|N on|off |\n\
-                 rx_vlan add|rm VID all|N | quit"
+                 rx_vlan add|rm VID all|N | vlan set strip on|off all|N |\n\
+                 tx_vlan set N VID | tx_vlan reset N | quit"
             ),
             _ => println!("Bad command '{line}': try help"),
         }
@@ -314,11 +327,45 @@ impl App<'_> {
             );
             return;
         }
-        self.csum_conf(p).tso_segsz = n;
+        let ip_hw = self.tx_offloads(p).contains(ethdev::TxOffloads::IPV4_CKSUM);
+        let c = self.csum_conf(p);
+        c.tso_segsz = n;
+        c.tso_ip_hw = ip_hw;
         if n == 0 {
             println!("TSO for non-tunneled packets is disabled");
         } else {
             println!("TSO segment size for non-tunneled packets is {n}");
+        }
+    }
+
+    /// `tx_vlan set P VID` / `tx_vlan reset P`: the csum engine asks port P to insert VLAN
+    /// tag VID into every packet it sends (needs VLAN_INSERT configured on the port).
+    fn tx_vlan_set(&mut self, w: &str, vid: Option<&str>) {
+        let Some(p) = self.csum_port(w) else { return };
+        let tag = match vid.map(str::parse::<u16>) {
+            None => None,
+            Some(Ok(v)) if v <= 4095 => Some(v),
+            Some(_) => {
+                println!("Bad VLAN id '{}': a number 0-4095", vid.unwrap_or_default());
+                return;
+            }
+        };
+        if tag.is_some() && !self.tx_offloads(p).contains(ethdev::TxOffloads::VLAN_INSERT) {
+            let capa = self.eth.control(p).map(|c| c.info().tx_offload_capa).unwrap_or_default();
+            if capa.contains(ethdev::TxOffloads::VLAN_INSERT) {
+                println!(
+                    "Port {p}: TX offload VLAN_INSERT is not configured: start testpmd with --tx-offloads={:#x}",
+                    (self.cfg.tx_offloads | ethdev::TxOffloads::VLAN_INSERT).bits()
+                );
+            } else {
+                println!("Port {p}: the device has no TX offload VLAN_INSERT (it has: {})", capa.names());
+            }
+            return;
+        }
+        self.csum_conf(p).tx_vlan = tag;
+        match tag {
+            Some(v) => println!("Port {p}: csum engine inserts VLAN {v} on TX"),
+            None => println!("Port {p}: no VLAN inserted on TX"),
         }
     }
 

@@ -102,6 +102,7 @@ pub fn show_fwd_stats(streams: &[(Stream, Arc<StreamCounters>)], csum: bool) {
                 k.rx_good_l4, k.rx_none_l4, k.rx_unknown_l4
             );
             println!("  TX-TSO packets: {}", k.tx_tso);
+            println!("  RX-VLAN stripped: {}", k.rx_vlan_stripped);
         }
         trx += rx;
         ttx += tx;

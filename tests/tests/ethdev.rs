@@ -70,6 +70,7 @@ fn api_misuse_is_an_error_and_secondaries_cannot_control_ports() {
         "vlan_id_out_of_range",
         "allmulticast_unsupported",
         "allmulticast_unchanged",
+        "vlan_strip_on_a_driver_without_it",
         "stats_reset",
         "burst_after_stop",
         "pool_full",

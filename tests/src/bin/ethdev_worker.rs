@@ -141,6 +141,9 @@ fn api(eal: &Eal, eth: &Ethdev) {
     let r = c.set_allmulticast(true);
     check("allmulticast_unsupported", named(&r, "all-multicast mode is not supported by net_null"), &r);
     check("allmulticast_unchanged", !c.allmulticast(), ());
+    let r = c.set_vlan_strip(true);
+    let unchanged = !port.rx_offloads().contains(ethdev::RxOffloads::VLAN_STRIP);
+    check("vlan_strip_on_a_driver_without_it", named(&r, "net_null has no VLAN_STRIP") && unchanged, &r);
     c.stats_reset();
     check("stats_reset", c.stats_get().ipackets == 0, ());
     println!("READY");

@@ -86,6 +86,10 @@ pub enum Backend {
         ifname: String,
         /// Queues (one per virtio-net queue pair).
         queues: u16,
+        /// Frames cross with a virtio-net header (QEMU's default): a NIC model's TSO
+        /// packets then reach the host as one large GSO frame. Off (`vnet_hdr=off`), QEMU
+        /// segments them itself and the host interface counts every wire frame.
+        vnet_hdr: bool,
     },
 }
 
@@ -147,7 +151,16 @@ impl Nic {
 
     /// Connects the NIC to a host TAP interface `ifname` with `queues` queues.
     pub fn tap(mut self, ifname: &str, queues: u16) -> Self {
-        self.backend = Backend::Tap { ifname: ifname.to_string(), queues: queues.max(1) };
+        self.backend = Backend::Tap { ifname: ifname.to_string(), queues: queues.max(1), vnet_hdr: true };
+        self
+    }
+
+    /// Turns the virtio-net header of a TAP backend off (see [`Backend::Tap`]); nothing
+    /// for other backends.
+    pub fn no_vnet_hdr(mut self) -> Self {
+        if let Backend::Tap { vnet_hdr, .. } = &mut self.backend {
+            *vnet_hdr = false;
+        }
         self
     }
 
@@ -216,8 +229,9 @@ impl Nic {
                 format!("hubport,id={},hubid={hub}", self.netdev)
             }
             Backend::Stream => format!("stream,id={},server=on,addr.type=unix,addr.path={socket}", self.netdev),
-            Backend::Tap { ifname, queues } => {
-                format!("tap,id={},ifname={ifname},script=no,downscript=no,queues={queues},vhost=off", self.netdev)
+            Backend::Tap { ifname, queues, vnet_hdr } => {
+                let vh = if *vnet_hdr { "" } else { ",vnet_hdr=off" };
+                format!("tap,id={},ifname={ifname},script=no,downscript=no,queues={queues},vhost=off{vh}", self.netdev)
             }
         };
         let mut device = format!("{},netdev={},addr={:#x},romfile=", self.model.device_args(), self.netdev, self.slot);
@@ -323,6 +337,8 @@ mod tests {
         assign_slots(&mut nics).unwrap();
         let a = nics[0].qemu_args("", 1);
         assert_eq!(a[1], "tap,id=q,ifname=bvq0,script=no,downscript=no,queues=2,vhost=off");
+        let off = Nic::new(NicModel::Igb, "t").tap("bvq1", 1).no_vnet_hdr();
+        assert!(off.qemu_args("", 1)[1].ends_with(",vhost=off,vnet_hdr=off"));
         assert_eq!(
             a[3],
             "virtio-net-pci,disable-legacy=on,iommu_platform=on,netdev=q,addr=0x3,romfile=,mq=on,vectors=6"

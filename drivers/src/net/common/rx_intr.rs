@@ -56,6 +56,10 @@ impl<D: DataPath, H: RxIntrHw> DataPath for WithRxIntr<D, H> {
         self.inner.tx_burst(q, bufs)
     }
 
+    fn tx_check(&self, m: &Mbuf) -> Result<(), ethdev::TxReject> {
+        self.inner.tx_check(m)
+    }
+
     fn rx_intr_source(&self, q: u16) -> Result<RxIntrSource, EthError> {
         let v = self.vector(q)?;
         let mut fds = self.fds.lock().unwrap_or_else(|p| p.into_inner());

@@ -116,13 +116,42 @@ impl Control for EmControl {
             capabilities: capa::LSC | capa::PROMISC | capa::MTU | capa::RX_INTR,
             reta_size: 0,
             rss_hash_types: 0,
-            rx_offload_capa: crate::net::intel::rx_cksum::CAPA | ethdev::RxOffloads::SCATTER,
-            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
+            rx_offload_capa: crate::net::intel::rx_cksum::CAPA
+                | ethdev::RxOffloads::SCATTER
+                | ethdev::RxOffloads::VLAN_STRIP,
+            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS.union(crate::net::intel::tx_offload::CAPA),
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
     }
 
+    fn vlan_strip(&self, on: bool) -> Result<(), EthError> {
+        let tx = ethdev::TxOffloads::from_bits_retain(self.ctx.slot.tx_offloads.load(Ordering::Relaxed));
+        if !on && tx.contains(ethdev::TxOffloads::VLAN_INSERT) {
+            return Err(EthError::Unsupported {
+                port: self.ctx.port,
+                what: "VLAN stripping off while the port inserts VLAN tags: on the 8254x/82574 one bit \
+                       (CTRL.VME) does both; configure the port without VLAN_INSERT first"
+                    .into(),
+            });
+        }
+        crate::net::intel::vlan_offload::program(self.r(), on);
+        Ok(())
+    }
+
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
+        let (strip, insert) = (
+            conf.rx_offloads.contains(ethdev::RxOffloads::VLAN_STRIP),
+            conf.tx_offloads.contains(ethdev::TxOffloads::VLAN_INSERT),
+        );
+        if insert && !strip {
+            return Err(EthError::Unsupported {
+                port: self.ctx.port,
+                what: "TX offload VLAN_INSERT without RX offload VLAN_STRIP: on the 8254x/82574 one bit \
+                       (CTRL.VME) turns both on; ask for VLAN_STRIP too"
+                    .into(),
+            });
+        }
+        crate::net::intel::vlan_offload::program(self.r(), strip);
         crate::net::intel::rx_cksum::program(self.r(), crate::net::intel::rx_cksum::wanted(conf.rx_offloads));
         if conf.rx_offloads.contains(ethdev::RxOffloads::VLAN_FILTER) {
             rx_filter::reset_vlans(self.r());

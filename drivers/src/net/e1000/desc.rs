@@ -5,6 +5,7 @@
 
 use crate::net::common::queue_mem::{Desc16, DescWords};
 use crate::net::intel::rxq::{RxDone, RxRing};
+use crate::net::intel::tx_offload::TxPlan;
 use crate::net::intel::txq::TxRing;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -34,10 +35,48 @@ bitflags::bitflags! {
         const EOP = 1 << 0;
         /// Insert the FCS.
         const IFCS = 1 << 1;
+        /// TCP segmentation (data descriptor of a TSO packet; context: the context is for
+        /// TSO).
+        const TSE = 1 << 2;
         /// Report status (write back DD).
         const RS = 1 << 3;
+        /// Extended descriptor (context or extended data descriptor, with DTYP).
+        const DEXT = 1 << 5;
+        /// Insert the VLAN tag of the special field (needs CTRL.VME).
+        const VLE = 1 << 6;
     }
 }
+
+bitflags::bitflags! {
+    /// TUCMD, the command byte of a TCP/IP context descriptor (bits 31:24 of word 1), where
+    /// it differs from [`TxCmd`] (TSE, RS and DEXT sit in the same places).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct CtxCmd: u8 {
+        /// The packet is TCP (else UDP): for TSO.
+        const TCP = 1 << 0;
+        /// The packet is IPv4 (else IPv6): for TSO.
+        const IP = 1 << 1;
+        /// The context is for TCP segmentation.
+        const TSE = 1 << 2;
+        /// Descriptor extension: set in every context descriptor.
+        const DEXT = 1 << 5;
+    }
+}
+
+bitflags::bitflags! {
+    /// POPTS, the packet options of an extended data descriptor (bits 47:40 of word 1).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct Popts: u8 {
+        /// Insert the IP checksum (at IPCSO of the context).
+        const IXSM = 1 << 0;
+        /// Insert the TCP/UDP checksum (at TUCSO of the context).
+        const TXSM = 1 << 1;
+    }
+}
+
+/// DTYP of an extended data descriptor (bits 23:20 of word 1 = 0001; a context
+/// descriptor's is 0000).
+pub const TXD_DTYP_DATA: u64 = 1 << 20;
 
 /// What the device wrote back into an RX descriptor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +87,19 @@ pub struct RxWriteBack {
     pub status: RxStatus,
     /// Error bits.
     pub errors: u64,
+    /// The "special" field: the VLAN tag stripped (with status VP).
+    pub special: u16,
 }
 
 impl RxWriteBack {
     /// Decodes the second word of a legacy RX descriptor.
     pub fn decode(w: u64) -> RxWriteBack {
-        RxWriteBack { len: w as u16, status: RxStatus::from_bits_retain((w >> 32) as u8), errors: (w >> 40) & 0xff }
+        RxWriteBack {
+            len: w as u16,
+            status: RxStatus::from_bits_retain((w >> 32) as u8),
+            errors: (w >> 40) & 0xff,
+            special: (w >> 48) as u16,
+        }
     }
     /// The device is done with the descriptor.
     pub fn done(&self) -> bool {
@@ -119,7 +165,14 @@ impl RxRing for Ring {
     fn rx_done(&self, i: usize) -> Option<RxDone> {
         let wb = self.rx_read(i);
         let status = u32::from(wb.status.bits());
-        wb.done().then_some(RxDone { len: wb.len, eop: wb.eop(), errors: wb.errors as u32, hash: 0, status })
+        wb.done().then_some(RxDone {
+            len: wb.len,
+            eop: wb.eop(),
+            errors: wb.errors as u32,
+            hash: 0,
+            status,
+            vlan: wb.special,
+        })
     }
 }
 
@@ -127,9 +180,19 @@ impl TxRing for Ring {
     /// The e1000 PMD always sent an empty mbuf as a zero-length descriptor.
     const SENDS_EMPTY: bool = true;
     #[inline(always)]
-    fn tx_put(&self, i: usize, iova: u64, len: u16, eop: bool, _pkt_len: u32) {
+    fn tx_put(&self, i: usize, iova: u64, len: u16, eop: bool, _paylen: u32, extra: u64) {
         let cmd = TxCmd::IFCS | TxCmd::RS | if eop { TxCmd::EOP } else { TxCmd::empty() };
-        self.tx_fill(i, iova, len, cmd);
+        self.0.store(i, iova, tx_word(len, cmd) | extra, Ordering::Relaxed);
+    }
+    fn tx_plan(m: &eal::Mbuf) -> Option<TxPlan> {
+        super::tx_ctx::plan(m)
+    }
+    fn tx_check(m: &eal::Mbuf) -> Result<(), ethdev::TxReject> {
+        crate::net::intel::tx_offload::check(m, &super::tx_ctx::LIMITS)
+    }
+    #[inline(always)]
+    fn tx_put_ctx(&self, i: usize, ctx: [u64; 2]) {
+        self.0.store(i, ctx[0], ctx[1], Ordering::Relaxed);
     }
 }
 

@@ -17,6 +17,7 @@ pub mod regs;
 mod ring;
 mod rxq;
 mod stats;
+mod tx_ctx;
 mod txq;
 
 use crate::net::common::hw_stats::HwTotals;

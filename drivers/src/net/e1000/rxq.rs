@@ -25,6 +25,7 @@ pub fn params(port: u16) -> RxParams {
         port,
         cksum: None,
         scatter: false,
+        vlan_strip: false,
     }
 }
 

@@ -230,13 +230,22 @@ impl Control for IgbControl {
             capabilities: capa::RSS | capa::LSC | capa::PROMISC | capa::MTU | capa::RX_INTR,
             reta_size: rss::RETA_SIZE as u16,
             rss_hash_types: rss::HASH_TYPES,
-            rx_offload_capa: crate::net::intel::rx_cksum::CAPA | ethdev::RxOffloads::SCATTER,
-            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
+            rx_offload_capa: crate::net::intel::rx_cksum::CAPA
+                | ethdev::RxOffloads::SCATTER
+                | ethdev::RxOffloads::VLAN_STRIP,
+            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS.union(crate::net::intel::tx_offload::CAPA),
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
         }
     }
 
+    fn vlan_strip(&self, on: bool) -> Result<(), EthError> {
+        crate::net::intel::vlan_offload::program(self.r(), on);
+        Ok(())
+    }
+
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
+        let strip = conf.rx_offloads.contains(ethdev::RxOffloads::VLAN_STRIP);
+        crate::net::intel::vlan_offload::program(self.r(), strip);
         let mtu = conf.mtu.unwrap_or(self.ctx.slot.mtu.load(Ordering::Relaxed) as u16);
         ethdev::scatter::check_scatter(self.ctx.port, mtu, conf.rx_offloads, RX_BUF.into(), BUFFERS)?;
         let cfg = Cfg {

@@ -17,6 +17,7 @@ pub(crate) fn rx_params(port: u16, q: usize) -> RxParams {
         port,
         cksum: None,
         scatter: false,
+        vlan_strip: false,
     }
 }
 

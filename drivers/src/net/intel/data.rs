@@ -93,7 +93,9 @@ impl<R: RegIo, M: QueueMap> DataPath for IntelData<R, M> {
                 p.cksum = M::RX_CKSUM;
             }
         }
-        p.scatter = self.slot.rx_offloads.load(Ordering::Relaxed) & ethdev::RxOffloads::SCATTER.bits() != 0;
+        let rx = self.slot.rx_offloads.load(Ordering::Relaxed);
+        p.scatter = rx & ethdev::RxOffloads::SCATTER.bits() != 0;
+        p.vlan_strip = rx & ethdev::RxOffloads::VLAN_STRIP.bits() != 0;
         rxq::burst(&self.regs, &ring, &p, &pool, self.pa.as_ref(), &self.slot.counters.rx[q], bufs, max)
     }
 
@@ -105,5 +107,9 @@ impl<R: RegIo, M: QueueMap> DataPath for IntelData<R, M> {
         }
         let Some(ring) = M::tx_mem(self.slot, q) else { return 0 };
         txq::burst(&self.regs, M::tx_tail(q), &ring, &self.mem, &self.slot.counters.tx[q], bufs)
+    }
+
+    fn tx_check(&self, m: &Mbuf) -> Result<(), ethdev::TxReject> {
+        M::Ring::tx_check(m)
     }
 }

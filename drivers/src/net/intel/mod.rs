@@ -5,6 +5,8 @@
 //! - [`rx_filter`]: VLAN filter table and all-multicast mode;
 //! - [`rx_cksum`]: RX checksum offload (RXCSUM, descriptor bits to mbuf flags);
 //! - [`rx_scatter`]: frames spanning several RX descriptors, delivered as mbuf chains;
+//! - [`vlan_offload`]: VLAN stripping and insertion (CTRL.VME);
+//! - [`tx_offload`]: TX checksum and TSO requests made into context and data descriptor bits;
 //! - [`rxq`], [`txq`]: the RX and TX queue logic (refill, bursts, reclaim, tail writes) of
 //!   rings of 16-byte descriptors, for the legacy format (e1000) and the advanced one;
 //! - [`reg_io`]: the [`RegIo`] trait through which every register access of the shared code
@@ -23,7 +25,9 @@ pub mod rx_cksum;
 pub mod rx_filter;
 pub mod rx_scatter;
 pub mod rxq;
+pub mod tx_offload;
 pub mod txq;
+pub mod vlan_offload;
 pub use crate::net::common::reg_io;
 
 pub use reg_io::RegIo;

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicU64;
 
 ethdev::shared_state! {
     /// The header of an RX or TX queue of 16-byte descriptors (e1000 legacy or advanced).
-    /// An RX queue uses the first four fields, a TX queue the last two.
+    /// An RX queue uses the first four fields, a TX queue the last four.
     pub struct DescQueueHeader {
         /// RX: the next descriptor to look at.
         pub next: AtomicU64,
@@ -19,5 +19,11 @@ ethdev::shared_state! {
         pub tail: AtomicU64,
         /// TX: the oldest descriptor not yet reclaimed.
         pub clean: AtomicU64,
+        /// TX: word 0 of the last context descriptor written on the queue (checksum/TSO
+        /// offloads), valid when `ctx_w1` is not 0.
+        pub ctx_w0: AtomicU64,
+        /// TX: word 1 of that context descriptor; 0 when none was written since the queue
+        /// was reset (every context descriptor has DEXT set in word 1).
+        pub ctx_w1: AtomicU64,
     }
 }

@@ -65,7 +65,8 @@ pub fn take_frame<D: RxRing>(
     let at = |k: usize| (first + k) % nb;
     let mut bad = head.errors & p.frame_errors != 0;
     let mut descs = 1;
-    loop {
+    // The device reports checksums and the stripped VLAN tag in the frame's last write-back.
+    let last = loop {
         if descs >= nb - 1 {
             // The device never writes more than the ring holds: a frame this long is a
             // device fault; take it as starved so that the tail moves on.
@@ -78,9 +79,9 @@ pub fn take_frame<D: RxRing>(
         descs += 1;
         bad |= wb.errors & p.frame_errors != 0;
         if wb.eop {
-            break;
+            break wb;
         }
-    }
+    };
     if bad || descs > MAX_FRAME_DESCS {
         for k in 0..descs {
             rearm(q, at(k));
@@ -126,7 +127,10 @@ pub fn take_frame<D: RxRing>(
         }
     }
     match chain {
-        Some(mbuf) if mbuf.pkt_len() == len && mbuf.nb_segs() as usize == descs => Frame::Chain { mbuf, descs, len },
+        Some(mut mbuf) if mbuf.pkt_len() == len && mbuf.nb_segs() as usize == descs => {
+            super::rxq::stamp_offload_flags(&mut mbuf, &last, p);
+            Frame::Chain { mbuf, descs, len }
+        }
         _ => Frame::Dropped { descs },
     }
 }

@@ -9,6 +9,7 @@ use super::rx_scatter::{self, Frame};
 use crate::net::common::iova;
 use crate::net::common::queue_mem::{Desc16, QueueMem};
 use crate::net::common::RegIo;
+use eal::mbuf::OlFlags;
 use eal::mbuf::HEADROOM;
 use eal::{Mbuf, Memory, PktMbufPool};
 use ethdev::QueueCounters;
@@ -26,9 +27,16 @@ pub struct RxDone {
     /// The RSS hash (0 when the device computed none).
     pub hash: u32,
     /// The status bits (legacy: the status byte; advanced: the status/error word), for
-    /// [`RxParams::cksum`].
+    /// [`RxParams::cksum`] and [`RX_STATUS_VP`].
     pub status: u32,
+    /// The VLAN tag the device stripped (valid with [`RX_STATUS_VP`] in `status`; the
+    /// legacy "special" field and the advanced VLAN field, both bits 63:48 of word 1).
+    pub vlan: u16,
 }
+
+/// Status bit VP (bit 3 in both formats): the frame carried an 802.1Q tag, stripped into
+/// [`RxDone::vlan`] when VLAN stripping is on (CTRL.VME).
+pub const RX_STATUS_VP: u32 = 1 << 3;
 
 /// A ring of 16-byte descriptors the RX logic runs on (arming is the same for every
 /// format: [`DescWords::rx_arm`](crate::net::common::queue_mem::DescWords::rx_arm)).
@@ -60,6 +68,9 @@ pub struct RxParams {
     /// Deliver frames spanning several descriptors as mbuf chains (the port has
     /// `RxOffloads::SCATTER`, see [`super::rx_scatter`]); when false they are dropped.
     pub scatter: bool,
+    /// The port strips VLAN tags (`RxOffloads::VLAN_STRIP`): a frame whose tag the device
+    /// removed gets `vlan_tci` and the VLAN-stripped flags.
+    pub vlan_strip: bool,
 }
 
 impl RxParams {
@@ -249,6 +260,20 @@ pub fn burst<D: RxRing, R: RegIo + ?Sized>(
     got
 }
 
+/// Sets the RX offload flags of a received frame from its last (EOP) write-back `wb`: the
+/// checksum flags (with [`RxParams::cksum`]) and the stripped VLAN tag (with
+/// [`RxParams::vlan_strip`]).
+#[inline(always)]
+pub fn stamp_offload_flags(m: &mut Mbuf, wb: &RxDone, p: &RxParams) {
+    if let Some(bits) = &p.cksum {
+        m.set_ol_flags(bits.flags(wb.status, wb.errors));
+    }
+    if p.vlan_strip && wb.status & RX_STATUS_VP != 0 {
+        m.set_vlan_tci(wb.vlan);
+        m.set_ol_flags(m.ol_flags() | OlFlags::RX_VLAN | OlFlags::RX_VLAN_STRIPPED);
+    }
+}
+
 /// Stamps a received mbuf; None (the mbuf is freed) if the length the device reported does
 /// not fit its buffer.
 #[inline(always)]
@@ -258,8 +283,6 @@ fn deliver(mut m: Mbuf, wb: &RxDone, p: &RxParams) -> Option<Mbuf> {
     }
     m.set_port(p.port);
     m.set_rss_hash(wb.hash);
-    if let Some(bits) = &p.cksum {
-        m.set_ol_flags(bits.flags(wb.status, wb.errors));
-    }
+    stamp_offload_flags(&mut m, wb, p);
     Some(m)
 }

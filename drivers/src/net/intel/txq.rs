@@ -1,10 +1,16 @@
 //! The TX queue logic of the Intel rings of 16-byte descriptors, legacy (e1000) or
-//! advanced (igb, ixgbe), in any process: a burst first frees the mbufs of descriptors the
+//! advanced (igb, ixgbe), in any process: a burst first frees the mbufs of packets the
 //! device has written back, then fills free descriptors and writes the tail register once.
-//! Every descriptor asks for a write-back (RS), so cleanup needs no other bookkeeping. A
-//! ring format plugs in through [`TxRing`].
+//! Every data descriptor asks for a write-back (RS); a packet is done when the descriptor
+//! holding its mbuf (its last) is, which also frees the descriptors before it (context
+//! descriptors, which hold no mbuf and ask for no write-back). A packet asking for TX
+//! offloads ([`super::tx_offload`]) gets a context descriptor in front when its context
+//! differs from the last one written on the queue (kept in the queue header), and offload
+//! bits in its data descriptors; a packet asking for none takes the plain path. A ring
+//! format plugs in through [`TxRing`].
 
 use super::queue_header::DescQueueHeader;
+use super::tx_offload::{self, TxPlan};
 use crate::net::common::iova;
 use crate::net::common::queue_mem::{Desc16, QueueMem};
 use crate::net::common::RegIo;
@@ -17,9 +23,28 @@ pub trait TxRing: Desc16<Header = DescQueueHeader> {
     /// True when the format sends an empty mbuf (one zero-length descriptor) rather than
     /// dropping it as an error.
     const SENDS_EMPTY: bool;
-    /// Fills TX descriptor `i` with `len` bytes at `iova` of a packet of `pkt_len` bytes,
-    /// asking for the FCS and a write-back; `eop` on the packet's last descriptor.
-    fn tx_put(&self, i: usize, iova: u64, len: u16, eop: bool, pkt_len: u32);
+    /// Fills TX descriptor `i` with `len` bytes at `iova` of a packet whose PAYLEN is
+    /// `paylen` (its length, or the TSO payload), asking for the FCS and a write-back; `eop`
+    /// on the packet's last descriptor; `extra` ORed into word 1 (a [`TxPlan`]'s
+    /// `data_bits`, 0 without offloads).
+    fn tx_put(&self, i: usize, iova: u64, len: u16, eop: bool, paylen: u32, extra: u64);
+    /// What `m`'s offload requests make of its descriptors, or `None` when the format cannot
+    /// do them (the packet is then dropped as an error). Called only for packets with
+    /// requests ([`tx_offload::requested`]). The default: no offloads.
+    fn tx_plan(m: &Mbuf) -> Option<TxPlan> {
+        let _ = m;
+        None
+    }
+    /// Checks `m`'s offload requests against what the format's context fields hold
+    /// ([`tx_offload::check`]), for `tx_prepare`. The default: nothing to check.
+    fn tx_check(m: &Mbuf) -> Result<(), ethdev::TxReject> {
+        let _ = m;
+        Ok(())
+    }
+    /// Writes context descriptor `i` (the two words of a [`TxPlan`]'s `ctx`).
+    fn tx_put_ctx(&self, i: usize, ctx: [u64; 2]) {
+        let _ = (i, ctx);
+    }
     /// True when the device wrote back DD (status bit 0, the same in every format) into TX
     /// descriptor `i`.
     #[inline(always)]
@@ -35,18 +60,28 @@ pub fn reset<D: TxRing>(q: &QueueMem<D>) {
     fence(Ordering::Release);
 }
 
-/// Frees the mbufs of the descriptors the device has written back; returns how many
-/// descriptors were reclaimed.
+/// Frees the mbufs of the packets the device has written back (the descriptor holding a
+/// packet's mbuf is its last; the descriptors before it, context ones included, go with
+/// it); returns how many descriptors were reclaimed.
 #[inline]
 pub fn reclaim<D: TxRing>(q: &QueueMem<D>) -> usize {
     let nb = q.nb();
     let (tail, mut clean) =
         (q.hdr().tail.load(Ordering::Relaxed) as usize, q.hdr().clean.load(Ordering::Relaxed) as usize);
-    let mut n = 0;
-    while clean != tail && q.ring.tx_done(clean) {
-        drop(q.take(clean));
-        clean = if clean + 1 == nb { 0 } else { clean + 1 };
-        n += 1;
+    let next = |i: usize| if i + 1 == nb { 0 } else { i + 1 };
+    let (mut scan, mut n, mut seen) = (clean, 0, 0);
+    while scan != tail {
+        seen += 1;
+        if q.holds(scan) {
+            if !q.ring.tx_done(scan) {
+                break;
+            }
+            drop(q.take(scan));
+            n += seen;
+            seen = 0;
+            clean = next(scan);
+        }
+        scan = next(scan);
     }
     if n > 0 {
         q.hdr().clean.store(clean as u64, Ordering::Release);
@@ -126,7 +161,8 @@ pub fn burst<D: TxRing, R: RegIo + ?Sized>(
     let next = |i: usize| if i + 1 == nb { 0 } else { i + 1 };
     let (mut taken, mut used) = (0usize, 0usize);
     for m in bufs.iter() {
-        let need = descs_for::<D>(m, page, nb);
+        // A packet with offload requests may need a context descriptor too.
+        let need = descs_for::<D>(m, page, nb) + usize::from(tx_offload::requested(m));
         if used + need > free {
             break;
         }
@@ -145,17 +181,35 @@ pub fn burst<D: TxRing, R: RegIo + ?Sized>(
             continue;
         }
         let pkt_len = m.pkt_len();
+        let (mut paylen, mut extra) = (pkt_len, 0u64);
+        if tx_offload::requested(&m) {
+            let Some(plan) = D::tx_plan(&m) else {
+                errors += 1;
+                drop(m);
+                continue;
+            };
+            let h = q.hdr();
+            if let Some(ctx) = plan.ctx {
+                if h.ctx_w1.load(Ordering::Relaxed) != ctx[1] || h.ctx_w0.load(Ordering::Relaxed) != ctx[0] {
+                    q.ring.tx_put_ctx(tail, ctx);
+                    tail = next(tail);
+                    h.ctx_w0.store(ctx[0], Ordering::Relaxed);
+                    h.ctx_w1.store(ctx[1], Ordering::Relaxed);
+                }
+            }
+            (paylen, extra) = (plan.paylen, plan.data_bits);
+        }
         let mut left = need;
         if m.nb_segs() == 1 && m.data_len() == 0 {
             // An empty frame the format sends: one zero-length descriptor.
-            q.ring.tx_put(tail, mem.iova(m.data().as_ptr() as u64), 0, true, 0);
+            q.ring.tx_put(tail, mem.iova(m.data().as_ptr() as u64), 0, true, 0, extra);
         } else {
             for seg in m.segments() {
                 let (mut va, mut len) = (seg.as_ptr() as u64, seg.len() as u64);
                 while len > 0 {
                     let part = iova::in_page(page, va, len);
                     left -= 1;
-                    q.ring.tx_put(tail, mem.iova(va), part as u16, left == 0, pkt_len);
+                    q.ring.tx_put(tail, mem.iova(va), part as u16, left == 0, paylen, extra);
                     if left > 0 {
                         tail = next(tail);
                     }

@@ -39,6 +39,7 @@ pub fn rx_params(port: u16, q: usize) -> RxParams {
         port,
         cksum: None,
         scatter: false,
+        vlan_strip: false,
     }
 }
 

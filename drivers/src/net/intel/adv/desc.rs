@@ -75,6 +75,8 @@ bitflags::bitflags! {
         const DEXT = 1 << 29;
         /// Insert the VLAN tag of the context.
         const VLE = 1 << 30;
+        /// TCP segmentation (TSO) of the packet, with the context's MSS and L4LEN.
+        const TSE = 1 << 31;
     }
 }
 /// Shift of PAYLEN in the olinfo dword.
@@ -274,16 +276,33 @@ impl RxRing for AdvRing {
     fn rx_done(&self, i: usize) -> Option<RxDone> {
         let wb = self.rx_read(i)?;
         let status = wb.status_error;
-        Some(RxDone { len: wb.len, eop: wb.eop(), errors: wb.status_error, hash: wb.hash().unwrap_or(0), status })
+        Some(RxDone {
+            len: wb.len,
+            eop: wb.eop(),
+            errors: wb.status_error,
+            hash: wb.hash().unwrap_or(0),
+            status,
+            vlan: wb.vlan,
+        })
     }
 }
 
 impl TxRing for AdvRing {
     const SENDS_EMPTY: bool = false;
     #[inline(always)]
-    fn tx_put(&self, i: usize, iova: u64, len: u16, eop: bool, pkt_len: u32) {
+    fn tx_put(&self, i: usize, iova: u64, len: u16, eop: bool, paylen: u32, extra: u64) {
         let dcmd = TxCmd::IFCS | TxCmd::RS | if eop { TxCmd::EOP } else { TxCmd::empty() };
-        self.tx_fill(i, iova, len, dcmd, pkt_len);
+        self.0.store(i, iova, tx_data_word(len, dcmd, paylen) | extra, Ordering::Relaxed);
+    }
+    fn tx_plan(m: &eal::Mbuf) -> Option<crate::net::intel::tx_offload::TxPlan> {
+        super::tx_ctx::plan(m)
+    }
+    fn tx_check(m: &eal::Mbuf) -> Result<(), ethdev::TxReject> {
+        crate::net::intel::tx_offload::check(m, &super::tx_ctx::LIMITS)
+    }
+    #[inline(always)]
+    fn tx_put_ctx(&self, i: usize, ctx: [u64; 2]) {
+        self.0.store(i, ctx[0], ctx[1], Ordering::Relaxed);
     }
 }
 

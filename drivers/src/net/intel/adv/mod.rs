@@ -48,6 +48,7 @@
 pub mod desc;
 pub mod queue;
 pub mod ring;
+pub mod tx_ctx;
 
 /// The RX queue logic, shared with the e1000 PMD's legacy rings.
 pub use super::rxq as rx;

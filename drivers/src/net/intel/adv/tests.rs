@@ -124,6 +124,7 @@ fn rx_and_tx_bursts_against_a_fake_device() {
         port: 3,
         cksum: None,
         scatter: false,
+        vlan_strip: false,
     };
 
     // Bring-up as a driver does it.
@@ -234,7 +235,15 @@ fn rx_fill_reports_a_small_pool() {
     let mem = Memory::anonymous(8 << 20).unwrap();
     let pool = PktMbufPool::create(&mem, "adv_small", 16, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
     let (_mz, q) = queue::reserve(&mem, "adv_q", 64).unwrap();
-    let p = RxParams { tail_reg: 0x18, frame_errors: 0, buf_len: 2048, port: 0, cksum: None, scatter: false };
+    let p = RxParams {
+        tail_reg: 0x18,
+        frame_errors: 0,
+        buf_len: 2048,
+        port: 0,
+        cksum: None,
+        scatter: false,
+        vlan_strip: false,
+    };
     let e = rx::fill(&q, &p, &pool, None).unwrap_err().to_string();
     assert!(e.contains("ran out") && e.contains("adv_small"), "{e}");
     assert!(pool.mempool().is_full(), "a failed fill gives the mbufs back");
@@ -286,6 +295,7 @@ fn scattered_frames_arrive_as_chains() {
         port: 5,
         cksum: None,
         scatter: true,
+        vlan_strip: false,
     };
     rx::fill(&rxq, &p, &pool, None).unwrap();
     ring::program(&regs, &rx_rr, &rxq, rx_mz.iova());
@@ -341,6 +351,21 @@ fn scattered_frames_arrive_as_chains() {
     drop(got);
     assert_eq!(pool.mempool().in_use_count(), in_use, "no mbuf lost or leaked by the drop");
 
+    // The device reports checksums and the stripped tag in a frame's last write-back: a
+    // chain gets the flags of its EOP descriptor (bad L4 checksum, VLAN stripped), not of
+    // its first.
+    let flagged = RxParams { cksum: Some(crate::net::intel::rx_cksum::ADV_82576), vlan_strip: true, ..p };
+    let eop_bits = RxStatus::VP.bits() | RxStatus::L4I.bits() | RxStatus::IPCS.bits() | (1 << 29);
+    assert_eq!(dev.receive_scattered(&jumbo(1), usize::MAX, Some((1, eop_bits))), 2);
+    let mut got = Vec::new();
+    assert_eq!(rx::burst(&regs, &rxq, &flagged, &pool, None, &rc, &mut got, 32), 1);
+    let f = got[0].ol_flags();
+    assert_eq!(got[0].nb_segs(), 2);
+    assert!(f.contains(eal::mbuf::OlFlags::RX_IP_CKSUM_GOOD | eal::mbuf::OlFlags::RX_L4_CKSUM_BAD), "{f:?}");
+    assert!(f.contains(eal::mbuf::OlFlags::RX_VLAN_STRIPPED), "{f:?}");
+    assert_eq!(rc.errors.load(Ordering::Relaxed), 1, "a checksum error is no frame error");
+    drop(got);
+
     // The device runs into the tail in the middle of a frame: the burst takes nothing of it
     // but hands back the descriptors it held, and the device finishes the frame.
     let mut got = Vec::new();
@@ -359,4 +384,84 @@ fn scattered_frames_arrive_as_chains() {
     drop(got);
     rxq.release_all();
     assert!(pool.mempool().is_full());
+}
+
+/// A packet of `len` bytes asking for `flags` with TCP/IPv4 header lengths and MSS `mss`.
+fn offloaded(pool: &PktMbufPool, len: u16, flags: eal::mbuf::OlFlags, mss: u16) -> Mbuf {
+    let mut m = mbuf_of(pool, &vec![0x5a; usize::from(len)]);
+    m.set_ol_flags(flags);
+    m.set_tx_offload(eal::mbuf::TxOffloadLens { l2_len: 14, l3_len: 20, l4_len: 20, tso_segsz: mss });
+    m
+}
+
+#[test]
+fn tx_offloads_write_a_context_only_when_it_changes_and_reclaim_past_it() {
+    use super::tx_ctx::{POPTS_IXSM, POPTS_TXSM};
+    use eal::mbuf::OlFlags;
+    let mem = Memory::anonymous(16 << 20).unwrap();
+    let pool = PktMbufPool::create(&mem, "adv_ol_pool", 256, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
+    let regs = SoftRegs::new(0x1000);
+    let tx_rr = RingRegs::block(TX_BLOCK);
+    let (tx_mz, txq) = queue::reserve(&mem, "adv_ol_txq", 64).unwrap();
+    tx::reset(&txq);
+    ring::program(&regs, &tx_rr, &txq, tx_mz.iova());
+    let tc = counters();
+    let csum = OlFlags::TX_IPV4 | OlFlags::TX_IP_CKSUM | OlFlags::TX_TCP_CKSUM;
+    let tso = csum | OlFlags::TX_TCP_SEG;
+    // plain, csum, csum (same context), TSO (new context), csum (back: new context), plain
+    // with only TX_IPV4 (no request).
+    let mut bufs = vec![
+        mbuf_of(&pool, &frame(0)),
+        offloaded(&pool, 100, csum, 0),
+        offloaded(&pool, 200, csum, 0),
+        offloaded(&pool, 1514, tso, 800),
+        offloaded(&pool, 300, csum, 0),
+        offloaded(&pool, 90, OlFlags::TX_IPV4, 0),
+    ];
+    assert_eq!(tx::burst(&regs, tx_rr.tail, &txq, &mem, &tc, &mut bufs), 6);
+    assert_eq!(tc.packets.load(Ordering::Relaxed), 6);
+    let tail = regs.read32(tx_rr.tail) as usize;
+    // Walk the ring as the device does: context descriptors (DTYP 2, no RS) are not
+    // written back; data descriptors carry the packet's offload bits.
+    let mut kinds = Vec::new();
+    let mut contexts = 0;
+    for i in 0..tail {
+        let [w0, w1] = txq.ring.raw(i);
+        let d = TxData::decode(w0, w1);
+        match d.dtyp {
+            2 => {
+                assert!(!d.dcmd.contains(TxCmd::RS), "no write-back asked for a context descriptor");
+                kinds.push(if (w1 >> 32) >> 16 == 800 { "ctx-tso" } else { "ctx" });
+                contexts += 1;
+            }
+            3 => {
+                let popts = w1 & (POPTS_IXSM | POPTS_TXSM);
+                txq.ring.set_raw(i, [w0, w1 | (u64::from(TXD_STAT_DD) << 32)]);
+                if !d.dcmd.contains(TxCmd::EOP) {
+                    continue; // a buffer split at a page boundary: the packet goes on
+                }
+                kinds.push(match (popts != 0, d.dcmd.contains(TxCmd::TSE)) {
+                    (false, _) => "plain",
+                    (true, false) => "csum",
+                    (true, true) => {
+                        assert_eq!(d.paylen, 1514 - 54, "TSO PAYLEN: after the headers");
+                        "tso"
+                    }
+                });
+            }
+            t => panic!("descriptor type {t}"),
+        }
+    }
+    assert_eq!(kinds, ["plain", "ctx", "csum", "csum", "ctx-tso", "tso", "ctx", "csum", "plain"]);
+    assert_eq!(pool.mempool().in_use_count(), 6);
+    assert_eq!(contexts, 3, "a context descriptor only where the context changes");
+    assert_eq!(tx::reclaim(&txq), tail, "every descriptor, context ones included, is reclaimed");
+    assert_eq!(pool.mempool().in_use_count(), 0);
+    // The cached context survives bursts: the same request again needs no new one; a reset
+    // queue forgets it.
+    let mut bufs = vec![offloaded(&pool, 100, csum, 0)];
+    tx::burst(&regs, tx_rr.tail, &txq, &mem, &tc, &mut bufs);
+    assert_eq!(regs.read32(tx_rr.tail) as usize, tail + 1, "no context descriptor: the last one still holds");
+    tx::reset(&txq);
+    assert_eq!(txq.hdr().ctx_w1.load(Ordering::Relaxed), 0);
 }
