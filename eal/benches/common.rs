@@ -1,8 +1,5 @@
 //! Shared pieces of the bench binaries: medians, running a DPDK baseline command or harness.
 
-// Each bench binary compiles this file and uses a part of it.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::process::Command;
 

@@ -8,6 +8,7 @@
 //! keeps the figures whose key contains TEXT, BENCH_SIDE=bypass skips DPDK, for profiling).
 //! Needs root and hugepages for the DPDK side (libdpdk-dev for `pkg-config libdpdk`).
 
+#[allow(dead_code, reason = "run_baseline and median are for ring_perf")]
 mod common;
 
 use common::{have, print_table, DpdkPipe, Figures};
@@ -40,14 +41,17 @@ fn test_loop(mp: &Mempool, keep: usize, bulk: usize, table: &mut [u64]) {
 }
 
 fn per_lcore(mp: Mempool, keep: usize, bulk: usize, secs: f64, start: Arc<AtomicU32>, count: Arc<AtomicU64>) {
-    let mut table = vec![0u64; MAX_KEEP];
+    // On the stack and cache-aligned, as the autotest's `obj_table`.
+    #[repr(C, align(64))]
+    struct Table([u64; MAX_KEEP]);
+    let mut table = Table([0; MAX_KEEP]);
     while start.load(Ordering::Acquire) == 0 {
         std::hint::spin_loop();
     }
     let t0 = Instant::now();
     let mut n = 0u64;
     while t0.elapsed().as_secs_f64() < secs {
-        test_loop(&mp, keep, bulk, &mut table);
+        test_loop(&mp, keep, bulk, &mut table.0);
         n += N as u64;
     }
     count.fetch_add(n, Ordering::Relaxed);

@@ -9,6 +9,7 @@
 //! changes speed every few seconds. BENCH_AUTOTEST=1 adds `dpdk-test ring_perf_autotest`'s
 //! own figures once per round (keys prefixed `autotest.`), as a check of the harness.
 
+#[allow(dead_code, reason = "each bench uses a part of common")]
 mod common;
 
 use common::{have, median, print_table, run_baseline, DpdkPipe, Figures};
