@@ -1,4 +1,4 @@
-//! Shared pieces of the bench binaries: medians, running a DPDK baseline command.
+//! Shared pieces of the bench binaries: medians, running a DPDK baseline command or harness.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -72,5 +72,90 @@ pub fn print_table(title: &str, unit: &str, ours: &Figures, base: &Figures, lowe
         let b = base.get(k).map(Vec::as_slice).unwrap_or(&[]);
         let ratio = median(v) / median(b);
         println!("{k:<36} {:>26} {:>26} {ratio:>7.2}", cell(v), cell(b));
+    }
+}
+
+/// A DPDK harness from `benches/dpdk/` (C, built with `pkg-config libdpdk`), started once per
+/// bench run and driven over a pipe: each request line is one measurement, answered by one
+/// line, so the bench can alternate every Bypass measurement with DPDK's.
+pub struct DpdkPipe {
+    name: &'static str,
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl DpdkPipe {
+    /// Builds `benches/dpdk/{name}.c`, starts it with the EAL `args` and waits for its
+    /// "`name` ready" line.
+    pub fn start(name: &'static str, args: &[&str]) -> Result<DpdkPipe, String> {
+        use std::process::Stdio;
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("benches/dpdk/{name}.c"));
+        let bin = std::env::temp_dir().join(format!("bypass_{name}"));
+        let flags = Command::new("pkg-config")
+            .args(["--cflags", "--libs", "libdpdk"])
+            .output()
+            .map_err(|e| format!("pkg-config: {e}"))?;
+        if !flags.status.success() {
+            return Err("libdpdk-dev is not installed (apt-get install dpdk-dev libdpdk-dev)".into());
+        }
+        let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
+        let st = Command::new("gcc")
+            .args(["-O3", "-DALLOW_EXPERIMENTAL_API"])
+            .arg(&src)
+            .arg("-o")
+            .arg(&bin)
+            .args(flags.split_whitespace())
+            .status()
+            .map_err(|e| format!("gcc: {e}"))?;
+        if !st.success() {
+            return Err(format!("building {} failed", src.display()));
+        }
+        let mut child = Command::new(&bin)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", bin.display()))?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let out = std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut d = DpdkPipe { name, child, stdin, out };
+        d.reply("ready")?;
+        Ok(d)
+    }
+
+    /// The rest of the next line starting with "`name` `prefix`" (DPDK's own log lines are
+    /// skipped; an error line of the harness is an error).
+    fn reply(&mut self, prefix: &str) -> Result<String, String> {
+        use std::io::BufRead;
+        let (want, error) = (format!("{} {prefix}", self.name), format!("{} error", self.name));
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.out.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                return Err(format!("{} exited", self.name));
+            }
+            if line.starts_with(&error) {
+                return Err(line.trim().into());
+            }
+            if let Some(rest) = line.strip_prefix(&want) {
+                return Ok(rest.trim().to_string());
+            }
+        }
+    }
+
+    /// Sends one request line and returns the number its answer "`name` `key`=X" carries.
+    pub fn measure(&mut self, request: &str, key: &str) -> Result<f64, String> {
+        use std::io::Write;
+        writeln!(self.stdin, "{request}").map_err(|e| e.to_string())?;
+        self.reply(&format!("{key}="))?.parse().map_err(|_| format!("{}: unparsable figure", self.name))
+    }
+}
+
+impl Drop for DpdkPipe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

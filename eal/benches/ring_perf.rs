@@ -1,5 +1,5 @@
 //! Ring cost in cycles per element, Bypass beside DPDK 22.11. `cargo bench -p eal --bench
-//! ring_perf` (env BENCH_ROUNDS, default 3). Figures follow DPDK's definitions: one core = an
+//! ring_perf` (env BENCH_ROUNDS, default 3; BENCH_ONLY, BENCH_SIDE to profile one figure). Figures follow DPDK's definitions: one core = an
 //! enqueue-N + dequeue-N pair divided by N; two cores = the producer's cycles per element
 //! plus the consumer's.
 //!
@@ -9,87 +9,19 @@
 //! changes speed every few seconds. BENCH_AUTOTEST=1 adds `dpdk-test ring_perf_autotest`'s
 //! own figures once per round (keys prefixed `autotest.`), as a check of the harness.
 
+#[allow(dead_code, reason = "each bench uses a part of common")]
 mod common;
 
-use common::{have, median, print_table, run_baseline, Figures};
+use common::{have, median, print_table, run_baseline, DpdkPipe, Figures};
 use eal::cycles::rdtsc;
 use eal::ring::{flags, Ring};
 use eal::Memory;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-/// DPDK's side of the two-core figures: `dpdk/ring_two_core.c`, one process for the run.
-struct DpdkTwoCore {
-    child: Child,
-    stdin: ChildStdin,
-    out: BufReader<ChildStdout>,
-}
-
-impl DpdkTwoCore {
-    fn start() -> Result<DpdkTwoCore, String> {
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/dpdk/ring_two_core.c");
-        let bin = std::env::temp_dir().join("bypass_ring_two_core");
-        let flags = Command::new("pkg-config")
-            .args(["--cflags", "--libs", "libdpdk"])
-            .output()
-            .map_err(|e| format!("pkg-config: {e}"))?;
-        if !flags.status.success() {
-            return Err("libdpdk-dev is not installed (apt-get install dpdk-dev libdpdk-dev)".into());
-        }
-        let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
-        let st = Command::new("gcc")
-            .args(["-O3", "-DALLOW_EXPERIMENTAL_API", src, "-o"])
-            .arg(&bin)
-            .args(flags.split_whitespace())
-            .status()
-            .map_err(|e| format!("gcc: {e}"))?;
-        if !st.success() {
-            return Err(format!("building {src} failed"));
-        }
-        let mut child = Command::new(&bin)
-            .args(["-l", "0-1", "--no-pci", "--file-prefix=bypass_bench_ring2"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("{}: {e}", bin.display()))?;
-        let stdin = child.stdin.take().ok_or("no stdin")?;
-        let out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        let mut d = DpdkTwoCore { child, stdin, out };
-        d.reply("ring_two_core ready")?;
-        Ok(d)
-    }
-
-    /// The next line starting with `prefix` (DPDK's own log lines are skipped).
-    fn reply(&mut self, prefix: &str) -> Result<String, String> {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if self.out.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
-                return Err("ring_two_core exited".into());
-            }
-            if line.starts_with("ring_two_core error") {
-                return Err(line.trim().into());
-            }
-            if let Some(rest) = line.strip_prefix(prefix) {
-                return Ok(rest.trim().to_string());
-            }
-        }
-    }
-
-    fn measure(&mut self, cores: u32, mode: &str, n: usize) -> Result<f64, String> {
-        writeln!(self.stdin, "{cores} {mode} {n}").map_err(|e| e.to_string())?;
-        self.reply("ring_two_core cycles=")?.parse().map_err(|_| "unparsable figure".to_string())
-    }
-}
-
-impl Drop for DpdkTwoCore {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// DPDK's side of the figures: `dpdk/ring_two_core.c`, one process for the run.
+fn start_dpdk() -> Result<DpdkPipe, String> {
+    DpdkPipe::start("ring_two_core", &["-l", "0-1", "--no-pci", "--file-prefix=bypass_bench_ring2"])
 }
 
 const ONE_CORE_ITERS: u64 = 1 << 21;
@@ -159,7 +91,18 @@ fn two_core(mem: Memory, r: Ring, n: usize, single: bool) -> f64 {
     prod + consumer.join().expect("consumer thread")
 }
 
-fn bypass_round(mem: &Memory, round: usize, f: &mut Figures, dpdk2: &mut Option<DpdkTwoCore>, base: &mut Figures) {
+/// BENCH_ONLY=TEXT keeps the figures whose key contains TEXT (e.g. `1core.mpmc.bulk_8`), for
+/// profiling one of them.
+fn selected(key: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |f| key.contains(&f))
+}
+
+/// BENCH_SIDE=bypass measures Bypass alone (no DPDK process), for profiling it.
+fn dpdk_wanted() -> bool {
+    std::env::var("BENCH_SIDE").map_or(true, |s| s != "bypass")
+}
+
+fn bypass_round(mem: &Memory, round: usize, f: &mut Figures, dpdk2: &mut Option<DpdkPipe>, base: &mut Figures) {
     for (mode, single) in [("spsc", true), ("mpmc", false)] {
         for n in [8usize, 32] {
             let r = Ring::create(
@@ -171,10 +114,13 @@ fn bypass_round(mem: &Memory, round: usize, f: &mut Figures, dpdk2: &mut Option<
             .expect("ring");
             for cores in [1u32, 2] {
                 let key = format!("{cores}core.{mode}.bulk_{n}");
+                if !selected(&key) {
+                    continue;
+                }
                 let v = if cores == 1 { one_core(&r, n, single) } else { two_core(*mem, r, n, single) };
                 f.entry(key.clone()).or_default().push(v);
                 if let Some(d) = dpdk2.as_mut() {
-                    match d.measure(cores, mode, n) {
+                    match d.measure(&format!("{cores} {mode} {n}"), "cycles") {
                         Ok(v) => base.entry(key).or_default().push(v),
                         Err(e) => {
                             println!("DPDK ring harness failed: {e}");
@@ -225,15 +171,12 @@ fn main() {
     }
     println!("ring operations recorded per lcore (crash repair): {}", record_ops());
     let (mut ours, mut base) = (Figures::new(), Figures::new());
-    let dpdk = have("dpdk-test");
+    let dpdk = dpdk_wanted() && have("dpdk-test");
     if !dpdk {
         println!("DPDK baseline: dpdk-test not found (apt-get install dpdk); printing Bypass figures only");
     }
-    let mut dpdk2 = if dpdk {
-        DpdkTwoCore::start().map_err(|e| println!("DPDK two-core harness unavailable: {e}")).ok()
-    } else {
-        None
-    };
+    let mut dpdk2 =
+        if dpdk { start_dpdk().map_err(|e| println!("DPDK two-core harness unavailable: {e}")).ok() } else { None };
     for round in 0..rounds {
         bypass_round(&mem, round, &mut ours, &mut dpdk2, &mut base);
         if dpdk && std::env::var("BENCH_AUTOTEST").is_ok_and(|v| v == "1") {

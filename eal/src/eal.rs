@@ -65,6 +65,9 @@ impl Eal {
         let argv: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
         let args = EalArgs::parse(args)?;
         crate::logging::init(args.log_level.as_deref());
+        // Before anything of the fast path runs: a build for a level this CPU lacks is
+        // refused by name instead of dying of an illegal instruction later.
+        crate::cpu_level::check()?;
         if INITIALISED.swap(true, Ordering::SeqCst) {
             return Err(EalError::AlreadyInitialized);
         }

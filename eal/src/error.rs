@@ -180,6 +180,17 @@ pub enum EalError {
         /// Another way out, if any (", or ..."), else empty.
         alt: String,
     },
+    /// The CPU lacks instruction-set features this build was compiled to use (its target
+    /// level, `.cargo/config.toml`).
+    #[error(
+        "this CPU lacks {missing}, which this build of Bypass was compiled to use (target level in \
+         .cargo/config.toml); rebuild for it with RUSTFLAGS='-C target-cpu=x86-64' cargo build --release, \
+         or run on a newer CPU"
+    )]
+    CpuLacks {
+        /// The missing features, comma-separated.
+        missing: String,
+    },
     /// An argument of an object's creation is invalid.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -6,6 +6,7 @@ pub mod args;
 pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod cpu_level;
 pub mod cycles;
 mod eal;
 pub mod error;

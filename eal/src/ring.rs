@@ -18,7 +18,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 mod slots;
-pub(crate) use slots::Slots;
+pub(crate) use slots::{copy_words, Slots};
 
 /// The group's table of per-lcore ring operations (set once by `Eal::init`).
 static RING_OPS: AtomicPtr<RingOp> = AtomicPtr::new(std::ptr::null_mut());
@@ -447,18 +447,19 @@ impl Ring {
         if want == 0 || (b == Behavior::Fixed && want as usize != len) {
             return 0;
         }
-        let prod = &self.hdr.prod;
-        let cons = &self.hdr.cons;
+        let prod = &self.hdr.prod.ht;
+        let cons = &self.hdr.cons.ht;
         let cap = self.capacity;
         let op = if single { None } else { my_op() };
-        let (head, n) = loop {
-            let head = prod.ht.head.load(Ordering::Acquire);
-            let used = head.wrapping_sub(cons.ht.tail.load(Ordering::Acquire));
+        let mut head = prod.head.load(Ordering::Acquire);
+        let n = loop {
+            let used = head.wrapping_sub(cons.tail.load(Ordering::Acquire));
             if used > cap {
                 // Our head is stale (others moved on meanwhile): reload it.
                 if single {
                     return 0;
                 }
+                head = prod.head.load(Ordering::Acquire);
                 continue;
             }
             let n = Self::grant(want, cap - used, b);
@@ -469,8 +470,8 @@ impl Ring {
                 return 0;
             }
             if single {
-                prod.ht.head.store(head.wrapping_add(n), Ordering::Relaxed);
-                break (head, n);
+                prod.head.store(head.wrapping_add(n), Ordering::Relaxed);
+                break n;
             }
             // Recorded before the reservation, so that no instant between reserving and
             // publishing goes unrecorded (see `finish_dead_op`).
@@ -479,23 +480,21 @@ impl Ring {
                 op.n.store(n, Ordering::Relaxed);
                 op.ring.store(self.header_addr(), Ordering::Release);
             }
-            if prod
-                .ht
-                .head
-                .compare_exchange_weak(head, head.wrapping_add(n), Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
-                break (head, n);
+            // A failed exchange hands back the head as it is now: no reload.
+            match prod.head.compare_exchange_weak(head, head.wrapping_add(n), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break n,
+                Err(now) => head = now,
             }
         };
-        self.write_slots(head, n as usize, objs);
+        // SAFETY: `n <= want <= objs.len()`, and this producer reserved slots `head..head + n`.
+        unsafe { self.write_slots(head, n as usize, objs) };
         if !single {
             if let Some(op) = op {
                 op.n.store(n | RING_OP_WRITTEN, Ordering::Release);
             }
-            self.wait_turn(&prod.ht.tail, head, "producer");
+            self.wait_turn(&prod.tail, head, "producer");
         }
-        prod.ht.tail.store(head.wrapping_add(n), Ordering::Release);
+        prod.tail.store(head.wrapping_add(n), Ordering::Release);
         if let Some(op) = op {
             op.ring.store(0, Ordering::Release);
         }
@@ -509,18 +508,19 @@ impl Ring {
         if want == 0 || (b == Behavior::Fixed && want as usize != len) {
             return 0;
         }
-        let prod = &self.hdr.prod;
-        let cons = &self.hdr.cons;
+        let prod = &self.hdr.prod.ht;
+        let cons = &self.hdr.cons.ht;
         let cap = self.capacity;
         let op = if single { None } else { my_op() };
-        let (head, n) = loop {
-            let head = cons.ht.head.load(Ordering::Acquire);
-            let avail = prod.ht.tail.load(Ordering::Acquire).wrapping_sub(head);
+        let mut head = cons.head.load(Ordering::Acquire);
+        let n = loop {
+            let avail = prod.tail.load(Ordering::Acquire).wrapping_sub(head);
             if avail > cap {
                 // Our head is stale (others moved on meanwhile): reload it.
                 if single {
                     return 0;
                 }
+                head = cons.head.load(Ordering::Acquire);
                 continue;
             }
             let n = Self::grant(want, avail, b);
@@ -528,62 +528,79 @@ impl Ring {
                 return 0;
             }
             if single {
-                cons.ht.head.store(head.wrapping_add(n), Ordering::Relaxed);
-                break (head, n);
+                cons.head.store(head.wrapping_add(n), Ordering::Relaxed);
+                break n;
             }
             if let Some(op) = op {
                 op.head.store(head, Ordering::Relaxed);
                 op.n.store(n | RING_OP_CONSUMER, Ordering::Relaxed);
                 op.ring.store(self.header_addr(), Ordering::Release);
             }
-            if cons
-                .ht
-                .head
-                .compare_exchange_weak(head, head.wrapping_add(n), Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
-                break (head, n);
+            match cons.head.compare_exchange_weak(head, head.wrapping_add(n), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break n,
+                Err(now) => head = now,
             }
         };
-        self.read_slots(head, n as usize, out);
+        // SAFETY: `n <= want <= out.len()`, and this consumer reserved slots `head..head + n`.
+        unsafe { self.read_slots(head, n as usize, out) };
         if !single {
-            self.wait_turn(&cons.ht.tail, head, "consumer");
+            self.wait_turn(&cons.tail, head, "consumer");
         }
-        cons.ht.tail.store(head.wrapping_add(n), Ordering::Release);
+        cons.tail.store(head.wrapping_add(n), Ordering::Release);
         if let Some(op) = op {
             op.ring.store(0, Ordering::Release);
         }
         n as usize
     }
 
-    /// Writes `objs[..n]` into the slots from `head` on, which this producer reserved.
+    /// Writes `objs[..n]` into the slots from `head` on, in one block copy, or two when
+    /// the run wraps past the end of the slots.
+    ///
+    /// # Safety
+    /// `n <= objs.len()` and `n <= self.capacity`, and the caller reserved slots
+    /// `head..head + n` (moved the producer head past them), so no other producer writes
+    /// them and no consumer reads them before this producer's tail store publishes them.
     #[inline(always)]
-    fn write_slots<S: Source + ?Sized>(&self, head: u32, n: usize, objs: &S) {
+    unsafe fn write_slots<S: Source + ?Sized>(&self, head: u32, n: usize, objs: &S) {
+        let size = self.mask as usize + 1;
         let idx = (head & self.mask) as usize;
-        let first = n.min(self.slots.len() - idx);
-        // SAFETY: the caller reserved slots `head..head + n` (moved the producer head past
-        // them), so no other producer writes them and no consumer reads them before this
-        // producer's tail store publishes them.
+        debug_assert!(n <= objs.len() && n <= self.capacity as usize && self.slots.len() == size);
+        // SAFETY: the slots are `mask + 1` words (`from_header_addr`), `idx <= mask` and
+        // `n <= capacity < mask + 1`: both runs below lie in the slots, and in `objs`
+        // (`n <= objs.len()`); a ring's slots never overlap its source. The caller owns
+        // the slots (its reservation).
         unsafe {
-            objs.copy_into(0, &self.slots, idx, first);
-            if first < n {
-                objs.copy_into(first, &self.slots, 0, n - first);
+            if idx + n <= size {
+                objs.copy_into(0, self.slots.word(idx), n);
+            } else {
+                let first = size - idx;
+                objs.copy_into(0, self.slots.word(idx), first);
+                objs.copy_into(first, self.slots.word(0), n - first);
             }
         }
     }
 
-    /// Reads the slots from `head` on, which this consumer reserved, into `out[..n]`.
+    /// Reads the slots from `head` on into `out[..n]`, in one block copy, or two when the
+    /// run wraps past the end of the slots.
+    ///
+    /// # Safety
+    /// `n <= out.len()` and `n <= self.capacity`, and the caller reserved slots
+    /// `head..head + n` (moved the consumer head past them, after their producer published
+    /// them), so no producer writes them before this consumer's tail store releases them.
     #[inline(always)]
-    fn read_slots<D: Sink + ?Sized>(&self, head: u32, n: usize, out: &mut D) {
+    unsafe fn read_slots<D: Sink + ?Sized>(&self, head: u32, n: usize, out: &mut D) {
+        let size = self.mask as usize + 1;
         let idx = (head & self.mask) as usize;
-        let first = n.min(self.slots.len() - idx);
-        // SAFETY: the caller reserved slots `head..head + n` (moved the consumer head past
-        // them, after their producer published them), so no producer writes them before
-        // this consumer's tail store releases them.
+        debug_assert!(n <= out.len() && n <= self.capacity as usize && self.slots.len() == size);
+        // SAFETY: as in `write_slots`: both runs lie in the slots and in `out`; nobody
+        // writes the slots meanwhile (the caller's reservation).
         unsafe {
-            out.copy_from(0, &self.slots, idx, first);
-            if first < n {
-                out.copy_from(first, &self.slots, 0, n - first);
+            if idx + n <= size {
+                out.copy_from(0, self.slots.word(idx), n);
+            } else {
+                let first = size - idx;
+                out.copy_from(0, self.slots.word(idx), first);
+                out.copy_from(first, self.slots.word(0), n - first);
             }
         }
     }
@@ -805,21 +822,23 @@ pub fn stalled_waits() -> u64 {
 /// Where enqueued values come from: a process-local slice, or a mempool cache.
 trait Source {
     fn len(&self) -> usize;
-    /// Copies values `off..off + n` into words `at..at + n` of `dst`.
+    /// Copies values `off..off + n` to the `n` words at `dst`.
     ///
     /// # Safety
-    /// The caller owns the destination words (see [`Slots::write`]).
-    unsafe fn copy_into(&self, off: usize, dst: &Slots, at: usize, n: usize);
+    /// `off + n <= self.len()`; `dst` is valid for writes of `n` words that the caller
+    /// owns (see [`Slots::write`]) and that do not overlap the values.
+    unsafe fn copy_into(&self, off: usize, dst: *mut u64, n: usize);
 }
 
 /// Where dequeued values go: a process-local slice, or a mempool cache.
 trait Sink {
     fn len(&self) -> usize;
-    /// Copies words `at..at + n` of `src` into positions `off..off + n`.
+    /// Copies the `n` words at `src` into positions `off..off + n`.
     ///
     /// # Safety
-    /// Nobody writes the source words meanwhile (see [`Slots::read`]).
-    unsafe fn copy_from(&mut self, off: usize, src: &Slots, at: usize, n: usize);
+    /// `off + n <= self.len()`; `src` is valid for reads of `n` words that nobody writes
+    /// meanwhile (see [`Slots::read`]) and that do not overlap the positions.
+    unsafe fn copy_from(&mut self, off: usize, src: *const u64, n: usize);
 }
 
 impl Source for [u64] {
@@ -828,9 +847,10 @@ impl Source for [u64] {
         <[u64]>::len(self)
     }
     #[inline(always)]
-    unsafe fn copy_into(&self, off: usize, dst: &Slots, at: usize, n: usize) {
-        // SAFETY: forwarded from the caller.
-        unsafe { dst.write(at, &self[off..off + n]) }
+    unsafe fn copy_into(&self, off: usize, dst: *mut u64, n: usize) {
+        // SAFETY: `off + n <= len` (the caller's promise), so the values lie in the slice;
+        // the rest is forwarded from the caller.
+        unsafe { slots::copy_words(self.as_ptr().add(off), dst, n) }
     }
 }
 
@@ -840,9 +860,10 @@ impl Source for Slots {
         Slots::len(self)
     }
     #[inline(always)]
-    unsafe fn copy_into(&self, off: usize, dst: &Slots, at: usize, n: usize) {
-        // SAFETY: forwarded from the caller; a cache and a ring's slots never overlap.
-        unsafe { self.copy_to(off, dst, at, n) }
+    unsafe fn copy_into(&self, off: usize, dst: *mut u64, n: usize) {
+        // SAFETY: `off + n <= len` (the caller's promise); the words are the calling lcore's
+        // cache, which nobody else writes, and a cache never overlaps a ring's slots.
+        unsafe { slots::copy_words(self.word(off), dst, n) }
     }
 }
 
@@ -852,9 +873,10 @@ impl Sink for [u64] {
         <[u64]>::len(self)
     }
     #[inline(always)]
-    unsafe fn copy_from(&mut self, off: usize, src: &Slots, at: usize, n: usize) {
-        // SAFETY: forwarded from the caller.
-        unsafe { src.read(at, &mut self[off..off + n]) }
+    unsafe fn copy_from(&mut self, off: usize, src: *const u64, n: usize) {
+        // SAFETY: `off + n <= len` (the caller's promise), so the positions lie in the
+        // slice; the rest is forwarded from the caller.
+        unsafe { slots::copy_words(src, self.as_mut_ptr().add(off), n) }
     }
 }
 
@@ -864,10 +886,10 @@ impl Sink for Slots {
         Slots::len(self)
     }
     #[inline(always)]
-    unsafe fn copy_from(&mut self, off: usize, src: &Slots, at: usize, n: usize) {
-        // SAFETY: forwarded from the caller, who owns these words (its lcore's cache); a
-        // cache and a ring's slots never overlap.
-        unsafe { src.copy_to(at, self, off, n) }
+    unsafe fn copy_from(&mut self, off: usize, src: *const u64, n: usize) {
+        // SAFETY: `off + n <= len` (the caller's promise); the words are the calling lcore's
+        // cache, owned by it, and a cache never overlaps a ring's slots.
+        unsafe { slots::copy_words(src, self.word(off), n) }
     }
 }
 

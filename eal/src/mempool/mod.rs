@@ -11,8 +11,9 @@ use crate::error::EalError;
 use crate::lcore::lcore_id;
 use crate::memory::Memory;
 use crate::name::SharedName;
-use crate::ring::{self, Ring, Slots};
+use crate::ring::{self, copy_words, Ring, Slots};
 use crate::shm::{self, SharedPlain};
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 #[cfg(test)]
@@ -142,14 +143,30 @@ impl Layout {
     }
 }
 
-/// One lcore's cache of one pool, looked up once (see [`Mempool::local_cache`]).
+/// One lcore's cache of one pool, looked up once by the thread bound to that lcore (see
+/// [`Mempool::local_cache`]).
 ///
 /// The fill level is an atomic (a reclaimer in another process reads it after the owner
-/// died); the objects are plain words owned by the lcore, moved in blocks.
+/// died); the objects are plain words owned by the lcore, moved in blocks with no atomic
+/// and no per-object check. A cache has one owner at a time, and the type says so: a
+/// handle can only be made by the thread bound to the lcore (the EAL binds each lcore id
+/// to one thread of the group), and it is neither `Send` nor `Sync`, so it never leaves
+/// that thread.
 #[derive(Clone, Copy)]
 pub struct Cache {
     lens: &'static CacheLen,
     objs: Slots,
+    /// Keeps the handle on the thread that owns the cache.
+    _owner: PhantomData<*const ()>,
+}
+
+impl Cache {
+    /// The fill level, trusted only up to `cap` words (the shared word is plain data that
+    /// a faulty process could have overwritten; the hot paths never index past `cap`).
+    #[inline(always)]
+    fn len(&self, cap: usize) -> usize {
+        (self.lens.len.load(Ordering::Relaxed) as usize).min(cap)
+    }
 }
 
 impl Mempool {
@@ -287,6 +304,11 @@ impl Mempool {
                 Slots::at(caches + 64 * MAX_LCORES as u64, cache_cap * MAX_LCORES).ok_or_else(bad)?,
             )
         };
+        let flush_thresh = hdr.flush_thresh.load(Ordering::Relaxed);
+        // The cache fast paths index up to the flush threshold without checks.
+        if cache_size > 0 && (flush_thresh as usize > cache_cap || cache_size > flush_thresh) {
+            return Err(bad());
+        }
         Ok(Mempool {
             hdr,
             ring,
@@ -294,7 +316,7 @@ impl Mempool {
             cache_objs,
             cache_cap,
             cache_size,
-            flush_thresh: hdr.flush_thresh.load(Ordering::Relaxed),
+            flush_thresh,
             elt_size: hdr.elt_size.load(Ordering::Relaxed),
             count: hdr.count.load(Ordering::Relaxed),
             objs: hdr.objs.load(Ordering::Relaxed),
@@ -379,7 +401,11 @@ impl Mempool {
     #[inline(always)]
     fn cache(&self, id: u32) -> Cache {
         let id = id as usize;
-        Cache { lens: &self.cache_lens[id], objs: self.cache_objs.sub(id * self.cache_cap, self.cache_cap) }
+        Cache {
+            lens: &self.cache_lens[id],
+            objs: self.cache_objs.sub(id * self.cache_cap, self.cache_cap),
+            _owner: PhantomData,
+        }
     }
 
     #[inline(always)]
@@ -415,12 +441,13 @@ impl Mempool {
     pub fn get_bulk_with(&self, cache: Option<Cache>, out: &mut [u64]) -> bool {
         let n = out.len();
         if let Some(c) = cache {
-            let len = c.lens.len.load(Ordering::Relaxed) as usize;
+            let len = c.len(self.cache_cap);
             if n <= len {
                 // Hand out the most recently freed objects first (warm in the CPU cache).
-                // SAFETY: this thread is the cache's lcore (how `cache` was obtained), the
-                // only one that touches its words while it lives.
-                unsafe { c.objs.read(len - n, out) };
+                // SAFETY: `n <= len <= cache_cap`, so words `len - n..len` lie in the cache;
+                // this thread owns the cache (a `Cache` never leaves its lcore's thread), so
+                // nobody writes them meanwhile; `out` is the caller's, distinct memory.
+                unsafe { copy_words(c.objs.word(len - n), out.as_mut_ptr(), n) };
                 c.lens.len.store((len - n) as u32, Ordering::Relaxed);
                 return true;
             }
@@ -458,12 +485,13 @@ impl Mempool {
     pub fn put_bulk_with(&self, cache: Option<Cache>, objs: &[u64]) {
         let n = objs.len();
         if let Some(c) = cache {
-            let len = c.lens.len.load(Ordering::Relaxed) as usize;
+            let len = c.len(self.cache_cap);
             let end = len + n;
             if end < self.flush_thresh as usize {
-                // SAFETY: this thread is the cache's lcore (how `cache` was obtained), the
-                // only one that touches its words while it lives.
-                unsafe { c.objs.write(len, objs) };
+                // SAFETY: `end < flush_thresh <= cache_cap`, so words `len..end` lie in the
+                // cache; this thread owns the cache (a `Cache` never leaves its lcore's
+                // thread), so nobody reads or writes them meanwhile; `objs` is distinct.
+                unsafe { copy_words(objs.as_ptr(), c.objs.word(len), n) };
                 c.lens.len.store(end as u32, Ordering::Relaxed);
                 return;
             }

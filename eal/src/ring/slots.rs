@@ -5,33 +5,60 @@
 //! is settled elsewhere: by a ring's head and tail indices (a reservation, then a release
 //! store of the tail that the other side reads with acquire), or by lcore ownership (a
 //! mempool cache belongs to the one thread bound to its lcore). Copies are 32-byte block
-//! moves with one range check per copy (vector moves), instead of one scalar atomic
-//! move per object.
+//! moves (vector moves); the hot paths ([`copy_words`] through [`Slots::word`]) check no
+//! range at all, their callers' index arithmetic proves it (ring masks, cache levels), and
+//! the cold paths use the range-checked methods.
 
 use crate::shm;
 
-/// Copies `n` words from `src` to `dst` in 32-byte blocks, inline: bursts are short (1 to
+/// Moves `N` words from `src` to `dst` as one unaligned block (vector moves).
+///
+/// # Safety
+/// `src` is valid for reads and `dst` for writes of `N` words.
+#[inline(always)]
+unsafe fn move_block<const N: usize>(src: *const u64, dst: *mut u64) {
+    // SAFETY: forwarded from the caller; unaligned accesses need no alignment.
+    unsafe { (dst as *mut [u64; N]).write_unaligned((src as *const [u64; N]).read_unaligned()) }
+}
+
+/// Copies `n` words from `src` to `dst` in 64-byte blocks, inline: bursts are short (1 to
 /// 64 objects), where a call to `memcpy` (what a variable-length `copy_nonoverlapping`
 /// becomes) costs more than the copy.
 ///
+/// As small `memcpy`s do, the last block ends at word `n` and may overlap the one before
+/// (it writes the same values twice), so no length ends in a chain of remainder branches:
+/// 8 words are one 64-byte move, 32 words four, 5 to 7 words two overlapping 32-byte
+/// moves, 2 and 3 words two 16-byte ones.
+///
 /// # Safety
-/// `src` is valid for reads and `dst` for writes of `n` words, and they do not overlap.
+/// `src` is valid for reads and `dst` for writes of `n` words, and the two runs do not
+/// overlap.
 #[inline(always)]
-unsafe fn copy_words(src: *const u64, dst: *mut u64, n: usize) {
-    let mut i = 0;
-    while i + 4 <= n {
-        // SAFETY: words `i..i + 4` lie in both runs (`i + 4 <= n`); unaligned moves.
-        unsafe { (dst.add(i) as *mut [u64; 4]).write_unaligned((src.add(i) as *const [u64; 4]).read_unaligned()) };
-        i += 4;
-    }
-    if n - i >= 2 {
-        // SAFETY: words `i..i + 2` lie in both runs.
-        unsafe { (dst.add(i) as *mut [u64; 2]).write_unaligned((src.add(i) as *const [u64; 2]).read_unaligned()) };
-        i += 2;
-    }
-    if i < n {
-        // SAFETY: word `i` lies in both runs.
-        unsafe { dst.add(i).write(src.add(i).read()) };
+pub(crate) unsafe fn copy_words(src: *const u64, dst: *mut u64, n: usize) {
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            // SAFETY: words `i..i + 8` lie in both runs (`i + 8 < n`).
+            unsafe { move_block::<8>(src.add(i), dst.add(i)) };
+            i += 8;
+        }
+        // SAFETY: words `n - 8..n` lie in both runs (`n >= 8`).
+        unsafe { move_block::<8>(src.add(n - 8), dst.add(n - 8)) };
+    } else if n >= 4 {
+        // SAFETY: words `0..4` and `n - 4..n` lie in both runs (`4 <= n < 8`).
+        unsafe {
+            move_block::<4>(src, dst);
+            move_block::<4>(src.add(n - 4), dst.add(n - 4));
+        }
+    } else if n >= 2 {
+        // SAFETY: words `0..2` and `n - 2..n` lie in both runs (`2 <= n < 4`).
+        unsafe {
+            move_block::<2>(src, dst);
+            move_block::<2>(src.add(n - 2), dst.add(n - 2));
+        }
+    } else if n == 1 {
+        // SAFETY: word 0 lies in both runs.
+        unsafe { dst.write(src.read()) };
     }
 }
 
@@ -67,6 +94,18 @@ impl Slots {
         self.len
     }
 
+    /// Address of word `i`, unchecked, for the hot paths' block copies ([`copy_words`]).
+    ///
+    /// # Safety
+    /// `i <= self.len()` (the caller's index arithmetic proves it); what may be done with
+    /// the words is [`Slots::write`]'s and [`Slots::read`]'s contract.
+    #[inline(always)]
+    pub(crate) unsafe fn word(&self, i: usize) -> *mut u64 {
+        debug_assert!(i <= self.len, "word {i} out of {}", self.len);
+        // SAFETY: `i <= len` (the caller's promise): inside the run or one past it.
+        unsafe { self.base.add(i) }
+    }
+
     /// The words `at..at + n` as a sub-run (panics when out of range).
     #[inline(always)]
     pub(crate) fn sub(&self, at: usize, n: usize) -> Slots {
@@ -100,20 +139,6 @@ impl Slots {
         unsafe { copy_words(src.base, dst.as_mut_ptr(), dst.len()) }
     }
 
-    /// Copies words `at..at + n` of `self` into words `to..to + n` of `dst` (panics when
-    /// either range is out of bounds).
-    ///
-    /// # Safety
-    /// The caller owns the destination words and nobody writes the source words meanwhile;
-    /// the two ranges do not overlap (they belong to different objects: a ring and a cache).
-    #[inline(always)]
-    pub(crate) unsafe fn copy_to(&self, at: usize, dst: &Slots, to: usize, n: usize) {
-        let (s, d) = (self.sub(at, n), dst.sub(to, n));
-        // SAFETY: both ranges were checked to lie in their runs; the caller guarantees
-        // ownership and that they do not overlap.
-        unsafe { copy_words(s.base, d.base, n) }
-    }
-
     /// Reads word `i` (panics when out of range).
     ///
     /// # Safety
@@ -134,5 +159,22 @@ impl Slots {
         let w = self.sub(i, 1);
         // SAFETY: in range (checked), aligned (checked at construction); owned by the caller.
         unsafe { w.base.write(v) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_words;
+
+    #[test]
+    fn copy_words_moves_exactly_n_words_for_every_length() {
+        for n in 0..=70usize {
+            let src: Vec<u64> = (1..=n as u64 + 8).collect();
+            let mut dst = vec![0u64; n + 8];
+            // SAFETY: both vectors hold at least `n` words and are distinct.
+            unsafe { copy_words(src.as_ptr(), dst.as_mut_ptr(), n) };
+            assert_eq!(&dst[..n], &src[..n], "n = {n}");
+            assert!(dst[n..].iter().all(|&w| w == 0), "n = {n}: wrote past the end");
+        }
     }
 }
