@@ -21,8 +21,6 @@ use std::sync::atomic::AtomicU64;
 pub const SLOTS: usize = 8;
 /// Largest key, in bytes.
 pub const MAX_KEY_LEN: usize = 64;
-/// Words of the largest key.
-pub const MAX_KEY_WORDS: usize = MAX_KEY_LEN / 8;
 
 /// Identifies the table kind and layout revision; bumped whenever the layout changes, so a
 /// binary built with another layout is refused instead of misreading the table.
@@ -110,32 +108,37 @@ pub fn sig_lanes(word: u64, sig: u16) -> u64 {
     !nonzero & 0x8000_8000_8000_8000
 }
 
-/// The key as little-endian words, zero-padded to whole words.
-pub type KeyWords = [u64; MAX_KEY_WORDS];
-
-/// `key` (at most [`MAX_KEY_LEN`] bytes) as words: 8-byte loads, the tail zero-padded.
+/// A key of `KW` words: `KW * 8 - 7` to `KW * 8` bytes, zero-padded, little-endian.
+///
+/// The hot paths are instantiated for each `KW` (1 to 8), so loads, hashing
+/// and compares are unrolled for the table's key size.
 #[inline(always)]
-pub fn key_words(key: &[u8]) -> KeyWords {
-    let mut w = [0u64; MAX_KEY_WORDS];
-    let len = key.len().min(MAX_KEY_LEN);
-    let full = len / 8;
-    for (i, slot) in w.iter_mut().enumerate().take(full) {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&key[8 * i..8 * i + 8]);
-        *slot = u64::from_le_bytes(b);
+pub fn key_words<const KW: usize>(key: &[u8]) -> [u64; KW] {
+    let mut w = [0u64; KW];
+    let len = key.len();
+    if KW == 0 || len == 0 {
+        return w;
     }
-    let rem = len % 8;
-    if rem != 0 {
-        if len >= 8 {
-            // The last 8 bytes, shifted so the bytes already read drop out.
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&key[len - 8..len]);
-            w[full] = u64::from_le_bytes(b) >> (8 * (8 - rem));
-        } else {
-            w[0] = key[..len].iter().rev().fold(0u64, |acc, &x| acc << 8 | u64::from(x));
-        }
+    for (i, slot) in w.iter_mut().enumerate().take(KW - 1) {
+        *slot = load8(key, 8 * i);
     }
+    w[KW - 1] = if len >= 8 {
+        // The last 8 bytes, shifted so the bytes the previous word holds drop out.
+        load8(key, len - 8) >> (8 * (8 * KW).saturating_sub(len).min(7))
+    } else {
+        key.iter().rev().fold(0u64, |acc, &x| acc << 8 | u64::from(x))
+    };
     w
+}
+
+/// The 8 bytes of `key` at `at`, little-endian (0 past the end: never, for a checked key).
+#[inline(always)]
+fn load8(key: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if let Some(c) = key.get(at..at + 8) {
+        b.copy_from_slice(c);
+    }
+    u64::from_le_bytes(b)
 }
 
 #[cfg(test)]
@@ -159,15 +162,28 @@ mod tests {
         }
     }
 
+    fn check_len<const KW: usize>(len: usize) {
+        let key: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(37).wrapping_add(1)).collect();
+        let mut want = [0u64; KW];
+        for (i, &b) in key.iter().enumerate() {
+            want[i / 8] |= u64::from(b) << (8 * (i % 8));
+        }
+        assert_eq!(key_words::<KW>(&key), want, "length {len}");
+    }
+
     #[test]
     fn key_words_pad_the_tail_with_zeros() {
         for len in 1..=MAX_KEY_LEN {
-            let key: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(37).wrapping_add(1)).collect();
-            let mut want = [0u64; MAX_KEY_WORDS];
-            for (i, &b) in key.iter().enumerate() {
-                want[i / 8] |= u64::from(b) << (8 * (i % 8));
+            match len.div_ceil(8) {
+                1 => check_len::<1>(len),
+                2 => check_len::<2>(len),
+                3 => check_len::<3>(len),
+                4 => check_len::<4>(len),
+                5 => check_len::<5>(len),
+                6 => check_len::<6>(len),
+                7 => check_len::<7>(len),
+                _ => check_len::<8>(len),
             }
-            assert_eq!(key_words(&key), want, "length {len}");
         }
     }
 }

@@ -20,12 +20,29 @@
 //! mid-write, sees the owner is dead, takes the lock and repairs what a write cut short can
 //! leave.
 
+/// Calls `$self.$f::<KW>(args)` with `KW` the table's key length in words (1 to 8, checked
+/// when the handle is made) as a constant, so each key size gets its own unrolled code.
+macro_rules! by_key_words {
+    ($self:expr, $f:ident($($arg:expr),*)) => {
+        match $self.kw {
+            1 => $self.$f::<1>($($arg),*),
+            2 => $self.$f::<2>($($arg),*),
+            3 => $self.$f::<3>($($arg),*),
+            4 => $self.$f::<4>($($arg),*),
+            5 => $self.$f::<5>($($arg),*),
+            6 => $self.$f::<6>($($arg),*),
+            7 => $self.$f::<7>($($arg),*),
+            _ => $self.$f::<8>($($arg),*),
+        }
+    };
+}
+
 mod layout;
 mod writer;
 
 use crate::{check_name, crc, TableError};
 use eal::{shm, Memory};
-use layout::{key_words, short_sig, sig_lanes, Header, KeyWords, Offsets, B_IDX, B_SEQ, B_SIGS, BUCKET_WORDS, HDR_WORDS};
+use layout::{key_words, short_sig, sig_lanes, Header, Offsets, B_IDX, B_SEQ, B_SIGS, BUCKET_WORDS, HDR_WORDS};
 pub use layout::{MAX_KEY_LEN, SLOTS};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
@@ -37,7 +54,10 @@ pub const VALUE_LEN: usize = 8;
 /// Which hash function a table uses; stored in the table as an id, never as a pointer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashFunction {
-    /// CRC32-C over the key's words (SSE4.2 when the CPU has it, the same values otherwise).
+    /// CRC32-C over the key's words (SSE4.2 when the CPU has it, the same values otherwise),
+    /// then a multiply-xorshift finaliser: CRC is linear, so keys that differ in a few bits
+    /// (counters, addresses in one subnet) would otherwise crowd some buckets and leave
+    /// others empty.
     Crc32c,
     /// FNV-1a (32-bit) over the key's bytes: portable and simple.
     Fnv1a,
@@ -57,6 +77,17 @@ impl HashFunction {
             _ => None,
         }
     }
+}
+
+/// The 32-bit finaliser of MurmurHash3 (`fmix32`): every output bit depends on every input
+/// bit, so the bucket index and the short signature taken from a CRC are spread evenly.
+#[inline(always)]
+fn mix(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ h >> 16
 }
 
 /// Parameters of [`HashTable::create`].
@@ -229,13 +260,13 @@ impl HashTable {
         self.hash_fn
     }
 
-    /// `key` as words, or an error naming the size mismatch.
+    /// Checks `key` has the table's key size.
     #[inline(always)]
-    fn check_key(&self, key: &[u8]) -> Result<KeyWords, TableError> {
+    fn check_key(&self, key: &[u8]) -> Result<(), TableError> {
         if key.len() != self.key_len {
             return Err(self.wrong_key(key.len()));
         }
-        Ok(key_words(key))
+        Ok(())
     }
 
     #[cold]
@@ -247,10 +278,9 @@ impl HashTable {
     }
 
     #[inline(always)]
-    fn hash_words(&self, w: &KeyWords) -> u32 {
-        let w = &w[..self.kw];
+    fn hash_words<const KW: usize>(&self, w: &[u64; KW]) -> u32 {
         match self.hash_fn {
-            HashFunction::Crc32c => crc::crc32c_words(self.seed, w),
+            HashFunction::Crc32c => mix(crc::crc32c_words(self.seed, w)),
             HashFunction::Fnv1a => {
                 let mut h = 0x811c_9dc5u32 ^ self.seed;
                 for &x in w {
@@ -263,9 +293,14 @@ impl HashTable {
         }
     }
 
+    fn hash_n<const KW: usize>(&self, key: &[u8]) -> u32 {
+        self.hash_words(&key_words::<KW>(key))
+    }
+
     /// The table's hash of `key` (for [`HashTable::lookup_with_hash`]).
     pub fn hash(&self, key: &[u8]) -> Result<u32, TableError> {
-        Ok(self.hash_words(&self.check_key(key)?))
+        self.check_key(key)?;
+        Ok(by_key_words!(self, hash_n(key)))
     }
 
     #[inline(always)]
@@ -303,9 +338,9 @@ impl HashTable {
 
     /// True when entry `idx` holds `key`.
     #[inline(always)]
-    fn key_at(&self, idx: u32, key: &KeyWords) -> bool {
+    fn key_at<const KW: usize>(&self, idx: u32, key: &[u64; KW]) -> bool {
         let e = self.entry(idx) + 1;
-        let Some(stored) = self.words.get(e..e + self.kw) else { return false };
+        let Some(stored) = self.words.get(e..e + KW) else { return false };
         let mut diff = 0;
         for (w, k) in stored.iter().zip(key) {
             diff |= w.load(Ordering::Relaxed) ^ k;
@@ -333,7 +368,7 @@ impl HashTable {
     /// Slot and key-store index of `key` in bucket `b` (no validation: the caller checks the
     /// bucket's counter, or holds the writer lock).
     #[inline(always)]
-    fn search(&self, b: u32, sig: u16, key: &KeyWords) -> Option<(usize, u32)> {
+    fn search<const KW: usize>(&self, b: u32, sig: u16, key: &[u64; KW]) -> Option<(usize, u32)> {
         let mut m = self.sig_slots(b, sig);
         while m != 0 {
             let s = m.trailing_zeros() as usize;
@@ -348,6 +383,7 @@ impl HashTable {
 
     /// A reader's wait for a bucket being written; after a long wait it checks whether the
     /// writer died mid-write and, if so, recovers the table.
+    #[cold]
     fn wait_writer(&self, spins: &mut u32) {
         *spins = spins.wrapping_add(1);
         if spins.is_multiple_of(1 << 16) {
@@ -356,7 +392,8 @@ impl HashTable {
         std::hint::spin_loop();
     }
 
-    fn lookup_words(&self, key: &KeyWords, hash: u32) -> Option<u64> {
+    #[inline(always)]
+    fn lookup_words<const KW: usize>(&self, key: &[u64; KW], hash: u32) -> Option<u64> {
         let p = self.primary(hash);
         let sig = short_sig(hash);
         let mut spins = 0u32;
@@ -385,7 +422,14 @@ impl HashTable {
     /// both buckets must stay stable across the whole search, so a key moving between them is
     /// seen in one of the two. `None` when the search must start again.
     #[inline(never)]
-    fn lookup_alt(&self, p: u32, sig: u16, key: &KeyWords, s1: u64, spins: &mut u32) -> Option<Option<u64>> {
+    fn lookup_alt<const KW: usize>(
+        &self,
+        p: u32,
+        sig: u16,
+        key: &[u64; KW],
+        s1: u64,
+        spins: &mut u32,
+    ) -> Option<Option<u64>> {
         let a = self.alt(p, sig);
         let s2 = self.seq(a).load(Ordering::Acquire);
         if s2 & 1 == 1 {
@@ -397,16 +441,25 @@ impl HashTable {
         (self.seq(p).load(Ordering::Relaxed) == s1 && self.seq(a).load(Ordering::Relaxed) == s2).then_some(r)
     }
 
+    fn lookup_n<const KW: usize>(&self, key: &[u8], hash: Option<u32>) -> Option<u64> {
+        let w = key_words::<KW>(key);
+        let hash = match hash {
+            Some(h) => h,
+            None => self.hash_words(&w),
+        };
+        self.lookup_words(&w, hash)
+    }
+
     /// The value of `key`, `None` when absent. Lock-free; safe beside a writer in any process.
     pub fn lookup(&self, key: &[u8]) -> Result<Option<u64>, TableError> {
-        let w = self.check_key(key)?;
-        Ok(self.lookup_words(&w, self.hash_words(&w)))
+        self.check_key(key)?;
+        Ok(by_key_words!(self, lookup_n(key, None)))
     }
 
     /// As [`HashTable::lookup`] with the hash already computed by [`HashTable::hash`].
     pub fn lookup_with_hash(&self, key: &[u8], hash: u32) -> Result<Option<u64>, TableError> {
-        let w = self.check_key(key)?;
-        Ok(self.lookup_words(&w, hash))
+        self.check_key(key)?;
+        Ok(by_key_words!(self, lookup_n(key, Some(hash))))
     }
 
     /// Looks up to [`MAX_BULK`] keys; `values[i]` gets key `i`'s value when bit `i` of the
@@ -427,9 +480,14 @@ impl HashTable {
         if let Some(k) = keys.iter().find(|k| k.len() != self.key_len) {
             return Err(self.wrong_key(k.len()));
         }
+        Ok(by_key_words!(self, bulk_n(keys, values)))
+    }
+
+    fn bulk_n<const KW: usize>(&self, keys: &[&[u8]], values: &mut [u64]) -> u64 {
+        let n = keys.len().min(MAX_BULK);
         let mut hashes = [0u32; MAX_BULK];
         for (h, k) in hashes.iter_mut().zip(keys) {
-            *h = self.hash_words(&key_words(k));
+            *h = self.hash_words(&key_words::<KW>(k));
             eal::prefetch::line(&self.words[self.bucket(self.primary(*h))]);
         }
         // Per key: the primary bucket's counter and the first matching entry (0: none).
@@ -443,15 +501,22 @@ impl HashTable {
                 let idx = self.index(p, m.trailing_zeros() as usize);
                 if idx != 0 {
                     found[i] = idx;
-                    if let Some(w) = self.words.get(self.entry(idx)) {
+                    // The whole entry: a long key's spans two cache lines.
+                    let e = self.entry(idx);
+                    if let Some(w) = self.words.get(e) {
                         eal::prefetch::line(w);
+                    }
+                    if KW > 4 {
+                        if let Some(w) = self.words.get(e + KW) {
+                            eal::prefetch::line(w);
+                        }
                     }
                 }
             }
         }
         let mut hits = 0u64;
         for i in 0..n {
-            let w = key_words(keys[i]);
+            let w = key_words::<KW>(keys[i]);
             let idx = found[i];
             if idx != 0 && self.key_at(idx, &w) {
                 let v = self.value_at(idx);
@@ -467,7 +532,7 @@ impl HashTable {
                 hits |= 1 << i;
             }
         }
-        Ok(hits)
+        hits
     }
 
     /// The next entry at or after position `*next` (start at 0), advancing `*next` past it;

@@ -2,7 +2,7 @@
 //! moves), delete, reset, the key store's free list, and recovery from a writer that died
 //! holding the lock.
 
-use super::layout::{short_sig, KeyWords, B_IDX, B_SIGS};
+use super::layout::{key_words, short_sig, B_IDX, B_SIGS};
 use super::{HashTable, SLOTS};
 use crate::TableError;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
@@ -197,15 +197,19 @@ impl HashTable {
 
     /// Adds `key` with `value`, or replaces the value of a present key.
     pub fn add(&self, key: &[u8], value: u64) -> Result<(), TableError> {
-        let w = self.check_key(key)?;
-        self.add_words(&w, self.hash_words(&w), value)
+        self.check_key(key)?;
+        by_key_words!(self, add_n(key, value))
     }
 
-    fn add_words(&self, w: &KeyWords, hash: u32, value: u64) -> Result<(), TableError> {
+    fn add_n<const KW: usize>(&self, key: &[u8], value: u64) -> Result<(), TableError> {
+        let w = &key_words::<KW>(key);
+        let hash = self.hash_words(w);
         let p = self.primary(hash);
         let sig = short_sig(hash);
         let a = self.alt(p, sig);
-        // The alternative bucket is read too (is the key there?): overlap its miss.
+        // Both buckets are read (is the key there already?): start their cache misses before
+        // the lock's atomic exchange, which waits for every earlier load (not prefetches).
+        eal::prefetch::line(self.seq(p));
         eal::prefetch::line(self.seq(a));
         let _g = self.lock();
         for b in [p, a] {
@@ -227,7 +231,7 @@ impl HashTable {
         // The entry is not reachable from any slot yet: readers cannot see it half-written.
         let e = self.entry(idx);
         self.words[e].store(value, Ordering::Relaxed);
-        for (k, &x) in w.iter().enumerate().take(self.kw) {
+        for (k, &x) in w.iter().enumerate() {
             self.words[e + 1 + k].store(x, Ordering::Relaxed);
         }
         self.write_bucket(b, || self.set_slot(b, s, sig, idx));
@@ -275,10 +279,17 @@ impl HashTable {
 
     /// Removes `key`; returns its value, or [`TableError::NotPresent`].
     pub fn delete(&self, key: &[u8]) -> Result<u64, TableError> {
-        let w = self.check_key(key)?;
+        self.check_key(key)?;
+        by_key_words!(self, delete_n(key))
+    }
+
+    fn delete_n<const KW: usize>(&self, key: &[u8]) -> Result<u64, TableError> {
+        let w = key_words::<KW>(key);
         let hash = self.hash_words(&w);
         let p = self.primary(hash);
         let sig = short_sig(hash);
+        // As in `add`: the bucket's miss overlaps the lock's atomic exchange.
+        eal::prefetch::line(self.seq(p));
         let _g = self.lock();
         for b in [p, self.alt(p, sig)] {
             if let Some((s, idx)) = self.search(b, sig, &w) {
