@@ -288,8 +288,15 @@ impl HashTable {
         let hash = self.hash_words(&w);
         let p = self.primary(hash);
         let sig = short_sig(hash);
-        // As in `add`: the bucket's miss overlaps the lock's atomic exchange.
-        eal::prefetch::line(self.seq(p));
+        // Read the bucket before the lock (a hint only: it is searched again under the lock)
+        // and prefetch the entry of the first matching signature, so both cache misses are
+        // under way before the lock's atomic exchange, which waits for earlier loads.
+        let m = self.sig_slots(p, sig);
+        if m != 0 {
+            if let Some(w) = self.words.get(self.entry(self.index(p, m.trailing_zeros() as usize))) {
+                eal::prefetch::line(w);
+            }
+        }
         let _g = self.lock();
         for b in [p, self.alt(p, sig)] {
             if let Some((s, idx)) = self.search(b, sig, &w) {
