@@ -9,8 +9,8 @@
 //! location" workload (see `hash_bench`): cycles per add, lookup, bulk lookup (per key,
 //! bursts of 16 as DPDK's `Lookup_bulk`), delete, and lookup with the hash given.
 //!
-//! Rounds are interleaved (a Bypass round, then DPDK's two autotests, BENCH_ROUNDS times,
-//! default 3); the table prints min/median/max per side and the ratio of the medians, and
+//! Both sides run on CPU 0 (DPDK's `-l 0`). Rounds are interleaved (a Bypass round, then
+//! DPDK's two autotests, BENCH_ROUNDS times, default 3); the table prints min/median/max per side and the ratio of the medians, and
 //! says which DPDK line each row is compared against.
 
 #[allow(dead_code)]
@@ -271,6 +271,11 @@ writer in another process.";
 
 fn main() {
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(3);
+    // On CPU 0, where DPDK's `-l 0` runs its test: both sides share one core's caches and
+    // whatever else the host runs there.
+    if let Err(e) = eal::lcore::pin_current_thread(&[0]) {
+        println!("(not pinned to CPU 0: {e})");
+    }
     let mem = Memory::anonymous(400 << 20).expect("arena");
     let with_dpdk = std::env::var_os("BYPASS_BENCH_NO_DPDK").is_none() && have("dpdk-test");
     // DPDK's key sizes; BENCH_KEYS="8,16" measures some only (DPDK still runs them all).
@@ -296,7 +301,10 @@ fn main() {
                 Err(e) => println!("DPDK hash_perf_autotest: {e}"),
             }
         }
-        println!("round {round} of {rounds} done");
+        if round < rounds {
+            // The figures so far, in case a long run is cut short.
+            print_table(&format!("After round {round} of {rounds}"), "cycles per operation", &ours, &base, true);
+        }
     }
     if !with_dpdk {
         println!("(DPDK baseline skipped: BYPASS_BENCH_NO_DPDK set or dpdk-test not on PATH)");

@@ -42,7 +42,7 @@ mod writer;
 
 use crate::{check_name, crc, TableError};
 use eal::{shm, Memory};
-use layout::{key_words, short_sig, sig_lanes, Header, Offsets, B_IDX, B_SEQ, B_SIGS, BUCKET_WORDS, HDR_WORDS};
+use layout::{key_words, short_sig, sig_lanes, Header, Offsets, BUCKET_WORDS, B_IDX, B_SEQ, B_SIGS, HDR_WORDS};
 pub use layout::{MAX_KEY_LEN, SLOTS};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
@@ -210,7 +210,11 @@ impl HashTable {
         let buckets = hdr.buckets.load(Ordering::Relaxed) as usize;
         let capacity = hdr.capacity.load(Ordering::Relaxed);
         let hash_fn = HashFunction::from_id(hdr.hash_fn.load(Ordering::Relaxed)).ok_or_else(not)?;
-        if !buckets.is_power_of_two() || buckets > 1 << 31 || key_len == 0 || key_len > MAX_KEY_LEN || capacity > 1 << 30
+        if !buckets.is_power_of_two()
+            || buckets > 1 << 31
+            || key_len == 0
+            || key_len > MAX_KEY_LEN
+            || capacity > 1 << 30
         {
             return Err(not());
         }
