@@ -1,6 +1,6 @@
 //! A bucketised cuckoo hash table in a memzone.
 //!
-//! The layout ([`layout`]) follows DPDK's `rte_hash`: one-cache-line buckets of [`SLOTS`]
+//! The layout (module `layout`) follows DPDK's `rte_hash`: one-cache-line buckets of [`SLOTS`]
 //! slots, each a 16-bit short signature and the index of an entry in a separate key store
 //! (the value and the key). A key lives in its primary bucket, picked by the hash's lower
 //! bits, or its alternative `b ^ mix(sig)`, which is symmetric, so an entry can be moved
@@ -16,7 +16,7 @@
 //! of its two buckets.
 //!
 //! The lock word holds the writer's pid. A writer that dies holding it (`kill -9`) is
-//! recovered from ([`writer`]): the next writer, or a reader kept waiting by a bucket left
+//! recovered from (module `writer`): the next writer, or a reader kept waiting by a bucket left
 //! mid-write, sees the owner is dead, takes the lock and repairs what a write cut short can
 //! leave.
 
