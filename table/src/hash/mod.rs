@@ -93,7 +93,7 @@ fn mix(mut h: u32) -> u32 {
 /// Parameters of [`HashTable::create`].
 #[derive(Debug, Clone)]
 pub struct HashParams {
-    /// Most entries the table holds (at least 8); this many always fit.
+    /// Most entries the table holds (at least 8).
     pub entries: u32,
     /// Key size in bytes, 1 to [`MAX_KEY_LEN`].
     pub key_len: usize,
