@@ -15,6 +15,8 @@ use std::process::{Command, Stdio};
 #[allow(dead_code, reason = "only the median is used here")]
 mod common;
 use common::median;
+#[path = "shared/l3fwd_args.rs"]
+mod l3fwd_args;
 
 const SHORT_SECS: u64 = 2;
 const LONG_SECS: u64 = 6;
@@ -24,19 +26,9 @@ fn frames_sent(lookup: &str, secs: u64, mem: &[&str]) -> Result<u64, String> {
     let prefix = format!("l3bench{}", std::process::id());
     let mut args: Vec<&str> = vec!["-l", "0-1", "--file-prefix", &prefix];
     args.extend_from_slice(mem);
-    args.extend_from_slice(&[
-        "--vdev",
-        "net_null0,ipv4-dst=198.18.1.0,ipv4-src=198.18.1.1",
-        "--vdev",
-        "net_null1,ipv4-dst=198.18.0.0,ipv4-src=198.18.0.1",
-        "--",
-        "-p",
-        "0x3",
-        "--config",
-        "(0,0,1),(1,0,1)",
-        "--lookup",
-        lookup,
-    ]);
+    args.extend_from_slice(&l3fwd_args::NULL_PORTS);
+    args.push("--");
+    args.extend_from_slice(&l3fwd_args::both_ports_on_lcore_1(lookup));
     let out = Command::new("timeout")
         .args(["-k", "10", "-s", "INT", &secs.to_string(), env!("CARGO_BIN_EXE_l3fwd")])
         .args(&args)

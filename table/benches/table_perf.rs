@@ -1,13 +1,17 @@
 //! Lookup-table cost in cycles, Bypass beside DPDK 22.11's `lpm_perf_autotest` and
 //! `hash_perf_autotest` run by the same invocation (`dpdk-test --no-huge -m 512 --no-pci`).
-//! `cargo bench -p table --bench table_perf`; env BYPASS_BENCH_NO_DPDK=1 skips DPDK.
+//! `cargo bench -p table --bench table_perf`; env BYPASS_BENCH_NO_DPDK=1 skips DPDK,
+//! BENCH_KEYS=8,16 measures only those key sizes, BENCH_ROUNDS sets the rounds.
 //!
 //! LPM: about a million routes with the depth mix of DPDK's table (mostly /24, then /16 to
 //! /23, a few beyond /24); cycles per add, per lookup of a random address, per address in
-//! bulk lookups of 32, per delete. Hash: as DPDK's "with 8-byte data, without pre-computed
-//! hash values, all elements in primary location" table would be read: 393,216 keys in a
-//! table of 524,288 entries, cycles per add, lookup, bulk lookup (per key, bursts of 64 as
-//! DPDK's `Lookup_bulk`) and delete, and lookup with the hash given.
+//! bulk lookups of 32, per delete. Hash: DPDK's "with 8-byte data, all elements in primary
+//! location" workload (see `hash_bench`): cycles per add, lookup, bulk lookup (per key,
+//! bursts of 16 as DPDK's `Lookup_bulk`), delete, and lookup with the hash given.
+//!
+//! Both sides run on CPU 0 (DPDK's `-l 0`). Rounds are interleaved (a Bypass round, then
+//! DPDK's two autotests, BENCH_ROUNDS times, default 3); the table prints min/median/max per side and the ratio of the medians, and
+//! says which DPDK line each row is compared against.
 
 #[allow(dead_code)]
 #[path = "../../eal/benches/common.rs"]
@@ -120,53 +124,69 @@ fn lpm_bench(mem: &Memory, out: &mut Figures) {
     lpm.free(mem);
 }
 
+/// DPDK's `hash_perf_autotest` workload, for one key size: a table of 2^19 entries filled
+/// to 75% (393,216 keys, counters little-endian in the key, as DPDK's `get_input_keys`,
+/// kept 64 bytes apart as DPDK's key array), added in order, then shuffled; 5 passes of
+/// single lookups over the shuffled keys, 5 with the hash given, 5 in bursts of 16
+/// (DPDK's `BURST_SIZE`), each checking the value found; then every key deleted.
 fn hash_bench(mem: &Memory, key_len: usize, out: &mut Figures) {
     const ENTRIES: u32 = 1 << 19;
     const KEYS: usize = (ENTRIES as usize) * 3 / 4;
-    let mut r = Rng(0xfeed_0000_0000_0001 ^ key_len as u64);
-    let mut keys: Vec<u8> = (0..KEYS * key_len).map(|_| r.next() as u8).collect();
-    // Make keys distinct: the index in the first bytes.
-    for i in 0..KEYS {
-        let b = (i as u32).to_le_bytes();
-        let n = key_len.min(4);
-        keys[i * key_len..i * key_len + n].copy_from_slice(&b[..n]);
-    }
-    let key = |i: usize| &keys[i * key_len..(i + 1) * key_len];
+    const PASSES: usize = 5;
+    const BURST: usize = 16;
+    let mut keys: Vec<[u8; 64]> = (0..KEYS as u64)
+        .map(|i| {
+            let mut k = [0u8; 64];
+            k[..8].copy_from_slice(&(i + 1).to_le_bytes());
+            k
+        })
+        .collect();
     let h = HashTable::create(mem, "bench_hash", &HashParams { entries: ENTRIES, key_len, ..Default::default() })
         .expect("hash");
-    // 4-byte keys can only be distinct up to 2^32: fine for 393,216.
-    let t0 = rdtsc();
-    for i in 0..KEYS {
-        h.add(key(i), i as u64).expect("add");
-    }
     let k = |name: &str| format!("hash {name} key {key_len:>2}");
+    // Values are the keys' hashes, as DPDK stores its signatures as data.
+    let t0 = rdtsc();
+    for key in &keys {
+        let key = &key[..key_len];
+        h.add(key, u64::from(h.hash(key).expect("hash"))).expect("add");
+    }
     out.entry(k("add")).or_default().push((rdtsc() - t0) as f64 / KEYS as f64);
-    let order: Vec<usize> = (0..KEYS * 2).map(|_| (r.next() % KEYS as u64) as usize).collect();
-    let mut sink = 0u64;
-    let t0 = rdtsc();
-    for &i in &order {
-        sink += h.lookup(key(i)).expect("lookup").unwrap_or(0);
+    let mut r = Rng(0xfeed_0000_0000_0001 ^ key_len as u64);
+    for i in (1..KEYS).rev() {
+        keys.swap(i, (r.next() % (i as u64 + 1)) as usize);
     }
-    out.entry(k("lookup")).or_default().push((rdtsc() - t0) as f64 / order.len() as f64);
-    let hashes: Vec<u32> = order.iter().map(|&i| h.hash(key(i)).expect("hash")).collect();
+    let want: Vec<u64> = keys.iter().map(|key| u64::from(h.hash(&key[..key_len]).expect("hash"))).collect();
+    let mut wrong = 0usize;
     let t0 = rdtsc();
-    for (j, &i) in order.iter().enumerate() {
-        sink += h.lookup_with_hash(key(i), hashes[j]).expect("lookup").unwrap_or(0);
+    for _ in 0..PASSES {
+        for (key, &v) in keys.iter().zip(&want) {
+            wrong += usize::from(h.lookup(&key[..key_len]).expect("lookup") != Some(v));
+        }
     }
-    out.entry(k("lookup with hash")).or_default().push((rdtsc() - t0) as f64 / order.len() as f64);
-    let mut vals = [0u64; 64];
+    out.entry(k("lookup")).or_default().push((rdtsc() - t0) as f64 / (PASSES * KEYS) as f64);
     let t0 = rdtsc();
-    for c in order.chunks(64) {
-        let ks: [&[u8]; 64] = std::array::from_fn(|j| key(c[j % c.len()]));
-        sink += h.lookup_bulk(&ks[..c.len()], &mut vals).expect("bulk");
+    for _ in 0..PASSES {
+        for (key, &v) in keys.iter().zip(&want) {
+            wrong += usize::from(h.lookup_with_hash(&key[..key_len], v as u32).expect("lookup") != Some(v));
+        }
     }
-    out.entry(k("lookup bulk(64)")).or_default().push((rdtsc() - t0) as f64 / order.len() as f64);
-    std::hint::black_box(sink);
+    out.entry(k("lookup with hash")).or_default().push((rdtsc() - t0) as f64 / (PASSES * KEYS) as f64);
+    let mut vals = [0u64; BURST];
     let t0 = rdtsc();
-    for i in 0..KEYS {
-        h.delete(key(i)).expect("delete");
+    for _ in 0..PASSES {
+        for (c, w) in keys.chunks_exact(BURST).zip(want.chunks_exact(BURST)) {
+            let ks: [&[u8]; BURST] = std::array::from_fn(|j| &c[j][..key_len]);
+            let hits = h.lookup_bulk(&ks, &mut vals).expect("bulk");
+            wrong += usize::from(hits != (1 << BURST) - 1 || vals != w);
+        }
+    }
+    out.entry(k("lookup bulk(16)")).or_default().push((rdtsc() - t0) as f64 / (PASSES * KEYS) as f64);
+    let t0 = rdtsc();
+    for key in &keys {
+        h.delete(&key[..key_len]).expect("delete");
     }
     out.entry(k("delete")).or_default().push((rdtsc() - t0) as f64 / KEYS as f64);
+    assert_eq!(wrong, 0, "{wrong} lookups of {key_len}-byte keys found no value or the wrong one");
     h.free(mem);
 }
 
@@ -229,33 +249,66 @@ fn parse_hash(text: &str, base: &mut Figures) {
         } else {
             base.entry(k("add")).or_default().push(v[0]);
             base.entry(k("lookup")).or_default().push(v[1]);
-            base.entry(k("lookup bulk(64)")).or_default().push(v[2]);
+            base.entry(k("lookup bulk(16)")).or_default().push(v[2]);
             base.entry(k("delete")).or_default().push(v[3]);
         }
     }
 }
 
+/// Which DPDK line each Bypass row is compared against.
+const LEGEND: &str = "\
+Rows are compared with DPDK 22.11 `dpdk-test` (--no-huge -m 512 --no-pci -l 0), run between Bypass's rounds:
+  lpm add/lookup/lookup bulk(32)/delete  <- lpm_perf_autotest: 'Average LPM Add', 'Average LPM Lookup',
+                                            'BULK LPM Lookup', 'Average LPM Delete'
+  hash add/lookup/lookup bulk(16)/delete key N
+                                         <- hash_perf_autotest, first table set (ALL ELEMENTS IN PRIMARY
+                                            LOCATION, no locks), 'Operations with 8-byte data', 'Without
+                                            pre-computed hash values': columns Add, Lookup, Lookup_bulk,
+                                            Delete of the row for key size N
+  hash lookup with hash key N            <- same, 'With pre-computed hash values': column Lookup
+DPDK's table in that test has no reader/writer concurrency; Bypass's lookups are safe beside a
+writer in another process.";
+
 fn main() {
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(3);
+    // On CPU 0, where DPDK's `-l 0` runs its test: both sides share one core's caches and
+    // whatever else the host runs there.
+    if let Err(e) = eal::lcore::pin_current_thread(&[0]) {
+        println!("(not pinned to CPU 0: {e})");
+    }
     let mem = Memory::anonymous(400 << 20).expect("arena");
     let with_dpdk = std::env::var_os("BYPASS_BENCH_NO_DPDK").is_none() && have("dpdk-test");
+    // DPDK's key sizes; BENCH_KEYS="8,16" measures some only (DPDK still runs them all).
+    let key_lens: Vec<usize> = std::env::var("BENCH_KEYS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|k| k.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![4, 8, 16, 32, 48, 64, 9, 13, 37, 40]);
     let mut ours = Figures::new();
     let mut base = Figures::new();
-    println!("CRC32-C in hardware: {}", table::crc::has_hw());
-    lpm_bench(&mem, &mut ours);
-    for key_len in [4, 8, 16, 32, 48, 64, 9, 13, 37, 40] {
-        hash_bench(&mem, key_len, &mut ours);
+    println!("CRC32-C in hardware: {}; {rounds} rounds (BENCH_ROUNDS), Bypass then DPDK in each", table::crc::has_hw());
+    for round in 1..=rounds {
+        lpm_bench(&mem, &mut ours);
+        for &key_len in &key_lens {
+            hash_bench(&mem, key_len, &mut ours);
+        }
+        if with_dpdk {
+            match dpdk("lpm_perf_autotest") {
+                Ok(t) => parse_lpm(&t, &mut base),
+                Err(e) => println!("DPDK lpm_perf_autotest: {e}"),
+            }
+            match dpdk("hash_perf_autotest") {
+                Ok(t) => parse_hash(&t, &mut base),
+                Err(e) => println!("DPDK hash_perf_autotest: {e}"),
+            }
+        }
+        if round < rounds {
+            // The figures so far, in case a long run is cut short.
+            print_table(&format!("After round {round} of {rounds}"), "cycles per operation", &ours, &base, true);
+        }
     }
-    if with_dpdk {
-        match dpdk("lpm_perf_autotest") {
-            Ok(t) => parse_lpm(&t, &mut base),
-            Err(e) => println!("DPDK lpm_perf_autotest: {e}"),
-        }
-        match dpdk("hash_perf_autotest") {
-            Ok(t) => parse_hash(&t, &mut base),
-            Err(e) => println!("DPDK hash_perf_autotest: {e}"),
-        }
-    } else {
+    if !with_dpdk {
         println!("(DPDK baseline skipped: BYPASS_BENCH_NO_DPDK set or dpdk-test not on PATH)");
     }
+    println!("\n{LEGEND}");
     print_table("Lookup tables", "cycles per operation", &ours, &base, true);
 }

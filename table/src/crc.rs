@@ -53,6 +53,7 @@ fn crc_words_hw(mut crc: u32, words: &[u64]) -> u32 {
 }
 
 /// CRC32-C of `words` starting from `seed`, hardware-accelerated when available.
+#[inline]
 pub fn crc32c_words(seed: u32, words: &[u64]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     {

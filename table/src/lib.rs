@@ -13,6 +13,7 @@ pub mod crc;
 pub mod hash;
 pub mod lpm;
 pub mod lpm6;
+mod pid;
 
 pub use hash::{HashFunction, HashParams, HashTable};
 pub use lpm::{Lpm, LpmParams};

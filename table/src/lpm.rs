@@ -215,7 +215,7 @@ impl Lpm {
 
     fn lock(&self) -> WriterGuard<'_> {
         let l = &self.hdr[H_LOCK];
-        let me = std::process::id() as u64 | 1 << 40;
+        let me = u64::from(crate::pid::current()) | 1 << 40;
         while l.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
             std::hint::spin_loop();
         }

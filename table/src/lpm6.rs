@@ -242,7 +242,7 @@ impl Lpm6 {
 
     fn lock(&self) -> WriterGuard<'_> {
         let l = &self.hdr[H_LOCK];
-        let me = u64::from(std::process::id()) | 1 << 40;
+        let me = u64::from(crate::pid::current()) | 1 << 40;
         while l.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
             std::hint::spin_loop();
         }

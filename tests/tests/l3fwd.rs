@@ -14,6 +14,12 @@ use tests::{example_bin, prefix, runtime_dir, Proc};
 const T: Duration = Duration::from_secs(60);
 const PEER: &str = env!("CARGO_BIN_EXE_l3fwd_peer");
 
+/// EAL options of the two `net_ring` ports whose rings `l3fwd_peer` feeds and drains.
+const RING_PORTS: [&str; 4] = ["--vdev", "net_ring0,rx=l3i0,tx=l3o0", "--vdev", "net_ring1,rx=l3i1,tx=l3o1"];
+
+#[path = "../../examples/benches/shared/l3fwd_args.rs"]
+mod l3fwd_args;
+
 struct Got {
     out: usize,
     v: u8,
@@ -42,20 +48,9 @@ fn got(out: &[String]) -> Vec<Got> {
 /// returns (frames out, l3fwd's output, the peer's output).
 fn run(tag: &str, app: &[&str], specs: &[&str]) -> (Vec<Got>, Vec<String>, Vec<String>) {
     let p = prefix(tag);
-    let mut args = vec![
-        "--file-prefix",
-        &p,
-        "--no-huge",
-        "-m",
-        "256",
-        "-l",
-        "0-1",
-        "--vdev",
-        "net_ring0,rx=l3i0,tx=l3o0",
-        "--vdev",
-        "net_ring1,rx=l3i1,tx=l3o1",
-        "--",
-    ];
+    let mut args = vec!["--file-prefix", &p, "--no-huge", "-m", "256", "-l", "0-1"];
+    args.extend_from_slice(&RING_PORTS);
+    args.push("--");
     args.extend_from_slice(app);
     let mut l3 = Proc::spawn(&example_bin("l3fwd"), &args);
     l3.expect("L3FWD: entering main loop on lcore 1", T);
@@ -199,30 +194,10 @@ fn l3fwd_forwards_by_entries_another_process_added() {
 #[test]
 fn l3fwd_secondary_forwards_its_queue_with_the_primarys_table() {
     let p = prefix("l3fwd_mp");
-    let mut pri = Proc::spawn(
-        &example_bin("l3fwd"),
-        &[
-            "--file-prefix",
-            &p,
-            "--no-huge",
-            "-m",
-            "256",
-            "-l",
-            "0-1",
-            "--proc-type",
-            "primary",
-            "--vdev",
-            "net_ring0,rx=l3i0,tx=l3o0",
-            "--vdev",
-            "net_ring1,rx=l3i1,tx=l3o1",
-            "--",
-            "-p3",
-            "--num-procs",
-            "2",
-            "--proc-id",
-            "0",
-        ],
-    );
+    let mut args = vec!["--file-prefix", &p, "--no-huge", "-m", "256", "-l", "0-1", "--proc-type", "primary"];
+    args.extend_from_slice(&RING_PORTS);
+    args.extend_from_slice(&["--", "-p3", "--num-procs", "2", "--proc-id", "0"]);
+    let mut pri = Proc::spawn(&example_bin("l3fwd"), &args);
     pri.expect("L3FWD: entering main loop on lcore 1", T);
     let mut sec = Proc::spawn(
         &example_bin("l3fwd"),
@@ -355,19 +330,7 @@ fn l3fwd_route_added_at_run_time_is_used_by_every_process() {
         a.extend_from_slice(app);
         Proc::spawn(&example_bin("l3fwd"), &a)
     };
-    let mut pri = l3(
-        &[
-            "-l",
-            "0-1",
-            "--proc-type",
-            "primary",
-            "--vdev",
-            "net_ring0,rx=l3i0,tx=l3o0",
-            "--vdev",
-            "net_ring1,rx=l3i1,tx=l3o1",
-        ],
-        &["--proc-id", "0"],
-    );
+    let mut pri = l3(&[&["-l", "0-1", "--proc-type", "primary"], &RING_PORTS[..]].concat(), &["--proc-id", "0"]);
     pri.expect("L3FWD: entering main loop on lcore 1", T);
     let mut sec = l3(&["--lcores", "2@1", "--proc-type", "secondary"], &["--proc-id", "1"]);
     sec.expect("L3FWD: entering main loop on lcore 2", T);
@@ -420,26 +383,10 @@ fn port_counts(out: &[String], port: u16) -> (u64, u64, u64) {
 fn l3fwd_routes_every_frame_of_ipv4_null_ports_to_the_other_port() {
     for lookup in ["lpm", "em"] {
         let p = prefix("l3null");
-        let args = [
-            "--file-prefix",
-            &p,
-            "--no-huge",
-            "-m",
-            "256",
-            "-l",
-            "0-1",
-            "--vdev",
-            "net_null0,ipv4-dst=198.18.1.0,ipv4-src=198.18.1.1",
-            "--vdev",
-            "net_null1,ipv4-dst=198.18.0.0,ipv4-src=198.18.0.1",
-            "--",
-            "-p",
-            "0x3",
-            "--config",
-            "(0,0,1),(1,0,1)",
-            "--lookup",
-            lookup,
-        ];
+        let mut args = vec!["--file-prefix", &p, "--no-huge", "-m", "256", "-l", "0-1"];
+        args.extend_from_slice(&l3fwd_args::NULL_PORTS);
+        args.push("--");
+        args.extend_from_slice(&l3fwd_args::both_ports_on_lcore_1(lookup));
         let mut l3 = Proc::spawn(&example_bin("l3fwd"), &args);
         l3.expect("L3FWD: entering main loop on lcore 1", T);
         std::thread::sleep(Duration::from_millis(500));

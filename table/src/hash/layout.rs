@@ -1,0 +1,189 @@
+//! Where things are in a hash table's memzone, and the bit tricks that read them.
+//!
+//! The memzone is an array of 64-bit atomic words, so every process maps it the same way:
+//!
+//! 1. a header of [`HDR_WORDS`] words ([`Header`]);
+//! 2. `buckets` buckets of one cache line each ([`BUCKET_WORDS`] words): the bucket's
+//!    sequence counter, the 16-bit short signatures of its [`SLOTS`] slots (two words) and
+//!    the 32-bit key-store index of each slot (four words; 0 marks a free slot);
+//! 3. the key store: `capacity + 1` entries (entry 0 unused) of the value followed by the
+//!    key padded to whole words;
+//! 4. the free list: a stack of the key-store indices not in use, two 32-bit indices a word.
+//!
+//! A lookup reads one bucket line, compares the eight short signatures at once, and reads
+//! the key-store entry of a matching slot only: two cache lines for a hit in the primary
+//! bucket, as DPDK's `rte_hash`.
+
+use eal::shm;
+use std::sync::atomic::AtomicU64;
+
+/// Slots per bucket.
+pub const SLOTS: usize = 8;
+/// Largest key, in bytes.
+pub const MAX_KEY_LEN: usize = 64;
+
+/// Identifies the table kind and layout revision; bumped whenever the layout changes, so a
+/// binary built with another layout is refused instead of misreading the table.
+pub const MAGIC: u64 = 0x4259_5048_4153_4833; // "BYPHASH3"
+/// Words of the header.
+pub const HDR_WORDS: usize = 16;
+/// Words of a bucket: one cache line.
+pub const BUCKET_WORDS: usize = 8;
+/// Bucket word: the sequence counter (odd while the bucket is being written).
+pub const B_SEQ: usize = 0;
+/// Bucket words: short signatures of slots 0-3, then 4-7, 16 bits each.
+pub const B_SIGS: usize = 1;
+/// Bucket words: key-store indices of slots 0-1, 2-3, 4-5, 6-7, 32 bits each.
+pub const B_IDX: usize = 3;
+
+/// The table's header, the first [`HDR_WORDS`] words of its memzone: what any process needs
+/// to read the table the same way, and the writer's state.
+#[repr(C)]
+pub struct Header {
+    /// [`MAGIC`], stored last at creation.
+    pub magic: AtomicU64,
+    /// Key size in bytes.
+    pub key_len: AtomicU64,
+    /// Value size in bytes (8: values are `u64`).
+    pub value_len: AtomicU64,
+    /// Number of buckets, a power of two.
+    pub buckets: AtomicU64,
+    /// The hash function, as its id.
+    pub hash_fn: AtomicU64,
+    /// Most entries accepted: the key store's size.
+    pub capacity: AtomicU64,
+    /// Entries in the table.
+    pub count: AtomicU64,
+    /// The writer lock: 0, or the lock word of the writer's pid.
+    pub lock: AtomicU64,
+    /// Initial value of the hash.
+    pub seed: AtomicU64,
+    /// Indices on the free-list stack (written by the writer only).
+    pub free_top: AtomicU64,
+    _reserved: [AtomicU64; HDR_WORDS - 10],
+}
+
+// SAFETY: only atomic integers: plain data, valid when zeroed, no pointers.
+unsafe impl shm::SharedPlain for Header {}
+const _: () = assert!(std::mem::size_of::<Header>() == HDR_WORDS * 8);
+
+/// Where the parts of a table start, in words from the memzone's start.
+#[derive(Debug, Clone, Copy)]
+pub struct Offsets {
+    /// First key-store entry (entry 0).
+    pub store: usize,
+    /// First word of the free-list stack.
+    pub free: usize,
+    /// Words of one key-store entry: the value, then the key words.
+    pub entry_words: usize,
+    /// Words the whole table needs.
+    pub total: usize,
+}
+
+impl Offsets {
+    /// The layout of a table of `buckets` buckets, `capacity` entries, `key_len`-byte keys.
+    pub fn new(buckets: usize, capacity: usize, key_len: usize) -> Offsets {
+        let entry_words = 1 + key_len.div_ceil(8);
+        let store = HDR_WORDS + buckets * BUCKET_WORDS;
+        let free = store + (capacity + 1) * entry_words;
+        Offsets { store, free, entry_words, total: free + capacity.div_ceil(2) }
+    }
+}
+
+/// The short signature kept in a bucket slot: the hash's upper half (the lower half picks
+/// the primary bucket).
+#[inline(always)]
+pub fn short_sig(hash: u32) -> u16 {
+    (hash >> 16) as u16
+}
+
+/// For a word of four 16-bit signatures, the top bit of each lane equal to `sig` (exact: no
+/// lane is reported unless it matches).
+#[inline(always)]
+pub fn sig_lanes(word: u64, sig: u16) -> u64 {
+    const LOW15: u64 = 0x7FFF_7FFF_7FFF_7FFF;
+    let x = word ^ (u64::from(sig) * 0x0001_0001_0001_0001);
+    // A lane's top bit ends up set when any of its 16 bits is.
+    let nonzero = ((x & LOW15) + LOW15) | x;
+    !nonzero & 0x8000_8000_8000_8000
+}
+
+/// A key of `KW` words: `KW * 8 - 7` to `KW * 8` bytes, zero-padded, little-endian.
+///
+/// The hot paths are instantiated for each `KW` (1 to 8), so loads, hashing
+/// and compares are unrolled for the table's key size.
+#[inline(always)]
+pub fn key_words<const KW: usize>(key: &[u8]) -> [u64; KW] {
+    let mut w = [0u64; KW];
+    let len = key.len();
+    if KW == 0 || len == 0 {
+        return w;
+    }
+    for (i, slot) in w.iter_mut().enumerate().take(KW - 1) {
+        *slot = load8(key, 8 * i);
+    }
+    w[KW - 1] = if len >= 8 {
+        // The last 8 bytes, shifted so the bytes the previous word holds drop out.
+        load8(key, len - 8) >> (8 * (8 * KW).saturating_sub(len).min(7))
+    } else {
+        key.iter().rev().fold(0u64, |acc, &x| acc << 8 | u64::from(x))
+    };
+    w
+}
+
+/// The 8 bytes of `key` at `at`, little-endian (0 past the end: never, for a checked key).
+#[inline(always)]
+fn load8(key: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if let Some(c) = key.get(at..at + 8) {
+        b.copy_from_slice(c);
+    }
+    u64::from_le_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sig_lanes_are_exact() {
+        let word = 0x1234_0000_ffff_1234u64;
+        assert_eq!(sig_lanes(word, 0x1234), 0x8000_0000_0000_8000);
+        assert_eq!(sig_lanes(word, 0), 0x0000_8000_0000_0000);
+        assert_eq!(sig_lanes(word, 0xffff), 0x0000_0000_8000_0000);
+        assert_eq!(sig_lanes(word, 0x1235), 0);
+        // Every lane value against every other in a small range, including borrows.
+        for a in [0u16, 1, 0x7fff, 0x8000, 0x8001, 0xfffe, 0xffff] {
+            for b in [0u16, 1, 0x7fff, 0x8000, 0x8001, 0xfffe, 0xffff] {
+                let w = u64::from(a) | u64::from(b) << 16 | u64::from(a) << 32 | u64::from(b) << 48;
+                let want = if a == b { 0x8000_8000_8000_8000 } else { 0x0000_8000_0000_8000 };
+                assert_eq!(sig_lanes(w, a), want, "{a:#x} {b:#x}");
+            }
+        }
+    }
+
+    fn check_len<const KW: usize>(len: usize) {
+        let key: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(37).wrapping_add(1)).collect();
+        let mut want = [0u64; KW];
+        for (i, &b) in key.iter().enumerate() {
+            want[i / 8] |= u64::from(b) << (8 * (i % 8));
+        }
+        assert_eq!(key_words::<KW>(&key), want, "length {len}");
+    }
+
+    #[test]
+    fn key_words_pad_the_tail_with_zeros() {
+        for len in 1..=MAX_KEY_LEN {
+            match len.div_ceil(8) {
+                1 => check_len::<1>(len),
+                2 => check_len::<2>(len),
+                3 => check_len::<3>(len),
+                4 => check_len::<4>(len),
+                5 => check_len::<5>(len),
+                6 => check_len::<6>(len),
+                7 => check_len::<7>(len),
+                _ => check_len::<8>(len),
+            }
+        }
+    }
+}
