@@ -26,11 +26,14 @@
 
 mod common;
 
+use common::netns::{
+    count_after, filter_frame, filter_frames, in_netns, mac_in, pseudo_random_bytes, send_raw, send_raw_in, sha256,
+    tempdir, Namespaces, FILTER_N, IP,
+};
 use common::{guest_bin, output, CONSOLE_WAIT};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use vmtest::{GuestConfig, Nic, NicModel};
@@ -41,103 +44,9 @@ const MAC_1: &str = "52:54:00:00:50:01";
 const FILE_BYTES: usize = 20 << 20;
 /// Corrupted TCP segments the host sends before the transfer.
 const CORRUPTED: u32 = 50;
-const IP_A: [u8; 4] = [198, 18, 0, 1];
-const IP_B: [u8; 4] = [198, 18, 0, 2];
+const IP_A: [u8; 4] = IP[0];
+const IP_B: [u8; 4] = IP[1];
 const PORT: u16 = 5201;
-
-/// Runs `cmd args`, panicking with its output when it fails.
-fn run(cmd: &str, args: &[&str]) {
-    let o = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        o.status.success(),
-        "{cmd} {args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// Two network namespaces, each with one TAP interface QEMU created, deleted on drop.
-struct Namespaces {
-    names: [String; 2],
-}
-
-impl Namespaces {
-    /// Waits for the TAP interfaces, moves each into a namespace of its own and gives it
-    /// an address (A: 198.18.0.1/24, B: 198.18.0.2/24), IPv6 off.
-    fn new(taps: [&str; 2]) -> Namespaces {
-        let id = std::process::id() % 1_000_000;
-        let names = [format!("bofa{id}"), format!("bofb{id}")];
-        let ns = Namespaces { names: names.clone() };
-        for (i, tap) in taps.iter().enumerate() {
-            let cname = std::ffi::CString::new(*tap).expect("name");
-            let t0 = Instant::now();
-            // SAFETY: a NUL-terminated name; the call only reads it.
-            while unsafe { libc::if_nametoindex(cname.as_ptr()) } == 0 {
-                assert!(t0.elapsed() < Duration::from_secs(30), "TAP interface {tap} did not appear");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let n = &names[i];
-            let _ = Command::new("ip").args(["netns", "del", n]).output();
-            run("ip", &["netns", "add", n]);
-            run("ip", &["link", "set", tap, "netns", n]);
-            let addr = if i == 0 { "198.18.0.1/24" } else { "198.18.0.2/24" };
-            for a in [
-                &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"][..],
-                &["ip", "link", "set", "lo", "up"],
-                &["ip", "addr", "add", addr, "dev", tap],
-                &["ip", "link", "set", tap, "up"],
-            ] {
-                let mut v = vec!["netns", "exec", n];
-                v.extend_from_slice(a);
-                run("ip", &v);
-            }
-        }
-        ns
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for n in &self.names {
-            let _ = Command::new("ip").args(["netns", "del", n]).output();
-        }
-    }
-}
-
-/// Runs `f` on a thread that has entered network namespace `ns` (sockets it opens live
-/// there); returns what `f` returns.
-fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        // SAFETY: `file` is an open namespace file; setns changes only this thread's
-        // network namespace.
-        let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(r, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        f()
-    })
-}
-
-/// Writes `n` pseudo-random bytes (xorshift, seeded by `seed`) to `path`.
-fn make_file(path: &Path, n: usize, seed: u64) {
-    let mut x = seed | 1;
-    let mut v = Vec::with_capacity(n);
-    while v.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(n);
-    std::fs::write(path, v).expect("write the file to send");
-}
-
-/// The SHA-256 of `path` as `sha256sum` prints it.
-fn sha256(path: &Path) -> String {
-    let o = Command::new("sha256sum").arg(path).output().expect("sha256sum");
-    assert!(o.status.success(), "sha256sum {}", path.display());
-    String::from_utf8_lossy(&o.stdout).split_whitespace().next().unwrap_or_default().to_string()
-}
 
 /// Sends file `src` over TCP from namespace A to a receiver in namespace B that writes it
 /// to `dst`; returns the transfer's rate in Mbit/s (from the first byte accepted to the
@@ -215,55 +124,6 @@ fn corrupted_segment(dst_mac: [u8; 6], src_mac: [u8; 6], seq: u32) -> Vec<u8> {
     f
 }
 
-/// Sends `frames` from a packet socket on `tap` in namespace A.
-fn send_raw(ns: &Namespaces, tap: &str, frames: Vec<Vec<u8>>) {
-    send_raw_in(&ns.names[0], tap, frames)
-}
-
-/// Sends `frames` from a packet socket on `tap` in namespace `ns`.
-fn send_raw_in(ns: &str, tap: &str, frames: Vec<Vec<u8>>) {
-    let tap = std::ffi::CString::new(tap).expect("name");
-    in_netns(ns, move || {
-        // SAFETY: a NUL-terminated name; the call only reads it.
-        let index = unsafe { libc::if_nametoindex(tap.as_ptr()) };
-        assert!(index != 0, "no {tap:?} in its namespace");
-        // SAFETY: plain socket creation; closed below.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-        assert!(fd >= 0, "AF_PACKET socket: {}", std::io::Error::last_os_error());
-        // SAFETY: an all-zero sockaddr_ll is valid; fields are set below.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_ifindex = index as i32;
-        sll.sll_halen = 6;
-        for f in &frames {
-            // SAFETY: `f` and `sll` are valid for the lengths given.
-            let n = unsafe {
-                libc::sendto(
-                    fd,
-                    f.as_ptr().cast(),
-                    f.len(),
-                    0,
-                    (&sll as *const libc::sockaddr_ll).cast(),
-                    std::mem::size_of::<libc::sockaddr_ll>() as u32,
-                )
-            };
-            assert_eq!(n, f.len() as isize, "send: {}", std::io::Error::last_os_error());
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        // SAFETY: `fd` is ours and closed once.
-        unsafe { libc::close(fd) };
-    })
-    .join()
-    .expect("raw sender thread");
-}
-
-/// The MAC address of `ifname` in namespace `ns`.
-fn mac_in(ns: &str, ifname: &str) -> [u8; 6] {
-    let o = Command::new("ip").args(["netns", "exec", ns, "cat", &format!("/sys/class/net/{ifname}/address")]).output();
-    let s = String::from_utf8_lossy(&o.expect("cat address").stdout).trim().to_string();
-    common::mac(&s)
-}
-
 /// Shell: waits (up to 300 s) until the carrier of `$IF` is `want`.
 fn wait_carrier(want: u8) -> String {
     format!(
@@ -313,13 +173,6 @@ echo stop >&4; {w6}echo quit >&4; exec 4>&-; wait $P; r2=$?; cat /tmp/tp2.log; e
         up = wait_carrier(1),
         w6 = wait_grep("Done.", "/tmp/tp2.log"),
     )
-}
-
-/// The number after `key` on the first line of `out` after `after` holding `key`.
-fn count_after(out: &str, after: &str, key: &str) -> Option<u64> {
-    let rest = &out[out.find(after)?..];
-    let line = rest.lines().find(|l| l.contains(key))?;
-    line[line.find(key)? + key.len()..].split_whitespace().next()?.parse().ok()
 }
 
 /// TCP between two Linux network stacks through Bypass testpmd on two virtio-net NICs: a
@@ -476,10 +329,10 @@ fn offload_run(model: NicModel) -> Run {
         .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2")
         .command(script());
     let guest = vmtest::Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
-    let ns = Namespaces::new([&taps[0], &taps[1]]);
-    let dir = tempdir();
+    let ns = Namespaces::new("bof", [&taps[0], &taps[1]]);
+    let dir = tempdir("offload");
     let (src, dst) = (dir.join("sent"), dir.join("received"));
-    make_file(&src, FILE_BYTES, 0x5eed_0ff1_0ad5);
+    std::fs::write(&src, pseudo_random_bytes(FILE_BYTES, 0x5eed_0ff1_0ad5)).expect("write the file to send");
     let want = sha256(&src);
     let mut errors = Vec::new();
     let mut rates = Vec::new();
@@ -543,60 +396,8 @@ fn data_nic(model: NicModel, id: &str, mac: &str, tap: &str) -> Nic {
     }
 }
 
-/// A fresh directory for the files of one run.
-fn tempdir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bypass-offload-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
 // ---------------------------------------------------------------------------------------
 // Receive filters: VLAN filter and all-multicast on igb
-
-/// The multicast group the host sends to (IPv4 224.1.2.3).
-const MCAST_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x01, 0x02, 0x03];
-/// Frames of each kind the host sends per phase.
-const FILTER_N: u32 = 10;
-
-/// An Ethernet frame from `src` to `dst` with an optional 802.1Q tag, IPv4/UDP inside.
-fn filter_frame(dst: [u8; 6], src: [u8; 6], vlan: Option<u16>, seq: u32) -> Vec<u8> {
-    let mut f = Vec::with_capacity(64);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    if let Some(v) = vlan {
-        f.extend_from_slice(&0x8100u16.to_be_bytes());
-        f.extend_from_slice(&v.to_be_bytes());
-    }
-    f.extend_from_slice(&0x0800u16.to_be_bytes());
-    let mut ip = [0u8; 20];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&32u16.to_be_bytes());
-    ip[8] = 1;
-    ip[9] = 17;
-    ip[12..16].copy_from_slice(&IP_A);
-    ip[16..20].copy_from_slice(&[224, 1, 2, 3]);
-    let c = ethdev::cksum::ipv4_hdr_cksum(&ip).expect("header");
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    f.extend_from_slice(&ip);
-    f.extend_from_slice(&[0x13, 0x88, 0x13, 0x88, 0, 12, 0, 0]);
-    f.extend_from_slice(&seq.to_be_bytes());
-    f.resize(f.len().max(60), 0);
-    f
-}
-
-/// One phase's frames: unicast to the port untagged, tagged with VLAN 100 and with VLAN
-/// 200, and multicast to [`MCAST_MAC`], [`FILTER_N`] of each.
-fn filter_frames(port: [u8; 6], src: [u8; 6]) -> Vec<Vec<u8>> {
-    let mut v = Vec::new();
-    for s in 0..FILTER_N {
-        v.push(filter_frame(port, src, None, s));
-        v.push(filter_frame(port, src, Some(100), s));
-        v.push(filter_frame(port, src, Some(200), s));
-        v.push(filter_frame(MCAST_MAC, src, None, s));
-    }
-    v
-}
 
 /// The guest script of the filter run: testpmd with the VLAN filter offload, promiscuous
 /// mode off and VLAN 100 allowed (until the host takes the control link down), then with
@@ -650,7 +451,7 @@ fn igb_vlan_filter_and_allmulticast_pass_only_what_was_added() {
         .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2")
         .command(filter_script());
     let guest = vmtest::Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
-    let ns = Namespaces::new([&taps[0], &taps[1]]);
+    let ns = Namespaces::new("bof", [&taps[0], &taps[1]]);
     let a_mac = mac_in(&ns.names[0], &taps[0]);
     let mut errors = Vec::new();
     for (phase, up) in [(1, false), (2, true)] {
@@ -838,7 +639,7 @@ fn vlan_run(model: NicModel) {
         .command("devbind --bind vfio-pci $VMTEST_NIC_n1 $VMTEST_NIC_n2")
         .command(vlan_script());
     let guest = vmtest::Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
-    let ns = Namespaces::new([&taps[0], &taps[1]]);
+    let ns = Namespaces::new("bof", [&taps[0], &taps[1]]);
     let (a_mac, b_mac) = (mac_in(&ns.names[0], &taps[0]), mac_in(&ns.names[1], &taps[1]));
     let n = VLAN_N as usize;
     let mut errors = Vec::new();

@@ -9,6 +9,7 @@
 
 #[path = "../../../../tests/src/guest/frames.rs"]
 pub mod frames;
+pub mod netns;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
