@@ -10,6 +10,7 @@
 //! and map the same BARs. Drivers get the devices from [`PciBus::devices`].
 
 mod device;
+mod device_open;
 mod dma;
 pub mod epoll;
 mod error;

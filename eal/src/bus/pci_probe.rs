@@ -49,22 +49,33 @@ pub fn select(sysfs: &Sysfs, filter: &PciFilter) -> Result<Vec<Selected>, BusErr
         }
         if !dev.is_vfio_bound() {
             if matches!(filter, PciFilter::Allow(_)) {
-                let bound = match &dev.driver {
-                    Some(d) => format!("bound to {d}"),
-                    None => "not bound to any driver".to_string(),
-                };
-                return Err(BusError::AllowedNotBound { addr: dev.addr, what: dev.ids(), bound });
+                return Err(BusError::AllowedNotBound { addr: dev.addr, what: dev.ids(), bound: binding(&dev) });
             }
             tracing::debug!(addr = %dev.addr, driver = ?dev.driver, "skipping a PCI device not bound to vfio-pci");
             continue;
         }
-        let group = dev.iommu_group.ok_or(BusError::NoIommuGroup { addr: dev.addr })?;
-        check_viable(sysfs, group, dev.addr)?;
-        let kind = sysfs.iommu_group_kind(group).map_err(BusError::Sysfs)?;
+        let (group, kind) = usable_group(sysfs, &dev)?;
         let devargs = filter.devargs(dev.addr).cloned();
         out.push(Selected { dev, group, kind, devargs });
     }
     Ok(out)
+}
+
+/// What `dev` is bound to, as an error message says it ("bound to e1000e", "not bound to
+/// any driver").
+pub(crate) fn binding(dev: &PciDevice) -> String {
+    match &dev.driver {
+        Some(d) => format!("bound to {d}"),
+        None => "not bound to any driver".to_string(),
+    }
+}
+
+/// The IOMMU group of vfio-bound `dev` and its kind, once the group is checked viable.
+pub(crate) fn usable_group(sysfs: &Sysfs, dev: &PciDevice) -> Result<(u32, GroupKind), BusError> {
+    let group = dev.iommu_group.ok_or(BusError::NoIommuGroup { addr: dev.addr })?;
+    check_viable(sysfs, group, dev.addr)?;
+    let kind = sysfs.iommu_group_kind(group).map_err(BusError::Sysfs)?;
+    Ok((group, kind))
 }
 
 /// Fails with [`BusError::GroupNotViable`] naming the devices of `group` bound to host drivers.

@@ -13,17 +13,19 @@
 //! group fd (and the container fd the first time) asked of the primary; releasing it closes
 //! this process's device fd, BAR mappings and, when unused, its copy of the group fd.
 
-use super::device::{BusDevice, BARS};
+use super::device::BusDevice;
+use super::device_open::Placement;
 use super::error::BusError;
 use super::interrupts::Interrupts;
-use super::vfio_setup::{map_bars, open_group, record, Groups, VfioState};
+use super::pci_probe::{binding, usable_group};
+use super::vfio_setup::{open_group, Groups, VfioState};
 use super::{dma, fd_share, iommu_bypassed_by, noiommu, BusState};
 use crate::config::MAX_DEVICES;
 use crate::memory::Memory;
 use crate::pci::{Devargs, GroupKind, PciAddr, PciFilter, Sysfs};
 use crate::vfio::{
     abi::{VFIO_NOIOMMU_IOMMU, VFIO_TYPE1V2_IOMMU},
-    Container, Group, VfioError,
+    Container, VfioError,
 };
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -48,15 +50,9 @@ fn check(filter: &PciFilter, sysfs: &Sysfs, mem: &Memory, addr: PciAddr) -> Resu
         e => BusError::Sysfs(e),
     })?;
     if !dev.is_vfio_bound() {
-        let bound = match &dev.driver {
-            Some(d) => format!("bound to {d}"),
-            None => "not bound to any driver".to_string(),
-        };
-        return Err(BusError::AttachNotBound { addr, what: dev.ids(), bound });
+        return Err(BusError::AttachNotBound { addr, what: dev.ids(), bound: binding(&dev) });
     }
-    let group = dev.iommu_group.ok_or(BusError::NoIommuGroup { addr })?;
-    super::check_viable(sysfs, group, addr)?;
-    let kind = sysfs.iommu_group_kind(group).map_err(BusError::Sysfs)?;
+    let (group, kind) = usable_group(sysfs, &dev)?;
     let pa = mem.config().iova_pa.load(Ordering::Acquire) == 1;
     if kind == GroupKind::NoIommu {
         if !pa {
@@ -199,9 +195,9 @@ pub(crate) fn open(bus: &BusState, devargs: &Devargs) -> Result<Arc<BusDevice>, 
             (g, true)
         }
     };
-    let opened = open_device(&group, addr, found.ids);
-    let (dev, bars, bar_len) = match opened {
-        Ok(x) => x,
+    let at = Placement { addr, index: index as u32, group: found.group, slot: &table[index] };
+    let d = match BusDevice::open_primary(&group, at, found.ids, Some(devargs.clone()), intr) {
+        Ok(d) => Arc::new(d),
         Err(e) => {
             if fresh {
                 release_group(&vfio, &inner.devices, found.group, true);
@@ -209,38 +205,9 @@ pub(crate) fn open(bus: &BusState, devargs: &Devargs) -> Result<Arc<BusDevice>, 
             return Err(e);
         }
     };
-    let slot = &table[index];
-    record(slot, addr, found.group, &bar_len);
     tracing::info!(%addr, ids = format_args!("{:04x}:{:04x}", found.ids.0, found.ids.1), group = found.group, index, "PCI device opened at run time");
-    let d = Arc::new(BusDevice {
-        addr,
-        ids: found.ids,
-        index: index as u32,
-        group: found.group,
-        vfio: Arc::new(dev),
-        bars,
-        bar_len,
-        devargs: Some(devargs.clone()),
-        intr: Some(intr),
-        slot,
-        mp: None,
-    });
     inner.devices.push(d.clone());
     Ok(d)
-}
-
-type OpenedDevice = (crate::vfio::Device, [Option<Arc<crate::vfio::MmioRegion>>; BARS], [u64; BARS]);
-
-fn open_device(group: &Group, addr: PciAddr, ids: (u16, u16)) -> Result<OpenedDevice, BusError> {
-    let name = addr.to_string();
-    let dev = group.device(&name).map_err(|e| BusError::vfio(format!("opening {name}"), e))?;
-    let real = dev.pci_ids().map_err(|e| BusError::vfio(format!("reading the ids of {name}"), e))?;
-    if real != ids {
-        tracing::warn!(%addr, "config space ids {:04x}:{:04x} differ from sysfs", real.0, real.1);
-    }
-    dev.enable_bus_master().map_err(|e| BusError::vfio(format!("enabling bus mastering on {name}"), e))?;
-    let (bars, bar_len) = map_bars(&dev)?;
-    Ok((dev, bars, bar_len))
 }
 
 /// Secondary: takes device table entry `index` (a device the primary opened at run time);
@@ -277,34 +244,15 @@ pub(crate) fn attach(bus: &BusState, index: u32) -> Result<Option<Arc<BusDevice>
             g
         }
     };
-    let name = addr.to_string();
-    let opened =
-        group.device(&name).map_err(|e| BusError::vfio(format!("opening {name} in a secondary"), e)).and_then(|dev| {
-            let ids = dev.pci_ids().map_err(|e| BusError::vfio(format!("reading the ids of {name}"), e))?;
-            let (bars, bar_len) = map_bars(&dev)?;
-            Ok((dev, ids, bars, bar_len))
-        });
-    let (dev, ids, bars, bar_len) = match opened {
-        Ok(x) => x,
+    let at = Placement { addr, index, group: group_n, slot };
+    let d = match BusDevice::open_secondary(&group, at, bus.mp.clone()) {
+        Ok(d) => Arc::new(d),
         Err(e) => {
             release_group(&vfio, &inner.devices, group_n, false);
             return Err(e);
         }
     };
-    tracing::debug!(addr = %name, group = group_n, index, "PCI device attached at run time");
-    let d = Arc::new(BusDevice {
-        addr,
-        ids,
-        index,
-        group: group_n,
-        vfio: Arc::new(dev),
-        bars,
-        bar_len,
-        devargs: None,
-        intr: None,
-        slot,
-        mp: Some(bus.mp.clone()),
-    });
+    tracing::debug!(%addr, group = group_n, index, "PCI device attached at run time");
     inner.devices.push(d.clone());
     Ok(Some(d))
 }

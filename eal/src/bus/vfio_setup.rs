@@ -4,6 +4,7 @@
 //! its own device fds and maps the same BARs from the table.
 
 use super::device::{pack_addr, unpack_addr, BusDevice, BARS};
+use super::device_open::Placement;
 use super::dma::{self, DmaRange};
 use super::error::BusError;
 use super::fd_share::{self, FdSource};
@@ -160,26 +161,11 @@ pub(crate) fn open_primary(
     let mut devices = Vec::new();
     for (i, s) in usable.into_iter().enumerate() {
         let group = state.group(s.group).expect("group opened above");
-        let name = s.dev.addr.to_string();
-        let dev = group.device(&name).map_err(|e| BusError::vfio(format!("opening {name}"), e))?;
-        dev.enable_bus_master().map_err(|e| BusError::vfio(format!("enabling bus mastering on {name}"), e))?;
-        let (bars, bar_len) = map_bars(&dev)?;
-        let slot = &table[i];
-        record(slot, s.dev.addr, s.group, &bar_len);
-        tracing::info!(addr = %name, ids = format_args!("{:04x}:{:04x}", s.dev.vendor, s.dev.device), group = s.group, kind = %s.kind, "PCI device opened");
-        devices.push(Arc::new(BusDevice {
-            addr: s.dev.addr,
-            ids: (s.dev.vendor, s.dev.device),
-            index: i as u32,
-            group: s.group,
-            vfio: Arc::new(dev),
-            bars,
-            bar_len,
-            devargs: s.devargs,
-            intr: Some(intr.clone()),
-            slot,
-            mp: None,
-        }));
+        let at = Placement { addr: s.dev.addr, index: i as u32, group: s.group, slot: &table[i] };
+        let ids = (s.dev.vendor, s.dev.device);
+        let d = BusDevice::open_primary(&group, at, ids, s.devargs, intr.clone())?;
+        tracing::info!(addr = %s.dev.addr, ids = format_args!("{:04x}:{:04x}", ids.0, ids.1), group = s.group, kind = %s.kind, "PCI device opened");
+        devices.push(Arc::new(d));
     }
     Ok((state, devices))
 }
@@ -235,32 +221,10 @@ pub(crate) fn attach_secondary(
     let state = Arc::new(VfioState { container, inner: Mutex::new(Groups { open, dma: Vec::new(), iommu: None }) });
     let mut devices = Vec::new();
     for (i, addr, g) in entries {
-        let slot = &table[i as usize];
-        let name = addr.to_string();
         let group = state.group(g).expect("group received above");
-        let dev = group.device(&name).map_err(|e| BusError::vfio(format!("opening {name} in a secondary"), e))?;
-        let ids = dev.pci_ids().map_err(|e| BusError::vfio(format!("reading the ids of {name}"), e))?;
-        let (bars, bar_len) = map_bars(&dev)?;
-        for (b, (ours, theirs)) in bar_len.iter().zip(slot.bar_len.iter()).enumerate() {
-            let theirs = theirs.load(Ordering::Relaxed);
-            if *ours != theirs {
-                tracing::warn!(addr = %name, bar = b, ours, theirs, "BAR size differs from the primary's");
-            }
-        }
-        tracing::debug!(addr = %name, group = g, "PCI device attached");
-        devices.push(Arc::new(BusDevice {
-            addr,
-            ids,
-            index: i,
-            group: g,
-            vfio: Arc::new(dev),
-            bars,
-            bar_len,
-            devargs: None,
-            intr: None,
-            slot,
-            mp: Some(mp.clone()),
-        }));
+        let at = Placement { addr, index: i, group: g, slot: &table[i as usize] };
+        devices.push(Arc::new(BusDevice::open_secondary(&group, at, mp.clone())?));
+        tracing::debug!(%addr, group = g, "PCI device attached");
     }
     Ok((Some(state), devices))
 }
