@@ -5,6 +5,7 @@
 pub mod capture_file;
 pub mod cpu_time;
 pub mod guest;
+pub mod samples;
 pub mod telemetry_client;
 
 use std::io::{BufRead, BufReader, Write};

@@ -193,53 +193,8 @@ fn procinfo_reads_l2fwd_and_a_killed_procinfo_leaves_it_forwarding() {
 #[test]
 fn procinfo_reads_client_server_mp() {
     let p = prefix("pi_csmp");
-    let bin = example_bin("client_server_mp");
-    let mut server = Proc::spawn(
-        &bin,
-        &[
-            "server",
-            "--file-prefix",
-            &p,
-            "--no-huge",
-            "-m",
-            "96",
-            "--lcores",
-            "0@0",
-            "--vdev",
-            "net_ring0,rx=pa,tx=pb",
-            "--vdev",
-            "net_ring1,rx=pc,tx=pd",
-            "--",
-            "-p",
-            "3",
-            "-n",
-            "2",
-        ],
-    );
-    server.expect("APP: server ready", T);
-    let clients: Vec<Proc> = (0..2)
-        .map(|i| {
-            let l = format!("{}@{}", i + 1, i % 2);
-            let mut c = Proc::spawn(
-                &bin,
-                &[
-                    "client",
-                    "--file-prefix",
-                    &p,
-                    "--no-huge",
-                    "--lcores",
-                    &l,
-                    "--proc-type",
-                    "secondary",
-                    "--",
-                    "-n",
-                    &i.to_string(),
-                ],
-            );
-            c.expect(&format!("APP: client {i} ready"), T);
-            c
-        })
-        .collect();
+    let tests::samples::ClientServer { mut server, clients } =
+        tests::samples::client_server_mp(&p, ["pa", "pb", "pc", "pd"], 2, T);
     inject(&p, "3@1", "pa", "pd", "2", 1000);
     let (code, out) = procinfo(&p, &["--stats"]);
     assert_eq!(code, Some(0), "{out:#?}");

@@ -93,53 +93,8 @@ fn symmetric_mp_two_processes_share_the_flows() {
 /// its arguments. Returns (the peer's COLLECTED line, frames per client, the server's output).
 fn client_server_mp(tag: &str, peer_extra: &[&str]) -> (String, Vec<u64>, Vec<String>) {
     let p = prefix(tag);
-    let bin = example_bin("client_server_mp");
-    let mut server = Proc::spawn(
-        &bin,
-        &[
-            "server",
-            "--file-prefix",
-            &p,
-            "--no-huge",
-            "-m",
-            "96",
-            "--lcores",
-            "0@0",
-            "--vdev",
-            "net_ring0,rx=ca,tx=cb",
-            "--vdev",
-            "net_ring1,rx=cc,tx=cd",
-            "--",
-            "-p",
-            "3",
-            "-n",
-            "2",
-        ],
-    );
-    server.expect("APP: server ready", T);
-    let clients: Vec<Proc> = (0..2)
-        .map(|i| {
-            let l = format!("{}@{}", i + 1, i % 2);
-            let mut c = Proc::spawn(
-                &bin,
-                &[
-                    "client",
-                    "--file-prefix",
-                    &p,
-                    "--no-huge",
-                    "--lcores",
-                    &l,
-                    "--proc-type",
-                    "secondary",
-                    "--",
-                    "-n",
-                    &i.to_string(),
-                ],
-            );
-            c.expect(&format!("APP: client {i} ready"), T);
-            c
-        })
-        .collect();
+    let tests::samples::ClientServer { mut server, clients } =
+        tests::samples::client_server_mp(&p, ["ca", "cb", "cc", "cd"], 2, T);
     let mut pargs =
         vec!["--file-prefix", &p, "--no-huge", "--lcores", "3@1", "--proc-type", "secondary", "--", "ca", "1", "cd"];
     pargs.extend_from_slice(&["2", "10000", "64", "0"]);
