@@ -7,32 +7,22 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-struct TempDir(PathBuf);
+/// A fresh runtime directory for one test, removed when it drops.
+struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "bypass-ipc-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
+        TempDir(tempfile::Builder::new().prefix(&format!("bypass-ipc-{tag}-")).tempdir().unwrap())
     }
-}
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 }
 
@@ -208,8 +198,8 @@ struct Group {
 
 fn group(tag: &str, n: usize) -> Group {
     let dir = TempDir::new(tag);
-    let p = Worker::spawn(&dir.0, "primary", "p", None);
-    let s = (1..=n).map(|i| Worker::spawn(&dir.0, "secondary", &format!("s{i}"), Some(p.pid))).collect();
+    let p = Worker::spawn(&dir.path(), "primary", "p", None);
+    let s = (1..=n).map(|i| Worker::spawn(&dir.path(), "secondary", &format!("s{i}"), Some(p.pid))).collect();
     Group { dir, p, s }
 }
 
@@ -285,7 +275,7 @@ fn hung_secondary_costs_one_timeout() {
 #[test]
 fn fds_are_passed() {
     let mut g = group("fd", 3);
-    let file = g.dir.0.join("payload.txt");
+    let file = g.dir.path().join("payload.txt");
     std::fs::write(&file, "hello-through-fd\n").unwrap();
     let f = file.display().to_string();
     g.p.register("readfd", "readfd");
@@ -376,7 +366,7 @@ fn killed_secondary_is_removed() {
 fn garbage_does_not_disturb_the_primary() {
     let mut g = group("garbage", 1);
     g.p.register("echo", "echo");
-    let target = g.dir.0.join("mp_socket");
+    let target = g.dir.path().join("mp_socket");
     let sender = UnixDatagram::unbound().unwrap();
     let mut header_ok = b"BYMP\x01\x00\x02\x00".to_vec();
     header_ok.extend_from_slice(&[0xff; 16]);
@@ -454,7 +444,7 @@ fn secondary_refuses_a_dead_primary_pid() {
     c.wait().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_ipc_worker"))
         .arg("secondary")
-        .arg(&dir.0)
+        .arg(&dir.path())
         .arg("s")
         .arg(pid.to_string())
         .stdin(Stdio::null())
@@ -503,7 +493,7 @@ fn stats_until(w: &mut Worker, wait: Duration, ok: impl Fn(&str) -> bool) -> Str
 fn mute_peer_does_not_stall_a_secondarys_requests() {
     let mut g = group("mute", 1);
     g.p.register("echo", "echo");
-    let mute = UnixDatagram::bind(g.dir.0.join("mute")).unwrap();
+    let mute = UnixDatagram::bind(g.dir.path().join("mute")).unwrap();
     let target = g.p.sock.clone();
     let flood = std::thread::spawn(move || {
         for id in 1..=300u64 {
@@ -562,7 +552,7 @@ fn sigstopped_secondary_does_not_stall_broadcasts() {
 #[test]
 fn garbage_flood_logs_a_bounded_number_of_lines() {
     let dir = TempDir::new("logflood");
-    let mut p = Worker::spawn_logged(&dir.0, "primary", "p", "warn");
+    let mut p = Worker::spawn_logged(&dir.path(), "primary", "p", "warn");
     let g = UnixDatagram::unbound().unwrap();
     let n = 20_000u64;
     let t0 = Instant::now();
@@ -628,13 +618,13 @@ fn a_secondarys_requests_reach_a_primary_that_replaced_its_socket() {
     // A secondary's reply sockets are connected to the primary's socket; a new socket
     // bound at that path (a restarted primary) is still reached, by its address.
     let dir = TempDir::new("rebind");
-    let mut p = Worker::spawn(&dir.0, "primary", "p", None);
-    let mut s = Worker::spawn(&dir.0, "secondary", "s1", None);
+    let mut p = Worker::spawn(&dir.path(), "primary", "p", None);
+    let mut s = Worker::spawn(&dir.path(), "secondary", "s1", None);
     p.register("echo", "echo");
     let l = s.ask("sync echo a 2000", "SYNC");
     assert_eq!(field(&l, "params"), "a:p", "{l}");
     drop(p);
-    let mut p2 = Worker::spawn(&dir.0, "primary", "p2", None);
+    let mut p2 = Worker::spawn(&dir.path(), "primary", "p2", None);
     p2.register("echo", "echo");
     let l = s.ask("sync echo b 2000", "SYNC");
     assert_eq!((num(&l, "sent"), num(&l, "recv"), field(&l, "params")), (1, 1, "b:p2".to_string()), "{l}");

@@ -51,7 +51,7 @@ mod tests {
 
     #[test]
     fn finds_processes_holding_the_group() {
-        let t = eal::pci::fake::TempDir::new("devbind-users").unwrap();
+        let t = eal::pci::fake::temp_dir("devbind-users").unwrap();
         let p = t.path();
         for (pid, comm, links) in [
             (200, "testpmd", &["/dev/vfio/vfio", "/dev/vfio/7"][..]),

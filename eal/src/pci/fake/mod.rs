@@ -4,9 +4,14 @@
 //! without root or hardware. Used by this module's tests and by devbind's.
 
 mod kernel;
-mod tempdir;
 mod tree;
 
 pub use kernel::FakeKernel;
-pub use tempdir::TempDir;
+pub use tempfile::TempDir;
+
+/// A fresh empty directory under the system temp dir whose name starts with `prefix`,
+/// removed with its contents when the returned [`TempDir`] drops.
+pub fn temp_dir(prefix: &str) -> std::io::Result<TempDir> {
+    tempfile::Builder::new().prefix(&format!("{prefix}-")).tempdir()
+}
 pub use tree::{FakeDevice, FakeSysfs};

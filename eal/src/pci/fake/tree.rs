@@ -13,7 +13,7 @@ use std::io;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use super::tempdir::TempDir;
+use super::{temp_dir, TempDir};
 use crate::pci::address::PciAddr;
 use crate::pci::sysfs::Sysfs;
 
@@ -140,7 +140,7 @@ impl FakeSysfs {
     /// An empty tree: `bus/pci/devices`, `bus/pci/drivers`, `bus/pci/drivers_probe`,
     /// `kernel/iommu_groups`, under `<base>/sys`.
     pub fn new() -> io::Result<Self> {
-        let dir = TempDir::new("bypass-fake-sysfs")?;
+        let dir = temp_dir("bypass-fake-sysfs")?;
         let root = dir.path().join("sys");
         fs::create_dir_all(root.join("bus/pci/devices"))?;
         fs::create_dir_all(root.join("bus/pci/drivers"))?;
