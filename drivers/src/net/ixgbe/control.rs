@@ -182,6 +182,8 @@ impl<R: RegIo> Control for IxgbeControl<R> {
             rx_offload_capa: ethdev::RxOffloads::SCATTER,
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
+            max_mac_addrs: 1,
+            max_mc_addrs: 0,
         }
     }
 
