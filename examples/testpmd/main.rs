@@ -10,6 +10,7 @@ mod config;
 mod csum;
 mod fwd;
 mod mac_cmds;
+mod port_cmds;
 mod stats;
 
 use config::{Config, FwdMode, USAGE};
@@ -246,6 +247,11 @@ impl App<'_> {
                 }
                 None => println!("Invalid port {port}"),
             },
+            ["port", op @ ("stop" | "start"), which] => match (self.which_ports(which), self.running.is_some()) {
+                (_, true) => println!("Please stop forwarding first"),
+                (Some(ps), false) => port_cmds::port_stop_start(self.eth, &ps, *op == "start"),
+                (None, false) => println!("Invalid port {which}"),
+            },
             ["mac_addr", op @ ("add" | "remove"), port, mac] => mac_cmds::mac_addr(self.eth, *op == "add", port, mac),
             ["mcast_addr", op @ ("add" | "remove"), port, mac] => {
                 mac_cmds::mcast_addr(self.eth, *op == "add", port, mac)
@@ -265,7 +271,8 @@ impl App<'_> {
                  tso set SEGSZ N | tso show N | set allmulti all|N on|off |\n\
                  rx_vlan add|rm VID all|N | vlan set strip on|off all|N |\n\
                  tx_vlan set N VID | tx_vlan reset N | mac_addr add|remove N MAC |\n\
-                 mcast_addr add|remove N MAC | show port N macs|mcast_macs | quit"
+                 mcast_addr add|remove N MAC | show port N macs|mcast_macs |\n\
+                 port stop|start all|N | quit"
             ),
             _ => println!("Bad command '{line}': try help"),
         }

@@ -145,7 +145,7 @@ pub fn show_port_info(eth: &Ethdev, p: u16) {
         );
         let l = port.mac_lists();
         println!("Maximum number of MAC addresses: {}", i.max_mac_addrs);
-        println!("Maximum number of MAC addresses of hash filtering: {}", i.max_mc_addrs);
+        println!("Maximum number of multicast addresses: {}", i.max_mc_addrs);
         println!("Number of MAC addresses: {} (own + {} added)", 1 + l.unicast.len(), l.unicast.len());
         println!("Number of multicast addresses: {}", l.multicast.len());
         println!("Max possible RX queues: {}", i.max_rx_queues);
