@@ -68,6 +68,13 @@ pub struct DevInfo {
     pub tx_offload_capa: TxOffloads,
     /// Most segments in one transmitted packet (with [`TxOffloads::MULTI_SEGS`]).
     pub tx_max_segs: u16,
+    /// Most unicast addresses the port receives, its own (index 0) included
+    /// (`rte_eth_dev_info.max_mac_addrs`); 1 when the device holds no other.
+    pub max_mac_addrs: u16,
+    /// Most addresses in the multicast list: the device's own limit, or for a hash filter
+    /// with none (Intel's MTA) the list's storage, [`MAX_MC_ADDRS`](crate::mac_filters::MAX_MC_ADDRS);
+    /// 0 when the device has no multicast list.
+    pub max_mc_addrs: u16,
 }
 
 impl DevInfo {
@@ -199,6 +206,14 @@ pub trait Control: Send + Sync {
     fn allmulticast(&self, on: bool) -> Result<(), EthError> {
         let _ = on;
         Err(EthError::Unsupported { port: u16::MAX, what: "all-multicast mode".into() })
+    }
+    /// Programs the port's secondary unicast addresses and multicast list, each list whole
+    /// (the ethdev layer has checked them against [`DevInfo::max_mac_addrs`] and
+    /// [`DevInfo::max_mc_addrs`] and records them in the port's slot when this succeeds; a
+    /// driver programs the slot's lists again at start). The default: not supported.
+    fn mac_filters(&self, lists: &crate::mac_filters::MacLists) -> Result<(), EthError> {
+        let _ = lists;
+        Err(EthError::Unsupported { port: u16::MAX, what: "secondary MAC addresses and multicast lists".into() })
     }
     /// Adds (`on`) or removes VLAN id `vid` (0-4095, checked by the ethdev layer) in the
     /// receive VLAN filter. The default: not supported.

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 #[path = "port_filters.rs"]
 mod filters;
+#[path = "port_mac_addrs.rs"]
+mod mac_addrs;
 
 /// A port as seen by any process: bursts, link, stats, MAC.
 ///

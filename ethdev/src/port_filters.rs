@@ -14,7 +14,7 @@ pub const MAX_VLAN_ID: u16 = 4095;
 
 impl PortControl<'_> {
     /// A driver's "not supported" answer with this port's id and driver name.
-    fn named(&self, e: EthError) -> EthError {
+    pub(super) fn named(&self, e: EthError) -> EthError {
         match e {
             EthError::Unsupported { what, .. } => EthError::Unsupported {
                 port: self.port.id,

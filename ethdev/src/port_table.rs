@@ -83,6 +83,8 @@ crate::shared_state! {
         pub allmulti: AtomicU32,
         /// 1 with RSS on.
         pub rss: AtomicU32,
+        /// Secondary unicast addresses and the multicast list.
+        pub mac_filters: crate::mac_filters::MacFilters,
         /// Configured RX offloads ([`crate::RxOffloads`] bits).
         pub rx_offloads: AtomicU64,
         /// Configured TX offloads ([`crate::TxOffloads`] bits).

@@ -9,6 +9,8 @@
 mod config;
 mod csum;
 mod fwd;
+mod mac_cmds;
+mod port_cmds;
 mod stats;
 
 use config::{Config, FwdMode, USAGE};
@@ -245,6 +247,18 @@ impl App<'_> {
                 }
                 None => println!("Invalid port {port}"),
             },
+            ["port", op @ ("stop" | "start"), which] => match (self.which_ports(which), self.running.is_some()) {
+                (_, true) => println!("Please stop forwarding first"),
+                (Some(ps), false) => port_cmds::port_stop_start(self.eth, &ps, *op == "start"),
+                (None, false) => println!("Invalid port {which}"),
+            },
+            ["mac_addr", op @ ("add" | "remove"), port, mac] => mac_cmds::mac_addr(self.eth, *op == "add", port, mac),
+            ["mcast_addr", op @ ("add" | "remove"), port, mac] => {
+                mac_cmds::mcast_addr(self.eth, *op == "add", port, mac)
+            }
+            ["show", "port", port, what @ ("macs" | "mcast_macs")] => {
+                mac_cmds::show_macs(self.eth, port, *what == "mcast_macs")
+            }
             ["tx_vlan", "set", port, vid] => self.tx_vlan_set(port, Some(vid)),
             ["tx_vlan", "reset", port] => self.tx_vlan_set(port, None),
             ["tso", "set", segsz, port] => self.tso_set(segsz, port),
@@ -256,7 +270,9 @@ impl App<'_> {
                  set burst tx delay US retry N | csum set ip|tcp|udp hw|sw N | csum show N |\n\
                  tso set SEGSZ N | tso show N | set allmulti all|N on|off |\n\
                  rx_vlan add|rm VID all|N | vlan set strip on|off all|N |\n\
-                 tx_vlan set N VID | tx_vlan reset N | quit"
+                 tx_vlan set N VID | tx_vlan reset N | mac_addr add|remove N MAC |\n\
+                 mcast_addr add|remove N MAC | show port N macs|mcast_macs |\n\
+                 port stop|start all|N | quit"
             ),
             _ => println!("Bad command '{line}': try help"),
         }

@@ -143,6 +143,11 @@ pub fn show_port_info(eth: &Ethdev, p: u16) {
             "Scattered RX: {}",
             if port.rx_offloads().contains(ethdev::RxOffloads::SCATTER) { "on" } else { "off" }
         );
+        let l = port.mac_lists();
+        println!("Maximum number of MAC addresses: {}", i.max_mac_addrs);
+        println!("Maximum number of multicast addresses: {}", i.max_mc_addrs);
+        println!("Number of MAC addresses: {} (own + {} added)", 1 + l.unicast.len(), l.unicast.len());
+        println!("Number of multicast addresses: {}", l.multicast.len());
         println!("Max possible RX queues: {}", i.max_rx_queues);
         println!("Max possible TX queues: {}", i.max_tx_queues);
         println!("Rx offloading capabilities: {}", i.rx_offload_capa.names());

@@ -22,7 +22,8 @@ fn api_misuse_is_an_error_and_secondaries_cannot_control_ports() {
             .finish(T);
     assert_eq!(code, Some(0), "{out:#?}");
     assert!(failures(&out).is_empty(), "{out:#?}");
-    assert_eq!(out.iter().filter(|l| l.starts_with("CHECK") && l.ends_with(" ok")).count(), 5, "{out:#?}");
+    assert_eq!(out.iter().filter(|l| l.starts_with("CHECK") && l.ends_with(" ok")).count(), 6, "{out:#?}");
+    assert!(out.iter().any(|l| l == "CHECK secondary_sees_mac_lists ok"), "{out:#?}");
     pri.close_stdin();
     let (code, out) = pri.finish(T);
     assert_eq!(code, Some(0), "{out:#?}");
@@ -71,6 +72,22 @@ fn api_misuse_is_an_error_and_secondaries_cannot_control_ports() {
         "allmulticast_unsupported",
         "allmulticast_unchanged",
         "vlan_strip_on_a_driver_without_it",
+        "mac_limits_reported",
+        "mc_list_refuses_a_unicast_address",
+        "mc_list_refuses_a_duplicate",
+        "mc_list_over_the_limit",
+        "mc_list_unchanged_after_errors",
+        "mc_list_at_the_limit",
+        "mc_list_cleared",
+        "mac_add_refuses_a_multicast_address",
+        "mac_add_refuses_zero",
+        "mac_add_refuses_the_own_address",
+        "mac_add",
+        "mac_add_refuses_a_duplicate",
+        "mac_remove_refuses_the_own_address",
+        "mac_remove_refuses_an_absent_address",
+        "mac_remove",
+        "mc_list_set",
         "stats_reset",
         "burst_after_stop",
         "pool_full",

@@ -123,6 +123,51 @@ fn every_port_is_promiscuous_from_the_start_as_in_dpdk_testpmd() {
     assert_eq!(code, Some(0), "{out:#?}");
 }
 
+/// The address commands with DPDK's spellings on a virtual port (which keeps the lists):
+/// each misuse prints its reason, never a panic; the lists and limits show; they survive
+/// `port stop` / `port start`.
+#[test]
+fn mac_addr_and_mcast_addr_commands() {
+    let p = prefix("tp_macs");
+    let mut t = testpmd(&p, &["--no-huge", "--vdev", "net_null0"], &["-i"]);
+    t.expect("Checking link statuses...", T);
+    t.send("mcast_addr add 0 01:00:5E:01:02:03");
+    t.send("mcast_addr add 0 01:00:5E:01:02:03");
+    t.expect("multicast address 01:00:5E:01:02:03 already filtered by port 0", T);
+    t.send("mcast_addr add 0 02:00:00:00:00:01");
+    t.expect("02:00:00:00:00:01 is a unicast address", T);
+    t.send("mcast_addr remove 0 01:00:5E:09:09:09");
+    t.expect("multicast address 01:00:5E:09:09:09 not filtered by port 0", T);
+    t.send("mac_addr add 0 01:00:5E:01:02:04");
+    t.expect("mac_addr_cmd error: (port 0: 01:00:5E:01:02:04 is a multicast address", T);
+    t.send("mac_addr add 0 02:00:00:00:00:77");
+    t.send("mac_addr add 0 02:00:00:00:00:77");
+    t.expect("02:00:00:00:00:77 is already one of the port's addresses", T);
+    t.send("mac_addr add 0 02:00:00:00:00");
+    t.expect("bad MAC address '02:00:00:00:00'", T);
+    t.send("mac_addr add 7 02:00:00:00:00:78");
+    t.expect("Invalid port 7", T);
+    t.send("port stop 0");
+    t.send("port start 0");
+    t.expect("Port 0: ", T);
+    t.send("show port info 0");
+    t.expect("Maximum number of MAC addresses: 128", T);
+    t.expect("Maximum number of multicast addresses: 128", T);
+    t.expect("Number of MAC addresses: 2 (own + 1 added)", T);
+    t.expect("Number of multicast addresses: 1", T);
+    t.send("show port 0 macs");
+    t.expect("Number of MAC address added: 2", T);
+    t.expect("  02:00:00:00:00:77", T);
+    t.send("mac_addr remove 0 02:00:00:00:00:77");
+    t.send("mcast_addr remove 0 01:00:5E:01:02:03");
+    t.send("show port 0 mcast_macs");
+    t.expect("Number of multicast MAC address added: 0", T);
+    t.send("quit");
+    let (code, out) = t.finish(T);
+    assert_eq!(code, Some(0), "{out:#?}");
+    assert!(!out.iter().any(|l| l.contains("panicked")), "{out:#?}");
+}
+
 /// `set fwd io retry` and `set burst tx delay D retry N` as DPDK users type them: the
 /// forwarding banner says so and every packet is still accounted for.
 #[test]

@@ -45,6 +45,9 @@ impl<Q: VirtualQueues> Control for VirtualControl<Q> {
             rx_offload_capa: ethdev::RxOffloads::empty(),
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
             tx_max_segs: u16::MAX,
+            // No filter: the lists are kept (see `ethdev::mac_filters`) and nothing changes.
+            max_mac_addrs: 1 + ethdev::mac_filters::MAX_EXTRA_MACS as u16,
+            max_mc_addrs: ethdev::mac_filters::MAX_MC_ADDRS as u16,
         }
     }
     fn configure(&self, _conf: &PortConf) -> Result<(), EthError> {
@@ -75,6 +78,10 @@ impl<Q: VirtualQueues> Control for VirtualControl<Q> {
         }
     }
     fn promiscuous(&self, _on: bool) -> Result<(), EthError> {
+        Ok(())
+    }
+    /// A virtual port receives every frame: the lists are only kept.
+    fn mac_filters(&self, _lists: &ethdev::MacLists) -> Result<(), EthError> {
         Ok(())
     }
     fn mac_set(&self, _mac: [u8; 6]) -> Result<(), EthError> {

@@ -144,6 +144,7 @@ fn api(eal: &Eal, eth: &Ethdev) {
     let r = c.set_vlan_strip(true);
     let unchanged = !port.rx_offloads().contains(ethdev::RxOffloads::VLAN_STRIP);
     check("vlan_strip_on_a_driver_without_it", named(&r, "net_null has no VLAN_STRIP") && unchanged, &r);
+    mac_lists(&c);
     c.stats_reset();
     check("stats_reset", c.stats_get().ipackets == 0, ());
     println!("READY");
@@ -178,6 +179,57 @@ fn rx_intr_unsupported(port: &ethdev::Port, name: &str) {
     check(&format!("{name}_waiter_unsupported"), matches!(&r, Err(EthError::Unsupported { port: 0, .. })), &r);
 }
 
+/// The multicast list and secondary unicast addresses on net_null (a virtual port keeps
+/// them): each argument check names the problem; what was accepted reads back (and the
+/// secondary sees it, see [`secondary`]).
+fn mac_lists(c: &ethdev::PortControl) {
+    let named = |r: &Result<(), EthError>, what: &str| r.as_ref().is_err_and(|e| e.to_string().contains(what));
+    let g: ethdev::MacAddr = [1, 0, 0x5e, 1, 2, 3];
+    let a: ethdev::MacAddr = [2, 0, 0, 0, 0, 0x77];
+    let info = c.info();
+    check(
+        "mac_limits_reported",
+        info.max_mac_addrs == 128 && info.max_mc_addrs == 128,
+        (info.max_mac_addrs, info.max_mc_addrs),
+    );
+    let r = c.set_mc_addr_list(&[g, a]);
+    check("mc_list_refuses_a_unicast_address", named(&r, "02:00:00:00:00:77 is a unicast address"), &r);
+    let r = c.set_mc_addr_list(&[g, g]);
+    check("mc_list_refuses_a_duplicate", named(&r, "01:00:5E:01:02:03 is already in the list"), &r);
+    let long: Vec<ethdev::MacAddr> = (0..129u16).map(|i| [1, 0, 0x5e, 0, (i >> 8) as u8, i as u8]).collect();
+    let r = c.set_mc_addr_list(&long);
+    check("mc_list_over_the_limit", named(&r, "multicast list: 129 addresses, the device holds at most 128"), &r);
+    check("mc_list_unchanged_after_errors", c.mac_lists().multicast.is_empty(), c.mac_lists());
+    let r = c.set_mc_addr_list(&long[..128]);
+    check("mc_list_at_the_limit", r.is_ok() && c.mac_lists().multicast.len() == 128, &r);
+    let r = c.set_mc_addr_list(&[]);
+    check("mc_list_cleared", r.is_ok() && c.mac_lists().multicast.is_empty(), &r);
+    let r = c.mac_addr_add(g);
+    check("mac_add_refuses_a_multicast_address", named(&r, "01:00:5E:01:02:03 is a multicast address"), &r);
+    let r = c.mac_addr_add([0; 6]);
+    check("mac_add_refuses_zero", named(&r, "00:00:00:00:00:00 is not an address"), &r);
+    let r = c.mac_addr_add(c.mac());
+    check("mac_add_refuses_the_own_address", named(&r, "is already the port's own address"), &r);
+    let r = c.mac_addr_add(a);
+    check("mac_add", r.is_ok() && c.mac_lists().unicast == vec![a], &r);
+    let r = c.mac_addr_add(a);
+    check("mac_add_refuses_a_duplicate", named(&r, "02:00:00:00:00:77 is already one of the port's addresses"), &r);
+    let r = c.mac_addr_remove(c.mac());
+    check("mac_remove_refuses_the_own_address", named(&r, "is the port's own address (index 0)"), &r);
+    let r = c.mac_addr_remove([2, 0, 0, 0, 0, 0x78]);
+    check(
+        "mac_remove_refuses_an_absent_address",
+        named(&r, "02:00:00:00:00:78 is not one of the port's secondary addresses"),
+        &r,
+    );
+    let b: ethdev::MacAddr = [2, 0, 0, 0, 0, 0x79];
+    let r = c.mac_addr_add(b).and_then(|()| c.mac_addr_remove(a));
+    check("mac_remove", r.is_ok() && c.mac_lists().unicast == vec![b], &r);
+    // Left for the secondary to read: one secondary address and one group.
+    let r = c.set_mc_addr_list(&[g]);
+    check("mc_list_set", r.is_ok() && c.mac_lists().multicast == vec![g], &r);
+}
+
 fn secondary(eth: &Ethdev) {
     check("secondary_cannot_control", matches!(eth.control(0), Err(EthError::PrimaryOnly(_))), ());
     let port = eth.port(0).expect("port 0");
@@ -189,4 +241,7 @@ fn secondary(eth: &Ethdev) {
     let sent = port.tx_burst(1, &mut bufs).unwrap_or(0);
     check("secondary_bursts", n == 16 && sent == 16, (n, sent));
     check("secondary_sees_stats", port.stats().q_ipackets[1] >= 16, port.stats());
+    let l = port.mac_lists();
+    let want = ethdev::MacLists { unicast: vec![[2, 0, 0, 0, 0, 0x79]], multicast: vec![[1, 0, 0x5e, 1, 2, 3]] };
+    check("secondary_sees_mac_lists", l == want, l);
 }

@@ -7,7 +7,7 @@ use super::{intr, regs, rx_mem, rxq, state, stats, tx_mem, txq, EmState, Model, 
 use crate::net::common::queue_mem;
 use crate::net::common::RegIo;
 use crate::net::intel::error::IntelError;
-use crate::net::intel::rx_filter;
+use crate::net::intel::{mac_filter, rx_filter};
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
 use eal::PktMbufPool;
@@ -121,7 +121,14 @@ impl Control for EmControl {
                 | ethdev::RxOffloads::VLAN_STRIP,
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS.union(crate::net::intel::tx_offload::CAPA),
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
+            max_mac_addrs: self.model.rar_layout().entries as u16,
+            max_mc_addrs: ethdev::mac_filters::MAX_MC_ADDRS as u16,
         }
+    }
+
+    fn mac_filters(&self, lists: &ethdev::MacLists) -> Result<(), EthError> {
+        mac_filter::program(self.r(), self.model.rar_layout(), lists);
+        Ok(())
     }
 
     fn vlan_strip(&self, on: bool) -> Result<(), EthError> {
@@ -187,6 +194,7 @@ impl Control for EmControl {
         let pa = crate::net::common::iova::pa_mode(self.ctx.mem);
         rxq::start(self.r(), &rx, self.state().rx_iova.load(Ordering::Relaxed), &pool, pa.as_ref())
             .map_err(|e| self.err(e))?;
+        mac_filter::program(self.r(), self.model.rar_layout(), &slot.mac_filters.read());
         let promisc = slot.promisc.load(Ordering::Relaxed) == 1;
         self.r().write32(regs::RCTL, self.rctl(promisc, slot.mtu.load(Ordering::Relaxed) as u16));
         if self.state().lsc.load(Ordering::Relaxed) == 1 {

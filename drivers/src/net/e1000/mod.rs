@@ -70,6 +70,17 @@ impl Model {
         }
     }
 
+    /// The receive address entries: 16 on the 8254x (RAL/RAH 0-15, SDM 13.4.x; QEMU's
+    /// model matches all 16), 15 on the 82574L (DPDK em's and Linux e1000e's
+    /// `E1000_RAR_ENTRIES`, which keeps the last for the locally administered address).
+    pub fn rar_layout(self) -> crate::net::intel::mac_filter::RarLayout {
+        let entries = match self {
+            Model::E82540 => 16,
+            Model::E82574 => 15,
+        };
+        crate::net::intel::mac_filter::RarLayout { entries, ral: crate::net::intel::mac_filter::ral_e1000 }
+    }
+
     /// The largest MTU: [`Self::max_rx_pktlen`] less the Ethernet header, one VLAN tag and
     /// the FCS (frames over one 2 KiB buffer need `RxOffloads::SCATTER`).
     pub fn max_mtu(self) -> u16 {

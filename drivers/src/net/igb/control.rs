@@ -8,8 +8,8 @@ use crate::net::common::queue_mem::{self, QueueSlot};
 use crate::net::intel::adv::{queue, ring, rx, tx, AdvRing, RingRegs};
 use crate::net::intel::error::IntelError;
 use crate::net::intel::reg_io::poll_until;
-use crate::net::intel::rx_filter;
 use crate::net::intel::RegIo;
+use crate::net::intel::{mac_filter, rx_filter};
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
 use eal::PktMbufPool;
@@ -218,6 +218,10 @@ impl IgbControl {
     }
 }
 
+/// The 82576's 24 receive address entries (82576 datasheet's RAL/RAH: 0-15 at 0x5400,
+/// 16-23 at 0x54E0; DPDK igb's `max_mac_addrs` is 24 too).
+const RAR: mac_filter::RarLayout = mac_filter::RarLayout { entries: 24, ral: mac_filter::ral_82576 };
+
 impl Control for IgbControl {
     fn info(&self) -> DevInfo {
         DevInfo {
@@ -235,7 +239,14 @@ impl Control for IgbControl {
                 | ethdev::RxOffloads::VLAN_STRIP,
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS.union(crate::net::intel::tx_offload::CAPA),
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
+            max_mac_addrs: RAR.entries as u16,
+            max_mc_addrs: ethdev::mac_filters::MAX_MC_ADDRS as u16,
         }
+    }
+
+    fn mac_filters(&self, lists: &ethdev::MacLists) -> Result<(), EthError> {
+        mac_filter::program(self.r(), RAR, lists);
+        Ok(())
     }
 
     fn vlan_strip(&self, on: bool) -> Result<(), EthError> {
@@ -314,6 +325,7 @@ impl Control for IgbControl {
         crate::net::intel::rx_cksum::program(r, crate::net::intel::rx_cksum::wanted(rx_offloads));
         self.program_rss(&cfg);
         self.program_mtu(self.ctx.slot.mtu.load(Ordering::Relaxed) as u16);
+        mac_filter::program(r, RAR, &self.ctx.slot.mac_filters.read());
         r.write32(regs::RCTL, self.rctl());
         if self.state().lsc.load(Ordering::Relaxed) == 1 {
             intr::enable(r);

@@ -3,6 +3,7 @@
 //! - [`e1000_family`]: registers and statistics counters the e1000 and igb PMDs share;
 //! - [`data`]: the data path (RX/TX bursts in any process) of every Intel PMD;
 //! - [`rx_filter`]: VLAN filter table and all-multicast mode;
+//! - [`mac_filter`]: secondary unicast addresses (RAL/RAH) and the multicast table (MTA);
 //! - [`rx_cksum`]: RX checksum offload (RXCSUM, descriptor bits to mbuf flags);
 //! - [`rx_scatter`]: frames spanning several RX descriptors, delivered as mbuf chains;
 //! - [`vlan_offload`]: VLAN stripping and insertion (CTRL.VME);
@@ -20,6 +21,7 @@ pub mod adv;
 pub mod data;
 pub mod e1000_family;
 pub mod error;
+pub mod mac_filter;
 pub mod queue_header;
 pub mod rx_cksum;
 pub mod rx_filter;

@@ -3,7 +3,7 @@
 //! the register access so that the host tests drive it against the 82599 model.
 
 use super::queues::{self, rx_mem, tx_mem};
-use super::{hw, intr, regs, rss, state, stats, IxgbeState, MacType, MAX_MTU, NAME};
+use super::{addr_filter, hw, intr, regs, rss, state, stats, IxgbeState, MacType, MAX_MTU, NAME};
 use crate::net::common::queue_mem::{self, QueueSlot};
 use crate::net::intel::adv::{queue, AdvRing, QueueMem};
 use crate::net::intel::error::IntelError;
@@ -182,7 +182,14 @@ impl<R: RegIo> Control for IxgbeControl<R> {
             rx_offload_capa: ethdev::RxOffloads::SCATTER,
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
+            max_mac_addrs: addr_filter::RAR.entries as u16,
+            max_mc_addrs: ethdev::mac_filters::MAX_MC_ADDRS as u16,
         }
+    }
+
+    fn mac_filters(&self, lists: &ethdev::MacLists) -> Result<(), EthError> {
+        addr_filter::program(&self.regs, lists);
+        Ok(())
     }
 
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
@@ -223,6 +230,7 @@ impl<R: RegIo> Control for IxgbeControl<R> {
             self.rx_queue_start(q)?;
         }
         hw::set_promiscuous(&self.regs, self.slot.promisc.load(Ordering::Relaxed) == 1);
+        addr_filter::program(&self.regs, &self.slot.mac_filters.read());
         hw::set_max_frame(&self.regs, self.slot.mtu.load(Ordering::Relaxed) as u16);
         queues::rx_enable(&self.regs).map_err(|e| self.err(e))?;
         if self.state().lsc.load(Ordering::Relaxed) == 1 {

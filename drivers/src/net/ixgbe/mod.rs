@@ -22,6 +22,7 @@
 //! functions (another register set), and the X550EM/X552/X553 SoC parts (NVM control at
 //! another offset, link through the IOSF sideband or firmware commands).
 
+mod addr_filter;
 mod control;
 mod data;
 pub mod hw;

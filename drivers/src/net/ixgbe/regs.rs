@@ -95,6 +95,10 @@ pub const FCTRL_MPE: u32 = 1 << 8;
 pub const FCTRL_UPE: u32 = 1 << 9;
 /// FCTRL: broadcast accept.
 pub const FCTRL_BAM: u32 = 1 << 10;
+/// Multicast Control: the MTA's enable and hash offset.
+pub const MCSTCTRL: usize = 0x05090;
+/// MCSTCTRL: multicast (MTA) filter enable; MO (bits 1:0) 0 hashes address bits 47:36.
+pub const MCSTCTRL_MFE: u32 = 1 << 2;
 /// Multicast Table Array entry `n` (0..128).
 pub const fn mta(n: usize) -> usize {
     0x05200 + 4 * n

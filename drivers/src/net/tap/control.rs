@@ -111,7 +111,15 @@ impl Control for TapControl {
             // A chained mbuf is copied into one write.
             tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
             tx_max_segs: u16::MAX,
+            // The tap device hands every frame to the port: the lists are kept, nothing
+            // filters (DPDK's tap PMD takes a multicast list the same way).
+            max_mac_addrs: 1 + ethdev::mac_filters::MAX_EXTRA_MACS as u16,
+            max_mc_addrs: ethdev::mac_filters::MAX_MC_ADDRS as u16,
         }
+    }
+
+    fn mac_filters(&self, _lists: &ethdev::MacLists) -> Result<(), EthError> {
+        Ok(())
     }
 
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {

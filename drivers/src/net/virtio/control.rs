@@ -5,6 +5,7 @@
 
 use super::ctrl::CtrlQueue;
 use super::error::VirtioError;
+use super::mac_table;
 use super::net::{self, Features};
 use super::pci::{DeviceStatus, Notifier, Transport, NO_VECTOR};
 use super::vring::{self, Layout, SplitRing};
@@ -342,6 +343,13 @@ impl VirtioControl {
                     c.command(net::CTRL_RX, net::CTRL_RX_ALLMULTI, &[1])
                         .map_err(|e| start_command("all-multicast (VIRTIO_NET_CTRL_RX_ALLMULTI)".into(), e))?;
                 }
+                // A reset empties the device's table: the port's lists go back in.
+                let lists = slot.mac_filters.read();
+                if !lists.unicast.is_empty() || !lists.multicast.is_empty() {
+                    let (uc, mc) = (mac_table::encode(&lists.unicast), mac_table::encode(&lists.multicast));
+                    c.command_parts(net::CTRL_MAC, net::CTRL_MAC_TABLE_SET, &[&uc, &mc])
+                        .map_err(|e| start_command("MAC table (VIRTIO_NET_CTRL_MAC_TABLE_SET)".into(), e))?;
+                }
             }
             if self.active_features().contains(Features::CTRL_VLAN) {
                 // The specification leaves the table's state after a reset open, and QEMU
@@ -429,7 +437,25 @@ impl Control for VirtioControl {
                 | if self.has(Features::MRG_RXBUF) { ethdev::RxOffloads::SCATTER } else { ethdev::RxOffloads::empty() },
             tx_offload_capa: net::offload_capa(self.features).1 | ethdev::TxOffloads::MULTI_SEGS,
             tx_max_segs: txq::MAX_SEGS,
+            max_mac_addrs: if self.has(Features::CTRL_RX) { 1 + mac_table::MAX_UC as u16 } else { 1 },
+            max_mc_addrs: if self.has(Features::CTRL_RX) { mac_table::MAX_MC as u16 } else { 0 },
         }
+    }
+
+    fn mac_filters(&self, lists: &ethdev::MacLists) -> Result<(), EthError> {
+        if !self.has(Features::CTRL_RX) {
+            return Err(self.unsupported(
+                "secondary MAC addresses and multicast lists: the device does not offer VIRTIO_NET_F_CTRL_RX (and VIRTIO_NET_F_CTRL_VQ)"
+                    .into(),
+            ));
+        }
+        if self.started() {
+            let (uc, mc) = (mac_table::encode(&lists.unicast), mac_table::encode(&lists.multicast));
+            let mut g = self.ctrl.lock().unwrap_or_else(|p| p.into_inner());
+            let c = g.as_mut().ok_or_else(|| self.err("the control queue is not set up"))?;
+            c.command_parts(net::CTRL_MAC, net::CTRL_MAC_TABLE_SET, &[&uc, &mc]).map_err(|e| self.err(e))?;
+        }
+        Ok(())
     }
 
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {

@@ -19,7 +19,8 @@ const SPIN: Duration = Duration::from_micros(500);
 /// The control queue of a port.
 pub struct CtrlQueue {
     q: Vring,
-    /// Device address of each of the three command words.
+    /// Device address of each of the three command words (class and command, unused,
+    /// acknowledgement; the data follows in words 3..).
     iova: [u64; 3],
     index: u16,
     noff: u16,
@@ -45,14 +46,39 @@ impl CtrlQueue {
         if data.is_empty() || data.len() > 8 {
             return Err(VirtioError::CtrlDataLen(data.len()));
         }
-        let mut d = [0u8; 8];
-        d[..data.len()].copy_from_slice(data);
+        self.command_parts(class, cmd, &[data])
+    }
+
+    /// Runs command `cmd` of `class` whose data is `parts`, each in a descriptor of its own
+    /// (as `VIRTIO_NET_CTRL_MAC_TABLE_SET`'s two tables). The parts are copied to the
+    /// queue's software words after the three of [`Self::command`]: they must fit them,
+    /// each rounded up to whole words, and the chain must fit the queue.
+    pub fn command_parts(&mut self, class: u8, cmd: u8, parts: &[&[u8]]) -> Result<(), VirtioError> {
+        let nb = usize::from(self.q.size());
+        let words: usize = parts.iter().map(|p| p.len().div_ceil(8)).sum();
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if parts.is_empty() || parts.iter().any(|p| p.is_empty()) || parts.len() + 2 > nb || 3 + words > nb {
+            return Err(VirtioError::CtrlDataLen(total));
+        }
         self.q.sw_word(0).store(u64::from(class) | (u64::from(cmd) << 8), Ordering::Relaxed);
-        self.q.sw_word(1).store(u64::from_le_bytes(d), Ordering::Relaxed);
         self.q.sw_word(2).store(0xff, Ordering::Relaxed);
         self.q.set_desc(0, self.iova[0], 2, DESC_F_NEXT, 1);
-        self.q.set_desc(1, self.iova[1], data.len() as u32, DESC_F_NEXT, 2);
-        self.q.set_desc(2, self.iova[2], 1, DESC_F_WRITE, 0);
+        let mut word = 3;
+        for (i, part) in parts.iter().enumerate() {
+            for (k, chunk) in part.chunks(8).enumerate() {
+                let mut d = [0u8; 8];
+                d[..chunk.len()].copy_from_slice(chunk);
+                self.q.sw_word(word + k).store(u64::from_le_bytes(d), Ordering::Relaxed);
+            }
+            // The words are consecutive in the queue's memzone, which is contiguous in
+            // device address space.
+            let iova = self.iova[2] + 8 * (word as u64 - 2);
+            word += part.len().div_ceil(8);
+            let desc = i + 1;
+            let next = if desc == parts.len() { nb - 1 } else { desc + 1 };
+            self.q.set_desc(desc, iova, part.len() as u32, DESC_F_NEXT, next as u16);
+        }
+        self.q.set_desc(nb - 1, self.iova[2], 1, DESC_F_WRITE, 0);
         let avail = self.q.hdr().avail.load(Ordering::Relaxed) as u16;
         self.q.avail_put(avail, 0);
         let next = avail.wrapping_add(1);

@@ -151,7 +151,7 @@ pub enum VirtioError {
         size: u16,
     },
     /// Control command data of a length the driver does not support.
-    #[error("control command data of {0} bytes (1 to 8 supported)")]
+    #[error("control command data of {0} bytes does not fit the control queue")]
     CtrlDataLen(usize),
     /// The device did not answer a control command.
     #[error("control command class {class} cmd {cmd}: no answer from the device within {timeout:?}")]

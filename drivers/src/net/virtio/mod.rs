@@ -30,6 +30,7 @@ mod data;
 pub mod error;
 pub mod gso;
 mod intr;
+mod mac_table;
 pub mod net;
 pub mod offload;
 pub mod pci;

@@ -121,6 +121,8 @@ pub const CTRL_RX_ALLMULTI: u8 = 1;
 pub const CTRL_MAC: u8 = 1;
 /// MAC command: set the address (six bytes).
 pub const CTRL_MAC_ADDR_SET: u8 = 1;
+/// `VIRTIO_NET_CTRL_MAC_TABLE_SET`: the unicast and multicast filter tables.
+pub const CTRL_MAC_TABLE_SET: u8 = 0;
 /// Control class: VLAN filter.
 pub const CTRL_VLAN: u8 = 2;
 /// VLAN command: let frames of a VLAN id through (u16).

@@ -621,13 +621,25 @@ impl State {
         }
         let fctrl = self.get(regs::FCTRL);
         let dst = &frame[..6];
-        let own = {
-            let (l, h) = (self.get(regs::ral(0)).to_le_bytes(), self.get(regs::rah(0)).to_le_bytes());
-            self.get(regs::rah(0)) & regs::RAH_AV != 0 && dst == [l[0], l[1], l[2], l[3], h[0], h[1]]
-        };
+        // Exact filters (8.2.3.7, RAL/RAH): any of the 128 receive address entries with
+        // its address-valid bit.
+        let own = (0..128).any(|n| {
+            let (l, h) = (self.get(regs::ral(n)).to_le_bytes(), self.get(regs::rah(n)).to_le_bytes());
+            self.get(regs::rah(n)) & regs::RAH_AV != 0 && dst == [l[0], l[1], l[2], l[3], h[0], h[1]]
+        });
         let bcast = dst == [0xff; 6];
         let mcast = dst[0] & 1 != 0 && !bcast;
+        // The inexact multicast filter (8.2.3.7, MCSTCTRL and MTA): with MCSTCTRL.MFE, the
+        // 12 address bits MCSTCTRL.MO selects (MO 0: bits 47:36, 1: 46:35, 2: 45:34,
+        // 3: 43:32) index the 4096-bit MTA.
+        let mcstctrl = self.get(regs::MCSTCTRL);
+        let hashed = mcast && mcstctrl & regs::MCSTCTRL_MFE != 0 && {
+            let shift = [4, 3, 2, 0][(mcstctrl & 3) as usize];
+            let h = ((usize::from(dst[5]) << 8 | usize::from(dst[4])) >> shift) & 0xfff;
+            self.get(regs::mta(h >> 5)) & (1 << (h & 31)) != 0
+        };
         let accepted = own
+            || hashed
             || (bcast && fctrl & regs::FCTRL_BAM != 0)
             || (mcast && fctrl & regs::FCTRL_MPE != 0)
             || (!mcast && !bcast && fctrl & regs::FCTRL_UPE != 0);

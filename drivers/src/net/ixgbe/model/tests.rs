@@ -584,6 +584,32 @@ fn promiscuous_mode_and_mac_filtering() {
 }
 
 #[test]
+fn secondary_addresses_and_the_multicast_list_pass_only_while_programmed() {
+    let f = need_fixture!();
+    let r = rig(f);
+    let pool = r.pool("mcl");
+    r.start(1, 1, false, &pool);
+    let (extra, group, other_group) = ([0x02, 7, 7, 7, 7, 7], [1, 0, 0x5e, 1, 2, 3], [1, 0, 0x5e, 1, 2, 4]);
+    assert!(matches!(r.model.deliver(&udp_frame(extra, 1, 1, 50)), Err(Dropped::Fault(_))), "not added yet");
+    assert!(matches!(r.model.deliver(&udp_frame(group, 1, 1, 50)), Err(Dropped::Fault(_))), "not added yet");
+    let lists = ethdev::MacLists { unicast: vec![extra], multicast: vec![group] };
+    r.ctl.mac_filters(&lists).unwrap();
+    assert_eq!(r.model.peek(regs::rah(1)), regs::RAH_AV | 0x0707);
+    assert_eq!(r.model.peek(regs::mpsar_lo(1)), 1, "entry 1 belongs to pool 0");
+    assert_eq!(r.model.peek(regs::MCSTCTRL), regs::MCSTCTRL_MFE, "MTA on, offset 0");
+    assert_eq!(r.model.deliver(&udp_frame(extra, 1, 1, 50)), Ok(0), "a secondary address passes");
+    assert_eq!(r.model.deliver(&udp_frame(group, 1, 1, 50)), Ok(0), "a listed group passes");
+    use crate::net::intel::mac_filter::mta_hash;
+    assert_ne!(mta_hash(&other_group), mta_hash(&group), "the other group hashes elsewhere");
+    assert!(matches!(r.model.deliver(&udp_frame(other_group, 1, 1, 50)), Err(Dropped::Fault(_))));
+    r.ctl.mac_filters(&ethdev::MacLists::default()).unwrap();
+    assert_eq!(r.model.peek(regs::rah(1)), 0);
+    assert!(matches!(r.model.deliver(&udp_frame(extra, 1, 1, 50)), Err(Dropped::Fault(_))), "removed");
+    assert!(matches!(r.model.deliver(&udp_frame(group, 1, 1, 50)), Err(Dropped::Fault(_))), "removed");
+    r.ctl.close();
+}
+
+#[test]
 fn one_queue_stops_and_starts_again_while_the_port_runs() {
     use crate::net::intel::RegIo;
     let f = need_fixture!();
