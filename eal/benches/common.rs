@@ -147,9 +147,14 @@ impl DpdkPipe {
 
     /// Sends one request line and returns the number its answer "`name` `key`=X" carries.
     pub fn measure(&mut self, request: &str, key: &str) -> Result<f64, String> {
+        self.ask(request, &format!("{key}="))?.parse().map_err(|_| format!("{}: unparsable figure", self.name))
+    }
+
+    /// Sends one request line and returns the rest of its answer "`name` `prefix`...".
+    pub fn ask(&mut self, request: &str, prefix: &str) -> Result<String, String> {
         use std::io::Write;
         writeln!(self.stdin, "{request}").map_err(|e| e.to_string())?;
-        self.reply(&format!("{key}="))?.parse().map_err(|_| format!("{}: unparsable figure", self.name))
+        self.reply(prefix)
     }
 }
 

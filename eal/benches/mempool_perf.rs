@@ -6,6 +6,9 @@
 //! built from this repository and driven over a pipe, so it is found from any checkout.
 //! `cargo bench -p eal --bench mempool_perf` (env BENCH_ROUNDS, BENCH_SECS; BENCH_ONLY=TEXT
 //! keeps the figures whose key contains TEXT, BENCH_SIDE=bypass skips DPDK, for profiling).
+//! A second table gives each measurement's fastest pass (65536 objects) on the main lcore
+//! in TSC cycles per object, on both sides: what the code costs without the preemption a
+//! loaded host adds to the objects/s figures.
 //! Needs root and hugepages for the DPDK side (libdpdk-dev for `pkg-config libdpdk`).
 
 #[allow(dead_code, reason = "run_baseline and median are for ring_perf")]
@@ -40,7 +43,18 @@ fn test_loop(mp: &Mempool, keep: usize, bulk: usize, table: &mut [u64]) {
     }
 }
 
-fn per_lcore(mp: Mempool, keep: usize, bulk: usize, secs: f64, start: Arc<AtomicU32>, count: Arc<AtomicU64>) {
+/// Runs passes for `secs` seconds; adds the objects moved to `count` and stores the fastest
+/// pass in `best` (TSC cycles per object: the cost of the code itself, which preemption by
+/// other work on a loaded host can only make slower, never faster).
+fn per_lcore(
+    mp: Mempool,
+    keep: usize,
+    bulk: usize,
+    secs: f64,
+    start: Arc<AtomicU32>,
+    count: Arc<AtomicU64>,
+    best: Arc<AtomicU64>,
+) {
     // On the stack and cache-aligned, as the autotest's `obj_table`.
     #[repr(C, align(64))]
     struct Table([u64; MAX_KEEP]);
@@ -50,11 +64,28 @@ fn per_lcore(mp: Mempool, keep: usize, bulk: usize, secs: f64, start: Arc<Atomic
     }
     let t0 = Instant::now();
     let mut n = 0u64;
+    let mut fastest = u64::MAX;
     while t0.elapsed().as_secs_f64() < secs {
+        let c0 = tsc();
         test_loop(&mp, keep, bulk, &mut table.0);
+        fastest = fastest.min(tsc().wrapping_sub(c0));
         n += N as u64;
     }
     count.fetch_add(n, Ordering::Relaxed);
+    best.store(fastest, Ordering::Relaxed);
+}
+
+/// The time-stamp counter (what DPDK's side reads with `rte_rdtsc`).
+fn tsc() -> u64 {
+    // SAFETY: RDTSC has no preconditions; every x86-64 CPU has it.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// DPDK's answer "R best=B": objects per second and its fastest pass in cycles per object.
+fn parse_answer(a: &str) -> Result<(f64, f64), String> {
+    let bad = || format!("mempool_pipe: unparsable answer '{a}'");
+    let (rate, best) = a.split_once(" best=").ok_or_else(bad)?;
+    Ok((rate.parse().map_err(|_| bad())?, best.parse().map_err(|_| bad())?))
 }
 
 /// BENCH_ONLY=TEXT keeps the figures whose key contains TEXT (e.g. `cache=512 cores=1`).
@@ -70,6 +101,7 @@ fn round(
     ours: &mut Figures,
     dpdk: &mut Option<DpdkPipe>,
     base: &mut Figures,
+    best: &mut [Figures; 2],
 ) {
     let worker = eal.lcores().workers().first().copied();
     for mp in pools {
@@ -85,24 +117,31 @@ fn round(
                     }
                     let start = Arc::new(AtomicU32::new(0));
                     let count = Arc::new(AtomicU64::new(0));
+                    let fastest = Arc::new(AtomicU64::new(0));
                     if cores == 2 {
-                        let (mp, s, c) = (*mp, start.clone(), count.clone());
+                        let (mp, s, c, f) = (*mp, start.clone(), count.clone(), Arc::new(AtomicU64::new(0)));
                         eal.lcores()
                             .remote_launch(worker.expect("checked"), move || {
-                                per_lcore(mp, keep, bulk, secs, s, c);
+                                per_lcore(mp, keep, bulk, secs, s, c, f);
                                 0
                             })
                             .expect("launch");
                     }
                     start.store(1, Ordering::Release);
-                    per_lcore(*mp, keep, bulk, secs, start.clone(), count.clone());
+                    per_lcore(*mp, keep, bulk, secs, start.clone(), count.clone(), fastest.clone());
                     eal.lcores().wait_all();
                     let rate = count.load(Ordering::Relaxed) as f64 / secs;
                     ours.entry(key.clone()).or_default().push(rate / 1e6);
+                    let cycles = fastest.load(Ordering::Relaxed) as f64 / N as f64;
+                    best[0].entry(key.clone()).or_default().push(cycles);
                     if let Some(d) = dpdk.as_mut() {
                         let req = format!("{} {cores} {bulk} {keep} {secs}", mp.cache_size());
-                        match d.measure(&req, "rate") {
-                            Ok(r) => base.entry(key).or_default().push(r / 1e6),
+                        let answer = d.ask(&req, "rate=").and_then(|a| parse_answer(&a));
+                        match answer {
+                            Ok((r, b)) => {
+                                base.entry(key.clone()).or_default().push(r / 1e6);
+                                best[1].entry(key).or_default().push(b);
+                            }
                             Err(e) => {
                                 println!("DPDK mempool harness failed: {e}");
                                 *dpdk = None;
@@ -142,10 +181,18 @@ fn main() {
             .ok()
     };
     let (mut ours, mut base) = (Figures::new(), Figures::new());
+    let mut best = [Figures::new(), Figures::new()];
     for r in 0..rounds {
-        round(&eal, &pools, secs, &mut ours, &mut dpdk, &mut base);
+        round(&eal, &pools, secs, &mut ours, &mut dpdk, &mut base, &mut best);
         eprintln!("round {r} done");
         std::thread::sleep(Duration::from_millis(100));
     }
     print_table("Mempool", "M objects/s", &ours, &base, false);
+    print_table(
+        "Mempool, fastest pass of each measurement",
+        "TSC cycles per object on the main lcore",
+        &best[0],
+        &best[1],
+        true,
+    );
 }

@@ -152,10 +152,15 @@ impl Layout {
 /// handle can only be made by the thread bound to the lcore (the EAL binds each lcore id
 /// to one thread of the group), and it is neither `Send` nor `Sync`, so it never leaves
 /// that thread.
+///
+/// Two words (the fill level's address and the first object word's; the pool knows the
+/// length), so that it travels in registers: a larger handle is spilled to the stack on
+/// every call for the sake of the cold paths' calls.
 #[derive(Clone, Copy)]
 pub struct Cache {
     lens: &'static CacheLen,
-    objs: Slots,
+    /// The first of the cache's `cache_cap` object words.
+    base: *mut u64,
     /// Keeps the handle on the thread that owns the cache.
     _owner: PhantomData<*const ()>,
 }
@@ -403,9 +408,19 @@ impl Mempool {
         let id = id as usize;
         Cache {
             lens: &self.cache_lens[id],
-            objs: self.cache_objs.sub(id * self.cache_cap, self.cache_cap),
+            base: self.cache_objs.sub(id * self.cache_cap, self.cache_cap).base(),
             _owner: PhantomData,
         }
+    }
+
+    /// The object words of cache `c` (of this pool).
+    #[inline(always)]
+    fn words(&self, c: &Cache) -> Slots {
+        // SAFETY: `c.base` is the start of a `cache_cap`-word sub-run of some pool's
+        // `cache_objs` (`Mempool::cache`); the caller passes a cache of this pool, as the
+        // hot paths, which index it up to this pool's `cache_cap`, already require (a
+        // cache of another pool is not checked for: see the note on `get_bulk_with`).
+        unsafe { Slots::from_raw(c.base, self.cache_cap) }
     }
 
     #[inline(always)]
@@ -437,7 +452,10 @@ impl Mempool {
     }
 
     /// [`Mempool::get_bulk`] through a cache looked up earlier by this same thread.
-    #[inline]
+    ///
+    /// The cache must be this pool's ([`Mempool::local_cache`] of this pool): a cache of
+    /// another pool is not detected.
+    #[inline(always)]
     pub fn get_bulk_with(&self, cache: Option<Cache>, out: &mut [u64]) -> bool {
         let n = out.len();
         if let Some(c) = cache {
@@ -447,7 +465,7 @@ impl Mempool {
                 // SAFETY: `n <= len <= cache_cap`, so words `len - n..len` lie in the cache;
                 // this thread owns the cache (a `Cache` never leaves its lcore's thread), so
                 // nobody writes them meanwhile; `out` is the caller's, distinct memory.
-                unsafe { copy_words(c.objs.word(len - n), out.as_mut_ptr(), n) };
+                unsafe { copy_words(c.base.add(len - n), out.as_mut_ptr(), n) };
                 c.lens.len.store((len - n) as u32, Ordering::Relaxed);
                 return true;
             }
@@ -468,20 +486,20 @@ impl Mempool {
         // dead with this mark set knows the slots above `len` are in doubt.
         c.lens.op.store(OP_REFILL | want as u32, Ordering::Relaxed);
         // SAFETY: this thread is the cache's lcore, the only one touching its words.
-        if !unsafe { self.ring.mc_dequeue_bulk_slots(c.objs.sub(len, want)) } {
+        if !unsafe { self.ring.mc_dequeue_bulk_slots(self.words(&c).sub(len, want)) } {
             c.lens.op.store(0, Ordering::Release);
             return self.ring.mc_dequeue_bulk(out);
         }
         let len = len + want;
         // SAFETY: as above.
-        unsafe { c.objs.read(len - n, out) };
+        unsafe { self.words(&c).read(len - n, out) };
         c.lens.len.store((len - n) as u32, Ordering::Relaxed);
         c.lens.op.store(0, Ordering::Release);
         true
     }
 
     /// [`Mempool::put_bulk`] through a cache looked up earlier by this same thread.
-    #[inline]
+    #[inline(always)]
     pub fn put_bulk_with(&self, cache: Option<Cache>, objs: &[u64]) {
         let n = objs.len();
         if let Some(c) = cache {
@@ -491,7 +509,7 @@ impl Mempool {
                 // SAFETY: `end < flush_thresh <= cache_cap`, so words `len..end` lie in the
                 // cache; this thread owns the cache (a `Cache` never leaves its lcore's
                 // thread), so nobody reads or writes them meanwhile; `objs` is distinct.
-                unsafe { copy_words(objs.as_ptr(), c.objs.word(len), n) };
+                unsafe { copy_words(objs.as_ptr(), c.base.add(len), n) };
                 c.lens.len.store(end as u32, Ordering::Relaxed);
                 return;
             }
@@ -511,11 +529,11 @@ impl Mempool {
     fn put_flush(&self, c: Cache, len: usize, objs: &[u64]) {
         let end = len + objs.len();
         // SAFETY: this thread is the cache's lcore, the only one touching its words.
-        unsafe { c.objs.write(len, objs) };
+        unsafe { self.words(&c).write(len, objs) };
         let keep = self.cache_size as usize;
         c.lens.op.store(OP_FLUSH | end as u32, Ordering::Relaxed);
         // SAFETY: as above.
-        let flushed = unsafe { self.ring.mp_enqueue_bulk_slots(c.objs.sub(keep, end - keep)) };
+        let flushed = unsafe { self.ring.mp_enqueue_bulk_slots(self.words(&c).sub(keep, end - keep)) };
         debug_assert!(flushed, "a pool's ring has room for all its objects");
         c.lens.len.store(keep as u32, Ordering::Relaxed);
         c.lens.op.store(0, Ordering::Release);
@@ -540,7 +558,7 @@ impl Mempool {
             let len = c.lens.len.load(Ordering::Relaxed) as usize;
             let mut objs = vec![0u64; len];
             // SAFETY: this thread is the cache's lcore, the only one touching its words.
-            unsafe { c.objs.read(0, &mut objs) };
+            unsafe { self.words(&c).read(0, &mut objs) };
             let mut done = 0;
             while done < objs.len() {
                 done += self.ring.mp_enqueue_burst(&objs[done..]);
@@ -568,7 +586,7 @@ impl Mempool {
         }
         let mut objs = vec![0u64; end - keep];
         // SAFETY: the owner is dead (the caller's promise), so nobody writes its cache.
-        unsafe { c.objs.read(keep, &mut objs) };
+        unsafe { self.words(&c).read(keep, &mut objs) };
         Some(objs)
     }
 
@@ -624,7 +642,7 @@ impl Mempool {
         let mut objs = vec![0u64; certain];
         // SAFETY: the owner is dead and nobody can claim the lcore meanwhile (the caller's
         // promise), so nobody writes its cache.
-        unsafe { c.objs.read(0, &mut objs) };
+        unsafe { self.words(&c).read(0, &mut objs) };
         // Only this pool's own objects go back (a torn cache must never poison the ring).
         let objs: Vec<u64> = objs.into_iter().filter(|&o| self.owns(o)).collect();
         let mut done = 0;
@@ -663,7 +681,7 @@ impl Mempool {
                 let len = (c.lens.len.load(Ordering::Acquire) as usize).min(self.cache_cap);
                 let mut objs = vec![0u64; len];
                 // SAFETY: the group is quiescent (the caller's promise): nobody writes caches.
-                unsafe { c.objs.read(0, &mut objs) };
+                unsafe { self.words(&c).read(0, &mut objs) };
                 objs.into_iter().for_each(&mut mark);
             }
         }

@@ -197,7 +197,7 @@ fn death_mid_refill_or_flush_never_returns_an_object_twice() {
     assert!(p.ring.mc_dequeue_bulk(&mut objs));
     let c = p.cache(3);
     // SAFETY: lcore 3's cache in a test: no thread is bound to it.
-    unsafe { c.objs.write(0, &objs) };
+    unsafe { p.words(&c).write(0, &objs) };
     c.lens.len.store(90, Ordering::Relaxed);
     c.lens.op.store(OP_FLUSH | 100, Ordering::Relaxed);
     let r = p.reclaim_cache(3);
@@ -207,7 +207,7 @@ fn death_mid_refill_or_flush_never_returns_an_object_twice() {
     let mut objs = vec![0u64; 20];
     assert!(p.ring.mc_dequeue_bulk(&mut objs));
     // SAFETY: lcore 3's cache in a test: no thread is bound to it.
-    unsafe { c.objs.write(0, &objs) };
+    unsafe { p.words(&c).write(0, &objs) };
     c.lens.len.store(20, Ordering::Relaxed);
     c.lens.op.store(OP_REFILL | 60, Ordering::Relaxed);
     let r = p.reclaim_cache(3);
@@ -242,7 +242,7 @@ fn a_flush_cut_short_by_death_is_finished_with_the_caches_objects() {
     assert!(p.ring.mc_dequeue_bulk(&mut objs));
     let c = p.cache(11);
     // SAFETY: lcore 11's cache in a test: no thread is bound to it.
-    unsafe { c.objs.write(0, &objs) };
+    unsafe { p.words(&c).write(0, &objs) };
     c.lens.len.store(90, Ordering::Relaxed);
     c.lens.op.store(OP_FLUSH | 100, Ordering::Relaxed);
     let cfg = m.config();

@@ -94,6 +94,21 @@ impl Slots {
         self.len
     }
 
+    /// Address of the first word (for handles that know the length and keep one word).
+    #[inline(always)]
+    pub(crate) fn base(&self) -> *mut u64 {
+        self.base
+    }
+
+    /// The run of `len` words at `base` again, after [`Slots::base`].
+    ///
+    /// # Safety
+    /// `base` and `len` are those of a run made by [`Slots::at`] (or a sub-run of one).
+    #[inline(always)]
+    pub(crate) unsafe fn from_raw(base: *mut u64, len: usize) -> Slots {
+        Slots { base, len }
+    }
+
     /// Address of word `i`, unchecked, for the hot paths' block copies ([`copy_words`]).
     ///
     /// # Safety
@@ -167,14 +182,18 @@ mod tests {
     use super::copy_words;
 
     #[test]
-    fn copy_words_moves_exactly_n_words_for_every_length() {
+    fn copy_words_moves_exactly_n_words_for_every_length_and_alignment() {
         for n in 0..=70usize {
-            let src: Vec<u64> = (1..=n as u64 + 8).collect();
-            let mut dst = vec![0u64; n + 8];
-            // SAFETY: both vectors hold at least `n` words and are distinct.
-            unsafe { copy_words(src.as_ptr(), dst.as_mut_ptr(), n) };
-            assert_eq!(&dst[..n], &src[..n], "n = {n}");
-            assert!(dst[n..].iter().all(|&w| w == 0), "n = {n}: wrote past the end");
+            for (s_off, d_off) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                let src: Vec<u64> = (1..=n as u64 + 9).collect();
+                let mut dst = vec![0u64; n + 9];
+                // SAFETY: both vectors hold at least `n + 1` words and are distinct.
+                unsafe { copy_words(src.as_ptr().add(s_off), dst.as_mut_ptr().add(d_off), n) };
+                let what = format!("n = {n}, offsets {s_off}/{d_off}");
+                assert_eq!(&dst[d_off..d_off + n], &src[s_off..s_off + n], "{what}");
+                assert!(dst[..d_off].iter().all(|&w| w == 0), "{what}: wrote before the start");
+                assert!(dst[d_off + n..].iter().all(|&w| w == 0), "{what}: wrote past the end");
+            }
         }
     }
 }
