@@ -416,11 +416,20 @@ impl Mempool {
     /// The object words of cache `c` (of this pool).
     #[inline(always)]
     fn words(&self, c: &Cache) -> Slots {
-        // SAFETY: `c.base` is the start of a `cache_cap`-word sub-run of some pool's
-        // `cache_objs` (`Mempool::cache`); the caller passes a cache of this pool, as the
-        // hot paths, which index it up to this pool's `cache_cap`, already require (a
-        // cache of another pool is not checked for: see the note on `get_bulk_with`).
+        // SAFETY: `c.base` is the start of a `cache_cap`-word sub-run of this pool's
+        // `cache_objs` (`Mempool::cache`): the only callers pass caches that passed
+        // `Mempool::owns_cache` in `get_bulk_with`/`put_bulk_with`.
         unsafe { Slots::from_raw(c.base, self.cache_cap) }
+    }
+
+    /// True when `c` is one of this pool's caches: its fill-level word lies in this pool's
+    /// table. One subtraction and compare per burst; a cache of another pool would
+    /// otherwise be indexed by this pool's capacity.
+    #[inline(always)]
+    fn owns_cache(&self, c: &Cache) -> bool {
+        let start = self.cache_lens.as_ptr() as usize;
+        let off = (c.lens as *const CacheLen as usize).wrapping_sub(start);
+        off < std::mem::size_of_val(self.cache_lens)
     }
 
     #[inline(always)]
@@ -453,12 +462,11 @@ impl Mempool {
 
     /// [`Mempool::get_bulk`] through a cache looked up earlier by this same thread.
     ///
-    /// The cache must be this pool's ([`Mempool::local_cache`] of this pool): a cache of
-    /// another pool is not detected.
+    /// A cache of another pool is not used: the objects then come from the pool's ring.
     #[inline(always)]
     pub fn get_bulk_with(&self, cache: Option<Cache>, out: &mut [u64]) -> bool {
         let n = out.len();
-        if let Some(c) = cache {
+        if let Some(c) = cache.filter(|c| self.owns_cache(c)) {
             let len = c.len(self.cache_cap);
             if n <= len {
                 // Hand out the most recently freed objects first (warm in the CPU cache).
@@ -502,7 +510,7 @@ impl Mempool {
     #[inline(always)]
     pub fn put_bulk_with(&self, cache: Option<Cache>, objs: &[u64]) {
         let n = objs.len();
-        if let Some(c) = cache {
+        if let Some(c) = cache.filter(|c| self.owns_cache(c)) {
             let len = c.len(self.cache_cap);
             let end = len + n;
             if end < self.flush_thresh as usize {

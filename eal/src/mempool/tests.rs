@@ -74,6 +74,28 @@ fn lcore_cache_fills_and_flushes() {
 }
 
 #[test]
+fn a_cache_of_another_pool_is_not_used() {
+    let m = mem();
+    // A small cache on `a`, a large one on `b`: b's capacity must never index a's words.
+    let a = Mempool::create(&m, "small", 64, 64, 4).unwrap();
+    let b = Mempool::create(&m, "large", 1024, 64, 256).unwrap();
+    std::thread::spawn(move || {
+        set_lcore_id(Some(2));
+        let foreign = a.local_cache();
+        let mut objs = vec![0u64; 200];
+        assert!(b.get_bulk_with(foreign, &mut objs));
+        assert_eq!(b.ring.count(), 1024 - 200, "taken from b's ring, not through a's cache");
+        assert_eq!(a.lcore_cache_count(2), 0);
+        b.put_bulk_with(a.local_cache(), &objs);
+        assert_eq!(b.ring.count(), 1024);
+        assert_eq!(a.lcore_cache_count(2), 0, "a's cache untouched");
+        assert!(a.is_full() && b.is_full());
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
 fn lifo_cache_returns_warm_objects() {
     let m = mem();
     let p = Mempool::create(&m, "lifo", 256, 64, 32).unwrap();
