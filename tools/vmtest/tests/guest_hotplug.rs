@@ -1,8 +1,9 @@
 //! PCI hotplug in the QEMU guest: an e1000 bound to vfio-pci is attached by address to a
 //! running `hotplug_mp` primary with a secondary attached (`attach 0000:00:03.0`, as
 //! DPDK's `rte_dev_probe`); the primary and then the secondary echo frames from the host
-//! peer on it (every frame checked on the host); it is detached, and the script checks
-//! that no process keeps a VFIO device or group fd and that the NIC leaves vfio-pci at once
+//! peer on it (every frame checked on the host; attaching it again is refused); it is
+//! detached, and the script checks that no process keeps a VFIO device or group fd and
+//! that the NIC leaves vfio-pci at once
 //! (the kernel's unbind waits while any process holds the device); then it is bound to
 //! the kernel's `e1000` driver with `devbind` (its `eth*` interface appears), and bound to
 //! vfio-pci again for the next cycle, three times. The guest boots Debian's generic kernel
@@ -60,6 +61,13 @@ fn script() -> String {
         // Each cycle attaches the e1000 and then the virtio NIC, both as port 1.
         s += &wait_count("event: port 1 new", "/tmp/hp_s.out", 2 * k - 1);
         s += &wait_count("event: port 1 new", "/tmp/hp_p.out", 2 * k - 1);
+        if k == 1 {
+            // Attaching the same device again, from either process, is refused naming it.
+            s += "echo \"attach $A\" >&4; ";
+            s += &wait_count("failed to attach device $A", "/tmp/hp_s.out", 1);
+            s += "echo \"attach $A\" >&3; ";
+            s += &wait_count("failed to attach device $A", "/tmp/hp_p.out", 1);
+        }
         // The primary starts the port after the event (e1000 takes frames ~1 s after RX is enabled).
         s += &wait_count("port 1 started", "/tmp/hp_p.out", 2 * k - 1);
         s += "sleep 1.5; echo 'fwd 1 50 90000' >&3; ";
@@ -167,5 +175,11 @@ fn an_e1000_is_hot_attached_forwarded_on_by_two_processes_detached_and_rebound_t
     assert_eq!(e1000_ifs, CYCLES as usize, "the kernel's e1000 driver must take the NIC after each detach:\n{out}");
     let kernel_ifs = out.lines().filter(|l| l.starts_with("HP_KERNEL_IF=") && l.len() > "HP_KERNEL_IF=".len()).count();
     assert_eq!(kernel_ifs, CYCLES as usize, "the kernel's virtio-net must see the NIC after each detach:\n{out}");
-    assert!(!out.contains("failed to attach") && !out.contains("failed to detach"), "{out}");
+    // Only the two repeated attaches failed, each with a clear reason.
+    let refused: Vec<&str> = out.lines().filter(|l| l.contains("failed to attach")).collect();
+    assert_eq!(refused.len(), 2, "{out}");
+    for l in refused {
+        assert!(l.contains("failed to attach device 0000:00:03.0: ") && l.contains("already"), "{l}");
+    }
+    assert!(!out.contains("failed to detach"), "{out}");
 }
