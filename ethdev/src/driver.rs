@@ -166,6 +166,12 @@ pub trait DataPath: Send + Sync {
         let _ = (q, on);
         Err(EthError::Unsupported { port: u16::MAX, what: RX_INTR_UNSUPPORTED.into() })
     }
+    /// Has RX queue `q`'s interrupt taken on CPU `cpu` (where its poller sleeps), if the
+    /// queue has an interrupt of its own that the OS lets us steer.
+    fn rx_intr_steer(&self, q: u16, cpu: usize) -> Result<(), EthError> {
+        let _ = (q, cpu);
+        Err(EthError::Unsupported { port: u16::MAX, what: RX_INTR_UNSUPPORTED.into() })
+    }
 }
 
 /// Control operations, primary only. The ethdev layer checks states and arguments before

@@ -62,10 +62,17 @@ impl RxIdleSleeper {
     }
 
     /// Adds RX queue `q` of `port` (its interrupt stays off until [`RxIdleSleeper::arm`]).
-    /// Errors: the queue does not exist or the port has no RX interrupts.
+    /// When the calling thread is pinned to one CPU (an lcore), the queue's interrupt is
+    /// steered there ([`Port::rx_intr_steer`]) when the OS allows it, so that the wake-up
+    /// needs no other CPU. Errors: the queue does not exist or the port has no RX interrupts.
     pub fn add(&mut self, port: &Port, q: u16) -> Result<(), EthError> {
         port.rx_intr_disable(q)?;
         self.waiter.add(port, q)?;
+        if let [cpu] = eal::lcore::available_cpus()[..] {
+            if let Err(e) = port.rx_intr_steer(q, cpu) {
+                tracing::debug!(port = port.id(), q, cpu, "rx interrupt left where it is: {e}");
+            }
+        }
         self.queues.push((port.clone(), q));
         Ok(())
     }
@@ -82,9 +89,12 @@ impl RxIdleSleeper {
         self.empty >= self.threshold
     }
 
-    /// Arms every queue's interrupt.
+    /// Arms every queue's interrupt, then discards signals counted before (see
+    /// [`RxInterruptWaiter::discard_pending`]): poll once more before sleeping.
     pub fn arm(&mut self) -> Result<(), EthError> {
-        self.queues.iter().try_for_each(|(p, q)| p.rx_intr_enable(*q))
+        self.queues.iter().try_for_each(|(p, q)| p.rx_intr_enable(*q))?;
+        self.waiter.discard_pending();
+        Ok(())
     }
 
     /// Disarms every queue's interrupt and starts counting empty polls again.

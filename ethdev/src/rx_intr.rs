@@ -82,6 +82,15 @@ impl Port {
         self.data().rx_intr_ctl(q, false).map_err(|e| with_port(self.id(), e))
     }
 
+    /// Has RX queue `q`'s interrupt taken on CPU `cpu`, the CPU of the thread that sleeps on
+    /// it: the wake-up then stays on that CPU (no cross-CPU wake-up, which in a VM is another
+    /// vCPU to schedule). System-wide and needs root. Errors: as [`Port::rx_intr_enable`],
+    /// or the queue's interrupt is a cause the primary relays (INTx), or the OS refused.
+    pub fn rx_intr_steer(&self, q: u16, cpu: usize) -> Result<(), EthError> {
+        self.rx_intr_queue_check(q)?;
+        self.data().rx_intr_steer(q, cpu).map_err(|e| with_port(self.id(), e))
+    }
+
     /// The descriptor this process sleeps on for RX queue `q` (a secondary's comes from the
     /// primary over IPC the first time). Errors as [`Port::rx_intr_enable`].
     pub fn rx_intr_source(&self, q: u16) -> Result<RxIntrSource, EthError> {
@@ -159,6 +168,17 @@ impl RxInterruptWaiter {
         self.watched.iter().flatten().map(|w| (w.port, w.queue)).collect()
     }
 
+    /// Discards the interrupt signals already counted on the watched queues. Called after
+    /// arming and before the last poll, it drops a stale signal (a device that signals
+    /// again after the wake-up, such as QEMU's 82574L, or a frame that came while the queue
+    /// was polled) that would otherwise end the next sleep at once with nothing to receive;
+    /// a frame that raised it is still found by that last poll.
+    pub fn discard_pending(&self) {
+        for w in self.watched.iter().flatten() {
+            w.src.reset();
+        }
+    }
+
     /// Sleeps until a watched queue interrupts or `timeout` passes; returns the queues that
     /// interrupted (none on timeout), their interrupt counters reset.
     pub fn wait(&mut self, timeout: Duration) -> Result<Vec<(u16, u16)>, EthError> {
@@ -179,6 +199,20 @@ impl RxInterruptWaiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discarded_signals_do_not_end_the_next_sleep() {
+        let e = Arc::new(EventFd::new().unwrap());
+        let mut w = RxInterruptWaiter::new().unwrap();
+        let src = RxIntrSource::Counter(e.clone());
+        w.epoll.add(src.fd(), 0).unwrap();
+        w.watched.push(Some(Watched { port: 3, queue: 1, src }));
+        e.write(1).unwrap();
+        w.discard_pending();
+        assert!(w.wait(Duration::from_millis(20)).unwrap().is_empty(), "a discarded signal woke the waiter");
+        e.write(1).unwrap();
+        assert_eq!(w.wait(Duration::from_secs(5)).unwrap(), vec![(3, 1)], "a new signal must wake it");
+    }
 
     #[test]
     fn counter_sources_reset_and_readable_ones_are_not_read() {

@@ -146,6 +146,15 @@ impl BusDevice {
         Ok(ArmedIrqs { dev: self.vfio.clone(), index, _regs: regs, device: self.index, polled })
     }
 
+    /// Points the IRQ of interrupt vector `vector` at CPU `cpu` (system-wide, as
+    /// `/proc/irq/<irq>/smp_affinity_list`), so that a thread sleeping on the vector's
+    /// eventfd on that CPU is woken there; returns the IRQ number. Errors: the vector has no
+    /// IRQ of its own in this kernel (not armed, or a cause a handler relays), or the kernel
+    /// refused (it needs root).
+    pub fn steer_vector_irq(&self, vector: u32, cpu: usize) -> Result<u32, BusError> {
+        super::irq_affinity::steer(&self.addr, vector, cpu)
+    }
+
     /// The eventfd of a [`Vector::Polled`] vector, in this process: the primary's own, or in
     /// a secondary a copy received from the primary over IPC (ask once and keep it).
     pub fn vector_eventfd(&self, vector: u32) -> Result<Arc<EventFd>, BusError> {

@@ -16,6 +16,7 @@ pub mod epoll;
 mod error;
 mod fd_share;
 mod interrupts;
+mod irq_affinity;
 mod needs;
 mod noiommu;
 mod pci_probe;

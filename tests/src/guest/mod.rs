@@ -8,7 +8,7 @@
 //! Each guest program keeps only what is specific to its driver.
 
 pub mod frames;
-pub mod irq_observer;
+pub mod irq_trace;
 pub mod jumbo;
 pub mod lsc;
 pub mod port;

@@ -40,6 +40,16 @@ pub fn kernel_package() -> Result<String> {
     Ok(pkg)
 }
 
+/// The generic kernel image package of the same version as the cloud one
+/// (`linux-image-6.12.95+deb12-amd64` for `linux-image-6.12.95+deb12-cloud-amd64`): it has
+/// the drivers of real and emulated NICs (`e1000`, ...) that the cloud kernel leaves out.
+pub fn generic_package(cloud: &str) -> String {
+    match cloud.strip_suffix("-cloud-amd64") {
+        Some(stem) => format!("{stem}-amd64"),
+        None => cloud.to_string(),
+    }
+}
+
 /// Without backports in the apt lists, `-t bookworm-backports` silently
 /// answers with bookworm's own 6.1 kernel (`linux-image-6.1.0-N-cloud-amd64`),
 /// which is not the verified guest kernel: refuse it.
@@ -104,6 +114,12 @@ mod tests {
         let out = "linux-image-cloud-amd64\n  Depends: initramfs-tools\n  Recommends: x\n";
         assert_eq!(parse_kernel_depends(out), None);
         assert_eq!(parse_kernel_depends(""), None);
+    }
+
+    #[test]
+    fn the_generic_kernel_has_the_cloud_kernels_version() {
+        assert_eq!(generic_package("linux-image-6.12.95+deb12-cloud-amd64"), "linux-image-6.12.95+deb12-amd64");
+        assert_eq!(generic_package("linux-image-6.12.95+deb12-amd64"), "linux-image-6.12.95+deb12-amd64");
     }
 
     #[test]

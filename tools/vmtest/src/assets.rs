@@ -1,5 +1,6 @@
-//! Guest assets, fetched once and cached: the Debian cloud kernel, the VFIO
-//! (and virtio-net) modules decompressed, and a static busybox.
+//! Guest assets, fetched once and cached: the Debian cloud kernel (or, for the guests that
+//! hand a NIC back to its Linux driver, the generic kernel of the same version, which has
+//! `e1000`), the VFIO (and kernel NIC driver) modules decompressed, and a static busybox.
 
 use crate::apt;
 use crate::error::{Error, Result};
@@ -20,6 +21,49 @@ pub const VFIO_MODULES: &[&str] = &[
 /// The kernel's own virtio-net driver, in load order (optional in guests).
 pub const NET_MODULES: &[&str] = &["net/core/failover", "drivers/net/net_failover", "drivers/net/virtio_net"];
 
+/// The generic kernel's NIC drivers, in load order (optional in guests): virtio-net's, then
+/// the 82540EM's `e1000` (no dependencies), which the cloud kernel lacks.
+pub const GENERIC_NET_MODULES: &[&str] = &[
+    "net/core/failover",
+    "drivers/net/net_failover",
+    "drivers/net/virtio_net",
+    "drivers/net/ethernet/intel/e1000/e1000",
+];
+
+/// Which Debian kernel a guest boots (both of bookworm-backports, the same version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KernelFlavour {
+    /// `linux-image-<ver>-cloud-amd64`: small, boots fast, virtio-net is its only NIC driver.
+    #[default]
+    Cloud,
+    /// `linux-image-<ver>-amd64` (a ~106 MB download, cached like the cloud one): also has
+    /// the Intel NIC drivers, so a test can re-bind an e1000 to the kernel's `e1000`.
+    Generic,
+}
+
+impl KernelFlavour {
+    /// The kernel NIC driver modules of this flavour (under `kernel/`, load order).
+    pub fn net_modules(self) -> &'static [&'static str] {
+        match self {
+            KernelFlavour::Cloud => NET_MODULES,
+            KernelFlavour::Generic => GENERIC_NET_MODULES,
+        }
+    }
+
+    /// The image package of this flavour for the cloud kernel package `cloud`.
+    pub fn package(self, cloud: &str) -> String {
+        match self {
+            KernelFlavour::Cloud => cloud.to_string(),
+            KernelFlavour::Generic => apt::generic_package(cloud),
+        }
+    }
+
+    /// Whether a cached package directory name is of this flavour.
+    fn matches(self, package: &str) -> bool {
+        package.ends_with("-cloud-amd64") == (self == KernelFlavour::Cloud)
+    }
+}
+
 const COMPLETE_STAMP: &str = ".complete";
 
 /// Paths of the cached assets of one kernel version.
@@ -33,7 +77,8 @@ pub struct Assets {
     pub busybox: PathBuf,
     /// Decompressed VFIO modules, in load order.
     pub vfio_modules: Vec<PathBuf>,
-    /// Decompressed virtio-net modules, in load order.
+    /// Decompressed kernel NIC driver modules (virtio-net's; the generic kernel's also
+    /// `e1000`), in load order.
     pub net_modules: Vec<PathBuf>,
 }
 
@@ -68,34 +113,40 @@ fn module_file(name: &str) -> String {
 }
 
 impl Assets {
-    fn layout(dir: &Path, kernel_package: &str) -> Self {
+    fn layout(dir: &Path, kernel_package: &str, flavour: KernelFlavour) -> Self {
         let mods = |list: &[&str]| list.iter().map(|m| dir.join("modules").join(module_file(m))).collect();
         Assets {
             kernel_package: kernel_package.to_string(),
             kernel: dir.join("vmlinuz"),
             busybox: dir.join("busybox"),
             vfio_modules: mods(VFIO_MODULES),
-            net_modules: mods(NET_MODULES),
+            net_modules: mods(flavour.net_modules()),
         }
     }
 
-    /// The cached assets for the current backports kernel, fetching them if
+    /// The cached assets for the current backports cloud kernel, fetching them if
+    /// the cache lacks them (see [`Assets::ensure_flavour`]).
+    pub fn ensure(cache_dir: &Path) -> Result<Self> {
+        Self::ensure_flavour(cache_dir, KernelFlavour::Cloud)
+    }
+
+    /// The cached assets for the current backports kernel of `flavour`, fetching them if
     /// the cache lacks them. Safe against concurrent callers, threads or
     /// processes: an exclusive lock on `.fetch.lock` lets one fetch while the
     /// others wait, and the result is renamed into place complete.
-    pub fn ensure(cache_dir: &Path) -> Result<Self> {
+    pub fn ensure_flavour(cache_dir: &Path, flavour: KernelFlavour) -> Result<Self> {
         let pkg = match apt::kernel_package() {
-            Ok(p) => p,
+            Ok(p) => flavour.package(&p),
             // Without apt lists (offline, fresh container), a cached kernel
             // still serves.
-            Err(e) => match newest_cached(cache_dir) {
+            Err(e) => match newest_cached(cache_dir, flavour) {
                 Some(p) => p,
                 None => return Err(e),
             },
         };
         let dir = cache_dir.join(&pkg);
         if dir.join(COMPLETE_STAMP).exists() {
-            return Ok(Self::layout(&dir, &pkg));
+            return Ok(Self::layout(&dir, &pkg, flavour));
         }
         fs::create_dir_all(cache_dir).map_err(|e| Error::io("creating", cache_dir, e))?;
         // One fetch at a time across threads and processes: tests of one
@@ -105,11 +156,11 @@ impl Assets {
         let lock = fs::File::create(&lock_path).map_err(|e| Error::io("creating", &lock_path, e))?;
         lock.lock().map_err(|e| Error::io("locking", &lock_path, e))?;
         if dir.join(COMPLETE_STAMP).exists() {
-            return Ok(Self::layout(&dir, &pkg));
+            return Ok(Self::layout(&dir, &pkg, flavour));
         }
         let tmp = cache_dir.join(format!(".tmp-{}-{}", pkg, std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
-        let result = fetch_into(&tmp, &pkg);
+        let result = fetch_into(&tmp, &pkg, flavour);
         if let Err(e) = result {
             let _ = fs::remove_dir_all(&tmp);
             return Err(e);
@@ -121,23 +172,24 @@ impl Assets {
         if !dir.join(COMPLETE_STAMP).exists() {
             return Err(Error::io("installing", &dir, std::io::Error::other("asset directory incomplete after fetch")));
         }
-        Ok(Self::layout(&dir, &pkg))
+        Ok(Self::layout(&dir, &pkg, flavour))
     }
 }
 
-/// The newest complete kernel directory in the cache, by name.
-fn newest_cached(cache_dir: &Path) -> Option<String> {
+/// The newest complete kernel directory of `flavour` in the cache, by name.
+fn newest_cached(cache_dir: &Path, flavour: KernelFlavour) -> Option<String> {
     let mut names: Vec<String> = fs::read_dir(cache_dir)
         .ok()?
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join(COMPLETE_STAMP).exists())
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| flavour.matches(n))
         .collect();
     names.sort();
     names.pop()
 }
 
-fn fetch_into(tmp: &Path, pkg: &str) -> Result<()> {
+fn fetch_into(tmp: &Path, pkg: &str, flavour: KernelFlavour) -> Result<()> {
     let dl = tmp.join("download");
     let root = tmp.join("root");
     fs::create_dir_all(&dl).map_err(|e| Error::io("creating", &dl, e))?;
@@ -155,7 +207,7 @@ fn fetch_into(tmp: &Path, pkg: &str) -> Result<()> {
     let moddir = find_prefixed(&root.join("lib/modules"), "")
         .ok_or_else(|| Error::MissingInPackage { what: "lib/modules/<version>".into(), package: pkg.into() })?
         .join("kernel");
-    for m in VFIO_MODULES.iter().chain(NET_MODULES) {
+    for m in VFIO_MODULES.iter().chain(flavour.net_modules()) {
         let src = moddir.join(format!("{m}.ko.xz"));
         if !src.exists() {
             return Err(Error::MissingInPackage { what: format!("kernel/{m}.ko.xz"), package: pkg.into() });
@@ -197,21 +249,26 @@ mod tests {
 
     #[test]
     fn layout_keeps_load_order() {
-        let a = Assets::layout(Path::new("/c/k"), "k");
+        let a = Assets::layout(Path::new("/c/k"), "k", KernelFlavour::Cloud);
         let names: Vec<String> =
             a.vfio_modules.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(names, ["irqbypass.ko", "vfio.ko", "vfio_iommu_type1.ko", "vfio-pci-core.ko", "vfio-pci.ko"]);
         assert_eq!(a.kernel, Path::new("/c/k/vmlinuz"));
+        let g = Assets::layout(Path::new("/c/g"), "g", KernelFlavour::Generic);
+        assert_eq!(g.net_modules.last().unwrap(), Path::new("/c/g/modules/e1000.ko"));
     }
 
     #[test]
     fn newest_cached_needs_the_stamp() {
         let d = std::env::temp_dir().join(format!("vmtest-nc-{}", std::process::id()));
-        fs::create_dir_all(d.join("linux-image-a")).unwrap();
-        fs::create_dir_all(d.join("linux-image-b")).unwrap();
-        assert_eq!(newest_cached(&d), None);
-        fs::write(d.join("linux-image-a").join(COMPLETE_STAMP), "a").unwrap();
-        assert_eq!(newest_cached(&d).as_deref(), Some("linux-image-a"));
+        fs::create_dir_all(d.join("linux-image-a-cloud-amd64")).unwrap();
+        fs::create_dir_all(d.join("linux-image-b-cloud-amd64")).unwrap();
+        fs::create_dir_all(d.join("linux-image-a-amd64")).unwrap();
+        assert_eq!(newest_cached(&d, KernelFlavour::Cloud), None);
+        fs::write(d.join("linux-image-a-cloud-amd64").join(COMPLETE_STAMP), "a").unwrap();
+        fs::write(d.join("linux-image-a-amd64").join(COMPLETE_STAMP), "a").unwrap();
+        assert_eq!(newest_cached(&d, KernelFlavour::Cloud).as_deref(), Some("linux-image-a-cloud-amd64"));
+        assert_eq!(newest_cached(&d, KernelFlavour::Generic).as_deref(), Some("linux-image-a-amd64"));
         fs::remove_dir_all(&d).unwrap();
     }
 

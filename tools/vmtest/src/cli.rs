@@ -19,6 +19,7 @@ options of run:
   --mem MIB        guest memory (default 1024)
   --timeout SECS   limit for the whole boot (default 180)
   --net-modules    also load the kernel's virtio-net driver
+  --generic-kernel boot Debian's generic kernel (has e1000) and load its NIC drivers
   --append TEXT    extra kernel command-line text
   --no-iommu       no virtual IOMMU: VFIO in its unsafe no-IOMMU mode
   --machine M      q35 (default) or pc
@@ -85,6 +86,7 @@ pub fn parse(args: &[String]) -> Result<Cli> {
                 cfg.timeout = Duration::from_secs(u64::from(number(&mut cli, "--timeout", "seconds")?))
             }
             Arg::Long("net-modules") => cfg.net_modules = true,
+            Arg::Long("generic-kernel") => cfg = cfg.generic_kernel(),
             Arg::Long("append") => cfg.extra_append = cli.value("--append").map_err(bad)?,
             Arg::Long("no-iommu") => cfg.iommu = crate::qemu::GuestIommu::None,
             Arg::Long("machine") => {

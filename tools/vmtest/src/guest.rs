@@ -1,7 +1,7 @@
 //! Booting a guest: assets, initramfs, QEMU, console capture, time limit,
 //! and the per-command results. One boot runs a whole group of commands.
 
-use crate::assets::{default_cache_dir, Assets};
+use crate::assets::{default_cache_dir, Assets, KernelFlavour};
 use crate::console::{parse_results, setup_failures, CommandResult, DONE};
 use crate::error::{Error, Result};
 use crate::host_cmd::tail;
@@ -39,8 +39,10 @@ pub struct GuestConfig {
     pub smp: u32,
     /// Limit for the whole boot; QEMU is killed past it.
     pub timeout: Duration,
-    /// Also load the kernel's virtio-net driver.
+    /// Also load the kernel's NIC drivers (virtio-net's; the generic kernel's also `e1000`).
     pub net_modules: bool,
+    /// The Debian kernel booted (default the cloud one).
+    pub kernel: KernelFlavour,
     /// Extra kernel command-line text.
     pub extra_append: String,
     /// Asset cache directory.
@@ -68,6 +70,7 @@ impl Default for GuestConfig {
             smp: 2,
             timeout: Duration::from_secs(180),
             net_modules: false,
+            kernel: KernelFlavour::Cloud,
             extra_append: String::new(),
             cache_dir: default_cache_dir(),
             echo_console: std::env::var_os("VMTEST_ECHO").is_some_and(|v| v == "1"),
@@ -102,6 +105,14 @@ impl GuestConfig {
     pub fn without_iommu(mut self, machine: Machine) -> Self {
         self.iommu = GuestIommu::None;
         self.machine = machine;
+        self
+    }
+
+    /// Boots Debian's generic kernel (with the Intel NIC drivers) instead of the cloud one,
+    /// and loads its NIC drivers (`virtio_net`, `e1000`) at boot.
+    pub fn generic_kernel(mut self) -> Self {
+        self.kernel = KernelFlavour::Generic;
+        self.net_modules = true;
         self
     }
 
@@ -155,7 +166,7 @@ impl Guest {
     pub fn start(cfg: &GuestConfig) -> Result<Guest> {
         let assets = match &cfg.assets {
             Some(a) => a.clone(),
-            None => Assets::ensure(&cfg.cache_dir)?,
+            None => Assets::ensure_flavour(&cfg.cache_dir, cfg.kernel)?,
         };
         let mut nics = cfg.nics.clone();
         assign_slots(&mut nics)?;

@@ -32,7 +32,7 @@ pub mod peer;
 pub mod qemu;
 pub mod serial;
 
-pub use assets::{default_cache_dir, Assets};
+pub use assets::{default_cache_dir, Assets, KernelFlavour};
 pub use console::CommandResult;
 pub use elf::find_static_bin;
 pub use error::{Error, Result};

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 use vmtest::cli::{parse, Cli, USAGE};
-use vmtest::{Assets, GuestConfig};
+use vmtest::{Assets, GuestConfig, KernelFlavour};
 
 const HARNESS_FAILURE: u8 = 125;
 
@@ -48,6 +48,15 @@ fn main() -> ExitCode {
         Ok(Cli::Assets) => match Assets::ensure(&vmtest::default_cache_dir()) {
             Ok(a) => {
                 println!("{} ({})", a.kernel.display(), a.kernel_package);
+                // The generic kernel of the same version, for the guests that re-bind an e1000
+                // to its Linux driver (guest_hotplug): fetched once here rather than in a test.
+                match Assets::ensure_flavour(&vmtest::default_cache_dir(), KernelFlavour::Generic) {
+                    Ok(g) => println!("{} ({})", g.kernel.display(), g.kernel_package),
+                    Err(e) => {
+                        eprintln!("vmtest: the generic kernel: {e}");
+                        return ExitCode::from(HARNESS_FAILURE);
+                    }
+                }
                 // The no-IOMMU guests' VFIO modules, built once here rather than in a test.
                 match a.noiommu_vfio_modules() {
                     Ok(m) => {

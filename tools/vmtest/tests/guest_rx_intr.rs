@@ -1,11 +1,14 @@
 //! RX interrupts in the QEMU guest (`guest_rx_intr`) on igb, e1000e, e1000 and virtio-net (modern):
 //! a secondary polling queue 1 (igb, with two queues and the redirection table on queue 1)
 //! or the model's one queue, then the primary on queue 0, each sleeps on its queue's
-//! interrupt: under 5% of a core over 10 idle seconds (its own /proc/<pid>/stat), then
+//! interrupt (steered to its CPU; not on the e1000, whose INTx the primary relays): under 5%
+//! of a core over 10 idle seconds (its own /proc/<pid>/stat), then
 //! [`CYCLES`] frames sent one at a time, each received in order (none lost) after a wake-up
-//! and echoed back. The host measures each frame's round trip (send -> echo), which bounds
-//! the wake-up latency, and prints p50/p99/max. Builds nothing itself; build the guest
-//! binaries first:
+//! and echoed back. The guest prints the delay from each interrupt's arrival in the guest
+//! kernel (its own trace) to the frame in the poller's hand, p50/p99/max, and the host the
+//! round trips (send -> echo); both are printed, not asserted (the goal is p99 under 1 ms;
+//! timed figures on a loaded TCG host are not a pass/fail). Builds nothing itself; build
+//! the guest binaries first:
 //!
 //! ```text
 //! RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu -p tests --bin guest_rx_intr
@@ -32,8 +35,8 @@ const CYCLES: u32 = 1000;
 const ECHO_WAIT: Duration = Duration::from_secs(20);
 
 /// Sends UDP frames 0..n of flow 0 one at a time, each after the echo of the one before and a 1 ms pause
-/// (so the guest goes back to sleep); returns each round trip.
-fn cycles(peer: &mut Peer, n: u32, port_mac: [u8; 6], who: &str) -> Vec<Duration> {
+/// (so the guest goes back to sleep); prints the round trips' p50/p99/max.
+fn cycles(peer: &mut Peer, n: u32, port_mac: [u8; 6], who: &str) {
     let mut rtt = Vec::with_capacity(n as usize);
     for seq in 0..n {
         std::thread::sleep(Duration::from_millis(1));
@@ -54,11 +57,11 @@ fn cycles(peer: &mut Peer, n: u32, port_mac: [u8; 6], who: &str) -> Vec<Duration
         rtt[rtt.len() * 99 / 100],
         rtt[rtt.len() - 1]
     );
-    rtt
 }
 
-/// One guest run on `model`: the secondary on queue `qsec`, then the primary on queue 0.
-fn run(name: &str, model: NicModel, qsec: u16) {
+/// One guest run on `model`: the secondary on queue `qsec`, then the primary on queue 0;
+/// `steered`: the queue has an MSI-X vector of its own, which must follow the poller's CPU.
+fn run(name: &str, model: NicModel, qsec: u16, steered: bool) {
     if !common::qemu_available_or_skip(name) {
         return;
     }
@@ -76,11 +79,9 @@ wait $P; R=$?; echo \"exit codes: secondary $S primary $R\"; [ $S -eq 0 ] && [ $
     let guest = Guest::start(&cfg).unwrap_or_else(|e| panic!("guest did not start: {e}"));
     let mut peer = guest.peer("n1").unwrap_or_else(|e| panic!("{e}"));
     let port_mac = mac(MAC1);
-    let mut p50 = Vec::new();
     for who in ["secondary", "primary"] {
         wait_console(&guest, &format!("READY_TRAFFIC={who}"));
-        let rtt = cycles(&mut peer, CYCLES, port_mac, &format!("{name} {who}"));
-        p50.push(rtt[rtt.len() / 2]);
+        cycles(&mut peer, CYCLES, port_mac, &format!("{name} {who}"));
     }
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
     assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
@@ -90,33 +91,39 @@ wait $P; R=$?; echo \"exit codes: secondary $S primary $R\"; [ $S -eq 0 ] && [ $
     for who in ["secondary", "primary"] {
         let idle = out.lines().find(|l| l.contains(&format!("{who}_idle_cpu_pct="))).expect("idle CPU line");
         let cyc = out.lines().find(|l| l.contains(&format!("{who}_cycles="))).expect("cycles line");
-        let lat = out.lines().find(|l| l.contains(&format!("{who}_irq_to_rx="))).unwrap_or("(no interrupt witness)");
+        let lat = out.lines().find(|l| l.contains(&format!("{who}_irq_to_rx="))).unwrap_or("(no interrupt trace)");
         eprintln!("{name} {who}: {idle} / {cyc} / in-guest interrupt to frame in hand: {lat}");
         assert!(cyc.contains(&format!("frames={CYCLES} ")), "{cyc}");
+        if steered {
+            // RxIdleSleeper steered the queue's interrupt to the poller's CPU (secondary -l 1,
+            // primary -l 0): every interrupt of the traffic phase was taken there.
+            let cpu = if who == "secondary" { 1 } else { 0 };
+            let field = |k: &str| lat.split_whitespace().find_map(|w| w.strip_prefix(k)?.parse::<u64>().ok());
+            let (all, there) = (field("interrupts="), field(&format!("cpu{cpu}=")));
+            assert!(all.is_some_and(|n| n > 0) && there == all, "{who}: interrupts not on cpu {cpu}: {lat}");
+        }
     }
     assert_eq!(out.matches(&format!("{PROGRAM}: result=OK")).count(), 2, "both processes finished OK:\n{out}");
-    // Generous on a loaded TCG host; the figures above are what matters.
-    assert!(p50.iter().all(|d| *d < Duration::from_millis(100)), "median round trips {p50:?}");
 }
 
 #[test]
 fn igb_secondary_on_queue_1_and_primary_on_queue_0_sleep_and_wake_on_rx_interrupts() {
-    run("igb_rx_intr", NicModel::Igb, 1);
+    run("igb_rx_intr", NicModel::Igb, 1, true);
 }
 
 #[test]
 fn e1000e_secondary_and_primary_on_its_one_queue_sleep_and_wake_on_rx_interrupts() {
-    run("e1000e_rx_intr", NicModel::E1000e, 0);
+    run("e1000e_rx_intr", NicModel::E1000e, 0, true);
 }
 
 #[test]
 fn virtio_secondary_and_primary_on_its_one_queue_sleep_and_wake_on_rx_interrupts() {
-    run("virtio_rx_intr", NicModel::VirtioModern, 0);
+    run("virtio_rx_intr", NicModel::VirtioModern, 0, true);
 }
 
 /// The 82540EM has INTx only, shared with the link: the primary's handler relays the RX
 /// cause to the poller's eventfd.
 #[test]
 fn e1000_intx_relay_wakes_the_secondary_and_the_primary_on_its_one_queue() {
-    run("e1000_rx_intr", NicModel::E1000, 0);
+    run("e1000_rx_intr", NicModel::E1000, 0, false);
 }

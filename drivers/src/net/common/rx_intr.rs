@@ -79,4 +79,12 @@ impl<D: DataPath, H: RxIntrHw> DataPath for WithRxIntr<D, H> {
         self.hw.set(q, on);
         Ok(())
     }
+
+    fn rx_intr_steer(&self, q: u16, cpu: usize) -> Result<(), EthError> {
+        let v = self.vector(q)?;
+        self.dev
+            .steer_vector_irq(v, cpu)
+            .map(drop)
+            .map_err(|e| EthError::Device { port: self.port, msg: format!("rx queue {q} interrupt: {e}") })
+    }
 }

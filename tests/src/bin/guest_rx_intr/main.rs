@@ -17,22 +17,22 @@
 //! next of the flow (none lost),
 //! is echoed back on the same queue pair, and the loop sleeps between frames
 //! (`<who>_cycles=frames=N sleeps=S wakes=W`; failure when it woke for fewer than 90% of
-//! the frames). A witness thread stamps each interrupt signal in the guest and the loop
-//! prints the delay from it to the frame in hand (`<who>_irq_to_rx=samples=K p50= p99= max=`,
-//! see `tests::guest::irq_observer`).
+//! the frames). The guest kernel's own trace of the device's interrupt handler entries
+//! stamps each interrupt's arrival in the guest, and the loop prints the delay from it to
+//! the frame in hand (`<who>_irq_to_rx=samples=K p50= p99= max=`, see
+//! `tests::guest::irq_trace`).
 
 #[path = "../guest_igb/flows.rs"]
 mod flows;
 
 use eal::{Mbuf, PktMbufPool};
 use ethdev::{Port, RxIdleSleeper, RxIntrSource};
-use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 use tests::cpu_time::{cpu_ticks, TICKS_PER_SEC};
 /// At the crate root for `flows`.
 use tests::guest::frames;
 use tests::guest::frames::{HOST_MAC, TAG_G2H, TAG_H2G};
-use tests::guest::irq_observer::{self, IrqObserver};
+use tests::guest::irq_trace::{self, IrqTrace};
 use tests::guest::port::{self, Layout, BURST};
 use tests::guest::{self, say, touch, wait_file};
 
@@ -114,17 +114,15 @@ fn sleep_wake(p: &Port, pool: &PktMbufPool, q: u16, n: u32, who: &str) -> Result
         return Err(format!("{who}: {pct:.1}% of a core over {IDLE:?} idle on queue {q}: it did not sleep"));
     }
 
-    // Traffic: one frame at a time from the host, each echoed. A witness thread on the
-    // other CPU stamps each signal of the queue's interrupt eventfd, for the in-guest delay
-    // from interrupt to frame in hand.
-    let witness = match p.rx_intr_source(q) {
-        Ok(RxIntrSource::Counter(e)) => {
-            let other_cpu = if who == "secondary" { 0 } else { 1 };
-            Some(IrqObserver::start(e.as_fd(), other_cpu).map_err(|e| format!("{who}: interrupt witness: {e}"))?)
+    // Traffic: one frame at a time from the host, each echoed. The kernel stamps each
+    // interrupt of the device, for the in-guest delay from interrupt to frame in hand.
+    let trace = match p.rx_intr_source(q) {
+        Ok(RxIntrSource::Counter(_)) => {
+            Some(IrqTrace::start(&p.name()).map_err(|e| format!("{who}: interrupt trace: {e}"))?)
         }
         _ => None,
     };
-    let mut rx_times: Vec<Instant> = Vec::with_capacity(n as usize);
+    let mut rx_times: Vec<Duration> = Vec::with_capacity(n as usize);
     let (sleeps0, wakes0) = (s.sleeps(), s.wakes());
     say("READY_TRAFFIC", who);
     let deadline = Instant::now() + Duration::from_secs(240);
@@ -139,7 +137,7 @@ fn sleep_wake(p: &Port, pool: &PktMbufPool, q: u16, n: u32, who: &str) -> Result
             got = bufs.len();
         }
         if got > 0 {
-            rx_times.push(Instant::now());
+            rx_times.push(irq_trace::now());
             s.idle_after(got);
         }
         for m in bufs.drain(..) {
@@ -154,9 +152,12 @@ fn sleep_wake(p: &Port, pool: &PktMbufPool, q: u16, n: u32, who: &str) -> Result
     }
     let (sleeps, wakes) = (s.sleeps() - sleeps0, s.wakes() - wakes0);
     say(&format!("{who}_cycles"), format!("frames={n} sleeps={sleeps} wakes={wakes}"));
-    if let Some(w) = witness {
-        let mut d = irq_observer::delays(&w.finish(), &rx_times);
-        say(&format!("{who}_irq_to_rx"), irq_observer::summary(&mut d));
+    if let Some(t) = trace {
+        let stamps = t.finish().map_err(|e| format!("{who}: interrupt trace: {e}"))?;
+        let times: Vec<Duration> = stamps.iter().map(|s| s.0).collect();
+        let mut d = irq_trace::delays(&times, &rx_times);
+        let on = irq_trace::per_cpu(&stamps);
+        say(&format!("{who}_irq_to_rx"), format!("{} interrupts={} {on}", irq_trace::summary(&mut d), stamps.len()));
     }
     if u64::from(n) * 9 / 10 > wakes {
         return Err(format!("{who}: woke {wakes} times for {n} frames sent one at a time: it did not sleep"));
