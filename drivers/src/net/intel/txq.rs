@@ -153,8 +153,8 @@ const _: () = assert!(PASS.is_power_of_two());
 /// [`MAX_DESCS_PER_PACKET`] descriptors or than the ring holds) leaves `bufs`, is dropped and
 /// counted as an error. Returns how many mbufs left `bufs`.
 ///
-/// Each packet's descriptor count is computed once ([`descs_for`]), in a first pass over
-/// up to [`PASS`] packets that finds how many fit; the second pass writes them.
+/// Each packet's descriptor count is computed once, in a first pass over
+/// up to 64 packets that finds how many fit; the second pass writes them.
 #[inline]
 pub fn burst<D: TxRing, R: RegIo + ?Sized>(
     regs: &R,
