@@ -76,15 +76,16 @@ pub fn setup_port(
 /// What [`setup_port_with`] configures beyond queues and RSS.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PortExtras {
-    /// RX offloads (only those the device has are asked for).
+    /// RX offloads, asked for as they are: the caller keeps to the device's capabilities
+    /// (configure refuses an offload the device lacks, naming it).
     pub rx_offloads: ethdev::RxOffloads,
-    /// TX offloads (only those the device has are asked for).
+    /// TX offloads, likewise.
     pub tx_offloads: ethdev::TxOffloads,
     /// The MTU (None: the port's).
     pub mtu: Option<u16>,
 }
 
-/// As [`setup_port`], with the offloads of `extras` the device has and its MTU.
+/// As [`setup_port`], with the offloads and MTU of `extras`.
 #[allow(clippy::too_many_arguments)]
 #[allow(clippy::needless_update, reason = "PortConf grows fields; the rest keep their defaults")]
 pub fn setup_port_with(
@@ -112,8 +113,8 @@ pub fn setup_port_with(
         rss,
         rss_conf,
         lsc_intr: true,
-        rx_offloads: extras.rx_offloads & info.rx_offload_capa,
-        tx_offloads: extras.tx_offloads & info.tx_offload_capa,
+        rx_offloads: extras.rx_offloads,
+        tx_offloads: extras.tx_offloads,
         mtu: extras.mtu,
         ..PortConf::default()
     })?;

@@ -48,7 +48,7 @@ pub struct CsumConf {
 }
 
 /// What the csum engine counted on one stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CsumCounts {
     /// Packets the receiving port flagged with a bad IPv4 header checksum.
     pub rx_bad_ip: u64,
@@ -64,6 +64,10 @@ pub struct CsumCounts {
     pub tx_tso: u64,
     /// Packets whose VLAN tag the receiving port stripped.
     pub rx_vlan_stripped: u64,
+    /// Packets the TX port's `tx_prepare` refused (dropped, [`crate::tx_prep`]).
+    pub tx_refused: u64,
+    /// Why the last of them was refused.
+    pub tx_refused_reason: Option<ethdev::TxReject>,
 }
 
 impl CsumCounts {
@@ -76,6 +80,10 @@ impl CsumCounts {
         self.rx_unknown_l4 += o.rx_unknown_l4;
         self.tx_tso += o.tx_tso;
         self.rx_vlan_stripped += o.rx_vlan_stripped;
+        self.tx_refused += o.tx_refused;
+        if o.tx_refused_reason.is_some() {
+            self.tx_refused_reason.clone_from(&o.tx_refused_reason);
+        }
     }
 }
 

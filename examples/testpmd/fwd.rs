@@ -238,6 +238,9 @@ pub fn run(job: FwdJob) -> i32 {
                     for m in bufs.iter_mut() {
                         crate::csum::prepare(m, &confs[i], &mut counts[i]);
                     }
+                    // What the TX port refuses is dropped (and counted) here.
+                    let refused = crate::tx_prep::drop_refused(&mut bufs, &mut counts[i], |b| tx.tx_prepare(b));
+                    l.2 += refused as u64;
                 }
                 FwdMode::Io | FwdMode::TxOnly => {}
             }
@@ -285,7 +288,7 @@ fn publish(job: &FwdJob, local: &[(u64, u64, u64)], counts: &[CsumCounts]) {
         c.tx.store(l.1, Ordering::Relaxed);
         c.dropped.store(l.2, Ordering::Relaxed);
         if job.mode == FwdMode::Csum {
-            *c.csum.lock().unwrap_or_else(|p| p.into_inner()) = *k;
+            *c.csum.lock().unwrap_or_else(|p| p.into_inner()) = k.clone();
         }
     }
 }

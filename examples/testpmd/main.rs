@@ -12,6 +12,7 @@ mod fwd;
 mod mac_cmds;
 mod port_cmds;
 mod stats;
+mod tx_prep;
 
 use config::{Config, FwdMode, USAGE};
 use eal::{Eal, PktMbufPool};
@@ -451,19 +452,22 @@ fn check_link_status(eth: &Ethdev, ports: &[u16]) {
     println!("Done");
 }
 
-/// The offloads port `p` is configured with: those asked for (`--rx-offloads`,
-/// `--tx-offloads`, `--enable-rx-cksum`) that the device has; the others are named.
-fn port_offloads(eth: &Ethdev, p: u16, cfg: &Config) -> (ethdev::RxOffloads, ethdev::TxOffloads) {
-    let Ok(c) = eth.control(p) else { return (cfg.rx_offloads, cfg.tx_offloads) };
-    let i = c.info();
-    let (rx, tx) = (cfg.rx_offloads & i.rx_offload_capa, cfg.tx_offloads & i.tx_offload_capa);
+/// The offloads port `p` is configured with, masked by the device's capabilities here and
+/// only here: those asked for (`--rx-offloads`, `--tx-offloads`, `--enable-rx-cksum`) that
+/// the device has, the others named; and scattered RX and multi-segment TX wherever the
+/// device has them.
+fn port_offloads(info: &ethdev::DevInfo, p: u16, cfg: &Config) -> (ethdev::RxOffloads, ethdev::TxOffloads) {
+    let (rx, tx) = (cfg.rx_offloads & info.rx_offload_capa, cfg.tx_offloads & info.tx_offload_capa);
     if rx != cfg.rx_offloads {
         println!("Port {p}: no RX offload {} on this device: not enabled", (cfg.rx_offloads - rx).names());
     }
     if tx != cfg.tx_offloads {
         println!("Port {p}: no TX offload {} on this device: not enabled", (cfg.tx_offloads - tx).names());
     }
-    (rx, tx)
+    (
+        rx | (ethdev::RxOffloads::SCATTER & info.rx_offload_capa),
+        tx | (ethdev::TxOffloads::MULTI_SEGS & info.tx_offload_capa),
+    )
 }
 
 fn stdin_lines() -> mpsc::Receiver<String> {
@@ -485,12 +489,8 @@ fn stdin_lines() -> mpsc::Receiver<String> {
 fn setup_port(eth: &Ethdev, cfg: &Config, p: u16, pool: PktMbufPool) -> Result<(), String> {
     let info = eth.control(p).map_err(|e| e.to_string())?.info();
     let mtu = cfg.mtu_for(info.max_rx_pktlen() - u32::from(info.max_mtu), info.max_mtu)?;
-    let (rx, tx) = port_offloads(eth, p, cfg);
-    let extras = examples_common::PortExtras {
-        rx_offloads: rx | ethdev::RxOffloads::SCATTER,
-        tx_offloads: tx | ethdev::TxOffloads::MULTI_SEGS,
-        mtu,
-    };
+    let (rx_offloads, tx_offloads) = port_offloads(&info, p, cfg);
+    let extras = examples_common::PortExtras { rx_offloads, tx_offloads, mtu };
     examples_common::setup_port_with(eth, p, cfg.rxq, cfg.txq, cfg.rxd.max(cfg.txd), cfg.rss_hf, pool, extras)
         .map_err(|e| e.to_string())
 }

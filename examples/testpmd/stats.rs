@@ -103,6 +103,10 @@ pub fn show_fwd_stats(streams: &[(Stream, Arc<StreamCounters>)], csum: bool) {
             );
             println!("  TX-TSO packets: {}", k.tx_tso);
             println!("  RX-VLAN stripped: {}", k.rx_vlan_stripped);
+            match &k.tx_refused_reason {
+                Some(why) => println!("  TX-prepare refused: {} (last: {why})", k.tx_refused),
+                None => println!("  TX-prepare refused: 0"),
+            }
         }
         trx += rx;
         ttx += tx;

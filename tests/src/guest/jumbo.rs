@@ -3,7 +3,7 @@
 //! host peer of up to MTU + 14 bytes, checked byte for byte after reassembly (and frames
 //! longer than one buffer must arrive chained), then N such frames sent to the peer as
 //! chains of 2 KiB mbufs (each must leave as one frame; the peer checks them), or from one
-//! big mbuf each on a port without `TxOffloads::MULTI_SEGS` (virtio). The port's
+//! big mbuf each on a port without `TxOffloads::MULTI_SEGS`. The port's
 //! counters must match what moved, with no error.
 
 use super::frames::{self, HOST_MAC, TAG_G2H, TAG_H2G};

@@ -101,6 +101,9 @@ pub fn free_descs<D: TxRing>(q: &QueueMem<D>) -> usize {
 /// data descriptors; the e1000 family has none below the ring size).
 pub const MAX_DESCS_PER_PACKET: usize = 40;
 
+// A packet's descriptor count is kept in a byte during a burst.
+const _: () = assert!(MAX_DESCS_PER_PACKET <= u8::MAX as usize);
+
 /// Most segments of a packet the Intel queues send: every segment may cross a page of the
 /// heap and take two descriptors.
 pub const MAX_SEGS: u16 = (MAX_DESCS_PER_PACKET / 2) as u16;
@@ -136,6 +139,11 @@ fn descs_for<D: TxRing>(m: &Mbuf, page: u64, nb: usize) -> usize {
     }
 }
 
+/// Packets one pass of [`burst`] sizes up before writing them: their descriptor counts
+/// are kept in a stack array of this many entries, so each is computed once.
+const PASS: usize = 64;
+const _: () = assert!(PASS.is_power_of_two());
+
 /// Sends from the front of `bufs` as many packets as there are free descriptors, writing
 /// the tail through `regs` at `tail_reg` (e1000: TDT; igb: TDT(n); ixgbe: its TDT(n)). Sent
 /// mbufs leave `bufs` (the ring frees them once transmitted); the rest stay the caller's.
@@ -144,6 +152,9 @@ fn descs_for<D: TxRing>(m: &Mbuf, page: u64, nb: usize) -> usize {
 /// the boundary. An mbuf that is not sent (empty, or needing more than
 /// [`MAX_DESCS_PER_PACKET`] descriptors or than the ring holds) leaves `bufs`, is dropped and
 /// counted as an error. Returns how many mbufs left `bufs`.
+///
+/// Each packet's descriptor count is computed once, in a first pass over
+/// up to 64 packets that finds how many fit; the second pass writes them.
 #[inline]
 pub fn burst<D: TxRing, R: RegIo + ?Sized>(
     regs: &R,
@@ -156,82 +167,121 @@ pub fn burst<D: TxRing, R: RegIo + ?Sized>(
     reclaim(q);
     let nb = q.nb();
     let page = mem.page_size();
-    let free = free_descs(q);
-    let mut tail = q.hdr().tail.load(Ordering::Relaxed) as usize;
-    let next = |i: usize| if i + 1 == nb { 0 } else { i + 1 };
-    let (mut taken, mut used) = (0usize, 0usize);
-    for m in bufs.iter() {
-        // A packet with offload requests may need a context descriptor too.
-        let need = descs_for::<D>(m, page, nb) + usize::from(tx_offload::requested(m));
-        if used + need > free {
+    let mut free = free_descs(q);
+    let start = q.hdr().tail.load(Ordering::Relaxed) as usize;
+    let mut tail = start;
+    let mut out = Out::default();
+    let mut needs = [0u8; PASS];
+    loop {
+        let (mut taken, mut used) = (0usize, 0usize);
+        for m in bufs.iter().take(PASS) {
+            let n = descs_for::<D>(m, page, nb);
+            // A packet with offload requests may need a context descriptor too.
+            let need = n + usize::from(tx_offload::requested(m));
+            if used + need > free {
+                break;
+            }
+            // At most MAX_DESCS_PER_PACKET (40): fits a byte.
+            needs[taken % PASS] = n as u8;
+            used += need;
+            taken += 1;
+        }
+        if taken == 0 {
             break;
         }
-        used += need;
-        taken += 1;
-    }
-    if taken == 0 {
-        return 0;
-    }
-    let (mut sent, mut bytes, mut errors) = (0u64, 0u64, 0u64);
-    for m in bufs.drain(..taken) {
-        let need = descs_for::<D>(&m, page, nb);
-        if need == 0 {
-            errors += 1;
-            drop(m);
-            continue;
+        free -= used;
+        for (k, m) in bufs.drain(..taken).enumerate() {
+            tail = put_packet(q, mem, page, tail, m, usize::from(needs[k % PASS]), &mut out);
         }
-        let pkt_len = m.pkt_len();
-        let (mut paylen, mut extra) = (pkt_len, 0u64);
-        if tx_offload::requested(&m) {
-            let Some(plan) = D::tx_plan(&m) else {
-                errors += 1;
-                drop(m);
-                continue;
-            };
-            let h = q.hdr();
-            if let Some(ctx) = plan.ctx {
-                if h.ctx_w1.load(Ordering::Relaxed) != ctx[1] || h.ctx_w0.load(Ordering::Relaxed) != ctx[0] {
-                    q.ring.tx_put_ctx(tail, ctx);
-                    tail = next(tail);
-                    h.ctx_w0.store(ctx[0], Ordering::Relaxed);
-                    h.ctx_w1.store(ctx[1], Ordering::Relaxed);
-                }
-            }
-            (paylen, extra) = (plan.paylen, plan.data_bits);
+        out.taken += taken;
+        if taken < PASS {
+            break;
         }
-        let mut left = need;
-        if m.nb_segs() == 1 && m.data_len() == 0 {
-            // An empty frame the format sends: one zero-length descriptor.
-            q.ring.tx_put(tail, mem.iova(m.data().as_ptr() as u64), 0, true, 0, extra);
-        } else {
-            for seg in m.segments() {
-                let (mut va, mut len) = (seg.as_ptr() as u64, seg.len() as u64);
-                while len > 0 {
-                    let part = iova::in_page(page, va, len);
-                    left -= 1;
-                    q.ring.tx_put(tail, mem.iova(va), part as u16, left == 0, paylen, extra);
-                    if left > 0 {
-                        tail = next(tail);
-                    }
-                    (va, len) = (va + part, len - part);
-                }
-            }
-        }
-        // The mbuf (with its chain) is kept at its last descriptor: freed once that one is
-        // done.
-        q.put(tail, m);
-        tail = next(tail);
-        sent += 1;
-        bytes += u64::from(pkt_len);
     }
-    if sent > 0 {
+    if tail != start {
         q.hdr().tail.store(tail as u64, Ordering::Release);
         fence(Ordering::Release);
         regs.write32(tail_reg, tail as u32);
-        c.add(sent, bytes);
     }
-    if errors > 0 {
-        c.add_errors(errors);
+    if out.sent > 0 {
+        c.add(out.sent, out.bytes);
     }
-    taken
+    if out.errors > 0 {
+        c.add_errors(out.errors);
+    }
+    out.taken
+}
+
+/// What a burst did.
+#[derive(Default)]
+struct Out {
+    taken: usize,
+    sent: u64,
+    bytes: u64,
+    errors: u64,
+}
+
+/// Writes packet `m`, which needs `need` data descriptors ([`descs_for`]; 0: not sent),
+/// from descriptor `tail` on (a context descriptor first if its plan needs a new one);
+/// returns the new tail.
+#[inline(always)]
+fn put_packet<D: TxRing>(
+    q: &QueueMem<D>,
+    mem: &Memory,
+    page: u64,
+    mut tail: usize,
+    m: Mbuf,
+    need: usize,
+    out: &mut Out,
+) -> usize {
+    let nb = q.nb();
+    let next = |i: usize| if i + 1 == nb { 0 } else { i + 1 };
+    if need == 0 {
+        out.errors += 1;
+        drop(m);
+        return tail;
+    }
+    let pkt_len = m.pkt_len();
+    let (mut paylen, mut extra) = (pkt_len, 0u64);
+    if tx_offload::requested(&m) {
+        let Some(plan) = D::tx_plan(&m) else {
+            out.errors += 1;
+            drop(m);
+            return tail;
+        };
+        let h = q.hdr();
+        if let Some(ctx) = plan.ctx {
+            if h.ctx_w1.load(Ordering::Relaxed) != ctx[1] || h.ctx_w0.load(Ordering::Relaxed) != ctx[0] {
+                q.ring.tx_put_ctx(tail, ctx);
+                tail = next(tail);
+                h.ctx_w0.store(ctx[0], Ordering::Relaxed);
+                h.ctx_w1.store(ctx[1], Ordering::Relaxed);
+            }
+        }
+        (paylen, extra) = (plan.paylen, plan.data_bits);
+    }
+    let mut left = need;
+    if m.nb_segs() == 1 && m.data_len() == 0 {
+        // An empty frame the format sends: one zero-length descriptor.
+        q.ring.tx_put(tail, mem.iova(m.data().as_ptr() as u64), 0, true, 0, extra);
+    } else {
+        for seg in m.segments() {
+            let (mut va, mut len) = (seg.as_ptr() as u64, seg.len() as u64);
+            while len > 0 {
+                let part = iova::in_page(page, va, len);
+                left -= 1;
+                q.ring.tx_put(tail, mem.iova(va), part as u16, left == 0, paylen, extra);
+                if left > 0 {
+                    tail = next(tail);
+                }
+                (va, len) = (va + part, len - part);
+            }
+        }
+    }
+    // The mbuf (with its chain) is kept at its last descriptor: freed once that one is
+    // done.
+    q.put(tail, m);
+    out.sent += 1;
+    out.bytes += u64::from(pkt_len);
+    next(tail)
 }

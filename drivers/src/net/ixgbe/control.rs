@@ -3,7 +3,7 @@
 //! the register access so that the host tests drive it against the 82599 model.
 
 use super::queues::{self, rx_mem, tx_mem};
-use super::{addr_filter, hw, intr, regs, rss, state, stats, IxgbeState, MacType, MAX_MTU, NAME};
+use super::{addr_filter, hw, intr, offload, regs, rss, state, stats, IxgbeState, MacType, MAX_MTU, NAME};
 use crate::net::common::queue_mem::{self, QueueSlot};
 use crate::net::intel::adv::{queue, AdvRing, QueueMem};
 use crate::net::intel::error::IntelError;
@@ -138,6 +138,7 @@ impl<R: RegIo> IxgbeControl<R> {
         let pool = PktMbufPool::from_header_addr(self.slot.rxq_pool[q].load(Ordering::Relaxed))?;
         let iova = self.mem.iova(self.state().rxq[q].addr());
         let pa = crate::net::common::iova::pa_mode(self.mem);
+        offload::vlan_strip(&self.regs, q, self.rx_offloads().contains(ethdev::RxOffloads::VLAN_STRIP));
         queues::rx_start(&self.regs, q, &m, iova, &pool, pa.as_ref(), self.port).map_err(|e| self.err(e))
     }
 
@@ -146,6 +147,11 @@ impl<R: RegIo> IxgbeControl<R> {
         let m = tx_mem(self.slot, q).ok_or_else(|| self.err(format!("set up TX queue {q} before starting")))?;
         let iova = self.mem.iova(self.state().txq[q].addr());
         queues::tx_start(&self.regs, q, &m, iova).map_err(|e| self.err(e))
+    }
+
+    /// The RX offloads the port was configured with (recorded in the slot by ethdev).
+    fn rx_offloads(&self) -> ethdev::RxOffloads {
+        ethdev::RxOffloads::from_bits_retain(self.slot.rx_offloads.load(Ordering::Relaxed))
     }
 
     fn nb_queues(&self) -> (usize, usize) {
@@ -179,8 +185,8 @@ impl<R: RegIo> Control for IxgbeControl<R> {
             capabilities: capa::RSS | capa::LSC | capa::PROMISC | capa::MTU | capa::RX_INTR,
             reta_size: regs::RETA_ENTRIES as u16,
             rss_hash_types: rss::HASH_TYPES,
-            rx_offload_capa: ethdev::RxOffloads::SCATTER,
-            tx_offload_capa: ethdev::TxOffloads::MULTI_SEGS,
+            rx_offload_capa: offload::RX_CAPA,
+            tx_offload_capa: offload::TX_CAPA,
             tx_max_segs: crate::net::intel::txq::MAX_SEGS,
             max_mac_addrs: addr_filter::RAR.entries as u16,
             max_mc_addrs: ethdev::mac_filters::MAX_MC_ADDRS as u16,
@@ -195,6 +201,7 @@ impl<R: RegIo> Control for IxgbeControl<R> {
     fn configure(&self, conf: &PortConf) -> Result<(), EthError> {
         let mtu = conf.mtu.unwrap_or(self.slot.mtu.load(Ordering::Relaxed) as u16);
         ethdev::scatter::check_scatter(self.port, mtu, conf.rx_offloads, super::queues::RX_BUF.into(), BUFFERS)?;
+        offload::program_rx_cksum(&self.regs, conf.rx_offloads);
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if conf.lsc_intr {
             intr::enable(&self.regs);
@@ -293,6 +300,13 @@ impl<R: RegIo> Control for IxgbeControl<R> {
         let l = hw::read_link(&self.regs);
         (self.report)(l);
         l
+    }
+
+    fn vlan_strip(&self, on: bool) -> Result<(), EthError> {
+        for q in 0..self.nb_queues().0 {
+            offload::vlan_strip(&self.regs, q, on);
+        }
+        Ok(())
     }
 
     fn promiscuous(&self, on: bool) -> Result<(), EthError> {

@@ -27,6 +27,7 @@ impl QueueMap for IxgbeQueues {
     fn tx_tail(q: usize) -> usize {
         regs::tdt(q)
     }
+    const RX_CKSUM: Option<crate::net::intel::rx_cksum::RxCksumBits> = Some(super::offload::RX_CKSUM_82599);
 }
 
 /// One process's data path of a port: its register access `R` (its own BAR0 mapping, or a

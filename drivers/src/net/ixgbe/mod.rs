@@ -6,7 +6,8 @@
 //! Up to 16 RX and 16 TX queues with RSS (MRQC, the 128-entry RETA, the 40-byte RSSRK
 //! key), advanced descriptors through the code the igb PMD shares
 //! (`crate::net::intel::adv`), 2 KiB receive buffers, CRC stripping, promiscuous mode
-//! (FCTRL.UPE|MPE), MTU up to [`MAX_MTU`], statistics folded by the primary from the
+//! (FCTRL.UPE|MPE), MTU up to [`MAX_MTU`], TX checksum/TSO/VLAN insertion through
+//! context descriptors and RX checksum flags and VLAN stripping ([`offload`]), statistics folded by the primary from the
 //! clear-on-read registers, and the link-status interrupt on its own MSI-X vector. All
 //! queue state lives in shared memory (the driver's state in the port slot, `IxgbeState`,
 //! and one memzone per queue), so a secondary can poll a queue the application hands it; a secondary only ever
@@ -27,6 +28,7 @@ mod control;
 mod data;
 pub mod hw;
 mod intr;
+pub mod offload;
 mod queues;
 pub mod regs;
 mod rss;

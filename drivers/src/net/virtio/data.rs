@@ -84,7 +84,16 @@ impl DataPath for VirtioData {
         let features = super::net::Features::from_bits_retain(state(self.slot).features.load(Ordering::Relaxed));
         let ind_addr = ring.hdr().ind_addr.load(Ordering::Relaxed);
         let tx = txq::Tx { q: &ring, mem: &self.mem, hdr: self.hdr, features, ind_addr };
-        let (taken, kick) = tx.burst(&self.slot.counters.tx[qi], bufs);
+        let (mut taken, mut kick) = (0, false);
+        // One call sends at most `txq::PASS` frames: more calls for a longer burst, one
+        // doorbell at the end.
+        loop {
+            let (n, k) = tx.burst(&self.slot.counters.tx[qi], bufs);
+            (taken, kick) = (taken + n, kick | k);
+            if n < txq::PASS || bufs.is_empty() {
+                break;
+            }
+        }
         if kick {
             self.kick.notify(
                 ring.hdr().index.load(Ordering::Relaxed) as u16,

@@ -70,6 +70,11 @@ pub fn reclaim(q: &Vring) -> usize {
 pub const MAX_SEGS: u16 = 64;
 /// Most descriptors one frame may take (each segment split at most once).
 const MAX_DESCS: usize = 2 * MAX_SEGS as usize;
+// A frame's descriptor count is kept in a byte during a burst.
+const _: () = assert!(MAX_DESCS <= u8::MAX as usize);
+/// Most frames one burst call sends (their descriptor counts are kept on the stack); the
+/// caller sends the rest with another call, as after a full ring.
+pub const PASS: usize = 64;
 
 /// Calls `f(device address, length)` for each piece of `len` bytes at `va` that is
 /// contiguous for the device (the whole range, unless IOVA = PA splits it at pages).
@@ -135,7 +140,8 @@ impl Tx<'_> {
         self.ind_addr != 0 && n > 1 && n <= IND_ENTRIES
     }
 
-    /// Sends from the front of `bufs` while descriptors are free. Sent mbufs leave `bufs`
+    /// Sends from the front of `bufs` while descriptors are free, at most [`PASS`] frames
+    /// (each frame's descriptor count is computed once). Sent mbufs leave `bufs`
     /// (the queue frees them once the device is done); an mbuf [`Tx::descs_for`] refuses,
     /// or a forwarded partial checksum or large segment this port cannot send
     /// ([`gso::tx_header`]), is dropped and counted as an error. Returns how many mbufs left
@@ -146,12 +152,15 @@ impl Tx<'_> {
         let (q, mem, hdr) = (self.q, self.mem, self.hdr);
         reclaim(q);
         let free = q.hdr().free_cnt.load(Ordering::Relaxed);
+        // Each frame's descriptor count, computed once (at most MAX_DESCS: a byte).
+        let mut needs = [0u8; PASS];
         let (mut taken, mut need) = (0usize, 0u64);
-        for m in bufs.iter() {
+        for (m, slot) in bufs.iter().zip(needs.iter_mut()) {
             let n = self.descs_for(m);
             if need + n > free {
                 break;
             }
+            *slot = n as u8;
             need += n;
             taken += 1;
         }
@@ -163,8 +172,8 @@ impl Tx<'_> {
         let mut avail = q.hdr().avail.load(Ordering::Relaxed) as u16;
         let (mut sent, mut bytes, mut errors, mut used, mut large) = (0u64, 0u64, 0u64, 0u64, 0u64);
         let mut pieces = [(0u64, 0u32); MAX_DESCS];
-        for mut m in bufs.drain(..taken) {
-            if self.descs_for(&m) == 0 {
+        for (mut m, &want) in bufs.drain(..taken).zip(needs.iter()) {
+            if want == 0 {
                 errors += 1;
                 continue;
             }

@@ -10,8 +10,9 @@
 //! device expects the L4 checksum field to hold the pseudo-header sum (without the length
 //! for TSO) and the IPv4 checksum field 0, as DPDK's `rte_eth_tx_prepare` leaves them.
 //!
-//! The 82599 lays the context out the same way but wants the data descriptors' CC bit
-//! (olinfo bit 7) set as well; the ixgbe PMD advertises no TX offload until it is.
+//! The 82599 lays the context and data descriptors out the same way (its datasheet
+//! 7.2.3.2.3/7.2.3.2.4); its data descriptors' CC bit (olinfo bit 7) matters only with TX
+//! switching, which the ixgbe PMD does not turn on (see `crate::net::ixgbe::offload`).
 
 use super::desc::{TxCmd, TXD_PAYLEN_MAX};
 use crate::net::intel::tx_offload::{CtxLimits, Request, TxPlan};

@@ -14,6 +14,9 @@
 //! Every access is logged ([`Access`]) so that tests can check the order of the driver's
 //! writes and that a process never read a register it must not read.
 
+mod rx_offload;
+mod tx_offload;
+
 use super::regs::{self, stat};
 use crate::net::intel::adv::desc::{RxStatus, RxWriteBack, TxCmd, TxData};
 use crate::net::intel::adv::desc::{RSS_TYPE_IPV4, RSS_TYPE_IPV4_TCP, RSS_TYPE_IPV4_UDP, TXD_STAT_DD};
@@ -23,6 +26,7 @@ use ethdev::Link;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use tx_offload::{PacketCmd, TxContext};
 
 /// Reads for which a bit that the hardware sets "after a while" still reads as before
 /// (CTRL.RST self-clearing, EEC.ARD, RDRXCTL.DMAIDONE, RXDCTL/TXDCTL.ENABLE): the driver
@@ -69,6 +73,8 @@ struct Queue {
     enabled: bool,
     /// Reads left before the ENABLE bit shows a change the driver asked for.
     settle: u32,
+    /// TX: the contexts written by context descriptors, by IDX (7.2.3.2.3).
+    ctx: [Option<TxContext>; tx_offload::CONTEXTS],
 }
 
 struct State {
@@ -258,6 +264,10 @@ impl State {
         self.set(regs::AUTOC, 0x3 << regs::AUTOC_LMS_SHIFT);
         self.set(regs::STATUS, regs::STATUS_GIO_MASTER_ENABLE);
         self.set(regs::EEC, regs::EEC_PRES);
+        // DMATXCTL.VT (bits 31:16), the ethertype of inserted VLAN tags, starts as 0x8100
+        // (8.2.3.9.2).
+        self.set(regs::DMATXCTL, 0x8100 << 16);
+        self.set(rx_offload::VLNCTRL, 0x8100);
         self.autoload_reads = SETTLE_READS;
     }
 
@@ -524,10 +534,14 @@ impl State {
         }
     }
 
-    /// Sends TX queue `q`'s descriptors from TDH up to TDT (7.2): advanced data descriptors
-    /// (DTYP 0011b with DEXT, 7.2.3.2.4) gathered until EOP into one frame; DD written back
-    /// into the status field of every descriptor with RS (7.2.3.5). Nothing moves unless
-    /// DMATXCTL.TE and the queue are enabled.
+    /// Sends TX queue `q`'s descriptors from TDH up to TDT (7.2): advanced context
+    /// descriptors (DTYP 0010b, 7.2.3.2.3) are kept by their IDX; advanced data descriptors
+    /// (DTYP 0011b with DEXT, 7.2.3.2.4) gathered until EOP into one packet, which the
+    /// offload bits of its first descriptor and its context make into frames
+    /// ([`tx_offload::apply`]); DD written back into the status field of every descriptor
+    /// with RS (7.2.3.5). IFCS needs HLREG0.TXCRCEN (8.2.3.22.8); with HLREG0.TXPADEN a
+    /// frame under 60 bytes is padded to 60 (64 with the CRC; 8.2.3.22.8), without it that
+    /// is a fault. Nothing moves unless DMATXCTL.TE and the queue are enabled.
     fn transmit(&mut self, mem: &Memory, q: usize) {
         if self.get(regs::DMATXCTL) & regs::DMATXCTL_TE == 0 || !self.txq[q].enabled {
             return;
@@ -541,6 +555,8 @@ impl State {
         }
         let mut head = self.get(regs::tdh(q)) as usize;
         let mut frame = Vec::new();
+        // The first data descriptor's offload bits and PAYLEN, for the packet being gathered.
+        let mut first: Option<(PacketCmd, usize)> = None;
         while head != tail {
             let Some(d) = dma_words(mem, base + 16 * head as u64, 2) else {
                 self.fault(format!(
@@ -549,11 +565,27 @@ impl State {
                 ));
                 return;
             };
-            let t = TxData::decode(d[0].load(Ordering::Acquire), d[1].load(Ordering::Acquire));
+            let (w0, w1) = (d[0].load(Ordering::Acquire), d[1].load(Ordering::Acquire));
+            let t = TxData::decode(w0, w1);
+            if t.dtyp == 2 && t.dcmd.contains(TxCmd::DEXT) && first.is_none() {
+                let (idx, c) = TxContext::decode(w0, w1);
+                if idx >= tx_offload::CONTEXTS {
+                    self.fault(format!("TX queue {q}: context descriptor {head} with IDX {idx}"));
+                    return;
+                }
+                self.txq[q].ctx[idx] = Some(c);
+                head = (head + 1) % nb;
+                self.set(regs::tdh(q), head as u32);
+                continue;
+            }
             if t.dtyp != 3 || !t.dcmd.contains(TxCmd::DEXT) {
                 self.fault(format!("TX queue {q}: descriptor {head} is not an advanced data descriptor: {t:?}"));
                 return;
             }
+            if t.dcmd.contains(TxCmd::IFCS) && self.get(regs::HLREG0) & regs::HLREG0_TXCRCEN == 0 {
+                self.faults.push(format!("TX queue {q}: IFCS asked with HLREG0.TXCRCEN clear (no CRC would go out)"));
+            }
+            let (cmd, paylen) = *first.get_or_insert((PacketCmd::decode(w1), t.paylen as usize));
             match dma_read(mem, t.addr, usize::from(t.len)) {
                 Some(bytes) => frame.extend_from_slice(&bytes),
                 None => {
@@ -566,18 +598,39 @@ impl State {
                 d[1].store(w1 | (u64::from(TXD_STAT_DD) << 32), Ordering::Release);
             }
             if t.dcmd.contains(TxCmd::EOP) {
-                if t.paylen as usize != frame.len() {
-                    self.faults.push(format!("TX queue {q}: PAYLEN {} for a frame of {}", t.paylen, frame.len()));
+                first = None;
+                let ctx = self.txq[q].ctx.get(cmd.idx).copied().flatten();
+                let vt = (self.get(regs::DMATXCTL) >> 16) as u16;
+                match tx_offload::apply(std::mem::take(&mut frame), &cmd, paylen, ctx.as_ref(), vt) {
+                    Ok(frames) => {
+                        for f in frames {
+                            self.send(q, f);
+                        }
+                    }
+                    Err(e) => {
+                        self.faults.push(format!("TX queue {q}: {e}"));
+                    }
                 }
-                let n = std::mem::take(&mut frame);
-                *self.counters.entry(stat::GPTC).or_default() += 1;
-                *self.counters.entry(stat::TPT).or_default() += 1;
-                *self.counters.entry(stat::GOTCL).or_default() += n.len().max(60) as u64 + 4;
-                self.tx_out.push(TxFrame { queue: q, data: n });
             }
             head = (head + 1) % nb;
             self.set(regs::tdh(q), head as u32);
         }
+    }
+
+    /// Puts one frame on the wire: padded to 60 bytes with HLREG0.TXPADEN (a fault without
+    /// it), counted (GPTC, TPT, GOTC with the CRC) and kept for [`Model82599::take_tx`].
+    fn send(&mut self, q: usize, mut data: Vec<u8>) {
+        if data.len() < 60 {
+            if self.get(regs::HLREG0) & regs::HLREG0_TXPADEN == 0 {
+                self.faults.push(format!("TX queue {q}: a {}-byte frame with HLREG0.TXPADEN clear", data.len()));
+            } else {
+                data.resize(60, 0);
+            }
+        }
+        *self.counters.entry(stat::GPTC).or_default() += 1;
+        *self.counters.entry(stat::TPT).or_default() += 1;
+        *self.counters.entry(stat::GOTCL).or_default() += data.len() as u64 + 4;
+        self.tx_out.push(TxFrame { queue: q, data });
     }
 
     /// The RX queue of `frame`: with MRQC.MRQE = RSS, the Toeplitz hash (key from RSSRK)
@@ -614,7 +667,9 @@ impl State {
     /// 001b, buffers of SRRCTL.BSIZEPACKET KiB; 7.1.6.1), spilling into further descriptors
     /// when longer, and written back with DD, EOP on the last, the length, and the RSS type
     /// and hash when RXCSUM.PCSD is set (7.1.6.2). With both CRC-strip bits set (HLREG0,
-    /// RDRXCTL; 4.6.7 wants them equal) the CRC is not stored, else it is.
+    /// RDRXCTL; 4.6.7 wants them equal) the CRC is not stored, else it is. The last
+    /// descriptor also gets the checksum bits and, with RXDCTL.VME, the stripped VLAN tag
+    /// and VP ([`rx_offload`]).
     fn receive(&mut self, mem: &Memory, frame: &[u8]) -> Result<usize, Dropped> {
         if self.get(regs::RXCTRL) & regs::RXCTRL_RXEN == 0 {
             return Err(Dropped::ReceiverOff);
@@ -668,7 +723,16 @@ impl State {
             *self.counters.entry(stat::ROC).or_default() += 1;
             return Err(Dropped::Oversize(wire));
         }
-        let mut data = frame.to_vec();
+        // VLAN stripping (RXDCTL.VME) and the checksum checks, rx_offload's rules.
+        let vet = self.get(rx_offload::VLNCTRL) as u16;
+        let mut offload_bits = rx_offload::cksum_bits(frame, vet);
+        let (mut data, vlan) = match rx_offload::strip(frame, vet) {
+            Some((f, tci)) if self.get(regs::rxdctl(q)) & (1 << 30) != 0 => {
+                offload_bits |= rx_offload::STAT_VP;
+                (f, tci)
+            }
+            _ => (frame.to_vec(), 0),
+        };
         if !strip_mac {
             data.extend_from_slice(&crc32(frame).to_le_bytes());
         }
@@ -708,9 +772,10 @@ impl State {
                 rss_type: if hashed { rss_type } else { 0 },
                 pkt_type: 0,
                 rss_hash: if hashed { hash } else { 0 },
-                status_error: (RxStatus::DD | if last { RxStatus::EOP } else { RxStatus::empty() }).bits(),
+                status_error: (RxStatus::DD | if last { RxStatus::EOP } else { RxStatus::empty() }).bits()
+                    | if last { offload_bits } else { 0 },
                 len: chunk.len() as u16,
-                vlan: 0,
+                vlan: if last { vlan } else { 0 },
             };
             let (w0, w1) = wb.encode();
             d[0].store(w0, Ordering::Relaxed);

@@ -720,3 +720,5 @@ fn jumbo_frames_arrive_as_chains_and_longer_ones_are_dropped() {
     assert_eq!(r.model.deliver(&udp_frame(MAC, 1, 9, 1514 - 42)), Ok(0));
     assert_eq!(r.model.deliver(&udp_frame(MAC, 1, 9, 1515 - 42)), Err(Dropped::Oversize(1519)));
 }
+
+mod offload;
