@@ -1,7 +1,7 @@
 //! The multicast list and secondary unicast addresses on every PCI model QEMU has (e1000,
 //! e1000e, igb, virtio-net), fed by a packet socket in a host network namespace behind the
 //! TAP backend of the guest's port 0. One guest boot per model; testpmd in the guest runs
-//! io forwarding with promiscuous and all-multicast modes off, in three phases, each ended
+//! io forwarding with promiscuous and all-multicast modes off, in four phases, each ended
 //! by the host toggling the guest's control link:
 //!
 //! 1. nothing added: of the frames to the port's own address, to group 01:00:5E:01:02:03
@@ -9,7 +9,9 @@
 //! 2. after `mcast_addr add 0 01:00:5E:01:02:03` and `mac_addr add 0 02:00:00:00:00:77`,
 //!    then `port stop 0` and `port start 0` (the driver programs the port's lists again at
 //!    start; virtio's reset empties the device's table): all three kinds arrive;
-//! 3. after `mcast_addr remove` and `mac_addr remove` of both: only the first kind again.
+//! 3. after `mcast_addr remove` and `mac_addr remove` of both: only the first kind again;
+//! 4. after `set allmulti 0 on`: the port's own and the group's frames (every group passes),
+//!    not the unlisted unicast address.
 //!
 //! Counted exactly by testpmd's forward statistics of port 0. The same run checks testpmd's
 //! errors for a unicast address given to `mcast_addr`, a group address given to
@@ -41,7 +43,7 @@ fn wait_carrier(want: u8) -> String {
     )
 }
 
-/// The guest script: the three phases of the module documentation, each announced with
+/// The guest script: the four phases of the module documentation, each announced with
 /// `MAC_READY phase=N` once forwarding runs.
 fn script() -> String {
     let send = |cmds: &[&str]| cmds.iter().map(|c| format!("echo '{c}' >&3; sleep 0.2; ")).collect::<String>();
@@ -61,6 +63,7 @@ testpmd -l 0-1 -m 64 --file-prefix macf -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -
 {s1}{fwd1}sleep 1.5; echo MAC_READY phase=1; {down}echo stop >&3; {done1}\
 {s2}{fwd2}sleep 1.5; echo MAC_READY phase=2; {up}echo stop >&3; {done2}\
 {s3}{fwd3}sleep 1.5; echo MAC_READY phase=3; {down}echo stop >&3; {done3}\
+{s4}{fwd4}sleep 1.5; echo MAC_READY phase=4; {up}echo stop >&3; {done4}\
 echo quit >&3; exec 3>&-; wait $P; r=$?; cat /tmp/tp4.log; echo \"testpmd exit code $r\"; [ $r -eq 0 ]",
         prompt = "i=0; while ! grep -q 'testpmd> ' /tmp/tp4.log && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; ",
         s1 = send(&["set promisc all off", "set allmulti all off", "start"]),
@@ -92,10 +95,13 @@ echo quit >&3; exec 3>&-; wait $P; r=$?; cat /tmp/tp4.log; echo \"testpmd exit c
         ]),
         fwd3 = count("io packet forwarding", 3),
         done3 = count("^Done.", 3),
+        s4 = send(&["set allmulti 0 on", "start"]),
+        fwd4 = count("io packet forwarding", 4),
+        done4 = count("^Done.", 4),
     )
 }
 
-/// One boot with two NICs of `model` (port 0 fed by the host), the three phases, and the
+/// One boot with two NICs of `model` (port 0 fed by the host), the four phases, and the
 /// checks of the module documentation; `max_macs` is what `show port info` must list.
 fn mac_filter_run(model: NicModel, tag: &str, max_macs: u16, max_mc: u16) {
     let id = std::process::id() % 100_000;
@@ -118,7 +124,7 @@ fn mac_filter_run(model: NicModel, tag: &str, max_macs: u16, max_mc: u16) {
     let a_mac = mac_in(&ns.names[0], &taps[0]);
     let own = common::mac(MAC_0);
     let mut errors = Vec::new();
-    for (phase, up) in [(1, false), (2, true), (3, false)] {
+    for (phase, up) in [(1, false), (2, true), (3, false), (4, true)] {
         if let Err(e) = guest.wait_for_console(&format!("MAC_READY phase={phase}"), CONSOLE_WAIT) {
             errors.push(e.to_string());
             break;
@@ -166,8 +172,9 @@ fn mac_filter_run(model: NicModel, tag: &str, max_macs: u16, max_mc: u16) {
     let n = u64::from(FILTER_N);
     assert_eq!(
         stats,
-        vec![n, 3 * n, n],
-        "port 0 RX: own address only, then + group + secondary address, then own only again: {out}"
+        vec![n, 3 * n, n, 2 * n],
+        "port 0 RX: own address only, then + group + secondary address, then own only again, \
+         then own + group with all-multicast: {out}"
     );
 }
 
