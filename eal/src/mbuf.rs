@@ -667,6 +667,34 @@ mod tests {
     }
 
     #[test]
+    fn alloc_bulk_rx_sets_length_and_port_and_free_bulk_takes_the_burst_back() {
+        let m = Memory::anonymous(16 << 20).unwrap();
+        let p = PktMbufPool::create(&m, "rx", 64, 0, DEFAULT_BUF_SIZE).unwrap();
+        let mut v = Vec::new();
+        let mut a = p.alloc().unwrap();
+        a.append(9).unwrap();
+        a.set_port(3);
+        a.set_vlan_tci(7);
+        drop(a);
+        assert!(p.alloc_bulk_rx(&mut v, 32, 60, 5));
+        assert_eq!(v.len(), 32);
+        assert!(v.iter().all(|b| (b.pkt_len(), b.data_len(), b.port(), b.nb_segs()) == (60, 60, 5, 1)));
+        assert!(v.iter().all(|b| b.headroom() == HEADROOM && b.vlan_tci() == 0), "reset as a new mbuf");
+        let room = DEFAULT_BUF_SIZE - HEADROOM;
+        assert!(!p.alloc_bulk_rx(&mut v, 1, room + 1, 5), "a length past the data room is refused");
+        assert!(!p.alloc_bulk_rx(&mut v, 33, 60, 5), "only 32 left: all or nothing");
+        assert_eq!((v.len(), p.mempool().in_use_count()), (32, 32));
+        // A burst of single segments of one pool goes back in one piece.
+        free_bulk(&mut v);
+        assert!(v.is_empty() && p.mempool().is_full());
+        // Frees inside `with_header_addr` (the per-thread cache borrowed) still reach the pool.
+        let mut w = Vec::new();
+        assert!(p.alloc_bulk(&mut w, 4));
+        PktMbufPool::with_header_addr(p.mempool().header_addr(), |_| free_bulk(&mut w)).unwrap();
+        assert!(p.mempool().is_full());
+    }
+
+    #[test]
     fn alloc_append_free_returns_to_pool() {
         let m = Memory::anonymous(16 << 20).unwrap();
         let p = PktMbufPool::create(&m, "mb", 64, 0, DEFAULT_BUF_SIZE).unwrap();
