@@ -13,7 +13,9 @@
 //! batch each in turn (the order swapped every round), since this VM changes speed every
 //! few seconds. Every figure prints min/median/max of the rounds' medians per side and the
 //! ratio of those medians (Bypass / DPDK); then how much CPU each primary's idle IPC
-//! thread spent over `IPC_PERF_IDLE_SECS` (default 10) after the traffic.
+//! thread spent over `IPC_PERF_IDLE_SECS` (default 10) after the traffic; last, the floor
+//! of this machine: a bare C datagram ping-pong between two processes pinned the same way
+//! (`benches/dpdk/dgram_pingpong.c`, built with gcc).
 //!
 //! Env: `IPC_PERF_ITERS` (round trips per round and figure, default 2000),
 //! `IPC_PERF_ROUNDS` (default 6), `IPC_PERF_SIDES=bypass` (Bypass only, e.g. to profile it). Without `--bench` (`cargo test --all-targets`) a short
@@ -445,7 +447,51 @@ fn run() -> Result<(), String> {
     for g in groups {
         g.stop();
     }
+    if !smoke {
+        floor(iters, cpus);
+    }
     Ok(())
+}
+
+/// The floor under any round trip here: `benches/dpdk/dgram_pingpong.c`, two bare C
+/// processes exchanging one datagram each way over connected AF_UNIX SOCK_DGRAM sockets
+/// (blocking recv, no poll, no threads), the requester on the secondaries' CPU and the
+/// responder where a primary's IPC thread goes (the CPUs its lcore does not use); then
+/// with the responder waiting in `ppoll` on its socket and two eventfds first, as an IPC
+/// thread that also watches a wake-up and a timer must.
+fn floor(iters: usize, cpus: (usize, usize)) {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/dpdk/dgram_pingpong.c");
+    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ipc_perf_dgram_pingpong");
+    let built = sh(&format!("gcc -O2 '{src}' -o '{}' 2>&1", bin.display()));
+    println!(
+        "
+floor: bare C datagram ping-pong (dgram_pingpong.c), same CPUs (µs):"
+    );
+    if built.is_none() {
+        println!("  not built (gcc missing or failed on {src})");
+        return;
+    }
+    let all = eal::lcore::available_cpus();
+    let responder = all.iter().copied().find(|&c| c != cpus.0 && c != cpus.1).unwrap_or(cpus.1);
+    for mode in ["", "poll"] {
+        let cmd = format!("'{}' {} {responder} {iters} {WARMUP} 92 {mode}", bin.display(), cpus.1);
+        let lat: Vec<f64> = sh(&cmd)
+            .and_then(|o| o.strip_prefix("dgram_pingpong lat").map(str::to_owned))
+            .map(|l| l.split_whitespace().filter_map(|w| w.parse().ok()).collect())
+            .unwrap_or_default();
+        if lat.is_empty() {
+            println!("  {cmd}: failed");
+            continue;
+        }
+        println!(
+            "  requester cpu {} responder cpu {responder} {:<24} p50 {:>6.2}  p99 {:>7.2}  min {:>6.2}",
+            cpus.1,
+            if mode.is_empty() { "recv/send" } else { "ppoll + recv/send" },
+            median(&lat),
+            percentile(&lat, 0.99),
+            min_max(&lat).0
+        );
+    }
 }
 
 fn main() {

@@ -52,12 +52,17 @@ const _: () = assert!(std::mem::size_of::<MbufHdr>() == HDR_SIZE as usize);
 
 /// A pool of mbufs: a mempool whose objects are initialised as mbufs.
 #[derive(Clone, Copy, Debug)]
+#[repr(transparent)]
 pub struct PktMbufPool {
     pool: Mempool,
 }
 
 /// An owned packet buffer. Dropping it returns it (and its chained segments) to its pool.
+/// One word: a burst of them is an array of mbuf addresses, which the pool fills and
+/// takes back in place.
+#[repr(transparent)]
 pub struct Mbuf(NonNull<MbufHdr>);
+const _: () = assert!(std::mem::size_of::<Mbuf>() == std::mem::size_of::<u64>());
 
 // SAFETY: an Mbuf is the unique owner of its buffer; the buffer is in shared memory that
 // every thread of the process can reach.
@@ -112,6 +117,18 @@ impl PktMbufPool {
         Ok(PktMbufPool { pool: pool_at(addr)? })
     }
 
+    /// Runs `f` on the mbuf pool whose mempool header is at `addr`, as
+    /// [`PktMbufPool::from_header_addr`] checks it, without copying the handle out of the
+    /// per-thread cache: for a driver's receive, which looks its pool up on every burst.
+    #[inline]
+    pub fn with_header_addr<R>(addr: u64, f: impl FnOnce(&PktMbufPool) -> R) -> Result<R, EalError> {
+        with_pool_at(addr, |p| {
+            // SAFETY: `PktMbufPool` is `repr(transparent)` over `Mempool`, and `with_pool_at`
+            // hands out only pools `create` initialised as mbuf pools.
+            f(unsafe { &*(p as *const Mempool).cast::<PktMbufPool>() })
+        })
+    }
+
     /// The underlying mempool (for counts).
     pub fn mempool(&self) -> &Mempool {
         &self.pool
@@ -135,26 +152,73 @@ impl PktMbufPool {
     /// Allocates `n` reset mbufs into `out` (all or none); false when the pool is short.
     #[inline]
     pub fn alloc_bulk(&self, out: &mut Vec<Mbuf>, n: usize) -> bool {
-        let mut addrs = [0u64; 64];
-        let mut done = 0;
-        while done < n {
-            let k = (n - done).min(64);
-            if !self.pool.get_bulk(&mut addrs[..k]) {
-                // Give back what this call took.
-                for m in out.drain(out.len() - done..) {
-                    drop(m);
-                }
-                return false;
-            }
-            for &a in &addrs[..k] {
-                // SAFETY: as in `alloc`.
-                let mut m = unsafe { Mbuf::from_raw(a) };
-                m.reset();
-                out.push(m);
-            }
-            done += k;
+        self.alloc_bulk_as(out, n, 0, NO_PORT)
+    }
+
+    /// Allocates `n` mbufs into `out` (all or none) as a driver's receive hands them out:
+    /// each reset, one segment of `len` bytes (the data bytes as the pool left them), from
+    /// input port `port`. False when the pool is short or `len` bytes do not fit the data
+    /// room after the headroom. One pass over the headers, which are only written, and
+    /// the addresses go from the pool straight into `out`, as DPDK's
+    /// `rte_pktmbuf_alloc_bulk` followed by a driver's length and port stores.
+    #[inline]
+    pub fn alloc_bulk_rx(&self, out: &mut Vec<Mbuf>, n: usize, len: u16, port: u16) -> bool {
+        self.alloc_bulk_as(out, n, len, port)
+    }
+
+    #[inline(always)]
+    fn alloc_bulk_as(&self, out: &mut Vec<Mbuf>, n: usize, len: u16, port: u16) -> bool {
+        // Every mbuf of a pool has its data room (set by `create`, which refuses less than
+        // the headroom, and never changed): one check covers the burst.
+        if u32::from(HEADROOM) + u32::from(len) > u32::from(self.data_room()) {
+            return false;
         }
+        let start = out.len();
+        out.reserve(n);
+        // SAFETY: `reserve` made room for `n` more elements after `start`. The words are
+        // zeroed first so that the slice below views initialised `u64`s; an `Mbuf` is one
+        // pointer-sized word (`repr(transparent)` over `NonNull`, asserted below the type),
+        // so the pool can write the addresses straight into the vector's buffer.
+        let addrs = unsafe {
+            let p = out.as_mut_ptr().add(start).cast::<u64>();
+            std::ptr::write_bytes(p, 0, n);
+            std::slice::from_raw_parts_mut(p, n)
+        };
+        if !self.pool.get_bulk(addrs) {
+            return false;
+        }
+        for &a in addrs.iter() {
+            // SAFETY: `a` came out of this pool, so it is an initialised mbuf nobody else
+            // owns (as in `alloc`).
+            let h = unsafe { &mut *(a as *mut MbufHdr) };
+            h.reset_as(len, port);
+        }
+        // SAFETY: the `n` words after `start` now hold mbufs this vector owns.
+        unsafe { out.set_len(start + n) };
         true
+    }
+}
+
+impl MbufHdr {
+    /// Resets the header for a new owner: one segment of `len` bytes after the headroom,
+    /// input port `port`, no offload state. Only writes, so the line need not be read.
+    #[inline(always)]
+    fn reset_as(&mut self, len: u16, port: u16) {
+        self.data_off = HEADROOM;
+        self.refcnt = 1;
+        self.nb_segs = 1;
+        self.port = port;
+        self.ol_flags = 0;
+        self.packet_type = 0;
+        self.pkt_len = u32::from(len);
+        self.data_len = len;
+        self.vlan_tci = 0;
+        self.hash_rss = 0;
+        self.next = 0;
+        self.l2_len = 0;
+        self.l4_len = 0;
+        self.l3_len = 0;
+        self.tso_segsz = 0;
     }
 }
 
@@ -173,22 +237,7 @@ impl Mbuf {
 
     #[inline(always)]
     fn reset(&mut self) {
-        let h = self.h_mut();
-        h.data_off = HEADROOM.min(h.buf_len);
-        h.data_len = 0;
-        h.pkt_len = 0;
-        h.nb_segs = 1;
-        h.next = 0;
-        h.port = NO_PORT;
-        h.ol_flags = 0;
-        h.packet_type = 0;
-        h.hash_rss = 0;
-        h.vlan_tci = 0;
-        h.l2_len = 0;
-        h.l3_len = 0;
-        h.l4_len = 0;
-        h.tso_segsz = 0;
-        h.refcnt = 1;
+        self.h_mut().reset_as(0, NO_PORT);
     }
 
     /// Takes ownership of the mbuf at `addr`.
@@ -465,23 +514,38 @@ impl Mbuf {
 
 thread_local! {
     /// The pool of the last mbuf this thread freed: frees come in runs from one pool.
-    static LAST_POOL: std::cell::Cell<Option<Mempool>> = const { std::cell::Cell::new(None) };
+    /// Borrowed in place (a pool handle is two cache lines; copying it out on every burst
+    /// cost more than the rest of a free).
+    static LAST_POOL: std::cell::RefCell<Option<Mempool>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` on the handle of the pool whose shared header is at `addr`, cached per thread
+/// (an `f` that frees mbufs itself works, with uncached look-ups).
+#[inline]
+fn with_pool_at<R>(addr: u64, f: impl FnOnce(&Mempool) -> R) -> Result<R, EalError> {
+    LAST_POOL.with(|c| {
+        // Borrowed already only when `f` of an outer call frees mbufs: then look up afresh.
+        if let Ok(cached) = c.try_borrow() {
+            if let Some(p) = cached.as_ref().filter(|p| p.header_addr() == addr) {
+                return Ok(f(p));
+            }
+        }
+        let p = Mempool::from_header_addr(addr)?;
+        if !p.is_mbuf_pool() {
+            return Err(EalError::InvalidArgument(format!("the mempool at {addr:#x} is not an mbuf pool")));
+        }
+        let r = f(&p);
+        if let Ok(mut cached) = c.try_borrow_mut() {
+            *cached = Some(p);
+        }
+        Ok(r)
+    })
 }
 
 /// The handle of the pool whose shared header is at `addr`, cached per thread.
 #[inline]
 fn pool_at(addr: u64) -> Result<Mempool, EalError> {
-    LAST_POOL.with(|c| match c.get() {
-        Some(p) if p.header_addr() == addr => Ok(p),
-        _ => {
-            let p = Mempool::from_header_addr(addr)?;
-            if !p.is_mbuf_pool() {
-                return Err(EalError::InvalidArgument(format!("the mempool at {addr:#x} is not an mbuf pool")));
-            }
-            c.set(Some(p));
-            Ok(p)
-        }
-    })
+    with_pool_at(addr, |p| *p)
 }
 
 impl Drop for Mbuf {
@@ -493,9 +557,8 @@ impl Drop for Mbuf {
             let h = unsafe { &mut *p.as_ptr() };
             cur = NonNull::new(h.next as *mut MbufHdr);
             h.next = 0;
-            match pool_at(h.pool) {
-                Ok(pl) => pl.put(p.as_ptr() as u64),
-                Err(e) => tracing::error!("mbuf at {:#x} has no valid pool ({e}); leaking it", p.as_ptr() as u64),
+            if let Err(e) = with_pool_at(h.pool, |pl| pl.put(p.as_ptr() as u64)) {
+                tracing::error!("mbuf at {:#x} has no valid pool ({e}); leaking it", p.as_ptr() as u64);
             }
         }
     }
@@ -505,6 +568,33 @@ impl Drop for Mbuf {
 /// runs of segments of one pool to it in bulk.
 #[inline]
 pub fn free_bulk(bufs: &mut Vec<Mbuf>) {
+    let Some(first) = bufs.first() else { return };
+    // The common burst: single segments of one pool. One pass of two loads per mbuf finds
+    // it, and the vector's own words go back to the pool, with no copy.
+    let pool = first.h().pool;
+    let mixed = bufs.iter().fold(0u64, |acc, m| {
+        let h = m.h();
+        acc | h.next | (h.pool ^ pool)
+    });
+    if mixed == 0 {
+        // SAFETY: an `Mbuf` is one word holding its header's address (`repr(transparent)`
+        // over `NonNull`, size asserted below the type), so the vector's buffer is
+        // `len` initialised `u64` addresses.
+        let addrs = unsafe { std::slice::from_raw_parts(bufs.as_ptr().cast::<u64>(), bufs.len()) };
+        if let Err(e) = with_pool_at(pool, |p| p.put_bulk(addrs)) {
+            tracing::error!("{} mbufs have no valid pool ({e}); leaking them", addrs.len());
+        }
+        // SAFETY: the pool owns those mbufs now; forgetting the handles (length 0, `Mbuf`
+        // has nothing else to drop) keeps them from being freed twice.
+        unsafe { bufs.set_len(0) };
+        return;
+    }
+    free_bulk_chains(bufs);
+}
+
+/// [`free_bulk`] of a burst with chains or mbufs of several pools.
+#[cold]
+fn free_bulk_chains(bufs: &mut Vec<Mbuf>) {
     const RUN: usize = 64;
     let mut addrs = [0u64; RUN];
     let mut n = 0;
@@ -513,9 +603,8 @@ pub fn free_bulk(bufs: &mut Vec<Mbuf>) {
         if addrs.is_empty() {
             return;
         }
-        match pool_at(pool) {
-            Ok(p) => p.put_bulk(addrs),
-            Err(e) => tracing::error!("{} mbufs have no valid pool ({e}); leaking them", addrs.len()),
+        if let Err(e) = with_pool_at(pool, |p| p.put_bulk(addrs)) {
+            tracing::error!("{} mbufs have no valid pool ({e}); leaking them", addrs.len());
         }
     };
     for m in bufs.drain(..) {
@@ -575,6 +664,34 @@ mod tests {
         let mut again = Vec::new();
         assert!(p.alloc_bulk(&mut again, 256));
         assert!(again.iter().all(|m| m.nb_segs() == 1 && m.pkt_len() == 0), "freed segments come back unlinked");
+    }
+
+    #[test]
+    fn alloc_bulk_rx_sets_length_and_port_and_free_bulk_takes_the_burst_back() {
+        let m = Memory::anonymous(16 << 20).unwrap();
+        let p = PktMbufPool::create(&m, "rx", 64, 0, DEFAULT_BUF_SIZE).unwrap();
+        let mut v = Vec::new();
+        let mut a = p.alloc().unwrap();
+        a.append(9).unwrap();
+        a.set_port(3);
+        a.set_vlan_tci(7);
+        drop(a);
+        assert!(p.alloc_bulk_rx(&mut v, 32, 60, 5));
+        assert_eq!(v.len(), 32);
+        assert!(v.iter().all(|b| (b.pkt_len(), b.data_len(), b.port(), b.nb_segs()) == (60, 60, 5, 1)));
+        assert!(v.iter().all(|b| b.headroom() == HEADROOM && b.vlan_tci() == 0), "reset as a new mbuf");
+        let room = DEFAULT_BUF_SIZE - HEADROOM;
+        assert!(!p.alloc_bulk_rx(&mut v, 1, room + 1, 5), "a length past the data room is refused");
+        assert!(!p.alloc_bulk_rx(&mut v, 33, 60, 5), "only 32 left: all or nothing");
+        assert_eq!((v.len(), p.mempool().in_use_count()), (32, 32));
+        // A burst of single segments of one pool goes back in one piece.
+        free_bulk(&mut v);
+        assert!(v.is_empty() && p.mempool().is_full());
+        // Frees inside `with_header_addr` (the per-thread cache borrowed) still reach the pool.
+        let mut w = Vec::new();
+        assert!(p.alloc_bulk(&mut w, 4));
+        PktMbufPool::with_header_addr(p.mempool().header_addr(), |_| free_bulk(&mut w)).unwrap();
+        assert!(p.mempool().is_full());
     }
 
     #[test]

@@ -124,18 +124,18 @@ fn prefetch_ahead(bufs: &[Mbuf], k: usize) {
 }
 
 /// Swaps the destination and source MAC addresses of an Ethernet header: the 12 bytes
-/// are moved as one 96-bit word (an 8-byte and a 4-byte load and store, two shifts),
-/// not byte by byte.
+/// are read as an 8-byte and a 4-byte word and written back shifted (two loads, two
+/// stores), not byte by byte.
 #[inline(always)]
 pub fn swap_macs(h: &mut [u8; 12]) {
-    let x = u128::from_le_bytes({
-        let mut w = [0u8; 16];
-        w[..12].copy_from_slice(h);
-        w
-    });
-    const MAC: u128 = (1 << 48) - 1;
-    let y = (x >> 48) | ((x & MAC) << 48);
-    h.copy_from_slice(&y.to_le_bytes()[..12]);
+    const MAC: u64 = (1 << 48) - 1;
+    let (lo, hi) = h.split_at_mut(8);
+    let (Ok(lo), Ok(hi)) = (<&mut [u8; 8]>::try_from(lo), <&mut [u8; 4]>::try_from(hi)) else { return };
+    let w0 = u64::from_le_bytes(*lo);
+    let w1 = u64::from(u32::from_le_bytes(*hi));
+    let (dst, src) = (w0 & MAC, (w0 >> 48) | (w1 << 16));
+    *lo = (src | (dst << 48)).to_le_bytes();
+    *hi = ((dst >> 16) as u32).to_le_bytes();
 }
 
 /// Fills each packet of `bufs` with `frame` over a chain of mbufs of `segs` bytes each (as

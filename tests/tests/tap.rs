@@ -32,6 +32,28 @@ macro_rules! need_root {
     };
 }
 
+/// `Cpus_allowed_list` of the thread of `pid` whose name starts with `comm`, once it is
+/// not the whole machine's list (a thread moves to its CPUs as it starts), or after 5 s.
+fn thread_cpus(pid: u32, comm: &str) -> String {
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut seen = None;
+        for e in std::fs::read_dir(format!("/proc/{pid}/task")).expect("task dir").flatten() {
+            let name = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+            if !name.starts_with(comm) {
+                continue;
+            }
+            let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+            seen = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).map(|c| c.trim().to_string());
+        }
+        match seen {
+            Some(c) if c != "0-1" || std::time::Instant::now() >= end => return c,
+            None if std::time::Instant::now() >= end => panic!("no thread {comm}* in {pid}"),
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
 fn sh(cmd: &str, args: &[&str]) -> Output {
     Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"))
 }
@@ -312,6 +334,12 @@ fn frames_flow_between_the_kernel_and_the_port_and_control_reaches_the_interface
     assert!(ready.contains(&format!("mac={}", mac_str(PORT_MAC))) && ready.contains("up=false"), "{ready}");
     let shown = g.ip(&["link", "show", &g.iface.clone()]);
     assert!(shown.contains(&format!("link/ether {}", mac_str(PORT_MAC))), "the interface has the port's MAC: {shown}");
+    // The link watcher is a control thread: off the lcore's CPU (`0@0`), on the others.
+    let cpus = eal::lcore::available_cpus();
+    if cpus == [0, 1] {
+        let pid = g.p(pri).child.id();
+        assert_eq!(thread_cpus(pid, "tap-link-"), "1", "the TAP link watcher shares the lcore's CPU");
+    }
     g.configure_ip(pri);
 
     // Kernel -> port.

@@ -79,22 +79,25 @@ impl DataPath for NullData {
             return 0;
         }
         let counters = &self.slot.counters.rx[q as usize];
-        let Ok(pool) = PktMbufPool::from_header_addr(self.slot.rxq_pool[q as usize].load(Ordering::Relaxed)) else {
-            return 0;
-        };
         let start = bufs.len();
-        if !pool.alloc_bulk(bufs, max) {
-            counters.add_nombuf(max as u64);
-            return 0;
-        }
-        for m in &mut bufs[start..] {
-            m.set_len(self.size);
-            m.set_port(self.port);
-            if self.copy {
-                m.data_mut().fill(0);
+        let addr = self.slot.rxq_pool[q as usize].load(Ordering::Relaxed);
+        // The size was checked against the pool's data room at queue setup.
+        match PktMbufPool::with_header_addr(addr, |pool| pool.alloc_bulk_rx(bufs, max, self.size, self.port)) {
+            Ok(true) => {}
+            Ok(false) => {
+                counters.add_nombuf(max as u64);
+                return 0;
             }
-            if let Some(h) = &self.headers {
-                m.data_mut()[..IPV4_UDP_HEADERS].copy_from_slice(h);
+            Err(_) => return 0,
+        }
+        if self.copy || self.headers.is_some() {
+            for m in &mut bufs[start..] {
+                if self.copy {
+                    m.data_mut().fill(0);
+                }
+                if let Some(h) = &self.headers {
+                    m.data_mut()[..IPV4_UDP_HEADERS].copy_from_slice(h);
+                }
             }
         }
         counters.add(max as u64, max as u64 * self.size as u64);

@@ -39,9 +39,11 @@ pub fn control_cpus() -> Vec<usize> {
     CONTROL_CPUS.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// Called first thing by a control thread (IPC, interrupts, telemetry): moves it to the
-/// control CPUs, off the CPUs of the forwarding lcores, as DPDK's control threads.
-pub(crate) fn enter_control_thread() {
+/// Called first thing by a control thread (IPC, interrupts, telemetry, and the drivers'
+/// and ethdev's housekeeping threads: TAP link watchers, hotplug workers): moves it to the
+/// control CPUs, off the CPUs of the forwarding lcores, as DPDK's control threads. A
+/// thread inherits the CPUs of the thread that starts it, which may be a forwarding lcore.
+pub fn enter_control_thread() {
     let cpus = control_cpus();
     if !cpus.is_empty() {
         if let Err(e) = pin_current_thread(&cpus) {

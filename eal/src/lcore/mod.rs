@@ -4,8 +4,8 @@
 mod affinity;
 mod registry;
 
-pub use affinity::{available_cpus, control_cpus, pin_current_thread};
-pub(crate) use affinity::{enter_control_thread, set_control_cpus};
+pub(crate) use affinity::set_control_cpus;
+pub use affinity::{available_cpus, control_cpus, enter_control_thread, pin_current_thread};
 pub use registry::{claim_lcores, release_lcores};
 
 use crate::args::LcoreSpec;

@@ -40,6 +40,7 @@ pub(crate) fn register_secondary(set: &Arc<PortSet>) -> Result<(), EthError> {
             // done on the IPC thread: the work and the answer go to a thread of their own.
             let (s, mp, peer) = (s.clone(), mp.clone(), peer.clone());
             std::thread::Builder::new().name("eth-hp-attach".into()).spawn(move || {
+                eal::lcore::enter_control_thread();
                 let _op = s.op.lock().unwrap_or_else(|e| e.into_inner());
                 let current = s.table.slot(n.port).map(|sl| sl.generation.load(Ordering::Acquire));
                 let have = s.local.lock().get(usize::from(n.port)).and_then(|e| e.as_ref().map(|e| e.generation));
@@ -75,6 +76,7 @@ pub(crate) fn register_secondary(set: &Arc<PortSet>) -> Result<(), EthError> {
             // Waiting for the application to drop its handles must not stall the IPC thread.
             let (s, mp, peer) = (s.clone(), mp.clone(), peer.clone());
             std::thread::Builder::new().name("eth-hp-release".into()).spawn(move || {
+                eal::lcore::enter_control_thread();
                 let deadline = Instant::now() + Duration::from_millis(u64::from(n.wait_ms));
                 let refused = primary::wait_release(&s, n.port, n.generation, rollbacks, deadline).err().map(|held| {
                     format!(
@@ -127,6 +129,7 @@ pub(crate) fn register_primary(set: &Arc<PortSet>) -> Result<(), EthError> {
             // The work broadcasts and waits: not on the IPC thread.
             let (s, mp, peer) = (s.clone(), mp.clone(), peer.clone());
             std::thread::Builder::new().name("eth-hp-request".into()).spawn(move || {
+                eal::lcore::enter_control_thread();
                 tracing::info!(pid = peer.pid(), ?req, "hotplug request from a secondary");
                 let out = match &req {
                     Request::Attach(a) => primary::attach(&s, a),

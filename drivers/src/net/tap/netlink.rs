@@ -70,9 +70,11 @@ impl LinkWatcher {
     pub fn start(ifindex: i32, sink: impl LinkSink) -> io::Result<LinkWatcher> {
         let sock = LinkSocket::open()?;
         let (stop_tx, stop_rx) = UnixStream::pair()?;
-        let thread = std::thread::Builder::new()
-            .name(format!("tap-link-{ifindex}"))
-            .spawn(move || run(sock, stop_rx, ifindex, sink))?;
+        let thread = std::thread::Builder::new().name(format!("tap-link-{ifindex}")).spawn(move || {
+            // Off the forwarding lcores, whichever thread probed the port.
+            eal::lcore::enter_control_thread();
+            run(sock, stop_rx, ifindex, sink)
+        })?;
         Ok(LinkWatcher { stop: Some(stop_tx), thread: Some(thread) })
     }
 
