@@ -198,8 +198,8 @@ struct Group {
 
 fn group(tag: &str, n: usize) -> Group {
     let dir = TempDir::new(tag);
-    let p = Worker::spawn(&dir.path(), "primary", "p", None);
-    let s = (1..=n).map(|i| Worker::spawn(&dir.path(), "secondary", &format!("s{i}"), Some(p.pid))).collect();
+    let p = Worker::spawn(dir.path(), "primary", "p", None);
+    let s = (1..=n).map(|i| Worker::spawn(dir.path(), "secondary", &format!("s{i}"), Some(p.pid))).collect();
     Group { dir, p, s }
 }
 
@@ -444,7 +444,7 @@ fn secondary_refuses_a_dead_primary_pid() {
     c.wait().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_ipc_worker"))
         .arg("secondary")
-        .arg(&dir.path())
+        .arg(dir.path())
         .arg("s")
         .arg(pid.to_string())
         .stdin(Stdio::null())
@@ -552,7 +552,7 @@ fn sigstopped_secondary_does_not_stall_broadcasts() {
 #[test]
 fn garbage_flood_logs_a_bounded_number_of_lines() {
     let dir = TempDir::new("logflood");
-    let mut p = Worker::spawn_logged(&dir.path(), "primary", "p", "warn");
+    let mut p = Worker::spawn_logged(dir.path(), "primary", "p", "warn");
     let g = UnixDatagram::unbound().unwrap();
     let n = 20_000u64;
     let t0 = Instant::now();
@@ -618,13 +618,13 @@ fn a_secondarys_requests_reach_a_primary_that_replaced_its_socket() {
     // A secondary's reply sockets are connected to the primary's socket; a new socket
     // bound at that path (a restarted primary) is still reached, by its address.
     let dir = TempDir::new("rebind");
-    let mut p = Worker::spawn(&dir.path(), "primary", "p", None);
-    let mut s = Worker::spawn(&dir.path(), "secondary", "s1", None);
+    let mut p = Worker::spawn(dir.path(), "primary", "p", None);
+    let mut s = Worker::spawn(dir.path(), "secondary", "s1", None);
     p.register("echo", "echo");
     let l = s.ask("sync echo a 2000", "SYNC");
     assert_eq!(field(&l, "params"), "a:p", "{l}");
     drop(p);
-    let mut p2 = Worker::spawn(&dir.path(), "primary", "p2", None);
+    let mut p2 = Worker::spawn(dir.path(), "primary", "p2", None);
     p2.register("echo", "echo");
     let l = s.ask("sync echo b 2000", "SYNC");
     assert_eq!((num(&l, "sent"), num(&l, "recv"), field(&l, "params")), (1, 1, "b:p2".to_string()), "{l}");

@@ -37,8 +37,8 @@ const T: Duration = Duration::from_secs(2);
 #[test]
 fn message_both_ways_and_sync_request() {
     let d = TempDir::new("basic");
-    let p = start(&d.path(), MpRole::Primary);
-    let s = start(&d.path(), MpRole::Secondary);
+    let p = start(d.path(), MpRole::Primary);
+    let s = start(d.path(), MpRole::Secondary);
     let (tx, rx) = mpsc::channel();
     let tx2 = tx.clone();
     p.register("hello", move |_, m, peer| {
@@ -72,7 +72,7 @@ fn message_both_ways_and_sync_request() {
 #[test]
 fn registration_rules() {
     let d = TempDir::new("reg");
-    let p = start(&d.path(), MpRole::Primary);
+    let p = start(d.path(), MpRole::Primary);
     p.register("a", |_, _, _| Ok(())).unwrap();
     assert!(matches!(p.register("a", |_, _, _| Ok(())), Err(MpError::ActionExists(_))));
     assert!(matches!(p.register(&"n".repeat(64), |_, _, _| Ok(())), Err(MpError::BadName { len: 64, .. })));
@@ -86,7 +86,7 @@ fn registration_rules() {
 #[test]
 fn limits_checked_before_sending() {
     let d = TempDir::new("limits");
-    let p = start(&d.path(), MpRole::Primary);
+    let p = start(d.path(), MpRole::Primary);
     let m = MpMessage { name: "x".into(), param: vec![0; 257], fds: vec![] };
     let e = p.send(&m).unwrap_err();
     assert!(matches!(e, MpError::ParamTooLong { len: 257, .. }));
@@ -100,8 +100,8 @@ fn limits_checked_before_sending() {
 #[test]
 fn fds_travel_and_sync_in_handler_is_refused() {
     let d = TempDir::new("fds");
-    let p = start(&d.path(), MpRole::Primary);
-    let s = start(&d.path(), MpRole::Secondary);
+    let p = start(d.path(), MpRole::Primary);
+    let s = start(d.path(), MpRole::Secondary);
     p.register("file", |mp, m, peer| {
         let mut f = std::fs::File::from(m.fds[0].try_clone()?);
         let mut text = String::new();
@@ -126,8 +126,8 @@ fn fds_travel_and_sync_in_handler_is_refused() {
 #[test]
 fn garbage_is_dropped_and_service_goes_on() {
     let d = TempDir::new("garbage");
-    let p = start(&d.path(), MpRole::Primary);
-    let s = start(&d.path(), MpRole::Secondary);
+    let p = start(d.path(), MpRole::Primary);
+    let s = start(d.path(), MpRole::Secondary);
     p.register("echo", echo).unwrap();
     let g = UnixDatagram::unbound().unwrap();
     let target = d.path().join("mp_socket");
@@ -148,9 +148,9 @@ fn garbage_is_dropped_and_service_goes_on() {
 #[test]
 fn async_request_and_shutdown() {
     let d = TempDir::new("async");
-    let p = start(&d.path(), MpRole::Primary);
-    let s1 = start(&d.path(), MpRole::Secondary);
-    let s2 = start(&d.path(), MpRole::Secondary);
+    let p = start(d.path(), MpRole::Primary);
+    let s1 = start(d.path(), MpRole::Secondary);
+    let s2 = start(d.path(), MpRole::Secondary);
     s1.register("echo", echo).unwrap();
     s2.register("echo", echo).unwrap();
     let (tx, rx) = mpsc::channel();
@@ -162,7 +162,7 @@ fn async_request_and_shutdown() {
 
     // an async request with nobody to send to completes at once
     let lone = TempDir::new("async-lone");
-    let q = start(&lone.path(), MpRole::Primary);
+    let q = start(lone.path(), MpRole::Primary);
     let (tx, rx) = mpsc::channel();
     q.request_async(&MpMessage::new("echo", b"").unwrap(), T, move |_, rep| {
         tx.send(rep.nb_sent).unwrap();
@@ -188,7 +188,7 @@ fn async_request_and_shutdown() {
 fn unclaimed_fds_are_closed() {
     use std::os::unix::net::UnixStream;
     let d = TempDir::new("fdclose");
-    let p = start(&d.path(), MpRole::Primary);
+    let p = start(d.path(), MpRole::Primary);
     p.register("taken", |_, _, _| Ok(())).unwrap();
     let to = SockAddr::Path(p.socket_path().to_path_buf());
     let sender = Sock::bind_auto().unwrap();
@@ -236,8 +236,8 @@ fn wait_for(t: Duration, mut f: impl FnMut() -> bool) -> bool {
 #[test]
 fn non_reading_peer_does_not_stall_the_ipc_thread() {
     let d = TempDir::new("mute");
-    let p = start(&d.path(), MpRole::Primary);
-    let s = start(&d.path(), MpRole::Secondary);
+    let p = start(d.path(), MpRole::Primary);
+    let s = start(d.path(), MpRole::Secondary);
     p.register("echo", echo).unwrap();
     let mute = UnixDatagram::bind(d.path().join("mute")).unwrap();
     let target = p.socket_path().to_path_buf();
@@ -275,8 +275,8 @@ fn non_reading_peer_does_not_stall_the_ipc_thread() {
 #[test]
 fn stuck_secondary_does_not_stall_broadcasts() {
     let d = TempDir::new("stuck");
-    let p = start(&d.path(), MpRole::Primary);
-    let s = start(&d.path(), MpRole::Secondary);
+    let p = start(d.path(), MpRole::Primary);
+    let s = start(d.path(), MpRole::Secondary);
     // a "secondary" socket nobody reads
     let _stuck = UnixDatagram::bind(d.path().join(peers::secondary_socket_name(std::process::id(), 999_999))).unwrap();
     let (tx, rx) = mpsc::channel();
@@ -307,8 +307,8 @@ fn stuck_secondary_does_not_stall_broadcasts() {
 #[test]
 fn garbage_flood_is_counted() {
     let d = TempDir::new("flood");
-    let p = start(&d.path(), MpRole::Primary);
-    let s = start(&d.path(), MpRole::Secondary);
+    let p = start(d.path(), MpRole::Primary);
+    let s = start(d.path(), MpRole::Secondary);
     p.register("echo", echo).unwrap();
     let g = UnixDatagram::unbound().unwrap();
     let n = 5000u64;
@@ -328,8 +328,8 @@ fn garbage_flood_is_counted() {
 #[test]
 fn flooding_sender_does_not_starve_others() {
     let d = TempDir::new("fair");
-    let p = start(&d.path(), MpRole::Primary);
-    let s = start(&d.path(), MpRole::Secondary);
+    let p = start(d.path(), MpRole::Primary);
+    let s = start(d.path(), MpRole::Secondary);
     p.register("work", |_, _, _| {
         std::thread::sleep(Duration::from_micros(200));
         Ok(())
@@ -373,7 +373,7 @@ fn flooding_sender_does_not_starve_others() {
 #[test]
 fn stale_secondary_socket_is_swept() {
     let d = TempDir::new("sweep");
-    let _p = start(&d.path(), MpRole::Primary);
+    let _p = start(d.path(), MpRole::Primary);
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let dead_pid = child.id();
     child.wait().unwrap();
@@ -401,7 +401,7 @@ fn primary_alive_flag_and_callback() {
     child.wait().unwrap();
     rx.recv_timeout(T).unwrap();
     assert!(!s.primary_alive());
-    let p = start(&d.path(), MpRole::Primary);
+    let p = start(d.path(), MpRole::Primary);
     assert!(p.primary_alive());
 }
 
@@ -410,7 +410,7 @@ fn primary_alive_flag_and_callback() {
 #[test]
 fn unwatched_primary_death_shows_on_refusal() {
     let d = TempDir::new("refused");
-    let s = start(&d.path(), MpRole::Secondary);
+    let s = start(d.path(), MpRole::Secondary);
     drop(UnixDatagram::bind(d.path().join(peers::PRIMARY_SOCKET)).unwrap()); // a dead primary's socket
     let (tx, rx) = mpsc::channel();
     s.on_primary_exit(move || tx.send(()).unwrap());
@@ -427,8 +427,8 @@ fn unwatched_primary_death_shows_on_refusal() {
 #[test]
 fn backlog_is_flushed_at_shutdown() {
     let d = TempDir::new("stopflush");
-    let p = start(&d.path(), MpRole::Primary);
-    let s = start(&d.path(), MpRole::Secondary);
+    let p = start(d.path(), MpRole::Primary);
+    let s = start(d.path(), MpRole::Secondary);
     let open = Arc::new(AtomicBool::new(false));
     let open2 = open.clone();
     let (tx, rx) = mpsc::channel();
