@@ -93,7 +93,10 @@ fn mix(mut h: u32) -> u32 {
 /// Parameters of [`HashTable::create`].
 #[derive(Debug, Clone)]
 pub struct HashParams {
-    /// Most entries the table holds (at least 8).
+    /// Most entries the table holds (at least 8). The buckets have slots for `entries`
+    /// rounded up to a power of two (DPDK's sizing); when that leaves no spare slots, a nearly
+    /// full table may report [`TableError::Full`] a little before `entries` (a few per
+    /// cent), when no chain of cuckoo moves frees a slot, as DPDK's `rte_hash` does.
     pub entries: u32,
     /// Key size in bytes, 1 to [`MAX_KEY_LEN`].
     pub key_len: usize,
