@@ -145,17 +145,6 @@ impl HashTable {
         Some(idx)
     }
 
-    /// Prefetches the key-store entry on top of the free list (read without the lock: a hint
-    /// only, so a stale or damaged index just prefetches another line).
-    #[inline(always)]
-    fn prefetch_next_free(&self) {
-        let pos = self.hdr.free_top.load(Ordering::Relaxed).wrapping_sub(1);
-        if let Some(w) = self.words.get(self.at.free.wrapping_add((pos / 2) as usize)) {
-            let idx = (w.load(Ordering::Relaxed) >> (32 * (pos % 2))) as u32;
-            eal::prefetch::addr(self.words.as_ptr().wrapping_add(self.entry(idx)).cast());
-        }
-    }
-
     /// Gives key-store index `idx` back to the free list.
     fn push_free(&self, idx: u32) {
         let top = self.hdr.free_top.load(Ordering::Relaxed);
@@ -222,9 +211,6 @@ impl HashTable {
         // the lock's atomic exchange, which waits for every earlier load (not prefetches).
         eal::prefetch::line(self.seq(p));
         eal::prefetch::line(self.seq(a));
-        // And the key-store entry the free list will give: its line is written below, and a
-        // store still waiting for its line would hold up the next update's lock exchange.
-        self.prefetch_next_free();
         let _g = self.lock();
         for b in [p, a] {
             if let Some((_, idx)) = self.search(b, sig, w) {
