@@ -43,34 +43,64 @@ pub fn has_hw() -> bool {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse4.2")]
-fn crc_words_hw(mut crc: u32, words: &[u64]) -> u32 {
-    for &w in words {
-        crc = std::arch::x86_64::_mm_crc32_u64(crc as u64, w) as u32;
-    }
-    crc
+/// A CRC32-C unit: SSE4.2's `crc32` instruction when [`Crc32c::detect`] found it on this
+/// CPU, the portable table otherwise (the same values either way). Only `detect` makes one,
+/// so holding a unit that says "hardware" proves the CPU was checked; it is small and `Copy`,
+/// meant to be kept in a handle so each hash costs no feature check.
+#[derive(Debug, Clone, Copy)]
+pub struct Crc32c {
+    hw: bool,
 }
 
-/// CRC32-C of `words` starting from `seed`, hardware-accelerated when available.
+impl Crc32c {
+    /// Checks the CPU once.
+    pub fn detect() -> Crc32c {
+        Crc32c { hw: has_hw() }
+    }
+
+    /// True when this unit uses the `crc32` instruction.
+    pub fn is_hw(self) -> bool {
+        self.hw
+    }
+
+    /// CRC32-C of `words` from `seed` (no pre/post inversion). Inlined, so a key of a
+    /// known number of words costs that many `crc32` instructions.
+    #[inline(always)]
+    pub fn words(self, seed: u32, words: &[u64]) -> u32 {
+        #[cfg(target_arch = "x86_64")]
+        if self.hw {
+            let mut crc = u64::from(seed);
+            for &w in words {
+                // SAFETY: `hw` is true only when `detect` found SSE4.2 on this CPU, whose
+                // `crc32` instruction this is; it reads and writes the two registers only
+                // (no memory, no stack, no flags).
+                unsafe {
+                    std::arch::asm!(
+                        "crc32 {crc}, {w}",
+                        crc = inout(reg) crc,
+                        w = in(reg) w,
+                        options(pure, nomem, nostack, preserves_flags)
+                    );
+                }
+            }
+            return crc as u32;
+        }
+        crc32c_words_soft(seed, words)
+    }
+}
+
+/// CRC32-C of `words` starting from `seed`, hardware-accelerated when available (checks the
+/// CPU on the first call; keep a [`Crc32c`] where the check's cost matters).
 #[inline]
 pub fn crc32c_words(seed: u32, words: &[u64]) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::sync::atomic::{AtomicU8, Ordering};
-        static HW: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
-        let mut hw = HW.load(Ordering::Relaxed);
-        if hw == 0 {
-            hw = if has_hw() { 2 } else { 1 };
-            HW.store(hw, Ordering::Relaxed);
-        }
-        if hw == 2 {
-            // SAFETY: the CPU was checked to support SSE4.2, the only feature the function
-            // enables.
-            return unsafe { crc_words_hw(seed, words) };
-        }
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static HW: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
+    let mut hw = HW.load(Ordering::Relaxed);
+    if hw == 0 {
+        hw = if has_hw() { 2 } else { 1 };
+        HW.store(hw, Ordering::Relaxed);
     }
-    words.iter().fold(seed, |c, &w| crc32c_u64_soft(c, w))
+    Crc32c { hw: hw == 2 }.words(seed, words)
 }
 
 /// Portable CRC32-C of `words` (for tests and for CPUs without SSE4.2).
@@ -87,6 +117,7 @@ mod tests {
         let words: Vec<u64> = (0..100u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
         for n in 0..words.len() {
             assert_eq!(crc32c_words(7, &words[..n]), crc32c_words_soft(7, &words[..n]));
+            assert_eq!(Crc32c::detect().words(7, &words[..n]), crc32c_words_soft(7, &words[..n]));
         }
     }
 

@@ -99,6 +99,7 @@ pub fn short_sig(hash: u32) -> u16 {
 
 /// For a word of four 16-bit signatures, the top bit of each lane equal to `sig` (exact: no
 /// lane is reported unless it matches).
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 #[inline(always)]
 pub fn sig_lanes(word: u64, sig: u16) -> u64 {
     const LOW15: u64 = 0x7FFF_7FFF_7FFF_7FFF;
@@ -106,6 +107,34 @@ pub fn sig_lanes(word: u64, sig: u16) -> u64 {
     // A lane's top bit ends up set when any of its 16 bits is.
     let nonzero = ((x & LOW15) + LOW15) | x;
     !nonzero & 0x8000_8000_8000_8000
+}
+
+/// The slots of a bucket whose short signature is `sig`, a bit per slot, given the bucket's
+/// two signature words (slots 0-3 in `lo`, 4-7 in `hi`). On x86-64 one SSE2 compare of the
+/// eight 16-bit lanes (SSE2 is part of the x86-64 baseline), else four lanes a word at once.
+#[inline(always)]
+pub fn sig_match(lo: u64, hi: u64, sig: u16) -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi16, _mm_movemask_epi8, _mm_packs_epi16, _mm_set1_epi16, _mm_set_epi64x, _mm_setzero_si128,
+        };
+        // SAFETY: register-only SSE2 operations, and this build targets SSE2 (the `cfg`
+        // above), so every CPU it runs on has them.
+        unsafe {
+            let eq = _mm_cmpeq_epi16(_mm_set_epi64x(hi as i64, lo as i64), _mm_set1_epi16(sig as i16));
+            // Equal lanes are -1, others 0: packed to bytes (saturating), one mask bit a lane.
+            (_mm_movemask_epi8(_mm_packs_epi16(eq, _mm_setzero_si128())) & 0xff) as u32
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        let lanes = |w: u64| {
+            let z = sig_lanes(w, sig) >> 15; // bits 0, 16, 32, 48
+            (z | z >> 15 | z >> 30 | z >> 45) as u32 & 0xf
+        };
+        lanes(lo) | lanes(hi) << 4
+    }
 }
 
 /// A key of `KW` words: `KW * 8 - 7` to `KW * 8` bytes, zero-padded, little-endian.
@@ -159,6 +188,17 @@ mod tests {
                 let want = if a == b { 0x8000_8000_8000_8000 } else { 0x0000_8000_0000_8000 };
                 assert_eq!(sig_lanes(w, a), want, "{a:#x} {b:#x}");
             }
+        }
+    }
+
+    #[test]
+    fn sig_match_marks_exactly_the_equal_slots() {
+        let sigs: [u16; 8] = [0x1234, 0, 0xffff, 0x1234, 0x8000, 0x7fff, 0x1234, 1];
+        let lo = sigs[..4].iter().rev().fold(0u64, |a, &x| a << 16 | u64::from(x));
+        let hi = sigs[4..].iter().rev().fold(0u64, |a, &x| a << 16 | u64::from(x));
+        for probe in [0x1234u16, 0, 0xffff, 0x8000, 0x7fff, 1, 2, 0x1235] {
+            let want = (0..8).filter(|&s| sigs[s] == probe).fold(0u32, |m, s| m | 1 << s);
+            assert_eq!(sig_match(lo, hi, probe), want, "{probe:#x}");
         }
     }
 
