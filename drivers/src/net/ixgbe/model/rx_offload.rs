@@ -6,6 +6,8 @@
 //! and the TCP/UDP checksum of every unfragmented TCP/UDP packet over IPv4 or IPv6 without
 //! extension headers (a UDP checksum of 0 over IPv4 means none, and passes).
 
+use super::tx_offload::ones_sum;
+
 /// VLNCTRL: VLAN control (VET, bits 15:0).
 pub const VLNCTRL: usize = 0x05088;
 /// Status VP: a VLAN tag was stripped into the write-back.
@@ -31,22 +33,6 @@ pub fn strip(frame: &[u8], vet: u16) -> Option<(Vec<u8>, u16)> {
     Some(([&frame[..12], &frame[16..]].concat(), tci))
 }
 
-/// The ones' complement sum of `b` (big-endian words, an odd byte padded) added to `sum`,
-/// folded to 16 bits.
-fn sum16(b: &[u8], mut sum: u32) -> u32 {
-    let mut it = b.chunks_exact(2);
-    for w in &mut it {
-        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
-    }
-    if let [last] = it.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum
-}
-
 /// The checksum status and error bits of a received frame (as stored, its tag stripped
 /// or not).
 pub fn cksum_bits(frame: &[u8], vet: u16) -> u32 {
@@ -67,14 +53,14 @@ pub fn cksum_bits(frame: &[u8], vet: u16) -> u32 {
                 return 0;
             }
             let mut bits = STAT_IPCS;
-            if sum16(&ip[..ihl], 0) != 0xffff {
+            if ones_sum(&ip[..ihl], 0) != 0xffff {
                 bits |= ERR_IPE;
             }
             if u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
                 return bits;
             }
             let l4 = &ip[ihl..total];
-            let phdr = sum16(&ip[12..20], u32::from(ip[9]) + l4.len() as u32);
+            let phdr = ones_sum(&ip[12..20], u32::from(ip[9]) + l4.len() as u32);
             return bits | l4_bits(ip[9], l4, phdr, true);
         }
         0x86dd if ip.len() >= 40 => {
@@ -83,7 +69,7 @@ pub fn cksum_bits(frame: &[u8], vet: u16) -> u32 {
                 return 0;
             }
             let l4 = &ip[40..40 + plen];
-            (ip[6], l4, sum16(&ip[8..40], u32::from(ip[6]) + plen as u32))
+            (ip[6], l4, ones_sum(&ip[8..40], u32::from(ip[6]) + plen as u32))
         }
         _ => return 0,
     };
@@ -103,7 +89,7 @@ fn l4_bits(proto: u8, l4: &[u8], phdr: u32, v4: bool) -> u32 {
     }
     let mut bits = STAT_L4I | if udp { STAT_UDPCS } else { 0 };
     let none = udp && v4 && l4[6] == 0 && l4[7] == 0;
-    if !none && sum16(l4, phdr) != 0xffff {
+    if !none && ones_sum(l4, phdr) != 0xffff {
         bits |= ERR_TCPE;
     }
     bits

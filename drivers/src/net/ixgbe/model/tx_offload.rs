@@ -89,7 +89,7 @@ impl PacketCmd {
 
 /// The 16-bit ones' complement sum of `b` (big-endian words, an odd byte padded), added
 /// to `sum`.
-fn ones_sum(b: &[u8], mut sum: u32) -> u32 {
+pub(super) fn ones_sum(b: &[u8], mut sum: u32) -> u32 {
     let mut it = b.chunks_exact(2);
     for w in &mut it {
         sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
