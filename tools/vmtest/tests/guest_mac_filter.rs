@@ -26,7 +26,8 @@
 mod common;
 
 use common::netns::{filter_frame, mac_in, send_raw, Namespaces, FILTER_N, MCAST_MAC};
-use common::{guest_bin, output, CONSOLE_WAIT};
+use common::testpmd_script::{port0_rx_per_stop, script_output, send_cmds, wait_carrier, wait_count, CONTROL_LINK_UP};
+use common::{guest_bin, CONSOLE_WAIT};
 use std::time::Duration;
 use vmtest::{GuestConfig, Nic, NicModel};
 
@@ -35,29 +36,15 @@ const MAC_1: &str = "52:54:00:00:60:01";
 /// The secondary unicast address the test adds.
 const EXTRA: [u8; 6] = [0x02, 0, 0, 0, 0, 0x77];
 
-/// Shell: waits (up to 300 s) until the carrier of `$IF` is `want`.
-fn wait_carrier(want: u8) -> String {
-    format!(
-        "i=0; while [ \"$(cat /sys/class/net/$IF/carrier)\" != {want} ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done; \
-         echo \"control link carrier=$(cat /sys/class/net/$IF/carrier)\"; "
-    )
-}
-
 /// The guest script: the four phases of the module documentation, each announced with
 /// `MAC_READY phase=N` once forwarding runs.
 fn script() -> String {
-    let send = |cmds: &[&str]| cmds.iter().map(|c| format!("echo '{c}' >&3; sleep 0.2; ")).collect::<String>();
-    let count = |pat: &str, n: u32| {
-        format!(
-            "i=0; while [ $(grep -c '{pat}' /tmp/tp4.log) -lt {n} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; "
-        )
-    };
+    let send = send_cmds;
+    let count = |pat: &str, n: u32| wait_count("/tmp/tp4.log", pat, n);
     // The e1000 model holds received frames back for 1 s after an RCTL write (FACTS.md):
     // each phase lets that pass before the host sends.
     format!(
-        "trap '' PIPE; IF=$(ls /sys/bus/pci/devices/$VMTEST_NIC_ctl/virtio*/net); \
-echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; \
-ip link set $IF up; rm -f /tmp/c4; mkfifo /tmp/c4; \
+        "{CONTROL_LINK_UP}rm -f /tmp/c4; mkfifo /tmp/c4; \
 testpmd -l 0-1 -m 64 --file-prefix macf -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -i --rxd 256 --txd 256 \
 < /tmp/c4 > /tmp/tp4.log 2>&1 & P=$!; exec 3>/tmp/c4; {prompt}\
 {s1}{fwd1}sleep 1.5; echo MAC_READY phase=1; {down}echo stop >&3; {done1}\
@@ -140,14 +127,8 @@ fn mac_filter_run(model: NicModel, tag: &str, max_macs: u16, max_mc: u16) {
         guest.monitor().and_then(|mut m| m.set_link("ctl", up)).unwrap_or_else(|e| panic!("{e}"));
     }
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
-    for i in 0..o.results.len() {
-        output(&o, i);
-    }
     drop(ns);
-    assert!(errors.is_empty(), "{}", errors.join("\n"));
-    assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
-    let out = &o.results[1].output;
-    assert_eq!(o.results[1].exit_code, Some(0), "{out}");
+    let out = &script_output(&o, &errors);
     for want in [
         "multicast address 01:00:5E:01:02:03 already filtered by port 0",
         "02:00:00:00:00:78 is a unicast address",
@@ -164,11 +145,7 @@ fn mac_filter_run(model: NicModel, tag: &str, max_macs: u16, max_mc: u16) {
         assert!(out.contains(want), "testpmd printed no {want:?}: {out}");
     }
     assert!(!out.contains("panicked"), "{out}");
-    let stats: Vec<u64> = out
-        .split("Forward statistics for port 0")
-        .skip(1)
-        .filter_map(|b| b.lines().nth(1)?.split_whitespace().nth(1)?.parse().ok())
-        .collect();
+    let stats = port0_rx_per_stop(out);
     let n = u64::from(FILTER_N);
     assert_eq!(
         stats,

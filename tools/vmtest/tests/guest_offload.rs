@@ -30,7 +30,8 @@ use common::netns::{
     count_after, filter_frame, filter_frames, in_netns, mac_in, pseudo_random_bytes, send_raw, send_raw_in, sha256,
     tempdir, Namespaces, FILTER_N, IP,
 };
-use common::{guest_bin, output, CONSOLE_WAIT};
+use common::testpmd_script::{port0_rx_per_stop, script_output, send_cmds, wait_carrier, wait_count, CONTROL_LINK_UP};
+use common::{guest_bin, CONSOLE_WAIT};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -124,14 +125,6 @@ fn corrupted_segment(dst_mac: [u8; 6], src_mac: [u8; 6], seq: u32) -> Vec<u8> {
     f
 }
 
-/// Shell: waits (up to 300 s) until the carrier of `$IF` is `want`.
-fn wait_carrier(want: u8) -> String {
-    format!(
-        "i=0; while [ \"$(cat /sys/class/net/$IF/carrier)\" != {want} ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done; \
-         echo \"control link carrier=$(cat /sys/class/net/$IF/carrier)\"; "
-    )
-}
-
 /// Shell: waits up to 120 s for `grep -q PATTERN FILE`.
 fn wait_grep(pattern: &str, file: &str) -> String {
     format!(
@@ -149,9 +142,7 @@ fn script() -> String {
         )
     };
     format!(
-        "trap '' PIPE; IF=$(ls /sys/bus/pci/devices/$VMTEST_NIC_ctl/virtio*/net); \
-echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; \
-ip link set $IF up; rm -f /tmp/c1 /tmp/c2; mkfifo /tmp/c1 /tmp/c2; \
+        "{CONTROL_LINK_UP}rm -f /tmp/c1 /tmp/c2; mkfifo /tmp/c1 /tmp/c2; \
 {tp1} --forward-mode=csum --enable-rx-cksum --tx-offloads=0x2e < /tmp/c1 > /tmp/tp1.log 2>&1 & P=$!; \
 exec 3>/tmp/c1; {w1}\
 for c in 'show port info all' 'csum set tcp hw 0' 'csum set tcp hw 1' 'csum set udp hw 0' 'csum set udp hw 1' \
@@ -371,15 +362,9 @@ fn offload_run(model: NicModel) -> Run {
         guest.monitor().and_then(|mut m| m.set_link("ctl", signal_up)).unwrap_or_else(|e| panic!("{e}"));
     }
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
-    for i in 0..o.results.len() {
-        output(&o, i);
-    }
     drop(ns);
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(errors.is_empty(), "{}", errors.join("\n"));
-    assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
-    let out = &o.results[1].output;
-    assert_eq!(o.results[1].exit_code, Some(0), "{out}");
+    let out = &script_output(&o, &errors);
     for (phase, m) in &rates {
         eprintln!("SUMMARY {model:?} {phase}: {m:.0} Mbit/s");
     }
@@ -403,16 +388,10 @@ fn data_nic(model: NicModel, id: &str, mac: &str, tap: &str) -> Nic {
 /// mode off and VLAN 100 allowed (until the host takes the control link down), then with
 /// all-multicast on and VLAN 200 added too (until it brings it up again).
 fn filter_script() -> String {
-    let send = |cmds: &[&str]| cmds.iter().map(|c| format!("echo '{c}' >&3; sleep 0.2; ")).collect::<String>();
-    let count = |pat: &str, n: u32| {
-        format!(
-            "i=0; while [ $(grep -c '{pat}' /tmp/tp3.log) -lt {n} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; "
-        )
-    };
+    let send = send_cmds;
+    let count = |pat: &str, n: u32| wait_count("/tmp/tp3.log", pat, n);
     format!(
-        "trap '' PIPE; IF=$(ls /sys/bus/pci/devices/$VMTEST_NIC_ctl/virtio*/net); \
-echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; \
-ip link set $IF up; rm -f /tmp/c3; mkfifo /tmp/c3; \
+        "{CONTROL_LINK_UP}rm -f /tmp/c3; mkfifo /tmp/c3; \
 testpmd -l 0-1 -m 64 --file-prefix flt -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -i --rxd 256 --txd 256 --rx-offloads=0x200 \
 < /tmp/c3 > /tmp/tp3.log 2>&1 & P=$!; exec 3>/tmp/c3; {prompt}\
 {s1}{fwd1}echo FILTER_READY phase=1; {down}echo stop >&3; {done1}\
@@ -464,21 +443,11 @@ fn igb_vlan_filter_and_allmulticast_pass_only_what_was_added() {
         guest.monitor().and_then(|mut m| m.set_link("ctl", up)).unwrap_or_else(|e| panic!("{e}"));
     }
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
-    for i in 0..o.results.len() {
-        output(&o, i);
-    }
     drop(ns);
-    assert!(errors.is_empty(), "{}", errors.join("\n"));
-    assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
-    let out = &o.results[1].output;
-    assert_eq!(o.results[1].exit_code, Some(0), "{out}");
+    let out = &script_output(&o, &errors);
     assert!(out.contains("VLAN id 5000: VLAN ids are 0-4095"), "a bad VLAN id is refused with the range: {out}");
     assert!(out.contains("Allmulticast mode: disabled") && out.contains("Allmulticast mode: enabled"), "{out}");
-    let stats: Vec<u64> = out
-        .split("Forward statistics for port 0")
-        .skip(1)
-        .filter_map(|b| b.lines().nth(1)?.split_whitespace().nth(1)?.parse().ok())
-        .collect();
+    let stats = port0_rx_per_stop(out);
     let n = u64::from(FILTER_N);
     assert_eq!(stats, vec![2 * n, 4 * n], "port 0 RX: untagged + VLAN 100, then + VLAN 200 + multicast: {out}");
 }
@@ -596,11 +565,9 @@ fn capture_while(ns: &str, tap: &str, mark: u32, want: usize, send: impl FnOnce(
 /// ports and insertion of VLAN 100 on port 0 (towards A), until the host takes the control
 /// link down.
 fn vlan_script() -> String {
-    let send = |cmds: &[&str]| cmds.iter().map(|c| format!("echo '{c}' >&3; sleep 0.2; ")).collect::<String>();
+    let send = send_cmds;
     format!(
-        "trap '' PIPE; IF=$(ls /sys/bus/pci/devices/$VMTEST_NIC_ctl/virtio*/net); \
-echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; \
-ip link set $IF up; rm -f /tmp/c4; mkfifo /tmp/c4; \
+        "{CONTROL_LINK_UP}rm -f /tmp/c4; mkfifo /tmp/c4; \
 testpmd -l 0-1 -m 64 --file-prefix vln -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -i --rxd 256 --txd 256 \
 --forward-mode=csum --rx-offloads=0x1 --tx-offloads=0x1 < /tmp/c4 > /tmp/tp4.log 2>&1 & P=$!; exec 3>/tmp/c4; {prompt}\
 {cmds}{fwd}echo VLAN_READY; {down}echo stop >&3; {done}\
@@ -659,14 +626,8 @@ fn vlan_run(model: NicModel) {
     }
     guest.monitor().and_then(|mut m| m.set_link("ctl", false)).unwrap_or_else(|e| panic!("{e}"));
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
-    for i in 0..o.results.len() {
-        output(&o, i);
-    }
     drop(ns);
-    assert!(errors.is_empty(), "{}", errors.join("\n"));
-    assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
-    let out = &o.results[1].output;
-    assert_eq!(o.results[1].exit_code, Some(0), "{out}");
+    let out = &script_output(&o, &errors);
     let tags = |v: &[(Vec<u8>, Option<u16>)]| v.iter().map(|(_, t)| t.map(|t| t & 0x0fff)).collect::<Vec<_>>();
     assert_eq!(tags(&at_b), vec![None; n], "B gets A's frames untagged (stripped by port 0): {out}");
     assert_eq!(tags(&at_a), vec![Some(VLAN_ID); n], "A gets B's frames tagged {VLAN_ID} (inserted by port 0): {out}");

@@ -36,7 +36,8 @@ use common::netns::{
     count_after, filter_frames, in_netns, mac_in, pseudo_random_bytes, send_raw, sha256, tempdir, Namespaces, FILTER_N,
     IP, KINDS,
 };
-use common::{guest_bin, output, CONSOLE_WAIT};
+use common::testpmd_script::{port0_rx_per_stop, script_output, send_cmds, wait_count};
+use common::{guest_bin, CONSOLE_WAIT};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -269,15 +270,9 @@ fn run_phases_with(phases: &[Phase], stream_secs: u64, file: bool, before: Optio
         guest.monitor().and_then(|mut mon| mon.set_link("ctl", k % 2 == 1)).unwrap_or_else(|e| panic!("{e}"));
     }
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
-    for i in 0..o.results.len() {
-        output(&o, i);
-    }
     drop(ns);
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(errors.is_empty(), "{}", errors.join("\n"));
-    assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
-    let out = o.results[1].output.clone();
-    assert_eq!(o.results[1].exit_code, Some(0), "{out}");
+    let out = script_output(&o, &errors);
     (out, measured)
 }
 
@@ -422,12 +417,8 @@ fn count_forwarded(ns: &Namespaces, tap: &str, src: [u8; 6], window: Duration) -
 /// added (until the host takes the control link down), then with all-multicast on and
 /// VLAN 200 added too (until it brings it up again).
 fn filter_script() -> String {
-    let send = |cmds: &[&str]| cmds.iter().map(|c| format!("echo '{c}' >&3; sleep 0.2; ")).collect::<String>();
-    let count = |pat: &str, n: u32| {
-        format!(
-            "i=0; while [ $(grep -c '{pat}' /tmp/tp3.log) -lt {n} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; "
-        )
-    };
+    let send = send_cmds;
+    let count = |pat: &str, n: u32| wait_count("/tmp/tp3.log", pat, n);
     format!(
         "{fns}rm -f /tmp/c3; mkfifo /tmp/c3; \
 testpmd -l 0-1 -m 64 --file-prefix vflt -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -i --rxd 256 --txd 256 --rx-offloads=0x200 \
@@ -486,20 +477,10 @@ fn virtio_vlan_filter_and_allmulticast_pass_only_what_was_added() {
         guest.monitor().and_then(|mut m| m.set_link("ctl", up)).unwrap_or_else(|e| panic!("{e}"));
     }
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
-    for i in 0..o.results.len() {
-        output(&o, i);
-    }
     drop(ns);
-    assert!(errors.is_empty(), "{}", errors.join("\n"));
-    assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
-    let out = &o.results[1].output;
-    assert_eq!(o.results[1].exit_code, Some(0), "{out}");
+    let out = &script_output(&o, &errors);
     assert!(out.contains("VLAN_FILTER"), "show port info lists the VLAN filter: {out}");
-    let stats: Vec<u64> = out
-        .split("Forward statistics for port 0")
-        .skip(1)
-        .filter_map(|b| b.lines().nth(1)?.split_whitespace().nth(1)?.parse().ok())
-        .collect();
+    let stats = port0_rx_per_stop(out);
     let n = u64::from(FILTER_N);
     let f = FILTER_N;
     assert_eq!(seen, vec![[f, f, 0, 0], [f, f, f, f]], "forwarded per kind ({KINDS:?}): {out}");

@@ -10,6 +10,7 @@
 #[path = "../../../../tests/src/guest/frames.rs"]
 pub mod frames;
 pub mod netns;
+pub mod testpmd_script;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
