@@ -34,7 +34,7 @@ pub const fn layout_version() -> u64 {
 }
 
 /// Bumped by hand whenever a shared structure changes meaning without changing size.
-const LAYOUT_REVISION: u64 = 10;
+const LAYOUT_REVISION: u64 = 11;
 
 /// One memzone slot.
 #[repr(C)]

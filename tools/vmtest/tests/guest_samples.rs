@@ -1,8 +1,8 @@
 //! The sample applications on emulated NICs in the QEMU guest, driven by host peers, in two
 //! guest boots: `l2fwd` between two e1000 ports (every frame forwarded each way with its MAC
 //! addresses rewritten, the counters, a clean exit on SIGINT with the pool full) and
-//! `client_server_mp` on two e1000e ports with a server and two clients sharing the model's
-//! one TX queue (every frame accounted for, flows split between the clients as the host's
+//! `client_server_mp` on two e1000e ports with a server and three clients, two of them
+//! sharing one of the model's two TX queues (every frame accounted for, flows split between the clients as the host's
 //! flow hash predicts); then `symmetric_mp` on two igb ports with two processes, each
 //! receiving part of the flows through its own RSS queue; then `testpmd` bridging two igb
 //! ports (links up once started, frames to a third address forwarded because every port is
@@ -171,17 +171,20 @@ l2fwd -l 0-1 -m 64 --file-prefix l2 -a $VMTEST_NIC_n1 -a $VMTEST_NIC_n2 -- -p 0x
 fn csmp_script() -> String {
     format!(
         "rm -f /tmp/cs_*; {CTL_UP}EAL=\"--file-prefix cs -a $VMTEST_NIC_n3 -a $VMTEST_NIC_n4\"; \
-client_server_mp server -l 0 -m 96 $EAL -- -p 3 -n 2 > /tmp/cs_server.log 2>&1 & S=$!; \
+client_server_mp server -l 0 -m 96 $EAL -- -p 3 -n 3 > /tmp/cs_server.log 2>&1 & S=$!; \
 {}\
 client_server_mp client --lcores 1@1 --proc-type secondary $EAL -- -n 0 > /tmp/cs_c0.log 2>&1 & C0=$!; \
 client_server_mp client --lcores 2@0 --proc-type secondary $EAL -- -n 1 > /tmp/cs_c1.log 2>&1 & C1=$!; \
-{}{}echo \"CSMP_READY carrier=$(cat /sys/class/net/$IF/carrier)\"; {CTL_WAIT}\
-kill -TERM $C0 $C1; wait $C0; r0=$?; wait $C1; r1=$?; kill -TERM $S; wait $S; rs=$?; \
-for f in server c0 c1; do echo \"=== $f\"; cat /tmp/cs_$f.log; done; \
-echo \"csmp exit codes: server $rs client0 $r0 client1 $r1\"; [ $rs -eq 0 ] && [ $r0 -eq 0 ] && [ $r1 -eq 0 ]",
+client_server_mp client --lcores 3@1 --proc-type secondary $EAL -- -n 2 > /tmp/cs_c2.log 2>&1 & C2=$!; \
+{}{}{}echo \"CSMP_READY carrier=$(cat /sys/class/net/$IF/carrier)\"; {CTL_WAIT}\
+kill -TERM $C0 $C1 $C2; wait $C0; r0=$?; wait $C1; r1=$?; wait $C2; r2=$?; kill -TERM $S; wait $S; rs=$?; \
+for f in server c0 c1 c2; do echo \"=== $f\"; cat /tmp/cs_$f.log; done; \
+echo \"csmp exit codes: server $rs client0 $r0 client1 $r1 client2 $r2\"; \
+[ $rs -eq 0 ] && [ $r0 -eq 0 ] && [ $r1 -eq 0 ] && [ $r2 -eq 0 ]",
         wait_grep("APP: server ready", "/tmp/cs_server.log", 1200),
         wait_grep("APP: client 0 ready", "/tmp/cs_c0.log", 1200),
         wait_grep("APP: client 1 ready", "/tmp/cs_c1.log", 1200),
+        wait_grep("APP: client 2 ready", "/tmp/cs_c2.log", 1200),
     )
 }
 
@@ -231,8 +234,8 @@ fn field(out: &str, prefix: &str, key: &str) -> Option<u64> {
 }
 
 #[test]
-fn l2fwd_on_two_e1000_and_client_server_mp_on_e1000e_with_two_clients() {
-    if !common::qemu_available_or_skip("l2fwd_on_two_e1000_and_client_server_mp_on_e1000e_with_two_clients") {
+fn l2fwd_on_two_e1000_and_client_server_mp_on_e1000e_with_three_clients() {
+    if !common::qemu_available_or_skip("l2fwd_on_two_e1000_and_client_server_mp_on_e1000e_with_three_clients") {
         return;
     }
     let cfg = GuestConfig { net_modules: true, ..GuestConfig::default() }
@@ -279,14 +282,14 @@ fn l2fwd_on_two_e1000_and_client_server_mp_on_e1000e_with_two_clients() {
     if let Err(e) = guest.wait_for_console("CSMP_READY carrier=1", CONSOLE_WAIT) {
         errors.push(e.to_string());
     }
-    let mut per_client = [0u64; 2];
+    let mut per_client = [0u64; 3];
     for (what, forward, tag, in_mac, base) in
         [("csmp port 0 -> 1", true, TAG_A, MAC_C0, 0u32), ("csmp port 1 -> 0", false, TAG_B, MAC_C1, 1 << 20)]
     {
         let (tx, rx) = if forward { (&mut p3, &mut p4) } else { (&mut p4, &mut p3) };
         let sent: Vec<Vec<u8>> = (base..base + CSMP_N).map(|s| udp_frame(s, tag, mac(in_mac))).collect();
         for f in &sent {
-            per_client[(flow::flow_hash(f) % 2) as usize] += 1;
+            per_client[(flow::flow_hash(f) % 3) as usize] += 1;
         }
         let r = pass_through(what, tx, rx, &sent, |f| udp_seq(f).filter(|_| f[46] == tag));
         errors.extend(r.and_then(|got| unchanged(what, &sent, &got)).err());
@@ -299,7 +302,7 @@ fn l2fwd_on_two_e1000_and_client_server_mp_on_e1000e_with_two_clients() {
         output(&o, i);
     }
     assert_no_errors(&errors);
-    assert!(per_client[0] > 0 && per_client[1] > 0, "the test flows must hash to both clients: {per_client:?}");
+    assert!(per_client.iter().all(|&n| n > 0), "the test flows must hash to every client: {per_client:?}");
     assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
     assert_ok(&o, 0);
 
@@ -316,9 +319,11 @@ fn l2fwd_on_two_e1000_and_client_server_mp_on_e1000e_with_two_clients() {
 
     let cs = assert_ok(&o, 2);
     assert!(cs.contains("control link carrier=0"), "the samples must have been stopped by the host's signal: {cs}");
-    assert!(cs.contains("has 1 TX queue(s) for 2 clients: clients share them"), "{cs}");
+    // The 82574L has two TX queues: clients 0 and 2 share queue 0, client 1 has queue 1.
+    assert!(cs.contains("has 2 TX queue(s) for 3 clients: clients share them"), "{cs}");
     for (id, n) in per_client.iter().enumerate() {
-        assert!(cs.contains(&format!("APP: client {id}: port 0 TX queue 0 (shared with other clients)")), "{cs}");
+        let q = id % 2;
+        assert!(cs.contains(&format!("APP: client {id}: port 0 TX queue {q} (shared with other clients)")), "{cs}");
         assert!(
             cs.contains(&format!("Client {id}: rx {n} enqueued {n} dropped 0")),
             "the server must hand client {id} exactly the {n} frames of its flows: {cs}"

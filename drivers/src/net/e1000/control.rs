@@ -1,9 +1,9 @@
-//! The primary's control of a port: probe-time bring-up, queue setup, start/stop,
-//! promiscuous mode, MAC, MTU, statistics and link.
+//! The primary's control of a port: probe-time bring-up, queue setup, start/stop, RSS
+//! (82574L), promiscuous mode, MAC, MTU, statistics and link.
 
 use super::desc::Ring;
 use super::init;
-use super::{intr, regs, rx_mem, rxq, state, stats, tx_mem, txq, EmState, Model, NAME};
+use super::{intr, regs, rss, rx_mem, rxq, state, stats, tx_mem, txq, EmState, Model, MAX_QUEUES, NAME};
 use crate::net::common::queue_mem;
 use crate::net::common::RegIo;
 use crate::net::intel::error::IntelError;
@@ -11,6 +11,7 @@ use crate::net::intel::{mac_filter, rx_filter};
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
 use eal::PktMbufPool;
+use ethdev::rss::{default_reta, RssConf};
 use ethdev::{capa, Control, DescLimits, DevInfo, Dir, EthError, Link, PortConf, PortCtx, PortState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,15 @@ const RCTL_SETTLE_82540: Duration = Duration::from_millis(1100);
 /// Descriptor limits: RDLEN/TDLEN are multiples of 128 bytes (8 descriptors).
 const DESC_LIM: DescLimits = DescLimits { min: 32, max: 4096, align: 8 };
 
+/// What `configure` asked for.
+#[derive(Clone, Copy)]
+struct Cfg {
+    nb_rxq: usize,
+    nb_txq: usize,
+    rss: bool,
+    rss_conf: RssConf,
+}
+
 /// Control of one e1000 port (primary).
 pub(crate) struct EmControl {
     ctx: PortCtx,
@@ -34,6 +44,7 @@ pub(crate) struct EmControl {
     model: Model,
     irqs: Mutex<Option<ArmedIrqs>>,
     lsc_count: Arc<AtomicU64>,
+    cfg: Mutex<Cfg>,
 }
 
 impl EmControl {
@@ -61,7 +72,8 @@ impl EmControl {
         let lsc_count = Arc::new(AtomicU64::new(0));
         let irqs = intr::arm(ctx, dev, bar.clone(), model, lsc_count.clone())?;
         intr::enable(r, model);
-        Ok(EmControl { ctx: ctx.clone(), dev: dev.clone(), bar, model, irqs: Mutex::new(Some(irqs)), lsc_count })
+        let cfg = Mutex::new(Cfg { nb_rxq: 1, nb_txq: 1, rss: false, rss_conf: RssConf::default() });
+        Ok(EmControl { ctx: ctx.clone(), dev: dev.clone(), bar, model, irqs: Mutex::new(Some(irqs)), lsc_count, cfg })
     }
 
     /// The registers, through [`RegIo`] (MmioRegion's own `read32` returns an Option).
@@ -85,22 +97,60 @@ impl EmControl {
         rxq::rctl(promisc, mtu > 1500) | rx_filter::rctl_bits(self.ctx.slot)
     }
 
-    fn queue_name(&self, dir: &str) -> String {
-        format!("em{}_{dir}q0", self.ctx.port)
+    fn queue_name(&self, dir: &str, q: usize) -> String {
+        format!("em{}_{dir}q{q}", self.ctx.port)
     }
 
-    /// Sets up queue `q` (0, the only one) of direction `dir` with `nb` descriptors.
+    fn cfg(&self) -> Cfg {
+        *self.cfg.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets up queue `q` of direction `dir` with `nb` descriptors (ethdev checked `q`
+    /// against the configured count).
     fn setup_queue(&self, dir: Dir, q: usize, nb: u16) -> Result<(), EthError> {
-        debug_assert_eq!(q, 0, "the e1000 has one queue per direction");
         let st = self.state();
         let (slot, iova) = match dir {
-            Dir::Rx => (&st.rxq, &st.rx_iova),
-            Dir::Tx => (&st.txq, &st.tx_iova),
+            Dir::Rx => (&st.rxq[q], &st.rx_iova[q]),
+            Dir::Tx => (&st.txq[q], &st.tx_iova[q]),
         };
-        let name = self.queue_name(dir.name());
+        let name = self.queue_name(dir.name(), q);
         let (mz, _) = queue_mem::setup_queue::<Ring>(&self.ctx.mem, &name, slot, usize::from(nb))?;
         iova.store(mz.iova(), Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Forgets queue `q` of direction `dir` ("rx" or "tx"), freeing its memory.
+    fn free_queue(&self, dir: &str, q: usize) {
+        let slot = if dir == "rx" { &self.state().rxq[q] } else { &self.state().txq[q] };
+        if let Some(old) = slot.withdraw::<Ring>() {
+            old.release_all();
+        }
+        if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(dir, q)) {
+            self.ctx.mem.memzone_free(mz);
+        }
+    }
+
+    /// 82574L: extended RX descriptors with the RSS hash in the write-back (RFCTL.EXSTEN,
+    /// RXCSUM.PCSD, keeping the checksum bits), and RSS over the RX queues when asked for
+    /// with more than one.
+    fn program_rss(&self, cfg: &Cfg) {
+        if self.model != Model::E82574 {
+            return;
+        }
+        let r = self.r();
+        r.write32(regs::RFCTL, r.read32(regs::RFCTL) | regs::RFCTL_EXTEN);
+        r.write32(
+            crate::net::intel::rx_cksum::RXCSUM,
+            r.read32(crate::net::intel::rx_cksum::RXCSUM) | regs::RXCSUM_PCSD,
+        );
+        rss::program(r, cfg.rss && cfg.nb_rxq > 1, &cfg.rss_conf);
+    }
+
+    fn rss_unsupported(&self) -> EthError {
+        EthError::Unsupported {
+            port: self.ctx.port,
+            what: "RSS on the 82540EM (one RX queue); the 82574L has it".into(),
+        }
     }
 }
 
@@ -108,14 +158,18 @@ impl Control for EmControl {
     fn info(&self) -> DevInfo {
         DevInfo {
             driver_name: NAME,
-            max_rx_queues: 1,
-            max_tx_queues: 1,
+            max_rx_queues: self.model.queues() as u16,
+            max_tx_queues: self.model.queues() as u16,
             rx_desc_lim: DESC_LIM,
             tx_desc_lim: DESC_LIM,
             max_mtu: self.model.max_mtu(),
-            capabilities: capa::LSC | capa::PROMISC | capa::MTU | capa::RX_INTR,
-            reta_size: 0,
-            rss_hash_types: 0,
+            capabilities: capa::LSC
+                | capa::PROMISC
+                | capa::MTU
+                | capa::RX_INTR
+                | if self.model == Model::E82574 { capa::RSS } else { 0 },
+            reta_size: if self.model == Model::E82574 { rss::RETA_SIZE as u16 } else { 0 },
+            rss_hash_types: if self.model == Model::E82574 { rss::HASH_TYPES } else { 0 },
             rx_offload_capa: crate::net::intel::rx_cksum::CAPA
                 | ethdev::RxOffloads::SCATTER
                 | ethdev::RxOffloads::VLAN_STRIP,
@@ -165,6 +219,23 @@ impl Control for EmControl {
         }
         let mtu = conf.mtu.unwrap_or(self.ctx.slot.mtu.load(Ordering::Relaxed) as u16);
         ethdev::scatter::check_scatter(self.ctx.port, mtu, conf.rx_offloads, rxq::RX_BUF.into(), BUFFERS)?;
+        let cfg = Cfg {
+            nb_rxq: usize::from(conf.nb_rxq),
+            nb_txq: usize::from(conf.nb_txq),
+            rss: conf.rss,
+            rss_conf: conf.rss_conf,
+        };
+        // Queues beyond the new counts are forgotten (their memory freed).
+        for (first, dir) in [(cfg.nb_rxq, "rx"), (cfg.nb_txq, "tx")] {
+            for q in first..MAX_QUEUES {
+                self.free_queue(dir, q);
+            }
+        }
+        self.program_rss(&cfg);
+        if self.model == Model::E82574 {
+            rss::write_reta(self.r(), &default_reta(rss::RETA_SIZE, conf.nb_rxq));
+        }
+        *self.cfg.lock().unwrap_or_else(|p| p.into_inner()) = cfg;
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if conf.lsc_intr {
             intr::enable(self.r(), self.model);
@@ -175,7 +246,7 @@ impl Control for EmControl {
     }
 
     fn rx_queue_setup(&self, q: u16, nb_desc: u16, pool: PktMbufPool) -> Result<(), EthError> {
-        rxq::params(self.ctx.port).check_setup(q, nb_desc, &pool)?;
+        rxq::params(self.ctx.port, usize::from(q)).check_setup(q, nb_desc, &pool)?;
         self.setup_queue(Dir::Rx, usize::from(q), nb_desc)
     }
 
@@ -185,15 +256,36 @@ impl Control for EmControl {
 
     fn start(&self) -> Result<(), EthError> {
         let slot = self.ctx.slot;
-        let (rx, tx) = (rx_mem(slot), tx_mem(slot));
-        let (Some(rx), Some(tx)) = (rx, tx) else {
-            return Err(self.err("set up the RX and TX queues before starting"));
-        };
-        let pool = PktMbufPool::from_header_addr(slot.rxq_pool[0].load(Ordering::Relaxed))?;
-        txq::start(self.r(), &tx, self.state().tx_iova.load(Ordering::Relaxed), self.model == Model::E82574);
+        let cfg = self.cfg();
+        let rx: Vec<_> = (0..cfg.nb_rxq).map(|q| rx_mem(slot, q)).collect();
+        let tx: Vec<_> = (0..cfg.nb_txq).map(|q| tx_mem(slot, q)).collect();
+        if rx.iter().chain(&tx).any(Option::is_none) {
+            return Err(self.err(format!("set up the {} RX and {} TX queues before starting", cfg.nb_rxq, cfg.nb_txq)));
+        }
+        let (rx, tx): (Vec<_>, Vec<_>) = (rx.into_iter().flatten().collect(), tx.into_iter().flatten().collect());
+        let st = self.state();
+        let e82574 = self.model == Model::E82574;
+        for (q, tq) in tx.iter().enumerate() {
+            txq::program(self.r(), q, tq, st.tx_iova[q].load(Ordering::Relaxed), e82574);
+        }
+        for q in cfg.nb_txq..self.model.queues() {
+            self.r().write32(regs::queue_reg(regs::TDLEN, q), 0);
+            self.r().write32(regs::TARC1, self.r().read32(regs::TARC1) & !regs::TARC0_ENABLE);
+        }
+        txq::enable(self.r());
         let pa = crate::net::common::iova::pa_mode(self.ctx.mem);
-        rxq::start(self.r(), &rx, self.state().rx_iova.load(Ordering::Relaxed), &pool, pa.as_ref())
-            .map_err(|e| self.err(e))?;
+        for (q, rq) in rx.iter().enumerate() {
+            let pool = PktMbufPool::from_header_addr(slot.rxq_pool[q].load(Ordering::Relaxed))?;
+            if let Err(e) = rxq::start(self.r(), q, rq, st.rx_iova[q].load(Ordering::Relaxed), &pool, pa.as_ref()) {
+                rx.iter().take(q).for_each(|r| r.release_all());
+                return Err(self.err(e));
+            }
+        }
+        for q in cfg.nb_rxq..self.model.queues() {
+            rxq::unprogram(self.r(), q);
+        }
+        // RFCTL before RCTL: QEMU's e1000e sizes its descriptors at the RCTL write.
+        self.program_rss(&cfg);
         mac_filter::program(self.r(), self.model.rar_layout(), &slot.mac_filters.read());
         let promisc = slot.promisc.load(Ordering::Relaxed) == 1;
         self.r().write32(regs::RCTL, self.rctl(promisc, slot.mtu.load(Ordering::Relaxed) as u16));
@@ -203,14 +295,14 @@ impl Control for EmControl {
         if self.model == Model::E82540 {
             std::thread::sleep(RCTL_SETTLE_82540);
         }
-        tracing::info!(port = self.ctx.port, rx = rx.nb(), tx = tx.nb(), "e1000 started");
+        tracing::info!(port = self.ctx.port, rxq = cfg.nb_rxq, txq = cfg.nb_txq, rss = cfg.rss, "e1000 started");
         Ok(())
     }
 
     fn stop(&self) -> Result<(), EthError> {
         let slot = self.ctx.slot;
-        rxq::stop(self.r(), rx_mem(slot).as_ref());
-        txq::stop(self.r(), tx_mem(slot).as_ref());
+        rxq::stop(self.r(), &(0..MAX_QUEUES).map(|q| rx_mem(slot, q)).collect::<Vec<_>>());
+        txq::stop(self.r(), &(0..MAX_QUEUES).map(|q| tx_mem(slot, q)).collect::<Vec<_>>());
         Ok(())
     }
 
@@ -218,10 +310,9 @@ impl Control for EmControl {
         let _ = self.stop();
         intr::disable(self.r());
         drop(self.irqs.lock().unwrap_or_else(|p| p.into_inner()).take());
-        for (dir, queue) in [("rx", &self.state().rxq), ("tx", &self.state().txq)] {
-            let _ = queue.withdraw::<Ring>();
-            if let Some(mz) = self.ctx.mem.memzone_lookup(&self.queue_name(dir)) {
-                self.ctx.mem.memzone_free(mz);
+        for q in 0..MAX_QUEUES {
+            for dir in ["rx", "tx"] {
+                self.free_queue(dir, q);
             }
         }
         if let Err(e) = init::reset(self.r()) {
@@ -276,6 +367,37 @@ impl Control for EmControl {
         stats::STATS.update(self.r(), self.ctx.slot, &self.state().stats);
     }
 
+    fn rss_hash_update(&self, conf: &RssConf) -> Result<(), EthError> {
+        if self.model != Model::E82574 {
+            return Err(self.rss_unsupported());
+        }
+        let mut cfg = self.cfg.lock().unwrap_or_else(|p| p.into_inner());
+        cfg.rss_conf = *conf;
+        self.program_rss(&cfg);
+        Ok(())
+    }
+
+    fn reta_update(&self, reta: &[u16]) -> Result<(), EthError> {
+        if self.model != Model::E82574 {
+            return Err(self.rss_unsupported());
+        }
+        if reta.len() != rss::RETA_SIZE || reta.iter().any(|&q| usize::from(q) >= MAX_QUEUES) {
+            return Err(EthError::Unsupported {
+                port: self.ctx.port,
+                what: format!("a redirection table of {} entries, each below {MAX_QUEUES}", rss::RETA_SIZE),
+            });
+        }
+        rss::write_reta(self.r(), reta);
+        Ok(())
+    }
+
+    fn reta_query(&self) -> Result<Vec<u16>, EthError> {
+        if self.model != Model::E82574 {
+            return Err(self.rss_unsupported());
+        }
+        Ok(rss::read_reta(self.r()))
+    }
+
     fn stats_reset(&self) {
         stats::STATS.reset(self.r(), self.ctx.slot, &self.state().stats);
     }
@@ -283,7 +405,11 @@ impl Control for EmControl {
     fn xstats(&self) -> Vec<(&'static str, u64)> {
         let mut v = stats::STATS.totals(&self.state().stats);
         v.push(("lsc_interrupts", self.lsc_count.load(Ordering::Relaxed)));
-        v.push(("rx_retired_mbufs", rx_mem(self.ctx.slot).map_or(0, |q| q.hdr().retired.load(Ordering::Relaxed))));
+        let retired: u64 = (0..MAX_QUEUES)
+            .filter_map(|q| rx_mem(self.ctx.slot, q))
+            .map(|q| q.hdr().retired.load(Ordering::Relaxed))
+            .sum();
+        v.push(("rx_retired_mbufs", retired));
         for (name, reg) in [
             ("reg_rctl", regs::RCTL),
             ("reg_status", regs::STATUS),
@@ -293,6 +419,18 @@ impl Control for EmControl {
             ("reg_tdt", regs::TDT),
         ] {
             v.push((name, u64::from(self.r().read32(reg))));
+        }
+        if self.model == Model::E82574 {
+            for (name, reg) in [
+                ("reg_mrqc", regs::MRQC),
+                ("reg_rfctl", regs::RFCTL),
+                ("reg_rdh1", regs::queue_reg(regs::RDH, 1)),
+                ("reg_rdt1", regs::queue_reg(regs::RDT, 1)),
+                ("reg_tdh1", regs::queue_reg(regs::TDH, 1)),
+                ("reg_tdt1", regs::queue_reg(regs::TDT, 1)),
+            ] {
+                v.push((name, u64::from(self.r().read32(reg))));
+            }
         }
         v
     }

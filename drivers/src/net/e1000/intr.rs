@@ -5,10 +5,10 @@
 //! re-enables the causes. Either way it reads the link and reports it to ethdev, which
 //! updates the shared state and tells the secondaries.
 //!
-//! RX interrupts (82574L only): IVAR also routes RX queue 0 to MSI-X vector
-//! [`RX_VECTOR`], which the primary arms as a polled vector (no handler; the process polling
-//! the queue, a secondary too, sleeps on its eventfd). The queue's cause (ICR.RXQ0) is gated
-//! by its own IMS bit, set and cleared only by the poller ([`EmRxIntr`]; IMS/IMC are
+//! RX interrupts (82574L): IVAR also routes RX queue 0 to MSI-X vector [`RX_VECTOR`] and RX
+//! queue 1 to the next one, which the primary arms as polled vectors (no handler; the
+//! process polling a queue, a secondary too, sleeps on its eventfd). A queue's cause
+//! (ICR.RXQ0, ICR.RXQ1) is gated by its own IMS bit, set and cleared only by the poller ([`EmRxIntr`]; IMS/IMC are
 //! write-1-to-set/-clear, so it never undoes the link handler's bits, nor the handler its
 //! bit), and EIAC auto-clears ICR.RXQ0 when the message goes out, so each arming can fire
 //! again. The link handler's ICR read-and-write-back may clear a pending RXQ0 cause, but
@@ -34,10 +34,10 @@ use ethdev::{EthError, PortCtx};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// The 82574L's MSI-X vector of RX queue 0.
+/// The 82574L's MSI-X vector of RX queue 0 (queue 1 has the next).
 pub const RX_VECTOR: u32 = 1;
 
-/// Arms and disarms RX queue 0's interrupt from the process polling it.
+/// Arms and disarms an RX queue's interrupt from the process polling it.
 pub struct EmRxIntr {
     /// This process's BAR0 mapping.
     pub bar: Arc<MmioRegion>,
@@ -47,22 +47,29 @@ pub struct EmRxIntr {
 
 impl RxIntrHw for EmRxIntr {
     fn vector(&self, q: u16) -> Option<u32> {
-        (q == 0).then_some(RX_VECTOR)
+        (usize::from(q) < self.model.queues()).then_some(RX_VECTOR + u32::from(q))
     }
 
-    fn set(&self, _q: u16, on: bool) {
+    fn set(&self, q: u16, on: bool) {
         let r: &dyn RegIo = &*self.bar;
-        r.write32(if on { regs::IMS } else { regs::IMC }, rx_cause(self.model));
+        r.write32(if on { regs::IMS } else { regs::IMC }, rx_cause(self.model, q));
     }
 }
 
-/// The cause bit of RX queue 0: RXQ0 on the 82574L (MSI-X), RXT0 on the 82540EM.
-pub fn rx_cause(model: Model) -> u32 {
-    match model {
-        Model::E82540 => regs::INT_RXT0,
-        Model::E82574 => regs::INT_RXQ0,
+/// The cause bit of RX queue `q`: RXQ0/RXQ1 on the 82574L (MSI-X), RXT0 on the 82540EM.
+pub fn rx_cause(model: Model, q: u16) -> u32 {
+    match (model, q) {
+        (Model::E82540, _) => regs::INT_RXT0,
+        (Model::E82574, 0) => regs::INT_RXQ0,
+        (Model::E82574, _) => regs::INT_RXQ1,
     }
 }
+
+/// The 82574L's IVAR: "other" causes to vector 0, RX queue `q` to vector [`RX_VECTOR`] + `q`,
+/// every entry valid (the TX queues' entries stay invalid: no TX interrupts).
+pub const IVAR_82574: u32 = regs::IVAR_OTHER_VEC0
+    | (regs::IVAR_VALID | RX_VECTOR)
+    | ((regs::IVAR_VALID | (RX_VECTOR + 1)) << regs::IVAR_RXQ1_SHIFT);
 
 /// Interrupt causes enabled for `model`.
 pub fn causes(model: Model) -> u32 {
@@ -107,8 +114,8 @@ pub fn arm(
             )
         }
         Model::E82574 => {
-            bar.write32(regs::IVAR, regs::IVAR_OTHER_VEC0 | regs::IVAR_VALID | RX_VECTOR);
-            bar.write32(regs::EIAC_82574, regs::INT_RXQ0);
+            bar.write32(regs::IVAR, IVAR_82574);
+            bar.write32(regs::EIAC_82574, regs::INT_RXQ0 | regs::INT_RXQ1);
             (
                 IrqIndex::Msix,
                 Box::new(move |_n| {
@@ -127,7 +134,7 @@ pub fn arm(
     };
     let mut vectors = vec![Vector::Handler(handler)];
     if index == IrqIndex::Msix {
-        vectors.push(Vector::Polled);
+        vectors.extend([Vector::Polled, Vector::Polled]);
     }
     let mut armed = dev.arm_irq_vectors(index, vectors).map_err(|e| EthError::Device { port, msg: e.to_string() })?;
     if index == IrqIndex::Intx {

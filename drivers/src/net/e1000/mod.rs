@@ -1,7 +1,8 @@
 //! `net_e1000_em`: the e1000-family PMD for the 82540EM (8086:100e, INTx) and the 82574L
 //! (8086:10d3, MSI-X), as QEMU's `e1000` and `e1000e` models emulate them.
 //!
-//! One RX and one TX queue of legacy descriptors in DMA memory (a memzone per queue), CRC
+//! One RX and one TX queue of legacy descriptors in DMA memory (a memzone per queue) on the
+//! 82540EM; on the 82574L two of each, RX on extended descriptors with RSS ([`rss`]); CRC
 //! stripping, 2 KiB receive buffers, promiscuous mode (RCTL.UPE|MPE), MTU up to
 //! [`MAX_MTU`] in one buffer (up to [`Model::max_mtu`] with scattered receive), statistics folded by the primary from the clear-on-read registers, and
 //! link-status interrupts. All queue state lives in shared memory (the driver's state in the
@@ -11,10 +12,12 @@
 mod control;
 mod data;
 pub mod desc;
+pub mod ext_desc;
 mod init;
 mod intr;
 pub mod regs;
 mod ring;
+pub mod rss;
 mod rxq;
 mod stats;
 mod tx_ctx;
@@ -37,6 +40,9 @@ pub const PCI_IDS: &[(u16, u16)] = &[(0x8086, 0x100e), (0x8086, 0x10d3)];
 /// Largest MTU without scattered receive: a frame (MTU + 18) must fit one 2 KiB receive
 /// buffer.
 pub const MAX_MTU: u16 = rxq::RX_BUF - 18;
+
+/// Queues per direction of the 82574L (the 82540EM has one).
+pub const MAX_QUEUES: usize = 2;
 
 /// The e1000 PMD (registered as a [`PciPmd`](crate::net::common::pci_pmd::PciPmd)).
 pub struct EmPmd;
@@ -87,6 +93,14 @@ impl Model {
         (self.max_rx_pktlen() - 22) as u16
     }
 
+    /// Queues per direction: 1 on the 82540EM, [`MAX_QUEUES`] on the 82574L.
+    pub fn queues(self) -> usize {
+        match self {
+            Model::E82540 => 1,
+            Model::E82574 => MAX_QUEUES,
+        }
+    }
+
     fn code(self) -> u32 {
         match self {
             Model::E82540 => 1,
@@ -102,14 +116,14 @@ ethdev::shared_state! {
         pub model: AtomicU32,
         /// 1 when link-status interrupts are wanted.
         pub lsc: AtomicU32,
-        /// The RX queue (0: not set up).
-        pub rxq: QueueSlot,
-        /// The TX queue, likewise.
-        pub txq: QueueSlot,
-        /// Device address of the RX ring.
-        pub rx_iova: AtomicU64,
-        /// Device address of the TX ring.
-        pub tx_iova: AtomicU64,
+        /// RX queue `q` at index `q` (0: not set up).
+        pub rxq: [QueueSlot; MAX_QUEUES],
+        /// TX queue `q` at index `q`, likewise.
+        pub txq: [QueueSlot; MAX_QUEUES],
+        /// Device address of RX ring `q`.
+        pub rx_iova: [AtomicU64; MAX_QUEUES],
+        /// Device address of TX ring `q`.
+        pub tx_iova: [AtomicU64; MAX_QUEUES],
         /// Totals of the statistics registers.
         pub stats: HwTotals,
     }
@@ -121,22 +135,32 @@ pub(crate) fn state(slot: &PortSlot) -> &EmState {
     slot.driver_state()
 }
 
-/// The RX queue memory of the port in `slot`, if set up.
-pub(crate) fn rx_mem(slot: &PortSlot) -> Option<ring::QueueMem> {
-    data::EmQueues::rx_mem(slot, 0)
+/// RX queue `q`'s memory of the port in `slot`, if set up.
+pub(crate) fn rx_mem(slot: &PortSlot, q: usize) -> Option<ring::QueueMem> {
+    data::EmQueues::rx_mem(slot, q)
 }
 
-/// The TX queue memory of the port in `slot`, if set up.
-pub(crate) fn tx_mem(slot: &PortSlot) -> Option<ring::QueueMem> {
-    data::EmQueues::tx_mem(slot, 0)
+/// TX queue `q`'s memory of the port in `slot`, if set up.
+pub(crate) fn tx_mem(slot: &PortSlot, q: usize) -> Option<ring::QueueMem> {
+    data::EmQueues::tx_mem(slot, q)
 }
 
-/// The data path of this process, with the RX interrupt of its queue (see [`intr`]).
+/// The data path of this process, with the RX interrupts of its queues (see [`intr`]):
+/// legacy descriptors on the 82540EM, extended RX descriptors on the 82574L.
 fn data_path(ctx: &PortCtx, dev: &Arc<BusDevice>, bar: Arc<eal::vfio::MmioRegion>) -> Arc<dyn DataPath> {
     let code = state(ctx.slot).model.load(Ordering::Relaxed);
     let model = if code == Model::E82574.code() { Model::E82574 } else { Model::E82540 };
-    let data = data::EmData::new(ctx.port, ctx.slot, ctx.mem, bar.clone());
-    Arc::new(WithRxIntr::new(data, ctx.port, dev.clone(), intr::EmRxIntr { bar, model }))
+    let hw = intr::EmRxIntr { bar: bar.clone(), model };
+    match model {
+        Model::E82540 => {
+            let data = data::EmData::new(ctx.port, ctx.slot, ctx.mem, bar);
+            Arc::new(WithRxIntr::new(data, ctx.port, dev.clone(), hw))
+        }
+        Model::E82574 => {
+            let data = data::EmExtData::new(ctx.port, ctx.slot, ctx.mem, bar);
+            Arc::new(WithRxIntr::new(data, ctx.port, dev.clone(), hw))
+        }
+    }
 }
 
 impl PciDriver for EmPmd {

@@ -16,10 +16,10 @@ use eal::{Memory, PktMbufPool};
 /// headroom.
 pub const RX_BUF: u16 = 2048;
 
-/// The RX burst parameters of the queue of port `port`.
-pub fn params(port: u16) -> RxParams {
+/// The RX burst parameters of queue `q` of port `port` (legacy descriptors).
+pub fn params(port: u16, q: usize) -> RxParams {
     RxParams {
-        tail_reg: regs::RDT,
+        tail_reg: regs::queue_reg(regs::RDT, q),
         frame_errors: super::desc::RXD_ERR_FRAME as u32,
         buf_len: RX_BUF,
         port,
@@ -29,23 +29,31 @@ pub fn params(port: u16) -> RxParams {
     }
 }
 
-/// Fills every descriptor with an mbuf of `pool` and programs the ring registers (RDT
-/// one behind the head: all but one descriptor belong to the device).
+/// Fills every descriptor of RX queue `n` with an mbuf of `pool` and programs the ring
+/// registers (RDT one behind the head: all but one descriptor belong to the device).
 pub fn start<R: RegIo + ?Sized>(
     bar: &R,
+    n: usize,
     q: &QueueMem,
     iova: u64,
     pool: &PktMbufPool,
     pa: Option<&Memory>,
 ) -> Result<(), IntelError> {
-    rxq::fill(q, &params(0), pool, pa)?;
-    bar.write32(regs::RDBAL, iova as u32);
-    bar.write32(regs::RDBAH, (iova >> 32) as u32);
-    bar.write32(regs::RDLEN, (q.nb() * 16) as u32);
-    bar.write32(regs::RDH, 0);
-    bar.write32(regs::RDT, rxq::initial_tail(q));
+    rxq::fill(q, &params(0, n), pool, pa)?;
+    let reg = |r| regs::queue_reg(r, n);
+    bar.write32(reg(regs::RDBAL), iova as u32);
+    bar.write32(reg(regs::RDBAH), (iova >> 32) as u32);
+    bar.write32(reg(regs::RDLEN), (q.nb() * 16) as u32);
+    bar.write32(reg(regs::RDH), 0);
+    bar.write32(reg(regs::RDT), rxq::initial_tail(q));
     bar.write32(regs::RDTR, 0);
     Ok(())
+}
+
+/// Takes RX queue `n`'s ring from the device (RDLEN 0: QEMU's e1000e then delivers nothing
+/// to it).
+pub fn unprogram<R: RegIo + ?Sized>(bar: &R, n: usize) {
+    bar.write32(regs::queue_reg(regs::RDLEN, n), 0);
 }
 
 /// RCTL for a running receiver.
@@ -60,10 +68,10 @@ pub fn rctl(promisc: bool, jumbo: bool) -> u32 {
     v
 }
 
-/// Stops the receiver and frees the mbufs of the ring.
-pub fn stop<R: RegIo + ?Sized>(bar: &R, q: Option<&QueueMem>) {
+/// Stops the receiver and frees the mbufs of the rings.
+pub fn stop<R: RegIo + ?Sized>(bar: &R, queues: &[Option<QueueMem>]) {
     bar.write32(regs::RCTL, bar.read32(regs::RCTL) & !regs::RCTL_EN);
-    if let Some(q) = q {
+    for q in queues.iter().flatten() {
         q.release_all();
     }
 }

@@ -128,6 +128,10 @@ pub fn take_frame<D: RxRing>(
     }
     match chain {
         Some(mut mbuf) if mbuf.pkt_len() == len && mbuf.nb_segs() as usize == descs => {
+            // The 82576 writes the hash into the first descriptor, the 82574 into the last.
+            if head.hash == 0 {
+                mbuf.set_rss_hash(last.hash);
+            }
             super::rxq::stamp_offload_flags(&mut mbuf, &last, p);
             Frame::Chain { mbuf, descs, len }
         }

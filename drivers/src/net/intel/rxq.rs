@@ -261,12 +261,15 @@ pub fn burst<D: RxRing, R: RegIo + ?Sized>(
 }
 
 /// Sets the RX offload flags of a received frame from its last (EOP) write-back `wb`: the
-/// checksum flags (with [`RxParams::cksum`]) and the stripped VLAN tag (with
-/// [`RxParams::vlan_strip`]).
+/// checksum flags (with [`RxParams::cksum`]), the stripped VLAN tag (with
+/// [`RxParams::vlan_strip`]) and `RX_RSS_HASH` when the mbuf got an RSS hash (set it first).
 #[inline(always)]
 pub fn stamp_offload_flags(m: &mut Mbuf, wb: &RxDone, p: &RxParams) {
     if let Some(bits) = &p.cksum {
         m.set_ol_flags(bits.flags(wb.status, wb.errors));
+    }
+    if m.rss_hash() != 0 {
+        m.set_ol_flags(m.ol_flags() | OlFlags::RX_RSS_HASH);
     }
     if p.vlan_strip && wb.status & RX_STATUS_VP != 0 {
         m.set_vlan_tci(wb.vlan);

@@ -12,6 +12,9 @@
 //! - `mp-primary NS NP` / `mp-secondary NS`: the primary starts the port and waits while a
 //!   secondary receives and sends NS frames on queue 0; after the secondary is killed the
 //!   primary receives and sends NP frames itself.
+//! - `rss FLOWS PER_FLOW`: (82574L) two queues each way with RSS; the host's flows must
+//!   spread over both queues, once each, each flow on the queue the Toeplitz hash and RETA
+//!   predict, each echoed on its queue's TX queue (see [`rss`]).
 //! - `lsc NAME`: (primary: starts port 0) prints every link event of port 0 and exits once
 //!   it saw the link go down and come back up.
 //!
@@ -21,8 +24,12 @@
 
 mod fwd;
 mod mp;
+mod rss;
+mod rss_flows;
 
 use std::time::Duration;
+/// At the crate root for `rss_flows`, which the host-side test includes next to its own copy.
+use tests::guest::frames;
 use tests::guest::port::{self, Layout};
 use tests::guest::{self, jumbo, lsc, rxtx};
 
@@ -44,6 +51,7 @@ fn main() {
         "fwd" => fwd::run(eal, eth, args.num(2, 10_000)),
         "mp-primary" => mp::primary(eal, eth, args.num(2, 1000), args.num(3, 1000)),
         "mp-secondary" => mp::secondary(eal, eth, args.num(2, 1000)),
+        "rss" => rss::run(eal, eth, args.num(2, 64).min(u32::from(u16::MAX)) as u16, args.num(3, 16)),
         "lsc" => lsc::run(eal, eth, args.str(2, "x"), LAYOUT),
         other => guest::unknown(other),
     })
