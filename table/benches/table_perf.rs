@@ -1,28 +1,40 @@
-//! Lookup-table cost in cycles, Bypass beside DPDK 22.11's `lpm_perf_autotest` and
-//! `hash_perf_autotest` run by the same invocation (`dpdk-test --no-huge -m 512 --no-pci`).
-//! `cargo bench -p table --bench table_perf`; env BYPASS_BENCH_NO_DPDK=1 skips DPDK,
-//! BENCH_KEYS=8,16 measures only those key sizes, BENCH_ROUNDS sets the rounds.
+//! Lookup-table cost in cycles, Bypass beside DPDK 22.11 in the same run.
+//! `cargo bench -p table --bench table_perf`; env BENCH_KEYS=8,16 measures only those hash
+//! key sizes, BENCH_ROUNDS sets the rounds (default 3), BYPASS_BENCH_NO_DPDK=1 skips DPDK,
+//! BENCH_NO_HUGE=1 runs both sides on 4 KiB pages, BENCH_TABLES=hash,lpm,lpm6 picks the
+//! tables (all by default).
+//!
+//! Memory: both sides run on hugepages when the host has them (the `dpdk-test` runs and the
+//! harness take `-m` from them, Bypass's tables live in EAL memory), else both on ordinary
+//! pages (`--no-huge`). With 4 KiB pages, random lookups over these tables pay page walks
+//! whose cost in this VM swings within a run, so the hugepage figures are the ones to read.
 //!
 //! LPM: about a million routes with the depth mix of DPDK's table (mostly /24, then /16 to
 //! /23, a few beyond /24); cycles per add, per lookup of a random address, per address in
-//! bulk lookups of 32, per delete. Hash: DPDK's "with 8-byte data, all elements in primary
-//! location" workload (see `hash_bench`): cycles per add, lookup, bulk lookup (per key,
-//! bursts of 16 as DPDK's `Lookup_bulk`), delete, and lookup with the hash given.
+//! bulk lookups of 32, per delete; beside `dpdk-test lpm_perf_autotest`. LPM6: 1000 routes
+//! spread evenly over depths 1 to 128 and 100,000 addresses in runs of 400 under one route, as
+//! `lpm6_perf_autotest` (whose figures are beside them): add, lookup, bulk lookup of the whole
+//! batch, delete.
 //!
-//! Both sides run on CPU 0 (DPDK's `-l 0`). Rounds are interleaved (a Bypass round, then
-//! DPDK's two autotests, BENCH_ROUNDS times, default 3); the table prints min/median/max per side and the ratio of the medians, and
-//! says which DPDK line each row is compared against.
+//! Hash: DPDK's `hash_perf_autotest` workload ("with 8-byte data", all keys in their primary
+//! bucket; see `hash_bench`), for each key size in turn, Bypass then DPDK's `rte_hash` driven
+//! by `benches/dpdk/hash_pipe.c` (the autotest's sequence, one key size per request), so the
+//! two sides of a row run seconds apart: cycles per add, lookup, bulk lookup (per key, bursts
+//! of 16 as DPDK's `Lookup_bulk`), delete, and lookup with the hash given.
+//!
+//! Both sides run on CPU 0. The table prints min/median/max per side and the ratio of the
+//! medians, and says which DPDK figure each row is compared against.
 
 #[allow(dead_code)]
 #[path = "../../eal/benches/common.rs"]
 mod common;
 
-use common::{have, print_table, Figures};
+use common::{have, print_table, DpdkPipe, Figures};
 use eal::cycles::rdtsc;
 use eal::Memory;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use table::{HashParams, HashTable, Lpm, LpmParams};
+use table::{HashParams, HashTable, Lpm, Lpm6, Lpm6Params, LpmParams};
 
 struct Rng(u64);
 impl Rng {
@@ -130,24 +142,36 @@ const LOCKED_ADD: &str = "add vs DPDK locked";
 const LOCKED_DELETE: &str = "delete vs DPDK locked";
 
 /// DPDK's `hash_perf_autotest` workload, for one key size: a table of 2^19 entries filled
-/// to 75% (393,216 keys, counters little-endian in the key, as DPDK's `get_input_keys`,
-/// kept 64 bytes apart as DPDK's key array), added in order, then shuffled; 5 passes of
-/// single lookups over the shuffled keys, 5 with the hash given, 5 in bursts of 16
-/// (DPDK's `BURST_SIZE`), each checking the value found; then every key deleted.
+/// to 75% (393,216 keys kept 64 bytes apart as DPDK's key array). The keys are the
+/// autotest's: a little-endian counter over the key's bytes, skipping a key whose primary
+/// bucket already holds 8, so every key sits in its primary bucket ("all elements in primary
+/// location"). Added in order, then shuffled; 5 passes of single lookups over the shuffled
+/// keys, 5 in bursts of 16 (DPDK's `BURST_SIZE`), each checking the value found; every key
+/// deleted; then added again and looked up 5 times with the hash given.
 fn hash_bench(mem: &Memory, key_len: usize, out: &mut Figures) {
     const ENTRIES: u32 = 1 << 19;
+    const BUCKETS: u32 = ENTRIES / table::hash::SLOTS as u32;
     const KEYS: usize = (ENTRIES as usize) * 3 / 4;
     const PASSES: usize = 5;
     const BURST: usize = 16;
-    let mut keys: Vec<[u8; 64]> = (0..KEYS as u64)
-        .map(|i| {
-            let mut k = [0u8; 64];
-            k[..8].copy_from_slice(&(i + 1).to_le_bytes());
-            k
-        })
-        .collect();
     let h = HashTable::create(mem, "bench_hash", &HashParams { entries: ENTRIES, key_len, ..Default::default() })
         .expect("hash");
+    let mut keys: Vec<[u8; 64]> = Vec::with_capacity(KEYS);
+    let mut fill = vec![0u8; BUCKETS as usize];
+    let mut counter = [0u8; 64];
+    while keys.len() < KEYS {
+        for b in counter[..key_len].iter_mut() {
+            *b = b.wrapping_add(1);
+            if *b != 0 {
+                break;
+            }
+        }
+        let f = &mut fill[(h.hash(&counter[..key_len]).expect("hash") & (BUCKETS - 1)) as usize];
+        if usize::from(*f) < table::hash::SLOTS {
+            *f += 1;
+            keys.push(counter);
+        }
+    }
     let k = |name: &str| format!("hash {name} key {key_len:>2}");
     // Values are the keys' hashes, as DPDK stores its signatures as data; computed before the
     // timed adds, as DPDK's `timed_adds` takes its precomputed `signatures`.
@@ -173,13 +197,6 @@ fn hash_bench(mem: &Memory, key_len: usize, out: &mut Figures) {
         }
     }
     out.entry(k("lookup")).or_default().push((rdtsc() - t0) as f64 / (PASSES * KEYS) as f64);
-    let t0 = rdtsc();
-    for _ in 0..PASSES {
-        for (key, &v) in keys.iter().zip(&want) {
-            wrong += usize::from(h.lookup_with_hash(&key[..key_len], v).expect("lookup") != Some(u64::from(v)));
-        }
-    }
-    out.entry(k("lookup with hash")).or_default().push((rdtsc() - t0) as f64 / (PASSES * KEYS) as f64);
     let mut vals = [0u64; BURST];
     let t0 = rdtsc();
     for _ in 0..PASSES {
@@ -197,13 +214,91 @@ fn hash_bench(mem: &Memory, key_len: usize, out: &mut Figures) {
     let delete = (rdtsc() - t0) as f64 / KEYS as f64;
     out.entry(k("delete")).or_default().push(delete);
     out.entry(k(LOCKED_DELETE)).or_default().push(delete);
+    // DPDK's second pass adds again (with the hash given) before its lookups with the hash.
+    for (key, &v) in keys.iter().zip(&want) {
+        h.add(&key[..key_len], u64::from(v)).expect("add");
+    }
+    let t0 = rdtsc();
+    for _ in 0..PASSES {
+        for (key, &v) in keys.iter().zip(&want) {
+            wrong += usize::from(h.lookup_with_hash(&key[..key_len], v).expect("lookup") != Some(u64::from(v)));
+        }
+    }
+    out.entry(k("lookup with hash")).or_default().push((rdtsc() - t0) as f64 / (PASSES * KEYS) as f64);
     assert_eq!(wrong, 0, "{wrong} lookups of {key_len}-byte keys found no value or the wrong one");
     h.free(mem);
 }
 
-fn dpdk(test: &str) -> Result<String, String> {
+/// `lpm6_perf_autotest`'s shape: 1000 routes, depths spread evenly over 1 to 128 (DPDK's
+/// table has 3 to 18 routes of each depth), and 100,000 addresses made as the autotest makes
+/// them: 400 in a row under the same route (its prefix, random bits below), for the first 250
+/// routes in turn, so every lookup finds a route. Cycles per add, per
+/// lookup (1024 passes over the addresses), per address of a bulk lookup of all of them,
+/// per delete.
+fn lpm6_bench(mem: &Memory, out: &mut Figures) {
+    const ROUTES: usize = 1000;
+    const IPS: usize = 100_000;
+    const ITERS: usize = 1024;
+    let mut r = Rng(0x1b96_5eed_0000_0001);
+    let mask6 = |d: u8| if d == 0 { 0 } else { u128::MAX << (128 - u32::from(d)) };
+    let rand128 = |r: &mut Rng| u128::from(r.next()) << 64 | u128::from(r.next());
+    let mut seen = std::collections::HashSet::new();
+    let mut routes = Vec::with_capacity(ROUTES);
+    // Depth by attempt, so the short depths' few distinct prefixes end the loop.
+    for attempt in 0.. {
+        if routes.len() == ROUTES {
+            break;
+        }
+        let d = (attempt % 128) as u8 + 1;
+        let ip = rand128(&mut r) & mask6(d);
+        if seen.insert((ip, d)) {
+            routes.push((ip, d));
+        }
+    }
+    // As `generate_large_ips_table`: runs of 400 addresses under one route, route after route.
+    let ips: Vec<u128> = (0..IPS)
+        .map(|i| {
+            let (ip, d) = routes[i / 400 % ROUTES];
+            ip | rand128(&mut r) & !mask6(d)
+        })
+        .collect();
+    let lpm = Lpm6::create(mem, "bench_lpm6", &Lpm6Params { max_rules: 1_000_000, groups: 1 << 16 }).expect("lpm6");
+    let t0 = rdtsc();
+    for &(ip, d) in &routes {
+        lpm.add(ip, d, 0xAA).expect("add");
+    }
+    out.entry("lpm6 add".into()).or_default().push((rdtsc() - t0) as f64 / ROUTES as f64);
+    let mut misses = 0usize;
+    let t0 = rdtsc();
+    for _ in 0..ITERS {
+        for &ip in &ips {
+            misses += usize::from(lpm.lookup(ip).is_none());
+        }
+    }
+    out.entry("lpm6 lookup".into()).or_default().push((rdtsc() - t0) as f64 / (ITERS * IPS) as f64);
+    let mut nhs = vec![None; IPS];
+    let mut spent = 0u64;
+    for _ in 0..ITERS {
+        let t0 = rdtsc();
+        lpm.lookup_bulk(&ips, &mut nhs).expect("bulk");
+        spent += rdtsc() - t0;
+        misses += nhs.iter().filter(|n| n.is_none()).count();
+    }
+    out.entry("lpm6 lookup bulk".into()).or_default().push(spent as f64 / (ITERS * IPS) as f64);
+    assert_eq!(misses, 0, "{misses} IPv6 lookups found no route");
+    let t0 = rdtsc();
+    for &(ip, d) in &routes {
+        lpm.delete(ip, d).expect("delete");
+    }
+    out.entry("lpm6 delete".into()).or_default().push((rdtsc() - t0) as f64 / ROUTES as f64);
+    lpm.free(mem);
+}
+
+/// Runs one `dpdk-test` autotest on CPU 0 with `mem_args` and returns its output.
+fn dpdk(test: &str, mem_args: &[&str]) -> Result<String, String> {
     let mut child = Command::new("timeout")
-        .args(["1200", "dpdk-test", "--no-huge", "-m", "512", "--no-pci", "-l", "0"])
+        .args(["1200", "dpdk-test", "--no-pci", "-l", "0", "--file-prefix", "bypass_bench_table_dpdk"])
+        .args(mem_args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -221,114 +316,129 @@ fn figure_after(text: &str, label: &str) -> Option<f64> {
     l[label.len()..].split_whitespace().next()?.parse().ok()
 }
 
-fn parse_lpm(text: &str, base: &mut Figures) {
+/// The four figures of `lpm_perf_autotest` or `lpm6_perf_autotest` (same labels), filed
+/// under `prefix` ("lpm" or "lpm6").
+fn parse_lpm(text: &str, prefix: &str, base: &mut Figures) {
+    let bulk = if prefix == "lpm" { "lookup bulk(32)" } else { "lookup bulk" };
     for (label, k) in [
-        ("Average LPM Add:", "lpm add"),
-        ("Average LPM Lookup:", "lpm lookup"),
-        ("BULK LPM Lookup:", "lpm lookup bulk(32)"),
-        ("Average LPM Delete:", "lpm delete"),
+        ("Average LPM Add:", "add"),
+        ("Average LPM Lookup:", "lookup"),
+        ("BULK LPM Lookup:", bulk),
+        ("Average LPM Delete:", "delete"),
     ] {
         if let Some(v) = figure_after(text, label) {
-            base.entry(k.into()).or_default().push(v);
+            base.entry(format!("{prefix} {k}")).or_default().push(v);
         }
     }
 }
 
-/// The "with 8-byte data" tables of the "all elements in primary location" section, of the
-/// runs without locks (the goal's rows) and, for add and delete only, with locks (Bypass's
-/// writers always take the table's lock, so those rows compare like with like).
-fn parse_hash(text: &str, base: &mut Figures) {
-    parse_hash_section(text, base, false);
-    if let Some(at) = text.find("With locks in the code") {
-        parse_hash_section(&text[at..], base, true);
+/// One key size on DPDK's side (`hash_pipe.c`): the unlocked run's figures, and the locked
+/// run's add and delete for the "vs DPDK locked" rows.
+fn dpdk_hash(pipe: &mut DpdkPipe, key_len: usize, base: &mut Figures) -> Result<(), String> {
+    let k = |name: &str| format!("hash {name} key {key_len:>2}");
+    let field = |a: &str, name: &str| -> Result<f64, String> {
+        a.split_whitespace()
+            .find_map(|f| f.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("hash_pipe: no {name} in '{a}'"))
+    };
+    let a = pipe.ask(&format!("{key_len} 0"), "add=")?;
+    let a = format!("add={a}");
+    for (name, row) in [("add", "add"), ("lookup", "lookup"), ("bulk", "lookup bulk(16)"), ("delete", "delete")] {
+        base.entry(k(row)).or_default().push(field(&a, name)?);
     }
+    base.entry(k("lookup with hash")).or_default().push(field(&a, "lookup_hash")?);
+    let a = format!("add={}", pipe.ask(&format!("{key_len} 1"), "add=")?);
+    base.entry(k(LOCKED_ADD)).or_default().push(field(&a, "add")?);
+    base.entry(k(LOCKED_DELETE)).or_default().push(field(&a, "delete")?);
+    Ok(())
 }
 
-fn parse_hash_section(text: &str, base: &mut Figures, locked: bool) {
-    let Some(start) = text.find("Operations with 8-byte data") else { return };
-    let sect = &text[start..];
-    let end = sect[1..].find("Operations").map_or(sect.len(), |e| e + 1);
-    let sect = &sect[..end];
-    let mut precomputed = false;
-    for l in sect.lines() {
-        if l.starts_with("With pre-computed") {
-            precomputed = true;
-        }
-        let f: Vec<&str> = l.split_whitespace().collect();
-        let Ok(key_len) = f.first().unwrap_or(&"").parse::<usize>() else { continue };
-        if f.len() < 5 {
-            continue;
-        }
-        let v: Vec<f64> = f[1..5].iter().filter_map(|x| x.parse().ok()).collect();
-        if v.len() < 4 {
-            continue;
-        }
-        let k = |name: &str| format!("hash {name} key {key_len:>2}");
-        if locked {
-            if !precomputed {
-                base.entry(k(LOCKED_ADD)).or_default().push(v[0]);
-                base.entry(k(LOCKED_DELETE)).or_default().push(v[3]);
-            }
-        } else if precomputed {
-            base.entry(k("lookup with hash")).or_default().push(v[1]);
-        } else {
-            base.entry(k("add")).or_default().push(v[0]);
-            base.entry(k("lookup")).or_default().push(v[1]);
-            base.entry(k("lookup bulk(16)")).or_default().push(v[2]);
-            base.entry(k("delete")).or_default().push(v[3]);
-        }
-    }
-}
-
-/// Which DPDK line each Bypass row is compared against.
+/// Which DPDK figure each Bypass row is compared against.
 const LEGEND: &str = "\
-Rows are compared with DPDK 22.11 `dpdk-test` (--no-huge -m 512 --no-pci -l 0), run between Bypass's rounds:
-  lpm add/lookup/lookup bulk(32)/delete  <- lpm_perf_autotest: 'Average LPM Add', 'Average LPM Lookup',
-                                            'BULK LPM Lookup', 'Average LPM Delete'
+Rows are compared with DPDK 22.11 on the same memory kind, run between Bypass's measurements:
+  lpm add/lookup/lookup bulk(32)/delete  <- dpdk-test lpm_perf_autotest: 'Average LPM Add', 'Average LPM
+                                            Lookup', 'BULK LPM Lookup', 'Average LPM Delete'
+  lpm6 add/lookup/lookup bulk/delete     <- dpdk-test lpm6_perf_autotest, the same four lines
   hash add/lookup/lookup bulk(16)/delete key N
-                                         <- hash_perf_autotest, first table set (ALL ELEMENTS IN PRIMARY
-                                            LOCATION, no locks), 'Operations with 8-byte data', 'Without
-                                            pre-computed hash values': columns Add, Lookup, Lookup_bulk,
-                                            Delete of the row for key size N
-  hash lookup with hash key N            <- same, 'With pre-computed hash values': column Lookup
+                                         <- hash_pipe.c: hash_perf_autotest's 'with 8-byte data' sequence
+                                            on rte_hash (rte_jhash, as the autotest) for key size N, run
+                                            right after Bypass's: add_key_data, lookup_data, lookup_bulk_data
+                                            of 16, del_key
+  hash lookup with hash key N            <- same, lookup_with_hash_data
   hash add/delete vs DPDK locked key N   <- Bypass's add/delete again (its writers always lock), beside
-                                            the same columns of the 'With locks in the code' run
-                                            (RW_CONCURRENCY, TRANS_MEM_SUPPORT flags)
-DPDK's table in that test has no reader/writer concurrency; Bypass's lookups are safe beside a
-writer in another process.";
+                                            hash_pipe.c's run with the autotest's 'with locks' flags
+                                            (RW_CONCURRENCY, TRANS_MEM_SUPPORT)
+DPDK's table in the unlocked run has no reader/writer concurrency; Bypass's lookups are safe
+beside a writer in another process.";
 
 fn main() {
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(3);
-    // On CPU 0, where DPDK's `-l 0` runs its test: both sides share one core's caches and
-    // whatever else the host runs there.
-    if let Err(e) = eal::lcore::pin_current_thread(&[0]) {
-        println!("(not pinned to CPU 0: {e})");
+    // Hugepages for both sides when the host has enough for both at once (Bypass's 400 MB,
+    // then DPDK's 512 MB), else 4 KiB pages for both.
+    let page = eal::memory::hugetlbfs::default_page_size();
+    let huge = std::env::var_os("BENCH_NO_HUGE").is_none()
+        && eal::memory::hugetlbfs::find_mount(None).is_ok()
+        && eal::memory::hugetlbfs::free_pages(page) * page >= (400 + 512) << 20;
+    let mut args = vec!["table_perf", "-l", "0", "--file-prefix", "bypass_bench_table", "-m", "400"];
+    if !huge {
+        args.push("--no-huge");
     }
-    let mem = Memory::anonymous(400 << 20).expect("arena");
+    let dpdk_mem: &[&str] = if huge { &["-m", "512"] } else { &["--no-huge", "-m", "512"] };
+    // On CPU 0, where DPDK runs (`-l 0`): both sides share one core's caches and whatever
+    // else the host runs there.
+    let eal = eal::Eal::init(&args).unwrap_or_else(|e| panic!("EAL: {e}"));
+    let mem = eal.memory();
     let with_dpdk = std::env::var_os("BYPASS_BENCH_NO_DPDK").is_none() && have("dpdk-test");
-    // DPDK's key sizes; BENCH_KEYS="8,16" measures some only (DPDK still runs them all).
+    // DPDK's key sizes; BENCH_KEYS="8,16" measures some only.
     let key_lens: Vec<usize> = std::env::var("BENCH_KEYS")
         .ok()
         .map(|v| v.split(',').filter_map(|k| k.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![4, 8, 16, 32, 48, 64, 9, 13, 37, 40]);
+    let tables = std::env::var("BENCH_TABLES").unwrap_or_else(|_| "hash,lpm,lpm6".into());
+    let want = |t: &str| tables.split(',').any(|x| x.trim() == t);
     let mut ours = Figures::new();
     let mut base = Figures::new();
-    println!("CRC32-C in hardware: {}; {rounds} rounds (BENCH_ROUNDS), Bypass then DPDK in each", table::crc::has_hw());
+    println!(
+        "CRC32-C in hardware: {}; memory: {}; {rounds} rounds (BENCH_ROUNDS), Bypass then DPDK for each figure",
+        table::crc::has_hw(),
+        if huge { "hugepages, both sides" } else { "4 KiB pages (--no-huge), both sides" }
+    );
     for round in 1..=rounds {
-        lpm_bench(&mem, &mut ours);
-        for &key_len in &key_lens {
-            hash_bench(&mem, key_len, &mut ours);
+        if want("lpm") {
+            lpm_bench(&mem, &mut ours);
+        }
+        if want("lpm6") {
+            lpm6_bench(&mem, &mut ours);
         }
         if with_dpdk {
-            match dpdk("lpm_perf_autotest") {
-                Ok(t) => parse_lpm(&t, &mut base),
-                Err(e) => println!("DPDK lpm_perf_autotest: {e}"),
-            }
-            match dpdk("hash_perf_autotest") {
-                Ok(t) => parse_hash(&t, &mut base),
-                Err(e) => println!("DPDK hash_perf_autotest: {e}"),
+            for (test, prefix) in [("lpm_perf_autotest", "lpm"), ("lpm6_perf_autotest", "lpm6")] {
+                if !want(prefix) {
+                    continue;
+                }
+                match dpdk(test, dpdk_mem) {
+                    Ok(t) => parse_lpm(&t, prefix, &mut base),
+                    Err(e) => println!("DPDK {test}: {e}"),
+                }
             }
         }
+        let mut pipe_args = vec!["--no-pci", "-l", "0", "--file-prefix=bypass_bench_hash_pipe"];
+        pipe_args.extend_from_slice(dpdk_mem);
+        let mut pipe = if with_dpdk && want("hash") {
+            DpdkPipe::start("hash_pipe", &pipe_args).map_err(|e| println!("DPDK hash harness: {e}")).ok()
+        } else {
+            None
+        };
+        for &key_len in key_lens.iter().filter(|_| want("hash")) {
+            hash_bench(&mem, key_len, &mut ours);
+            if let Some(p) = pipe.as_mut() {
+                if let Err(e) = dpdk_hash(p, key_len, &mut base) {
+                    println!("DPDK hash harness: {e}");
+                    pipe = None;
+                }
+            }
+        }
+        drop(pipe);
         if round < rounds {
             // The figures so far, in case a long run is cut short.
             print_table(&format!("After round {round} of {rounds}"), "cycles per operation", &ours, &base, true);

@@ -215,18 +215,35 @@ impl Lpm6 {
     /// Next hop of the longest prefix matching `ip`, `None` when no prefix matches.
     #[inline]
     pub fn lookup(&self, ip: u128) -> Option<u32> {
-        let mut e = self.root[index(ip, 0)].load(Ordering::Acquire);
-        let mut level = 1;
-        while e & (VALID | EXT) == VALID | EXT && level <= 14 {
-            let g = (e & NH_MASK) as usize;
-            e = self.groups.get(g * GROUP + index(ip, level))?.load(Ordering::Acquire);
-            level += 1;
+        let e = self.walk(ip);
+        (e & (VALID | EXT) == VALID).then_some(e & NH_MASK)
+    }
+
+    /// The entry where a lookup of `ip` ends: one not pointing to a group (or, in a damaged
+    /// table only, one pointing past the groups). One dependent load per level, indexed by
+    /// the address's next byte.
+    #[inline(always)]
+    fn walk(&self, ip: u128) -> u32 {
+        let bytes = ip.to_be_bytes();
+        let mut e = self.root.get((ip >> 112) as usize).map_or(0, |x| x.load(Ordering::Acquire));
+        for &b in &bytes[2..] {
+            if e & (VALID | EXT) != VALID | EXT {
+                break;
+            }
+            match self.groups.get((e & NH_MASK) as usize * GROUP + usize::from(b)) {
+                Some(x) => e = x.load(Ordering::Acquire),
+                None => return 0,
+            }
         }
-        (e & VALID != 0 && e & EXT == 0).then_some(e & NH_MASK)
+        e
     }
 
     /// Looks up each of `ips` into `next_hops` (`None` where no prefix matches).
+    ///
+    /// Eight addresses walk the trie side by side, one level a step, so their loads overlap
+    /// instead of each waiting for the one before.
     pub fn lookup_bulk(&self, ips: &[u128], next_hops: &mut [Option<u32>]) -> Result<(), TableError> {
+        const LANES: usize = 8;
         if next_hops.len() < ips.len() {
             return Err(TableError::InvalidParam(format!(
                 "bulk lookup of {} addresses into {} results: give one result slot per address",
@@ -234,7 +251,32 @@ impl Lpm6 {
                 next_hops.len()
             )));
         }
-        for (ip, nh) in ips.iter().zip(next_hops.iter_mut()) {
+        let mut chunks = ips.chunks_exact(LANES);
+        let mut out = next_hops[..ips.len()].chunks_exact_mut(LANES);
+        for (c, o) in (&mut chunks).zip(&mut out) {
+            let bytes: [[u8; 16]; LANES] = std::array::from_fn(|i| c[i].to_be_bytes());
+            let mut e: [u32; LANES] =
+                std::array::from_fn(|i| self.root.get((c[i] >> 112) as usize).map_or(0, |x| x.load(Ordering::Acquire)));
+            for level in 2..16 {
+                let mut more = false;
+                for i in 0..LANES {
+                    if e[i] & (VALID | EXT) == VALID | EXT {
+                        e[i] = self
+                            .groups
+                            .get((e[i] & NH_MASK) as usize * GROUP + usize::from(bytes[i][level]))
+                            .map_or(0, |x| x.load(Ordering::Acquire));
+                        more = true;
+                    }
+                }
+                if !more {
+                    break;
+                }
+            }
+            for (nh, &x) in o.iter_mut().zip(&e) {
+                *nh = (x & (VALID | EXT) == VALID).then_some(x & NH_MASK);
+            }
+        }
+        for (ip, nh) in chunks.remainder().iter().zip(out.into_remainder()) {
             *nh = self.lookup(*ip);
         }
         Ok(())

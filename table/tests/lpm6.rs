@@ -59,12 +59,16 @@ fn check(lpm: &Lpm6, routes: &HashMap<(u128, u8), u32>, r: &mut Rng) {
         })
         .collect();
     ips.extend(routes.keys().map(|&(p, d)| p | (r.u128() & !mask(d))));
-    for c in ips.chunks(16) {
-        let mut out = [None; 16];
+    // Bursts of 13 into 16 result slots: full lanes of 8, a remainder, and unused slots.
+    for c in ips.chunks(13) {
+        let mut out = [Some(u32::MAX); 16];
         lpm.lookup_bulk(c, &mut out).unwrap();
         for (ip, got) in c.iter().zip(out) {
-            assert_eq!(got, ref_lookup(&by, *ip), "address {}", Ipv6Addr::from(*ip));
+            let want = ref_lookup(&by, *ip);
+            assert_eq!(got, want, "bulk lookup of address {}", Ipv6Addr::from(*ip));
+            assert_eq!(lpm.lookup(*ip), want, "lookup of address {}", Ipv6Addr::from(*ip));
         }
+        assert!(out[c.len()..].iter().all(|&x| x == Some(u32::MAX)), "slots past the burst were written");
     }
 }
 
