@@ -22,6 +22,10 @@
 //! two sides of a row run seconds apart: cycles per add, lookup, bulk lookup (per key, bursts
 //! of 16 as DPDK's `Lookup_bulk`), delete, and lookup with the hash given.
 //!
+//! For instruction counts and the cache model, run the bench's Bypass side alone under
+//! callgrind: `BYPASS_BENCH_NO_DPDK=1 BENCH_NO_HUGE=1 BENCH_ROUNDS=1 BENCH_TABLES=hash
+//! BENCH_KEYS=16 valgrind --tool=callgrind target/release/deps/table_perf-<hash> --bench`.
+//!
 //! Both sides run on CPU 0. The table prints min/median/max per side and the ratio of the
 //! medians, and says which DPDK figure each row is compared against.
 

@@ -257,6 +257,7 @@ impl Lpm6 {
             let bytes: [[u8; 16]; LANES] = std::array::from_fn(|i| c[i].to_be_bytes());
             let mut e: [u32; LANES] =
                 std::array::from_fn(|i| self.root.get((c[i] >> 112) as usize).map_or(0, |x| x.load(Ordering::Acquire)));
+            #[allow(clippy::needless_range_loop, reason = "`level` indexes every lane's bytes")]
             for level in 2..16 {
                 let mut more = false;
                 for i in 0..LANES {

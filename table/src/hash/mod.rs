@@ -48,6 +48,8 @@ use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 /// Largest bulk lookup.
 pub const MAX_BULK: usize = 64;
+/// Keys a bulk lookup takes through its stages together (a longer burst goes in groups).
+const BULK_GROUP: usize = 16;
 /// Size of a value, in bytes (values are `u64`).
 pub const VALUE_LEN: usize = 8;
 
@@ -351,12 +353,6 @@ impl HashTable {
         self.at.store + idx as usize * self.at.entry_words
     }
 
-    /// True when entry `idx` holds `key`.
-    #[inline(always)]
-    fn key_at<const KW: usize>(&self, idx: u32, key: &[u64; KW]) -> bool {
-        self.entry_ref::<KW>(idx).is_some_and(|e| entry_holds(e, key))
-    }
-
     /// The words of key-store entry `idx`: the value, then the `KW` key words (`None` past
     /// the store's end: only for a damaged table).
     #[inline(always)]
@@ -480,12 +476,14 @@ impl HashTable {
     }
 
     /// The value of `key`, `None` when absent. Lock-free; safe beside a writer in any process.
+    #[inline]
     pub fn lookup(&self, key: &[u8]) -> Result<Option<u64>, TableError> {
         self.check_key(key)?;
         Ok(by_key_words!(self, lookup_n(key, None)))
     }
 
     /// As [`HashTable::lookup`] with the hash already computed by [`HashTable::hash`].
+    #[inline]
     pub fn lookup_with_hash(&self, key: &[u8], hash: u32) -> Result<Option<u64>, TableError> {
         self.check_key(key)?;
         Ok(by_key_words!(self, lookup_n(key, Some(hash))))
@@ -498,6 +496,7 @@ impl HashTable {
     /// key and prefetch its primary bucket; compare signatures and prefetch the key-store
     /// entry of the first match; compare keys and validate. A key not settled that way (not
     /// in its primary bucket, a bucket being written) takes the single-key path.
+    #[inline]
     pub fn lookup_bulk(&self, keys: &[&[u8]], values: &mut [u64]) -> Result<u64, TableError> {
         let n = keys.len();
         if n > MAX_BULK || values.len() < n {
@@ -513,50 +512,58 @@ impl HashTable {
     }
 
     fn bulk_n<const KW: usize>(&self, keys: &[&[u8]], values: &mut [u64]) -> u64 {
-        let n = keys.len().min(MAX_BULK);
-        let mut hashes = [0u32; MAX_BULK];
-        for (h, k) in hashes.iter_mut().zip(keys) {
-            *h = self.hash_words(&key_words::<KW>(k));
-            eal::prefetch::line(&self.words[self.bucket(self.primary(*h))]);
+        let mut hits = 0u64;
+        for (g, (ks, vs)) in keys.chunks(BULK_GROUP).zip(values.chunks_mut(BULK_GROUP)).enumerate() {
+            hits |= self.bulk_group::<KW>(ks, vs) << (g * BULK_GROUP);
+        }
+        hits
+    }
+
+    /// [`HashTable::lookup_bulk`] for up to [`BULK_GROUP`] keys, in the three stages.
+    #[inline(always)]
+    fn bulk_group<const KW: usize>(&self, keys: &[&[u8]], values: &mut [u64]) -> u64 {
+        let n = keys.len().min(BULK_GROUP);
+        let words: [[u64; KW]; BULK_GROUP] =
+            std::array::from_fn(|i| keys.get(i).map_or([0; KW], |k| key_words::<KW>(k)));
+        let mut hashes = [0u32; BULK_GROUP];
+        for i in 0..n {
+            hashes[i] = self.hash_words(&words[i]);
+            eal::prefetch::line(&self.bucket_ref(self.primary(hashes[i]))[B_SEQ]);
         }
         // Per key: the primary bucket's counter and the first matching entry (0: none).
-        let mut seqs = [0u64; MAX_BULK];
-        let mut found = [0u32; MAX_BULK];
+        let mut seqs = [0u64; BULK_GROUP];
+        let mut found = [0u32; BULK_GROUP];
         for i in 0..n {
-            let p = self.primary(hashes[i]);
-            seqs[i] = self.seq(p).load(Ordering::Acquire);
-            let m = self.sig_slots(p, short_sig(hashes[i]));
+            let bk = self.bucket_ref(self.primary(hashes[i]));
+            seqs[i] = bk[B_SEQ].load(Ordering::Acquire);
+            let m = bucket_sigs(bk, short_sig(hashes[i]));
             if seqs[i] & 1 == 0 && m != 0 {
-                let idx = self.index(p, m.trailing_zeros() as usize);
-                if idx != 0 {
-                    found[i] = idx;
-                    // The whole entry: a long key's spans two cache lines.
-                    let e = self.entry(idx);
-                    if let Some(w) = self.words.get(e) {
-                        eal::prefetch::line(w);
-                    }
-                    if KW > 4 {
-                        if let Some(w) = self.words.get(e + KW) {
-                            eal::prefetch::line(w);
-                        }
-                    }
+                let idx = slot_index(bk, m.trailing_zeros() as usize);
+                found[i] = idx;
+                // The whole entry: a long key's spans two cache lines.
+                if let Some(e) = self.entry_ref::<KW>(idx) {
+                    eal::prefetch::line(&e[0]);
+                    eal::prefetch::line(&e[KW]);
                 }
             }
         }
         let mut hits = 0u64;
         for i in 0..n {
-            let w = key_words::<KW>(keys[i]);
             let idx = found[i];
-            if idx != 0 && self.key_at(idx, &w) {
-                let v = self.value_at(idx);
-                fence(Ordering::Acquire);
-                if self.seq(self.primary(hashes[i])).load(Ordering::Relaxed) == seqs[i] {
-                    values[i] = v;
-                    hits |= 1 << i;
-                    continue;
+            if idx != 0 {
+                if let Some(e) = self.entry_ref::<KW>(idx) {
+                    if entry_holds(e, &words[i]) {
+                        let v = e[0].load(Ordering::Relaxed);
+                        fence(Ordering::Acquire);
+                        if self.seq(self.primary(hashes[i])).load(Ordering::Relaxed) == seqs[i] {
+                            values[i] = v;
+                            hits |= 1 << i;
+                            continue;
+                        }
+                    }
                 }
             }
-            if let Some(v) = self.lookup_words(&w, hashes[i]) {
+            if let Some(v) = self.lookup_words(&words[i], hashes[i]) {
                 values[i] = v;
                 hits |= 1 << i;
             }
@@ -617,9 +624,11 @@ fn bucket_sigs(bk: &[AtomicU64; BUCKET_WORDS], sig: u16) -> u32 {
 /// True when the key-store entry `e` (the value, then the key words) holds `key`.
 #[inline(always)]
 fn entry_holds<const KW: usize>(e: &[AtomicU64], key: &[u64; KW]) -> bool {
+    // One bounds check, then a compare unrolled for the key's `KW` words.
+    let Some(stored) = e.get(1..1 + KW) else { return false };
     let mut diff = 0;
-    for (w, k) in e.iter().skip(1).zip(key) {
-        diff |= w.load(Ordering::Relaxed) ^ k;
+    for i in 0..KW {
+        diff |= stored[i].load(Ordering::Relaxed) ^ key[i];
     }
     diff == 0
 }
