@@ -519,50 +519,54 @@ impl HashTable {
         hits
     }
 
-    /// [`HashTable::lookup_bulk`] for up to [`BULK_GROUP`] keys, in the three stages.
+    /// [`HashTable::lookup_bulk`] for up to [`BULK_GROUP`] keys, in the three stages. Each
+    /// stage keeps what the next needs (the key's words, its bucket, the entry it points
+    /// at), so no address is computed or bounds-checked twice.
     #[inline(always)]
     fn bulk_group<const KW: usize>(&self, keys: &[&[u8]], values: &mut [u64]) -> u64 {
         let n = keys.len().min(BULK_GROUP);
-        let words: [[u64; KW]; BULK_GROUP] =
-            std::array::from_fn(|i| keys.get(i).map_or([0; KW], |k| key_words::<KW>(k)));
+        let mut words = [[0u64; KW]; BULK_GROUP];
         let mut hashes = [0u32; BULK_GROUP];
+        let mut bks = [self.bucket_ref(0); BULK_GROUP];
         for i in 0..n {
+            words[i] = key_words::<KW>(keys[i]);
             hashes[i] = self.hash_words(&words[i]);
-            eal::prefetch::line(&self.bucket_ref(self.primary(hashes[i]))[B_SEQ]);
+            bks[i] = self.bucket_ref(self.primary(hashes[i]));
+            eal::prefetch::line(&bks[i][B_SEQ]);
         }
-        // Per key: the primary bucket's counter and the first matching entry (0: none).
+        // Per key: its bucket's counter and the entry of the first matching signature.
         let mut seqs = [0u64; BULK_GROUP];
-        let mut found = [0u32; BULK_GROUP];
+        let mut entries: [Option<&[AtomicU64]>; BULK_GROUP] = [None; BULK_GROUP];
         for i in 0..n {
-            let bk = self.bucket_ref(self.primary(hashes[i]));
+            let bk = bks[i];
             seqs[i] = bk[B_SEQ].load(Ordering::Acquire);
             let m = bucket_sigs(bk, short_sig(hashes[i]));
-            if seqs[i] & 1 == 0 && m != 0 {
+            if m != 0 {
                 let idx = slot_index(bk, m.trailing_zeros() as usize);
-                found[i] = idx;
-                // The whole entry: a long key's spans two cache lines.
-                if let Some(e) = self.entry_ref::<KW>(idx) {
-                    eal::prefetch::line(&e[0]);
-                    eal::prefetch::line(&e[KW]);
+                if idx != 0 {
+                    entries[i] = self.entry_ref::<KW>(idx);
+                    // The whole entry: a long key's spans two cache lines.
+                    if let Some(e) = entries[i] {
+                        eal::prefetch::line(&e[0]);
+                        eal::prefetch::line(&e[KW]);
+                    }
                 }
             }
         }
         let mut hits = 0u64;
         for i in 0..n {
-            let idx = found[i];
-            if idx != 0 {
-                if let Some(e) = self.entry_ref::<KW>(idx) {
-                    if entry_holds(e, &words[i]) {
-                        let v = e[0].load(Ordering::Relaxed);
-                        fence(Ordering::Acquire);
-                        if self.seq(self.primary(hashes[i])).load(Ordering::Relaxed) == seqs[i] {
-                            values[i] = v;
-                            hits |= 1 << i;
-                            continue;
-                        }
+            if let Some(e) = entries[i] {
+                if seqs[i] & 1 == 0 && entry_holds(e, &words[i]) {
+                    let v = e[0].load(Ordering::Relaxed);
+                    fence(Ordering::Acquire);
+                    if bks[i][B_SEQ].load(Ordering::Relaxed) == seqs[i] {
+                        values[i] = v;
+                        hits |= 1 << i;
+                        continue;
                     }
                 }
             }
+            // Not settled by its first match in the primary bucket: the full search.
             if let Some(v) = self.lookup_words(&words[i], hashes[i]) {
                 values[i] = v;
                 hits |= 1 << i;
