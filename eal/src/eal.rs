@@ -148,6 +148,7 @@ impl Eal {
             dir: dir.path().to_path_buf(),
             role: if role == Role::Primary { MpRole::Primary } else { MpRole::Secondary },
             primary_pid: Some(mem.config().primary_pid.load(Ordering::Relaxed)),
+            slow_peer_after: crate::mp::DEFAULT_SLOW_PEER_AFTER,
         };
         let mp = match Mp::start(mp_cfg) {
             Ok(mp) => mp,

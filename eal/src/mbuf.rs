@@ -175,18 +175,20 @@ impl PktMbufPool {
         }
         let start = out.len();
         out.reserve(n);
-        // SAFETY: `reserve` made room for `n` more elements after `start`. The words are
-        // zeroed first so that the slice below views initialised `u64`s; an `Mbuf` is one
-        // pointer-sized word (`repr(transparent)` over `NonNull`, asserted below the type),
-        // so the pool can write the addresses straight into the vector's buffer.
-        let addrs = unsafe {
-            let p = out.as_mut_ptr().add(start).cast::<u64>();
-            std::ptr::write_bytes(p, 0, n);
+        // SAFETY: `reserve` made room for `n` more elements after `start`, which the slice
+        // views as words that need not be initialised (the pool only writes them, so they
+        // need no clearing first); an `Mbuf` is one pointer-sized word (`repr(transparent)`
+        // over `NonNull`, asserted below the type), so the pool can write the addresses
+        // straight into the vector's buffer.
+        let spare = unsafe {
+            let p = out.as_mut_ptr().add(start).cast::<std::mem::MaybeUninit<u64>>();
             std::slice::from_raw_parts_mut(p, n)
         };
-        if !self.pool.get_bulk(addrs) {
+        if !self.pool.get_bulk_uninit(spare) {
             return false;
         }
+        // SAFETY: `get_bulk_uninit` returned true: it wrote every word of `spare`.
+        let addrs = unsafe { &*(spare as *const [std::mem::MaybeUninit<u64>] as *const [u64]) };
         for &a in addrs.iter() {
             // SAFETY: `a` came out of this pool, so it is an initialised mbuf nobody else
             // owns (as in `alloc`).

@@ -15,6 +15,7 @@ use crate::name::SharedName;
 use crate::shm::{self, SharedPlain};
 use crossbeam_utils::{Backoff, CachePadded};
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 mod slots;
@@ -370,6 +371,14 @@ impl Ring {
     pub fn mc_dequeue_bulk(&self, out: &mut [u64]) -> bool {
         let n = out.len();
         self.dequeue(out, Behavior::Fixed, false) == n
+    }
+    /// [`Ring::mc_dequeue_bulk`] into words that need not be initialised (a vector's spare
+    /// capacity): on `true` every word of `out` holds a dequeued value; on `false` none was
+    /// written.
+    #[inline]
+    pub fn mc_dequeue_bulk_uninit(&self, out: &mut [MaybeUninit<u64>]) -> bool {
+        let n = out.len();
+        self.dequeue_with(out, Behavior::Fixed, false) == n
     }
     /// Multi-consumer burst dequeue.
     #[inline]
@@ -877,6 +886,20 @@ impl Sink for [u64] {
         // SAFETY: `off + n <= len` (the caller's promise), so the positions lie in the
         // slice; the rest is forwarded from the caller.
         unsafe { slots::copy_words(src, self.as_mut_ptr().add(off), n) }
+    }
+}
+
+impl Sink for [MaybeUninit<u64>] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[MaybeUninit<u64>]>::len(self)
+    }
+    #[inline(always)]
+    unsafe fn copy_from(&mut self, off: usize, src: *const u64, n: usize) {
+        // SAFETY: `off + n <= len` (the caller's promise), so the positions lie in the
+        // slice; `MaybeUninit<u64>` has `u64`'s layout, and writing initialises; the rest is
+        // forwarded from the caller.
+        unsafe { slots::copy_words(src, self.as_mut_ptr().add(off).cast::<u64>(), n) }
     }
 }
 

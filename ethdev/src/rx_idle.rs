@@ -61,18 +61,13 @@ impl RxIdleSleeper {
         })
     }
 
-    /// Adds RX queue `q` of `port` (its interrupt stays off until [`RxIdleSleeper::arm`]).
-    /// When the calling thread is pinned to one CPU (an lcore), the queue's interrupt is
-    /// steered there ([`Port::rx_intr_steer`]) when the OS allows it, so that the wake-up
-    /// needs no other CPU. Errors: the queue does not exist or the port has no RX interrupts.
+    /// Adds RX queue `q` of `port` (its interrupt stays off until [`RxIdleSleeper::arm`],
+    /// which, on a thread pinned to one CPU, also steers it there: see
+    /// [`Port::rx_intr_enable`]). Errors: the queue does not exist or the port has no RX
+    /// interrupts.
     pub fn add(&mut self, port: &Port, q: u16) -> Result<(), EthError> {
         port.rx_intr_disable(q)?;
         self.waiter.add(port, q)?;
-        if let [cpu] = eal::lcore::available_cpus()[..] {
-            if let Err(e) = port.rx_intr_steer(q, cpu) {
-                tracing::debug!(port = port.id(), q, cpu, "rx interrupt left where it is: {e}");
-            }
-        }
         self.queues.push((port.clone(), q));
         Ok(())
     }

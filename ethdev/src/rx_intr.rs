@@ -19,6 +19,15 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// One RX queue of one port's data path in this process: (data path address, port, queue).
+type QueueKey = (usize, u16, u16);
+
+thread_local! {
+    /// The RX queues this thread has steered (or tried to steer) to its CPU, with that CPU:
+    /// arming them again steers nothing.
+    static STEERED: std::cell::RefCell<Vec<(QueueKey, usize)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// What the default driver methods say: the driver has no RX interrupts.
 pub(crate) const RX_INTR_UNSUPPORTED: &str =
     "RX interrupts are not supported by this driver (DevInfo lacks capa::RX_INTR); poll the queue instead";
@@ -70,9 +79,42 @@ impl Port {
     /// Arms RX queue `q`'s interrupt: the queue's [`RxIntrSource`] becomes readable on the
     /// next frame it receives (as `rte_eth_dev_rx_intr_enable`). Errors: the queue does not
     /// exist, or the driver has no RX interrupts ([`EthError::Unsupported`]).
+    ///
+    /// When the calling thread is pinned to one CPU (an lcore), the queue's interrupt is
+    /// first steered there ([`Port::rx_intr_steer`]), so that the thread that will sleep on
+    /// it is woken on its own CPU: once per thread and queue (and again should the thread
+    /// move to another CPU), so later arms cost nothing more. Steering that cannot be done
+    /// (not root, an interrupt the primary relays, a driver without a vector per queue) is
+    /// a debug line, not an error: the interrupt still wakes the thread, from another CPU.
     pub fn rx_intr_enable(&self, q: u16) -> Result<(), EthError> {
         self.rx_intr_queue_check(q)?;
+        self.steer_to_caller(q);
         self.data().rx_intr_ctl(q, true).map_err(|e| with_port(self.id(), e))
+    }
+
+    /// Steers queue `q`'s interrupt to the calling thread's CPU if the thread is pinned to
+    /// one and has not steered it there yet (see [`Port::rx_intr_enable`]).
+    fn steer_to_caller(&self, q: u16) {
+        let Some(cpu) = eal::lcore::pinned_cpu() else { return };
+        // The data path's address tells a port re-attached under the same id apart.
+        let key: QueueKey = (Arc::as_ptr(self.data()) as *const () as usize, self.id(), q);
+        let fresh = STEERED.with_borrow_mut(|done| match done.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, c)) if *c == cpu => false,
+            Some((_, c)) => {
+                *c = cpu;
+                true
+            }
+            None => {
+                done.push((key, cpu));
+                true
+            }
+        });
+        if fresh {
+            match self.rx_intr_steer(q, cpu) {
+                Ok(()) => tracing::debug!(port = self.id(), q, cpu, "rx interrupt steered to the poller's CPU"),
+                Err(e) => tracing::debug!(port = self.id(), q, cpu, "rx interrupt left where it is: {e}"),
+            }
+        }
     }
 
     /// Disarms RX queue `q`'s interrupt (as `rte_eth_dev_rx_intr_disable`); polling needs
@@ -84,7 +126,8 @@ impl Port {
 
     /// Has RX queue `q`'s interrupt taken on CPU `cpu`, the CPU of the thread that sleeps on
     /// it: the wake-up then stays on that CPU (no cross-CPU wake-up, which in a VM is another
-    /// vCPU to schedule). System-wide and needs root. Errors: as [`Port::rx_intr_enable`],
+    /// vCPU to schedule). System-wide and needs root. [`Port::rx_intr_enable`] does it for a
+    /// caller pinned to one CPU; this is for a poller that is not. Errors: as [`Port::rx_intr_enable`],
     /// or the queue's interrupt is a cause the primary relays (INTx), or the OS refused.
     pub fn rx_intr_steer(&self, q: u16, cpu: usize) -> Result<(), EthError> {
         self.rx_intr_queue_check(q)?;

@@ -169,7 +169,12 @@ mod tests {
         // the sockets and the fd arrives as a new descriptor.
         let dir = std::env::temp_dir().join(format!("bypass-fdshare-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let cfg = |role| crate::mp::MpConfig { dir: dir.clone(), role, primary_pid: None };
+        let cfg = |role| crate::mp::MpConfig {
+            dir: dir.clone(),
+            role,
+            primary_pid: None,
+            slow_peer_after: crate::mp::DEFAULT_SLOW_PEER_AFTER,
+        };
         let p = Mp::start(cfg(crate::mp::MpRole::Primary)).unwrap();
         let s = Mp::start(cfg(crate::mp::MpRole::Secondary)).unwrap();
         serve(&p, Arc::new(Files)).unwrap();

@@ -15,6 +15,18 @@ pub fn available_cpus() -> Vec<usize> {
     }
 }
 
+/// The one CPU the calling thread may run on, if it is pinned to exactly one (an lcore
+/// thread of `-l 2`, or one pinned by [`pin_current_thread`]); `None` when it may run on
+/// several or the kernel does not say. One system call, no allocation.
+pub fn pinned_cpu() -> Option<usize> {
+    let set = sched_getaffinity(Pid::from_raw(0)).ok()?;
+    let mut cpus = (0..CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false));
+    match (cpus.next(), cpus.next()) {
+        (Some(c), None) => Some(c),
+        _ => None,
+    }
+}
+
 /// Pins the calling thread to `cpus` (CPUs beyond the set's size are ignored).
 pub fn pin_current_thread(cpus: &[usize]) -> io::Result<()> {
     let mut set = CpuSet::new();
@@ -48,6 +60,29 @@ pub fn enter_control_thread() {
     if !cpus.is_empty() {
         if let Err(e) = pin_current_thread(&cpus) {
             tracing::warn!("cannot move a control thread to cpus {cpus:?}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_cpu_names_the_one_cpu_of_a_pinned_thread_only() {
+        let cpus = available_cpus();
+        let last = *cpus.last().expect("some CPU");
+        let one = std::thread::spawn(move || {
+            pin_current_thread(&[last]).unwrap();
+            pinned_cpu()
+        });
+        assert_eq!(one.join().unwrap(), Some(last));
+        if cpus.len() >= 2 {
+            let two = std::thread::spawn(move || {
+                pin_current_thread(&cpus[..2]).unwrap();
+                pinned_cpu()
+            });
+            assert_eq!(two.join().unwrap(), None, "a thread on two CPUs is not pinned to one");
         }
     }
 }

@@ -5,7 +5,7 @@ mod affinity;
 mod registry;
 
 pub(crate) use affinity::set_control_cpus;
-pub use affinity::{available_cpus, control_cpus, enter_control_thread, pin_current_thread};
+pub use affinity::{available_cpus, control_cpus, enter_control_thread, pin_current_thread, pinned_cpu};
 pub use registry::{claim_lcores, release_lcores};
 
 use crate::args::LcoreSpec;

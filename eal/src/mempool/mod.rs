@@ -14,6 +14,7 @@ use crate::name::SharedName;
 use crate::ring::{self, copy_words, Ring, Slots};
 use crate::shm::{self, SharedPlain};
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 #[cfg(test)]
@@ -454,6 +455,14 @@ impl Mempool {
         self.get_bulk_with(self.lcore_cache(), out)
     }
 
+    /// [`Mempool::get_bulk`] into words that need not be initialised (such as a vector's
+    /// spare capacity, which then need not be cleared first): on `true` every word of `out`
+    /// holds an object's address; on `false` none was written.
+    #[inline]
+    pub fn get_bulk_uninit(&self, out: &mut [MaybeUninit<u64>]) -> bool {
+        self.get_bulk_uninit_with(self.lcore_cache(), out)
+    }
+
     /// Returns `objs` to the pool. Every address must come from this pool's `get_bulk`.
     #[inline]
     pub fn put_bulk(&self, objs: &[u64]) {
@@ -465,6 +474,17 @@ impl Mempool {
     /// A cache of another pool is not used: the objects then come from the pool's ring.
     #[inline(always)]
     pub fn get_bulk_with(&self, cache: Option<Cache>, out: &mut [u64]) -> bool {
+        // SAFETY: `MaybeUninit<u64>` has `u64`'s layout, and `get_bulk_uninit_with` only
+        // writes whole addresses into `out`, never an uninitialised word, so `out` is still
+        // a valid `[u64]` when it returns.
+        let out = unsafe { &mut *(out as *mut [u64] as *mut [MaybeUninit<u64>]) };
+        self.get_bulk_uninit_with(cache, out)
+    }
+
+    /// [`Mempool::get_bulk_uninit`] through a cache looked up earlier by this same thread
+    /// (see [`Mempool::get_bulk_with`]).
+    #[inline(always)]
+    pub fn get_bulk_uninit_with(&self, cache: Option<Cache>, out: &mut [MaybeUninit<u64>]) -> bool {
         let n = out.len();
         if let Some(c) = cache.filter(|c| self.owns_cache(c)) {
             let len = c.len(self.cache_cap);
@@ -473,7 +493,7 @@ impl Mempool {
                 // SAFETY: `n <= len <= cache_cap`, so words `len - n..len` lie in the cache;
                 // this thread owns the cache (a `Cache` never leaves its lcore's thread), so
                 // nobody writes them meanwhile; `out` is the caller's, distinct memory.
-                unsafe { copy_words(c.base.add(len - n), out.as_mut_ptr(), n) };
+                unsafe { copy_words(c.base.add(len - n), out.as_mut_ptr().cast::<u64>(), n) };
                 c.lens.len.store((len - n) as u32, Ordering::Relaxed);
                 return true;
             }
@@ -481,13 +501,13 @@ impl Mempool {
                 return self.get_refill(c, len, out);
             }
         }
-        self.ring.mc_dequeue_bulk(out)
+        self.ring.mc_dequeue_bulk_uninit(out)
     }
 
     /// The cache holds fewer than `out.len()`: refill it to `cache_size + n` from the ring,
     /// then serve from it.
     #[cold]
-    fn get_refill(&self, c: Cache, len: usize, out: &mut [u64]) -> bool {
+    fn get_refill(&self, c: Cache, len: usize, out: &mut [MaybeUninit<u64>]) -> bool {
         let n = out.len();
         let want = self.cache_size as usize + n - len;
         // Ordered before the ring's head CAS (a release): a reclaimer that finds the owner
@@ -496,11 +516,11 @@ impl Mempool {
         // SAFETY: this thread is the cache's lcore, the only one touching its words.
         if !unsafe { self.ring.mc_dequeue_bulk_slots(self.words(&c).sub(len, want)) } {
             c.lens.op.store(0, Ordering::Release);
-            return self.ring.mc_dequeue_bulk(out);
+            return self.ring.mc_dequeue_bulk_uninit(out);
         }
         let len = len + want;
         // SAFETY: as above.
-        unsafe { self.words(&c).read(len - n, out) };
+        unsafe { self.words(&c).read_uninit(len - n, out) };
         c.lens.len.store((len - n) as u32, Ordering::Relaxed);
         c.lens.op.store(0, Ordering::Release);
         true

@@ -43,6 +43,39 @@ fn exhaustion_and_return_without_cache() {
     assert!(p.is_full());
 }
 
+/// `get_bulk_uninit` fills a vector's spare capacity with distinct objects of the pool on
+/// every path (the lcore cache, its refill, the ring of a pool without a cache), all or
+/// nothing.
+#[test]
+fn get_bulk_uninit_fills_spare_capacity_all_or_nothing() {
+    let m = mem();
+    for (name, cache) in [("u0", 0), ("u32", 32)] {
+        let p = Mempool::create(&m, name, 100, 64, cache).unwrap();
+        std::thread::spawn(move || {
+            set_lcore_id(Some(5));
+            let mut v: Vec<u64> = Vec::with_capacity(128);
+            for n in [8, 40, 30] {
+                let start = v.len();
+                assert!(p.get_bulk_uninit(&mut v.spare_capacity_mut()[..n]), "{name}: {n}");
+                // SAFETY: `get_bulk_uninit` returned true: it wrote these `n` words.
+                unsafe { v.set_len(start + n) };
+            }
+            assert!(!p.get_bulk_uninit(&mut v.spare_capacity_mut()[..23]), "{name}: only 22 left");
+            assert!(v.iter().all(|&o| p.owns(o)), "{name}");
+            let mut d = v.clone();
+            d.sort();
+            d.dedup();
+            assert_eq!((d.len(), p.in_use_count()), (78, 78), "{name}: distinct, all counted");
+            p.put_bulk(&v);
+            p.flush_cache();
+            assert!(p.is_full(), "{name}");
+            set_lcore_id(None);
+        })
+        .join()
+        .unwrap();
+    }
+}
+
 #[test]
 fn lcore_cache_fills_and_flushes() {
     let m = mem();

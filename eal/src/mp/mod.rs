@@ -25,9 +25,10 @@
 //! No peer can stall the IPC thread. Replies, "ignore" answers, messages
 //! and async requests are sent without blocking: a datagram that finds the
 //! peer's queue full waits in a bounded backlog for that peer, retried by the
-//! IPC thread; a peer whose backlog makes no progress for a second (stopped,
-//! stuck, or a socket that never reads) is marked slow and its backlog
-//! dropped with one warning. Incoming datagrams are drained from the socket
+//! IPC thread; a peer whose backlog makes no progress for
+//! [`MpConfig::slow_peer_after`] (a second by default: stopped, stuck, or a
+//! socket that never reads) is marked slow and its backlog dropped with one
+//! warning. Incoming datagrams are drained from the socket
 //! into per-sender queues served in turn, a bounded share per sender, so a
 //! flooding peer cannot starve the others. Dropped and malformed datagrams
 //! are counted ([`Mp::stats`]) and logged at most once a second with a
@@ -80,6 +81,9 @@ const REPLY_POOL: usize = 8;
 /// oversized one shows up as too long rather than as exactly fitting.
 const RECV_BUF: usize = wire::MAX_DATAGRAM + 1;
 
+/// The default of [`MpConfig::slow_peer_after`].
+pub const DEFAULT_SLOW_PEER_AFTER: Duration = Duration::from_secs(1);
+
 /// Counter for secondary socket names, shared by all `Mp` of this process.
 static NEXT_SOCKET: AtomicU32 = AtomicU32::new(0);
 
@@ -104,6 +108,15 @@ pub struct MpConfig {
     /// [`Mp::primary_alive`] at once. `None`: not watched; the primary's
     /// death then shows when its socket refuses a datagram.
     pub primary_pid: Option<u32>,
+    /// How long a peer may leave datagrams we could not hand it (its queue
+    /// full) unread before it is marked slow: the ones waiting for it are
+    /// dropped with one warning, and later ones are dropped while its queue
+    /// stays full. A shorter window drops sooner for a stopped or stuck
+    /// peer; a longer one lets a live peer that is starved of CPU (a loaded
+    /// machine) fall behind longer without losing datagrams. Sends never
+    /// wait for a peer either way: the backlog per peer is bounded.
+    /// [`DEFAULT_SLOW_PEER_AFTER`] (1 s) unless there is a reason.
+    pub slow_peer_after: Duration,
 }
 
 struct Inner {
@@ -211,7 +224,7 @@ impl Mp {
             exit_subs: Mutex::new(Vec::new()),
             sweep_subs: Mutex::new(Vec::new()),
             counters: Counters::default(),
-            outbox: outbox::Outbox::default(),
+            outbox: outbox::Outbox::new(cfg.slow_peer_after),
             recv_log: outbox::RateLog::new("IPC datagrams dropped"),
             handler_log: outbox::RateLog::new("IPC handler failures"),
         });

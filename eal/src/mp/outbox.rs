@@ -6,8 +6,9 @@
 //! the peer's queue has room, else kept in that peer's bounded backlog, which
 //! the IPC thread retries every [`RETRY`] (an AF_UNIX datagram socket that is
 //! not connected has no "peer writable" event to wait for). A peer whose
-//! backlog makes no progress for [`SLOW_AFTER`] is marked slow: its backlog
-//! is dropped with one warning, and later datagrams to it are tried once and
+//! backlog makes no progress for the outbox's slow-peer window
+//! ([`MpConfig::slow_peer_after`](super::MpConfig::slow_peer_after)) is
+//! marked slow: its backlog is dropped with one warning, and later datagrams to it are tried once and
 //! dropped if its queue is still full, until one goes through again.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -23,8 +24,6 @@ use super::sys::{self, Sock, SockAddr};
 
 /// Datagrams kept for one peer whose queue is full.
 pub(crate) const BACKLOG_MAX: usize = 256;
-/// How long a backlog may make no progress before its peer is marked slow.
-pub(crate) const SLOW_AFTER: Duration = Duration::from_secs(1);
 /// How often the IPC thread retries backlogs.
 pub(crate) const RETRY: Duration = Duration::from_millis(1);
 /// Datagrams kept in all backlogs together (a bound against many sockets
@@ -129,17 +128,19 @@ pub(crate) enum Sent {
 /// Per-peer backlogs of datagrams that could not be sent at once.
 pub(crate) struct Outbox {
     state: Mutex<State>,
+    /// How long a backlog may make no progress before its peer is marked slow.
+    slow_after: Duration,
     /// Rate-limited warnings of datagrams dropped on the sending side.
     pub(crate) drop_log: RateLog,
 }
 
-impl Default for Outbox {
-    fn default() -> Outbox {
-        Outbox { state: Mutex::default(), drop_log: RateLog::new("IPC datagrams to slow peers dropped") }
-    }
-}
-
 impl Outbox {
+    /// An empty outbox whose peers are marked slow after `slow_after`
+    /// without progress.
+    pub(crate) fn new(slow_after: Duration) -> Outbox {
+        Outbox { state: Mutex::default(), slow_after, drop_log: RateLog::new("IPC datagrams to slow peers dropped") }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -203,7 +204,7 @@ impl Outbox {
     }
 
     /// Retries every backlog in order; marks peers that made no progress
-    /// for [`SLOW_AFTER`] slow and drops their backlog. Returns whether
+    /// for the slow-peer window slow and drops their backlog. Returns whether
     /// anything is still waiting.
     pub(crate) fn flush(&self, c: &Counters, dir: &Path, sock: &Sock) -> bool {
         let mut st = self.lock();
@@ -233,7 +234,7 @@ impl Outbox {
                     }
                 }
             }
-            if !b.items.is_empty() && now.duration_since(b.progress) >= SLOW_AFTER {
+            if !b.items.is_empty() && now.duration_since(b.progress) >= self.slow_after {
                 slow.push((to.clone(), b.items.len()));
             }
         }
@@ -354,7 +355,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let sock = Sock::bind_path(&dir.join("me")).unwrap();
-        let (ob, c) = (Outbox::default(), Counters::default());
+        let (ob, c) = (Outbox::new(crate::mp::DEFAULT_SLOW_PEER_AFTER), Counters::default());
         let mut mutes = Vec::new();
         let mut dropped = 0;
         let data = [7u8; 300];

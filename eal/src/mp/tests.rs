@@ -22,7 +22,8 @@ impl TempDir {
 }
 
 fn start(dir: &Path, role: MpRole) -> Mp {
-    Mp::start(MpConfig { dir: dir.to_path_buf(), role, primary_pid: None }).unwrap()
+    Mp::start(MpConfig { dir: dir.to_path_buf(), role, primary_pid: None, slow_peer_after: DEFAULT_SLOW_PEER_AFTER })
+        .unwrap()
 }
 
 fn echo(mp: &Mp, m: &MpMessage, peer: &MpPeer) -> HandlerResult {
@@ -392,8 +393,13 @@ fn stale_secondary_socket_is_swept() {
 fn primary_alive_flag_and_callback() {
     let d = TempDir::new("alive");
     let mut child = std::process::Command::new("sleep").arg("10").spawn().unwrap();
-    let s = Mp::start(MpConfig { dir: d.path().to_path_buf(), role: MpRole::Secondary, primary_pid: Some(child.id()) })
-        .unwrap();
+    let s = Mp::start(MpConfig {
+        dir: d.path().to_path_buf(),
+        role: MpRole::Secondary,
+        primary_pid: Some(child.id()),
+        slow_peer_after: DEFAULT_SLOW_PEER_AFTER,
+    })
+    .unwrap();
     assert!(s.primary_alive());
     let (tx, rx) = mpsc::channel();
     s.on_primary_exit(move || tx.send(()).unwrap());

@@ -154,6 +154,18 @@ impl Slots {
         unsafe { copy_words(src.base, dst.as_mut_ptr(), dst.len()) }
     }
 
+    /// [`Slots::read`] into words that need not be initialised; all of `dst` is written.
+    ///
+    /// # Safety
+    /// As [`Slots::read`].
+    #[inline(always)]
+    pub(crate) unsafe fn read_uninit(&self, at: usize, dst: &mut [std::mem::MaybeUninit<u64>]) {
+        let src = self.sub(at, dst.len());
+        // SAFETY: as in `read`; `MaybeUninit<u64>` has `u64`'s layout, and writing
+        // initialises.
+        unsafe { copy_words(src.base, dst.as_mut_ptr().cast::<u64>(), dst.len()) }
+    }
+
     /// Reads word `i` (panics when out of range).
     ///
     /// # Safety

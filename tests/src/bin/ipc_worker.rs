@@ -21,7 +21,8 @@
 //! - `sync NAME PARAM TIMEOUT_MS` -> `SYNC sent=<n> recv=<n> ms=<elapsed> params=<p1,p2,..>`
 //! - `syncfd NAME PATH TIMEOUT_MS`: same, with PATH's fd attached
 //! - `async NAME PARAM TIMEOUT_MS` -> later `ASYNC req=<param> sent=.. recv=.. ms=.. params=..`
-//! - `sendmany NAME N`: N messages with params 0..N in a row -> `SENTMANY
+//! - `sendmany NAME N [FIRST]`: N messages with params FIRST..FIRST+N (FIRST
+//!   0 if not given) in a row -> `SENTMANY
 //!   reached=<sum of peers reached> min=<fewest peers one reached> ms=<elapsed> worst_ms=<slowest send>`
 //! - `syncmany NAME N TIMEOUT_MS`: N sync requests in a row -> `SYNCMANY
 //!   answered=<requests with every reply> n=<N> worst_ms=<slowest>`
@@ -32,14 +33,15 @@
 //!
 //! A secondary given PRIMARY_PID prints `PRIMARY_EXIT` when the primary dies.
 //! With `IPC_WORKER_LOG` set (an env filter such as `warn`), `eal`'s log
-//! lines go to stderr.
+//! lines go to stderr. `IPC_WORKER_SLOW_PEER_MS` sets
+//! `MpConfig::slow_peer_after` (default 1 s).
 
 use std::io::BufRead;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use eal::mp::{HandlerResult, Mp, MpConfig, MpError, MpMessage, MpPeer, MpReply, MpRole};
+use eal::mp::{HandlerResult, Mp, MpConfig, MpError, MpMessage, MpPeer, MpReply, MpRole, DEFAULT_SLOW_PEER_AFTER};
 
 fn param_of(s: &str) -> Vec<u8> {
     if s == "-" {
@@ -239,7 +241,8 @@ fn run(mp: &Mp, tag: &str, line: &str) -> Result<bool, String> {
         "sendmany" => {
             let t0 = Instant::now();
             let (mut reached, mut min, mut worst) = (0usize, usize::MAX, Duration::ZERO);
-            for i in 0..num(2)? {
+            let first = if w.len() > 3 { num(3)? } else { 0 };
+            for i in first..first + num(2)? {
                 let t = Instant::now();
                 match mp.send(&msg(arg(1)?, i.to_string().into_bytes())) {
                     Ok(n) => {
@@ -302,7 +305,17 @@ fn main() {
     }
     let tag = args[3].clone();
     let primary_pid = args.get(4).and_then(|p| p.parse().ok());
-    let mp = match Mp::start(MpConfig { dir: PathBuf::from(&args[2]), role, primary_pid }) {
+    let slow_peer_after = match std::env::var("IPC_WORKER_SLOW_PEER_MS") {
+        Ok(ms) => match ms.parse() {
+            Ok(ms) => Duration::from_millis(ms),
+            Err(e) => {
+                eprintln!("IPC_WORKER_SLOW_PEER_MS={ms:?}: {e} (give milliseconds)");
+                std::process::exit(2);
+            }
+        },
+        Err(_) => DEFAULT_SLOW_PEER_AFTER,
+    };
+    let mp = match Mp::start(MpConfig { dir: PathBuf::from(&args[2]), role, primary_pid, slow_peer_after }) {
         Ok(mp) => mp,
         Err(e) => {
             println!("{}", err_line(&e));

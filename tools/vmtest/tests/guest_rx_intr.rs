@@ -95,7 +95,7 @@ wait $P; R=$?; echo \"exit codes: secondary $S primary $R\"; [ $S -eq 0 ] && [ $
         eprintln!("{name} {who}: {idle} / {cyc} / in-guest interrupt to frame in hand: {lat}");
         assert!(cyc.contains(&format!("frames={CYCLES} ")), "{cyc}");
         if steered {
-            // RxIdleSleeper steered the queue's interrupt to the poller's CPU (secondary -l 1,
+            // Port::rx_intr_enable steered the queue's interrupt to the poller's CPU (secondary -l 1,
             // primary -l 0): every interrupt of the traffic phase was taken there.
             let cpu = if who == "secondary" { 1 } else { 0 };
             let field = |k: &str| lat.split_whitespace().find_map(|w| w.strip_prefix(k)?.parse::<u64>().ok());

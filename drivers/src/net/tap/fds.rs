@@ -46,7 +46,12 @@ impl FdServer {
             .mode(0o700)
             .create(&dir)
             .map_err(|source| FdShareError::CreateDir { dir: dir.clone(), source })?;
-        let mp = match Mp::start(MpConfig { dir: dir.clone(), role: MpRole::Primary, primary_pid: None }) {
+        let mp = match Mp::start(MpConfig {
+            dir: dir.clone(),
+            role: MpRole::Primary,
+            primary_pid: None,
+            slow_peer_after: eal::mp::DEFAULT_SLOW_PEER_AFTER,
+        }) {
             Ok(mp) => mp,
             Err(source) => {
                 let _ = std::fs::remove_dir_all(&dir);
@@ -91,8 +96,13 @@ pub fn fetch(slot: &PortSlot, primary_pid: u32, port: u16, expected: usize) -> R
     if dir.as_os_str().is_empty() {
         return Err(FdShareError::NoEndpoint);
     }
-    let mp = Mp::start(MpConfig { dir: dir.clone(), role: MpRole::Secondary, primary_pid: Some(primary_pid) })
-        .map_err(|source| FdShareError::Reach { dir: dir.clone(), source })?;
+    let mp = Mp::start(MpConfig {
+        dir: dir.clone(),
+        role: MpRole::Secondary,
+        primary_pid: Some(primary_pid),
+        slow_peer_after: eal::mp::DEFAULT_SLOW_PEER_AFTER,
+    })
+    .map_err(|source| FdShareError::Reach { dir: dir.clone(), source })?;
     let request = |source| FdShareError::Request { action: ACTION, source };
     let req = MpMessage::new(ACTION, &port.to_le_bytes()).map_err(request)?;
     // An async request: its answer comes to the endpoint's socket file, which works even when
