@@ -9,7 +9,7 @@ use crate::net::intel::adv::{queue, ring, rx, tx, AdvRing, RingRegs};
 use crate::net::intel::error::IntelError;
 use crate::net::intel::reg_io::poll_until;
 use crate::net::intel::RegIo;
-use crate::net::intel::{mac_filter, rx_filter};
+use crate::net::intel::{self, mac_filter, rx_filter};
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
 use eal::PktMbufPool;
@@ -436,12 +436,7 @@ impl Control for IgbControl {
     }
 
     fn reta_update(&self, reta: &[u16]) -> Result<(), EthError> {
-        if reta.len() != rss::RETA_SIZE || reta.iter().any(|&q| usize::from(q) >= MAX_QUEUES) {
-            return Err(EthError::Unsupported {
-                port: self.ctx.port,
-                what: format!("a redirection table of {} entries, each below {MAX_QUEUES}", rss::RETA_SIZE),
-            });
-        }
+        intel::rss::check_reta(self.ctx.port, reta, MAX_QUEUES)?;
         rss::write_reta(self.r(), reta);
         Ok(())
     }

@@ -7,7 +7,7 @@ use super::{addr_filter, hw, intr, offload, regs, rss, state, stats, IxgbeState,
 use crate::net::common::queue_mem::{self, QueueSlot};
 use crate::net::intel::adv::{queue, AdvRing, QueueMem};
 use crate::net::intel::error::IntelError;
-use crate::net::intel::RegIo;
+use crate::net::intel::{self, RegIo};
 use eal::bus::ArmedIrqs;
 use eal::{Memory, PktMbufPool};
 use ethdev::rss::{default_reta, RssConf};
@@ -341,12 +341,7 @@ impl<R: RegIo> Control for IxgbeControl<R> {
     }
 
     fn reta_update(&self, reta: &[u16]) -> Result<(), EthError> {
-        if reta.len() != regs::RETA_ENTRIES || reta.iter().any(|&q| q >= MAX_QUEUES) {
-            return Err(EthError::Unsupported {
-                port: self.port,
-                what: format!("a redirection table of {} entries, each a queue below {MAX_QUEUES}", regs::RETA_ENTRIES),
-            });
-        }
+        intel::rss::check_reta(self.port, reta, usize::from(MAX_QUEUES))?;
         rss::write_reta(&self.regs, reta);
         Ok(())
     }
