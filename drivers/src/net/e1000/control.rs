@@ -233,7 +233,7 @@ impl Control for EmControl {
         }
         self.program_rss(&cfg);
         if self.model == Model::E82574 {
-            rss::write_reta(self.r(), &default_reta(rss::RETA_SIZE, conf.nb_rxq));
+            rss::REGS.write_reta(self.r(), &default_reta(rss::RETA_SIZE, conf.nb_rxq));
         }
         *self.cfg.lock().unwrap_or_else(|p| p.into_inner()) = cfg;
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
@@ -382,7 +382,7 @@ impl Control for EmControl {
             return Err(self.rss_unsupported());
         }
         intel::rss::check_reta(self.ctx.port, reta, MAX_QUEUES)?;
-        rss::write_reta(self.r(), reta);
+        rss::REGS.write_reta(self.r(), reta);
         Ok(())
     }
 
@@ -390,7 +390,7 @@ impl Control for EmControl {
         if self.model != Model::E82574 {
             return Err(self.rss_unsupported());
         }
-        Ok(rss::read_reta(self.r()))
+        Ok(rss::REGS.read_reta(self.r()))
     }
 
     fn stats_reset(&self) {
