@@ -19,7 +19,10 @@ mod common;
 #[path = "../../../tests/src/bin/guest_igb/flows.rs"]
 mod flows;
 
-/// At the crate root for `flows`.
+#[path = "../../../tests/src/guest/flow_frames.rs"]
+mod flow_frames;
+
+/// At the crate root for `flow_frames`.
 use common::frames;
 use common::{assert_ok, base_config, exchange, lsc_script, mac, mp_script, rates, toggle_link, wait_console};
 use frames::{HOST_MAC, TAG_G2H, TAG_H2G};
@@ -44,7 +47,7 @@ const MP_PER_FLOW: u32 = 8;
 fn send_flows(peer: &mut Peer, seqs: std::ops::Range<u32>, port_mac: [u8; 6]) {
     for seq in seqs {
         for flow in 0..FLOWS {
-            peer.send(&flows::udp(flow, seq, TAG_H2G, port_mac, HOST_MAC)).unwrap_or_else(|e| panic!("{e}"));
+            peer.send(&flows::FLOWS.frame(flow, seq, TAG_H2G, port_mac, HOST_MAC)).unwrap_or_else(|e| panic!("{e}"));
         }
     }
 }
@@ -55,10 +58,10 @@ fn receive_echoes(peer: &mut Peer, seqs: std::ops::Range<u32>, port_mac: [u8; 6]
     let mut got = HashSet::new();
     while got.len() < want.len() {
         let f = peer
-            .recv_matching(Duration::from_secs(90), |f| flows::parse_udp(f, HOST_MAC, port_mac).is_ok())
+            .recv_matching(Duration::from_secs(90), |f| flows::FLOWS.parse(f, HOST_MAC, port_mac).is_ok())
             .unwrap_or_else(|e| panic!("peer: {e}"))
             .unwrap_or_else(|| panic!("{what}: only {} of {} echoes arrived", got.len(), want.len()));
-        let (flow, seq, tag) = flows::parse_udp(&f, HOST_MAC, port_mac).expect("matched");
+        let (flow, seq, tag) = flows::FLOWS.parse(&f, HOST_MAC, port_mac).expect("matched");
         assert_eq!(tag, TAG_G2H, "{what}: flow {flow} frame {seq}");
         assert!(want.contains(&(flow, seq)), "{what}: unexpected echo of flow {flow} frame {seq}");
         assert!(got.insert((flow, seq)), "{what}: flow {flow} frame {seq} echoed twice");
