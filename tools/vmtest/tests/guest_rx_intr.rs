@@ -21,10 +21,8 @@ mod common;
 #[path = "../../../tests/src/bin/guest_igb/flows.rs"]
 mod flows;
 
-#[path = "../../../tests/src/guest/flow_frames.rs"]
-mod flow_frames;
-
-/// At the crate root for `flow_frames`.
+/// At the crate root for `flows`.
+use common::flow_frames;
 use common::frames;
 use common::{assert_ok, base_config, mac, wait_console};
 use std::time::{Duration, Instant};
