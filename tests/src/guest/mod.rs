@@ -2,16 +2,20 @@
 //! share: their findings on the console (`<program>: key=value`), EAL and ethdev start-up
 //! with the error exits the host-side tests look for, the scenario arguments, the files in
 //! /tmp that pace the processes of a guest script, port bring-up and the packet loops
-//! ([`port`]), the test frames ([`frames`], also included by path by the host-side tests),
-//! and the scenarios that are the same for every driver ([`lsc`], [`rxtx`]).
+//! ([`port`]), the test frames ([`frames`], and the RSS flow frames [`flow_frames`], also
+//! included by path by the host-side tests),
+//! and the scenarios that are the same for every driver ([`lsc`], [`rxtx`], the checks of
+//! [`rss`]).
 //!
 //! Each guest program keeps only what is specific to its driver.
 
+pub mod flow_frames;
 pub mod frames;
 pub mod irq_trace;
 pub mod jumbo;
 pub mod lsc;
 pub mod port;
+pub mod rss;
 pub mod rxtx;
 
 use eal::Eal;

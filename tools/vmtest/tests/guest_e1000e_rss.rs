@@ -18,10 +18,8 @@ mod common;
 mod rss_flows;
 
 /// At the crate root for `rss_flows`.
-use common::frames;
-use common::{assert_ok, base_config, mac, wait_console};
-use frames::{HOST_MAC, TAG_G2H, TAG_H2G};
-use std::collections::HashSet;
+use common::flow_frames;
+use common::{assert_ok, base_config, mac, receive_flow_echoes, send_flows, wait_console};
 use std::time::Duration;
 use vmtest::{Guest, Nic, NicModel};
 
@@ -44,23 +42,8 @@ fn e1000e_spreads_flows_over_two_queues_by_rss_and_sends_on_both() {
     let mut peer = guest.peer("n1").unwrap_or_else(|e| panic!("{e}"));
     let port_mac = mac(MAC1);
     wait_console(&guest, "READY=rss");
-    for seq in 0..PER_FLOW {
-        for flow in 0..FLOWS {
-            peer.send(&rss_flows::frame(flow, seq, TAG_H2G, port_mac, HOST_MAC)).unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-    let want: HashSet<(u16, u32)> = (0..FLOWS).flat_map(|f| (0..PER_FLOW).map(move |s| (f, s))).collect();
-    let mut got = HashSet::new();
-    while got.len() < want.len() {
-        let f = peer
-            .recv_matching(Duration::from_secs(90), |f| rss_flows::parse(f, HOST_MAC, port_mac).is_ok())
-            .unwrap_or_else(|e| panic!("peer: {e}"))
-            .unwrap_or_else(|| panic!("only {} of {} echoes arrived", got.len(), want.len()));
-        let (flow, seq, tag) = rss_flows::parse(&f, HOST_MAC, port_mac).expect("matched");
-        assert_eq!(tag, TAG_G2H, "flow {flow} frame {seq}");
-        assert!(want.contains(&(flow, seq)), "unexpected echo of flow {flow} frame {seq}");
-        assert!(got.insert((flow, seq)), "flow {flow} frame {seq} echoed twice");
-    }
+    send_flows(&mut peer, &rss_flows::FLOWS, FLOWS, 0..PER_FLOW, port_mac);
+    receive_flow_echoes(&mut peer, &rss_flows::FLOWS, FLOWS, 0..PER_FLOW, port_mac, "echoes");
     let o = guest.wait().unwrap_or_else(|e| panic!("{e}"));
     assert!(o.setup_failures.is_empty(), "guest setup failed: {:?}", o.setup_failures);
     assert_ok(&o, 0, PROGRAM);

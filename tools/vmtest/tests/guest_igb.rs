@@ -20,12 +20,13 @@ mod common;
 mod flows;
 
 /// At the crate root for `flows`.
+use common::flow_frames;
 use common::frames;
 use common::{assert_ok, base_config, exchange, lsc_script, mac, mp_script, rates, toggle_link, wait_console};
-use frames::{HOST_MAC, TAG_G2H, TAG_H2G};
-use std::collections::HashSet;
+use common::{receive_flow_echoes, send_flows};
+use frames::{HOST_MAC, TAG_H2G};
 use std::time::Duration;
-use vmtest::{Guest, Nic, NicModel, Peer};
+use vmtest::{Guest, Nic, NicModel};
 
 const MAC1: &str = "52:54:00:12:34:66";
 /// A unicast address that is not the port's, for the promiscuous-mode run.
@@ -39,32 +40,6 @@ const FLOWS: u16 = 64;
 const RSS_PER_FLOW: u32 = 16;
 /// Frames per flow of each multi-process batch.
 const MP_PER_FLOW: u32 = 8;
-
-/// Sends frames `seqs` of every flow, interleaving the flows.
-fn send_flows(peer: &mut Peer, seqs: std::ops::Range<u32>, port_mac: [u8; 6]) {
-    for seq in seqs {
-        for flow in 0..FLOWS {
-            peer.send(&flows::udp(flow, seq, TAG_H2G, port_mac, HOST_MAC)).unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-}
-
-/// Receives the guest's echoes of frames `seqs` of every flow: each exactly once, intact.
-fn receive_echoes(peer: &mut Peer, seqs: std::ops::Range<u32>, port_mac: [u8; 6], what: &str) {
-    let want: HashSet<(u16, u32)> = (0..FLOWS).flat_map(|f| seqs.clone().map(move |s| (f, s))).collect();
-    let mut got = HashSet::new();
-    while got.len() < want.len() {
-        let f = peer
-            .recv_matching(Duration::from_secs(90), |f| flows::parse_udp(f, HOST_MAC, port_mac).is_ok())
-            .unwrap_or_else(|e| panic!("peer: {e}"))
-            .unwrap_or_else(|| panic!("{what}: only {} of {} echoes arrived", got.len(), want.len()));
-        let (flow, seq, tag) = flows::parse_udp(&f, HOST_MAC, port_mac).expect("matched");
-        assert_eq!(tag, TAG_G2H, "{what}: flow {flow} frame {seq}");
-        assert!(want.contains(&(flow, seq)), "{what}: unexpected echo of flow {flow} frame {seq}");
-        assert!(got.insert((flow, seq)), "{what}: flow {flow} frame {seq} echoed twice");
-    }
-    eprintln!("{what}: {} echoes, each once", got.len());
-}
 
 #[test]
 fn igb_moves_frames_spreads_flows_by_rss_shares_queues_between_processes_and_reports_link() {
@@ -99,16 +74,16 @@ fn igb_moves_frames_spreads_flows_by_rss_shares_queues_between_processes_and_rep
 
     // (3) RSS over four queues.
     wait_console(&guest, "READY=rss");
-    send_flows(&mut peer, 0..RSS_PER_FLOW, port_mac);
+    send_flows(&mut peer, &flows::FLOWS, FLOWS, 0..RSS_PER_FLOW, port_mac);
     wait_console(&guest, "RSS_OK=");
 
     // (4) primary on queue 0, secondary on queue 1; then the primary alone.
     wait_console(&guest, "SECONDARY_READY=");
-    send_flows(&mut peer, 0..MP_PER_FLOW, port_mac);
-    receive_echoes(&mut peer, 0..MP_PER_FLOW, port_mac, "primary+secondary");
+    send_flows(&mut peer, &flows::FLOWS, FLOWS, 0..MP_PER_FLOW, port_mac);
+    receive_flow_echoes(&mut peer, &flows::FLOWS, FLOWS, 0..MP_PER_FLOW, port_mac, "primary+secondary");
     wait_console(&guest, "PRIMARY_RESUMED=");
-    send_flows(&mut peer, MP_PER_FLOW..2 * MP_PER_FLOW, port_mac);
-    receive_echoes(&mut peer, MP_PER_FLOW..2 * MP_PER_FLOW, port_mac, "primary alone");
+    send_flows(&mut peer, &flows::FLOWS, FLOWS, MP_PER_FLOW..2 * MP_PER_FLOW, port_mac);
+    receive_flow_echoes(&mut peer, &flows::FLOWS, FLOWS, MP_PER_FLOW..2 * MP_PER_FLOW, port_mac, "primary alone");
 
     // (5) link down and up, seen by the primary and the secondary.
     toggle_link(&guest, "n1", 1);

@@ -22,6 +22,7 @@ mod common;
 mod flows;
 
 /// At the crate root for `flows`.
+use common::flow_frames;
 use common::frames;
 use common::{assert_ok, base_config, mac, wait_console};
 use std::time::{Duration, Instant};
@@ -41,13 +42,14 @@ fn cycles(peer: &mut Peer, n: u32, port_mac: [u8; 6], who: &str) {
     for seq in 0..n {
         std::thread::sleep(Duration::from_millis(1));
         let t = Instant::now();
-        peer.send(&flows::udp(0, seq, frames::TAG_H2G, port_mac, frames::HOST_MAC)).unwrap_or_else(|e| panic!("{e}"));
+        peer.send(&flows::FLOWS.frame(0, seq, frames::TAG_H2G, port_mac, frames::HOST_MAC))
+            .unwrap_or_else(|e| panic!("{e}"));
         let f = peer
-            .recv_matching(ECHO_WAIT, |f| flows::parse_udp(f, frames::HOST_MAC, port_mac).is_ok())
+            .recv_matching(ECHO_WAIT, |f| flows::FLOWS.parse(f, frames::HOST_MAC, port_mac).is_ok())
             .unwrap_or_else(|e| panic!("peer: {e}"))
             .unwrap_or_else(|| panic!("{who}: the echo of frame {seq} never arrived"));
         rtt.push(t.elapsed());
-        let got = flows::parse_udp(&f, frames::HOST_MAC, port_mac).unwrap_or_else(|e| panic!("{who}: {e}"));
+        let got = flows::FLOWS.parse(&f, frames::HOST_MAC, port_mac).unwrap_or_else(|e| panic!("{who}: {e}"));
         assert_eq!(got, (0, seq, frames::TAG_G2H), "{who}: the echo of frame {seq}");
     }
     rtt.sort_unstable();

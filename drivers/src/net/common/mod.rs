@@ -12,7 +12,8 @@
 //!   the one register-polling loop;
 //! - [`pci_pmd`]: the `ethdev::Pmd` glue of a PCI driver (refusing vdevs, BAR mapping,
 //!   the port slot's driver state zeroed before probing);
-//! - [`rx_intr`]: per-queue RX interrupts in whichever process polls the queue.
+//! - [`rx_intr`]: per-queue RX interrupts in whichever process polls the queue;
+//! - `test_mbuf` (unit tests only): mbuf pools and packets with offload requests.
 //!
 //! Code shared by the Intel drivers only is in [`crate::net::intel`].
 
@@ -22,5 +23,7 @@ pub mod pci_pmd;
 pub mod queue_mem;
 pub mod reg_io;
 pub mod rx_intr;
+#[cfg(test)]
+pub(crate) mod test_mbuf;
 
 pub use reg_io::RegIo;

@@ -7,7 +7,7 @@ use super::{intr, regs, rss, rx_mem, rxq, state, stats, tx_mem, txq, EmState, Mo
 use crate::net::common::queue_mem;
 use crate::net::common::RegIo;
 use crate::net::intel::error::IntelError;
-use crate::net::intel::{mac_filter, rx_filter};
+use crate::net::intel::{self, mac_filter, rx_filter};
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
 use eal::PktMbufPool;
@@ -233,7 +233,7 @@ impl Control for EmControl {
         }
         self.program_rss(&cfg);
         if self.model == Model::E82574 {
-            rss::write_reta(self.r(), &default_reta(rss::RETA_SIZE, conf.nb_rxq));
+            rss::REGS.write_reta(self.r(), &default_reta(rss::RETA_SIZE, conf.nb_rxq));
         }
         *self.cfg.lock().unwrap_or_else(|p| p.into_inner()) = cfg;
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
@@ -381,13 +381,8 @@ impl Control for EmControl {
         if self.model != Model::E82574 {
             return Err(self.rss_unsupported());
         }
-        if reta.len() != rss::RETA_SIZE || reta.iter().any(|&q| usize::from(q) >= MAX_QUEUES) {
-            return Err(EthError::Unsupported {
-                port: self.ctx.port,
-                what: format!("a redirection table of {} entries, each below {MAX_QUEUES}", rss::RETA_SIZE),
-            });
-        }
-        rss::write_reta(self.r(), reta);
+        intel::rss::check_reta(self.ctx.port, reta, MAX_QUEUES)?;
+        rss::REGS.write_reta(self.r(), reta);
         Ok(())
     }
 
@@ -395,7 +390,7 @@ impl Control for EmControl {
         if self.model != Model::E82574 {
             return Err(self.rss_unsupported());
         }
-        Ok(rss::read_reta(self.r()))
+        Ok(rss::REGS.read_reta(self.r()))
     }
 
     fn stats_reset(&self) {

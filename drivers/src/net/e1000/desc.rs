@@ -3,11 +3,10 @@
 //! writes them by DMA, any process of the group reads and writes them, and no `unsafe` is
 //! needed to do so.
 
-use crate::net::common::queue_mem::{Desc16, DescWords};
 use crate::net::intel::rxq::{RxDone, RxRing};
 use crate::net::intel::tx_offload::TxPlan;
 use crate::net::intel::txq::TxRing;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 /// Bytes per descriptor.
 pub const DESC_SIZE: u64 = crate::net::common::queue_mem::DESC16_SIZE;
@@ -120,32 +119,12 @@ pub fn tx_word(len: u16, cmd: TxCmd) -> u64 {
     u64::from(len) | (u64::from(cmd.bits()) << 24)
 }
 
-/// A ring of legacy descriptors: a view of the queue memory's descriptor words.
-#[derive(Clone, Copy)]
-pub struct Ring(DescWords);
-
-impl Desc16 for Ring {
-    type Header = crate::net::intel::queue_header::DescQueueHeader;
-    fn from_words(w: DescWords) -> Ring {
-        Ring(w)
-    }
-    fn words(&self) -> &DescWords {
-        &self.0
-    }
+crate::net::intel::queue_header::desc_ring! {
+    /// A ring of legacy descriptors: a view of the queue memory's descriptor words.
+    pub struct Ring;
 }
 
 impl Ring {
-    /// Views `words` (2 per descriptor) as a ring.
-    pub fn new(words: &'static [AtomicU64]) -> Ring {
-        Ring(DescWords::new(words))
-    }
-
-    /// Gives descriptor `i` a buffer at `iova` and clears its write-back word.
-    #[inline(always)]
-    pub fn rx_arm(&self, i: usize, iova: u64) {
-        self.0.rx_arm(i, iova)
-    }
-
     /// Reads RX descriptor `i`'s write-back word (acquire: the buffer it describes is
     /// complete once DD is seen).
     #[inline(always)]
@@ -190,15 +169,13 @@ impl TxRing for Ring {
     fn tx_check(m: &eal::Mbuf) -> Result<(), ethdev::TxReject> {
         crate::net::intel::tx_offload::check(m, &super::tx_ctx::LIMITS)
     }
-    #[inline(always)]
-    fn tx_put_ctx(&self, i: usize, ctx: [u64; 2]) {
-        self.0.store(i, ctx[0], ctx[1], Ordering::Relaxed);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::common::queue_mem::Desc16;
+    use std::sync::atomic::AtomicU64;
 
     #[test]
     fn write_back_fields_decode() {

@@ -6,7 +6,7 @@
 //! the VLAN tag (bits 63:48). TX descriptors stay legacy: transmit goes through [`Ring`].
 
 use super::desc::{Ring, RXD_ERR_FRAME};
-use crate::net::common::queue_mem::{Desc16, DescWords};
+use crate::net::common::queue_mem::Desc16;
 use crate::net::intel::rx_cksum::RxCksumBits;
 use crate::net::intel::rxq::{RxDone, RxRing};
 use crate::net::intel::tx_offload::TxPlan;
@@ -61,19 +61,10 @@ impl ExtWriteBack {
     }
 }
 
-/// A ring of 82574 extended RX descriptors (and legacy TX ones): a view of the queue
-/// memory's descriptor words, the same memory layout as [`Ring`].
-#[derive(Clone, Copy)]
-pub struct ExtRing(DescWords);
-
-impl Desc16 for ExtRing {
-    type Header = crate::net::intel::queue_header::DescQueueHeader;
-    fn from_words(w: DescWords) -> ExtRing {
-        ExtRing(w)
-    }
-    fn words(&self) -> &DescWords {
-        &self.0
-    }
+crate::net::intel::queue_header::desc_ring! {
+    /// A ring of 82574 extended RX descriptors (and legacy TX ones): a view of the queue
+    /// memory's descriptor words, the same memory layout as [`Ring`].
+    pub struct ExtRing;
 }
 
 impl ExtRing {
@@ -115,15 +106,12 @@ impl TxRing for ExtRing {
     fn tx_check(m: &eal::Mbuf) -> Result<(), ethdev::TxReject> {
         <Ring as TxRing>::tx_check(m)
     }
-    #[inline(always)]
-    fn tx_put_ctx(&self, i: usize, ctx: [u64; 2]) {
-        self.legacy().tx_put_ctx(i, ctx)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::common::queue_mem::DescWords;
     use std::sync::atomic::AtomicU64;
 
     #[test]

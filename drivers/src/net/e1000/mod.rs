@@ -137,12 +137,12 @@ pub(crate) fn state(slot: &PortSlot) -> &EmState {
 
 /// RX queue `q`'s memory of the port in `slot`, if set up.
 pub(crate) fn rx_mem(slot: &PortSlot, q: usize) -> Option<ring::QueueMem> {
-    data::EmQueues::rx_mem(slot, q)
+    data::EmQueues::<desc::Ring>::rx_mem(slot, q)
 }
 
 /// TX queue `q`'s memory of the port in `slot`, if set up.
 pub(crate) fn tx_mem(slot: &PortSlot, q: usize) -> Option<ring::QueueMem> {
-    data::EmQueues::tx_mem(slot, q)
+    data::EmQueues::<desc::Ring>::tx_mem(slot, q)
 }
 
 /// The data path of this process, with the RX interrupts of its queues (see [`intr`]):

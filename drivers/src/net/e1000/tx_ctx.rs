@@ -84,22 +84,13 @@ pub fn plan(m: &Mbuf) -> Option<TxPlan> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::common::test_mbuf::{self, pkt};
     use crate::net::intel::tx_offload::check;
     use eal::mbuf::{OlFlags, TxOffloadLens};
     use eal::{Memory, PktMbufPool};
 
     fn pool() -> (Memory, PktMbufPool) {
-        let mem = Memory::anonymous(8 << 20).unwrap();
-        let pool = PktMbufPool::create(&mem, "e1k_ctx", 16, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
-        (mem, pool)
-    }
-
-    fn pkt(pool: &PktMbufPool, len: u16, f: OlFlags, lens: TxOffloadLens) -> Mbuf {
-        let mut m = pool.alloc().unwrap();
-        m.append(len).unwrap();
-        m.set_ol_flags(f);
-        m.set_tx_offload(lens);
-        m
+        test_mbuf::pool("e1k_ctx", 16)
     }
 
     #[test]

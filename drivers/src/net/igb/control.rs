@@ -9,7 +9,7 @@ use crate::net::intel::adv::{queue, ring, rx, tx, AdvRing, RingRegs};
 use crate::net::intel::error::IntelError;
 use crate::net::intel::reg_io::poll_until;
 use crate::net::intel::RegIo;
-use crate::net::intel::{mac_filter, rx_filter};
+use crate::net::intel::{self, mac_filter, rx_filter};
 use eal::bus::{ArmedIrqs, BusDevice};
 use eal::vfio::MmioRegion;
 use eal::PktMbufPool;
@@ -213,7 +213,7 @@ impl IgbControl {
 
     fn program_rss(&self, cfg: &Cfg) {
         let r = self.r();
-        rss::write_key(r, &cfg.rss_conf.key);
+        rss::REGS.write_key(r, &cfg.rss_conf.key);
         r.write32(regs::MRQC, rss::mrqc(cfg.rss && cfg.nb_rxq > 1, &cfg.rss_conf));
     }
 }
@@ -281,7 +281,7 @@ impl Control for IgbControl {
         if conf.rx_offloads.contains(ethdev::RxOffloads::VLAN_FILTER) {
             rx_filter::reset_vlans(self.r());
         }
-        rss::write_reta(self.r(), &default_reta(rss::RETA_SIZE, conf.nb_rxq));
+        rss::REGS.write_reta(self.r(), &default_reta(rss::RETA_SIZE, conf.nb_rxq));
         *self.cfg.lock().unwrap_or_else(|p| p.into_inner()) = cfg;
         self.state().lsc.store(u32::from(conf.lsc_intr), Ordering::Relaxed);
         if conf.lsc_intr {
@@ -436,18 +436,13 @@ impl Control for IgbControl {
     }
 
     fn reta_update(&self, reta: &[u16]) -> Result<(), EthError> {
-        if reta.len() != rss::RETA_SIZE || reta.iter().any(|&q| usize::from(q) >= MAX_QUEUES) {
-            return Err(EthError::Unsupported {
-                port: self.ctx.port,
-                what: format!("a redirection table of {} entries, each below {MAX_QUEUES}", rss::RETA_SIZE),
-            });
-        }
-        rss::write_reta(self.r(), reta);
+        intel::rss::check_reta(self.ctx.port, reta, MAX_QUEUES)?;
+        rss::REGS.write_reta(self.r(), reta);
         Ok(())
     }
 
     fn reta_query(&self) -> Result<Vec<u16>, EthError> {
-        Ok(rss::read_reta(self.r()))
+        Ok(rss::REGS.read_reta(self.r()))
     }
 
     fn stats_reset(&self) {

@@ -1,12 +1,16 @@
 //! RSS programming: MRQC from ethdev hash types, the 40-byte key in RSSRK, and the
-//! 128-entry redirection table in RETA (one byte per entry, the queue in its low bits).
+//! 128-entry redirection table in RETA (one byte per entry, the queue in its low bits),
+//! written by the shared [`crate::net::intel::rss`].
 
 use super::regs;
-use crate::net::intel::RegIo;
-use ethdev::rss::{hash, RssConf, RSS_KEY_LEN};
+use crate::net::intel;
+use crate::net::intel::rss::RssRegs;
+use ethdev::rss::{hash, RssConf};
 
 /// Entries of the redirection table.
-pub const RETA_SIZE: usize = 128;
+pub const RETA_SIZE: usize = intel::rss::RETA_SIZE;
+/// The key and table registers; the low four bits of a table entry are the queue.
+pub const REGS: RssRegs = RssRegs { rssrk: regs::RSSRK, reta: regs::RETA, queue_mask: 0x0f, queue_shift: 0 };
 /// The hash types the 82576 computes.
 pub const HASH_TYPES: u64 = hash::ALL;
 
@@ -38,53 +42,11 @@ pub fn mrqc(on: bool, conf: &RssConf) -> u32 {
     }
 }
 
-/// The RSSRK register values of `key` (byte i of the key is byte i % 4 of register i / 4).
-pub fn key_words(key: &[u8; RSS_KEY_LEN]) -> [u32; RSS_KEY_LEN / 4] {
-    let mut w = [0u32; RSS_KEY_LEN / 4];
-    for (i, c) in key.chunks_exact(4).enumerate() {
-        w[i] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-    }
-    w
-}
-
-/// The RETA register values of a 128-entry table.
-pub fn reta_words(reta: &[u16]) -> [u32; RETA_SIZE / 4] {
-    let mut w = [0u32; RETA_SIZE / 4];
-    for (i, q) in reta.iter().take(RETA_SIZE).enumerate() {
-        w[i / 4] |= u32::from(*q as u8 & 0x0f) << (8 * (i % 4));
-    }
-    w
-}
-
-/// The table held in RETA register values.
-pub fn reta_from_words(w: &[u32]) -> Vec<u16> {
-    w.iter().flat_map(|r| r.to_le_bytes()).map(|b| u16::from(b & 0x0f)).collect()
-}
-
-/// Writes the key.
-pub fn write_key<R: RegIo + ?Sized>(r: &R, key: &[u8; RSS_KEY_LEN]) {
-    for (i, v) in key_words(key).iter().enumerate() {
-        r.write32(regs::RSSRK + 4 * i, *v);
-    }
-}
-
-/// Writes the redirection table (`reta` has [`RETA_SIZE`] entries).
-pub fn write_reta<R: RegIo + ?Sized>(r: &R, reta: &[u16]) {
-    for (i, v) in reta_words(reta).iter().enumerate() {
-        r.write32(regs::RETA + 4 * i, *v);
-    }
-}
-
-/// Reads the redirection table back.
-pub fn read_reta<R: RegIo + ?Sized>(r: &R) -> Vec<u16> {
-    let w: Vec<u32> = (0..RETA_SIZE / 4).map(|i| r.read32(regs::RETA + 4 * i)).collect();
-    reta_from_words(&w)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::net::intel::reg_io::SoftRegs;
+    use crate::net::intel::RegIo;
     use ethdev::rss::{default_reta, DEFAULT_RSS_KEY};
 
     #[test]
@@ -99,16 +61,16 @@ mod tests {
 
     #[test]
     fn key_and_reta_layout() {
-        let w = key_words(&DEFAULT_RSS_KEY);
-        assert_eq!(w[0], 0xda56_5a6d, "key byte 0 is the low byte of RSSRK0");
         let reta = default_reta(RETA_SIZE, 4);
-        let rw = reta_words(&reta);
+        let rw = REGS.reta_words(&reta);
         assert_eq!(rw[0], 0x0302_0100);
-        assert_eq!(reta_from_words(&rw), reta);
+        assert_eq!(REGS.reta_from_words(&rw), reta);
         let regs = SoftRegs::new(0x6000);
-        write_reta(&regs, &default_reta(RETA_SIZE, 3));
-        assert_eq!(read_reta(&regs), default_reta(RETA_SIZE, 3));
-        write_key(&regs, &DEFAULT_RSS_KEY);
+        REGS.write_reta(&regs, &default_reta(RETA_SIZE, 3));
+        assert_eq!(regs.read32(regs::RETA), 0x0002_0100);
+        assert_eq!(REGS.read_reta(&regs), default_reta(RETA_SIZE, 3));
+        REGS.write_key(&regs, &DEFAULT_RSS_KEY);
+        assert_eq!(regs.read32(regs::RSSRK), 0xda56_5a6d, "key byte 0 is the low byte of RSSRK0");
         assert_eq!(regs.read32(regs::RSSRK + 32), u32::from_le_bytes([0x6a, 0x42, 0xb7, 0x3b]));
         assert_eq!(regs.read32(regs::RSSRK + 36), u32::from_le_bytes([0xbe, 0xac, 0x01, 0xfa]));
         assert_eq!(regs.read32(regs::RSSRK + 40), 0, "ten key registers only");

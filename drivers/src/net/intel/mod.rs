@@ -4,6 +4,7 @@
 //! - [`data`]: the data path (RX/TX bursts in any process) of every Intel PMD;
 //! - [`rx_filter`]: VLAN filter table and all-multicast mode;
 //! - [`mac_filter`]: secondary unicast addresses (RAL/RAH) and the multicast table (MTA);
+//! - [`rss`]: the redirection table check (and register layout) of RSS;
 //! - [`rx_cksum`]: RX checksum offload (RXCSUM, descriptor bits to mbuf flags);
 //! - [`rx_scatter`]: frames spanning several RX descriptors, delivered as mbuf chains;
 //! - [`vlan_offload`]: VLAN stripping and insertion (CTRL.VME);
@@ -23,6 +24,7 @@ pub mod e1000_family;
 pub mod error;
 pub mod mac_filter;
 pub mod queue_header;
+pub mod rss;
 pub mod rx_cksum;
 pub mod rx_filter;
 pub mod rx_scatter;

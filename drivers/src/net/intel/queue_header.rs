@@ -27,3 +27,40 @@ ethdev::shared_state! {
         pub ctx_w1: AtomicU64,
     }
 }
+
+/// Declares a ring of one Intel 16-byte descriptor format: a newtype over the queue
+/// memory's descriptor words ([`DescWords`](crate::net::common::queue_mem::DescWords)) whose
+/// queues have a [`DescQueueHeader`], with `new` (a view of leaked words, for tests and fake
+/// devices) and `rx_arm`. Each format then reads and writes its own descriptor layout.
+macro_rules! desc_ring {
+    ($(#[$m:meta])* $vis:vis struct $ring:ident;) => {
+        $(#[$m])*
+        #[derive(Clone, Copy)]
+        $vis struct $ring($crate::net::common::queue_mem::DescWords);
+
+        impl $crate::net::common::queue_mem::Desc16 for $ring {
+            type Header = $crate::net::intel::queue_header::DescQueueHeader;
+            fn from_words(w: $crate::net::common::queue_mem::DescWords) -> $ring {
+                $ring(w)
+            }
+            fn words(&self) -> &$crate::net::common::queue_mem::DescWords {
+                &self.0
+            }
+        }
+
+        impl $ring {
+            /// Views `words` (2 per descriptor) as a ring.
+            pub fn new(words: &'static [std::sync::atomic::AtomicU64]) -> $ring {
+                $ring($crate::net::common::queue_mem::DescWords::new(words))
+            }
+
+            /// Gives RX descriptor `i` a buffer at `iova` (the read format of every Intel
+            /// format: the address, then 0, which also clears DD).
+            #[inline(always)]
+            pub fn rx_arm(&self, i: usize, iova: u64) {
+                self.0.rx_arm(i, iova)
+            }
+        }
+    };
+}
+pub(crate) use desc_ring;

@@ -41,9 +41,11 @@ pub trait TxRing: Desc16<Header = DescQueueHeader> {
         let _ = m;
         Ok(())
     }
-    /// Writes context descriptor `i` (the two words of a [`TxPlan`]'s `ctx`).
+    /// Writes context descriptor `i` (the two words of a [`TxPlan`]'s `ctx`; every Intel
+    /// format's context descriptor is those two words as they are).
+    #[inline(always)]
     fn tx_put_ctx(&self, i: usize, ctx: [u64; 2]) {
-        let _ = (i, ctx);
+        self.words().store(i, ctx[0], ctx[1], Ordering::Relaxed);
     }
     /// True when the device wrote back DD (status bit 0, the same in every format) into TX
     /// descriptor `i`.

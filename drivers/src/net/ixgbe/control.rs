@@ -7,7 +7,7 @@ use super::{addr_filter, hw, intr, offload, regs, rss, state, stats, IxgbeState,
 use crate::net::common::queue_mem::{self, QueueSlot};
 use crate::net::intel::adv::{queue, AdvRing, QueueMem};
 use crate::net::intel::error::IntelError;
-use crate::net::intel::RegIo;
+use crate::net::intel::{self, RegIo};
 use eal::bus::ArmedIrqs;
 use eal::{Memory, PktMbufPool};
 use ethdev::rss::{default_reta, RssConf};
@@ -209,8 +209,8 @@ impl<R: RegIo> Control for IxgbeControl<R> {
             intr::disable(&self.regs);
         }
         if conf.rss && conf.nb_rxq > 1 {
-            rss::write_key(&self.regs, &conf.rss_conf.key);
-            rss::write_reta(&self.regs, &default_reta(regs::RETA_ENTRIES, conf.nb_rxq));
+            rss::REGS.write_key(&self.regs, &conf.rss_conf.key);
+            rss::REGS.write_reta(&self.regs, &default_reta(regs::RETA_ENTRIES, conf.nb_rxq));
             rss::enable(&self.regs, conf.rss_conf.hash_types);
         } else {
             rss::disable(&self.regs);
@@ -335,24 +335,19 @@ impl<R: RegIo> Control for IxgbeControl<R> {
     }
 
     fn rss_hash_update(&self, conf: &RssConf) -> Result<(), EthError> {
-        rss::write_key(&self.regs, &conf.key);
+        rss::REGS.write_key(&self.regs, &conf.key);
         rss::enable(&self.regs, conf.hash_types);
         Ok(())
     }
 
     fn reta_update(&self, reta: &[u16]) -> Result<(), EthError> {
-        if reta.len() != regs::RETA_ENTRIES || reta.iter().any(|&q| q >= MAX_QUEUES) {
-            return Err(EthError::Unsupported {
-                port: self.port,
-                what: format!("a redirection table of {} entries, each a queue below {MAX_QUEUES}", regs::RETA_ENTRIES),
-            });
-        }
-        rss::write_reta(&self.regs, reta);
+        intel::rss::check_reta(self.port, reta, usize::from(MAX_QUEUES))?;
+        rss::REGS.write_reta(&self.regs, reta);
         Ok(())
     }
 
     fn reta_query(&self) -> Result<Vec<u16>, EthError> {
-        Ok(rss::read_reta(&self.regs))
+        Ok(rss::REGS.read_reta(&self.regs))
     }
 
     fn xstats(&self) -> Vec<(&'static str, u64)> {

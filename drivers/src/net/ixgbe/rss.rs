@@ -7,8 +7,9 @@
 
 use super::hw::{clear_bits, set_bits};
 use super::regs;
+use crate::net::intel::rss::RssRegs;
 use crate::net::intel::RegIo;
-use ethdev::rss::{hash, RSS_KEY_LEN};
+use ethdev::rss::hash;
 
 /// Most queues RSS spreads over (4-bit redirection entries).
 pub const MAX_RSS_QUEUES: u16 = 16;
@@ -29,45 +30,10 @@ pub fn mrqc_fields(types: u64) -> u32 {
     map.iter().filter(|(t, _)| types & t != 0).fold(0, |acc, (_, bit)| acc | bit)
 }
 
-/// Programs the key.
-pub fn write_key<R: RegIo + ?Sized>(r: &R, key: &[u8; RSS_KEY_LEN]) {
-    for (i, chunk) in key.chunks_exact(4).enumerate() {
-        r.write32(regs::rssrk(i), u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]));
-    }
-}
-
-/// Reads the key back.
-#[cfg(test)]
-pub fn read_key<R: RegIo + ?Sized>(r: &R) -> [u8; RSS_KEY_LEN] {
-    let mut key = [0u8; RSS_KEY_LEN];
-    for (i, chunk) in key.chunks_exact_mut(4).enumerate() {
-        chunk.copy_from_slice(&r.read32(regs::rssrk(i)).to_le_bytes());
-    }
-    key
-}
-
-/// Programs the redirection table: `reta` has [`regs::RETA_ENTRIES`] queue numbers below
-/// [`MAX_RSS_QUEUES`] (the ethdev layer checks both); missing entries are written as queue 0.
-pub fn write_reta<R: RegIo + ?Sized>(r: &R, reta: &[u16]) {
-    for n in 0..regs::RETA_ENTRIES / 4 {
-        let mut v = 0u32;
-        for k in 0..4 {
-            let q = reta.get(4 * n + k).copied().unwrap_or(0) as u32 & 0xf;
-            v |= q << (8 * k);
-        }
-        r.write32(regs::reta(n), v);
-    }
-}
-
-/// Reads the redirection table back.
-pub fn read_reta<R: RegIo + ?Sized>(r: &R) -> Vec<u16> {
-    let mut out = Vec::with_capacity(regs::RETA_ENTRIES);
-    for n in 0..regs::RETA_ENTRIES / 4 {
-        let v = r.read32(regs::reta(n));
-        out.extend((0..4).map(|k| ((v >> (8 * k)) & 0xf) as u16));
-    }
-    out
-}
+/// The key and table registers (written by the shared [`crate::net::intel::rss`]); the
+/// low four bits of a table entry are the queue.
+pub const REGS: RssRegs = RssRegs { rssrk: regs::rssrk(0), reta: regs::reta(0), queue_mask: 0x0f, queue_shift: 0 };
+const _: () = assert!(regs::RETA_ENTRIES == crate::net::intel::rss::RETA_SIZE);
 
 /// Turns RSS on over the packet types `types` (key and table programmed separately).
 pub fn enable<R: RegIo + ?Sized>(r: &R, types: u64) {
@@ -90,19 +56,19 @@ mod tests {
     fn reta_packs_four_entries_per_register_entry_0_lowest() {
         let r = SoftRegs::new(0x10000);
         let reta: Vec<u16> = (0..128).map(|i| (i % 5) as u16).collect();
-        write_reta(&r, &reta);
+        REGS.write_reta(&r, &reta);
         // Entries 0..4 = 0,1,2,3 → bytes 00 01 02 03 of RETA[0].
         assert_eq!(r.read32(regs::reta(0)), 0x0302_0100);
         assert_eq!(r.read32(regs::reta(1)), 0x0201_0004);
-        assert_eq!(read_reta(&r), reta);
+        assert_eq!(REGS.read_reta(&r), reta);
     }
 
     #[test]
     fn key_byte_0_is_the_low_byte_of_rssrk0() {
         let r = SoftRegs::new(0x10000);
-        write_key(&r, &ethdev::rss::DEFAULT_RSS_KEY);
+        REGS.write_key(&r, &ethdev::rss::DEFAULT_RSS_KEY);
         assert_eq!(r.read32(regs::rssrk(0)), 0xda56_5a6d);
-        assert_eq!(read_key(&r), ethdev::rss::DEFAULT_RSS_KEY);
+        assert_eq!(REGS.read_key(&r), ethdev::rss::DEFAULT_RSS_KEY);
         assert_eq!(r.take_writes().len(), 10);
     }
 

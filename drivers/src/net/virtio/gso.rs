@@ -187,9 +187,7 @@ mod tests {
     }
 
     fn pool() -> (Memory, PktMbufPool) {
-        let mem = Memory::anonymous(8 << 20).unwrap();
-        let pool = PktMbufPool::create(&mem, "vio_gso", 64, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
-        (mem, pool)
+        crate::net::common::test_mbuf::pool("vio_gso", 64)
     }
 
     fn partial_hdr(gso_type: u8, gso_size: u16) -> NetHdr {

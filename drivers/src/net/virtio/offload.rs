@@ -191,9 +191,7 @@ mod tests {
     }
 
     fn pool() -> (Memory, PktMbufPool) {
-        let mem = Memory::anonymous(8 << 20).unwrap();
-        let pool = PktMbufPool::create(&mem, "vio_ol", 64, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
-        (mem, pool)
+        crate::net::common::test_mbuf::pool("vio_ol", 64)
     }
 
     #[test]

@@ -29,7 +29,7 @@ mod rss_flows;
 
 use std::time::Duration;
 /// At the crate root for `rss_flows`, which the host-side test includes next to its own copy.
-use tests::guest::frames;
+use tests::guest::flow_frames;
 use tests::guest::port::{self, Layout};
 use tests::guest::{self, jumbo, lsc, rxtx};
 

@@ -27,7 +27,7 @@ mod rss;
 
 use std::time::Duration;
 /// At the crate root for `flows`, which the host-side test includes next to its own copy.
-use tests::guest::frames;
+use tests::guest::flow_frames;
 use tests::guest::port::{xstat, Layout};
 use tests::guest::{self, jumbo, lsc, rxtx};
 

@@ -37,7 +37,7 @@ fn serve(p: &Port, pool: &PktMbufPool, q: u16, want: &HashSet<(u16, u32)>, who: 
         }
         t0.get_or_insert_with(Instant::now);
         for m in bufs.drain(..) {
-            let (flow, seq, tag) = flows::parse_udp(m.data(), me, HOST_MAC).map_err(|e| format!("{who}: {e}"))?;
+            let (flow, seq, tag) = flows::FLOWS.parse(m.data(), me, HOST_MAC).map_err(|e| format!("{who}: {e}"))?;
             if tag != TAG_H2G || !want.contains(&(flow, seq)) {
                 return Err(format!("{who}: queue {q} got flow {flow} frame {seq}, which is not one of its flows"));
             }
@@ -45,7 +45,7 @@ fn serve(p: &Port, pool: &PktMbufPool, q: u16, want: &HashSet<(u16, u32)>, who: 
                 return Err(format!("{who}: flow {flow} frame {seq} arrived twice"));
             }
             drop(m);
-            port::send_one(p, pool, q, &flows::udp(flow, seq, TAG_G2H, HOST_MAC, me))?;
+            port::send_one(p, pool, q, &flows::FLOWS.frame(flow, seq, TAG_G2H, HOST_MAC, me))?;
         }
     }
     let el = t0.map(|t| t.elapsed()).unwrap_or_default();

@@ -30,7 +30,7 @@ use ethdev::{Port, RxIdleSleeper, RxIntrSource};
 use std::time::{Duration, Instant};
 use tests::cpu_time::{cpu_ticks, TICKS_PER_SEC};
 /// At the crate root for `flows`.
-use tests::guest::frames;
+use tests::guest::flow_frames;
 use tests::guest::frames::{HOST_MAC, TAG_G2H, TAG_H2G};
 use tests::guest::irq_trace::{self, IrqTrace};
 use tests::guest::port::{self, Layout, BURST};
@@ -141,12 +141,12 @@ fn sleep_wake(p: &Port, pool: &PktMbufPool, q: u16, n: u32, who: &str) -> Result
             s.idle_after(got);
         }
         for m in bufs.drain(..) {
-            let got = flows::parse_udp(m.data(), p.mac(), HOST_MAC).map_err(|e| format!("{who}: {e}"))?;
+            let got = flows::FLOWS.parse(m.data(), p.mac(), HOST_MAC).map_err(|e| format!("{who}: {e}"))?;
             if got != (0, next, TAG_H2G) {
                 return Err(format!("{who}: expected frame {next} of flow 0, got (flow, seq, tag) {got:?}: lost"));
             }
             drop(m);
-            port::send_one(p, pool, q, &flows::udp(0, next, TAG_G2H, HOST_MAC, p.mac()))?;
+            port::send_one(p, pool, q, &flows::FLOWS.frame(0, next, TAG_G2H, HOST_MAC, p.mac()))?;
             next += 1;
         }
     }

@@ -1,17 +1,22 @@
 //! Shared by the guest tests: the QEMU presence rule, and what the tests of the guest
 //! programs (`tests/src/bin/guest_*`) have in common: finding the static binaries, the
-//! guest configuration, the test frames (the guest programs' own `frames` module, included
-//! by path), exchanging them with a guest port through a host peer, the guest scripts of the
+//! guest configuration, the test frames (the guest programs' own `frames` and `flow_frames`
+//! modules, included by path), exchanging them with a guest port through a host peer (and
+//! the RSS flow frames: [`send_flows`], [`receive_flow_echoes`]), the guest scripts of the
 //! multi-process and link-event runs, and reading the results.
 //!
 //! Each test binary uses a part of this module.
 #![allow(dead_code)]
 
+#[path = "../../../../tests/src/guest/flow_frames.rs"]
+pub mod flow_frames;
 #[path = "../../../../tests/src/guest/frames.rs"]
 pub mod frames;
 pub mod netns;
 pub mod testpmd_script;
 
+use flow_frames::FlowFrames;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use vmtest::{find_static_bin, CommandResult, Guest, GuestConfig, GuestOutcome, Peer};
@@ -253,4 +258,40 @@ pub fn exchange_jumbo(guest: &Guest, peer: &mut Peer, ready: &str, n: u32, port_
         }
     }
     eprintln!("{ready}: host sent {n} jumbo frames in {sent:?}, received and checked {n} in {:?}", t1.elapsed());
+}
+
+/// Sends frames `seqs` of flows 0..`flows` of `ff` to the port, interleaving the flows.
+pub fn send_flows(peer: &mut Peer, ff: &FlowFrames, flows: u16, seqs: std::ops::Range<u32>, port_mac: [u8; 6]) {
+    for seq in seqs {
+        for flow in 0..flows {
+            peer.send(&ff.frame(flow, seq, frames::TAG_H2G, port_mac, frames::HOST_MAC))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+/// Receives the guest's echoes (tagged guest to host) of frames `seqs` of flows 0..`flows`
+/// of `ff`: each exactly once, intact; panics naming `what` otherwise.
+pub fn receive_flow_echoes(
+    peer: &mut Peer,
+    ff: &FlowFrames,
+    flows: u16,
+    seqs: std::ops::Range<u32>,
+    port_mac: [u8; 6],
+    what: &str,
+) {
+    let (host, tag_g2h) = (frames::HOST_MAC, frames::TAG_G2H);
+    let want: HashSet<(u16, u32)> = (0..flows).flat_map(|f| seqs.clone().map(move |s| (f, s))).collect();
+    let mut got = HashSet::new();
+    while got.len() < want.len() {
+        let f = peer
+            .recv_matching(Duration::from_secs(90), |f| ff.parse(f, host, port_mac).is_ok())
+            .unwrap_or_else(|e| panic!("peer: {e}"))
+            .unwrap_or_else(|| panic!("{what}: only {} of {} echoes arrived", got.len(), want.len()));
+        let (flow, seq, tag) = ff.parse(&f, host, port_mac).expect("matched");
+        assert_eq!(tag, tag_g2h, "{what}: flow {flow} frame {seq}");
+        assert!(want.contains(&(flow, seq)), "{what}: unexpected echo of flow {flow} frame {seq}");
+        assert!(got.insert((flow, seq)), "{what}: flow {flow} frame {seq} echoed twice");
+    }
+    eprintln!("{what}: {} echoes, each once", got.len());
 }

@@ -13,10 +13,9 @@
 //! 0x3 = data), DCMD (31:24: EOP, IFCS, RS, DEXT, VLE, TSE), then the "olinfo" dword: STA
 //! (35:32, DD written back by the device), IDX/CC (39:36), POPTS (45:40), PAYLEN (63:46).
 
-use crate::net::common::queue_mem::{Desc16, DescWords};
 use crate::net::intel::rxq::{RxDone, RxRing};
 use crate::net::intel::txq::TxRing;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 /// Bytes per descriptor.
 pub const DESC_SIZE: u64 = crate::net::common::queue_mem::DESC16_SIZE;
@@ -214,26 +213,12 @@ impl TxData {
     }
 }
 
-/// A ring of advanced descriptors: a view of the queue memory's descriptor words.
-#[derive(Clone, Copy)]
-pub struct AdvRing(DescWords);
-
-impl Desc16 for AdvRing {
-    type Header = crate::net::intel::queue_header::DescQueueHeader;
-    fn from_words(w: DescWords) -> AdvRing {
-        AdvRing(w)
-    }
-    fn words(&self) -> &DescWords {
-        &self.0
-    }
+crate::net::intel::queue_header::desc_ring! {
+    /// A ring of advanced descriptors: a view of the queue memory's descriptor words.
+    pub struct AdvRing;
 }
 
 impl AdvRing {
-    /// Views `words` (2 per descriptor) as a ring.
-    pub fn new(words: &'static [AtomicU64]) -> AdvRing {
-        AdvRing(DescWords::new(words))
-    }
-
     /// The raw words of descriptor `i` (for fake devices and debugging).
     pub fn raw(&self, i: usize) -> [u64; 2] {
         [self.0.load(i, 0, Ordering::Acquire), self.0.load(i, 1, Ordering::Acquire)]
@@ -243,13 +228,6 @@ impl AdvRing {
     /// device's write-back looks like to a reader that checks DD in word 1).
     pub fn set_raw(&self, i: usize, w: [u64; 2]) {
         self.0.store(i, w[0], w[1], Ordering::Release);
-    }
-
-    /// Gives RX descriptor `i` a packet buffer at `iova` (read format, no header buffer;
-    /// this also clears DD).
-    #[inline(always)]
-    pub fn rx_arm(&self, i: usize, iova: u64) {
-        self.0.rx_arm(i, iova)
     }
 
     /// Reads RX descriptor `i`: None while the device has not written it back (no DD).
@@ -300,15 +278,13 @@ impl TxRing for AdvRing {
     fn tx_check(m: &eal::Mbuf) -> Result<(), ethdev::TxReject> {
         crate::net::intel::tx_offload::check(m, &super::tx_ctx::LIMITS)
     }
-    #[inline(always)]
-    fn tx_put_ctx(&self, i: usize, ctx: [u64; 2]) {
-        self.0.store(i, ctx[0], ctx[1], Ordering::Relaxed);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::common::queue_mem::Desc16;
+    use std::sync::atomic::AtomicU64;
 
     fn leak_words(n: usize, v: u64) -> &'static [AtomicU64] {
         Box::leak((0..n).map(|_| AtomicU64::new(v)).collect::<Vec<_>>().into_boxed_slice())

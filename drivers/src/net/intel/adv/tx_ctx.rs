@@ -87,21 +87,12 @@ pub fn plan(m: &Mbuf) -> Option<TxPlan> {
 mod tests {
     use super::super::desc::{tx_data_word, TxData};
     use super::*;
+    use crate::net::common::test_mbuf::{self, pkt};
     use eal::mbuf::{OlFlags, TxOffloadLens};
-    use eal::{Memory, PktMbufPool};
-
-    fn pkt(pool: &PktMbufPool, len: u16, f: OlFlags, lens: TxOffloadLens) -> Mbuf {
-        let mut m = pool.alloc().unwrap();
-        m.append(len).unwrap();
-        m.set_ol_flags(f);
-        m.set_tx_offload(lens);
-        m
-    }
 
     #[test]
     fn context_and_data_bits_follow_the_82576_layout() {
-        let mem = Memory::anonymous(8 << 20).unwrap();
-        let pool = PktMbufPool::create(&mem, "adv_ctx", 16, 0, eal::mbuf::DEFAULT_BUF_SIZE).unwrap();
+        let (_mem, pool) = test_mbuf::pool("adv_ctx", 16);
         let lens = TxOffloadLens { l2_len: 14, l3_len: 20, l4_len: 20, tso_segsz: 0 };
         let m = pkt(&pool, 100, OlFlags::TX_IPV4 | OlFlags::TX_IP_CKSUM | OlFlags::TX_TCP_CKSUM, lens);
         let p = plan(&m).unwrap();

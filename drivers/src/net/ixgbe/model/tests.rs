@@ -527,7 +527,7 @@ fn rss_key_and_redirection_table_program_and_read_back() {
     let info = r.ctl.info();
     assert_eq!((info.reta_size, info.rss_hash_types), (128, ethdev::rss::hash::ALL));
     assert_eq!(r.ctl.reta_query().unwrap(), default_reta(128, 4));
-    assert_eq!(super::super::rss::read_key(&*r.model), DEFAULT_RSS_KEY);
+    assert_eq!(super::super::rss::REGS.read_key(&*r.model), DEFAULT_RSS_KEY);
     let mrqc = r.model.peek(regs::MRQC);
     assert_eq!(mrqc & 0xf, regs::MRQC_RSS_EN);
     assert_ne!(mrqc & regs::MRQC_IPV4_UDP, 0);
@@ -556,7 +556,7 @@ fn rss_key_and_redirection_table_program_and_read_back() {
     let mut key = DEFAULT_RSS_KEY;
     key.reverse();
     r.ctl.rss_hash_update(&RssConf { key, hash_types: ethdev::rss::hash::IPV4 }).unwrap();
-    assert_eq!(super::super::rss::read_key(&*r.model), key);
+    assert_eq!(super::super::rss::REGS.read_key(&*r.model), key);
     assert_eq!(r.model.peek(regs::MRQC), regs::MRQC_RSS_EN | regs::MRQC_IPV4);
     assert!(r.model.faults().is_empty(), "{:?}", r.model.faults());
     r.ctl.close();
