@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 /// Largest frame accepted (a jumbo frame plus headroom).
 pub const MAX_FRAME: usize = 65536;
 
+/// Longest a send may wait for QEMU to take the bytes: QEMU stops reading the socket while
+/// the guest NIC cannot receive (its ring full, the guest program not polling), and a test
+/// must then fail, not hang.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A connection to one NIC's stream netdev.
 #[derive(Debug)]
 pub struct Peer {
@@ -53,7 +58,11 @@ impl Peer {
         let deadline = Instant::now() + timeout;
         loop {
             match UnixStream::connect(path) {
-                Ok(stream) => return Ok(Peer { stream, path: path.to_path_buf(), pending: Vec::new() }),
+                Ok(stream) => {
+                    let peer = Peer { stream, path: path.to_path_buf(), pending: Vec::new() };
+                    peer.stream.set_write_timeout(Some(SEND_TIMEOUT)).map_err(|e| peer.sock_err(e))?;
+                    return Ok(peer);
+                }
                 Err(e)
                     if Instant::now() < deadline
                         && matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) =>
@@ -69,10 +78,22 @@ impl Peer {
         Error::Socket { what: "peer", path: self.path.display().to_string(), source }
     }
 
-    /// Sends one Ethernet frame to the guest NIC.
+    /// Sends one Ethernet frame to the guest NIC; an error when QEMU has taken no bytes for
+    /// [`SEND_TIMEOUT`] (the guest stopped receiving).
     pub fn send(&mut self, frame: &[u8]) -> Result<()> {
         let bytes = encode_frame(frame)?;
-        self.stream.write_all(&bytes).map_err(|e| self.sock_err(e))
+        self.stream.write_all(&bytes).map_err(|e| {
+            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+                Error::Frame(format!(
+                    "QEMU took no bytes of a frame for {} s on {}: the guest NIC stopped receiving \
+                     (its ring full and the guest program not polling)",
+                    SEND_TIMEOUT.as_secs(),
+                    self.path.display()
+                ))
+            } else {
+                self.sock_err(e)
+            }
+        })
     }
 
     /// Receives the next frame from the guest NIC; `Ok(None)` on timeout.
