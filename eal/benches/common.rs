@@ -81,7 +81,8 @@ pub fn print_table(title: &str, unit: &str, ours: &Figures, base: &Figures, lowe
 pub struct DpdkPipe {
     name: &'static str,
     child: std::process::Child,
-    stdin: std::process::ChildStdin,
+    /// `None` once closed (at drop).
+    stdin: Option<std::process::ChildStdin>,
     out: std::io::BufReader<std::process::ChildStdout>,
 }
 
@@ -111,7 +112,12 @@ impl DpdkPipe {
         if !st.success() {
             return Err(format!("building {} failed", src.display()));
         }
+        // `--in-memory`: no hugepage files or runtime directory left behind, even when the
+        // harness is killed (DPDK keeps them for secondaries otherwise). `--no-huge` leaves
+        // none either, and DPDK refuses the two together.
+        let in_memory = (!args.contains(&"--no-huge")).then_some("--in-memory");
         let mut child = Command::new(&bin)
+            .args(in_memory)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -120,7 +126,7 @@ impl DpdkPipe {
             .map_err(|e| format!("{}: {e}", bin.display()))?;
         let stdin = child.stdin.take().ok_or("no stdin")?;
         let out = std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        let mut d = DpdkPipe { name, child, stdin, out };
+        let mut d = DpdkPipe { name, child, stdin: Some(stdin), out };
         d.reply("ready")?;
         Ok(d)
     }
@@ -153,13 +159,23 @@ impl DpdkPipe {
     /// Sends one request line and returns the rest of its answer "`name` `prefix`...".
     pub fn ask(&mut self, request: &str, prefix: &str) -> Result<String, String> {
         use std::io::Write;
-        writeln!(self.stdin, "{request}").map_err(|e| e.to_string())?;
+        writeln!(self.stdin.as_mut().ok_or("harness stdin closed")?, "{request}").map_err(|e| e.to_string())?;
         self.reply(prefix)
     }
 }
 
 impl Drop for DpdkPipe {
+    /// Closes the harness's stdin so it ends its loop and cleans up its EAL; kills it only if
+    /// it has not exited within 5 s.
     fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

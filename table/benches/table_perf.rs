@@ -302,6 +302,9 @@ fn lpm6_bench(mem: &Memory, out: &mut Figures) {
 fn dpdk(test: &str, mem_args: &[&str]) -> Result<String, String> {
     let mut child = Command::new("timeout")
         .args(["1200", "dpdk-test", "--no-pci", "-l", "0", "--file-prefix", "bypass_bench_table_dpdk"])
+        // No hugepage files left behind if it is cut short (DPDK refuses this with --no-huge,
+        // which leaves none anyway).
+        .args((!mem_args.contains(&"--no-huge")).then_some("--in-memory"))
         .args(mem_args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
