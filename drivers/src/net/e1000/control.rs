@@ -28,13 +28,7 @@ const RCTL_SETTLE_82540: Duration = Duration::from_millis(1100);
 const DESC_LIM: DescLimits = DescLimits { min: 32, max: 4096, align: 8 };
 
 /// What `configure` asked for.
-#[derive(Clone, Copy)]
-struct Cfg {
-    nb_rxq: usize,
-    nb_txq: usize,
-    rss: bool,
-    rss_conf: RssConf,
-}
+type Cfg = crate::net::intel::port_cfg::PortCfg;
 
 /// Control of one e1000 port (primary).
 pub(crate) struct EmControl {
@@ -72,7 +66,7 @@ impl EmControl {
         let lsc_count = Arc::new(AtomicU64::new(0));
         let irqs = intr::arm(ctx, dev, bar.clone(), model, lsc_count.clone())?;
         intr::enable(r, model);
-        let cfg = Mutex::new(Cfg { nb_rxq: 1, nb_txq: 1, rss: false, rss_conf: RssConf::default() });
+        let cfg = Mutex::new(Cfg::default());
         Ok(EmControl { ctx: ctx.clone(), dev: dev.clone(), bar, model, irqs: Mutex::new(Some(irqs)), lsc_count, cfg })
     }
 
@@ -219,12 +213,7 @@ impl Control for EmControl {
         }
         let mtu = conf.mtu.unwrap_or(self.ctx.slot.mtu.load(Ordering::Relaxed) as u16);
         ethdev::scatter::check_scatter(self.ctx.port, mtu, conf.rx_offloads, rxq::RX_BUF.into(), BUFFERS)?;
-        let cfg = Cfg {
-            nb_rxq: usize::from(conf.nb_rxq),
-            nb_txq: usize::from(conf.nb_txq),
-            rss: conf.rss,
-            rss_conf: conf.rss_conf,
-        };
+        let cfg = Cfg::from(conf);
         // Queues beyond the new counts are forgotten (their memory freed).
         for (first, dir) in [(cfg.nb_rxq, "rx"), (cfg.nb_txq, "tx")] {
             for q in first..MAX_QUEUES {

@@ -32,13 +32,7 @@ const RXDCTL_RUN: u32 = regs::XDCTL_ENABLE | 8 | (8 << 8) | (1 << 16);
 const TXDCTL_RUN: u32 = regs::XDCTL_ENABLE | 8 | (1 << 8) | (1 << 16);
 
 /// What `configure` asked for.
-#[derive(Clone, Copy)]
-struct Cfg {
-    nb_rxq: usize,
-    nb_txq: usize,
-    rss: bool,
-    rss_conf: RssConf,
-}
+type Cfg = crate::net::intel::port_cfg::PortCfg;
 
 /// Control of one igb port (primary).
 pub(crate) struct IgbControl {
@@ -76,7 +70,7 @@ impl IgbControl {
         let irqs = intr::arm(ctx, dev, bar.clone(), lsc_count.clone())?;
         intr::enable(r);
         init::link_setup(r).map_err(err)?;
-        let cfg = Cfg { nb_rxq: 1, nb_txq: 1, rss: false, rss_conf: RssConf::default() };
+        let cfg = Cfg::default();
         Ok(IgbControl {
             ctx: ctx.clone(),
             dev: dev.clone(),
@@ -259,12 +253,7 @@ impl Control for IgbControl {
         crate::net::intel::vlan_offload::program(self.r(), strip);
         let mtu = conf.mtu.unwrap_or(self.ctx.slot.mtu.load(Ordering::Relaxed) as u16);
         ethdev::scatter::check_scatter(self.ctx.port, mtu, conf.rx_offloads, RX_BUF.into(), BUFFERS)?;
-        let cfg = Cfg {
-            nb_rxq: usize::from(conf.nb_rxq),
-            nb_txq: usize::from(conf.nb_txq),
-            rss: conf.rss,
-            rss_conf: conf.rss_conf,
-        };
+        let cfg = Cfg::from(conf);
         // Queues beyond the new counts are forgotten (their memory freed).
         for (first, dir) in [(cfg.nb_rxq, "rx"), (cfg.nb_txq, "tx")] {
             for q in first..MAX_QUEUES {

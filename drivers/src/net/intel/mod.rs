@@ -23,6 +23,7 @@ pub mod data;
 pub mod e1000_family;
 pub mod error;
 pub mod mac_filter;
+pub mod port_cfg;
 pub mod queue_header;
 pub mod rss;
 pub mod rx_cksum;
