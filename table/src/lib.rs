@@ -15,7 +15,7 @@ pub mod lpm;
 pub mod lpm6;
 mod pid;
 
-pub use hash::{HashFunction, HashParams, HashTable};
+pub use hash::{HashFunction, HashParams, HashTable, HashWriter};
 pub use lpm::{Lpm, LpmParams};
 pub use lpm6::{Lpm6, Lpm6Params};
 

@@ -64,6 +64,44 @@ fn add_lookup_delete_iterate_all_key_sizes() {
     }
 }
 
+/// A writer session holds the lock across its updates: its adds and deletes land, other
+/// writers wait until it is dropped (and then proceed), readers never wait.
+#[test]
+fn writer_session_holds_the_lock_until_dropped() {
+    let m = Memory::anonymous(4 << 20).unwrap();
+    for key_len in [8, 13, 24] {
+        let name = format!("session{key_len}");
+        let h = HashTable::create(&m, &name, &params(1024, key_len)).unwrap();
+        let w = h.writer();
+        for i in 0..600 {
+            w.add(&key(i, key_len), i + 7).unwrap();
+        }
+        assert_eq!(w.delete(&key(3, key_len)).unwrap(), 10);
+        assert!(matches!(w.delete(&key(3, key_len)), Err(TableError::NotPresent)));
+        assert!(matches!(w.add(&[0u8; 65][..key_len + 1], 1), Err(TableError::InvalidParam(_))));
+        assert_eq!(h.writer_pid(), Some(std::process::id()), "the session holds the lock");
+        // Readers go on while the session holds the lock.
+        assert_eq!(h.lookup(&key(5, key_len)).unwrap(), Some(12));
+        assert_eq!(h.lookup(&key(3, key_len)).unwrap(), None);
+        // Another writer waits for the session.
+        let other = HashTable::lookup_by_name(&m, &name, key_len, 8).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let k = key(1000, key_len);
+        let t = std::thread::spawn(move || {
+            other.add(&k, 1).unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(rx.recv_timeout(std::time::Duration::from_millis(200)).is_err(), "an add ran past a held session");
+        drop(w);
+        rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the add waiting for the session never ran");
+        t.join().unwrap();
+        assert_eq!(h.writer_pid(), None);
+        assert_eq!(h.count(), 600);
+        assert_eq!(h.lookup(&key(1000, key_len)).unwrap(), Some(1));
+        h.free(&m);
+    }
+}
+
 #[test]
 fn bulk_and_with_hash() {
     let m = Memory::anonymous(4 << 20).unwrap();
@@ -141,23 +179,30 @@ fn errors_name_the_problem() {
 }
 
 /// One writer adds, updates and deletes while readers look up: a reader never sees a value
-/// that does not belong to its key, and keys never deleted are always found.
+/// that does not belong to its key, and keys never deleted are always found. For both
+/// layouts: entries inside their buckets (8- and 13-byte keys) and in the key store (24).
 #[test]
 fn readers_beside_a_writer_never_see_torn_entries() {
+    for key_len in [8, 13, 24] {
+        readers_beside_a_writer(key_len);
+    }
+}
+
+fn readers_beside_a_writer(key_len: usize) {
     let m = Memory::anonymous(8 << 20).unwrap();
-    let h = HashTable::create(&m, "conc", &params(4096, 24)).unwrap();
+    let h = HashTable::create(&m, "conc", &params(4096, key_len)).unwrap();
     const STABLE: u64 = 1000;
     const CHURN: u64 = 2500;
     // Value = key id << 8 | generation; the key id part must always match.
     for i in 0..STABLE {
-        h.add(&key(i, 24), i << 8).unwrap();
+        h.add(&key(i, key_len), i << 8).unwrap();
     }
     let stop = Arc::new(AtomicBool::new(false));
     let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let lookups = Arc::new(AtomicU64::new(0));
     let readers: Vec<_> = (0..2u64)
         .map(|r| {
-            let h = HashTable::lookup_by_name(&m, "conc", 24, 8).unwrap();
+            let h = HashTable::lookup_by_name(&m, "conc", key_len, 8).unwrap();
             let (stop, lookups, started) = (stop.clone(), lookups.clone(), started.clone());
             std::thread::spawn(move || {
                 let mut n = 0u64;
@@ -165,12 +210,12 @@ fn readers_beside_a_writer_never_see_torn_entries() {
                 while !stop.load(Ordering::Relaxed) {
                     x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     let i = (x >> 33) % (STABLE + CHURN);
-                    match h.lookup(&key(i, 24)).unwrap() {
+                    match h.lookup(&key(i, key_len)).unwrap() {
                         Some(v) => assert_eq!(v >> 8, i, "key {i} read value {v:#x}"),
                         None => assert!(i >= STABLE, "stable key {i} not found"),
                     }
                     // Bulk lookups see the same guarantees.
-                    let ks: Vec<Vec<u8>> = (0..8).map(|j| key((i + j) % STABLE, 24)).collect();
+                    let ks: Vec<Vec<u8>> = (0..8).map(|j| key((i + j) % STABLE, key_len)).collect();
                     let refs: Vec<&[u8]> = ks.iter().map(|k| k.as_slice()).collect();
                     let mut vals = [0u64; 8];
                     assert_eq!(h.lookup_bulk(&refs, &mut vals).unwrap(), 0xff);
@@ -192,13 +237,13 @@ fn readers_beside_a_writer_never_see_torn_entries() {
     }
     for round in 0..20u64 {
         for i in STABLE..STABLE + CHURN {
-            h.add(&key(i, 24), i << 8 | (round & 0xff)).unwrap();
+            h.add(&key(i, key_len), i << 8 | (round & 0xff)).unwrap();
         }
         for i in 0..STABLE {
-            h.add(&key(i, 24), i << 8 | (round & 0xff)).unwrap();
+            h.add(&key(i, key_len), i << 8 | (round & 0xff)).unwrap();
         }
         for i in STABLE..STABLE + CHURN {
-            h.delete(&key(i, 24)).unwrap();
+            h.delete(&key(i, key_len)).unwrap();
         }
     }
     stop.store(true, Ordering::Relaxed);

@@ -13,40 +13,52 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use table::{HashParams, HashTable};
 
-const KEY_LEN: usize = 24;
 const STABLE: u64 = 1000;
 const CHURN: u64 = 2000;
 
-fn key(i: u64) -> [u8; KEY_LEN] {
-    let mut k = [0u8; KEY_LEN];
-    k[..8].copy_from_slice(&i.to_le_bytes());
-    k[8..16].copy_from_slice(&(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes());
-    k[16..].copy_from_slice(&(!i).to_le_bytes());
+/// Key `i`, `len` bytes (8, 16 or 24): its id first, so iteration can name it.
+fn key(i: u64, len: usize) -> Vec<u8> {
+    let mut k = Vec::with_capacity(24);
+    k.extend_from_slice(&i.to_le_bytes());
+    k.extend_from_slice(&(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes());
+    k.extend_from_slice(&(!i).to_le_bytes());
+    k.truncate(len);
     k
 }
 
 /// The child's endless churn: adds, updates and deletes, holding the lock almost always.
 fn churn(h: &HashTable) -> ! {
+    let len = h.key_len();
     let mut gen = 0u64;
     loop {
         gen += 1;
         for i in STABLE..STABLE + CHURN {
-            let _ = h.add(&key(i), i << 8 | (gen & 0xff));
+            let _ = h.add(&key(i, len), i << 8 | (gen & 0xff));
         }
         for i in 0..STABLE {
-            let _ = h.add(&key(i), i << 8 | (gen & 0xff));
+            let _ = h.add(&key(i, len), i << 8 | (gen & 0xff));
         }
         for i in STABLE..STABLE + CHURN {
-            let _ = h.delete(&key(i));
+            let _ = h.delete(&key(i, len));
         }
     }
 }
 
+/// Both layouts: entries inside their buckets (8- and 16-byte keys) and in the key store
+/// (24-byte keys). One after the other, every thread of a run joined before the next forks.
 #[test]
 fn killed_writer_is_recovered_and_readers_never_see_torn_entries() {
+    for key_len in [8, 16, 24] {
+        killed_writer_run(key_len);
+    }
+}
+
+fn killed_writer_run(key_len: usize) {
+    let key = move |i: u64| key(i, key_len);
+    let name = format!("recover{key_len}");
+    let name = name.as_str();
     let m = Memory::anonymous(16 << 20).unwrap();
-    let h = HashTable::create(&m, "recover", &HashParams { entries: 4096, key_len: KEY_LEN, ..Default::default() })
-        .unwrap();
+    let h = HashTable::create(&m, name, &HashParams { entries: 4096, key_len, ..Default::default() }).unwrap();
     for i in 0..STABLE {
         h.add(&key(i), i << 8).unwrap();
     }
@@ -76,7 +88,7 @@ fn killed_writer_is_recovered_and_readers_never_see_torn_entries() {
     let lookups = Arc::new(AtomicU64::new(0));
     let readers: Vec<_> = (0..2u64)
         .map(|r| {
-            let h = HashTable::lookup_by_name(&m, "recover", KEY_LEN, 8).unwrap();
+            let h = HashTable::lookup_by_name(&m, name, key_len, 8).unwrap();
             let (stop, lookups) = (stop.clone(), lookups.clone());
             std::thread::spawn(move || {
                 let mut x = r + 1;
@@ -112,14 +124,16 @@ fn killed_writer_is_recovered_and_readers_never_see_torn_entries() {
             held_at_death += 1;
         }
         // A new writer proceeds (the dead one's lock is taken over), within a deadline.
-        let h2 = HashTable::lookup_by_name(&m, "recover", KEY_LEN, 8).unwrap();
+        let h2 = HashTable::lookup_by_name(&m, name, key_len, 8).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let k = key(STABLE + CHURN + round as u64);
+        let adder = std::thread::spawn(move || {
             let t = Instant::now();
-            h2.add(&key(STABLE + CHURN + round as u64), (STABLE + CHURN + round as u64) << 8).unwrap();
+            h2.add(&k, (STABLE + CHURN + round as u64) << 8).unwrap();
             tx.send(t.elapsed()).unwrap();
         });
         let took = rx.recv_timeout(Duration::from_secs(10)).expect("a new writer blocked on a dead writer's lock");
+        adder.join().unwrap();
         assert!(took < Duration::from_secs(5), "round {round}: the new writer waited {took:?}");
     }
     stop.store(true, Ordering::Relaxed);
@@ -142,7 +156,7 @@ fn killed_writer_is_recovered_and_readers_never_see_torn_entries() {
     assert!((0..STABLE).all(|i| seen.contains(&i)));
     assert_eq!(h.count(), seen.len() as u64);
     println!(
-        "writers died holding the lock in {held_at_death} of {ROUNDS} rounds; {} lookups",
+        "{key_len}-byte keys: writers died holding the lock in {held_at_death} of {ROUNDS} rounds; {} lookups",
         lookups.load(Ordering::Relaxed)
     );
 }

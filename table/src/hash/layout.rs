@@ -3,16 +3,23 @@
 //! The memzone is an array of 64-bit atomic words, so every process maps it the same way:
 //!
 //! 1. a header of [`HDR_WORDS`] words ([`Header`]);
-//! 2. `buckets` buckets of one cache line each ([`BUCKET_WORDS`] words): the bucket's
-//!    sequence counter, the 16-bit short signatures of its [`SLOTS`] slots (two words) and
-//!    the 32-bit key-store index of each slot (four words; 0 marks a free slot);
-//! 3. the key store: `capacity + 1` entries (entry 0 unused) of the value followed by the
-//!    key padded to whole words (and a 7-word entry to 8, one whole cache line);
+//! 2. `buckets` buckets. A bucket starts with one cache line ([`BUCKET_WORDS`] words): the
+//!    bucket's sequence counter, the 16-bit short signatures of its [`SLOTS`] slots (two
+//!    words), a 32-bit key-store index per slot (four words; 0 marks a free slot) and a
+//!    word of flags ([`OVERFLOWED`]).
+//!    For keys of up to [`INLINE_MAX_KW`] words the bucket goes on with its slots' entries
+//!    ("inline"): eight entries of the value and the key, so a lookup fetches the bucket and
+//!    its entries at once instead of one after the other;
+//! 3. for longer keys, the key store: `capacity + 1` entries (entry 0 unused) of the value
+//!    followed by the key padded to whole words (and a 7-word entry to 8, one whole cache
+//!    line). With inline entries the store is empty, and a slot's index only names its entry
+//!    (for the free list, the entry count and recovery);
 //! 4. the free list: a stack of the key-store indices not in use, two 32-bit indices a word.
 //!
 //! A lookup reads one bucket line, compares the eight short signatures at once, and reads
-//! the key-store entry of a matching slot only: two cache lines for a hit in the primary
-//! bucket, as DPDK's `rte_hash`.
+//! the entry of a matching slot only. With a key store that is two cache lines one after the
+//! other, as DPDK's `rte_hash`; with inline entries the entry's lines were fetched with the
+//! bucket's.
 
 use eal::shm;
 use std::sync::atomic::AtomicU64;
@@ -24,17 +31,26 @@ pub const MAX_KEY_LEN: usize = 64;
 
 /// Identifies the table kind and layout revision; bumped whenever the layout changes, so a
 /// binary built with another layout is refused instead of misreading the table.
-pub const MAGIC: u64 = 0x4259_5048_4153_4834; // "BYPHASH4"
+pub const MAGIC: u64 = 0x4259_5048_4153_4835; // "BYPHASH5"
 /// Words of the header.
 pub const HDR_WORDS: usize = 16;
 /// Words of a bucket: one cache line.
 pub const BUCKET_WORDS: usize = 8;
+/// Keys of at most this many words keep their entries inside their bucket.
+pub const INLINE_MAX_KW: usize = 2;
 /// Bucket word: the sequence counter (odd while the bucket is being written).
 pub const B_SEQ: usize = 0;
 /// Bucket words: short signatures of slots 0-3, then 4-7, 16 bits each.
 pub const B_SIGS: usize = 1;
 /// Bucket words: key-store indices of slots 0-1, 2-3, 4-5, 6-7, 32 bits each.
 pub const B_IDX: usize = 3;
+/// Bucket word: flags ([`OVERFLOWED`]).
+pub const B_FLAGS: usize = 7;
+/// Bucket flag: a key whose primary bucket this is may live in its alternative bucket (set
+/// when a key is added there because this bucket was full, or moved out of this bucket;
+/// cleared only by a reset). While it is clear, a key not found here is not in the table,
+/// so adds, deletes and lookups read one bucket instead of two.
+pub const OVERFLOWED: u64 = 1;
 
 /// The table's header, the first [`HDR_WORDS`] words of its memzone: what any process needs
 /// to read the table the same way, and the writer's state.
@@ -70,7 +86,11 @@ const _: () = assert!(std::mem::size_of::<Header>() == HDR_WORDS * 8);
 /// Where the parts of a table start, in words from the memzone's start.
 #[derive(Debug, Clone, Copy)]
 pub struct Offsets {
-    /// First key-store entry (entry 0).
+    /// Words of one bucket: [`BUCKET_WORDS`], plus the inline entries' keys and values.
+    pub bucket_words: usize,
+    /// True when entries live in their buckets (keys of up to [`INLINE_MAX_KW`] words).
+    pub inline: bool,
+    /// First key-store entry (entry 0); with inline entries, the empty store's place.
     pub store: usize,
     /// First word of the free-list stack.
     pub free: usize,
@@ -83,16 +103,48 @@ pub struct Offsets {
 impl Offsets {
     /// The layout of a table of `buckets` buckets, `capacity` entries, `key_len`-byte keys.
     pub fn new(buckets: usize, capacity: usize, key_len: usize) -> Offsets {
-        // Unpadded (a smaller key store misses the cache less often; measured better than
-        // DPDK's 16-byte alignment for 9- to 16-byte keys), except that a 56-byte entry is
-        // padded to fill exactly one cache line instead of straddling two almost always.
-        let entry_words = match 1 + key_len.div_ceil(8) {
-            7 => 8,
-            w => w,
-        };
-        let store = HDR_WORDS + buckets * BUCKET_WORDS;
-        let free = store + (capacity + 1) * entry_words;
-        Offsets { store, free, entry_words, total: free + capacity.div_ceil(2) }
+        let kw = key_len.div_ceil(8);
+        let inline = kw <= INLINE_MAX_KW;
+        let bucket_words = bucket_words(kw);
+        let entry_words = entry_words(kw);
+        let store = HDR_WORDS + buckets * bucket_words;
+        let free = if inline { store } else { store + (capacity + 1) * entry_words };
+        Offsets { bucket_words, inline, store, free, entry_words, total: free + capacity.div_ceil(2) }
+    }
+}
+
+/// Words of a bucket with inline entries of `kw`-word keys: the bucket's line, then the
+/// [`SLOTS`] entries, each as a key-store entry (the value, then the key): 3 cache lines for
+/// 1-word keys, 4 for 2-word ones.
+pub const fn inline_bucket_words(kw: usize) -> usize {
+    BUCKET_WORDS + SLOTS * (1 + kw)
+}
+
+/// Word offsets, from a bucket's first word, of the key and the value of slot `s`'s inline
+/// entry, for `kw`-word keys. An entry's words sit together, so an add writes one line or two.
+#[inline(always)]
+pub const fn inline_entry(kw: usize, s: usize) -> (usize, usize) {
+    let e = BUCKET_WORDS + (s % SLOTS) * (1 + kw);
+    (e + 1, e)
+}
+
+/// Words of a bucket of a table with `kw`-word keys.
+pub const fn bucket_words(kw: usize) -> usize {
+    if kw <= INLINE_MAX_KW {
+        inline_bucket_words(kw)
+    } else {
+        BUCKET_WORDS
+    }
+}
+
+/// Words of a key-store entry for keys of `kw` words: the value and the key, unpadded (a
+/// smaller key store misses the cache less often; measured better than DPDK's 16-byte
+/// alignment for 9- to 16-byte keys), except that a 7-word entry is padded to fill exactly one
+/// cache line instead of straddling two almost always.
+pub const fn entry_words(kw: usize) -> usize {
+    match 1 + kw {
+        7 => 8,
+        w => w,
     }
 }
 
@@ -151,6 +203,14 @@ pub fn sig_match(lo: u64, hi: u64, sig: u16) -> u32 {
 pub fn key_words<const KW: usize>(key: &[u8]) -> [u64; KW] {
     let mut w = [0u64; KW];
     let len = key.len();
+    let (whole, rest) = key.as_chunks::<8>();
+    if rest.is_empty() && whole.len() == KW {
+        // A key of whole words (8, 16, ... 64 bytes): one plain load a word, no tail to mask.
+        for (slot, c) in w.iter_mut().zip(whole) {
+            *slot = u64::from_le_bytes(*c);
+        }
+        return w;
+    }
     if KW == 0 || len == 0 {
         return w;
     }

@@ -1,38 +1,45 @@
 //! A bucketised cuckoo hash table in a memzone.
 //!
-//! The layout (module `layout`) follows DPDK's `rte_hash`: one-cache-line buckets of [`SLOTS`]
-//! slots, each a 16-bit short signature and the index of an entry in a separate key store
-//! (the value and the key). A key lives in its primary bucket, picked by the hash's lower
-//! bits, or its alternative `b ^ mix(sig)`, which is symmetric, so an entry can be moved
-//! between its two buckets knowing only its short signature.
+//! The layout (module `layout`) follows DPDK's `rte_hash`: buckets of [`SLOTS`] slots whose
+//! first cache line holds each slot's 16-bit short signature and entry index; an entry is the
+//! value and the key. For keys of up to 16 bytes the entries follow their bucket's line, so a
+//! lookup fetches both at once; longer keys' entries live in a separate key store, as
+//! DPDK's. A key lives in its primary bucket, picked by the hash's lower bits, or its
+//! alternative `b ^ mix(sig)`, which is symmetric, so an entry can be moved between its two
+//! buckets knowing only its short signature. A bucket flag says whether a key of this
+//! primary bucket was ever placed in, or moved to, its alternative; while it is clear a key
+//! not found in its primary bucket is absent, and the alternative is not read.
 //!
 //! Readers are lock-free: they snapshot the bucket's sequence counter, search, and retry if
-//! the counter moved or was odd (a write in progress), so they never return a torn entry. A
-//! key-store entry is only ever rewritten after the bucket slot pointing at it was cleared
-//! (which moved that bucket's counter), so validating the bucket validates the entry.
-//! Writers (from any process) are serialised by a spinlock word in the header; each bucket
-//! write makes its counter odd, writes, and makes it even again. A cuckoo move writes the
-//! destination before clearing the source, so a concurrent reader finds a moving key in one
-//! of its two buckets.
+//! the counter moved or was odd (a write in progress), so they never return a torn entry. An
+//! entry is only ever written inside a write of the bucket whose slot points at it, or (in
+//! the key store) after the slot pointing at it was cleared, which moved that bucket's
+//! counter; so validating the bucket validates the entry. Writers (from any process) are
+//! serialised by a spinlock word in the header, taken per update or held across many by a
+//! [`HashWriter`]; each bucket write makes its counter odd, writes, and makes it even again.
+//! A cuckoo move writes the destination before clearing the source, so a concurrent reader
+//! finds a moving key in one of its two buckets.
 //!
 //! The lock word holds the writer's pid. A writer that dies holding it (`kill -9`) is
 //! recovered from (module `writer`): the next writer, or a reader kept waiting by a bucket left
 //! mid-write, sees the owner is dead, takes the lock and repairs what a write cut short can
 //! leave.
 
-/// Calls `$self.$f::<KW>(args)` with `KW` the table's key length in words (1 to 8, checked
-/// when the handle is made) as a constant, so each key size gets its own unrolled code.
+/// Calls `$self.$f::<KW, EW>(args)` with `KW` the table's key length in words (1 to 8,
+/// checked when the handle is made) and `EW` the words of its key-store entries
+/// (`layout::entry_words(KW)`) as constants, so each key size gets its own unrolled code and
+/// entries are indexed as arrays (one bounds check, on the entry's index).
 macro_rules! by_key_words {
     ($self:expr, $f:ident($($arg:expr),*)) => {
         match $self.kw {
-            1 => $self.$f::<1>($($arg),*),
-            2 => $self.$f::<2>($($arg),*),
-            3 => $self.$f::<3>($($arg),*),
-            4 => $self.$f::<4>($($arg),*),
-            5 => $self.$f::<5>($($arg),*),
-            6 => $self.$f::<6>($($arg),*),
-            7 => $self.$f::<7>($($arg),*),
-            _ => $self.$f::<8>($($arg),*),
+            1 => $self.$f::<1, 2>($($arg),*),
+            2 => $self.$f::<2, 3>($($arg),*),
+            3 => $self.$f::<3, 4>($($arg),*),
+            4 => $self.$f::<4, 5>($($arg),*),
+            5 => $self.$f::<5, 6>($($arg),*),
+            6 => $self.$f::<6, 8>($($arg),*),
+            7 => $self.$f::<7, 8>($($arg),*),
+            _ => $self.$f::<8, 9>($($arg),*),
         }
     };
 }
@@ -42,9 +49,13 @@ mod writer;
 
 use crate::{check_name, crc, TableError};
 use eal::{shm, Memory};
-use layout::{key_words, short_sig, sig_match, Header, Offsets, BUCKET_WORDS, B_IDX, B_SEQ, B_SIGS, HDR_WORDS};
+use layout::{
+    key_words, short_sig, sig_match, Header, Offsets, BUCKET_WORDS, B_FLAGS, B_IDX, B_SEQ, B_SIGS, HDR_WORDS,
+    INLINE_MAX_KW, OVERFLOWED,
+};
 pub use layout::{MAX_KEY_LEN, SLOTS};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
+pub use writer::HashWriter;
 
 /// Largest bulk lookup.
 pub const MAX_BULK: usize = 64;
@@ -81,15 +92,14 @@ impl HashFunction {
     }
 }
 
-/// The 32-bit finaliser of MurmurHash3 (`fmix32`): every output bit depends on every input
-/// bit, so the bucket index and the short signature taken from a CRC are spread evenly.
+/// Spreads a CRC over all 32 bits: the upper half of its product with a 64-bit odd constant
+/// (Fibonacci hashing). CRC is linear, so keys that differ in a few bits (counters, addresses
+/// in one subnet) would otherwise crowd some buckets and leave others empty; the product's
+/// bits 32-63 each depend on every bit of the CRC. Two instructions, against eleven for
+/// MurmurHash3's `fmix32`, with the same spread on counter keys (the unit test below).
 #[inline(always)]
-fn mix(mut h: u32) -> u32 {
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85eb_ca6b);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xc2b2_ae35);
-    h ^ h >> 16
+fn mix(h: u32) -> u32 {
+    ((u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 32) as u32
 }
 
 /// Parameters of [`HashTable::create`].
@@ -120,6 +130,8 @@ pub struct HashTable {
     name: String,
     hdr: &'static Header,
     words: &'static [AtomicU64],
+    /// The key store's words: `capacity + 1` entries (none when entries are inline).
+    store: &'static [AtomicU64],
     key_len: usize,
     kw: usize,
     mask: u32,
@@ -230,6 +242,7 @@ impl HashTable {
             name: name.into(),
             hdr,
             words,
+            store: &words[at.store..at.free],
             key_len,
             kw: key_len.div_ceil(8),
             mask: (buckets - 1) as u32,
@@ -302,7 +315,7 @@ impl HashTable {
         }
     }
 
-    fn hash_n<const KW: usize>(&self, key: &[u8]) -> u32 {
+    fn hash_n<const KW: usize, const EW: usize>(&self, key: &[u8]) -> u32 {
         self.hash_words(&key_words::<KW>(key))
     }
 
@@ -324,15 +337,25 @@ impl HashTable {
     /// First word of bucket `b`.
     #[inline(always)]
     fn bucket(&self, b: u32) -> usize {
-        HDR_WORDS + b as usize * BUCKET_WORDS
+        HDR_WORDS + b as usize * self.at.bucket_words
     }
-    /// The words of bucket `b`: one bounds check for all of them (never failing: `b` is
-    /// masked and the memzone's length was checked against the layout in `handle`).
+    /// First word of bucket `b` of a table of `KW`-word keys (the bucket size a constant).
+    #[inline(always)]
+    fn bucket_k<const KW: usize>(&self, b: u32) -> usize {
+        HDR_WORDS + b as usize * layout::bucket_words(KW)
+    }
+    /// The first line of the bucket starting at word `base`: one bounds check for all of it
+    /// (never failing: bucket numbers are masked and the memzone's length was checked
+    /// against the layout in `handle`).
+    #[inline(always)]
+    fn line_at(&self, base: usize) -> &[AtomicU64; BUCKET_WORDS] {
+        let words: &[AtomicU64] = &self.words[base..base + BUCKET_WORDS];
+        words.try_into().expect("a bucket line is BUCKET_WORDS words")
+    }
+    /// The first line of bucket `b`: counter, signatures, indices.
     #[inline(always)]
     fn bucket_ref(&self, b: u32) -> &[AtomicU64; BUCKET_WORDS] {
-        let base = self.bucket(b);
-        let words: &[AtomicU64] = &self.words[base..base + BUCKET_WORDS];
-        words.try_into().expect("a bucket is BUCKET_WORDS words")
+        self.line_at(self.bucket(b))
     }
     #[inline(always)]
     fn seq(&self, b: u32) -> &AtomicU64 {
@@ -347,24 +370,60 @@ impl HashTable {
     fn sig_of(&self, b: u32, s: usize) -> u16 {
         (self.words[self.bucket(b) + B_SIGS + s / 4].load(Ordering::Relaxed) >> (16 * (s % 4))) as u16
     }
-    /// First word (the value) of key-store entry `idx`.
-    #[inline(always)]
-    fn entry(&self, idx: u32) -> usize {
-        self.at.store + idx as usize * self.at.entry_words
+    /// Word offsets of the key and the value of the entry in slot `s` of bucket `b`, whose
+    /// key-store index is `idx`: in the bucket with inline entries, else in the store.
+    fn entry_at(&self, b: u32, s: usize, idx: u32) -> (usize, usize) {
+        if self.at.inline {
+            let (k, v) = layout::inline_entry(self.kw, s);
+            let base = self.bucket(b);
+            (base + k, base + v)
+        } else {
+            let e = self.at.store + idx as usize * self.at.entry_words;
+            (e + 1, e)
+        }
     }
 
-    /// The words of key-store entry `idx`: the value, then the `KW` key words (`None` past
-    /// the store's end: only for a damaged table).
+    /// The key store as entries of `EW` words: the value, then the `KW` key words.
     #[inline(always)]
-    fn entry_ref<const KW: usize>(&self, idx: u32) -> Option<&[AtomicU64]> {
-        let e = self.entry(idx);
-        self.words.get(e..e + 1 + KW)
+    fn entries<const KW: usize, const EW: usize>(&self) -> &[[AtomicU64; EW]] {
+        const { assert!(layout::entry_words(KW) == EW) };
+        self.store.as_chunks::<EW>().0
     }
 
-    /// The value in entry `idx`.
+    /// The key words and the value of the entry in slot `s` (key-store index `idx`) of the
+    /// bucket starting at word `base` (`None` past the memzone's end: only for a damaged
+    /// table). Constants decide where it is, so only the chosen layout's code is built.
     #[inline(always)]
-    fn value_at(&self, idx: u32) -> u64 {
-        self.words.get(self.entry(idx)).map_or(0, |w| w.load(Ordering::Relaxed))
+    fn slot_entry<const KW: usize, const EW: usize>(
+        &self,
+        base: usize,
+        s: usize,
+        idx: u32,
+    ) -> Option<(&[AtomicU64; KW], &AtomicU64)> {
+        if KW <= INLINE_MAX_KW {
+            let bk = self.words.get(base..base + layout::inline_bucket_words(KW))?;
+            let (k, v) = layout::inline_entry(KW, s);
+            Some((bk[k..k + KW].try_into().ok()?, &bk[v]))
+        } else {
+            let e = self.entries::<KW, EW>().get(idx as usize)?;
+            Some((e[1..1 + KW].try_into().ok()?, &e[0]))
+        }
+    }
+
+    /// The value in slot `s` of bucket `b` (key-store index `idx`).
+    fn value_at(&self, b: u32, s: usize, idx: u32) -> u64 {
+        self.words.get(self.entry_at(b, s, idx).1).map_or(0, |w| w.load(Ordering::Relaxed))
+    }
+
+    /// Starts fetching the lines of the bucket starting at word `base`; with inline entries,
+    /// its entries' lines too.
+    #[inline(always)]
+    fn prefetch_bucket<const KW: usize>(&self, base: usize) {
+        for line in (0..layout::bucket_words(KW)).step_by(BUCKET_WORDS) {
+            if let Some(w) = self.words.get(base + line) {
+                eal::prefetch::line(w);
+            }
+        }
     }
 
     /// The slots of bucket `b` whose short signature is `sig`, as a bit per slot.
@@ -376,18 +435,19 @@ impl HashTable {
     /// Slot and key-store index of `key` in bucket `b` (no validation: the caller checks the
     /// bucket's counter, or holds the writer lock).
     #[inline(always)]
-    fn search<const KW: usize>(&self, b: u32, sig: u16, key: &[u64; KW]) -> Option<(usize, u32)> {
-        self.search_in(self.bucket_ref(b), sig, key).map(|(s, idx, _)| (s, idx))
+    fn search<const KW: usize, const EW: usize>(&self, b: u32, sig: u16, key: &[u64; KW]) -> Option<(usize, u32)> {
+        self.search_in::<KW, EW>(self.bucket_k::<KW>(b), sig, key).map(|(s, idx, _)| (s, idx))
     }
 
-    /// As `search`, on a bucket's words, also giving the entry's value.
+    /// As `search`, on the bucket starting at word `base`, also giving the entry's value.
     #[inline(always)]
-    fn search_in<const KW: usize>(
+    fn search_in<const KW: usize, const EW: usize>(
         &self,
-        bk: &[AtomicU64; BUCKET_WORDS],
+        base: usize,
         sig: u16,
         key: &[u64; KW],
     ) -> Option<(usize, u32, u64)> {
+        let bk = self.line_at(base);
         let mut m = bucket_sigs(bk, sig);
         while m != 0 {
             let s = m.trailing_zeros() as usize;
@@ -396,9 +456,9 @@ impl HashTable {
             if idx == 0 {
                 continue;
             }
-            if let Some(e) = self.entry_ref::<KW>(idx) {
-                if entry_holds(e, key) {
-                    return Some((s, idx, e[0].load(Ordering::Relaxed)));
+            if let Some((k, v)) = self.slot_entry::<KW, EW>(base, s, idx) {
+                if key_is(k, key) {
+                    return Some((s, idx, v.load(Ordering::Relaxed)));
                 }
             }
         }
@@ -417,26 +477,33 @@ impl HashTable {
     }
 
     #[inline(always)]
-    fn lookup_words<const KW: usize>(&self, key: &[u64; KW], hash: u32) -> Option<u64> {
+    fn lookup_words<const KW: usize, const EW: usize>(&self, key: &[u64; KW], hash: u32) -> Option<u64> {
         let p = self.primary(hash);
         let sig = short_sig(hash);
         let mut spins = 0u32;
-        let bk = self.bucket_ref(p);
+        let base = self.bucket_k::<KW>(p);
+        if KW <= INLINE_MAX_KW {
+            // The entries' lines, so their misses overlap the bucket line's.
+            self.prefetch_bucket::<KW>(base);
+        }
+        let bk = self.line_at(base);
         loop {
             let s1 = bk[B_SEQ].load(Ordering::Acquire);
             if s1 & 1 == 1 {
                 self.wait_writer(&mut spins);
                 continue;
             }
-            // Found in the primary bucket while it did not change: the entry was there.
-            if let Some((_, _, v)) = self.search_in(bk, sig, key) {
+            // Found in the primary bucket while it did not change: the entry was there. Not
+            // found while no key of this bucket overflowed: not in the table.
+            let found = self.search_in::<KW, EW>(base, sig, key).map(|(_, _, v)| v);
+            if found.is_some() || !overflowed(bk) {
                 fence(Ordering::Acquire);
                 if bk[B_SEQ].load(Ordering::Relaxed) == s1 {
-                    return Some(v);
+                    return found;
                 }
                 continue;
             }
-            if let Some(r) = self.lookup_alt(p, sig, key, s1, &mut spins) {
+            if let Some(r) = self.lookup_alt::<KW, EW>(p, sig, key, s1, &mut spins) {
                 return r;
             }
         }
@@ -446,7 +513,7 @@ impl HashTable {
     /// both buckets must stay stable across the whole search, so a key moving between them is
     /// seen in one of the two. `None` when the search must start again.
     #[inline(never)]
-    fn lookup_alt<const KW: usize>(
+    fn lookup_alt<const KW: usize, const EW: usize>(
         &self,
         p: u32,
         sig: u16,
@@ -460,19 +527,19 @@ impl HashTable {
             self.wait_writer(spins);
             return None;
         }
-        let r = self.search_in(self.bucket_ref(a), sig, key).map(|(_, _, v)| v);
+        let r = self.search_in::<KW, EW>(self.bucket_k::<KW>(a), sig, key).map(|(_, _, v)| v);
         fence(Ordering::Acquire);
         (self.seq(p).load(Ordering::Relaxed) == s1 && self.seq(a).load(Ordering::Relaxed) == s2).then_some(r)
     }
 
     #[inline(always)]
-    fn lookup_n<const KW: usize>(&self, key: &[u8], hash: Option<u32>) -> Option<u64> {
+    fn lookup_n<const KW: usize, const EW: usize>(&self, key: &[u8], hash: Option<u32>) -> Option<u64> {
         let w = key_words::<KW>(key);
         let hash = match hash {
             Some(h) => h,
             None => self.hash_words(&w),
         };
-        self.lookup_words(&w, hash)
+        self.lookup_words::<KW, EW>(&w, hash)
     }
 
     /// The value of `key`, `None` when absent. Lock-free; safe beside a writer in any process.
@@ -511,10 +578,10 @@ impl HashTable {
         Ok(by_key_words!(self, bulk_n(keys, values)))
     }
 
-    fn bulk_n<const KW: usize>(&self, keys: &[&[u8]], values: &mut [u64]) -> u64 {
+    fn bulk_n<const KW: usize, const EW: usize>(&self, keys: &[&[u8]], values: &mut [u64]) -> u64 {
         let mut hits = 0u64;
         for (g, (ks, vs)) in keys.chunks(BULK_GROUP).zip(values.chunks_mut(BULK_GROUP)).enumerate() {
-            hits |= self.bulk_group::<KW>(ks, vs) << (g * BULK_GROUP);
+            hits |= self.bulk_group::<KW, EW>(ks, vs) << (g * BULK_GROUP);
         }
         hits
     }
@@ -523,43 +590,57 @@ impl HashTable {
     /// stage keeps what the next needs (the key's words, its bucket, the entry it points
     /// at), so no address is computed or bounds-checked twice.
     #[inline(always)]
-    fn bulk_group<const KW: usize>(&self, keys: &[&[u8]], values: &mut [u64]) -> u64 {
+    fn bulk_group<const KW: usize, const EW: usize>(&self, keys: &[&[u8]], values: &mut [u64]) -> u64 {
         let n = keys.len().min(BULK_GROUP);
         let mut words = [[0u64; KW]; BULK_GROUP];
         let mut hashes = [0u32; BULK_GROUP];
-        let mut bks = [self.bucket_ref(0); BULK_GROUP];
+        let mut bases = [0usize; BULK_GROUP];
+        // The keys themselves first (their first and last bytes; a key spans two lines at
+        // most), so hashing the burst does not wait for them one after another.
+        for k in &keys[..n] {
+            eal::prefetch::addr(k.as_ptr());
+            eal::prefetch::addr(k.as_ptr().wrapping_add(k.len().saturating_sub(1)));
+        }
         for i in 0..n {
             words[i] = key_words::<KW>(keys[i]);
             hashes[i] = self.hash_words(&words[i]);
-            bks[i] = self.bucket_ref(self.primary(hashes[i]));
-            eal::prefetch::line(&bks[i][B_SEQ]);
+            bases[i] = self.bucket_k::<KW>(self.primary(hashes[i]));
+            // With inline entries, the entries' lines too: no second wait after the bucket's.
+            self.prefetch_bucket::<KW>(bases[i]);
         }
         // Per key: its bucket's counter and the entry of the first matching signature.
         let mut seqs = [0u64; BULK_GROUP];
-        let mut entries: [Option<&[AtomicU64]>; BULK_GROUP] = [None; BULK_GROUP];
+        // Each key's bucket counter, to validate against (any word before it is set).
+        let mut seq_at = [&self.hdr.lock; BULK_GROUP];
+        let mut entries: [Option<(&[AtomicU64; KW], &AtomicU64)>; BULK_GROUP] = [None; BULK_GROUP];
         for i in 0..n {
-            let bk = bks[i];
+            let bk = self.line_at(bases[i]);
+            seq_at[i] = &bk[B_SEQ];
             seqs[i] = bk[B_SEQ].load(Ordering::Acquire);
             let m = bucket_sigs(bk, short_sig(hashes[i]));
             if m != 0 {
-                let idx = slot_index(bk, m.trailing_zeros() as usize);
+                let s = m.trailing_zeros() as usize;
+                let idx = slot_index(bk, s);
                 if idx != 0 {
-                    entries[i] = self.entry_ref::<KW>(idx);
-                    // The whole entry: a long key's spans two cache lines.
-                    if let Some(e) = entries[i] {
-                        eal::prefetch::line(&e[0]);
-                        eal::prefetch::line(&e[KW]);
+                    entries[i] = self.slot_entry::<KW, EW>(bases[i], s, idx);
+                    if let (false, Some((k, v))) = (KW <= INLINE_MAX_KW, entries[i]) {
+                        eal::prefetch::line(v);
+                        // An entry of 2, 4 or 8 words never crosses a cache line (the store
+                        // starts on one); a longer or odd-sized one may.
+                        if 8 % EW != 0 {
+                            eal::prefetch::line(&k[KW - 1]);
+                        }
                     }
                 }
             }
         }
         let mut hits = 0u64;
         for i in 0..n {
-            if let Some(e) = entries[i] {
-                if seqs[i] & 1 == 0 && entry_holds(e, &words[i]) {
-                    let v = e[0].load(Ordering::Relaxed);
+            if let Some((k, v)) = entries[i] {
+                if seqs[i] & 1 == 0 && key_is(k, &words[i]) {
+                    let v = v.load(Ordering::Relaxed);
                     fence(Ordering::Acquire);
-                    if bks[i][B_SEQ].load(Ordering::Relaxed) == seqs[i] {
+                    if seq_at[i].load(Ordering::Relaxed) == seqs[i] {
                         values[i] = v;
                         hits |= 1 << i;
                         continue;
@@ -567,7 +648,7 @@ impl HashTable {
                 }
             }
             // Not settled by its first match in the primary bucket: the full search.
-            if let Some(v) = self.lookup_words(&words[i], hashes[i]) {
+            if let Some(v) = self.lookup_words::<KW, EW>(&words[i], hashes[i]) {
                 values[i] = v;
                 hits |= 1 << i;
             }
@@ -591,11 +672,11 @@ impl HashTable {
                     continue;
                 }
                 let idx = self.index(b, s);
-                let e = self.entry(idx);
-                let value = self.value_at(idx);
+                let (e, _) = self.entry_at(b, s, idx);
+                let value = self.value_at(b, s, idx);
                 let mut key = Vec::with_capacity(self.kw * 8);
                 for k in 0..self.kw {
-                    let w = self.words.get(e + 1 + k).map_or(0, |w| w.load(Ordering::Relaxed));
+                    let w = self.words.get(e + k).map_or(0, |w| w.load(Ordering::Relaxed));
                     key.extend_from_slice(&w.to_le_bytes());
                 }
                 fence(Ordering::Acquire);
@@ -619,20 +700,25 @@ fn slot_index(bk: &[AtomicU64; BUCKET_WORDS], s: usize) -> u32 {
     (bk[B_IDX + (s / 2) % (SLOTS / 2)].load(Ordering::Relaxed) >> (32 * (s % 2))) as u32
 }
 
+/// True when a key whose primary bucket is `bk` may live in its alternative bucket.
+#[inline(always)]
+fn overflowed(bk: &[AtomicU64; BUCKET_WORDS]) -> bool {
+    bk[B_FLAGS].load(Ordering::Relaxed) & OVERFLOWED != 0
+}
+
 /// The slots of a bucket whose short signature is `sig`, a bit per slot.
 #[inline(always)]
 fn bucket_sigs(bk: &[AtomicU64; BUCKET_WORDS], sig: u16) -> u32 {
     sig_match(bk[B_SIGS].load(Ordering::Relaxed), bk[B_SIGS + 1].load(Ordering::Relaxed), sig)
 }
 
-/// True when the key-store entry `e` (the value, then the key words) holds `key`.
+/// True when the stored key words `k` are `key`.
 #[inline(always)]
-fn entry_holds<const KW: usize>(e: &[AtomicU64], key: &[u64; KW]) -> bool {
-    // One bounds check, then a compare unrolled for the key's `KW` words.
-    let Some(stored) = e.get(1..1 + KW) else { return false };
+fn key_is<const KW: usize>(k: &[AtomicU64; KW], key: &[u64; KW]) -> bool {
+    // Unrolled for the key's `KW` words, no bounds checks.
     let mut diff = 0;
     for i in 0..KW {
-        diff |= stored[i].load(Ordering::Relaxed) ^ key[i];
+        diff |= k[i].load(Ordering::Relaxed) ^ key[i];
     }
     diff == 0
 }
@@ -663,7 +749,7 @@ mod tests {
         let mut elsewhere = 0;
         for i in 0..n {
             let hash = h.hash(&key(i)).unwrap();
-            if h.search(h.primary(hash), short_sig(hash), &key_words::<8>(&key(i))).is_none() {
+            if h.search::<8, 9>(h.primary(hash), short_sig(hash), &key_words::<8>(&key(i))).is_none() {
                 elsewhere += 1;
             }
         }

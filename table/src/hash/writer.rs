@@ -2,13 +2,36 @@
 //! moves), delete, reset, the key store's free list, and recovery from a writer that died
 //! holding the lock.
 
-use super::layout::{key_words, short_sig, B_IDX, B_SIGS};
-use super::{HashTable, SLOTS};
+use super::layout::{key_words, short_sig, B_FLAGS, B_IDX, B_SIGS, INLINE_MAX_KW, OVERFLOWED};
+use super::{overflowed, HashTable, SLOTS};
 use crate::TableError;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 /// Most buckets the cuckoo search visits before declaring the table full.
 const MAX_PATH_NODES: usize = 512;
+
+/// A table's writer lock, held: adds and deletes without an atomic operation each
+/// ([`HashTable::writer`]). Lets go of the lock when dropped.
+pub struct HashWriter<'a> {
+    table: &'a HashTable,
+    _lock: WriterGuard<'a>,
+}
+
+impl HashWriter<'_> {
+    /// As [`HashTable::add`], under the lock this writer holds.
+    pub fn add(&self, key: &[u8], value: u64) -> Result<(), TableError> {
+        let t = self.table;
+        t.check_key(key)?;
+        by_key_words!(t, add_n(key, value, false))
+    }
+
+    /// As [`HashTable::delete`], under the lock this writer holds.
+    pub fn delete(&self, key: &[u8]) -> Result<u64, TableError> {
+        let t = self.table;
+        t.check_key(key)?;
+        by_key_words!(t, delete_n(key, false))
+    }
+}
 
 /// Holds the writer lock; lets go when dropped.
 pub(super) struct WriterGuard<'a>(&'a AtomicU64);
@@ -83,8 +106,8 @@ impl HashTable {
     /// before a slot points at it, and filling or clearing a slot's index is one store. So
     /// what remains is: a bucket counter left odd (made even again, which also sends any
     /// reader of the old state round again), an entry a cuckoo move had written to its other
-    /// bucket but not yet cleared from the first (one copy is cleared), and the free list
-    /// and entry count (rebuilt from the slots in use).
+    /// bucket but not yet cleared from the first (one copy is cleared and its bucket marked
+    /// overflowed), and the free list and entry count (rebuilt from the slots in use).
     fn repair(&self) {
         for b in 0..=self.mask {
             let seq = self.seq(b);
@@ -101,7 +124,12 @@ impl HashTable {
                     continue;
                 }
                 if idx > self.capacity as usize || in_use[idx] {
-                    self.write_bucket(b, || self.clear_slot(b, s));
+                    // A second copy: its key stays in its other bucket, which may be the
+                    // alternative of this one.
+                    self.write_bucket(b, || {
+                        self.clear_slot(b, s);
+                        self.mark_overflowed(b);
+                    });
                     continue;
                 }
                 in_use[idx] = true;
@@ -188,34 +216,70 @@ impl HashTable {
         (0..SLOTS).find(|&s| (self.words[base + s / 2].load(Ordering::Relaxed) >> (32 * (s % 2))) as u32 == 0)
     }
 
-    /// Moves the slot (`from`, `fs`) to (`to`, `ts`): destination first, then the source.
+    /// Moves the slot (`from`, `fs`) to (`to`, `ts`), with its entry when entries are
+    /// inline: destination first, then the source.
     fn move_slot(&self, from: u32, fs: usize, to: u32, ts: usize) {
         let (sig, idx) = (self.sig_of(from, fs), self.index(from, fs));
-        self.write_bucket(to, || self.set_slot(to, ts, sig, idx));
-        self.write_bucket(from, || self.clear_slot(from, fs));
+        self.write_bucket(to, || {
+            if self.at.inline {
+                let ((fk, fv), (tk, tv)) = (self.entry_at(from, fs, idx), self.entry_at(to, ts, idx));
+                for i in 0..self.kw {
+                    self.words[tk + i].store(self.words[fk + i].load(Ordering::Relaxed), Ordering::Relaxed);
+                }
+                self.words[tv].store(self.words[fv].load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+            self.set_slot(to, ts, sig, idx)
+        });
+        // `from` may be the key's primary bucket (a short signature does not tell): marked,
+        // so lookups of its keys go on to the alternatives.
+        self.write_bucket(from, || {
+            self.clear_slot(from, fs);
+            self.mark_overflowed(from);
+        });
     }
 
-    /// Adds `key` with `value`, or replaces the value of a present key.
+    /// Sets bucket `b`'s [`OVERFLOWED`] flag (inside `write_bucket`).
+    fn mark_overflowed(&self, b: u32) {
+        let w = &self.bucket_ref(b)[B_FLAGS];
+        w.store(w.load(Ordering::Relaxed) | OVERFLOWED, Ordering::Relaxed);
+    }
+
+    /// Adds `key` with `value`, or replaces the value of a present key. Takes the writer lock
+    /// for this one update; [`HashTable::writer`] holds it across many.
     pub fn add(&self, key: &[u8], value: u64) -> Result<(), TableError> {
         self.check_key(key)?;
-        by_key_words!(self, add_n(key, value))
+        by_key_words!(self, add_n(key, value, true))
     }
 
-    fn add_n<const KW: usize>(&self, key: &[u8], value: u64) -> Result<(), TableError> {
+    /// Takes the writer lock and holds it until the returned writer is dropped, so its adds
+    /// and deletes pay no atomic operation each (DPDK's single-writer `rte_hash`, which takes
+    /// no lock at all). Other writers, in any process, wait meanwhile; readers never do.
+    pub fn writer(&self) -> HashWriter<'_> {
+        HashWriter { table: self, _lock: self.lock() }
+    }
+
+    /// `lock`: take the writer lock (false: the caller holds it, through a [`HashWriter`]).
+    fn add_n<const KW: usize, const EW: usize>(&self, key: &[u8], value: u64, lock: bool) -> Result<(), TableError> {
         let w = &key_words::<KW>(key);
         let hash = self.hash_words(w);
         let p = self.primary(hash);
         let sig = short_sig(hash);
         let a = self.alt(p, sig);
-        // Both buckets are read (is the key there already?): start their cache misses before
-        // the lock's atomic exchange, which waits for every earlier load (not prefetches).
-        eal::prefetch::line(self.seq(p));
+        // Start the primary bucket's cache misses before the lock's atomic exchange, which
+        // waits for every earlier load (not prefetches); with inline entries its entries'
+        // lines too, as the key most likely goes there. The alternative bucket is read only
+        // when the primary one overflowed or is full.
+        self.prefetch_bucket::<KW>(self.bucket_k::<KW>(p));
         eal::prefetch::line(self.seq(a));
-        let _g = self.lock();
+        let _g = lock.then(|| self.lock());
+        let maybe_in_alt = overflowed(self.bucket_ref(p));
         for b in [p, a] {
-            if let Some((_, idx)) = self.search(b, sig, w) {
-                let e = self.entry(idx);
-                self.write_bucket(b, || self.words[e].store(value, Ordering::Relaxed));
+            if b != p && !maybe_in_alt {
+                break;
+            }
+            if let Some((s, idx)) = self.search::<KW, EW>(b, sig, w) {
+                let (_, v) = self.entry_at(b, s, idx);
+                self.write_bucket(b, || self.words[v].store(value, Ordering::Relaxed));
                 return Ok(());
             }
         }
@@ -228,13 +292,20 @@ impl HashTable {
             None => self.make_room(p, a).ok_or_else(|| TableError::Full(self.name.clone()))?,
         };
         let Some(idx) = self.pop_free() else { return Err(TableError::Full(self.name.clone())) };
-        // The entry is not reachable from any slot yet: readers cannot see it half-written.
-        let e = self.entry(idx);
-        self.words[e].store(value, Ordering::Relaxed);
-        for (k, &x) in w.iter().enumerate() {
-            self.words[e + 1 + k].store(x, Ordering::Relaxed);
+        if b != p {
+            // Marked before the key is there, so no lookup misses it once the add returns.
+            self.write_bucket(p, || self.mark_overflowed(p));
         }
-        self.write_bucket(b, || self.set_slot(b, s, sig, idx));
+        // The entry is written before the slot points at it, inside the bucket's write (an
+        // inline entry is part of the bucket), so no reader sees it half-written.
+        let (k, v) = self.entry_at(b, s, idx);
+        self.write_bucket(b, || {
+            self.words[v].store(value, Ordering::Relaxed);
+            for (i, &x) in w.iter().enumerate() {
+                self.words[k + i].store(x, Ordering::Relaxed);
+            }
+            self.set_slot(b, s, sig, idx)
+        });
         self.hdr.count.store(count + 1, Ordering::Relaxed);
         Ok(())
     }
@@ -277,30 +348,43 @@ impl HashTable {
         None
     }
 
-    /// Removes `key`; returns its value, or [`TableError::NotPresent`].
+    /// Removes `key`; returns its value, or [`TableError::NotPresent`]. Takes the writer lock
+    /// for this one update; [`HashTable::writer`] holds it across many.
     pub fn delete(&self, key: &[u8]) -> Result<u64, TableError> {
         self.check_key(key)?;
-        by_key_words!(self, delete_n(key))
+        by_key_words!(self, delete_n(key, true))
     }
 
-    fn delete_n<const KW: usize>(&self, key: &[u8]) -> Result<u64, TableError> {
+    /// `lock`: take the writer lock (false: the caller holds it, through a [`HashWriter`]).
+    fn delete_n<const KW: usize, const EW: usize>(&self, key: &[u8], lock: bool) -> Result<u64, TableError> {
         let w = key_words::<KW>(key);
         let hash = self.hash_words(&w);
         let p = self.primary(hash);
         let sig = short_sig(hash);
-        // Read the bucket before the lock (a hint only: it is searched again under the lock)
-        // and prefetch the entry of the first matching signature, so both cache misses are
-        // under way before the lock's atomic exchange, which waits for earlier loads.
-        let m = self.sig_slots(p, sig);
-        if m != 0 {
-            if let Some(w) = self.words.get(self.entry(self.index(p, m.trailing_zeros() as usize))) {
-                eal::prefetch::line(w);
+        if KW <= INLINE_MAX_KW {
+            // The bucket with its entries: every line the delete reads, before the lock's
+            // atomic exchange, which waits for earlier loads (not prefetches).
+            self.prefetch_bucket::<KW>(self.bucket_k::<KW>(p));
+        } else {
+            // Read the bucket before the lock (a hint only: it is searched again under the
+            // lock) and prefetch the entry of the first matching signature, so both cache
+            // misses are under way before the lock's atomic exchange.
+            let m = self.sig_slots(p, sig);
+            if m != 0 {
+                let s = m.trailing_zeros() as usize;
+                if let Some(w) = self.words.get(self.entry_at(p, s, self.index(p, s)).1) {
+                    eal::prefetch::line(w);
+                }
             }
         }
-        let _g = self.lock();
+        let _g = lock.then(|| self.lock());
+        let maybe_in_alt = overflowed(self.bucket_ref(p));
         for b in [p, self.alt(p, sig)] {
-            if let Some((s, idx)) = self.search(b, sig, &w) {
-                let v = self.value_at(idx);
+            if b != p && !maybe_in_alt {
+                break;
+            }
+            if let Some((s, idx)) = self.search::<KW, EW>(b, sig, &w) {
+                let v = self.value_at(b, s, idx);
                 self.write_bucket(b, || self.clear_slot(b, s));
                 self.push_free(idx);
                 self.hdr.count.store(self.count().saturating_sub(1), Ordering::Relaxed);
@@ -314,11 +398,12 @@ impl HashTable {
     pub fn reset(&self) {
         let _g = self.lock();
         for b in 0..=self.mask {
-            let base = self.bucket(b) + B_IDX;
+            let base = self.bucket(b);
             self.write_bucket(b, || {
                 for k in 0..SLOTS / 2 {
-                    self.words[base + k].store(0, Ordering::Relaxed);
+                    self.words[base + B_IDX + k].store(0, Ordering::Relaxed);
                 }
+                self.words[base + B_FLAGS].store(0, Ordering::Relaxed);
             });
         }
         self.fill_free_list(|_| false);
