@@ -104,7 +104,7 @@ impl Offsets {
     /// The layout of a table of `buckets` buckets, `capacity` entries, `key_len`-byte keys.
     pub fn new(buckets: usize, capacity: usize, key_len: usize) -> Offsets {
         let kw = key_len.div_ceil(8);
-        let inline = kw <= INLINE_MAX_KW;
+        let inline = is_inline(kw);
         let bucket_words = bucket_words(kw);
         let entry_words = entry_words(kw);
         let store = HDR_WORDS + buckets * bucket_words;
@@ -128,9 +128,14 @@ pub const fn inline_entry(kw: usize, s: usize) -> (usize, usize) {
     (e + 1, e)
 }
 
+/// True when the entries of `kw`-word keys live in their buckets.
+pub const fn is_inline(kw: usize) -> bool {
+    kw <= INLINE_MAX_KW
+}
+
 /// Words of a bucket of a table with `kw`-word keys.
 pub const fn bucket_words(kw: usize) -> usize {
-    if kw <= INLINE_MAX_KW {
+    if is_inline(kw) {
         inline_bucket_words(kw)
     } else {
         BUCKET_WORDS

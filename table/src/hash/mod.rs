@@ -51,7 +51,7 @@ use crate::{check_name, crc, TableError};
 use eal::{shm, Memory};
 use layout::{
     key_words, short_sig, sig_match, Header, Offsets, BUCKET_WORDS, B_FLAGS, B_IDX, B_SEQ, B_SIGS, HDR_WORDS,
-    INLINE_MAX_KW, OVERFLOWED,
+    OVERFLOWED,
 };
 pub use layout::{MAX_KEY_LEN, SLOTS};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
@@ -400,7 +400,7 @@ impl HashTable {
         s: usize,
         idx: u32,
     ) -> Option<(&[AtomicU64; KW], &AtomicU64)> {
-        if KW <= INLINE_MAX_KW {
+        if layout::is_inline(KW) {
             let bk = self.words.get(base..base + layout::inline_bucket_words(KW))?;
             let (k, v) = layout::inline_entry(KW, s);
             Some((bk[k..k + KW].try_into().ok()?, &bk[v]))
@@ -482,7 +482,7 @@ impl HashTable {
         let sig = short_sig(hash);
         let mut spins = 0u32;
         let base = self.bucket_k::<KW>(p);
-        if KW <= INLINE_MAX_KW {
+        if layout::is_inline(KW) {
             // The entries' lines, so their misses overlap the bucket line's.
             self.prefetch_bucket::<KW>(base);
         }
@@ -610,7 +610,8 @@ impl HashTable {
         }
         // Per key: its bucket's counter and the entry of the first matching signature.
         let mut seqs = [0u64; BULK_GROUP];
-        // Each key's bucket counter, to validate against (any word before it is set).
+        // Each key's bucket counter, to validate against (the header word only fills the
+        // array until stage 2 sets every entry below `n`).
         let mut seq_at = [&self.hdr.lock; BULK_GROUP];
         let mut entries: [Option<(&[AtomicU64; KW], &AtomicU64)>; BULK_GROUP] = [None; BULK_GROUP];
         for i in 0..n {
@@ -623,7 +624,7 @@ impl HashTable {
                 let idx = slot_index(bk, s);
                 if idx != 0 {
                     entries[i] = self.slot_entry::<KW, EW>(bases[i], s, idx);
-                    if let (false, Some((k, v))) = (KW <= INLINE_MAX_KW, entries[i]) {
+                    if let (false, Some((k, v))) = (layout::is_inline(KW), entries[i]) {
                         eal::prefetch::line(v);
                         // An entry of 2, 4 or 8 words never crosses a cache line (the store
                         // starts on one); a longer or odd-sized one may.

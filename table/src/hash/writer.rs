@@ -2,7 +2,7 @@
 //! moves), delete, reset, the key store's free list, and recovery from a writer that died
 //! holding the lock.
 
-use super::layout::{key_words, short_sig, B_FLAGS, B_IDX, B_SIGS, INLINE_MAX_KW, OVERFLOWED};
+use super::layout::{self, key_words, short_sig, B_FLAGS, B_IDX, B_SIGS, OVERFLOWED};
 use super::{overflowed, HashTable, SLOTS};
 use crate::TableError;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
@@ -244,6 +244,24 @@ impl HashTable {
         w.store(w.load(Ordering::Relaxed) | OVERFLOWED, Ordering::Relaxed);
     }
 
+    /// Bucket, slot and key-store index of `key` (the writer lock held): in its primary
+    /// bucket `p`, else in its alternative `a` when `p` is marked [`OVERFLOWED`].
+    fn find<const KW: usize, const EW: usize>(
+        &self,
+        p: u32,
+        a: u32,
+        sig: u16,
+        key: &[u64; KW],
+    ) -> Option<(u32, usize, u32)> {
+        if let Some((s, idx)) = self.search::<KW, EW>(p, sig, key) {
+            return Some((p, s, idx));
+        }
+        if a == p || !overflowed(self.bucket_ref(p)) {
+            return None;
+        }
+        self.search::<KW, EW>(a, sig, key).map(|(s, idx)| (a, s, idx))
+    }
+
     /// Adds `key` with `value`, or replaces the value of a present key. Takes the writer lock
     /// for this one update; [`HashTable::writer`] holds it across many.
     pub fn add(&self, key: &[u8], value: u64) -> Result<(), TableError> {
@@ -272,16 +290,10 @@ impl HashTable {
         self.prefetch_bucket::<KW>(self.bucket_k::<KW>(p));
         eal::prefetch::line(self.seq(a));
         let _g = lock.then(|| self.lock());
-        let maybe_in_alt = overflowed(self.bucket_ref(p));
-        for b in [p, a] {
-            if b != p && !maybe_in_alt {
-                break;
-            }
-            if let Some((s, idx)) = self.search::<KW, EW>(b, sig, w) {
-                let (_, v) = self.entry_at(b, s, idx);
-                self.write_bucket(b, || self.words[v].store(value, Ordering::Relaxed));
-                return Ok(());
-            }
+        if let Some((b, s, idx)) = self.find::<KW, EW>(p, a, sig, w) {
+            let (_, v) = self.entry_at(b, s, idx);
+            self.write_bucket(b, || self.words[v].store(value, Ordering::Relaxed));
+            return Ok(());
         }
         let count = self.count();
         if count >= self.capacity() {
@@ -361,7 +373,7 @@ impl HashTable {
         let hash = self.hash_words(&w);
         let p = self.primary(hash);
         let sig = short_sig(hash);
-        if KW <= INLINE_MAX_KW {
+        if layout::is_inline(KW) {
             // The bucket with its entries: every line the delete reads, before the lock's
             // atomic exchange, which waits for earlier loads (not prefetches).
             self.prefetch_bucket::<KW>(self.bucket_k::<KW>(p));
@@ -378,20 +390,12 @@ impl HashTable {
             }
         }
         let _g = lock.then(|| self.lock());
-        let maybe_in_alt = overflowed(self.bucket_ref(p));
-        for b in [p, self.alt(p, sig)] {
-            if b != p && !maybe_in_alt {
-                break;
-            }
-            if let Some((s, idx)) = self.search::<KW, EW>(b, sig, &w) {
-                let v = self.value_at(b, s, idx);
-                self.write_bucket(b, || self.clear_slot(b, s));
-                self.push_free(idx);
-                self.hdr.count.store(self.count().saturating_sub(1), Ordering::Relaxed);
-                return Ok(v);
-            }
-        }
-        Err(TableError::NotPresent)
+        let (b, s, idx) = self.find::<KW, EW>(p, self.alt(p, sig), sig, &w).ok_or(TableError::NotPresent)?;
+        let v = self.value_at(b, s, idx);
+        self.write_bucket(b, || self.clear_slot(b, s));
+        self.push_free(idx);
+        self.hdr.count.store(self.count().saturating_sub(1), Ordering::Relaxed);
+        Ok(v)
     }
 
     /// Removes every entry.
