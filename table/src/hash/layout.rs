@@ -200,6 +200,41 @@ pub fn sig_match(lo: u64, hi: u64, sig: u16) -> u32 {
     }
 }
 
+/// The free slots of a bucket, a bit per slot, given its four words of key-store indices
+/// (slots 0-1, 2-3, 4-5, 6-7; a free slot's index is 0). On x86-64 one SSE2 compare of the
+/// eight 32-bit lanes, else [`free_slots_portable`].
+#[inline(always)]
+pub fn free_slots(idx: [u64; SLOTS / 2]) -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi32, _mm_movemask_epi8, _mm_packs_epi16, _mm_packs_epi32, _mm_set_epi64x, _mm_setzero_si128,
+        };
+        // SAFETY: register-only SSE2 operations, and this build targets SSE2 (the `cfg`
+        // above), so every CPU it runs on has them.
+        unsafe {
+            let zero = _mm_setzero_si128();
+            let lo = _mm_cmpeq_epi32(_mm_set_epi64x(idx[1] as i64, idx[0] as i64), zero);
+            let hi = _mm_cmpeq_epi32(_mm_set_epi64x(idx[3] as i64, idx[2] as i64), zero);
+            // Free lanes are -1, others 0: packed to 16 then 8 bits (saturating), a mask bit
+            // a lane.
+            (_mm_movemask_epi8(_mm_packs_epi16(_mm_packs_epi32(lo, hi), zero)) & 0xff) as u32
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        free_slots_portable(idx)
+    }
+}
+
+/// [`free_slots`] without SIMD: two tests a word.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline(always)]
+pub fn free_slots_portable(idx: [u64; SLOTS / 2]) -> u32 {
+    let lanes = |w: u64| u32::from(w as u32 == 0) | u32::from(w >> 32 == 0) << 1;
+    lanes(idx[0]) | lanes(idx[1]) << 2 | lanes(idx[2]) << 4 | lanes(idx[3]) << 6
+}
+
 /// A key of `KW` words: `KW * 8 - 7` to `KW * 8` bytes, zero-padded, little-endian.
 ///
 /// The hot paths are instantiated for each `KW` (1 to 8), so loads, hashing
@@ -290,6 +325,20 @@ mod tests {
         for probe in [0x1234u16, 0, 0xffff, 0x8000, 0x7fff, 1, 2, 0x1235] {
             let want = (0..8).filter(|&s| sigs[s] == probe).fold(0u32, |m, s| m | 1 << s);
             assert_eq!(sig_match(lo, hi, probe), want, "{probe:#x}");
+        }
+    }
+
+    #[test]
+    fn free_slots_marks_exactly_the_zero_indices() {
+        for bits in 0u32..256 {
+            // Slot s holds index 0 when bit s is set, else a value with bits in both halves
+            // of its lane, so a half-word test would be caught.
+            let idx: Vec<u32> =
+                (0..SLOTS).map(|s| if bits >> s & 1 == 1 { 0 } else { 0x8001_0000 | s as u32 }).collect();
+            let words: [u64; SLOTS / 2] =
+                std::array::from_fn(|i| u64::from(idx[2 * i]) | u64::from(idx[2 * i + 1]) << 32);
+            assert_eq!(free_slots(words), bits, "{bits:#b}");
+            assert_eq!(free_slots_portable(words), bits, "{bits:#b}");
         }
     }
 

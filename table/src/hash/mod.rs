@@ -439,14 +439,14 @@ impl HashTable {
         self.search_in::<KW, EW>(self.bucket_k::<KW>(b), sig, key).map(|(s, idx, _)| (s, idx))
     }
 
-    /// As `search`, on the bucket starting at word `base`, also giving the entry's value.
+    /// As `search`, on the bucket starting at word `base`, also giving the entry's value word.
     #[inline(always)]
     fn search_in<const KW: usize, const EW: usize>(
         &self,
         base: usize,
         sig: u16,
         key: &[u64; KW],
-    ) -> Option<(usize, u32, u64)> {
+    ) -> Option<(usize, u32, &AtomicU64)> {
         let bk = self.line_at(base);
         let mut m = bucket_sigs(bk, sig);
         while m != 0 {
@@ -458,7 +458,7 @@ impl HashTable {
             }
             if let Some((k, v)) = self.slot_entry::<KW, EW>(base, s, idx) {
                 if key_is(k, key) {
-                    return Some((s, idx, v.load(Ordering::Relaxed)));
+                    return Some((s, idx, v));
                 }
             }
         }
@@ -495,7 +495,7 @@ impl HashTable {
             }
             // Found in the primary bucket while it did not change: the entry was there. Not
             // found while no key of this bucket overflowed: not in the table.
-            let found = self.search_in::<KW, EW>(base, sig, key).map(|(_, _, v)| v);
+            let found = self.search_in::<KW, EW>(base, sig, key).map(|(_, _, v)| v.load(Ordering::Relaxed));
             if found.is_some() || !overflowed(bk) {
                 fence(Ordering::Acquire);
                 if bk[B_SEQ].load(Ordering::Relaxed) == s1 {
@@ -527,7 +527,7 @@ impl HashTable {
             self.wait_writer(spins);
             return None;
         }
-        let r = self.search_in::<KW, EW>(self.bucket_k::<KW>(a), sig, key).map(|(_, _, v)| v);
+        let r = self.search_in::<KW, EW>(self.bucket_k::<KW>(a), sig, key).map(|(_, _, v)| v.load(Ordering::Relaxed));
         fence(Ordering::Acquire);
         (self.seq(p).load(Ordering::Relaxed) == s1 && self.seq(a).load(Ordering::Relaxed) == s2).then_some(r)
     }

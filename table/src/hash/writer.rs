@@ -2,7 +2,7 @@
 //! moves), delete, reset, the key store's free list, and recovery from a writer that died
 //! holding the lock.
 
-use super::layout::{self, key_words, short_sig, B_FLAGS, B_IDX, B_SIGS, OVERFLOWED};
+use super::layout::{self, free_slots, key_words, short_sig, BUCKET_WORDS, B_FLAGS, B_IDX, B_SEQ, B_SIGS, OVERFLOWED};
 use super::{overflowed, HashTable, SLOTS};
 use crate::TableError;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
@@ -184,29 +184,18 @@ impl HashTable {
 
     /// Runs `f` with bucket `b` marked as being written.
     fn write_bucket(&self, b: u32, f: impl FnOnce()) {
-        let seq = self.seq(b);
-        let s = seq.load(Ordering::Relaxed);
-        seq.store(s + 1, Ordering::Relaxed);
-        fence(Ordering::Release);
-        f();
-        seq.store(s + 2, Ordering::Release);
+        write_line(self.bucket_ref(b), f);
     }
 
     /// Points slot `s` of bucket `b` at entry `idx` with short signature `sig` (inside
     /// `write_bucket`).
     fn set_slot(&self, b: u32, s: usize, sig: u16, idx: u32) {
-        let base = self.bucket(b);
-        let w = &self.words[base + B_SIGS + s / 4];
-        let shift = 16 * (s % 4);
-        w.store(w.load(Ordering::Relaxed) & !(0xffffu64 << shift) | u64::from(sig) << shift, Ordering::Relaxed);
-        let w = &self.words[base + B_IDX + s / 2];
-        let shift = 32 * (s % 2);
-        w.store(w.load(Ordering::Relaxed) & !(0xffff_ffffu64 << shift) | u64::from(idx) << shift, Ordering::Relaxed);
+        set_slot_in(self.bucket_ref(b), s, sig, idx);
     }
 
     /// Marks slot `s` of bucket `b` free (inside `write_bucket`).
     fn clear_slot(&self, b: u32, s: usize) {
-        let w = &self.words[self.bucket(b) + B_IDX + s / 2];
+        let w = &self.bucket_ref(b)[B_IDX + (s / 2) % (SLOTS / 2)];
         w.store(w.load(Ordering::Relaxed) & !(0xffff_ffffu64 << (32 * (s % 2))), Ordering::Relaxed);
     }
 
@@ -242,6 +231,50 @@ impl HashTable {
     fn mark_overflowed(&self, b: u32) {
         let w = &self.bucket_ref(b)[B_FLAGS];
         w.store(w.load(Ordering::Relaxed) | OVERFLOWED, Ordering::Relaxed);
+    }
+
+    /// The usual add, decided by the key's primary bucket alone (its first word at `base`;
+    /// the writer lock held): the key is there (its value is replaced), or it is not and the
+    /// bucket is not marked [`OVERFLOWED`], so the key is in no other bucket either, and it
+    /// goes into a free slot of this one. One bucket line searched, no runtime layout
+    /// arithmetic. `None` when the bucket cannot decide (it overflowed, or has no free slot)
+    /// or the table is full: the general path in `add_n` then takes over, from the start.
+    #[inline(always)]
+    fn add_to_primary<const KW: usize, const EW: usize>(
+        &self,
+        base: usize,
+        sig: u16,
+        key: &[u64; KW],
+        value: u64,
+    ) -> Option<()> {
+        let line = self.line_at(base);
+        if let Some((_, _, v)) = self.search_in::<KW, EW>(base, sig, key) {
+            write_line(line, || v.store(value, Ordering::Relaxed));
+            return Some(());
+        }
+        if overflowed(line) {
+            return None;
+        }
+        let s = free_slots(std::array::from_fn(|i| line[B_IDX + i].load(Ordering::Relaxed))).trailing_zeros() as usize;
+        let count = self.hdr.count.load(Ordering::Relaxed);
+        if s >= SLOTS || count >= u64::from(self.capacity) {
+            return None;
+        }
+        let idx = self.pop_free()?;
+        let Some((k, v)) = self.slot_entry::<KW, EW>(base, s, idx) else {
+            self.push_free(idx);
+            return None;
+        };
+        // The entry before the slot that points at it, all inside the bucket's write.
+        write_line(line, || {
+            v.store(value, Ordering::Relaxed);
+            for (w, &x) in k.iter().zip(key) {
+                w.store(x, Ordering::Relaxed);
+            }
+            set_slot_in(line, s, sig, idx);
+        });
+        self.hdr.count.store(count + 1, Ordering::Relaxed);
+        Some(())
     }
 
     /// Bucket, slot and key-store index of `key` (the writer lock held): in its primary
@@ -287,9 +320,13 @@ impl HashTable {
         // waits for every earlier load (not prefetches); with inline entries its entries'
         // lines too, as the key most likely goes there. The alternative bucket is read only
         // when the primary one overflowed or is full.
-        self.prefetch_bucket::<KW>(self.bucket_k::<KW>(p));
-        eal::prefetch::line(self.seq(a));
+        let base = self.bucket_k::<KW>(p);
+        self.prefetch_bucket::<KW>(base);
+        eal::prefetch::line(&self.line_at(self.bucket_k::<KW>(a))[B_SEQ]);
         let _g = lock.then(|| self.lock());
+        if self.add_to_primary::<KW, EW>(base, sig, w, value).is_some() {
+            return Ok(());
+        }
         if let Some((b, s, idx)) = self.find::<KW, EW>(p, a, sig, w) {
             let (_, v) = self.entry_at(b, s, idx);
             self.write_bucket(b, || self.words[v].store(value, Ordering::Relaxed));
@@ -390,8 +427,15 @@ impl HashTable {
             }
         }
         let _g = lock.then(|| self.lock());
-        let (b, s, idx) = self.find::<KW, EW>(p, self.alt(p, sig), sig, &w).ok_or(TableError::NotPresent)?;
-        let v = self.value_at(b, s, idx);
+        // Most keys are in their primary bucket: found there with the layout's constants;
+        // the general search (the alternative bucket too, when the primary overflowed) else.
+        let (b, s, idx, v) = match self.search_in::<KW, EW>(self.bucket_k::<KW>(p), sig, &w) {
+            Some((s, idx, v)) => (p, s, idx, v.load(Ordering::Relaxed)),
+            None => {
+                let (b, s, idx) = self.find::<KW, EW>(p, self.alt(p, sig), sig, &w).ok_or(TableError::NotPresent)?;
+                (b, s, idx, self.value_at(b, s, idx))
+            }
+        };
         self.write_bucket(b, || self.clear_slot(b, s));
         self.push_free(idx);
         self.hdr.count.store(self.count().saturating_sub(1), Ordering::Relaxed);
@@ -413,4 +457,26 @@ impl HashTable {
         self.fill_free_list(|_| false);
         self.hdr.count.store(0, Ordering::Relaxed);
     }
+}
+
+/// Runs `f` with the bucket whose first line is `line` marked as being written: its counter
+/// odd during `f`, and moved on by two in all.
+fn write_line(line: &[AtomicU64; BUCKET_WORDS], f: impl FnOnce()) {
+    let seq = &line[B_SEQ];
+    let s = seq.load(Ordering::Relaxed);
+    seq.store(s + 1, Ordering::Relaxed);
+    fence(Ordering::Release);
+    f();
+    seq.store(s + 2, Ordering::Release);
+}
+
+/// Points slot `s` of the bucket whose first line is `line` at entry `idx`, with short
+/// signature `sig` (inside `write_line`).
+fn set_slot_in(line: &[AtomicU64; BUCKET_WORDS], s: usize, sig: u16, idx: u32) {
+    let w = &line[B_SIGS + (s / 4) % 2];
+    let shift = 16 * (s % 4);
+    w.store(w.load(Ordering::Relaxed) & !(0xffffu64 << shift) | u64::from(sig) << shift, Ordering::Relaxed);
+    let w = &line[B_IDX + (s / 2) % (SLOTS / 2)];
+    let shift = 32 * (s % 2);
+    w.store(w.load(Ordering::Relaxed) & !(0xffff_ffffu64 << shift) | u64::from(idx) << shift, Ordering::Relaxed);
 }
