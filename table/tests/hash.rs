@@ -150,6 +150,53 @@ fn full_table_keeps_every_entry() {
     assert_eq!(h.count(), added);
 }
 
+/// Keys that cuckoo moves or a full primary bucket put in their alternative bucket stay one
+/// copy each: once deletes free slots in their primary buckets, adding them again replaces
+/// their values there (no second copy in the primary bucket), and deleting them removes them.
+#[test]
+fn keys_in_their_alternative_bucket_are_updated_not_copied() {
+    let m = Memory::anonymous(8 << 20).unwrap();
+    for key_len in [8, 16, 24] {
+        let name = format!("alt{key_len}");
+        let h = HashTable::create(&m, &name, &params(4000, key_len)).unwrap();
+        // 4096 slots filled to 97%: many keys live in their alternative bucket.
+        let n = 3980u64;
+        for i in 0..n {
+            h.add(&key(i, key_len), i).unwrap();
+        }
+        // Free slots all over the table, then add every kept key again with a new value.
+        for i in (0..n).filter(|i| i % 3 == 0) {
+            assert_eq!(h.delete(&key(i, key_len)).unwrap(), i);
+        }
+        let kept: Vec<u64> = (0..n).filter(|i| i % 3 != 0).collect();
+        assert_eq!(h.count(), kept.len() as u64);
+        let w = h.writer();
+        for &i in &kept {
+            w.add(&key(i, key_len), i + 1_000_000).unwrap();
+        }
+        drop(w);
+        assert_eq!(h.count(), kept.len() as u64, "{key_len}-byte keys: an add of a present key made a second copy");
+        let mut pos = 0;
+        let mut seen = 0;
+        while let Some((_, v)) = h.iterate(&mut pos) {
+            assert!(v >= 1_000_000, "{key_len}-byte keys: a stale copy holding {v} is left");
+            seen += 1;
+        }
+        assert_eq!(seen, kept.len());
+        for &i in &kept {
+            assert_eq!(h.lookup(&key(i, key_len)).unwrap(), Some(i + 1_000_000));
+            assert_eq!(h.delete(&key(i, key_len)).unwrap(), i + 1_000_000);
+            assert_eq!(
+                h.lookup(&key(i, key_len)).unwrap(),
+                None,
+                "{key_len}-byte key {i} still found after its delete"
+            );
+        }
+        assert_eq!(h.count(), 0);
+        h.free(&m);
+    }
+}
+
 #[test]
 fn errors_name_the_problem() {
     let m = Memory::anonymous(80 << 20).unwrap();
