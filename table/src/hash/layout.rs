@@ -251,6 +251,20 @@ pub fn key_words<const KW: usize>(key: &[u8]) -> [u64; KW] {
         }
         return w;
     }
+    if let (true, Some(head), Some(last)) =
+        (KW >= 3 && len > 8 * (KW - 1) && len <= 8 * KW, whole.get(..KW.saturating_sub(1)), key.last_chunk::<8>())
+    {
+        // Keys of 17 bytes or more, not whole words, of the table's key length (the caller
+        // checked it): `KW - 1` whole words (a constant count, so the loads are unrolled),
+        // then the last 8 bytes shifted so the bytes the previous word holds drop out. No
+        // length test per word (the general path below tests each; for shorter keys its
+        // tests are fewer than this path's).
+        for (slot, c) in w.iter_mut().zip(head) {
+            *slot = u64::from_le_bytes(*c);
+        }
+        w[KW - 1] = u64::from_le_bytes(*last) >> (8 * (8 * KW - len));
+        return w;
+    }
     if KW == 0 || len == 0 {
         return w;
     }
