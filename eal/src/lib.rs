@@ -30,6 +30,7 @@ pub mod shm;
 pub mod signal;
 pub mod spinlock;
 pub mod telemetry;
+pub mod toeplitz;
 pub mod tool;
 pub mod vfio;
 

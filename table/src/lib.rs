@@ -6,11 +6,14 @@
 //!
 //! - [`hash::HashTable`]: a bucketised cuckoo hash with fixed-size keys and `u64` values;
 //!   lock-free lookups run concurrently with one writer (per-bucket sequence counters).
+//! - [`jhash`]: Bob Jenkins' lookup3, the values of DPDK's `rte_jhash` (a hash function a
+//!   table may use).
 //! - [`lpm::Lpm`]: a DIR-24-8 longest-prefix-match table for IPv4.
 //! - [`lpm6::Lpm6`]: a multibit-trie longest-prefix-match table for IPv6.
 
 pub mod crc;
 pub mod hash;
+pub mod jhash;
 pub mod lpm;
 pub mod lpm6;
 mod pid;

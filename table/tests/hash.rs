@@ -15,6 +15,16 @@ fn key(i: u64, len: usize) -> Vec<u8> {
     k
 }
 
+/// A short name of a hash function, for table names.
+fn hf_name(hf: HashFunction) -> &'static str {
+    match hf {
+        HashFunction::Crc32c => "crc",
+        HashFunction::Fnv1a => "fnv",
+        HashFunction::Jhash => "jhash",
+        HashFunction::Toeplitz(_) => "toeplitz",
+    }
+}
+
 fn params(entries: u32, key_len: usize) -> HashParams {
     HashParams { entries, key_len, ..Default::default() }
 }
@@ -23,8 +33,13 @@ fn params(entries: u32, key_len: usize) -> HashParams {
 fn add_lookup_delete_iterate_all_key_sizes() {
     let m = Memory::anonymous(16 << 20).unwrap();
     for (n, key_len) in [1usize, 4, 13, 16, 40, 64].into_iter().enumerate() {
-        for hf in [HashFunction::Crc32c, HashFunction::Fnv1a] {
-            let name = format!("h{n}{hf:?}");
+        let toeplitz = HashFunction::Toeplitz(eal::toeplitz::DEFAULT_KEY);
+        let functions = [HashFunction::Crc32c, HashFunction::Fnv1a, HashFunction::Jhash, toeplitz];
+        // Toeplitz: keys a 40-byte key hashes in full, and not the full table of 1-byte keys
+        // (a linear hash of 8 bits may leave buckets unused).
+        for hf in functions.into_iter().filter(|&f| f != toeplitz || (4..=eal::toeplitz::MAX_INPUT).contains(&key_len))
+        {
+            let name = format!("h{n}{}", hf_name(hf));
             let entries = if key_len == 1 { 256 } else { 2000 };
             let h = HashTable::create(&m, &name, &HashParams { entries, key_len, hash_fn: hf, seed: 7 }).unwrap();
             let n_keys = entries as u64;
@@ -193,6 +208,64 @@ fn keys_in_their_alternative_bucket_are_updated_not_copied() {
             );
         }
         assert_eq!(h.count(), 0);
+        h.free(&m);
+    }
+}
+
+/// A Toeplitz table keyed by an IPv4 flow's addresses and ports (network order) hashes as a
+/// NIC's RSS does, so a packet's RSS hash finds its flow; another handle found by name reads
+/// the same key from the table; keys longer than the Toeplitz key covers are refused.
+#[test]
+fn toeplitz_table_takes_a_nics_rss_hash() {
+    use eal::toeplitz::DEFAULT_KEY;
+    let m = Memory::anonymous(4 << 20).unwrap();
+    let rss = HashParams { entries: 1024, key_len: 12, hash_fn: HashFunction::Toeplitz(DEFAULT_KEY), seed: 0 };
+    let h = HashTable::create(&m, "rss_flows", &rss).unwrap();
+    // Microsoft's RSS verification flow 66.9.149.187:2794 -> 161.142.100.80:1766, whose RSS
+    // hash under the default key the specification and Intel's datasheets give as 0x51ccc178.
+    let flow = [66, 9, 149, 187, 161, 142, 100, 80, 0x0a, 0xea, 0x06, 0xe6];
+    assert_eq!(h.hash(&flow).unwrap(), 0x51cc_c178);
+    h.add(&flow, 7).unwrap();
+    for i in 0..500u32 {
+        let mut k = flow;
+        k[..4].copy_from_slice(&(0x0a00_0000 + i).to_be_bytes());
+        h.add(&k, u64::from(i)).unwrap();
+    }
+    assert_eq!(h.lookup_with_hash(&flow, 0x51cc_c178).unwrap(), Some(7));
+    let other = HashTable::lookup_by_name(&m, "rss_flows", 12, 8).unwrap();
+    assert_eq!(other.hash_function(), HashFunction::Toeplitz(DEFAULT_KEY));
+    assert_eq!(other.lookup(&flow).unwrap(), Some(7));
+    for i in 0..500u32 {
+        let mut k = flow;
+        k[..4].copy_from_slice(&(0x0a00_0000 + i).to_be_bytes());
+        assert_eq!(other.lookup(&k).unwrap(), Some(u64::from(i)));
+    }
+    // Another key, another hash.
+    let mut key = DEFAULT_KEY;
+    key.reverse();
+    let h2 =
+        HashTable::create(&m, "rss_other_key", &HashParams { hash_fn: HashFunction::Toeplitz(key), ..rss.clone() })
+            .unwrap();
+    assert_ne!(h2.hash(&flow).unwrap(), 0x51cc_c178);
+    let long = HashParams { key_len: eal::toeplitz::MAX_INPUT + 1, ..rss };
+    let err = HashTable::create(&m, "rss_long", &long).unwrap_err();
+    assert!(matches!(err, TableError::InvalidParam(_)), "{err:?}");
+    assert!(err.to_string().contains("36 bytes") && err.to_string().contains("Crc32c"), "{err}");
+}
+
+/// A Jhash table's hashes are DPDK's `rte_jhash` values (lookup3's published ones), through
+/// the table's key words and back.
+#[test]
+fn jhash_table_hashes_as_rte_jhash() {
+    let m = Memory::anonymous(4 << 20).unwrap();
+    let text = b"Four score and seven years ago";
+    for (seed, want) in [(0u32, 0x1777_0551u32), (1, 0xcd62_8161)] {
+        let name = format!("jhash{seed}");
+        let p = HashParams { entries: 64, key_len: text.len(), hash_fn: HashFunction::Jhash, seed };
+        let h = HashTable::create(&m, &name, &p).unwrap();
+        assert_eq!(h.hash(text).unwrap(), want);
+        h.add(text, 1).unwrap();
+        assert_eq!(h.lookup_with_hash(text, want).unwrap(), Some(1));
         h.free(&m);
     }
 }

@@ -76,7 +76,9 @@ pub struct Header {
     pub seed: AtomicU64,
     /// Indices on the free-list stack (written by the writer only).
     pub free_top: AtomicU64,
-    _reserved: [AtomicU64; HDR_WORDS - 10],
+    /// The key of a Toeplitz table, 8 bytes a word, little-endian (0 for other functions).
+    pub toeplitz_key: [AtomicU64; eal::toeplitz::KEY_LEN / 8],
+    _reserved: [AtomicU64; HDR_WORDS - 10 - eal::toeplitz::KEY_LEN / 8],
 }
 
 // SAFETY: only atomic integers: plain data, valid when zeroed, no pointers.

@@ -64,7 +64,8 @@ const BULK_GROUP: usize = 16;
 /// Size of a value, in bytes (values are `u64`).
 pub const VALUE_LEN: usize = 8;
 
-/// Which hash function a table uses; stored in the table as an id, never as a pointer.
+/// Which hash function a table uses; stored in the table as an id (and a Toeplitz key as
+/// data), never as a pointer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashFunction {
     /// CRC32-C over the key's words (SSE4.2 when the CPU has it, the same values otherwise),
@@ -74,6 +75,16 @@ pub enum HashFunction {
     Crc32c,
     /// FNV-1a (32-bit) over the key's bytes: portable and simple.
     Fnv1a,
+    /// Bob Jenkins' lookup3 over the key's bytes: DPDK's `rte_jhash`, `rte_hash`'s default,
+    /// with the table's seed as its initial value, so hashes agree with a DPDK program's.
+    Jhash,
+    /// The Toeplitz hash under this 40-byte key (`eal::toeplitz::DEFAULT_KEY` is the usual
+    /// RSS key), over the key's bytes as given: what a NIC computes for RSS. A table keyed by
+    /// the bytes a NIC hashes (an IPv4 flow's addresses and ports, in network order) can take
+    /// a packet's RSS hash (`Mbuf::rss_hash`) in [`HashTable::lookup_with_hash`] instead of
+    /// hashing again. Keys of at most [`eal::toeplitz::MAX_INPUT`] bytes (a 40-byte key covers
+    /// no more); the seed is not used.
+    Toeplitz([u8; eal::toeplitz::KEY_LEN]),
 }
 
 impl HashFunction {
@@ -81,12 +92,17 @@ impl HashFunction {
         match self {
             HashFunction::Crc32c => 1,
             HashFunction::Fnv1a => 2,
+            HashFunction::Jhash => 3,
+            HashFunction::Toeplitz(_) => 4,
         }
     }
-    fn from_id(id: u64) -> Option<HashFunction> {
+    /// The function stored as `id`, with the Toeplitz key stored as `key` (read only for it).
+    fn from_id(id: u64, key: impl FnOnce() -> [u8; eal::toeplitz::KEY_LEN]) -> Option<HashFunction> {
         match id {
             1 => Some(HashFunction::Crc32c),
             2 => Some(HashFunction::Fnv1a),
+            3 => Some(HashFunction::Jhash),
+            4 => Some(HashFunction::Toeplitz(key())),
             _ => None,
         }
     }
@@ -160,6 +176,14 @@ impl HashTable {
         if p.key_len == 0 || p.key_len > MAX_KEY_LEN {
             return Err(TableError::InvalidParam(format!("key length {} must be 1 to {MAX_KEY_LEN} bytes", p.key_len)));
         }
+        if let (HashFunction::Toeplitz(_), true) = (p.hash_fn, p.key_len > eal::toeplitz::MAX_INPUT) {
+            return Err(TableError::InvalidParam(format!(
+                "key length {} is over the {} bytes a 40-byte Toeplitz key hashes in full; use \
+                 HashFunction::Crc32c or Jhash for longer keys",
+                p.key_len,
+                eal::toeplitz::MAX_INPUT
+            )));
+        }
         if p.entries < SLOTS as u32 || p.entries > 1 << 30 {
             return Err(TableError::InvalidParam(format!("entries {} must be {SLOTS} to {}", p.entries, 1u32 << 30)));
         }
@@ -174,6 +198,11 @@ impl HashTable {
         hdr.value_len.store(VALUE_LEN as u64, Ordering::Relaxed);
         hdr.buckets.store(buckets as u64, Ordering::Relaxed);
         hdr.hash_fn.store(p.hash_fn.id(), Ordering::Relaxed);
+        if let HashFunction::Toeplitz(key) = p.hash_fn {
+            for (w, c) in hdr.toeplitz_key.iter().zip(key.as_chunks::<8>().0) {
+                w.store(u64::from_le_bytes(*c), Ordering::Relaxed);
+            }
+        }
         hdr.capacity.store(p.entries as u64, Ordering::Relaxed);
         hdr.seed.store(p.seed as u64, Ordering::Relaxed);
         let h = Self::handle(name, words, hdr, p.key_len)?;
@@ -225,7 +254,17 @@ impl HashTable {
         let not = || TableError::NotATable { name: name.into(), kind: "hash table" };
         let buckets = hdr.buckets.load(Ordering::Relaxed) as usize;
         let capacity = hdr.capacity.load(Ordering::Relaxed);
-        let hash_fn = HashFunction::from_id(hdr.hash_fn.load(Ordering::Relaxed)).ok_or_else(not)?;
+        let hash_fn = HashFunction::from_id(hdr.hash_fn.load(Ordering::Relaxed), || {
+            let mut key = [0u8; eal::toeplitz::KEY_LEN];
+            for (c, w) in key.as_chunks_mut::<8>().0.iter_mut().zip(&hdr.toeplitz_key) {
+                *c = w.load(Ordering::Relaxed).to_le_bytes();
+            }
+            key
+        })
+        .ok_or_else(not)?;
+        if matches!(hash_fn, HashFunction::Toeplitz(_)) && key_len > eal::toeplitz::MAX_INPUT {
+            return Err(not());
+        }
         if !buckets.is_power_of_two()
             || buckets > 1 << 31
             || key_len == 0
@@ -303,15 +342,28 @@ impl HashTable {
     fn hash_words<const KW: usize>(&self, w: &[u64; KW]) -> u32 {
         match self.hash_fn {
             HashFunction::Crc32c => mix(self.crc.words(self.seed, w)),
-            HashFunction::Fnv1a => {
-                let mut h = 0x811c_9dc5u32 ^ self.seed;
-                for &x in w {
-                    for b in x.to_le_bytes() {
-                        h = (h ^ b as u32).wrapping_mul(0x0100_0193);
-                    }
-                }
-                h
-            }
+            _ => self.hash_other(w),
+        }
+    }
+
+    /// [`HashTable::hash_words`] for the functions other than the default CRC: out of line,
+    /// so the code inlined into every lookup stays that of the CRC.
+    #[inline(never)]
+    fn hash_other(&self, w: &[u64]) -> u32 {
+        let mut bytes = [0u8; MAX_KEY_LEN];
+        for (c, x) in bytes.as_chunks_mut::<8>().0.iter_mut().zip(w) {
+            *c = x.to_le_bytes();
+        }
+        // `key_len` is at most MAX_KEY_LEN (checked when the handle is made).
+        let key = &bytes[..self.key_len];
+        match self.hash_fn {
+            HashFunction::Crc32c => mix(self.crc.words(self.seed, w)),
+            // Over the key's whole words, zero padding included.
+            HashFunction::Fnv1a => bytes[..8 * w.len().min(MAX_KEY_LEN / 8)]
+                .iter()
+                .fold(0x811c_9dc5u32 ^ self.seed, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193)),
+            HashFunction::Jhash => crate::jhash::hash(key, self.seed),
+            HashFunction::Toeplitz(k) => eal::toeplitz::hash(&k, key),
         }
     }
 
