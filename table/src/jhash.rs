@@ -4,61 +4,52 @@
 /// The 32-bit jhash of `key` with initial value `init` (`rte_jhash(key, key.len(), init)`).
 pub fn hash(key: &[u8], init: u32) -> u32 {
     let start = 0xdead_beef_u32.wrapping_add(key.len() as u32).wrapping_add(init);
-    let (mut a, mut b, mut c) = (start, start, start);
-    let word = |bytes: &[u8]| {
-        let mut w = [0u8; 4];
-        w[..bytes.len()].copy_from_slice(bytes);
-        u32::from_le_bytes(w)
+    let mut v = [start; 3];
+    // Adds a 12-byte block to the state, as three little-endian words.
+    let add = |v: &mut [u32; 3], block: &[u8]| {
+        for (x, w) in v.iter_mut().zip(block.as_chunks::<4>().0) {
+            *x = x.wrapping_add(u32::from_le_bytes(*w));
+        }
     };
     // Whole 12-byte blocks but the last (a key of a multiple of 12 bytes ends on a full one).
     let mut rest = key;
     while rest.len() > 12 {
         let (block, tail) = rest.split_at(12);
-        a = a.wrapping_add(word(&block[..4]));
-        b = b.wrapping_add(word(&block[4..8]));
-        c = c.wrapping_add(word(&block[8..]));
-        (a, b, c) = mix(a, b, c);
+        add(&mut v, block);
+        v = mix(v);
         rest = tail;
     }
     if rest.is_empty() {
         // Only an empty key gets here: no final mix.
-        return c;
+        return v[2];
     }
     // The last 1 to 12 bytes, zero-padded, little-endian.
     let mut last = [0u8; 12];
     last[..rest.len()].copy_from_slice(rest);
-    a = a.wrapping_add(word(&last[..4]));
-    b = b.wrapping_add(word(&last[4..8]));
-    c = c.wrapping_add(word(&last[8..]));
-    fin(a, b, c)
+    add(&mut v, &last);
+    fin(v)
 }
 
-/// lookup3's `mix`: every input bit of the three words reaches the others.
-fn mix(mut a: u32, mut b: u32, mut c: u32) -> (u32, u32, u32) {
-    a = a.wrapping_sub(c) ^ c.rotate_left(4);
-    c = c.wrapping_add(b);
-    b = b.wrapping_sub(a) ^ a.rotate_left(6);
-    a = a.wrapping_add(c);
-    c = c.wrapping_sub(b) ^ b.rotate_left(8);
-    b = b.wrapping_add(a);
-    a = a.wrapping_sub(c) ^ c.rotate_left(16);
-    c = c.wrapping_add(b);
-    b = b.wrapping_sub(a) ^ a.rotate_left(19);
-    a = a.wrapping_add(c);
-    c = c.wrapping_sub(b) ^ b.rotate_left(4);
-    b = b.wrapping_add(a);
-    (a, b, c)
+/// lookup3's `mix`: six rounds of `x -= z; x ^= z <<< r; z += y`, with `(x, y, z)` taking
+/// the roles `(a, b, c)`, `(b, c, a)`, `(c, a, b)` in turn, so every input bit of the three
+/// words reaches the others.
+fn mix(mut v: [u32; 3]) -> [u32; 3] {
+    for (i, r) in [4, 6, 8, 16, 19, 4].into_iter().enumerate() {
+        let (x, y, z) = (i % 3, (i + 1) % 3, (i + 2) % 3);
+        v[x] = v[x].wrapping_sub(v[z]) ^ v[z].rotate_left(r);
+        v[z] = v[z].wrapping_add(v[y]);
+    }
+    v
 }
 
-/// lookup3's `final`: the last block's mix, which settles `c`.
-fn fin(mut a: u32, mut b: u32, mut c: u32) -> u32 {
-    c = (c ^ b).wrapping_sub(b.rotate_left(14));
-    a = (a ^ c).wrapping_sub(c.rotate_left(11));
-    b = (b ^ a).wrapping_sub(a.rotate_left(25));
-    c = (c ^ b).wrapping_sub(b.rotate_left(16));
-    a = (a ^ c).wrapping_sub(c.rotate_left(4));
-    b = (b ^ a).wrapping_sub(a.rotate_left(14));
-    (c ^ b).wrapping_sub(b.rotate_left(24))
+/// lookup3's `final`, which settles `c`: seven rounds of `x ^= z; x -= z <<< r`, with
+/// `(x, z)` taking the roles `(c, b)`, `(a, c)`, `(b, a)` in turn.
+fn fin(mut v: [u32; 3]) -> u32 {
+    for (i, r) in [14, 11, 25, 16, 4, 14, 24].into_iter().enumerate() {
+        let (x, z) = ((i + 2) % 3, (i + 1) % 3);
+        v[x] = (v[x] ^ v[z]).wrapping_sub(v[z].rotate_left(r));
+    }
+    v[2]
 }
 
 #[cfg(test)]
